@@ -1,0 +1,147 @@
+// `tickscope serve | prepare | fixtures`: the command line of DESIGN.md.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { availableParallelism, totalmem } from 'node:os';
+import { Command, InvalidArgumentError } from 'commander';
+import { ensureFixtures, generateFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
+import { startControlServer } from '../control/app.js';
+import type { DatasetSpec } from '../control/dataset-catalog.js';
+import { prepareDataset } from '../prepare/prepare.js';
+import { ProgressBar } from './progress.js';
+
+const DEMO_SEED = 42;
+
+function integer(name: string, min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}`);
+    return n;
+  };
+}
+
+function storeDir(): string {
+  return path.join(repoRoot(), '.cache', 'stores');
+}
+
+/** One dataset per --data folder, named after the folder. */
+function datasetSpecs(paths: readonly string[]): DatasetSpec[] {
+  return paths.map((input) => ({ id: path.basename(path.resolve(input)).replace(/[^A-Za-z0-9_.-]/g, '_'), input: path.resolve(input) }));
+}
+
+const program = new Command('tickscope').description('Drill into large backtests in a browser.').showHelpAfterError();
+
+program
+  .command('serve')
+  .description('start the control server (generates and prepares a demo backtest when no --data is given)')
+  .option('--data <dirs...>', 'dataset folders (bars/ and trades/ Parquet; see README)')
+  .option('--port <n>', 'port to listen on', integer('--port', 0), 8080)
+  .option('--host <address>', 'interface to bind; anything but loopback exposes every session', '127.0.0.1')
+  .option('--idle-timeout <s>', 'seconds a session lives with no tab connected', integer('--idle-timeout', 1), 60)
+  .option('--lifetime <s>', 'end every session after this many seconds (0 = never)', integer('--lifetime', 0), 0)
+  .option('--max-sessions <n>', 'live sessions allowed at once', integer('--max-sessions', 1), 20)
+  .option('--pool-size <n>', 'warm session processes kept ready', integer('--pool-size', 0), 2)
+  .option('--session-memory <size>', 'DuckDB memory_limit of each session', '256MB')
+  .option('--session-threads <n>', 'DuckDB threads of each session', integer('--session-threads', 1), Math.min(2, availableParallelism()))
+  .action(async (options) => {
+    const dataPaths: string[] = options.data ?? [await demoDataset()];
+    const server = await startControlServer({
+      host: options.host,
+      port: options.port,
+      datasets: datasetSpecs(dataPaths),
+      storeDir: storeDir(),
+      clientDir: fileURLToPath(new URL('../../client/', import.meta.url)),
+      poolSize: options.poolSize,
+      limits: {
+        maxSessions: options.maxSessions,
+        idleTimeoutMs: options.idleTimeout * 1000,
+        lifetimeMs: options.lifetime * 1000,
+        startupTimeoutMs: 30_000,
+        terminateGraceMs: 3000,
+        memoryLimit: options.sessionMemory,
+        threads: options.sessionThreads,
+      },
+    });
+    process.stdout.write(`\nTickscope is running at ${server.url}\n\n`);
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      server.app.log.info({ event: 'server.stopping', signal }, 'stopping: ending every session');
+      server.close().then(
+        () => process.exit(0),
+        (error: Error) => {
+          server.app.log.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+  });
+
+program
+  .command('prepare')
+  .description('prepare a dataset folder into a store that session processes open')
+  .argument('<input>', 'dataset folder')
+  .option('--out <dir>', 'folder of prepared stores', storeDir())
+  .option('--memory-limit <size>', 'DuckDB memory limit during preparation', `${Math.max(1, Math.floor(totalmem() / 2 ** 30 / 2))}GB`)
+  .action(async (input: string, options) => {
+    const bar = new ProgressBar();
+    try {
+      const result = await prepareDataset({
+        input: path.resolve(input),
+        storeDir: path.resolve(options.out),
+        memoryLimit: options.memoryLimit,
+        onProgress: (p) => bar.update(p.phase, p.fraction),
+      });
+      bar.stop();
+      process.stdout.write(`${result.reused ? 'already prepared' : 'prepared'}: ${result.storePath}\n`);
+    } catch (error) {
+      bar.stop();
+      process.stderr.write(`tickscope prepare: ${(error as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  });
+
+program
+  .command('fixtures')
+  .description('generate a synthetic backtest (bars, trades, symbols, runs) as Parquet')
+  .option('--scale <scale>', 'tiny | demo | large', 'demo')
+  .option('--seed <n>', 'random seed', integer('--seed', 0), DEMO_SEED)
+  .option('--out <dir>', 'output folder (default: the cache folder for this scale and seed)')
+  .action(async (options) => {
+    const scale = options.scale as FixtureScale;
+    if (!['tiny', 'demo', 'large'].includes(scale)) {
+      process.stderr.write(`tickscope fixtures: --scale must be tiny, demo or large, not "${scale}"\n`);
+      process.exitCode = 1;
+      return;
+    }
+    const bar = new ProgressBar();
+    try {
+      if (options.out) {
+        const summary = await generateFixtures({
+          scale,
+          seed: options.seed,
+          outDir: path.resolve(options.out),
+          onProgress: (p) => bar.update(p.phase, p.fraction),
+        });
+        bar.stop();
+        process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      } else {
+        const dir = await ensureFixtures(scale, options.seed);
+        bar.stop();
+        process.stdout.write(`${dir}\n`);
+      }
+    } catch (error) {
+      bar.stop();
+      process.stderr.write(`tickscope fixtures: ${(error as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  });
+
+async function demoDataset(): Promise<string> {
+  process.stdout.write('No --data given: using the generated demo backtest (created on first run).\n');
+  return ensureFixtures('demo', DEMO_SEED);
+}
+
+await program.parseAsync(process.argv);

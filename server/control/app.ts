@@ -1,0 +1,106 @@
+// The control server: serves the client, creates and ends session processes, and lets
+// authenticated WebSockets through to them. It never touches the data itself.
+import { existsSync } from 'node:fs';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { DatasetCatalog, UnknownDatasetError, type DatasetSpec } from './dataset-catalog.js';
+import { healthRoutes } from './routes/health.js';
+import { datasetRoutes } from './routes/datasets.js';
+import { sessionRoutes } from './routes/sessions.js';
+import { LocalProcessRuntime } from './runtime/local-process-runtime.js';
+import type { SessionRuntime } from './runtime/types.js';
+import { AdmissionError, SessionManager, StartupError, type SessionLimits } from './session-manager.js';
+import { attachWebSocketGateway } from './ws-gateway.js';
+
+export interface ControlServerOptions {
+  host: string;
+  port: number;
+  datasets: readonly DatasetSpec[];
+  storeDir: string;
+  /** The built client (vite output); omitted in API-only tests. */
+  clientDir?: string;
+  limits: SessionLimits;
+  /** Warm session processes kept ready. */
+  poolSize: number;
+  allowedOrigins?: readonly string[];
+  /** Pino options, or false for silence (tests). */
+  logger?: boolean | { level: string };
+  /** Defaults to local child processes. */
+  runtime?: SessionRuntime;
+}
+
+export interface ControlServer {
+  app: FastifyInstance;
+  sessions: SessionManager;
+  datasets: DatasetCatalog;
+  /** http://host:port */
+  url: string;
+  /** Ends every session (server-shutdown), then stops listening. */
+  close(): Promise<void>;
+}
+
+export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
+  const app = Fastify({
+    logger: options.logger ?? { level: 'info' },
+    // Reject unknown properties instead of silently dropping them.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+  });
+  const lifecycle = (event: string, fields: Record<string, unknown>) => app.log.info({ event, ...fields }, event);
+  const runtime =
+    options.runtime ??
+    new LocalProcessRuntime({
+      poolSize: options.poolSize,
+      warmTimeoutMs: 15_000,
+      onLog: (level, message, fields) => app.log[level]({ event: 'runtime', ...fields }, message),
+    });
+  const datasets = new DatasetCatalog(options.datasets, options.storeDir, lifecycle);
+  const sessions = new SessionManager(runtime, datasets, options.limits, lifecycle);
+
+  app.setErrorHandler((error, request, reply) => {
+    if (error instanceof AdmissionError) {
+      return reply
+        .code(503)
+        .header('retry-after', String(error.retryAfterSeconds))
+        .send({ statusCode: 503, error: 'Service Unavailable', message: error.message });
+    }
+    if (error instanceof UnknownDatasetError) {
+      return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: error.message });
+    }
+    if (error instanceof StartupError) {
+      return reply.code(500).send({ statusCode: 500, error: 'Session Failed', message: error.message });
+    }
+    const { statusCode = 500, name, message } = error as Error & { statusCode?: number };
+    if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
+    return reply.code(statusCode).send({ statusCode, error: name, message });
+  });
+
+  await app.register(sessionRoutes, { sessions });
+  await app.register(datasetRoutes, { datasets });
+  await app.register(healthRoutes, { sessions });
+  if (options.clientDir && existsSync(options.clientDir)) {
+    await app.register(fastifyStatic, { root: options.clientDir, wildcard: false });
+  } else {
+    app.get('/', async (_request, reply) =>
+      reply.type('text/plain').send('The client is not built: run `npm run build`, then restart.\n'),
+    );
+  }
+
+  attachWebSocketGateway(app.server, sessions, { allowedOrigins: options.allowedOrigins ?? [], log: lifecycle });
+  await app.listen({ host: options.host, port: options.port });
+  datasets.prepareAll();
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+
+  let closing: Promise<void> | null = null;
+  return {
+    app,
+    sessions,
+    datasets,
+    url: `http://${options.host}:${port}`,
+    close: () =>
+      (closing ??= (async () => {
+        await sessions.shutdown();
+        await app.close();
+      })()),
+  };
+}

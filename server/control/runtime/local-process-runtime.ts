@@ -1,0 +1,249 @@
+// The default runtime: session processes are Node child processes on this machine, started
+// ahead of demand into a small warm pool so that a new tab only pays for opening its store.
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { EventEmitter } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { isFromSession, type FromSession, type SessionAssignment, type ToSession } from '../../session/contract.js';
+import type { ProcessExit, SessionProcess, SessionProcessEvents, SessionRuntime } from './types.js';
+
+const SESSION_ENTRY = fileURLToPath(new URL('../../session/main.js', import.meta.url));
+const PAGE_SIZE = 4096;
+
+export interface LocalProcessRuntimeOptions {
+  /** Warm processes kept ready; 0 disables the pool. */
+  poolSize: number;
+  /** A process that has not said `warm` by then is killed. */
+  warmTimeoutMs: number;
+  /** Extra environment for session processes. */
+  env?: NodeJS.ProcessEnv;
+  onLog?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+class LocalSessionProcess implements SessionProcess {
+  readonly exited: Promise<ProcessExit>;
+  readonly warm: Promise<void>;
+  private readonly events = new EventEmitter();
+  private exit: ProcessExit | null = null;
+  private killTimer: NodeJS.Timeout | null = null;
+  private readyWaiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
+
+  constructor(private readonly child: ChildProcess) {
+    this.exited = new Promise((resolve) => {
+      child.once('exit', (code, signal) => {
+        this.exit = { code, signal };
+        if (this.killTimer) clearTimeout(this.killTimer);
+        this.readyWaiter?.reject(new Error(`session process exited before it was ready (${describeExit(this.exit)})`));
+        this.readyWaiter = null;
+        resolve(this.exit);
+      });
+    });
+    this.warm = new Promise((resolve, reject) => {
+      const onMessage = (message: unknown) => {
+        if (isFromSession(message) && message.type === 'warm') {
+          child.off('message', onMessage);
+          resolve();
+        }
+      };
+      child.on('message', onMessage);
+      void this.exited.then((exit) => reject(new Error(`session process exited while warming up (${describeExit(exit)})`)));
+    });
+    child.on('message', (message) => this.onMessage(message));
+    // An IPC write to a process that just died raises here; the exit handler reports it.
+    child.on('error', (error) => this.events.emit('log', 'warn', 'session process error', { error: error.message }));
+  }
+
+  get pid(): number | null {
+    return this.child.pid ?? null;
+  }
+
+  on<E extends keyof SessionProcessEvents>(event: E, listener: SessionProcessEvents[E]): void {
+    this.events.on(event, listener);
+  }
+
+  assign(assignment: SessionAssignment, timeoutMs: number): Promise<void> {
+    if (this.exit) return Promise.reject(new Error(`session process already exited (${describeExit(this.exit)})`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.readyWaiter = null;
+        reject(new Error(`session process did not open its store within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.readyWaiter = {
+        resolve: () => (clearTimeout(timer), resolve()),
+        reject: (error) => (clearTimeout(timer), reject(error)),
+      };
+      this.send({ type: 'assign', assignment });
+    });
+  }
+
+  handOff(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const message: ToSession = {
+      type: 'connection',
+      method: request.method ?? 'GET',
+      url: request.url ?? '/',
+      headers: request.headers,
+      head: head.toString('base64'),
+    };
+    detachFromServer(socket as Socket);
+    // The TCP handle moves to the child; this process keeps no copy of the connection.
+    this.child.send(message, socket as Socket, (error) => {
+      if (error) socket.destroy();
+    });
+  }
+
+  terminate(graceMs: number): void {
+    if (this.exit || this.killTimer) return;
+    this.child.kill('SIGTERM');
+    this.killTimer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
+    this.killTimer.unref();
+  }
+
+  rssBytes(): number | null {
+    if (this.exit || !this.child.pid) return null;
+    try {
+      const resident = Number(readFileSync(`/proc/${this.child.pid}/statm`, 'utf8').split(' ')[1]);
+      return Number.isFinite(resident) ? resident * PAGE_SIZE : null;
+    } catch {
+      return null;
+    }
+  }
+
+  private send(message: ToSession): void {
+    if (this.child.connected) this.child.send(message);
+  }
+
+  private onMessage(message: unknown): void {
+    if (!isFromSession(message)) return;
+    const m: FromSession = message;
+    switch (m.type) {
+      case 'ready':
+        this.readyWaiter?.resolve();
+        this.readyWaiter = null;
+        break;
+      case 'startup-failed':
+        this.readyWaiter?.reject(new Error(m.message));
+        this.readyWaiter = null;
+        break;
+      case 'connections':
+        this.events.emit('connections', m.count);
+        break;
+      case 'stats':
+        this.events.emit('stats', m.stats);
+        break;
+      case 'log':
+        this.events.emit('log', m.level, m.message, m.fields);
+        break;
+      case 'warm':
+        break;
+    }
+  }
+}
+
+export class LocalProcessRuntime implements SessionRuntime {
+  private readonly pool: LocalSessionProcess[] = [];
+  private readonly starting = new Set<LocalSessionProcess>();
+  private closed = false;
+  private consecutiveFailures = 0;
+
+  constructor(private readonly options: LocalProcessRuntimeOptions) {
+    this.refill();
+  }
+
+  async acquire(): Promise<SessionProcess> {
+    if (this.closed) throw new Error('session runtime is closed');
+    const pooled = this.pool.shift();
+    this.refill();
+    if (pooled) return pooled;
+    const fresh = this.spawn();
+    await this.whenWarm(fresh);
+    return fresh;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const idle = [...this.pool, ...this.starting];
+    this.pool.length = 0;
+    for (const process of idle) process.terminate(1000);
+    await Promise.all(idle.map((process) => process.exited));
+  }
+
+  private spawn(): LocalSessionProcess {
+    const child = fork(SESSION_ENTRY, [], {
+      env: { ...process.env, ...this.options.env },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'json',
+    });
+    return new LocalSessionProcess(child);
+  }
+
+  private async whenWarm(process: LocalSessionProcess): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`session process did not load within ${this.options.warmTimeoutMs} ms`)),
+        this.options.warmTimeoutMs,
+      );
+    });
+    try {
+      await Promise.race([process.warm, timeout]);
+    } catch (error) {
+      process.terminate(0);
+      throw error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Keeps `poolSize` processes warm or warming; backs off when they keep failing to start. */
+  private refill(): void {
+    while (!this.closed && this.pool.length + this.starting.size < this.options.poolSize) {
+      const process = this.spawn();
+      this.starting.add(process);
+      this.whenWarm(process).then(
+        () => {
+          this.starting.delete(process);
+          this.consecutiveFailures = 0;
+          if (this.closed) return process.terminate(0);
+          this.pool.push(process);
+          // A pooled process that dies (OOM killer, a bug) leaves the pool and is replaced.
+          void process.exited.then(() => {
+            const index = this.pool.indexOf(process);
+            if (index >= 0) {
+              this.pool.splice(index, 1);
+              this.refill();
+            }
+          });
+        },
+        (error: Error) => {
+          this.starting.delete(process);
+          this.consecutiveFailures++;
+          this.options.onLog?.('error', 'warm session process failed to start', { error: error.message });
+          const delay = Math.min(30_000, 100 * 2 ** this.consecutiveFailures);
+          setTimeout(() => this.refill(), delay).unref();
+        },
+      );
+      if (this.consecutiveFailures > 0) break;
+    }
+  }
+}
+
+/**
+ * Node tracks a socket sent to a child on the server it came from, and then `server.close()`
+ * waits for that child to report the socket closed, forever if the child has exited (seen on
+ * Node 20). The socket belongs to the session process from now on, so it leaves the server's
+ * books here, exactly as Node itself would count it (`_connections--`), minus the tracking.
+ */
+function detachFromServer(socket: Socket): void {
+  const tracked = socket as Socket & { server: { _connections: number } | null };
+  if (tracked.server) {
+    tracked.server._connections--;
+    tracked.server = null;
+  }
+}
+
+function describeExit(exit: ProcessExit): string {
+  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+}

@@ -1,0 +1,39 @@
+// Where session processes come from. The control server only talks to this interface, so a
+// pod-per-session runtime (Kubernetes, Plane) can replace the local child processes without
+// touching the session manager. The process side of the contract is server/session/contract.ts.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { SessionAssignment, SessionStats } from '../../session/contract.js';
+
+export interface ProcessExit {
+  code: number | null;
+  signal: string | null;
+}
+
+export interface SessionProcessEvents {
+  connections: (count: number) => void;
+  stats: (stats: SessionStats) => void;
+  log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+export interface SessionProcess {
+  readonly pid: number | null;
+  /** Resolves when the process has exited, however it exited. */
+  readonly exited: Promise<ProcessExit>;
+  /** Opens the store; resolves once the process says ready, rejects with its reason. */
+  assign(assignment: SessionAssignment, timeoutMs: number): Promise<void>;
+  /** Gives the process an authenticated WebSocket upgrade to complete. */
+  handOff(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** SIGTERM, then SIGKILL after `graceMs`. Idempotent. */
+  terminate(graceMs: number): void;
+  /** Resident set size now, or null when it cannot be read. */
+  rssBytes(): number | null;
+  on<E extends keyof SessionProcessEvents>(event: E, listener: SessionProcessEvents[E]): void;
+}
+
+export interface SessionRuntime {
+  /** A process that has loaded DuckDB and waits for an assignment (from the warm pool if any). */
+  acquire(): Promise<SessionProcess>;
+  /** Ends the pool's idle processes; processes already acquired are their owners' to end. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,59 @@
+// The session process's contract with whatever runs it (today the local child-process runtime in
+// server/control; later a pod-per-session runtime). Nothing else crosses this door.
+//
+// Lifecycle, as seen from the runtime:
+//   1. start `node dist/server/session/main.js` with an IPC channel. The process imports DuckDB,
+//      then sends `warm`: it is now a pooled process waiting for work.
+//   2. send `assign` (store path, dataset id, session id, DuckDB limits). The process opens the
+//      store READ_ONLY and answers `ready`, or `startup-failed` with the reason and exits 1.
+//   3. hand it client sockets: a `connection` message whose send-handle is the TCP socket of an
+//      HTTP upgrade that the runtime has already authenticated. The process finishes the
+//      WebSocket handshake itself, so data bytes go from it to the browser without a second copy.
+//   4. it reports `connections` whenever its socket count changes and `stats` periodically.
+//   5. SIGTERM: stop taking connections, let in-flight answers finish for up to the grace period,
+//      close sockets with 1001, close DuckDB, exit 0. The runtime sends SIGKILL after its grace.
+//   6. if the IPC channel closes (the control server died, however it died) the process exits
+//      at once: a session never outlives its control server.
+
+export interface SessionAssignment {
+  sessionId: string;
+  datasetId: string;
+  storePath: string;
+  /** DuckDB `memory_limit`, e.g. '512MB'. */
+  memoryLimit: string;
+  /** DuckDB `threads`. */
+  threads: number;
+  /** Grace period for in-flight answers after SIGTERM, in ms. */
+  drainMs: number;
+}
+
+export type ToSession =
+  | { type: 'assign'; assignment: SessionAssignment }
+  | {
+      type: 'connection';
+      /** The HTTP upgrade request, minus its socket; the socket is the message's send-handle. */
+      method: string;
+      url: string;
+      headers: Record<string, string | string[] | undefined>;
+      /** Bytes read past the upgrade request, base64. */
+      head: string;
+    };
+
+export interface SessionStats {
+  queriesServed: number;
+  bytesSent: number;
+  /** Cumulative CPU time of the process in microseconds (user + system). */
+  cpuMicros: number;
+}
+
+export type FromSession =
+  | { type: 'warm' }
+  | { type: 'ready' }
+  | { type: 'startup-failed'; message: string }
+  | { type: 'connections'; count: number }
+  | { type: 'stats'; stats: SessionStats }
+  | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> };
+
+export function isFromSession(value: unknown): value is FromSession {
+  return typeof value === 'object' && value !== null && typeof (value as { type?: unknown }).type === 'string';
+}

@@ -1,0 +1,128 @@
+// Entry of a session process: one per browser tab (or per shared key). See contract.ts for the
+// lifecycle its runtime drives. It imports DuckDB before announcing itself `warm`, so a pooled
+// process only has to open the store when a tab arrives.
+import { cpuUsage } from 'node:process';
+import type { Socket } from 'node:net';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { FromSession, SessionAssignment, ToSession } from './contract.js';
+import { QueryRunner } from './query-runner.js';
+import { SocketHandler, type SessionContext } from './socket-handler.js';
+import { openStore, type OpenStore } from './store.js';
+
+/** Largest text frame a client may send; requests are small JSON objects. */
+const MAX_CLIENT_FRAME_BYTES = 256 * 1024;
+const STATS_INTERVAL_MS = 1000;
+
+if (!process.send) {
+  process.stderr.write('the session process must be started by the control server, with an IPC channel\n');
+  process.exit(2);
+}
+
+const send = (message: FromSession): void => {
+  if (process.connected) process.send!(message);
+};
+const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void =>
+  send({ type: 'log', level, message, ...(fields ? { fields } : {}) });
+
+const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_FRAME_BYTES, clientTracking: true });
+const handlers = new Set<SocketHandler>();
+let store: OpenStore | null = null;
+let runner: QueryRunner | null = null;
+let context: SessionContext | null = null;
+let assignment: SessionAssignment | null = null;
+let draining = false;
+
+// A session never outlives its control server: when the IPC channel closes, whoever closed it.
+process.on('disconnect', () => shutdown(0, 'control server went away'));
+process.on('SIGTERM', () => void drain());
+process.on('SIGINT', () => void drain());
+
+process.on('message', (message: ToSession, handle?: unknown) => {
+  switch (message.type) {
+    case 'assign':
+      void assign(message.assignment);
+      break;
+    case 'connection':
+      acceptConnection(message, handle as Socket | undefined);
+      break;
+  }
+});
+
+send({ type: 'warm' });
+
+async function assign(next: SessionAssignment): Promise<void> {
+  if (assignment) return log('error', 'assign received twice', { sessionId: next.sessionId });
+  assignment = next;
+  try {
+    store = await openStore(next);
+    runner = new QueryRunner(store.instance, Math.max(2, next.threads));
+    context = {
+      sessionId: next.sessionId,
+      dataset: { id: next.datasetId, ...store.schema },
+      runIds: store.runIds,
+      runner,
+      stats: { queriesServed: 0, bytesSent: 0 },
+      log,
+    };
+    setInterval(reportStats, STATS_INTERVAL_MS).unref();
+    send({ type: 'ready' });
+  } catch (error) {
+    send({ type: 'startup-failed', message: (error as Error).message });
+    shutdown(1, 'startup failed');
+  }
+}
+
+function acceptConnection(message: Extract<ToSession, { type: 'connection' }>, socket: Socket | undefined): void {
+  if (!socket) return log('error', 'connection message arrived without its socket');
+  if (!context || draining) {
+    socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+    return;
+  }
+  const sessionContext = context;
+  const request = { method: message.method, url: message.url, headers: message.headers };
+  // ws reads only method, url and headers of the upgrade request; the socket came over IPC.
+  wss.handleUpgrade(request as never, socket, Buffer.from(message.head, 'base64'), (ws: WebSocket) => {
+    const handler = new SocketHandler(ws, sessionContext);
+    handlers.add(handler);
+    reportConnections();
+    ws.on('close', () => {
+      handlers.delete(handler);
+      reportConnections();
+    });
+  });
+}
+
+function reportConnections(): void {
+  send({ type: 'connections', count: handlers.size });
+}
+
+function reportStats(): void {
+  if (!context) return;
+  const cpu = cpuUsage();
+  send({ type: 'stats', stats: { ...context.stats, cpuMicros: cpu.user + cpu.system } });
+}
+
+async function drain(): Promise<void> {
+  if (draining) return;
+  draining = true;
+  const deadline = Date.now() + (assignment?.drainMs ?? 2000);
+  while ([...handlers].some((handler) => handler.pending > 0) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  for (const client of wss.clients) client.close(1001, 'session ending');
+  reportStats();
+  shutdown(0, 'terminated');
+}
+
+function shutdown(code: number, why: string): void {
+  for (const handler of handlers) handler.abortAll();
+  try {
+    runner?.close();
+    store?.close();
+  } catch (error) {
+    process.stderr.write(`session ${assignment?.sessionId ?? '(unassigned)'}: closing DuckDB failed: ${(error as Error).message}\n`);
+  }
+  if (code !== 0) process.stderr.write(`session ${assignment?.sessionId ?? '(unassigned)'}: ${why}\n`);
+  // Give queued IPC messages a moment to flush before exiting.
+  setImmediate(() => process.exit(code));
+}

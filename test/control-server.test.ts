@@ -1,0 +1,189 @@
+// The control server and real session processes over real HTTP and WebSocket.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { ControlServer } from '../server/control/app.js';
+import type { SessionInfo, SessionStateEvent } from '../shared/protocol.js';
+import { eventually, processAlive, startTestServer } from './support/control-server.js';
+import { tinyDataset } from './support/datasets.js';
+import { SessionClient, createSession } from './support/session-client.js';
+
+let server: ControlServer;
+
+before(async () => {
+  server = await startTestServer({ limits: { idleTimeoutMs: 60_000 } });
+});
+
+after(async () => {
+  await server.close();
+});
+
+async function listSessions(): Promise<SessionInfo[]> {
+  return (await fetch(`${server.url}/api/sessions`)).json() as Promise<SessionInfo[]>;
+}
+
+/** Portfolio P&L per bar from the raw fixture files, summed in plain TypeScript. */
+async function referenceEquity(): Promise<Map<string, { t: number; equity: number }[]>> {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  const reader = await connection.runAndReadAll(
+    `SELECT run_id, epoch_ms(ts)::DOUBLE AS t, pnl FROM read_parquet('${await tinyDataset()}/bars/**/*.parquet', hive_partitioning = true)`,
+  );
+  connection.closeSync();
+  instance.closeSync();
+  const perBar = new Map<string, Map<number, number>>();
+  for (const [run, t, pnl] of reader.getRows() as [string, number, number][]) {
+    const bars = perBar.get(run) ?? perBar.set(run, new Map()).get(run)!;
+    bars.set(t, (bars.get(t) ?? 0) + pnl);
+  }
+  const curves = new Map<string, { t: number; equity: number }[]>();
+  for (const [run, bars] of perBar) {
+    let equity = 0;
+    curves.set(run, [...bars.entries()].sort((a, b) => a[0] - b[0]).map(([t, pnl]) => ({ t, equity: (equity += pnl) })));
+  }
+  return curves;
+}
+
+test('a session is created, listed with its process, and reattached by key', async () => {
+  const created = await createSession(server.url, { key: 'tab-a' });
+  assert.equal(created.status, 'ready');
+  assert.equal(created.spawned, true);
+  assert.match(created.wsUrl, /^\/ws\/[0-9a-f-]{36}\?token=[0-9a-f]{64}$/);
+  const again = await createSession(server.url, { key: 'tab-a' });
+  assert.equal(again.id, created.id);
+  assert.equal(again.spawned, false);
+
+  const listed = (await listSessions()).find((s) => s.id === created.id)!;
+  assert.equal(listed.status, 'ready');
+  assert.equal(listed.dataset, 'tiny');
+  assert.ok(listed.pid && processAlive(listed.pid));
+  assert.ok(listed.rssBytes && listed.rssBytes > 10 * 2 ** 20, `rss ${listed.rssBytes}`);
+});
+
+test('two keys get two processes; the equity answer is Arrow and matches the raw rows', async () => {
+  const a = await createSession(server.url, { key: 'tab-b1' });
+  const b = await createSession(server.url, { key: 'tab-b2' });
+  const sessions = await listSessions();
+  const pidA = sessions.find((s) => s.id === a.id)!.pid;
+  const pidB = sessions.find((s) => s.id === b.id)!.pid;
+  assert.ok(pidA && pidB && pidA !== pidB);
+
+  const client = await SessionClient.connect(server.url, a.wsUrl);
+  assert.equal(client.hello.sessionId, a.id);
+  assert.deepEqual(client.hello.dataset.runs.map((r) => r.runId).sort(), ['alt', 'base']);
+  assert.ok(await eventually(async () => (await listSessions()).find((s) => s.id === a.id)!.connections === 1));
+
+  const reference = await referenceEquity();
+  // Pixel columns narrower than a bar keep every bar: the answer must equal the reference.
+  const answer = await client.request({ query: 'equity', params: { width: 16_384 } });
+  assert.equal(answer.error, null);
+  assert.ok(answer.done && answer.done.rows > 0 && answer.done.bytes > 0);
+  const table = answer.tables[0]!;
+  assert.deepEqual(table.schema.fields.map((f) => f.name), ['run_id', 'ts', 'equity', 'drawdown']);
+  for (const [run, curve] of reference) {
+    const got: { t: number; equity: number }[] = [];
+    for (const row of table) if (row.run_id === run) got.push({ t: row.ts, equity: row.equity });
+    assert.equal(got.length, curve.length, `run ${run}`);
+    got.forEach((point, i) => {
+      assert.equal(point.t, curve[i]!.t);
+      assert.ok(Math.abs(point.equity - curve[i]!.equity) < 1e-6 * Math.max(1, Math.abs(curve[i]!.equity)));
+    });
+  }
+
+  // Downsampled to 100 pixels: at most 5 points per column per run.
+  const small = await client.request({ query: 'equity', params: { width: 100 } });
+  assert.ok(small.done!.rows <= 100 * 5 * 2 && small.done!.rows >= 100);
+  await client.close();
+});
+
+test('bad messages get an error naming the request, and the socket stays usable', async () => {
+  const { wsUrl } = await createSession(server.url, { key: 'tab-c' });
+  const client = await SessionClient.connect(server.url, wsUrl);
+  const bad = await client.sendRaw('{"type":"request","id":5,"query":"equity","params":{"width":0}}', 5)!;
+  assert.equal(bad.error?.code, 'bad-message');
+  assert.match(bad.error!.message, /width/);
+  const unknownRun = await client.request({ query: 'equity', params: { width: 10, runs: ['nope'] } });
+  assert.equal(unknownRun.error?.code, 'bad-params');
+  assert.match(unknownRun.error!.message, /unknown run "nope"/);
+  client.sendRaw('not json');
+  assert.ok(await eventually(() => client.errorsWithoutRequest.some((e) => /not JSON/.test(e.message))));
+  const good = await client.request({ query: 'equity', params: { width: 50 } });
+  assert.ok(good.done);
+  await client.close();
+});
+
+test('a wrong, foreign or missing token and a foreign Origin are refused before the session', async () => {
+  const mine = await createSession(server.url, { key: 'tab-d1' });
+  const other = await createSession(server.url, { key: 'tab-d2' });
+  const otherToken = new URL(other.wsUrl, server.url).searchParams.get('token')!;
+  const path = new URL(mine.wsUrl, server.url).pathname;
+  await assert.rejects(SessionClient.connect(server.url, `${path}?token=${'0'.repeat(64)}`), /401/);
+  await assert.rejects(SessionClient.connect(server.url, `${path}?token=${otherToken}`), /401/);
+  await assert.rejects(SessionClient.connect(server.url, path), /401/);
+  await assert.rejects(SessionClient.connect(server.url, mine.wsUrl, { origin: 'http://evil.example' }), /403/);
+  const sameOrigin = await SessionClient.connect(server.url, mine.wsUrl, { origin: server.url });
+  await sameOrigin.close();
+});
+
+test('DELETE ends a session: its status stream replays every state and ends with terminated', async () => {
+  const created = await createSession(server.url, { key: 'tab-e' });
+  const pid = (await listSessions()).find((s) => s.id === created.id)!.pid!;
+  const client = await SessionClient.connect(server.url, created.wsUrl);
+  const response = await fetch(`${server.url}/api/sessions/${created.id}`, { method: 'DELETE' });
+  assert.equal(response.status, 204);
+  const closed = await client.closed;
+  assert.equal(closed.code, 1001);
+  const stream = await (await fetch(`${server.url}/api/sessions/${created.id}/status`)).text();
+  const events = [...stream.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as SessionStateEvent);
+  assert.deepEqual(events.map((e) => e.state), ['starting', 'ready', 'draining', 'terminated']);
+  assert.equal(events.at(-1)!.reason, 'deleted');
+  assert.equal(events.at(-1)!.exitCode, 0);
+  assert.ok(await eventually(() => !processAlive(pid)));
+  // The key is free again: a new request spawns a new process.
+  const fresh = await createSession(server.url, { key: 'tab-e' });
+  assert.notEqual(fresh.id, created.id);
+  assert.equal(fresh.spawned, true);
+});
+
+test('a session process killed mid-use is reported crashed with its signal, and its client is closed', async () => {
+  const created = await createSession(server.url, { key: 'tab-f' });
+  const pid = (await listSessions()).find((s) => s.id === created.id)!.pid!;
+  const client = await SessionClient.connect(server.url, created.wsUrl);
+  process.kill(pid, 'SIGKILL');
+  const closed = await client.closed;
+  assert.equal(closed.code, 1006);
+  assert.ok(
+    await eventually(async () => {
+      const info = (await listSessions()).find((s) => s.id === created.id)!;
+      return info.status === 'terminated' && info.reason === 'crashed' && info.exitSignal === 'SIGKILL';
+    }),
+  );
+  const next = await createSession(server.url, { key: 'tab-f' });
+  assert.equal(next.spawned, true);
+});
+
+test('unknown datasets and malformed bodies get clear 4xx answers', async () => {
+  const unknown = await fetch(`${server.url}/api/sessions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ dataset: 'nope' }),
+  });
+  assert.equal(unknown.status, 404);
+  assert.match(((await unknown.json()) as { message: string }).message, /unknown dataset "nope"; this server has "tiny"/);
+  const extra = await fetch(`${server.url}/api/sessions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ key: 'k', admin: true }),
+  });
+  assert.equal(extra.status, 400);
+  const badKey = await fetch(`${server.url}/api/sessions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ key: '../../etc' }),
+  });
+  assert.equal(badKey.status, 400);
+  const health = (await (await fetch(`${server.url}/api/health`)).json()) as { status: string };
+  assert.equal(health.status, 'ok');
+  const datasets = (await (await fetch(`${server.url}/api/datasets`)).json()) as { id: string; state: string }[];
+  assert.deepEqual(datasets.map((d) => [d.id, d.state]), [['tiny', 'ready']]);
+});
