@@ -20,6 +20,7 @@ import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { META_TABLE, MetaKey, STORE_FORMAT_VERSION, StoreTable } from '../store/format.js';
+import { ROLLUPS } from './rollups.js';
 
 export interface PrepareProgress {
   phase: string;
@@ -480,39 +481,8 @@ async function build(
         ORDER BY run_id`);
     });
 
-    // ---- rollups
-    await step('rollups', d.bars.location, 0.5, async () => {
-      await con.run(`CREATE TABLE ${StoreTable.portfolioBar} AS
-        SELECT run_id, ts, sum(pnl) AS pnl, sum(fees) AS fees,
-          sum(abs(position_value)) AS gross_exposure, sum(position_value) AS net_exposure,
-          coalesce(sum(position_value) FILTER (WHERE position_value > 0), 0) AS long_exposure,
-          coalesce(sum(position_value) FILTER (WHERE position_value < 0), 0) AS short_exposure,
-          sum(abs(trade_qty)) AS trade_qty
-        FROM ${StoreTable.bars} GROUP BY run_id, ts ORDER BY run_id, ts`);
-    });
-    await step('rollups', d.bars.location, 0.6, async () => {
-      await con.run(`CREATE TABLE ${StoreTable.portfolioDay} AS
-        SELECT run_id, ts::DATE AS day, sum(pnl) AS pnl, sum(fees) AS fees,
-          arg_max(gross_exposure, ts) AS gross_exposure, arg_max(net_exposure, ts) AS net_exposure,
-          count(*) AS bars
-        FROM ${StoreTable.portfolioBar} GROUP BY run_id, ts::DATE ORDER BY run_id, day`);
-    });
-    await step('rollups', d.bars.location, 0.65, async () => {
-      await con.run(`CREATE TABLE ${StoreTable.symbolDay} AS
-        SELECT run_id, symbol, ts::DATE AS day, sum(pnl) AS pnl, sum(fees) AS fees,
-          arg_max(position_value, ts) AS position_value, sum(abs(trade_qty)) AS trade_qty
-        FROM ${StoreTable.bars} GROUP BY run_id, symbol, ts::DATE ORDER BY run_id, symbol, day`);
-    });
-    await step('rollups', d.bars.location, 0.75, async () => {
-      await con.run(`CREATE TABLE ${StoreTable.sectorDay} AS
-        SELECT d.run_id, s.sector, d.day, sum(d.pnl) AS pnl, sum(d.fees) AS fees,
-          sum(abs(d.position_value)) AS gross_exposure, sum(d.position_value) AS net_exposure
-        FROM ${StoreTable.symbolDay} d JOIN ${StoreTable.symbols} s ON s.symbol = d.symbol
-        GROUP BY d.run_id, s.sector, d.day ORDER BY d.run_id, s.sector, d.day`);
-    });
-
     // ---- trades
-    await step('trades', d.trades?.location ?? '(no trades input)', 0.8, async () => {
+    await step('trades', d.trades?.location ?? '(no trades input)', 0.5, async () => {
       const empty = `SELECT NULL::VARCHAR AS run_id, NULL::BIGINT AS trade_id, NULL::VARCHAR AS symbol, NULL::VARCHAR AS side,
           NULL::TIMESTAMP AS entry_ts, NULL::TIMESTAMP AS exit_ts, NULL::DOUBLE AS qty, NULL::DOUBLE AS entry_price,
           NULL::DOUBLE AS exit_price, NULL::DOUBLE AS fees, NULL::DOUBLE AS pnl, NULL::DOUBLE AS ret,
@@ -548,6 +518,13 @@ async function build(
         )
         ORDER BY run_id, symbol, entry_ts, trade_id`);
     });
+
+    // ---- rollups (server/prepare/rollups.ts), after trades so that a rollup may use them
+    for (const [i, rollup] of ROLLUPS.entries()) {
+      await step('rollups', `${rollup.table} from ${d.bars.location}`, 0.82 + (0.1 * i) / ROLLUPS.length, async () => {
+        await con.run(`CREATE TABLE ${rollup.table} AS ${rollup.select}`);
+      });
+    }
 
     // ---- meta
     await step('publishing', file, 0.93, async () => {
