@@ -1,6 +1,6 @@
 // Entry of the preparation child process: child_process.fork(dist/server/prepare/child.js).
 // Serves one { type: 'prepare' } message, then exits 0 ('prepared') or 1 ('failed'), so a crash
-// or an out-of-memory in DuckDB cannot take the control server down.
+// or an out-of-memory in DuckDB cannot take the control server (or the CLI's terminal) down.
 
 import { isPrepareRequest, type ChildToParentMessage } from './messages.js';
 import { prepareDataset } from './prepare.js';
@@ -17,6 +17,11 @@ async function finish(msg: ChildToParentMessage, code: number): Promise<never> {
   process.exit(code);
 }
 
+/** Peak RSS of this process in bytes (Linux reports maxRSS in KiB). */
+function peakRss(): number {
+  return process.resourceUsage().maxRSS * 1024;
+}
+
 if (!process.send) {
   process.stderr.write('server/prepare/child.js must be started with child_process.fork\n');
   process.exit(2);
@@ -26,6 +31,7 @@ if (!process.send) {
 process.on('disconnect', () => process.exit(1));
 
 let started = false;
+const crashAt = process.env['TICKSCOPE_TEST_CRASH_PHASE'];
 process.on('message', (msg: unknown) => {
   if (started) return;
   if (!isPrepareRequest(msg)) {
@@ -34,19 +40,48 @@ process.on('message', (msg: unknown) => {
   }
   started = true;
   let lastSent = 0;
+  let lastPhase = '';
   prepareDataset({
     input: msg.input,
     storeDir: msg.storeDir,
     ...(msg.memoryLimit ? { memoryLimit: msg.memoryLimit } : {}),
-    onProgress: ({ phase, fraction }) => {
+    ...(msg.threads ? { threads: msg.threads } : {}),
+    ...(msg.mapping ? { mapping: msg.mapping } : {}),
+    ...(msg.mappingFile ? { mappingFile: msg.mappingFile } : {}),
+    ...(msg.tempDir ? { tempDir: msg.tempDir } : {}),
+    onProgress: (p) => {
       const now = Date.now();
-      // Throttle (phases change rarely, but keep the channel quiet if they ever do not).
-      if (now - lastSent < 50 && fraction < 1) return;
+      // Throttle, but never drop a phase change or the end.
+      if (now - lastSent < 200 && p.phase === lastPhase && p.fraction < 1) return;
       lastSent = now;
-      void send({ type: 'progress', phase, fraction });
+      lastPhase = p.phase;
+      const sent = send({
+        type: 'progress',
+        phase: p.phase,
+        fraction: p.fraction,
+        rows: p.rows,
+        totalRows: p.totalRows,
+        etaSeconds: p.etaSeconds,
+        ...(p.source ? { source: p.source } : {}),
+      });
+      // Test hook: die the hard way (as a DuckDB crash would) on reaching a phase.
+      if (crashAt && p.phase === crashAt) void sent.then(() => process.kill(process.pid, 'SIGKILL'));
     },
   }).then(
-    (r) => finish({ type: 'prepared', storePath: r.storePath, fingerprint: r.fingerprint, reused: r.reused }, 0),
-    (err: unknown) => finish({ type: 'failed', message: err instanceof Error ? err.message : String(err) }, 1),
+    (r) =>
+      finish(
+        {
+          type: 'prepared',
+          storePath: r.storePath,
+          fingerprint: r.fingerprint,
+          reused: r.reused,
+          ...(r.waited ? { waited: true } : {}),
+          ...(r.timezoneNote ? { timezoneNote: r.timezoneNote } : {}),
+          ...(r.rows !== undefined ? { rows: r.rows } : {}),
+          peakRssBytes: peakRss(),
+        },
+        0,
+      ),
+    (err: unknown) => finish({ type: 'failed', message: err instanceof Error ? err.message : String(err), peakRssBytes: peakRss() }, 1),
   );
 });

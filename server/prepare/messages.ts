@@ -1,11 +1,17 @@
-// IPC messages between the control server and the preparation child (server/prepare/child.ts).
+// IPC messages between a parent (control server, CLI, benchmark) and the preparation child
+// process (server/prepare/child.ts).
+import type { DatasetMapping } from './mapping.js';
 
 /** parent -> child: the one request a child process serves. */
 export interface PrepareRequestMessage {
   type: 'prepare';
-  input: string;
+  input: string | string[];
   storeDir: string;
   memoryLimit?: string;
+  threads?: number;
+  mapping?: DatasetMapping;
+  mappingFile?: string;
+  tempDir?: string;
 }
 
 /** child -> parent */
@@ -13,6 +19,10 @@ export interface PrepareProgressMessage {
   type: 'progress';
   phase: string;
   fraction: number;
+  rows: number | null;
+  totalRows: number | null;
+  etaSeconds: number | null;
+  source?: string;
 }
 
 export interface PreparedMessage {
@@ -20,23 +30,38 @@ export interface PreparedMessage {
   storePath: string;
   fingerprint: string;
   reused: boolean;
+  waited?: boolean;
+  timezoneNote?: string;
+  rows?: number;
+  /** The child's peak resident set size (bytes), for the benchmark's memory check. */
+  peakRssBytes: number;
 }
 
 export interface PrepareFailedMessage {
   type: 'failed';
   message: string;
+  peakRssBytes?: number;
 }
 
 export type ChildToParentMessage = PrepareProgressMessage | PreparedMessage | PrepareFailedMessage;
 
+const isStr = (v: unknown) => typeof v === 'string';
+const optStr = (v: unknown) => v === undefined || typeof v === 'string';
+const numOrNull = (v: unknown) => v === null || typeof v === 'number';
+
 export function isPrepareRequest(m: unknown): m is PrepareRequestMessage {
   if (typeof m !== 'object' || m === null) return false;
   const o = m as Record<string, unknown>;
+  const input = o['input'];
   return (
     o['type'] === 'prepare' &&
-    typeof o['input'] === 'string' &&
-    typeof o['storeDir'] === 'string' &&
-    (o['memoryLimit'] === undefined || typeof o['memoryLimit'] === 'string')
+    (isStr(input) || (Array.isArray(input) && input.length > 0 && input.every(isStr))) &&
+    isStr(o['storeDir']) &&
+    optStr(o['memoryLimit']) &&
+    optStr(o['mappingFile']) &&
+    optStr(o['tempDir']) &&
+    (o['threads'] === undefined || typeof o['threads'] === 'number') &&
+    (o['mapping'] === undefined || (typeof o['mapping'] === 'object' && o['mapping'] !== null))
   );
 }
 
@@ -45,11 +70,11 @@ export function isChildToParentMessage(m: unknown): m is ChildToParentMessage {
   const o = m as Record<string, unknown>;
   switch (o['type']) {
     case 'progress':
-      return typeof o['phase'] === 'string' && typeof o['fraction'] === 'number';
+      return isStr(o['phase']) && typeof o['fraction'] === 'number' && numOrNull(o['rows']) && numOrNull(o['totalRows']) && numOrNull(o['etaSeconds']) && optStr(o['source']);
     case 'prepared':
-      return typeof o['storePath'] === 'string' && typeof o['fingerprint'] === 'string' && typeof o['reused'] === 'boolean';
+      return isStr(o['storePath']) && isStr(o['fingerprint']) && typeof o['reused'] === 'boolean' && typeof o['peakRssBytes'] === 'number';
     case 'failed':
-      return typeof o['message'] === 'string';
+      return isStr(o['message']);
     default:
       return false;
   }

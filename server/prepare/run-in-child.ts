@@ -1,24 +1,36 @@
-// Runs prepareDataset in a forked child process (child.ts) and relays its progress.
+// Runs prepareDataset in a forked child process (child.ts) and relays its progress. Whatever the
+// input does to DuckDB (a crash, an abort, running out of memory), only the child dies: the
+// caller gets an error naming the input and what the child was reading at the time.
 
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { isChildToParentMessage, type PrepareRequestMessage } from './messages.js';
+import type { DatasetMapping } from './mapping.js';
 import type { PrepareProgress, PrepareResult } from './prepare.js';
 
 export interface PrepareInChildOptions {
-  input: string;
+  input: string | string[];
   storeDir: string;
   memoryLimit?: string;
+  threads?: number;
+  mapping?: DatasetMapping;
+  mappingFile?: string;
+  tempDir?: string;
   onProgress?: (p: PrepareProgress) => void;
   /** Aborting kills the child (SIGTERM, then SIGKILL after killGraceMs) and rejects. */
   signal?: AbortSignal;
   killGraceMs?: number;
 }
 
+export interface PrepareInChildResult extends PrepareResult {
+  /** Peak resident set size of the child process, in bytes. */
+  peakRssBytes: number;
+}
+
 export const PREPARE_CHILD_PATH = fileURLToPath(new URL('./child.js', import.meta.url));
 
-export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareResult> {
-  return new Promise<PrepareResult>((resolve, reject) => {
+export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareInChildResult> {
+  return new Promise<PrepareInChildResult>((resolve, reject) => {
     if (opts.signal?.aborted) {
       reject(abortError(opts.signal));
       return;
@@ -28,9 +40,11 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareResu
       serialization: 'json',
     });
     let settled = false;
-    let result: PrepareResult | null = null;
+    let result: PrepareInChildResult | null = null;
     let failure: string | null = null;
     let killTimer: NodeJS.Timeout | null = null;
+    let last: PrepareProgress | null = null;
+    const inputs = Array.isArray(opts.input) ? opts.input.join(', ') : opts.input;
 
     const kill = () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -61,9 +75,25 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareResu
     child.on('message', (msg: unknown) => {
       if (!isChildToParentMessage(msg)) return;
       if (msg.type === 'progress') {
-        if (!settled) opts.onProgress?.({ phase: msg.phase, fraction: msg.fraction });
+        last = {
+          phase: msg.phase,
+          fraction: msg.fraction,
+          rows: msg.rows,
+          totalRows: msg.totalRows,
+          etaSeconds: msg.etaSeconds,
+          ...(msg.source ? { source: msg.source } : {}),
+        };
+        if (!settled) opts.onProgress?.(last);
       } else if (msg.type === 'prepared') {
-        result = { storePath: msg.storePath, fingerprint: msg.fingerprint, reused: msg.reused };
+        result = {
+          storePath: msg.storePath,
+          fingerprint: msg.fingerprint,
+          reused: msg.reused,
+          ...(msg.waited ? { waited: true } : {}),
+          ...(msg.timezoneNote ? { timezoneNote: msg.timezoneNote } : {}),
+          ...(msg.rows !== undefined ? { rows: msg.rows } : {}),
+          peakRssBytes: msg.peakRssBytes,
+        };
       } else {
         failure = msg.message;
       }
@@ -78,7 +108,10 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareResu
       settle(() => {
         if (result && code === 0) resolve(result);
         else if (failure !== null) reject(new Error(failure));
-        else reject(new Error(`preparation process exited with code ${code ?? 'null'} / signal ${signal ?? 'null'}`));
+        else {
+          const doing = last ? ` while ${last.phase}${last.source ? ` (${last.source})` : ''}` : '';
+          reject(new Error(`preparation of ${inputs} crashed${doing}: the preparation process exited with ${signal ? `signal ${signal}` : `code ${code ?? 'null'}`}; no store was published`));
+        }
       });
     });
 
@@ -87,6 +120,10 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareResu
       input: opts.input,
       storeDir: opts.storeDir,
       ...(opts.memoryLimit ? { memoryLimit: opts.memoryLimit } : {}),
+      ...(opts.threads ? { threads: opts.threads } : {}),
+      ...(opts.mapping ? { mapping: opts.mapping } : {}),
+      ...(opts.mappingFile ? { mappingFile: opts.mappingFile } : {}),
+      ...(opts.tempDir ? { tempDir: opts.tempDir } : {}),
     };
     child.send(request);
   });

@@ -1,0 +1,271 @@
+// Which files make up a dataset, and which table each belongs to.
+//
+// Inputs are files, folders, globs (`*`, `?`, `**`, `[...]`) and hive-partitioned folders
+// (`key=value` path components become columns). Each data file is assigned to a table by the
+// deepest path component, from the file's own name up to the input's own folder name, that names
+// one: `bars`, `trades`, `symbols` or `runs` (or a singular, or a prefix such as `trades_2024`).
+// Files that no component assigns are bars. So a dataset folder (bars/, trades/, symbols.parquet,
+// runs.arrow ...), a bare hive folder of bars, `prepare ds/trades/*.parquet` and
+// `prepare bars.parquet trades.arrow` all do what they say.
+//
+// Formats: Parquet (.parquet .parq .pq) and Arrow IPC (.arrow .arrows .feather .ipc; file or
+// stream format, told apart by the magic bytes). A file named explicitly is sniffed whatever its
+// extension; inside folders only those extensions are read, and hidden or `_`-prefixed files
+// (`_SUCCESS`, `.crc`, a manifest) are skipped.
+
+import { open, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { PrepareError } from './errors.js';
+
+export type TableKind = 'bars' | 'trades' | 'symbols' | 'runs';
+export const TABLE_KINDS: readonly TableKind[] = ['bars', 'trades', 'symbols', 'runs'];
+
+export type FileFormat = 'parquet' | 'arrow-file' | 'arrow-stream';
+
+export interface DataFile {
+  path: string;
+  format: FileFormat;
+  /** hive partition values from `key=value` path components below the input root. */
+  hive: Record<string, string>;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface Source {
+  kind: TableKind;
+  /** Where the table came from, for messages. */
+  location: string;
+  files: DataFile[];
+}
+
+export interface ResolvedInputs {
+  /** The inputs as given, made absolute. */
+  inputs: string[];
+  sources: Record<TableKind, Source | null>;
+}
+
+const PARQUET_EXT = ['.parquet', '.parq', '.pq'];
+const ARROW_EXT = ['.arrow', '.arrows', '.feather', '.ipc'];
+
+export function hasGlob(s: string): boolean {
+  return /[*?[]/.test(s);
+}
+
+/** The table a path component names, if any. */
+export function tableOfComponent(component: string): TableKind | null {
+  const c = component.toLowerCase();
+  if (c.includes('=')) return null; // a hive partition, e.g. run_id=runs-2
+  for (const kind of TABLE_KINDS) {
+    const singular = kind.slice(0, -1);
+    for (const name of [kind, singular]) {
+      if (c === name || c.startsWith(`${name}.`) || c.startsWith(`${name}_`) || c.startsWith(`${name}-`)) return kind;
+    }
+  }
+  return null;
+}
+
+/** Table of a file: the deepest component of `relative` (file name first), then the root's name. */
+export function classify(root: string, file: string): TableKind {
+  const rel = path.relative(root, file).split(path.sep).filter((p) => p && p !== '..');
+  const components = [...rel.slice(0, -1), path.basename(file)].reverse();
+  for (const c of components) {
+    const kind = tableOfComponent(c);
+    if (kind) return kind;
+  }
+  return tableOfComponent(path.basename(root)) ?? 'bars';
+}
+
+function hiveOf(root: string, file: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const rel = path.relative(root, path.dirname(file));
+  if (!rel || rel.startsWith('..')) return out;
+  for (const part of rel.split(path.sep)) {
+    const eq = part.indexOf('=');
+    if (eq > 0) out[part.slice(0, eq)] = decodeURIComponent(part.slice(eq + 1));
+  }
+  return out;
+}
+
+/** Parquet, Arrow IPC file or Arrow IPC stream, from the first and last bytes; null if neither. */
+export async function sniffFormat(file: string): Promise<FileFormat | null> {
+  const fh = await open(file, 'r');
+  try {
+    const st = await fh.stat();
+    const head = Buffer.alloc(8);
+    const { bytesRead } = await fh.read(head, 0, 8, 0);
+    if (bytesRead >= 4 && head.subarray(0, 4).toString('latin1') === 'PAR1') return 'parquet';
+    if (bytesRead >= 6 && head.subarray(0, 6).toString('latin1') === 'ARROW1') return 'arrow-file';
+    // An IPC stream starts with a message: 0xFFFFFFFF continuation + length (or, pre-0.15, a length).
+    if (bytesRead >= 8 && head.readUInt32LE(0) === 0xffffffff && head.readInt32LE(4) > 0 && head.readInt32LE(4) < st.size) return 'arrow-stream';
+    return null;
+  } finally {
+    await fh.close();
+  }
+}
+
+function formatByExtension(file: string): 'parquet' | 'arrow' | null {
+  const lower = file.toLowerCase();
+  if (PARQUET_EXT.some((e) => lower.endsWith(e))) return 'parquet';
+  if (ARROW_EXT.some((e) => lower.endsWith(e))) return 'arrow';
+  return null;
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    if (e.name.startsWith('.') || e.name.startsWith('_')) continue;
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(p)));
+    else if (e.isFile() && formatByExtension(e.name)) out.push(p);
+  }
+  return out;
+}
+
+/** A glob as a RegExp over '/'-separated paths relative to its base folder. */
+function globRegExp(pattern: string): RegExp {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    if (ch === '*') {
+      if (pattern[i + 1] === '*') {
+        // '**/' matches zero or more folders; a trailing '**' matches anything.
+        if (pattern[i + 2] === '/') {
+          re += '(?:[^/]*/)*';
+          i += 2;
+        } else {
+          re += '.*';
+          i += 1;
+        }
+      } else re += '[^/]*';
+    } else if (ch === '?') re += '[^/]';
+    else if (ch === '[') {
+      const end = pattern.indexOf(']', i + 1);
+      if (end < 0) re += '\\[';
+      else {
+        let cls = pattern.slice(i + 1, end);
+        if (cls.startsWith('!')) cls = `^${cls.slice(1)}`;
+        re += `[${cls.replace(/\\/g, '\\\\')}]`;
+        i = end;
+      }
+    } else re += ch.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+async function expandGlob(pattern: string): Promise<{ base: string; files: string[] }> {
+  const abs = path.resolve(pattern);
+  const parts = abs.split(path.sep);
+  const firstGlob = parts.findIndex((p) => hasGlob(p));
+  const base = parts.slice(0, firstGlob).join(path.sep) || path.sep;
+  const rest = parts.slice(firstGlob).join('/');
+  const re = globRegExp(rest);
+  const st = await stat(base).catch(() => null);
+  if (!st?.isDirectory()) return { base, files: [] };
+  const files: string[] = [];
+  const visit = async (dir: string) => {
+    const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+    entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const e of entries) {
+      const p = path.join(dir, e.name);
+      const rel = path.relative(base, p).split(path.sep).join('/');
+      if (e.isDirectory()) {
+        if (e.name.startsWith('.')) continue;
+        if (re.test(rel)) files.push(...(await walk(p)));
+        else await visit(p);
+      } else if (e.isFile() && re.test(rel)) files.push(p);
+    }
+  };
+  await visit(base);
+  return { base, files };
+}
+
+async function describeFile(root: string, file: string): Promise<DataFile> {
+  let st;
+  try {
+    st = await stat(file);
+  } catch {
+    throw new PrepareError(`input ${file} does not exist`);
+  }
+  let format: FileFormat | null;
+  try {
+    format = await sniffFormat(file);
+  } catch (err) {
+    throw new PrepareError(`input ${file} cannot be read: ${(err as Error).message}`);
+  }
+  const ext = formatByExtension(file);
+  if (!format) {
+    if (st.size === 0) throw new PrepareError(`input ${file} is empty (0 bytes): not a Parquet or Arrow IPC file`);
+    if (ext === 'parquet') {
+      // Let the Parquet reader say what is wrong (it names the file): e.g. a truncated file still
+      // starts with PAR1 but a file that does not start with it is plainly something else.
+      throw new PrepareError(`input ${file} is not a Parquet file (no PAR1 magic bytes at the start)`);
+    }
+    throw new PrepareError(`input ${file} is neither Parquet nor Arrow IPC (first bytes are not PAR1, ARROW1 or an IPC stream message)`);
+  }
+  return { path: file, format, hive: hiveOf(root, file), size: st.size, mtimeMs: st.mtimeMs };
+}
+
+/** Resolves the inputs into per-table sources. Throws PrepareError naming the offending input. */
+export async function resolveInputs(inputs: readonly string[]): Promise<ResolvedInputs> {
+  if (inputs.length === 0) throw new PrepareError('no input given: name a dataset folder, files or globs');
+  const byPath = new Map<string, { root: string; file: string }>();
+  const absInputs: string[] = [];
+  for (const input of inputs) {
+    const abs = path.resolve(input);
+    absInputs.push(abs);
+    const st = await stat(abs).catch(() => null);
+    if (!st && hasGlob(input)) {
+      const { base, files } = await expandGlob(input);
+      if (files.length === 0) throw new PrepareError(`input glob ${abs} matched no Parquet or Arrow files`);
+      for (const f of files) if (!byPath.has(f)) byPath.set(f, { root: base, file: f });
+      continue;
+    }
+    if (!st) throw new PrepareError(`input ${abs} does not exist`);
+    if (st.isDirectory()) {
+      const files = await walk(abs);
+      if (files.length === 0) {
+        throw new PrepareError(`input ${abs} is an empty folder: it holds no Parquet (.parquet) or Arrow IPC (.arrow, .arrows, .feather) files`);
+      }
+      for (const f of files) if (!byPath.has(f)) byPath.set(f, { root: abs, file: f });
+    } else if (st.isFile()) {
+      byPath.set(abs, { root: path.dirname(abs), file: abs });
+    } else {
+      throw new PrepareError(`input ${abs} is neither a file nor a folder`);
+    }
+  }
+
+  const grouped: Record<TableKind, DataFile[]> = { bars: [], trades: [], symbols: [], runs: [] };
+  for (const { root, file } of byPath.values()) {
+    const kind = classify(root, file);
+    grouped[kind].push(await describeFile(root, file));
+  }
+  const sources = {} as Record<TableKind, Source | null>;
+  for (const kind of TABLE_KINDS) {
+    const files = grouped[kind].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    if (files.length === 0) {
+      sources[kind] = null;
+      continue;
+    }
+    const location = files.length === 1 ? files[0]!.path : commonFolder(files.map((f) => f.path));
+    sources[kind] = { kind, location, files };
+  }
+  if (!sources.bars) {
+    const found = TABLE_KINDS.filter((k) => sources[k]).map((k) => `${k} (${sources[k]!.files.length} file(s))`);
+    throw new PrepareError(
+      `input ${absInputs.join(', ')} has no bars: found ${found.join(', ') || 'no data files'}; bars are read from a bars/ folder, a bars.parquet or bars.arrow file, or any data file not named after another table`,
+    );
+  }
+  return { inputs: absInputs, sources };
+}
+
+function commonFolder(files: string[]): string {
+  let common = path.dirname(files[0]!);
+  for (const f of files) {
+    while (common !== path.dirname(common) && !(`${path.dirname(f)}${path.sep}`.startsWith(`${common}${path.sep}`) || path.dirname(f) === common)) {
+      common = path.dirname(common);
+    }
+  }
+  return common;
+}

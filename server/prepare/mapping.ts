@@ -1,0 +1,186 @@
+// Column names: the canonical columns of each table, the common names they go by in the wild,
+// and the explicit mapping file (`tickscope prepare INPUT... --mapping FILE`).
+//
+// Mapping file (JSON): per table, canonical column -> column name in the input files; and the
+// time zone of naive timestamps (default UTC). Every key is optional:
+//   {
+//     "bars":   { "ts": "Date", "symbol": "Ticker", "position_qty": "Shares", "pnl": "PnL" },
+//     "trades": { "entry_ts": "Opened", "exit_ts": "Closed" },
+//     "symbols": { "sector": "GICS Sector" },
+//     "runs":   { "run_id": "Backtest" },
+//     "timezone": "America/New_York"
+//   }
+
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PrepareError } from './errors.js';
+import type { TableKind } from './inputs.js';
+
+/** canonical column name -> column name in the input files, per table. */
+export interface ColumnMapping {
+  bars?: Record<string, string>;
+  trades?: Record<string, string>;
+  symbols?: Record<string, string>;
+  runs?: Record<string, string>;
+}
+
+export interface DatasetMapping extends ColumnMapping {
+  /** IANA time zone of naive (zone-less) timestamps; default UTC. */
+  timezone?: string;
+}
+
+/** What a canonical column must hold. */
+export type ColumnKind = 'key-string' | 'string' | 'timestamp' | 'number' | 'integer' | 'any';
+
+export interface CanonicalColumn {
+  aliases: string[];
+  kind: ColumnKind;
+  required?: boolean;
+}
+
+// Canonical column -> recognised names (lowercase; compared without spaces, dashes, dots), first
+// match wins; the canonical name itself always wins over an alias.
+export const COLUMNS: Record<TableKind, Record<string, CanonicalColumn>> = {
+  bars: {
+    run_id: { aliases: ['run', 'runid', 'run_name', 'backtest_id', 'backtest', 'strategy_id', 'strategy'], kind: 'key-string' },
+    ts: { aliases: ['timestamp', 'dt', 'datetime', 'time', 'bar_time', 'bar_end', 'date', 'ts_utc', 'timestamp_utc', 'index'], kind: 'timestamp', required: true },
+    symbol: { aliases: ['sid', 'ticker', 'asset', 'instrument', 'security', 'security_id', 'sym', 'permno', 'isin', 'figi'], kind: 'key-string', required: true },
+    price: { aliases: ['close', 'px', 'last', 'close_price', 'last_price', 'mark', 'mark_price'], kind: 'number', required: true },
+    position_qty: { aliases: ['position', 'amount', 'qty', 'quantity', 'shares', 'pos', 'holding', 'holdings', 'position_shares'], kind: 'number', required: true },
+    position_value: { aliases: ['market_value', 'value', 'exposure', 'notional', 'position_notional', 'mv'], kind: 'number' },
+    trade_qty: { aliases: ['traded_qty', 'fill_qty', 'trade_amount', 'trade', 'traded', 'order_qty', 'filled_qty'], kind: 'number' },
+    fees: { aliases: ['fee', 'commission', 'commissions', 'costs', 'cost', 'transaction_costs', 'tcost'], kind: 'number' },
+    pnl: { aliases: ['pl', 'p&l', 'profit', 'net_pnl', 'pnl_net', 'pnl_usd'], kind: 'number', required: true },
+  },
+  trades: {
+    run_id: { aliases: ['run', 'runid', 'run_name', 'backtest_id', 'backtest', 'strategy_id', 'strategy'], kind: 'key-string' },
+    trade_id: { aliases: ['id', 'trade', 'round_trip_id', 'tradeid', 'position_id'], kind: 'integer' },
+    symbol: { aliases: ['sid', 'ticker', 'asset', 'instrument', 'security', 'security_id', 'sym', 'permno', 'isin', 'figi'], kind: 'key-string', required: true },
+    side: { aliases: ['direction', 'long_short', 'dir'], kind: 'string' },
+    entry_ts: { aliases: ['entry_time', 'entry_dt', 'open_dt', 'open_time', 'open_ts', 'entry_date', 'opened', 'entry_timestamp'], kind: 'timestamp', required: true },
+    exit_ts: { aliases: ['exit_time', 'exit_dt', 'close_dt', 'close_time', 'close_ts', 'exit_date', 'closed', 'exit_timestamp'], kind: 'timestamp' },
+    qty: { aliases: ['quantity', 'amount', 'shares', 'size'], kind: 'number' },
+    entry_price: { aliases: ['open_price', 'avg_entry_price', 'entry_px', 'price_in'], kind: 'number' },
+    exit_price: { aliases: ['close_price', 'avg_exit_price', 'exit_px', 'price_out'], kind: 'number' },
+    fees: { aliases: ['fee', 'commission', 'commissions', 'costs', 'cost'], kind: 'number' },
+    pnl: { aliases: ['pl', 'p&l', 'profit', 'net_pnl', 'pnl_net'], kind: 'number' },
+    ret: { aliases: ['return', 'returns', 'pnl_pct', 'rt_returns', 'return_pct'], kind: 'number' },
+    bars_held: { aliases: ['duration_bars', 'bars', 'holding_bars', 'bars_in_trade'], kind: 'number' },
+    mae: { aliases: ['max_adverse_excursion'], kind: 'number' },
+    mfe: { aliases: ['max_favorable_excursion', 'max_favourable_excursion'], kind: 'number' },
+    tag: { aliases: ['label', 'signal', 'reason', 'comment'], kind: 'string' },
+  },
+  symbols: {
+    symbol: { aliases: ['sid', 'ticker', 'asset', 'instrument', 'security', 'security_id', 'sym', 'permno', 'isin', 'figi'], kind: 'key-string', required: true },
+    sector: { aliases: ['gics_sector', 'sector_name'], kind: 'string' },
+    industry: { aliases: ['gics_industry', 'sub_industry', 'industry_name'], kind: 'string' },
+  },
+  runs: {
+    run_id: { aliases: ['run', 'runid', 'backtest_id', 'backtest', 'strategy_id', 'strategy'], kind: 'key-string', required: true },
+    name: { aliases: ['run_name', 'label', 'title', 'description'], kind: 'string' },
+    params: { aliases: ['parameters', 'config', 'settings'], kind: 'any' },
+  },
+};
+
+function normalise(name: string): string {
+  return name.toLowerCase().replace(/[\s.-]+/g, '_');
+}
+
+/** Finds the column for each canonical name: explicit mapping, else the canonical name, else an alias. */
+export function matchColumns(
+  kind: TableKind,
+  available: readonly string[],
+  explicit: Record<string, string> | undefined,
+  describe: () => string,
+): Map<string, string> {
+  const byNorm = new Map<string, string>();
+  for (const name of available) if (!byNorm.has(normalise(name))) byNorm.set(normalise(name), name);
+  const exact = new Map<string, string>();
+  for (const name of available) exact.set(name, name);
+  const out = new Map<string, string>();
+  const taken = new Set<string>();
+  const canon = COLUMNS[kind];
+  for (const [c] of Object.entries(canon)) {
+    const want = explicit?.[c];
+    if (want === undefined) continue;
+    const col = exact.get(want) ?? byNorm.get(normalise(want));
+    if (!col) {
+      throw new PrepareError(`${describe()}: mapped column '${want}' (for ${kind}.${c}) is missing; columns found: ${available.join(', ')}`);
+    }
+    out.set(c, col);
+    taken.add(col);
+  }
+  for (const c of Object.keys(canon)) {
+    if (out.has(c)) continue;
+    const col = byNorm.get(c);
+    if (col && !taken.has(col)) {
+      out.set(c, col);
+      taken.add(col);
+    }
+  }
+  const canonicalNames = new Set(Object.keys(canon));
+  for (const [c, def] of Object.entries(canon)) {
+    if (out.has(c)) continue;
+    for (const a of def.aliases) {
+      const col = byNorm.get(normalise(a));
+      // A column that is itself another canonical name is kept for that one.
+      if (col && !taken.has(col) && !canonicalNames.has(normalise(col))) {
+        out.set(c, col);
+        taken.add(col);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+const TOP_KEYS = new Set(['bars', 'trades', 'symbols', 'runs', 'timezone']);
+
+/** Checks a mapping object; `where` names it in errors (the mapping file). */
+export function checkMapping(raw: unknown, where: string): DatasetMapping {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new PrepareError(`mapping ${where}: expected a JSON object with keys bars, trades, symbols, runs, timezone`);
+  }
+  const out: DatasetMapping = {};
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (!TOP_KEYS.has(key)) {
+      throw new PrepareError(`mapping ${where}: unknown key '${key}' (expected bars, trades, symbols, runs or timezone)`);
+    }
+    if (key === 'timezone') {
+      if (typeof value !== 'string' || !value) throw new PrepareError(`mapping ${where}: 'timezone' must be a time zone name such as "America/New_York"`);
+      out.timezone = value;
+      continue;
+    }
+    const kind = key as TableKind;
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new PrepareError(`mapping ${where}: '${key}' must be an object of canonical column -> input column`);
+    }
+    const cols: Record<string, string> = {};
+    for (const [canon, col] of Object.entries(value as Record<string, unknown>)) {
+      if (!(canon in COLUMNS[kind])) {
+        throw new PrepareError(`mapping ${where}: '${key}.${canon}' is not a column of ${key} (known: ${Object.keys(COLUMNS[kind]).join(', ')})`);
+      }
+      if (typeof col !== 'string' || !col) throw new PrepareError(`mapping ${where}: '${key}.${canon}' must be a column name (a non-empty string)`);
+      cols[canon] = col;
+    }
+    out[kind] = cols;
+  }
+  return out;
+}
+
+export async function readMappingFile(file: string): Promise<DatasetMapping> {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, 'utf8');
+  } catch (err) {
+    throw new PrepareError(`mapping file ${abs} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new PrepareError(`mapping file ${abs} is not valid JSON: ${(err as Error).message}`);
+  }
+  return checkMapping(raw, `file ${abs}`);
+}

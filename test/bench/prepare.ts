@@ -1,0 +1,189 @@
+// `npm run bench:prepare -- --scale large`: how long preparing a dataset takes, against its floor.
+//
+// 1. The fixture of that scale (seed 42) is generated into .cache/fixtures unless cached, and its
+//    files are read once so both measurements below start from a warm page cache.
+// 2. The whole preparation (`prepareInChild`: checks, sort, dimensions, trades, every rollup,
+//    checkpoint, publish) into a fresh store folder, with the default memory limit (or
+//    --memory-limit). Wall time, input rows per second, and the child's peak RSS.
+// 3. In the same run, the floor: a child process that does only
+//      CREATE TABLE bars AS SELECT * FROM read_parquet(bars) ORDER BY run_id, symbol, ts
+//      CREATE TABLE trades AS SELECT * FROM read_parquet(trades) ORDER BY run_id, symbol, entry_ts
+//    into a DuckDB file, with the same memory limit and threads, then CHECKPOINT.
+// 4. The ratio preparation / floor (target: within 2x) and peak RSS against the memory limit.
+//
+// Flags: --scale tiny|demo|large (default large), --memory-limit SIZE, --threads N, --keep (keep
+// the benchmark's store instead of deleting it).
+import { fork } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { ensureFixtures, readManifest, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
+import { defaultMemoryLimit, formatSize, parseSize } from '../../server/prepare/memory.js';
+import { prepareInChild } from '../../server/prepare/run-in-child.js';
+
+interface FloorRequest {
+  input: string;
+  file: string;
+  memoryLimit: string;
+  tempDir: string;
+  threads?: number;
+}
+
+interface FloorReply {
+  seconds: number;
+  rows: number;
+  peakRssBytes: number;
+}
+
+function sqlString(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
+
+async function floorChild(req: FloorRequest): Promise<FloorReply> {
+  const started = performance.now();
+  const inst = await DuckDBInstance.create(req.file, {
+    memory_limit: req.memoryLimit,
+    temp_directory: req.tempDir,
+    ...(req.threads ? { threads: String(req.threads) } : {}),
+  });
+  const con = await inst.connect();
+  try {
+    await con.run(`CREATE TABLE bars AS SELECT * FROM read_parquet(${sqlString(path.join(req.input, 'bars', '**', '*.parquet'))}, hive_partitioning = true) ORDER BY run_id, symbol, ts`);
+    await con.run(`CREATE TABLE trades AS SELECT * FROM read_parquet(${sqlString(path.join(req.input, 'trades', '*.parquet'))}) ORDER BY run_id, symbol, entry_ts`);
+    await con.run('CHECKPOINT');
+    const r = await con.runAndReadAll('SELECT (SELECT count(*) FROM bars) + (SELECT count(*) FROM trades)');
+    const rows = Number(r.getRowsJson()[0]?.[0]);
+    return { seconds: (performance.now() - started) / 1000, rows, peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+  } finally {
+    con.closeSync();
+    inst.closeSync();
+  }
+}
+
+/** Runs the floor in its own process, timed like the preparation: from fork to answer. */
+function runFloor(req: FloorRequest): Promise<FloorReply> {
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), ['--floor-child'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let reply: FloorReply | null = null;
+    child.on('message', (m: unknown) => {
+      const o = m as { ok?: FloorReply; error?: string };
+      if (o.ok) reply = o.ok;
+      else if (o.error) reject(new Error(`floor: ${o.error}`));
+    });
+    child.on('exit', (code) =>
+      reply ? resolve({ ...reply, seconds: (performance.now() - started) / 1000 }) : reject(new Error(`floor process exited with code ${code}`)),
+    );
+    child.send(req);
+  });
+}
+
+async function dirSize(dir: string): Promise<number> {
+  let total = 0;
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    const parent = (e as { parentPath?: string; path?: string }).parentPath ?? (e as { path?: string }).path ?? dir;
+    total += (await stat(path.join(parent, e.name))).size;
+  }
+  return total;
+}
+
+async function warmPageCache(dir: string): Promise<void> {
+  for (const e of await readdir(dir, { withFileTypes: true, recursive: true })) {
+    if (!e.isFile()) continue;
+    const parent = (e as { parentPath?: string; path?: string }).parentPath ?? (e as { path?: string }).path ?? dir;
+    await new Promise<void>((resolve, reject) => {
+      const s = createReadStream(path.join(parent, e.name), { highWaterMark: 1 << 22 });
+      s.on('data', () => {});
+      s.on('end', resolve);
+      s.on('error', reject);
+    });
+  }
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const fmtRate = (rows: number, s: number) => `${(rows / s / 1e6).toFixed(2)}M rows/s`;
+
+async function main(): Promise<void> {
+  const scale = (arg('--scale') ?? 'large') as FixtureScale;
+  if (!['tiny', 'demo', 'large'].includes(scale)) throw new Error(`--scale must be tiny, demo or large, not ${scale}`);
+  const memoryLimit = arg('--memory-limit') ?? defaultMemoryLimit();
+  const threadsArg = arg('--threads');
+  const threads = threadsArg ? Number(threadsArg) : undefined;
+  const keep = process.argv.includes('--keep');
+
+  const genStarted = performance.now();
+  let lastPhase = '';
+  const input = await ensureFixtures(scale, 42, (p) => {
+    if (p.phase !== lastPhase) {
+      lastPhase = p.phase;
+      process.stdout.write(`  generating ${scale}: ${p.phase} (${(p.fraction * 100).toFixed(0)}%)\n`);
+    }
+  });
+  const manifest = readManifest(input);
+  const genNote = lastPhase ? `generated now in ${((performance.now() - genStarted) / 1000).toFixed(0)} s` : `cached; generated in ${manifest?.seconds ?? '?'} s`;
+  const inputBytes = await dirSize(input);
+  console.log(`fixture ${scale}-seed42: ${input} (${genNote})`);
+  console.log(`  ${manifest?.bar_rows.toLocaleString('en-US')} bar rows + ${manifest?.trade_rows.toLocaleString('en-US')} trade rows, ${formatSize(inputBytes)} on disk`);
+  console.log(`  memory limit ${memoryLimit}${threads ? `, ${threads} threads` : ''}\n`);
+  await warmPageCache(input);
+
+  const work = path.join(repoRoot(), '.cache', 'bench', `prepare-${process.pid}`);
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  try {
+    // The whole preparation.
+    const storeDir = path.join(work, 'stores');
+    let last = '';
+    const started = performance.now();
+    const result = await prepareInChild({
+      input,
+      storeDir,
+      memoryLimit,
+      ...(threads ? { threads } : {}),
+      onProgress: (p) => {
+        if (p.phase !== last) {
+          last = p.phase;
+          process.stdout.write(`  ${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s  ${p.phase}\n`);
+        }
+      },
+    });
+    const prepSeconds = (performance.now() - started) / 1000;
+    const rows = result.rows ?? (manifest ? manifest.bar_rows + manifest.trade_rows : 0);
+    const storeBytes = (await stat(result.storePath)).size;
+
+    // The floor.
+    const floorDir = path.join(work, 'floor');
+    await mkdir(floorDir, { recursive: true });
+    const floor = await runFloor({ input, file: path.join(floorDir, 'floor.duckdb'), memoryLimit, tempDir: path.join(floorDir, 'tmp'), ...(threads ? { threads } : {}) });
+    const floorBytes = (await stat(path.join(floorDir, 'floor.duckdb'))).size;
+
+    const limit = parseSize(memoryLimit) ?? Number.NaN;
+    console.log('');
+    console.log(`preparation (whole pipeline, rollups included): ${prepSeconds.toFixed(1)} s wall, ${rows.toLocaleString('en-US')} rows, ${fmtRate(rows, prepSeconds)}`);
+    console.log(`floor (CREATE TABLE AS SELECT * FROM read_parquet ORDER BY, bars + trades): ${floor.seconds.toFixed(1)} s wall, ${floor.rows.toLocaleString('en-US')} rows, ${fmtRate(floor.rows, floor.seconds)}`);
+    console.log(`ratio preparation / floor: ${(prepSeconds / floor.seconds).toFixed(2)}x (target <= 2x)`);
+    console.log(`peak RSS: preparation ${formatSize(result.peakRssBytes)}, floor ${formatSize(floor.peakRssBytes)}; memory limit ${memoryLimit} (${formatSize(limit)}): preparation at ${((100 * result.peakRssBytes) / limit).toFixed(0)}% of it`);
+    console.log(`on disk: input Parquet ${formatSize(inputBytes)}, prepared store ${formatSize(storeBytes)} (${path.basename(result.storePath)}), floor file ${formatSize(floorBytes)}`);
+    if (keep) console.log(`kept: ${result.storePath}`);
+  } finally {
+    if (!keep) await rm(work, { recursive: true, force: true });
+  }
+}
+
+if (process.argv.includes('--floor-child')) {
+  process.once('message', (req: FloorRequest) => {
+    floorChild(req).then(
+      (ok) => process.send!({ ok }, () => process.exit(0)),
+      (err: Error) => process.send!({ error: err.message }, () => process.exit(1)),
+    );
+  });
+} else {
+  await main();
+}

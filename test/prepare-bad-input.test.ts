@@ -1,0 +1,366 @@
+// Bad input gets a clear error that names the file (and the column where it helps), leaves no
+// half-written store, and cannot take the control server down. Includes every file of
+// ../shared/testdata (files written by other implementations): read correctly or rejected by name.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { tableFromIPC } from 'apache-arrow';
+import { generateFixtures, repoRoot } from '../fixtures/generate.js';
+import { DatasetCatalog } from '../server/control/dataset-catalog.js';
+import { readArrowSchema, stageArrowFiles } from '../server/prepare/arrow.js';
+import { prepareDataset } from '../server/prepare/prepare.js';
+import { prepareInChild } from '../server/prepare/run-in-child.js';
+
+let tmp = '';
+let fixture = '';
+let storeDir = '';
+
+/** Beside the repository root, as in CI (a fresh clone with shared/ copied next to it). */
+const TESTDATA = path.resolve(repoRoot(), '..', 'shared', 'testdata');
+
+type Q = (sql: string) => Promise<Record<string, unknown>[]>;
+async function mem<T>(fn: (q: Q) => Promise<T>): Promise<T> {
+  const inst = await DuckDBInstance.create(':memory:');
+  const con = await inst.connect();
+  try {
+    await con.run(`SET TimeZone = 'UTC'`);
+    return await fn(async (sql) => (await con.runAndReadAll(sql)).getRowObjectsJson());
+  } finally {
+    con.closeSync();
+    inst.closeSync();
+  }
+}
+
+async function parquet(file: string, select: string): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true });
+  await mem((q) => q(`COPY (${select}) TO '${file}' (FORMAT parquet)`));
+}
+
+const GOOD = (from = 0, n = 3, symbol = 'AAA') =>
+  `SELECT 'r1' AS run_id, TIMESTAMP '2024-01-02 14:35:00' + to_minutes((5 * i)::INTEGER) AS ts, '${symbol}' AS symbol, 10.0 AS price,
+    1.0 AS position_qty, 10.0 AS position_value, 0.0 AS trade_qty, 0.0 AS fees, 0.5 AS pnl FROM range(${from}, ${from + n}) t(i)`;
+
+/** Asserts that preparing `input` fails with a message naming `names` and matching `re`. */
+async function rejects(input: string | string[], re: RegExp, names: string[] = typeof input === 'string' ? [input] : input): Promise<void> {
+  await assert.rejects(prepareDataset({ input, storeDir }), (e: Error) => {
+    assert.equal(e.name, 'PrepareError', e.stack);
+    assert.match(e.message, re);
+    for (const n of names) assert.ok(e.message.includes(n), `"${e.message}" should name ${n}`);
+    return true;
+  });
+}
+
+before(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'tickscope-bad-'));
+  storeDir = path.join(tmp, 'stores');
+  fixture = (await generateFixtures({ scale: 'tiny', seed: 13, outDir: path.join(tmp, 'fixture') })).outDir;
+});
+after(async () => {
+  await rm(tmp, { recursive: true, force: true });
+});
+
+test('paths: nonexistent, empty folder, glob matching nothing, no bars', async () => {
+  await rejects(path.join(tmp, 'nope'), /does not exist/);
+  const empty = path.join(tmp, 'empty');
+  await mkdir(path.join(empty, 'bars'), { recursive: true });
+  await writeFile(path.join(empty, 'README.txt'), 'no data here');
+  await rejects(empty, /is an empty folder/);
+  await rejects(path.join(tmp, 'nothing-here', '*.parquet'), /matched no Parquet or Arrow files/, [path.join(tmp, 'nothing-here', '*.parquet')]);
+  const onlyTrades = path.join(tmp, 'only-trades');
+  await mkdir(onlyTrades);
+  await copyFile(path.join(fixture, 'trades', 'trades.parquet'), path.join(onlyTrades, 'trades.parquet'));
+  await rejects(onlyTrades, /has no bars: found trades \(1 file\(s\)\)/);
+});
+
+test('files that are not Parquet: text, empty, truncated, an Arrow file cut short', async () => {
+  const dir = path.join(tmp, 'not-parquet');
+  await mkdir(dir, { recursive: true });
+  const csv = path.join(dir, 'bars.parquet');
+  await writeFile(csv, 'run_id,ts\n1,2\n');
+  await rejects(csv, /is not a Parquet file \(no PAR1 magic bytes/);
+  await rejects(dir, /is not a Parquet file/, [csv]);
+  const txt = path.join(tmp, 'bars.csv');
+  await writeFile(txt, 'run_id,ts\n1,2\n');
+  await rejects(txt, /is neither Parquet nor Arrow IPC/);
+  const zero = path.join(tmp, 'zero', 'bars.parquet');
+  await mkdir(path.dirname(zero));
+  await writeFile(zero, '');
+  await rejects(zero, /is empty \(0 bytes\)/);
+
+  // Truncated: a real file cut in half still starts with PAR1 but has lost its footer.
+  const cut = path.join(tmp, 'truncated', 'bars', 'run_id=base', 'part-0.parquet');
+  await mkdir(path.dirname(cut), { recursive: true });
+  const src = path.join(fixture, 'bars', 'run_id=base', 'part-0.parquet');
+  await copyFile(src, cut);
+  await truncate(cut, Math.floor((await readFile(src)).byteLength / 2));
+  await copyFile(path.join(fixture, 'bars', 'run_id=alt', 'part-0.parquet'), path.join(tmp, 'truncated', 'bars', 'part-alt.parquet'));
+  await rejects(path.join(tmp, 'truncated'), /Parquet input .* cannot be read/, [cut]);
+
+  const arrowCut = path.join(tmp, 'arrow-cut', 'runs.arrow');
+  await mkdir(path.dirname(arrowCut));
+  const bytes = await readFile(path.join(fixture, 'runs.arrow'));
+  await writeFile(arrowCut, bytes.subarray(0, Math.floor(bytes.byteLength * 0.6)));
+  await rejects([path.join(fixture, 'bars'), arrowCut], /Arrow IPC input .* cannot be read/, [arrowCut]);
+});
+
+test('columns: a required column missing, a column of the wrong type (string pnl)', async () => {
+  const noPnl = path.join(tmp, 'no-pnl', 'bars.parquet');
+  await parquet(noPnl, `SELECT * EXCLUDE (pnl) FROM (${GOOD()})`);
+  await rejects(noPnl, /required column 'pnl' is missing \(looked for pnl, pl, p&l, profit/);
+
+  const stringPnl = path.join(tmp, 'string-pnl', 'bars.parquet');
+  await parquet(stringPnl, `SELECT * REPLACE (pnl::VARCHAR AS pnl) FROM (${GOOD()})`);
+  await rejects(stringPnl, /column 'pnl' \(pnl\) has type VARCHAR \(text\); expected a number/);
+
+  const boolSymbol = path.join(tmp, 'double-symbol', 'bars.parquet');
+  await parquet(boolSymbol, `SELECT * REPLACE (1.5 AS symbol) FROM (${GOOD()})`);
+  await rejects(boolSymbol, /column 'symbol' \(symbol\) has type DECIMAL\(2,1\); expected strings or integers/);
+
+  const badTs = path.join(tmp, 'bad-ts', 'bars.parquet');
+  await parquet(badTs, `SELECT * REPLACE (CASE WHEN i = 1 THEN 'yesterday' ELSE ts::VARCHAR END AS ts) FROM (SELECT *, row_number() OVER () AS i FROM (${GOOD()}))`);
+  await rejects(badTs, /a value does not convert to its column type/);
+});
+
+test('keys and values: null keys, duplicate keys (in one file and across files), NaN and infinities', async () => {
+  const nullKey = path.join(tmp, 'null-key', 'bars.parquet');
+  await parquet(nullKey, `SELECT * REPLACE (CASE WHEN ts > TIMESTAMP '2024-01-02 14:36:00' THEN NULL ELSE symbol END AS symbol) FROM (${GOOD()})`);
+  await rejects(nullKey, /key column 'symbol' \(symbol\) has 2 null value\(s\)/);
+
+  const dup = path.join(tmp, 'dup', 'bars.parquet');
+  await parquet(dup, `${GOOD()} UNION ALL (${GOOD()} LIMIT 1)`);
+  await rejects(dup, /duplicate key \(run_id, symbol, ts\) = \(r1, AAA, 2024-01-02 14:35:00\) appears 2 times/);
+
+  const across = path.join(tmp, 'dup-across', 'bars');
+  await parquet(path.join(across, 'a.parquet'), GOOD(0, 3));
+  await parquet(path.join(across, 'b.parquet'), GOOD(2, 3));
+  await rejects(path.join(tmp, 'dup-across'), /duplicate key \(run_id, symbol, ts\) = \(r1, AAA, 2024-01-02 14:45:00\)/, [
+    path.join(across, 'a.parquet'),
+    path.join(across, 'b.parquet'),
+  ]);
+
+  const nan = path.join(tmp, 'nan', 'bars.parquet');
+  await parquet(nan, `SELECT * REPLACE (CASE WHEN ts = TIMESTAMP '2024-01-02 14:40:00' THEN 'NaN'::DOUBLE ELSE pnl END AS pnl) FROM (${GOOD()})`);
+  await rejects(nan, /column 'pnl' \(pnl\) has 1 NaN or infinite value\(s\), e\.g\. nan at \(run_id, symbol, ts\) = \(r1, AAA, 2024-01-02 14:40:00\)/i);
+
+  const inf = path.join(tmp, 'inf', 'bars.parquet');
+  await parquet(inf, `SELECT * REPLACE ('Infinity'::DOUBLE AS price) FROM (${GOOD()})`);
+  await rejects(inf, /column 'price' \(price\) has 3 NaN or infinite value\(s\)/);
+
+  const infTs = path.join(tmp, 'inf-ts', 'bars.parquet');
+  await parquet(infTs, `SELECT * REPLACE (CASE WHEN pnl > 0 AND ts = TIMESTAMP '2024-01-02 14:35:00' THEN 'infinity'::TIMESTAMP ELSE ts END AS ts) FROM (${GOOD()})`);
+  await rejects(infTs, /column 'ts' \(ts\) has 1 infinite timestamp/);
+
+  const nullPnl = path.join(tmp, 'null-pnl', 'bars.parquet');
+  await parquet(nullPnl, `SELECT * REPLACE (NULL::DOUBLE AS pnl) FROM (${GOOD()})`);
+  await rejects(nullPnl, /column 'pnl' \(pnl\) has 3 null value\(s\)/);
+
+  // Trades: NaN pnl, duplicate trade ids.
+  const tradesNan = path.join(tmp, 'trades-nan');
+  await parquet(path.join(tradesNan, 'bars.parquet'), GOOD());
+  await parquet(path.join(tradesNan, 'trades.parquet'), `SELECT 'r1' AS run_id, i AS trade_id, 'AAA' AS symbol, TIMESTAMP '2024-01-02 14:35:00' AS entry_ts,
+    CASE WHEN i = 1 THEN 'NaN'::DOUBLE ELSE 1.0 END AS pnl FROM range(2) t(i)`);
+  await rejects(tradesNan, /trades in .*trades\.parquet: column 'pnl' \(pnl\) has 1 NaN or infinite value/, [path.join(tradesNan, 'trades.parquet')]);
+  const tradesDup = path.join(tmp, 'trades-dup');
+  await parquet(path.join(tradesDup, 'bars.parquet'), GOOD());
+  await parquet(path.join(tradesDup, 'trades.parquet'), `SELECT 'r1' AS run_id, 7 AS trade_id, 'AAA' AS symbol, TIMESTAMP '2024-01-02 14:35:00' AS entry_ts FROM range(2)`);
+  await rejects(tradesDup, /duplicate key \(run_id, trade_id\) = \(r1, 7\) appears 2 times/, [path.join(tradesDup, 'trades.parquet')]);
+});
+
+test('mixed schemas across the files of one table', async () => {
+  const missing = path.join(tmp, 'mixed-missing', 'bars');
+  await parquet(path.join(missing, 'a.parquet'), GOOD(0, 3));
+  await parquet(path.join(missing, 'b.parquet'), `SELECT * EXCLUDE (fees) FROM (${GOOD(3, 3)})`);
+  await rejects(path.join(tmp, 'mixed-missing'), /mixed schemas in one table\): .*b\.parquet lacks column\(s\) 'fees' compared with .*a\.parquet/, [
+    path.join(missing, 'a.parquet'),
+    path.join(missing, 'b.parquet'),
+  ]);
+  const types = path.join(tmp, 'mixed-types', 'bars');
+  await parquet(path.join(types, 'a.parquet'), GOOD(0, 3));
+  await parquet(path.join(types, 'b.parquet'), `SELECT * REPLACE (pnl::VARCHAR AS pnl) FROM (${GOOD(3, 3)})`);
+  await rejects(path.join(tmp, 'mixed-types'), /column 'pnl' is VARCHAR in .*b\.parquet but DECIMAL\(2,1\) in .*a\.parquet/, [path.join(types, 'b.parquet')]);
+  const zones = path.join(tmp, 'mixed-zones', 'bars');
+  await parquet(path.join(zones, 'a.parquet'), GOOD(0, 3));
+  await parquet(path.join(zones, 'b.parquet'), `SELECT * REPLACE (ts::TIMESTAMPTZ AS ts) FROM (${GOOD(3, 3)})`);
+  await rejects(path.join(tmp, 'mixed-zones'), /column 'ts' is TIMESTAMP WITH TIME ZONE in .*b\.parquet but TIMESTAMP in/);
+  // Integer and floating point numbers of one column do mix.
+  const widths = path.join(tmp, 'mixed-widths');
+  await parquet(path.join(widths, 'bars', 'a.parquet'), GOOD(0, 3));
+  await parquet(path.join(widths, 'bars', 'b.parquet'), `SELECT * REPLACE (1::INTEGER AS position_qty) FROM (${GOOD(3, 3)})`);
+  assert.equal((await prepareDataset({ input: widths, storeDir: path.join(tmp, 'stores-ok') })).reused, false);
+});
+
+test('nothing half-written is left in the store folder after all of the above', async () => {
+  const left = await readdir(storeDir).catch(() => [] as string[]);
+  assert.deepEqual(left, [], `left behind: ${left.join(', ')}`);
+});
+
+test('every file in ../shared/testdata is read correctly or rejected by name, in a child process', async () => {
+  assert.ok(existsSync(TESTDATA), `${TESTDATA} (shared/ beside the repository root)`);
+  const files: string[] = [];
+  for (const sub of ['parquet-testing/data', 'parquet-testing/bad_data', 'arrow-testing']) {
+    for (const f of (await readdir(path.join(TESTDATA, sub))).sort()) if (/\.(parquet|arrow_file|stream)$/.test(f)) files.push(path.join(TESTDATA, sub, f));
+  }
+  assert.ok(files.length >= 25, `found ${files.length} files`);
+  const sd = path.join(tmp, 'stores-testdata');
+  const outcomes: string[] = [];
+  for (const file of files) {
+    try {
+      const r = await prepareInChild({ input: file, storeDir: sd });
+      outcomes.push(`read ${path.basename(file)} -> ${path.basename(r.storePath)}`);
+    } catch (e) {
+      const msg = (e as Error).message;
+      assert.ok(msg.includes(file), `error for ${file} does not name it: ${msg}`);
+      assert.ok(!/crashed/.test(msg), `the preparation process crashed on ${file}: ${msg}`);
+      outcomes.push(`rejected ${path.basename(file)}: ${msg.replace(file, '<file>').slice(0, 140)}`);
+    }
+  }
+  // None of these is a backtest as is, so nothing was published; no temporaries either.
+  assert.deepEqual((await readdir(sd).catch(() => [] as string[])).filter((f) => !f.endsWith('.duckdb')), []);
+
+  // Footers alone prove little: read each file's data too, as the symbols table of a good dataset
+  // (its first string or integer column mapped to `symbol`), and check every value arrived.
+  const sd2 = path.join(tmp, 'stores-testdata-symbols');
+  for (const file of files) {
+    const isArrow = !file.endsWith('.parquet');
+    let column: string | undefined;
+    let expected: Set<string> | null = null;
+    try {
+      if (isArrow) {
+        const schema = await readArrowSchema({ path: file, format: 'arrow-file', hive: {}, size: 0, mtimeMs: 0 });
+        column = schema.find((c) => /^(VARCHAR|U?(TINY|SMALL|BIG)?INT(EGER)?)$/.test(c.type))?.name;
+        if (column) {
+          const t = tableFromIPC(await readFile(file));
+          expected = new Set([...t.getChild(column)!].filter((v) => v !== null && v !== undefined).map((v) => String(v)));
+        }
+      } else {
+        const cols = await mem((q) => q(`DESCRIBE SELECT * FROM '${file}'`));
+        column = cols.find((c) => /^(VARCHAR|BLOB|U?(TINY|SMALL|BIG)?INT(EGER)?)$/.test(String(c['column_type'])))?.['column_name'] as string | undefined;
+        if (column) expected = new Set((await mem((q) => q(`SELECT DISTINCT "${column}"::VARCHAR AS v FROM '${file}' WHERE "${column}" IS NOT NULL`))).map((r) => String(r['v'])));
+      }
+    } catch {
+      expected = null; // unreadable here too: the preparation must say so by name
+    }
+    if (!column) continue;
+    const asSymbols = path.join(tmp, 'testdata-as-symbols', path.basename(file).replace(/\.(arrow_file|stream)$/, '.arrow'));
+    await mkdir(path.dirname(asSymbols), { recursive: true });
+    // Named symbols.* so it is the symbols table; the Arrow format is sniffed from its bytes.
+    const target = path.join(path.dirname(asSymbols), `symbols-${path.basename(asSymbols)}`);
+    await copyFile(file, target);
+    try {
+      const r = await prepareInChild({ input: [path.join(fixture, 'bars'), target], storeDir: sd2, mapping: { symbols: { symbol: column } } });
+      assert.ok(expected, `${file} prepared here but could not be read by the test`);
+      const got = await mem(async (q) => {
+        await q(`ATTACH '${r.storePath}' AS s (READ_ONLY)`);
+        return new Set((await q(`SELECT symbol FROM s.symbols WHERE symbol NOT LIKE 'S0%'`)).map((x) => String(x['symbol'])));
+      });
+      assert.deepEqual([...got].sort(), [...expected].sort(), `${file}: symbols read`);
+      outcomes.push(`read ${path.basename(file)} as symbols (${column}): ${got.size} values`);
+    } catch (e) {
+      const msg = (e as Error).message;
+      if (e instanceof assert.AssertionError) throw e;
+      assert.ok(msg.includes(target), `error for ${file} (as symbols) does not name it: ${msg}`);
+      assert.ok(!/crashed/.test(msg), `the preparation process crashed on ${file}: ${msg}`);
+      outcomes.push(`rejected ${path.basename(file)} as symbols: ${msg.replace(target, '<file>').slice(0, 140)}`);
+    }
+    await rm(target);
+  }
+  assert.deepEqual((await readdir(sd2).catch(() => [] as string[])).filter((f) => !f.endsWith('.duckdb')), []);
+  console.log(outcomes.join('\n'));
+
+  // Read correctly: a Spark-written Parquet file mapped onto bars (integer symbols, INT96-free
+  // timestamps) gives back exactly its rows.
+  const plain = path.join(TESTDATA, 'parquet-testing', 'data', 'alltypes_plain.parquet');
+  const r = await prepareDataset({
+    input: plain,
+    storeDir: sd,
+    mapping: { bars: { ts: 'timestamp_col', symbol: 'id', price: 'double_col', position_qty: 'int_col', pnl: 'float_col' } },
+  });
+  const want = await mem((q) => q(`SELECT id::VARCHAR AS symbol, timestamp_col::VARCHAR AS ts, double_col AS price, float_col::DOUBLE AS pnl FROM '${plain}' ORDER BY id`));
+  const inst = await DuckDBInstance.create(r.storePath, { access_mode: 'READ_ONLY' });
+  const con = await inst.connect();
+  try {
+    const got = (await con.runAndReadAll(`SELECT symbol, ts::VARCHAR AS ts, price, pnl FROM bars ORDER BY symbol::INTEGER`)).getRowObjectsJson();
+    assert.deepEqual(got, want);
+  } finally {
+    con.closeSync();
+    inst.closeSync();
+  }
+});
+
+test('Arrow IPC golden files (file and stream format) are read value for value', async () => {
+  const dir = path.join(TESTDATA, 'arrow-testing');
+  const inst = await DuckDBInstance.create(':memory:');
+  const con = await inst.connect();
+  try {
+    for (const name of (await readdir(dir)).filter((f) => /\.(arrow_file|stream)$/.test(f))) {
+      const file = { path: path.join(dir, name), format: 'arrow-file' as const, hive: {}, size: 0, mtimeMs: 0 };
+      const schema = await readArrowSchema(file);
+      const cols = schema.filter((c) => !c.unsupported);
+      // Types preparation has no use for (time of day) are refused by name, not misread.
+      for (const c of schema.filter((x) => x.unsupported)) assert.match(c.unsupported!, /^Arrow Time/);
+      const n = await stageArrowFiles(con, 'staged', [file], { columns: cols.map((c) => c.name), hiveKeys: [] });
+      const table = tableFromIPC(await readFile(file.path));
+      assert.equal(n, table.numRows, name);
+      const sel = cols
+        .map((c) => {
+          const q = `"${c.name}"`;
+          if (c.type.startsWith('TIMESTAMP')) return `epoch_ms(${q})::DOUBLE AS ${q}`;
+          if (c.type === 'DATE') return `epoch_ms(${q}::TIMESTAMP)::DOUBLE AS ${q}`;
+          if (c.type === 'BLOB') return `hex(${q}) AS ${q}`;
+          return q;
+        })
+        .join(', ');
+      const rows = (await con.runAndReadAll(`SELECT ${sel} FROM temp.main.staged`)).getRowObjectsJS();
+      let checked = 0;
+      for (const c of cols) {
+        const v = table.getChild(c.name)!;
+        for (let i = 0; i < table.numRows; i++) {
+          let want: unknown = v.get(i);
+          let got: unknown = rows[i]![c.name];
+          if (want instanceof Uint8Array) want = Buffer.from(want).toString('hex').toUpperCase();
+          if (typeof want === 'bigint') want = Number(want);
+          if (typeof got === 'bigint') got = Number(got);
+          // DuckDB keeps the largest 64-bit timestamp for infinity; Arrow's golden data uses it.
+          if (c.type.startsWith('TIMESTAMP') && got === null && typeof want === 'number' && Math.abs(want) > 9e12) continue;
+          if (typeof want === 'number' && typeof got === 'number') {
+            assert.ok(Object.is(want, got) || Math.abs(want - got) <= 1e-6 * Math.max(1, Math.abs(want)), `${name} ${c.name}[${i}]: ${want} vs ${got}`);
+          } else assert.deepEqual(got, want, `${name} ${c.name}[${i}]`);
+          checked++;
+        }
+      }
+      assert.ok(checked > 0, name);
+    }
+  } finally {
+    con.closeSync();
+    inst.closeSync();
+  }
+});
+
+test('the control server survives a bad dataset: it fails by name, the good one is served', async () => {
+  const bad = path.join(tmp, 'catalog-bad');
+  await mkdir(bad, { recursive: true });
+  const cut = path.join(bad, 'bars.parquet');
+  const src = path.join(fixture, 'bars', 'run_id=base', 'part-0.parquet');
+  await writeFile(cut, (await readFile(src)).subarray(0, 1000));
+  const events: string[] = [];
+  const catalog = new DatasetCatalog(
+    [
+      { id: 'bad', input: bad },
+      { id: 'good', input: fixture },
+    ],
+    path.join(tmp, 'stores-catalog'),
+    (event) => events.push(event),
+  );
+  await assert.rejects(catalog.whenReady('bad'), (e: Error) => e.message.includes(cut));
+  const store = await catalog.whenReady('good');
+  assert.ok(existsSync(store));
+  const list = catalog.list();
+  assert.equal(list.find((d) => d.id === 'bad')!.state, 'failed');
+  assert.ok(list.find((d) => d.id === 'bad')!.error!.includes(cut));
+  assert.equal(list.find((d) => d.id === 'good')!.state, 'ready');
+  assert.deepEqual(events, ['dataset.preparing', 'dataset.failed', 'dataset.preparing', 'dataset.ready']);
+});
