@@ -66,3 +66,41 @@ test('a large answer is split into self-contained batches; an empty one still ca
 test('a column type the encoder cannot carry is named in the error', async () => {
   await assert.rejects(encode(`SELECT [1, 2] AS list_col`), /column "list_col" has DuckDB type INTEGER\[\]/);
 });
+
+test('strings are copied from DuckDB without JS strings: inline, long (through the pointer), unicode, nulls', async () => {
+  const [ipc] = await encode(`
+    SELECT CASE WHEN i % 5 = 0 THEN NULL
+                WHEN i % 5 = 1 THEN 'S' || i
+                WHEN i % 5 = 2 THEN repeat('long string ', 1 + i % 4) || i
+                WHEN i % 5 = 3 THEN 'é' || i || '€'
+                ELSE '' END AS s
+    FROM range(6000) t(i)`);
+  const column = tableFromIPC(ipc!).getChild('s')!;
+  assert.equal(column.length, 6000);
+  for (let i = 0; i < 6000; i++) {
+    const want =
+      i % 5 === 0 ? null : i % 5 === 1 ? `S${i}` : i % 5 === 2 ? `${'long string '.repeat(1 + (i % 4))}${i}` : i % 5 === 3 ? `é${i}€` : '';
+    assert.equal(column.get(i), want, `row ${i}`);
+  }
+  assert.equal(column.nullCount, 1200);
+});
+
+test('schema metadata names the part of a multi-part answer; omitted columns are left out', async () => {
+  const instance = await DuckDBInstance.create(':memory:');
+  const connection = await instance.connect();
+  try {
+    const result = await connection.stream(`SELECT 1::DOUBLE AS a, 2::BIGINT AS hidden, 'x' AS b`);
+    const encoder = new ArrowBatchEncoder(result.columnNames(), result.columnTypes(), {
+      metadata: new Map([['tickscope.part', 'trades']]),
+      omit: new Set(['hidden']),
+    });
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) encoder.append(chunk);
+    const table = tableFromIPC(encoder.flush());
+    assert.deepEqual(table.schema.fields.map((f) => f.name), ['a', 'b']);
+    assert.equal(table.schema.metadata.get('tickscope.part'), 'trades');
+    assert.deepEqual(table.get(0)!.toJSON(), { a: 1, b: 'x' });
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+});

@@ -2,8 +2,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance, DuckDBTimestampValue, type DuckDBConnection } from '@duckdb/node-api';
+import { tableFromIPC } from 'apache-arrow';
+import type { EquityParams } from '../shared/protocol.js';
+import { QueryRunner } from '../server/session/query-runner.js';
 import { planEquity } from '../server/session/queries/equity.js';
 import { BadParamsError } from '../server/session/queries/errors.js';
+import type { Catalog } from '../server/session/store.js';
 
 const START = Date.UTC(2024, 0, 2, 14, 35);
 const STEP = 5 * 60_000;
@@ -24,12 +28,14 @@ let connection: DuckDBConnection;
 before(async () => {
   instance = await DuckDBInstance.create(':memory:');
   connection = await instance.connect();
-  await connection.run('CREATE TABLE portfolio_bar (run_id VARCHAR, ts TIMESTAMP, pnl DOUBLE)');
+  await connection.run(`CREATE TABLE portfolio_bar (run_id VARCHAR, ts TIMESTAMP, pnl DOUBLE, fees DOUBLE, traded_value DOUBLE,
+    gross_exposure DOUBLE, net_exposure DOUBLE, long_exposure DOUBLE, short_exposure DOUBLE)`);
   const appender = await connection.createAppender('portfolio_bar');
   for (const row of rows) {
     appender.appendVarchar(row.run);
     appender.appendTimestamp(new DuckDBTimestampValue(BigInt(row.t) * 1000n));
     appender.appendDouble(row.pnl);
+    for (let i = 0; i < 6; i++) appender.appendDouble(0);
     appender.endRow();
   }
   appender.closeSync();
@@ -40,10 +46,41 @@ after(() => {
   instance.closeSync();
 });
 
-async function runEquity(params: Parameters<typeof planEquity>[0]) {
-  const plan = planEquity(params, new Set(RUNS));
-  const reader = await connection.runAndReadAll(plan.sql, plan.params);
-  return reader.getRowObjectsJS() as { run_id: string; ts: number; equity: number; drawdown: number }[];
+/** The store catalog the planner checks values against: two runs, their trading days. */
+function catalog(): Catalog {
+  const days = new Map<string, { iso: string; first: number; last: number }>();
+  for (const { t } of rows) {
+    const iso = new Date(t).toISOString().slice(0, 10);
+    const d = days.get(iso) ?? days.set(iso, { iso, first: t, last: t }).get(iso)!;
+    d.first = Math.min(d.first, t);
+    d.last = Math.max(d.last, t);
+  }
+  return {
+    runs: new Map(RUNS.map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
+    sectors: new Set(),
+    symbols: new Map(),
+    tags: new Set(),
+    days: [...days.values()].sort((a, b) => a.first - b.first),
+    tradeCount: 0,
+  };
+}
+
+async function runEquity(params: EquityParams) {
+  const plan = planEquity(params, catalog());
+  const runner = new QueryRunner(instance, 1);
+  const out: { run_id: string; ts: number; equity: number; drawdown: number }[] = [];
+  try {
+    await runner.run({
+      planner: () => plan,
+      signal: new AbortController().signal,
+      onBatch: async (ipc) => {
+        for (const row of tableFromIPC(ipc).toArray()) out.push(row.toJSON() as (typeof out)[number]);
+      },
+    });
+  } finally {
+    runner.close();
+  }
+  return out;
 }
 
 function reference(from: number | undefined, to: number | undefined, runs: string[]) {
@@ -63,7 +100,7 @@ function reference(from: number | undefined, to: number | undefined, runs: strin
   return byRun;
 }
 
-test('M4 keeps the exact first, last, min and max of every pixel column, and the deepest drawdown', async () => {
+test('M4 keeps the exact first, last, min and max of every pixel column, of equity and of drawdown', async () => {
   const width = 40;
   const out = await runEquity({ width });
   const ref = reference(undefined, undefined, RUNS);
@@ -73,7 +110,7 @@ test('M4 keeps the exact first, last, min and max of every pixel column, and the
   for (const run of RUNS) {
     const series = ref.get(run)!;
     const got = out.filter((r) => r.run_id === run);
-    assert.ok(got.length <= width * 5 && got.length >= width, `${run}: ${got.length} points for ${width} columns`);
+    assert.ok(got.length <= width * 6 && got.length >= width, `${run}: ${got.length} points for ${width} columns`);
     const byTs = new Map(series.map((p) => [p.t, p]));
     for (const point of got) {
       const exact = byTs.get(point.ts);
@@ -92,6 +129,8 @@ test('M4 keeps the exact first, last, min and max of every pixel column, and the
       assert.ok(Math.abs(Math.max(...values) - Math.max(...column.map((p) => p.equity))) < 1e-6, `${run} px ${px}: max`);
       const deepest = Math.min(...column.map((p) => p.drawdown));
       assert.ok(Math.abs(Math.min(...kept.map((p) => p.drawdown)) - deepest) < 1e-6, `${run} px ${px}: deepest drawdown`);
+      const shallowest = Math.max(...column.map((p) => p.drawdown));
+      assert.ok(Math.abs(Math.max(...kept.map((p) => p.drawdown)) - shallowest) < 1e-6, `${run} px ${px}: shallowest drawdown`);
     }
     const ts = got.map((p) => p.ts);
     assert.deepEqual(ts, [...ts].sort((a, b) => a - b), `${run}: sorted by time`);
@@ -117,12 +156,12 @@ test('a zoomed range restarts equity and drawdown at its start', async () => {
 test('an empty range and a range inside one bar give no rows; a reversed range is refused', async () => {
   assert.deepEqual(await runEquity({ width: 100, from: START - 10 * STEP, to: START - STEP }), []);
   assert.deepEqual(await runEquity({ width: 100, from: START + 60_000, to: START + 120_000 }), []);
-  assert.throws(() => planEquity({ width: 10, from: START + STEP, to: START }, new Set(RUNS)), BadParamsError);
+  assert.throws(() => planEquity({ width: 10, from: START + STEP, to: START }, catalog()), BadParamsError);
 });
 
 test('a run that is not in the dataset is refused by name, never reaching SQL', () => {
   assert.throws(
-    () => planEquity({ width: 10, runs: ["base'; DROP TABLE portfolio_bar; --"] }, new Set(RUNS)),
+    () => planEquity({ width: 10, runs: ["base'; DROP TABLE portfolio_bar; --"] }, catalog()),
     (error: Error) => error instanceof BadParamsError && /unknown run/.test(error.message),
   );
 });

@@ -2,7 +2,10 @@
 // thousand rows instead of the base tables. Each is one CREATE TABLE ... AS over tables built
 // before it (bars, symbols, runs, trades, and the rollups listed earlier). Adding one: define it
 // here, document it in server/store/format.ts and bump STORE_FORMAT_VERSION there.
-import { StoreTable } from '../store/format.js';
+//
+// Three rollups read the 100M-row bars table (sector_bar, symbol_day and bars_by_time, a narrow
+// copy re-sorted by time); every other one is built from smaller tables.
+import { BAR_MEASURES as M, StoreTable, TRADE_SORT_COLUMNS } from '../store/format.js';
 
 export interface RollupDefinition {
   table: string;
@@ -10,38 +13,128 @@ export interface RollupDefinition {
   select: string;
 }
 
+/** trade_list columns before the ranks, as expressions over trades t LEFT JOIN symbols s. */
+const TRADE_LIST_COLUMNS = `
+  t.run_id, t.trade_id, t.symbol, coalesce(s.sector, 'Unknown') AS sector, t.side,
+  t.entry_ts, t.exit_ts, coalesce(t.exit_ts, t.entry_ts) AS close_ts,
+  t.qty, t.entry_price, t.exit_price, t.fees, t.pnl, t.ret, t.bars_held,
+  (epoch_ms(t.exit_ts) - epoch_ms(t.entry_ts))::DOUBLE AS holding_ms,
+  t.mae, t.mfe, t.tag`;
+
+const TRADE_RANKS = TRADE_SORT_COLUMNS.map(
+  (c) => `(row_number() OVER (ORDER BY ${c} ASC NULLS LAST, run_id, trade_id) - 1)::INTEGER AS rk_${c}`,
+).join(',\n    ');
+
 export const ROLLUPS: readonly RollupDefinition[] = [
+  {
+    table: StoreTable.sectorBar,
+    select: `
+      SELECT b.run_id, s.sector, b.ts, sum(${M.pnl}) AS pnl, sum(${M.fees}) AS fees,
+        sum(${M.traded_value}) AS traded_value, sum(abs(b.trade_qty)) AS trade_qty,
+        sum(${M.gross}) AS gross_exposure, sum(${M.net}) AS net_exposure,
+        sum(${M.long}) AS long_exposure, sum(${M.short}) AS short_exposure
+      FROM ${StoreTable.bars} b JOIN ${StoreTable.symbols} s ON s.symbol = b.symbol
+      GROUP BY b.run_id, s.sector, b.ts ORDER BY b.run_id, s.sector, b.ts`,
+  },
   {
     table: StoreTable.portfolioBar,
     select: `
       SELECT run_id, ts, sum(pnl) AS pnl, sum(fees) AS fees,
-        sum(abs(position_value)) AS gross_exposure, sum(position_value) AS net_exposure,
-        coalesce(sum(position_value) FILTER (WHERE position_value > 0), 0) AS long_exposure,
-        coalesce(sum(position_value) FILTER (WHERE position_value < 0), 0) AS short_exposure,
-        sum(abs(trade_qty)) AS trade_qty
-      FROM ${StoreTable.bars} GROUP BY run_id, ts ORDER BY run_id, ts`,
+        sum(gross_exposure) AS gross_exposure, sum(net_exposure) AS net_exposure,
+        sum(long_exposure) AS long_exposure, sum(short_exposure) AS short_exposure,
+        sum(trade_qty) AS trade_qty, sum(traded_value) AS traded_value
+      FROM ${StoreTable.sectorBar} GROUP BY run_id, ts ORDER BY run_id, ts`,
+  },
+  {
+    table: StoreTable.symbolDay,
+    select: `
+      SELECT run_id, symbol, ts::DATE AS day, sum(${M.pnl}) AS pnl, sum(${M.fees}) AS fees,
+        arg_max(position_value, ts) AS position_value, sum(abs(trade_qty)) AS trade_qty,
+        sum(${M.traded_value}) AS traded_value, arg_max(price, ts) AS close,
+        sum(${M.gross}) AS gross_sum, sum(${M.net}) AS net_sum,
+        sum(${M.long}) AS long_sum, sum(${M.short}) AS short_sum, count(*) AS bars
+      FROM ${StoreTable.bars} GROUP BY run_id, symbol, ts::DATE ORDER BY run_id, symbol, day`,
+  },
+  {
+    table: StoreTable.symbolDayByDay,
+    select: `SELECT * FROM ${StoreTable.symbolDay} ORDER BY run_id, day, symbol`,
+  },
+  {
+    table: StoreTable.sectorDay,
+    select: `
+      SELECT d.run_id, s.sector, d.day, sum(d.pnl) AS pnl, sum(d.fees) AS fees,
+        sum(abs(d.position_value)) AS gross_exposure, sum(d.position_value) AS net_exposure,
+        sum(d.traded_value) AS traded_value, sum(d.gross_sum) AS gross_sum, sum(d.net_sum) AS net_sum,
+        sum(d.long_sum) AS long_sum, sum(d.short_sum) AS short_sum
+      FROM ${StoreTable.symbolDay} d JOIN ${StoreTable.symbols} s ON s.symbol = d.symbol
+      GROUP BY d.run_id, s.sector, d.day ORDER BY d.run_id, s.sector, d.day`,
   },
   {
     table: StoreTable.portfolioDay,
     select: `
       SELECT run_id, ts::DATE AS day, sum(pnl) AS pnl, sum(fees) AS fees,
         arg_max(gross_exposure, ts) AS gross_exposure, arg_max(net_exposure, ts) AS net_exposure,
-        count(*) AS bars
+        count(*) AS bars, sum(traded_value) AS traded_value,
+        sum(gross_exposure) AS gross_sum, sum(net_exposure) AS net_sum,
+        sum(long_exposure) AS long_sum, sum(short_exposure) AS short_sum,
+        min(ts) AS first_ts, max(ts) AS last_ts
       FROM ${StoreTable.portfolioBar} GROUP BY run_id, ts::DATE ORDER BY run_id, day`,
   },
   {
-    table: StoreTable.symbolDay,
+    table: StoreTable.symbolTotal,
     select: `
-      SELECT run_id, symbol, ts::DATE AS day, sum(pnl) AS pnl, sum(fees) AS fees,
-        arg_max(position_value, ts) AS position_value, sum(abs(trade_qty)) AS trade_qty
-      FROM ${StoreTable.bars} GROUP BY run_id, symbol, ts::DATE ORDER BY run_id, symbol, day`,
+      WITH d AS (
+        SELECT run_id, symbol, sum(pnl) AS pnl, sum(fees) AS fees, sum(traded_value) AS traded_value,
+          sum(gross_sum) AS gross_sum
+        FROM ${StoreTable.symbolDay} GROUP BY run_id, symbol
+      ), t AS (
+        SELECT run_id, symbol, count(*) AS trades, count(*) FILTER (WHERE pnl > 0) AS winning_trades
+        FROM ${StoreTable.trades} GROUP BY run_id, symbol
+      )
+      SELECT run_id, symbol, coalesce(d.pnl, 0) AS pnl, coalesce(d.fees, 0) AS fees,
+        coalesce(d.traded_value, 0) AS traded_value, coalesce(d.gross_sum, 0) AS gross_sum,
+        coalesce(t.trades, 0) AS trades, coalesce(t.winning_trades, 0) AS winning_trades
+      FROM d FULL OUTER JOIN t USING (run_id, symbol) ORDER BY run_id, symbol`,
   },
   {
-    table: StoreTable.sectorDay,
+    table: StoreTable.marketDay,
     select: `
-      SELECT d.run_id, s.sector, d.day, sum(d.pnl) AS pnl, sum(d.fees) AS fees,
-        sum(abs(d.position_value)) AS gross_exposure, sum(d.position_value) AS net_exposure
-      FROM ${StoreTable.symbolDay} d JOIN ${StoreTable.symbols} s ON s.symbol = d.symbol
-      GROUP BY d.run_id, s.sector, d.day ORDER BY d.run_id, s.sector, d.day`,
+      WITH c AS (
+        SELECT symbol, day, arg_min(close, run_id) AS close FROM ${StoreTable.symbolDay} GROUP BY symbol, day
+      ), r AS (
+        SELECT day, close / nullif(lag(close) OVER (PARTITION BY symbol ORDER BY day), 0) - 1 AS ret FROM c
+      )
+      SELECT day, avg(ret) AS ret, count(ret) AS symbols FROM r GROUP BY day ORDER BY day`,
+  },
+  {
+    table: StoreTable.tradeList,
+    select: `
+      SELECT *,
+        ${TRADE_RANKS}
+      FROM (SELECT ${TRADE_LIST_COLUMNS} FROM ${StoreTable.trades} t LEFT JOIN ${StoreTable.symbols} s ON s.symbol = t.symbol)
+      ORDER BY run_id, close_ts, trade_id`,
+  },
+  {
+    table: StoreTable.tradeDay,
+    select: `
+      SELECT run_id, close_ts::DATE AS day, hour(close_ts)::TINYINT AS hour, sector, side,
+        count(*) AS trades, count(*) FILTER (WHERE pnl > 0) AS wins, count(pnl) AS pnl_n,
+        coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0) AS gross_profit,
+        coalesce(sum(pnl) FILTER (WHERE pnl < 0), 0) AS gross_loss,
+        coalesce(sum(holding_ms), 0) AS holding_sum, count(holding_ms) AS holding_n,
+        coalesce(sum(bars_held), 0)::DOUBLE AS bars_held_sum, count(bars_held) AS bars_held_n
+      FROM ${StoreTable.tradeList}
+      GROUP BY run_id, close_ts::DATE, hour(close_ts), sector, side
+      ORDER BY run_id, day, hour, sector, side`,
+  },
+  {
+    table: StoreTable.barsByTime,
+    select: `
+      SELECT run_id, ts, symbol, ${M.pnl} AS pnl, ${M.fees} AS fees, ${M.traded_value} AS traded_value, position_value
+      FROM ${StoreTable.bars} ORDER BY run_id, ts, symbol`,
+  },
+  {
+    table: StoreTable.tradeTags,
+    select: `SELECT tag, count(*) AS trades FROM ${StoreTable.trades} WHERE tag IS NOT NULL GROUP BY tag ORDER BY tag`,
   },
 ];

@@ -1,6 +1,9 @@
 // Turns DuckDB result chunks into Arrow IPC streams without materialising row objects: each
 // fixed-width column is copied as raw bytes out of DuckDB's vector into the Arrow buffer, and
 // DuckDB's validity mask (64-bit words, bit i = row i valid) is bit-for-bit Arrow's null bitmap.
+// VARCHAR is read from DuckDB's 16-byte string structs directly: strings of up to 12 bytes are
+// stored inline and copied as bytes; longer ones are read through their pointer. No JS string is
+// created for any value.
 import bindings from '@duckdb/node-bindings';
 import { DuckDBTypeId, type DuckDBDataChunk, type DuckDBType } from '@duckdb/node-api';
 import {
@@ -21,7 +24,6 @@ import {
   Utf8,
   makeData,
   tableToIPC,
-  vectorFromArray,
   type Data,
   type DataType,
 } from 'apache-arrow';
@@ -44,12 +46,19 @@ interface BoolColumn {
   kind: 'bool';
   values: Uint8Array[];
 }
+interface Utf8Chunk {
+  /** rows + 1 offsets, starting at 0. */
+  offsets: Int32Array;
+  data: Uint8Array;
+}
 interface Utf8Column {
   kind: 'utf8';
-  values: (string | null)[];
+  values: Utf8Chunk[];
 }
 type ColumnBuffer = (FixedWidthColumn | BoolColumn | Utf8Column) & {
   name: string;
+  /** Index of the column in the DuckDB chunk. */
+  index: number;
   /** Per appended chunk: its row count and a copy of its validity words, or null if all valid. */
   validity: { rows: number; words: Uint8Array | null }[];
 };
@@ -58,8 +67,8 @@ function fixed(arrow: DataType, ctor: TypedArrayCtor): Omit<FixedWidthColumn, 'v
   return { kind: 'fixed', arrow, ctor };
 }
 
-function columnFor(name: string, type: DuckDBType): ColumnBuffer {
-  const base = { name, validity: [] };
+function columnFor(name: string, index: number, type: DuckDBType): ColumnBuffer {
+  const base = { name, index, validity: [] };
   switch (type.typeId) {
     case DuckDBTypeId.DOUBLE:
       return { ...base, ...fixed(new Float64(), Float64Array), values: [] };
@@ -89,12 +98,50 @@ function columnFor(name: string, type: DuckDBType): ColumnBuffer {
   }
 }
 
+export interface EncoderOptions {
+  /** Schema-level custom metadata written into every batch (e.g. the part of a multi-part answer). */
+  metadata?: ReadonlyMap<string, string>;
+  /** Column names to leave out of the Arrow output (read by the caller instead). */
+  omit?: ReadonlySet<string>;
+}
+
+const STRING_STRUCT_BYTES = 16;
+const INLINE_STRING_BYTES = 12;
+
+/** Copies one chunk's VARCHAR vector into Arrow offsets + bytes, without creating JS strings. */
+function readUtf8(vector: ReturnType<typeof bindings.data_chunk_get_vector>, rows: number, validity: Uint8Array | null): Utf8Chunk {
+  const structs = bindings.vector_get_data(vector, rows * STRING_STRUCT_BYTES);
+  const view = new DataView(structs.buffer, structs.byteOffset, structs.byteLength);
+  const offsets = new Int32Array(rows + 1);
+  let total = 0;
+  for (let row = 0; row < rows; row++) {
+    const valid = validity === null || (validity[row >> 3]! & (1 << (row & 7))) !== 0;
+    if (valid) total += view.getUint32(row * STRING_STRUCT_BYTES, true);
+    offsets[row + 1] = total;
+  }
+  const data = new Uint8Array(total);
+  for (let row = 0; row < rows; row++) {
+    const start = offsets[row]!;
+    const length = offsets[row + 1]! - start;
+    if (length === 0) continue;
+    const at = row * STRING_STRUCT_BYTES;
+    if (length <= INLINE_STRING_BYTES) {
+      data.set(structs.subarray(at + 4, at + 4 + length), start);
+    } else {
+      data.set(bindings.get_data_from_pointer(structs.buffer as ArrayBuffer, structs.byteOffset + at + 8, length), start);
+    }
+  }
+  return { offsets, data };
+}
+
 export class ArrowBatchEncoder {
   private readonly columns: ColumnBuffer[];
+  private readonly metadata: Map<string, string> | undefined;
   private bufferedRows = 0;
 
-  constructor(names: readonly string[], types: readonly DuckDBType[]) {
-    this.columns = names.map((name, i) => columnFor(name, types[i]!));
+  constructor(names: readonly string[], types: readonly DuckDBType[], options: EncoderOptions = {}) {
+    this.columns = names.flatMap((name, i) => (options.omit?.has(name) ? [] : [columnFor(name, i, types[i]!)]));
+    this.metadata = options.metadata ? new Map(options.metadata) : undefined;
   }
 
   get rows(): number {
@@ -106,10 +153,11 @@ export class ArrowBatchEncoder {
     const rows = chunk.rowCount;
     if (rows === 0) return;
     const validityBytes = Math.ceil(rows / 64) * 8;
-    this.columns.forEach((column, index) => {
-      const vector = bindings.data_chunk_get_vector(chunk.chunk, index);
-      const validity = bindings.vector_get_validity(vector, validityBytes);
-      column.validity.push({ rows, words: validity ? Uint8Array.from(validity) : null });
+    for (const column of this.columns) {
+      const vector = bindings.data_chunk_get_vector(chunk.chunk, column.index);
+      const raw = bindings.vector_get_validity(vector, validityBytes);
+      const validity = raw ? Uint8Array.from(raw) : null;
+      column.validity.push({ rows, words: validity });
       switch (column.kind) {
         case 'fixed': {
           const width = column.ctor.BYTES_PER_ELEMENT;
@@ -124,13 +172,11 @@ export class ArrowBatchEncoder {
           column.values.push(Uint8Array.from(bindings.vector_get_data(vector, rows).subarray(0, rows)));
           break;
         }
-        case 'utf8': {
-          const strings = chunk.getColumnVector(index);
-          for (let row = 0; row < rows; row++) column.values.push(strings.getItem(row) as string | null);
+        case 'utf8':
+          column.values.push(readUtf8(vector, rows, validity));
           break;
-        }
       }
-    });
+    }
     this.bufferedRows += rows;
   }
 
@@ -154,19 +200,21 @@ export class ArrowBatchEncoder {
         case 'bool':
           data = makeData({ type: new Bool(), length, nullCount, nullBitmap, data: packBits(column.values, length) });
           break;
-        case 'utf8':
-          data = vectorFromArray(column.values, new Utf8()).data[0]!;
+        case 'utf8': {
+          const { valueOffsets, data: bytes } = concatUtf8(column.values, length);
+          data = makeData({ type: new Utf8(), length, nullCount, nullBitmap, valueOffsets, data: bytes });
           break;
+        }
       }
-      fields.push(new Field(column.name, data.type, nullCount > 0 || column.kind === 'utf8'));
+      fields.push(new Field(column.name, data.type, nullCount > 0));
       column.values = [] as never;
       column.validity = [];
       return data;
     });
     this.bufferedRows = 0;
-    const schema = new Schema(fields);
+    const schema = new Schema(fields, this.metadata);
     const batch = new RecordBatch(schema, makeData({ type: new Struct(fields), length, nullCount: 0, children }));
-    return tableToIPC(new Table([batch]), 'stream');
+    return tableToIPC(new Table(schema, [batch]), 'stream');
   }
 }
 
@@ -179,6 +227,22 @@ function concatTyped(ctor: TypedArrayCtor, parts: ArrayBufferView[], length: num
     offset += (part as unknown as { length: number }).length;
   }
   return out;
+}
+
+function concatUtf8(parts: Utf8Chunk[], length: number): { valueOffsets: Int32Array; data: Uint8Array } {
+  if (parts.length === 1) return { valueOffsets: parts[0]!.offsets, data: parts[0]!.data };
+  const valueOffsets = new Int32Array(length + 1);
+  const data = new Uint8Array(parts.reduce((n, p) => n + p.data.byteLength, 0));
+  let row = 0;
+  let at = 0;
+  for (const part of parts) {
+    const rows = part.offsets.length - 1;
+    for (let i = 1; i <= rows; i++) valueOffsets[row + i] = at + part.offsets[i]!;
+    data.set(part.data, at);
+    at += part.data.byteLength;
+    row += rows;
+  }
+  return { valueOffsets, data };
 }
 
 function packBits(parts: Uint8Array[], length: number): Uint8Array {
@@ -197,13 +261,14 @@ function concatValidity(
   if (chunks.every((chunk) => chunk.words === null)) return { nullBitmap: undefined, nullCount: 0 };
   const bitmap = new Uint8Array(Math.ceil(length / 8));
   let row = 0;
+  let valid = 0;
   for (const chunk of chunks) {
     for (let i = 0; i < chunk.rows; i++, row++) {
-      const valid = chunk.words === null || (chunk.words[i >> 3]! & (1 << (i & 7))) !== 0;
-      if (valid) bitmap[row >> 3]! |= 1 << (row & 7);
+      if (chunk.words === null || (chunk.words[i >> 3]! & (1 << (i & 7))) !== 0) {
+        bitmap[row >> 3]! |= 1 << (row & 7);
+        valid++;
+      }
     }
   }
-  let valid = 0;
-  for (let i = 0; i < length; i++) if (bitmap[i >> 3]! & (1 << (i & 7))) valid++;
   return { nullBitmap: bitmap, nullCount: length - valid };
 }

@@ -9,7 +9,9 @@
 //   3. hand it client sockets: a `connection` message whose send-handle is the TCP socket of an
 //      HTTP upgrade that the runtime has already authenticated. The process finishes the
 //      WebSocket handshake itself, so data bytes go from it to the browser without a second copy.
-//   4. it reports `connections` whenever its socket count changes and `stats` periodically.
+//   4. it reports `connections` whenever its socket count changes, `connection-closed` for each
+//      socket it is done with (the runtime may hold a duplicate of it until then), and `stats`
+//      periodically.
 //   5. SIGTERM: stop taking connections, let in-flight answers finish for up to the grace period,
 //      close sockets with 1001, close DuckDB, exit 0. The runtime sends SIGKILL after its grace.
 //   6. if the IPC channel closes (the control server died, however it died) the process exits
@@ -31,6 +33,8 @@ export type ToSession =
   | { type: 'assign'; assignment: SessionAssignment }
   | {
       type: 'connection';
+      /** Chosen by the runtime; the process reports it back in `connection-closed`. */
+      connectionId: number;
       /** The HTTP upgrade request, minus its socket; the socket is the message's send-handle. */
       method: string;
       url: string;
@@ -51,6 +55,7 @@ export type FromSession =
   | { type: 'ready' }
   | { type: 'startup-failed'; message: string }
   | { type: 'connections'; count: number }
+  | { type: 'connection-closed'; connectionId: number }
   | { type: 'stats'; stats: SessionStats }
   | { type: 'log'; level: 'info' | 'warn' | 'error'; message: string; fields?: Record<string, unknown> };
 

@@ -9,8 +9,17 @@ import { QueryRunner } from './query-runner.js';
 import { SocketHandler, type SessionContext } from './socket-handler.js';
 import { openStore, type OpenStore } from './store.js';
 
-/** Largest text frame a client may send; requests are small JSON objects. */
-const MAX_CLIENT_FRAME_BYTES = 256 * 1024;
+/**
+ * Hard limit on a client frame (16 MiB): past it ws closes the socket (1009). Below it, a frame
+ * larger than the handler's own limit (64 KiB) gets an error and the socket stays usable.
+ */
+const MAX_CLIENT_FRAME_BYTES = 16 * 1024 * 1024;
+/**
+ * DuckDB connections: one per running request, so a cancel interrupts exactly one query. They
+ * share the instance's threads; more connections than threads keeps a small query from waiting
+ * behind a long export.
+ */
+const connectionsFor = (threads: number) => Math.max(4, 2 * threads);
 const STATS_INTERVAL_MS = 1000;
 
 if (!process.send) {
@@ -55,11 +64,11 @@ async function assign(next: SessionAssignment): Promise<void> {
   assignment = next;
   try {
     store = await openStore(next);
-    runner = new QueryRunner(store.instance, Math.max(2, next.threads));
+    runner = new QueryRunner(store.instance, connectionsFor(next.threads));
     context = {
       sessionId: next.sessionId,
       dataset: { id: next.datasetId, ...store.schema },
-      runIds: store.runIds,
+      catalog: store.catalog,
       runner,
       stats: { queriesServed: 0, bytesSent: 0 },
       log,
@@ -81,12 +90,19 @@ function acceptConnection(message: Extract<ToSession, { type: 'connection' }>, s
   const sessionContext = context;
   const request = { method: message.method, url: message.url, headers: message.headers };
   // ws reads only method, url and headers of the upgrade request; the socket came over IPC.
+  // A handshake that fails never reaches the callback; the runtime still has to drop its copy.
+  socket.once('close', () => {
+    if (!upgraded) send({ type: 'connection-closed', connectionId: message.connectionId });
+  });
+  let upgraded = false;
   wss.handleUpgrade(request as never, socket, Buffer.from(message.head, 'base64'), (ws: WebSocket) => {
+    upgraded = true;
     const handler = new SocketHandler(ws, sessionContext);
     handlers.add(handler);
     reportConnections();
     ws.on('close', () => {
       handlers.delete(handler);
+      send({ type: 'connection-closed', connectionId: message.connectionId });
       reportConnections();
     });
   });

@@ -1,86 +1,177 @@
-// Runs one query at a time per DuckDB connection and streams its result as Arrow IPC batches.
+// Runs one request at a time per DuckDB connection and streams its result as Arrow IPC batches.
 // Each in-flight request holds its own connection so that a cancel can interrupt exactly its
-// query (DuckDB's interrupt is per connection) while the others go on.
-import type { DuckDBConnection, DuckDBInstance, DuckDBValue } from '@duckdb/node-api';
+// query (DuckDB's interrupt is per connection) while the others go on. A request is planned on
+// that connection too: a planner may run small look-ups (a count, a histogram of ranks) before
+// the statements it streams, and a cancel interrupts those as well.
+import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement } from '@duckdb/node-api';
 import type { Timings } from '../../shared/protocol.js';
+import { PART_METADATA_KEY } from '../../shared/protocol.js';
 import { ArrowBatchEncoder } from './arrow-encoder.js';
+import { ColumnCollector, encodeColumns } from './compute.js';
+import type { Lookup, Planner } from './queries/plan.js';
 
 export interface QueryOutcome {
   rows: number;
   batches: number;
   bytes: number;
   timings: Timings;
+  total?: number;
+  source: string;
+  notes: string[];
+  approximate: boolean;
 }
 
 export interface RunQueryOptions {
-  sql: string;
-  params: Record<string, DuckDBValue>;
+  planner: Planner;
   signal: AbortSignal;
   /** Called for each encoded batch; awaiting it is the backpressure. */
   onBatch: (ipc: Uint8Array, batchIndex: number) => Promise<void>;
+  /** Called after each batch with the running counts. */
+  onProgress?: (progress: { rows: number; batches: number; bytes: number }) => void;
   /** Rows per Arrow batch; a large answer becomes several frames. */
   batchRows?: number;
 }
 
 export class CancelledError extends Error {
-  constructor() {
-    super('request was cancelled');
+  constructor(message = 'request was cancelled') {
+    super(message);
     this.name = 'CancelledError';
   }
 }
 
 const DEFAULT_BATCH_ROWS = 64 * 1024;
+/** Prepared statements kept per connection: a scroll or a zoom repeats the same SQL text. */
+const STATEMENT_CACHE_SIZE = 64;
+
+export interface RunnerStats {
+  /** Connections open (idle + busy). */
+  open: number;
+  idle: number;
+  /** Requests waiting for a connection. */
+  waiting: number;
+  /** DuckDB chunks pulled so far, over every request: a slow client must stop this growing. */
+  chunksPulled: number;
+}
 
 export class QueryRunner {
   private readonly idle: DuckDBConnection[] = [];
-  private readonly waiters: ((connection: DuckDBConnection) => void)[] = [];
+  private readonly waiters: { resolve: (connection: DuckDBConnection) => void; reject: (error: Error) => void; signal: AbortSignal }[] = [];
   private open = 0;
   private closed = false;
+  private chunksPulled = 0;
+  private readonly statements = new WeakMap<DuckDBConnection, Map<string, DuckDBPreparedStatement>>();
 
   constructor(
     private readonly instance: DuckDBInstance,
     private readonly maxConnections: number,
   ) {}
 
-  async run({ sql, params, signal, onBatch, batchRows = DEFAULT_BATCH_ROWS }: RunQueryOptions): Promise<QueryOutcome> {
-    const connection = await this.acquire();
+  get stats(): RunnerStats {
+    return { open: this.open, idle: this.idle.length, waiting: this.waiters.length, chunksPulled: this.chunksPulled };
+  }
+
+  async run({ planner, signal, onBatch, onProgress, batchRows = DEFAULT_BATCH_ROWS }: RunQueryOptions): Promise<QueryOutcome> {
+    const connection = await this.acquire(signal);
     const interrupt = () => connection.interrupt();
     signal.addEventListener('abort', interrupt, { once: true });
     try {
-      if (signal.aborted) throw new CancelledError();
+      if (signal.aborted) throw new CancelledError(reasonOf(signal));
       const started = performance.now();
-      const result = await connection.stream(sql, params);
-      const planMs = performance.now() - started;
-      const encoder = new ArrowBatchEncoder(result.columnNames(), result.columnTypes());
+      const lookup: Lookup = async (sql, params) => {
+        if (signal.aborted) throw new CancelledError(reasonOf(signal));
+        const prepared = await this.prepare(connection, sql);
+        prepared.bind(params);
+        const reader = await prepared.runAndReadAll();
+        return reader.getRows();
+      };
+      const plan = await planner(lookup);
+      let planMs = performance.now() - started;
       let executeMs = 0;
       let encodeMs = 0;
       let rows = 0;
       let batches = 0;
       let bytes = 0;
-      const emit = async () => {
-        const t = performance.now();
-        const ipc = encoder.flush();
-        encodeMs += performance.now() - t;
-        bytes += ipc.byteLength;
-        await onBatch(ipc, batches++);
-      };
-      for (;;) {
-        const t = performance.now();
-        const chunk = await result.fetchChunk();
-        executeMs += performance.now() - t;
-        if (signal.aborted) throw new CancelledError();
-        if (!chunk || chunk.rowCount === 0) break;
-        const e = performance.now();
-        encoder.append(chunk);
-        encodeMs += performance.now() - e;
-        rows += chunk.rowCount;
-        if (encoder.rows >= batchRows) await emit();
+      let total = plan.total;
+      for (const statement of plan.statements) {
+        if (signal.aborted) throw new CancelledError(reasonOf(signal));
+        // Planning is DuckDB's prepare (parse, bind, optimize); starting the stream is execution.
+        const t0 = performance.now();
+        const prepared = await this.prepare(connection, statement.sql);
+        prepared.bind(statement.params);
+        const t1 = performance.now();
+        planMs += t1 - t0;
+        const result = await prepared.stream();
+        executeMs += performance.now() - t1;
+        const names = result.columnNames();
+        if (statement.compute) {
+          const collector = new ColumnCollector(names, result.columnTypes());
+          for (;;) {
+            const t = performance.now();
+            const chunk = await result.fetchChunk();
+            executeMs += performance.now() - t;
+            this.chunksPulled++;
+            if (signal.aborted) throw new CancelledError(reasonOf(signal));
+            if (!chunk || chunk.rowCount === 0) break;
+            const e = performance.now();
+            collector.append(chunk);
+            encodeMs += performance.now() - e;
+          }
+          const e = performance.now();
+          const columns = statement.compute(collector.columns());
+          const ipc = encodeColumns(columns, statement.part ? new Map([[PART_METADATA_KEY, statement.part]]) : undefined);
+          encodeMs += performance.now() - e;
+          rows += columns.length === 0 ? 0 : columns[0]!.kind === 'utf8' ? columns[0]!.index.length : columns[0]!.values.length;
+          bytes += ipc.byteLength;
+          await onBatch(ipc, batches++);
+          onProgress?.({ rows, batches, bytes });
+          continue;
+        }
+        const omit = new Set(statement.totalColumn ? [statement.totalColumn] : []);
+        const totalIndex = statement.totalColumn ? names.indexOf(statement.totalColumn) : -1;
+        const encoder = new ArrowBatchEncoder(names, result.columnTypes(), {
+          ...(statement.part ? { metadata: new Map([[PART_METADATA_KEY, statement.part]]) } : {}),
+          omit,
+        });
+        let emitted = 0;
+        const emit = async () => {
+          const t = performance.now();
+          const ipc = encoder.flush();
+          encodeMs += performance.now() - t;
+          bytes += ipc.byteLength;
+          emitted++;
+          await onBatch(ipc, batches++);
+          onProgress?.({ rows, batches, bytes });
+        };
+        for (;;) {
+          const t = performance.now();
+          const chunk = await result.fetchChunk();
+          executeMs += performance.now() - t;
+          this.chunksPulled++;
+          if (signal.aborted) throw new CancelledError(reasonOf(signal));
+          if (!chunk || chunk.rowCount === 0) break;
+          if (totalIndex >= 0 && total === undefined) total = Number(chunk.getColumnVector(totalIndex).getItem(0));
+          const e = performance.now();
+          encoder.append(chunk);
+          encodeMs += performance.now() - e;
+          rows += chunk.rowCount;
+          if (encoder.rows >= batchRows) await emit();
+        }
+        // Always at least one frame per statement, so an empty answer still tells its schema.
+        if (encoder.rows > 0 || emitted === 0) await emit();
       }
-      // Always at least one frame, so an empty answer still tells the client its schema.
-      if (encoder.rows > 0 || batches === 0) await emit();
-      return { rows, batches, bytes, timings: { planMs, executeMs, encodeMs } };
+      if (plan.totalIfEmpty && total === undefined) total = await plan.totalIfEmpty(lookup);
+      return {
+        rows,
+        batches,
+        bytes,
+        timings: { planMs, executeMs, encodeMs },
+        ...(total !== undefined ? { total } : {}),
+        source: plan.source,
+        notes: plan.notes,
+        approximate: plan.approximate ?? false,
+      };
     } catch (error) {
-      if (signal.aborted) throw new CancelledError();
+      if (signal.aborted) throw error instanceof CancelledError ? error : new CancelledError(reasonOf(signal));
       throw error;
     } finally {
       signal.removeEventListener('abort', interrupt);
@@ -88,12 +179,40 @@ export class QueryRunner {
     }
   }
 
-  close(): void {
-    this.closed = true;
-    for (const connection of this.idle.splice(0)) connection.closeSync();
+  /**
+   * The connection's prepared statement for `sql`, prepared once. Parameters are bound per run;
+   * DuckDB re-plans a statement itself when new parameter values need it.
+   */
+  private async prepare(connection: DuckDBConnection, sql: string): Promise<DuckDBPreparedStatement> {
+    let cache = this.statements.get(connection);
+    if (!cache) this.statements.set(connection, (cache = new Map()));
+    const cached = cache.get(sql);
+    if (cached) {
+      cache.delete(sql);
+      cache.set(sql, cached);
+      cached.clearBindings();
+      return cached;
+    }
+    const prepared = await connection.prepare(sql);
+    cache.set(sql, prepared);
+    if (cache.size > STATEMENT_CACHE_SIZE) {
+      const [oldest, statement] = cache.entries().next().value!;
+      cache.delete(oldest);
+      statement.destroySync();
+    }
+    return prepared;
   }
 
-  private async acquire(): Promise<DuckDBConnection> {
+  close(): void {
+    this.closed = true;
+    for (const connection of this.idle.splice(0)) {
+      connection.closeSync();
+      this.open--;
+    }
+    for (const waiter of this.waiters.splice(0)) waiter.reject(new Error('query runner is closed'));
+  }
+
+  private async acquire(signal: AbortSignal): Promise<DuckDBConnection> {
     if (this.closed) throw new Error('query runner is closed');
     const idle = this.idle.pop();
     if (idle) return idle;
@@ -106,12 +225,27 @@ export class QueryRunner {
         throw error;
       }
     }
-    return new Promise((resolve) => this.waiters.push(resolve));
+    return new Promise((resolve, reject) => {
+      const waiter = { resolve, reject, signal };
+      this.waiters.push(waiter);
+      // A request cancelled while it waits for a connection leaves the queue at once.
+      signal.addEventListener(
+        'abort',
+        () => {
+          const at = this.waiters.indexOf(waiter);
+          if (at >= 0) {
+            this.waiters.splice(at, 1);
+            reject(new CancelledError(reasonOf(signal)));
+          }
+        },
+        { once: true },
+      );
+    });
   }
 
   private release(connection: DuckDBConnection): void {
     const waiter = this.waiters.shift();
-    if (waiter) return waiter(connection);
+    if (waiter) return waiter.resolve(connection);
     if (this.closed) {
       connection.closeSync();
       this.open--;
@@ -119,4 +253,8 @@ export class QueryRunner {
     }
     this.idle.push(connection);
   }
+}
+
+function reasonOf(signal: AbortSignal): string {
+  return typeof signal.reason === 'string' ? signal.reason : 'request was cancelled';
 }

@@ -1,8 +1,10 @@
 // Speaks the worker <-> session protocol on one WebSocket: validates every message, runs
-// requests concurrently (each tagged with its id), cancels on request, and keeps the socket and
-// the process alive whatever the client sends.
+// requests concurrently (each tagged with its id), cancels on request or when a newer request of
+// the same view supersedes it, paces a slow reader (backpressure), and keeps the socket and the
+// process alive whatever the client sends.
 import type { RawData, WebSocket } from 'ws';
 import {
+  PROGRESS_INTERVAL_MS,
   PROTOCOL_VERSION,
   clientMessageValidator,
   encodeDataFrameHeader,
@@ -13,32 +15,62 @@ import {
 } from '../../shared/protocol.js';
 import { parseMessage } from '../../shared/validate.js';
 import { BadParamsError } from './queries/errors.js';
-import { planEquity } from './queries/equity.js';
-import type { QueryPlan } from './queries/plan.js';
+import { planRequest } from './queries/index.js';
 import { CancelledError, type QueryRunner } from './query-runner.js';
+import type { Catalog } from './store.js';
 
-/** Requests one socket may have in flight before new ones are refused as `overloaded`. */
-const MAX_IN_FLIGHT = 32;
-/** While more than this is queued on the socket, stop pulling batches from DuckDB. */
-const HIGH_WATER_BYTES = 8 * 1024 * 1024;
+export interface SocketLimits {
+  /** Requests one socket may have in flight before new ones are refused as `overloaded`. */
+  maxInFlight: number;
+  /** While more than this is queued on the socket, stop pulling chunks from DuckDB. */
+  highWaterBytes: number;
+  /** Largest text frame answered normally; a larger one gets an error (the socket stays). */
+  maxMessageBytes: number;
+  /** Token bucket of client messages: sustained rate and burst. */
+  messagesPerSecond: number;
+  messageBurst: number;
+  /** Rows per Arrow batch. */
+  batchRows: number;
+}
+
+export const DEFAULT_SOCKET_LIMITS: SocketLimits = {
+  maxInFlight: 32,
+  highWaterBytes: 8 * 1024 * 1024,
+  maxMessageBytes: 64 * 1024,
+  messagesPerSecond: 200,
+  messageBurst: 400,
+  batchRows: 64 * 1024,
+};
 
 export interface SessionContext {
   sessionId: string;
   dataset: DatasetSchema;
-  runIds: ReadonlySet<string>;
+  catalog: Catalog;
   runner: QueryRunner;
   /** Counters the process reports to its runtime. */
   stats: { queriesServed: number; bytesSent: number };
   log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+  limits?: Partial<SocketLimits>;
+}
+
+interface InFlight {
+  controller: AbortController;
+  view: string | undefined;
 }
 
 export class SocketHandler {
-  private readonly inFlight = new Map<number, AbortController>();
+  private readonly inFlight = new Map<number, InFlight>();
+  private readonly views = new Map<string, number>();
+  private readonly limits: SocketLimits;
+  private tokens: number;
+  private refilledAt = performance.now();
 
   constructor(
     private readonly socket: WebSocket,
     private readonly context: SessionContext,
   ) {
+    this.limits = { ...DEFAULT_SOCKET_LIMITS, ...context.limits };
+    this.tokens = this.limits.messageBurst;
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     socket.on('close', () => this.abortAll());
     socket.on('error', (error) => context.log('warn', 'websocket error', { error: error.message }));
@@ -50,42 +82,75 @@ export class SocketHandler {
   }
 
   abortAll(): void {
-    for (const controller of this.inFlight.values()) controller.abort();
+    for (const { controller } of this.inFlight.values()) controller.abort('the connection closed');
+  }
+
+  private takeToken(): boolean {
+    const now = performance.now();
+    this.tokens = Math.min(this.limits.messageBurst, this.tokens + ((now - this.refilledAt) / 1000) * this.limits.messagesPerSecond);
+    this.refilledAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
+    const size = rawSize(data);
     if (isBinary) return this.sendError(null, 'bad-message', 'binary frames are not accepted from the client');
+    if (size > this.limits.maxMessageBytes) {
+      return this.sendError(readId(data, 256), 'bad-message', `message of ${size} bytes is larger than the ${this.limits.maxMessageBytes}-byte limit`);
+    }
+    if (!this.takeToken()) {
+      return this.sendError(readId(data), 'overloaded', `more than ${this.limits.messagesPerSecond} messages per second on this socket; slow down`);
+    }
     const parsed = parseMessage(data.toString(), clientMessageValidator);
     if (!parsed.ok) return this.sendError(readId(data), 'bad-message', parsed.error);
     const message = parsed.value;
     if (message.type === 'cancel') {
-      this.inFlight.get(message.id)?.abort();
+      this.inFlight.get(message.id)?.controller.abort(`request ${message.id} was cancelled`);
       return;
     }
     if (this.inFlight.has(message.id)) {
       return this.sendError(message.id, 'duplicate-id', `request ${message.id} is already in flight`);
     }
-    if (this.inFlight.size >= MAX_IN_FLIGHT) {
-      return this.sendError(message.id, 'overloaded', `more than ${MAX_IN_FLIGHT} requests in flight on this socket`);
+    if (this.inFlight.size >= this.limits.maxInFlight) {
+      return this.sendError(message.id, 'overloaded', `more than ${this.limits.maxInFlight} requests in flight on this socket`);
     }
     void this.execute(message);
   }
 
   private async execute(request: QueryRequest): Promise<void> {
     const controller = new AbortController();
-    this.inFlight.set(request.id, controller);
+    const entry: InFlight = { controller, view: request.view };
+    this.inFlight.set(request.id, entry);
+    if (request.view !== undefined) {
+      const older = this.views.get(request.view);
+      if (older !== undefined) {
+        this.inFlight.get(older)?.controller.abort(`request ${older} was superseded by request ${request.id} of view "${request.view}"`);
+      }
+      this.views.set(request.view, request.id);
+    }
+    const started = performance.now();
+    let lastProgress = started;
     try {
-      const plan = this.plan(request);
+      const planner = planRequest(request, this.context.catalog);
       const outcome = await this.context.runner.run({
-        ...plan,
+        planner,
         signal: controller.signal,
+        batchRows: this.limits.batchRows,
         onBatch: (ipc, batchIndex) => this.sendBatch(request.id, batchIndex, ipc, controller.signal),
+        onProgress: ({ rows, batches, bytes }) => {
+          const now = performance.now();
+          if (now - lastProgress < PROGRESS_INTERVAL_MS) return;
+          lastProgress = now;
+          this.send({ type: 'progress', id: request.id, rows, batches, bytes, elapsedMs: now - started });
+        },
       });
       this.context.stats.queriesServed++;
-      this.send({ type: 'done', id: request.id, approximate: false, ...outcome });
+      this.send({ type: 'done', id: request.id, ...outcome });
     } catch (error) {
       if (error instanceof CancelledError) {
-        this.sendError(request.id, 'cancelled', `${request.query} request ${request.id} was cancelled`);
+        this.sendError(request.id, 'cancelled', `${request.query}: ${error.message}`);
       } else if (error instanceof BadParamsError) {
         this.sendError(request.id, 'bad-params', error.message);
       } else {
@@ -95,22 +160,18 @@ export class SocketHandler {
       }
     } finally {
       this.inFlight.delete(request.id);
-    }
-  }
-
-  private plan(request: QueryRequest): QueryPlan {
-    switch (request.query) {
-      case 'equity':
-        return planEquity(request.params, this.context.runIds);
+      if (request.view !== undefined && this.views.get(request.view) === request.id) this.views.delete(request.view);
     }
   }
 
   private async sendBatch(id: number, batchIndex: number, ipc: Uint8Array, signal: AbortSignal): Promise<void> {
-    while (this.socket.bufferedAmount > HIGH_WATER_BYTES && this.socket.readyState === this.socket.OPEN) {
-      if (signal.aborted) throw new CancelledError();
+    // Backpressure: while the socket has more than the high-water mark queued, do not return, so
+    // the runner does not pull the next chunk from DuckDB.
+    while (this.socket.bufferedAmount > this.limits.highWaterBytes && this.socket.readyState === this.socket.OPEN) {
+      if (signal.aborted) throw new CancelledError(String(signal.reason ?? 'request was cancelled'));
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
-    if (this.socket.readyState !== this.socket.OPEN) throw new CancelledError();
+    if (this.socket.readyState !== this.socket.OPEN) throw new CancelledError('the connection closed');
     // Two fragments of one binary message: the header and the IPC bytes are never concatenated.
     this.socket.send(encodeDataFrameHeader(id, batchIndex), { binary: true, fin: false });
     this.socket.send(ipc, { binary: true, fin: true });
@@ -129,12 +190,23 @@ export class SocketHandler {
   }
 }
 
+function rawSize(data: RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.byteLength, 0);
+  return data.byteLength;
+}
+
 /** Best effort to echo the id of a message that failed validation, so the client can match it. */
-function readId(data: RawData): number | null {
+function readId(data: RawData, prefixBytes?: number): number | null {
+  const text = Buffer.isBuffer(data) ? data.toString('utf8', 0, prefixBytes) : data.toString().slice(0, prefixBytes);
   try {
-    const id = (JSON.parse(data.toString()) as { id?: unknown }).id;
-    return typeof id === 'number' && Number.isInteger(id) && id >= 1 && id <= 0xffffffff ? id : null;
+    if (prefixBytes === undefined) {
+      const id = (JSON.parse(text) as { id?: unknown }).id;
+      return typeof id === 'number' && Number.isInteger(id) && id >= 1 && id <= 0xffffffff ? id : null;
+    }
   } catch {
-    return null;
+    // fall back to a scan of the text
   }
+  const match = /"id"\s*:\s*(\d{1,10})\b/.exec(text);
+  const id = match ? Number(match[1]) : NaN;
+  return Number.isInteger(id) && id >= 1 && id <= 0xffffffff ? id : null;
 }

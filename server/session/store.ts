@@ -1,12 +1,38 @@
 // Opens a prepared store READ_ONLY for one session. Many session processes open the same file at
 // once; DuckDB's READ_ONLY mode lets them share it through the OS page cache.
+//
+// Opening also reads the store's catalog: the runs (with the capital base of their returns), the
+// sectors, symbols and tags (the allow-lists every client value is checked against before it is
+// bound into SQL) and the trading days with their first and last bar (how a time range is split
+// into whole days, answered from day rollups, and cut days, answered from bar tables).
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import type { DatasetSchema } from '../../shared/protocol.js';
+import type { DatasetSchema, RunInfo } from '../../shared/protocol.js';
 import { META_TABLE, MetaKey, STORE_FORMAT_VERSION, StoreTable } from '../store/format.js';
+
+export interface TradingDay {
+  /** ISO date (UTC), e.g. "2024-01-02". */
+  iso: string;
+  /** First and last bar timestamp of the day over every run, epoch ms. */
+  first: number;
+  last: number;
+}
+
+export interface Catalog {
+  runs: ReadonlyMap<string, RunInfo>;
+  sectors: ReadonlySet<string>;
+  /** symbol -> sector */
+  symbols: ReadonlyMap<string, string>;
+  tags: ReadonlySet<string>;
+  /** Trading days, ascending. */
+  days: readonly TradingDay[];
+  /** Rows of trade_list: its ranks run 0..tradeCount-1 under every sort column. */
+  tradeCount: number;
+}
 
 export interface OpenStore {
   instance: DuckDBInstance;
   schema: Omit<DatasetSchema, 'id'>;
+  catalog: Catalog;
   /** Run ids in the store: the allow-list against which client-supplied run ids are checked. */
   runIds: ReadonlySet<string>;
   close(): void;
@@ -37,11 +63,13 @@ export async function openStore({ storePath, memoryLimit, threads }: OpenStoreOp
         `prepared store ${storePath} has format version ${version}, this build reads ${STORE_FORMAT_VERSION}; prepare the dataset again`,
       );
     }
-    const schema = await readSchema(connection);
+    const catalog = await readCatalog(connection);
+    const schema = await readSchema(connection, catalog);
     return {
       instance,
       schema,
-      runIds: new Set(schema.runs.map((run) => run.runId)),
+      catalog,
+      runIds: new Set(catalog.runs.keys()),
       close: () => instance.closeSync(),
     };
   } catch (error) {
@@ -64,20 +92,87 @@ async function readFormatVersion(connection: DuckDBConnection, storePath: string
   }
 }
 
-async function readSchema(connection: DuckDBConnection): Promise<Omit<DatasetSchema, 'id'>> {
-  const runs = await connection.runAndReadAll(`SELECT run_id, name FROM ${StoreTable.runs} ORDER BY run_id`);
-  const counts = await connection.runAndReadAll(`
-    SELECT (SELECT count(*) FROM ${StoreTable.symbols})::DOUBLE,
-           (SELECT count(*) FROM ${StoreTable.bars})::DOUBLE,
-           (SELECT count(*) FROM ${StoreTable.trades})::DOUBLE,
-           (SELECT epoch_ms(min(ts))::DOUBLE FROM ${StoreTable.portfolioBar}),
-           (SELECT epoch_ms(max(ts))::DOUBLE FROM ${StoreTable.portfolioBar})`);
-  const [symbolCount, barCount, tradeCount, from, to] = counts.getRows()[0] as (number | null)[];
+/** Keys of a run's params JSON taken as its capital base, in order of preference. */
+const CAPITAL_KEYS = [
+  'capital',
+  'initial_capital',
+  'starting_capital',
+  'capital_base',
+  'aum',
+  'nav',
+  'gross_notional',
+  'notional',
+  'gross',
+] as const;
+
+/**
+ * The capital base of a run's daily returns (docs/metrics.md): the first positive number among
+ * CAPITAL_KEYS in its params, else its mean gross exposure over all of its bars, else none.
+ */
+export function capitalOf(params: string | null, meanGross: number | null): { capital: number | null; capitalSource: string } {
+  if (params) {
+    try {
+      const parsed = JSON.parse(params) as unknown;
+      if (typeof parsed === 'object' && parsed !== null) {
+        const record = parsed as Record<string, unknown>;
+        for (const key of CAPITAL_KEYS) {
+          const value = Number(record[key]);
+          if (record[key] !== null && record[key] !== '' && Number.isFinite(value) && value > 0) {
+            return { capital: value, capitalSource: `params.${key}` };
+          }
+        }
+      }
+    } catch {
+      // not JSON: fall through to the exposure
+    }
+  }
+  if (meanGross !== null && Number.isFinite(meanGross) && meanGross > 0) {
+    return { capital: meanGross, capitalSource: 'mean gross exposure' };
+  }
+  return { capital: null, capitalSource: 'none (no capital in params and no exposure)' };
+}
+
+async function readCatalog(connection: DuckDBConnection): Promise<Catalog> {
+  const runRows = await connection.runAndReadAll(`
+    SELECT r.run_id, coalesce(r.name, r.run_id), r.params::VARCHAR,
+           (SELECT sum(d.gross_sum) / nullif(sum(d.bars), 0) FROM ${StoreTable.portfolioDay} d WHERE d.run_id = r.run_id)::DOUBLE
+    FROM ${StoreTable.runs} r ORDER BY r.run_id`);
+  const runs = new Map<string, RunInfo>();
+  for (const [runId, name, params, meanGross] of runRows.getRows() as [string, string, string | null, number | null][]) {
+    runs.set(String(runId), { runId: String(runId), name: String(name), ...capitalOf(params, meanGross) });
+  }
+  const symbolRows = await connection.runAndReadAll(`SELECT symbol, sector FROM ${StoreTable.symbols} ORDER BY symbol`);
+  const symbols = new Map<string, string>();
+  for (const [symbol, sector] of symbolRows.getRows() as [string, string][]) symbols.set(String(symbol), String(sector));
+  const tagRows = await connection.runAndReadAll(`SELECT tag FROM ${StoreTable.tradeTags} ORDER BY tag`);
+  const tradeCount = await connection.runAndReadAll(`SELECT count(*)::DOUBLE FROM ${StoreTable.tradeList}`);
+  const dayRows = await connection.runAndReadAll(`
+    SELECT strftime(day, '%Y-%m-%d'), epoch_ms(min(first_ts))::DOUBLE, epoch_ms(max(last_ts))::DOUBLE
+    FROM ${StoreTable.portfolioDay} GROUP BY day ORDER BY day`);
   return {
-    runs: runs.getRows().map(([runId, name]) => ({ runId: String(runId), name: String(name ?? runId) })),
-    symbolCount: symbolCount ?? 0,
+    runs,
+    symbols,
+    sectors: new Set([...symbols.values()].sort()),
+    tags: new Set((tagRows.getRows() as [string][]).map(([tag]) => String(tag))),
+    days: (dayRows.getRows() as [string, number, number][]).map(([iso, first, last]) => ({ iso, first, last })),
+    tradeCount: Number(tradeCount.getRows()[0]?.[0] ?? 0),
+  };
+}
+
+async function readSchema(connection: DuckDBConnection, catalog: Catalog): Promise<Omit<DatasetSchema, 'id'>> {
+  const counts = await connection.runAndReadAll(`
+    SELECT (SELECT count(*) FROM ${StoreTable.bars})::DOUBLE, (SELECT count(*) FROM ${StoreTable.trades})::DOUBLE`);
+  const [barCount, tradeCount] = counts.getRows()[0] as (number | null)[];
+  const first = catalog.days[0];
+  const last = catalog.days.at(-1);
+  return {
+    runs: [...catalog.runs.values()],
+    sectors: [...catalog.sectors],
+    tags: [...catalog.tags],
+    symbolCount: catalog.symbols.size,
     barCount: barCount ?? 0,
     tradeCount: tradeCount ?? 0,
-    range: from === null || from === undefined || to === null || to === undefined ? null : { from, to },
+    dayCount: catalog.days.length,
+    range: first && last ? { from: first.first, to: last.last } : null,
   };
 }

@@ -2,7 +2,7 @@
 // session processes (which open it READ_ONLY, many at once). Bump STORE_FORMAT_VERSION whenever
 // a table, column or meaning below changes; a store of another version is rebuilt, never read.
 
-export const STORE_FORMAT_VERSION = 1;
+export const STORE_FORMAT_VERSION = 3;
 
 /** Name of the single-row-per-key metadata table: (key VARCHAR PRIMARY KEY, value VARCHAR). */
 export const META_TABLE = 'meta';
@@ -19,29 +19,97 @@ export const MetaKey = {
 } as const;
 
 /**
- * Tables of format version 1. All timestamps are TIMESTAMP holding UTC (bar end for bars);
- * symbols and run ids are VARCHAR; money is DOUBLE.
+ * Tables of format version 3. All timestamps are TIMESTAMP holding UTC (bar end for bars);
+ * `day` is the UTC calendar DATE of a bar; symbols and run ids are VARCHAR; money is DOUBLE.
  *
- * - runs(run_id, name, params)                       one row per run
+ * Base tables (server/prepare/prepare.ts):
+ * - runs(run_id, name, params)                       one row per run; params is JSON text
  * - symbols(symbol, sector, industry)                one row per symbol ('Unknown' sector if absent)
  * - bars(run_id, ts, symbol, price, position_qty, position_value, trade_qty, fees, pnl)
  *                                                    sorted by (run_id, symbol, ts); unique key
  * - trades(run_id, trade_id, symbol, side, entry_ts, exit_ts, qty, entry_price, exit_price,
  *          fees, pnl, ret, bars_held, mae, mfe, tag)  sorted by (run_id, symbol, entry_ts)
+ *
+ * Rollups (server/prepare/rollups.ts), in build order. Per bar, a bar's exposures are its
+ * position values: gross = |pv|, net = pv, long = max(pv, 0), short = min(pv, 0) (<= 0);
+ * traded_value = |trade_qty| x price (dollars traded); trade_qty in rollups is shares traded,
+ * sum(|trade_qty|). `*_sum` columns of the day rollups are sums over the day's bars of the
+ * per-bar exposure (so the average exposure over any set of bars is sum / bar count), and the
+ * day rollups' `bars` counts the bar timestamps the row covers. Sums are additive, so a range
+ * answered from day rows for whole days plus bar rows for cut days is exact.
+ * - sector_bar(run_id, sector, ts, pnl, fees, traded_value, trade_qty, gross_exposure,
+ *              net_exposure, long_exposure, short_exposure)          sorted (run_id, sector, ts)
  * - portfolio_bar(run_id, ts, pnl, fees, gross_exposure, net_exposure, long_exposure,
- *                 short_exposure, trade_qty)         per run per bar, sorted by (run_id, ts)
- * - portfolio_day(run_id, day DATE, pnl, fees, gross_exposure, net_exposure, bars)
- *                                                    per run per UTC day; exposures are end-of-day
- * - symbol_day(run_id, symbol, day, pnl, fees, position_value, trade_qty)
- * - sector_day(run_id, sector, day, pnl, fees, gross_exposure, net_exposure)
+ *                 short_exposure, trade_qty, traded_value)           sorted (run_id, ts)
+ * - symbol_day(run_id, symbol, day, pnl, fees, position_value, trade_qty, traded_value, close,
+ *              gross_sum, net_sum, long_sum, short_sum, bars)       sorted (run_id, symbol, day)
+ *     position_value and close are at the symbol's last bar of the day.
+ * - symbol_day_by_day: the same rows sorted (run_id, day, symbol), so a day range prunes it
+ *     when every symbol is grouped (breakdown by symbol over a zoomed range).
+ * - sector_day(run_id, sector, day, pnl, fees, gross_exposure, net_exposure, traded_value,
+ *              gross_sum, net_sum, long_sum, short_sum, bars)       sorted (run_id, sector, day)
+ *     gross/net_exposure: sum over the sector's symbols of their end-of-day position_value;
+ *     bars: the largest bar count of the sector's symbols that day.
+ * - portfolio_day(run_id, day, pnl, fees, gross_exposure, net_exposure, bars, traded_value,
+ *                 gross_sum, net_sum, long_sum, short_sum, first_ts, last_ts)  sorted (run_id, day)
+ *     exposures at the day's last bar; bars = bar timestamps of the run that day; first_ts and
+ *     last_ts the day's first and last bar of the run.
+ * - symbol_total(run_id, symbol, pnl, fees, traded_value, gross_sum, trades, winning_trades)
+ *     per run per symbol over the whole dataset (trades counted over all of the run's trades).
+ * - market_day(day, ret, symbols)                    equal-weighted market: the mean over symbols
+ *     of close / previous close - 1 (close = symbol_day.close of the alphabetically first run that
+ *     has the symbol that day); NULL on the first day.
+ * - trade_list(run_id, trade_id, symbol, sector, side, entry_ts, exit_ts, close_ts, qty,
+ *              entry_price, exit_price, fees, pnl, ret, bars_held, holding_ms, mae, mfe, tag,
+ *              rk_<column> for every sortable column)               sorted (run_id, close_ts)
+ *     close_ts = coalesce(exit_ts, entry_ts): a trade belongs to a time range by its close.
+ *     holding_ms = exit_ts - entry_ts in milliseconds. rk_<c> is the trade's 0-based rank over
+ *     the whole table by (c NULLS LAST, run_id, trade_id): a window of any sort order at any
+ *     offset is then found from a histogram of ranks and one small sort (queries/trades.ts).
+ * - trade_day(run_id, day, hour, sector, side, trades, wins, pnl_n, gross_profit, gross_loss,
+ *             holding_sum, holding_n, bars_held_sum, bars_held_n)
+ *     trade statistics per run per UTC close day, close hour, sector and side, from trade_list:
+ *     answers the trade measures of a range's whole days without reading every trade (sums and
+ *     counts are additive; averages are sum / n).
+ * - bars_by_time(run_id, ts, symbol, pnl, fees, traded_value, position_value)
+ *                                                    sorted (run_id, ts, symbol)
+ *     the bar measures again, in time order: the cut days of a range grouped by symbol (a zoomed
+ *     breakdown by symbol) read two days of it instead of scanning all of bars.
+ * - trade_tags(tag, trades)                          distinct non-null trade tags
  */
 export const StoreTable = {
   runs: 'runs',
   symbols: 'symbols',
   bars: 'bars',
   trades: 'trades',
+  sectorBar: 'sector_bar',
   portfolioBar: 'portfolio_bar',
   portfolioDay: 'portfolio_day',
   symbolDay: 'symbol_day',
+  symbolDayByDay: 'symbol_day_by_day',
   sectorDay: 'sector_day',
+  symbolTotal: 'symbol_total',
+  marketDay: 'market_day',
+  tradeList: 'trade_list',
+  tradeDay: 'trade_day',
+  barsByTime: 'bars_by_time',
+  tradeTags: 'trade_tags',
+} as const;
+
+/** Columns of trade_list that a trade window may be sorted by; each has an rk_<column> rank. */
+export { TRADE_SORT_COLUMNS, type TradeSortColumn } from '../../shared/protocol.js';
+
+/**
+ * The per-bar measures, as SQL over a row of `bars`. The rollups and the session's bar-level
+ * source both use these expressions, so a range answered partly from rollups and partly from
+ * bars adds up the same quantities.
+ */
+export const BAR_MEASURES = {
+  pnl: 'pnl',
+  fees: 'fees',
+  traded_value: 'abs(coalesce(trade_qty, 0)) * price',
+  gross: 'abs(position_value)',
+  net: 'position_value',
+  long: 'greatest(position_value, 0)',
+  short: 'least(position_value, 0)',
 } as const;

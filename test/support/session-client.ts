@@ -1,15 +1,20 @@
 // A Node client of the worker <-> session protocol, as the browser worker speaks it: used by the
-// integration tests (and reusable by benchmarks).
+// integration tests and the query benchmark. Every frame is decoded from Arrow as it arrives, so
+// an answer's elapsed time is request sent -> last batch decoded.
 import WebSocket from 'ws';
 import { tableFromIPC, type Table } from 'apache-arrow';
 import {
+  PART_METADATA_KEY,
   decodeDataFrame,
   serverMessageValidator,
   type CreateSessionReply,
   type DoneMessage,
   type ErrorMessage,
   type HelloMessage,
+  type ProgressMessage,
+  type QueryName,
   type QueryRequest,
+  type RequestOf,
 } from '../../shared/protocol.js';
 import { parseMessage } from '../../shared/validate.js';
 
@@ -24,11 +29,28 @@ export async function createSession(baseUrl: string, body: { key?: string; datas
   return json;
 }
 
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
 export interface Answer {
+  id: number;
   done: DoneMessage | null;
   error: ErrorMessage | null;
+  /** Every batch, in arrival order. */
   tables: Table[];
+  /** Batches by part name ('' for a single-part answer). */
+  parts: Map<string, Table[]>;
+  progress: ProgressMessage[];
+  /** Bytes of the binary frames received, headers included. */
+  wireBytes: number;
+  /** Request sent -> done received (every batch decoded before), ms. */
   elapsedMs: number;
+  /** Request sent -> first batch decoded, ms (NaN if none). */
+  firstBatchMs: number;
+}
+
+/** Rows of an answer's part as plain objects (tests only: the product never builds row objects). */
+export function rowsOf(answer: Answer, part = ''): Record<string, unknown>[] {
+  return (answer.parts.get(part) ?? []).flatMap((table) => table.toArray().map((row) => row.toJSON() as Record<string, unknown>));
 }
 
 export class SessionClient {
@@ -46,7 +68,7 @@ export class SessionClient {
   }
 
   static async connect(baseUrl: string, wsUrl: string, headers: Record<string, string> = {}): Promise<SessionClient> {
-    const socket = new WebSocket(new URL(wsUrl, baseUrl.replace(/^http/, 'ws')), { headers });
+    const socket = new WebSocket(new URL(wsUrl, baseUrl.replace(/^http/, 'ws')), { headers, maxPayload: 1024 * 1024 * 1024 });
     const hello = await new Promise<HelloMessage>((resolve, reject) => {
       socket.once('message', (data) => {
         const parsed = parseMessage(data.toString(), serverMessageValidator);
@@ -63,8 +85,22 @@ export class SessionClient {
     return this.unsolicited;
   }
 
-  request(query: Omit<QueryRequest, 'type' | 'id'>): Promise<Answer> {
-    return this.send({ type: 'request', id: this.nextId++, ...query } as QueryRequest);
+  /** The id the next request will get. */
+  peekId(): number {
+    return this.nextId;
+  }
+
+  /** Sends a request (`{ query, params, view? }`) and resolves with its whole answer. */
+  request(query: DistributiveOmit<QueryRequest, 'type' | 'id'>): Promise<Answer> {
+    const request = { type: 'request', id: this.nextId++, ...query } as QueryRequest;
+    const answer = this.expect(request.id);
+    this.socket.send(JSON.stringify(request));
+    return answer;
+  }
+
+  /** The same, typed by query name. */
+  ask<Q extends QueryName>(query: Q, params: RequestOf<Q>['params'], options: { view?: string } = {}): Promise<Answer> {
+    return this.request({ query, params, ...options } as DistributiveOmit<QueryRequest, 'type' | 'id'>);
   }
 
   /** Sends any text; for tests of bad input. Resolves with the answer for `expectId`, if given. */
@@ -83,22 +119,29 @@ export class SessionClient {
     return this.closed;
   }
 
-  private send(request: QueryRequest): Promise<Answer> {
-    const answer = this.expect(request.id);
-    this.socket.send(JSON.stringify(request));
-    return answer;
-  }
-
   private expect(id: number): Promise<Answer> {
     return new Promise((settle) =>
-      this.pending.set(id, { answer: { done: null, error: null, tables: [], elapsedMs: 0 }, started: performance.now(), settle }),
+      this.pending.set(id, {
+        answer: { id, done: null, error: null, tables: [], parts: new Map(), progress: [], wireBytes: 0, elapsedMs: 0, firstBatchMs: NaN },
+        started: performance.now(),
+        settle,
+      }),
     );
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
     if (isBinary) {
       const frame = decodeDataFrame(data);
-      this.pending.get(frame.requestId)?.answer.tables.push(tableFromIPC(frame.ipc));
+      const entry = this.pending.get(frame.requestId);
+      if (!entry) return;
+      const table = tableFromIPC(frame.ipc);
+      const { answer } = entry;
+      if (answer.tables.length === 0) answer.firstBatchMs = performance.now() - entry.started;
+      answer.tables.push(table);
+      answer.wireBytes += data.byteLength;
+      const part = table.schema.metadata.get(PART_METADATA_KEY) ?? '';
+      const list = answer.parts.get(part) ?? answer.parts.set(part, []).get(part)!;
+      list.push(table);
       return;
     }
     const parsed = parseMessage(data.toString(), serverMessageValidator);
@@ -108,6 +151,10 @@ export class SessionClient {
     const entry = message.id === null ? undefined : this.pending.get(message.id);
     if (!entry) {
       if (message.type === 'error') this.unsolicited.push(message);
+      return;
+    }
+    if (message.type === 'progress') {
+      entry.answer.progress.push(message);
       return;
     }
     if (message.type === 'done') entry.answer.done = message;

@@ -1,44 +1,47 @@
 // Equity (cumulative P&L) and drawdown per run over a time range, downsampled with M4: for each
-// pixel column it keeps the exact first and last points and the points of the equity's minimum
-// and maximum and of the deepest drawdown, so the drawn line is pixel-identical to the full one.
-// Both series restart at the start of the range: a zoomed view shows P&L and drawdown within it.
+// pixel column it keeps the exact first and last points and the points of the equity's and the
+// drawdown's minimum and maximum, so both charts drawn from the rows are pixel-identical to the
+// full series. Both series restart at the start of the range: a zoomed view shows P&L and
+// drawdown within it. Always from a bar table (M4 needs every bar): portfolio_bar, sector_bar
+// under a sector filter, bars under a symbol filter. DuckDB reads and sums the bars; the running
+// sum, the drawdown and M4 are one pass in the session (compute.ts).
 import type { EquityParams } from '../../../shared/protocol.js';
-import { StoreTable } from '../../store/format.js';
-import type { QueryPlan } from './plan.js';
-import { runCondition } from './runs.js';
-import { timeRangeCondition } from './time-range.js';
+import { cumulative, drawdown, m4, pick, reorder, sortedOrder, type Columns, type OutColumn } from '../compute.js';
+import type { Catalog } from '../store.js';
+import { sourceOf, type QueryPlan } from './plan.js';
+import { resolveScope, timeCondition, tradeFilterNote } from './scope.js';
+import { barRows, levelFor, onePerBar, runIndexSql } from './sources.js';
+import { Binder } from './sql.js';
 
-export function planEquity(params: EquityParams, runIds: ReadonlySet<string>): QueryPlan {
-  const runs = runCondition('run_id', params.runs, runIds);
-  const range = timeRangeCondition('ts', params.from, params.to);
-  const sql = `
-    WITH curve AS (
-      SELECT run_id,
-             epoch_ms(ts)::DOUBLE AS t,
-             sum(pnl) OVER (PARTITION BY run_id ORDER BY ts ROWS UNBOUNDED PRECEDING) AS equity
-      FROM ${StoreTable.portfolioBar}
-      WHERE ${runs.sql} AND ${range.sql}
-    ),
-    underwater AS (
-      SELECT run_id, t, equity,
-             equity - greatest(0, max(equity) OVER (PARTITION BY run_id ORDER BY t ROWS UNBOUNDED PRECEDING)) AS drawdown
-      FROM curve
-    ),
-    bounds AS (SELECT min(t) AS t0, greatest(max(t) - min(t), 1) AS span FROM underwater),
-    binned AS (
-      SELECT u.*, least(floor((u.t - b.t0) / b.span * $width), $width - 1)::INTEGER AS px
-      FROM underwater u, bounds b
-    ),
-    keep AS (
-      SELECT run_id, px,
-             min(t) AS t_first, max(t) AS t_last,
-             arg_min(t, equity) AS t_low, arg_max(t, equity) AS t_high,
-             arg_min(t, drawdown) AS t_deepest
-      FROM binned GROUP BY run_id, px
-    )
-    SELECT b.run_id, b.t AS ts, b.equity, b.drawdown
-    FROM binned b JOIN keep k ON b.run_id = k.run_id AND b.px = k.px
-    WHERE b.t IN (k.t_first, k.t_last, k.t_low, k.t_high, k.t_deepest)
-    ORDER BY b.run_id, b.t`;
-  return { sql, params: { ...runs.params, ...range.params, width: params.width } };
+export function planEquity(params: EquityParams, catalog: Catalog): QueryPlan {
+  const scope = resolveScope(params, catalog);
+  const b = new Binder();
+  const level = levelFor(scope);
+  const rows = barRows(b, level, scope, timeCondition(b, 'ts', scope));
+  const ri = runIndexSql(b, scope.runs);
+  // Portfolio rows are one per run per bar, stored in (run_id, ts) order; finer levels add up.
+  const sql =
+    onePerBar(level, scope)
+      ? `SELECT ${ri} AS ri, epoch_ms(ts)::DOUBLE AS t, pnl FROM (${rows.sql})`
+      : `SELECT ${ri} AS ri, epoch_ms(ts)::DOUBLE AS t, sum(pnl) AS pnl FROM (${rows.sql}) GROUP BY run_id, ts ORDER BY ri, t`;
+  return {
+    statements: [{ sql, params: b.params, compute: (columns) => equityColumns(columns, scope.runs, params.width) }],
+    source: sourceOf(rows.sources),
+    notes: tradeFilterNote(scope, 'the equity curve'),
+  };
+}
+
+function equityColumns(columns: Columns, runs: readonly string[], width: number): OutColumn[] {
+  const order = sortedOrder(columns.get('ri') as Int32Array, columns.get('t') as Float64Array);
+  const run = reorder(columns.get('ri') as Int32Array, order);
+  const t = reorder(columns.get('t') as Float64Array, order);
+  const equity = cumulative(run, reorder(columns.get('pnl') as Float64Array, order));
+  const dd = drawdown(run, equity);
+  const kept = m4(run, t, [equity, dd], width);
+  return [
+    { name: 'run_id', kind: 'utf8', index: pick(run, kept), names: runs },
+    { name: 'ts', kind: 'f64', values: pick(t, kept) },
+    { name: 'equity', kind: 'f64', values: pick(equity, kept) },
+    { name: 'drawdown', kind: 'f64', values: pick(dd, kept) },
+  ];
 }

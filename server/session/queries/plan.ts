@@ -1,7 +1,41 @@
 import type { DuckDBValue } from '@duckdb/node-api';
+import type { Columns, OutColumn } from '../compute.js';
 
-/** A query ready to run: SQL whose every client value is a bound parameter. */
-export interface QueryPlan {
+/** One statement whose result is streamed as Arrow: SQL whose every client value is bound. */
+export interface Statement {
   sql: string;
   params: Record<string, DuckDBValue>;
+  /** Name of this part of a multi-part answer, written into each batch's Arrow schema metadata. */
+  part?: string;
+  /** A column carrying the answer's total (e.g. `count(*) OVER ()`): read, not sent. */
+  totalColumn?: string;
+  /**
+   * When set, the result (DOUBLE and INTEGER columns only) is read whole into typed arrays and
+   * this computes the columns actually sent (compute.ts); otherwise the result streams as is.
+   */
+  compute?: (columns: Columns) => OutColumn[];
+}
+
+/** A planned request. */
+export interface QueryPlan {
+  statements: Statement[];
+  /** Store tables that answer it, e.g. "portfolio_day+portfolio_bar". */
+  source: string;
+  notes: string[];
+  approximate?: boolean;
+  /** Total rows before windowing, when the planner already knows it. */
+  total?: number;
+  /** How to get the total when the window came back empty (so no row carried it). */
+  totalIfEmpty?: (lookup: Lookup) => Promise<number>;
+}
+
+/** Runs a small query on the request's own connection (so a cancel interrupts it too). */
+export type Lookup = (sql: string, params: Record<string, DuckDBValue>) => Promise<unknown[][]>;
+
+/** Plans a request; may run look-ups first. */
+export type Planner = (lookup: Lookup) => QueryPlan | Promise<QueryPlan>;
+
+/** Joins source table names for the done message. */
+export function sourceOf(...tables: (string | string[])[]): string {
+  return [...new Set(tables.flat())].join('+');
 }

@@ -1,0 +1,208 @@
+// Results computed in the session process instead of SQL, where a single pass in JS beats
+// DuckDB's window operators: cumulative P&L, drawdown and M4 downsampling over per-bar series of
+// tens of thousands of rows. The SQL result is read as raw column buffers (no row objects), the
+// pass runs over typed arrays, and the output is encoded to Arrow from typed arrays.
+import bindings from '@duckdb/node-bindings';
+import { DuckDBTypeId, type DuckDBDataChunk, type DuckDBType } from '@duckdb/node-api';
+import { Field, Float64, Int32, RecordBatch, Schema, Struct, Table, Utf8, makeData, tableToIPC, type Data } from 'apache-arrow';
+
+/** Numeric columns of a whole result: DOUBLE as Float64Array (NULL as NaN), integers as Int32Array. */
+export type Columns = Map<string, Float64Array | Int32Array>;
+
+export class ColumnCollector {
+  private readonly parts: { name: string; kind: 'f64' | 'i32'; chunks: (Float64Array | Int32Array)[] }[];
+  private rows = 0;
+
+  constructor(names: readonly string[], types: readonly DuckDBType[]) {
+    this.parts = names.map((name, i) => {
+      const id = types[i]!.typeId;
+      if (id === DuckDBTypeId.DOUBLE) return { name, kind: 'f64' as const, chunks: [] };
+      if (id === DuckDBTypeId.INTEGER) return { name, kind: 'i32' as const, chunks: [] };
+      throw new Error(`column "${name}" has DuckDB type ${types[i]!.toString()}; computed results read DOUBLE and INTEGER`);
+    });
+  }
+
+  append(chunk: DuckDBDataChunk): void {
+    const rows = chunk.rowCount;
+    if (rows === 0) return;
+    const validityBytes = Math.ceil(rows / 64) * 8;
+    this.parts.forEach((part, index) => {
+      const vector = bindings.data_chunk_get_vector(chunk.chunk, index);
+      const bytes = bindings.vector_get_data(vector, rows * (part.kind === 'f64' ? 8 : 4));
+      const copy = part.kind === 'f64' ? new Float64Array(rows) : new Int32Array(rows);
+      new Uint8Array(copy.buffer).set(bytes.subarray(0, copy.byteLength));
+      const validity = bindings.vector_get_validity(vector, validityBytes);
+      if (validity && part.kind === 'f64') {
+        for (let i = 0; i < rows; i++) if ((validity[i >> 3]! & (1 << (i & 7))) === 0) copy[i] = Number.NaN;
+      }
+      part.chunks.push(copy);
+    });
+    this.rows += rows;
+  }
+
+  columns(): Columns {
+    const out: Columns = new Map();
+    for (const part of this.parts) {
+      const all = part.kind === 'f64' ? new Float64Array(this.rows) : new Int32Array(this.rows);
+      let at = 0;
+      for (const chunk of part.chunks) {
+        all.set(chunk as never, at);
+        at += chunk.length;
+      }
+      out.set(part.name, all);
+    }
+    return out;
+  }
+}
+
+export type OutColumn =
+  | { name: string; kind: 'f64'; values: Float64Array }
+  | { name: string; kind: 'i32'; values: Int32Array }
+  /** Strings given as an index into `names` (e.g. the run of each row). */
+  | { name: string; kind: 'utf8'; index: Int32Array; names: readonly string[] };
+
+/** Encodes computed columns as one self-contained Arrow IPC stream. NaN doubles become nulls. */
+export function encodeColumns(columns: readonly OutColumn[], metadata?: ReadonlyMap<string, string>): Uint8Array {
+  const length = columns.length === 0 ? 0 : columns[0]!.kind === 'utf8' ? (columns[0] as { index: Int32Array }).index.length : (columns[0] as { values: ArrayLike<number> }).values.length;
+  const fields: Field[] = [];
+  const children: Data[] = columns.map((column) => {
+    let data: Data;
+    switch (column.kind) {
+      case 'f64': {
+        const { nullBitmap, nullCount } = nanValidity(column.values);
+        data = makeData({ type: new Float64(), length, nullCount, nullBitmap, data: column.values });
+        break;
+      }
+      case 'i32':
+        data = makeData({ type: new Int32(), length, nullCount: 0, data: column.values });
+        break;
+      case 'utf8': {
+        const encoder = new TextEncoder();
+        const encoded = column.names.map((n) => encoder.encode(n));
+        const valueOffsets = new Int32Array(length + 1);
+        let total = 0;
+        for (let i = 0; i < length; i++) valueOffsets[i + 1] = total += encoded[column.index[i]!]!.length;
+        const bytes = new Uint8Array(total);
+        for (let i = 0; i < length; i++) bytes.set(encoded[column.index[i]!]!, valueOffsets[i]!);
+        data = makeData({ type: new Utf8(), length, nullCount: 0, valueOffsets, data: bytes });
+        break;
+      }
+    }
+    fields.push(new Field(column.name, data.type, data.nullCount > 0));
+    return data;
+  });
+  const schema = new Schema(fields, metadata ? new Map(metadata) : undefined);
+  const batch = new RecordBatch(schema, makeData({ type: new Struct(fields), length, nullCount: 0, children }));
+  return tableToIPC(new Table(schema, [batch]), 'stream');
+}
+
+function nanValidity(values: Float64Array): { nullBitmap: Uint8Array | undefined; nullCount: number } {
+  let nulls = 0;
+  for (let i = 0; i < values.length; i++) if (Number.isNaN(values[i]!)) nulls++;
+  if (nulls === 0) return { nullBitmap: undefined, nullCount: 0 };
+  const bitmap = new Uint8Array(Math.ceil(values.length / 8));
+  for (let i = 0; i < values.length; i++) if (!Number.isNaN(values[i]!)) bitmap[i >> 3]! |= 1 << (i & 7);
+  return { nullBitmap: bitmap, nullCount: nulls };
+}
+
+/** Row order by (run index, t): indexes of the rows sorted, or null if they already are. */
+export function sortedOrder(run: Int32Array, t: Float64Array): Uint32Array | null {
+  let sorted = true;
+  for (let i = 1; i < t.length && sorted; i++) sorted = run[i - 1]! < run[i]! || (run[i - 1] === run[i] && t[i - 1]! <= t[i]!);
+  if (sorted) return null;
+  const order = new Uint32Array(t.length);
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  order.sort((a, b) => run[a]! - run[b]! || t[a]! - t[b]!);
+  return order;
+}
+
+/** Reorders columns by `order` (from sortedOrder). */
+export function reorder<T extends Float64Array | Int32Array>(values: T, order: Uint32Array | null): T {
+  if (!order) return values;
+  const out = new (values.constructor as new (n: number) => T)(values.length);
+  for (let i = 0; i < order.length; i++) out[i] = values[order[i]!]!;
+  return out;
+}
+
+/**
+ * M4 over rows sorted by (run, t): pixel columns over calendar time, shared by every run
+ * (px = min(floor((t - t0) / span * width), width - 1) with t0, span over all rows). Keeps, per
+ * run and pixel column, the first and last row and the rows of each series' minimum and maximum
+ * (the first such row on ties). Returns the kept row indexes, ascending.
+ */
+export function m4(run: Int32Array, t: Float64Array, series: readonly Float64Array[], width: number): Uint32Array {
+  const n = t.length;
+  if (n === 0) return new Uint32Array(0);
+  let t0 = Infinity;
+  let t1 = -Infinity;
+  for (let i = 0; i < n; i++) {
+    if (t[i]! < t0) t0 = t[i]!;
+    if (t[i]! > t1) t1 = t[i]!;
+  }
+  const span = Math.max(t1 - t0, 1);
+  const keep = new Uint8Array(n);
+  const k = series.length;
+  const lo = new Int32Array(k);
+  const hi = new Int32Array(k);
+  let start = 0;
+  while (start < n) {
+    // One pixel column of one run: rows start..end-1.
+    const px = Math.min(Math.floor(((t[start]! - t0) / span) * width), width - 1);
+    let end = start + 1;
+    while (end < n && run[end] === run[start] && Math.min(Math.floor(((t[end]! - t0) / span) * width), width - 1) === px) end++;
+    keep[start] = 1;
+    keep[end - 1] = 1;
+    lo.fill(-1);
+    hi.fill(-1);
+    for (let i = start; i < end; i++) {
+      for (let s = 0; s < k; s++) {
+        const v = series[s]![i]!;
+        if (Number.isNaN(v)) continue;
+        if (lo[s]! < 0 || v < series[s]![lo[s]!]!) lo[s] = i;
+        if (hi[s]! < 0 || v > series[s]![hi[s]!]!) hi[s] = i;
+      }
+    }
+    for (let s = 0; s < k; s++) {
+      if (lo[s]! >= 0) keep[lo[s]!] = 1;
+      if (hi[s]! >= 0) keep[hi[s]!] = 1;
+    }
+    start = end;
+  }
+  let count = 0;
+  for (let i = 0; i < n; i++) count += keep[i]!;
+  const out = new Uint32Array(count);
+  for (let i = 0, j = 0; i < n; i++) if (keep[i]) out[j++] = i;
+  return out;
+}
+
+/** Values at the kept indexes. */
+export function pick<T extends Float64Array | Int32Array>(values: T, kept: Uint32Array): T {
+  const out = new (values.constructor as new (n: number) => T)(kept.length);
+  for (let i = 0; i < kept.length; i++) out[i] = values[kept[i]!]!;
+  return out;
+}
+
+/** Running sum per run (rows sorted by run), NaN counted as 0. */
+export function cumulative(run: Int32Array, values: Float64Array): Float64Array {
+  const out = new Float64Array(values.length);
+  let sum = 0;
+  for (let i = 0; i < values.length; i++) {
+    if (i > 0 && run[i] !== run[i - 1]) sum = 0;
+    const v = values[i]!;
+    sum += Number.isNaN(v) ? 0 : v;
+    out[i] = sum;
+  }
+  return out;
+}
+
+/** Drawdown of a cumulative P&L per run: equity - max(0, running max of equity). */
+export function drawdown(run: Int32Array, equity: Float64Array): Float64Array {
+  const out = new Float64Array(equity.length);
+  let peak = 0;
+  for (let i = 0; i < equity.length; i++) {
+    if (i > 0 && run[i] !== run[i - 1]) peak = 0;
+    if (equity[i]! > peak) peak = equity[i]!;
+    out[i] = equity[i]! - peak;
+  }
+  return out;
+}

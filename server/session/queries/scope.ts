@@ -1,0 +1,180 @@
+// The scope every query is over: runs, an inclusive time range and the active filters, checked
+// against the store's allow-lists. Nothing a client sends reaches SQL unchecked: run ids, sectors,
+// symbols and tags must be the dataset's own and are then bound as parameters.
+import type { Filters, NumberRange } from '../../../shared/protocol.js';
+import type { Catalog } from '../store.js';
+import { BadParamsError } from './errors.js';
+import { and, type Binder } from './sql.js';
+
+export interface ScopeParams {
+  runs?: string[];
+  from?: number;
+  to?: number;
+  filters?: Filters;
+}
+
+/** How a time range is answered: whole days from day rollups, cut days from bar tables. */
+export interface RangePlan {
+  /** False when neither bound was given (everything). */
+  bounded: boolean;
+  /** Whole days in the range, as an inclusive ISO date interval; null if none. */
+  full: { lo: string; hi: string } | null;
+  /** True when the whole days are every day of the dataset and nothing is cut. */
+  everything: boolean;
+  /** Inclusive windows (epoch ms) of the days the range cuts: at most two. */
+  cuts: { from: number; to: number }[];
+}
+
+export interface TradeFilters {
+  sides?: string[];
+  tags?: string[];
+  ranges: { column: TradeRangeColumn; range: NumberRange }[];
+}
+export type TradeRangeColumn = 'pnl' | 'ret' | 'bars_held' | 'holding_ms' | 'mae' | 'mfe';
+
+export interface Scope {
+  /** Selected run ids, sorted; every run when the request names none. */
+  runs: string[];
+  /** True when every run of the dataset is selected (no run condition needed). */
+  allRuns: boolean;
+  from?: number;
+  to?: number;
+  sectors?: string[];
+  symbols?: string[];
+  trade: TradeFilters;
+  range: RangePlan;
+}
+
+const RANGE_FILTERS: [keyof Filters, TradeRangeColumn][] = [
+  ['pnl', 'pnl'],
+  ['ret', 'ret'],
+  ['barsHeld', 'bars_held'],
+  ['holdingMs', 'holding_ms'],
+  ['mae', 'mae'],
+  ['mfe', 'mfe'],
+];
+
+function checked(kind: string, values: readonly string[] | undefined, known: { has(v: string): boolean }, list: () => string): string[] | undefined {
+  if (values === undefined) return undefined;
+  const unique = [...new Set(values)].sort();
+  for (const value of unique) {
+    if (!known.has(value)) throw new BadParamsError(`unknown ${kind} ${JSON.stringify(value)}; ${list()}`);
+  }
+  return unique;
+}
+
+function preview(values: Iterable<string>, max = 20): string {
+  const all = [...values];
+  return all.length <= max ? all.join(', ') : `${all.slice(0, max).join(', ')}, ... (${all.length} in all)`;
+}
+
+export function resolveScope(params: ScopeParams, catalog: Catalog): Scope {
+  const runs =
+    checked('run', params.runs?.length ? params.runs : undefined, catalog.runs, () => `this dataset has ${preview(catalog.runs.keys())}`) ??
+    [...catalog.runs.keys()].sort();
+  if (params.from !== undefined && params.to !== undefined && params.from > params.to) {
+    throw new BadParamsError(`time range is reversed: from ${params.from} is after to ${params.to}`);
+  }
+  const filters = params.filters ?? {};
+  const sectors = checked('sector', filters.sectors, catalog.sectors, () => `sectors are ${preview(catalog.sectors)}`);
+  const symbols = checked('symbol', filters.symbols, catalog.symbols, () => `this dataset has ${catalog.symbols.size} symbols`);
+  const tags = checked('tag', filters.tags, catalog.tags, () => `tags are ${preview(catalog.tags)}`);
+  const ranges: TradeFilters['ranges'] = [];
+  for (const [key, column] of RANGE_FILTERS) {
+    const range = filters[key] as NumberRange | undefined;
+    if (!range || (range.min === undefined && range.max === undefined)) continue;
+    if (range.min !== undefined && range.max !== undefined && range.min > range.max) {
+      throw new BadParamsError(`filter ${key} is reversed: min ${range.min} is above max ${range.max}`);
+    }
+    ranges.push({ column, range });
+  }
+  const scope: Scope = {
+    runs,
+    allRuns: runs.length === catalog.runs.size,
+    trade: { ...(filters.sides ? { sides: [...new Set(filters.sides)].sort() } : {}), ...(tags ? { tags } : {}), ranges },
+    range: planRange(params.from, params.to, catalog),
+  };
+  if (params.from !== undefined) scope.from = params.from;
+  if (params.to !== undefined) scope.to = params.to;
+  if (sectors) scope.sectors = sectors;
+  if (symbols) scope.symbols = symbols;
+  return scope;
+}
+
+export function planRange(from: number | undefined, to: number | undefined, catalog: Catalog): RangePlan {
+  const days = catalog.days;
+  if (from === undefined && to === undefined) {
+    const first = days[0];
+    const last = days.at(-1);
+    return { bounded: false, full: first && last ? { lo: first.iso, hi: last.iso } : null, everything: true, cuts: [] };
+  }
+  const f = from ?? -Infinity;
+  const t = to ?? Infinity;
+  let lo: number | null = null;
+  let hi: number | null = null;
+  const cuts: RangePlan['cuts'] = [];
+  days.forEach((day, i) => {
+    if (day.last < f || day.first > t) return;
+    if (f <= day.first && day.last <= t) {
+      lo ??= i;
+      hi = i;
+    } else {
+      cuts.push({ from: Math.max(f, day.first), to: Math.min(t, day.last) });
+    }
+  });
+  const full = lo !== null && hi !== null ? { lo: days[lo]!.iso, hi: days[hi]!.iso } : null;
+  return { bounded: true, full, everything: full !== null && cuts.length === 0 && lo === 0 && hi === days.length - 1, cuts };
+}
+
+/** Condition selecting the scope's runs; TRUE when every run is selected. */
+export function runsCondition(b: Binder, scope: Pick<Scope, 'runs' | 'allRuns'>): string {
+  return scope.allRuns ? 'TRUE' : b.in('run_id', scope.runs);
+}
+
+/** Condition on a TIMESTAMP column for the scope's whole range (bar-level sources). */
+export function timeCondition(b: Binder, column: string, scope: Pick<Scope, 'from' | 'to'>): string {
+  return and(
+    scope.from !== undefined ? `${column} >= ${b.timestampMs(scope.from)}` : null,
+    scope.to !== undefined ? `${column} <= ${b.timestampMs(scope.to)}` : null,
+  );
+}
+
+/** True when the request filters trades (which bar measures cannot honour). */
+export function hasTradeFilters(scope: Scope): boolean {
+  return Boolean(scope.trade.sides || scope.trade.tags || scope.trade.ranges.length > 0);
+}
+
+/** The note for a bar-level answer when trade filters were given. */
+export function tradeFilterNote(scope: Scope, what: string): string[] {
+  return hasTradeFilters(scope)
+    ? [`trade filters (side, tag, pnl, return, holding, MAE/MFE) select trades and do not apply to ${what}`]
+    : [];
+}
+
+/**
+ * Conditions on a trade table for the scope: runs, the range (a trade belongs to the range by its
+ * close), dimension filters and trade filters. `columns` maps names where the table differs from
+ * trade_list (e.g. the base trades table has no close_ts or holding_ms).
+ */
+export function tradeConditions(
+  b: Binder,
+  scope: Scope,
+  columns: Partial<Record<'close_ts' | 'holding_ms' | 'sector', string>> = {},
+  options: { range?: boolean; dims?: boolean } = {},
+): string {
+  const col = (name: 'close_ts' | 'holding_ms' | 'sector') => columns[name] ?? name;
+  const parts: string[] = [runsCondition(b, scope)];
+  if (options.range !== false) parts.push(timeCondition(b, col('close_ts'), scope));
+  if (options.dims !== false) {
+    if (scope.sectors) parts.push(b.in(col('sector'), scope.sectors));
+    if (scope.symbols) parts.push(b.in('symbol', scope.symbols));
+  }
+  if (scope.trade.sides) parts.push(b.in('side', scope.trade.sides));
+  if (scope.trade.tags) parts.push(b.in('tag', scope.trade.tags));
+  for (const { column, range } of scope.trade.ranges) {
+    const c = column === 'holding_ms' ? col('holding_ms') : column;
+    if (range.min !== undefined) parts.push(`${c} >= ${b.number(range.min)}`);
+    if (range.max !== undefined) parts.push(`${c} <= ${b.number(range.max)}`);
+  }
+  return and(...parts);
+}

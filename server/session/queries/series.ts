@@ -1,0 +1,84 @@
+// One symbol over the range: price, position and cumulative P&L (restarting at the range start)
+// per run, M4-downsampled on price, position value and cumulative P&L; and, as a second part, its
+// trades that enter or exit in the range (trade filters apply), at most maxTrades of them. Both
+// from the base tables, whose (run_id, symbol, ...) order makes one symbol a narrow read.
+import { SERIES_PARTS, type SeriesParams } from '../../../shared/protocol.js';
+import { StoreTable } from '../../store/format.js';
+import type { Catalog } from '../store.js';
+import { BadParamsError } from './errors.js';
+import { cumulative, m4, pick, reorder, sortedOrder, type Columns, type OutColumn } from '../compute.js';
+import { runIndexSql } from './sources.js';
+import { sourceOf, type Planner } from './plan.js';
+import { resolveScope, timeCondition, tradeConditions, type Scope, runsCondition } from './scope.js';
+import { Binder, and, ms, or } from './sql.js';
+
+const DEFAULT_MAX_TRADES = 5000;
+
+export function planSeries(params: SeriesParams, catalog: Catalog): Planner {
+  const scope = resolveScope(params, catalog);
+  if (!catalog.symbols.has(params.symbol)) {
+    throw new BadParamsError(`unknown symbol ${JSON.stringify(params.symbol)}; this dataset has ${catalog.symbols.size} symbols`);
+  }
+  const maxTrades = params.maxTrades ?? DEFAULT_MAX_TRADES;
+  const notes: string[] = [];
+  if (scope.symbols || scope.sectors) notes.push('sector and symbol filters do not apply: a series is one symbol');
+
+  const b = new Binder();
+  // Stored in (run_id, symbol, ts) order, so the rows come sorted; the running P&L and M4 are one
+  // pass in the session (compute.ts).
+  const pointsSql = `
+    SELECT ${runIndexSql(b, scope.runs)} AS ri, epoch_ms(ts)::DOUBLE AS t, price, position_qty, position_value, pnl
+    FROM ${StoreTable.bars}
+    WHERE ${and(runsCondition(b, scope), `symbol = ${b.bind(params.symbol)}`, timeCondition(b, 'ts', scope))}`;
+  const compute = (columns: Columns): OutColumn[] => {
+    const order = sortedOrder(columns.get('ri') as Int32Array, columns.get('t') as Float64Array);
+    const run = reorder(columns.get('ri') as Int32Array, order);
+    const t = reorder(columns.get('t') as Float64Array, order);
+    const price = reorder(columns.get('price') as Float64Array, order);
+    const qty = reorder(columns.get('position_qty') as Float64Array, order);
+    const value = reorder(columns.get('position_value') as Float64Array, order);
+    const cum = cumulative(run, reorder(columns.get('pnl') as Float64Array, order));
+    const kept = m4(run, t, [price, value, cum], params.width);
+    return [
+      { name: 'run_id', kind: 'utf8', index: pick(run, kept), names: scope.runs },
+      { name: 'ts', kind: 'f64', values: pick(t, kept) },
+      { name: 'price', kind: 'f64', values: pick(price, kept) },
+      { name: 'position_qty', kind: 'f64', values: pick(qty, kept) },
+      { name: 'position_value', kind: 'f64', values: pick(value, kept) },
+      { name: 'cum_pnl', kind: 'f64', values: pick(cum, kept) },
+    ];
+  };
+
+  return async (lookup) => {
+    const counting = new Binder();
+    const [[count]] = (await lookup(`SELECT count(*) FROM ${StoreTable.trades} WHERE ${markerConditions(counting, scope, params.symbol)}`, counting.params)) as [[bigint]];
+    const total = Number(count);
+    const t = new Binder();
+    const tradesSql = `
+      SELECT run_id, trade_id::DOUBLE AS trade_id, side, ${ms('entry_ts')} AS entry_ts, ${ms('exit_ts')} AS exit_ts,
+        qty, entry_price, exit_price, pnl, ret, tag
+      FROM ${StoreTable.trades} WHERE ${markerConditions(t, scope, params.symbol)}
+      ORDER BY run_id, entry_ts, trade_id LIMIT ${t.integer(maxTrades)}`;
+    const truncated = total > maxTrades;
+    return {
+      statements: [
+        { sql: pointsSql, params: b.params, part: SERIES_PARTS.points, compute },
+        { sql: tradesSql, params: t.params, part: SERIES_PARTS.trades },
+      ],
+      source: sourceOf(StoreTable.bars, StoreTable.trades),
+      notes: truncated ? [...notes, `trades: the first ${maxTrades} of ${total} in the range (by run and entry time)`] : notes,
+      approximate: truncated,
+      total,
+    };
+  };
+}
+
+/** Trades of the symbol entering or exiting in the range, with the trade filters. */
+function markerConditions(b: Binder, scope: Scope, symbol: string): string {
+  const inRange = (column: string) => timeCondition(b, column, scope);
+  return and(
+    `symbol = ${b.bind(symbol)}`,
+    tradeConditions(b, scope, { holding_ms: '(epoch_ms(exit_ts) - epoch_ms(entry_ts))' }, { range: false, dims: false }),
+    scope.from === undefined && scope.to === undefined ? null : or([inRange('entry_ts'), inRange('exit_ts')]),
+  );
+}

@@ -1,0 +1,203 @@
+// Where a query's rows come from. Three levels of detail (the whole portfolio, per sector, per
+// symbol), each at two resolutions (per bar, per day). The engine takes the coarsest level the
+// filters and grouping allow, and answers a time range from day rollups for its whole days and
+// from bar tables for the (at most two) days it cuts: exact, and a few thousand rows instead of
+// the hundred million of the bar table.
+import { BAR_MEASURES, StoreTable } from '../../store/format.js';
+import { runsCondition, type Scope } from './scope.js';
+import { and, type Binder } from './sql.js';
+
+export type Level = 'portfolio' | 'sector' | 'symbol';
+const RANK: Record<Level, number> = { portfolio: 0, sector: 1, symbol: 2 };
+
+/** The coarsest level that can honour the scope's dimension filters and at least `needed`. */
+export function levelFor(scope: Scope, needed: Level = 'portfolio'): Level {
+  const byFilters: Level = scope.symbols ? 'symbol' : scope.sectors ? 'sector' : 'portfolio';
+  return RANK[byFilters] >= RANK[needed] ? byFilters : needed;
+}
+
+interface LevelTables {
+  bar: string;
+  key: string[];
+  /** Per-bar measure expressions over the bar table. */
+  measures: Record<'pnl' | 'fees' | 'traded_value' | 'gross' | 'net' | 'long' | 'short', string>;
+}
+
+const ROLLUP_MEASURES = {
+  pnl: 'pnl',
+  fees: 'fees',
+  traded_value: 'traded_value',
+  gross: 'gross_exposure',
+  net: 'net_exposure',
+  long: 'long_exposure',
+  short: 'short_exposure',
+};
+
+const LEVELS: Record<Level, LevelTables> = {
+  portfolio: { bar: StoreTable.portfolioBar, key: [], measures: ROLLUP_MEASURES },
+  sector: { bar: StoreTable.sectorBar, key: ['sector'], measures: ROLLUP_MEASURES },
+  symbol: { bar: StoreTable.bars, key: ['symbol'], measures: BAR_MEASURES },
+};
+
+/** The bar measures in time order: a time window of every symbol reads a slice of it. */
+const BARS_BY_TIME: LevelTables = {
+  bar: StoreTable.barsByTime,
+  key: ['symbol'],
+  measures: { ...BAR_MEASURES, traded_value: 'traded_value' },
+};
+
+/**
+ * The bar table of a level. At symbol level, `bars` (sorted by symbol) when symbols are filtered,
+ * else `bars_by_time` (sorted by time), so either way the read is a narrow slice.
+ */
+function barTable(level: Level, scope: Scope): LevelTables {
+  return level === 'symbol' && !scope.symbols ? BARS_BY_TIME : LEVELS[level];
+}
+
+/**
+ * True when the level's rows are already one per run per bar: a portfolio, a single sector, or a
+ * single symbol (no sector filter to combine with), so no GROUP BY is needed over them.
+ */
+export function onePerBar(level: Level, scope: Scope): boolean {
+  if (level === 'portfolio') return true;
+  if (level === 'sector') return scope.sectors?.length === 1;
+  return scope.symbols?.length === 1;
+}
+
+/** Dimension-filter condition at a level (portfolio rows cannot be filtered by dimension). */
+function dimCondition(b: Binder, level: Level, scope: Scope): string {
+  if (level === 'portfolio') return 'TRUE';
+  if (level === 'sector') return scope.sectors ? b.in('sector', scope.sectors) : 'TRUE';
+  return and(
+    scope.symbols ? b.in('symbol', scope.symbols) : null,
+    scope.sectors ? `symbol IN (SELECT symbol FROM ${StoreTable.symbols} WHERE ${b.in('sector', scope.sectors)})` : null,
+  );
+}
+
+export interface Rows {
+  sql: string;
+  /** Tables read, for the done message. */
+  sources: string[];
+}
+
+export interface RowOptions {
+  /** At symbol level, add each symbol's sector (for grouping by sector). */
+  sector?: boolean;
+}
+
+function withSector(level: Level, sql: string, options: RowOptions): string {
+  if (!options.sector || level !== 'symbol') return sql;
+  return `SELECT x.*, s.sector FROM (${sql}) x JOIN ${StoreTable.symbols} s ON s.symbol = x.symbol`;
+}
+
+/**
+ * Per-bar rows of a level: run_id, ts, [sector | symbol], pnl, fees, traded_value, gross, net,
+ * long, short; restricted to the scope's runs and dimension filters and to `time` (a condition on
+ * `ts`).
+ */
+export function barRows(b: Binder, level: Level, scope: Scope, time: string, options: RowOptions = {}): Rows {
+  const t = barTable(level, scope);
+  const m = t.measures;
+  const sql = `SELECT run_id, ts${t.key.map((k) => `, ${k}`).join('')}, ${m.pnl} AS pnl, ${m.fees} AS fees,
+      ${m.traded_value} AS traded_value, ${m.gross} AS gross, ${m.net} AS net, ${m.long} AS long, ${m.short} AS short
+    FROM ${t.bar} WHERE ${and(runsCondition(b, scope), time, dimCondition(b, level, scope))}`;
+  return { sql: withSector(level, sql, options), sources: [t.bar] };
+}
+
+/** Day table of a level; at symbol level the one whose sort order prunes best for the scope. */
+function dayTable(level: Level, scope: Scope): string {
+  if (level === 'portfolio') return StoreTable.portfolioDay;
+  if (level === 'sector') return StoreTable.sectorDay;
+  return scope.symbols ? StoreTable.symbolDay : StoreTable.symbolDayByDay;
+}
+
+/**
+ * Per-day rows of a level over the scope's range: run_id, day, [sector | symbol], pnl, fees,
+ * traded_value, gross_sum, net_sum, long_sum, short_sum, and at portfolio level bars (the bar
+ * timestamps the row covers). Whole days come from the day rollup, cut days from the bar table
+ * grouped by day.
+ */
+export function dayRows(b: Binder, level: Level, scope: Scope, options: RowOptions = {}): Rows {
+  const t = LEVELS[level];
+  const day = dayTable(level, scope);
+  const keys = t.key.map((k) => `, ${k}`).join('');
+  const bars = level === 'portfolio' ? ', bars' : '';
+  const branches: string[] = [];
+  const sources: string[] = [];
+  const { full, cuts } = scope.range;
+  if (full) {
+    branches.push(`SELECT run_id, day${keys}, pnl, fees, traded_value, gross_sum, net_sum, long_sum, short_sum${bars}
+      FROM ${day} WHERE ${and(
+        runsCondition(b, scope),
+        scope.range.everything ? null : `day BETWEEN ${b.date(full.lo)} AND ${b.date(full.hi)}`,
+        dimCondition(b, level, scope),
+      )}`);
+    sources.push(day);
+  }
+  // One branch per cut day: a single time range is pushed into the scan (zonemaps prune the
+  // time-sorted tables to that day), an OR of two ranges would not be.
+  for (const cut of cuts) {
+    const rows = barRows(b, level, scope, `ts BETWEEN ${b.timestampMs(cut.from)} AND ${b.timestampMs(cut.to)}`);
+    branches.push(`SELECT run_id, ts::DATE AS day${keys}, sum(pnl) AS pnl, sum(fees) AS fees, sum(traded_value) AS traded_value,
+        sum(gross) AS gross_sum, sum(net) AS net_sum, sum(long) AS long_sum, sum(short) AS short_sum${level === 'portfolio' ? ', count(*) AS bars' : ''}
+      FROM (${rows.sql}) GROUP BY run_id, ts::DATE${keys}`);
+    sources.push(...rows.sources);
+  }
+  if (branches.length === 0) {
+    branches.push(`SELECT run_id, day${keys}, pnl, fees, traded_value, gross_sum, net_sum, long_sum, short_sum${bars} FROM ${day} WHERE FALSE`);
+    sources.push(day);
+  }
+  return { sql: withSector(level, branches.join('\nUNION ALL\n'), options), sources };
+}
+
+/** The index of each row's run in `runs`, as an INTEGER expression (for computed results). */
+export function runIndexSql(b: Binder, runs: readonly string[]): string {
+  if (runs.length === 0) return 'NULL::INTEGER';
+  return `(CASE run_id ${runs.map((run, i) => `WHEN ${b.bind(run)} THEN ${i}`).join(' ')} END)::INTEGER`;
+}
+
+/** `VALUES` of the selected runs with their capital: caps(run_id, capital). */
+export function capitalsSql(b: Binder, runs: readonly string[], capitalOf: (run: string) => number | null): string {
+  if (runs.length === 0) return `SELECT NULL::VARCHAR AS run_id, NULL::DOUBLE AS capital WHERE FALSE`;
+  const values = runs.map((run) => {
+    const capital = capitalOf(run);
+    return `(${b.bind(run)}, ${capital === null ? 'NULL::DOUBLE' : b.number(capital)})`;
+  });
+  return `SELECT * FROM (VALUES ${values.join(', ')}) v(run_id, capital)`;
+}
+
+/**
+ * CTEs `caps`, `cal` and `daily` for the daily-return metrics. `daily(run_id, day, bars, pnl,
+ * fees, traded_value, gross_sum, net_sum, long_sum, short_sum, ret)` has one row per run per
+ * trading day of the range (the run's calendar, from the portfolio level, so a filtered subset
+ * that was flat on a day has a zero there), with ret = pnl / the run's capital.
+ */
+export function dailyCtes(b: Binder, scope: Scope, capitalOf: (run: string) => number | null): { ctes: string; sources: string[] } {
+  const level = levelFor(scope);
+  const cal = dayRows(b, 'portfolio', scope);
+  const caps = capitalsSql(b, scope.runs, capitalOf);
+  const measures = ['pnl', 'fees', 'traded_value', 'gross_sum', 'net_sum', 'long_sum', 'short_sum'];
+  if (level === 'portfolio') {
+    return {
+      ctes: `caps AS (${caps}),
+        cal AS (${cal.sql}),
+        daily AS (
+          SELECT c.run_id, c.day, c.bars, ${measures.map((m) => `c.${m}`).join(', ')}, c.pnl / k.capital AS ret
+          FROM cal c JOIN caps k ON k.run_id = c.run_id
+        )`,
+      sources: cal.sources,
+    };
+  }
+  const rows = dayRows(b, level, scope);
+  return {
+    ctes: `caps AS (${caps}),
+      cal AS (${cal.sql}),
+      lvl AS (SELECT run_id, day, ${measures.map((m) => `sum(${m}) AS ${m}`).join(', ')} FROM (${rows.sql}) GROUP BY run_id, day),
+      daily AS (
+        SELECT c.run_id, c.day, c.bars, ${measures.map((m) => `coalesce(l.${m}, 0) AS ${m}`).join(', ')},
+          coalesce(l.pnl, 0) / k.capital AS ret
+        FROM cal c JOIN caps k ON k.run_id = c.run_id LEFT JOIN lvl l ON l.run_id = c.run_id AND l.day = c.day
+      )`,
+    sources: [...new Set([...cal.sources, ...rows.sources])],
+  };
+}

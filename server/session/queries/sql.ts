@@ -1,0 +1,62 @@
+// Small helpers for building SQL whose every client value is a bound parameter. Identifiers are
+// never taken from the client: they are literals of this code, chosen from allow-lists.
+import type { DuckDBValue } from '@duckdb/node-api';
+
+/** Collects bound parameters; `bind` returns the placeholder to write into the SQL text. */
+export class Binder {
+  readonly params: Record<string, DuckDBValue> = {};
+  private next = 0;
+
+  bind(value: DuckDBValue): string {
+    const name = `p${this.next++}`;
+    this.params[name] = value;
+    return `$${name}`;
+  }
+
+  /** A DOUBLE parameter (JS numbers bind as DOUBLE already; the cast documents it). */
+  number(value: number): string {
+    return `${this.bind(value)}::DOUBLE`;
+  }
+
+  /** An integer parameter. */
+  integer(value: number): string {
+    return `${this.bind(BigInt(Math.trunc(value)))}::BIGINT`;
+  }
+
+  /** A TIMESTAMP from epoch milliseconds (bound as epoch microseconds). */
+  timestampMs(ms: number): string {
+    return `make_timestamp(${this.bind(BigInt(Math.round(ms * 1000)))}::BIGINT)`;
+  }
+
+  /** A TIMESTAMP from epoch microseconds. */
+  timestampUs(us: bigint): string {
+    return `make_timestamp(${this.bind(us)}::BIGINT)`;
+  }
+
+  /** A DATE from an ISO date string computed by the server. */
+  date(iso: string): string {
+    return `${this.bind(iso)}::DATE`;
+  }
+
+  /** `column IN ($a, $b, ...)`, or FALSE for an empty list. */
+  in(column: string, values: readonly string[]): string {
+    if (values.length === 0) return 'FALSE';
+    return `${column} IN (${values.map((v) => this.bind(v)).join(', ')})`;
+  }
+}
+
+/** AND of conditions, TRUE if none. */
+export function and(...conditions: (string | null | undefined | false)[]): string {
+  const kept = conditions.filter((c): c is string => typeof c === 'string' && c !== '' && c !== 'TRUE');
+  return kept.length === 0 ? 'TRUE' : kept.map((c) => `(${c})`).join(' AND ');
+}
+
+/** OR of conditions, FALSE if none. */
+export function or(conditions: readonly string[]): string {
+  return conditions.length === 0 ? 'FALSE' : conditions.map((c) => `(${c})`).join(' OR ');
+}
+
+/** Epoch milliseconds (DOUBLE) of a TIMESTAMP or DATE expression. */
+export function ms(expr: string): string {
+  return `epoch_ms((${expr})::TIMESTAMP)::DOUBLE`;
+}

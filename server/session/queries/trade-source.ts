@@ -1,0 +1,100 @@
+// Where trade measures come from. trade_day holds the trade statistics per run, close day, close
+// hour, sector and side; a range is answered from it for its whole (calendar) days and from
+// trade_list, sorted by close time, for the one or two days it cuts. A filter trade_day cannot
+// honour (symbols, tags, pnl/return/holding/MAE/MFE ranges) or a grouping by symbol reads
+// trade_list for the whole range instead. Either way the rows have the same columns, and every
+// measure is a sum of them:
+//   run_id, sector, side, [symbol], day, hour, trades, wins, pnl_n, gross_profit, gross_loss,
+//   holding_sum, holding_n, bars_held_sum, bars_held_n
+import { StoreTable } from '../../store/format.js';
+import type { Scope } from './scope.js';
+import { tradeConditions, runsCondition } from './scope.js';
+import { and, type Binder } from './sql.js';
+
+const DAY_US = 86_400_000_000;
+
+export interface TradeRangePlan {
+  /** Whole UTC days in the range (either end open); null when none. */
+  full: { lo: number | null; hi: number | null } | null;
+  /** Windows (epoch µs, inclusive) of the days the range cuts. */
+  cuts: { from: number; to: number }[];
+}
+
+/** Splits [from, to] (epoch ms, inclusive) into whole UTC days and cut windows. */
+export function planTradeRange(from: number | undefined, to: number | undefined): TradeRangePlan {
+  if (from === undefined && to === undefined) return { full: { lo: null, hi: null }, cuts: [] };
+  const f = from === undefined ? null : Math.round(from * 1000);
+  const t = to === undefined ? null : Math.round(to * 1000);
+  const lo = f === null ? null : Math.ceil(f / DAY_US);
+  const hi = t === null ? null : Math.floor((t + 1) / DAY_US) - 1;
+  if (lo !== null && hi !== null && lo > hi) return { full: null, cuts: f! <= t! ? [{ from: f!, to: t! }] : [] };
+  const cuts: TradeRangePlan['cuts'] = [];
+  if (f !== null && f < lo! * DAY_US) cuts.push({ from: f, to: lo! * DAY_US - 1 });
+  if (t !== null && t > (hi! + 1) * DAY_US - 1) cuts.push({ from: (hi! + 1) * DAY_US, to: t });
+  return { full: { lo, hi }, cuts };
+}
+
+const isoDay = (day: number) => new Date(day * 86_400_000).toISOString().slice(0, 10);
+
+/** The columns of one trade as a row of trade statistics. */
+const PER_TRADE = `run_id, sector, side, symbol, close_ts::DATE AS day, hour(close_ts)::TINYINT AS hour,
+  1::BIGINT AS trades, coalesce((pnl > 0)::BIGINT, 0) AS wins, (pnl IS NOT NULL)::BIGINT AS pnl_n,
+  CASE WHEN pnl > 0 THEN pnl ELSE 0 END AS gross_profit, CASE WHEN pnl < 0 THEN pnl ELSE 0 END AS gross_loss,
+  coalesce(holding_ms, 0) AS holding_sum, (holding_ms IS NOT NULL)::BIGINT AS holding_n,
+  coalesce(bars_held, 0)::DOUBLE AS bars_held_sum, (bars_held IS NOT NULL)::BIGINT AS bars_held_n`;
+
+const ROLLED = `run_id, sector, side, NULL::VARCHAR AS symbol, day, hour, trades, wins, pnl_n, gross_profit, gross_loss,
+  holding_sum, holding_n, bars_held_sum, bars_held_n`;
+
+/**
+ * The trades a scope can match, as a FROM item with trade_list's columns. Under a symbols filter,
+ * the base trades table (sorted by run and symbol, so a few symbols are a narrow read) with the
+ * derived columns added; otherwise trade_list itself.
+ */
+export function tradeFrom(b: Binder, scope: Scope): string {
+  if (!scope.symbols) return StoreTable.tradeList;
+  return `(SELECT t.run_id, t.trade_id, t.symbol, coalesce(s.sector, 'Unknown') AS sector, t.side, t.entry_ts, t.exit_ts,
+      coalesce(t.exit_ts, t.entry_ts) AS close_ts, t.qty, t.entry_price, t.exit_price, t.fees, t.pnl, t.ret, t.bars_held,
+      (epoch_ms(t.exit_ts) - epoch_ms(t.entry_ts))::DOUBLE AS holding_ms, t.mae, t.mfe, t.tag
+    FROM ${StoreTable.trades} t LEFT JOIN ${StoreTable.symbols} s ON s.symbol = t.symbol
+    WHERE ${b.in('t.symbol', scope.symbols)})`;
+}
+
+export function tradeDayUsable(scope: Scope, options: { symbol?: boolean } = {}): boolean {
+  return !options.symbol && !scope.symbols && !scope.trade.tags && scope.trade.ranges.length === 0;
+}
+
+/** Trade statistic rows for the scope (see the header); `symbol` keeps per-trade symbols. */
+export function tradeRows(b: Binder, scope: Scope, options: { symbol?: boolean } = {}): { sql: string; sources: string[] } {
+  if (!tradeDayUsable(scope, options)) {
+    const from = tradeFrom(b, scope);
+    return {
+      sql: `SELECT ${PER_TRADE} FROM ${from} WHERE ${tradeConditions(b, scope)}`,
+      sources: [scope.symbols ? StoreTable.trades : StoreTable.tradeList],
+    };
+  }
+  const range = planTradeRange(scope.from, scope.to);
+  const dims = and(
+    runsCondition(b, scope),
+    scope.sectors ? b.in('sector', scope.sectors) : null,
+    scope.trade.sides ? b.in('side', scope.trade.sides) : null,
+  );
+  const branches: string[] = [];
+  const sources: string[] = [];
+  if (range.full) {
+    const { lo, hi } = range.full;
+    branches.push(`SELECT ${ROLLED} FROM ${StoreTable.tradeDay} WHERE ${and(
+      dims,
+      lo !== null ? `day >= ${b.date(isoDay(lo))}` : null,
+      hi !== null ? `day <= ${b.date(isoDay(hi))}` : null,
+    )}`);
+    sources.push(StoreTable.tradeDay);
+  }
+  for (const cut of range.cuts) {
+    const window = `close_ts BETWEEN ${b.timestampUs(BigInt(cut.from))} AND ${b.timestampUs(BigInt(cut.to))}`;
+    branches.push(`SELECT ${PER_TRADE} FROM ${StoreTable.tradeList} WHERE ${and(dims, window)}`);
+    if (!sources.includes(StoreTable.tradeList)) sources.push(StoreTable.tradeList);
+  }
+  if (branches.length === 0) branches.push(`SELECT ${ROLLED} FROM ${StoreTable.tradeDay} WHERE FALSE`);
+  return { sql: branches.join('\nUNION ALL\n'), sources };
+}

@@ -1,0 +1,124 @@
+// A window of the trade list: any sort order, any offset, the filters, and the total count, so a
+// table can scroll through millions of trades asking only for the rows on screen.
+//
+// A plain ORDER BY ... LIMIT n OFFSET k must sort (or keep a heap of) k + n rows: fine at the top,
+// a full sort of a million rows deep in the list. trade_list carries each trade's rank under every
+// sortable column (rk_<column>), so a window costs three narrow reads instead:
+//   1. a histogram of the matching trades' ranks in buckets of BUCKET (it also gives the total);
+//   2. the ranks of the window's rows, from the one or two buckets that hold it (reads the rank
+//      and filter columns only, sorts at most a few BUCKETs of integers);
+//   3. the window's rows: the matching trades whose rank lies between the first and last of those.
+// Reading every column of the ~BUCKET candidates in step 2 would touch a vector of every column
+// for nearly every candidate (ranks are scattered over the table): step 3 touches only the rows
+// shown. The histogram of step 1 is kept per (scope, sort column), so the next page of a scroll
+// skips it. Without any filter, ranks are positions and steps 1 and 2 are not needed; under a
+// symbols filter the few matching trades are read from the base trades table (sorted by symbol)
+// and sorted directly.
+import { TRADE_SORT_COLUMNS, type TradesParams } from '../../../shared/protocol.js';
+import { StoreTable } from '../../store/format.js';
+import type { Catalog } from '../store.js';
+import { BadParamsError } from './errors.js';
+import type { Planner } from './plan.js';
+import { hasTradeFilters, resolveScope, tradeConditions } from './scope.js';
+import { Binder, ms } from './sql.js';
+import { tradeFrom } from './trade-source.js';
+
+export const BUCKET = 4096;
+/** Rank histograms kept (per session process; the store is read-only, so they never go stale). */
+const HISTOGRAM_CACHE_SIZE = 32;
+const histogramsByStore = new WeakMap<Catalog, Map<string, { bucket: number; n: number }[]>>();
+
+const SORTABLE = new Set<string>(TRADE_SORT_COLUMNS);
+
+/** The Arrow columns of a trade row (TRADE_COLUMNS), as expressions over trade_list. */
+export const TRADE_SELECT = `run_id, trade_id::DOUBLE AS trade_id, symbol, sector, side,
+  ${ms('entry_ts')} AS entry_ts, ${ms('exit_ts')} AS exit_ts, qty, entry_price, exit_price, fees, pnl, ret,
+  bars_held::INTEGER AS bars_held, holding_ms, mae, mfe, tag`;
+
+export function planTrades(params: TradesParams, catalog: Catalog): Planner {
+  const scope = resolveScope(params, catalog);
+  const column = params.sort?.column ?? 'entry_ts';
+  if (!SORTABLE.has(column)) throw new BadParamsError(`trades cannot be sorted by ${JSON.stringify(column)}`);
+  const rank = `rk_${column}`;
+  const descending = params.sort?.descending ?? false;
+  const offset = params.offset ?? 0;
+  const limit = params.limit;
+  if (scope.allRuns && scope.from === undefined && scope.to === undefined && !scope.sectors && !scope.symbols && !hasTradeFilters(scope)) {
+    // Every trade matches: ranks are positions, so the window is known without a look-up.
+    const total = catalog.tradeCount;
+    const b = new Binder();
+    const first = descending ? total - offset - limit : offset;
+    const last = descending ? total - 1 - offset : offset + limit - 1;
+    const sql =
+      offset >= total
+        ? `SELECT ${TRADE_SELECT} FROM ${StoreTable.tradeList} WHERE FALSE`
+        : `SELECT ${TRADE_SELECT} FROM ${StoreTable.tradeList}
+           WHERE ${rank} BETWEEN ${b.integer(Math.max(0, first))} AND ${b.integer(Math.min(total - 1, last))}
+           ORDER BY ${rank} ${descending ? 'DESC' : 'ASC'}`;
+    return () => ({ statements: [{ sql, params: b.params }], source: StoreTable.tradeList, notes: [], total });
+  }
+  if (scope.symbols) {
+    // A few symbols: their trades are a narrow read of the base table, sorted directly.
+    return async (lookup) => {
+      const c = new Binder();
+      const [[count]] = (await lookup(`SELECT count(*) FROM ${tradeFrom(c, scope)} WHERE ${tradeConditions(c, scope)}`, c.params)) as [[bigint]];
+      const b = new Binder();
+      const order = descending ? `${column} DESC NULLS FIRST, run_id DESC, trade_id DESC` : `${column} ASC NULLS LAST, run_id ASC, trade_id ASC`;
+      const sql = `SELECT ${TRADE_SELECT} FROM ${tradeFrom(b, scope)} WHERE ${tradeConditions(b, scope)}
+        ORDER BY ${order} LIMIT ${b.integer(limit)} OFFSET ${b.integer(offset)}`;
+      return { statements: [{ sql, params: b.params }], source: StoreTable.trades, notes: [], total: Number(count) };
+    };
+  }
+  const cacheKey = JSON.stringify([scope.runs, scope.from, scope.to, scope.sectors, scope.trade, rank]);
+  let histograms = histogramsByStore.get(catalog);
+  if (!histograms) histogramsByStore.set(catalog, (histograms = new Map()));
+  const cache = histograms;
+  return async (lookup) => {
+    let buckets = cache.get(cacheKey);
+    if (buckets) {
+      cache.delete(cacheKey);
+    } else {
+      const counting = new Binder();
+      buckets = (await lookup(
+        `SELECT (${rank} // ${BUCKET})::BIGINT AS bucket, count(*)::BIGINT AS n
+         FROM ${StoreTable.tradeList} WHERE ${tradeConditions(counting, scope)} GROUP BY 1 ORDER BY 1`,
+        counting.params,
+      )).map(([bucket, n]) => ({ bucket: Number(bucket), n: Number(n) }));
+    }
+    cache.set(cacheKey, buckets);
+    if (cache.size > HISTOGRAM_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+    const total = buckets.reduce((sum, x) => sum + x.n, 0);
+    const ordered = descending ? [...buckets].reverse() : buckets;
+    const b = new Binder();
+    let sql: string;
+    if (offset >= total) {
+      sql = `SELECT ${TRADE_SELECT} FROM ${StoreTable.tradeList} WHERE FALSE`;
+    } else {
+      const last = Math.min(offset + limit, total) - 1;
+      let before = 0;
+      let first: { bucket: number; skip: number } | null = null;
+      let end = ordered[0]!.bucket;
+      for (const { bucket, n } of ordered) {
+        if (first === null && before + n > offset) first = { bucket, skip: offset - before };
+        if (before <= last) end = bucket;
+        before += n;
+        if (before > last) break;
+      }
+      const lo = Math.min(first!.bucket, end) * BUCKET;
+      const hi = (Math.max(first!.bucket, end) + 1) * BUCKET - 1;
+      const w = new Binder();
+      const ranks = (await lookup(
+        `SELECT ${rank} FROM ${StoreTable.tradeList}
+         WHERE ${rank} BETWEEN ${w.integer(lo)} AND ${w.integer(hi)} AND ${tradeConditions(w, scope)}
+         ORDER BY ${rank} ${descending ? 'DESC' : 'ASC'} LIMIT ${w.integer(limit)} OFFSET ${w.integer(first!.skip)}`,
+        w.params,
+      )).map(([r]) => Number(r));
+      const low = Math.min(...ranks);
+      const high = Math.max(...ranks);
+      sql = `SELECT ${TRADE_SELECT} FROM ${StoreTable.tradeList}
+        WHERE ${rank} BETWEEN ${b.integer(low)} AND ${b.integer(high)} AND ${tradeConditions(b, scope)}
+        ORDER BY ${rank} ${descending ? 'DESC' : 'ASC'}`;
+    }
+    return { statements: [{ sql, params: b.params }], source: StoreTable.tradeList, notes: [], total };
+  };
+}

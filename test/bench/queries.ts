@@ -1,0 +1,393 @@
+// `npm run bench:queries -- --scale large`: a scripted drill-down of at least 200 interactions
+// (overview, zooms, sector and symbol drills, trade-window scrolls, filters, time breakdowns)
+// driven by a Node WebSocket client against a real control server and session process, each
+// request timed from sent to Arrow decoded; the same script against the hand-written baseline
+// (test/bench/baseline/server.ts: DuckDB over the raw Parquet, JSON over HTTP) in the same run,
+// each request timed from sent to JSON parsed. An interaction's requests go out together, as a
+// UI sends them. Then raw streaming: a 5M-row export through the socket, rows/s, next to DuckDB's
+// own time for the same query.
+//
+// Flags: --scale tiny|demo|large (default large, generated on first use), --seed N, --interactions N (default 240),
+// --baseline-every N (run the baseline on every Nth interaction; default 1 = all),
+// --no-baseline, --threads N (DuckDB threads of the session and of the baseline, default 2),
+// --memory SIZE (session DuckDB memory_limit, default 256MB as `tickscope serve`),
+// --export-rows N (default 5000000), --slowest (list the slowest requests).
+//
+// Each interaction is run twice against Tickscope: its requests one after the other (each
+// request's own latency: the table compared with the baseline, which runs them one after the
+// other too) and all sent together as a UI sends them (latency including the wait for the
+// interaction's other requests on the session's two DuckDB threads).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureFixtures, fixtureCacheDir, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
+import { startControlServer, type ControlServer } from '../../server/control/app.js';
+import { planRequest } from '../../server/session/queries/index.js';
+import { openStore } from '../../server/session/store.js';
+import type { QueryRequest } from '../../shared/protocol.js';
+import { SessionClient, createSession, rowsOf, type Answer } from '../support/session-client.js';
+import { percentile } from './stats.js';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+type Ask = DistributiveOmit<QueryRequest, 'type' | 'id'>;
+
+// ---------------------------------------------------------------------------------------------
+// Flags
+
+const argv = process.argv.slice(2);
+const flag = (name: string, fallback?: string): string | undefined => {
+  const at = argv.indexOf(`--${name}`);
+  return at >= 0 ? argv[at + 1] : fallback;
+};
+const scale = (flag('scale', 'large') as FixtureScale) ?? 'large';
+const seed = Number(flag('seed', scale === 'tiny' ? '7' : '42'));
+const interactionCount = Number(flag('interactions', '240'));
+const baselineEvery = argv.includes('--no-baseline') ? 0 : Number(flag('baseline-every', '1'));
+const threads = Number(flag('threads', '2'));
+const memory = flag('memory', '256MB')!;
+const exportRows = Number(flag('export-rows', '5000000'));
+
+// ---------------------------------------------------------------------------------------------
+// Setup
+
+const input = fixtureCacheDir(scale, seed);
+if (!existsSync(input)) {
+  console.log(`generating the ${scale} fixture into ${input} (minutes for large)...`);
+  await ensureFixtures(scale, seed);
+}
+console.log(`dataset: ${scale} (seed ${seed}) at ${input}`);
+const started = performance.now();
+const server: ControlServer = await startControlServer({
+  host: '127.0.0.1',
+  port: 0,
+  datasets: [{ id: scale, input }],
+  storeDir: path.join(repoRoot(), '.cache', 'stores'),
+  poolSize: 1,
+  logger: false,
+  limits: {
+    maxSessions: 4,
+    idleTimeoutMs: 600_000,
+    lifetimeMs: 0,
+    startupTimeoutMs: 60_000,
+    terminateGraceMs: 2000,
+    memoryLimit: memory,
+    threads,
+    memoryBudgetBytes: 16 * 2 ** 30,
+  },
+});
+const storePath = await server.datasets.whenReady(scale);
+console.log(`store: ${storePath} (ready after ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+const { wsUrl } = await createSession(server.url, { key: 'bench-queries' });
+const client = await SessionClient.connect(server.url, wsUrl);
+const dataset = client.hello.dataset;
+console.log(
+  `${dataset.runs.length} runs, ${dataset.symbolCount} symbols, ${dataset.barCount.toLocaleString('en-US')} bars, ` +
+    `${dataset.tradeCount.toLocaleString('en-US')} trades, ${dataset.dayCount} days; session: ${threads} DuckDB threads, memory_limit ${memory}`,
+);
+
+let baseline: { child: ChildProcess; port: number } | null = null;
+if (baselineEvery > 0) {
+  const capitals = Object.fromEntries(dataset.runs.map((r) => [r.runId, r.capital ?? 1]));
+  const child = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./baseline/server.js', import.meta.url)), input, JSON.stringify(capitals), String(threads), '4GB'],
+    { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] },
+  );
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout!.on('data', (data: Buffer) => {
+      const match = /listening (\d+)/.exec(String(data));
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`baseline exited with ${code}`)));
+  });
+  baseline = { child, port };
+  console.log(`baseline: DuckDB over ${input} (raw Parquet), JSON over HTTP on port ${port}, ${threads} threads, memory_limit 4GB`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The script
+
+function mulberry32(a: number) {
+  return () => {
+    a |= 0;
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+const rng = mulberry32(seed * 7919 + 1);
+const pickOne = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
+
+const WIDTH = 1200;
+const range = dataset.range!;
+const DAY = 86_400_000;
+const symbolAnswer = await client.request({ query: 'breakdown', params: { by: 'symbol', limit: 10_000 } });
+const symbols = rowsOf(symbolAnswer).map((r) => String(r.key));
+const runs = dataset.runs.map((r) => r.runId);
+const sectors = dataset.sectors;
+const TRADE_SORTS = ['pnl', 'ret', 'entry_ts', 'symbol', 'holding_ms', 'mae', 'mfe', 'qty'] as const;
+
+/** A zoom the way a chart drag makes one: arbitrary instants, so both ends usually cut a day. */
+function zoom(): { from: number; to: number } {
+  const span = range.to - range.from;
+  const length = span * (0.02 + rng() * 0.5);
+  const from = range.from + rng() * (span - length);
+  return { from: Math.round(from), to: Math.round(from + length) };
+}
+/** A zoom to whole days (a click on a month or a day in the heatmap / calendar). */
+function dayZoom(): { from: number; to: number } {
+  const first = Math.floor(range.from / DAY);
+  const days = Math.floor(range.to / DAY) - first;
+  const start = first + Math.floor(rng() * Math.max(1, days - 25));
+  return { from: start * DAY, to: (start + 1 + Math.floor(rng() * 25)) * DAY - 1 };
+}
+
+interface Interaction {
+  kind: string;
+  asks: Ask[];
+}
+
+function overview(): Interaction {
+  return {
+    kind: 'overview',
+    asks: [
+      { query: 'summary', params: {} },
+      { query: 'equity', params: { width: WIDTH } },
+      { query: 'exposure', params: { width: WIDTH } },
+      { query: 'breakdown', params: { by: 'sector', limit: 50 } },
+      { query: 'heatmap', params: {} },
+      { query: 'rolling', params: { window: 63 } },
+      { query: 'histogram', params: { field: 'daily_return', bins: 50 } },
+    ],
+  };
+}
+
+function buildScript(count: number): Interaction[] {
+  const script: Interaction[] = [overview()];
+  let view: { from?: number; to?: number } = {};
+  let sector: string | null = null;
+  while (script.length < count) {
+    const r = rng();
+    if (script.length % 40 === 0) {
+      view = {};
+      sector = null;
+      script.push(overview());
+    } else if (r < 0.22) {
+      view = rng() < 0.7 ? zoom() : dayZoom();
+      const filters = sector ? { filters: { sectors: [sector] } } : {};
+      script.push({
+        kind: 'zoom',
+        asks: [
+          { query: 'equity', params: { ...view, ...filters, width: WIDTH } },
+          { query: 'exposure', params: { ...view, ...filters, width: WIDTH } },
+          { query: 'summary', params: { ...view, ...filters } },
+          { query: 'breakdown', params: { ...view, ...filters, by: sector ? 'symbol' : 'sector', limit: 50 } },
+        ],
+      });
+    } else if (r < 0.36) {
+      sector = pickOne(sectors);
+      const filters = { filters: { sectors: [sector] } };
+      script.push({
+        kind: 'sector',
+        asks: [
+          { query: 'summary', params: { ...view, ...filters } },
+          { query: 'equity', params: { ...view, ...filters, width: WIDTH } },
+          { query: 'breakdown', params: { ...view, ...filters, by: 'symbol', limit: 50 } },
+        ],
+      });
+    } else if (r < 0.5) {
+      const symbol = pickOne(symbols);
+      script.push({
+        kind: 'symbol',
+        asks: [
+          { query: 'series', params: { ...view, symbol, width: WIDTH } },
+          { query: 'summary', params: { ...view, filters: { symbols: [symbol] } } },
+          { query: 'trades', params: { ...view, filters: { symbols: [symbol] }, sort: { column: 'entry_ts' }, limit: 100 } },
+        ],
+      });
+    } else if (r < 0.6) {
+      // A scroll through the trade table: a few pages in a row, deeper and deeper.
+      const column = pickOne(TRADE_SORTS);
+      const descending = rng() < 0.5;
+      let offset = Math.floor(rng() * Math.min(dataset.tradeCount, 2_000_000) * 0.5);
+      const pages = 2 + Math.floor(rng() * 3);
+      for (let i = 0; i < pages && script.length < count; i++) {
+        script.push({ kind: 'scroll', asks: [{ query: 'trades', params: { ...view, sort: { column, descending }, offset, limit: 100 } }] });
+        offset += Math.floor(100 + rng() * 20_000);
+      }
+    } else if (r < 0.8) {
+      const filters = pickOne([
+        { sides: ['long' as const] },
+        { sides: ['short' as const], pnl: { max: 0 } },
+        { pnl: { min: 0 } },
+        { tags: dataset.tags.slice(0, 1) },
+        { ret: { min: -0.01, max: 0.01 } },
+      ]);
+      script.push({
+        kind: 'filter',
+        asks: [
+          { query: 'trades', params: { ...view, filters, sort: { column: 'pnl', descending: true }, limit: 100 } },
+          { query: 'histogram', params: { ...view, filters, field: pickOne(['pnl', 'ret', 'holding_ms'] as const), bins: 60 } },
+          { query: 'summary', params: { ...view, filters } },
+        ],
+      });
+    } else {
+      script.push({
+        kind: 'time',
+        asks: [
+          { query: 'breakdown', params: { ...view, by: pickOne(['month', 'weekday', 'hour'] as const), limit: 100 } },
+          { query: 'heatmap', params: { ...view, ...(sector ? { filters: { sectors: [sector] } } : {}) } },
+          { query: 'rolling', params: { ...view, window: pickOne([21, 63, 126]) } },
+        ],
+      });
+    }
+  }
+  return script;
+}
+
+const script = buildScript(interactionCount);
+
+// ---------------------------------------------------------------------------------------------
+// Running it
+
+interface Sample {
+  ask?: Ask;
+  query: string;
+  ms: number;
+  bytes: number;
+  rows: number;
+  serverMs?: number;
+}
+
+async function askTickscope(ask: Ask): Promise<Sample> {
+  const answer: Answer = await client.request(ask);
+  if (answer.error) throw new Error(`${ask.query} ${JSON.stringify(ask.params)}: ${answer.error.message}`);
+  const t = answer.done!.timings;
+  return { ask, query: ask.query, ms: answer.elapsedMs, bytes: answer.wireBytes, rows: answer.done!.rows, serverMs: t.planMs + t.executeMs + t.encodeMs };
+}
+
+async function askBaseline(ask: Ask): Promise<Sample> {
+  const start = performance.now();
+  const response = await fetch(`http://127.0.0.1:${baseline!.port}/`, { method: 'POST', body: JSON.stringify(ask) });
+  const text = await response.text();
+  const body = JSON.parse(text) as { rows?: unknown[]; error?: string };
+  if (!response.ok) throw new Error(`baseline ${ask.query}: ${body.error}`);
+  return { query: ask.query, ms: performance.now() - start, bytes: Buffer.byteLength(text), rows: body.rows?.length ?? 0 };
+}
+
+const mine: Sample[] = [];
+const together: Sample[] = [];
+const theirs: Sample[] = [];
+
+// Warm-up, unmeasured: page caches and DuckDB's own caches for both (the overview reads every
+// file of the dataset on the baseline's side).
+for (const interaction of script.slice(0, 3)) await Promise.all(interaction.asks.map(askTickscope));
+if (baseline) await Promise.all(script[0]!.asks.map(askBaseline));
+
+console.log(`\nscript: ${script.length} interactions, ${script.reduce((n, i) => n + i.asks.length, 0)} requests`);
+const kinds = new Map<string, number>();
+for (const i of script) kinds.set(i.kind, (kinds.get(i.kind) ?? 0) + 1);
+console.log(`  ${[...kinds].map(([k, n]) => `${k} ${n}`).join(', ')}`);
+const runStarted = performance.now();
+async function oneByOne(asks: Ask[], ask: (a: Ask) => Promise<Sample>): Promise<Sample[]> {
+  const out: Sample[] = [];
+  for (const a of asks) out.push(await ask(a));
+  return out;
+}
+for (const [index, interaction] of script.entries()) {
+  mine.push(...(await oneByOne(interaction.asks, askTickscope)));
+  together.push(...(await Promise.all(interaction.asks.map(askTickscope))));
+  if (baseline && index % baselineEvery === 0) theirs.push(...(await oneByOne(interaction.asks, askBaseline)));
+  if ((index + 1) % 20 === 0) {
+    console.log(`  ${index + 1}/${script.length} interactions (${((performance.now() - runStarted) / 1000).toFixed(0)} s)`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Raw streaming: an export of exportRows bar rows through the socket vs DuckDB's own time.
+
+const exportAsk: Ask = { query: 'export', params: { table: 'bars', runs: [runs[0]!], limit: exportRows } };
+const streamed = await client.request(exportAsk);
+if (streamed.error) throw new Error(streamed.error.message);
+const tradesExport = await client.request({ query: 'export', params: { table: 'trades' } });
+
+const duck = await openStore({ storePath, memoryLimit: memory, threads });
+const connection = await duck.instance.connect();
+async function duckdbOwnTime(ask: Ask): Promise<{ ms: number; rows: number }> {
+  const plan = await planRequest({ type: 'request', id: 1, ...ask } as QueryRequest, duck.catalog)(
+    async (sql, params) => (await connection.runAndReadAll(sql, params)).getRows(),
+  );
+  const statement = plan.statements[0]!;
+  const start = performance.now();
+  const result = await connection.stream(statement.sql, statement.params);
+  let rows = 0;
+  for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) rows += chunk.rowCount;
+  return { ms: performance.now() - start, rows };
+}
+const ownBars = await duckdbOwnTime(exportAsk);
+const ownTrades = await duckdbOwnTime({ query: 'export', params: { table: 'trades' } });
+connection.closeSync();
+duck.close();
+
+// ---------------------------------------------------------------------------------------------
+// Report
+
+const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-').padStart(8);
+const kb = (x: number) => (x / 1024).toFixed(1).padStart(9);
+const order = ['summary', 'equity', 'exposure', 'breakdown', 'series', 'trades', 'histogram', 'heatmap', 'rolling'];
+console.log(`\n${scale}: one request at a time; request sent -> Arrow decoded (Tickscope) vs sent -> JSON parsed (baseline), ms`);
+console.log(
+  `${'query'.padEnd(10)}${'n'.padStart(5)}${'p50'.padStart(8)}${'p95'.padStart(8)}${'max'.padStart(8)}${'avg KB'.padStart(9)}` +
+    ` |${'n'.padStart(5)}${'p50'.padStart(8)}${'p95'.padStart(8)}${'max'.padStart(8)}${'avg KB'.padStart(9)} |${'p95 ratio'.padStart(10)}`,
+);
+const all = (xs: Sample[]) => xs.filter((s) => s.query !== 'export');
+for (const query of [...order, 'ALL']) {
+  const a = query === 'ALL' ? all(mine) : mine.filter((s) => s.query === query);
+  const b = query === 'ALL' ? all(theirs) : theirs.filter((s) => s.query === query);
+  if (a.length === 0) continue;
+  const ms = a.map((s) => s.ms);
+  const bms = b.map((s) => s.ms);
+  const ratio = b.length ? percentile(bms, 95) / percentile(ms, 95) : NaN;
+  console.log(
+    `${query.padEnd(10)}${String(a.length).padStart(5)}${f(percentile(ms, 50))}${f(percentile(ms, 95))}${f(Math.max(...ms))}${kb(a.reduce((n, s) => n + s.bytes, 0) / a.length)}` +
+      ` |${String(b.length).padStart(5)}${f(percentile(bms, 50))}${f(percentile(bms, 95))}${f(b.length ? Math.max(...bms) : NaN)}${kb(b.length ? b.reduce((n, s) => n + s.bytes, 0) / b.length : NaN)}` +
+      ` |${(Number.isFinite(ratio) ? `${ratio.toFixed(1)}x` : '-').padStart(10)}`,
+  );
+}
+console.log(`\n${scale}: each interaction's requests sent together (as the UI does), Tickscope, ms`);
+console.log(`${'query'.padEnd(10)}${'n'.padStart(5)}${'p50'.padStart(8)}${'p95'.padStart(8)}${'max'.padStart(8)}`);
+for (const query of [...order, 'ALL']) {
+  const a = (query === 'ALL' ? all(together) : together.filter((s) => s.query === query)).map((s) => s.ms);
+  if (a.length) console.log(`${query.padEnd(10)}${String(a.length).padStart(5)}${f(percentile(a, 50))}${f(percentile(a, 95))}${f(Math.max(...a))}`);
+}
+const total = (xs: Sample[]) => xs.reduce((n, s) => n + s.bytes, 0);
+console.log(`bytes on the wire: Tickscope ${(total(mine) / 2 ** 20).toFixed(1)} MB for ${mine.length} answers; baseline ${(total(theirs) / 2 ** 20).toFixed(1)} MB for ${theirs.length}`);
+const serverP95 = percentile(all(mine).map((s) => s.serverMs ?? 0), 95);
+console.log(`session-side time (plan + execute + encode) p95: ${serverP95.toFixed(1)} ms`);
+const worst = [...new Set(all(mine).map((s) => s.query))].map((q) => percentile(mine.filter((s) => s.query === q).map((s) => s.ms), 95));
+console.log(`every interactive query p95 < 50 ms (one at a time): ${worst.every((x) => x < 50) ? 'yes' : 'NO'} (worst ${Math.max(...worst).toFixed(1)} ms)`);
+const ratios = [...new Set(all(theirs).map((s) => s.query))].map(
+  (q) => percentile(theirs.filter((s) => s.query === q).map((s) => s.ms), 95) / percentile(mine.filter((s) => s.query === q).map((s) => s.ms), 95),
+);
+if (ratios.length) console.log(`at least 20x faster than the baseline at p95, every query: ${ratios.every((r) => r >= 20) ? 'yes' : 'NO'} (lowest ${Math.min(...ratios).toFixed(1)}x)`);
+const load = (await import('node:os')).loadavg();
+console.log(`machine load average at the end (1/5/15 min): ${load.map((x) => x.toFixed(2)).join(' / ')} on ${(await import('node:os')).availableParallelism()} cores`);
+
+if (argv.includes('--slowest')) {
+  console.log('\nslowest Tickscope requests (ms total / session-side):');
+  for (const s of [...all(mine)].sort((a, b) => b.ms - a.ms).slice(0, 15)) {
+    console.log(`  ${s.ms.toFixed(1).padStart(7)} ${(s.serverMs ?? 0).toFixed(1).padStart(7)}  ${s.query} ${JSON.stringify(s.ask?.params).slice(0, 150)}`);
+  }
+}
+
+const rate = (rows: number, ms: number) => `${((rows / ms) * 1000 / 1e6).toFixed(2)}M rows/s`;
+console.log(`\nraw streaming, export of ${streamed.done!.rows.toLocaleString('en-US')} bar rows: ${rate(streamed.done!.rows, streamed.elapsedMs)} over the socket, Arrow decoded ` +
+  `(${(streamed.elapsedMs / 1000).toFixed(2)} s, ${(streamed.wireBytes / 2 ** 20).toFixed(0)} MB, ${streamed.done!.batches} batches, first batch after ${streamed.firstBatchMs.toFixed(0)} ms)`);
+console.log(`  DuckDB's own time for the same query: ${rate(ownBars.rows, ownBars.ms)} (${(ownBars.ms / 1000).toFixed(2)} s); socket path / DuckDB = ${(streamed.elapsedMs / ownBars.ms).toFixed(2)}x`);
+console.log(`export of all ${tradesExport.done!.rows.toLocaleString('en-US')} trades: ${rate(tradesExport.done!.rows, tradesExport.elapsedMs)} over the socket; DuckDB alone ${rate(ownTrades.rows, ownTrades.ms)}`);
+
+await client.close();
+baseline?.child.kill('SIGTERM');
+await server.close();
