@@ -11,6 +11,7 @@ import { LocalProcessRuntime } from './runtime/local-process-runtime.js';
 import type { SessionRuntime } from './runtime/types.js';
 import { AdmissionError, SessionManager, StartupError, type SessionLimits } from './session-manager.js';
 import { attachWebSocketGateway } from './ws-gateway.js';
+import { checkMemoryBudget } from './memory-budget.js';
 
 export interface ControlServerOptions {
   host: string;
@@ -40,8 +41,13 @@ export interface ControlServer {
 }
 
 export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
+  const { maxSessions, memoryLimit, memoryBudgetBytes } = options.limits;
+  checkMemoryBudget(maxSessions, memoryLimit, memoryBudgetBytes);
   const app = Fastify({
     logger: options.logger ?? { level: 'info' },
+    // Close() comes after every session has ended: remaining connections (status streams,
+    // keep-alive) are cut rather than waited for.
+    forceCloseConnections: true,
     // Reject unknown properties instead of silently dropping them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
@@ -49,7 +55,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const runtime =
     options.runtime ??
     new LocalProcessRuntime({
-      poolSize: options.poolSize,
+      poolSize: Math.min(options.poolSize, maxSessions),
       warmTimeoutMs: 15_000,
       onLog: (level, message, fields) => app.log[level]({ event: 'runtime', ...fields }, message),
     });

@@ -21,6 +21,9 @@ interface DatasetEntry extends DatasetSpec {
   progress: number;
   phase: string | null;
   error: string | null;
+  rows: number | null;
+  totalRows: number | null;
+  etaSeconds: number | null;
   prepared: Promise<string> | null;
 }
 
@@ -34,7 +37,7 @@ export class DatasetCatalog {
   ) {
     for (const spec of specs) {
       if (this.entries.has(spec.id)) throw new Error(`two datasets are named "${spec.id}" (${spec.input})`);
-      this.entries.set(spec.id, { ...spec, state: 'pending', progress: 0, phase: null, error: null, prepared: null });
+      this.entries.set(spec.id, { ...spec, state: 'pending', progress: 0, phase: null, error: null, rows: null, totalRows: null, etaSeconds: null, prepared: null });
     }
   }
 
@@ -46,13 +49,16 @@ export class DatasetCatalog {
   }
 
   list(): DatasetInfo[] {
-    return [...this.entries.values()].map(({ id, input, state, progress, phase, error }) => ({
+    return [...this.entries.values()].map(({ id, input, state, progress, phase, error, rows, totalRows, etaSeconds }) => ({
       id,
       inputs: [input],
       state,
       progress,
       phase,
       error,
+      rows,
+      totalRows,
+      etaSeconds,
     }));
   }
 
@@ -77,14 +83,18 @@ export class DatasetCatalog {
       const result = await prepareInChild({
         input: entry.input,
         storeDir: this.storeDir,
-        onProgress: ({ phase, fraction }) => {
+        onProgress: ({ phase, fraction, rows, totalRows, etaSeconds }) => {
           entry.phase = phase;
           entry.progress = fraction;
+          entry.rows = rows;
+          entry.totalRows = totalRows;
+          entry.etaSeconds = etaSeconds;
         },
       });
       entry.state = 'ready';
       entry.progress = 1;
       entry.phase = null;
+      entry.rows = entry.totalRows = entry.etaSeconds = null;
       this.log('dataset.ready', { dataset: entry.id, store: result.storePath, reused: result.reused, ms: Date.now() - started });
       return result.storePath;
     } catch (error) {

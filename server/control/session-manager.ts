@@ -27,6 +27,8 @@ export interface SessionLimits {
   /** DuckDB limits given to every session process. */
   memoryLimit: string;
   threads: number;
+  /** Bytes all sessions together may use (checked against maxSessions x memoryLimit at start). */
+  memoryBudgetBytes: number;
 }
 
 export type LifecycleLog = (event: string, fields: Record<string, unknown>) => void;
@@ -156,6 +158,7 @@ export class SessionManager {
     if (existing) return { session: existing, spawned: false };
     const datasetId = this.datasets.resolve(request.dataset);
     if (this.liveByKey.size >= this.limits.maxSessions) {
+      this.log('session.refused', { key: request.key ?? null, reason: 'max-sessions', maxSessions: this.limits.maxSessions });
       throw new AdmissionError(
         `all ${this.limits.maxSessions} session slots are in use; close another Tickscope tab or try again shortly`,
         5,
@@ -204,6 +207,7 @@ export class SessionManager {
       const storePath = await this.datasets.whenReady(session.datasetId);
       const process = await this.runtime.acquire();
       session.process = process;
+      this.updateWarmLimit();
       this.watch(session, process);
       if (session.state !== 'starting') return process.terminate(this.limits.terminateGraceMs);
       await process.assign(
@@ -294,9 +298,17 @@ export class SessionManager {
     }
   }
 
+  /** Warm processes count toward the session limit: the pool only keeps what sessions leave free. */
+  private updateWarmLimit(): void {
+    this.runtime.setWarmLimit(this.limits.maxSessions - this.liveByKey.size);
+  }
+
   /** Frees the key (a new request with it gets a new session) and stops the timers. */
   private release(session: Session): void {
-    if (this.liveByKey.get(session.key) === session) this.liveByKey.delete(session.key);
+    if (this.liveByKey.get(session.key) === session) {
+      this.liveByKey.delete(session.key);
+      this.updateWarmLimit();
+    }
     this.stopIdleCountdown(session);
     if (session.lifetimeTimer) clearTimeout(session.lifetimeTimer);
   }

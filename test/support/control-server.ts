@@ -24,6 +24,7 @@ export async function startTestServer(
       terminateGraceMs: 2000,
       memoryLimit: '256MB',
       threads: 1,
+      memoryBudgetBytes: 16 * 2 ** 30,
       ...limits,
     },
   });

@@ -8,6 +8,8 @@ import type { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { isFromSession, type FromSession, type SessionAssignment, type ToSession } from '../../session/contract.js';
+import { HandedOffSockets } from './handed-off-sockets.js';
+import { CONTROL_ENV, endOrphans, processIdentity } from './orphans.js';
 import type { ProcessExit, SessionProcess, SessionProcessEvents, SessionRuntime } from './types.js';
 
 const SESSION_ENTRY = fileURLToPath(new URL('../../session/main.js', import.meta.url));
@@ -30,12 +32,15 @@ class LocalSessionProcess implements SessionProcess {
   private exit: ProcessExit | null = null;
   private killTimer: NodeJS.Timeout | null = null;
   private readyWaiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
+  private readonly sockets = new HandedOffSockets();
+  private terminationRequested = false;
 
   constructor(private readonly child: ChildProcess) {
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exit = { code, signal };
         if (this.killTimer) clearTimeout(this.killTimer);
+        this.sockets.closeAll(this.terminationRequested ? null : `session process crashed (${describeExit(this.exit)})`);
         this.readyWaiter?.reject(new Error(`session process exited before it was ready (${describeExit(this.exit)})`));
         this.readyWaiter = null;
         resolve(this.exit);
@@ -80,21 +85,26 @@ class LocalSessionProcess implements SessionProcess {
   }
 
   handOff(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const tcp = socket as Socket;
+    detachFromServer(tcp);
+    const connectionId = this.sockets.add(tcp);
     const message: ToSession = {
       type: 'connection',
+      connectionId,
       method: request.method ?? 'GET',
       url: request.url ?? '/',
       headers: request.headers,
       head: head.toString('base64'),
     };
-    detachFromServer(socket as Socket);
-    // The TCP handle moves to the child; this process keeps no copy of the connection.
-    this.child.send(message, socket as Socket, (error) => {
-      if (error) socket.destroy();
+    // The session process reads and writes the connection from now on. This process keeps a
+    // paused duplicate only to say why, should the session process die (handed-off-sockets.ts).
+    this.child.send(message, tcp, { keepOpen: true }, (error) => {
+      if (error) this.sockets.release(connectionId);
     });
   }
 
   terminate(graceMs: number): void {
+    this.terminationRequested = true;
     if (this.exit || this.killTimer) return;
     this.child.kill('SIGTERM');
     this.killTimer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
@@ -130,6 +140,9 @@ class LocalSessionProcess implements SessionProcess {
       case 'connections':
         this.events.emit('connections', m.count);
         break;
+      case 'connection-closed':
+        this.sockets.release(m.connectionId);
+        break;
       case 'stats':
         this.events.emit('stats', m.stats);
         break;
@@ -142,13 +155,32 @@ class LocalSessionProcess implements SessionProcess {
   }
 }
 
+export { SESSION_ENTRY };
+
 export class LocalProcessRuntime implements SessionRuntime {
   private readonly pool: LocalSessionProcess[] = [];
   private readonly starting = new Set<LocalSessionProcess>();
+  private readonly controlIdentity = processIdentity(process.pid) ?? `${process.pid}:unknown`;
   private closed = false;
   private consecutiveFailures = 0;
+  private warmLimit: number;
 
   constructor(private readonly options: LocalProcessRuntimeOptions) {
+    this.warmLimit = options.poolSize;
+    for (const orphan of endOrphans(SESSION_ENTRY)) {
+      options.onLog?.('warn', 'ended a session process left by a previous control server', { ...orphan });
+    }
+    this.refill();
+  }
+
+  get warmCount(): number {
+    return this.pool.length + this.starting.size;
+  }
+
+  setWarmLimit(limit: number): void {
+    this.warmLimit = Math.max(0, Math.min(limit, this.options.poolSize));
+    // Over the limit (the slots are wanted by sessions): end the surplus idle processes.
+    while (this.pool.length > 0 && this.warmCount > this.warmLimit) this.pool.pop()!.terminate(0);
     this.refill();
   }
 
@@ -172,7 +204,7 @@ export class LocalProcessRuntime implements SessionRuntime {
 
   private spawn(): LocalSessionProcess {
     const child = fork(SESSION_ENTRY, [], {
-      env: { ...process.env, ...this.options.env },
+      env: { ...process.env, ...this.options.env, [CONTROL_ENV]: this.controlIdentity },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });
@@ -199,7 +231,7 @@ export class LocalProcessRuntime implements SessionRuntime {
 
   /** Keeps `poolSize` processes warm or warming; backs off when they keep failing to start. */
   private refill(): void {
-    while (!this.closed && this.pool.length + this.starting.size < this.options.poolSize) {
+    while (!this.closed && this.warmCount < this.warmLimit) {
       const process = this.spawn();
       this.starting.add(process);
       this.whenWarm(process).then(
@@ -231,17 +263,14 @@ export class LocalProcessRuntime implements SessionRuntime {
 }
 
 /**
- * Node tracks a socket sent to a child on the server it came from, and then `server.close()`
- * waits for that child to report the socket closed, forever if the child has exited (seen on
- * Node 20). The socket belongs to the session process from now on, so it leaves the server's
- * books here, exactly as Node itself would count it (`_connections--`), minus the tracking.
+ * Node tracks a socket sent to a child on the server it came from (when `socket.server` is set),
+ * and then `server.close()` waits for that child to report it closed, forever if the child has
+ * exited (seen on Node 20). This process keeps its own duplicate of the socket, which the server
+ * keeps counting as an open connection (through `socket._server`) until HandedOffSockets
+ * destroys it; so only the tracking is turned off here.
  */
 function detachFromServer(socket: Socket): void {
-  const tracked = socket as Socket & { server: { _connections: number } | null };
-  if (tracked.server) {
-    tracked.server._connections--;
-    tracked.server = null;
-  }
+  (socket as Socket & { server: unknown }).server = null;
 }
 
 function describeExit(exit: ProcessExit): string {

@@ -34,6 +34,13 @@ export interface SessionProcess {
 export interface SessionRuntime {
   /** A process that has loaded DuckDB and waits for an assignment (from the warm pool if any). */
   acquire(): Promise<SessionProcess>;
+  /** Processes waiting in the pool (or warming up); they count toward the session limit. */
+  readonly warmCount: number;
+  /**
+   * How many warm processes the runtime may keep now (never more than its pool size): the
+   * session manager lowers it as sessions take the slots, and the runtime ends the surplus.
+   */
+  setWarmLimit(limit: number): void;
   /** Ends the pool's idle processes; processes already acquired are their owners' to end. */
   close(): Promise<void>;
 }

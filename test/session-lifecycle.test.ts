@@ -1,0 +1,177 @@
+// Issue 6 fault injection: admission, simultaneous creates, startup failure, lifetime cap,
+// WebSockets to sessions that are not ready, leftovers of a previous control server.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import WebSocket from 'ws';
+import type { SessionStateEvent } from '../shared/protocol.js';
+import { SESSION_ENTRY, LocalProcessRuntime } from '../server/control/runtime/local-process-runtime.js';
+import { CONTROL_ENV, findOrphans } from '../server/control/runtime/orphans.js';
+import { SessionManager } from '../server/control/session-manager.js';
+import type { DatasetCatalog } from '../server/control/dataset-catalog.js';
+import { checkMemoryBudget, parseSize } from '../server/control/memory-budget.js';
+import { eventually, processAlive, startTestServer } from './support/control-server.js';
+import { createSession } from './support/session-client.js';
+
+/** Live session processes started by this test process (their control identity names this pid). */
+function ourSessionProcesses(): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
+      const env = readFileSync(`/proc/${name}/environ`, 'utf8');
+      if (argv.includes(SESSION_ENTRY) && env.includes(`${CONTROL_ENV}=${process.pid}:`) && processAlive(Number(name))) {
+        pids.push(Number(name));
+      }
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+test('30 simultaneous creates against a limit of 10: exactly 10 sessions, 20 clean 503s, no leaked process', async () => {
+  const server = await startTestServer({ poolSize: 2, limits: { maxSessions: 10 } });
+  try {
+    await server.datasets.whenReady('tiny');
+    const responses = await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        fetch(`${server.url}/api/sessions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ key: `crowd-${i}` }),
+        }),
+      ),
+    );
+    const ok = responses.filter((r) => r.status === 200);
+    const refused = responses.filter((r) => r.status === 503);
+    assert.equal(ok.length, 10);
+    assert.equal(refused.length, 20);
+    for (const response of refused) {
+      assert.equal(response.headers.get('retry-after'), '5');
+      const body = (await response.json()) as { message: string };
+      assert.match(body.message, /all 10 session slots are in use/);
+    }
+    const live = (await (await fetch(`${server.url}/api/sessions`)).json()) as { status: string }[];
+    assert.equal(live.filter((s) => s.status === 'ready').length, 10);
+    // The warm pool counts toward the limit: with every slot taken, no idle process is kept.
+    assert.ok(await eventually(() => ourSessionProcesses().length === 10), `processes: ${ourSessionProcesses().length}`);
+  } finally {
+    await server.close();
+  }
+  assert.deepEqual(ourSessionProcesses(), [], 'no session process outlives the server');
+});
+
+test('simultaneous requests with one key spawn exactly one process', async () => {
+  const server = await startTestServer({ poolSize: 0 });
+  try {
+    const replies = await Promise.all(Array.from({ length: 8 }, () => createSession(server.url, { key: 'shared-key' })));
+    assert.equal(new Set(replies.map((r) => r.id)).size, 1);
+    assert.equal(replies.filter((r) => r.spawned).length, 1);
+    assert.equal(ourSessionProcesses().length, 1);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a session whose store cannot be opened ends as startup-failed, with the reason', async () => {
+  const runtime = new LocalProcessRuntime({ poolSize: 0, warmTimeoutMs: 15_000 });
+  const missing = path.join(tmpdir(), 'tickscope-no-such-dir', 'store.duckdb');
+  const catalog = { resolve: () => 'broken', whenReady: async () => missing } as unknown as DatasetCatalog;
+  const events: string[] = [];
+  const manager = new SessionManager(
+    runtime,
+    catalog,
+    {
+      maxSessions: 2,
+      idleTimeoutMs: 60_000,
+      lifetimeMs: 0,
+      startupTimeoutMs: 15_000,
+      terminateGraceMs: 1000,
+      memoryLimit: '128MB',
+      threads: 1,
+      memoryBudgetBytes: 2 ** 30,
+    },
+    (event) => events.push(event),
+  );
+  const { session } = manager.getOrCreate({ key: 'broken-tab' });
+  await assert.rejects(session.ready, (error: Error) => error.message.includes(missing));
+  assert.ok(await eventually(() => session.state === 'terminated'));
+  assert.equal(session.reason, 'startup-failed');
+  const last = session.history.at(-1)!;
+  assert.equal(last.state, 'terminated');
+  assert.match(last.message ?? '', /cannot open prepared store/);
+  assert.ok(events.includes('session.startup-failed'));
+  await manager.shutdown();
+});
+
+test('the lifetime cap ends a session even while a tab is connected, with reason lifetime', async () => {
+  const server = await startTestServer({ limits: { lifetimeMs: 1500 } });
+  try {
+    const created = await createSession(server.url, { key: 'short-lived' });
+    const socket = new WebSocket(new URL(created.wsUrl, server.url.replace(/^http/, 'ws')));
+    await new Promise((resolve) => socket.once('message', resolve));
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    const stream = await (await fetch(`${server.url}/api/sessions/${created.id}/status`)).text();
+    const events = [...stream.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as SessionStateEvent);
+    assert.deepEqual(events.map((e) => e.state), ['starting', 'ready', 'draining', 'terminated']);
+    assert.equal(events.at(-1)!.reason, 'lifetime');
+    assert.equal(await closed, 1001);
+  } finally {
+    await server.close();
+  }
+});
+
+test('a WebSocket to a session that is not ready yet is refused cleanly', async () => {
+  const storeDir = await mkdtemp(path.join(tmpdir(), 'tickscope-stores-'));
+  // A fresh store folder: the dataset has to be prepared, so the session stays `starting` a while.
+  const server = await startTestServer({ storeDir });
+  try {
+    const { session } = server.sessions.getOrCreate({ key: 'early' });
+    assert.equal(session.state, 'starting');
+    const status = await new Promise<number>((resolve, reject) => {
+      const socket = new WebSocket(`${server.url.replace(/^http/, 'ws')}/ws/${session.id}?token=${session.token}`);
+      socket.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
+      socket.once('open', () => reject(new Error('a starting session accepted a WebSocket')));
+      socket.once('error', () => undefined);
+    });
+    assert.equal(status, 409);
+    await session.ready;
+  } finally {
+    await server.close();
+    await rm(storeDir, { recursive: true, force: true });
+  }
+});
+
+test('a control server that starts ends session processes left by a dead one', async () => {
+  // Stands in for a stuck session process whose control server died: the entry script on its
+  // command line, and the identity of a control server that no longer exists.
+  const leftover = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', SESSION_ENTRY], {
+    env: { ...process.env, [CONTROL_ENV]: '999999:0' },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => leftover.once('exit', (_code, signal) => resolve(signal)));
+  assert.ok(findOrphans(SESSION_ENTRY).some((orphan) => orphan.pid === leftover.pid));
+  const server = await startTestServer({ poolSize: 0 });
+  try {
+    assert.equal(await exited, 'SIGKILL');
+  } finally {
+    await server.close();
+  }
+});
+
+test('sessions that could not all fit in memory refuse to start, saying what to change', () => {
+  assert.equal(parseSize('256MB'), 256e6);
+  assert.equal(parseSize('1.5GiB'), 1.5 * 2 ** 30);
+  assert.throws(() => parseSize('lots'), /not a size/);
+  assert.doesNotThrow(() => checkMemoryBudget(20, '256MB', 16 * 2 ** 30));
+  assert.throws(
+    () => checkMemoryBudget(20, '4GB', 16 * 2 ** 30),
+    /20 sessions x \(4GB DuckDB memory .*more than the memory budget of 16\.0 GiB; lower --max-sessions or --session-memory/,
+  );
+});
