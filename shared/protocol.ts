@@ -1,10 +1,11 @@
 // The wire contract between the browser's worker, the control server and the session process.
 // Everything here is browser-safe: no Node imports. Each message has one TypeBox schema, which is
 // both the TypeScript type and the runtime check applied on receipt at either end.
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { compileValidator, discriminated, type Validator } from './validate.js';
 
-export const PROTOCOL_VERSION = 1;
+/** Version of the WebSocket protocol below; the hello carries it and the client checks it. */
+export const PROTOCOL_VERSION = 2;
 
 // ---------------------------------------------------------------------------------------------
 // Session lifecycle (HTTP)
@@ -86,10 +87,16 @@ export const DatasetInfo = Type.Object({
   id: Type.String(),
   inputs: Type.Array(Type.String()),
   state: DatasetState,
-  /** 0..1 while preparing. */
+  /** 0..1 over the whole preparation while preparing. */
   progress: Type.Number(),
+  /** What the preparation is doing, e.g. "sorting bars"; null when not preparing. */
   phase: Type.Union([Type.String(), Type.Null()]),
   error: Type.Union([Type.String(), Type.Null()]),
+  /** Rows of the current phase done so far and its total, when the phase counts rows. */
+  rows: Type.Union([Type.Number(), Type.Null()]),
+  totalRows: Type.Union([Type.Number(), Type.Null()]),
+  /** Estimated seconds until the store is ready; null until there is a basis. */
+  etaSeconds: Type.Union([Type.Number(), Type.Null()]),
 });
 export type DatasetInfo = Static<typeof DatasetInfo>;
 
@@ -106,7 +113,12 @@ export type ErrorReply = Static<typeof ErrorReply>;
 // Control messages are JSON text frames. Data is binary frames: an 8-byte header
 // (u32 LE request id, u32 LE batch index) followed by one self-contained Arrow IPC stream
 // (schema + record batch). A large answer is several such frames, so the client can draw the
-// first batch before the last one arrives; `done` closes the answer.
+// first batch before the last one arrives; `done` closes the answer. An answer of several parts
+// (e.g. `series`: its points and its trades) names the part of each frame in the Arrow schema's
+// metadata under PART_METADATA_KEY; batch indexes count across parts.
+//
+// Every time column on the wire is epoch milliseconds UTC as Float64 (days: the UTC midnight of
+// the day), so the client never meets a bigint or a timestamp unit.
 
 /** Request ids are chosen by the client; they must fit the u32 of the binary frame header. */
 const RequestId = Type.Integer({ minimum: 1, maximum: 0xffff_ffff });
@@ -114,45 +126,245 @@ const RequestId = Type.Integer({ minimum: 1, maximum: 0xffff_ffff });
 /** Epoch milliseconds, UTC. */
 const EpochMs = Type.Number({ minimum: -8.64e15, maximum: 8.64e15 });
 
-export const EquityParams = Type.Object(
+/** A run id, sector, symbol or tag: checked against the dataset's own lists before any SQL. */
+const Name = Type.String({ minLength: 1, maxLength: 256 });
+
+/** Most rows a windowed answer (trades, breakdown) returns at once. */
+export const MAX_WINDOW_ROWS = 10_000;
+/** Largest offset into a window; more than any store holds, small enough to stay exact. */
+const MAX_OFFSET = 1_000_000_000;
+/** Most rows one export streams. */
+export const MAX_EXPORT_ROWS = 100_000_000;
+
+const Offset = Type.Integer({ minimum: 0, maximum: MAX_OFFSET });
+const Limit = Type.Integer({ minimum: 1, maximum: MAX_WINDOW_ROWS });
+/** Target pixel width of a downsampled series. */
+const Width = Type.Integer({ minimum: 1, maximum: 16_384 });
+
+const NumberRange = Type.Object(
+  { min: Type.Optional(Type.Number()), max: Type.Optional(Type.Number()) },
+  { additionalProperties: false },
+);
+export type NumberRange = Static<typeof NumberRange>;
+
+export const Side = Type.Union([Type.Literal('long'), Type.Literal('short')]);
+export type Side = Static<typeof Side>;
+
+/**
+ * The active filters of a view. Dimension filters (sectors, symbols) restrict every measure.
+ * Trade filters (sides, tags and the numeric ranges) select trades: they restrict the trade
+ * measures (counts, win rates, profit factor, the trade list, trade histograms, series markers)
+ * and not the bar measures (P&L curves, exposures, daily returns), which have no trade identity;
+ * the done message says so in its notes when such a filter was ignored.
+ */
+export const Filters = Type.Object(
   {
-    /** Target pixel width; M4 keeps up to 4 points (first, last, min, max) per pixel column. */
-    width: Type.Integer({ minimum: 1, maximum: 16_384 }),
-    /** Runs to include; empty or absent means every run of the dataset. */
-    runs: Type.Optional(Type.Array(Type.String({ maxLength: 256 }), { maxItems: 64 })),
-    from: Type.Optional(EpochMs),
-    to: Type.Optional(EpochMs),
+    sectors: Type.Optional(Type.Array(Name, { maxItems: 256 })),
+    symbols: Type.Optional(Type.Array(Name, { maxItems: 1000 })),
+    sides: Type.Optional(Type.Array(Side, { maxItems: 2 })),
+    tags: Type.Optional(Type.Array(Name, { maxItems: 256 })),
+    pnl: Type.Optional(NumberRange),
+    ret: Type.Optional(NumberRange),
+    barsHeld: Type.Optional(NumberRange),
+    holdingMs: Type.Optional(NumberRange),
+    mae: Type.Optional(NumberRange),
+    mfe: Type.Optional(NumberRange),
   },
   { additionalProperties: false },
 );
+export type Filters = Static<typeof Filters>;
+
+/** What every query is over: runs (empty or absent = all), an inclusive time range, filters. */
+const scope = {
+  runs: Type.Optional(Type.Array(Name, { maxItems: 64 })),
+  /** Inclusive bounds on bar timestamps (bar end), epoch ms UTC. */
+  from: Type.Optional(EpochMs),
+  to: Type.Optional(EpochMs),
+  filters: Type.Optional(Filters),
+};
+const params = <P extends Record<string, TSchema>>(extra: P) =>
+  Type.Object({ ...scope, ...extra }, { additionalProperties: false });
+
+export const SummaryParams = params({});
+export type SummaryParams = Static<typeof SummaryParams>;
+
+export const EquityParams = params({
+  /** Target pixel width; M4 keeps the first, last, min and max (and deepest drawdown) per pixel column. */
+  width: Width,
+});
 export type EquityParams = Static<typeof EquityParams>;
 
-export const EquityRequest = Type.Object(
-  { type: Type.Literal('request'), id: RequestId, query: Type.Literal('equity'), params: EquityParams },
-  { additionalProperties: false },
-);
+export const ExposureParams = params({ width: Width });
+export type ExposureParams = Static<typeof ExposureParams>;
+
+export const BREAKDOWN_DIMENSIONS = ['sector', 'symbol', 'run', 'month', 'weekday', 'hour'] as const;
+export type BreakdownDimension = (typeof BREAKDOWN_DIMENSIONS)[number];
+/** Arrow columns of a `breakdown` answer, each also a sort key. */
+export const BREAKDOWN_COLUMNS = ['key', 'pnl', 'contribution', 'fees', 'trades', 'win_rate', 'avg_exposure'] as const;
+export type BreakdownColumn = (typeof BREAKDOWN_COLUMNS)[number];
+
+const literals = <T extends readonly string[]>(values: T) => Type.Union(values.map((v) => Type.Literal(v)));
+
+export const BreakdownParams = params({
+  by: literals(BREAKDOWN_DIMENSIONS),
+  sort: Type.Optional(
+    Type.Object({ column: literals(BREAKDOWN_COLUMNS), descending: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+  ),
+  offset: Type.Optional(Offset),
+  limit: Limit,
+});
+export type BreakdownParams = Omit<Static<typeof BreakdownParams>, 'by' | 'sort'> & {
+  by: BreakdownDimension;
+  sort?: { column: BreakdownColumn; descending?: boolean };
+};
+
+export const SeriesParams = params({
+  symbol: Name,
+  width: Width,
+  /** Most trade markers returned; more than this in range is reported as truncated. */
+  maxTrades: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WINDOW_ROWS })),
+});
+export type SeriesParams = Static<typeof SeriesParams>;
+
+/** Columns a trade window may be sorted by (each is an Arrow column of the `trades` answer). */
+export const TRADE_SORT_COLUMNS = [
+  'trade_id',
+  'run_id',
+  'symbol',
+  'sector',
+  'side',
+  'tag',
+  'entry_ts',
+  'exit_ts',
+  'qty',
+  'entry_price',
+  'exit_price',
+  'fees',
+  'pnl',
+  'ret',
+  'bars_held',
+  'holding_ms',
+  'mae',
+  'mfe',
+] as const;
+export type TradeSortColumn = (typeof TRADE_SORT_COLUMNS)[number];
+
+export const TradesParams = params({
+  sort: Type.Optional(
+    Type.Object({ column: literals(TRADE_SORT_COLUMNS), descending: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+  ),
+  offset: Type.Optional(Offset),
+  limit: Limit,
+});
+export type TradesParams = Omit<Static<typeof TradesParams>, 'sort'> & {
+  sort?: { column: TradeSortColumn; descending?: boolean };
+};
+
+export const HISTOGRAM_FIELDS = ['pnl', 'ret', 'bars_held', 'holding_ms', 'mae', 'mfe', 'daily_return'] as const;
+export type HistogramField = (typeof HISTOGRAM_FIELDS)[number];
+
+export const HistogramParams = params({
+  field: literals(HISTOGRAM_FIELDS),
+  bins: Type.Integer({ minimum: 1, maximum: 1000 }),
+  /** Bounds of the bins; default the data's min and max. Values outside are counted apart. */
+  min: Type.Optional(Type.Number()),
+  max: Type.Optional(Type.Number()),
+});
+export type HistogramParams = Omit<Static<typeof HistogramParams>, 'field'> & { field: HistogramField };
+
+export const HeatmapParams = params({});
+export type HeatmapParams = Static<typeof HeatmapParams>;
+
+export const RollingParams = params({
+  /** Window in trading days. */
+  window: Type.Integer({ minimum: 2, maximum: 2520 }),
+});
+export type RollingParams = Static<typeof RollingParams>;
+
+export const EXPORT_TABLES = ['trades', 'bars'] as const;
+export const ExportParams = params({
+  table: literals(EXPORT_TABLES),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EXPORT_ROWS })),
+});
+export type ExportParams = Omit<Static<typeof ExportParams>, 'table'> & { table: (typeof EXPORT_TABLES)[number] };
+
+/** Optional on every request: a new request with the same view supersedes (cancels) the older. */
+const View = Type.Optional(Type.String({ minLength: 1, maxLength: 64 }));
+
+const request = <Q extends string, P extends TSchema>(query: Q, paramsSchema: P) =>
+  Type.Object(
+    { type: Type.Literal('request'), id: RequestId, query: Type.Literal(query), params: paramsSchema, view: View },
+    { additionalProperties: false },
+  );
+
+export const SummaryRequest = request('summary', SummaryParams);
+export const EquityRequest = request('equity', EquityParams);
+export const ExposureRequest = request('exposure', ExposureParams);
+export const BreakdownRequest = request('breakdown', BreakdownParams);
+export const SeriesRequest = request('series', SeriesParams);
+export const TradesRequest = request('trades', TradesParams);
+export const HistogramRequest = request('histogram', HistogramParams);
+export const HeatmapRequest = request('heatmap', HeatmapParams);
+export const RollingRequest = request('rolling', RollingParams);
+export const ExportRequest = request('export', ExportParams);
 
 export const CancelMessage = Type.Object(
   { type: Type.Literal('cancel'), id: RequestId },
   { additionalProperties: false },
 );
+export type CancelMessage = Static<typeof CancelMessage>;
 
-export const QueryRequest = Type.Union([EquityRequest]);
-export type QueryRequest = Static<typeof QueryRequest>;
-export type QueryName = QueryRequest['query'];
+interface Requests {
+  summary: SummaryParams;
+  equity: EquityParams;
+  exposure: ExposureParams;
+  breakdown: BreakdownParams;
+  series: SeriesParams;
+  trades: TradesParams;
+  histogram: HistogramParams;
+  heatmap: HeatmapParams;
+  rolling: RollingParams;
+  export: ExportParams;
+}
+export type QueryName = keyof Requests;
+export const QUERY_NAMES: readonly QueryName[] = [
+  'summary',
+  'equity',
+  'exposure',
+  'breakdown',
+  'series',
+  'trades',
+  'histogram',
+  'heatmap',
+  'rolling',
+  'export',
+];
+export type RequestOf<Q extends QueryName> = { type: 'request'; id: number; query: Q; params: Requests[Q]; view?: string };
+export type QueryRequest = { [Q in QueryName]: RequestOf<Q> }[QueryName];
 
-export const ClientMessage = Type.Union([EquityRequest, CancelMessage]);
-export type ClientMessage = Static<typeof ClientMessage>;
+export type ClientMessage = QueryRequest | CancelMessage;
 
-export const RunInfo = Type.Object({ runId: Type.String(), name: Type.String() });
+export const RunInfo = Type.Object({
+  runId: Type.String(),
+  name: Type.String(),
+  /** The capital base of the run's returns (docs/metrics.md); null when it has none. */
+  capital: Type.Union([Type.Number(), Type.Null()]),
+  /** Where the capital came from, e.g. "params.gross_notional" or "mean gross exposure". */
+  capitalSource: Type.String(),
+});
 export type RunInfo = Static<typeof RunInfo>;
 
 export const DatasetSchema = Type.Object({
   id: Type.String(),
   runs: Type.Array(RunInfo),
+  /** Sectors and trade tags present, sorted: the values the filters accept. */
+  sectors: Type.Array(Type.String()),
+  tags: Type.Array(Type.String()),
   symbolCount: Type.Integer(),
   barCount: Type.Integer(),
   tradeCount: Type.Integer(),
+  /** Trading days (UTC dates with bars). */
+  dayCount: Type.Integer(),
   /** Epoch ms of the first and last bar; null for an empty dataset. */
   range: Type.Union([Type.Object({ from: Type.Number(), to: Type.Number() }), Type.Null()]),
 });
@@ -185,9 +397,24 @@ export const ErrorMessage = Type.Object({
 });
 export type ErrorMessage = Static<typeof ErrorMessage>;
 
+/** Sent while a long answer streams (at most every PROGRESS_INTERVAL_MS). */
+export const ProgressMessage = Type.Object({
+  type: Type.Literal('progress'),
+  id: RequestId,
+  rows: Type.Integer(),
+  batches: Type.Integer(),
+  bytes: Type.Integer(),
+  elapsedMs: Type.Number(),
+});
+export type ProgressMessage = Static<typeof ProgressMessage>;
+export const PROGRESS_INTERVAL_MS = 250;
+
 export const Timings = Type.Object({
+  /** Planning: allow-list checks, the planner's look-ups, DuckDB's prepare (parse, bind, optimize). */
   planMs: Type.Number(),
+  /** DuckDB executing: starting the stream and producing every chunk. */
   executeMs: Type.Number(),
+  /** Copying chunks into Arrow (and any computation in the session), writing IPC. */
   encodeMs: Type.Number(),
 });
 export type Timings = Static<typeof Timings>;
@@ -198,14 +425,19 @@ export const DoneMessage = Type.Object({
   rows: Type.Integer(),
   batches: Type.Integer(),
   bytes: Type.Integer(),
-  /** True when the answer is not exact (e.g. downsampled below the requested resolution). */
+  /** True when the answer is not exact; `notes` then says how. */
   approximate: Type.Boolean(),
   timings: Timings,
+  /** Windowed answers (trades, breakdown): rows or groups in total, before the window. */
+  total: Type.Optional(Type.Integer()),
+  /** The store tables that answered, e.g. "portfolio_day+portfolio_bar". */
+  source: Type.String(),
+  /** Plain-words remarks: filters that do not apply to a measure, truncation, ... */
+  notes: Type.Array(Type.String()),
 });
 export type DoneMessage = Static<typeof DoneMessage>;
 
-export const ServerMessage = Type.Union([HelloMessage, ErrorMessage, DoneMessage]);
-export type ServerMessage = Static<typeof ServerMessage>;
+export type ServerMessage = HelloMessage | ErrorMessage | ProgressMessage | DoneMessage;
 
 // ---------------------------------------------------------------------------------------------
 // Binary frame header
@@ -240,22 +472,116 @@ export function decodeDataFrame(frame: ArrayBuffer | Uint8Array): DataFrame {
   };
 }
 
-/** Arrow column names of an `equity` answer; shared so both ends agree without a round trip. */
-export const EQUITY_COLUMNS = ['run_id', 'ts', 'equity', 'drawdown'] as const;
+/** Arrow schema metadata key naming the part of a multi-part answer a frame belongs to. */
+export const PART_METADATA_KEY = 'tickscope.part';
 
+/** Arrow columns of each answer, shared so both ends agree without a round trip. */
+export const EQUITY_COLUMNS = ['run_id', 'ts', 'equity', 'drawdown'] as const;
+export const EXPOSURE_COLUMNS = ['run_id', 'ts', 'gross', 'net', 'long', 'short'] as const;
+export const SUMMARY_COLUMNS = [
+  'run_id',
+  'capital',
+  'days',
+  'total_pnl',
+  'fees',
+  'total_return',
+  'cagr',
+  'annual_volatility',
+  'sharpe',
+  'sortino',
+  'max_drawdown',
+  'max_drawdown_peak',
+  'max_drawdown_trough',
+  'max_drawdown_recovery',
+  'max_drawdown_pnl',
+  'calmar',
+  'day_win_rate',
+  'trade_count',
+  'winning_trades',
+  'trade_win_rate',
+  'profit_factor',
+  'gross_profit',
+  'gross_loss',
+  'avg_trade_pnl',
+  'avg_holding_ms',
+  'avg_bars_held',
+  'traded_value',
+  'turnover',
+  'avg_gross_exposure',
+  'avg_net_exposure',
+  'avg_long_exposure',
+  'avg_short_exposure',
+  'long_trades',
+  'short_trades',
+  'long_pnl',
+  'short_pnl',
+  'long_win_rate',
+  'short_win_rate',
+] as const;
+export const SERIES_PARTS = { points: 'points', trades: 'trades' } as const;
+export const SERIES_POINT_COLUMNS = ['run_id', 'ts', 'price', 'position_qty', 'position_value', 'cum_pnl'] as const;
+export const SERIES_TRADE_COLUMNS = [
+  'run_id',
+  'trade_id',
+  'side',
+  'entry_ts',
+  'exit_ts',
+  'qty',
+  'entry_price',
+  'exit_price',
+  'pnl',
+  'ret',
+  'tag',
+] as const;
+export const TRADE_COLUMNS = [
+  'run_id',
+  'trade_id',
+  'symbol',
+  'sector',
+  'side',
+  'entry_ts',
+  'exit_ts',
+  'qty',
+  'entry_price',
+  'exit_price',
+  'fees',
+  'pnl',
+  'ret',
+  'bars_held',
+  'holding_ms',
+  'mae',
+  'mfe',
+  'tag',
+] as const;
+export const HISTOGRAM_COLUMNS = ['run_id', 'bin', 'lo', 'hi', 'count'] as const;
+export const HEATMAP_COLUMNS = ['run_id', 'year', 'month', 'ret', 'pnl', 'days'] as const;
+export const ROLLING_COLUMNS = ['run_id', 'day', 'ret', 'sharpe', 'volatility', 'beta'] as const;
+export const BAR_EXPORT_COLUMNS = ['run_id', 'ts', 'symbol', 'price', 'position_qty', 'position_value', 'trade_qty', 'fees', 'pnl'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Validators: built once, used on receipt at both ends.
 
+const requestValidators: Record<QueryName, Validator<ClientMessage>> = {
+  summary: compileValidator(SummaryRequest, 'summary request') as Validator<ClientMessage>,
+  equity: compileValidator(EquityRequest, 'equity request') as Validator<ClientMessage>,
+  exposure: compileValidator(ExposureRequest, 'exposure request') as Validator<ClientMessage>,
+  breakdown: compileValidator(BreakdownRequest, 'breakdown request') as Validator<ClientMessage>,
+  series: compileValidator(SeriesRequest, 'series request') as Validator<ClientMessage>,
+  trades: compileValidator(TradesRequest, 'trades request') as Validator<ClientMessage>,
+  histogram: compileValidator(HistogramRequest, 'histogram request') as Validator<ClientMessage>,
+  heatmap: compileValidator(HeatmapRequest, 'heatmap request') as Validator<ClientMessage>,
+  rolling: compileValidator(RollingRequest, 'rolling request') as Validator<ClientMessage>,
+  export: compileValidator(ExportRequest, 'export request') as Validator<ClientMessage>,
+};
+
 export const clientMessageValidator: Validator<ClientMessage> = discriminated<ClientMessage>('client message', 'type', {
-  request: discriminated<ClientMessage>('request', 'query', {
-    equity: compileValidator(EquityRequest, 'equity request'),
-  }),
+  request: discriminated<ClientMessage>('request', 'query', requestValidators),
   cancel: compileValidator(CancelMessage, 'cancel message'),
 });
 
 export const serverMessageValidator: Validator<ServerMessage> = discriminated<ServerMessage>('server message', 'type', {
   hello: compileValidator(HelloMessage, 'hello message'),
   error: compileValidator(ErrorMessage, 'error message'),
+  progress: compileValidator(ProgressMessage, 'progress message'),
   done: compileValidator(DoneMessage, 'done message'),
 });

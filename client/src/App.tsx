@@ -1,57 +1,55 @@
-import {
-  useCallback,
-  useEffect,
-  useLayoutEffect,
-  useMemo,
-  useRef,
-  useState,
-  useSyncExternalStore,
-  type RefObject,
-} from 'react';
-import { EquityChart, type ChartSeries } from './EquityChart.js';
-import { bytes, count, ms, utcDateTime } from './format.js';
-import { getView, retry, session, subscribe } from './session.js';
-import type { EquityResult, SessionView } from './worker/types.js';
+import { Suspense, lazy, useCallback, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore, type ComponentType, type ReactNode } from 'react';
+import { markDrawn } from './perf.js';
+import { count, duration, percent, pnl, utcDateTime, utcRange } from './format.js';
+import { useSession } from './query.js';
+import { crumbs, getRoute, goUp, hasTradeFilters, navigate, subscribeRoute, type Level, type Route } from './route.js';
+import { prefetch, retry } from './session.js';
+import { requestWidths, tabSpecs } from './specs.js';
+import { runColor, toggleTheme, useTheme } from './theme.js';
+import { runLabel, runTitle } from './views/common.js';
+import { Overview, whenFirstChart } from './views/Overview.js';
+import type { SessionView } from './worker/types.js';
 
-declare global {
-  interface Window {
-    __tickscope?: { firstChartMs?: number };
+// The overview is in the first bundle; the drill-down views load once the first chart is drawn
+// (or when asked for first), so the page that opens parses less. Once loaded they render
+// directly: through React.lazy a first render would suspend, and React holds a revealed
+// Suspense boundary back for up to 300 ms.
+function preloadable<P extends object>(load: () => Promise<ComponentType<P>>) {
+  let loaded: ComponentType<P> | null = null;
+  let pending: Promise<void> | null = null;
+  const preload = () =>
+    (pending ??= load().then((component) => {
+      loaded = component;
+    }));
+  const Lazy = lazy(() => preload().then(() => ({ default: loaded! })));
+  function View(props: P) {
+    // Chosen once per mount: switching from Lazy to the component later would remount it.
+    const [Loaded] = useState(() => loaded);
+    return Loaded ? <Loaded {...props} /> : <Lazy {...props} />;
   }
+  return { View, preload };
 }
-
-const RESIZE_DEBOUNCE_MS = 200;
-const MAX_REQUEST_WIDTH = 4096;
-const EQUITY_HEIGHT = 340;
-const DRAWDOWN_HEIGHT = 170;
-/** Horizontal padding + border of a .card (see styles.css): chart width = charts width - this. */
-const CARD_INSET = 2 * 16 + 2;
-
-/** Width of an element's content box: immediately on mount, then debounced on resize. */
-function useDebouncedWidth(ref: RefObject<HTMLElement | null>): number {
-  const [width, setWidth] = useState(0);
-  useLayoutEffect(() => {
-    const el = ref.current;
-    if (!el) return;
-    setWidth(Math.floor(el.clientWidth));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const observer = new ResizeObserver((entries) => {
-      const w = Math.floor(entries[0]?.contentRect.width ?? el.clientWidth);
-      clearTimeout(timer);
-      timer = setTimeout(() => setWidth(w), RESIZE_DEBOUNCE_MS);
-    });
-    observer.observe(el);
-    return () => {
-      clearTimeout(timer);
-      observer.disconnect();
-    };
-  }, [ref]);
-  return width;
-}
+const breakdown = preloadable(() => import('./views/Breakdown.js').then((m) => m.Breakdown));
+const symbolView = preloadable(() => import('./views/SymbolView.js').then((m) => m.SymbolView));
+const tradesView = preloadable(() => import('./views/TradesView.js').then((m) => m.TradesView));
+const Breakdown = breakdown.View;
+const SymbolView = symbolView.View;
+const TradesView = tradesView.View;
+whenFirstChart(() => {
+  void breakdown.preload();
+  void symbolView.preload();
+  void tradesView.preload();
+  // The likely next steps from the overview are its tabs: their first answers, at low priority
+  // (this also warms the session's caches for them).
+  const route = getRoute();
+  const widths = requestWidths(window.innerWidth);
+  prefetch([...tabSpecs('sectors', route, widths), ...tabSpecs('trades', route, widths)], 'warm');
+});
 
 function stateLabel(view: SessionView): string {
   switch (view.state) {
     case 'connecting':
-      return 'connecting…';
+      return view.preparation ? `preparing ${Math.round(view.preparation.progress * 100)}%` : 'connecting…';
     case 'ready':
       return 'connected';
     case 'reconnecting':
@@ -61,88 +59,131 @@ function stateLabel(view: SessionView): string {
   }
 }
 
-interface Zoom {
-  from: number;
-  to: number;
+function etaText(seconds: number): string {
+  return seconds < 60 ? `${Math.max(1, Math.round(seconds))} s` : `${Math.round(seconds / 60)} min`;
+}
+
+export function useRoute(): Route {
+  return useSyncExternalStore(subscribeRoute, getRoute);
+}
+
+const TABS: { level: Level; label: string }[] = [
+  { level: 'overview', label: 'Overview' },
+  { level: 'sectors', label: 'Sectors' },
+  { level: 'symbols', label: 'Symbols' },
+  { level: 'trades', label: 'Trades' },
+];
+
+function describeFilters(route: Route): string {
+  const f = route.filters;
+  const parts: string[] = [];
+  const range = (r: { min?: number; max?: number } | undefined, label: string, fmt: (v: number) => string) => {
+    if (!r) return;
+    if (r.min !== undefined && r.max !== undefined) parts.push(`${label} ${fmt(r.min)} to ${fmt(r.max)}`);
+    else if (r.min !== undefined) parts.push(`${label} ≥ ${fmt(r.min)}`);
+    else if (r.max !== undefined) parts.push(`${label} ≤ ${fmt(r.max)}`);
+  };
+  if (f.sides?.length) parts.push(f.sides.join(', '));
+  if (f.tags?.length) parts.push(`tags ${f.tags.join(', ')}`);
+  range(f.pnl, 'P&L', pnl);
+  range(f.ret, 'return', (v) => percent(v, { signed: true }));
+  range(f.holdingMs, 'held', duration);
+  return `Trades: ${parts.join(' · ')}`;
+}
+
+function isTyping(target: EventTarget | null): boolean {
+  const el = target as HTMLElement | null;
+  return !!el && (el.tagName === 'INPUT' || el.tagName === 'SELECT' || el.tagName === 'TEXTAREA' || el.isContentEditable);
+}
+
+/** A view kept mounted while hidden; when shown again, its stamped views count as painted now. */
+function Kept({ visible, children }: { visible: boolean; children: ReactNode }) {
+  const ref = useRef<HTMLDivElement>(null);
+  const wasVisible = useRef(visible);
+  useLayoutEffect(() => {
+    if (visible && !wasVisible.current && ref.current) {
+      for (const el of ref.current.querySelectorAll<HTMLElement>('[data-drawn-at]')) {
+        if (el.dataset.loading !== 'true') markDrawn(el, el.dataset.exact !== 'false');
+      }
+    }
+    wasVisible.current = visible;
+  }, [visible]);
+  // Hidden with content-visibility rather than display: none: the browser keeps the hidden
+  // view's layout (and its table's scroll position), so showing it again is cheap.
+  return (
+    <div ref={ref} className={visible ? 'kept' : 'kept kept-hidden'} aria-hidden={!visible || undefined} inert={!visible || undefined}>
+      {children}
+    </div>
+  );
 }
 
 export function App() {
-  const view = useSyncExternalStore(subscribe, getView);
-  const chartsRef = useRef<HTMLDivElement>(null);
-  const width = useDebouncedWidth(chartsRef);
-  const [result, setResult] = useState<EquityResult | null>(null);
-  const [requestError, setRequestError] = useState<string | null>(null);
-  const [loading, setLoading] = useState(false);
-  const [zoom, setZoom] = useState<Zoom | null>(null);
-
-  const dpr = typeof devicePixelRatio === 'number' && devicePixelRatio > 0 ? devicePixelRatio : 1;
-  const requestWidth =
-    width > CARD_INSET ? Math.max(1, Math.min(MAX_REQUEST_WIDTH, Math.round((width - CARD_INSET) * dpr))) : 0;
-
-  // Ask for the curve whenever the session becomes ready (first time or after a reconnect), the
-  // chart width changes or the user zooms. The worker cancels whatever request this supersedes.
-  useEffect(() => {
-    if (view.state !== 'ready' || requestWidth === 0) return;
-    let current = true;
-    setLoading(true);
-    session
-      .equity({ width: requestWidth, ...(zoom ? { from: zoom.from, to: zoom.to } : {}) })
-      .then(
-        (r) => {
-          if (!current) return;
-          setResult(r);
-          setRequestError(null);
-          setLoading(false);
-        },
-        (error: unknown) => {
-          if (!current) return;
-          const e = error as { name?: string; message?: string };
-          if (e?.name === 'AbortError') return;
-          setLoading(false);
-          // A closed connection is reported by the session state; don't say it twice.
-          if (e?.name !== 'ConnectionError') setRequestError(e?.message ?? String(error));
-        },
-      );
-    return () => {
-      current = false;
-    };
-  }, [view.state, view.sessionId, requestWidth, zoom]);
-
-  const runNames = useMemo(() => {
-    const names = new Map<string, string>();
-    for (const run of view.dataset?.runs ?? []) names.set(run.runId, run.name || run.runId);
-    return names;
-  }, [view.dataset]);
-
-  const [equityData, drawdownData] = useMemo((): [ChartSeries | null, ChartSeries | null] => {
-    if (!result) return [null, null];
-    const labels = result.runs.map((r) => runNames.get(r.runId) ?? r.runId);
-    const points = result.runs.reduce((n, r) => n + r.ts.length, 0);
-    const { x, equity, drawdown, gapFree } = result.aligned;
-    return [
-      { x, ys: equity, gapFree, labels, points },
-      { x, ys: drawdown, gapFree, labels, points },
-    ];
-  }, [result, runNames]);
-
-  const onDrawn = useCallback(() => {
-    if (window.__tickscope?.firstChartMs === undefined) {
-      window.__tickscope = { ...window.__tickscope, firstChartMs: performance.now() };
-    }
-  }, []);
-
-  const onSelectRange = useCallback((fromSec: number, toSec: number) => {
-    setZoom({ from: Math.floor(fromSec * 1000), to: Math.ceil(toSec * 1000) });
-  }, []);
-  const resetZoom = useCallback(() => setZoom(null), []);
-
+  const view = useSession();
+  const route = useRoute();
+  const theme = useTheme();
   const dataset = view.dataset;
-  const chartWidth = Math.max(0, width - CARD_INSET);
-  const placeholder =
-    view.state === 'lost' ? 'No data: the session is gone.' : view.state === 'ready' ? 'Loading…' : 'Connecting…';
+
+  // Esc goes up a level (or out of a text field first).
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape' || e.defaultPrevented) return;
+      if (isTyping(e.target)) {
+        (e.target as HTMLElement).blur();
+        return;
+      }
+      goUp();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+
+  const path = crumbs(route);
+  const title = path.length > 1 ? `${path.slice(1).map((c) => c.label).join(' › ')} — Tickscope` : 'Tickscope';
+  useEffect(() => {
+    document.title = title;
+  }, [title]);
+  const selectedRuns = route.runs ?? dataset?.runs.map((r) => r.runId) ?? [];
+  const toggleRun = useCallback(
+    (runId: string) => {
+      const all = dataset?.runs.map((r) => r.runId) ?? [];
+      const current = new Set(route.runs ?? all);
+      if (current.has(runId)) current.delete(runId);
+      else current.add(runId);
+      const next = all.filter((r) => current.has(r));
+      navigate({ ...route, runs: next.length === 0 || next.length === all.length ? undefined : next });
+    },
+    [route, dataset],
+  );
+
+  const level = route.level === 'symbol' ? (route.via === 'trades' ? 'trades' : route.via === 'symbols' ? 'symbols' : 'sectors') : route.level;
+
+  // The overview and the trade list stay mounted (hidden, frozen on their last route) once
+  // visited: coming back to them is instant and the list keeps its scroll position.
+  const [kept, setKept] = useState<{ overview?: Route; trades?: Route }>({});
+  useEffect(() => {
+    if ((route.level === 'overview' || route.level === 'trades') && kept[route.level] !== route) setKept((k) => ({ ...k, [route.level]: route }));
+  }, [route, kept]);
+  const overviewRoute = route.level === 'overview' ? route : kept.overview;
+  const tradesRoute = route.level === 'trades' ? route : kept.trades;
+
+  let body = null;
+  if (dataset) {
+    switch (route.level) {
+      case 'overview':
+      case 'trades':
+        break;
+      case 'sectors':
+      case 'symbols':
+        body = <Breakdown key={`${route.level}:${route.sector ?? ''}`} route={route} dataset={dataset} />;
+        break;
+      case 'symbol':
+        body = <SymbolView key={route.symbol} route={route} dataset={dataset} />;
+        break;
+    }
+  }
 
   return (
-    <div className="app" data-testid="app" data-state={view.state} data-session-id={view.sessionId}>
+    <div className="app" data-testid="app" data-state={view.state} data-session-id={view.sessionId} data-level={route.level} data-epoch={view.epoch}>
       <header className="header">
         <h1>Tickscope</h1>
         <dl className="facts">
@@ -152,28 +193,74 @@ export function App() {
           </div>
           <div>
             <dt>Session</dt>
-            <dd className="mono">{view.sessionId ?? '—'}</dd>
+            <dd className="mono" title={view.replaced ? `replaced ${view.replaced}× after the session process ended` : undefined}>
+              {view.sessionId ?? '—'}
+            </dd>
           </div>
           <div>
             <dt>State</dt>
             <dd>
-              <span className={`badge badge-${view.state}`}>{stateLabel(view)}</span>
+              <span className={`badge badge-${view.state}`} data-testid="session-state">
+                {stateLabel(view)}
+              </span>
             </dd>
           </div>
         </dl>
+        <div className="header-right">
+          {dataset && dataset.runs.length > 1 && (
+            <div className="runs" role="group" aria-label="Runs shown">
+              {dataset.runs.map((run, i) => {
+                const on = selectedRuns.includes(run.runId);
+                return (
+                  <button
+                    key={run.runId}
+                    type="button"
+                    className={`run-chip${on ? ' on' : ''}`}
+                    aria-pressed={on}
+                    data-run={run.runId}
+                    onClick={() => toggleRun(run.runId)}
+                    title={`${on ? 'Hide' : 'Overlay'} ${runTitle(dataset, run.runId)}`}
+                  >
+                    <span className="dot" style={{ background: runColor(i, theme) }} />
+                    {runLabel(dataset, run.runId)}
+                  </button>
+                );
+              })}
+            </div>
+          )}
+          <button type="button" className="theme-toggle" onClick={toggleTheme} data-testid="theme-toggle" title="Switch light/dark theme">
+            {theme === 'dark' ? '☀ Light' : '☾ Dark'}
+          </button>
+        </div>
       </header>
 
       {view.state === 'lost' && (
-        <div className="banner banner-error" role="alert">
-          <strong>The connection to the session was lost.</strong> {view.error ?? ''}{' '}
-          <button type="button" onClick={retry}>
-            Try again
-          </button>
+        <div className="banner banner-error" role="alert" data-testid="lost-banner">
+          {view.failure?.kind === 'dataset-failed' ? (
+            <>
+              <strong>The dataset could not be prepared.</strong> {view.failure.message}
+            </>
+          ) : (
+            <>
+              <strong>The connection to the session was lost.</strong> {view.error ?? ''}{' '}
+              <button type="button" onClick={retry}>
+                Try again
+              </button>
+            </>
+          )}
+        </div>
+      )}
+      {view.state === 'connecting' && view.preparation && (
+        <div className="banner banner-warn" role="status" data-testid="preparation">
+          Preparing dataset <strong>{view.preparation.dataset}</strong>: {view.preparation.phase ?? 'queued'}{' '}
+          <progress max={1} value={view.preparation.progress} /> {Math.round(view.preparation.progress * 100)}%
+          {view.preparation.totalRows ? ` · ${count(view.preparation.rows ?? 0)} / ${count(view.preparation.totalRows)} rows` : ''}
+          {view.preparation.etaSeconds !== null ? ` · about ${etaText(view.preparation.etaSeconds)} left` : ''}
         </div>
       )}
       {view.state === 'reconnecting' && (
-        <div className="banner banner-warn" role="status">
-          {view.error ?? 'Reconnecting to the session…'}
+        <div className="banner banner-warn" role="status" data-testid="reconnecting-banner">
+          {view.error ?? 'Reconnecting to the session…'} The view comes back by itself.
         </div>
       )}
       {view.state === 'ready' && view.error && (
@@ -181,86 +268,99 @@ export function App() {
           {view.error}
         </div>
       )}
-      {requestError && (
-        <div className="banner banner-error" role="alert">
-          Could not load the equity curve: {requestError}
-        </div>
-      )}
 
-      <main className="charts" ref={chartsRef}>
-        {dataset && (
-          <p className="summary">
-            {count(dataset.runs.length)} run{dataset.runs.length === 1 ? '' : 's'} · {count(dataset.symbolCount)} symbols
-            · {count(dataset.barCount)} bars · {count(dataset.tradeCount)} trades
-            {dataset.range && (
-              <>
-                {' '}
-                · {utcDateTime(dataset.range.from)} – {utcDateTime(dataset.range.to)}
-              </>
-            )}
-          </p>
-        )}
-        <section className="card">
-          <div className="card-title">
-            <h2>Portfolio equity</h2>
-            <span className="hint">
-              {zoom ? (
-                <>
-                  {utcDateTime(zoom.from)} – {utcDateTime(zoom.to)}{' '}
-                  <button type="button" className="link" onClick={resetZoom}>
-                    Show all
-                  </button>
-                </>
+      <nav className="navbar" aria-label="Drill path">
+        <ol className="crumbs" data-testid="breadcrumbs">
+          {path.map((c, i) => (
+            <li key={i}>
+              {i < path.length - 1 ? (
+                <a
+                  href={`?${new URLSearchParams(location.search).toString()}`}
+                  onClick={(e) => {
+                    e.preventDefault();
+                    navigate(c.route);
+                  }}
+                >
+                  {c.label}
+                </a>
               ) : (
-                'Drag across a chart to zoom in'
+                <span aria-current="page">{c.label}</span>
               )}
+            </li>
+          ))}
+        </ol>
+        <div className="nav-right">
+          {route.from !== undefined && route.to !== undefined && (
+            <span className="range-chip" data-testid="range">
+              {utcRange(route.from, route.to)}
+              <button type="button" className="link" onClick={() => navigate({ ...route, from: undefined, to: undefined, trade: undefined })} title="Show the whole history">
+                Show all
+              </button>
             </span>
-          </div>
-          <EquityChart
-            testId="equity-chart"
-            kind="equity"
-            data={equityData}
-            width={chartWidth}
-            height={EQUITY_HEIGHT}
-            syncKey="tickscope-equity"
-            placeholder={placeholder}
-            onDrawn={onDrawn}
-            onSelectRange={onSelectRange}
-            onResetRange={resetZoom}
-          />
-        </section>
-        <section className="card">
-          <div className="card-title">
-            <h2>Drawdown</h2>
-          </div>
-          <EquityChart
-            testId="drawdown-chart"
-            kind="drawdown"
-            data={drawdownData}
-            width={chartWidth}
-            height={DRAWDOWN_HEIGHT}
-            syncKey="tickscope-equity"
-            placeholder={placeholder}
-            onDrawn={onDrawn}
-            onSelectRange={onSelectRange}
-            onResetRange={resetZoom}
-          />
-        </section>
-        <footer className="status">
-          {result ? (
-            <>
-              {count(result.rows)} points · {bytes(result.bytes)}
-              {result.approximate ? ' · downsampled' : ''} · server{' '}
-              {ms(result.timings.planMs + result.timings.executeMs + result.timings.encodeMs)} · request → decoded{' '}
-              {ms(result.elapsedMs)}
-              {loading ? ' · updating…' : ''}
-            </>
-          ) : loading ? (
-            'Loading…'
-          ) : (
-            ' '
           )}
-        </footer>
+          {hasTradeFilters(route) && (
+            <span className="range-chip" data-testid="filters-chip" title="Trade filters apply to trade measures in every view (counts, win rates, the trade list, histograms, markers)">
+              {describeFilters(route)}
+              <button type="button" className="link" onClick={() => navigate({ ...route, filters: {} })}>
+                Clear
+              </button>
+            </span>
+          )}
+          <div className="tabs" role="tablist">
+            {TABS.map((t) => (
+              <button
+                key={t.level}
+                type="button"
+                role="tab"
+                aria-selected={level === t.level}
+                className={`tab${level === t.level ? ' on' : ''}`}
+                data-tab={t.level}
+                onClick={() => navigate({ ...route, level: t.level, sector: undefined, symbol: undefined, trade: undefined, via: undefined })}
+                onMouseEnter={() => prefetch(tabSpecs(t.level as 'overview' | 'sectors' | 'symbols' | 'trades', route, requestWidths(window.innerWidth)), 'hover')}
+              >
+                {t.label}
+              </button>
+            ))}
+          </div>
+        </div>
+      </nav>
+
+      <main className="main">
+        {dataset ? (
+          <Suspense fallback={<div className="empty-state">Loading the view…</div>}>
+            {overviewRoute && (
+              <Kept visible={route.level === 'overview'}>
+                <Overview route={overviewRoute} dataset={dataset} />
+              </Kept>
+            )}
+            {tradesRoute && (
+              <Kept visible={route.level === 'trades'}>
+                <TradesView route={tradesRoute} dataset={dataset} />
+              </Kept>
+            )}
+            {body}
+            <p className="summary">
+              {count(dataset.runs.length)} run{dataset.runs.length === 1 ? '' : 's'} · {count(dataset.symbolCount)} symbols · {count(dataset.barCount)} bars ·{' '}
+              {count(dataset.tradeCount)} trades
+              {dataset.range && (
+                <>
+                  {' '}
+                  · {utcDateTime(dataset.range.from)} – {utcDateTime(dataset.range.to)}
+                </>
+              )}
+            </p>
+          </Suspense>
+        ) : (
+          <div className="empty-state" data-testid="no-dataset">
+            {view.state === 'lost'
+              ? view.failure?.kind === 'dataset-failed'
+                ? 'Nothing to show: the dataset failed to prepare (see above).'
+                : 'No data: the session is gone.'
+              : view.preparation
+                ? 'The dataset is being prepared; the views open when it is ready.'
+                : 'Connecting to a session…'}
+          </div>
+        )}
       </main>
     </div>
   );

@@ -1,4 +1,7 @@
-// Number formatting for the charts and the status line.
+// Numbers as finance people read them: thousands separators, explicit signs on P&L and
+// returns, a real minus sign, percentages, compact axes; and the UTC times of the data.
+const MINUS = '\u2212';
+
 const compactUsd = new Intl.NumberFormat('en-US', {
   style: 'currency',
   currency: 'USD',
@@ -6,21 +9,99 @@ const compactUsd = new Intl.NumberFormat('en-US', {
   maximumSignificantDigits: 3,
 });
 const fullUsd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumFractionDigits: 0 });
-const smallUsd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumFractionDigits: 2 });
-const integer = new Intl.NumberFormat('en-US');
+const smallUsd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+const decimal2 = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+const price4 = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 4 });
 
-/** Axis ticks: $1.25M, -$340K, $12. */
+const DASH = '–';
+
+function finite(v: number | null | undefined): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+function withMinus(s: string): string {
+  return s.replace('-', MINUS);
+}
+
+/** Axis ticks: $1.25M, −$340K, $12. */
 export function dollarsCompact(v: number): string {
-  return compactUsd.format(v);
+  return withMinus(compactUsd.format(v));
 }
 
-/** Legend values: $1,234,567 (cents only for small amounts). */
-export function dollars(v: number): string {
-  return Math.abs(v) < 100 ? smallUsd.format(v) : fullUsd.format(v);
+/** $1,234,567 (cents only for small amounts); −$1,234. */
+export function dollars(v: number | null | undefined): string {
+  if (!finite(v)) return DASH;
+  return withMinus(Math.abs(v) < 100 ? smallUsd.format(v) : fullUsd.format(v));
 }
 
-export function count(n: number): string {
-  return integer.format(n);
+/** P&L: always signed, +$1,234 / −$1,234 / $0. */
+export function pnl(v: number | null | undefined): string {
+  if (!finite(v)) return DASH;
+  const s = Math.abs(v) < 100 ? smallUsd.format(Math.abs(v)) : fullUsd.format(Math.abs(v));
+  if (v > 0 && s !== '$0' && s !== '$0.00') return `+${s}`;
+  if (v < 0 && s !== '$0' && s !== '$0.00') return `${MINUS}${s}`;
+  return s;
+}
+
+/** Compact signed P&L for tight cells: +$1.2M. */
+export function pnlCompact(v: number | null | undefined): string {
+  if (!finite(v)) return DASH;
+  const s = compactUsd.format(Math.abs(v));
+  return v > 0 ? `+${s}` : v < 0 ? `${MINUS}${s}` : s;
+}
+
+const fixed = new Map<number, Intl.NumberFormat>();
+function fixedFormat(digits: number): Intl.NumberFormat {
+  let f = fixed.get(digits);
+  if (!f) fixed.set(digits, (f = new Intl.NumberFormat('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })));
+  return f;
+}
+
+/** A fraction as a percentage: 0.1234 -> 12.34%; signed when asked (returns). */
+export function percent(v: number | null | undefined, { signed = false, digits = 2 } = {}): string {
+  if (!finite(v)) return DASH;
+  const p = v * 100;
+  const s = fixedFormat(digits).format(Math.abs(p));
+  const zero = Math.abs(p) < 0.5 * 10 ** -digits;
+  const sign = p < 0 && !zero ? MINUS : signed && p > 0 && !zero ? '+' : '';
+  return `${sign}${s}%`;
+}
+
+/** Ratios (Sharpe, profit factor): 1.23, −0.45. */
+export function ratio(v: number | null | undefined): string {
+  if (!finite(v)) return DASH;
+  return withMinus(decimal2.format(v));
+}
+
+const compactInt = new Intl.NumberFormat('en-US', { notation: 'compact', maximumSignificantDigits: 3 });
+
+/** Axis ticks of counts: 12K, −3.4M. */
+export function compactCount(n: number): string {
+  return withMinus(compactInt.format(n));
+}
+
+export function count(n: number | null | undefined): string {
+  if (!finite(n)) return DASH;
+  return withMinus(integer.format(n));
+}
+
+export function price(v: number | null | undefined): string {
+  if (!finite(v)) return DASH;
+  return withMinus(price4.format(v));
+}
+
+/** Quantity with sign: +1,200 / −300. */
+export function signedCount(v: number | null | undefined): string {
+  if (!finite(v)) return DASH;
+  const s = integer.format(Math.abs(v));
+  return v > 0 ? `+${s}` : v < 0 ? `${MINUS}${s}` : s;
+}
+
+/** CSS class for a signed value: pos / neg / flat. */
+export function tone(v: number | null | undefined): 'pos' | 'neg' | 'flat' {
+  if (!finite(v) || v === 0) return 'flat';
+  return v > 0 ? 'pos' : 'neg';
 }
 
 export function bytes(n: number): string {
@@ -33,9 +114,29 @@ export function ms(n: number): string {
   return n < 10 ? `${n.toFixed(1)} ms` : `${Math.round(n)} ms`;
 }
 
+/** A holding time: 45m, 3h 20m, 2d 4h. */
+export function duration(msValue: number | null | undefined): string {
+  if (!finite(msValue)) return DASH;
+  const minutes = Math.round(msValue / 60_000);
+  if (minutes < 60) return `${minutes}m`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 24) return minutes % 60 ? `${hours}h ${minutes % 60}m` : `${hours}h`;
+  const days = Math.floor(hours / 24);
+  return hours % 24 ? `${days}d ${hours % 24}h` : `${days}d`;
+}
+
 const dateTime = new Intl.DateTimeFormat('en-GB', {
   timeZone: 'UTC',
   year: 'numeric',
+  month: 'short',
+  day: '2-digit',
+  hour: '2-digit',
+  minute: '2-digit',
+});
+const dateOnly = new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', year: 'numeric', month: 'short', day: '2-digit' });
+const shortDateTime = new Intl.DateTimeFormat('en-GB', {
+  timeZone: 'UTC',
+  year: '2-digit',
   month: 'short',
   day: '2-digit',
   hour: '2-digit',
@@ -45,4 +146,21 @@ const dateTime = new Intl.DateTimeFormat('en-GB', {
 /** Epoch ms -> "03 Jan 2023, 14:35 UTC". */
 export function utcDateTime(epochMs: number): string {
   return `${dateTime.format(epochMs)} UTC`;
+}
+
+/** Epoch ms -> "03 Jan 2023". */
+export function utcDate(epochMs: number | null | undefined): string {
+  if (!finite(epochMs)) return DASH;
+  return dateOnly.format(epochMs);
+}
+
+/** Epoch ms -> "03 Jan 24, 14:35" (table cells). */
+export function utcShort(epochMs: number | null | undefined): string {
+  if (!finite(epochMs)) return DASH;
+  return shortDateTime.format(epochMs);
+}
+
+/** A range for humans: "03 Jan 2023, 14:35 – 10 Jan 2023, 16:00 UTC". */
+export function utcRange(from: number, to: number): string {
+  return `${dateTime.format(from)} – ${dateTime.format(to)} UTC`;
 }

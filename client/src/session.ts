@@ -1,7 +1,7 @@
 // The one session of this tab: its worker is created as soon as the page script runs (before
 // React renders) so the session request is already in flight while the first frame is built.
 import * as Comlink from 'comlink';
-import type { SessionView, SessionWorkerApi } from './worker/types.js';
+import type { Answer, AskOptions, AskQuery, SessionView, SessionWorkerApi, Spec } from './worker/types.js';
 
 const KEY_STORAGE = 'tickscope.sessionKey';
 
@@ -41,6 +41,11 @@ const listeners = new Set<() => void>();
 
 function publish(view: SessionView): void {
   current = view;
+  if (view.marks && !(window as { __tickscopeMarks?: unknown }).__tickscopeMarks) {
+    // Page-clock (performance.now()) times of the connection's first steps, for measurements.
+    const origin = performance.timeOrigin;
+    (window as { __tickscopeMarks?: unknown }).__tickscopeMarks = Object.fromEntries(Object.entries(view.marks).map(([k, v]) => [k, Math.round(v - origin)]));
+  }
   for (const listener of listeners) listener();
 }
 
@@ -63,6 +68,23 @@ session
   .catch((error: unknown) => {
     publish({ ...current, state: 'lost', error: `could not start the session: ${String(error)}` });
   });
+
+/** Typed wrappers (Comlink's Remote type loses the methods' generics). */
+export function ask<Q extends AskQuery>(spec: Spec<Q>, options?: AskOptions): Promise<Answer<Q>> {
+  return session.ask(spec as Spec, options) as unknown as Promise<Answer<Q>>;
+}
+
+export function preview<Q extends AskQuery>(spec: Spec<Q>): Promise<Answer<Q> | null> {
+  return session.preview(spec as Spec) as unknown as Promise<Answer<Q> | null>;
+}
+
+export function prefetch(specs: Spec[], group: string): void {
+  if (specs.length) void session.prefetch(specs, group).catch(() => undefined);
+}
+
+export function release(view: string): void {
+  void session.release(view).catch(() => undefined);
+}
 
 export function retry(): void {
   session.retry().catch((error: unknown) => publish({ ...current, state: 'lost', error: String(error) }));

@@ -1,13 +1,15 @@
 // `tickscope serve | prepare | fixtures`: the command line of DESIGN.md.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { availableParallelism, totalmem } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureFixtures, generateFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
 import { startControlServer } from '../control/app.js';
+import { defaultMemoryBudget, parseSize } from '../control/memory-budget.js';
 import type { DatasetSpec } from '../control/dataset-catalog.js';
-import { prepareDataset } from '../prepare/prepare.js';
-import { ProgressBar } from './progress.js';
+import { defaultMemoryLimit, formatSize } from '../prepare/memory.js';
+import { prepareInChild } from '../prepare/run-in-child.js';
+import { formatCount, formatDuration, ProgressBar } from './progress.js';
 
 const DEMO_SEED = 42;
 
@@ -42,8 +44,15 @@ program
   .option('--pool-size <n>', 'warm session processes kept ready', integer('--pool-size', 0), 2)
   .option('--session-memory <size>', 'DuckDB memory_limit of each session', '256MB')
   .option('--session-threads <n>', 'DuckDB threads of each session', integer('--session-threads', 1), Math.min(2, availableParallelism()))
+  .option('--memory-budget <size>', 'memory all sessions together may use (default 75% of this machine)')
   .action(async (options) => {
     const dataPaths: string[] = options.data ?? [await demoDataset()];
+    let memoryBudgetBytes: number;
+    try {
+      memoryBudgetBytes = options.memoryBudget ? parseSize(options.memoryBudget) : defaultMemoryBudget();
+    } catch (error) {
+      return fail('serve', `--memory-budget: ${(error as Error).message}`);
+    }
     const server = await startControlServer({
       host: options.host,
       port: options.port,
@@ -59,8 +68,10 @@ program
         terminateGraceMs: 3000,
         memoryLimit: options.sessionMemory,
         threads: options.sessionThreads,
+        memoryBudgetBytes,
       },
-    });
+    }).catch((error: Error) => fail('serve', error.message));
+    if (!server) return;
     process.stdout.write(`\nTickscope is running at ${server.url}\n\n`);
     let stopping = false;
     const stop = (signal: string) => {
@@ -81,21 +92,35 @@ program
 
 program
   .command('prepare')
-  .description('prepare a dataset folder into a store that session processes open')
-  .argument('<input>', 'dataset folder')
+  .description('prepare a dataset (folders, files or globs of Parquet / Arrow IPC) into a store that session processes open')
+  .argument('<inputs...>', 'dataset folder(s), Parquet or Arrow files, globs (quote them), hive-partitioned folders')
   .option('--out <dir>', 'folder of prepared stores', storeDir())
-  .option('--memory-limit <size>', 'DuckDB memory limit during preparation', `${Math.max(1, Math.floor(totalmem() / 2 ** 30 / 2))}GB`)
-  .action(async (input: string, options) => {
+  .option('--mapping <file>', 'JSON file mapping canonical columns to your column names, and the zone of naive timestamps')
+  .option('--memory-limit <size>', 'DuckDB memory limit during preparation (it spills to a temp folder beyond it)', defaultMemoryLimit())
+  .option('--threads <n>', 'DuckDB threads (default: all cores)', integer('--threads', 1))
+  .option('--temp-dir <dir>', 'where to spill when over the memory limit (default: <out>/.tmp)')
+  .action(async (inputs: string[], options) => {
     const bar = new ProgressBar();
+    const started = Date.now();
     try {
-      const result = await prepareDataset({
-        input: path.resolve(input),
+      // In a child process: whatever the input does to DuckDB, this command reports it by name.
+      const result = await prepareInChild({
+        input: inputs.map((i) => path.resolve(i)),
         storeDir: path.resolve(options.out),
         memoryLimit: options.memoryLimit,
-        onProgress: (p) => bar.update(p.phase, p.fraction),
+        ...(options.threads ? { threads: options.threads } : {}),
+        ...(options.mapping ? { mappingFile: path.resolve(options.mapping) } : {}),
+        ...(options.tempDir ? { tempDir: path.resolve(options.tempDir) } : {}),
+        onProgress: (p) => bar.update(p),
       });
       bar.stop();
-      process.stdout.write(`${result.reused ? 'already prepared' : 'prepared'}: ${result.storePath}\n`);
+      const secs = (Date.now() - started) / 1000;
+      const how = result.reused ? (result.waited ? 'prepared by another process meanwhile' : 'already prepared') : `prepared in ${formatDuration(secs)}`;
+      process.stdout.write(`${how}: ${result.storePath}\n`);
+      if (!result.reused && result.rows) {
+        process.stdout.write(`  ${formatCount(result.rows)} input rows, ${formatCount(result.rows / Math.max(secs, 1e-3))} rows/s, memory limit ${options.memoryLimit}, peak RSS ${formatSize(result.peakRssBytes)}\n`);
+      }
+      if (result.timezoneNote) process.stdout.write(`  timestamps: ${result.timezoneNote}\n`);
     } catch (error) {
       bar.stop();
       process.stderr.write(`tickscope prepare: ${(error as Error).message}\n`);
@@ -105,10 +130,10 @@ program
 
 program
   .command('fixtures')
-  .description('generate a synthetic backtest (bars, trades, symbols, runs) as Parquet')
+  .description('generate a synthetic backtest (bars, trades, symbols, runs) as Parquet and Arrow')
   .option('--scale <scale>', 'tiny | demo | large', 'demo')
   .option('--seed <n>', 'random seed', integer('--seed', 0), DEMO_SEED)
-  .option('--out <dir>', 'output folder (default: the cache folder for this scale and seed)')
+  .option('--out <dir>', 'output folder (default: the cache folder for this scale and seed, reused when present)')
   .action(async (options) => {
     const scale = options.scale as FixtureScale;
     if (!['tiny', 'demo', 'large'].includes(scale)) {
@@ -117,20 +142,22 @@ program
       return;
     }
     const bar = new ProgressBar();
+    const started = Date.now();
+    let lastFraction = 0;
+    const onProgress = (p: { phase: string; fraction: number }) => {
+      const secs = (Date.now() - started) / 1000;
+      lastFraction = p.fraction;
+      bar.update({ phase: p.phase, fraction: p.fraction, etaSeconds: p.fraction > 0.03 ? (secs * (1 - p.fraction)) / p.fraction : null });
+    };
     try {
       if (options.out) {
-        const summary = await generateFixtures({
-          scale,
-          seed: options.seed,
-          outDir: path.resolve(options.out),
-          onProgress: (p) => bar.update(p.phase, p.fraction),
-        });
+        const summary = await generateFixtures({ scale, seed: options.seed, outDir: path.resolve(options.out), onProgress });
         bar.stop();
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       } else {
-        const dir = await ensureFixtures(scale, options.seed);
+        const dir = await ensureFixtures(scale, options.seed, onProgress);
         bar.stop();
-        process.stdout.write(`${dir}\n`);
+        process.stdout.write(`${dir}${lastFraction === 0 ? ' (cached)' : ''}\n`);
       }
     } catch (error) {
       bar.stop();
@@ -138,6 +165,13 @@ program
       process.exitCode = 1;
     }
   });
+
+/** Reports a command's failure on stderr and sets a failing exit code. */
+function fail(command: string, message: string): undefined {
+  process.stderr.write(`tickscope ${command}: ${message}\n`);
+  process.exitCode = 1;
+  return undefined;
+}
 
 async function demoDataset(): Promise<string> {
   process.stdout.write('No --data given: using the generated demo backtest (created on first run).\n');

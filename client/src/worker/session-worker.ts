@@ -1,52 +1,60 @@
 // The session worker: owns the server session and its WebSocket, validates every control
-// message, decodes the Arrow data frames and hands column buffers to the UI by transfer.
-// The UI thread never parses data.
+// message, multiplexes the views' queries over the socket (superseded ones are cancelled),
+// decodes the Arrow data frames, keeps a byte-bounded cache of decoded answers, answers zooms
+// from that cache at once while the exact slice loads, prefetches the likely next step, and
+// hands column buffers to the UI by transfer. The UI thread never parses data.
 import * as Comlink from 'comlink';
-import { DataType, tableFromIPC, type Data, type Table, type Vector } from 'apache-arrow';
+import { tableFromIPC } from 'apache-arrow';
+import { Type } from '@sinclair/typebox';
 import {
   CreateSessionReply,
-  EQUITY_COLUMNS,
-  EquityParams as EquityParamsSchema,
+  DatasetInfo,
+  clientMessageValidator,
   decodeDataFrame,
   serverMessageValidator,
   type ClientMessage,
+  type DatasetSchema,
   type DoneMessage,
-  type EquityParams,
   type ErrorMessage,
-  type QueryName,
+  type QueryRequest,
 } from '../../../shared/protocol.js';
 import { compileValidator, parseMessage } from '../../../shared/validate.js';
+import { AnswerCache, cacheKey, familyKey, sliceEntry, type Entry } from './cache.js';
+import { cloneForTransfer, decodeAnswer, sizeOf, type Frame } from './decode.js';
 import type {
-  AlignedSeries,
+  Answer,
+  AskOptions,
+  AskQuery,
+  CacheStats,
   ConnectOptions,
-  EquityResult,
-  RunSeries,
+  PreparationView,
   SessionView,
   SessionWorkerApi,
+  Spec,
 } from './types.js';
 
-const MAX_RECONNECT_ATTEMPTS = 5;
+const MAX_RECONNECT_ATTEMPTS = 6;
 const BACKOFF_BASE_MS = 250;
 const BACKOFF_MAX_MS = 8_000;
 const HELLO_TIMEOUT_MS = 10_000;
+/** Decoded answers kept for instant re-use (back, zoom out, scroll back, hover then click). */
+const CACHE_BYTES = 96 * 2 ** 20;
+/** The server allows 32 requests in flight per socket; stay well below. */
+const MAX_IN_FLIGHT = 24;
+/** Prefetches never take more than this many of those slots, so a click is never queued behind them. */
+const MAX_BACKGROUND_IN_FLIGHT = 2;
 
-// Picks the variant by `type` first, so errors name the real problem.
-const serverMessages = serverMessageValidator;
+/** Wall-clock marks of the connection's first steps (Date.now()), reported with the view. */
+const marks: Record<string, number> = { workerStart: Date.now() };
+
 const createReplies = compileValidator(CreateSessionReply, 'POST /api/sessions reply');
-const equityParams = compileValidator(EquityParamsSchema, 'equity params');
+const datasetLists = compileValidator(Type.Array(DatasetInfo), 'GET /api/datasets reply');
 
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-function abortError(message: string): Error {
+function namedError(name: string, message: string): Error {
   const error = new Error(message);
-  error.name = 'AbortError';
-  return error;
-}
-
-/** A failed request, with its id and query name in the message. Comlink keeps name + message. */
-function requestError(query: QueryName, id: number, message: string, name = 'RequestError'): Error {
-  const error = new Error(`${query} request ${id}: ${message}`);
   error.name = name;
   return error;
 }
@@ -56,31 +64,41 @@ function describe(error: unknown): string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Requests in flight
+// Flights: one per distinct query in progress, shared by every ask (and prefetch) that wants it
 
-interface Frame {
-  batchIndex: number;
-  table: Table;
-}
-
-interface Pending {
-  id: number;
-  query: QueryName;
-  sentAt: number;
-  frames: Frame[];
-  finish(done: DoneMessage, frames: Frame[], sentAt: number): void;
+interface Waiter {
+  flight: Flight;
+  view: string | undefined;
+  askedAt: number;
+  resolve(answer: Answer): void;
   reject(error: Error): void;
 }
 
-const pending = new Map<number, Pending>();
-let nextRequestId = 1;
-let currentEquityId: number | null = null;
+interface Flight {
+  key: string;
+  spec: Spec;
+  /** Wire id while sent; null while queued (before the first send or after a reconnect). */
+  id: number | null;
+  frames: Frame[];
+  waiters: Set<Waiter>;
+  /** Scheduled after everything else, few at a time (prefetches, low-priority asks). */
+  low: boolean;
+  /** A prefetch: finishes into the cache even when nobody waits for it. */
+  keep: boolean;
+  group: string | null;
+  sentAt: number;
+}
 
-function rejectAll(message: string): void {
-  const all = [...pending.values()];
-  pending.clear();
-  currentEquityId = null;
-  for (const p of all) p.reject(requestError(p.query, p.id, message, 'ConnectionError'));
+const cache = new AnswerCache(CACHE_BYTES);
+const flights = new Map<string, Flight>(); // by cache key
+const byWireId = new Map<number, Flight>();
+const views = new Map<string, Waiter>();
+const queue: Flight[] = []; // not yet sent, in ask order
+let nextRequestId = 1;
+const stats = { hits: 0, previews: 0, misses: 0, prefetched: 0 };
+
+function connected(): boolean {
+  return view.state === 'ready' && socket !== null && socket.readyState === WebSocket.OPEN;
 }
 
 function sendMessage(message: ClientMessage): void {
@@ -88,18 +106,185 @@ function sendMessage(message: ClientMessage): void {
   socket.send(JSON.stringify(message));
 }
 
-/** Drops a request locally and asks the server to stop it; its promise rejects as AbortError. */
-function cancel(id: number, why: string): void {
-  const p = pending.get(id);
-  if (!p) return;
-  pending.delete(id);
-  if (currentEquityId === id) currentEquityId = null;
-  try {
-    sendMessage({ type: 'cancel', id });
-  } catch {
-    // The socket is gone; the server drops the request with it.
+/**
+ * Sends queued flights, most urgent first: what a view is waiting for, at once; then prefetches
+ * (the newest first: the pointer's latest row is the likeliest next click), a few at a time; then
+ * low-priority asks (sparklines), only while no view is waiting, so they never slow a click down.
+ */
+function pump(): void {
+  if (!connected()) return;
+  let foreground = 0;
+  let background = 0;
+  for (const f of byWireId.values()) {
+    if (f.low) background++;
+    else foreground++;
   }
-  p.reject(requestError(p.query, id, why, 'AbortError'));
+  const send = (flight: Flight): boolean => {
+    queue.splice(queue.indexOf(flight), 1);
+    const id = nextRequestId++;
+    flight.id = id;
+    flight.frames = [];
+    flight.sentAt = performance.now();
+    byWireId.set(id, flight);
+    try {
+      sendMessage({ type: 'request', id, query: flight.spec.query, params: flight.spec.params } as QueryRequest);
+      return true;
+    } catch {
+      byWireId.delete(id);
+      flight.id = null;
+      queue.unshift(flight);
+      return false;
+    }
+  };
+  for (const flight of queue.filter((f) => !f.low)) {
+    if (byWireId.size >= MAX_IN_FLIGHT || !send(flight)) return;
+    foreground++;
+  }
+  const prefetches = queue.filter((f) => f.low && f.keep).reverse();
+  for (const flight of prefetches) {
+    if (background >= MAX_BACKGROUND_IN_FLIGHT || byWireId.size >= MAX_IN_FLIGHT || !send(flight)) return;
+    background++;
+  }
+  if (foreground > 0 || queue.some((f) => f.low && f.keep)) return;
+  for (const flight of queue.filter((f) => f.low && !f.keep)) {
+    if (background >= MAX_BACKGROUND_IN_FLIGHT || byWireId.size >= MAX_IN_FLIGHT || !send(flight)) return;
+    background++;
+  }
+}
+
+function dropFlight(flight: Flight, why: string): void {
+  flights.delete(flight.key);
+  const q = queue.indexOf(flight);
+  if (q >= 0) queue.splice(q, 1);
+  if (flight.id !== null) {
+    byWireId.delete(flight.id);
+    try {
+      sendMessage({ type: 'cancel', id: flight.id });
+    } catch {
+      // The socket is gone; the server drops the request with it.
+    }
+    flight.id = null;
+  }
+  for (const w of flight.waiters) {
+    if (w.view && views.get(w.view) === w) views.delete(w.view);
+    w.reject(namedError('AbortError', `${flight.spec.query}: ${why}`));
+  }
+  flight.waiters.clear();
+  pump();
+}
+
+/** Takes a waiter off its flight; the flight is cancelled when nobody else wants it. */
+function detach(waiter: Waiter, why: string): void {
+  const { flight } = waiter;
+  if (waiter.view && views.get(waiter.view) === waiter) views.delete(waiter.view);
+  if (!flight.waiters.delete(waiter)) return;
+  waiter.reject(namedError('AbortError', `${flight.spec.query}: ${why}`));
+  if (flight.waiters.size === 0 && !flight.keep) dropFlight(flight, why);
+}
+
+function rangeOf(spec: Spec, dataset: DatasetSchema | undefined): { from: number; to: number } {
+  const p = spec.params as { from?: number; to?: number };
+  return {
+    from: p.from ?? dataset?.range?.from ?? Number.NEGATIVE_INFINITY,
+    to: p.to ?? dataset?.range?.to ?? Number.POSITIVE_INFINITY,
+  };
+}
+
+function answerFrom(entry: Entry, askedAt: number, extra: { cached: boolean; provisional?: boolean }): Answer {
+  return {
+    query: entry.spec.query,
+    data: entry.data,
+    ...entry.meta,
+    cached: extra.cached,
+    provisional: extra.provisional ?? false,
+    elapsedMs: performance.now() - askedAt,
+  } as Answer;
+}
+
+/** The answer with its buffers copied for transfer (the cache keeps the originals). */
+function transferable<A extends Answer>(answer: A): A {
+  const { value, buffers } = cloneForTransfer(answer.data);
+  return Comlink.transfer({ ...answer, data: value }, buffers);
+}
+
+function finishFlight(flight: Flight, done: DoneMessage): void {
+  flights.delete(flight.key);
+  if (flight.id !== null) byWireId.delete(flight.id);
+  let entry: Entry;
+  try {
+    const data = decodeAnswer(flight.spec.query, flight.frames);
+    const range = rangeOf(flight.spec, view.dataset);
+    entry = {
+      key: flight.key,
+      family: familyKey(flight.spec),
+      spec: flight.spec,
+      data,
+      meta: {
+        approximate: done.approximate,
+        total: done.total ?? null,
+        notes: done.notes,
+        rows: done.rows,
+        bytes: done.bytes,
+        timings: done.timings,
+        source: done.source,
+      },
+      bytes: sizeOf(data),
+      from: range.from,
+      to: range.to,
+    };
+  } catch (error) {
+    failFlight(flight, namedError('RequestError', `${flight.spec.query}: unreadable answer: ${describe(error)}`));
+    return;
+  }
+  flight.frames = [];
+  cache.set(entry);
+  if (flight.keep && flight.waiters.size === 0) stats.prefetched++;
+  for (const w of flight.waiters) {
+    if (w.view && views.get(w.view) === w) views.delete(w.view);
+    w.resolve(transferable(answerFrom(entry, w.askedAt, { cached: false })));
+  }
+  flight.waiters.clear();
+  pump();
+}
+
+function failFlight(flight: Flight, error: Error): void {
+  flights.delete(flight.key);
+  if (flight.id !== null) byWireId.delete(flight.id);
+  for (const w of flight.waiters) {
+    if (w.view && views.get(w.view) === w) views.delete(w.view);
+    w.reject(error);
+  }
+  flight.waiters.clear();
+  pump();
+}
+
+/** The connection dropped: what was sent is re-sent after the reconnect (restoring every view). */
+function requeueAll(): void {
+  const sent = [...byWireId.values()].sort((a, b) => (a.id ?? 0) - (b.id ?? 0));
+  byWireId.clear();
+  for (const f of sent) {
+    f.id = null;
+    f.frames = [];
+  }
+  queue.unshift(...sent.filter((f) => !f.low));
+  queue.push(...sent.filter((f) => f.low));
+}
+
+function rejectAll(message: string): void {
+  const all = [...flights.values()];
+  flights.clear();
+  byWireId.clear();
+  queue.length = 0;
+  views.clear();
+  for (const f of all) {
+    for (const w of f.waiters) w.reject(namedError('ConnectionError', `${f.spec.query}: ${message}`));
+    f.waiters.clear();
+  }
+}
+
+function validate(spec: Spec): string | null {
+  const checked = clientMessageValidator.check({ type: 'request', id: 1, query: spec.query, params: spec.params });
+  return checked.ok ? null : checked.error;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -111,6 +296,8 @@ let options: ConnectOptions | null = null;
 let socket: WebSocket | null = null;
 let generation = 0; // bumps on every connection attempt; stale callbacks compare against it
 let attempts = 0;
+let epoch = 0;
+let replaced = 0;
 let reconnectTimer: ReturnType<typeof setTimeout> | null = null;
 let helloTimer: ReturnType<typeof setTimeout> | null = null;
 let closedForGood = false;
@@ -123,6 +310,7 @@ function setView(next: SessionView): void {
     settleWaiters = [];
     for (const w of waiters) w(next);
   }
+  if (next.state === 'lost') rejectAll(next.failure?.message ?? next.error ?? 'the session is lost');
   try {
     // A proxied callback; the UI may be gone (worker about to be terminated).
     void Promise.resolve(listener?.(next)).catch(() => undefined);
@@ -157,22 +345,28 @@ function describeClose(event: CloseEvent): string {
       return `the session is shutting down${reason}`;
     case 1006:
       return 'the session connection dropped (no close frame)';
+    case 1011:
+      return `the session failed${reason}`;
     default:
       return `the session connection closed with code ${event.code}${reason}`;
   }
 }
 
+function base(): Pick<SessionView, 'sessionId' | 'dataset' | 'epoch' | 'replaced'> {
+  return { sessionId: view.sessionId, dataset: view.dataset, epoch: view.epoch, replaced: view.replaced };
+}
+
 function scheduleReconnect(reason: string): void {
   if (closedForGood) return;
-  const base = { sessionId: view.sessionId, dataset: view.dataset } as const;
   if (attempts >= MAX_RECONNECT_ATTEMPTS) {
-    setView({ ...base, state: 'lost', error: `${reason} (gave up after ${attempts} attempts to reconnect)` });
+    setView({ ...base(), state: 'lost', error: `${reason} (gave up after ${attempts} attempts to reconnect)` });
     return;
   }
   attempts += 1;
+  // The first retry is quick: a crashed session is replaced by a new process from the warm pool.
   const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempts - 1)) * (0.8 + 0.4 * Math.random());
   setView({
-    ...base,
+    ...base(),
     state: 'reconnecting',
     error: `${reason}; reconnecting (attempt ${attempts} of ${MAX_RECONNECT_ATTEMPTS}) in ${(delay / 1000).toFixed(1)} s`,
   });
@@ -181,6 +375,15 @@ function scheduleReconnect(reason: string): void {
     reconnectTimer = null;
     if (gen === generation) void open();
   }, delay);
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 async function createSession(opts: ConnectOptions): Promise<CreateSessionReply> {
@@ -200,11 +403,58 @@ async function createSession(opts: ConnectOptions): Promise<CreateSessionReply> 
     } catch {
       // not JSON; keep the text
     }
-    throw new Error(`POST /api/sessions answered ${response.status}${detail ? `: ${detail}` : ''}`);
+    throw new HttpError(response.status, `POST /api/sessions answered ${response.status}${detail ? `: ${detail}` : ''}`);
   }
   const checked = parseMessage(text, createReplies);
   if (!checked.ok) throw new Error(checked.error);
   return checked.value;
+}
+
+async function datasetInfo(dataset: string | undefined): Promise<DatasetInfo | undefined> {
+  const response = await fetch(new URL('/api/datasets', self.location.href));
+  if (!response.ok) return undefined;
+  const checked = datasetLists.check(await response.json());
+  if (!checked.ok) return undefined;
+  return dataset ? checked.value.find((d) => d.id === dataset) : checked.value[0];
+}
+
+const PREPARATION_POLL_MS = 500;
+
+/**
+ * POST /api/sessions answers once the dataset's store is prepared, which for a new dataset can
+ * take minutes. Meanwhile poll GET /api/datasets and show the preparation's phase, rows and ETA.
+ * Returns a function that stops polling.
+ */
+function watchPreparation(dataset: string | undefined, gen: number): () => void {
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const poll = async () => {
+    try {
+      const info = await datasetInfo(dataset);
+      if (stopped || gen !== generation) return;
+      if (info && (info.state === 'preparing' || info.state === 'pending') && view.state === 'connecting') {
+        const preparation: PreparationView = {
+          dataset: info.id,
+          phase: info.phase,
+          progress: info.progress,
+          rows: info.rows ?? null,
+          totalRows: info.totalRows ?? null,
+          etaSeconds: info.etaSeconds ?? null,
+        };
+        setView({ ...view, preparation });
+      }
+    } catch {
+      // progress is a courtesy; the session request itself reports real failures
+    } finally {
+      if (!stopped) timer = setTimeout(() => void poll(), PREPARATION_POLL_MS);
+    }
+  };
+  // A prepared dataset answers POST /api/sessions at once: only start polling if it does not.
+  timer = setTimeout(() => void poll(), 300);
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
 }
 
 function webSocketUrl(wsUrl: string): string {
@@ -219,13 +469,34 @@ async function open(): Promise<void> {
   const gen = ++generation;
   detachSocket();
   let reply: CreateSessionReply;
+  const stopWatching = watchPreparation(options.dataset, gen);
   try {
+    marks.sessionRequest ??= Date.now();
     reply = await createSession(options);
+    marks.sessionReply ??= Date.now();
   } catch (error) {
-    if (gen === generation) scheduleReconnect(`could not get a session: ${describe(error)}`);
+    if (gen !== generation) return;
+    // A dataset that failed to prepare will not prepare by retrying: say why and stop.
+    if (error instanceof HttpError && error.status >= 500) {
+      const info = await datasetInfo(options.dataset).catch(() => undefined);
+      if (gen !== generation) return;
+      if (info?.state === 'failed') {
+        closedForGood = true;
+        const message = info.error ?? `dataset "${info.id}" failed to prepare`;
+        setView({ ...base(), state: 'lost', error: message, failure: { kind: 'dataset-failed', message } });
+        return;
+      }
+    }
+    scheduleReconnect(`could not get a session: ${describe(error)}`);
     return;
+  } finally {
+    stopWatching();
   }
   if (gen !== generation) return;
+  if (view.preparation) {
+    const { preparation: _done, ...rest } = view;
+    setView(rest);
+  }
 
   let s: WebSocket;
   try {
@@ -239,7 +510,7 @@ async function open(): Promise<void> {
   helloTimer = setTimeout(() => {
     if (socket !== s) return;
     detachSocket();
-    rejectAll('session connection closed');
+    requeueAll();
     scheduleReconnect(`session ${reply.id} sent no hello within ${HELLO_TIMEOUT_MS / 1000} s`);
   }, HELLO_TIMEOUT_MS);
   s.onmessage = (event: MessageEvent<unknown>) => {
@@ -253,7 +524,7 @@ async function open(): Promise<void> {
     socket = null;
     if (helloTimer) clearTimeout(helloTimer);
     helloTimer = null;
-    rejectAll('session connection closed');
+    requeueAll();
     scheduleReconnect(describeClose(event));
   };
 }
@@ -267,8 +538,19 @@ function onMessage(data: unknown): void {
   else reportError(`unexpected WebSocket frame of type ${Object.prototype.toString.call(data)}`);
 }
 
+function sameDataset(a: DatasetSchema | undefined, b: DatasetSchema): boolean {
+  return (
+    !!a &&
+    a.id === b.id &&
+    a.barCount === b.barCount &&
+    a.tradeCount === b.tradeCount &&
+    a.range?.from === b.range?.from &&
+    a.range?.to === b.range?.to
+  );
+}
+
 function onText(text: string): void {
-  const checked = parseMessage(text, serverMessages);
+  const checked = parseMessage(text, serverMessageValidator);
   if (!checked.ok) {
     let type: unknown;
     let id: unknown;
@@ -281,18 +563,13 @@ function onText(text: string): void {
       // A hello we cannot read will not get better by retrying (e.g. a protocol version skew).
       closedForGood = true;
       detachSocket();
-      rejectAll('session connection closed');
-      setView({ state: 'lost', error: `the server's hello is not one this client understands: ${checked.error}` });
+      const message = `the server's hello is not one this client understands: ${checked.error}`;
+      setView({ state: 'lost', error: message, failure: { kind: 'protocol', message } });
       return;
     }
-    const p = typeof id === 'number' ? pending.get(id) : undefined;
-    if (p) {
-      pending.delete(p.id);
-      if (currentEquityId === p.id) currentEquityId = null;
-      p.reject(requestError(p.query, p.id, `unreadable answer from the server: ${checked.error}`));
-    } else {
-      reportError(`the server sent a message this client cannot read: ${checked.error}`);
-    }
+    const flight = typeof id === 'number' ? byWireId.get(id) : undefined;
+    if (flight) failFlight(flight, namedError('RequestError', `${flight.spec.query}: unreadable answer from the server: ${checked.error}`));
+    else reportError(`the server sent a message this client cannot read: ${checked.error}`);
     return;
   }
   const message = checked.value;
@@ -301,39 +578,54 @@ function onText(text: string): void {
       if (helloTimer) clearTimeout(helloTimer);
       helloTimer = null;
       attempts = 0;
-      setView({ state: 'ready', sessionId: message.sessionId, dataset: message.dataset });
+      if (!sameDataset(view.dataset, message.dataset)) cache.clear();
+      if (view.sessionId && view.sessionId !== message.sessionId) replaced++;
+      epoch++;
+      marks.hello ??= Date.now();
+      setView({ state: 'ready', sessionId: message.sessionId, dataset: message.dataset, epoch, replaced, marks: { ...marks } });
+      pump(); // re-sends what was in flight when the connection dropped
       return;
     }
     case 'done': {
-      const p = pending.get(message.id);
-      if (!p) return; // cancelled or superseded: drop
-      pending.delete(message.id);
-      if (currentEquityId === message.id) currentEquityId = null;
-      try {
-        p.finish(message, p.frames, p.sentAt);
-      } catch (error) {
-        p.reject(requestError(p.query, p.id, describe(error)));
-      }
+      const flight = byWireId.get(message.id);
+      if (flight) finishFlight(flight, message);
       return;
     }
     case 'error':
       onServerError(message);
       return;
+    case 'progress':
+      return;
   }
 }
 
 function onServerError(message: ErrorMessage): void {
-  const p = message.id === null ? undefined : pending.get(message.id);
-  if (!p) {
-    if (message.id === null || message.code !== 'cancelled') {
-      reportError(`server error${message.id === null ? '' : ` for request ${message.id}`} (${message.code}): ${message.message}`);
-    }
+  const flight = message.id === null ? undefined : byWireId.get(message.id);
+  if (!flight) {
+    // An answer to a request nobody waits for any more (cancelled, superseded, a dropped
+    // prefetch): not the user's business. Only an error outside any request is shown.
+    if (message.id === null) reportError(`server error (${message.code}): ${message.message}`);
+    else if (message.code !== 'cancelled') console.warn(`[tickscope worker] request ${message.id} (dropped): ${message.code}: ${message.message}`);
     return;
   }
-  pending.delete(p.id);
-  if (currentEquityId === p.id) currentEquityId = null;
-  p.reject(
-    requestError(p.query, p.id, `${message.code}: ${message.message}`, message.code === 'cancelled' ? 'AbortError' : 'RequestError'),
+  if (message.code === 'overloaded') {
+    // Too many at once: try again shortly rather than fail the view.
+    byWireId.delete(message.id!);
+    flight.id = null;
+    setTimeout(() => {
+      if (flights.get(flight.key) === flight) {
+        queue.push(flight);
+        pump();
+      }
+    }, 100);
+    return;
+  }
+  failFlight(
+    flight,
+    namedError(
+      message.code === 'cancelled' ? 'AbortError' : message.code === 'bad-params' ? 'BadParams' : 'RequestError',
+      `${flight.spec.query} (${message.code}): ${message.message}`,
+    ),
   );
 }
 
@@ -345,232 +637,83 @@ function onBinary(buffer: ArrayBuffer): void {
     reportError(`unreadable data frame: ${describe(error)}`);
     return;
   }
-  const p = pending.get(frame.requestId);
-  if (!p) return; // late frame of a cancelled request
+  const flight = byWireId.get(frame.requestId);
+  if (!flight) return; // late frame of a cancelled request
   try {
-    p.frames.push({ batchIndex: frame.batchIndex, table: tableFromIPC(frame.ipc) });
+    // Decoded as it arrives, so the last batch is not waiting on the first.
+    flight.frames.push({ batchIndex: frame.batchIndex, table: tableFromIPC(frame.ipc) });
   } catch (error) {
-    cancel(p.id, 'dropped');
-    p.reject(requestError(p.query, p.id, `batch ${frame.batchIndex} is not a readable Arrow IPC stream: ${describe(error)}`));
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Equity answer assembly
-
-interface Segment {
-  runId: string;
-  start: number;
-  end: number;
-}
-
-const utf8 = new TextDecoder();
-
-function sameBytes(bytes: Uint8Array, a0: number, a1: number, b0: number, b1: number): boolean {
-  if (a1 - a0 !== b1 - b0) return false;
-  for (let i = 0; i < a1 - a0; i++) if (bytes[a0 + i] !== bytes[b0 + i]) return false;
-  return true;
-}
-
-/** Splits a run_id column into runs of equal ids without decoding a string per row. */
-function runSegments(column: Vector): Segment[] {
-  const segments: Segment[] = [];
-  const n = column.length;
-  if (n === 0) return segments;
-  const only: Data | undefined = column.data.length === 1 ? column.data[0] : undefined;
-
-  if (only && only.nullCount === 0 && DataType.isDictionary(only.type) && only.dictionary) {
-    const keys = only.values as ArrayLike<number | bigint>;
-    const dictionary = only.dictionary;
-    let start = 0;
-    for (let i = 1; i <= n; i++) {
-      if (i === n || keys[i] !== keys[start]) {
-        segments.push({ runId: String(dictionary.get(Number(keys[start]))), start, end: i });
-        start = i;
-      }
-    }
-    return segments;
-  }
-  if (only && only.nullCount === 0 && DataType.isUtf8(only.type)) {
-    const offsets = only.valueOffsets as Int32Array;
-    const bytes = only.values as Uint8Array;
-    let start = 0;
-    for (let i = 1; i <= n; i++) {
-      if (i === n || !sameBytes(bytes, offsets[start]!, offsets[start + 1]!, offsets[i]!, offsets[i + 1]!)) {
-        segments.push({ runId: utf8.decode(bytes.subarray(offsets[start]!, offsets[start + 1]!)), start, end: i });
-        start = i;
-      }
-    }
-    return segments;
-  }
-  // General path (nulls, LargeUtf8, several chunks): one get() per row.
-  let start = 0;
-  let current = String(column.get(0) ?? '(none)');
-  for (let i = 1; i <= n; i++) {
-    const id = i === n ? null : String(column.get(i) ?? '(none)');
-    if (id !== current) {
-      segments.push({ runId: current, start, end: i });
-      start = i;
-      if (id !== null) current = id;
-    }
-  }
-  return segments;
-}
-
-/** A numeric column as a Float64Array view (no copy when it already is a null-free Float64). */
-function floatColumn(column: Vector): Float64Array {
-  if (DataType.isFloat(column.type) && column.nullCount === 0) {
-    const values = column.toArray();
-    if (values instanceof Float64Array) return values;
-  }
-  const out = new Float64Array(column.length);
-  for (let i = 0; i < column.length; i++) {
-    const v: unknown = column.get(i);
-    out[i] = v === null || v === undefined ? Number.NaN : Number(v);
-  }
-  return out;
-}
-
-interface RunChunks {
-  runId: string;
-  length: number;
-  ts: Float64Array[];
-  equity: Float64Array[];
-  drawdown: Float64Array[];
-}
-
-function concat(chunks: Float64Array[], length: number, scale = 1): Float64Array {
-  const out = new Float64Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    if (scale === 1) out.set(chunk, at);
-    else for (let i = 0; i < chunk.length; i++) out[at + i] = chunk[i]! * scale;
-    at += chunk.length;
-  }
-  return out;
-}
-
-function assembleRuns(frames: Frame[]): RunSeries[] {
-  const byRun = new Map<string, RunChunks>();
-  const ordered = [...frames].sort((a, b) => a.batchIndex - b.batchIndex);
-  for (const { batchIndex, table } of ordered) {
-    if (table.numRows === 0) continue;
-    for (const name of EQUITY_COLUMNS) {
-      if (!table.schema.fields.some((f) => f.name === name)) {
-        throw new Error(
-          `batch ${batchIndex} has no "${name}" column (columns: ${table.schema.fields.map((f) => f.name).join(', ')})`,
-        );
-      }
-    }
-    for (const batch of table.batches) {
-      const ts = floatColumn(batch.getChild('ts')!);
-      const equity = floatColumn(batch.getChild('equity')!);
-      const drawdown = floatColumn(batch.getChild('drawdown')!);
-      for (const { runId, start, end } of runSegments(batch.getChild('run_id')!)) {
-        let entry = byRun.get(runId);
-        if (!entry) {
-          entry = { runId, length: 0, ts: [], equity: [], drawdown: [] };
-          byRun.set(runId, entry);
-        }
-        entry.ts.push(ts.subarray(start, end));
-        entry.equity.push(equity.subarray(start, end));
-        entry.drawdown.push(drawdown.subarray(start, end));
-        entry.length += end - start;
+    const id = flight.id;
+    failFlight(flight, namedError('RequestError', `${flight.spec.query}: batch ${frame.batchIndex} is not a readable Arrow IPC stream: ${describe(error)}`));
+    if (id !== null) {
+      try {
+        sendMessage({ type: 'cancel', id });
+      } catch {
+        // gone
       }
     }
   }
-  return [...byRun.values()].map((r) => ({
-    runId: r.runId,
-    ts: concat(r.ts, r.length, 1 / 1000),
-    equity: concat(r.equity, r.length),
-    drawdown: concat(r.drawdown, r.length),
-  }));
-}
-
-/** Resamples `y` (at `xs`, ascending) onto `grid`: exact where they meet, linear between, NaN outside. */
-function resample(xs: Float64Array, y: Float64Array, grid: Float64Array): { values: Float64Array; gaps: boolean } {
-  const out = new Float64Array(grid.length);
-  let gaps = false;
-  let j = 0;
-  const n = xs.length;
-  for (let i = 0; i < grid.length; i++) {
-    const x = grid[i]!;
-    while (j < n - 1 && xs[j + 1]! <= x) j++;
-    const x0 = xs[j]!;
-    if (n === 0 || x < x0 || x > xs[n - 1]!) {
-      out[i] = Number.NaN;
-      gaps = true;
-    } else if (x === x0 || j === n - 1) {
-      out[i] = y[j]!;
-    } else {
-      const x1 = xs[j + 1]!;
-      out[i] = y[j]! + ((y[j + 1]! - y[j]!) * (x - x0)) / (x1 - x0);
-    }
-  }
-  return { values: out, gaps };
-}
-
-function align(runs: RunSeries[]): AlignedSeries {
-  if (runs.length === 0) return { x: new Float64Array(0), equity: [], drawdown: [], gapFree: true };
-  const first = runs[0]!;
-  const same = runs.every(
-    (r) => r.ts.length === first.ts.length && r.ts.every((v, i) => v === first.ts[i]),
-  );
-  if (same) {
-    return { x: first.ts, equity: runs.map((r) => r.equity), drawdown: runs.map((r) => r.drawdown), gapFree: true };
-  }
-  const all = new Float64Array(runs.reduce((n, r) => n + r.ts.length, 0));
-  let at = 0;
-  for (const r of runs) {
-    all.set(r.ts, at);
-    at += r.ts.length;
-  }
-  all.sort();
-  let unique = 0;
-  for (let i = 0; i < all.length; i++) if (i === 0 || all[i] !== all[unique - 1]) all[unique++] = all[i]!;
-  const x = all.slice(0, unique);
-  let gapFree = true;
-  const equity: Float64Array[] = [];
-  const drawdown: Float64Array[] = [];
-  for (const r of runs) {
-    const e = resample(r.ts, r.equity, x);
-    const d = resample(r.ts, r.drawdown, x);
-    if (e.gaps) gapFree = false;
-    equity.push(e.values);
-    drawdown.push(d.values);
-  }
-  return { x, equity, drawdown, gapFree };
-}
-
-function buildEquityResult(done: DoneMessage, frames: Frame[], sentAt: number): EquityResult {
-  const runs = assembleRuns(frames);
-  const aligned = align(runs);
-  return {
-    runs,
-    aligned,
-    rows: done.rows,
-    bytes: done.bytes,
-    approximate: done.approximate,
-    timings: done.timings,
-    elapsedMs: performance.now() - sentAt,
-  };
-}
-
-function transferables(result: EquityResult): ArrayBuffer[] {
-  const buffers = new Set<ArrayBuffer>();
-  const add = (a: Float64Array) => buffers.add(a.buffer as ArrayBuffer);
-  for (const r of result.runs) [r.ts, r.equity, r.drawdown].forEach(add);
-  add(result.aligned.x);
-  result.aligned.equity.forEach(add);
-  result.aligned.drawdown.forEach(add);
-  return [...buffers];
 }
 
 // ---------------------------------------------------------------------------------------------
 // API
 
+function ask<Q extends AskQuery>(typed: Spec<Q>, opts: AskOptions = {}): Promise<Answer<Q>> {
+  const spec = typed as Spec;
+  const askedAt = performance.now();
+  if (opts.view) {
+    const previous = views.get(opts.view);
+    if (previous) detach(previous, `superseded by a newer ${spec.query} request`);
+  }
+  return new Promise<Answer<Q>>((resolve, reject) => {
+    const invalid = validate(spec);
+    if (invalid) {
+      reject(namedError('BadParams', `${spec.query}: ${invalid}`));
+      return;
+    }
+    if (view.state === 'lost') {
+      reject(namedError('ConnectionError', `${spec.query}: the session is lost`));
+      return;
+    }
+    const key = cacheKey(spec);
+    const cached = cache.get(key);
+    if (cached) {
+      stats.hits++;
+      resolve(transferable(answerFrom(cached, askedAt, { cached: true })) as Answer<Q>);
+      return;
+    }
+    stats.misses++;
+    const low = opts.priority === 'low';
+    let flight: Flight | undefined = flights.get(key);
+    if (!flight) {
+      flight = { key, spec, id: null, frames: [], waiters: new Set(), low, keep: false, group: null, sentAt: 0 };
+      flights.set(key, flight);
+      queue.push(flight);
+    } else if (flight.low && !low) {
+      // Someone wants it now: it stops being low priority (and jumps the queue).
+      flight.low = false;
+      const q = queue.indexOf(flight);
+      if (q >= 0) {
+        queue.splice(q, 1);
+        queue.unshift(flight);
+      }
+    }
+    const waiter: Waiter = {
+      flight,
+      view: opts.view,
+      askedAt,
+      resolve: resolve as (a: Answer) => void,
+      reject,
+    };
+    flight.waiters.add(waiter);
+    if (opts.view) views.set(opts.view, waiter);
+    pump();
+  });
+}
+
 const api: SessionWorkerApi = {
   connect(opts, onState) {
+    marks.connect ??= Date.now();
     const checked = { key: opts.key, ...(opts.dataset ? { dataset: opts.dataset } : {}) };
     options = checked;
     listener = onState;
@@ -588,43 +731,55 @@ const api: SessionWorkerApi = {
     reconnectTimer = null;
     closedForGood = false;
     attempts = 0;
-    setView({ sessionId: view.sessionId, dataset: view.dataset, state: 'connecting' });
+    setView({ ...base(), state: 'connecting' });
     await open();
   },
 
-  equity(params: EquityParams): Promise<EquityResult> {
-    if (currentEquityId !== null) cancel(currentEquityId, 'superseded by a newer equity request');
-    const id = nextRequestId++;
-    return new Promise<EquityResult>((resolve, reject) => {
-      const valid = equityParams.check(params);
-      if (!valid.ok) {
-        reject(requestError('equity', id, valid.error, 'RangeError'));
-        return;
-      }
-      if (view.state !== 'ready' || !socket || socket.readyState !== WebSocket.OPEN) {
-        reject(requestError('equity', id, `session is not connected (${view.state})`, 'ConnectionError'));
-        return;
-      }
-      pending.set(id, {
-        id,
-        query: 'equity',
-        sentAt: performance.now(),
-        frames: [],
-        finish(done, frames, sentAt) {
-          const result = buildEquityResult(done, frames, sentAt);
-          resolve(Comlink.transfer(result, transferables(result)));
-        },
-        reject,
-      });
-      currentEquityId = id;
-      try {
-        sendMessage({ type: 'request', id, query: 'equity', params: valid.value });
-      } catch (error) {
-        pending.delete(id);
-        currentEquityId = null;
-        reject(requestError('equity', id, describe(error), 'ConnectionError'));
-      }
-    });
+  ask,
+
+  async preview<Q extends AskQuery>(typed: Spec<Q>): Promise<Answer<Q> | null> {
+    const spec = typed as Spec;
+    const askedAt = performance.now();
+    const exact = cache.get(cacheKey(spec));
+    if (exact) return transferable(answerFrom(exact, askedAt, { cached: true })) as Answer<Q>;
+    const family = familyKey(spec);
+    if (!family) return null;
+    const { from, to } = rangeOf(spec, view.dataset);
+    for (const entry of cache.covering(family, from, to)) {
+      const data = sliceEntry(entry, from, to);
+      if (!data) continue;
+      stats.previews++;
+      const answer = answerFrom({ ...entry, data }, askedAt, { cached: true, provisional: true });
+      return transferable({ ...answer, approximate: true, notes: ['a preview cut from coarser data; the exact answer is on its way'] }) as Answer<Q>;
+    }
+    return null;
+  },
+
+  prefetch(specs, group) {
+    const wanted = new Set<string>();
+    for (const spec of specs) {
+      if (validate(spec)) continue;
+      const key = cacheKey(spec);
+      wanted.add(key);
+      if (cache.has(key) || flights.has(key)) continue;
+      const flight: Flight = { key, spec, id: null, frames: [], waiters: new Set(), low: true, keep: true, group, sentAt: 0 };
+      flights.set(key, flight);
+      queue.push(flight);
+    }
+    // The pointer moved on: drop this group's earlier prefetches that were not sent yet.
+    for (const flight of [...queue]) {
+      if (flight.keep && flight.group === group && !wanted.has(flight.key) && flight.waiters.size === 0) dropFlight(flight, 'prefetch no longer wanted');
+    }
+    pump();
+  },
+
+  release(viewName) {
+    const waiter = views.get(viewName);
+    if (waiter) detach(waiter, 'released');
+  },
+
+  cacheStats(): CacheStats {
+    return { entries: cache.size, bytes: cache.bytes, budget: cache.budget, ...stats, inFlight: byWireId.size };
   },
 
   close() {

@@ -1,17 +1,52 @@
 // Types shared by the UI thread and the session worker. Type-only on the UI side, so the UI
 // bundle never pulls in Arrow or the validators.
-import type { DatasetSchema, EquityParams, Timings } from '../../../shared/protocol.js';
+import type {
+  BreakdownParams,
+  DatasetSchema,
+  EquityParams,
+  ExposureParams,
+  Filters,
+  HeatmapParams,
+  HistogramParams,
+  QueryName,
+  RollingParams,
+  SeriesParams,
+  SummaryParams,
+  Timings,
+  TradesParams,
+} from '../../../shared/protocol.js';
 
-export type { DatasetSchema, EquityParams, Timings };
+export type { DatasetSchema, Filters, QueryName, Timings };
 
 export type SessionState = 'connecting' | 'ready' | 'reconnecting' | 'lost';
+
+/** The dataset's preparation, while a tab waits for its store (from GET /api/datasets). */
+export interface PreparationView {
+  dataset: string;
+  phase: string | null;
+  /** 0..1 over the whole preparation. */
+  progress: number;
+  rows: number | null;
+  totalRows: number | null;
+  etaSeconds: number | null;
+}
 
 export interface SessionView {
   state: SessionState;
   sessionId?: string;
   dataset?: DatasetSchema;
+  /** Set while connecting to a dataset that is still being prepared. */
+  preparation?: PreparationView;
   /** Plain-words description of the latest problem (reconnect reason, invalid message, ...). */
   error?: string;
+  /** Why the session is lost for good, when retrying cannot help (e.g. the dataset failed to prepare). */
+  failure?: { kind: 'dataset-failed' | 'protocol'; message: string };
+  /** Counts hellos: bumps each time a (new or re-opened) session connection becomes ready. */
+  epoch?: number;
+  /** How many times the session process was replaced by a new one since the tab opened. */
+  replaced?: number;
+  /** Wall-clock (Date.now()) marks of the first connection: worker start, connect, session request and reply, hello. */
+  marks?: Record<string, number>;
 }
 
 export interface ConnectOptions {
@@ -20,38 +55,108 @@ export interface ConnectOptions {
   dataset?: string;
 }
 
-export interface RunSeries {
-  runId: string;
-  /** Epoch SECONDS (UTC), ascending: uPlot's x unit. The wire carries ms; the worker divides. */
-  ts: Float64Array;
-  /** Cumulative P&L in dollars. */
-  equity: Float64Array;
-  /** Drawdown in dollars, <= 0. */
-  drawdown: Float64Array;
+// ---------------------------------------------------------------------------------------------
+// Answers, as the UI receives them: column buffers, transferred (never row objects).
+
+/** A string column, dictionary-coded in the worker: codes index `dict`; -1 is null. */
+export interface StringColumn {
+  codes: Int32Array;
+  dict: string[];
+}
+export type Column = Float64Array | StringColumn;
+
+/** Rows of an answer as columns. Numbers are Float64 (null = NaN); times are epoch ms. */
+export interface ColumnTable {
+  length: number;
+  columns: Record<string, Column>;
 }
 
 /**
- * The runs resampled onto one shared x axis (what uPlot's aligned data wants), built in the
- * worker. When every run has the same timestamps the arrays are the runs' own (same buffers);
- * otherwise each run is linearly interpolated between its own points (so the drawn polyline is
- * unchanged) and is NaN outside its own first..last range (`gapFree` is then false).
+ * Per-run time series on one shared x axis (what uPlot's aligned data wants), built in the
+ * worker. `x` is epoch SECONDS (uPlot's unit; the wire carries ms). values[name][runIndex] is
+ * aligned with x; when the runs have different timestamps each run is interpolated linearly
+ * between its own points (the drawn polyline is unchanged) and NaN outside them (gapFree false).
  */
-export interface AlignedSeries {
+export interface TimeSeries {
   x: Float64Array;
-  equity: Float64Array[];
-  drawdown: Float64Array[];
+  runs: string[];
+  values: Record<string, Float64Array[]>;
   gapFree: boolean;
+  /** Points actually delivered (sum over runs). */
+  points: number;
 }
 
-export interface EquityResult {
-  runs: RunSeries[];
-  aligned: AlignedSeries;
+export interface SeriesData {
+  points: TimeSeries;
+  trades: ColumnTable;
+}
+
+export interface QueryParams {
+  summary: SummaryParams;
+  equity: EquityParams;
+  exposure: ExposureParams;
+  breakdown: BreakdownParams;
+  series: SeriesParams;
+  trades: TradesParams;
+  histogram: HistogramParams;
+  heatmap: HeatmapParams;
+  rolling: RollingParams;
+}
+export type AskQuery = keyof QueryParams;
+
+export interface QueryData {
+  summary: ColumnTable;
+  equity: TimeSeries;
+  exposure: TimeSeries;
+  breakdown: ColumnTable;
+  series: SeriesData;
+  trades: ColumnTable;
+  histogram: ColumnTable;
+  heatmap: ColumnTable;
+  rolling: ColumnTable;
+}
+
+export type Spec<Q extends AskQuery = AskQuery> = { [K in Q]: { query: K; params: QueryParams[K] } }[Q];
+
+export interface Answer<Q extends AskQuery = AskQuery> {
+  query: Q;
+  data: QueryData[Q];
+  /** Not exact: the server said so (done.approximate), or this is a preview made from the cache. */
+  approximate: boolean;
+  /** A preview from coarser cached data, to be replaced by the exact answer. */
+  provisional: boolean;
+  /** Served from the worker's cache without a round trip. */
+  cached: boolean;
+  /** Windowed answers: rows or groups in total. */
+  total: number | null;
+  notes: string[];
   rows: number;
   bytes: number;
-  approximate: boolean;
-  timings: Timings;
-  /** Request sent -> last batch decoded and assembled, in the worker (ms). */
+  timings: Timings | null;
+  source: string;
+  /** Ask -> answer ready in the worker (ms). */
   elapsedMs: number;
+}
+
+export interface AskOptions {
+  /** 'low': scheduled like a prefetch (few at a time, after everything else), e.g. table sparklines. */
+  priority?: 'low';
+  /**
+   * A view slot: a newer ask with the same view supersedes the older one, whose promise rejects
+   * with an AbortError and whose server query is cancelled (unless someone else still wants it).
+   */
+  view?: string;
+}
+
+export interface CacheStats {
+  entries: number;
+  bytes: number;
+  budget: number;
+  hits: number;
+  previews: number;
+  misses: number;
+  prefetched: number;
+  inFlight: number;
 }
 
 export interface SessionWorkerApi {
@@ -64,10 +169,25 @@ export interface SessionWorkerApi {
   /** After 'lost': start over with a fresh set of reconnect attempts. */
   retry(): Promise<void>;
   /**
-   * Portfolio equity + drawdown, downsampled to `width` pixel columns. A newer call cancels the
-   * one in flight, whose promise rejects with an error named 'AbortError'.
+   * The exact answer to a query: from the cache, by joining the same query in flight, or from the
+   * session. Asks made while the connection is down wait for it (and are re-sent after a
+   * reconnect); they reject only when the session is lost.
    */
-  equity(params: EquityParams): Promise<EquityResult>;
+  ask<Q extends AskQuery>(spec: Spec<Q>, options?: AskOptions): Promise<Answer<Q>>;
+  /**
+   * What the cache can say at once, without the network: the exact answer if cached, or for a
+   * time series zoomed inside a range already cached, that data cut to the range (approximate,
+   * provisional). Null when the cache has nothing useful.
+   */
+  preview<Q extends AskQuery>(spec: Spec<Q>): Promise<Answer<Q> | null>;
+  /**
+   * Low-priority fetches into the cache (the likely next step). `group` names a set: a newer
+   * prefetch of the same group drops the older one's requests not yet sent.
+   */
+  prefetch(specs: Spec[], group: string): void;
+  /** Cancels the ask of a view slot, if any. */
+  release(view: string): void;
+  cacheStats(): CacheStats;
   /** Closes the socket for good (no reconnect). */
   close(): void;
 }

@@ -1,0 +1,99 @@
+// The KPI tiles (from `summary`): one value per run, colored by run when runs are overlaid.
+import { useLayoutEffect, useRef } from 'react';
+import { count, dollars, dollarsCompact, duration, percent, pnl, pnlCompact, ratio, tone, utcDate } from '../format.js';
+import { markDrawn } from '../perf.js';
+import type { QueryState } from '../query.js';
+import { num, str } from '../table.js';
+import { runColor, useTheme } from '../theme.js';
+import type { ColumnTable, DatasetSchema } from '../worker/types.js';
+import { runTitle } from '../views/common.js';
+
+interface Tile {
+  label: string;
+  value: (t: ColumnTable, i: number) => string;
+  tone?: (t: ColumnTable, i: number) => string;
+  title?: (t: ColumnTable, i: number) => string;
+  key: string;
+}
+
+const byTone = (column: string) => (t: ColumnTable, i: number) => tone(num(t, column, i));
+
+const TILES: Tile[] = [
+  {
+    key: 'total_pnl',
+    label: 'Total P&L',
+    value: (t, i) => (Math.abs(num(t, 'total_pnl', i)) >= 1e5 ? pnlCompact(num(t, 'total_pnl', i)) : pnl(num(t, 'total_pnl', i))),
+    tone: byTone('total_pnl'),
+    title: (t, i) => `${pnl(num(t, 'total_pnl', i))} after ${dollars(num(t, 'fees', i))} fees`,
+  },
+  { key: 'total_return', label: 'Return', value: (t, i) => percent(num(t, 'total_return', i), { signed: true }), tone: byTone('total_return') },
+  { key: 'cagr', label: 'CAGR', value: (t, i) => percent(num(t, 'cagr', i), { signed: true }), tone: byTone('cagr') },
+  { key: 'sharpe', label: 'Sharpe', value: (t, i) => ratio(num(t, 'sharpe', i)), tone: byTone('sharpe') },
+  { key: 'sortino', label: 'Sortino', value: (t, i) => ratio(num(t, 'sortino', i)), tone: byTone('sortino') },
+  {
+    key: 'max_drawdown',
+    label: 'Max drawdown',
+    value: (t, i) => percent(num(t, 'max_drawdown', i)),
+    tone: byTone('max_drawdown'),
+    title: (t, i) =>
+      `peak ${utcDate(num(t, 'max_drawdown_peak', i))} → trough ${utcDate(num(t, 'max_drawdown_trough', i))}, recovered ${
+        Number.isNaN(num(t, 'max_drawdown_recovery', i)) ? 'not yet' : utcDate(num(t, 'max_drawdown_recovery', i))
+      }; ${pnl(num(t, 'max_drawdown_pnl', i))}`,
+  },
+  { key: 'calmar', label: 'Calmar', value: (t, i) => ratio(num(t, 'calmar', i)) },
+  { key: 'annual_volatility', label: 'Volatility', value: (t, i) => percent(num(t, 'annual_volatility', i)) },
+  { key: 'trade_win_rate', label: 'Win rate · trades', value: (t, i) => percent(num(t, 'trade_win_rate', i), { digits: 1 }) },
+  { key: 'day_win_rate', label: 'Win rate · days', value: (t, i) => percent(num(t, 'day_win_rate', i), { digits: 1 }) },
+  { key: 'profit_factor', label: 'Profit factor', value: (t, i) => ratio(num(t, 'profit_factor', i)) },
+  { key: 'trade_count', label: 'Trades', value: (t, i) => count(num(t, 'trade_count', i)) },
+  { key: 'avg_trade_pnl', label: 'Avg trade', value: (t, i) => pnl(num(t, 'avg_trade_pnl', i)), tone: byTone('avg_trade_pnl') },
+  { key: 'avg_holding_ms', label: 'Avg holding', value: (t, i) => duration(num(t, 'avg_holding_ms', i)) },
+  { key: 'turnover', label: 'Turnover / day', value: (t, i) => percent(num(t, 'turnover', i), { digits: 0 }) },
+  { key: 'fees', label: 'Fees', value: (t, i) => dollarsCompact(num(t, 'fees', i)), title: (t, i) => dollars(num(t, 'fees', i)) },
+  {
+    key: 'long_short',
+    label: 'Long / short P&L',
+    value: (t, i) => `${pnlCompact(num(t, 'long_pnl', i))} / ${pnlCompact(num(t, 'short_pnl', i))}`,
+    title: (t, i) =>
+      `long: ${count(num(t, 'long_trades', i))} trades, win rate ${percent(num(t, 'long_win_rate', i), { digits: 1 })}; short: ${count(
+        num(t, 'short_trades', i),
+      )} trades, win rate ${percent(num(t, 'short_win_rate', i), { digits: 1 })}`,
+  },
+];
+
+export function Kpis({ state, dataset }: { state: QueryState<'summary'>; dataset: DatasetSchema }) {
+  const theme = useTheme();
+  const ref = useRef<HTMLDivElement>(null);
+  const t = state.answer?.data;
+  useLayoutEffect(() => {
+    if (t) markDrawn(ref.current, !state.stale);
+  }, [t, state.stale]);
+  const rows = t ? Array.from({ length: t.length }, (_, i) => i) : [];
+  const multi = rows.length > 1;
+  return (
+    <section className={`kpis${state.stale ? ' stale' : ''}`} data-testid="kpis" ref={ref} aria-busy={state.loading}>
+      {state.error && !t && <div className="error-box">Could not load the summary: {state.error}</div>}
+      {TILES.map((tile) => (
+        <div className="kpi" key={tile.key} data-kpi={tile.key}>
+          <div className="kpi-label">{tile.label}</div>
+          {t ? (
+            rows.map((i) => {
+              const runId = str(t, 'run_id', i);
+              const color = runColor(dataset.runs.findIndex((r) => r.runId === runId), theme);
+              return (
+                <div key={runId} className={`kpi-value ${tile.tone ? tile.tone(t, i) : ''}`} title={`${multi ? `${runTitle(dataset, runId)}: ` : ''}${tile.title?.(t, i) ?? tile.value(t, i)}`}>
+                  {multi && <span className="dot" style={{ background: color }} />}
+                  {tile.value(t, i)}
+                </div>
+              );
+            })
+          ) : (
+            <div className="kpi-value">
+              <span className="skeleton-bar" />
+            </div>
+          )}
+        </div>
+      ))}
+    </section>
+  );
+}

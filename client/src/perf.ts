@@ -1,0 +1,91 @@
+// Measurement hooks for the browser tests and `npm run bench:ui`: when the last input happened,
+// when each view last drew (and whether what it drew was exact), and the main thread's long
+// tasks. Cheap enough to stay on in production: a few timestamps per interaction.
+export interface TickscopeProbe {
+  /** performance.now() when the first chart was drawn (tab open -> first chart). */
+  firstChartMs?: number;
+  /** Timestamp (performance.now() timeline) of the latest pointer or key input. */
+  inputAt?: number;
+  inputType?: string;
+  inputSeq?: number;
+  /** Main-thread tasks over 50 ms (PerformanceObserver 'longtask'). */
+  longTasks?: { start: number; duration: number }[];
+  /** The latest frames that showed new data: which view, exact or not, when (rAF time). */
+  paints?: { id: string; exact: boolean; at: number }[];
+  /** The latest answers the views got: query, ask -> answer in the worker (ms), cached or not, server time. */
+  answers?: { query: string; ms: number; cached: boolean; serverMs: number | null; at: number }[];
+  /** The worker's cache counters (hits, previews, prefetches...). */
+  cacheStats?: () => Promise<unknown>;
+}
+
+declare global {
+  interface Window {
+    __tickscope?: TickscopeProbe;
+  }
+}
+
+export function probe(): TickscopeProbe {
+  window.__tickscope ??= {};
+  return window.__tickscope;
+}
+
+function onInput(event: Event): void {
+  const p = probe();
+  // event.timeStamp is on the performance.now() timeline: when the input happened, not when the
+  // handler ran, so a busy main thread shows up in the figure.
+  p.inputAt = event.timeStamp > 0 ? event.timeStamp : performance.now();
+  p.inputType = event.type;
+  p.inputSeq = (p.inputSeq ?? 0) + 1;
+}
+
+export function installProbes(): void {
+  const p = probe();
+  p.longTasks ??= [];
+  p.paints ??= [];
+  // pointerup: a click or a drag acts on release, so that is when the user asks.
+  for (const type of ['pointerdown', 'pointerup', 'keydown', 'wheel']) {
+    window.addEventListener(type, onInput, { capture: true, passive: true });
+  }
+  try {
+    const observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) p.longTasks!.push({ start: entry.startTime, duration: entry.duration });
+    });
+    observer.observe({ type: 'longtask', buffered: true });
+  } catch {
+    // longtask is Chromium-only
+  }
+}
+
+export function noteAnswer(a: { query: string; elapsedMs: number; cached: boolean; provisional: boolean; timings: { planMs: number; executeMs: number; encodeMs: number } | null }): void {
+  if (a.provisional) return;
+  const p = probe();
+  const answers = (p.answers ??= []);
+  answers.push({
+    query: a.query,
+    ms: a.elapsedMs,
+    cached: a.cached,
+    serverMs: a.timings ? a.timings.planMs + a.timings.executeMs + a.timings.encodeMs : null,
+    at: performance.now(),
+  });
+  if (answers.length > 2000) answers.splice(0, answers.length - 1500);
+}
+
+/**
+ * A view drew new data: stamps the element (data-drawn-at, data-exact) now and, at the next
+ * animation frame (the frame that shows it), data-painted-at.
+ */
+export function markDrawn(el: HTMLElement | null, exact: boolean): void {
+  if (!el) return;
+  const now = performance.now();
+  el.dataset.drawnAt = String(now);
+  el.dataset.exact = String(exact);
+  requestAnimationFrame((t) => {
+    const at = Math.max(t, now);
+    el.dataset.paintedAt = String(at);
+    const paints = probe().paints;
+    if (paints) {
+      paints.push({ id: el.dataset.testid ?? '', exact, at });
+      if (paints.length > 400) paints.splice(0, paints.length - 300);
+    }
+  });
+}

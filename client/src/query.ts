@@ -1,0 +1,103 @@
+// Views ask the worker for data through useQuery: the exact answer (cached, joined or fetched),
+// and for zooms a preview cut from coarser cached data first. The previous answer stays on
+// screen (marked stale) until the new one arrives, so nothing flashes empty.
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { noteAnswer } from './perf.js';
+import { ask, getView, preview, release, subscribe } from './session.js';
+import type { Answer, AskQuery, SessionView, Spec } from './worker/types.js';
+
+export function useSession(): SessionView {
+  return useSyncExternalStore(subscribe, getView);
+}
+
+/** Params -> a string that is equal for equal params (key order and undefined ignored). */
+export function specKey(spec: Spec | null): string {
+  return spec ? stable(spec) : '';
+}
+
+function stable(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
+  if (value && typeof value === 'object') {
+    return `{${Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${JSON.stringify(k)}:${stable(v)}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
+}
+
+export interface QueryState<Q extends AskQuery> {
+  answer: Answer<Q> | null;
+  /** The answer on screen is for other params than the current ones (a newer one is loading). */
+  stale: boolean;
+  loading: boolean;
+  error: string | null;
+  /** BadParams, RequestError, ConnectionError, ... */
+  errorKind: string | null;
+}
+
+let viewCounter = 0;
+
+/**
+ * The answer to `spec` (null: ask nothing). `previewable`: show a preview from the cache while
+ * the exact answer loads (time series zooms). A newer spec supersedes the older one in flight.
+ */
+export function useQuery<Q extends AskQuery>(spec: Spec<Q> | null, options: { previewable?: boolean; low?: boolean; name?: string } = {}): QueryState<Q> {
+  const key = specKey(spec as Spec | null);
+  const viewName = useMemo(() => `${options.name ?? spec?.query ?? 'q'}#${++viewCounter}`, []); // eslint-disable-line react-hooks/exhaustive-deps
+  const session = useSession();
+  const alive = session.state !== 'lost';
+  const [state, setState] = useState<{ key: string; answer: Answer<Q> | null; loading: boolean; error: string | null; errorKind: string | null }>({
+    key: '',
+    answer: null,
+    loading: false,
+    error: null,
+    errorKind: null,
+  });
+  const specRef = useRef(spec);
+  specRef.current = spec;
+
+  useEffect(() => {
+    const s = specRef.current;
+    if (!s || !alive) return;
+    let current = true;
+    let settled = false;
+    setState((prev) => ({ ...prev, loading: true, error: null, errorKind: null }));
+    if (options.previewable) {
+      preview(s).then(
+        (p) => {
+          if (current && !settled && p) setState((prev) => ({ ...prev, key, answer: p }));
+        },
+        () => undefined,
+      );
+    }
+    ask(s, { view: viewName, ...(options.low ? { priority: 'low' as const } : {}) }).then(
+      (answer) => {
+        settled = true;
+        noteAnswer(answer);
+        if (current) setState({ key, answer, loading: false, error: null, errorKind: null });
+      },
+      (error: unknown) => {
+        settled = true;
+        if (!current) return;
+        const e = error as { name?: string; message?: string };
+        if (e?.name === 'AbortError') return;
+        setState((prev) => ({ ...prev, loading: false, error: e?.message ?? String(error), errorKind: e?.name ?? 'Error' }));
+      },
+    );
+    return () => {
+      current = false;
+    };
+  }, [key, alive, viewName, options.previewable, options.low]);
+
+  useEffect(() => () => release(viewName), [viewName]);
+
+  return {
+    answer: state.answer,
+    stale: state.answer !== null && (state.key !== key || state.answer.provisional),
+    loading: state.loading || (spec !== null && state.key !== key && state.error === null),
+    error: state.error,
+    errorKind: state.errorKind,
+  };
+}

@@ -1,0 +1,179 @@
+// What each view asks the worker, built in one place so a prefetch (on hover) asks for exactly
+// what the view will ask when it opens, and the worker's cache answers the click at once.
+import { useEffect, useState } from 'react';
+import type { BreakdownColumn, BreakdownDimension, TradeSortColumn } from '../../shared/protocol.js';
+import { scopeOf, type Route } from './route.js';
+import type { Spec } from './worker/types.js';
+import { pageSpec, type ListSpec } from './windows.js';
+
+export const PAGE_SIZE = { trades: 100, breakdown: 200, symbolTrades: 200 } as const;
+export const SPARK_WIDTH = 80;
+export const MAX_MARKERS = 2000;
+const MAX_REQUEST_WIDTH = 4096;
+
+/** Layout constants mirrored from styles.css. */
+const APP_MAX_WIDTH = 1600;
+const APP_PADDING = 2 * 20;
+const CARD_INSET = 2 * 16 + 2;
+const Y_AXIS = 84 + 16;
+export const SIDEBAR_WIDTH = 470;
+const GAP = 12;
+
+function dpr(): number {
+  return typeof devicePixelRatio === 'number' && devicePixelRatio > 0 ? devicePixelRatio : 1;
+}
+
+function pixels(css: number): number {
+  return Math.max(16, Math.min(MAX_REQUEST_WIDTH, Math.round(css * dpr())));
+}
+
+/** Request widths (M4 pixel columns) of the views' charts, from the window's width. */
+export function requestWidths(innerWidth: number): { main: number; symbol: number } {
+  const content = Math.min(innerWidth, APP_MAX_WIDTH) - APP_PADDING;
+  const plot = content - CARD_INSET - Y_AXIS;
+  return { main: pixels(plot), symbol: pixels(plot - SIDEBAR_WIDTH - GAP) };
+}
+
+/** The window's width, debounced on resize. */
+export function useRequestWidths(): { main: number; symbol: number } {
+  const [w, setW] = useState(() => window.innerWidth);
+  useEffect(() => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const onResize = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => setW(window.innerWidth), 150);
+    };
+    window.addEventListener('resize', onResize);
+    return () => {
+      clearTimeout(timer);
+      window.removeEventListener('resize', onResize);
+    };
+  }, []);
+  return requestWidths(w);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overview
+
+export function summarySpec(route: Route): Spec<'summary'> {
+  return { query: 'summary', params: scopeOf(route) };
+}
+
+export function equitySpec(route: Route, width: number, dims: { sectors?: string[]; symbols?: string[] } = {}): Spec<'equity'> {
+  const scope = scopeOf(route);
+  const filters = { ...scope.filters, ...dims };
+  return { query: 'equity', params: { ...scope, ...(Object.keys(filters).length ? { filters } : {}), width } };
+}
+
+export function exposureSpec(route: Route, width: number): Spec<'exposure'> {
+  return { query: 'exposure', params: { ...scopeOf(route), width } };
+}
+
+export function heatmapSpec(route: Route): Spec<'heatmap'> {
+  return { query: 'heatmap', params: scopeOf(route) };
+}
+
+export function histogramSpec(route: Route): Spec<'histogram'> {
+  return { query: 'histogram', params: { ...scopeOf(route), field: 'pnl', bins: 60 } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Breakdown
+
+export function breakdownSpec(route: Route, by: BreakdownDimension, sector?: string): ListSpec {
+  const scope = scopeOf(route);
+  const filters = { ...scope.filters, ...(sector ? { sectors: [sector] } : {}) };
+  const sort: { column: BreakdownColumn; descending: boolean } = route.bsort ?? { column: 'pnl', descending: true };
+  return {
+    query: 'breakdown',
+    params: { ...scope, ...(Object.keys(filters).length ? { filters } : {}), by, sort, limit: PAGE_SIZE.breakdown },
+  };
+}
+
+/** A row's P&L curve in a breakdown table. */
+export function sparkSpec(route: Route, by: 'sector' | 'symbol', key: string): Spec<'equity'> {
+  return equitySpec(route, SPARK_WIDTH, by === 'sector' ? { sectors: [key] } : { symbols: [key] });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Symbol
+
+export function seriesSpec(route: Route, symbol: string, width: number): Spec<'series'> {
+  return { query: 'series', params: { ...scopeOf(route), symbol, width, maxTrades: MAX_MARKERS } };
+}
+
+export function symbolTradesSpec(route: Route, symbol: string): ListSpec {
+  const scope = scopeOf(route);
+  return {
+    query: 'trades',
+    params: {
+      ...scope,
+      filters: { ...scope.filters, symbols: [symbol] },
+      sort: { column: 'entry_ts', descending: false },
+      limit: PAGE_SIZE.symbolTrades,
+    },
+  };
+}
+
+/** The one selected trade (found among its symbol's trades closing in the window). */
+export function tradeDetailSpec(route: Route, symbol: string, run: string): Spec<'trades'> {
+  return {
+    query: 'trades',
+    params: {
+      runs: [run],
+      ...(route.from !== undefined && route.to !== undefined ? { from: route.from, to: route.to } : {}),
+      filters: { symbols: [symbol] },
+      sort: { column: 'entry_ts', descending: false },
+      limit: 500,
+    },
+  };
+}
+
+/** The range a trade click zooms to: the trade with some context either side. */
+export function tradeWindow(entryTs: number, exitTs: number): { from: number; to: number } {
+  const end = Number.isFinite(exitTs) ? exitTs : entryTs;
+  const pad = Math.max((end - entryTs) * 0.6, 45 * 60_000);
+  return { from: Math.floor((entryTs - pad) / 1000) * 1000, to: Math.ceil((end + pad) / 1000) * 1000 };
+}
+
+/** Where a click on a trade goes. */
+export function tradeRoute(route: Route, t: { run: string; id: number; symbol: string; entryTs: number; exitTs: number }, via?: 'trades'): Route {
+  const { from, to } = tradeWindow(t.entryTs, t.exitTs);
+  return {
+    ...route,
+    level: 'symbol',
+    symbol: t.symbol,
+    trade: { run: t.run, id: t.id },
+    from,
+    to,
+    ...(via ? { via, sector: undefined } : {}),
+  };
+}
+
+/** What the symbol view asks first, for prefetching on hover. */
+export function symbolViewSpecs(route: Route, symbol: string, width: number): Spec[] {
+  return [seriesSpec(route, symbol, width), pageSpec(symbolTradesSpec(route, symbol), 0, PAGE_SIZE.symbolTrades)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Trades
+
+export function tradesSpec(route: Route): ListSpec {
+  const sort: { column: TradeSortColumn; descending: boolean } = route.sort ?? { column: 'entry_ts', descending: false };
+  return { query: 'trades', params: { ...scopeOf(route), sort, limit: PAGE_SIZE.trades } };
+}
+
+/** What a tab asks first when opened: prefetched when the pointer is on the tab. */
+export function tabSpecs(level: 'overview' | 'sectors' | 'symbols' | 'trades', route: Route, widths: { main: number }): Spec[] {
+  const r: Route = { ...route, level, sector: undefined, symbol: undefined, trade: undefined, via: undefined };
+  switch (level) {
+    case 'overview':
+      return [equitySpec(r, widths.main), exposureSpec(r, widths.main), summarySpec(r), heatmapSpec(r), histogramSpec(r)];
+    case 'sectors':
+      return [pageSpec(breakdownSpec(r, 'sector'), 0, PAGE_SIZE.breakdown), equitySpec(r, widths.main)];
+    case 'symbols':
+      return [pageSpec(breakdownSpec(r, 'symbol'), 0, PAGE_SIZE.breakdown), equitySpec(r, widths.main)];
+    case 'trades':
+      return [pageSpec(tradesSpec(r), 0, PAGE_SIZE.trades)];
+  }
+}

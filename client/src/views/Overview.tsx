@@ -1,0 +1,230 @@
+// The portfolio: KPI tiles, equity with drawdown underneath, exposure, monthly returns, the
+// trade P&L distribution; runs overlaid. Dragging across any time chart zooms every view.
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { Chart, type ChartData } from '../components/Chart.js';
+import { Heatmap } from '../components/Heatmap.js';
+import { Kpis } from '../components/Kpis.js';
+import { dollarsCompact, pnl, count } from '../format.js';
+import { probe } from '../perf.js';
+import { useQuery } from '../query.js';
+import { hasTradeFilters, navigate, type Route } from '../route.js';
+import { equitySpec, exposureSpec, heatmapSpec, histogramSpec, summarySpec, useRequestWidths } from '../specs.js';
+import { runColor, useTheme } from '../theme.js';
+import type { DatasetSchema, TimeSeries } from '../worker/types.js';
+import { QueryNote, runLabel, useRangeSelect } from './common.js';
+
+const EQUITY_HEIGHT = 320;
+const DRAWDOWN_HEIGHT = 150;
+const EXPOSURE_HEIGHT = 170;
+
+export function seriesLines(ts: TimeSeries | undefined, column: string, dataset: DatasetSchema, theme: 'light' | 'dark', extra: { fill?: boolean; suffix?: string; dash?: number[] } = {}) {
+  if (!ts) return [];
+  return ts.runs.map((runId, k) => {
+    const color = runColor(dataset.runs.findIndex((r) => r.runId === runId), theme);
+    return {
+      label: `${runLabel(dataset, runId)}${extra.suffix ?? ''}`,
+      color,
+      values: ts.values[column]![k]!,
+      ...(extra.fill ? { fill: `${color}24` } : {}),
+      ...(extra.dash ? { dash: extra.dash } : {}),
+    };
+  });
+}
+
+let onFirstChart: (() => void) | undefined;
+/** Called once, when the first chart has been drawn (App preloads the other views then). */
+export function whenFirstChart(fn: () => void): void {
+  onFirstChart = fn;
+}
+
+export function Overview({ route, dataset }: { route: Route; dataset: DatasetSchema }) {
+  const theme = useTheme();
+  const widths = useRequestWidths();
+  const equity = useQuery(equitySpec(route, widths.main), { previewable: true, name: 'overview.equity' });
+  // On the first load the equity curve goes alone (the session's two DuckDB threads are all
+  // its own, so the first chart comes sooner); the other views ask once it is there.
+  const [started, setStarted] = useState(false);
+  useEffect(() => {
+    if (equity.answer || equity.error) setStarted(true);
+  }, [equity.answer, equity.error]);
+  const exposure = useQuery(started ? exposureSpec(route, widths.main) : null, { previewable: true, name: 'overview.exposure' });
+  const summary = useQuery(started ? summarySpec(route) : null, { name: 'overview.summary' });
+  const heatmap = useQuery(started ? heatmapSpec(route) : null, { name: 'overview.heatmap' });
+  const histogram = useQuery(started ? histogramSpec(route) : null, { name: 'overview.histogram' });
+  const onSelectRange = useRangeSelect(route);
+  const reset = useCallback(() => navigate({ ...route, from: undefined, to: undefined }), [route]);
+
+  const eq = equity.answer?.data;
+  const [equityData, drawdownData] = useMemo((): [ChartData | null, ChartData | null] => {
+    if (!eq) return [null, null];
+    return [
+      { x: eq.x, lines: seriesLines(eq, 'equity', dataset, theme), gapFree: eq.gapFree, points: eq.points },
+      { x: eq.x, lines: seriesLines(eq, 'drawdown', dataset, theme, { fill: true }), gapFree: eq.gapFree, points: eq.points },
+    ];
+  }, [eq, dataset, theme]);
+
+  const ex = exposure.answer?.data;
+  const exposureData = useMemo((): ChartData | null => {
+    if (!ex) return null;
+    const multi = ex.runs.length > 1;
+    return {
+      x: ex.x,
+      lines: [
+        ...seriesLines(ex, 'gross', dataset, theme, { suffix: multi ? ' gross' : ' gross' }),
+        ...seriesLines(ex, 'net', dataset, theme, { suffix: ' net', dash: [4, 3] }),
+      ],
+      gapFree: ex.gapFree,
+      points: ex.points,
+    };
+  }, [ex, dataset, theme]);
+
+  const histData = useMemo((): ChartData | null => {
+    const t = histogram.answer?.data;
+    if (!t || t.length === 0) return null;
+    const runCol = t.columns.run_id;
+    const lo = t.columns.lo as Float64Array;
+    const hi = t.columns.hi as Float64Array;
+    const counts = t.columns.count as Float64Array;
+    if (!runCol || runCol instanceof Float64Array) return null;
+    const runs = runCol.dict;
+    const centers: number[] = [];
+    const byRun = runs.map(() => new Map<number, number>());
+    for (let i = 0; i < t.length; i++) {
+      if (!Number.isFinite(lo[i]!) || !Number.isFinite(hi[i]!)) continue;
+      const c = (lo[i]! + hi[i]!) / 2;
+      byRun[runCol.codes[i]!]!.set(c, counts[i]!);
+      if (runCol.codes[i] === 0) centers.push(c);
+    }
+    const x = Float64Array.from(centers.sort((a, b) => a - b));
+    let trades = 0;
+    for (let i = 0; i < t.length; i++) if (Number.isFinite(counts[i]!)) trades += counts[i]!;
+    if (x.length === 0 || trades === 0) return null;
+    return {
+      x,
+      lines: runs.map((runId, k) => {
+        const color = runColor(dataset.runs.findIndex((r) => r.runId === runId), theme);
+        return {
+          label: runLabel(dataset, runId),
+          color,
+          bars: true,
+          fill: `${color}${runs.length > 1 ? '70' : 'b0'}`,
+          values: Float64Array.from(x, (c) => byRun[k]!.get(c) ?? 0),
+          format: (v: number) => `${count(v)} trades`,
+        };
+      }),
+      gapFree: true,
+      points: x.length * runs.length,
+    };
+  }, [histogram.answer, dataset, theme]);
+
+  const binWidth = histData && histData.x.length > 1 ? histData.x[1]! - histData.x[0]! : 0;
+  const onHistogramClick = useCallback(
+    (x: number) => {
+      if (!histData || binWidth <= 0) return;
+      // The bin under the click: open the trade list filtered to its P&L range.
+      const i = Math.round((x - histData.x[0]!) / binWidth);
+      const center = histData.x[Math.max(0, Math.min(histData.x.length - 1, i))]!;
+      const lo = Math.floor(center - binWidth / 2);
+      const hi = Math.ceil(center + binWidth / 2);
+      navigate({ ...route, level: 'trades', filters: { ...route.filters, pnl: { min: lo, max: hi } }, sort: { column: 'pnl', descending: true } });
+    },
+    [histData, binWidth, route],
+  );
+
+  const onDrawn = useCallback(() => {
+    const p = probe();
+    if (p.firstChartMs === undefined) {
+      p.firstChartMs = performance.now();
+      // The drill-down views' code, while the analyst reads the first chart.
+      if (typeof window.requestIdleCallback === 'function') window.requestIdleCallback(() => onFirstChart?.(), { timeout: 500 });
+      else setTimeout(() => onFirstChart?.(), 200);
+    }
+  }, []);
+
+  const zoomHint = route.from !== undefined ? 'Double-click to show all' : 'Drag across a chart to zoom every view';
+  const emptyRange = eq && eq.points === 0;
+  const placeholder = emptyRange ? 'No bars in this range.' : equity.error ? `Could not load: ${equity.error}` : 'Loading…';
+
+  return (
+    <div className="view overview" data-testid="overview">
+      <Kpis state={summary} dataset={dataset} />
+      <section className="card">
+        <div className="card-title">
+          <h2>Portfolio equity</h2>
+          <span className="hint">{zoomHint}</span>
+        </div>
+        <Chart
+          testId="equity-chart"
+          data={emptyRange ? null : equityData}
+          exact={!equity.stale}
+          height={EQUITY_HEIGHT}
+          syncKey="overview"
+          placeholder={placeholder}
+          onDrawn={onDrawn}
+          onSelectRange={onSelectRange}
+          onResetRange={reset}
+        />
+      </section>
+      <section className="card">
+        <div className="card-title">
+          <h2>Drawdown</h2>
+          <QueryNote state={equity} />
+        </div>
+        <Chart
+          testId="drawdown-chart"
+          data={emptyRange ? null : drawdownData}
+          exact={!equity.stale}
+          height={DRAWDOWN_HEIGHT}
+          syncKey="overview"
+          placeholder={placeholder}
+          onSelectRange={onSelectRange}
+          onResetRange={reset}
+        />
+      </section>
+      <section className="card">
+        <div className="card-title">
+          <h2>Exposure</h2>
+          <span className="hint">gross (solid) and net (dashed), dollars</span>
+        </div>
+        <Chart
+          testId="exposure-chart"
+          data={ex && ex.points === 0 ? null : exposureData}
+          exact={!exposure.stale}
+          height={EXPOSURE_HEIGHT}
+          syncKey="overview"
+          placeholder={ex && ex.points === 0 ? 'No bars in this range.' : exposure.error ? `Could not load: ${exposure.error}` : 'Loading…'}
+          onSelectRange={onSelectRange}
+          onResetRange={reset}
+        />
+      </section>
+      <div className="grid2">
+        <section className="card">
+          <div className="card-title">
+            <h2>Monthly returns</h2>
+            <span className="hint">click a month to zoom to it</span>
+          </div>
+          <Heatmap state={heatmap} dataset={dataset} route={route} />
+        </section>
+        <section className="card">
+          <div className="card-title">
+            <h2>Trade P&amp;L distribution</h2>
+            <span className="hint">{hasTradeFilters(route) ? 'filtered trades · ' : ''}click a bar to list its trades</span>
+          </div>
+          <Chart
+            testId="histogram-chart"
+            data={histData}
+            exact={!histogram.stale}
+            xTime={false}
+            height={260}
+            yFormat={(v) => count(v)}
+            xFormat={(v) => dollarsCompact(v)}
+            valueFormat={(v) => count(v)}
+            placeholder={histogram.error ? `Could not load: ${histogram.error}` : histogram.answer && !histogram.loading ? `No trades${hasTradeFilters(route) ? ' match the filters' : ''} in this range.` : 'Loading…'}
+            onClickX={onHistogramClick}
+          />
+          {histData && binWidth > 0 && <p className="hint">bins of {pnl(binWidth).replace('+', '')}</p>}
+        </section>
+      </div>
+    </div>
+  );
+}

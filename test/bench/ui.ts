@@ -1,0 +1,325 @@
+// `npm run bench:ui [-- --scale large|demo] [--rounds N]`: the drill-down UI in Chromium.
+//
+// A scripted analyst: zooms the overview by dragging across the equity chart (twice deeper,
+// then out), opens the sectors, a sector, a symbol, one of its trades, goes back up with Esc,
+// opens the trade list, sorts it, filters it, jumps to its end, opens a trade from it, comes
+// back, clears the filters, returns to the overview. Each round picks other rows and ranges.
+// Real input events (Playwright drives Chromium's input pipeline); the pointer rests 150 ms on
+// a row before clicking it, as a hand does (that is when the worker prefetches).
+//
+// Per interaction: input -> first updated pixels (a preview from the worker's cache counts) and
+// input -> exact pixels (every view of the interaction showing the exact answer), measured in
+// the page from the input event's timestamp to the animation frame after the view drew. Then
+// the main thread's long tasks (PerformanceObserver 'longtask') during the drill-down, and the
+// frame times while wheel-scrolling the trade table near its top and deep in it.
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import type { Page } from 'playwright-core';
+import { ensureFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
+import { startControlServer } from '../../server/control/app.js';
+import { launchBrowser } from '../support/browser.js';
+import { percentile } from './stats.js';
+
+const { values: args } = parseArgs({
+  options: {
+    scale: { type: 'string', default: 'large' },
+    rounds: { type: 'string', default: '5' },
+    'session-memory': { type: 'string', default: '256MB' },
+    'session-threads': { type: 'string', default: '2' },
+    'wheel-events': { type: 'string', default: '150' },
+    /** Write a Chrome CPU profile of the drill-down and the scrolling here (open in DevTools). */
+    profile: { type: 'string' },
+  },
+});
+const scale = args.scale as FixtureScale;
+const ROUNDS = Number(args.rounds);
+const WHEEL_EVENTS = Number(args['wheel-events']);
+const CLIENT_DIR = fileURLToPath(new URL('../../client/', import.meta.url));
+const WAIT = { timeout: 120_000 };
+const HOVER_MS = 150;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const sel = (id: string) => `[data-testid="${id}"]`;
+
+const OVERVIEW = ['equity-chart', 'drawdown-chart', 'exposure-chart', 'kpis', 'heatmap', 'histogram-chart'];
+
+interface Sample {
+  first: number;
+  exact: number;
+  /** Page clock: the input, and the end of the pause after the interaction. */
+  from: number;
+  to: number;
+}
+const samples = new Map<string, Sample[]>();
+
+/**
+ * Runs `act` (which makes real input), then waits until every target shows exact data drawn
+ * after that input; returns input -> first paint and input -> last target's first exact paint.
+ */
+async function interaction(page: Page, name: string, targets: string[], act: () => Promise<void>): Promise<void> {
+  const seq = (await page.evaluate('window.__tickscope.inputSeq || 0')) as number;
+  const url = page.url();
+  await act();
+  setTimeout(() => {
+    if (!done) console.error(`still waiting for "${name}" (${url} -> ${page.url()})`);
+  }, 30_000).unref();
+  let done = false;
+  await page.waitForFunction(`window.__tickscope.inputSeq > ${seq}`, undefined, WAIT);
+  const result = (await page.waitForFunction(
+    `(() => {
+      const p = window.__tickscope;
+      const t0 = p.inputAt;
+      const ids = ${JSON.stringify(targets)};
+      let first = Infinity, exact = 0;
+      for (const id of ids) {
+        const el = document.querySelector('[data-testid="' + id + '"]');
+        if (!el || el.dataset.exact !== 'true' || el.dataset.loading === 'true') return false;
+        const drawnAt = Number(el.dataset.drawnAt);
+        if (!(drawnAt >= t0) || !(Number(el.dataset.paintedAt) >= drawnAt)) return false;
+        const mine = p.paints.filter((x) => x.id === id && x.at >= t0);
+        const firstExact = mine.find((x) => x.exact);
+        if (!firstExact) return false;
+        first = Math.min(first, ...mine.map((x) => x.at));
+        exact = Math.max(exact, firstExact.at);
+      }
+      return { first: first - t0, exact: exact - t0, from: t0, to: exact };
+    })()`,
+    undefined,
+    { ...WAIT, polling: 'raf' },
+  ).then((h) => h.jsonValue())) as Sample;
+  done = true;
+  await sleep(250); // the analyst looks at the result (and prefetches settle)
+  result.to = (await page.evaluate('performance.now()')) as number;
+  (samples.get(name) ?? samples.set(name, []).get(name)!).push(result);
+}
+
+async function click(page: Page, selector: string): Promise<void> {
+  await page.hover(selector);
+  await sleep(HOVER_MS);
+  await page.click(selector);
+}
+
+async function dragAcross(page: Page, chart: string, from: number, to: number): Promise<void> {
+  const box = (await page.locator(`${sel(chart)} .u-over`).boundingBox())!;
+  const y = box.y + box.height / 2;
+  await page.mouse.move(box.x + box.width * from, y);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * ((from + to) / 2), y, { steps: 3 });
+  await page.mouse.move(box.x + box.width * to, y, { steps: 3 });
+  await page.mouse.up();
+}
+
+async function rows(page: Page, table: string): Promise<number> {
+  return Number(await page.getAttribute(sel(table), 'data-total'));
+}
+
+async function drillDown(page: Page, round: number): Promise<void> {
+  const a = 0.1 + 0.08 * round;
+  await interaction(page, 'zoom: drag across equity', OVERVIEW, () => dragAcross(page, 'equity-chart', a, a + 0.35));
+  await interaction(page, 'zoom deeper: drag again', OVERVIEW, () => dragAcross(page, 'equity-chart', 0.4, 0.6));
+  await interaction(page, 'zoom out: double-click', OVERVIEW, () => page.dblclick(`${sel('equity-chart')} .u-over`));
+  await interaction(page, 'open sectors tab', ['breakdown-table', 'breakdown-chart'], () => click(page, '[data-tab="sectors"]'));
+  const sectors = await rows(page, 'breakdown-table');
+  await interaction(page, 'sector row -> its symbols', ['breakdown-table', 'breakdown-chart'], () =>
+    click(page, `${sel('breakdown-table')} .vt-row[data-index="${round % sectors}"]`),
+  );
+  const symbols = await rows(page, 'breakdown-table');
+  await interaction(page, 'symbol row -> symbol view', ['price-chart', 'position-chart', 'symbol-pnl-chart', 'symbol-trades'], () =>
+    click(page, `${sel('breakdown-table')} .vt-row[data-index="${(round * 3) % symbols}"]`),
+  );
+  const trades = await rows(page, 'symbol-trades');
+  await interaction(page, 'trade -> zoom to it, MAE/MFE', ['price-chart', 'position-chart', 'symbol-pnl-chart', 'symbol-trades', 'trade-detail'], () =>
+    click(page, `${sel('symbol-trades')} .vt-row[data-index="${Math.min(trades - 1, round * 2)}"]`),
+  );
+  await interaction(page, 'Esc: trade -> symbol', ['price-chart', 'symbol-trades'], () => page.keyboard.press('Escape'));
+  await interaction(page, 'Esc: symbol -> sector', ['breakdown-table', 'breakdown-chart'], () => page.keyboard.press('Escape'));
+  await interaction(page, 'open trades tab', ['trades-table'], () => click(page, '[data-tab="trades"]'));
+  await interaction(page, 'sort trades by P&L', ['trades-table'], () => click(page, `${sel('trades-table')} [data-sort="${round % 2 ? 'ret' : 'pnl'}"]`));
+  const input = `${sel('filter-pnl')} input[aria-label="P&L from"]`;
+  await page.fill(input, String(-1000 * (round + 1)));
+  await interaction(page, 'filter P&L (Enter)', ['trades-table'], () => page.press(input, 'Enter'));
+  await interaction(page, 'End: last rows of the list', ['trades-table'], async () => {
+    await page.focus(`${sel('trades-table')} .vt-body`);
+    await page.keyboard.press('End');
+  });
+  const firstRow = Number(await page.getAttribute(sel('trades-table'), 'data-first-row'));
+  await interaction(page, 'trade row -> symbol view at trade', ['price-chart', 'symbol-trades', 'trade-detail'], () =>
+    click(page, `${sel('trades-table')} .vt-row[data-index="${firstRow + 2 + round}"]`),
+  );
+  await interaction(page, 'Esc: trade -> symbol', ['price-chart', 'symbol-trades'], () => page.keyboard.press('Escape'));
+  await interaction(page, 'Esc: symbol -> trade list', ['trades-table'], () => page.keyboard.press('Escape'));
+  await interaction(page, 'clear filters', ['trades-table'], () => click(page, sel('clear-filters')));
+  await interaction(page, 'overview tab', OVERVIEW, () => click(page, '[data-tab="overview"]'));
+}
+
+/** Frame intervals (rAF) while the wheel scrolls the trade table; and how often rows were still loading. */
+async function scrollFrames(page: Page): Promise<{ frames: number[]; loadingFrames: number; rowsMoved: number }> {
+  const body = (await page.locator(`${sel('trades-table')} .vt-body`).boundingBox())!;
+  await page.mouse.move(body.x + body.width / 2, body.y + body.height / 2);
+  const firstRow = Number(await page.getAttribute(sel('trades-table'), 'data-first-row'));
+  await page.evaluate(`(() => {
+    const p = window.__tickscope;
+    p.frames = []; p.loadingFrames = 0; p.recording = true;
+    const table = document.querySelector('[data-testid="trades-table"]');
+    let last = performance.now();
+    const tick = (t) => {
+      if (!p.recording) return;
+      p.frames.push(t - last); last = t;
+      if (table.dataset.loading === 'true') p.loadingFrames++;
+      requestAnimationFrame(tick);
+    };
+    requestAnimationFrame((t) => { last = t; requestAnimationFrame(tick); });
+  })()`);
+  for (let i = 0; i < WHEEL_EVENTS; i++) {
+    await page.mouse.wheel(0, 100);
+    await sleep(8);
+  }
+  await page.waitForFunction(`document.querySelector('${sel('trades-table')}').dataset.loading === 'false'`, undefined, WAIT);
+  const result = (await page.evaluate(`(() => { const p = window.__tickscope; p.recording = false; return { frames: p.frames.slice(1), loadingFrames: p.loadingFrames }; })()`)) as {
+    frames: number[];
+    loadingFrames: number;
+  };
+  const lastRow = Number(await page.getAttribute(sel('trades-table'), 'data-first-row'));
+  return { ...result, rowsMoved: lastRow - firstRow };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const input = await ensureFixtures(scale, 42);
+const server = await startControlServer({
+  host: '127.0.0.1',
+  port: 0,
+  datasets: [{ id: scale, input }],
+  storeDir: path.join(repoRoot(), '.cache', 'stores'),
+  clientDir: CLIENT_DIR,
+  poolSize: 1,
+  logger: false,
+  limits: {
+    maxSessions: 4,
+    idleTimeoutMs: 60_000,
+    lifetimeMs: 0,
+    startupTimeoutMs: 60_000,
+    terminateGraceMs: 2000,
+    memoryLimit: args['session-memory']!,
+    threads: Number(args['session-threads']),
+    memoryBudgetBytes: 16 * 2 ** 30,
+  },
+});
+const browser = await launchBrowser();
+try {
+  await server.datasets.whenReady(scale);
+  const page = await browser.context.newPage();
+  page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
+  await page.goto(server.url);
+  await page.waitForFunction(`window.__tickscope && window.__tickscope.firstChartMs > 0`, undefined, WAIT);
+  await page.waitForFunction(
+    `${JSON.stringify(OVERVIEW)}.every((id) => document.querySelector('[data-testid="' + id + '"]')?.dataset.exact === 'true')`,
+    undefined,
+    WAIT,
+  );
+  const firstChartMs = (await page.evaluate('window.__tickscope.firstChartMs')) as number;
+  const marks = (await page.evaluate('window.__tickscopeMarks || {}')) as Record<string, number>;
+  const dataset = (await page.textContent('.summary'))!.trim();
+  const viewport = page.viewportSize()!;
+  await sleep(1000);
+  const loadTasks = (await page.evaluate('window.__tickscope.longTasks.slice()')) as { start: number; duration: number }[];
+  const cdp = args.profile ? await page.context().newCDPSession(page) : null;
+  if (cdp) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 250 });
+    await cdp.send('Profiler.start');
+  }
+  const profileStart = (await page.evaluate('performance.now()')) as number;
+  const drillStart = (await page.evaluate('performance.now()')) as number;
+
+  for (let round = 0; round < ROUNDS; round++) await drillDown(page, round);
+  const drillEnd = (await page.evaluate('performance.now()')) as number;
+
+  // Scrolling the trade list: near the top, then deep in it.
+  await click(page, '[data-tab="trades"]');
+  await page.waitForSelector(`${sel('trades-table')}[data-loading="false"]`, WAIT);
+  const tradeRows = await rows(page, 'trades-table');
+  const top = await scrollFrames(page);
+  await page.focus(`${sel('trades-table')} .vt-body`);
+  await page.keyboard.press('End');
+  await page.waitForSelector(`${sel('trades-table')}[data-loading="false"]`, WAIT);
+  for (let i = 0; i < 40; i++) await page.mouse.wheel(0, -2000); // well above the end, so there is room to scroll down
+  await page.waitForSelector(`${sel('trades-table')}[data-loading="false"]`, WAIT);
+  const deep = await scrollFrames(page);
+  const allTasks = (await page.evaluate('window.__tickscope.longTasks.slice()')) as { start: number; duration: number }[];
+  if (cdp) {
+    const { profile } = await cdp.send('Profiler.stop');
+    const origin = (await page.evaluate('performance.timeOrigin')) as number;
+    await writeFile(args.profile!, JSON.stringify({ ...profile, tickscope: { timeOrigin: origin, profileStart, longTasks: allTasks } }));
+    console.log(`CPU profile written to ${args.profile}`);
+  }
+  const stats = (await page.evaluate('window.__tickscope.cacheStats()')) as Record<string, number>;
+
+  // -------------------------------------------------------------------------------------------
+  const f = (x: number) => x.toFixed(0).padStart(5);
+  console.log(`bench:ui on scale ${scale}: ${dataset}`);
+  console.log(`Chromium ${viewport.width}x${viewport.height}, ${ROUNDS} rounds of the scripted drill-down; sessions: DuckDB ${args['session-threads']} threads, ${args['session-memory']}`);
+  console.log(
+    `tab open -> first chart drawn: ${firstChartMs.toFixed(0)} ms (worker started at ${marks.workerStart ?? '?'} ms, session requested at ${marks.sessionRequest ?? '?'}, ` +
+      `created at ${marks.sessionReply ?? '?'}, hello at ${marks.hello ?? '?'}; one tab, cold browser cache)\n`,
+  );
+  console.log(`${'interaction'.padEnd(36)}   n   input -> first px    input -> exact px   longest task`);
+  console.log(`${''.padEnd(36)}       p50    p95 ms       p50    p95 ms     (ms, any round)`);
+  const all: Sample[] = [];
+  for (const [name, list] of samples) {
+    all.push(...list);
+    const first = list.map((s) => s.first);
+    const exact = list.map((s) => s.exact);
+    const tasks = allTasks.filter((t) => list.some((x) => t.start >= x.from - 1 && t.start < x.to));
+    const longestHere = tasks.reduce((m, t) => Math.max(m, t.duration), 0);
+    console.log(
+      `${name.padEnd(36)} ${String(list.length).padStart(3)}   ${f(percentile(first, 50))} ${f(percentile(first, 95))}     ${f(percentile(exact, 50))} ${f(percentile(exact, 95))}     ${longestHere ? f(longestHere) : '    -'}`,
+    );
+  }
+  const allExact = all.map((s) => s.exact);
+  const allFirst = all.map((s) => s.first);
+  console.log(
+    `${'every interaction'.padEnd(36)} ${String(all.length).padStart(3)}   ${f(percentile(allFirst, 50))} ${f(percentile(allFirst, 95))}     ${f(percentile(allExact, 50))} ${f(percentile(allExact, 95))}   (target p95 < 100 ms)`,
+  );
+  const during = allTasks.filter((t) => t.start >= drillStart && t.start <= drillEnd);
+  const longest = during.reduce((m, t) => Math.max(m, t.duration), 0);
+  const loadLongest = loadTasks.reduce((m, t) => Math.max(m, t.duration), 0);
+  console.log('');
+  console.log(
+    `main thread during the drill-down: longest task ${longest.toFixed(0)} ms; ${during.length} tasks over 50 ms (target: none)` +
+      (during.length ? ` [${during.map((t) => t.duration.toFixed(0)).join(', ')} ms]` : ''),
+  );
+  console.log(`main thread during page load (before the drill-down): longest task ${loadLongest.toFixed(0)} ms`);
+  const scrollTasks = allTasks.filter((t) => t.start > drillEnd);
+  console.log(`main thread while scrolling: longest task ${scrollTasks.reduce((m, t) => Math.max(m, t.duration), 0).toFixed(0)} ms`);
+  for (const [label, r] of [
+    ['near the top', top],
+    ['deep in the list', deep],
+  ] as const) {
+    const fps = 1000 / (r.frames.reduce((a, b) => a + b, 0) / Math.max(1, r.frames.length));
+    const slow = r.frames.filter((x) => x > 1000 / 60 + 4).length;
+    console.log(
+      `trade table scroll (${tradeRows.toLocaleString('en-US')} rows) ${label}: ${WHEEL_EVENTS} wheel events, ${r.rowsMoved.toLocaleString('en-US')} rows moved; ` +
+        `frame p50 ${percentile(r.frames, 50).toFixed(1)} ms, p95 ${percentile(r.frames, 95).toFixed(1)} ms, max ${Math.max(...r.frames).toFixed(1)} ms, ` +
+        `${fps.toFixed(1)} fps; ${slow}/${r.frames.length} frames over 20.7 ms; rows still loading in ${r.loadingFrames} frames`,
+    );
+  }
+  const answers = (await page.evaluate('window.__tickscope.answers.slice()')) as { query: string; ms: number; cached: boolean; serverMs: number | null; at: number }[];
+  const fetched = answers.filter((a) => !a.cached && a.at >= drillStart && a.at <= drillEnd);
+  console.log('');
+  console.log(`answers the views waited for during the drill-down (ask -> decoded in the worker; not counting cache hits):`);
+  const byQuery = new Map<string, typeof fetched>();
+  for (const a of fetched) (byQuery.get(a.query) ?? byQuery.set(a.query, []).get(a.query)!).push(a);
+  for (const [query, list] of byQuery) {
+    const ms = list.map((a) => a.ms);
+    const server = list.map((a) => a.serverMs ?? 0);
+    console.log(`  ${query.padEnd(10)} n=${String(list.length).padStart(3)}  p50 ${f(percentile(ms, 50))} ms  p95 ${f(percentile(ms, 95))} ms   (server p50 ${f(percentile(server, 50))} ms, p95 ${f(percentile(server, 95))} ms)`);
+  }
+  const hitsDuring = answers.filter((a) => a.cached && a.at >= drillStart && a.at <= drillEnd).length;
+  console.log(`  answered from the worker's cache (prefetched or seen before): ${hitsDuring} of ${hitsDuring + fetched.length}`);
+  console.log(`worker cache: ${JSON.stringify(stats)}`);
+} finally {
+  await browser.close();
+  await server.close();
+}
