@@ -314,7 +314,8 @@ export const CancelMessage = Type.Object(
 );
 export type CancelMessage = Static<typeof CancelMessage>;
 
-interface Requests {
+/** The params of each query, by name. */
+export interface QueryParamsByName {
   summary: SummaryParams;
   equity: EquityParams;
   exposure: ExposureParams;
@@ -326,7 +327,7 @@ interface Requests {
   rolling: RollingParams;
   export: ExportParams;
 }
-export type QueryName = keyof Requests;
+export type QueryName = keyof QueryParamsByName;
 export const QUERY_NAMES: readonly QueryName[] = [
   'summary',
   'equity',
@@ -339,7 +340,7 @@ export const QUERY_NAMES: readonly QueryName[] = [
   'rolling',
   'export',
 ];
-export type RequestOf<Q extends QueryName> = { type: 'request'; id: number; query: Q; params: Requests[Q]; view?: string };
+export type RequestOf<Q extends QueryName> = { type: 'request'; id: number; query: Q; params: QueryParamsByName[Q]; view?: string };
 export type QueryRequest = { [Q in QueryName]: RequestOf<Q> }[QueryName];
 
 export type ClientMessage = QueryRequest | CancelMessage;

@@ -125,6 +125,17 @@ export function reorder<T extends Float64Array | Int32Array>(values: T, order: U
 }
 
 /**
+ * The (run index, time) columns of a bar-level answer in (run, time) order, with the order that
+ * gets them there (null when already sorted) to apply to the answer's other columns.
+ */
+export function byRunAndTime(columns: Columns): { order: Uint32Array | null; run: Int32Array; t: Float64Array } {
+  const ri = columns.get('ri') as Int32Array;
+  const ts = columns.get('t') as Float64Array;
+  const order = sortedOrder(ri, ts);
+  return { order, run: reorder(ri, order), t: reorder(ts, order) };
+}
+
+/**
  * M4 over rows sorted by (run, t): pixel columns over calendar time, shared by every run
  * (px = min(floor((t - t0) / span * width), width - 1) with t0, span over all rows). Keeps, per
  * run and pixel column, the first and last row and the rows of each series' minimum and maximum

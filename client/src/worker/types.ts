@@ -1,19 +1,11 @@
 // Types shared by the UI thread and the session worker. Type-only on the UI side, so the UI
 // bundle never pulls in Arrow or the validators.
 import type {
-  BreakdownParams,
   DatasetSchema,
-  EquityParams,
-  ExposureParams,
   Filters,
-  HeatmapParams,
-  HistogramParams,
   QueryName,
-  RollingParams,
-  SeriesParams,
-  SummaryParams,
+  QueryParamsByName,
   Timings,
-  TradesParams,
 } from '../../../shared/protocol.js';
 
 export type { DatasetSchema, Filters, QueryName, Timings };
@@ -91,17 +83,8 @@ export interface SeriesData {
   trades: ColumnTable;
 }
 
-export interface QueryParams {
-  summary: SummaryParams;
-  equity: EquityParams;
-  exposure: ExposureParams;
-  breakdown: BreakdownParams;
-  series: SeriesParams;
-  trades: TradesParams;
-  histogram: HistogramParams;
-  heatmap: HeatmapParams;
-  rolling: RollingParams;
-}
+/** What the UI asks for: every query but the raw export, which no view draws. */
+export type QueryParams = Omit<QueryParamsByName, 'export'>;
 export type AskQuery = keyof QueryParams;
 
 export interface QueryData {

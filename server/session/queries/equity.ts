@@ -6,7 +6,7 @@
 // under a sector filter, bars under a symbol filter. DuckDB reads and sums the bars; the running
 // sum, the drawdown and M4 are one pass in the session (compute.ts).
 import type { EquityParams } from '../../../shared/protocol.js';
-import { cumulative, drawdown, m4, pick, reorder, sortedOrder, type Columns, type OutColumn } from '../compute.js';
+import { byRunAndTime, cumulative, drawdown, m4, pick, reorder, type Columns, type OutColumn } from '../compute.js';
 import type { Catalog } from '../store.js';
 import { sourceOf, type QueryPlan } from './plan.js';
 import { resolveScope, timeCondition, tradeFilterNote } from './scope.js';
@@ -32,9 +32,7 @@ export function planEquity(params: EquityParams, catalog: Catalog): QueryPlan {
 }
 
 function equityColumns(columns: Columns, runs: readonly string[], width: number): OutColumn[] {
-  const order = sortedOrder(columns.get('ri') as Int32Array, columns.get('t') as Float64Array);
-  const run = reorder(columns.get('ri') as Int32Array, order);
-  const t = reorder(columns.get('t') as Float64Array, order);
+  const { order, run, t } = byRunAndTime(columns);
   const equity = cumulative(run, reorder(columns.get('pnl') as Float64Array, order));
   const dd = drawdown(run, equity);
   const kept = m4(run, t, [equity, dd], width);

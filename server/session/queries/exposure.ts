@@ -2,7 +2,7 @@
 // keeps its exact first, last, minimum and maximum per pixel column). From the bar table of the
 // level the filters need; M4 runs in the session (compute.ts).
 import type { ExposureParams } from '../../../shared/protocol.js';
-import { m4, pick, reorder, sortedOrder, type Columns, type OutColumn } from '../compute.js';
+import { byRunAndTime, m4, pick, reorder, type Columns, type OutColumn } from '../compute.js';
 import type { Catalog } from '../store.js';
 import { sourceOf, type QueryPlan } from './plan.js';
 import { resolveScope, timeCondition, tradeFilterNote } from './scope.js';
@@ -30,9 +30,7 @@ export function planExposure(params: ExposureParams, catalog: Catalog): QueryPla
 }
 
 function exposureColumns(columns: Columns, runs: readonly string[], width: number): OutColumn[] {
-  const order = sortedOrder(columns.get('ri') as Int32Array, columns.get('t') as Float64Array);
-  const run = reorder(columns.get('ri') as Int32Array, order);
-  const t = reorder(columns.get('t') as Float64Array, order);
+  const { order, run, t } = byRunAndTime(columns);
   const series = SERIES.map((s) => reorder(columns.get(s) as Float64Array, order));
   const kept = m4(run, t, series, width);
   return [

@@ -6,7 +6,7 @@ import { SERIES_PARTS, type SeriesParams } from '../../../shared/protocol.js';
 import { StoreTable } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
-import { cumulative, m4, pick, reorder, sortedOrder, type Columns, type OutColumn } from '../compute.js';
+import { byRunAndTime, cumulative, m4, pick, reorder, type Columns, type OutColumn } from '../compute.js';
 import { runIndexSql } from './sources.js';
 import { sourceOf, type Planner } from './plan.js';
 import { resolveScope, timeCondition, tradeConditions, type Scope, runsCondition } from './scope.js';
@@ -31,9 +31,7 @@ export function planSeries(params: SeriesParams, catalog: Catalog): Planner {
     FROM ${StoreTable.bars}
     WHERE ${and(runsCondition(b, scope), `symbol = ${b.bind(params.symbol)}`, timeCondition(b, 'ts', scope))}`;
   const compute = (columns: Columns): OutColumn[] => {
-    const order = sortedOrder(columns.get('ri') as Int32Array, columns.get('t') as Float64Array);
-    const run = reorder(columns.get('ri') as Int32Array, order);
-    const t = reorder(columns.get('t') as Float64Array, order);
+    const { order, run, t } = byRunAndTime(columns);
     const price = reorder(columns.get('price') as Float64Array, order);
     const qty = reorder(columns.get('position_qty') as Float64Array, order);
     const value = reorder(columns.get('position_value') as Float64Array, order);
