@@ -485,9 +485,13 @@ test('trades: filters on symbol, sector, side, tag, pnl, return, holding time an
 // ---------------------------------------------------------------------------------------------
 // histogram
 
-function histogramRef(values: { run: string; v: number }[], runs: string[], bins: number, min?: number, max?: number) {
-  const lo = min ?? (values.length ? Math.min(...values.map((x) => x.v)) : null);
-  const hi = max ?? (values.length ? Math.max(...values.map((x) => x.v)) : null);
+/** Bins over [lo, hi]; `domain` (null: no values) defaults to the values' own (the daily-return rule). */
+function histogramRef(values: { run: string; v: number }[], runs: string[], bins: number, min?: number, max?: number, domain?: [number, number] | null) {
+  const own: [number, number] | null = values.length ? [Math.min(...values.map((x) => x.v)), Math.max(...values.map((x) => x.v))] : null;
+  const bounds = domain === undefined ? own : domain;
+  let lo = min ?? bounds?.[0] ?? null;
+  let hi = max ?? bounds?.[1] ?? null;
+  if (lo !== null && hi !== null && lo > hi) lo = hi = null;
   const out: Record<string, unknown>[] = [];
   for (const run of runs) {
     const counts = new Map<number, number>();
@@ -511,20 +515,33 @@ function histogramRef(values: { run: string; v: number }[], runs: string[], bins
 
 test('histogram: trade fields with their own bounds and with given bounds, daily returns', async () => {
   const fields = { pnl: (t: Trade) => t.pnl, ret: (t: Trade) => t.ret, holding_ms: (t: Trade) => t.holdingMs, mae: (t: Trade) => t.mae, mfe: (t: Trade) => t.mfe, bars_held: (t: Trade) => t.barsHeld };
+  const rangeKey = { pnl: 'pnl', ret: 'ret', holding_ms: 'holdingMs', mae: 'mae', mfe: 'mfe', bars_held: 'barsHeld' } as const;
   for (const [field, get] of Object.entries(fields)) {
+    const values = (trades: Trade[]) => trades.flatMap((t) => (get(t) === null ? [] : [{ run: t.run, v: get(t)! }]));
     for (const [s, bins, min, max] of [
       [{}, 20, undefined, undefined],
       [{ sectors: [sectors[2]!], ...cutRange(1, 6) }, 7, undefined, undefined],
       [{ sides: ['long'] }, 5, -0.005, 0.005],
+      [{ symbols: [symbols[3]!, symbols[8]!], sides: ['short'], ...cutRange(0, 7) }, 9, undefined, undefined],
+      [{ tags: [raw.trades.find((t) => t.tag !== null)!.tag!], pnl: { min: 0 } }, 8, undefined, undefined],
+      [{ [rangeKey[field as keyof typeof rangeKey]]: { max: 0 } }, 6, undefined, undefined],
     ] as [RefScope, number, number | undefined, number | undefined][]) {
-      const values = tradesIn(raw, s).flatMap((t) => (get(t) === null ? [] : [{ run: t.run, v: get(t)! }]));
+      // Bounds not given: the field's over the scope's runs, range and dimensions before the trade
+      // filters, narrowed by a range filter on the field itself.
+      const population = tradesIn(raw, { runs: s.runs, from: s.from, to: s.to, sectors: s.sectors, symbols: s.symbols } as RefScope);
+      const own = s[rangeKey[field as keyof typeof rangeKey]];
+      const bounds = values(population).map((x) => x.v);
+      const clip: [number, number] | null = bounds.length
+        ? [Math.max(Math.min(...bounds), own?.min ?? -Infinity), Math.min(Math.max(...bounds), own?.max ?? Infinity)]
+        : null;
       const answer = await ask({
         query: 'histogram',
         params: { ...scopeParams(s), field: field as 'pnl', bins, ...(min !== undefined ? { min, max } : {}) },
       });
-      nearRows(answer.rows, histogramRef(values, runsOf(raw, s), bins, min, max), `histogram ${field}`);
+      const matching = values(tradesIn(raw, s));
+      nearRows(answer.rows, histogramRef(matching, runsOf(raw, s), bins, min, max, clip), `histogram ${field} ${JSON.stringify(s)}`);
       const total = answer.rows.reduce((n, r) => n + (r.count as number), 0);
-      assert.equal(total, values.length, `${field}: every value counted once`);
+      assert.equal(total, matching.length, `${field}: every value counted once`);
     }
   }
   for (const s of [{}, { symbols: [symbols[9]!], ...cutRange(0, 8) }] as RefScope[]) {

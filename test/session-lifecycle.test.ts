@@ -13,7 +13,7 @@ import { SESSION_ENTRY, LocalProcessRuntime } from '../server/control/runtime/lo
 import { CONTROL_ENV, findOrphans } from '../server/control/runtime/orphans.js';
 import { SessionManager } from '../server/control/session-manager.js';
 import type { DatasetCatalog } from '../server/control/dataset-catalog.js';
-import { checkMemoryBudget, parseSize } from '../server/control/memory-budget.js';
+import { SESSION_BASE_BYTES, checkMemoryBudget, defaultSessionMemory, parseSize } from '../server/control/memory-budget.js';
 import { eventually, processAlive, startTestServer } from './support/control-server.js';
 import { createSession } from './support/session-client.js';
 
@@ -174,4 +174,16 @@ test('sessions that could not all fit in memory refuse to start, saying what to 
     () => checkMemoryBudget(20, '4GB', 16 * 2 ** 30),
     /20 sessions x \(4GB DuckDB memory .*more than the memory budget of 16\.0 GiB; lower --max-sessions or --session-memory/,
   );
+});
+
+test('the default session memory shares the budget, between 64 MiB and 1 GiB, and always fits it when it can', () => {
+  const base = SESSION_BASE_BYTES / 2 ** 20;
+  assert.equal(defaultSessionMemory(20, 18 * 2 ** 30), `${Math.floor((18 * 2 ** 30) / 20 / 2 ** 20 - base)}MiB`);
+  assert.equal(defaultSessionMemory(2, 64 * 2 ** 30), '1024MiB');
+  assert.equal(defaultSessionMemory(20, 4 * 2 ** 30), '64MiB');
+  for (const budget of [6, 8, 12, 18, 24].map((g) => g * 2 ** 30)) {
+    const memory = defaultSessionMemory(20, budget);
+    assert.doesNotThrow(() => checkMemoryBudget(20, memory, budget), `budget ${budget}`);
+    assert.ok(parseSize(memory) + SESSION_BASE_BYTES <= budget / 20, `budget ${budget}: ${memory}`);
+  }
 });

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureFixtures, generateFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
 import { startControlServer } from '../control/app.js';
-import { defaultMemoryBudget, parseSize } from '../control/memory-budget.js';
+import { defaultMemoryBudget, defaultSessionMemory, parseSize } from '../control/memory-budget.js';
 import type { DatasetSpec } from '../control/dataset-catalog.js';
 import { defaultMemoryLimit, formatSize } from '../prepare/memory.js';
 import { prepareInChild } from '../prepare/run-in-child.js';
@@ -42,7 +42,7 @@ program
   .option('--lifetime <s>', 'end every session after this many seconds (0 = never)', integer('--lifetime', 0), 0)
   .option('--max-sessions <n>', 'live sessions allowed at once', integer('--max-sessions', 1), 20)
   .option('--pool-size <n>', 'warm session processes kept ready', integer('--pool-size', 0), 2)
-  .option('--session-memory <size>', 'DuckDB memory_limit of each session', '256MB')
+  .option('--session-memory <size>', 'DuckDB memory_limit of each session (default: the memory budget shared by --max-sessions, 128MiB to 1GiB)')
   .option('--session-threads <n>', 'DuckDB threads of each session', integer('--session-threads', 1), Math.min(2, availableParallelism()))
   .option('--memory-budget <size>', 'memory all sessions together may use (default 75% of this machine)')
   .action(async (options) => {
@@ -66,7 +66,7 @@ program
         lifetimeMs: options.lifetime * 1000,
         startupTimeoutMs: 30_000,
         terminateGraceMs: 3000,
-        memoryLimit: options.sessionMemory,
+        memoryLimit: options.sessionMemory ?? defaultSessionMemory(options.maxSessions, memoryBudgetBytes),
         threads: options.sessionThreads,
         memoryBudgetBytes,
       },

@@ -1,10 +1,17 @@
 // Admission by memory: every session may use its DuckDB memory_limit plus what a Node process
-// with DuckDB loaded needs besides (measured ~120 MB idle here); all sessions at once must fit
-// the budget, or the server refuses to start rather than let the OOM killer choose a victim.
+// with DuckDB loaded needs besides; all sessions at once must fit the budget, or the server refuses
+// to start rather than let the OOM killer choose a victim.
 import { totalmem } from 'node:os';
 
-/** Resident memory of a session process beyond its DuckDB buffer pool. */
-export const SESSION_BASE_BYTES = 150 * 2 ** 20;
+/**
+ * Resident memory of a busy session process beyond its DuckDB buffer pool, measured on the large
+ * store after bench:queries' drill-down: ~135 MiB for the process with DuckDB loaded and the store
+ * open (73 MiB of it node's and libduckdb's file pages), ~20 MiB of JS heap growth, and ~50-80 MiB
+ * that DuckDB's allocator keeps after freeing it (given back when the session goes idle:
+ * server/session/idle-memory.ts). It was 150 MiB, from an idle process: 20 busy sessions then
+ * overran the budget they had been admitted under.
+ */
+export const SESSION_BASE_BYTES = 240 * 2 ** 20;
 
 const UNITS: Record<string, number> = {
   B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40,
@@ -20,6 +27,22 @@ export function parseSize(text: string): number {
 
 export function defaultMemoryBudget(): number {
   return Math.floor(totalmem() * 0.75);
+}
+
+/**
+ * The DuckDB memory_limit a session gets unless told: the budget shared by `maxSessions`, less
+ * each process's base, between 64 MiB and 1 GiB, so that `maxSessions` busy sessions fit the
+ * budget by construction. DuckDB reads the store into each process's own buffer pool (pread, not
+ * a shared mapping), so a busy session's RSS grows towards its limit plus the base. On the large
+ * store a drill-down's working set (trade_list alone is ~190 MB) overflows 256 MB and re-reads
+ * evicted blocks: bench:queries' p95 went from 47-49 ms at 256 MB to 33-34 ms at 753 MiB-1 GB;
+ * beyond 1 GiB nothing measured got faster. An idle session gives its buffers back
+ * (server/session/idle-memory.ts), so a generous limit costs memory only while a tab is busy.
+ */
+export function defaultSessionMemory(maxSessions: number, budgetBytes: number): string {
+  const share = budgetBytes / Math.max(1, maxSessions) - SESSION_BASE_BYTES;
+  const mib = Math.floor(Math.min(2 ** 30, Math.max(2 ** 26, share)) / 2 ** 20);
+  return `${mib}MiB`;
 }
 
 /** Throws a message a person can act on when `maxSessions` sessions could not all fit. */

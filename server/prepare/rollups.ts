@@ -5,7 +5,7 @@
 //
 // Three rollups read the 100M-row bars table (sector_bar, symbol_day and bars_by_time, a narrow
 // copy re-sorted by time); every other one is built from smaller tables.
-import { BAR_MEASURES as M, StoreTable, TRADE_SORT_COLUMNS } from '../store/format.js';
+import { BAR_MEASURES as M, StoreTable, TRADE_BOUND_FIELDS, TRADE_SORT_COLUMNS } from '../store/format.js';
 
 export interface RollupDefinition {
   table: string;
@@ -24,6 +24,9 @@ const TRADE_LIST_COLUMNS = `
 const TRADE_RANKS = TRADE_SORT_COLUMNS.map(
   (c) => `(row_number() OVER (ORDER BY ${c} ASC NULLS LAST, run_id, trade_id) - 1)::INTEGER AS rk_${c}`,
 ).join(',\n    ');
+
+/** trade_day's min_<field> and max_<field>: a histogram's bins without reading every trade. */
+const TRADE_DAY_BOUNDS = TRADE_BOUND_FIELDS.map((f) => `min(${f})::DOUBLE AS min_${f}, max(${f})::DOUBLE AS max_${f}`).join(',\n        ');
 
 export const ROLLUPS: readonly RollupDefinition[] = [
   {
@@ -122,7 +125,8 @@ export const ROLLUPS: readonly RollupDefinition[] = [
         coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0) AS gross_profit,
         coalesce(sum(pnl) FILTER (WHERE pnl < 0), 0) AS gross_loss,
         coalesce(sum(holding_ms), 0) AS holding_sum, count(holding_ms) AS holding_n,
-        coalesce(sum(bars_held), 0)::DOUBLE AS bars_held_sum, count(bars_held) AS bars_held_n
+        coalesce(sum(bars_held), 0)::DOUBLE AS bars_held_sum, count(bars_held) AS bars_held_n,
+        ${TRADE_DAY_BOUNDS}
       FROM ${StoreTable.tradeList}
       GROUP BY run_id, close_ts::DATE, hour(close_ts), sector, side
       ORDER BY run_id, day, hour, sector, side`,

@@ -5,6 +5,7 @@ import { cpuUsage } from 'node:process';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { FromSession, SessionAssignment, ToSession } from './contract.js';
+import { IdleMemory } from './idle-memory.js';
 import { QueryRunner } from './query-runner.js';
 import { SocketHandler, type SessionContext } from './socket-handler.js';
 import { openStore, type OpenStore } from './store.js';
@@ -37,6 +38,7 @@ const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_FRAME_B
 const handlers = new Set<SocketHandler>();
 let store: OpenStore | null = null;
 let runner: QueryRunner | null = null;
+let idleMemory: IdleMemory | null = null;
 let context: SessionContext | null = null;
 let assignment: SessionAssignment | null = null;
 let draining = false;
@@ -64,7 +66,17 @@ async function assign(next: SessionAssignment): Promise<void> {
   assignment = next;
   try {
     store = await openStore(next);
-    runner = new QueryRunner(store.instance, connectionsFor(next.threads));
+    // Gives DuckDB's cache, its allocator's spare pages and the JS garbage back once the tab has
+    // gone quiet (idle-memory.ts); the runtime starts this process with --expose-gc for the latter.
+    const collectGarbage = typeof globalThis.gc === 'function' ? () => globalThis.gc!() : undefined;
+    if (!collectGarbage) log('warn', 'session process started without --expose-gc: going idle gives back DuckDB memory only, not the JS heap');
+    idleMemory = new IdleMemory(store.instance, {
+      memoryLimit: next.memoryLimit,
+      collectGarbage,
+      onShrink: (report) => log('info', 'idle: memory given back', { ...report }),
+      onError: (error) => log('error', 'idle: giving memory back failed', { error: error.message }),
+    });
+    runner = new QueryRunner(store.instance, connectionsFor(next.threads), idleMemory);
     context = {
       sessionId: next.sessionId,
       dataset: { id: next.datasetId, ...store.schema },
@@ -132,6 +144,7 @@ async function drain(): Promise<void> {
 
 function shutdown(code: number, why: string): void {
   for (const handler of handlers) handler.abortAll();
+  idleMemory?.close();
   try {
     runner?.close();
     store?.close();

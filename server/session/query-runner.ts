@@ -53,6 +53,15 @@ export interface RunnerStats {
   chunksPulled: number;
 }
 
+/**
+ * Told when each request starts and ends; its start may wait. idle-memory.ts counts requests in
+ * flight this way, and holds a new one back while it puts DuckDB's memory limit back.
+ */
+export interface RequestActivity {
+  enter(): Promise<void>;
+  leave(): void;
+}
+
 export class QueryRunner {
   private readonly idle: DuckDBConnection[] = [];
   private readonly waiters: { resolve: (connection: DuckDBConnection) => void; reject: (error: Error) => void; signal: AbortSignal }[] = [];
@@ -64,13 +73,25 @@ export class QueryRunner {
   constructor(
     private readonly instance: DuckDBInstance,
     private readonly maxConnections: number,
+    private readonly activity?: RequestActivity,
   ) {}
 
   get stats(): RunnerStats {
     return { open: this.open, idle: this.idle.length, waiting: this.waiters.length, chunksPulled: this.chunksPulled };
   }
 
-  async run({ planner, signal, onBatch, onProgress, batchRows = DEFAULT_BATCH_ROWS }: RunQueryOptions): Promise<QueryOutcome> {
+  async run(options: RunQueryOptions): Promise<QueryOutcome> {
+    // From before it waits for a connection to after it has sent its last batch, a request counts
+    // as in flight: a session streaming to a slow reader is not idle.
+    await this.activity?.enter();
+    try {
+      return await this.runEntered(options);
+    } finally {
+      this.activity?.leave();
+    }
+  }
+
+  private async runEntered({ planner, signal, onBatch, onProgress, batchRows = DEFAULT_BATCH_ROWS }: RunQueryOptions): Promise<QueryOutcome> {
     const connection = await this.acquire(signal);
     const interrupt = () => connection.interrupt();
     signal.addEventListener('abort', interrupt, { once: true });

@@ -2,7 +2,7 @@
 // session processes (which open it READ_ONLY, many at once). Bump STORE_FORMAT_VERSION whenever
 // a table, column or meaning below changes; a store of another version is rebuilt, never read.
 
-export const STORE_FORMAT_VERSION = 3;
+export const STORE_FORMAT_VERSION = 4;
 
 /** Name of the single-row-per-key metadata table: (key VARCHAR PRIMARY KEY, value VARCHAR). */
 export const META_TABLE = 'meta';
@@ -19,7 +19,7 @@ export const MetaKey = {
 } as const;
 
 /**
- * Tables of format version 3. All timestamps are TIMESTAMP holding UTC (bar end for bars);
+ * Tables of format version 4. All timestamps are TIMESTAMP holding UTC (bar end for bars);
  * `day` is the UTC calendar DATE of a bar; symbols and run ids are VARCHAR; money is DOUBLE.
  *
  * Base tables (server/prepare/prepare.ts):
@@ -67,10 +67,11 @@ export const MetaKey = {
  *     the whole table by (c NULLS LAST, run_id, trade_id): a window of any sort order at any
  *     offset is then found from a histogram of ranks and one small sort (queries/trades.ts).
  * - trade_day(run_id, day, hour, sector, side, trades, wins, pnl_n, gross_profit, gross_loss,
- *             holding_sum, holding_n, bars_held_sum, bars_held_n)
+ *             holding_sum, holding_n, bars_held_sum, bars_held_n, min_<f>, max_<f> for every f
+ *             of TRADE_BOUND_FIELDS)
  *     trade statistics per run per UTC close day, close hour, sector and side, from trade_list:
  *     answers the trade measures of a range's whole days without reading every trade (sums and
- *     counts are additive; averages are sum / n).
+ *     counts are additive; averages are sum / n; bounds combine by min and max). Since format 4.
  * - bars_by_time(run_id, ts, symbol, pnl, fees, traded_value, position_value)
  *                                                    sorted (run_id, ts, symbol)
  *     the bar measures again, in time order: the cut days of a range grouped by symbol (a zoomed
@@ -95,6 +96,10 @@ export const StoreTable = {
   barsByTime: 'bars_by_time',
   tradeTags: 'trade_tags',
 } as const;
+
+/** Trade fields whose bounds trade_day keeps (the fields a histogram can bin). */
+export const TRADE_BOUND_FIELDS = ['pnl', 'ret', 'bars_held', 'holding_ms', 'mae', 'mfe'] as const;
+export type TradeBoundField = (typeof TRADE_BOUND_FIELDS)[number];
 
 /** Columns of trade_list that a trade window may be sorted by; each has an rk_<column> rank. */
 export { TRADE_SORT_COLUMNS, type TradeSortColumn } from '../../shared/protocol.js';

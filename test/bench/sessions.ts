@@ -5,9 +5,12 @@
 //    floor of a cold spawn: a bare `node` child that imports @duckdb/node-api, opens the same
 //    store READ_ONLY, runs one query and says so.
 // 2. tab open -> first chart drawn, in Chromium (performance.now() at uPlot's first draw).
-// 3. idle RSS of one session on the store, after its first answers.
-// 4. twenty sessions at once, each a tab running the same scripted drill-down: total RSS and p95
-//    latency (request sent -> Arrow decoded), against one session alone running the script.
+// 3. RSS of one session on the store after its drill-down: 2 s after its last answer, and once it
+//    has gone quiet and given memory back (server/session/idle-memory.ts): the idle budget.
+// 4. twenty sessions at once, each a tab running bench:queries' scripted drill-down (drill-script.ts,
+//    its own seed, each interaction's requests sent together): total RSS and p95 latency (request
+//    sent -> Arrow decoded), against one session alone running the same kind of script. Sessions
+//    get what `tickscope serve --max-sessions 20 --memory-budget 6GiB` gives them (--memory-budget).
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -15,9 +18,12 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
 import { startControlServer, type ControlServer } from '../../server/control/app.js';
+import { SESSION_BASE_BYTES, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../../server/control/memory-budget.js';
+import { IDLE_QUIET_MS } from '../../server/session/idle-memory.js';
 import type { SessionInfo } from '../../shared/protocol.js';
 import { launchBrowser } from '../support/browser.js';
 import { SessionClient, createSession } from '../support/session-client.js';
+import { drillScript } from './drill-script.js';
 import { percentile, summary } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -27,7 +33,7 @@ const { values: args } = parseArgs({
     tabs: { type: 'string', default: '10' },
     concurrent: { type: 'string', default: '20' },
     interactions: { type: 'string', default: '40' },
-    'session-memory': { type: 'string', default: '192MB' },
+    'memory-budget': { type: 'string', default: '6GiB' },
   },
 });
 const scale = args.scale as FixtureScale;
@@ -35,12 +41,18 @@ const SPAWNS = Number(args.spawns);
 const TABS = Number(args.tabs);
 const CONCURRENT = Number(args.concurrent);
 const INTERACTIONS = Number(args.interactions);
-const SESSION_MEMORY = args['session-memory']!;
+// Spawns, tab opens and the idle session run under `tickscope serve`'s defaults on this machine;
+// the crowd under `--max-sessions N --memory-budget B` (default 6 GiB: the budget of the 20), which
+// gives each session the memory_limit that lets N busy sessions fit B.
+const DEFAULT_BUDGET = defaultMemoryBudget();
+const DEFAULT_MEMORY = defaultSessionMemory(20, DEFAULT_BUDGET);
+const CROWD_BUDGET = parseSize(args['memory-budget']!);
+const CROWD_MEMORY = defaultSessionMemory(CONCURRENT, CROWD_BUDGET);
 const CLIENT_DIR = fileURLToPath(new URL('../../client/', import.meta.url));
 const MiB = 2 ** 20;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function startServer(poolSize: number, input: string): Promise<ControlServer> {
+async function startServer(poolSize: number, input: string, memory = { limit: DEFAULT_MEMORY, budget: DEFAULT_BUDGET }): Promise<ControlServer> {
   return startControlServer({
     host: '127.0.0.1',
     port: 0,
@@ -55,9 +67,10 @@ async function startServer(poolSize: number, input: string): Promise<ControlServ
       lifetimeMs: 0,
       startupTimeoutMs: 60_000,
       terminateGraceMs: 2000,
-      memoryLimit: SESSION_MEMORY,
+      memoryLimit: memory.limit,
       threads: 1,
-      memoryBudgetBytes: 20 * 2 ** 30,
+      // + room for the warm pool, which --max-sessions counts here too
+      memoryBudgetBytes: memory.budget + (CONCURRENT + 2) * (parseSize(memory.limit) + SESSION_BASE_BYTES),
     },
   });
 }
@@ -126,41 +139,36 @@ async function tabOpenToFirstChart(server: ControlServer): Promise<number[]> {
   return samples;
 }
 
-/**
- * A tab's drill-down: the whole history, then zooms into a year, a month, a week and a day and
- * back, per run and for both runs, at chart widths a screen asks for.
- */
-function drillDown(client: SessionClient, seed: number): (() => Promise<number>)[] {
-  const range = client.hello.dataset.range!;
-  const runs = client.hello.dataset.runs.map((run) => run.runId);
-  const span = range.to - range.from;
-  let state = seed * 7919 + 1;
-  const random = () => ((state = (state * 48271) % 2147483647) / 2147483647);
-  const steps: (() => Promise<number>)[] = [];
-  for (let i = 0; i < INTERACTIONS; i++) {
-    const zoom = [1, 0.5, 1 / 24, 1 / 100, 1 / 500][i % 5]!;
-    const from = range.from + random() * span * (1 - zoom);
-    const params = {
-      width: [1200, 900, 1600][i % 3]!,
-      ...(zoom < 1 ? { from, to: from + span * zoom } : {}),
-      ...(i % 2 === 0 ? { runs: [runs[i % runs.length]!] } : {}),
-    };
-    steps.push(async () => {
-      const answer = await client.request({ query: 'equity', params } as never);
-      if (answer.error) throw new Error(`equity ${JSON.stringify(params)}: ${answer.error.message}`);
-      return answer.elapsedMs;
+/** A tab's drill-down: the scripted one of bench:queries (drill-script.ts), each interaction's requests sent together. */
+async function drillDown(client: SessionClient, seed: number): Promise<number[]> {
+  const latencies: number[] = [];
+  for (const interaction of await drillScript(client, INTERACTIONS, seed)) {
+    const answers = await Promise.all(interaction.asks.map((ask) => client.request(ask)));
+    answers.forEach((answer, i) => {
+      const ask = interaction.asks[i]!;
+      if (answer.error) throw new Error(`${ask.query} ${JSON.stringify(ask.params)}: ${answer.error.message}`);
+      latencies.push(answer.elapsedMs);
     });
   }
-  return steps;
+  return latencies;
 }
 
 async function runDrillDown(server: ControlServer, key: string, seed: number): Promise<{ id: string; latencies: number[] }> {
   const created = await createSession(server.url, { key });
   const client = await SessionClient.connect(server.url, created.wsUrl);
-  const latencies: number[] = [];
-  for (const step of drillDown(client, seed)) latencies.push(await step());
+  const latencies = await drillDown(client, seed);
   await client.close();
   return { id: created.id, latencies };
+}
+
+/** VmRSS of a process, 0 once it is gone. */
+function processRss(pid: number): number {
+  try {
+    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0; // it exited between the listing and the read
+    throw error;
+  }
 }
 
 function controlRss(): number {
@@ -168,7 +176,10 @@ function controlRss(): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-console.log(`bench:sessions on scale ${scale} (session memory_limit ${SESSION_MEMORY}, 1 DuckDB thread each)`);
+console.log(
+  `bench:sessions on scale ${scale}: memory_limit ${DEFAULT_MEMORY} (serve's default here) for spawns, tabs and the idle session; ` +
+    `${CONCURRENT} sessions in ${args['memory-budget']} -> ${CROWD_MEMORY} each; 1 DuckDB thread each; ${INTERACTIONS} interactions per drill-down`,
+);
 const input = await ensureFixtures(scale, 42);
 const warm = await startServer(2, input);
 const storePath = await warm.datasets.whenReady(scale);
@@ -177,20 +188,41 @@ console.log(`store: ${storePath}\n`);
 const warmSamples = await spawnToReady(warm, 700);
 const tabSamples = await tabOpenToFirstChart(warm);
 
-// Idle RSS: one session that has answered a drill-down, then sits idle.
-const alone = await runDrillDown(warm, 'alone', 1);
+// Idle RSS: one session that has answered a drill-down, then sits idle: 2 s after its last answer
+// (what it grew to), and once it has given memory back (idle-memory.ts, after IDLE_QUIET_MS).
+const idle = await runDrillDown(warm, 'idle', 1);
+const rssOf = async (id: string) => (await sessions(warm)).find((s) => s.id === id)!.rssBytes!;
 await sleep(2000);
-const idleRss = (await sessions(warm)).find((s) => s.id === alone.id)!.rssBytes!;
-await endSession(warm, alone.id);
+const busyRss = await rssOf(idle.id);
+await sleep(IDLE_QUIET_MS + 1000);
+const idleRss = await rssOf(idle.id);
+await warm.close();
 
-// Twenty at once.
+// Twenty at once, and one alone under the same settings first (the latency to compare with).
+const crowdServer = await startServer(2, input, { limit: CROWD_MEMORY, budget: CROWD_BUDGET });
+await crowdServer.datasets.whenReady(scale);
+const alone = await runDrillDown(crowdServer, 'alone', 1);
+await endSession(crowdServer, alone.id);
 await sleep(1000);
-const crowd = await Promise.all(Array.from({ length: CONCURRENT }, (_, i) => runDrillDown(warm, `crowd-${i}`, i + 2)));
+// Total RSS of the crowd's processes, sampled from /proc while they work: the peak is what the
+// machine must have.
+let peakCrowdRss = 0;
+let sampling = true;
+const sampler = (async () => {
+  while (sampling) {
+    const pids = (await sessions(crowdServer)).filter((s) => s.key?.startsWith('crowd-') && s.pid).map((s) => s.pid!);
+    peakCrowdRss = Math.max(peakCrowdRss, pids.reduce((sum, pid) => sum + processRss(pid), 0));
+    await sleep(250);
+  }
+})();
+const crowd = await Promise.all(Array.from({ length: CONCURRENT }, (_, i) => runDrillDown(crowdServer, `crowd-${i}`, i + 2)));
+sampling = false;
+await sampler;
 await sleep(1500); // stats and RSS settle
-const crowdInfos = (await sessions(warm)).filter((s) => crowd.some((c) => c.id === s.id));
+const crowdInfos = (await sessions(crowdServer)).filter((s) => crowd.some((c) => c.id === s.id));
 const crowdRss = crowdInfos.reduce((sum, s) => sum + (s.rssBytes ?? 0), 0);
 const controlBytes = controlRss();
-await warm.close();
+await crowdServer.close();
 
 const cold = await startServer(0, input);
 await cold.datasets.whenReady(scale);
@@ -206,10 +238,15 @@ console.log(summary('tab open -> first chart drawn (Chromium)', tabSamples));
 console.log(summary('drill-down query, one session alone', alone.latencies));
 console.log(summary(`drill-down query, ${CONCURRENT} sessions at once`, crowdLatencies));
 console.log('');
-console.log(`idle session RSS:                          ${(idleRss / MiB).toFixed(0)} MiB (budget 150 MiB)`);
+console.log(`session RSS 2 s after its drill-down:      ${(busyRss / MiB).toFixed(0)} MiB`);
+console.log(`idle session RSS (after ${IDLE_QUIET_MS / 1000} s quiet):        ${(idleRss / MiB).toFixed(0)} MiB (budget 150 MiB)`);
 console.log(
   `${CONCURRENT} sessions: total session RSS ${(crowdRss / MiB).toFixed(0)} MiB + control server ${(controlBytes / MiB).toFixed(0)} MiB ` +
     `= ${((crowdRss + controlBytes) / 2 ** 30).toFixed(2)} GiB (budget 6 GiB); ${crowdInfos.length}/${CONCURRENT} answered every step`,
+);
+console.log(
+  `${CONCURRENT} sessions: peak total session RSS while they worked ${(peakCrowdRss / MiB).toFixed(0)} MiB ` +
+    `(+ control server = ${((peakCrowdRss + controlBytes) / 2 ** 30).toFixed(2)} GiB)`,
 );
 const median = (xs: number[]) => percentile(xs, 50);
 console.log(`warm spawn p50 / cold floor p50:           ${(median(warmSamples) / median(floorSamples)).toFixed(2)}`);

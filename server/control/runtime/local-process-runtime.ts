@@ -204,6 +204,9 @@ export class LocalProcessRuntime implements SessionRuntime {
 
   private spawn(): LocalSessionProcess {
     const child = fork(SESSION_ENTRY, [], {
+      // --expose-gc: a session that goes idle collects its JS heap before it gives memory back
+      // (server/session/idle-memory.ts).
+      execArgv: [...process.execArgv, '--expose-gc'],
       env: { ...process.env, ...this.options.env, [CONTROL_ENV]: this.controlIdentity },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',

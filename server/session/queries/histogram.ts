@@ -1,19 +1,26 @@
-// Distribution of a trade field (pnl, return, holding time, MAE, MFE) or of daily returns, in
-// `bins` equal-width bins over [min, max] (the data's own bounds unless given), per run with the
-// same bins for every run. Bin i holds lo + (hi - lo) * i / bins <= v < the next edge, the last
-// bin also its upper edge. With explicit bounds, values below and above are counted in bins -1
-// and `bins` (edges -Infinity / +Infinity), so nothing is silently dropped.
+// Distribution of a trade field (pnl, return, holding time, bars held, MAE, MFE) or of daily
+// returns, in `bins` equal-width bins over [lo, hi], per run with the same bins for every run.
+// Bin i holds lo + (hi - lo) * i / bins <= v < the next edge, the last bin also its upper edge.
+// With explicit bounds, values below and above are counted in bins -1 and `bins` (edges -Infinity /
+// +Infinity), so nothing is silently dropped.
+//
+// Bounds not given are the field's own over the population: for trade fields, the trades of the
+// scope's runs, range and dimensions before the trade filters (narrowed to a range filter on the
+// field itself), read from trade_day's bounds for whole days; so toggling a side or tag filter keeps
+// the bins still, and only one pass over the trades is needed, the binning. For daily returns, the
+// bounds of the returns themselves (a few hundred rows).
 import type { HistogramParams } from '../../../shared/protocol.js';
-import { StoreTable } from '../../store/format.js';
+import { StoreTable, TRADE_BOUND_FIELDS, type TradeBoundField } from '../../store/format.js';
+import type { Columns, OutColumn } from '../compute.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
-import { sourceOf, type Planner } from './plan.js';
-import { resolveScope, tradeConditions, tradeFilterNote } from './scope.js';
-import { capitalsSql, dailyCtes } from './sources.js';
+import { sourceOf, type Lookup, type Planner } from './plan.js';
+import { resolveScope, tradeConditions, tradeFilterNote, type Scope } from './scope.js';
+import { dailyCtes, runIndexSql } from './sources.js';
 import { Binder } from './sql.js';
-import { tradeFrom } from './trade-source.js';
+import { tradeBoundsSql, tradeFrom } from './trade-source.js';
 
-const TRADE_FIELDS = new Set<string>(['pnl', 'ret', 'bars_held', 'holding_ms', 'mae', 'mfe']);
+const TRADE_FIELDS = new Set<string>(TRADE_BOUND_FIELDS);
 
 export function planHistogram(params: HistogramParams, catalog: Catalog): Planner {
   const scope = resolveScope(params, catalog);
@@ -25,59 +32,112 @@ export function planHistogram(params: HistogramParams, catalog: Catalog): Planne
     throw new BadParamsError(`no histogram of ${JSON.stringify(params.field)}`);
   }
   const capitalOf = (run: string) => catalog.runs.get(run)?.capital ?? null;
-  /** The CTEs yielding hv(run_id, v) and the run list, with their own parameters. */
+  /** The CTEs yielding hv(run_id, v), with their own parameters. */
   const valuesOf = (b: Binder) => {
     if (params.field === 'daily_return') {
       const daily = dailyCtes(b, scope, capitalOf);
       return {
-        ctes: `${daily.ctes}, hv AS (SELECT run_id, ret AS v FROM daily WHERE ret IS NOT NULL), hr AS (SELECT run_id FROM caps)`,
+        ctes: `${daily.ctes}, hv AS (SELECT run_id, ret AS v FROM daily WHERE ret IS NOT NULL)`,
         sources: daily.sources,
         notes: tradeFilterNote(scope, 'daily returns'),
       };
     }
     return {
-      ctes: `hr AS (${capitalsSql(b, scope.runs, () => null)}),
-        hv AS (SELECT run_id, ${params.field}::DOUBLE AS v FROM ${tradeFrom(b, scope)}
+      ctes: `hv AS (SELECT run_id, ${params.field}::DOUBLE AS v FROM ${tradeFrom(b, scope)}
                WHERE ${tradeConditions(b, scope)} AND ${params.field} IS NOT NULL)`,
       sources: [scope.symbols ? StoreTable.trades : StoreTable.tradeList],
       notes: [],
     };
   };
   return async (lookup) => {
-    // The bounds first (a single aggregate), so the binning pass has constants to work with.
     let lo: number | null = params.min ?? null;
     let hi: number | null = params.max ?? null;
+    const boundSources: string[] = [];
     if (lo === null || hi === null) {
-      const b = new Binder();
-      const v = valuesOf(b);
-      const [[min, max]] = (await lookup(`WITH ${v.ctes} SELECT min(v), max(v) FROM hv`, b.params)) as [[number | null, number | null]];
-      lo ??= min;
-      hi ??= max;
+      const bounds =
+        params.field === 'daily_return' ? await dailyReturnBounds(lookup, valuesOf) : await tradeFieldBounds(lookup, scope, params.field as TradeBoundField);
+      boundSources.push(...bounds.sources);
+      lo ??= bounds.lo;
+      hi ??= bounds.hi;
+    }
+    if (lo !== null && hi !== null && lo > hi) {
+      // A range filter on the field lies outside the population's values: nothing can match.
+      lo = hi = null;
     }
     const b = new Binder();
     const v = valuesOf(b);
-    const bins = b.number(params.bins);
+    const bins = b.integer(params.bins);
     const l = lo === null ? 'NULL::DOUBLE' : b.number(lo);
     const h = hi === null ? 'NULL::DOUBLE' : b.number(hi);
+    // Counted per (run, bin) by DuckDB; the grid of empty bins and the edges are filled in here.
     const sql = `
-      WITH ${v.ctes},
-      hg AS (
+      WITH ${v.ctes}
+      SELECT ${runIndexSql(b, scope.runs)} AS ri, bin, n FROM (
         SELECT run_id,
           (CASE WHEN v < ${l} THEN -1 WHEN v > ${h} THEN ${bins} WHEN ${h} = ${l} THEN 0
-                ELSE least(floor((v - ${l}) / (${h} - ${l}) * ${bins}), ${bins} - 1) END)::INTEGER AS bin
-        FROM hv
-      ),
-      hc AS (SELECT run_id, bin, count(*) AS n FROM hg GROUP BY run_id, bin),
-      grid AS (
-        SELECT r.run_id, i::INTEGER AS bin FROM hr r, range(0, ${bins}::BIGINT) t(i)
-        UNION SELECT run_id, bin FROM hc
-      )
-      SELECT g.run_id, g.bin,
-        CASE WHEN g.bin < 0 THEN '-Infinity'::DOUBLE WHEN g.bin >= ${bins} THEN ${h} ELSE ${l} + (${h} - ${l}) * g.bin / ${bins} END AS lo,
-        CASE WHEN g.bin < 0 THEN ${l} WHEN g.bin >= ${bins} THEN 'Infinity'::DOUBLE ELSE ${l} + (${h} - ${l}) * (g.bin + 1) / ${bins} END AS hi,
-        coalesce(c.n, 0)::INTEGER AS count
-      FROM grid g LEFT JOIN hc c ON c.run_id = g.run_id AND c.bin = g.bin
-      ORDER BY g.run_id, g.bin`;
-    return { statements: [{ sql, params: b.params }], source: sourceOf(v.sources), notes: v.notes };
+                ELSE least(floor((v - ${l}) / (${h} - ${l}) * ${bins}), ${bins} - 1) END)::INTEGER AS bin,
+          count(*)::INTEGER AS n
+        FROM hv GROUP BY ALL
+      )`;
+    return {
+      statements: [{ sql, params: b.params, compute: (columns) => histogramColumns(columns, scope, params.bins, lo, hi) }],
+      source: sourceOf(boundSources, v.sources),
+      notes: v.notes,
+    };
   };
+}
+
+async function tradeFieldBounds(lookup: Lookup, scope: Scope, field: TradeBoundField) {
+  const b = new Binder();
+  const bounds = tradeBoundsSql(b, scope, field);
+  const [[min, max]] = (await lookup(bounds.sql, b.params)) as [[number | null, number | null]];
+  let lo = min;
+  let hi = max;
+  // A range filter on the binned field narrows the bins to it (a click on a bin zooms into it).
+  for (const { column, range } of scope.trade.ranges) {
+    if (column !== field || lo === null || hi === null) continue;
+    if (range.min !== undefined && range.min > lo) lo = range.min;
+    if (range.max !== undefined && range.max < hi) hi = range.max;
+  }
+  return { lo, hi, sources: bounds.sources };
+}
+
+async function dailyReturnBounds(lookup: Lookup, valuesOf: (b: Binder) => { ctes: string; sources: string[] }) {
+  const b = new Binder();
+  const v = valuesOf(b);
+  const [[lo, hi]] = (await lookup(`WITH ${v.ctes} SELECT min(v), max(v) FROM hv`, b.params)) as [[number | null, number | null]];
+  return { lo, hi, sources: [] as string[] };
+}
+
+/** Every bin 0..bins-1 of every selected run, plus the out-of-range bins that hold values. */
+function histogramColumns(columns: Columns, scope: Scope, bins: number, lo: number | null, hi: number | null): OutColumn[] {
+  const ri = columns.get('ri') as Int32Array;
+  const bin = columns.get('bin') as Int32Array;
+  const n = columns.get('n') as Int32Array;
+  const counts = scope.runs.map(() => new Map<number, number>());
+  for (let i = 0; i < ri.length; i++) counts[ri[i]!]!.set(bin[i]!, n[i]!);
+  const outRun: number[] = [];
+  const outBin: number[] = [];
+  const outLo: number[] = [];
+  const outHi: number[] = [];
+  const outCount: number[] = [];
+  counts.forEach((byBin, r) => {
+    const keys = new Set<number>(Array.from({ length: bins }, (_, i) => i));
+    for (const k of byBin.keys()) keys.add(k);
+    for (const k of [...keys].sort((a, b) => a - b)) {
+      outRun.push(r);
+      outBin.push(k);
+      // Edges in the order the binning expression uses, so a value on an edge lands in its bin.
+      outLo.push(lo === null || hi === null ? Number.NaN : k < 0 ? -Infinity : k >= bins ? hi : lo + ((hi - lo) * k) / bins);
+      outHi.push(lo === null || hi === null ? Number.NaN : k < 0 ? lo : k >= bins ? Infinity : lo + ((hi - lo) * (k + 1)) / bins);
+      outCount.push(byBin.get(k) ?? 0);
+    }
+  });
+  return [
+    { name: 'run_id', kind: 'utf8', index: Int32Array.from(outRun), names: scope.runs },
+    { name: 'bin', kind: 'i32', values: Int32Array.from(outBin) },
+    { name: 'lo', kind: 'f64', values: Float64Array.from(outLo) },
+    { name: 'hi', kind: 'f64', values: Float64Array.from(outHi) },
+    { name: 'count', kind: 'i32', values: Int32Array.from(outCount) },
+  ];
 }

@@ -12,25 +12,37 @@ import { sourceOf, type Planner } from './plan.js';
 import { hasTradeFilters, resolveScope } from './scope.js';
 import { dailyCtes, runIndexSql } from './sources.js';
 import { Binder } from './sql.js';
-import { tradeRows } from './trade-source.js';
+import { tradeStatsSql } from './trade-source.js';
 
 export const ANNUALIZATION = 252;
 
 interface TradeStats {
   n: number;
   wins: number;
+  pnlN: number;
   grossProfit: number;
   grossLoss: number;
-  avgPnl: number;
-  avgHoldingMs: number;
-  avgBarsHeld: number;
-  longN: number;
-  shortN: number;
-  longPnl: number;
-  shortPnl: number;
-  longWins: number;
-  shortWins: number;
+  holdingSum: number;
+  holdingN: number;
+  barsHeldSum: number;
+  barsHeldN: number;
+  long: { n: number; pnl: number; wins: number };
+  short: { n: number; pnl: number; wins: number };
 }
+
+const emptyStats = (): TradeStats => ({
+  n: 0,
+  wins: 0,
+  pnlN: 0,
+  grossProfit: 0,
+  grossLoss: 0,
+  holdingSum: 0,
+  holdingN: 0,
+  barsHeldSum: 0,
+  barsHeldN: 0,
+  long: { n: 0, pnl: 0, wins: 0 },
+  short: { n: 0, pnl: 0, wins: 0 },
+});
 
 const num = (v: unknown): number => (v === null || v === undefined ? Number.NaN : Number(v));
 
@@ -39,35 +51,25 @@ export function planSummary(params: SummaryParams, catalog: Catalog): Planner {
   const capitalOf = (run: string) => catalog.runs.get(run)?.capital ?? null;
   return async (lookup) => {
     const t = new Binder();
-    const trades = tradeRows(t, scope);
+    const trades = tradeStatsSql(t, scope);
     const stats = new Map<string, TradeStats>();
-    const rows = await lookup(
-      `SELECT run_id, sum(trades), sum(wins), sum(gross_profit), sum(gross_loss),
-         (sum(gross_profit) + sum(gross_loss)) / nullif(sum(pnl_n), 0),
-         sum(holding_sum) / nullif(sum(holding_n), 0), sum(bars_held_sum) / nullif(sum(bars_held_n), 0),
-         sum(trades) FILTER (WHERE side = 'long'), sum(trades) FILTER (WHERE side = 'short'),
-         sum(gross_profit + gross_loss) FILTER (WHERE side = 'long'), sum(gross_profit + gross_loss) FILTER (WHERE side = 'short'),
-         sum(wins) FILTER (WHERE side = 'long'), sum(wins) FILTER (WHERE side = 'short')
-       FROM (${trades.sql}) GROUP BY run_id`,
-      t.params,
-    );
-    for (const r of rows) {
-      const v = r.map(num);
-      stats.set(String(r[0]), {
-        n: v[1]!,
-        wins: v[2]!,
-        grossProfit: v[3]!,
-        grossLoss: v[4]!,
-        avgPnl: v[5]!,
-        avgHoldingMs: v[6]!,
-        avgBarsHeld: v[7]!,
-        longN: v[8]! || 0,
-        shortN: v[9]! || 0,
-        longPnl: v[10]! || 0,
-        shortPnl: v[11]! || 0,
-        longWins: v[12]! || 0,
-        shortWins: v[13]! || 0,
-      });
+    for (const [run, side, ...values] of await lookup(trades.sql, t.params)) {
+      const [n, wins, pnlN, grossProfit, grossLoss, holdingSum, holdingN, barsHeldSum, barsHeldN] = values.map((v) => num(v) || 0) as number[];
+      const s = stats.get(String(run)) ?? stats.set(String(run), emptyStats()).get(String(run))!;
+      s.n += n!;
+      s.wins += wins!;
+      s.pnlN += pnlN!;
+      s.grossProfit += grossProfit!;
+      s.grossLoss += grossLoss!;
+      s.holdingSum += holdingSum!;
+      s.holdingN += holdingN!;
+      s.barsHeldSum += barsHeldSum!;
+      s.barsHeldN += barsHeldN!;
+      if (side === 'long' || side === 'short') {
+        s[side].n += n!;
+        s[side].pnl += grossProfit! + grossLoss!;
+        s[side].wins += wins!;
+      }
     }
     const b = new Binder();
     const daily = dailyCtes(b, scope, capitalOf);
@@ -209,21 +211,21 @@ function summaryColumns(
     put('profit_factor', r, t ? ratio(t.grossProfit, Math.abs(t.grossLoss)) : Number.NaN);
     put('gross_profit', r, t?.grossProfit ?? 0);
     put('gross_loss', r, t?.grossLoss ?? 0);
-    put('avg_trade_pnl', r, t?.avgPnl ?? Number.NaN);
-    put('avg_holding_ms', r, t?.avgHoldingMs ?? Number.NaN);
-    put('avg_bars_held', r, t?.avgBarsHeld ?? Number.NaN);
+    put('avg_trade_pnl', r, t ? ratio(t.grossProfit + t.grossLoss, t.pnlN) : Number.NaN);
+    put('avg_holding_ms', r, t ? ratio(t.holdingSum, t.holdingN) : Number.NaN);
+    put('avg_bars_held', r, t ? ratio(t.barsHeldSum, t.barsHeldN) : Number.NaN);
     put('traded_value', r, totalTraded);
     put('turnover', r, turnoverDays > 0 ? turnoverSum / turnoverDays : Number.NaN);
     put('avg_gross_exposure', r, ratio(grossSum, barCount));
     put('avg_net_exposure', r, ratio(netSum, barCount));
     put('avg_long_exposure', r, ratio(longSum, barCount));
     put('avg_short_exposure', r, ratio(shortSum, barCount));
-    put('long_trades', r, t?.longN ?? 0);
-    put('short_trades', r, t?.shortN ?? 0);
-    put('long_pnl', r, t?.longPnl ?? 0);
-    put('short_pnl', r, t?.shortPnl ?? 0);
-    put('long_win_rate', r, t ? ratio(t.longWins, t.longN) : Number.NaN);
-    put('short_win_rate', r, t ? ratio(t.shortWins, t.shortN) : Number.NaN);
+    put('long_trades', r, t?.long.n ?? 0);
+    put('short_trades', r, t?.short.n ?? 0);
+    put('long_pnl', r, t?.long.pnl ?? 0);
+    put('short_pnl', r, t?.short.pnl ?? 0);
+    put('long_win_rate', r, t ? ratio(t.long.wins, t.long.n) : Number.NaN);
+    put('short_win_rate', r, t ? ratio(t.short.wins, t.short.n) : Number.NaN);
   });
   const index = Int32Array.from(runs.map((_, i) => i));
   const integers = new Set(['days', 'trade_count', 'winning_trades', 'long_trades', 'short_trades']);

@@ -6,7 +6,7 @@
 // measure is a sum of them:
 //   run_id, sector, side, [symbol], day, hour, trades, wins, pnl_n, gross_profit, gross_loss,
 //   holding_sum, holding_n, bars_held_sum, bars_held_n
-import { StoreTable } from '../../store/format.js';
+import { StoreTable, type TradeBoundField } from '../../store/format.js';
 import type { Scope } from './scope.js';
 import { tradeConditions, runsCondition } from './scope.js';
 import { and, type Binder } from './sql.js';
@@ -73,17 +73,27 @@ export function tradeRows(b: Binder, scope: Scope, options: { symbol?: boolean }
       sources: [scope.symbols ? StoreTable.trades : StoreTable.tradeList],
     };
   }
-  const range = planTradeRange(scope.from, scope.to);
   const dims = and(
     runsCondition(b, scope),
     scope.sectors ? b.in('sector', scope.sectors) : null,
     scope.trade.sides ? b.in('side', scope.trade.sides) : null,
   );
+  const { branches, sources } = overTradeDays(b, scope, dims, { day: ROLLED, cut: PER_TRADE });
+  if (branches.length === 0) branches.push(`SELECT ${ROLLED} FROM ${StoreTable.tradeDay} WHERE FALSE`);
+  return { sql: branches.join('\nUNION ALL\n'), sources };
+}
+
+/**
+ * SELECT branches over the scope's range: its whole (calendar) days from trade_day (`day`'s
+ * columns), each day it cuts from trade_list by close time (`cut`'s columns), all under `dims`.
+ */
+function overTradeDays(b: Binder, scope: Scope, dims: string, select: { day: string; cut: string }): { branches: string[]; sources: string[] } {
+  const range = planTradeRange(scope.from, scope.to);
   const branches: string[] = [];
   const sources: string[] = [];
   if (range.full) {
     const { lo, hi } = range.full;
-    branches.push(`SELECT ${ROLLED} FROM ${StoreTable.tradeDay} WHERE ${and(
+    branches.push(`SELECT ${select.day} FROM ${StoreTable.tradeDay} WHERE ${and(
       dims,
       lo !== null ? `day >= ${b.date(isoDay(lo))}` : null,
       hi !== null ? `day <= ${b.date(isoDay(hi))}` : null,
@@ -92,9 +102,70 @@ export function tradeRows(b: Binder, scope: Scope, options: { symbol?: boolean }
   }
   for (const cut of range.cuts) {
     const window = `close_ts BETWEEN ${b.timestampUs(BigInt(cut.from))} AND ${b.timestampUs(BigInt(cut.to))}`;
-    branches.push(`SELECT ${PER_TRADE} FROM ${StoreTable.tradeList} WHERE ${and(dims, window)}`);
+    branches.push(`SELECT ${select.cut} FROM ${StoreTable.tradeList} WHERE ${and(dims, window)}`);
     if (!sources.includes(StoreTable.tradeList)) sources.push(StoreTable.tradeList);
   }
-  if (branches.length === 0) branches.push(`SELECT ${ROLLED} FROM ${StoreTable.tradeDay} WHERE FALSE`);
-  return { sql: branches.join('\nUNION ALL\n'), sources };
+  return { branches, sources };
+}
+
+/**
+ * The population a trade histogram bins over: the scope's runs, range and dimensions (sectors,
+ * symbols) without its trade filters, which select within it. (Crossfilter's convention: bins
+ * stay put while trade filters are toggled, so filtered histograms compare.)
+ */
+export function withoutTradeFilters(scope: Scope): Scope {
+  return { ...scope, trade: { ranges: [] } };
+}
+
+/**
+ * One row (lo, hi): the bounds of `field` over the scope's population (withoutTradeFilters).
+ * Whole days come from trade_day's min_/max_ columns, cut days from trade_list by close time;
+ * under a symbols filter, the symbols' trades from the base table.
+ */
+export function tradeBoundsSql(b: Binder, scope: Scope, field: TradeBoundField): { sql: string; sources: string[] } {
+  const population = withoutTradeFilters(scope);
+  if (scope.symbols) {
+    return {
+      sql: `SELECT min(${field})::DOUBLE AS lo, max(${field})::DOUBLE AS hi FROM ${tradeFrom(b, population)} WHERE ${tradeConditions(b, population)}`,
+      sources: [StoreTable.trades],
+    };
+  }
+  const dims = and(runsCondition(b, scope), scope.sectors ? b.in('sector', scope.sectors) : null);
+  const { branches, sources } = overTradeDays(b, scope, dims, {
+    day: `min(min_${field}) AS lo, max(max_${field}) AS hi`,
+    cut: `min(${field})::DOUBLE AS lo, max(${field})::DOUBLE AS hi`,
+  });
+  if (branches.length === 0) return { sql: 'SELECT NULL::DOUBLE AS lo, NULL::DOUBLE AS hi', sources: [StoreTable.tradeDay] };
+  return { sql: `SELECT min(lo) AS lo, max(hi) AS hi FROM (${branches.join('\nUNION ALL\n')})`, sources };
+}
+
+/**
+ * Trade statistics per run and side over the scope: run_id, side, trades, wins, pnl_n,
+ * gross_profit, gross_loss, holding_sum, holding_n, bars_held_sum, bars_held_n. From tradeRows
+ * when trade_day answers; otherwise straight from the trades, grouped by the sign of their pnl
+ * first (plain sums over three groups per run and side cost half of the per-trade CASE columns).
+ */
+export function tradeStatsSql(b: Binder, scope: Scope): { sql: string; sources: string[] } {
+  if (tradeDayUsable(scope)) {
+    const rows = tradeRows(b, scope);
+    return {
+      sql: `SELECT run_id, side, sum(trades) AS trades, sum(wins) AS wins, sum(pnl_n) AS pnl_n,
+          sum(gross_profit) AS gross_profit, sum(gross_loss) AS gross_loss, sum(holding_sum) AS holding_sum,
+          sum(holding_n) AS holding_n, sum(bars_held_sum) AS bars_held_sum, sum(bars_held_n) AS bars_held_n
+        FROM (${rows.sql}) GROUP BY run_id, side`,
+      sources: rows.sources,
+    };
+  }
+  return {
+    sql: `SELECT run_id, side, sum(n) AS trades, sum(n) FILTER (WHERE sgn > 0) AS wins, sum(pnl_n) AS pnl_n,
+        coalesce(sum(pnl) FILTER (WHERE sgn > 0), 0) AS gross_profit, coalesce(sum(pnl) FILTER (WHERE sgn < 0), 0) AS gross_loss,
+        sum(holding_sum) AS holding_sum, sum(holding_n) AS holding_n, sum(bars_held_sum) AS bars_held_sum, sum(bars_held_n) AS bars_held_n
+      FROM (
+        SELECT run_id, side, sign(pnl) AS sgn, count(*) AS n, count(pnl) AS pnl_n, coalesce(sum(pnl), 0) AS pnl,
+          coalesce(sum(holding_ms), 0) AS holding_sum, count(holding_ms) AS holding_n,
+          coalesce(sum(bars_held), 0)::DOUBLE AS bars_held_sum, count(bars_held) AS bars_held_n
+        FROM ${tradeFrom(b, scope)} WHERE ${tradeConditions(b, scope)} GROUP BY ALL
+      ) GROUP BY run_id, side`,
+    sources: [scope.symbols ? StoreTable.trades : StoreTable.tradeList],
+  };
 }

@@ -1,0 +1,249 @@
+// Gives memory back when a session goes idle (issue 6: an idle session on the large store must stay
+// under 150 MB RSS).
+//
+// While the tab is in use, DuckDB's buffer pool keeps the blocks its queries read (up to the
+// session's memory_limit) and its allocator (a bundled jemalloc) keeps freed pages for the next
+// query: both are what keeps the next zoom fast. Once no request has been in flight for a quiet
+// period, the session has no use for them, so it shrinks:
+//
+// 1. a full V8 collection, when the process runs with --expose-gc: frees the Arrow batches already
+//    sent and the rest of the requests' garbage, so that step 3 returns their memory as well;
+// 2. `SET memory_limit` to a tiny value: DuckDB evicts cached blocks until it is under it. The store
+//    is opened READ_ONLY, so every cached block is a clean copy of the file: evicting only drops it
+//    (nothing is written to a temp file), and the next query reads it back from the OS page cache;
+// 3. `SET memory_limit` back to the configured value. After a successful change of the limit
+//    DuckDB flushes its allocator (BufferPool::SetLimit -> Allocator::FlushAll: purges every
+//    jemalloc arena, then glibc's malloc_trim(0), which also returns what step 1 freed).
+//
+// Every request goes through enter()/leave() (QueryRunner). A request that arrives while a shrink
+// runs waits for it to finish (tens of ms), so no query ever runs under the lowered limit; if the
+// limit could not be put back, the request tries again itself before it runs.
+//
+// DuckDB's allocator settings were considered and are left alone: allocator_flush_threshold and
+// allocator_bulk_deallocation_flush_threshold flush after a task or a bulk free above a size, i.e.
+// while the tab is in use, which costs latency and does nothing for a session that has gone quiet;
+// allocator_background_threads adds a purging thread to every session process, where a one-off
+// flush when it goes quiet does the same job.
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { RequestActivity } from './query-runner.js';
+
+/**
+ * How long no request may be in flight before the session shrinks.
+ * - It is much longer than the gaps within one interaction (a view sends its requests together; a
+ *   scroll or a zoom sends the next one within a few hundred ms), so a user at work does not find
+ *   the cache emptied under them. After a shrink, the first queries re-read their blocks from the
+ *   OS page cache: measured on the large store, up to ~70 ms more for a query (nothing for the
+ *   equity zooms).
+ * - A full V8 collection after 5 s of quiet also released about 15 MiB of heap pages that one
+ *   after 3 s kept (measured on the large store: RSS 115 MiB after a shrink at 5 s, 130 MiB at
+ *   3 s; presumably V8 shrinks its heap only once the allocation rate has been low for a while).
+ * - A tab left idle stays idle for minutes: giving the memory back a second or two sooner changes
+ *   little.
+ */
+export const IDLE_QUIET_MS = 5000;
+
+/**
+ * The memory_limit set for a moment to make DuckDB evict: eviction stops once DuckDB holds less.
+ * It must be above what an idle session keeps pinned, or DuckDB refuses the change (having evicted
+ * what it could): the meta table's primary-key index, 0.5 MiB. What stays cached under it is at
+ * most this much, the most recently used blocks.
+ */
+export const SHRINK_MEMORY_LIMIT = '2MiB';
+
+export interface IdleMemoryOptions {
+  /** The session's memory_limit, as given to DuckDBInstance.create; put back after every shrink. */
+  memoryLimit: string;
+  quietMs?: number;
+  shrinkLimit?: string;
+  /** A full V8 collection: `globalThis.gc` when the process runs with --expose-gc. */
+  collectGarbage?: () => void;
+  /** Told what each shrink gave back. */
+  onShrink?: (report: ShrinkReport) => void;
+  /** Told when a shrink started by the quiet timer fails (no caller to throw to). */
+  onError: (error: Error) => void;
+}
+
+export interface ShrinkReport {
+  ms: number;
+  /** DuckDB's own account of its memory (sum of duckdb_memory()), before and after. */
+  duckdbBytesBefore: number;
+  duckdbBytesAfter: number;
+  /** The process's resident set, before and after. */
+  rssBefore: number;
+  rssAfter: number;
+  /** Whether the V8 heap was collected (only when the process runs with --expose-gc). */
+  heapCollected: boolean;
+  /**
+   * Set when DuckDB could not get under the shrink limit: it holds more than that pinned (e.g. a
+   * result a cancelled request left behind). What could be evicted was, and the allocator was
+   * still flushed when the limit was put back.
+   */
+  partial?: string;
+}
+
+export class IdleMemory implements RequestActivity {
+  private inFlight = 0;
+  private timer: NodeJS.Timeout | null = null;
+  /** Shrinks and restores run one at a time, in order; a request waits for what is queued. */
+  private chain: Promise<void> = Promise.resolve();
+  private queued = 0;
+  /** The memory_limit is (or may still be) below the configured one. */
+  private lowered = false;
+  private closed = false;
+  private readonly quietMs: number;
+  private readonly shrinkLimit: string;
+
+  /** Starts counting the quiet period at once: a session that never gets a request shrinks too. */
+  constructor(
+    private readonly instance: Pick<DuckDBInstance, 'connect'>,
+    private readonly options: IdleMemoryOptions,
+  ) {
+    this.quietMs = options.quietMs ?? IDLE_QUIET_MS;
+    this.shrinkLimit = options.shrinkLimit ?? SHRINK_MEMORY_LIMIT;
+    this.arm();
+  }
+
+  /** A request starts: no shrink until it ends; resolves once the configured limit is in force. */
+  async enter(): Promise<void> {
+    this.inFlight++;
+    this.disarm();
+    if (this.queued === 0 && !this.lowered) return;
+    try {
+      await this.exclusive(() => this.restore());
+    } catch (error) {
+      this.leave();
+      throw error;
+    }
+  }
+
+  /** A request ended (answered, failed or cancelled). */
+  leave(): void {
+    if (this.inFlight === 0) throw new Error('idle memory: leave() without a matching enter()');
+    this.inFlight--;
+    if (this.inFlight === 0) this.arm();
+  }
+
+  /**
+   * Shrinks now, after whatever shrink or restore is under way. Resolves null, having done nothing,
+   * when a request is in flight. Throws (with the limit put back if at all possible) on failure.
+   */
+  shrinkNow(): Promise<ShrinkReport | null> {
+    return this.exclusive(() => this.shrink());
+  }
+
+  /** No more shrinks; one under way finishes. */
+  close(): void {
+    this.closed = true;
+    this.disarm();
+  }
+
+  private arm(): void {
+    if (this.closed) return;
+    this.disarm();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.shrinkNow().then(
+        (report) => report && this.options.onShrink?.(report),
+        (error: Error) => this.options.onError(error),
+      );
+    }, this.quietMs);
+    // A quiet session must not keep the process alive for its own sake.
+    this.timer.unref();
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    this.queued++;
+    const result = this.chain.then(task);
+    // The chain only orders the tasks: each task's failure goes to its own caller through `result`.
+    this.chain = result.then(
+      () => void this.queued--,
+      () => void this.queued--,
+    );
+    return result;
+  }
+
+  private async shrink(): Promise<ShrinkReport | null> {
+    if (this.inFlight > 0 || this.closed) return null;
+    const started = performance.now();
+    const rssBefore = process.memoryUsage.rss();
+    const connection = await this.connect();
+    try {
+      const duckdbBytesBefore = await duckdbBytes(connection);
+      // A request that came in meanwhile is waiting for this task: let it have the warm cache.
+      if (this.inFlight > 0 || this.closed) return null;
+      this.options.collectGarbage?.();
+      let lowering: Error | undefined;
+      this.lowered = true;
+      try {
+        await connection.run(`SET memory_limit = ${sqlString(this.shrinkLimit)}`);
+      } catch (error) {
+        lowering = new Error(`idle shrink: SET memory_limit = '${this.shrinkLimit}' failed: ${(error as Error).message}`);
+      }
+      try {
+        await this.restore(connection);
+      } catch (error) {
+        throw lowering ? new Error(`${(error as Error).message}; before that, ${lowering.message}`) : error;
+      }
+      // Out of memory: DuckDB holds more than the shrink limit pinned. It evicted all it could
+      // before refusing, so the shrink did its job, in part. Anything else is a failure.
+      const partial = lowering && /Out of Memory Error/.test(lowering.message) ? lowering.message.split('\n')[0] : undefined;
+      if (lowering && partial === undefined) throw lowering;
+      return {
+        ms: performance.now() - started,
+        duckdbBytesBefore,
+        duckdbBytesAfter: await duckdbBytes(connection),
+        rssBefore,
+        rssAfter: process.memoryUsage.rss(),
+        heapCollected: this.options.collectGarbage !== undefined,
+        ...(partial !== undefined ? { partial } : {}),
+      };
+    } finally {
+      connection.closeSync();
+    }
+  }
+
+  /** Puts the configured memory_limit back, if it is not in force. */
+  private async restore(connection?: DuckDBConnection): Promise<void> {
+    if (!this.lowered) return;
+    const own = connection ?? (await this.connect());
+    try {
+      await own.run(`SET memory_limit = ${sqlString(this.options.memoryLimit)}`);
+      this.lowered = false;
+    } catch (error) {
+      throw new Error(
+        `could not put DuckDB's memory_limit back to ${this.options.memoryLimit} after an idle shrink ` +
+          `(the next request tries again): ${(error as Error).message}`,
+      );
+    } finally {
+      if (!connection) own.closeSync();
+    }
+  }
+
+  private async connect(): Promise<DuckDBConnection> {
+    try {
+      return await this.instance.connect();
+    } catch (error) {
+      throw new Error(`idle memory: cannot open a DuckDB connection: ${(error as Error).message}`);
+    }
+  }
+}
+
+/** What DuckDB accounts for: its buffer pool, by tag, summed. */
+async function duckdbBytes(connection: DuckDBConnection): Promise<number> {
+  try {
+    const reader = await connection.runAndReadAll('SELECT sum(memory_usage_bytes)::DOUBLE FROM duckdb_memory()');
+    return Number(reader.getRows()[0]?.[0] ?? 0);
+  } catch (error) {
+    throw new Error(`idle shrink: cannot read duckdb_memory(): ${(error as Error).message}`);
+  }
+}
+
+/** A SQL string literal (SET does not take bound parameters). */
+function sqlString(value: string): string {
+  return `'${value.replaceAll("'", "''")}'`;
+}

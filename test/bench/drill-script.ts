@@ -1,0 +1,155 @@
+// The scripted drill-down both query benchmarks run (bench:queries alone against the baseline,
+// bench:sessions in twenty sessions at once): overview, zooms, sector and symbol drills, trade-window
+// scrolls, trade filters and time breakdowns, the requests of each interaction as a UI sends them.
+// Seeded: the same seed gives the same script on the same dataset.
+import type { QueryRequest } from '../../shared/protocol.js';
+import { rowsOf, type SessionClient } from '../support/session-client.js';
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+/** A request as a script step: the query and its params (the client adds type and id). */
+export type Ask = DistributiveOmit<QueryRequest, 'type' | 'id'>;
+
+export interface Interaction {
+  kind: string;
+  asks: Ask[];
+}
+
+
+function mulberry32(a: number) {
+  return () => {
+    a |= 0;
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** `count` interactions over the session's dataset (one request lists its symbols first). */
+export async function drillScript(client: SessionClient, count: number, seed: number): Promise<Interaction[]> {
+  const dataset = client.hello.dataset;
+  const rng = mulberry32(seed * 7919 + 1);
+  const pickOne = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
+
+  const WIDTH = 1200;
+  const range = dataset.range!;
+  const DAY = 86_400_000;
+  const symbolAnswer = await client.request({ query: 'breakdown', params: { by: 'symbol', limit: 10_000 } });
+  const symbols = rowsOf(symbolAnswer).map((r) => String(r.key));
+  const sectors = dataset.sectors;
+  const TRADE_SORTS = ['pnl', 'ret', 'entry_ts', 'symbol', 'holding_ms', 'mae', 'mfe', 'qty'] as const;
+
+  /** A zoom the way a chart drag makes one: arbitrary instants, so both ends usually cut a day. */
+  function zoom(): { from: number; to: number } {
+    const span = range.to - range.from;
+    const length = span * (0.02 + rng() * 0.5);
+    const from = range.from + rng() * (span - length);
+    return { from: Math.round(from), to: Math.round(from + length) };
+  }
+  /** A zoom to whole days (a click on a month or a day in the heatmap / calendar). */
+  function dayZoom(): { from: number; to: number } {
+    const first = Math.floor(range.from / DAY);
+    const days = Math.floor(range.to / DAY) - first;
+    const start = first + Math.floor(rng() * Math.max(1, days - 25));
+    return { from: start * DAY, to: (start + 1 + Math.floor(rng() * 25)) * DAY - 1 };
+  }
+
+  function overview(): Interaction {
+    return {
+      kind: 'overview',
+      asks: [
+        { query: 'summary', params: {} },
+        { query: 'equity', params: { width: WIDTH } },
+        { query: 'exposure', params: { width: WIDTH } },
+        { query: 'breakdown', params: { by: 'sector', limit: 50 } },
+        { query: 'heatmap', params: {} },
+        { query: 'rolling', params: { window: 63 } },
+        { query: 'histogram', params: { field: 'daily_return', bins: 50 } },
+      ],
+    };
+  }
+
+  function buildScript(count: number): Interaction[] {
+    const script: Interaction[] = [overview()];
+    let view: { from?: number; to?: number } = {};
+    let sector: string | null = null;
+    while (script.length < count) {
+      const r = rng();
+      if (script.length % 40 === 0) {
+        view = {};
+        sector = null;
+        script.push(overview());
+      } else if (r < 0.22) {
+        view = rng() < 0.7 ? zoom() : dayZoom();
+        const filters = sector ? { filters: { sectors: [sector] } } : {};
+        script.push({
+          kind: 'zoom',
+          asks: [
+            { query: 'equity', params: { ...view, ...filters, width: WIDTH } },
+            { query: 'exposure', params: { ...view, ...filters, width: WIDTH } },
+            { query: 'summary', params: { ...view, ...filters } },
+            { query: 'breakdown', params: { ...view, ...filters, by: sector ? 'symbol' : 'sector', limit: 50 } },
+          ],
+        });
+      } else if (r < 0.36) {
+        sector = pickOne(sectors);
+        const filters = { filters: { sectors: [sector] } };
+        script.push({
+          kind: 'sector',
+          asks: [
+            { query: 'summary', params: { ...view, ...filters } },
+            { query: 'equity', params: { ...view, ...filters, width: WIDTH } },
+            { query: 'breakdown', params: { ...view, ...filters, by: 'symbol', limit: 50 } },
+          ],
+        });
+      } else if (r < 0.5) {
+        const symbol = pickOne(symbols);
+        script.push({
+          kind: 'symbol',
+          asks: [
+            { query: 'series', params: { ...view, symbol, width: WIDTH } },
+            { query: 'summary', params: { ...view, filters: { symbols: [symbol] } } },
+            { query: 'trades', params: { ...view, filters: { symbols: [symbol] }, sort: { column: 'entry_ts' }, limit: 100 } },
+          ],
+        });
+      } else if (r < 0.6) {
+        // A scroll through the trade table: a few pages in a row, deeper and deeper.
+        const column = pickOne(TRADE_SORTS);
+        const descending = rng() < 0.5;
+        let offset = Math.floor(rng() * Math.min(dataset.tradeCount, 2_000_000) * 0.5);
+        const pages = 2 + Math.floor(rng() * 3);
+        for (let i = 0; i < pages && script.length < count; i++) {
+          script.push({ kind: 'scroll', asks: [{ query: 'trades', params: { ...view, sort: { column, descending }, offset, limit: 100 } }] });
+          offset += Math.floor(100 + rng() * 20_000);
+        }
+      } else if (r < 0.8) {
+        const filters = pickOne([
+          { sides: ['long' as const] },
+          { sides: ['short' as const], pnl: { max: 0 } },
+          { pnl: { min: 0 } },
+          { tags: dataset.tags.slice(0, 1) },
+          { ret: { min: -0.01, max: 0.01 } },
+        ]);
+        script.push({
+          kind: 'filter',
+          asks: [
+            { query: 'trades', params: { ...view, filters, sort: { column: 'pnl', descending: true }, limit: 100 } },
+            { query: 'histogram', params: { ...view, filters, field: pickOne(['pnl', 'ret', 'holding_ms'] as const), bins: 60 } },
+            { query: 'summary', params: { ...view, filters } },
+          ],
+        });
+      } else {
+        script.push({
+          kind: 'time',
+          asks: [
+            { query: 'breakdown', params: { ...view, by: pickOne(['month', 'weekday', 'hour'] as const), limit: 100 } },
+            { query: 'heatmap', params: { ...view, ...(sector ? { filters: { sectors: [sector] } } : {}) } },
+            { query: 'rolling', params: { ...view, window: pickOne([21, 63, 126]) } },
+          ],
+        });
+      }
+    }
+    return script;
+  }
+  return buildScript(count);
+}

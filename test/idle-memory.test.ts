@@ -1,0 +1,240 @@
+// Issue 6: a session that has gone quiet gives memory back (server/session/idle-memory.ts), and a
+// request after (or during) the shrink is answered as before. Asserted on what DuckDB reports
+// (duckdb_memory(), current_setting('memory_limit')) and on the answers themselves, on the tiny
+// fixture opened READ_ONLY as a session opens it.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { tableFromIPC } from 'apache-arrow';
+import { clientMessageValidator, type QueryRequest } from '../shared/protocol.js';
+import { prepareDataset } from '../server/prepare/prepare.js';
+import { IdleMemory, type IdleMemoryOptions, type ShrinkReport } from '../server/session/idle-memory.js';
+import { planRequest } from '../server/session/queries/index.js';
+import type { Planner } from '../server/session/queries/plan.js';
+import { QueryRunner } from '../server/session/query-runner.js';
+import { openStore, type OpenStore } from '../server/session/store.js';
+import { testStoreDir, tinyDataset } from './support/datasets.js';
+
+const MEMORY_LIMIT = '64MB';
+/** Below the default (2 MiB), so that the tiny store's cache is clearly more than what is left. */
+const SHRINK_LIMIT = '1MiB';
+const MiB = 2 ** 20;
+/**
+ * What DuckDB may hold after a shrink: the shrink limit, and a little for what it allocated since
+ * (its accounting of small allocations goes through per-CPU caches, so it is a few KiB off).
+ */
+const LEFT = MiB + 256 * 1024;
+/** Never by itself: these tests shrink with shrinkNow(), except the one about the timer. */
+const NEVER = 3_600_000;
+
+let store: OpenStore;
+let probe: DuckDBConnection;
+let configuredLimit: string;
+
+before(async () => {
+  const { storePath } = await prepareDataset({ input: await tinyDataset(), storeDir: testStoreDir() });
+  store = await openStore({ storePath, memoryLimit: MEMORY_LIMIT, threads: 1 });
+  probe = await store.instance.connect();
+  configuredLimit = await memoryLimit();
+});
+after(() => {
+  probe?.closeSync();
+  store?.close();
+});
+
+/** Table blocks DuckDB holds in its buffer pool now. */
+async function cachedTableBytes(): Promise<number> {
+  const reader = await probe.runAndReadAll(`SELECT coalesce(sum(memory_usage_bytes), 0)::DOUBLE FROM duckdb_memory() WHERE tag = 'BASE_TABLE'`);
+  return Number(reader.getRows()[0]![0]);
+}
+
+async function memoryLimit(): Promise<string> {
+  const reader = await probe.runAndReadAll(`SELECT current_setting('memory_limit')`);
+  return String(reader.getRows()[0]![0]);
+}
+
+function idleMemory(
+  options: Partial<IdleMemoryOptions> = {},
+  instance: Pick<DuckDBInstance, 'connect'> = store.instance,
+): { idle: IdleMemory; runner: QueryRunner; errors: Error[] } {
+  const errors: Error[] = [];
+  const idle = new IdleMemory(instance, {
+    memoryLimit: MEMORY_LIMIT,
+    quietMs: NEVER,
+    shrinkLimit: SHRINK_LIMIT,
+    onError: (error) => errors.push(error),
+    ...options,
+  });
+  return { idle, runner: new QueryRunner(store.instance, 4, idle), errors };
+}
+
+/** Every row of the answer, decoded from its Arrow batches. */
+async function answer(runner: QueryRunner, planner: Planner): Promise<unknown[]> {
+  const rows: unknown[] = [];
+  await runner.run({
+    planner,
+    signal: new AbortController().signal,
+    onBatch: async (ipc) => {
+      for (const row of tableFromIPC(ipc).toArray()) rows.push(row.toJSON());
+    },
+  });
+  return rows;
+}
+
+let nextId = 1;
+function planned(query: string, params: object): Planner {
+  const checked = clientMessageValidator.check({ type: 'request', id: nextId++, query, params });
+  if (!checked.ok) throw new Error(checked.error);
+  return planRequest(checked.value as QueryRequest, store.catalog);
+}
+
+/** A drill-down's requests, the bar export among them so that much of the store gets cached. */
+const DRILL_DOWN: [string, object][] = [
+  ['summary', {}],
+  ['equity', { width: 300 }],
+  ['breakdown', { by: 'sector', limit: 50 }],
+  ['trades', { sort: { column: 'pnl', descending: true }, limit: 50 }],
+  ['histogram', { field: 'pnl', bins: 20 }],
+  ['export', { table: 'bars' }],
+];
+
+async function drillDown(runner: QueryRunner): Promise<unknown[][]> {
+  const answers: unknown[][] = [];
+  for (const [query, params] of DRILL_DOWN) answers.push(await answer(runner, planned(query, params)));
+  return answers;
+}
+
+/** The store's instance, as the shrink sees it: `afterRun` is awaited after each SET it runs. */
+function instrumented(afterRun: (sql: string) => Promise<void>): Pick<DuckDBInstance, 'connect'> {
+  return {
+    connect: async () => {
+      const connection = await store.instance.connect();
+      return new Proxy(connection, {
+        get(target, key) {
+          if (key === 'run') {
+            return async (sql: string) => {
+              const result = await target.run(sql);
+              await afterRun(sql);
+              return result;
+            };
+          }
+          const value = Reflect.get(target, key) as unknown;
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    },
+  };
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A request that reports the memory_limit it ran under. */
+const limitSeen: Planner = () => ({
+  statements: [{ sql: `SELECT current_setting('memory_limit') AS memory_limit`, params: {} }],
+  source: 'test',
+  notes: [],
+});
+
+test('a shrink evicts the cached blocks, puts the limit back, and the same requests answer the same', async () => {
+  let collections = 0;
+  const { idle, runner, errors } = idleMemory({ collectGarbage: () => collections++ });
+  try {
+    const answers = await drillDown(runner);
+    const cached = await cachedTableBytes();
+    assert.ok(cached > 2 * MiB, `the drill-down cached ${cached} bytes of table blocks`);
+
+    const report = await idle.shrinkNow();
+    assert.ok(report, 'nothing in flight: the shrink runs');
+    assert.equal(report.partial, undefined);
+    assert.equal(report.heapCollected, true);
+    assert.equal(collections, 1);
+    assert.ok(report.duckdbBytesBefore >= cached, `${report.duckdbBytesBefore} >= ${cached}`);
+    assert.ok(report.duckdbBytesAfter <= LEFT, `DuckDB holds ${report.duckdbBytesAfter} bytes after the shrink`);
+    assert.ok((await cachedTableBytes()) <= LEFT);
+    assert.equal(await memoryLimit(), configuredLimit, 'the configured memory_limit is back');
+
+    assert.deepEqual(await drillDown(runner), answers);
+    assert.ok((await cachedTableBytes()) > LEFT, 'the blocks were read back');
+    assert.deepEqual(errors, []);
+  } finally {
+    idle.close();
+    runner.close();
+  }
+});
+
+test('a request that arrives during a shrink waits for it and runs under the configured limit', async () => {
+  let during: Promise<unknown[]> | undefined;
+  // The request arrives at the worst moment: the limit has just been lowered. It is given time to
+  // run then (it must not), before the shrink goes on to put the limit back.
+  const atLowered = async (sql: string) => {
+    if (!sql.includes(`'${SHRINK_LIMIT}'`)) return;
+    during = answer(runner, limitSeen);
+    await Promise.race([during, sleep(300)]);
+  };
+  const { idle, runner, errors } = idleMemory({}, instrumented(atLowered));
+  try {
+    const answers = await drillDown(runner);
+    const report = await idle.shrinkNow();
+    assert.ok(during, 'the request was sent during the shrink');
+    assert.ok(report, 'the shrink went ahead: the request came after its check');
+    assert.ok(report.duckdbBytesAfter <= LEFT, JSON.stringify(report));
+    assert.deepEqual(await during, [{ memory_limit: configuredLimit }]);
+    assert.deepEqual(await drillDown(runner), answers);
+    assert.deepEqual(errors, []);
+  } finally {
+    idle.close();
+    runner.close();
+  }
+});
+
+test('no shrink while a request is in flight; once the last one ends, the quiet timer shrinks', async () => {
+  const reports: ShrinkReport[] = [];
+  let reported: () => void = () => {};
+  const { idle, runner, errors } = idleMemory({
+    quietMs: 50,
+    onShrink: (report) => {
+      reports.push(report);
+      reported();
+    },
+  });
+  try {
+    const answers = await drillDown(runner);
+    // A request held in flight: its only batch is not taken until released.
+    let release: () => void = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let started: () => void = () => {};
+    const isStarted = new Promise<void>((resolve) => (started = resolve));
+    const slow = runner.run({
+      planner: planned('summary', {}),
+      signal: new AbortController().signal,
+      onBatch: async () => {
+        started();
+        await held;
+      },
+    });
+    await isStarted;
+    const before = reports.length;
+    assert.equal(await idle.shrinkNow(), null, 'a request is in flight: no shrink');
+    assert.ok((await cachedTableBytes()) > 2 * MiB, 'the cache is untouched');
+    assert.equal(reports.length, before, 'the quiet timer does not run while a request is in flight');
+
+    // The quiet timer does not keep the process alive; this does, and fails the test if need be.
+    let guard: NodeJS.Timeout | undefined;
+    const next = new Promise<void>((resolve, reject) => {
+      reported = resolve;
+      guard = setTimeout(() => reject(new Error('no shrink within 10 s of the last request')), 10_000);
+    });
+    release();
+    await slow;
+    await next.finally(() => clearTimeout(guard));
+    const report = reports.at(-1)!;
+    assert.equal(report.partial, undefined);
+    assert.ok(report.duckdbBytesBefore > 2 * MiB && report.duckdbBytesAfter <= LEFT, JSON.stringify(report));
+    assert.equal(await memoryLimit(), configuredLimit);
+    assert.deepEqual(await drillDown(runner), answers);
+    assert.deepEqual(errors, []);
+  } finally {
+    idle.close();
+    runner.close();
+  }
+});
