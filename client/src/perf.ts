@@ -10,6 +10,11 @@ export interface TickscopeProbe {
   inputSeq?: number;
   /** Main-thread tasks over 50 ms (PerformanceObserver 'longtask'). */
   longTasks?: { start: number; duration: number }[];
+  /**
+   * Animation frames over 50 ms with the scripts that ran in them (Long Animation Frames API,
+   * Chromium): what a long task was made of.
+   */
+  longFrames?: { start: number; duration: number; scripts: { invoker: string; source: string; duration: number }[] }[];
   /** The latest frames that showed new data: which view, exact or not, when (rAF time). */
   paints?: { id: string; exact: boolean; at: number }[];
   /** The latest answers the views got: query, ask -> answer in the worker (ms), cached or not, server time. */
@@ -54,6 +59,35 @@ export function installProbes(): void {
   } catch {
     // longtask is Chromium-only
   }
+  p.longFrames ??= [];
+  try {
+    const observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries() as (PerformanceEntry & { scripts?: LoafScript[] })[]) {
+        p.longFrames!.push({
+          start: entry.startTime,
+          duration: entry.duration,
+          scripts: (entry.scripts ?? []).map((s) => ({
+            invoker: s.invoker,
+            source: `${s.sourceFunctionName || '(anonymous)'} ${s.sourceURL.split('/').pop()}:${s.sourceCharPosition}`,
+            duration: s.duration,
+          })),
+        });
+        if (p.longFrames!.length > 200) p.longFrames!.shift();
+      }
+    });
+    observer.observe({ type: 'long-animation-frame', buffered: true });
+  } catch {
+    // long-animation-frame is Chromium-only (123+)
+  }
+}
+
+/** A script entry of a long animation frame (not in TypeScript's DOM types yet). */
+interface LoafScript {
+  invoker: string;
+  sourceFunctionName: string;
+  sourceURL: string;
+  sourceCharPosition: number;
+  duration: number;
 }
 
 export function noteAnswer(a: { query: string; elapsedMs: number; cached: boolean; provisional: boolean; timings: { planMs: number; executeMs: number; encodeMs: number } | null }): void {

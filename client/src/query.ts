@@ -1,7 +1,7 @@
 // Views ask the worker for data through useQuery: the exact answer (cached, joined or fetched),
 // and for zooms a preview cut from coarser cached data first. The previous answer stays on
 // screen (marked stale) until the new one arrives, so nothing flashes empty.
-import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { startTransition, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { noteAnswer } from './perf.js';
 import { ask, getView, preview, release, subscribe } from './session.js';
 import type { Answer, AskQuery, SessionView, Spec } from './worker/types.js';
@@ -67,7 +67,7 @@ export function useQuery<Q extends AskQuery>(spec: Spec<Q> | null, options: { pr
     if (options.previewable) {
       preview(s).then(
         (p) => {
-          if (current && !settled && p) setState((prev) => ({ ...prev, key, answer: p }));
+          if (current && !settled && p) startTransition(() => setState((prev) => ({ ...prev, key, answer: p })));
         },
         () => undefined,
       );
@@ -76,7 +76,9 @@ export function useQuery<Q extends AskQuery>(spec: Spec<Q> | null, options: { pr
       (answer) => {
         settled = true;
         noteAnswer(answer);
-        if (current) setState({ key, answer, loading: false, error: null, errorKind: null });
+        // A transition: the views that draw the answers render in slices that yield to input,
+        // rather than in one task for every answer that came in together (a zoom redraws six).
+        if (current) startTransition(() => setState({ key, answer, loading: false, error: null, errorKind: null }));
       },
       (error: unknown) => {
         settled = true;

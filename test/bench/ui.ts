@@ -48,6 +48,10 @@ const OVERVIEW = ['equity-chart', 'drawdown-chart', 'exposure-chart', 'kpis', 'h
 interface Sample {
   first: number;
   exact: number;
+  /** Input -> the last exact answer the page got from the worker before its exact paint (ms). */
+  answered: number;
+  /** Those answers: query, ask -> answer in the worker, of which the session's own time (ms). */
+  answers: { query: string; ms: number; serverMs: number | null }[];
   /** Page clock: the input, and the end of the pause after the interaction. */
   from: number;
   to: number;
@@ -84,7 +88,9 @@ async function interaction(page: Page, name: string, targets: string[], act: () 
         first = Math.min(first, ...mine.map((x) => x.at));
         exact = Math.max(exact, firstExact.at);
       }
-      return { first: first - t0, exact: exact - t0, from: t0, to: exact };
+      const answers = (p.answers || []).filter((a) => a.at >= t0 && a.at <= exact && !a.cached);
+      const answered = answers.length ? Math.max(...answers.map((a) => a.at)) - t0 : 0;
+      return { first: first - t0, exact: exact - t0, answered, answers: answers.map((a) => ({ query: a.query, ms: a.ms, serverMs: a.serverMs })), from: t0, to: exact };
     })()`,
     undefined,
     { ...WAIT, polling: 'raf' },
@@ -265,8 +271,8 @@ try {
     `tab open -> first chart drawn: ${firstChartMs.toFixed(0)} ms (worker started at ${marks.workerStart ?? '?'} ms, session requested at ${marks.sessionRequest ?? '?'}, ` +
       `created at ${marks.sessionReply ?? '?'}, hello at ${marks.hello ?? '?'}; one tab, cold browser cache)\n`,
   );
-  console.log(`${'interaction'.padEnd(36)}   n   input -> first px    input -> exact px   longest task`);
-  console.log(`${''.padEnd(36)}       p50    p95 ms       p50    p95 ms     (ms, any round)`);
+  console.log(`${'interaction'.padEnd(36)}   n   input -> first px    input -> exact px   longest task   input -> last answer`);
+  console.log(`${''.padEnd(36)}       p50    p95 ms       p50    p95 ms     (ms, any round)   in the page, p50 p95 ms`);
   const all: Sample[] = [];
   for (const [name, list] of samples) {
     all.push(...list);
@@ -275,7 +281,25 @@ try {
     const tasks = allTasks.filter((t) => list.some((x) => t.start >= x.from - 1 && t.start < x.to));
     const longestHere = tasks.reduce((m, t) => Math.max(m, t.duration), 0);
     console.log(
-      `${name.padEnd(36)} ${String(list.length).padStart(3)}   ${f(percentile(first, 50))} ${f(percentile(first, 95))}     ${f(percentile(exact, 50))} ${f(percentile(exact, 95))}     ${longestHere ? f(longestHere) : '    -'}`,
+      `${name.padEnd(36)} ${String(list.length).padStart(3)}   ${f(percentile(first, 50))} ${f(percentile(first, 95))}     ${f(percentile(exact, 50))} ${f(percentile(exact, 95))}     ${longestHere ? f(longestHere) : '    -'}` +
+        `          ${f(percentile(list.map((x) => x.answered), 50))} ${f(percentile(list.map((x) => x.answered), 95))}`,
+    );
+  }
+  // Where the slowest interaction's time went: each answer's ask -> answer in the worker, and the
+  // session's own part of it (plan + execute + encode); the rest is queueing, transport, decoding.
+  const slowest = [...samples].map(([name, list]) => [name, percentile(list.map((x) => x.exact), 50)] as const).sort((a, b) => b[1] - a[1])[0];
+  if (slowest) {
+    const perQuery = new Map<string, { ms: number[]; server: number[] }>();
+    for (const sample of samples.get(slowest[0])!) {
+      for (const a of sample.answers) {
+        const q = perQuery.get(a.query) ?? perQuery.set(a.query, { ms: [], server: [] }).get(a.query)!;
+        q.ms.push(a.ms);
+        if (a.serverMs !== null) q.server.push(a.serverMs);
+      }
+    }
+    console.log(
+      `  slowest, "${slowest[0]}": answers (ask -> answer in the worker / session's own time, p50 ms): ` +
+        [...perQuery].map(([q, v]) => `${q} ${percentile(v.ms, 50).toFixed(0)}/${v.server.length ? percentile(v.server, 50).toFixed(0) : '-'}`).join(', '),
     );
   }
   const allExact = all.map((s) => s.exact);
@@ -291,7 +315,18 @@ try {
     `main thread during the drill-down: longest task ${longest.toFixed(0)} ms; ${during.length} tasks over 50 ms (target: none)` +
       (during.length ? ` [${during.map((t) => t.duration.toFixed(0)).join(', ')} ms]` : ''),
   );
+  // What the long tasks were made of: the scripts of the long animation frames they fell in.
+  const frames = (await page.evaluate('window.__tickscope.longFrames.slice()')) as { start: number; duration: number; scripts: { invoker: string; source: string; duration: number }[] }[];
+  const explain = (tasks: { start: number; duration: number }[]) => {
+    for (const task of tasks) {
+      const frame = frames.find((fr) => task.start >= fr.start - 1 && task.start <= fr.start + fr.duration);
+      const scripts = (frame?.scripts ?? []).filter((x) => x.duration >= 5).sort((x, y) => y.duration - x.duration).slice(0, 4);
+      console.log(`  ${task.duration.toFixed(0)} ms task at ${task.start.toFixed(0)}: ${scripts.map((x) => `${x.invoker} -> ${x.source} ${x.duration.toFixed(0)} ms`).join('; ') || '(no script attribution: layout, paint or GC)'}`);
+    }
+  };
+  explain(during);
   console.log(`main thread during page load (before the drill-down): longest task ${loadLongest.toFixed(0)} ms`);
+  explain(loadTasks);
   const scrollTasks = allTasks.filter((t) => t.start > drillEnd);
   console.log(`main thread while scrolling: longest task ${scrollTasks.reduce((m, t) => Math.max(m, t.duration), 0).toFixed(0)} ms`);
   for (const [label, r] of [

@@ -95,7 +95,7 @@ const byWireId = new Map<number, Flight>();
 const views = new Map<string, Waiter>();
 const queue: Flight[] = []; // not yet sent, in ask order
 let nextRequestId = 1;
-const stats = { hits: 0, previews: 0, misses: 0, prefetched: 0 };
+const stats = { hits: 0, previews: 0, misses: 0, prefetched: 0, preempted: 0 };
 
 function connected(): boolean {
   return view.state === 'ready' && socket !== null && socket.readyState === WebSocket.OPEN;
@@ -107,9 +107,10 @@ function sendMessage(message: ClientMessage): void {
 }
 
 /**
- * Sends queued flights, most urgent first: what a view is waiting for, at once; then prefetches
- * (the newest first: the pointer's latest row is the likeliest next click), a few at a time; then
- * low-priority asks (sparklines), only while no view is waiting, so they never slow a click down.
+ * Sends queued flights, most urgent first: what a view is waiting for, at once (cancelling
+ * background work in progress, which is queued again); then, only while no view is waiting,
+ * prefetches (the newest first: the pointer's latest row is the likeliest next click) a few at a
+ * time, and after them low-priority asks (sparklines). A click never queues behind a guess.
  */
 function pump(): void {
   if (!connected()) return;
@@ -136,20 +137,46 @@ function pump(): void {
       return false;
     }
   };
-  for (const flight of queue.filter((f) => !f.low)) {
+  const urgent = queue.filter((f) => !f.low);
+  // A view waits: the session's DuckDB threads go to it, not to guesses. Background flights in
+  // progress are cancelled (the server interrupts their queries) and queued again behind it.
+  if (urgent.length > 0 && background > 0) background -= preemptBackground();
+  for (const flight of urgent) {
     if (byWireId.size >= MAX_IN_FLIGHT || !send(flight)) return;
     foreground++;
   }
+  // Background work only while no view waits (it was preempted for one just now).
+  if (foreground > 0) return;
   const prefetches = queue.filter((f) => f.low && f.keep).reverse();
   for (const flight of prefetches) {
     if (background >= MAX_BACKGROUND_IN_FLIGHT || byWireId.size >= MAX_IN_FLIGHT || !send(flight)) return;
     background++;
   }
-  if (foreground > 0 || queue.some((f) => f.low && f.keep)) return;
+  if (queue.some((f) => f.low && f.keep)) return;
   for (const flight of queue.filter((f) => f.low && !f.keep)) {
     if (background >= MAX_BACKGROUND_IN_FLIGHT || byWireId.size >= MAX_IN_FLIGHT || !send(flight)) return;
     background++;
   }
+}
+
+/** Cancels the background flights in progress and queues them again; returns how many. */
+function preemptBackground(): number {
+  let preempted = 0;
+  for (const [id, flight] of byWireId) {
+    if (!flight.low) continue;
+    byWireId.delete(id);
+    try {
+      sendMessage({ type: 'cancel', id });
+    } catch {
+      // The socket is gone; the server drops the request with it.
+    }
+    flight.id = null;
+    flight.frames = [];
+    queue.push(flight);
+    stats.preempted++;
+    preempted++;
+  }
+  return preempted;
 }
 
 function dropFlight(flight: Flight, why: string): void {

@@ -139,6 +139,8 @@ export interface CacheStats {
   previews: number;
   misses: number;
   prefetched: number;
+  /** Background flights cancelled (and queued again) because a view asked for something. */
+  preempted: number;
   inFlight: number;
 }
 
