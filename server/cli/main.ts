@@ -1,4 +1,4 @@
-// `tickscope serve | prepare | fixtures`: the command line of DESIGN.md.
+// `tickscope serve | prepare | fixtures` (the command line of DESIGN.md) and `tickscope stores`.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
@@ -9,6 +9,8 @@ import { defaultMemoryBudget, defaultSessionMemory, parseSize } from '../control
 import type { DatasetSpec } from '../control/dataset-catalog.js';
 import { defaultMemoryLimit, formatSize } from '../prepare/memory.js';
 import { prepareInChild } from '../prepare/run-in-child.js';
+import { listStores, pruneStores, unreadableByThisBuild } from '../prepare/store-dir.js';
+import { STORE_FORMAT_VERSION } from '../store/format.js';
 import { formatCount, formatDuration, ProgressBar } from './progress.js';
 
 const DEMO_SEED = 42;
@@ -73,6 +75,11 @@ program
     }).catch((error: Error) => fail('serve', error.message));
     if (!server) return;
     process.stdout.write(`\nTickscope is running at ${server.url}\n\n`);
+    const stale = unreadableByThisBuild(await listStores(storeDir()));
+    if (stale.length) {
+      const bytes = stale.reduce((sum, e) => sum + e.bytes, 0);
+      process.stdout.write(`${stale.length} prepared store(s) of other format versions (${formatSize(bytes)}) in ${storeDir()}; \`tickscope stores --prune\` removes them\n\n`);
+    }
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -124,6 +131,39 @@ program
     } catch (error) {
       bar.stop();
       process.stderr.write(`tickscope prepare: ${(error as Error).message}\n`);
+      process.exitCode = 1;
+    }
+  });
+
+program
+  .command('stores')
+  .description('list the prepared stores; --prune removes those this build does not read (older formats)')
+  .option('--dir <dir>', 'folder of prepared stores', storeDir())
+  .option('--prune', 'remove the stores of other format versions and unreadable ones')
+  .action(async (options) => {
+    const dir = path.resolve(options.dir);
+    try {
+      const entries = await listStores(dir);
+      if (entries.length === 0) process.stdout.write(`no prepared stores in ${dir}\n`);
+      for (const e of entries) {
+        const state =
+          e.formatVersion === STORE_FORMAT_VERSION
+            ? 'current'
+            : e.formatVersion === null
+              ? `unreadable (${e.problem})`
+              : `format ${e.formatVersion}: this build reads ${STORE_FORMAT_VERSION} and prepares the dataset again`;
+        process.stdout.write(`${e.fingerprint}  ${formatSize(e.bytes).padStart(8)}  ${state}${e.inputs.length ? `\n    from ${e.inputs.join(', ')}` : ''}\n`);
+      }
+      if (options.prune) {
+        const removed = await pruneStores(dir);
+        const freed = removed.reduce((sum, e) => sum + e.bytes, 0);
+        process.stdout.write(removed.length ? `removed ${removed.length} store(s), ${formatSize(freed)} freed\n` : 'nothing to remove\n');
+      } else {
+        const stale = unreadableByThisBuild(entries);
+        if (stale.length) process.stdout.write(`${stale.length} store(s) this build does not read; \`tickscope stores --prune\` removes them\n`);
+      }
+    } catch (error) {
+      process.stderr.write(`tickscope stores: ${(error as Error).message}\n`);
       process.exitCode = 1;
     }
   });

@@ -42,6 +42,7 @@ import { readProgress, tryLock, type HeldLock, type LockHolder, readHolder } fro
 import { checkMapping, COLUMNS, matchColumns, readMappingFile, type ColumnMapping, type DatasetMapping } from './mapping.js';
 import { defaultMemoryLimit, duckdbMemoryLimit } from './memory.js';
 import { ROLLUPS } from './rollups.js';
+import { readStoreFormatVersion, readStoreMeta } from './store-dir.js';
 
 export { PrepareError } from './errors.js';
 export type { ColumnMapping, DatasetMapping } from './mapping.js';
@@ -487,42 +488,6 @@ function fingerprintOf(r: ResolvedInputs, mapping: DatasetMapping): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** Opens an existing store READ_ONLY and returns its format version, or null if unreadable. */
-export async function readStoreFormatVersion(storePath: string): Promise<number | null> {
-  let inst: DuckDBInstance | null = null;
-  let con: DuckDBConnection | null = null;
-  try {
-    inst = await DuckDBInstance.create(storePath, { access_mode: 'READ_ONLY' });
-    con = await inst.connect();
-    const r = await con.runAndReadAll(`SELECT value FROM ${META_TABLE} WHERE key = ${sqlString(MetaKey.formatVersion)}`);
-    const v = r.getRowsJson()[0]?.[0];
-    const n = Number(v);
-    return v == null || !Number.isFinite(n) ? null : n;
-  } catch {
-    return null;
-  } finally {
-    con?.closeSync();
-    inst?.closeSync();
-  }
-}
-
-async function readTimezoneNote(storePath: string): Promise<string | undefined> {
-  let inst: DuckDBInstance | null = null;
-  let con: DuckDBConnection | null = null;
-  try {
-    inst = await DuckDBInstance.create(storePath, { access_mode: 'READ_ONLY' });
-    con = await inst.connect();
-    const r = await con.runAndReadAll(`SELECT value FROM ${META_TABLE} WHERE key = ${sqlString(MetaKey.timezoneNote)}`);
-    const v = r.getRowsJson()[0]?.[0];
-    return v == null ? undefined : String(v);
-  } catch {
-    return undefined;
-  } finally {
-    con?.closeSync();
-    inst?.closeSync();
-  }
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ------------------------------------------------------------------------------------------------
@@ -546,7 +511,8 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
   for (;;) {
     if (existsSync(storePath) && (await readStoreFormatVersion(storePath)) === STORE_FORMAT_VERSION) {
       emit({ phase: 'done', fraction: 1, rows: null, totalRows: null, etaSeconds: 0 });
-      const note = await readTimezoneNote(storePath);
+      const meta = await readStoreMeta(storePath);
+      const note = meta instanceof Error ? undefined : meta.get(MetaKey.timezoneNote);
       return { storePath, fingerprint, reused: true, ...(waited ? { waited } : {}), ...(note ? { timezoneNote: note } : {}) };
     }
     const lock = await tryLock(lockPath, progressPath);

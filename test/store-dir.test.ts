@@ -1,0 +1,61 @@
+// The folder of prepared stores: listing what is there, and pruning only what this build cannot
+// read (other format versions, files that are not stores), never a current store.
+import assert from 'node:assert/strict';
+import { copyFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { test } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { prepareDataset } from '../server/prepare/prepare.js';
+import { listStores, pruneStores, readStoreFormatVersion, unreadableByThisBuild } from '../server/prepare/store-dir.js';
+import { META_TABLE, MetaKey, STORE_FORMAT_VERSION } from '../server/store/format.js';
+import { testStoreDir, tinyDataset } from './support/datasets.js';
+
+/** A store file as an older build left it: only its meta table matters here. */
+async function oldStore(file: string, version: number): Promise<void> {
+  const instance = await DuckDBInstance.create(file);
+  const connection = await instance.connect();
+  await connection.run(`CREATE TABLE ${META_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)`);
+  await connection.run(`INSERT INTO ${META_TABLE} VALUES ('${MetaKey.formatVersion}', '${version}'), ('${MetaKey.inputs}', '["/data/old-backtest"]')`);
+  connection.closeSync();
+  instance.closeSync();
+}
+
+test('stores of other format versions and files that are not stores are listed as such and pruned; the current one stays', async () => {
+  const prepared = await prepareDataset({ input: await tinyDataset(), storeDir: testStoreDir() });
+  const dir = await mkdtemp(path.join(tmpdir(), 'tickscope-stores-'));
+  try {
+    const current = path.join(dir, `${prepared.fingerprint}.duckdb`);
+    await copyFile(prepared.storePath, current);
+    await oldStore(path.join(dir, '00000000000000aa.duckdb'), STORE_FORMAT_VERSION - 1);
+    await writeFile(path.join(dir, '00000000000000bb.duckdb'), 'not a database');
+    await writeFile(path.join(dir, 'notes.txt'), 'not a store name: never touched');
+
+    const entries = await listStores(dir);
+    assert.deepEqual(
+      entries.map((e) => [path.basename(e.path), e.formatVersion]),
+      [
+        ['00000000000000aa.duckdb', STORE_FORMAT_VERSION - 1],
+        ['00000000000000bb.duckdb', null],
+        [path.basename(current), STORE_FORMAT_VERSION],
+      ].sort(),
+    );
+    const old = entries.find((e) => e.fingerprint === '00000000000000aa')!;
+    assert.deepEqual(old.inputs, ['/data/old-backtest']);
+    assert.match(entries.find((e) => e.fingerprint === '00000000000000bb')!.problem!, /00000000000000bb\.duckdb/);
+    assert.ok(entries.every((e) => e.bytes > 0));
+    assert.deepEqual(unreadableByThisBuild(entries).map((e) => e.fingerprint).sort(), ['00000000000000aa', '00000000000000bb']);
+
+    const removed = await pruneStores(dir);
+    assert.deepEqual(removed.map((e) => e.fingerprint).sort(), ['00000000000000aa', '00000000000000bb']);
+    assert.deepEqual((await readdir(dir)).sort(), [path.basename(current), 'notes.txt']);
+    assert.equal(await readStoreFormatVersion(current), STORE_FORMAT_VERSION);
+    assert.deepEqual(await pruneStores(dir), []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a missing store folder lists as empty', async () => {
+  assert.deepEqual(await listStores(path.join(tmpdir(), 'tickscope-no-such-folder')), []);
+});
