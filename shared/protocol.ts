@@ -226,14 +226,13 @@ export const SeriesParams = params({
 });
 export type SeriesParams = Static<typeof SeriesParams>;
 
-/** Columns a trade window may be sorted by (each is an Arrow column of the `trades` answer). */
-export const TRADE_SORT_COLUMNS = [
-  'trade_id',
+/** The columns of a trade row: the Arrow columns of the `trades` answer, in order. */
+export const TRADE_COLUMNS = [
   'run_id',
+  'trade_id',
   'symbol',
   'sector',
   'side',
-  'tag',
   'entry_ts',
   'exit_ts',
   'qty',
@@ -246,7 +245,10 @@ export const TRADE_SORT_COLUMNS = [
   'holding_ms',
   'mae',
   'mfe',
+  'tag',
 ] as const;
+/** Columns a trade window may be sorted by: every column of a trade row. */
+export const TRADE_SORT_COLUMNS = TRADE_COLUMNS;
 export type TradeSortColumn = (typeof TRADE_SORT_COLUMNS)[number];
 
 export const TradesParams = params({
@@ -532,26 +534,6 @@ export const SERIES_TRADE_COLUMNS = [
   'exit_price',
   'pnl',
   'ret',
-  'tag',
-] as const;
-export const TRADE_COLUMNS = [
-  'run_id',
-  'trade_id',
-  'symbol',
-  'sector',
-  'side',
-  'entry_ts',
-  'exit_ts',
-  'qty',
-  'entry_price',
-  'exit_price',
-  'fees',
-  'pnl',
-  'ret',
-  'bars_held',
-  'holding_ms',
-  'mae',
-  'mfe',
   'tag',
 ] as const;
 export const HISTOGRAM_COLUMNS = ['run_id', 'bin', 'lo', 'hi', 'count'] as const;

@@ -3,6 +3,7 @@
 // drills down; hovering a row prefetches what the click will show.
 import { memo, useCallback, useEffect, useMemo, useRef } from 'react';
 import type { BreakdownColumn } from '../../../shared/protocol.js';
+import { Card } from '../components/Card.js';
 import { Chart, type ChartData } from '../components/Chart.js';
 import { VirtualTable, type RowRef, type TableColumn } from '../components/VirtualTable.js';
 import { count, dollars, percent, pnl, tone } from '../format.js';
@@ -168,11 +169,8 @@ export function Breakdown({ route, dataset }: { route: Route; dataset: DatasetSc
 
   return (
     <div className="view breakdown" data-testid="breakdown" data-by={by}>
-      <section className="card">
-        <div className="card-title">
-          <h2>{sector ? `${sector}: cumulative P&L` : 'Portfolio: cumulative P&L'}</h2>
-          <QueryNote state={curve} />
-        </div>
+      <Card
+        title={sector ? `${sector}: cumulative P&L` : 'Portfolio: cumulative P&L'} aside={<QueryNote state={curve} />}>
         <Chart
           testId="breakdown-chart"
           data={curveData}
@@ -182,14 +180,15 @@ export function Breakdown({ route, dataset }: { route: Route; dataset: DatasetSc
           onSelectRange={onSelectRange}
           onResetRange={() => navigate({ ...route, from: undefined, to: undefined })}
         />
-      </section>
-      <section className="card">
-        <div className="card-title">
-          <h2>{title}</h2>
+      </Card>
+      <Card
+        title={title}
+        aside={
           <span className="hint">
             {rows !== null ? `${count(rows)} ${by === 'sector' ? 'sectors' : 'symbols'} · ` : ''}click a row (or ↑↓ Enter) to drill down · Esc goes up
           </span>
-        </div>
+        }
+      >
         <VirtualTable
           testId="breakdown-table"
           autoFocus
@@ -210,7 +209,7 @@ export function Breakdown({ route, dataset }: { route: Route; dataset: DatasetSc
           empty={sector ? `No symbols of ${sector} in this range.` : 'Nothing in this range.'}
           error={list.error}
         />
-      </section>
+      </Card>
     </div>
   );
 }

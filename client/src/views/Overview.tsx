@@ -1,6 +1,7 @@
 // The portfolio: KPI tiles, equity with drawdown underneath, exposure, monthly returns, the
 // trade P&L distribution; runs overlaid. Dragging across any time chart zooms every view.
 import { useCallback, useEffect, useMemo, useState } from 'react';
+import { Card } from '../components/Card.js';
 import { Chart, type ChartData } from '../components/Chart.js';
 import { Heatmap } from '../components/Heatmap.js';
 import { Kpis } from '../components/Kpis.js';
@@ -148,11 +149,7 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
   return (
     <div className="view overview" data-testid="overview">
       <Kpis state={summary} dataset={dataset} />
-      <section className="card">
-        <div className="card-title">
-          <h2>Portfolio equity</h2>
-          <span className="hint">{zoomHint}</span>
-        </div>
+      <Card title="Portfolio equity" aside={<span className="hint">{zoomHint}</span>}>
         <Chart
           testId="equity-chart"
           data={emptyRange ? null : equityData}
@@ -164,12 +161,8 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
           onSelectRange={onSelectRange}
           onResetRange={reset}
         />
-      </section>
-      <section className="card">
-        <div className="card-title">
-          <h2>Drawdown</h2>
-          <QueryNote state={equity} />
-        </div>
+      </Card>
+      <Card title="Drawdown" aside={<QueryNote state={equity} />}>
         <Chart
           testId="drawdown-chart"
           data={emptyRange ? null : drawdownData}
@@ -180,12 +173,8 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
           onSelectRange={onSelectRange}
           onResetRange={reset}
         />
-      </section>
-      <section className="card">
-        <div className="card-title">
-          <h2>Exposure</h2>
-          <span className="hint">gross (solid) and net (dashed), dollars</span>
-        </div>
+      </Card>
+      <Card title="Exposure" aside={<span className="hint">gross (solid) and net (dashed), dollars</span>}>
         <Chart
           testId="exposure-chart"
           data={ex && ex.points === 0 ? null : exposureData}
@@ -196,20 +185,12 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
           onSelectRange={onSelectRange}
           onResetRange={reset}
         />
-      </section>
+      </Card>
       <div className="grid2">
-        <section className="card">
-          <div className="card-title">
-            <h2>Monthly returns</h2>
-            <span className="hint">click a month to zoom to it</span>
-          </div>
+        <Card title="Monthly returns" aside={<span className="hint">click a month to zoom to it</span>}>
           <Heatmap state={heatmap} dataset={dataset} route={route} />
-        </section>
-        <section className="card">
-          <div className="card-title">
-            <h2>Trade P&amp;L distribution</h2>
-            <span className="hint">{hasTradeFilters(route) ? 'filtered trades · ' : ''}click a bar to list its trades</span>
-          </div>
+        </Card>
+        <Card title="Trade P&L distribution" aside={<span className="hint">{hasTradeFilters(route) ? 'filtered trades · ' : ''}click a bar to list its trades</span>}>
           <Chart
             testId="histogram-chart"
             data={histData}
@@ -223,7 +204,7 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
             onClickX={onHistogramClick}
           />
           {histData && binWidth > 0 && <p className="hint">bins of {pnl(binWidth).replace('+', '')}</p>}
-        </section>
+        </Card>
       </div>
     </div>
   );

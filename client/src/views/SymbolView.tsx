@@ -3,6 +3,7 @@
 // MAE and MFE marked.
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef } from 'react';
 import type uPlot from 'uplot';
+import { Card } from '../components/Card.js';
 import { Chart, type ChartData } from '../components/Chart.js';
 import { VirtualTable, type RowRef, type TableColumn } from '../components/VirtualTable.js';
 import { compactCount, count, dollars, dollarsCompact, duration, percent, pnl, price, signedCount, tone, utcDateTime, utcShort } from '../format.js';
@@ -251,16 +252,15 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
       {series.errorKind === 'BadParams' && <ErrorBox message={series.error!} kind="BadParams" />}
       <div className="symbol-layout">
         <div className="symbol-charts">
-          <section className="card">
-            <div className="card-title">
-              <h2>
-                {symbol} <span className="muted">price</span>
-              </h2>
+          <Card
+            title={<>{symbol} <span className="muted">price</span></>}
+            aside={
               <span className="hint">
                 ▲ long entry · ▼ short entry · ● exit{markerCount ? ` · ${count(markerCount)} trades` : ''}
                 {series.answer?.approximate && !series.answer.provisional ? ' (truncated)' : ''} · <QueryNote state={series} />
               </span>
-            </div>
+            }
+          >
             <Chart
               testId="price-chart"
               data={priceData}
@@ -275,12 +275,8 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
               overlay={overlay}
               overlayKey={overlay}
             />
-          </section>
-          <section className="card">
-            <div className="card-title">
-              <h2>Position</h2>
-              <span className="hint">shares held{multiRun ? ', per run' : ''}</span>
-            </div>
+          </Card>
+          <Card title="Position" aside={<span className="hint">shares held{multiRun ? ', per run' : ''}</span>}>
             <Chart
               testId="position-chart"
               data={positionData}
@@ -293,12 +289,8 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
               onSelectRange={onSelectRange}
               onResetRange={reset}
             />
-          </section>
-          <section className="card">
-            <div className="card-title">
-              <h2>Cumulative P&amp;L</h2>
-              <span className="hint">from the start of the range</span>
-            </div>
+          </Card>
+          <Card title="Cumulative P&L" aside={<span className="hint">from the start of the range</span>}>
             <Chart
               testId="symbol-pnl-chart"
               data={pnlData}
@@ -310,7 +302,7 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
               onSelectRange={onSelectRange}
               onResetRange={reset}
             />
-          </section>
+          </Card>
         </div>
         <aside className="symbol-side">
           {route.trade && (
@@ -367,11 +359,7 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
               )}
             </section>
           )}
-          <section className="card">
-            <div className="card-title">
-              <h2>Trades of {symbol}</h2>
-              <span className="hint">{list.total !== null ? `${count(list.total)} closing in range` : ''}</span>
-            </div>
+          <Card title={<>Trades of {symbol}</>} aside={<span className="hint">{list.total !== null ? `${count(list.total)} closing in range` : ''}</span>}>
             <VirtualTable
               testId="symbol-trades"
           autoFocus
@@ -390,7 +378,7 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
               empty="No trades of this symbol close in this range."
               error={list.error}
             />
-          </section>
+          </Card>
         </aside>
       </div>
     </div>

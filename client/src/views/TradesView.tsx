@@ -1,6 +1,7 @@
 // The whole trade list: a virtualized table that scrolls through millions of rows (windows are
 // fetched as they come on screen), filters (side, tag, P&L, return, holding time) and a sort on
 // any column. A click on a trade opens its symbol zoomed to it, MAE and MFE marked.
+import { Card } from '../components/Card.js';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { NumberRange, TradeSortColumn } from '../../../shared/protocol.js';
 import { VirtualTable, type RowRef, type TableColumn } from '../components/VirtualTable.js';
@@ -187,13 +188,14 @@ export function TradesView({ route, dataset }: { route: Route; dataset: DatasetS
 
   return (
     <div className="view trades" data-testid="trades-view">
-      <section className="card">
-        <div className="card-title">
-          <h2>Trades</h2>
+      <Card
+        title="Trades"
+        aside={
           <span className="hint" data-testid="trade-count">
             {list.total !== null ? `${count(list.total)} trades${filtered ? ' match' : ''}` : 'counting…'} · sort by any column · click a trade to see it on its chart
           </span>
-        </div>
+        }
+      >
         <Filters route={route} dataset={dataset} />
         <VirtualTable
           testId="trades-table"
@@ -215,7 +217,7 @@ export function TradesView({ route, dataset }: { route: Route; dataset: DatasetS
           empty={empty}
           error={list.error}
         />
-      </section>
+      </Card>
     </div>
   );
 }
