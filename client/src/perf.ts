@@ -14,7 +14,14 @@ export interface TickscopeProbe {
    * Animation frames over 50 ms with the scripts that ran in them (Long Animation Frames API,
    * Chromium): what a long task was made of.
    */
-  longFrames?: { start: number; duration: number; scripts: { invoker: string; source: string; duration: number }[] }[];
+  longFrames?: {
+    start: number;
+    duration: number;
+    /** Of the duration: style and layout, and everything after (paint, commit), ms. */
+    styleAndLayout: number;
+    render: number;
+    scripts: { invoker: string; source: string; duration: number }[];
+  }[];
   /** The latest frames that showed new data: which view, exact or not, when (rAF time). */
   paints?: { id: string; exact: boolean; at: number }[];
   /** The latest answers the views got: query, ask -> answer in the worker (ms), cached or not, server time. */
@@ -62,10 +69,13 @@ export function installProbes(): void {
   p.longFrames ??= [];
   try {
     const observer = new PerformanceObserver((list) => {
-      for (const entry of list.getEntries() as (PerformanceEntry & { scripts?: LoafScript[] })[]) {
+      for (const entry of list.getEntries() as LoafEntry[]) {
+        const end = entry.startTime + entry.duration;
         p.longFrames!.push({
           start: entry.startTime,
           duration: entry.duration,
+          styleAndLayout: entry.styleAndLayoutStart > 0 ? end - entry.styleAndLayoutStart : 0,
+          render: entry.renderStart > 0 ? end - entry.renderStart : 0,
           scripts: (entry.scripts ?? []).map((s) => ({
             invoker: s.invoker,
             source: `${s.sourceFunctionName || '(anonymous)'} ${s.sourceURL.split('/').pop()}:${s.sourceCharPosition}`,
@@ -81,7 +91,14 @@ export function installProbes(): void {
   }
 }
 
-/** A script entry of a long animation frame (not in TypeScript's DOM types yet). */
+/** A long animation frame (not in TypeScript's DOM types yet). */
+interface LoafEntry extends PerformanceEntry {
+  renderStart: number;
+  styleAndLayoutStart: number;
+  scripts?: LoafScript[];
+}
+
+/** A script entry of a long animation frame. */
 interface LoafScript {
   invoker: string;
   sourceFunctionName: string;

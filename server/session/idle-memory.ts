@@ -29,18 +29,17 @@ import type { RequestActivity } from './query-runner.js';
 
 /**
  * How long no request may be in flight before the session shrinks.
- * - It is much longer than the gaps within one interaction (a view sends its requests together; a
- *   scroll or a zoom sends the next one within a few hundred ms), so a user at work does not find
- *   the cache emptied under them. After a shrink, the first queries re-read their blocks from the
- *   OS page cache: measured on the large store, up to ~70 ms more for a query (nothing for the
- *   equity zooms).
- * - A full V8 collection after 5 s of quiet also released about 15 MiB of heap pages that one
- *   after 3 s kept (measured on the large store: RSS 115 MiB after a shrink at 5 s, 130 MiB at
- *   3 s; presumably V8 shrinks its heap only once the allocation rate has been low for a while).
- * - A tab left idle stays idle for minutes: giving the memory back a second or two sooner changes
- *   little.
+ * - Longer than an analyst's pause between clicks: after a shrink, the first queries re-read their
+ *   blocks from the OS page cache (measured on the large store: up to ~70 ms more for a query).
+ *   At 5 s every click after a look at a chart paid that: bench:queries with the baseline
+ *   interleaved (the session sits idle while the baseline answers) went from p95 41 ms to 66-70
+ *   ms for trades and series. 30 s spares a user at work and still gives memory back long before
+ *   a closed tab's idle countdown (60 s by default) ends its session.
+ * - A full V8 collection after some quiet also releases heap pages that one right after a burst
+ *   keeps (measured: RSS 115 MiB after a shrink at 5 s, 130 MiB at 3 s; V8 shrinks its heap once
+ *   the allocation rate has been low for a while).
  */
-export const IDLE_QUIET_MS = 5000;
+export const IDLE_QUIET_MS = 30_000;
 
 /**
  * The memory_limit set for a moment to make DuckDB evict: eviction stops once DuckDB holds less.

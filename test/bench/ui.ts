@@ -316,12 +316,23 @@ try {
       (during.length ? ` [${during.map((t) => t.duration.toFixed(0)).join(', ')} ms]` : ''),
   );
   // What the long tasks were made of: the scripts of the long animation frames they fell in.
-  const frames = (await page.evaluate('window.__tickscope.longFrames.slice()')) as { start: number; duration: number; scripts: { invoker: string; source: string; duration: number }[] }[];
+  const frames = (await page.evaluate('window.__tickscope.longFrames.slice()')) as {
+    start: number;
+    duration: number;
+    styleAndLayout: number;
+    render: number;
+    scripts: { invoker: string; source: string; duration: number }[];
+  }[];
   const explain = (tasks: { start: number; duration: number }[]) => {
     for (const task of tasks) {
       const frame = frames.find((fr) => task.start >= fr.start - 1 && task.start <= fr.start + fr.duration);
       const scripts = (frame?.scripts ?? []).filter((x) => x.duration >= 5).sort((x, y) => y.duration - x.duration).slice(0, 4);
-      console.log(`  ${task.duration.toFixed(0)} ms task at ${task.start.toFixed(0)}: ${scripts.map((x) => `${x.invoker} -> ${x.source} ${x.duration.toFixed(0)} ms`).join('; ') || '(no script attribution: layout, paint or GC)'}`);
+      const during = [...samples].find(([, list]) => list.some((x) => task.start >= x.from - 1 && task.start < x.to))?.[0] ?? 'between interactions';
+      const parts = frame ? ` [frame ${frame.duration.toFixed(0)} ms: style+layout ${frame.styleAndLayout.toFixed(0)}, render ${frame.render.toFixed(0)}]` : '';
+      console.log(
+        `  ${task.duration.toFixed(0)} ms task at ${task.start.toFixed(0)} (${during})${parts}: ` +
+          (scripts.map((x) => `${x.invoker} -> ${x.source} ${x.duration.toFixed(0)} ms`).join('; ') || 'no script over 5 ms'),
+      );
     }
   };
   explain(during);
