@@ -16,7 +16,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import type { Page } from 'playwright-core';
+import type { CDPSession, Page } from 'playwright-core';
 import { ensureFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
 import { startControlServer } from '../../server/control/app.js';
 import { defaultMemoryBudget, defaultSessionMemory } from '../../server/control/memory-budget.js';
@@ -32,6 +32,8 @@ const { values: args } = parseArgs({
     'wheel-events': { type: 'string', default: '150' },
     /** Write a Chrome CPU profile of the drill-down and the scrolling here (open in DevTools). */
     profile: { type: 'string' },
+    /** Write a Chrome trace (DevTools timeline) of the drill-down here, and list what each long task held. */
+    trace: { type: 'string' },
   },
 });
 const scale = args.scale as FixtureScale;
@@ -99,6 +101,44 @@ async function interaction(page: Page, name: string, targets: string[], act: () 
   await sleep(250); // the analyst looks at the result (and prefetches settle)
   result.to = (await page.evaluate('performance.now()')) as number;
   (samples.get(name) ?? samples.set(name, []).get(name)!).push(result);
+}
+
+interface TraceEvent {
+  name: string;
+  ph: string;
+  pid: number;
+  tid: number;
+  ts: number;
+  dur?: number;
+  args?: { name?: string };
+}
+
+/** Ends the trace, writes it, and prints what the renderer main thread's tasks over 50 ms held. */
+async function writeTrace(tracer: CDPSession, file: string): Promise<void> {
+  const complete = new Promise<string>((resolve) => tracer.once('Tracing.tracingComplete', (e: { stream?: string }) => resolve(e.stream!)));
+  await tracer.send('Tracing.end');
+  const stream = await complete;
+  let text = '';
+  for (;;) {
+    const chunk = await tracer.send('IO.read', { handle: stream });
+    text += chunk.base64Encoded ? Buffer.from(chunk.data, 'base64').toString() : chunk.data;
+    if (chunk.eof) break;
+  }
+  await tracer.send('IO.close', { handle: stream });
+  await writeFile(file, text);
+  const events = (JSON.parse(text) as { traceEvents: TraceEvent[] }).traceEvents;
+  const main = events.filter((e) => e.ph === 'M' && e.name === 'thread_name' && e.args?.name === 'CrRendererMain');
+  console.log(`trace written to ${file}; renderer main-thread tasks over 50 ms:`);
+  for (const thread of main) {
+    const own = events.filter((e) => e.pid === thread.pid && e.tid === thread.tid && e.ph === 'X' && e.dur !== undefined);
+    for (const task of own.filter((e) => e.name === 'RunTask' && e.dur! > 50_000)) {
+      const inside = own.filter((e) => e !== task && e.ts >= task.ts && e.ts + e.dur! <= task.ts + task.dur!);
+      const byName = new Map<string, number>();
+      for (const e of inside) byName.set(e.name, (byName.get(e.name) ?? 0) + e.dur!);
+      const top = [...byName].sort((a, b) => b[1] - a[1]).slice(0, 8);
+      console.log(`  ${(task.dur! / 1000).toFixed(0)} ms: ${top.map(([n, d]) => `${n} ${(d / 1000).toFixed(1)}`).join(', ')} (nested events overlap)`);
+    }
+  }
 }
 
 async function click(page: Page, selector: string): Promise<void> {
@@ -237,6 +277,13 @@ try {
     await cdp.send('Profiler.setSamplingInterval', { interval: 250 });
     await cdp.send('Profiler.start');
   }
+  const tracer = args.trace ? await page.context().newCDPSession(page) : null;
+  if (tracer) {
+    await tracer.send('Tracing.start', {
+      transferMode: 'ReturnAsStream',
+      traceConfig: { includedCategories: ['devtools.timeline', 'disabled-by-default-devtools.timeline', 'v8', 'blink.user_timing', 'toplevel'] },
+    });
+  }
   const profileStart = (await page.evaluate('performance.now()')) as number;
   const drillStart = (await page.evaluate('performance.now()')) as number;
 
@@ -261,6 +308,7 @@ try {
     await writeFile(args.profile!, JSON.stringify({ ...profile, tickscope: { timeOrigin: origin, profileStart, longTasks: allTasks } }));
     console.log(`CPU profile written to ${args.profile}`);
   }
+  if (tracer) await writeTrace(tracer, args.trace!);
   const stats = (await page.evaluate('window.__tickscope.cacheStats()')) as Record<string, number>;
 
   // -------------------------------------------------------------------------------------------
