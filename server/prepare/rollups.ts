@@ -5,7 +5,7 @@
 //
 // Three rollups read the 100M-row bars table (sector_bar, symbol_day and bars_by_time, a narrow
 // copy re-sorted by time); every other one is built from smaller tables.
-import { BAR_MEASURES as M, StoreTable, TRADE_BOUND_FIELDS, TRADE_SORT_COLUMNS } from '../store/format.js';
+import { BAR_MEASURES as M, CLUSTERED_TRADE_SORTS, StoreTable, TRADE_BOUND_FIELDS, TRADE_SORT_COLUMNS, tradeListSortedBy } from '../store/format.js';
 
 export interface RollupDefinition {
   table: string;
@@ -117,6 +117,10 @@ export const ROLLUPS: readonly RollupDefinition[] = [
       FROM (SELECT ${TRADE_LIST_COLUMNS} FROM ${StoreTable.trades} t LEFT JOIN ${StoreTable.symbols} s ON s.symbol = t.symbol)
       ORDER BY run_id, close_ts, trade_id`,
   },
+  ...CLUSTERED_TRADE_SORTS.map((column) => ({
+    table: tradeListSortedBy(column),
+    select: `SELECT * FROM ${StoreTable.tradeList} ORDER BY rk_${column}`,
+  })),
   {
     table: StoreTable.tradeDay,
     select: `

@@ -2,7 +2,7 @@
 // session processes (which open it READ_ONLY, many at once). Bump STORE_FORMAT_VERSION whenever
 // a table, column or meaning below changes; a store of another version is rebuilt, never read.
 
-export const STORE_FORMAT_VERSION = 4;
+export const STORE_FORMAT_VERSION = 5;
 
 /** Name of the single-row-per-key metadata table: (key VARCHAR PRIMARY KEY, value VARCHAR). */
 export const META_TABLE = 'meta';
@@ -19,7 +19,7 @@ export const MetaKey = {
 } as const;
 
 /**
- * Tables of format version 4. All timestamps are TIMESTAMP holding UTC (bar end for bars);
+ * Tables of format version 5. All timestamps are TIMESTAMP holding UTC (bar end for bars);
  * `day` is the UTC calendar DATE of a bar; symbols and run ids are VARCHAR; money is DOUBLE.
  *
  * Base tables (server/prepare/prepare.ts):
@@ -66,6 +66,10 @@ export const MetaKey = {
  *     holding_ms = exit_ts - entry_ts in milliseconds. rk_<c> is the trade's 0-based rank over
  *     the whole table by (c NULLS LAST, run_id, trade_id): a window of any sort order at any
  *     offset is then found from a histogram of ranks and one small sort (queries/trades.ts).
+ * - trade_list_by_<c> for c in CLUSTERED_TRADE_SORTS (pnl, ret)  trade_list again, sorted (rk_<c>)
+ *     a window of the trade list sorted by c reads contiguous rows (zonemaps prune to the window)
+ *     instead of one row in each of a hundred vectors of every column: the sorts analysts use to
+ *     find their best and worst trades. Since format 5.
  * - trade_day(run_id, day, hour, sector, side, trades, wins, pnl_n, gross_profit, gross_loss,
  *             holding_sum, holding_n, bars_held_sum, bars_held_n, min_<f>, max_<f> for every f
  *             of TRADE_BOUND_FIELDS)
@@ -96,6 +100,14 @@ export const StoreTable = {
   barsByTime: 'bars_by_time',
   tradeTags: 'trade_tags',
 } as const;
+
+/** Sort columns whose trade windows read a copy of trade_list clustered by their rank. */
+export const CLUSTERED_TRADE_SORTS = ['pnl', 'ret'] as const;
+
+/** The trade_list copy clustered by `column`'s rank, or trade_list itself for other columns. */
+export function tradeListSortedBy(column: string): string {
+  return (CLUSTERED_TRADE_SORTS as readonly string[]).includes(column) ? `${StoreTable.tradeList}_by_${column}` : StoreTable.tradeList;
+}
 
 /** Trade fields whose bounds trade_day keeps (the fields a histogram can bin). */
 export const TRADE_BOUND_FIELDS = ['pnl', 'ret', 'bars_held', 'holding_ms', 'mae', 'mfe'] as const;

@@ -10,12 +10,14 @@
 //   3. the window's rows: the matching trades whose rank lies between the first and last of those.
 // Reading every column of the ~BUCKET candidates in step 2 would touch a vector of every column
 // for nearly every candidate (ranks are scattered over the table): step 3 touches only the rows
-// shown. The histogram of step 1 is kept per (scope, sort column), so the next page of a scroll
+// shown. For pnl and ret, steps 2 and 3 read trade_list_by_<column>, a copy clustered by that
+// rank, where a window is contiguous rows (step 1 stays on trade_list, whose close-time order
+// prunes a time range). The histogram of step 1 is kept per (scope, sort column), so the next page of a scroll
 // skips it. Without any filter, ranks are positions and steps 1 and 2 are not needed; under a
 // symbols filter the few matching trades are read from the base trades table (sorted by symbol)
 // and sorted directly.
 import { TRADE_SORT_COLUMNS, type TradesParams } from '../../../shared/protocol.js';
-import { StoreTable } from '../../store/format.js';
+import { StoreTable, tradeListSortedBy } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
 import type { Planner } from './plan.js';
@@ -40,6 +42,8 @@ export function planTrades(params: TradesParams, catalog: Catalog): Planner {
   const column = params.sort?.column ?? 'entry_ts';
   if (!SORTABLE.has(column)) throw new BadParamsError(`trades cannot be sorted by ${JSON.stringify(column)}`);
   const rank = `rk_${column}`;
+  // pnl and ret windows read a copy clustered by their rank: contiguous rows, not scattered ones.
+  const table = tradeListSortedBy(column);
   const descending = params.sort?.descending ?? false;
   const offset = params.offset ?? 0;
   const limit = params.limit;
@@ -51,11 +55,11 @@ export function planTrades(params: TradesParams, catalog: Catalog): Planner {
     const last = descending ? total - 1 - offset : offset + limit - 1;
     const sql =
       offset >= total
-        ? `SELECT ${TRADE_SELECT} FROM ${StoreTable.tradeList} WHERE FALSE`
-        : `SELECT ${TRADE_SELECT} FROM ${StoreTable.tradeList}
+        ? `SELECT ${TRADE_SELECT} FROM ${table} WHERE FALSE`
+        : `SELECT ${TRADE_SELECT} FROM ${table}
            WHERE ${rank} BETWEEN ${b.integer(Math.max(0, first))} AND ${b.integer(Math.min(total - 1, last))}
            ORDER BY ${rank} ${descending ? 'DESC' : 'ASC'}`;
-    return () => ({ statements: [{ sql, params: b.params }], source: StoreTable.tradeList, notes: [], total });
+    return () => ({ statements: [{ sql, params: b.params }], source: table, notes: [], total });
   }
   if (scope.symbols) {
     // A few symbols: their trades are a narrow read of the base table, sorted directly.
@@ -92,7 +96,7 @@ export function planTrades(params: TradesParams, catalog: Catalog): Planner {
     const b = new Binder();
     let sql: string;
     if (offset >= total) {
-      sql = `SELECT ${TRADE_SELECT} FROM ${StoreTable.tradeList} WHERE FALSE`;
+      sql = `SELECT ${TRADE_SELECT} FROM ${table} WHERE FALSE`;
     } else {
       const last = Math.min(offset + limit, total) - 1;
       let before = 0;
@@ -108,17 +112,17 @@ export function planTrades(params: TradesParams, catalog: Catalog): Planner {
       const hi = (Math.max(first!.bucket, end) + 1) * BUCKET - 1;
       const w = new Binder();
       const ranks = (await lookup(
-        `SELECT ${rank} FROM ${StoreTable.tradeList}
+        `SELECT ${rank} FROM ${table}
          WHERE ${rank} BETWEEN ${w.integer(lo)} AND ${w.integer(hi)} AND ${tradeConditions(w, scope)}
          ORDER BY ${rank} ${descending ? 'DESC' : 'ASC'} LIMIT ${w.integer(limit)} OFFSET ${w.integer(first!.skip)}`,
         w.params,
       )).map(([r]) => Number(r));
       const low = Math.min(...ranks);
       const high = Math.max(...ranks);
-      sql = `SELECT ${TRADE_SELECT} FROM ${StoreTable.tradeList}
+      sql = `SELECT ${TRADE_SELECT} FROM ${table}
         WHERE ${rank} BETWEEN ${b.integer(low)} AND ${b.integer(high)} AND ${tradeConditions(b, scope)}
         ORDER BY ${rank} ${descending ? 'DESC' : 'ASC'}`;
     }
-    return { statements: [{ sql, params: b.params }], source: StoreTable.tradeList, notes: [], total };
+    return { statements: [{ sql, params: b.params }], source: table, notes: [], total };
   };
 }
