@@ -14,6 +14,7 @@ import { DatasetCatalog } from '../server/control/dataset-catalog.js';
 import { readArrowSchema, stageArrowFiles } from '../server/prepare/arrow.js';
 import { prepareDataset } from '../server/prepare/prepare.js';
 import { prepareInChild } from '../server/prepare/run-in-child.js';
+import { mem } from './support/duckdb.js';
 
 let tmp = '';
 let fixture = '';
@@ -22,18 +23,6 @@ let storeDir = '';
 /** Beside the repository root, as in CI (a fresh clone with shared/ copied next to it). */
 const TESTDATA = path.resolve(repoRoot(), '..', 'shared', 'testdata');
 
-type Q = (sql: string) => Promise<Record<string, unknown>[]>;
-async function mem<T>(fn: (q: Q) => Promise<T>): Promise<T> {
-  const inst = await DuckDBInstance.create(':memory:');
-  const con = await inst.connect();
-  try {
-    await con.run(`SET TimeZone = 'UTC'`);
-    return await fn(async (sql) => (await con.runAndReadAll(sql)).getRowObjectsJson());
-  } finally {
-    con.closeSync();
-    inst.closeSync();
-  }
-}
 
 async function parquet(file: string, select: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });

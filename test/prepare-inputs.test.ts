@@ -7,7 +7,6 @@ import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { DuckDBInstance } from '@duckdb/node-api';
 import {
   Float64,
   Int32,
@@ -23,26 +22,13 @@ import {
 } from 'apache-arrow';
 import { generateFixtures, repoRoot } from '../fixtures/generate.js';
 import { prepareDataset } from '../server/prepare/prepare.js';
+import { mem, withDb } from './support/duckdb.js';
 
 const run = promisify(execFile);
 let tmp = '';
 let fixture = '';
 let baseline = '';
 
-type Q = (sql: string) => Promise<Record<string, unknown>[]>;
-
-async function withDb<T>(file: string, fn: (q: Q) => Promise<T>): Promise<T> {
-  const inst = await DuckDBInstance.create(file, file === ':memory:' ? {} : { access_mode: 'READ_ONLY' });
-  const con = await inst.connect();
-  try {
-    await con.run(`SET TimeZone = 'UTC'`);
-    return await fn(async (sql) => (await con.runAndReadAll(sql)).getRowObjectsJson());
-  } finally {
-    con.closeSync();
-    inst.closeSync();
-  }
-}
-const mem = <T>(fn: (q: Q) => Promise<T>) => withDb(':memory:', fn);
 
 /** Content of a store's base tables, independent of physical layout. */
 async function contentHash(storePath: string): Promise<string> {

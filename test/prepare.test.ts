@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { generateFixtures, RUNS, SCALES } from '../fixtures/generate.js';
 import { existsSync } from 'node:fs';
 import { prepareDataset, type PrepareProgress } from '../server/prepare/prepare.js';
@@ -12,22 +11,11 @@ import { prepareInChild } from '../server/prepare/run-in-child.js';
 import { META_TABLE, STORE_FORMAT_VERSION, StoreTable } from '../server/store/format.js';
 import type { DatasetInfo } from '../shared/protocol.js';
 import { startTestServer } from './support/control-server.js';
+import { mem, withDb } from './support/duckdb.js';
 
 let tmp = '';
 let fixture = '';
 
-async function withDb<T>(file: string, mode: 'READ_ONLY' | 'READ_WRITE', fn: (q: (sql: string) => Promise<Record<string, unknown>[]>) => Promise<T>): Promise<T> {
-  const inst = await DuckDBInstance.create(file, file === ':memory:' ? {} : { access_mode: mode });
-  const con = await inst.connect();
-  try {
-    await con.run(`SET TimeZone = 'UTC'`);
-    return await fn(async (sql) => (await con.runAndReadAll(sql)).getRowObjectsJson());
-  } finally {
-    con.closeSync();
-    inst.closeSync();
-  }
-}
-const mem = <T>(fn: (q: (sql: string) => Promise<Record<string, unknown>[]>) => Promise<T>) => withDb(':memory:', 'READ_WRITE', fn);
 
 before(async () => {
   tmp = await mkdtemp(path.join(os.tmpdir(), 'tickscope-prep-'));
@@ -58,7 +46,7 @@ test('prepare builds every table, sorted, with rollups matching an independent s
   }
   assert.deepEqual(await readdir(storeDir), [`${r.fingerprint}.duckdb`]);
 
-  await withDb(r.storePath, 'READ_ONLY', async (q) => {
+  await withDb(r.storePath, async (q) => {
     // Every table of the format exists (the rollups are defined in rollups.ts, owned elsewhere);
     // the base tables and the first rollups have exactly the documented columns.
     const tables = (await q(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'`)).map((x) => String(x['table_name']));
@@ -152,11 +140,11 @@ test('prepare builds every table, sorted, with rollups matching an independent s
 test('a store with another format_version is rebuilt; nothing temporary is left', async () => {
   const storeDir = path.join(tmp, 'stores-v');
   const r = await prepareDataset({ input: fixture, storeDir });
-  await withDb(r.storePath, 'READ_WRITE', (q) => q(`UPDATE meta SET value = '0' WHERE key = 'format_version'`));
+  await withDb(r.storePath, (q) => q(`UPDATE meta SET value = '0' WHERE key = 'format_version'`), 'READ_WRITE');
   const r2 = await prepareDataset({ input: fixture, storeDir });
   assert.equal(r2.reused, false);
   assert.equal(r2.storePath, r.storePath);
-  const v = await withDb(r.storePath, 'READ_ONLY', (q) => q(`SELECT value FROM meta WHERE key = 'format_version'`));
+  const v = await withDb(r.storePath, (q) => q(`SELECT value FROM meta WHERE key = 'format_version'`));
   assert.equal(v[0]!['value'], String(STORE_FORMAT_VERSION));
   // An unreadable file at the store path is rebuilt too.
   await writeFile(r.storePath, 'not a database');
@@ -175,7 +163,7 @@ test('common column names are mapped; symbols and runs derived when absent', asy
   const dir = path.join(tmp, 'aliases');
   await writeBars(dir, `SELECT ts AS dt, symbol AS ticker, price AS close, position_qty AS amount, pnl FROM (${GOOD_ROW})`);
   const r = await prepareDataset({ input: dir, storeDir: path.join(tmp, 'stores-alias') });
-  await withDb(r.storePath, 'READ_ONLY', async (q) => {
+  await withDb(r.storePath, async (q) => {
     const [b] = await q(`SELECT count(*) AS n, any_value(run_id) AS run, sum(position_value) AS pv, sum(trade_qty) AS tq FROM bars`);
     assert.deepEqual(b, { n: '3', run: 'default', pv: 30, tq: 1 });
     assert.deepEqual(await q(`SELECT * FROM symbols`), [{ symbol: 'AAA', sector: 'Unknown', industry: 'Unknown' }]);
@@ -190,7 +178,7 @@ test('bars not already in (run_id, symbol, ts) order are sorted: shuffled rows, 
     const phases: string[] = [];
     const r = await prepareDataset({ input, storeDir, onProgress: (p) => phases.push(p.phase) });
     assert.ok(phases.includes('sorting bars'), phases.join(', '));
-    await withDb(r.storePath, 'READ_ONLY', async (q) => {
+    await withDb(r.storePath, async (q) => {
       const [o] = await q(`SELECT count(*) FILTER (WHERE NOT (run_id > pr OR (run_id = pr AND (symbol > ps OR (symbol = ps AND ts > pt))))) AS bad, count(*) AS n FROM (
           SELECT run_id, symbol, ts, lag(run_id) OVER (ORDER BY rowid) AS pr, lag(symbol) OVER (ORDER BY rowid) AS ps, lag(ts) OVER (ORDER BY rowid) AS pt FROM bars)
         WHERE pr IS NOT NULL`);
@@ -305,7 +293,7 @@ test('memory: the limit defaults to a fraction of the machine, is settable, and 
   }
   const tempDir = path.join(tmp, 'spill');
   const r = await prepareDataset({ input: fixture, storeDir: path.join(tmp, 'stores-mem'), memoryLimit: '64MB', threads: 1, tempDir });
-  await withDb(r.storePath, 'READ_ONLY', async (q) => {
+  await withDb(r.storePath, async (q) => {
     assert.equal((await q(`SELECT count(*) AS n FROM bars`))[0]!['n'], String(2 * SCALES.tiny.symbols * SCALES.tiny.days * 78));
   });
   assert.ok(!existsSync(tempDir), 'the spill folder is removed after the build');

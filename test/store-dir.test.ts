@@ -7,7 +7,7 @@ import path from 'node:path';
 import { test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { prepareDataset } from '../server/prepare/prepare.js';
-import { listStores, pruneStores, readStoreFormatVersion, unreadableByThisBuild } from '../server/prepare/store-dir.js';
+import { listStores, pruneStores, readCurrentStoreMeta, unreadableByThisBuild } from '../server/prepare/store-dir.js';
 import { META_TABLE, MetaKey, STORE_FORMAT_VERSION } from '../server/store/format.js';
 import { testStoreDir, tinyDataset } from './support/datasets.js';
 
@@ -49,7 +49,7 @@ test('stores of other format versions and files that are not stores are listed a
     const removed = await pruneStores(dir);
     assert.deepEqual(removed.map((e) => e.fingerprint).sort(), ['00000000000000aa', '00000000000000bb']);
     assert.deepEqual((await readdir(dir)).sort(), [path.basename(current), 'notes.txt']);
-    assert.equal(await readStoreFormatVersion(current), STORE_FORMAT_VERSION);
+    assert.equal((await readCurrentStoreMeta(current))?.get(MetaKey.formatVersion), String(STORE_FORMAT_VERSION));
     assert.deepEqual(await pruneStores(dir), []);
   } finally {
     await rm(dir, { recursive: true, force: true });

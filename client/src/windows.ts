@@ -33,6 +33,7 @@ export function pageSpec(base: ListSpec, page: number, pageSize: number): ListSp
   return { query: base.query, params: { ...base.params, offset: page * pageSize, limit: pageSize } } as ListSpec;
 }
 
+/** A list fetched in windows; its fields are VirtualTable's props of the same names (spread it). */
 export interface WindowedList {
   total: number | null;
   getRow: (index: number) => RowRef | undefined;
@@ -42,7 +43,7 @@ export interface WindowedList {
   exact: boolean;
   error: string | null;
   /** Changes when the list is a new one (the table scrolls back to the top). */
-  listKey: string;
+  resetKey: string;
 }
 
 export function useWindowedList(base: ListSpec | null, pageSize: number, name: string): WindowedList {
@@ -161,6 +162,6 @@ export function useWindowedList(base: ListSpec | null, pageSize: number, name: s
     onRange,
     exact: shown.key === key,
     error,
-    listKey: shown.key,
+    resetKey: shown.key,
   };
 }

@@ -5,7 +5,7 @@ import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
 import { ensureFixtures, generateFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
 import { startControlServer } from '../control/app.js';
-import { defaultMemoryBudget, defaultSessionMemory, parseSize } from '../control/memory-budget.js';
+import { DEFAULT_MAX_SESSIONS, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../control/memory-budget.js';
 import type { DatasetSpec } from '../control/dataset-catalog.js';
 import { defaultMemoryLimit, formatSize } from '../prepare/memory.js';
 import { prepareInChild } from '../prepare/run-in-child.js';
@@ -42,7 +42,7 @@ program
   .option('--host <address>', 'interface to bind; anything but loopback exposes every session', '127.0.0.1')
   .option('--idle-timeout <s>', 'seconds a session lives with no tab connected', integer('--idle-timeout', 1), 60)
   .option('--lifetime <s>', 'end every session after this many seconds (0 = never)', integer('--lifetime', 0), 0)
-  .option('--max-sessions <n>', 'live sessions allowed at once', integer('--max-sessions', 1), 20)
+  .option('--max-sessions <n>', 'live sessions allowed at once', integer('--max-sessions', 1), DEFAULT_MAX_SESSIONS)
   .option('--pool-size <n>', 'warm session processes kept ready', integer('--pool-size', 0), 2)
   .option('--session-memory <size>', 'DuckDB memory_limit of each session (default: the memory budget shared by --max-sessions, 128MiB to 1GiB)')
   .option('--session-threads <n>', 'DuckDB threads of each session', integer('--session-threads', 1), Math.min(2, availableParallelism()))

@@ -13,6 +13,9 @@ import { totalmem } from 'node:os';
  */
 export const SESSION_BASE_BYTES = 240 * 2 ** 20;
 
+/** `tickscope serve --max-sessions` unless told otherwise. */
+export const DEFAULT_MAX_SESSIONS = 20;
+
 const UNITS: Record<string, number> = {
   B: 1, KB: 1e3, MB: 1e6, GB: 1e9, TB: 1e12, KIB: 2 ** 10, MIB: 2 ** 20, GIB: 2 ** 30, TIB: 2 ** 40,
 };

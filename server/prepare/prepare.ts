@@ -30,7 +30,6 @@
 // - day is the UTC calendar day of ts.
 
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -39,10 +38,10 @@ import { readArrowSchema, stageArrowFiles, type ColumnInfo } from './arrow.js';
 import { errorMessage, PrepareError } from './errors.js';
 import { resolveInputs, TABLE_KINDS, type DataFile, type ResolvedInputs, type Source, type TableKind } from './inputs.js';
 import { readProgress, tryLock, type HeldLock, type LockHolder, readHolder } from './lock.js';
-import { checkMapping, COLUMNS, matchColumns, readMappingFile, type ColumnMapping, type DatasetMapping } from './mapping.js';
+import { checkMapping, COLUMNS, matchColumns, readMappingFile, type DatasetMapping } from './mapping.js';
 import { defaultMemoryLimit, duckdbMemoryLimit } from './memory.js';
 import { ROLLUPS } from './rollups.js';
-import { readStoreFormatVersion, readStoreMeta } from './store-dir.js';
+import { readCurrentStoreMeta } from './store-dir.js';
 
 export { PrepareError } from './errors.js';
 export type { ColumnMapping, DatasetMapping } from './mapping.js';
@@ -509,17 +508,17 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
   let waited = false;
 
   for (;;) {
-    if (existsSync(storePath) && (await readStoreFormatVersion(storePath)) === STORE_FORMAT_VERSION) {
+    const current = await readCurrentStoreMeta(storePath);
+    if (current) {
       emit({ phase: 'done', fraction: 1, rows: null, totalRows: null, etaSeconds: 0 });
-      const meta = await readStoreMeta(storePath);
-      const note = meta instanceof Error ? undefined : meta.get(MetaKey.timezoneNote);
+      const note = current.get(MetaKey.timezoneNote);
       return { storePath, fingerprint, reused: true, ...(waited ? { waited } : {}), ...(note ? { timezoneNote: note } : {}) };
     }
     const lock = await tryLock(lockPath, progressPath);
     if (lock) {
       try {
         // The holder before us may have published while we looked.
-        if (existsSync(storePath) && (await readStoreFormatVersion(storePath)) === STORE_FORMAT_VERSION) continue;
+        if (await readCurrentStoreMeta(storePath)) continue;
         await removeStaleTemporaries(storeDir, fingerprint);
         return { ...(await buildAndPublish(opts, resolved, mapping, fingerprint, storeDir, storePath, lock, emit)), ...(waited ? { waited } : {}) };
       } finally {

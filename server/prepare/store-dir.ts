@@ -4,6 +4,7 @@
 // dataset again next to the store an older build left: gigabytes nobody will read. Nothing is
 // removed behind the user's back (an older build sharing the folder may still use its stores):
 // `tickscope stores` lists them and `--prune` removes them; `tickscope serve` says when there are.
+import { existsSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -46,12 +47,19 @@ export async function readStoreMeta(storePath: string): Promise<Map<string, stri
   }
 }
 
-/** The store's format version, or null when it is not a readable store. */
-export async function readStoreFormatVersion(storePath: string): Promise<number | null> {
-  const meta = await readStoreMeta(storePath);
-  if (meta instanceof Error) return null;
+function formatVersionOf(meta: ReadonlyMap<string, string>): number | null {
   const version = Number(meta.get(MetaKey.formatVersion));
   return Number.isFinite(version) ? version : null;
+}
+
+/**
+ * The meta table of the store at `storePath` when it is one this build reads; null when there is
+ * none there, it is of another format version, or it cannot be read (preparation builds it again).
+ */
+export async function readCurrentStoreMeta(storePath: string): Promise<Map<string, string> | null> {
+  if (!existsSync(storePath)) return null;
+  const meta = await readStoreMeta(storePath);
+  return meta instanceof Error || formatVersionOf(meta) !== STORE_FORMAT_VERSION ? null : meta;
 }
 
 /** The published stores in `storeDir` (not the temporaries of builds in progress), by fingerprint. */
@@ -74,7 +82,7 @@ export async function listStores(storeDir: string): Promise<StoreEntry[]> {
       entries.push({ path: file, fingerprint: match[1]!, formatVersion: null, inputs: [], bytes, problem: meta.message });
       continue;
     }
-    const version = Number(meta.get(MetaKey.formatVersion));
+    const version = formatVersionOf(meta);
     let inputs: string[] = [];
     try {
       inputs = JSON.parse(meta.get(MetaKey.inputs) ?? '[]') as string[];
@@ -84,10 +92,10 @@ export async function listStores(storeDir: string): Promise<StoreEntry[]> {
     entries.push({
       path: file,
       fingerprint: match[1]!,
-      formatVersion: Number.isFinite(version) ? version : null,
+      formatVersion: version,
       inputs,
       bytes,
-      ...(Number.isFinite(version) ? {} : { problem: `${file}: its meta table has no format version` }),
+      ...(version !== null ? {} : { problem: `${file}: its meta table has no format version` }),
     });
   }
   return entries;

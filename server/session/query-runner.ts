@@ -124,15 +124,18 @@ export class QueryRunner {
         const result = await prepared.stream();
         executeMs += performance.now() - t1;
         const names = result.columnNames();
+        /** The next chunk of the result (null at its end), pulled only when the last one is handled. */
+        const nextChunk = async () => {
+          const t = performance.now();
+          const chunk = await result.fetchChunk();
+          executeMs += performance.now() - t;
+          this.chunksPulled++;
+          if (signal.aborted) throw new CancelledError(reasonOf(signal));
+          return chunk && chunk.rowCount > 0 ? chunk : null;
+        };
         if (statement.compute) {
           const collector = new ColumnCollector(names, result.columnTypes());
-          for (;;) {
-            const t = performance.now();
-            const chunk = await result.fetchChunk();
-            executeMs += performance.now() - t;
-            this.chunksPulled++;
-            if (signal.aborted) throw new CancelledError(reasonOf(signal));
-            if (!chunk || chunk.rowCount === 0) break;
+          for (let chunk = await nextChunk(); chunk; chunk = await nextChunk()) {
             const e = performance.now();
             collector.append(chunk);
             encodeMs += performance.now() - e;
@@ -163,13 +166,7 @@ export class QueryRunner {
           await onBatch(ipc, batches++);
           onProgress?.({ rows, batches, bytes });
         };
-        for (;;) {
-          const t = performance.now();
-          const chunk = await result.fetchChunk();
-          executeMs += performance.now() - t;
-          this.chunksPulled++;
-          if (signal.aborted) throw new CancelledError(reasonOf(signal));
-          if (!chunk || chunk.rowCount === 0) break;
+        for (let chunk = await nextChunk(); chunk; chunk = await nextChunk()) {
           if (totalIndex >= 0 && total === undefined) total = Number(chunk.getColumnVector(totalIndex).getItem(0));
           const e = performance.now();
           encoder.append(chunk);

@@ -23,7 +23,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureFixtures, fixtureCacheDir, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
 import { startControlServer, type ControlServer } from '../../server/control/app.js';
-import { defaultMemoryBudget, defaultSessionMemory } from '../../server/control/memory-budget.js';
+import { DEFAULT_MAX_SESSIONS, defaultMemoryBudget, defaultSessionMemory } from '../../server/control/memory-budget.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import { openStore } from '../../server/session/store.js';
 import type { QueryRequest } from '../../shared/protocol.js';
@@ -45,7 +45,7 @@ const seed = Number(flag('seed', scale === 'tiny' ? '7' : '42'));
 const interactionCount = Number(flag('interactions', '240'));
 const baselineEvery = argv.includes('--no-baseline') ? 0 : Number(flag('baseline-every', '1'));
 const threads = Number(flag('threads', '2'));
-const memory = flag('memory') ?? defaultSessionMemory(20, defaultMemoryBudget());
+const memory = flag('memory') ?? defaultSessionMemory(DEFAULT_MAX_SESSIONS, defaultMemoryBudget());
 const exportRows = Number(flag('export-rows', '5000000'));
 
 // ---------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
 import { startControlServer, type ControlServer } from '../../server/control/app.js';
-import { SESSION_BASE_BYTES, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../../server/control/memory-budget.js';
+import { DEFAULT_MAX_SESSIONS, SESSION_BASE_BYTES, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../../server/control/memory-budget.js';
 import { IDLE_QUIET_MS } from '../../server/session/idle-memory.js';
 import type { SessionInfo } from '../../shared/protocol.js';
 import { launchBrowser } from '../support/browser.js';
@@ -45,7 +45,7 @@ const INTERACTIONS = Number(args.interactions);
 // the crowd under `--max-sessions N --memory-budget B` (default 6 GiB: the budget of the 20), which
 // gives each session the memory_limit that lets N busy sessions fit B.
 const DEFAULT_BUDGET = defaultMemoryBudget();
-const DEFAULT_MEMORY = defaultSessionMemory(20, DEFAULT_BUDGET);
+const DEFAULT_MEMORY = defaultSessionMemory(DEFAULT_MAX_SESSIONS, DEFAULT_BUDGET);
 const CROWD_BUDGET = parseSize(args['memory-budget']!);
 const CROWD_MEMORY = defaultSessionMemory(CONCURRENT, CROWD_BUDGET);
 const CLIENT_DIR = fileURLToPath(new URL('../../client/', import.meta.url));
@@ -171,10 +171,6 @@ function processRss(pid: number): number {
   }
 }
 
-function controlRss(): number {
-  return Number(readFileSync('/proc/self/statm', 'utf8').split(' ')[1]) * 4096;
-}
-
 // ---------------------------------------------------------------------------------------------
 console.log(
   `bench:sessions on scale ${scale}: memory_limit ${DEFAULT_MEMORY} (serve's default here) for spawns, tabs and the idle session; ` +
@@ -221,7 +217,7 @@ await sampler;
 await sleep(1500); // stats and RSS settle
 const crowdInfos = (await sessions(crowdServer)).filter((s) => crowd.some((c) => c.id === s.id));
 const crowdRss = crowdInfos.reduce((sum, s) => sum + (s.rssBytes ?? 0), 0);
-const controlBytes = controlRss();
+const controlBytes = processRss(process.pid); // the control server runs in this process
 await crowdServer.close();
 
 const cold = await startServer(0, input);

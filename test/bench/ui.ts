@@ -19,7 +19,7 @@ import { parseArgs } from 'node:util';
 import type { CDPSession, Page } from 'playwright-core';
 import { ensureFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
 import { startControlServer } from '../../server/control/app.js';
-import { defaultMemoryBudget, defaultSessionMemory } from '../../server/control/memory-budget.js';
+import { DEFAULT_MAX_SESSIONS, defaultMemoryBudget, defaultSessionMemory } from '../../server/control/memory-budget.js';
 import { launchBrowser } from '../support/browser.js';
 import { percentile } from './stats.js';
 
@@ -27,7 +27,7 @@ const { values: args } = parseArgs({
   options: {
     scale: { type: 'string', default: 'large' },
     rounds: { type: 'string', default: '5' },
-    'session-memory': { type: 'string', default: defaultSessionMemory(20, defaultMemoryBudget()) },
+    'session-memory': { type: 'string', default: defaultSessionMemory(DEFAULT_MAX_SESSIONS, defaultMemoryBudget()) },
     'session-threads': { type: 'string', default: '2' },
     'wheel-events': { type: 'string', default: '150' },
     /** Write a Chrome CPU profile of the drill-down and the scrolling here (open in DevTools). */

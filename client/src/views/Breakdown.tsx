@@ -85,7 +85,7 @@ export function Breakdown({ route, dataset }: { route: Route; dataset: DatasetSc
   // a click or hover acts on what the row is, not on what the route now says.
   const kinds = useRef(new Map<string, 'sector' | 'symbol'>());
   kinds.current.set(specKey(base), by);
-  const shownBy = kinds.current.get(list.listKey) ?? by;
+  const shownBy = kinds.current.get(list.resetKey) ?? by;
   const sort = route.bsort ?? { column: 'pnl' as BreakdownColumn, descending: true };
 
   // The P&L of what the table breaks down (the portfolio, or the sector), brushable.
@@ -191,23 +191,17 @@ export function Breakdown({ route, dataset }: { route: Route; dataset: DatasetSc
       >
         <VirtualTable
           testId="breakdown-table"
+          {...list}
           autoFocus
           label={title}
           columns={columns}
-          total={list.total}
-          getRow={list.getRow}
-          version={list.version}
           height={by === 'sector' ? Math.min(520, 26 * Math.max(3, rows ?? 11) + 4) : 'calc(100vh - 420px)'}
           sort={sort}
           onSort={onSort}
           onSortHover={onSortHover}
-          onRange={list.onRange}
           onActivate={open}
           onHover={hover}
-          exact={list.exact}
-          resetKey={list.listKey}
           empty={sector ? `No symbols of ${sector} in this range.` : 'Nothing in this range.'}
-          error={list.error}
         />
       </Card>
     </div>

@@ -12,7 +12,7 @@ import { goUp, navigate, upTarget, type Route } from '../route.js';
 import { prefetch } from '../session.js';
 import { PAGE_SIZE, seriesSpec, symbolTradesSpec, symbolViewSpecs, tradeDetailSpec, tradeRoute, useRequestWidths } from '../specs.js';
 import { num, str } from '../table.js';
-import { cssVar, runColor, useTheme } from '../theme.js';
+import { cssVar, useTheme } from '../theme.js';
 import { useWindowedList } from '../windows.js';
 import { markDrawn } from '../perf.js';
 import type { ColumnTable, DatasetSchema } from '../worker/types.js';
@@ -362,21 +362,15 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
           <Card title={<>Trades of {symbol}</>} aside={<span className="hint">{list.total !== null ? `${count(list.total)} closing in range` : ''}</span>}>
             <VirtualTable
               testId="symbol-trades"
-          autoFocus
+              {...list}
+              autoFocus
               label={`Trades of ${symbol}`}
               columns={columns}
-              total={list.total}
-              getRow={list.getRow}
-              version={list.version}
               height={route.trade ? 300 : 560}
-              onRange={list.onRange}
               onActivate={openTrade}
               onHover={hoverTrade}
               isSelected={isSelected}
-              exact={list.exact}
-              resetKey={list.listKey}
               empty="No trades of this symbol close in this range."
-              error={list.error}
             />
           </Card>
         </aside>

@@ -199,23 +199,17 @@ export function TradesView({ route, dataset }: { route: Route; dataset: DatasetS
         <Filters route={route} dataset={dataset} />
         <VirtualTable
           testId="trades-table"
+          {...list}
           autoFocus
           label="Trades"
           columns={columns}
-          total={list.total}
-          getRow={list.getRow}
-          version={list.version}
           height="max(320px, calc(100vh - 330px))"
           sort={sort}
           onSort={onSort}
           onSortHover={onSortHover}
-          onRange={list.onRange}
           onActivate={open}
           onHover={hover}
-          exact={list.exact}
-          resetKey={list.listKey}
           empty={empty}
-          error={list.error}
         />
       </Card>
     </div>

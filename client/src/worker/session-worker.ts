@@ -140,7 +140,7 @@ function pump(): void {
   const urgent = queue.filter((f) => !f.low);
   // A view waits: the session's DuckDB threads go to it, not to guesses. Background flights in
   // progress are cancelled (the server interrupts their queries) and queued again behind it.
-  if (urgent.length > 0 && background > 0) background -= preemptBackground();
+  if (urgent.length > 0) preemptBackground();
   for (const flight of urgent) {
     if (byWireId.size >= MAX_IN_FLIGHT || !send(flight)) return;
     foreground++;
@@ -159,9 +159,8 @@ function pump(): void {
   }
 }
 
-/** Cancels the background flights in progress and queues them again; returns how many. */
-function preemptBackground(): number {
-  let preempted = 0;
+/** Cancels the background flights in progress and queues them again. */
+function preemptBackground(): void {
   for (const [id, flight] of byWireId) {
     if (!flight.low) continue;
     byWireId.delete(id);
@@ -174,9 +173,7 @@ function preemptBackground(): number {
     flight.frames = [];
     queue.push(flight);
     stats.preempted++;
-    preempted++;
   }
-  return preempted;
 }
 
 function dropFlight(flight: Flight, why: string): void {

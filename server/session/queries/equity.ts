@@ -9,23 +9,16 @@ import type { EquityParams } from '../../../shared/protocol.js';
 import { byRunAndTime, cumulative, drawdown, m4, pick, reorder, type Columns, type OutColumn } from '../compute.js';
 import type { Catalog } from '../store.js';
 import { sourceOf, type QueryPlan } from './plan.js';
-import { resolveScope, timeCondition, tradeFilterNote } from './scope.js';
-import { barRows, levelFor, onePerBar, runIndexSql } from './sources.js';
+import { resolveScope, tradeFilterNote } from './scope.js';
+import { perBarSeries } from './sources.js';
 import { Binder } from './sql.js';
 
 export function planEquity(params: EquityParams, catalog: Catalog): QueryPlan {
   const scope = resolveScope(params, catalog);
   const b = new Binder();
-  const level = levelFor(scope);
-  const rows = barRows(b, level, scope, timeCondition(b, 'ts', scope));
-  const ri = runIndexSql(b, scope.runs);
-  // Portfolio rows are one per run per bar, stored in (run_id, ts) order; finer levels add up.
-  const sql =
-    onePerBar(level, scope)
-      ? `SELECT ${ri} AS ri, epoch_ms(ts)::DOUBLE AS t, pnl FROM (${rows.sql})`
-      : `SELECT ${ri} AS ri, epoch_ms(ts)::DOUBLE AS t, sum(pnl) AS pnl FROM (${rows.sql}) GROUP BY run_id, ts ORDER BY ri, t`;
+  const rows = perBarSeries(b, scope, ['pnl']);
   return {
-    statements: [{ sql, params: b.params, compute: (columns) => equityColumns(columns, scope.runs, params.width) }],
+    statements: [{ sql: rows.sql, params: b.params, compute: (columns) => equityColumns(columns, scope.runs, params.width) }],
     source: sourceOf(rows.sources),
     notes: tradeFilterNote(scope, 'the equity curve'),
   };

@@ -5,8 +5,8 @@ import type { ExposureParams } from '../../../shared/protocol.js';
 import { byRunAndTime, m4, pick, reorder, type Columns, type OutColumn } from '../compute.js';
 import type { Catalog } from '../store.js';
 import { sourceOf, type QueryPlan } from './plan.js';
-import { resolveScope, timeCondition, tradeFilterNote } from './scope.js';
-import { barRows, levelFor, onePerBar, runIndexSql } from './sources.js';
+import { resolveScope, tradeFilterNote } from './scope.js';
+import { perBarSeries } from './sources.js';
 import { Binder } from './sql.js';
 
 const SERIES = ['gross', 'net', 'long', 'short'] as const;
@@ -14,16 +14,9 @@ const SERIES = ['gross', 'net', 'long', 'short'] as const;
 export function planExposure(params: ExposureParams, catalog: Catalog): QueryPlan {
   const scope = resolveScope(params, catalog);
   const b = new Binder();
-  const level = levelFor(scope);
-  const rows = barRows(b, level, scope, timeCondition(b, 'ts', scope));
-  const ri = runIndexSql(b, scope.runs);
-  const sql =
-    onePerBar(level, scope)
-      ? `SELECT ${ri} AS ri, epoch_ms(ts)::DOUBLE AS t, gross, net, long, short FROM (${rows.sql})`
-      : `SELECT ${ri} AS ri, epoch_ms(ts)::DOUBLE AS t, sum(gross) AS gross, sum(net) AS net, sum(long) AS long, sum(short) AS short
-         FROM (${rows.sql}) GROUP BY run_id, ts ORDER BY ri, t`;
+  const rows = perBarSeries(b, scope, SERIES);
   return {
-    statements: [{ sql, params: b.params, compute: (columns) => exposureColumns(columns, scope.runs, params.width) }],
+    statements: [{ sql: rows.sql, params: b.params, compute: (columns) => exposureColumns(columns, scope.runs, params.width) }],
     source: sourceOf(rows.sources),
     notes: tradeFilterNote(scope, 'exposures'),
   };

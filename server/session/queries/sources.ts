@@ -4,7 +4,7 @@
 // from bar tables for the (at most two) days it cuts: exact, and a few thousand rows instead of
 // the hundred million of the bar table.
 import { BAR_MEASURES, StoreTable } from '../../store/format.js';
-import { runsCondition, type Scope } from './scope.js';
+import { runsCondition, timeCondition, type Scope } from './scope.js';
 import { and, type Binder } from './sql.js';
 
 export type Level = 'portfolio' | 'sector' | 'symbol';
@@ -58,7 +58,7 @@ function barTable(level: Level, scope: Scope): LevelTables {
  * True when the level's rows are already one per run per bar: a portfolio, a single sector, or a
  * single symbol (no sector filter to combine with), so no GROUP BY is needed over them.
  */
-export function onePerBar(level: Level, scope: Scope): boolean {
+function onePerBar(level: Level, scope: Scope): boolean {
   if (level === 'portfolio') return true;
   if (level === 'sector') return scope.sectors?.length === 1;
   return scope.symbols?.length === 1;
@@ -148,6 +148,23 @@ export function dayRows(b: Binder, level: Level, scope: Scope, options: RowOptio
     sources.push(day);
   }
   return { sql: withSector(level, branches.join('\nUNION ALL\n'), options), sources };
+}
+
+/**
+ * The scope's bar measures (columns of barRows) over its range, one row per run per bar: ri (the
+ * run's index in scope.runs), t (epoch ms) and `measures`, in (ri, t) order, from the coarsest bar
+ * table the filters allow. What a time series computed in the session (compute.ts) starts from.
+ */
+export function perBarSeries(b: Binder, scope: Scope, measures: readonly string[]): Rows {
+  const level = levelFor(scope);
+  const rows = barRows(b, level, scope, timeCondition(b, 'ts', scope));
+  const ri = runIndexSql(b, scope.runs);
+  // Portfolio rows are one per run per bar, stored in (run_id, ts) order; finer levels add up.
+  const sql = onePerBar(level, scope)
+    ? `SELECT ${ri} AS ri, epoch_ms(ts)::DOUBLE AS t, ${measures.join(', ')} FROM (${rows.sql})`
+    : `SELECT ${ri} AS ri, epoch_ms(ts)::DOUBLE AS t, ${measures.map((m) => `sum(${m}) AS ${m}`).join(', ')}
+       FROM (${rows.sql}) GROUP BY run_id, ts ORDER BY ri, t`;
+  return { sql, sources: rows.sources };
 }
 
 /** The index of each row's run in `runs`, as an INTEGER expression (for computed results). */

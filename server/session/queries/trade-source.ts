@@ -21,7 +21,7 @@ export interface TradeRangePlan {
 }
 
 /** Splits [from, to] (epoch ms, inclusive) into whole UTC days and cut windows. */
-export function planTradeRange(from: number | undefined, to: number | undefined): TradeRangePlan {
+function planTradeRange(from: number | undefined, to: number | undefined): TradeRangePlan {
   if (from === undefined && to === undefined) return { full: { lo: null, hi: null }, cuts: [] };
   const f = from === undefined ? null : Math.round(from * 1000);
   const t = to === undefined ? null : Math.round(to * 1000);
@@ -60,7 +60,7 @@ export function tradeFrom(b: Binder, scope: Scope): string {
     WHERE ${b.in('t.symbol', scope.symbols)})`;
 }
 
-export function tradeDayUsable(scope: Scope, options: { symbol?: boolean } = {}): boolean {
+function tradeDayUsable(scope: Scope, options: { symbol?: boolean } = {}): boolean {
   return !options.symbol && !scope.symbols && !scope.trade.tags && scope.trade.ranges.length === 0;
 }
 
@@ -113,7 +113,7 @@ function overTradeDays(b: Binder, scope: Scope, dims: string, select: { day: str
  * symbols) without its trade filters, which select within it. (Crossfilter's convention: bins
  * stay put while trade filters are toggled, so filtered histograms compare.)
  */
-export function withoutTradeFilters(scope: Scope): Scope {
+function withoutTradeFilters(scope: Scope): Scope {
   return { ...scope, trade: { ranges: [] } };
 }
 
