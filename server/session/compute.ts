@@ -9,15 +9,16 @@ import { Field, Float64, Int32, RecordBatch, Schema, Struct, Table, Utf8, makeDa
 /** Numeric columns of a whole result: DOUBLE as Float64Array (NULL as NaN), integers as Int32Array. */
 export type Columns = Map<string, Float64Array | Int32Array>;
 
+/** Reads a whole result of `rows` rows, chunk by chunk, straight into one typed array per column. */
 export class ColumnCollector {
-  private readonly parts: { name: string; kind: 'f64' | 'i32'; chunks: (Float64Array | Int32Array)[] }[];
-  private rows = 0;
+  private readonly parts: { name: string; kind: 'f64' | 'i32'; values: Float64Array | Int32Array }[];
+  private filled = 0;
 
-  constructor(names: readonly string[], types: readonly DuckDBType[]) {
+  constructor(names: readonly string[], types: readonly DuckDBType[], private readonly rows: number) {
     this.parts = names.map((name, i) => {
       const id = types[i]!.typeId;
-      if (id === DuckDBTypeId.DOUBLE) return { name, kind: 'f64' as const, chunks: [] };
-      if (id === DuckDBTypeId.INTEGER) return { name, kind: 'i32' as const, chunks: [] };
+      if (id === DuckDBTypeId.DOUBLE) return { name, kind: 'f64' as const, values: new Float64Array(rows) };
+      if (id === DuckDBTypeId.INTEGER) return { name, kind: 'i32' as const, values: new Int32Array(rows) };
       throw new Error(`column "${name}" has DuckDB type ${types[i]!.toString()}; computed results read DOUBLE and INTEGER`);
     });
   }
@@ -25,33 +26,34 @@ export class ColumnCollector {
   append(chunk: DuckDBDataChunk): void {
     const rows = chunk.rowCount;
     if (rows === 0) return;
+    if (this.filled + rows > this.rows) throw new Error(`result has more than the ${this.rows} rows it announced`);
     const validityBytes = Math.ceil(rows / 64) * 8;
+    const at = this.filled;
     this.parts.forEach((part, index) => {
       const vector = bindings.data_chunk_get_vector(chunk.chunk, index);
-      const bytes = bindings.vector_get_data(vector, rows * (part.kind === 'f64' ? 8 : 4));
-      const copy = part.kind === 'f64' ? new Float64Array(rows) : new Int32Array(rows);
-      new Uint8Array(copy.buffer).set(bytes.subarray(0, copy.byteLength));
+      const width = part.kind === 'f64' ? 8 : 4;
+      const bytes = bindings.vector_get_data(vector, rows * width);
+      new Uint8Array(part.values.buffer, at * width, rows * width).set(bytes.subarray(0, rows * width));
       const validity = bindings.vector_get_validity(vector, validityBytes);
-      if (validity && part.kind === 'f64') {
-        for (let i = 0; i < rows; i++) if ((validity[i >> 3]! & (1 << (i & 7))) === 0) copy[i] = Number.NaN;
-      }
-      part.chunks.push(copy);
+      if (validity && part.kind === 'f64') markNulls(part.values as Float64Array, at, rows, validity);
     });
-    this.rows += rows;
+    this.filled += rows;
   }
 
   columns(): Columns {
-    const out: Columns = new Map();
-    for (const part of this.parts) {
-      const all = part.kind === 'f64' ? new Float64Array(this.rows) : new Int32Array(this.rows);
-      let at = 0;
-      for (const chunk of part.chunks) {
-        all.set(chunk as never, at);
-        at += chunk.length;
-      }
-      out.set(part.name, all);
-    }
-    return out;
+    if (this.filled !== this.rows) throw new Error(`result announced ${this.rows} rows but delivered ${this.filled}`);
+    return new Map(this.parts.map((part) => [part.name, part.values]));
+  }
+}
+
+/** Sets NaN where a DuckDB validity mask (one bit per row, 1 = valid) says NULL; skips whole valid bytes. */
+function markNulls(values: Float64Array, at: number, rows: number, validity: Uint8Array): void {
+  const bytes = Math.ceil(rows / 8);
+  for (let b = 0; b < bytes; b++) {
+    const mask = validity[b]!;
+    if (mask === 0xff) continue;
+    const end = Math.min(rows, b * 8 + 8);
+    for (let i = b * 8; i < end; i++) if ((mask & (1 << (i & 7))) === 0) values[at + i] = Number.NaN;
   }
 }
 
@@ -152,32 +154,37 @@ export function m4(run: Int32Array, t: Float64Array, series: readonly Float64Arr
   }
   const span = Math.max(t1 - t0, 1);
   const keep = new Uint8Array(n);
-  const k = series.length;
-  const lo = new Int32Array(k);
-  const hi = new Int32Array(k);
-  let start = 0;
-  while (start < n) {
+  // The pixel column of every row first, then one series at a time over each column's rows: tight
+  // loops over one typed array each, which is what V8 compiles best.
+  const px = new Int32Array(n);
+  for (let i = 0; i < n; i++) px[i] = Math.min(Math.floor(((t[i]! - t0) / span) * width), width - 1);
+  const columnEnds: number[] = [];
+  for (let start = 0; start < n; ) {
     // One pixel column of one run: rows start..end-1.
-    const px = Math.min(Math.floor(((t[start]! - t0) / span) * width), width - 1);
     let end = start + 1;
-    while (end < n && run[end] === run[start] && Math.min(Math.floor(((t[end]! - t0) / span) * width), width - 1) === px) end++;
+    while (end < n && run[end] === run[start] && px[end] === px[start]) end++;
     keep[start] = 1;
     keep[end - 1] = 1;
-    lo.fill(-1);
-    hi.fill(-1);
-    for (let i = start; i < end; i++) {
-      for (let s = 0; s < k; s++) {
-        const v = series[s]![i]!;
-        if (Number.isNaN(v)) continue;
-        if (lo[s]! < 0 || v < series[s]![lo[s]!]!) lo[s] = i;
-        if (hi[s]! < 0 || v > series[s]![hi[s]!]!) hi[s] = i;
-      }
-    }
-    for (let s = 0; s < k; s++) {
-      if (lo[s]! >= 0) keep[lo[s]!] = 1;
-      if (hi[s]! >= 0) keep[hi[s]!] = 1;
-    }
+    columnEnds.push(end);
     start = end;
+  }
+  for (const values of series) {
+    let start = 0;
+    for (const end of columnEnds) {
+      let lo = -1;
+      let hi = -1;
+      let min = Infinity;
+      let max = -Infinity;
+      for (let i = start; i < end; i++) {
+        const v = values[i]!;
+        // NaN fails both comparisons, so NULLs are never kept as extremes; ties keep the first.
+        if (v < min || (lo < 0 && v === Infinity)) (min = v), (lo = i);
+        if (v > max || (hi < 0 && v === -Infinity)) (max = v), (hi = i);
+      }
+      if (lo >= 0) keep[lo] = 1;
+      if (hi >= 0) keep[hi] = 1;
+      start = end;
+    }
   }
   let count = 0;
   for (let i = 0; i < n; i++) count += keep[i]!;

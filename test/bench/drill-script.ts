@@ -3,6 +3,7 @@
 // scrolls, trade filters and time breakdowns, the requests of each interaction as a UI sends them.
 // Seeded: the same seed gives the same script on the same dataset.
 import type { QueryRequest } from '../../shared/protocol.js';
+import { mulberry32 } from '../support/random.js';
 import { rowsOf, type SessionClient } from '../support/session-client.js';
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -12,17 +13,6 @@ export type Ask = DistributiveOmit<QueryRequest, 'type' | 'id'>;
 export interface Interaction {
   kind: string;
   asks: Ask[];
-}
-
-
-function mulberry32(a: number) {
-  return () => {
-    a |= 0;
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** `count` interactions over the session's dataset (one request lists its symbols first). */
