@@ -5,7 +5,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { compileValidator, discriminated, type Validator } from './validate.js';
 
 /** Version of the WebSocket protocol below; the hello carries it and the client checks it. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 // ---------------------------------------------------------------------------------------------
 // Session lifecycle (HTTP)
@@ -370,6 +370,12 @@ export const DatasetSchema = Type.Object({
   dayCount: Type.Integer(),
   /** Epoch ms of the first and last bar; null for an empty dataset. */
   range: Type.Union([Type.Object({ from: Type.Number(), to: Type.Number() }), Type.Null()]),
+  /**
+   * The trading calendar: the bar interval and each trading day's first and last bar (epoch ms,
+   * flat pairs). Time axes are drawn in trading time over it (shared/trading-time.ts), and M4's
+   * pixel columns are taken over it.
+   */
+  calendar: Type.Object({ barMs: Type.Number({ exclusiveMinimum: 0 }), days: Type.Array(Type.Number()) }),
 });
 export type DatasetSchema = Static<typeof DatasetSchema>;
 

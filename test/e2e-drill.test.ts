@@ -218,6 +218,29 @@ test('brush zoom: a drag across the equity chart zooms every view, answered firs
   await page.close();
 });
 
+test('time axes leave out the closed hours: a drag selects trading instants, not nights or weekends', async () => {
+  const page = await open('/');
+  await drawn(page, OVERVIEW);
+  const box = (await page.locator(`${sel('equity-chart')} .u-over`).boundingBox())!;
+  // On a calendar axis, 35% into the tiny fixture's two weeks is a Saturday; in trading time, the
+  // middle of the fourth of its ten trading days (the ends of days are avoided: the closed hours
+  // between two days are one bar wide on the axis).
+  await page.mouse.move(box.x + box.width * 0.35, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.65, box.y + box.height / 2, { steps: 6 });
+  await page.mouse.up();
+  await waitForSearch(page, `q.has('from') && q.has('to')`);
+  const q = await search(page);
+  for (const end of ['from', 'to']) {
+    const at = new Date(Date.parse(q.get(end)!));
+    const minutes = at.getUTCHours() * 60 + at.getUTCMinutes();
+    assert.ok(at.getUTCDay() >= 1 && at.getUTCDay() <= 5, `${end} ${at.toISOString()} is a weekday`);
+    // Bars end 14:35-21:00 UTC; the closed hours between two days are one bar wide on the axis.
+    assert.ok(minutes >= 14 * 60 + 30 && minutes <= 21 * 60, `${end} ${at.toISOString()} is within trading hours`);
+  }
+  await page.close();
+});
+
 test('trade table: windows load as it scrolls; sort on any column; side, P&L filters; empty state', async () => {
   const page = await open('/?view=trades');
   await drawn(page, ['trades-table']);

@@ -7,7 +7,8 @@ import type { EquityParams } from '../shared/protocol.js';
 import { QueryRunner } from '../server/session/query-runner.js';
 import { planEquity } from '../server/session/queries/equity.js';
 import { BadParamsError } from '../server/session/queries/errors.js';
-import type { Catalog } from '../server/session/store.js';
+import { tradingCalendar, type Catalog } from '../server/session/store.js';
+import { TradingTime } from '../shared/trading-time.js';
 
 const START = Date.UTC(2024, 0, 2, 14, 35);
 const STEP = 5 * 60_000;
@@ -55,12 +56,17 @@ function catalog(): Catalog {
     d.first = Math.min(d.first, t);
     d.last = Math.max(d.last, t);
   }
+  const sorted = [...days.values()].sort((a, b) => a.first - b.first);
+  // Bars every 5 minutes around the clock: trading time is calendar time, as the reference below assumes.
+  const calendar = tradingCalendar(sorted, STEP);
   return {
     runs: new Map(RUNS.map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
     sectors: new Set(),
     symbols: new Map(),
     tags: new Set(),
-    days: [...days.values()].sort((a, b) => a.first - b.first),
+    days: sorted,
+    calendar,
+    tradingTime: new TradingTime(calendar),
     tradeCount: 0,
   };
 }

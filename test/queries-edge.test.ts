@@ -10,7 +10,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { checkM4, nearRows, scopeParams } from './support/checks.js';
 import { LocalSession, type Ask } from './support/local-session.js';
-import { equityRef, loadRaw, perBar, summaryRef, tradesIn, type RawData, type RefScope } from './support/reference.js';
+import { equityRef, loadRaw, perBar, summaryRef, tradesIn, tradingTimeRef, type RawData, type RefScope } from './support/reference.js';
 
 let dir = '';
 let session: LocalSession;
@@ -102,9 +102,9 @@ test('equity, exposure, breakdown, series and trades on the edge dataset', async
   for (const scope of [{}, { runs: ['one'] }, { from: DAY1 + 2 * BAR, to: DAY1 + 2 * 86_400_000 + 3 * BAR, filters: { sectors: ['Energy'] } }]) {
     const s = { ...scope, ...(scope as { filters?: { sectors: string[] } }).filters };
     const equity = await session.ask({ query: 'equity', params: { ...scope, width: 4 } });
-    checkM4(equity.rows, equityRef(raw, s) as never, 4, ['equity', 'drawdown'], 'equity');
+    checkM4(equity.rows, equityRef(raw, s) as never, 4, ['equity', 'drawdown'], 'equity', tradingTimeRef(raw));
     const exposure = await session.ask({ query: 'exposure', params: { ...scope, width: 3 } });
-    checkM4(exposure.rows, perBar(raw, s) as never, 3, ['gross', 'net', 'long', 'short'], 'exposure');
+    checkM4(exposure.rows, perBar(raw, s) as never, 3, ['gross', 'net', 'long', 'short'], 'exposure', tradingTimeRef(raw));
   }
   const bySymbol = await session.ask({ query: 'breakdown', params: { by: 'symbol', sort: { column: 'key' }, limit: 10 } });
   assert.deepEqual(bySymbol.rows.map((r) => r.key), ['AAA', 'BBB', 'CCC', 'ZZZ']);

@@ -25,6 +25,7 @@ import {
   sdSample,
   summaryRef,
   tradesIn,
+  tradingTimeRef,
   type RawData,
   type RefScope,
   type Trade,
@@ -164,12 +165,12 @@ for (const [name, scope, width] of curveCases) {
   test(`equity: ${name}`, async () => {
     const s = scope();
     const answer = await ask({ query: 'equity', params: { ...scopeParams(s), width } });
-    checkM4(answer.rows, equityRef(raw, s) as never, width, ['equity', 'drawdown'], 'equity');
+    checkM4(answer.rows, equityRef(raw, s) as never, width, ['equity', 'drawdown'], 'equity', tradingTimeRef(raw));
   });
   test(`exposure: ${name}`, async () => {
     const s = scope();
     const answer = await ask({ query: 'exposure', params: { ...scopeParams(s), width } });
-    checkM4(answer.rows, perBar(raw, s) as never, width, ['gross', 'net', 'long', 'short'], 'exposure');
+    checkM4(answer.rows, perBar(raw, s) as never, width, ['gross', 'net', 'long', 'short'], 'exposure', tradingTimeRef(raw));
   });
 }
 
@@ -358,7 +359,7 @@ test('series: one symbol, M4 on price, position value and cumulative P&L, with i
       );
     }
     const points = answer.parts.get('points')!;
-    checkM4(points, full as never, width, ['price', 'position_value', 'cum_pnl', 'position_qty'].slice(0, 3), `series ${symbol}`);
+    checkM4(points, full as never, width, ['price', 'position_value', 'cum_pnl', 'position_qty'].slice(0, 3), `series ${symbol}`, tradingTimeRef(raw));
     for (const row of points) {
       const exact = full.get(row.run_id as string)!.find((p) => p.t === row.ts)!;
       assert.equal(row.position_qty, exact.position_qty);

@@ -138,26 +138,27 @@ export function byRunAndTime(columns: Columns): { order: Uint32Array | null; run
 }
 
 /**
- * M4 over rows sorted by (run, t): pixel columns over calendar time, shared by every run
- * (px = min(floor((t - t0) / span * width), width - 1) with t0, span over all rows). Keeps, per
- * run and pixel column, the first and last row and the rows of each series' minimum and maximum
- * (the first such row on ties). Returns the kept row indexes, ascending.
+ * M4 over rows sorted by (run, x), x being the chart's horizontal axis (trading time,
+ * shared/trading-time.ts): pixel columns shared by every run (px = min(floor((x - x0) / span *
+ * width), width - 1) with x0, span over all rows). Keeps, per run and pixel column, the first and
+ * last row and the rows of each series' minimum and maximum (the first such row on ties). Returns
+ * the kept row indexes, ascending.
  */
-export function m4(run: Int32Array, t: Float64Array, series: readonly Float64Array[], width: number): Uint32Array {
-  const n = t.length;
+export function m4(run: Int32Array, x: Float64Array, series: readonly Float64Array[], width: number): Uint32Array {
+  const n = x.length;
   if (n === 0) return new Uint32Array(0);
-  let t0 = Infinity;
-  let t1 = -Infinity;
+  let x0 = Infinity;
+  let x1 = -Infinity;
   for (let i = 0; i < n; i++) {
-    if (t[i]! < t0) t0 = t[i]!;
-    if (t[i]! > t1) t1 = t[i]!;
+    if (x[i]! < x0) x0 = x[i]!;
+    if (x[i]! > x1) x1 = x[i]!;
   }
-  const span = Math.max(t1 - t0, 1);
+  const span = Math.max(x1 - x0, 1);
   const keep = new Uint8Array(n);
   // The pixel column of every row first, then one series at a time over each column's rows: tight
   // loops over one typed array each, which is what V8 compiles best.
   const px = new Int32Array(n);
-  for (let i = 0; i < n; i++) px[i] = Math.min(Math.floor(((t[i]! - t0) / span) * width), width - 1);
+  for (let i = 0; i < n; i++) px[i] = Math.min(Math.floor(((x[i]! - x0) / span) * width), width - 1);
   const columnEnds: number[] = [];
   for (let start = 0; start < n; ) {
     // One pixel column of one run: rows start..end-1.

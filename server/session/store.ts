@@ -7,6 +7,7 @@
 // into whole days, answered from day rollups, and cut days, answered from bar tables).
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import type { DatasetSchema, RunInfo } from '../../shared/protocol.js';
+import { TradingTime, type TradingCalendar } from '../../shared/trading-time.js';
 import { META_TABLE, MetaKey, STORE_FORMAT_VERSION, StoreTable } from '../store/format.js';
 
 export interface TradingDay {
@@ -25,6 +26,10 @@ export interface Catalog {
   tags: ReadonlySet<string>;
   /** Trading days, ascending. */
   days: readonly TradingDay[];
+  /** The trading days and bar interval, as the hello message carries them. */
+  calendar: TradingCalendar;
+  /** The time axis of the charts (closed hours taken out): M4 picks its pixel columns over it. */
+  tradingTime: TradingTime;
   /** Rows of trade_list: its ranks run 0..tradeCount-1 under every sort column. */
   tradeCount: number;
 }
@@ -149,14 +154,32 @@ async function readCatalog(connection: DuckDBConnection): Promise<Catalog> {
   const dayRows = await connection.runAndReadAll(`
     SELECT strftime(day, '%Y-%m-%d'), epoch_ms(min(first_ts))::DOUBLE, epoch_ms(max(last_ts))::DOUBLE
     FROM ${StoreTable.portfolioDay} GROUP BY day ORDER BY day`);
+  const days = (dayRows.getRows() as [string, number, number][]).map(([iso, first, last]) => ({ iso, first, last }));
+  // The bar interval: the tightest day's mean spacing (a day with a missing bar spaces wider).
+  const spacing = await connection.runAndReadAll(`
+    SELECT min((epoch_ms(last_ts) - epoch_ms(first_ts)) / (bars - 1))::DOUBLE FROM ${StoreTable.portfolioDay} WHERE bars > 1`);
+  const calendar = tradingCalendar(days, spacing.getRows()[0]?.[0] as number | null);
   return {
     runs,
     symbols,
     sectors: new Set([...symbols.values()].sort()),
     tags: new Set((tagRows.getRows() as [string][]).map(([tag]) => String(tag))),
-    days: (dayRows.getRows() as [string, number, number][]).map(([iso, first, last]) => ({ iso, first, last })),
+    days,
+    calendar,
+    tradingTime: new TradingTime(calendar),
     tradeCount: Number(tradeCount.getRows()[0]?.[0] ?? 0),
   };
+}
+
+/**
+ * The trading calendar of `days`. Its bar interval is `spacing` (bars within a day); with one bar a
+ * day (daily data), the shortest gap between two days; with a single bar, one minute.
+ */
+export function tradingCalendar(days: readonly TradingDay[], spacing: number | null): TradingCalendar {
+  let barMs = spacing !== null && spacing > 0 ? spacing : Infinity;
+  if (!Number.isFinite(barMs)) for (let i = 1; i < days.length; i++) barMs = Math.min(barMs, days[i]!.first - days[i - 1]!.last);
+  if (!Number.isFinite(barMs) || barMs <= 0) barMs = 60_000;
+  return { barMs, days: days.flatMap((d) => [d.first, d.last]) };
 }
 
 async function readSchema(connection: DuckDBConnection, catalog: Catalog): Promise<Omit<DatasetSchema, 'id'>> {
@@ -174,5 +197,6 @@ async function readSchema(connection: DuckDBConnection, catalog: Catalog): Promi
     tradeCount: tradeCount ?? 0,
     dayCount: catalog.days.length,
     range: first && last ? { from: first.first, to: last.last } : null,
+    calendar: catalog.calendar,
   };
 }

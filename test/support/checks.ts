@@ -38,19 +38,23 @@ export function scopeParams(s: RefScope) {
   };
 }
 
-/** M4: every kept row is a real row, and per pixel column the first, last, min and max survive. */
+/**
+ * M4: every kept row is a real row, and per pixel column the first, last, min and max survive.
+ * Pixel columns are over `axis` (the dataset's trading time, tradingTimeRef).
+ */
 export function checkM4(
   got: Record<string, unknown>[],
   full: Map<string, ({ t: number } & Record<string, number>)[]>,
   width: number,
   series: string[],
   what: string,
+  axis: (t: number) => number,
 ): void {
   const all = [...full.values()].flat();
   if (all.length === 0) return assert.equal(got.length, 0, `${what}: rows for an empty series`);
-  const t0 = Math.min(...all.map((p) => p.t));
-  const span = Math.max(Math.max(...all.map((p) => p.t)) - t0, 1);
-  const px = (t: number) => Math.min(Math.floor(((t - t0) / span) * width), width - 1);
+  const x0 = Math.min(...all.map((p) => axis(p.t)));
+  const span = Math.max(Math.max(...all.map((p) => axis(p.t))) - x0, 1);
+  const px = (t: number) => Math.min(Math.floor(((axis(t) - x0) / span) * width), width - 1);
   assert.deepEqual([...new Set(got.map((r) => r.run_id as string))].sort(), [...full.keys()].sort(), `${what}: runs`);
   for (const [run, points] of full) {
     const mine = got.filter((r) => r.run_id === run);

@@ -391,3 +391,41 @@ export function marketRef(raw: RawData): Map<string, number | null> {
   }
   return new Map([...allDays].map((day) => [day, rets.has(day) ? mean(rets.get(day)!) : null]));
 }
+
+/**
+ * The dataset's trading time, written from its definition (docs/architecture.md): trading days are
+ * the UTC dates with bars, each from its first to its last bar over every run; the bar interval is
+ * the smallest mean spacing of a run's bars within a day; calendar time runs within a day, and the
+ * closed hours up to the next day's first bar count as one bar interval.
+ */
+export function tradingTimeRef(raw: RawData): (t: number) => number {
+  const days = new Map<string, { first: number; last: number }>();
+  const runDays = new Map<string, Set<number>>();
+  for (const b of raw.bars) {
+    const d = days.get(b.day) ?? days.set(b.day, { first: b.ts, last: b.ts }).get(b.day)!;
+    d.first = Math.min(d.first, b.ts);
+    d.last = Math.max(d.last, b.ts);
+    const key = `${b.run}|${b.day}`;
+    (runDays.get(key) ?? runDays.set(key, new Set()).get(key)!).add(b.ts);
+  }
+  const sorted = [...days.values()].sort((a, b) => a.first - b.first);
+  let bar = Infinity;
+  for (const stamps of runDays.values()) {
+    if (stamps.size > 1) bar = Math.min(bar, (Math.max(...stamps) - Math.min(...stamps)) / (stamps.size - 1));
+  }
+  if (!Number.isFinite(bar)) for (let i = 1; i < sorted.length; i++) bar = Math.min(bar, sorted[i]!.first - sorted[i - 1]!.last);
+  if (!Number.isFinite(bar)) bar = 60_000;
+  return (t: number) => {
+    if (sorted.length === 0) return t;
+    if (t < sorted[0]!.first) return t - sorted[0]!.first;
+    let at = 0;
+    for (let i = 0; i < sorted.length; i++) {
+      const { first, last } = sorted[i]!;
+      const next = sorted[i + 1];
+      if (t <= last || !next) return at + (t - first);
+      if (t < next.first) return at + (last - first) + (bar * (t - last)) / (next.first - last);
+      at += last - first + bar;
+    }
+    return t;
+  };
+}

@@ -1,7 +1,9 @@
 // A thin wrapper over uPlot (a fast canvas chart). The data arrives as typed arrays already
 // aligned by the worker; this component hands them to uPlot, reports when it has drawn, and
 // turns a drag into a range selection. Extra drawing (trade markers, MAE/MFE) goes through
-// `overlay`, called on every redraw with uPlot's canvas context.
+// `overlay`, called on every redraw with uPlot's canvas context. Time charts are drawn in
+// trading time (time-axis.ts): uPlot's x is trading seconds, everything this component takes and
+// reports is calendar time (epoch seconds).
 import { useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode, type RefObject } from 'react';
 import { inOwnTask } from '../scheduler.js';
 import uPlot from 'uplot';
@@ -9,6 +11,8 @@ import 'uplot/dist/uPlot.min.css';
 import { dollars, dollarsCompact } from '../format.js';
 import { markDrawn } from '../perf.js';
 import { cssVar, useTheme } from '../theme.js';
+import { cursorTime, tradingTimeAxis } from '../time-axis.js';
+import type { TradingTime } from '../../../shared/trading-time.js';
 
 export interface ChartLine {
   label: string;
@@ -40,7 +44,8 @@ export interface ChartProps {
   height: number;
   /** Exact data (false: a preview from the cache, or stale while a newer answer loads). */
   exact?: boolean;
-  xTime?: boolean;
+  /** A time chart's trading time (tradingTimeOf), drawn without closed hours; null: x is a plain number. */
+  time: TradingTime | null;
   yFormat?: (v: number) => string;
   valueFormat?: (v: number) => string;
   xFormat?: (v: number) => string;
@@ -85,24 +90,34 @@ export function useElementWidth(ref: RefObject<HTMLElement | null>): number {
   return width;
 }
 
-function toUPlotData(data: ChartData): uPlot.AlignedData {
-  if (data.gapFree) return [data.x, ...data.lines.map((l) => l.values)];
+function toUPlotData(data: ChartData, time: TradingTime | null): uPlot.AlignedData {
+  const x = time ? time.toTradingAll(data.x, 1000) : data.x;
+  if (data.gapFree) return [x, ...data.lines.map((l) => l.values)];
   // uPlot draws gaps only for null, not NaN.
-  return [data.x, ...data.lines.map((l) => Array.from(l.values, (v) => (Number.isNaN(v) ? null : v)))];
+  return [x, ...data.lines.map((l) => Array.from(l.values, (v) => (Number.isNaN(v) ? null : v)))];
+}
+
+/** A chart's x (trading seconds for a time chart) -> what it reports (epoch seconds). */
+function reportedX(time: TradingTime | null, x: number): number {
+  return time ? time.fromTrading(x * 1000) / 1000 : x;
+}
+
+/** Epoch seconds -> the x of a time chart (for overlays drawing at instants). */
+export function chartX(time: TradingTime, epochSeconds: number): number {
+  return time.toTrading(epochSeconds * 1000) / 1000;
 }
 
 function makeOptions(props: ChartProps, width: number, lines: ChartLine[], hooks: { onDraw: (u: uPlot) => void; onSelect: (u: uPlot) => void }): uPlot.Options {
   const axis = cssVar('--chart-axis') || '#475569';
   const grid = cssVar('--chart-grid') || '#eef2f7';
   const tick = cssVar('--chart-tick') || '#cbd5e1';
-  const xTime = props.xTime ?? true;
+  const time = props.time;
   const yFormat = props.yFormat ?? dollarsCompact;
   const valueFormat = props.valueFormat ?? dollars;
   const bars = uPlot.paths.bars?.({ size: [0.92, 64], align: 0 });
   return {
     width: Math.max(1, width),
     height: props.height,
-    ...(xTime ? { tzDate: (ts: number) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC') } : {}),
     cursor: {
       ...(props.syncKey
         ? {
@@ -117,7 +132,7 @@ function makeOptions(props: ChartProps, width: number, lines: ChartLine[], hooks
     },
     legend: { live: true },
     scales: {
-      x: { time: xTime },
+      x: { time: false },
       y: {
         ...(props.logY ? { distr: 3 as const } : {}),
         ...(props.yRange ? { range: props.yRange } : {}),
@@ -128,7 +143,7 @@ function makeOptions(props: ChartProps, width: number, lines: ChartLine[], hooks
         stroke: axis,
         grid: { stroke: grid },
         ticks: { stroke: tick },
-        ...(props.xFormat ? { values: (_u: uPlot, splits: number[]) => splits.map((v) => props.xFormat!(v)) } : {}),
+        ...(time ? tradingTimeAxis(time) : props.xFormat ? { values: (_u: uPlot, splits: number[]) => splits.map((v) => props.xFormat!(v)) } : {}),
       },
       {
         stroke: axis,
@@ -139,7 +154,7 @@ function makeOptions(props: ChartProps, width: number, lines: ChartLine[], hooks
       },
     ],
     series: [
-      xTime ? { label: 'Time (UTC)', value: '{YYYY}-{MM}-{DD} {HH}:{mm}' } : { label: 'x', value: (_u, v) => (v == null ? '–' : (props.xFormat ?? String)(v)) },
+      time ? { label: 'Time (UTC)', value: (_u, v) => cursorTime(time, v) } : { label: 'x', value: (_u, v) => (v == null ? '–' : (props.xFormat ?? String)(v)) },
       ...lines.map(
         (line): uPlot.Series => ({
           label: line.label,
@@ -173,7 +188,7 @@ export function Chart(props: ChartProps) {
   const theme = useTheme();
 
   const signature = props.data ? props.data.lines.map((l) => `${l.label}\u0001${l.color}\u0001${l.bars ? 'b' : ''}${l.dash ? 'd' : ''}${l.fill ?? ''}`).join('\u0000') : null;
-  const aligned = useMemo(() => (props.data ? toUPlotData(props.data) : null), [props.data]);
+  const aligned = useMemo(() => (props.data ? toUPlotData(props.data, props.time) : null), [props.data, props.time]);
 
   // (Re)create the plot when the set of series or the look changes; data and size changes are
   // applied below without re-creating it. Creation runs in a task of its own (a view mounting
@@ -199,15 +214,16 @@ export function Chart(props: ChartProps) {
       const onSelect = (plot: uPlot) => {
         const { left, width: w } = plot.select;
         if (w < 3) return;
-        const from = plot.posToVal(left, 'x');
-        const to = plot.posToVal(left + w, 'x');
+        const time = propsRef.current.time;
+        const from = reportedX(time, plot.posToVal(left, 'x'));
+        const to = reportedX(time, plot.posToVal(left + w, 'x'));
         plot.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
         down = null;
         if (to > from) propsRef.current.onSelectRange?.(from, to);
       };
       pointsRef.current = data.points;
       shownRef.current = data;
-      const plot = new uPlot(makeOptions(propsRef.current, width, data.lines, { onDraw, onSelect }), toUPlotData(data), target);
+      const plot = new uPlot(makeOptions(propsRef.current, width, data.lines, { onDraw, onSelect }), toUPlotData(data, propsRef.current.time), target);
       u = plot;
       uplotRef.current = plot;
       const over = plot.over;
@@ -217,7 +233,7 @@ export function Chart(props: ChartProps) {
       const onUp = (e: MouseEvent) => {
         if (down && Math.abs(e.clientX - down.x) < 3 && Math.abs(e.clientY - down.y) < 3 && propsRef.current.onClickX) {
           const rect = over.getBoundingClientRect();
-          propsRef.current.onClickX(plot.posToVal(e.clientX - rect.left, 'x'));
+          propsRef.current.onClickX(reportedX(propsRef.current.time, plot.posToVal(e.clientX - rect.left, 'x')));
         }
         down = null;
       };
@@ -239,7 +255,7 @@ export function Chart(props: ChartProps) {
       }
     };
     // eslint-disable-next-line react-hooks/exhaustive-deps -- recreate only when the series set or look changes
-  }, [signature, props.height, props.xTime, props.syncKey, theme, width > 0, props.logY]);
+  }, [signature, props.height, props.time, props.syncKey, theme, width > 0, props.logY]);
 
   // New data is drawn in a task of its own too: a view whose four charts get answers in one
   // render draws them in four tasks.

@@ -13,6 +13,7 @@ import { prefetch } from '../session.js';
 import { breakdownSpec, equitySpec, PAGE_SIZE, sparkSpec, symbolViewSpecs, useRequestWidths } from '../specs.js';
 import { num, str } from '../table.js';
 import { runColor, useTheme } from '../theme.js';
+import { tradingTimeOf } from '../time-axis.js';
 import { pageSpec, useWindowedList } from '../windows.js';
 import type { DatasetSchema } from '../worker/types.js';
 import { QueryNote, useRangeSelect } from './common.js';
@@ -35,7 +36,8 @@ const Sparkline = memo(function Sparkline({ route, by, name, dataset }: { route:
     if (!ctx) return;
     ctx.scale(dpr, dpr);
     ctx.clearRect(0, 0, w, h);
-    const x = data.x;
+    // Trading time, as the charts: closed hours take no room.
+    const x = tradingTimeOf(dataset).toTradingAll(data.x, 1000);
     if (x.length < 2) return;
     let lo = 0;
     let hi = 0;
@@ -76,6 +78,7 @@ const Sparkline = memo(function Sparkline({ route, by, name, dataset }: { route:
 
 export function Breakdown({ route, dataset }: { route: Route; dataset: DatasetSchema }) {
   const theme = useTheme();
+  const time = tradingTimeOf(dataset);
   const widths = useRequestWidths();
   const by: 'sector' | 'symbol' = route.level === 'sectors' && !route.sector ? 'sector' : 'symbol';
   const sector = route.level === 'sectors' ? route.sector : undefined;
@@ -173,6 +176,7 @@ export function Breakdown({ route, dataset }: { route: Route; dataset: DatasetSc
         title={sector ? `${sector}: cumulative P&L` : 'Portfolio: cumulative P&L'} aside={<QueryNote state={curve} />}>
         <Chart
           testId="breakdown-chart"
+          time={time}
           data={curveData}
           exact={!curve.stale}
           height={150}

@@ -13,6 +13,7 @@ import { equitySpec, exposureSpec, heatmapSpec, histogramSpec, summarySpec, useR
 import { runColor, useTheme } from '../theme.js';
 import type { DatasetSchema, TimeSeries } from '../worker/types.js';
 import { QueryNote, runLabel, useRangeSelect } from './common.js';
+import { tradingTimeOf } from '../time-axis.js';
 
 const EQUITY_HEIGHT = 320;
 const DRAWDOWN_HEIGHT = 150;
@@ -40,6 +41,7 @@ export function whenFirstChart(fn: () => void): void {
 
 export function Overview({ route, dataset }: { route: Route; dataset: DatasetSchema }) {
   const theme = useTheme();
+  const time = tradingTimeOf(dataset);
   const widths = useRequestWidths();
   const equity = useQuery(equitySpec(route, widths.main), { previewable: true, name: 'overview.equity' });
   // On the first load the equity curve goes alone (the session's two DuckDB threads are all
@@ -156,6 +158,7 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
           exact={!equity.stale}
           height={EQUITY_HEIGHT}
           syncKey="overview"
+          time={time}
           placeholder={placeholder}
           onDrawn={onDrawn}
           onSelectRange={onSelectRange}
@@ -169,6 +172,7 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
           exact={!equity.stale}
           height={DRAWDOWN_HEIGHT}
           syncKey="overview"
+          time={time}
           placeholder={placeholder}
           onSelectRange={onSelectRange}
           onResetRange={reset}
@@ -181,6 +185,7 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
           exact={!exposure.stale}
           height={EXPOSURE_HEIGHT}
           syncKey="overview"
+          time={time}
           placeholder={ex && ex.points === 0 ? 'No bars in this range.' : exposure.error ? `Could not load: ${exposure.error}` : 'Loading…'}
           onSelectRange={onSelectRange}
           onResetRange={reset}
@@ -195,7 +200,7 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
             testId="histogram-chart"
             data={histData}
             exact={!histogram.stale}
-            xTime={false}
+            time={null}
             height={260}
             yFormat={(v) => count(v)}
             xFormat={(v) => dollarsCompact(v)}

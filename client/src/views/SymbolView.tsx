@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef } from 'react';
 import type uPlot from 'uplot';
 import { Card } from '../components/Card.js';
-import { Chart, type ChartData } from '../components/Chart.js';
+import { Chart, chartX, type ChartData } from '../components/Chart.js';
 import { VirtualTable, type RowRef, type TableColumn } from '../components/VirtualTable.js';
 import { compactCount, count, dollars, dollarsCompact, duration, percent, pnl, price, signedCount, tone, utcDateTime, utcShort } from '../format.js';
 import { useQuery } from '../query.js';
@@ -13,6 +13,8 @@ import { prefetch } from '../session.js';
 import { PAGE_SIZE, seriesSpec, symbolTradesSpec, symbolViewSpecs, tradeDetailSpec, tradeRoute, useRequestWidths } from '../specs.js';
 import { num, str } from '../table.js';
 import { cssVar, useTheme } from '../theme.js';
+import { tradingTimeOf } from '../time-axis.js';
+import type { TradingTime } from '../../../shared/trading-time.js';
 import { useWindowedList } from '../windows.js';
 import { markDrawn } from '../perf.js';
 import type { ColumnTable, DatasetSchema } from '../worker/types.js';
@@ -65,7 +67,7 @@ function excursionPrices(t: SelectedTrade): { mae: number; mfe: number } {
   return { mae: t.entryPrice * (1 + dir * t.mae), mfe: t.entryPrice * (1 + dir * t.mfe) };
 }
 
-function drawMarkers(u: uPlot, trades: ColumnTable | undefined, selected: SelectedTrade | null, colors: { pos: string; neg: string; text: string; band: string }) {
+function drawMarkers(u: uPlot, time: TradingTime, trades: ColumnTable | undefined, selected: SelectedTrade | null, colors: { pos: string; neg: string; text: string; band: string }) {
   const ctx = u.ctx;
   const { left, top, width, height } = u.bbox;
   const dpr = devicePixelRatio || 1;
@@ -76,8 +78,8 @@ function drawMarkers(u: uPlot, trades: ColumnTable | undefined, selected: Select
   const xMin = u.scales.x?.min ?? -Infinity;
   const xMax = u.scales.x?.max ?? Infinity;
   if (selected) {
-    const x0 = u.valToPos(selected.entryTs / 1000, 'x', true);
-    const x1 = u.valToPos((Number.isFinite(selected.exitTs) ? selected.exitTs : selected.entryTs) / 1000, 'x', true);
+    const x0 = u.valToPos(chartX(time, selected.entryTs / 1000), 'x', true);
+    const x1 = u.valToPos(chartX(time, (Number.isFinite(selected.exitTs) ? selected.exitTs : selected.entryTs) / 1000), 'x', true);
     ctx.fillStyle = colors.band;
     ctx.fillRect(x0, top, Math.max(2, x1 - x0), height);
     const { mae, mfe } = excursionPrices(selected);
@@ -110,8 +112,9 @@ function drawMarkers(u: uPlot, trades: ColumnTable | undefined, selected: Select
     const sides = trades.columns.side;
     const size = (trades.length > 400 ? 3 : 4.5) * dpr;
     for (let i = 0; i < trades.length; i++) {
-      const e = entry[i]! / 1000;
-      const x = exit[i]! / 1000;
+      // In the chart's x (trading seconds); NaN (no exit) stays NaN.
+      const e = chartX(time, entry[i]! / 1000);
+      const x = chartX(time, exit[i]! / 1000);
       if ((e < xMin || e > xMax) && (!(x >= xMin) || x > xMax)) continue;
       const isSelected = selected && selected.id === num(trades, 'trade_id', i) && selected.run === str(trades, 'run_id', i);
       const short = sides && !(sides instanceof Float64Array) && sides.dict[sides.codes[i]!] === 'short';
@@ -156,6 +159,7 @@ function drawMarkers(u: uPlot, trades: ColumnTable | undefined, selected: Select
 
 export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetSchema }) {
   const theme = useTheme();
+  const time = tradingTimeOf(dataset);
   const widths = useRequestWidths();
   const symbol = route.symbol!;
   const series = useQuery(seriesSpec(route, symbol, widths.symbol), { previewable: true, name: 'symbol.series' });
@@ -208,7 +212,7 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
     [theme],
   );
   const trades = data?.trades;
-  const overlay = useCallback((u: uPlot) => drawMarkers(u, trades, selected, colors), [trades, selected, colors]);
+  const overlay = useCallback((u: uPlot) => drawMarkers(u, time, trades, selected, colors), [time, trades, selected, colors]);
 
   const openTrade = useCallback(
     (row: RowRef) => {
@@ -263,6 +267,7 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
           >
             <Chart
               testId="price-chart"
+              time={time}
               data={priceData}
               exact={!series.stale}
               height={300}
@@ -279,6 +284,7 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
           <Card title="Position" aside={<span className="hint">shares held{multiRun ? ', per run' : ''}</span>}>
             <Chart
               testId="position-chart"
+              time={time}
               data={positionData}
               exact={!series.stale}
               height={120}
@@ -293,6 +299,7 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
           <Card title="Cumulative P&L" aside={<span className="hint">from the start of the range</span>}>
             <Chart
               testId="symbol-pnl-chart"
+              time={time}
               data={pnlData}
               exact={!series.stale}
               height={150}

@@ -7,6 +7,7 @@
 // sum, the drawdown and M4 are one pass in the session (compute.ts).
 import type { EquityParams } from '../../../shared/protocol.js';
 import { byRunAndTime, cumulative, drawdown, m4, pick, reorder, type Columns, type OutColumn } from '../compute.js';
+import type { TradingTime } from '../../../shared/trading-time.js';
 import type { Catalog } from '../store.js';
 import { sourceOf, type QueryPlan } from './plan.js';
 import { resolveScope, tradeFilterNote } from './scope.js';
@@ -18,17 +19,17 @@ export function planEquity(params: EquityParams, catalog: Catalog): QueryPlan {
   const b = new Binder();
   const rows = perBarSeries(b, scope, ['pnl']);
   return {
-    statements: [{ sql: rows.sql, params: b.params, compute: (columns) => equityColumns(columns, scope.runs, params.width) }],
+    statements: [{ sql: rows.sql, params: b.params, compute: (columns) => equityColumns(columns, scope.runs, params.width, catalog.tradingTime) }],
     source: sourceOf(rows.sources),
     notes: tradeFilterNote(scope, 'the equity curve'),
   };
 }
 
-function equityColumns(columns: Columns, runs: readonly string[], width: number): OutColumn[] {
+function equityColumns(columns: Columns, runs: readonly string[], width: number, time: TradingTime): OutColumn[] {
   const { order, run, t } = byRunAndTime(columns);
   const equity = cumulative(run, reorder(columns.get('pnl') as Float64Array, order));
   const dd = drawdown(run, equity);
-  const kept = m4(run, t, [equity, dd], width);
+  const kept = m4(run, time.toTradingAll(t), [equity, dd], width);
   return [
     { name: 'run_id', kind: 'utf8', index: pick(run, kept), names: runs },
     { name: 'ts', kind: 'f64', values: pick(t, kept) },

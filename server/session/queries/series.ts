@@ -36,7 +36,7 @@ export function planSeries(params: SeriesParams, catalog: Catalog): Planner {
     const qty = reorder(columns.get('position_qty') as Float64Array, order);
     const value = reorder(columns.get('position_value') as Float64Array, order);
     const cum = cumulative(run, reorder(columns.get('pnl') as Float64Array, order));
-    const kept = m4(run, t, [price, value, cum], params.width);
+    const kept = m4(run, catalog.tradingTime.toTradingAll(t), [price, value, cum], params.width);
     return [
       { name: 'run_id', kind: 'utf8', index: pick(run, kept), names: scope.runs },
       { name: 'ts', kind: 'f64', values: pick(t, kept) },

@@ -1,0 +1,128 @@
+// Time charts are drawn in trading time (shared/trading-time.ts): the market's closed hours take
+// no room, as on a trading terminal. uPlot sees x in trading seconds; this module gives each
+// dataset its one TradingTime and places and labels the axis ticks at calendar instants (a day's
+// first bar, a week's, a month's, or round times of day), mapped into trading time.
+import type uPlot from 'uplot';
+import type { DatasetSchema } from '../../shared/protocol.js';
+import { TradingTime } from '../../shared/trading-time.js';
+
+const byDataset = new WeakMap<DatasetSchema, TradingTime>();
+
+/** The dataset's trading time, made once per hello. */
+export function tradingTimeOf(dataset: DatasetSchema): TradingTime {
+  let time = byDataset.get(dataset);
+  if (!time) byDataset.set(dataset, (time = new TradingTime(dataset.calendar)));
+  return time;
+}
+
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+/** Round times of day a tick may fall on, finest first. */
+const INTRADAY_STEPS = [5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR, 2 * HOUR, 3 * HOUR];
+/** Least room for one tick label, CSS px. */
+const TICK_SPACE = 90;
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const pad = (n: number) => String(n).padStart(2, '0');
+const monthDay = (d: Date) => `${d.getUTCMonth() + 1}/${d.getUTCDate()}`;
+
+interface Tick {
+  /** Calendar instant, epoch ms. */
+  at: number;
+  label: string;
+}
+
+type DayTick = { index: number; first: number; last: number };
+
+/** Day-level groupings: every day, the first day of each week, month, quarter, year. */
+const GROUPINGS: { key: (d: Date) => number; label: (d: Date, previous: Date | null) => string }[] = [
+  { key: (d) => d.getTime(), label: dayLabel },
+  { key: (d) => Math.floor((d.getTime() / 86_400_000 + 3) / 7), label: dayLabel }, // weeks from Monday
+  { key: (d) => d.getUTCFullYear() * 12 + d.getUTCMonth(), label: monthLabel },
+  { key: (d) => d.getUTCFullYear() * 4 + Math.floor(d.getUTCMonth() / 3), label: monthLabel },
+  { key: (d) => d.getUTCFullYear(), label: (d) => String(d.getUTCFullYear()) },
+];
+
+function dayLabel(d: Date, previous: Date | null): string {
+  return previous === null || previous.getUTCFullYear() !== d.getUTCFullYear() ? `${monthDay(d)}\n${d.getUTCFullYear()}` : monthDay(d);
+}
+
+function monthLabel(d: Date, previous: Date | null): string {
+  const month = MONTHS[d.getUTCMonth()]!;
+  return previous === null || previous.getUTCFullYear() !== d.getUTCFullYear() ? `${month}\n${d.getUTCFullYear()}` : month;
+}
+
+/** The first day of each group, thinned to at most `max` ticks by the finest grouping that fits. */
+function dayTicks(days: DayTick[], max: number): Tick[] | null {
+  for (const grouping of GROUPINGS) {
+    const firsts: DayTick[] = [];
+    let lastKey: number | null = null;
+    for (const day of days) {
+      const key = grouping.key(new Date(day.first));
+      if (key !== lastKey) firsts.push(day);
+      lastKey = key;
+    }
+    if (firsts.length <= max) {
+      let previous: Date | null = null;
+      return firsts.map((day) => {
+        const d = new Date(day.first);
+        const label = grouping.label(d, previous);
+        previous = d;
+        return { at: day.first, label };
+      });
+    }
+  }
+  return null;
+}
+
+/** Round times of day within each day's bars, by the finest step that gives at most `max` ticks. */
+function intradayTicks(days: DayTick[], from: number, to: number, max: number): Tick[] | null {
+  for (const step of INTRADAY_STEPS) {
+    const ticks: Tick[] = [];
+    for (const day of days) {
+      let first = true;
+      for (let at = Math.ceil(Math.max(day.first, from) / step) * step; at <= Math.min(day.last, to); at += step) {
+        const d = new Date(at);
+        const time = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+        ticks.push({ at, label: first ? `${time}\n${monthDay(d)}` : time });
+        first = false;
+        if (ticks.length > max) break;
+      }
+      if (ticks.length > max) break;
+    }
+    if (ticks.length > 0 && ticks.length <= max) return ticks;
+  }
+  return null;
+}
+
+/**
+ * uPlot axis `splits` and `values` for an x scale in trading seconds: ticks at calendar instants
+ * (mapped into trading time), labelled in UTC.
+ */
+export function tradingTimeAxis(time: TradingTime): Pick<uPlot.Axis, 'splits' | 'values'> {
+  const labels = new Map<number, string>();
+  return {
+    splits: (u, _axis, min, max) => {
+      labels.clear();
+      const from = time.fromTrading(min * 1000);
+      const to = time.fromTrading(max * 1000);
+      const room = Math.max(2, Math.floor((u.bbox.width / (globalThis.devicePixelRatio || 1)) / TICK_SPACE));
+      // Days whose bars reach into the range (the one the range starts in, too).
+      const days = time.daysIn(from - 86_400_000, to).filter((d) => d.last >= from);
+      const ticks = (days.length * 2 <= room ? intradayTicks(days, from, to, room) : null) ?? dayTicks(days.filter((d) => d.first >= from), room) ?? [];
+      return ticks.map((tick) => {
+        const x = time.toTrading(tick.at) / 1000;
+        labels.set(x, tick.label);
+        return x;
+      });
+    },
+    values: (_u, splits) => splits.map((x) => labels.get(x) ?? ''),
+  };
+}
+
+/** The legend's time at the cursor: trading seconds -> "2024-01-03 14:35". */
+export function cursorTime(time: TradingTime, x: number | null | undefined): string {
+  if (x === null || x === undefined || !Number.isFinite(x)) return '–';
+  const d = new Date(Math.round(time.fromTrading(x * 1000)));
+  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+}
