@@ -16,6 +16,10 @@ import type { DatasetCatalog } from '../server/control/dataset-catalog.js';
 import { SESSION_BASE_BYTES, checkMemoryBudget, defaultSessionMemory, parseSize } from '../server/control/memory-budget.js';
 import { eventually, processAlive, startTestServer } from './support/control-server.js';
 import { createSession } from './support/session-client.js';
+import { copyFile } from 'node:fs/promises';
+import { prepareDataset } from '../server/prepare/prepare.js';
+import type { SessionAssignment } from '../server/session/contract.js';
+import { testStoreDir, tinyDataset } from './support/datasets.js';
 
 /** Live session processes started by this test process (their control identity names this pid). */
 function ourSessionProcesses(): number[] {
@@ -108,6 +112,56 @@ test('a session whose store cannot be opened ends as startup-failed, with the re
   assert.match(last.message ?? '', /cannot open prepared store/);
   assert.ok(events.includes('session.startup-failed'));
   await manager.shutdown();
+});
+
+test('pooled processes open the store of the last session ahead; another store or a failed open still works', async () => {
+  const { storePath } = await prepareDataset({ input: await tinyDataset(), storeDir: testStoreDir() });
+  const dir = await mkdtemp(path.join(tmpdir(), 'tickscope-preopen-'));
+  const otherStore = path.join(dir, 'other.duckdb');
+  await copyFile(storePath, otherStore);
+  const runtime = new LocalProcessRuntime({ poolSize: 1, warmTimeoutMs: 15_000 });
+  const assignment = (store: string, n: number): SessionAssignment => ({
+    sessionId: `preopen-${n}`,
+    datasetId: 'tiny',
+    storePath: store,
+    memoryLimit: '128MB',
+    threads: 1,
+    drainMs: 500,
+  });
+  let n = 0;
+  /** Assigns `store` to processes from the pool until one had it open ahead (or `tries` run out). */
+  const assignFromPool = async (store: string, tries: number) => {
+    let outcome = { storePreopened: false };
+    for (let i = 0; i < tries && !outcome.storePreopened; i++) {
+      // The pooled process needs a moment to load DuckDB and open the store.
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      const process = await runtime.acquire();
+      outcome = await process.assign(assignment(store, n++), 15_000);
+      process.terminate(500);
+    }
+    return outcome;
+  };
+  try {
+    // The first session: nothing was expected, so its store was opened on assignment.
+    const first = await runtime.acquire();
+    assert.equal((await first.assign(assignment(storePath, n++), 15_000)).storePreopened, false);
+    first.terminate(500);
+    // The next one for the same store finds it open.
+    assert.equal((await assignFromPool(storePath, 10)).storePreopened, true, 'a pooled process had the store open ahead');
+    // Another store: the pooled process (holding the first one open) closes it and opens this one.
+    assert.equal((await assignFromPool(otherStore, 1)).storePreopened, false);
+    assert.equal((await assignFromPool(otherStore, 10)).storePreopened, true, 'the pool follows the store in use');
+    // A store that cannot be opened: its assignment fails with the reason, the pool keeps the
+    // last store that opened, and the next assignment still works.
+    const missing = path.join(dir, 'missing.duckdb');
+    const broken = await runtime.acquire();
+    await assert.rejects(broken.assign(assignment(missing, n++), 15_000), /cannot open prepared store/);
+    assert.equal((await assignFromPool(otherStore, 10)).storePreopened, true, 'a failed store is not opened ahead');
+    assert.equal((await assignFromPool(storePath, 1)).storePreopened, false);
+  } finally {
+    await runtime.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('the lifetime cap ends a session even while a tab is connected, with reason lifetime', async () => {

@@ -4,15 +4,27 @@
 // first bar, a week's, a month's, or round times of day), mapped into trading time.
 import type uPlot from 'uplot';
 import type { DatasetSchema } from '../../shared/protocol.js';
-import { TradingTime } from '../../shared/trading-time.js';
+import { TradingTime, type TradingCalendar } from '../../shared/trading-time.js';
 
-const byDataset = new WeakMap<DatasetSchema, TradingTime>();
+let made: { calendar: TradingCalendar; time: TradingTime } | null = null;
 
-/** The dataset's trading time, made once per hello. */
+/**
+ * The dataset's trading time: one object for as long as the calendar stays the same. (Every state
+ * the worker publishes arrives as a new copy of the dataset; a chart re-creates its plot when its
+ * time axis changes, so the identity matters.)
+ */
 export function tradingTimeOf(dataset: DatasetSchema): TradingTime {
-  let time = byDataset.get(dataset);
-  if (!time) byDataset.set(dataset, (time = new TradingTime(dataset.calendar)));
-  return time;
+  const calendar = dataset.calendar;
+  if (made && sameCalendar(made.calendar, calendar)) return made.time;
+  made = { calendar, time: new TradingTime(calendar) };
+  return made.time;
+}
+
+function sameCalendar(a: TradingCalendar, b: TradingCalendar): boolean {
+  if (a === b) return true;
+  if (a.barMs !== b.barMs || a.days.length !== b.days.length) return false;
+  for (let i = 0; i < a.days.length; i++) if (a.days[i] !== b.days[i]) return false;
+  return true;
 }
 
 const MINUTE = 60_000;

@@ -210,7 +210,7 @@ export class SessionManager {
       this.updateWarmLimit();
       this.watch(session, process);
       if (session.state !== 'starting') return process.terminate(this.limits.terminateGraceMs);
-      await process.assign(
+      const { storePreopened } = await process.assign(
         {
           sessionId: session.id,
           datasetId: session.datasetId,
@@ -222,7 +222,7 @@ export class SessionManager {
         this.limits.startupTimeoutMs,
       );
       if (!session.advance('ready')) return;
-      this.log('session.ready', { sessionId: session.id, pid: process.pid, ms: Date.now() - session.startedAt.getTime() });
+      this.log('session.ready', { sessionId: session.id, pid: process.pid, ms: Date.now() - session.startedAt.getTime(), storePreopened });
       this.startIdleCountdown(session);
       if (this.limits.lifetimeMs > 0) {
         session.lifetimeTimer = setTimeout(() => this.end(session, 'lifetime'), this.limits.lifetimeMs);

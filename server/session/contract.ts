@@ -3,9 +3,12 @@
 //
 // Lifecycle, as seen from the runtime:
 //   1. start `node dist/server/session/main.js` with an IPC channel. The process imports DuckDB,
-//      then sends `warm`: it is now a pooled process waiting for work.
+//      then sends `warm`: it is now a pooled process waiting for work. The runtime may send it
+//      `preopen` with the store (and DuckDB limits) the next tab most likely wants; the process
+//      opens it READ_ONLY ahead of time and keeps it. A later `preopen` replaces it.
 //   2. send `assign` (store path, dataset id, session id, DuckDB limits). The process opens the
-//      store READ_ONLY and answers `ready`, or `startup-failed` with the reason and exits 1.
+//      store READ_ONLY (or takes the pre-opened one, when it is the same store with the same
+//      limits) and answers `ready`, or `startup-failed` with the reason and exits 1.
 //   3. hand it client sockets: a `connection` message whose send-handle is the TCP socket of an
 //      HTTP upgrade that the runtime has already authenticated. The process finishes the
 //      WebSocket handshake itself, so data bytes go from it to the browser without a second copy.
@@ -29,7 +32,15 @@ export interface SessionAssignment {
   drainMs: number;
 }
 
+/** What opening a store depends on: an assignment can take a pre-opened store only if all match. */
+export type StoreSettings = Pick<SessionAssignment, 'storePath' | 'memoryLimit' | 'threads'>;
+
+export function sameStoreSettings(a: StoreSettings, b: StoreSettings): boolean {
+  return a.storePath === b.storePath && a.memoryLimit === b.memoryLimit && a.threads === b.threads;
+}
+
 export type ToSession =
+  | { type: 'preopen'; store: StoreSettings }
   | { type: 'assign'; assignment: SessionAssignment }
   | {
       type: 'connection';
@@ -52,7 +63,8 @@ export interface SessionStats {
 
 export type FromSession =
   | { type: 'warm' }
-  | { type: 'ready' }
+  /** `preopened`: the store had been opened ahead of the assignment (`preopen`). */
+  | { type: 'ready'; preopened: boolean }
   | { type: 'startup-failed'; message: string }
   | { type: 'connections'; count: number }
   | { type: 'connection-closed'; connectionId: number }

@@ -1,10 +1,11 @@
 // Entry of a session process: one per browser tab (or per shared key). See contract.ts for the
-// lifecycle its runtime drives. It imports DuckDB before announcing itself `warm`, so a pooled
-// process only has to open the store when a tab arrives.
+// lifecycle its runtime drives. It imports DuckDB before announcing itself `warm`, and opens the
+// store the runtime expects (`preopen`) while it waits in the pool, so that a tab arriving for
+// that store finds a process with nothing left to do.
 import { cpuUsage } from 'node:process';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { FromSession, SessionAssignment, ToSession } from './contract.js';
+import { sameStoreSettings, type FromSession, type SessionAssignment, type StoreSettings, type ToSession } from './contract.js';
 import { IdleMemory } from './idle-memory.js';
 import { QueryRunner } from './query-runner.js';
 import { SocketHandler, type SessionContext } from './socket-handler.js';
@@ -37,6 +38,8 @@ const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<
 const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_FRAME_BYTES, clientTracking: true });
 const handlers = new Set<SocketHandler>();
 let store: OpenStore | null = null;
+/** A store opened ahead of the assignment (`preopen`), while this process waits in the pool. */
+let preopened: { settings: StoreSettings; opening: Promise<OpenStore> } | null = null;
 let runner: QueryRunner | null = null;
 let idleMemory: IdleMemory | null = null;
 let context: SessionContext | null = null;
@@ -50,6 +53,9 @@ process.on('SIGINT', () => void drain());
 
 process.on('message', (message: ToSession, handle?: unknown) => {
   switch (message.type) {
+    case 'preopen':
+      preopen(message.store);
+      break;
     case 'assign':
       void assign(message.assignment);
       break;
@@ -61,11 +67,35 @@ process.on('message', (message: ToSession, handle?: unknown) => {
 
 send({ type: 'warm' });
 
+function preopen(settings: StoreSettings): void {
+  if (assignment) return;
+  if (preopened && sameStoreSettings(preopened.settings, settings)) return;
+  const previous = preopened;
+  // The store it replaces is closed once its open has settled (a failed one has nothing to close).
+  if (previous) void previous.opening.then((old) => old.close(), () => undefined);
+  const opening = openStore(settings);
+  opening.catch((error: Error) => log('warn', 'opening the store ahead of a tab failed; an assignment opens it again', { storePath: settings.storePath, error: error.message }));
+  preopened = { settings, opening };
+}
+
+/** The assignment's store: the pre-opened one when it is the same store with the same limits. */
+async function storeFor(next: SessionAssignment): Promise<{ store: OpenStore; preopened: boolean }> {
+  const ahead = preopened;
+  preopened = null;
+  if (ahead) {
+    const opened = await ahead.opening.catch(() => null);
+    if (opened && sameStoreSettings(ahead.settings, next)) return { store: opened, preopened: true };
+    opened?.close();
+  }
+  return { store: await openStore(next), preopened: false };
+}
+
 async function assign(next: SessionAssignment): Promise<void> {
   if (assignment) return log('error', 'assign received twice', { sessionId: next.sessionId });
   assignment = next;
   try {
-    store = await openStore(next);
+    const opened = await storeFor(next);
+    store = opened.store;
     // Gives DuckDB's cache, its allocator's spare pages and the JS garbage back once the tab has
     // gone quiet (idle-memory.ts); the runtime starts this process with --expose-gc for the latter.
     const collectGarbage = typeof globalThis.gc === 'function' ? () => globalThis.gc!() : undefined;
@@ -86,7 +116,7 @@ async function assign(next: SessionAssignment): Promise<void> {
       log,
     };
     setInterval(reportStats, STATS_INTERVAL_MS).unref();
-    send({ type: 'ready' });
+    send({ type: 'ready', preopened: opened.preopened });
   } catch (error) {
     send({ type: 'startup-failed', message: (error as Error).message });
     shutdown(1, 'startup failed');

@@ -1,5 +1,6 @@
 // The default runtime: session processes are Node child processes on this machine, started
-// ahead of demand into a small warm pool so that a new tab only pays for opening its store.
+// ahead of demand into a small warm pool, where each opens the store the last session got, so a
+// new tab for that dataset pays for neither the start nor the open.
 import { fork, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
@@ -7,7 +8,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { isFromSession, type FromSession, type SessionAssignment, type ToSession } from '../../session/contract.js';
+import { isFromSession, sameStoreSettings, type FromSession, type SessionAssignment, type StoreSettings, type ToSession } from '../../session/contract.js';
 import { HandedOffSockets } from './handed-off-sockets.js';
 import { CONTROL_ENV, endOrphans, processIdentity } from './orphans.js';
 import type { ProcessExit, SessionProcess, SessionProcessEvents, SessionRuntime } from './types.js';
@@ -31,11 +32,17 @@ class LocalSessionProcess implements SessionProcess {
   private readonly events = new EventEmitter();
   private exit: ProcessExit | null = null;
   private killTimer: NodeJS.Timeout | null = null;
-  private readyWaiter: { resolve: () => void; reject: (error: Error) => void } | null = null;
+  private readyWaiter: { resolve: (preopened: boolean) => void; reject: (error: Error) => void } | null = null;
   private readonly sockets = new HandedOffSockets();
   private terminationRequested = false;
+  /** The store this process was last asked to open ahead. */
+  private preopened: StoreSettings | null = null;
 
-  constructor(private readonly child: ChildProcess) {
+  constructor(
+    private readonly child: ChildProcess,
+    /** Told the store of each assignment that opened, so the pool can open it ahead for the next tab. */
+    private readonly onAssign: (store: StoreSettings) => void,
+  ) {
     this.exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
         this.exit = { code, signal };
@@ -69,7 +76,14 @@ class LocalSessionProcess implements SessionProcess {
     this.events.on(event, listener);
   }
 
-  assign(assignment: SessionAssignment, timeoutMs: number): Promise<void> {
+  /** Opens `store` ahead of an assignment while the process waits in the pool (contract.ts). */
+  preopen(store: StoreSettings): void {
+    if (this.preopened && sameStoreSettings(this.preopened, store)) return;
+    this.preopened = store;
+    this.send({ type: 'preopen', store });
+  }
+
+  assign(assignment: SessionAssignment, timeoutMs: number): Promise<{ storePreopened: boolean }> {
     if (this.exit) return Promise.reject(new Error(`session process already exited (${describeExit(this.exit)})`));
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -77,7 +91,12 @@ class LocalSessionProcess implements SessionProcess {
         reject(new Error(`session process did not open its store within ${timeoutMs} ms`));
       }, timeoutMs);
       this.readyWaiter = {
-        resolve: () => (clearTimeout(timer), resolve()),
+        resolve: (storePreopened) => {
+          clearTimeout(timer);
+          // Only a store that opened is worth opening ahead for the next tab.
+          this.onAssign({ storePath: assignment.storePath, memoryLimit: assignment.memoryLimit, threads: assignment.threads });
+          resolve({ storePreopened });
+        },
         reject: (error) => (clearTimeout(timer), reject(error)),
       };
       this.send({ type: 'assign', assignment });
@@ -130,7 +149,7 @@ class LocalSessionProcess implements SessionProcess {
     const m: FromSession = message;
     switch (m.type) {
       case 'ready':
-        this.readyWaiter?.resolve();
+        this.readyWaiter?.resolve(m.preopened);
         this.readyWaiter = null;
         break;
       case 'startup-failed':
@@ -163,6 +182,8 @@ export class LocalProcessRuntime implements SessionRuntime {
   private readonly controlIdentity = processIdentity(process.pid) ?? `${process.pid}:unknown`;
   private closed = false;
   private consecutiveFailures = 0;
+  /** The store of the last assignment: what pooled processes open ahead for the next tab. */
+  private expected: StoreSettings | null = null;
   private warmLimit: number;
 
   constructor(private readonly options: LocalProcessRuntimeOptions) {
@@ -211,7 +232,7 @@ export class LocalProcessRuntime implements SessionRuntime {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });
-    return new LocalSessionProcess(child);
+    return new LocalSessionProcess(child, (store) => this.expect(store));
   }
 
   private async whenWarm(process: LocalSessionProcess): Promise<void> {
@@ -232,6 +253,16 @@ export class LocalProcessRuntime implements SessionRuntime {
     }
   }
 
+  /**
+   * The next tab most likely wants the store the last one got (one dataset served, or the one in
+   * use): every pooled process opens it ahead, so a tab only waits for the hand-over.
+   */
+  private expect(store: StoreSettings): void {
+    if (this.expected && sameStoreSettings(this.expected, store)) return;
+    this.expected = store;
+    for (const process of this.pool) process.preopen(store);
+  }
+
   /** Keeps `poolSize` processes warm or warming; backs off when they keep failing to start. */
   private refill(): void {
     while (!this.closed && this.warmCount < this.warmLimit) {
@@ -243,6 +274,7 @@ export class LocalProcessRuntime implements SessionRuntime {
           this.consecutiveFailures = 0;
           if (this.closed) return process.terminate(0);
           this.pool.push(process);
+          if (this.expected) process.preopen(this.expected);
           // A pooled process that dies (OOM killer, a bug) leaves the pool and is replaced.
           void process.exited.then(() => {
             const index = this.pool.indexOf(process);

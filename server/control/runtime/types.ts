@@ -20,8 +20,11 @@ export interface SessionProcess {
   readonly pid: number | null;
   /** Resolves when the process has exited, however it exited. */
   readonly exited: Promise<ProcessExit>;
-  /** Opens the store; resolves once the process says ready, rejects with its reason. */
-  assign(assignment: SessionAssignment, timeoutMs: number): Promise<void>;
+  /**
+   * Opens the store; resolves once the process says ready (telling whether the store had been
+   * opened ahead, while the process waited in the pool), rejects with its reason.
+   */
+  assign(assignment: SessionAssignment, timeoutMs: number): Promise<{ storePreopened: boolean }>;
   /** Gives the process an authenticated WebSocket upgrade to complete. */
   handOff(request: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** SIGTERM, then SIGKILL after `graceMs`. Idempotent. */
