@@ -75,13 +75,17 @@ test('the column collector reads every chunk of a result, NULLs as NaN', async (
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
   try {
-    const result = await connection.run(
+    const result = await connection.stream(
       `SELECT i::INTEGER AS i, CASE WHEN i % 7 = 3 OR i BETWEEN 2040 AND 2060 THEN NULL ELSE i * 0.5::DOUBLE END AS v
        FROM range(5000) r(i) ORDER BY i`,
     );
-    assert.ok(result.chunkCount > 1, 'the result spans several chunks');
-    const collector = new ColumnCollector(result.columnNames(), result.columnTypes(), result.rowCount);
-    for (let c = 0; c < result.chunkCount; c++) collector.append(result.getChunk(c));
+    const collector = new ColumnCollector(result.columnNames(), result.columnTypes());
+    let chunks = 0;
+    for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+      collector.append(chunk);
+      chunks++;
+    }
+    assert.ok(chunks > 1, 'the result spans several chunks');
     const columns = collector.columns();
     const i = columns.get('i') as Int32Array;
     const v = columns.get('v') as Float64Array;
@@ -92,19 +96,6 @@ test('the column collector reads every chunk of a result, NULLs as NaN', async (
       if (isNull) assert.ok(Number.isNaN(v[k]), `row ${k} is NULL`);
       else assert.equal(v[k], k * 0.5, `row ${k}`);
     }
-  } finally {
-    connection.closeSync();
-    instance.closeSync();
-  }
-});
-
-test('the column collector refuses a result longer than it announced', async () => {
-  const instance = await DuckDBInstance.create(':memory:');
-  const connection = await instance.connect();
-  try {
-    const result = await connection.run('SELECT 1.5::DOUBLE AS v FROM range(10)');
-    const collector = new ColumnCollector(result.columnNames(), result.columnTypes(), 5);
-    assert.throws(() => collector.append(result.getChunk(0)), /more than the 5 rows/);
   } finally {
     connection.closeSync();
     instance.closeSync();

@@ -9,16 +9,16 @@ import { Field, Float64, Int32, RecordBatch, Schema, Struct, Table, Utf8, makeDa
 /** Numeric columns of a whole result: DOUBLE as Float64Array (NULL as NaN), integers as Int32Array. */
 export type Columns = Map<string, Float64Array | Int32Array>;
 
-/** Reads a whole result of `rows` rows, chunk by chunk, straight into one typed array per column. */
+/** Reads a result chunk by chunk (as DuckDB streams it) into one typed array per column. */
 export class ColumnCollector {
-  private readonly parts: { name: string; kind: 'f64' | 'i32'; values: Float64Array | Int32Array }[];
-  private filled = 0;
+  private readonly parts: { name: string; kind: 'f64' | 'i32'; chunks: (Float64Array | Int32Array)[] }[];
+  private rows = 0;
 
-  constructor(names: readonly string[], types: readonly DuckDBType[], private readonly rows: number) {
+  constructor(names: readonly string[], types: readonly DuckDBType[]) {
     this.parts = names.map((name, i) => {
       const id = types[i]!.typeId;
-      if (id === DuckDBTypeId.DOUBLE) return { name, kind: 'f64' as const, values: new Float64Array(rows) };
-      if (id === DuckDBTypeId.INTEGER) return { name, kind: 'i32' as const, values: new Int32Array(rows) };
+      if (id === DuckDBTypeId.DOUBLE) return { name, kind: 'f64' as const, chunks: [] };
+      if (id === DuckDBTypeId.INTEGER) return { name, kind: 'i32' as const, chunks: [] };
       throw new Error(`column "${name}" has DuckDB type ${types[i]!.toString()}; computed results read DOUBLE and INTEGER`);
     });
   }
@@ -26,34 +26,46 @@ export class ColumnCollector {
   append(chunk: DuckDBDataChunk): void {
     const rows = chunk.rowCount;
     if (rows === 0) return;
-    if (this.filled + rows > this.rows) throw new Error(`result has more than the ${this.rows} rows it announced`);
     const validityBytes = Math.ceil(rows / 64) * 8;
-    const at = this.filled;
     this.parts.forEach((part, index) => {
       const vector = bindings.data_chunk_get_vector(chunk.chunk, index);
-      const width = part.kind === 'f64' ? 8 : 4;
-      const bytes = bindings.vector_get_data(vector, rows * width);
-      new Uint8Array(part.values.buffer, at * width, rows * width).set(bytes.subarray(0, rows * width));
+      const bytes = bindings.vector_get_data(vector, rows * (part.kind === 'f64' ? 8 : 4));
+      const copy = part.kind === 'f64' ? new Float64Array(rows) : new Int32Array(rows);
+      new Uint8Array(copy.buffer).set(bytes.subarray(0, copy.byteLength));
       const validity = bindings.vector_get_validity(vector, validityBytes);
-      if (validity && part.kind === 'f64') markNulls(part.values as Float64Array, at, rows, validity);
+      if (validity && part.kind === 'f64') markNulls(copy as Float64Array, rows, validity);
+      part.chunks.push(copy);
     });
-    this.filled += rows;
+    this.rows += rows;
   }
 
   columns(): Columns {
-    if (this.filled !== this.rows) throw new Error(`result announced ${this.rows} rows but delivered ${this.filled}`);
-    return new Map(this.parts.map((part) => [part.name, part.values]));
+    const out: Columns = new Map();
+    for (const part of this.parts) {
+      if (part.chunks.length === 1) {
+        out.set(part.name, part.chunks[0]!);
+        continue;
+      }
+      const all = part.kind === 'f64' ? new Float64Array(this.rows) : new Int32Array(this.rows);
+      let at = 0;
+      for (const chunk of part.chunks) {
+        all.set(chunk as never, at);
+        at += chunk.length;
+      }
+      out.set(part.name, all);
+    }
+    return out;
   }
 }
 
 /** Sets NaN where a DuckDB validity mask (one bit per row, 1 = valid) says NULL; skips whole valid bytes. */
-function markNulls(values: Float64Array, at: number, rows: number, validity: Uint8Array): void {
+function markNulls(values: Float64Array, rows: number, validity: Uint8Array): void {
   const bytes = Math.ceil(rows / 8);
   for (let b = 0; b < bytes; b++) {
     const mask = validity[b]!;
     if (mask === 0xff) continue;
     const end = Math.min(rows, b * 8 + 8);
-    for (let i = b * 8; i < end; i++) if ((mask & (1 << (i & 7))) === 0) values[at + i] = Number.NaN;
+    for (let i = b * 8; i < end; i++) if ((mask & (1 << (i & 7))) === 0) values[i] = Number.NaN;
   }
 }
 
