@@ -121,7 +121,9 @@ export function tradingTimeAxis(time: TradingTime): Pick<uPlot.Axis, 'splits' | 
       const room = Math.max(2, Math.floor((u.bbox.width / (globalThis.devicePixelRatio || 1)) / TICK_SPACE));
       // Days whose bars reach into the range (the one the range starts in, too).
       const days = time.daysIn(from - 86_400_000, to).filter((d) => d.last >= from);
-      const ticks = (days.length * 2 <= room ? intradayTicks(days, from, to, room) : null) ?? dayTicks(days.filter((d) => d.first >= from), room) ?? [];
+      // Times of day only for intraday bars, and only when a few days fill the chart.
+      const intraday = days.length * 2 <= room && days.some((d) => d.last > d.first);
+      const ticks = (intraday ? intradayTicks(days, from, to, room) : null) ?? dayTicks(days.filter((d) => d.first >= from), room) ?? [];
       return ticks.map((tick) => {
         const x = time.toTrading(tick.at) / 1000;
         labels.set(x, tick.label);
