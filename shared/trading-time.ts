@@ -49,7 +49,12 @@ export class TradingTime {
   /** Calendar time (epoch ms) -> trading time (ms since the first bar). */
   toTrading(t: number): number {
     if (this.first.length === 0 || Number.isNaN(t)) return t;
-    return this.within(t < this.first[0]! ? -1 : lastAtOrBefore(this.first, t), t);
+    return this.within(this.dayAtOrBefore(t), t);
+  }
+
+  /** The last day whose first bar is at or before t; -1 when t is before the first bar. */
+  private dayAtOrBefore(t: number): number {
+    return t < this.first[0]! ? -1 : lastAtOrBefore(this.first, t);
   }
 
   /** toTrading of t, given the last day i whose first bar is at or before t (-1: none). */
@@ -91,20 +96,20 @@ export class TradingTime {
     let i = -1;
     for (let k = 0; k < ts.length; k++) {
       const t = ts[k]! * scale;
-      if (i >= 0 && t < this.first[i]!) i = t < this.first[0]! ? -1 : lastAtOrBefore(this.first, t);
+      if (i >= 0 && t < this.first[i]!) i = this.dayAtOrBefore(t);
       while (i + 1 < n && this.first[i + 1]! <= t) i++;
       out[k] = Number.isNaN(t) ? t : this.within(i, t) / scale;
     }
     return out;
   }
 
-  /** Trading days whose first bar lies in [from, to] (calendar ms): index, first and last bar. */
-  daysIn(from: number, to: number): { index: number; first: number; last: number }[] {
-    const out: { index: number; first: number; last: number }[] = [];
+  /** Trading days whose first bar lies in [from, to] (calendar ms): their first and last bar. */
+  daysIn(from: number, to: number): { first: number; last: number }[] {
+    const out: { first: number; last: number }[] = [];
     const n = this.first.length;
     let i = n === 0 || from <= this.first[0]! ? 0 : lastAtOrBefore(this.first, from);
     if (i < n && this.first[i]! < from) i++;
-    for (; i < n && this.first[i]! <= to; i++) out.push({ index: i, first: this.first[i]!, last: this.last[i]! });
+    for (; i < n && this.first[i]! <= to; i++) out.push({ first: this.first[i]!, last: this.last[i]! });
     return out;
   }
 }

@@ -44,7 +44,7 @@ interface Tick {
   label: string;
 }
 
-type DayTick = { index: number; first: number; last: number };
+type DayTick = { first: number; last: number };
 
 /** Day-level groupings: every day, the first day of each week, month, quarter, year. */
 const GROUPINGS: { key: (d: Date) => number; label: (d: Date, previous: Date | null) => string }[] = [

@@ -151,14 +151,16 @@ async function readCatalog(connection: DuckDBConnection): Promise<Catalog> {
   for (const [symbol, sector] of symbolRows.getRows() as [string, string][]) symbols.set(String(symbol), String(sector));
   const tagRows = await connection.runAndReadAll(`SELECT tag FROM ${StoreTable.tradeTags} ORDER BY tag`);
   const tradeCount = await connection.runAndReadAll(`SELECT count(*)::DOUBLE FROM ${StoreTable.tradeList}`);
+  // Each day's first and last bar over every run, and the tightest mean spacing of one run's bars
+  // that day (the bar interval; a day with a missing bar spaces wider).
   const dayRows = await connection.runAndReadAll(`
-    SELECT strftime(day, '%Y-%m-%d'), epoch_ms(min(first_ts))::DOUBLE, epoch_ms(max(last_ts))::DOUBLE
+    SELECT strftime(day, '%Y-%m-%d'), epoch_ms(min(first_ts))::DOUBLE, epoch_ms(max(last_ts))::DOUBLE,
+      min((epoch_ms(last_ts) - epoch_ms(first_ts)) / (bars - 1)) FILTER (WHERE bars > 1)::DOUBLE
     FROM ${StoreTable.portfolioDay} GROUP BY day ORDER BY day`);
-  const days = (dayRows.getRows() as [string, number, number][]).map(([iso, first, last]) => ({ iso, first, last }));
-  // The bar interval: the tightest day's mean spacing (a day with a missing bar spaces wider).
-  const spacing = await connection.runAndReadAll(`
-    SELECT min((epoch_ms(last_ts) - epoch_ms(first_ts)) / (bars - 1))::DOUBLE FROM ${StoreTable.portfolioDay} WHERE bars > 1`);
-  const calendar = tradingCalendar(days, spacing.getRows()[0]?.[0] as number | null);
+  const rows = dayRows.getRows() as [string, number, number, number | null][];
+  const days = rows.map(([iso, first, last]) => ({ iso, first, last }));
+  const spacings = rows.map((row) => row[3]).filter((s): s is number => s !== null);
+  const calendar = tradingCalendar(days, spacings.length > 0 ? Math.min(...spacings) : null);
   return {
     runs,
     symbols,

@@ -35,8 +35,6 @@ class LocalSessionProcess implements SessionProcess {
   private readyWaiter: { resolve: (preopened: boolean) => void; reject: (error: Error) => void } | null = null;
   private readonly sockets = new HandedOffSockets();
   private terminationRequested = false;
-  /** The store this process was last asked to open ahead. */
-  private preopened: StoreSettings | null = null;
 
   constructor(
     private readonly child: ChildProcess,
@@ -78,8 +76,6 @@ class LocalSessionProcess implements SessionProcess {
 
   /** Opens `store` ahead of an assignment while the process waits in the pool (contract.ts). */
   preopen(store: StoreSettings): void {
-    if (this.preopened && sameStoreSettings(this.preopened, store)) return;
-    this.preopened = store;
     this.send({ type: 'preopen', store });
   }
 
