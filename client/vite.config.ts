@@ -1,5 +1,5 @@
 // Vite config for the Tickscope client. Run from the repo root:
-//   npx vite build --config client/vite.config.ts        -> dist/client
+//   npx vite build --config client/vite.config.ts        -> dist/web
 //   npx vite --config client/vite.config.ts              -> dev server, proxying /api and /ws
 //                                                          to TICKSCOPE_PORT (default 8080)
 import { fileURLToPath } from 'node:url';
@@ -16,7 +16,7 @@ export default defineConfig({
   plugins: [react()],
   worker: { format: 'es' },
   build: {
-    outDir: fileURLToPath(new URL('../dist/client', import.meta.url)),
+    outDir: fileURLToPath(new URL('../dist/web', import.meta.url)),
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: true,

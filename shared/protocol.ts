@@ -5,7 +5,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { compileValidator, discriminated, type Validator } from './validate.js';
 
 /** Version of the WebSocket protocol below; the hello carries it and the client checks it. */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 // ---------------------------------------------------------------------------------------------
 // Session lifecycle (HTTP)
@@ -290,12 +290,9 @@ export const ExportParams = params({
 });
 export type ExportParams = Omit<Static<typeof ExportParams>, 'table'> & { table: (typeof EXPORT_TABLES)[number] };
 
-/** Optional on every request: a new request with the same view supersedes (cancels) the older. */
-const View = Type.Optional(Type.String({ minLength: 1, maxLength: 64 }));
-
 const request = <Q extends string, P extends TSchema>(query: Q, paramsSchema: P) =>
   Type.Object(
-    { type: Type.Literal('request'), id: RequestId, query: Type.Literal(query), params: paramsSchema, view: View },
+    { type: Type.Literal('request'), id: RequestId, query: Type.Literal(query), params: paramsSchema },
     { additionalProperties: false },
   );
 
@@ -342,7 +339,7 @@ export const QUERY_NAMES: readonly QueryName[] = [
   'rolling',
   'export',
 ];
-export type RequestOf<Q extends QueryName> = { type: 'request'; id: number; query: Q; params: QueryParamsByName[Q]; view?: string };
+export type RequestOf<Q extends QueryName> = { type: 'request'; id: number; query: Q; params: QueryParamsByName[Q] };
 export type QueryRequest = { [Q in QueryName]: RequestOf<Q> }[QueryName];
 
 export type ClientMessage = QueryRequest | CancelMessage;

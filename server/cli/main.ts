@@ -60,7 +60,7 @@ program
       port: options.port,
       datasets: datasetSpecs(dataPaths),
       storeDir: storeDir(),
-      clientDir: fileURLToPath(new URL('../../client/', import.meta.url)),
+      clientDir: fileURLToPath(new URL('../../web/', import.meta.url)),
       poolSize: options.poolSize,
       limits: {
         maxSessions: options.maxSessions,

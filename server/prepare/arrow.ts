@@ -30,7 +30,8 @@ import {
   type DuckDBType,
 } from '@duckdb/node-api';
 import { DataType, RecordBatchReader, type Data, type Schema } from 'apache-arrow';
-import { errorMessage, PrepareError } from './errors.js';
+import { errorMessage } from '../../shared/errors.js';
+import { PrepareError } from './errors.js';
 import type { DataFile } from './inputs.js';
 
 /** A column as DuckDB will see it. `zone` is set for zoned timestamps (values are UTC instants). */

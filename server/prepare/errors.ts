@@ -2,11 +2,3 @@
 export class PrepareError extends Error {
   override name = 'PrepareError';
 }
-
-/** DuckDB's message without the offending SQL it appends ("LINE 1: ..."), which can list
- * thousands of files. */
-export function errorMessage(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  const cut = msg.search(/\n\s*LINE \d+:/);
-  return (cut >= 0 ? msg.slice(0, cut) : msg).trim();
-}

@@ -53,14 +53,10 @@ export interface SessionContext {
   limits?: Partial<SocketLimits>;
 }
 
-interface InFlight {
-  controller: AbortController;
-  view: string | undefined;
-}
-
 export class SocketHandler {
-  private readonly inFlight = new Map<number, InFlight>();
-  private readonly views = new Map<string, number>();
+  // Superseding a request is the client's job (it sends `cancel`): only the client knows whether
+  // an answer still has a view waiting for it, e.g. when one request serves two views.
+  private readonly inFlight = new Map<number, { controller: AbortController }>();
   private readonly limits: SocketLimits;
   private tokens: number;
   private refilledAt = performance.now();
@@ -121,15 +117,7 @@ export class SocketHandler {
 
   private async execute(request: QueryRequest): Promise<void> {
     const controller = new AbortController();
-    const entry: InFlight = { controller, view: request.view };
-    this.inFlight.set(request.id, entry);
-    if (request.view !== undefined) {
-      const older = this.views.get(request.view);
-      if (older !== undefined) {
-        this.inFlight.get(older)?.controller.abort(`request ${older} was superseded by request ${request.id} of view "${request.view}"`);
-      }
-      this.views.set(request.view, request.id);
-    }
+    this.inFlight.set(request.id, { controller });
     const started = performance.now();
     let lastProgress = started;
     try {
@@ -160,7 +148,6 @@ export class SocketHandler {
       }
     } finally {
       this.inFlight.delete(request.id);
-      if (request.view !== undefined && this.views.get(request.view) === request.id) this.views.delete(request.view);
     }
   }
 

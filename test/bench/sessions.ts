@@ -48,7 +48,7 @@ const DEFAULT_BUDGET = defaultMemoryBudget();
 const DEFAULT_MEMORY = defaultSessionMemory(DEFAULT_MAX_SESSIONS, DEFAULT_BUDGET);
 const CROWD_BUDGET = parseSize(args['memory-budget']!);
 const CROWD_MEMORY = defaultSessionMemory(CONCURRENT, CROWD_BUDGET);
-const CLIENT_DIR = fileURLToPath(new URL('../../client/', import.meta.url));
+const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 const MiB = 2 ** 20;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -39,7 +39,7 @@ const { values: args } = parseArgs({
 const scale = args.scale as FixtureScale;
 const ROUNDS = Number(args.rounds);
 const WHEEL_EVENTS = Number(args['wheel-events']);
-const CLIENT_DIR = fileURLToPath(new URL('../../client/', import.meta.url));
+const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 const WAIT = { timeout: 120_000 };
 const HOVER_MS = 150;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

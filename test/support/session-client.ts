@@ -90,7 +90,7 @@ export class SessionClient {
     return this.nextId;
   }
 
-  /** Sends a request (`{ query, params, view? }`) and resolves with its whole answer. */
+  /** Sends a request (`{ query, params }`) and resolves with its whole answer. */
   request(query: DistributiveOmit<QueryRequest, 'type' | 'id'>): Promise<Answer> {
     const request = { type: 'request', id: this.nextId++, ...query } as QueryRequest;
     const answer = this.expect(request.id);
@@ -99,8 +99,8 @@ export class SessionClient {
   }
 
   /** The same, typed by query name. */
-  ask<Q extends QueryName>(query: Q, params: RequestOf<Q>['params'], options: { view?: string } = {}): Promise<Answer> {
-    return this.request({ query, params, ...options } as DistributiveOmit<QueryRequest, 'type' | 'id'>);
+  ask<Q extends QueryName>(query: Q, params: RequestOf<Q>['params']): Promise<Answer> {
+    return this.request({ query, params } as DistributiveOmit<QueryRequest, 'type' | 'id'>);
   }
 
   /** Sends any text; for tests of bad input. Resolves with the answer for `expectId`, if given. */

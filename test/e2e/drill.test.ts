@@ -9,14 +9,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { repoRoot } from '../fixtures/generate.js';
-import type { ControlServer } from '../server/control/app.js';
-import type { SessionInfo } from '../shared/protocol.js';
-import { launchBrowser, type Browser } from './support/browser.js';
-import { eventually, processAlive, startTestServer } from './support/control-server.js';
+import { repoRoot } from '../../fixtures/generate.js';
+import type { ControlServer } from '../../server/control/app.js';
+import type { SessionInfo } from '../../shared/protocol.js';
+import { launchBrowser, type Browser } from '../support/browser.js';
+import { eventually, processAlive, startTestServer } from '../support/control-server.js';
 
-const CLIENT_DIR = fileURLToPath(new URL('../client/', import.meta.url));
-const SCREENSHOTS = path.join(repoRoot(), 'docs', 'screenshots');
+const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
+// Screenshots go under .cache/ so a test run never rewrites committed files; `npm run
+// docs:screenshots` points this at docs/screenshots to refresh the README's pictures on purpose.
+const SCREENSHOTS = process.env.TICKSCOPE_SCREENSHOTS_DIR ? path.resolve(process.env.TICKSCOPE_SCREENSHOTS_DIR) : path.join(repoRoot(), '.cache', 'screenshots', 'drill');
 const WAIT = { timeout: 30_000 };
 
 let server: ControlServer;

@@ -20,9 +20,9 @@ import {
   vectorFromArray,
   type Vector,
 } from 'apache-arrow';
-import { generateFixtures, repoRoot } from '../fixtures/generate.js';
-import { prepareDataset } from '../server/prepare/prepare.js';
-import { mem, withDb } from './support/duckdb.js';
+import { generateFixtures, repoRoot } from '../../fixtures/generate.js';
+import { prepareDataset } from '../../server/prepare/prepare.js';
+import { mem, withDb } from '../support/duckdb.js';
 
 const run = promisify(execFile);
 let tmp = '';

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
-import { ArrowBatchEncoder } from '../server/session/arrow-encoder.js';
+import { ArrowBatchEncoder } from '../../server/session/arrow-encoder.js';
 
 async function encode(sql: string, batchRows = Infinity): Promise<Uint8Array[]> {
   const instance = await DuckDBInstance.create(':memory:');

@@ -3,12 +3,12 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance, DuckDBTimestampValue, type DuckDBConnection } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
-import type { EquityParams } from '../shared/protocol.js';
-import { QueryRunner } from '../server/session/query-runner.js';
-import { planEquity } from '../server/session/queries/equity.js';
-import { BadParamsError } from '../server/session/queries/errors.js';
-import { tradingCalendar, type Catalog } from '../server/session/store.js';
-import { TradingTime } from '../shared/trading-time.js';
+import type { EquityParams } from '../../shared/protocol.js';
+import { QueryRunner } from '../../server/session/query-runner.js';
+import { planEquity } from '../../server/session/queries/equity.js';
+import { BadParamsError } from '../../server/session/queries/errors.js';
+import { tradingCalendar, type Catalog } from '../../server/session/store.js';
+import { TradingTime } from '../../shared/trading-time.js';
 
 const START = Date.UTC(2024, 0, 2, 14, 35);
 const STEP = 5 * 60_000;

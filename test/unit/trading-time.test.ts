@@ -2,9 +2,9 @@
 // session (M4's pixel columns) and the UI (drawing, labels, brushing) use.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TradingTime } from '../shared/trading-time.js';
-import { tradingCalendar } from '../server/session/store.js';
-import { mulberry32 } from './support/random.js';
+import { TradingTime } from '../../shared/trading-time.js';
+import { tradingCalendar } from '../../server/session/store.js';
+import { mulberry32 } from '../support/random.js';
 
 const MIN = 60_000;
 const DAY = 86_400_000;

@@ -4,8 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { ColumnCollector, m4 } from '../server/session/compute.js';
-import { mulberry32 } from './support/random.js';
+import { ColumnCollector, m4 } from '../../server/session/compute.js';
+import { mulberry32 } from '../support/random.js';
 
 /** The M4 definition, row by row: per (run, pixel column) the first, last and each series' first min and max. */
 function m4Reference(run: Int32Array, t: Float64Array, series: Float64Array[], width: number): number[] {

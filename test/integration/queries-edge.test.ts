@@ -8,9 +8,9 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { checkM4, nearRows, scopeParams } from './support/checks.js';
-import { LocalSession, type Ask } from './support/local-session.js';
-import { equityRef, loadRaw, perBar, summaryRef, tradesIn, tradingTimeRef, type RawData, type RefScope } from './support/reference.js';
+import { checkM4, nearRows, scopeParams } from '../support/checks.js';
+import { LocalSession, type Ask } from '../support/local-session.js';
+import { equityRef, loadRaw, perBar, summaryRef, tradesIn, tradingTimeRef, type RawData, type RefScope } from '../support/reference.js';
 
 let dir = '';
 let session: LocalSession;

@@ -3,12 +3,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { SessionInfo } from '../shared/protocol.js';
-import { eventually, processAlive, startTestServer } from './support/control-server.js';
-import { tinyDataset } from './support/datasets.js';
-import { SessionClient, createSession } from './support/session-client.js';
+import type { SessionInfo } from '../../shared/protocol.js';
+import { eventually, processAlive, startTestServer } from '../support/control-server.js';
+import { tinyDataset } from '../support/datasets.js';
+import { SessionClient, createSession } from '../support/session-client.js';
 
-const CLI = fileURLToPath(new URL('../../bin/tickscope.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../bin/tickscope.js', import.meta.url));
 
 async function sessionInfo(baseUrl: string, id: string): Promise<SessionInfo | undefined> {
   return ((await (await fetch(`${baseUrl}/api/sessions`)).json()) as SessionInfo[]).find((s) => s.id === id);

@@ -9,12 +9,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
-import { generateFixtures, repoRoot } from '../fixtures/generate.js';
-import { DatasetCatalog } from '../server/control/dataset-catalog.js';
-import { readArrowSchema, stageArrowFiles } from '../server/prepare/arrow.js';
-import { prepareDataset } from '../server/prepare/prepare.js';
-import { prepareInChild } from '../server/prepare/run-in-child.js';
-import { mem } from './support/duckdb.js';
+import { generateFixtures, repoRoot } from '../../fixtures/generate.js';
+import { DatasetCatalog } from '../../server/control/dataset-catalog.js';
+import { readArrowSchema, stageArrowFiles } from '../../server/prepare/arrow.js';
+import { prepareDataset } from '../../server/prepare/prepare.js';
+import { prepareInChild } from '../../server/prepare/run-in-child.js';
+import { mem } from '../support/duckdb.js';
 
 let tmp = '';
 let fixture = '';

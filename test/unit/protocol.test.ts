@@ -5,8 +5,8 @@ import {
   decodeDataFrame,
   encodeDataFrameHeader,
   serverMessageValidator as server,
-} from '../shared/protocol.js';
-import { parseMessage } from '../shared/validate.js';
+} from '../../shared/protocol.js';
+import { parseMessage } from '../../shared/validate.js';
 
 test('valid client messages pass', () => {
   assert.ok(parseMessage('{"type":"request","id":1,"query":"equity","params":{"width":800}}', client).ok);

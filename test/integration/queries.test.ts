@@ -6,12 +6,12 @@
 // all-losing trades.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BREAKDOWN_COLUMNS, TRADE_COLUMNS, type BreakdownDimension, type TradeSortColumn } from '../shared/protocol.js';
-import { BadParamsError } from '../server/session/queries/errors.js';
-import { planRequest } from '../server/session/queries/index.js';
-import { tinyDataset } from './support/datasets.js';
-import { checkM4, near, nearRows, scopeParams } from './support/checks.js';
-import { LocalSession, type Ask } from './support/local-session.js';
+import { BREAKDOWN_COLUMNS, TRADE_COLUMNS, type BreakdownDimension, type TradeSortColumn } from '../../shared/protocol.js';
+import { BadParamsError } from '../../server/session/queries/errors.js';
+import { planRequest } from '../../server/session/queries/index.js';
+import { tinyDataset } from '../support/datasets.js';
+import { checkM4, near, nearRows, scopeParams } from '../support/checks.js';
+import { LocalSession, type Ask } from '../support/local-session.js';
 import {
   barsInRange,
   dailySeries,
@@ -29,7 +29,7 @@ import {
   type RawData,
   type RefScope,
   type Trade,
-} from './support/reference.js';
+} from '../support/reference.js';
 
 let session: LocalSession;
 let raw: RawData;

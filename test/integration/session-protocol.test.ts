@@ -4,12 +4,12 @@
 // usable.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PROTOCOL_VERSION, QUERY_NAMES } from '../shared/protocol.js';
-import type { ControlServer } from '../server/control/app.js';
-import { startTestServer } from './support/control-server.js';
-import { tinyDataset } from './support/datasets.js';
-import { LocalSession, type Ask } from './support/local-session.js';
-import { SessionClient, createSession, rowsOf } from './support/session-client.js';
+import { PROTOCOL_VERSION, QUERY_NAMES } from '../../shared/protocol.js';
+import type { ControlServer } from '../../server/control/app.js';
+import { startTestServer } from '../support/control-server.js';
+import { tinyDataset } from '../support/datasets.js';
+import { LocalSession, type Ask } from '../support/local-session.js';
+import { SessionClient, createSession, rowsOf } from '../support/session-client.js';
 
 let server: ControlServer;
 let local: LocalSession;

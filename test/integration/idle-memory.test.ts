@@ -6,14 +6,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
-import { clientMessageValidator, type QueryRequest } from '../shared/protocol.js';
-import { prepareDataset } from '../server/prepare/prepare.js';
-import { IdleMemory, type IdleMemoryOptions, type ShrinkReport } from '../server/session/idle-memory.js';
-import { planRequest } from '../server/session/queries/index.js';
-import type { Planner } from '../server/session/queries/plan.js';
-import { QueryRunner } from '../server/session/query-runner.js';
-import { openStore, type OpenStore } from '../server/session/store.js';
-import { testStoreDir, tinyDataset } from './support/datasets.js';
+import { clientMessageValidator, type QueryRequest } from '../../shared/protocol.js';
+import { prepareDataset } from '../../server/prepare/prepare.js';
+import { IdleMemory, type IdleMemoryOptions, type ShrinkReport } from '../../server/session/idle-memory.js';
+import { planRequest } from '../../server/session/queries/index.js';
+import type { Planner } from '../../server/session/queries/plan.js';
+import { QueryRunner } from '../../server/session/query-runner.js';
+import { openStore, type OpenStore } from '../../server/session/store.js';
+import { testStoreDir, tinyDataset } from '../support/datasets.js';
 
 const MEMORY_LIMIT = '64MB';
 /** Below the default (2 MiB), so that the tiny store's cache is clearly more than what is left. */

@@ -2,11 +2,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance } from '@duckdb/node-api';
-import type { ControlServer } from '../server/control/app.js';
-import type { SessionInfo, SessionStateEvent } from '../shared/protocol.js';
-import { eventually, processAlive, startTestServer } from './support/control-server.js';
-import { tinyDataset } from './support/datasets.js';
-import { SessionClient, createSession } from './support/session-client.js';
+import type { ControlServer } from '../../server/control/app.js';
+import type { SessionInfo, SessionStateEvent } from '../../shared/protocol.js';
+import { eventually, processAlive, startTestServer } from '../support/control-server.js';
+import { tinyDataset } from '../support/datasets.js';
+import { SessionClient, createSession } from '../support/session-client.js';
 
 let server: ControlServer;
 

@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { prepareDataset } from '../server/prepare/prepare.js';
-import { listStores, pruneStores, readCurrentStoreMeta, unreadableByThisBuild } from '../server/prepare/store-dir.js';
-import { META_TABLE, MetaKey, STORE_FORMAT_VERSION } from '../server/store/format.js';
-import { testStoreDir, tinyDataset } from './support/datasets.js';
+import { prepareDataset } from '../../server/prepare/prepare.js';
+import { listStores, pruneStores, readCurrentStoreMeta, unreadableByThisBuild } from '../../server/prepare/store-dir.js';
+import { META_TABLE, MetaKey, STORE_FORMAT_VERSION } from '../../server/store/format.js';
+import { testStoreDir, tinyDataset } from '../support/datasets.js';
 
 /** A store file as an older build left it: only its meta table matters here. */
 async function oldStore(file: string, version: number): Promise<void> {

@@ -17,7 +17,7 @@ import {
   repoRoot,
   RUNS,
   SCALES,
-} from '../fixtures/generate.js';
+} from '../../fixtures/generate.js';
 
 let tmp = '';
 

@@ -8,18 +8,18 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
-import type { SessionStateEvent } from '../shared/protocol.js';
-import { SESSION_ENTRY, LocalProcessRuntime } from '../server/control/runtime/local-process-runtime.js';
-import { CONTROL_ENV, findOrphans } from '../server/control/runtime/orphans.js';
-import { SessionManager } from '../server/control/session-manager.js';
-import type { DatasetCatalog } from '../server/control/dataset-catalog.js';
-import { SESSION_BASE_BYTES, checkMemoryBudget, defaultSessionMemory, parseSize } from '../server/control/memory-budget.js';
-import { eventually, processAlive, startTestServer } from './support/control-server.js';
-import { createSession } from './support/session-client.js';
+import type { SessionStateEvent } from '../../shared/protocol.js';
+import { SESSION_ENTRY, LocalProcessRuntime } from '../../server/control/runtime/local-process-runtime.js';
+import { CONTROL_ENV, findOrphans } from '../../server/control/runtime/orphans.js';
+import { SessionManager } from '../../server/control/session-manager.js';
+import type { DatasetCatalog } from '../../server/control/dataset-catalog.js';
+import { SESSION_BASE_BYTES, checkMemoryBudget, defaultSessionMemory, parseSize } from '../../server/control/memory-budget.js';
+import { eventually, processAlive, startTestServer } from '../support/control-server.js';
+import { createSession } from '../support/session-client.js';
 import { copyFile } from 'node:fs/promises';
-import { prepareDataset } from '../server/prepare/prepare.js';
-import type { SessionAssignment } from '../server/session/contract.js';
-import { testStoreDir, tinyDataset } from './support/datasets.js';
+import { prepareDataset } from '../../server/prepare/prepare.js';
+import type { SessionAssignment } from '../../server/session/contract.js';
+import { testStoreDir, tinyDataset } from '../support/datasets.js';
 
 /** Live session processes started by this test process (their control identity names this pid). */
 function ourSessionProcesses(): number[] {

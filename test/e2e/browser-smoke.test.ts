@@ -6,13 +6,13 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { repoRoot } from '../fixtures/generate.js';
-import type { ControlServer } from '../server/control/app.js';
-import type { SessionInfo } from '../shared/protocol.js';
-import { launchBrowser, type Browser } from './support/browser.js';
-import { eventually, processAlive, startTestServer } from './support/control-server.js';
+import { repoRoot } from '../../fixtures/generate.js';
+import type { ControlServer } from '../../server/control/app.js';
+import type { SessionInfo } from '../../shared/protocol.js';
+import { launchBrowser, type Browser } from '../support/browser.js';
+import { eventually, processAlive, startTestServer } from '../support/control-server.js';
 
-const CLIENT_DIR = fileURLToPath(new URL('../client/', import.meta.url));
+const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 const SCREENSHOTS = path.join(repoRoot(), '.cache', 'screenshots');
 const IDLE_MS = 1500;
 /** Page-side condition (a string: these tests are compiled without DOM types). */
