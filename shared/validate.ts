@@ -1,6 +1,13 @@
-// One way to check a message against its schema, at both ends of every boundary.
-import type { Static, TSchema } from '@sinclair/typebox';
+// One way to check a message against its schema, at both ends of every boundary, and one way to
+// build a schema from a constant list (shared/constants.ts).
+import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { errorMessage } from './errors.js';
+
+/** A union of the literals of a constant list, typed as the list's members. */
+export function literals<T extends readonly string[]>(values: T): TUnion<TLiteral<T[number]>[]> {
+  return Type.Union(values.map((value: T[number]) => Type.Literal(value)));
+}
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -51,7 +58,7 @@ export function parseMessage<T>(text: string, validator: Validator<T>): Checked<
   try {
     value = JSON.parse(text);
   } catch (error) {
-    return { ok: false, error: `message is not JSON: ${(error as Error).message}` };
+    return { ok: false, error: `message is not JSON: ${errorMessage(error)}` };
   }
   return validator.check(value);
 }

@@ -3,10 +3,10 @@ import { markDrawn } from './perf.js';
 import { count, duration, percent, pnl, utcDateTime, utcRange } from './format.js';
 import { useSession } from './query.js';
 import { crumbs, getRoute, goUp, hasTradeFilters, navigate, subscribeRoute, type Level, type Route } from './route.js';
+import { runLabel, runTitle } from './runs.js';
 import { prefetch, retry } from './session.js';
 import { requestWidths, tabSpecs } from './specs.js';
 import { runColor, toggleTheme, useTheme } from './theme.js';
-import { runLabel, runTitle } from './views/common.js';
 import { Overview, whenFirstChart } from './views/Overview.js';
 import type { SessionView } from './worker/types.js';
 

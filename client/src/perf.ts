@@ -64,7 +64,7 @@ export function installProbes(): void {
     });
     observer.observe({ type: 'longtask', buffered: true });
   } catch {
-    // longtask is Chromium-only
+    // longtask is Chromium-only: elsewhere no long tasks are recorded.
   }
   p.longFrames ??= [];
   try {
@@ -87,7 +87,7 @@ export function installProbes(): void {
     });
     observer.observe({ type: 'long-animation-frame', buffered: true });
   } catch {
-    // long-animation-frame is Chromium-only (123+)
+    // long-animation-frame is Chromium-only (123+): elsewhere no long frames are recorded.
   }
 }
 

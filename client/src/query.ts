@@ -2,29 +2,15 @@
 // and for zooms a preview cut from coarser cached data first. The previous answer stays on
 // screen (marked stale) until the new one arrives, so nothing flashes empty.
 import { startTransition, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
+import { errorMessage } from '../../shared/errors.js';
+import { errorKind, type ErrorKind } from './errors.js';
 import { noteAnswer } from './perf.js';
 import { ask, getView, preview, release, subscribe } from './session.js';
+import { specKey } from './spec-key.js';
 import type { Answer, AskQuery, SessionView, Spec } from './worker/types.js';
 
 export function useSession(): SessionView {
   return useSyncExternalStore(subscribe, getView);
-}
-
-/** Params -> a string that is equal for equal params (key order and undefined ignored). */
-export function specKey(spec: Spec | null): string {
-  return spec ? stable(spec) : '';
-}
-
-function stable(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stable).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([k, v]) => `${JSON.stringify(k)}:${stable(v)}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }
 
 export interface QueryState<Q extends AskQuery> {
@@ -33,8 +19,7 @@ export interface QueryState<Q extends AskQuery> {
   stale: boolean;
   loading: boolean;
   error: string | null;
-  /** BadParams, RequestError, ConnectionError, ... */
-  errorKind: string | null;
+  errorKind: ErrorKind | null;
 }
 
 let viewCounter = 0;
@@ -48,7 +33,7 @@ export function useQuery<Q extends AskQuery>(spec: Spec<Q> | null, options: { pr
   const viewName = useMemo(() => `${options.name ?? spec?.query ?? 'q'}#${++viewCounter}`, []); // eslint-disable-line react-hooks/exhaustive-deps
   const session = useSession();
   const alive = session.state !== 'lost';
-  const [state, setState] = useState<{ key: string; answer: Answer<Q> | null; loading: boolean; error: string | null; errorKind: string | null }>({
+  const [state, setState] = useState<{ key: string; answer: Answer<Q> | null; loading: boolean; error: string | null; errorKind: ErrorKind | null }>({
     key: '',
     answer: null,
     loading: false,
@@ -69,6 +54,7 @@ export function useQuery<Q extends AskQuery>(spec: Spec<Q> | null, options: { pr
         (p) => {
           if (current && !settled && p) startTransition(() => setState((prev) => ({ ...prev, key, answer: p })));
         },
+        // A preview is a head start only: the ask below reports whatever went wrong.
         () => undefined,
       );
     }
@@ -83,9 +69,9 @@ export function useQuery<Q extends AskQuery>(spec: Spec<Q> | null, options: { pr
       (error: unknown) => {
         settled = true;
         if (!current) return;
-        const e = error as { name?: string; message?: string };
-        if (e?.name === 'AbortError') return;
-        setState((prev) => ({ ...prev, loading: false, error: e?.message ?? String(error), errorKind: e?.name ?? 'Error' }));
+        const kind = errorKind(error);
+        if (kind === 'aborted') return;
+        setState((prev) => ({ ...prev, loading: false, error: errorMessage(error), errorKind: kind }));
       },
     );
     return () => {

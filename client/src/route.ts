@@ -12,15 +12,8 @@
 //   &side=long &tags=a,b &pnl=-500..2000 &ret=-0.02..0.05 &hold=1h..2d   trade filters
 //   &sort=pnl.desc (trade list)  &bsort=contribution.desc (breakdown)
 //   &dataset=demo                                    which dataset (read by the worker)
-import type { BreakdownColumn, NumberRange, Side, TradeSortColumn } from '../../shared/protocol.js';
-
-// Copies of the protocol's lists (importing values from shared/protocol.ts would pull TypeBox
-// into the UI bundle); `satisfies` keeps them in step with it.
-const TRADE_SORT_COLUMNS = [
-  'trade_id', 'run_id', 'symbol', 'sector', 'side', 'tag', 'entry_ts', 'exit_ts', 'qty', 'entry_price',
-  'exit_price', 'fees', 'pnl', 'ret', 'bars_held', 'holding_ms', 'mae', 'mfe',
-] as const satisfies readonly TradeSortColumn[];
-const BREAKDOWN_COLUMNS = ['key', 'pnl', 'contribution', 'fees', 'trades', 'win_rate', 'avg_exposure'] as const satisfies readonly BreakdownColumn[];
+import { BREAKDOWN_COLUMNS, TRADE_SORT_COLUMNS, type BreakdownColumn, type TradeSortColumn } from '../../shared/constants.js';
+import type { NumberRange, Side } from '../../shared/messages.js';
 
 export type Level = 'overview' | 'sectors' | 'symbols' | 'symbol' | 'trades';
 const LEVELS: readonly Level[] = ['overview', 'sectors', 'symbols', 'symbol', 'trades'];

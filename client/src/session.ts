@@ -1,6 +1,7 @@
 // The one session of this tab: its worker is created as soon as the page script runs (before
 // React renders) so the session request is already in flight while the first frame is built.
 import * as Comlink from 'comlink';
+import { errorMessage } from '../../shared/errors.js';
 import type { Answer, AskOptions, AskQuery, SessionView, SessionWorkerApi, Spec } from './worker/types.js';
 
 const KEY_STORAGE = 'tickscope.sessionKey';
@@ -66,7 +67,7 @@ const dataset = datasetFromUrl();
 session
   .connect({ key: sessionKey(), ...(dataset ? { dataset } : {}) }, Comlink.proxy(publish))
   .catch((error: unknown) => {
-    publish({ ...current, state: 'lost', error: `could not start the session: ${String(error)}` });
+    publish({ ...current, state: 'lost', error: `could not start the session: ${errorMessage(error)}` });
   });
 
 /** Typed wrappers (Comlink's Remote type loses the methods' generics). */
@@ -78,16 +79,21 @@ export function preview<Q extends AskQuery>(spec: Spec<Q>): Promise<Answer<Q> | 
   return session.preview(spec as Spec) as unknown as Promise<Answer<Q> | null>;
 }
 
+/** Prefetch and release fail only when the worker does (its error event reports that): logged, not shown. */
+function logFailure(what: string): (error: unknown) => void {
+  return (error) => console.warn(`[tickscope] ${what} failed: ${errorMessage(error)}`);
+}
+
 export function prefetch(specs: Spec[], group: string): void {
-  if (specs.length) void session.prefetch(specs, group).catch(() => undefined);
+  if (specs.length) void session.prefetch(specs, group).catch(logFailure('prefetch'));
 }
 
 export function release(view: string): void {
-  void session.release(view).catch(() => undefined);
+  void session.release(view).catch(logFailure('release'));
 }
 
 export function retry(): void {
-  session.retry().catch((error: unknown) => publish({ ...current, state: 'lost', error: String(error) }));
+  session.retry().catch((error: unknown) => publish({ ...current, state: 'lost', error: errorMessage(error) }));
 }
 
 if (import.meta.hot) {

@@ -1,7 +1,7 @@
 // What each view asks the worker, built in one place so a prefetch (on hover) asks for exactly
 // what the view will ask when it opens, and the worker's cache answers the click at once.
 import { useEffect, useState } from 'react';
-import type { BreakdownColumn, BreakdownDimension, TradeSortColumn } from '../../shared/protocol.js';
+import type { BreakdownColumn, BreakdownDimension, TradeSortColumn } from '../../shared/constants.js';
 import { scopeOf, type Route } from './route.js';
 import type { Spec } from './worker/types.js';
 import { pageSpec, type ListSpec } from './windows.js';

@@ -11,7 +11,7 @@ function initial(): Theme {
     const saved = localStorage.getItem(KEY);
     if (saved === 'light' || saved === 'dark') return saved;
   } catch {
-    // storage disabled
+    // Storage disabled (a privacy setting): the system preference decides.
   }
   return typeof matchMedia === 'function' && matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
 }
@@ -26,7 +26,7 @@ export function setTheme(next: Theme): void {
   try {
     localStorage.setItem(KEY, next);
   } catch {
-    // storage disabled
+    // Storage disabled (a privacy setting): the choice lasts as long as the page.
   }
   for (const l of listeners) l();
 }

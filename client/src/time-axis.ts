@@ -3,7 +3,7 @@
 // dataset its one TradingTime and places and labels the axis ticks at calendar instants (a day's
 // first bar, a week's, a month's, or round times of day), mapped into trading time.
 import type uPlot from 'uplot';
-import type { DatasetSchema } from '../../shared/protocol.js';
+import type { DatasetSchema } from '../../shared/messages.js';
 import { TradingTime, type TradingCalendar } from '../../shared/trading-time.js';
 
 let made: { calendar: TradingCalendar; time: TradingTime } | null = null;

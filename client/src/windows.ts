@@ -3,10 +3,12 @@
 // direction of scrolling is prefetched. A new list (other sort or filters) keeps the old rows
 // on screen until the new rows for the visible range are there.
 import { useCallback, useEffect, useRef, useState } from 'react';
+import { errorMessage } from '../../shared/errors.js';
+import { errorKind } from './errors.js';
 import { useSession } from './query.js';
-import { specKey } from './query.js';
 import { noteAnswer } from './perf.js';
 import { ask, prefetch, release } from './session.js';
+import { specKey } from './spec-key.js';
 import type { RowRef } from './components/VirtualTable.js';
 import type { ColumnTable, Spec } from './worker/types.js';
 
@@ -97,9 +99,8 @@ export function useWindowedList(base: ListSpec | null, pageSize: number, name: s
         },
         (e: unknown) => {
           if (inflight.current.get(p) === slot) inflight.current.delete(p);
-          const err = e as { name?: string; message?: string };
-          if (err?.name === 'AbortError' || filling.current !== st) return;
-          setError(err?.message ?? String(e));
+          if (errorKind(e) === 'aborted' || filling.current !== st) return;
+          setError(errorMessage(e));
           if (shownRef.current.key !== st.key) setShown({ ...st, total: st.total ?? 0, version: st.version + 1 });
         },
       );

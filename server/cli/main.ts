@@ -3,6 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError } from 'commander';
+import { errorMessage } from '../../shared/errors.js';
 import { ensureFixtures, generateFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
 import { startControlServer } from '../control/app.js';
 import { DEFAULT_MAX_SESSIONS, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../control/memory-budget.js';
@@ -53,7 +54,7 @@ program
     try {
       memoryBudgetBytes = options.memoryBudget ? parseSize(options.memoryBudget) : defaultMemoryBudget();
     } catch (error) {
-      return fail('serve', `--memory-budget: ${(error as Error).message}`);
+      return fail('serve', `--memory-budget: ${errorMessage(error)}`);
     }
     const server = await startControlServer({
       host: options.host,
@@ -72,7 +73,7 @@ program
         threads: options.sessionThreads,
         memoryBudgetBytes,
       },
-    }).catch((error: Error) => fail('serve', error.message));
+    }).catch((error: unknown) => fail('serve', errorMessage(error)));
     if (!server) return;
     process.stdout.write(`\nTickscope is running at ${server.url}\n\n`);
     const stale = unreadableByThisBuild(await listStores(storeDir()));
@@ -87,7 +88,7 @@ program
       server.app.log.info({ event: 'server.stopping', signal }, 'stopping: ending every session');
       server.close().then(
         () => process.exit(0),
-        (error: Error) => {
+        (error: unknown) => {
           server.app.log.error({ err: error }, 'shutdown failed');
           process.exit(1);
         },
@@ -130,8 +131,7 @@ program
       if (result.timezoneNote) process.stdout.write(`  timestamps: ${result.timezoneNote}\n`);
     } catch (error) {
       bar.stop();
-      process.stderr.write(`tickscope prepare: ${(error as Error).message}\n`);
-      process.exitCode = 1;
+      fail('prepare', errorMessage(error));
     }
   });
 
@@ -163,8 +163,7 @@ program
         if (stale.length) process.stdout.write(`${stale.length} store(s) this build does not read; \`tickscope stores --prune\` removes them\n`);
       }
     } catch (error) {
-      process.stderr.write(`tickscope stores: ${(error as Error).message}\n`);
-      process.exitCode = 1;
+      fail('stores', errorMessage(error));
     }
   });
 
@@ -176,11 +175,7 @@ program
   .option('--out <dir>', 'output folder (default: the cache folder for this scale and seed, reused when present)')
   .action(async (options) => {
     const scale = options.scale as FixtureScale;
-    if (!['tiny', 'demo', 'large'].includes(scale)) {
-      process.stderr.write(`tickscope fixtures: --scale must be tiny, demo or large, not "${scale}"\n`);
-      process.exitCode = 1;
-      return;
-    }
+    if (!['tiny', 'demo', 'large'].includes(scale)) return fail('fixtures', `--scale must be tiny, demo or large, not "${scale}"`);
     const bar = new ProgressBar();
     const started = Date.now();
     let lastFraction = 0;
@@ -201,8 +196,7 @@ program
       }
     } catch (error) {
       bar.stop();
-      process.stderr.write(`tickscope fixtures: ${(error as Error).message}\n`);
-      process.exitCode = 1;
+      fail('fixtures', errorMessage(error));
     }
   });
 

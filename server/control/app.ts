@@ -3,13 +3,15 @@
 import { existsSync } from 'node:fs';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { DatasetCatalog, UnknownDatasetError, type DatasetSpec } from './dataset-catalog.js';
+import { errorMessage } from '../../shared/errors.js';
+import { DatasetCatalog, type DatasetSpec } from './dataset-catalog.js';
+import { ControlError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
 import { datasetRoutes } from './routes/datasets.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { LocalProcessRuntime } from './runtime/local-process-runtime.js';
 import type { SessionRuntime } from './runtime/types.js';
-import { AdmissionError, SessionManager, StartupError, type SessionLimits } from './session-manager.js';
+import { SessionManager, type SessionLimits } from './session-manager.js';
 import { attachWebSocketGateway } from './ws-gateway.js';
 import { checkMemoryBudget } from './memory-budget.js';
 
@@ -62,22 +64,16 @@ export async function startControlServer(options: ControlServerOptions): Promise
   const datasets = new DatasetCatalog(options.datasets, options.storeDir, lifecycle);
   const sessions = new SessionManager(runtime, datasets, options.limits, lifecycle);
 
+  // Every reply of an error: the control server's own from its catalogue (errors.ts), Fastify's
+  // (validation, 404 of a route) with the status they carry.
   app.setErrorHandler((error, request, reply) => {
-    if (error instanceof AdmissionError) {
-      return reply
-        .code(503)
-        .header('retry-after', String(error.retryAfterSeconds))
-        .send({ statusCode: 503, error: 'Service Unavailable', message: error.message });
+    if (error instanceof ControlError) {
+      if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
+      return reply.code(error.statusCode).send(error.reply());
     }
-    if (error instanceof UnknownDatasetError) {
-      return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: error.message });
-    }
-    if (error instanceof StartupError) {
-      return reply.code(500).send({ statusCode: 500, error: 'Session Failed', message: error.message });
-    }
-    const { statusCode = 500, name, message } = error as Error & { statusCode?: number };
+    const { statusCode = 500, name = 'Error' } = error as { statusCode?: number; name?: string };
     if (statusCode >= 500) request.log.error({ err: error }, 'request failed');
-    return reply.code(statusCode).send({ statusCode, error: name, message });
+    return reply.code(statusCode).send({ statusCode, error: name, message: errorMessage(error) });
   });
 
   await app.register(sessionRoutes, { sessions });

@@ -1,19 +1,14 @@
 // The datasets this server can open, and their preparation into stores. Preparation runs in a
 // child process (server/prepare), so bad input or a crash there cannot take any tab down.
-import type { DatasetInfo, DatasetState } from '../../shared/protocol.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { DatasetInfo, DatasetState } from '../../shared/http-api.js';
 import { prepareInChild } from '../prepare/run-in-child.js';
+import { controlErrors } from './errors.js';
 
 export interface DatasetSpec {
   id: string;
   /** The dataset folder (see server/prepare for the layout it accepts). */
   input: string;
-}
-
-export class UnknownDatasetError extends Error {
-  constructor(id: string, known: readonly string[]) {
-    super(`unknown dataset "${id}"; this server has ${known.map((k) => `"${k}"`).join(', ') || 'none'}`);
-    this.name = 'UnknownDatasetError';
-  }
 }
 
 interface DatasetEntry extends DatasetSpec {
@@ -44,7 +39,7 @@ export class DatasetCatalog {
   /** The id of the requested dataset, or of the default (the first) when none is named. */
   resolve(requested: string | undefined): string {
     const id = requested ?? this.entries.keys().next().value;
-    if (id === undefined || !this.entries.has(id)) throw new UnknownDatasetError(id ?? '(default)', [...this.entries.keys()]);
+    if (id === undefined || !this.entries.has(id)) throw controlErrors.unknownDataset(id ?? '(default)', [...this.entries.keys()]);
     return id;
   }
 
@@ -64,13 +59,15 @@ export class DatasetCatalog {
 
   /** Starts preparing every dataset now rather than on the first tab that asks. */
   prepareAll(): void {
+    // A failure is kept in the entry (listed as `failed`, logged as dataset.failed) and given to
+    // each session that asks for the dataset; nobody waits here.
     for (const id of this.entries.keys()) this.whenReady(id).catch(() => undefined);
   }
 
   /** The prepared store's path; prepares the dataset once, on first demand. */
   whenReady(id: string): Promise<string> {
     const entry = this.entries.get(id);
-    if (!entry) return Promise.reject(new UnknownDatasetError(id, [...this.entries.keys()]));
+    if (!entry) return Promise.reject(controlErrors.unknownDataset(id, [...this.entries.keys()]));
     entry.prepared ??= this.prepare(entry);
     return entry.prepared;
   }
@@ -99,9 +96,9 @@ export class DatasetCatalog {
       return result.storePath;
     } catch (error) {
       entry.state = 'failed';
-      entry.error = `dataset "${entry.id}" failed to prepare: ${(error as Error).message}`;
+      entry.error = `dataset "${entry.id}" failed to prepare: ${errorMessage(error)}`;
       this.log('dataset.failed', { dataset: entry.id, error: entry.error });
-      throw new Error(entry.error);
+      throw new Error(entry.error, { cause: error });
     }
   }
 }

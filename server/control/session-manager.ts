@@ -4,14 +4,11 @@ import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import type {
-  SessionInfo,
-  SessionState,
-  SessionStateEvent,
-  TerminationReason,
-} from '../../shared/protocol.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { SessionInfo, SessionState, SessionStateEvent, TerminationReason } from '../../shared/http-api.js';
 import type { SessionStats } from '../session/contract.js';
 import type { DatasetCatalog } from './dataset-catalog.js';
+import { controlErrors } from './errors.js';
 import type { SessionProcess, SessionRuntime } from './runtime/types.js';
 import { newToken, tokenMatches } from './token.js';
 
@@ -33,25 +30,6 @@ export interface SessionLimits {
 
 export type LifecycleLog = (event: string, fields: Record<string, unknown>) => void;
 
-/** Thrown when admission control refuses a new session; the HTTP layer turns it into a 503. */
-export class AdmissionError extends Error {
-  constructor(
-    message: string,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(message);
-    this.name = 'AdmissionError';
-  }
-}
-
-/** Thrown when a session could not be started; carries the reason for the client. */
-export class StartupError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StartupError';
-  }
-}
-
 const STATE_ORDER: Record<SessionState, number> = { starting: 0, ready: 1, draining: 2, terminated: 3 };
 const KEPT_TERMINATED = 50;
 
@@ -67,6 +45,8 @@ export class Session {
   exitSignal: string | null = null;
   /** Why it failed to start, when it did; reported with the terminated state. */
   failure: string | null = null;
+  /** What was thrown when it failed to start: the cause of the error its `ready` rejects with. */
+  failureCause: unknown = undefined;
   process: SessionProcess | null = null;
   connections = 0;
   idleSince: Date | null = null;
@@ -92,7 +72,9 @@ export class Session {
     if (STATE_ORDER[state] <= STATE_ORDER[this.state]) return false;
     this.state = state;
     if (state === 'ready') this.settleReady.resolve();
-    if (state === 'terminated') this.settleReady.reject(new StartupError(message ?? `session ended (${this.reason})`));
+    if (state === 'terminated') {
+      this.settleReady.reject(controlErrors.sessionFailed(message ?? `session ended (${this.reason})`, this.failureCause));
+    }
     this.record(message);
     return true;
   }
@@ -153,16 +135,13 @@ export class SessionManager {
    * anything is awaited, so simultaneous requests with one key spawn exactly once.
    */
   getOrCreate(request: { key?: string; dataset?: string }): { session: Session; spawned: boolean } {
-    if (this.shuttingDown) throw new AdmissionError('the server is shutting down', 5);
+    if (this.shuttingDown) throw controlErrors.shuttingDown();
     const existing = request.key ? this.liveByKey.get(request.key) : undefined;
     if (existing) return { session: existing, spawned: false };
     const datasetId = this.datasets.resolve(request.dataset);
     if (this.liveByKey.size >= this.limits.maxSessions) {
       this.log('session.refused', { key: request.key ?? null, reason: 'max-sessions', maxSessions: this.limits.maxSessions });
-      throw new AdmissionError(
-        `all ${this.limits.maxSessions} session slots are in use; close another Tickscope tab or try again shortly`,
-        5,
-      );
+      throw controlErrors.noFreeSlot(this.limits.maxSessions);
     }
     const session = new Session(request.key ?? randomUUID(), datasetId);
     this.byId.set(session.id, session);
@@ -228,8 +207,9 @@ export class SessionManager {
         session.lifetimeTimer = setTimeout(() => this.end(session, 'lifetime'), this.limits.lifetimeMs);
       }
     } catch (error) {
-      const message = (error as Error).message;
+      const message = errorMessage(error);
       this.log('session.startup-failed', { sessionId: session.id, error: message });
+      session.failureCause ??= error;
       this.end(session, 'startup-failed', message);
     }
   }

@@ -4,6 +4,7 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import { controlErrors, type ControlError } from './errors.js';
 import type { SessionManager } from './session-manager.js';
 
 export const WS_PATH_PREFIX = '/ws/';
@@ -20,21 +21,21 @@ export function wsUrlFor(sessionId: string, token: string): string {
 
 export function attachWebSocketGateway(server: Server, sessions: SessionManager, options: GatewayOptions): void {
   server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A client that resets mid-upgrade: nothing to answer, nobody to tell.
     socket.on('error', () => socket.destroy());
     const url = new URL(request.url ?? '/', 'http://placeholder');
-    const reject = (status: number, reason: string) => {
+    const reject = (error: ControlError) => {
       // The token is a query parameter: log the path only, never the URL.
-      options.log('ws.refused', { path: url.pathname, status, reason, origin: request.headers.origin ?? null });
-      refuse(socket, status, reason);
+      options.log('ws.refused', { path: url.pathname, status: error.statusCode, code: error.code, reason: error.message, origin: request.headers.origin ?? null });
+      refuse(socket, error);
     };
-    if (!url.pathname.startsWith(WS_PATH_PREFIX)) return reject(404, 'no WebSocket endpoint here');
-    const session = sessions.get(url.pathname.slice(WS_PATH_PREFIX.length));
-    if (!session) return reject(404, 'no such session');
-    if (!session.checkToken(url.searchParams.get('token'))) return reject(401, 'missing or wrong session token');
-    if (!originAllowed(request, options.allowedOrigins)) {
-      return reject(403, `origin ${request.headers.origin} may not open sessions here`);
-    }
-    if (session.state !== 'ready') return reject(409, `session is ${session.state}, not ready`);
+    if (!url.pathname.startsWith(WS_PATH_PREFIX)) return reject(controlErrors.noEndpoint());
+    const sessionId = url.pathname.slice(WS_PATH_PREFIX.length);
+    const session = sessions.get(sessionId);
+    if (!session) return reject(controlErrors.noSession(sessionId));
+    if (!session.checkToken(url.searchParams.get('token'))) return reject(controlErrors.badToken());
+    if (!originAllowed(request, options.allowedOrigins)) return reject(controlErrors.originRefused(request.headers.origin));
+    if (session.state !== 'ready') return reject(controlErrors.sessionNotReady(session.state));
     sessions.connect(session, request, socket, head);
   });
 }
@@ -47,14 +48,16 @@ function originAllowed(request: IncomingMessage, allowed: readonly string[]): bo
   try {
     return new URL(origin).host === request.headers.host;
   } catch {
+    // Not a URL ("null" from a sandboxed page, or garbage): not an origin that may open sessions.
     return false;
   }
 }
 
-function refuse(socket: Duplex, status: number, reason: string): void {
-  const body = `${reason}\n`;
+/** Answers the upgrade with the error's plain HTTP reply and closes the socket. */
+function refuse(socket: Duplex, error: ControlError): void {
+  const body = `${error.message}\n`;
   socket.end(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n` +
+    `HTTP/1.1 ${error.statusCode} ${STATUS_CODES[error.statusCode]}\r\n` +
       'Connection: close\r\nContent-Type: text/plain; charset=utf-8\r\n' +
       `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );

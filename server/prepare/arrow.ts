@@ -4,7 +4,7 @@
 // copied as raw bytes (Arrow's validity bitmap is bit-for-bit DuckDB's validity mask), strings
 // value by value. Only the columns the store needs are staged. Memory stays at one record batch.
 
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import duckdb from '@duckdb/node-bindings';
 import {
   BIGINT,
@@ -31,18 +31,10 @@ import {
 } from '@duckdb/node-api';
 import { DataType, RecordBatchReader, type Data, type Schema } from 'apache-arrow';
 import { errorMessage } from '../../shared/errors.js';
+import { sqlIdent } from '../sql/text.js';
+import type { ColumnInfo } from './column-types.js';
 import { PrepareError } from './errors.js';
 import type { DataFile } from './inputs.js';
-
-/** A column as DuckDB will see it. `zone` is set for zoned timestamps (values are UTC instants). */
-export interface ColumnInfo {
-  name: string;
-  /** DuckDB type name, e.g. DOUBLE, VARCHAR, TIMESTAMP_MS; 'NULL' for an Arrow Null column. */
-  type: string;
-  zone?: string | null;
-  /** Set when the column cannot be staged, with the reason (e.g. an Arrow type we do not read). */
-  unsupported?: string;
-}
 
 type Plan =
   | { kind: 'raw'; width: number }
@@ -126,9 +118,17 @@ async function openReader(file: DataFile) {
     await reader.open();
     return { reader, fh };
   } catch (err) {
-    await fh.close().catch(() => {});
+    await closeReadOnly(fh);
     throw err;
   }
+}
+
+/**
+ * Closes a file that was only read. A failed close loses no data, and the read's own error, if
+ * there is one, is the one to report; so a failed close is ignored.
+ */
+async function closeReadOnly(fh: FileHandle): Promise<void> {
+  await fh.close().catch(() => {});
 }
 
 function arrowError(file: DataFile, err: unknown): PrepareError {
@@ -146,7 +146,7 @@ export async function readArrowSchema(file: DataFile): Promise<ColumnInfo[]> {
   try {
     return schemaColumns(opened.reader.schema);
   } finally {
-    await opened.fh.close().catch(() => {});
+    await closeReadOnly(opened.fh);
   }
 }
 
@@ -302,10 +302,6 @@ function halfToFloat(h: number): number {
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
-function ident(s: string): string {
-  return `"${s.replace(/"/g, '""')}"`;
-}
-
 export interface StageOptions {
   /** Source columns to stage (by name, as in the file); hive keys come from the path. */
   columns: readonly string[];
@@ -329,10 +325,10 @@ export async function stageArrowFiles(con: DuckDBConnection, table: string, file
     return c;
   });
   const defs = [
-    ...cols.map((c) => `${ident(c.name)} ${c.type === 'NULL' ? 'INTEGER' : c.type}`),
-    ...opts.hiveKeys.map((k) => `${ident(k)} VARCHAR`),
+    ...cols.map((c) => `${sqlIdent(c.name)} ${c.type === 'NULL' ? 'INTEGER' : c.type}`),
+    ...opts.hiveKeys.map((k) => `${sqlIdent(k)} VARCHAR`),
   ];
-  await con.run(`CREATE OR REPLACE TEMP TABLE ${ident(table)} (${defs.join(', ')})`);
+  await con.run(`CREATE OR REPLACE TEMP TABLE ${sqlIdent(table)} (${defs.join(', ')})`);
   const appender = await con.createAppender(table, 'main', 'temp');
   const vectorSize = duckdb.vector_size();
   let rows = 0;
@@ -386,7 +382,7 @@ export async function stageArrowFiles(con: DuckDBConnection, table: string, file
         if (err instanceof PrepareError) throw err;
         throw arrowError(file, err);
       } finally {
-        await fh.close().catch(() => {});
+        await closeReadOnly(fh);
       }
     }
     appender.flushSync();
@@ -394,7 +390,8 @@ export async function stageArrowFiles(con: DuckDBConnection, table: string, file
     try {
       appender.closeSync();
     } catch {
-      // already failed; the table is dropped with the build
+      // Closing after a failed append fails too: the append's error is the one thrown, and the
+      // table is dropped with the build.
     }
   }
   return rows;

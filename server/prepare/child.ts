@@ -2,6 +2,7 @@
 // Serves one { type: 'prepare' } message, then exits 0 ('prepared') or 1 ('failed'), so a crash
 // or an out-of-memory in DuckDB cannot take the control server (or the CLI's terminal) down.
 
+import { errorMessage } from '../../shared/errors.js';
 import { isPrepareRequest, type ChildToParentMessage } from './messages.js';
 import { prepareDataset } from './prepare.js';
 
@@ -41,47 +42,21 @@ process.on('message', (msg: unknown) => {
   started = true;
   let lastSent = 0;
   let lastPhase = '';
+  const { type: _prepare, ...settings } = msg;
   prepareDataset({
-    input: msg.input,
-    storeDir: msg.storeDir,
-    ...(msg.memoryLimit ? { memoryLimit: msg.memoryLimit } : {}),
-    ...(msg.threads ? { threads: msg.threads } : {}),
-    ...(msg.mapping ? { mapping: msg.mapping } : {}),
-    ...(msg.mappingFile ? { mappingFile: msg.mappingFile } : {}),
-    ...(msg.tempDir ? { tempDir: msg.tempDir } : {}),
+    ...settings,
     onProgress: (p) => {
       const now = Date.now();
       // Throttle, but never drop a phase change or the end.
       if (now - lastSent < 200 && p.phase === lastPhase && p.fraction < 1) return;
       lastSent = now;
       lastPhase = p.phase;
-      const sent = send({
-        type: 'progress',
-        phase: p.phase,
-        fraction: p.fraction,
-        rows: p.rows,
-        totalRows: p.totalRows,
-        etaSeconds: p.etaSeconds,
-        ...(p.source ? { source: p.source } : {}),
-      });
+      const sent = send({ type: 'progress', ...p });
       // Test hook: die the hard way (as a DuckDB crash would) on reaching a phase.
       if (crashAt && p.phase === crashAt) void sent.then(() => process.kill(process.pid, 'SIGKILL'));
     },
   }).then(
-    (r) =>
-      finish(
-        {
-          type: 'prepared',
-          storePath: r.storePath,
-          fingerprint: r.fingerprint,
-          reused: r.reused,
-          ...(r.waited ? { waited: true } : {}),
-          ...(r.timezoneNote ? { timezoneNote: r.timezoneNote } : {}),
-          ...(r.rows !== undefined ? { rows: r.rows } : {}),
-          peakRssBytes: peakRss(),
-        },
-        0,
-      ),
-    (err: unknown) => finish({ type: 'failed', message: err instanceof Error ? err.message : String(err), peakRssBytes: peakRss() }, 1),
+    (r) => finish({ type: 'prepared', ...r, peakRssBytes: peakRss() }, 0),
+    (err: unknown) => finish({ type: 'failed', message: errorMessage(err), peakRssBytes: peakRss() }, 1),
   );
 });

@@ -15,6 +15,7 @@
 
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { errorMessage } from '../../shared/errors.js';
 import { PrepareError } from './errors.js';
 
 export type TableKind = 'bars' | 'trades' | 'symbols' | 'runs';
@@ -36,6 +37,11 @@ export interface Source {
   /** Where the table came from, for messages. */
   location: string;
   files: DataFile[];
+}
+
+/** A table's input for messages: its one file, or its folder and how many files. */
+export function sourceLabel(src: Source): string {
+  return src.files.length === 1 ? src.files[0]!.path : `${src.location} (${src.files.length} files)`;
 }
 
 export interface ResolvedInputs {
@@ -165,6 +171,7 @@ async function expandGlob(pattern: string): Promise<{ base: string; files: strin
   if (!st?.isDirectory()) return { base, files: [] };
   const files: string[] = [];
   const visit = async (dir: string) => {
+    // A folder that cannot be listed matches nothing, as with a shell's glob.
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const e of entries) {
@@ -185,14 +192,14 @@ async function describeFile(root: string, file: string): Promise<DataFile> {
   let st;
   try {
     st = await stat(file);
-  } catch {
-    throw new PrepareError(`input ${file} does not exist`);
+  } catch (err) {
+    throw new PrepareError(`input ${file} does not exist`, { cause: err });
   }
   let format: FileFormat | null;
   try {
     format = await sniffFormat(file);
   } catch (err) {
-    throw new PrepareError(`input ${file} cannot be read: ${(err as Error).message}`);
+    throw new PrepareError(`input ${file} cannot be read: ${errorMessage(err)}`, { cause: err });
   }
   const ext = formatByExtension(file);
   if (!format) {

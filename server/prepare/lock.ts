@@ -37,6 +37,7 @@ export async function readHolder(lockPath: string): Promise<LockHolder | null> {
   try {
     return JSON.parse(await readFile(lockPath, 'utf8')) as LockHolder;
   } catch {
+    // No lock file (released meanwhile), or one still being written: no holder to name yet.
     return null;
   }
 }
@@ -61,6 +62,7 @@ export async function tryLock(lockPath: string, progressPath: string): Promise<H
       await fh.close();
       const timer = setInterval(() => {
         const now = new Date();
+        // A missed heartbeat is made up by the next one; only a minute of them makes the lock stale.
         utimes(lockPath, now, now).catch(() => {});
       }, HEARTBEAT_MS);
       timer.unref();
@@ -74,6 +76,8 @@ export async function tryLock(lockPath: string, progressPath: string): Promise<H
           released = true;
           clearInterval(timer);
           await writes;
+          // Either file may be gone already (a waiter took the lock over as stale); a lock file
+          // that cannot be removed goes stale and is taken over.
           await unlink(progressPath).catch(() => {});
           await unlink(lockPath).catch(() => {});
         },
@@ -86,6 +90,8 @@ export async function tryLock(lockPath: string, progressPath: string): Promise<H
               await writeFile(tmp, JSON.stringify(p));
               await rename(tmp, progressPath);
             })
+            // Progress for waiters is best effort: a failed write leaves them a step behind, and
+            // its temporary file is removed if it was written at all.
             .catch(() => unlink(tmp).catch(() => {}));
           return writes;
         },
@@ -110,6 +116,7 @@ export async function readProgress<T>(progressPath: string): Promise<T | null> {
   try {
     return JSON.parse(await readFile(progressPath, 'utf8')) as T;
   } catch {
+    // Not written yet (or already removed): there is no progress to show.
     return null;
   }
 }

@@ -13,6 +13,7 @@
 
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { errorMessage } from '../../shared/errors.js';
 import { PrepareError } from './errors.js';
 import type { TableKind } from './inputs.js';
 
@@ -174,13 +175,13 @@ export async function readMappingFile(file: string): Promise<DatasetMapping> {
   try {
     text = await readFile(abs, 'utf8');
   } catch (err) {
-    throw new PrepareError(`mapping file ${abs} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new PrepareError(`mapping file ${abs} cannot be read: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, { cause: err });
   }
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new PrepareError(`mapping file ${abs} is not valid JSON: ${(err as Error).message}`);
+    throw new PrepareError(`mapping file ${abs} is not valid JSON: ${errorMessage(err)}`, { cause: err });
   }
   return checkMapping(raw, `file ${abs}`);
 }

@@ -1,38 +1,20 @@
 // IPC messages between a parent (control server, CLI, benchmark) and the preparation child
-// process (server/prepare/child.ts).
-import type { DatasetMapping } from './mapping.js';
+// process (server/prepare/child.ts): the request is the preparation's settings, the answers are
+// its progress and its result, each with a message type.
+import type { PrepareProgress, PrepareResult, PrepareSettings } from './prepare.js';
 
 /** parent -> child: the one request a child process serves. */
-export interface PrepareRequestMessage {
+export interface PrepareRequestMessage extends PrepareSettings {
   type: 'prepare';
-  input: string | string[];
-  storeDir: string;
-  memoryLimit?: string;
-  threads?: number;
-  mapping?: DatasetMapping;
-  mappingFile?: string;
-  tempDir?: string;
 }
 
 /** child -> parent */
-export interface PrepareProgressMessage {
+export interface PrepareProgressMessage extends PrepareProgress {
   type: 'progress';
-  phase: string;
-  fraction: number;
-  rows: number | null;
-  totalRows: number | null;
-  etaSeconds: number | null;
-  source?: string;
 }
 
-export interface PreparedMessage {
+export interface PreparedMessage extends PrepareResult {
   type: 'prepared';
-  storePath: string;
-  fingerprint: string;
-  reused: boolean;
-  waited?: boolean;
-  timezoneNote?: string;
-  rows?: number;
   /** The child's peak resident set size (bytes), for the benchmark's memory check. */
   peakRssBytes: number;
 }

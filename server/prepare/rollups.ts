@@ -1,11 +1,12 @@
 // The rollups of the prepared store: derived tables that let the session answer a view from a few
 // thousand rows instead of the base tables. Each is one CREATE TABLE ... AS over tables built
-// before it (bars, symbols, runs, trades, and the rollups listed earlier). Adding one: define it
-// here, document it in server/store/format.ts and bump STORE_FORMAT_VERSION there.
+// before it (bars, symbols, runs, trades, and the rollups listed earlier). Their columns and
+// definitions are documented in server/store/format.ts. Adding one: define it here, document it
+// there and bump STORE_FORMAT_VERSION.
 //
 // Three rollups read the 100M-row bars table (sector_bar, symbol_day and bars_by_time, a narrow
 // copy re-sorted by time); every other one is built from smaller tables.
-import { BAR_MEASURES as M, CLUSTERED_TRADE_SORTS, StoreTable, TRADE_BOUND_FIELDS, TRADE_SORT_COLUMNS, tradeListSortedBy } from '../store/format.js';
+import { BAR_MEASURES as M, CLUSTERED_TRADE_SORTS, RANKED_TRADE_COLUMNS, StoreTable, TRADE_BOUND_FIELDS, tradeListSortedBy, tradeRankColumn } from '../store/format.js';
 
 export interface RollupDefinition {
   table: string;
@@ -21,8 +22,8 @@ const TRADE_LIST_COLUMNS = `
   (epoch_ms(t.exit_ts) - epoch_ms(t.entry_ts))::DOUBLE AS holding_ms,
   t.mae, t.mfe, t.tag`;
 
-const TRADE_RANKS = TRADE_SORT_COLUMNS.map(
-  (c) => `(row_number() OVER (ORDER BY ${c} ASC NULLS LAST, run_id, trade_id) - 1)::INTEGER AS rk_${c}`,
+const TRADE_RANKS = RANKED_TRADE_COLUMNS.map(
+  (c) => `(row_number() OVER (ORDER BY ${c} ASC NULLS LAST, run_id, trade_id) - 1)::INTEGER AS ${tradeRankColumn(c)}`,
 ).join(',\n    ');
 
 /** trade_day's min_<field> and max_<field>: a histogram's bins without reading every trade. */
@@ -86,28 +87,28 @@ export const ROLLUPS: readonly RollupDefinition[] = [
   {
     table: StoreTable.symbolTotal,
     select: `
-      WITH d AS (
+      WITH bar_totals AS (
         SELECT run_id, symbol, sum(pnl) AS pnl, sum(fees) AS fees, sum(traded_value) AS traded_value,
           sum(gross_sum) AS gross_sum
         FROM ${StoreTable.symbolDay} GROUP BY run_id, symbol
-      ), t AS (
+      ), trade_counts AS (
         SELECT run_id, symbol, count(*) AS trades, count(*) FILTER (WHERE pnl > 0) AS winning_trades
         FROM ${StoreTable.trades} GROUP BY run_id, symbol
       )
-      SELECT run_id, symbol, coalesce(d.pnl, 0) AS pnl, coalesce(d.fees, 0) AS fees,
-        coalesce(d.traded_value, 0) AS traded_value, coalesce(d.gross_sum, 0) AS gross_sum,
-        coalesce(t.trades, 0) AS trades, coalesce(t.winning_trades, 0) AS winning_trades
-      FROM d FULL OUTER JOIN t USING (run_id, symbol) ORDER BY run_id, symbol`,
+      SELECT run_id, symbol, coalesce(bar_totals.pnl, 0) AS pnl, coalesce(bar_totals.fees, 0) AS fees,
+        coalesce(bar_totals.traded_value, 0) AS traded_value, coalesce(bar_totals.gross_sum, 0) AS gross_sum,
+        coalesce(trade_counts.trades, 0) AS trades, coalesce(trade_counts.winning_trades, 0) AS winning_trades
+      FROM bar_totals FULL OUTER JOIN trade_counts USING (run_id, symbol) ORDER BY run_id, symbol`,
   },
   {
     table: StoreTable.marketDay,
     select: `
-      WITH c AS (
+      WITH closes AS (
         SELECT symbol, day, arg_min(close, run_id) AS close FROM ${StoreTable.symbolDay} GROUP BY symbol, day
-      ), r AS (
-        SELECT day, close / nullif(lag(close) OVER (PARTITION BY symbol ORDER BY day), 0) - 1 AS ret FROM c
+      ), symbol_returns AS (
+        SELECT day, close / nullif(lag(close) OVER (PARTITION BY symbol ORDER BY day), 0) - 1 AS ret FROM closes
       )
-      SELECT day, avg(ret) AS ret, count(ret) AS symbols FROM r GROUP BY day ORDER BY day`,
+      SELECT day, avg(ret) AS ret, count(ret) AS symbols FROM symbol_returns GROUP BY day ORDER BY day`,
   },
   {
     table: StoreTable.tradeList,
@@ -119,7 +120,7 @@ export const ROLLUPS: readonly RollupDefinition[] = [
   },
   ...CLUSTERED_TRADE_SORTS.map((column) => ({
     table: tradeListSortedBy(column),
-    select: `SELECT * FROM ${StoreTable.tradeList} ORDER BY rk_${column}`,
+    select: `SELECT * FROM ${StoreTable.tradeList} ORDER BY ${tradeRankColumn(column)}`,
   })),
   {
     table: StoreTable.tradeDay,

@@ -4,18 +4,11 @@
 
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { errorMessage } from '../../shared/errors.js';
 import { isChildToParentMessage, type PrepareRequestMessage } from './messages.js';
-import type { DatasetMapping } from './mapping.js';
-import type { PrepareProgress, PrepareResult } from './prepare.js';
+import type { PrepareProgress, PrepareResult, PrepareSettings } from './prepare.js';
 
-export interface PrepareInChildOptions {
-  input: string | string[];
-  storeDir: string;
-  memoryLimit?: string;
-  threads?: number;
-  mapping?: DatasetMapping;
-  mappingFile?: string;
-  tempDir?: string;
+export interface PrepareInChildOptions extends PrepareSettings {
   onProgress?: (p: PrepareProgress) => void;
   /** Aborting kills the child (SIGTERM, then SIGKILL after killGraceMs) and rejects. */
   signal?: AbortSignal;
@@ -44,7 +37,7 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareInCh
     let failure: string | null = null;
     let killTimer: NodeJS.Timeout | null = null;
     let last: PrepareProgress | null = null;
-    const inputs = Array.isArray(opts.input) ? opts.input.join(', ') : opts.input;
+    const inputs = typeof opts.input === 'string' ? opts.input : opts.input.join(', ');
 
     const kill = () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
@@ -75,25 +68,12 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareInCh
     child.on('message', (msg: unknown) => {
       if (!isChildToParentMessage(msg)) return;
       if (msg.type === 'progress') {
-        last = {
-          phase: msg.phase,
-          fraction: msg.fraction,
-          rows: msg.rows,
-          totalRows: msg.totalRows,
-          etaSeconds: msg.etaSeconds,
-          ...(msg.source ? { source: msg.source } : {}),
-        };
+        const { type: _progress, ...progress } = msg;
+        last = progress;
         if (!settled) opts.onProgress?.(last);
       } else if (msg.type === 'prepared') {
-        result = {
-          storePath: msg.storePath,
-          fingerprint: msg.fingerprint,
-          reused: msg.reused,
-          ...(msg.waited ? { waited: true } : {}),
-          ...(msg.timezoneNote ? { timezoneNote: msg.timezoneNote } : {}),
-          ...(msg.rows !== undefined ? { rows: msg.rows } : {}),
-          peakRssBytes: msg.peakRssBytes,
-        };
+        const { type: _prepared, ...prepared } = msg;
+        result = prepared;
       } else {
         failure = msg.message;
       }
@@ -101,7 +81,7 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareInCh
     child.on('error', (err) => {
       cleanup();
       kill();
-      settle(() => reject(new Error(`preparation process failed to start: ${err.message}`)));
+      settle(() => reject(new Error(`preparation process for ${inputs} failed to start: ${errorMessage(err)}`, { cause: err })));
     });
     child.on('exit', (code, signal) => {
       cleanup();
@@ -115,6 +95,7 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareInCh
       });
     });
 
+    // The settings that are set; the options of this function (callbacks, signal) stay here.
     const request: PrepareRequestMessage = {
       type: 'prepare',
       input: opts.input,

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { errorMessage } from '../../shared/errors.js';
 import { META_TABLE, MetaKey, STORE_FORMAT_VERSION } from '../store/format.js';
 
 const STORE_FILE = /^([0-9a-f]{16})\.duckdb$/;
@@ -41,7 +42,7 @@ export async function readStoreMeta(storePath: string): Promise<Map<string, stri
       connection.closeSync();
     }
   } catch (error) {
-    return new Error(`${storePath}: ${(error as Error).message.split('\n')[0]}`);
+    return new Error(`${storePath}: ${errorMessage(error).split('\n')[0]}`, { cause: error });
   } finally {
     instance?.closeSync();
   }
@@ -69,7 +70,7 @@ export async function listStores(storeDir: string): Promise<StoreEntry[]> {
     names = await readdir(storeDir);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw new Error(`cannot list the prepared stores in ${storeDir}: ${(error as Error).message}`);
+    throw new Error(`cannot list the prepared stores in ${storeDir}: ${errorMessage(error)}`, { cause: error });
   }
   const entries: StoreEntry[] = [];
   for (const name of names.sort()) {
@@ -87,6 +88,7 @@ export async function listStores(storeDir: string): Promise<StoreEntry[]> {
     try {
       inputs = JSON.parse(meta.get(MetaKey.inputs) ?? '[]') as string[];
     } catch {
+      // Not the JSON list this build writes: show the text as it is.
       inputs = [meta.get(MetaKey.inputs) ?? ''];
     }
     entries.push({
@@ -114,7 +116,7 @@ export async function pruneStores(storeDir: string): Promise<StoreEntry[]> {
       await rm(entry.path);
       await rm(`${entry.path}.wal`, { force: true });
     } catch (error) {
-      throw new Error(`cannot remove the prepared store ${entry.path}: ${(error as Error).message}`);
+      throw new Error(`cannot remove the prepared store ${entry.path}: ${errorMessage(error)}`, { cause: error });
     }
   }
   return stale;

@@ -63,39 +63,28 @@ type ColumnBuffer = (FixedWidthColumn | BoolColumn | Utf8Column) & {
   validity: { rows: number; words: Uint8Array | null }[];
 };
 
-function fixed(arrow: DataType, ctor: TypedArrayCtor): Omit<FixedWidthColumn, 'values'> {
-  return { kind: 'fixed', arrow, ctor };
-}
+/** DuckDB types whose values are copied to Arrow as raw bytes: the Arrow type and the array that holds them. */
+const FIXED_WIDTH = new Map<DuckDBTypeId, { arrow: DataType; ctor: TypedArrayCtor }>([
+  [DuckDBTypeId.DOUBLE, { arrow: new Float64(), ctor: Float64Array }],
+  [DuckDBTypeId.FLOAT, { arrow: new Float32(), ctor: Float32Array }],
+  [DuckDBTypeId.BIGINT, { arrow: new Int64(), ctor: BigInt64Array }],
+  [DuckDBTypeId.INTEGER, { arrow: new Int32(), ctor: Int32Array }],
+  [DuckDBTypeId.SMALLINT, { arrow: new Int16(), ctor: Int16Array }],
+  [DuckDBTypeId.TINYINT, { arrow: new Int8(), ctor: Int8Array }],
+  [DuckDBTypeId.DATE, { arrow: new DateDay(), ctor: Int32Array }],
+  [DuckDBTypeId.TIMESTAMP, { arrow: new TimestampMicrosecond(), ctor: BigInt64Array }],
+]);
 
 function columnFor(name: string, index: number, type: DuckDBType): ColumnBuffer {
   const base = { name, index, validity: [] };
-  switch (type.typeId) {
-    case DuckDBTypeId.DOUBLE:
-      return { ...base, ...fixed(new Float64(), Float64Array), values: [] };
-    case DuckDBTypeId.FLOAT:
-      return { ...base, ...fixed(new Float32(), Float32Array), values: [] };
-    case DuckDBTypeId.BIGINT:
-      return { ...base, ...fixed(new Int64(), BigInt64Array), values: [] };
-    case DuckDBTypeId.INTEGER:
-      return { ...base, ...fixed(new Int32(), Int32Array), values: [] };
-    case DuckDBTypeId.SMALLINT:
-      return { ...base, ...fixed(new Int16(), Int16Array), values: [] };
-    case DuckDBTypeId.TINYINT:
-      return { ...base, ...fixed(new Int8(), Int8Array), values: [] };
-    case DuckDBTypeId.DATE:
-      return { ...base, ...fixed(new DateDay(), Int32Array), values: [] };
-    case DuckDBTypeId.TIMESTAMP:
-      return { ...base, ...fixed(new TimestampMicrosecond(), BigInt64Array), values: [] };
-    case DuckDBTypeId.BOOLEAN:
-      return { ...base, kind: 'bool', values: [] };
-    case DuckDBTypeId.VARCHAR:
-      return { ...base, kind: 'utf8', values: [] };
-    default:
-      throw new Error(
-        `column "${name}" has DuckDB type ${type.toString()}, which the Arrow encoder does not carry; ` +
-          'cast it in the query (e.g. to DOUBLE or VARCHAR)',
-      );
-  }
+  const fixedWidth = FIXED_WIDTH.get(type.typeId);
+  if (fixedWidth) return { ...base, kind: 'fixed', ...fixedWidth, values: [] };
+  if (type.typeId === DuckDBTypeId.BOOLEAN) return { ...base, kind: 'bool', values: [] };
+  if (type.typeId === DuckDBTypeId.VARCHAR) return { ...base, kind: 'utf8', values: [] };
+  throw new Error(
+    `column "${name}" has DuckDB type ${type.toString()}, which the Arrow encoder does not carry; ` +
+      'cast it in the query (e.g. to DOUBLE or VARCHAR)',
+  );
 }
 
 export interface EncoderOptions {

@@ -25,6 +25,8 @@
 // allocator_background_threads adds a purging thread to every session process, where a one-off
 // flush when it goes quiet does the same job.
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { errorMessage } from '../../shared/errors.js';
+import { sqlString } from '../sql/text.js';
 import type { RequestActivity } from './query-runner.js';
 
 /**
@@ -181,12 +183,12 @@ export class IdleMemory implements RequestActivity {
       try {
         await connection.run(`SET memory_limit = ${sqlString(this.shrinkLimit)}`);
       } catch (error) {
-        lowering = new Error(`idle shrink: SET memory_limit = '${this.shrinkLimit}' failed: ${(error as Error).message}`);
+        lowering = new Error(`idle shrink: SET memory_limit = '${this.shrinkLimit}' failed: ${errorMessage(error)}`, { cause: error });
       }
       try {
         await this.restore(connection);
       } catch (error) {
-        throw lowering ? new Error(`${(error as Error).message}; before that, ${lowering.message}`) : error;
+        throw lowering ? new Error(`${errorMessage(error)}; before that, ${lowering.message}`, { cause: error }) : error;
       }
       // Out of memory: DuckDB holds more than the shrink limit pinned. It evicted all it could
       // before refusing, so the shrink did its job, in part. Anything else is a failure.
@@ -216,7 +218,8 @@ export class IdleMemory implements RequestActivity {
     } catch (error) {
       throw new Error(
         `could not put DuckDB's memory_limit back to ${this.options.memoryLimit} after an idle shrink ` +
-          `(the next request tries again): ${(error as Error).message}`,
+          `(the next request tries again): ${errorMessage(error)}`,
+        { cause: error },
       );
     } finally {
       if (!connection) own.closeSync();
@@ -227,7 +230,7 @@ export class IdleMemory implements RequestActivity {
     try {
       return await this.instance.connect();
     } catch (error) {
-      throw new Error(`idle memory: cannot open a DuckDB connection: ${(error as Error).message}`);
+      throw new Error(`idle memory: cannot open a DuckDB connection: ${errorMessage(error)}`, { cause: error });
     }
   }
 }
@@ -238,11 +241,6 @@ async function duckdbBytes(connection: DuckDBConnection): Promise<number> {
     const reader = await connection.runAndReadAll('SELECT sum(memory_usage_bytes)::DOUBLE FROM duckdb_memory()');
     return Number(reader.getRows()[0]?.[0] ?? 0);
   } catch (error) {
-    throw new Error(`idle shrink: cannot read duckdb_memory(): ${(error as Error).message}`);
+    throw new Error(`idle shrink: cannot read duckdb_memory(): ${errorMessage(error)}`, { cause: error });
   }
-}
-
-/** A SQL string literal (SET does not take bound parameters). */
-function sqlString(value: string): string {
-  return `'${value.replaceAll("'", "''")}'`;
 }

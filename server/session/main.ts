@@ -5,6 +5,7 @@
 import { cpuUsage } from 'node:process';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { errorMessage } from '../../shared/errors.js';
 import { sameStoreSettings, type FromSession, type SessionAssignment, type StoreSettings, type ToSession } from './contract.js';
 import { IdleMemory } from './idle-memory.js';
 import { QueryRunner } from './query-runner.js';
@@ -74,7 +75,9 @@ function preopen(settings: StoreSettings): void {
   // The store it replaces is closed once its open has settled (a failed one has nothing to close).
   if (previous) void previous.opening.then((old) => old.close(), () => undefined);
   const opening = openStore(settings);
-  opening.catch((error: Error) => log('warn', 'opening the store ahead of a tab failed; an assignment opens it again', { storePath: settings.storePath, error: error.message }));
+  opening.catch((error: unknown) =>
+    log('warn', 'opening the store ahead of a tab failed; an assignment opens it again', { storePath: settings.storePath, error: errorMessage(error) }),
+  );
   preopened = { settings, opening };
 }
 
@@ -83,6 +86,7 @@ async function storeFor(next: SessionAssignment): Promise<{ store: OpenStore; pr
   const ahead = preopened;
   preopened = null;
   if (ahead) {
+    // A failed open was logged by preopen(); the assignment opens the store again below.
     const opened = await ahead.opening.catch(() => null);
     if (opened && sameStoreSettings(ahead.settings, next)) return { store: opened, preopened: true };
     opened?.close();
@@ -104,7 +108,7 @@ async function assign(next: SessionAssignment): Promise<void> {
       memoryLimit: next.memoryLimit,
       collectGarbage,
       onShrink: (report) => log('info', 'idle: memory given back', { ...report }),
-      onError: (error) => log('error', 'idle: giving memory back failed', { error: error.message }),
+      onError: (error) => log('error', 'idle: giving memory back failed', { error: errorMessage(error) }),
     });
     runner = new QueryRunner(store.instance, connectionsFor(next.threads), idleMemory);
     context = {
@@ -118,7 +122,7 @@ async function assign(next: SessionAssignment): Promise<void> {
     setInterval(reportStats, STATS_INTERVAL_MS).unref();
     send({ type: 'ready', preopened: opened.preopened });
   } catch (error) {
-    send({ type: 'startup-failed', message: (error as Error).message });
+    send({ type: 'startup-failed', message: errorMessage(error) });
     shutdown(1, 'startup failed');
   }
 }
@@ -179,7 +183,7 @@ function shutdown(code: number, why: string): void {
     runner?.close();
     store?.close();
   } catch (error) {
-    process.stderr.write(`session ${assignment?.sessionId ?? '(unassigned)'}: closing DuckDB failed: ${(error as Error).message}\n`);
+    process.stderr.write(`session ${assignment?.sessionId ?? '(unassigned)'}: closing DuckDB failed: ${errorMessage(error)}\n`);
   }
   if (code !== 0) process.stderr.write(`session ${assignment?.sessionId ?? '(unassigned)'}: ${why}\n`);
   // Give queued IPC messages a moment to flush before exiting.

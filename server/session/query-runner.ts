@@ -4,8 +4,8 @@
 // that connection too: a planner may run small look-ups (a count, a histogram of ranks) before
 // the statements it streams, and a cancel interrupts those as well.
 import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement } from '@duckdb/node-api';
-import type { Timings } from '../../shared/protocol.js';
-import { PART_METADATA_KEY } from '../../shared/protocol.js';
+import { PART_METADATA_KEY } from '../../shared/frame.js';
+import type { Timings } from '../../shared/messages.js';
 import { ArrowBatchEncoder } from './arrow-encoder.js';
 import { ColumnCollector, encodeColumns } from './compute.js';
 import type { Lookup, Planner } from './queries/plan.js';
@@ -33,8 +33,8 @@ export interface RunQueryOptions {
 }
 
 export class CancelledError extends Error {
-  constructor(message = 'request was cancelled') {
-    super(message);
+  constructor(message = 'request was cancelled', options?: ErrorOptions) {
+    super(message, options);
     this.name = 'CancelledError';
   }
 }
@@ -191,7 +191,8 @@ export class QueryRunner {
         approximate: plan.approximate ?? false,
       };
     } catch (error) {
-      if (signal.aborted) throw error instanceof CancelledError ? error : new CancelledError(reasonOf(signal));
+      // DuckDB's own error for an interrupted query says less than the reason of the cancel.
+      if (signal.aborted) throw error instanceof CancelledError ? error : new CancelledError(reasonOf(signal), { cause: error });
       throw error;
     } finally {
       signal.removeEventListener('abort', interrupt);

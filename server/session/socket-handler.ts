@@ -1,18 +1,17 @@
 // Speaks the worker <-> session protocol on one WebSocket: validates every message, runs
-// requests concurrently (each tagged with its id), cancels on request or when a newer request of
-// the same view supersedes it, paces a slow reader (backpressure), and keeps the socket and the
-// process alive whatever the client sends.
+// requests concurrently (each tagged with its id), cancels on request, paces a slow reader
+// (backpressure), and keeps the socket and the process alive whatever the client sends.
 import type { RawData, WebSocket } from 'ws';
+import { errorMessage } from '../../shared/errors.js';
+import { PROGRESS_INTERVAL_MS, PROTOCOL_VERSION } from '../../shared/constants.js';
+import { encodeDataFrameHeader } from '../../shared/frame.js';
 import {
-  PROGRESS_INTERVAL_MS,
-  PROTOCOL_VERSION,
   clientMessageValidator,
-  encodeDataFrameHeader,
   type DatasetSchema,
   type ErrorCode,
   type QueryRequest,
   type ServerMessage,
-} from '../../shared/protocol.js';
+} from '../../shared/messages.js';
 import { parseMessage } from '../../shared/validate.js';
 import { BadParamsError } from './queries/errors.js';
 import { planRequest } from './queries/index.js';
@@ -69,7 +68,7 @@ export class SocketHandler {
     this.tokens = this.limits.messageBurst;
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     socket.on('close', () => this.abortAll());
-    socket.on('error', (error) => context.log('warn', 'websocket error', { error: error.message }));
+    socket.on('error', (error) => context.log('warn', 'websocket error', { error: errorMessage(error) }));
     this.send({ type: 'hello', protocol: PROTOCOL_VERSION, sessionId: context.sessionId, dataset: context.dataset });
   }
 
@@ -137,12 +136,12 @@ export class SocketHandler {
       this.context.stats.queriesServed++;
       this.send({ type: 'done', id: request.id, ...outcome });
     } catch (error) {
+      const message = errorMessage(error);
       if (error instanceof CancelledError) {
-        this.sendError(request.id, 'cancelled', `${request.query}: ${error.message}`);
+        this.sendError(request.id, 'cancelled', `${request.query}: ${message}`);
       } else if (error instanceof BadParamsError) {
-        this.sendError(request.id, 'bad-params', error.message);
+        this.sendError(request.id, 'bad-params', message);
       } else {
-        const message = (error as Error).message;
         this.context.log('error', 'query failed', { requestId: request.id, query: request.query, error: message });
         this.sendError(request.id, 'query-failed', `${request.query} request ${request.id} failed: ${message}`);
       }
@@ -191,7 +190,7 @@ function readId(data: RawData, prefixBytes?: number): number | null {
       return typeof id === 'number' && Number.isInteger(id) && id >= 1 && id <= 0xffffffff ? id : null;
     }
   } catch {
-    // fall back to a scan of the text
+    // Not JSON: fall back to a scan of the text for the id.
   }
   const match = /"id"\s*:\s*(\d{1,10})\b/.exec(text);
   const id = match ? Number(match[1]) : NaN;

@@ -6,7 +6,8 @@
 // bound into SQL) and the trading days with their first and last bar (how a time range is split
 // into whole days, answered from day rollups, and cut days, answered from bar tables).
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import type { DatasetSchema, RunInfo } from '../../shared/protocol.js';
+import { errorMessage } from '../../shared/errors.js';
+import type { DatasetSchema, RunInfo } from '../../shared/messages.js';
 import { TradingTime, type TradingCalendar } from '../../shared/trading-time.js';
 import { META_TABLE, MetaKey, STORE_FORMAT_VERSION, StoreTable } from '../store/format.js';
 
@@ -58,7 +59,7 @@ export async function openStore({ storePath, memoryLimit, threads }: OpenStoreOp
       threads: String(threads),
     });
   } catch (error) {
-    throw new Error(`cannot open prepared store ${storePath}: ${(error as Error).message}`);
+    throw new Error(`cannot open prepared store ${storePath}: ${errorMessage(error)}`, { cause: error });
   }
   const connection = await instance.connect();
   try {
@@ -93,7 +94,7 @@ async function readFormatVersion(connection: DuckDBConnection, storePath: string
     const value = reader.getRows()[0]?.[0];
     return Number(value);
   } catch (error) {
-    throw new Error(`prepared store ${storePath} has no readable ${META_TABLE} table: ${(error as Error).message}`);
+    throw new Error(`prepared store ${storePath} has no readable ${META_TABLE} table: ${errorMessage(error)}`, { cause: error });
   }
 }
 
@@ -128,7 +129,7 @@ export function capitalOf(params: string | null, meanGross: number | null): { ca
         }
       }
     } catch {
-      // not JSON: fall through to the exposure
+      // Params that are not JSON name no capital: fall through to the exposure.
     }
   }
   if (meanGross !== null && Number.isFinite(meanGross) && meanGross > 0) {

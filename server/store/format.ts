@@ -22,7 +22,7 @@ export const MetaKey = {
  * Tables of format version 5. All timestamps are TIMESTAMP holding UTC (bar end for bars);
  * `day` is the UTC calendar DATE of a bar; symbols and run ids are VARCHAR; money is DOUBLE.
  *
- * Base tables (server/prepare/prepare.ts):
+ * Base tables (server/prepare/build.ts):
  * - runs(run_id, name, params)                       one row per run; params is JSON text
  * - symbols(symbol, sector, industry)                one row per symbol ('Unknown' sector if absent)
  * - bars(run_id, ts, symbol, price, position_qty, position_value, trade_qty, fees, pnl)
@@ -61,7 +61,7 @@ export const MetaKey = {
  *     has the symbol that day); NULL on the first day.
  * - trade_list(run_id, trade_id, symbol, sector, side, entry_ts, exit_ts, close_ts, qty,
  *              entry_price, exit_price, fees, pnl, ret, bars_held, holding_ms, mae, mfe, tag,
- *              rk_<column> for every sortable column)               sorted (run_id, close_ts)
+ *              rk_<c> for every c of RANKED_TRADE_COLUMNS)          sorted (run_id, close_ts)
  *     close_ts = coalesce(exit_ts, entry_ts): a trade belongs to a time range by its close.
  *     holding_ms = exit_ts - entry_ts in milliseconds. rk_<c> is the trade's 0-based rank over
  *     the whole table by (c NULLS LAST, run_id, trade_id): a window of any sort order at any
@@ -101,20 +101,33 @@ export const StoreTable = {
   tradeTags: 'trade_tags',
 } as const;
 
-/** Sort columns whose trade windows read a copy of trade_list clustered by their rank. */
-export const CLUSTERED_TRADE_SORTS = ['pnl', 'ret'] as const;
+/**
+ * Columns of trade_list ranked for sorting: each has an rk_<column> rank. The store's own list,
+ * not the wire's: the session maps a sort column of the protocol onto it, and a unit test fails
+ * when a column sortable on the wire has no rank here (test/unit/store-format.test.ts).
+ */
+export const RANKED_TRADE_COLUMNS = [
+  'run_id', 'trade_id', 'symbol', 'sector', 'side', 'entry_ts', 'exit_ts', 'qty', 'entry_price', 'exit_price',
+  'fees', 'pnl', 'ret', 'bars_held', 'holding_ms', 'mae', 'mfe', 'tag',
+] as const;
+export type RankedTradeColumn = (typeof RANKED_TRADE_COLUMNS)[number];
+
+/** The name of the trade_list column holding each trade's rank by `column` (see trade_list above). */
+export function tradeRankColumn(column: RankedTradeColumn): string {
+  return `rk_${column}`;
+}
+
+/** Ranked columns whose trade windows read a copy of trade_list clustered by their rank. */
+export const CLUSTERED_TRADE_SORTS = ['pnl', 'ret'] as const satisfies readonly RankedTradeColumn[];
 
 /** The trade_list copy clustered by `column`'s rank, or trade_list itself for other columns. */
-export function tradeListSortedBy(column: string): string {
+export function tradeListSortedBy(column: RankedTradeColumn): string {
   return (CLUSTERED_TRADE_SORTS as readonly string[]).includes(column) ? `${StoreTable.tradeList}_by_${column}` : StoreTable.tradeList;
 }
 
 /** Trade fields whose bounds trade_day keeps (the fields a histogram can bin). */
 export const TRADE_BOUND_FIELDS = ['pnl', 'ret', 'bars_held', 'holding_ms', 'mae', 'mfe'] as const;
 export type TradeBoundField = (typeof TRADE_BOUND_FIELDS)[number];
-
-/** Columns of trade_list that a trade window may be sorted by; each has an rk_<column> rank. */
-export { TRADE_SORT_COLUMNS, type TradeSortColumn } from '../../shared/protocol.js';
 
 /**
  * The per-bar measures, as SQL over a row of `bars`. The rollups and the session's bar-level

@@ -2,7 +2,7 @@
 // bench:sessions in twenty sessions at once): overview, zooms, sector and symbol drills, trade-window
 // scrolls, trade filters and time breakdowns, the requests of each interaction as a UI sends them.
 // Seeded: the same seed gives the same script on the same dataset.
-import type { QueryRequest } from '../../shared/protocol.js';
+import type { QueryRequest } from '../../shared/messages.js';
 import { mulberry32 } from '../support/random.js';
 import { rowsOf, type SessionClient } from '../support/session-client.js';
 

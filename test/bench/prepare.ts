@@ -22,6 +22,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { ensureFixtures, readManifest, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
 import { defaultMemoryLimit, formatSize, parseSize } from '../../server/prepare/memory.js';
 import { prepareInChild } from '../../server/prepare/run-in-child.js';
+import { sqlString } from '../../server/sql/text.js';
 
 interface FloorRequest {
   input: string;
@@ -35,10 +36,6 @@ interface FloorReply {
   seconds: number;
   rows: number;
   peakRssBytes: number;
-}
-
-function sqlString(s: string): string {
-  return `'${s.replace(/'/g, "''")}'`;
 }
 
 async function floorChild(req: FloorRequest): Promise<FloorReply> {

@@ -26,7 +26,7 @@ import { startControlServer, type ControlServer } from '../../server/control/app
 import { DEFAULT_MAX_SESSIONS, defaultMemoryBudget, defaultSessionMemory } from '../../server/control/memory-budget.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import { openStore } from '../../server/session/store.js';
-import type { QueryRequest } from '../../shared/protocol.js';
+import type { QueryRequest } from '../../shared/messages.js';
 import { SessionClient, createSession, type Answer } from '../support/session-client.js';
 import { drillScript, type Ask } from './drill-script.js';
 import { percentile } from './stats.js';

@@ -20,7 +20,7 @@ import { ensureFixtures, repoRoot, type FixtureScale } from '../../fixtures/gene
 import { startControlServer, type ControlServer } from '../../server/control/app.js';
 import { DEFAULT_MAX_SESSIONS, SESSION_BASE_BYTES, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../../server/control/memory-budget.js';
 import { IDLE_QUIET_MS } from '../../server/session/idle-memory.js';
-import type { SessionInfo } from '../../shared/protocol.js';
+import type { SessionInfo } from '../../shared/http-api.js';
 import { launchBrowser } from '../support/browser.js';
 import { SessionClient, createSession } from '../support/session-client.js';
 import { drillScript } from './drill-script.js';

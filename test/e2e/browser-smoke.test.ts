@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { repoRoot } from '../../fixtures/generate.js';
 import type { ControlServer } from '../../server/control/app.js';
-import type { SessionInfo } from '../../shared/protocol.js';
+import type { SessionInfo } from '../../shared/http-api.js';
 import { launchBrowser, type Browser } from '../support/browser.js';
 import { eventually, processAlive, startTestServer } from '../support/control-server.js';
 

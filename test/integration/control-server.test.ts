@@ -3,10 +3,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { ControlServer } from '../../server/control/app.js';
-import type { SessionInfo, SessionStateEvent } from '../../shared/protocol.js';
+import type { SessionInfo, SessionStateEvent } from '../../shared/http-api.js';
 import { eventually, processAlive, startTestServer } from '../support/control-server.js';
 import { tinyDataset } from '../support/datasets.js';
-import { SessionClient, createSession } from '../support/session-client.js';
+import { SessionClient, createSession, postSession } from '../support/session-client.js';
 
 let server: ControlServer;
 
@@ -167,24 +167,12 @@ test('a session process killed mid-stream: crashed with its signal, its client c
 });
 
 test('unknown datasets and malformed bodies get clear 4xx answers', async () => {
-  const unknown = await fetch(`${server.url}/api/sessions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ dataset: 'nope' }),
-  });
+  const unknown = await postSession(server.url, { dataset: 'nope' });
   assert.equal(unknown.status, 404);
   assert.match(((await unknown.json()) as { message: string }).message, /unknown dataset "nope"; this server has "tiny"/);
-  const extra = await fetch(`${server.url}/api/sessions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ key: 'k', admin: true }),
-  });
+  const extra = await postSession(server.url, { key: 'k', admin: true });
   assert.equal(extra.status, 400);
-  const badKey = await fetch(`${server.url}/api/sessions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ key: '../../etc' }),
-  });
+  const badKey = await postSession(server.url, { key: '../../etc' });
   assert.equal(badKey.status, 400);
   const health = (await (await fetch(`${server.url}/api/health`)).json()) as { status: string };
   assert.equal(health.status, 'ok');

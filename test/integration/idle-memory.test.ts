@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
-import { clientMessageValidator, type QueryRequest } from '../../shared/protocol.js';
+import { clientMessageValidator, type QueryRequest } from '../../shared/messages.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { IdleMemory, type IdleMemoryOptions, type ShrinkReport } from '../../server/session/idle-memory.js';
 import { planRequest } from '../../server/session/queries/index.js';

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { SessionInfo } from '../../shared/protocol.js';
+import type { SessionInfo } from '../../shared/http-api.js';
 import { eventually, processAlive, startTestServer } from '../support/control-server.js';
 import { tinyDataset } from '../support/datasets.js';
 import { SessionClient, createSession } from '../support/session-client.js';

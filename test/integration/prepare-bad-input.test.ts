@@ -10,6 +10,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
 import { generateFixtures, repoRoot } from '../../fixtures/generate.js';
+import { errorMessage } from '../../shared/errors.js';
 import { DatasetCatalog } from '../../server/control/dataset-catalog.js';
 import { readArrowSchema, stageArrowFiles } from '../../server/prepare/arrow.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
@@ -201,7 +202,7 @@ test('every file in ../shared/testdata is read correctly or rejected by name, in
       const r = await prepareInChild({ input: file, storeDir: sd });
       outcomes.push(`read ${path.basename(file)} -> ${path.basename(r.storePath)}`);
     } catch (e) {
-      const msg = (e as Error).message;
+      const msg = errorMessage(e);
       assert.ok(msg.includes(file), `error for ${file} does not name it: ${msg}`);
       assert.ok(!/crashed/.test(msg), `the preparation process crashed on ${file}: ${msg}`);
       outcomes.push(`rejected ${path.basename(file)}: ${msg.replace(file, '<file>').slice(0, 140)}`);
@@ -249,7 +250,7 @@ test('every file in ../shared/testdata is read correctly or rejected by name, in
       assert.deepEqual([...got].sort(), [...expected].sort(), `${file}: symbols read`);
       outcomes.push(`read ${path.basename(file)} as symbols (${column}): ${got.size} values`);
     } catch (e) {
-      const msg = (e as Error).message;
+      const msg = errorMessage(e);
       if (e instanceof assert.AssertionError) throw e;
       assert.ok(msg.includes(target), `error for ${file} (as symbols) does not name it: ${msg}`);
       assert.ok(!/crashed/.test(msg), `the preparation process crashed on ${file}: ${msg}`);

@@ -9,7 +9,7 @@ import { prepareDataset, type PrepareProgress } from '../../server/prepare/prepa
 import { availableMemoryBytes, DEFAULT_MEMORY_FRACTION, defaultMemoryLimit, parseSize } from '../../server/prepare/memory.js';
 import { prepareInChild } from '../../server/prepare/run-in-child.js';
 import { META_TABLE, STORE_FORMAT_VERSION, StoreTable } from '../../server/store/format.js';
-import type { DatasetInfo } from '../../shared/protocol.js';
+import type { DatasetInfo } from '../../shared/http-api.js';
 import { startTestServer } from '../support/control-server.js';
 import { mem, withDb } from '../support/duckdb.js';
 

@@ -6,7 +6,7 @@
 // all-losing trades.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BREAKDOWN_COLUMNS, TRADE_COLUMNS, type BreakdownDimension, type TradeSortColumn } from '../../shared/protocol.js';
+import { BREAKDOWN_COLUMNS, TRADE_COLUMNS, type BreakdownDimension, type TradeSortColumn } from '../../shared/constants.js';
 import { BadParamsError } from '../../server/session/queries/errors.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import { tinyDataset } from '../support/datasets.js';
@@ -204,37 +204,21 @@ function breakdownRef(by: BreakdownDimension, s: RefScope): (Record<string, unkn
   const caps = runs.map(capital);
   const totalCapital = caps.some((c) => c === null) ? null : caps.reduce((a, c) => a! + c!, 0)!;
   const isoDow = (t: number) => ((new Date(t).getUTCDay() + 6) % 7) + 1;
-  const barKey = (b: { run: string; sector: string; symbol: string; ts: number; day: string }): string | number => {
+  /** The group of a bar (at its time) or of a trade (at its close, `at`). */
+  const groupOf = (x: { run: string; sector: string; symbol: string }, at: number): string | number => {
     switch (by) {
       case 'sector':
-        return b.sector;
+        return x.sector;
       case 'symbol':
-        return b.symbol;
+        return x.symbol;
       case 'run':
-        return b.run;
+        return x.run;
       case 'month':
-        return b.day.slice(0, 7);
+        return new Date(at).toISOString().slice(0, 7);
       case 'weekday':
-        return isoDow(dayMs(b.day));
+        return isoDow(at);
       case 'hour':
-        return new Date(b.ts).getUTCHours();
-    }
-  };
-  const tradeKey = (t: Trade): string | number => {
-    const d = new Date(t.close).toISOString();
-    switch (by) {
-      case 'sector':
-        return t.sector;
-      case 'symbol':
-        return t.symbol;
-      case 'run':
-        return t.run;
-      case 'month':
-        return d.slice(0, 7);
-      case 'weekday':
-        return isoDow(t.close);
-      case 'hour':
-        return new Date(t.close).getUTCHours();
+        return new Date(at).getUTCHours();
     }
   };
   const groups = new Map<string | number, { pnl: number; fees: number; gross: number; trades: number; wins: number; bars: boolean }>();
@@ -246,18 +230,18 @@ function breakdownRef(by: BreakdownDimension, s: RefScope): (Record<string, unkn
     const stamp = `${b.run}|${b.ts}`;
     allStamps.add(stamp);
     if (timeDim) {
-      const k = barKey(b);
+      const k = groupOf(b, b.ts);
       (stamps.get(k) ?? stamps.set(k, new Set()).get(k)!).add(stamp);
     }
     if (!dimOk(s, b)) continue;
-    const x = g(barKey(b));
+    const x = g(groupOf(b, b.ts));
     x.pnl += b.pnl;
     x.fees += b.fees;
     x.gross += Math.abs(b.pv);
     x.bars = true;
   }
   for (const t of tradesIn(raw, s)) {
-    const x = g(tradeKey(t));
+    const x = g(groupOf(t, t.close));
     x.trades++;
     if ((t.pnl ?? 0) > 0) x.wins++;
   }

@@ -1,10 +1,10 @@
 // The protocol over a real socket: a control server, a real session process, the Node client.
-// Every query answers over the wire exactly what the in-process path answers (test/queries.test.ts
+// Every query answers over the wire exactly what the in-process path answers (queries.test.ts
 // checks those against an independent computation); bad input gets an error and the socket stays
 // usable.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { PROTOCOL_VERSION, QUERY_NAMES } from '../../shared/protocol.js';
+import { PROTOCOL_VERSION, QUERY_NAMES } from '../../shared/constants.js';
 import type { ControlServer } from '../../server/control/app.js';
 import { startTestServer } from '../support/control-server.js';
 import { tinyDataset } from '../support/datasets.js';
@@ -87,12 +87,24 @@ test('bad input over the wire: an error with the id and a reason, the socket and
   assert.ok(client.errorsWithoutRequest.some((e) => /not JSON/.test(e.message)));
 });
 
-test('cancel over the wire: the request ends with a cancelled error or (if it won the race) its done, never both', async () => {
+test('cancel over the wire stops the request: cancelled before it could have completed, nothing after, the session free', async () => {
+  // The whole answer first: what a cancel must cut short.
+  const full = await client.request({ query: 'export', params: { table: 'bars' } });
+  assert.ok(full.done && full.done.rows > 0 && full.tables.length > 0, JSON.stringify(full.error));
   const id = client.peekId();
   const pending = client.request({ query: 'export', params: { table: 'bars' } });
   client.cancel(id);
   const answer = await pending;
-  assert.ok((answer.error?.code === 'cancelled') !== (answer.done !== null), JSON.stringify(answer.error ?? answer.done));
+  assert.equal(answer.done, null, 'a cancelled request never answers done');
+  assert.equal(answer.error?.code, 'cancelled', JSON.stringify(answer.error));
+  assert.ok(answer.elapsedMs < full.elapsedMs, `cancelled after ${answer.elapsedMs} ms; the whole answer took ${full.elapsedMs} ms`);
+  const rows = answer.tables.reduce((n, table) => n + table.numRows, 0);
+  assert.ok(answer.tables.length < full.tables.length && rows < full.done.rows, `${answer.tables.length} batches, ${rows} rows arrived`);
+  // The session is free at once (its DuckDB connection was given back, not left streaming) ...
   const next = await client.request({ query: 'summary', params: {} });
-  assert.ok(next.done);
+  assert.ok(next.done, JSON.stringify(next.error));
+  assert.ok(next.elapsedMs < full.elapsedMs, `the next request took ${next.elapsedMs} ms`);
+  // ... and the cancelled query sends nothing more, however long the whole answer would have taken.
+  await new Promise((resolve) => setTimeout(resolve, full.elapsedMs));
+  assert.equal(client.arrivedAfterAnswer(id), 0, 'frames of the cancelled request after its error');
 });

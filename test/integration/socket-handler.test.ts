@@ -1,13 +1,14 @@
 // The protocol machinery of one socket, in-process, over a fake WebSocket whose buffered amount
 // the test controls: backpressure (a reader that does not read stops the pulling of DuckDB
 // chunks), cancel (mid-stream and mid-query: the DuckDB query itself is interrupted and its
-// connection freed), a newer request of the same view superseding the older, floods, oversized
-// and malformed messages answered with an error while the socket stays usable.
+// connection freed), floods, oversized and malformed messages answered with an error while the
+// socket stays usable.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { tableFromIPC } from 'apache-arrow';
-import { decodeDataFrame, serverMessageValidator, type ServerMessage } from '../../shared/protocol.js';
+import { decodeDataFrame } from '../../shared/frame.js';
+import { serverMessageValidator, type ServerMessage } from '../../shared/messages.js';
 import { CancelledError } from '../../server/session/query-runner.js';
 import { QueryRunner } from '../../server/session/query-runner.js';
 import { SocketHandler, type SocketLimits } from '../../server/session/socket-handler.js';

@@ -46,6 +46,7 @@ export function processAlive(pid: number): boolean {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
+    // No /proc entry: the process is gone and reaped.
     return false;
   }
 }

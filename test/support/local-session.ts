@@ -2,7 +2,8 @@
 // session opens it, requests planned and streamed through the same QueryRunner, every batch
 // decoded from Arrow IPC. For query correctness tests (fast, no child processes).
 import { tableFromIPC, type Table } from 'apache-arrow';
-import { PART_METADATA_KEY, clientMessageValidator, type QueryRequest } from '../../shared/protocol.js';
+import { PART_METADATA_KEY } from '../../shared/frame.js';
+import { clientMessageValidator, type QueryRequest } from '../../shared/messages.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import { QueryRunner, type QueryOutcome } from '../../server/session/query-runner.js';

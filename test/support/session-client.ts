@@ -3,27 +3,32 @@
 // an answer's elapsed time is request sent -> last batch decoded.
 import WebSocket from 'ws';
 import { tableFromIPC, type Table } from 'apache-arrow';
+import type { QueryName } from '../../shared/constants.js';
+import { PART_METADATA_KEY, decodeDataFrame } from '../../shared/frame.js';
+import type { CreateSessionReply } from '../../shared/http-api.js';
 import {
-  PART_METADATA_KEY,
-  decodeDataFrame,
   serverMessageValidator,
-  type CreateSessionReply,
   type DoneMessage,
   type ErrorMessage,
   type HelloMessage,
   type ProgressMessage,
-  type QueryName,
   type QueryRequest,
   type RequestOf,
-} from '../../shared/protocol.js';
+} from '../../shared/messages.js';
 import { parseMessage } from '../../shared/validate.js';
 
-export async function createSession(baseUrl: string, body: { key?: string; dataset?: string } = {}) {
-  const response = await fetch(`${baseUrl}/api/sessions`, {
+/** POST /api/sessions with any body (tests of bad bodies send what the API refuses). */
+export function postSession(baseUrl: string, body: unknown = {}): Promise<Response> {
+  return fetch(`${baseUrl}/api/sessions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
+}
+
+/** A session (created, or the live one of `key`); throws with the reply's message if refused. */
+export async function createSession(baseUrl: string, body: { key?: string; dataset?: string } = {}) {
+  const response = await postSession(baseUrl, body);
   const json = (await response.json()) as CreateSessionReply & { message?: string };
   if (!response.ok) throw new Error(`POST /api/sessions: ${response.status} ${json.message}`);
   return json;
@@ -57,6 +62,8 @@ export class SessionClient {
   readonly closed: Promise<{ code: number; reason: string }>;
   private readonly pending = new Map<number, { answer: Answer; started: number; settle: (answer: Answer) => void }>();
   private readonly unsolicited: ErrorMessage[] = [];
+  /** Requests answered (done or error), and what still arrived for each after that. */
+  private readonly settled = new Map<number, number>();
   private nextId = 1;
 
   private constructor(
@@ -83,6 +90,11 @@ export class SessionClient {
 
   get errorsWithoutRequest(): readonly ErrorMessage[] {
     return this.unsolicited;
+  }
+
+  /** Frames and messages that arrived for request `id` after its answer (done or error) had. */
+  arrivedAfterAnswer(id: number): number {
+    return this.settled.get(id) ?? 0;
   }
 
   /** The id the next request will get. */
@@ -133,7 +145,7 @@ export class SessionClient {
     if (isBinary) {
       const frame = decodeDataFrame(data);
       const entry = this.pending.get(frame.requestId);
-      if (!entry) return;
+      if (!entry) return this.noteLate(frame.requestId);
       const table = tableFromIPC(frame.ipc);
       const { answer } = entry;
       if (answer.tables.length === 0) answer.firstBatchMs = performance.now() - entry.started;
@@ -151,6 +163,7 @@ export class SessionClient {
     const entry = message.id === null ? undefined : this.pending.get(message.id);
     if (!entry) {
       if (message.type === 'error') this.unsolicited.push(message);
+      if (message.id !== null) this.noteLate(message.id);
       return;
     }
     if (message.type === 'progress') {
@@ -161,6 +174,12 @@ export class SessionClient {
     else entry.answer.error = message;
     entry.answer.elapsedMs = performance.now() - entry.started;
     this.pending.delete(message.id!);
+    this.settled.set(message.id!, 0);
     entry.settle(entry.answer);
+  }
+
+  private noteLate(id: number): void {
+    const count = this.settled.get(id);
+    if (count !== undefined) this.settled.set(id, count + 1);
   }
 }

@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance, DuckDBTimestampValue, type DuckDBConnection } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
-import type { EquityParams } from '../../shared/protocol.js';
+import type { EquityParams } from '../../shared/messages.js';
 import { QueryRunner } from '../../server/session/query-runner.js';
 import { planEquity } from '../../server/session/queries/equity.js';
 import { BadParamsError } from '../../server/session/queries/errors.js';

@@ -1,11 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  clientMessageValidator as client,
-  decodeDataFrame,
-  encodeDataFrameHeader,
-  serverMessageValidator as server,
-} from '../../shared/protocol.js';
+import { readFile } from 'node:fs/promises';
+import { decodeDataFrame, encodeDataFrameHeader } from '../../shared/frame.js';
+import { clientMessageValidator as client, serverMessageValidator as server } from '../../shared/messages.js';
 import { parseMessage } from '../../shared/validate.js';
 
 test('valid client messages pass', () => {
@@ -23,6 +20,8 @@ test('bad client messages are refused with a reason that names the problem', () 
     ['{"type":"request","id":0,"query":"equity","params":{"width":10}}', /id/],
     ['{"type":"request","id":1,"query":"drop table","params":{}}', /\/query is "drop table", expected one of summary, equity, exposure, breakdown, series, trades, histogram, heatmap, rolling, export/],
     ['{"type":"request","id":1,"query":"equity","params":{"width":10,"sql":"x"}}', /sql|additional|params/i],
+    // Protocol 4: the worker alone supersedes requests, so a request names no view.
+    ['{"type":"request","id":1,"query":"equity","params":{"width":10},"view":"main"}', /\/view/],
     ['{"type":"launch"}', /\/type is "launch"/],
     ['[1,2]', /\/type is missing/],
   ] as const) {
@@ -46,7 +45,7 @@ test('a valid example of every query passes; parameters outside their schema do 
     ['export', { table: 'bars', limit: 5_000_000 }],
   ];
   for (const [query, params] of valid) {
-    const checked = client.check({ type: 'request', id: 9, query, params, view: 'main' });
+    const checked = client.check({ type: 'request', id: 9, query, params });
     assert.ok(checked.ok, `${query}: ${checked.ok ? '' : checked.error}`);
   }
   for (const [query, params, pattern] of [
@@ -88,4 +87,10 @@ test('data frame header round-trips and the payload is a view, not a copy', () =
   assert.deepEqual([...decoded.ipc], [1, 2, 3, 4]);
   assert.equal(decoded.ipc.buffer, frame.buffer);
   assert.throws(() => decodeDataFrame(new Uint8Array(3)), /shorter than its 8-byte header/);
+});
+
+test('the constants import nothing, so the UI can read them without TypeBox in its bundle', async () => {
+  const compiled = await readFile(new URL('../../shared/constants.js', import.meta.url), 'utf8');
+  assert.doesNotMatch(compiled, /^\s*import\b|\bfrom\s*['"]|\bimport\s*\(/m);
+  assert.match(compiled, /export const TRADE_SORT_COLUMNS/);
 });

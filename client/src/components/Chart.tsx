@@ -5,7 +5,7 @@
 // trading time (time-axis.ts): uPlot's x is trading seconds, everything this component takes and
 // reports is calendar time (epoch seconds).
 import { useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode, type RefObject } from 'react';
-import { inOwnTask } from '../scheduler.js';
+import { inOwnTask } from '../main-thread-tasks.js';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import { dollars, dollarsCompact } from '../format.js';

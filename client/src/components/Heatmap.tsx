@@ -4,9 +4,9 @@ import { percent, pnl } from '../format.js';
 import { markDrawn } from '../perf.js';
 import type { QueryState } from '../query.js';
 import { navigate, type Route } from '../route.js';
+import { runLabel } from '../runs.js';
 import { num, str } from '../table.js';
 import type { DatasetSchema } from '../worker/types.js';
-import { runLabel } from '../views/common.js';
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 

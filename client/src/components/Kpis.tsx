@@ -4,9 +4,9 @@ import { count, dollars, dollarsCompact, duration, percent, pnl, pnlCompact, rat
 import { markDrawn } from '../perf.js';
 import type { QueryState } from '../query.js';
 import { num, str } from '../table.js';
-import { runColor, useTheme } from '../theme.js';
+import { runColorOf, runTitle } from '../runs.js';
+import { useTheme } from '../theme.js';
 import type { ColumnTable, DatasetSchema } from '../worker/types.js';
-import { runTitle } from '../views/common.js';
 
 interface Tile {
   label: string;
@@ -79,7 +79,7 @@ export function Kpis({ state, dataset }: { state: QueryState<'summary'>; dataset
           {t ? (
             rows.map((i) => {
               const runId = str(t, 'run_id', i);
-              const color = runColor(dataset.runs.findIndex((r) => r.runId === runId), theme);
+              const color = runColorOf(dataset, runId, theme);
               return (
                 <div key={runId} className={`kpi-value ${tile.tone ? tile.tone(t, i) : ''}`} title={`${multi ? `${runTitle(dataset, runId)}: ` : ''}${tile.title?.(t, i) ?? tile.value(t, i)}`}>
                   {multi && <span className="dot" style={{ background: color }} />}

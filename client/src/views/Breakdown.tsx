@@ -2,22 +2,23 @@
 // table with P&L, contribution, trades, win rate, exposure and a P&L sparkline per row. A click
 // drills down; hovering a row prefetches what the click will show.
 import { memo, useCallback, useEffect, useMemo, useRef } from 'react';
-import type { BreakdownColumn } from '../../../shared/protocol.js';
+import type { BreakdownColumn } from '../../../shared/constants.js';
 import { Card } from '../components/Card.js';
-import { Chart, type ChartData } from '../components/Chart.js';
+import type { ChartData } from '../components/Chart.js';
 import { VirtualTable, type RowRef, type TableColumn } from '../components/VirtualTable.js';
 import { count, dollars, percent, pnl, tone } from '../format.js';
-import { specKey, useQuery } from '../query.js';
+import { useQuery } from '../query.js';
 import { navigate, type Route } from '../route.js';
 import { prefetch } from '../session.js';
+import { specKey } from '../spec-key.js';
 import { breakdownSpec, equitySpec, PAGE_SIZE, sparkSpec, symbolViewSpecs, useRequestWidths } from '../specs.js';
 import { num, str } from '../table.js';
-import { runColor, useTheme } from '../theme.js';
+import { runColorOf } from '../runs.js';
+import { useTheme } from '../theme.js';
 import { tradingTimeOf } from '../time-axis.js';
 import { pageSpec, useWindowedList } from '../windows.js';
 import type { DatasetSchema } from '../worker/types.js';
-import { QueryNote, useRangeSelect } from './common.js';
-import { seriesLines } from './Overview.js';
+import { QueryNote, seriesLines, TimeChart } from './common.js';
 
 const Sparkline = memo(function Sparkline({ route, by, name, dataset }: { route: Route; by: 'sector' | 'symbol'; name: string; dataset: DatasetSchema }) {
   const theme = useTheme();
@@ -55,7 +56,7 @@ const Sparkline = memo(function Sparkline({ route, by, name, dataset }: { route:
     ctx.stroke();
     data.runs.forEach((runId, k) => {
       const values = data.values.equity![k]!;
-      ctx.strokeStyle = runColor(dataset.runs.findIndex((r) => r.runId === runId), theme);
+      ctx.strokeStyle = runColorOf(dataset, runId, theme);
       ctx.lineWidth = 1.2;
       ctx.beginPath();
       let started = false;
@@ -95,10 +96,9 @@ export function Breakdown({ route, dataset }: { route: Route; dataset: DatasetSc
   const curve = useQuery(equitySpec(route, widths.main, sector ? { sectors: [sector] } : {}), { previewable: true, name: 'breakdown.curve' });
   const eq = curve.answer?.data;
   const curveData = useMemo(
-    (): ChartData | null => (eq && eq.points > 0 ? { x: eq.x, lines: seriesLines(eq, 'equity', dataset, theme), gapFree: eq.gapFree, points: eq.points } : null),
+    (): ChartData | null => (eq ? { x: eq.x, lines: seriesLines(eq, 'equity', dataset, theme), gapFree: eq.gapFree, points: eq.points } : null),
     [eq, dataset, theme],
   );
-  const onSelectRange = useRangeSelect(route);
 
   const open = useCallback(
     (row: RowRef) => {
@@ -172,18 +172,8 @@ export function Breakdown({ route, dataset }: { route: Route; dataset: DatasetSc
 
   return (
     <div className="view breakdown" data-testid="breakdown" data-by={by}>
-      <Card
-        title={sector ? `${sector}: cumulative P&L` : 'Portfolio: cumulative P&L'} aside={<QueryNote state={curve} />}>
-        <Chart
-          testId="breakdown-chart"
-          time={time}
-          data={curveData}
-          exact={!curve.stale}
-          height={150}
-          placeholder={eq && eq.points === 0 ? 'No bars in this range.' : curve.error ? `Could not load: ${curve.error}` : 'Loading…'}
-          onSelectRange={onSelectRange}
-          onResetRange={() => navigate({ ...route, from: undefined, to: undefined })}
-        />
+      <Card title={sector ? `${sector}: cumulative P&L` : 'Portfolio: cumulative P&L'} aside={<QueryNote state={curve} />}>
+        <TimeChart testId="breakdown-chart" state={curve} empty={eq?.points === 0} data={curveData} height={150} time={time} route={route} />
       </Card>
       <Card
         title={title}

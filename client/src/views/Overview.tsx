@@ -10,28 +10,15 @@ import { probe } from '../perf.js';
 import { useQuery } from '../query.js';
 import { hasTradeFilters, navigate, type Route } from '../route.js';
 import { equitySpec, exposureSpec, heatmapSpec, histogramSpec, summarySpec, useRequestWidths } from '../specs.js';
-import { runColor, useTheme } from '../theme.js';
-import type { DatasetSchema, TimeSeries } from '../worker/types.js';
-import { QueryNote, runLabel, useRangeSelect } from './common.js';
+import { runColorOf, runLabel } from '../runs.js';
+import { useTheme } from '../theme.js';
 import { tradingTimeOf } from '../time-axis.js';
+import type { DatasetSchema } from '../worker/types.js';
+import { QueryNote, seriesLines, TimeChart } from './common.js';
 
 const EQUITY_HEIGHT = 320;
 const DRAWDOWN_HEIGHT = 150;
 const EXPOSURE_HEIGHT = 170;
-
-export function seriesLines(ts: TimeSeries | undefined, column: string, dataset: DatasetSchema, theme: 'light' | 'dark', extra: { fill?: boolean; suffix?: string; dash?: number[] } = {}) {
-  if (!ts) return [];
-  return ts.runs.map((runId, k) => {
-    const color = runColor(dataset.runs.findIndex((r) => r.runId === runId), theme);
-    return {
-      label: `${runLabel(dataset, runId)}${extra.suffix ?? ''}`,
-      color,
-      values: ts.values[column]![k]!,
-      ...(extra.fill ? { fill: `${color}24` } : {}),
-      ...(extra.dash ? { dash: extra.dash } : {}),
-    };
-  });
-}
 
 let onFirstChart: (() => void) | undefined;
 /** Called once, when the first chart has been drawn (App preloads the other views then). */
@@ -54,8 +41,6 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
   const summary = useQuery(started ? summarySpec(route) : null, { name: 'overview.summary' });
   const heatmap = useQuery(started ? heatmapSpec(route) : null, { name: 'overview.heatmap' });
   const histogram = useQuery(started ? histogramSpec(route) : null, { name: 'overview.histogram' });
-  const onSelectRange = useRangeSelect(route);
-  const reset = useCallback(() => navigate({ ...route, from: undefined, to: undefined }), [route]);
 
   const eq = equity.answer?.data;
   const [equityData, drawdownData] = useMemo((): [ChartData | null, ChartData | null] => {
@@ -105,7 +90,7 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
     return {
       x,
       lines: runs.map((runId, k) => {
-        const color = runColor(dataset.runs.findIndex((r) => r.runId === runId), theme);
+        const color = runColorOf(dataset, runId, theme);
         return {
           label: runLabel(dataset, runId),
           color,
@@ -145,51 +130,19 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
   }, []);
 
   const zoomHint = route.from !== undefined ? 'Double-click to show all' : 'Drag across a chart to zoom every view';
-  const emptyRange = eq && eq.points === 0;
-  const placeholder = emptyRange ? 'No bars in this range.' : equity.error ? `Could not load: ${equity.error}` : 'Loading…';
+  const emptyRange = eq?.points === 0;
 
   return (
     <div className="view overview" data-testid="overview">
       <Kpis state={summary} dataset={dataset} />
       <Card title="Portfolio equity" aside={<span className="hint">{zoomHint}</span>}>
-        <Chart
-          testId="equity-chart"
-          data={emptyRange ? null : equityData}
-          exact={!equity.stale}
-          height={EQUITY_HEIGHT}
-          syncKey="overview"
-          time={time}
-          placeholder={placeholder}
-          onDrawn={onDrawn}
-          onSelectRange={onSelectRange}
-          onResetRange={reset}
-        />
+        <TimeChart testId="equity-chart" state={equity} empty={emptyRange} data={equityData} height={EQUITY_HEIGHT} syncKey="overview" time={time} route={route} onDrawn={onDrawn} />
       </Card>
       <Card title="Drawdown" aside={<QueryNote state={equity} />}>
-        <Chart
-          testId="drawdown-chart"
-          data={emptyRange ? null : drawdownData}
-          exact={!equity.stale}
-          height={DRAWDOWN_HEIGHT}
-          syncKey="overview"
-          time={time}
-          placeholder={placeholder}
-          onSelectRange={onSelectRange}
-          onResetRange={reset}
-        />
+        <TimeChart testId="drawdown-chart" state={equity} empty={emptyRange} data={drawdownData} height={DRAWDOWN_HEIGHT} syncKey="overview" time={time} route={route} />
       </Card>
       <Card title="Exposure" aside={<span className="hint">gross (solid) and net (dashed), dollars</span>}>
-        <Chart
-          testId="exposure-chart"
-          data={ex && ex.points === 0 ? null : exposureData}
-          exact={!exposure.stale}
-          height={EXPOSURE_HEIGHT}
-          syncKey="overview"
-          time={time}
-          placeholder={ex && ex.points === 0 ? 'No bars in this range.' : exposure.error ? `Could not load: ${exposure.error}` : 'Loading…'}
-          onSelectRange={onSelectRange}
-          onResetRange={reset}
-        />
+        <TimeChart testId="exposure-chart" state={exposure} empty={ex?.points === 0} data={exposureData} height={EXPOSURE_HEIGHT} syncKey="overview" time={time} route={route} />
       </Card>
       <div className="grid2">
         <Card title="Monthly returns" aside={<span className="hint">click a month to zoom to it</span>}>

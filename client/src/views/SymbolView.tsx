@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef } from 'react';
 import type uPlot from 'uplot';
 import { Card } from '../components/Card.js';
-import { Chart, chartX, type ChartData } from '../components/Chart.js';
+import { chartX, type ChartData } from '../components/Chart.js';
 import { VirtualTable, type RowRef, type TableColumn } from '../components/VirtualTable.js';
 import { compactCount, count, dollars, dollarsCompact, duration, percent, pnl, price, signedCount, tone, utcDateTime, utcShort } from '../format.js';
 import { useQuery } from '../query.js';
@@ -18,8 +18,8 @@ import type { TradingTime } from '../../../shared/trading-time.js';
 import { useWindowedList } from '../windows.js';
 import { markDrawn } from '../perf.js';
 import type { ColumnTable, DatasetSchema } from '../worker/types.js';
-import { ErrorBox, QueryNote, runLabel, runTitle, useRangeSelect } from './common.js';
-import { seriesLines } from './Overview.js';
+import { runLabel, runTitle } from '../runs.js';
+import { ErrorBox, QueryNote, seriesLines, TimeChart } from './common.js';
 
 interface SelectedTrade {
   run: string;
@@ -166,7 +166,6 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
   const detail = useQuery(route.trade ? tradeDetailSpec(route, symbol, route.trade.run) : null, { name: 'symbol.trade' });
   const listBase = useMemo(() => symbolTradesSpec(route, symbol), [route, symbol]);
   const list = useWindowedList(listBase, PAGE_SIZE.symbolTrades, 'symbol.trades');
-  const onSelectRange = useRangeSelect(route);
   const multiRun = (route.runs?.length ?? dataset.runs.length) > 1;
 
   const selected = useMemo((): SelectedTrade | null => {
@@ -191,7 +190,6 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
 
   const data = series.answer?.data;
   const points = data?.points;
-  const empty = points && points.points === 0;
   const [priceData, positionData, pnlData] = useMemo((): [ChartData | null, ChartData | null, ChartData | null] => {
     if (!points || points.points === 0) return [null, null, null];
     const priceLine = { label: 'Price', color: theme === 'dark' ? '#e2e8f0' : '#334155', values: points.values.price![0]!, format: price };
@@ -247,13 +245,13 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
     [route.trade],
   );
 
-  const placeholder = empty ? `No bars of ${symbol} in this range.` : series.error ? `Could not load: ${series.error}` : 'Loading…';
-  const reset = () => navigate({ ...route, from: undefined, to: undefined, trade: undefined });
   const markerCount = trades?.length ?? 0;
+  // The three charts draw the one answer, on one synchronised time axis.
+  const chart = { state: series, route, time, syncKey: 'tickscope-symbol', empty: points?.points === 0, emptyText: `No bars of ${symbol} in this range.` };
 
   return (
     <div className="view symbol" data-testid="symbol-view" data-symbol={symbol}>
-      {series.errorKind === 'BadParams' && <ErrorBox message={series.error!} kind="BadParams" />}
+      {series.errorKind === 'bad-params' && <ErrorBox message={series.error!} kind="bad-params" />}
       <div className="symbol-layout">
         <div className="symbol-charts">
           <Card
@@ -265,63 +263,34 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
               </span>
             }
           >
-            <Chart
-              testId="price-chart"
-              time={time}
-              data={priceData}
-              exact={!series.stale}
-              height={300}
-              syncKey="tickscope-symbol"
-              yFormat={(v) => price(v)}
-              valueFormat={price}
-              placeholder={placeholder}
-              onSelectRange={onSelectRange}
-              onResetRange={reset}
-              overlay={overlay}
-              overlayKey={overlay}
-            />
+            <TimeChart testId="price-chart" {...chart} data={priceData} height={300} yFormat={(v) => price(v)} valueFormat={price} overlay={overlay} overlayKey={overlay} />
           </Card>
           <Card title="Position" aside={<span className="hint">shares held{multiRun ? ', per run' : ''}</span>}>
-            <Chart
-              testId="position-chart"
-              time={time}
-              data={positionData}
-              exact={!series.stale}
-              height={120}
-              syncKey="tickscope-symbol"
-              yFormat={(v) => compactCount(v)}
-              valueFormat={signedCount}
-              placeholder={placeholder}
-              onSelectRange={onSelectRange}
-              onResetRange={reset}
-            />
+            <TimeChart testId="position-chart" {...chart} data={positionData} height={120} yFormat={(v) => compactCount(v)} valueFormat={signedCount} />
           </Card>
           <Card title="Cumulative P&L" aside={<span className="hint">from the start of the range</span>}>
-            <Chart
-              testId="symbol-pnl-chart"
-              time={time}
-              data={pnlData}
-              exact={!series.stale}
-              height={150}
-              syncKey="tickscope-symbol"
-              yFormat={dollarsCompact}
-              placeholder={placeholder}
-              onSelectRange={onSelectRange}
-              onResetRange={reset}
-            />
+            <TimeChart testId="symbol-pnl-chart" {...chart} data={pnlData} height={150} yFormat={dollarsCompact} />
           </Card>
         </div>
         <aside className="symbol-side">
           {route.trade && (
-            <section ref={detailRef} className="card trade-card" data-testid="trade-detail" data-trade={`${route.trade.run}:${route.trade.id}`} data-found={String(!!selected)}>
-              <div className="card-title">
-                <h2>
+            <Card
+              ref={detailRef}
+              className="trade-card"
+              data-testid="trade-detail"
+              data-trade={`${route.trade.run}:${route.trade.id}`}
+              data-found={String(!!selected)}
+              title={
+                <>
                   Trade {route.trade.id} <span className="muted" title={runTitle(dataset, route.trade.run)}>{runLabel(dataset, route.trade.run)}</span>
-                </h2>
+                </>
+              }
+              aside={
                 <button type="button" className="link" onClick={goUp} title="Esc">
                   All trades of {symbol}
                 </button>
-              </div>
+              }
+            >
               {selected ? (
                 <dl className="trade-facts">
                   <dt>Side</dt>
@@ -364,7 +333,7 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
               ) : (
                 <div className="empty-state small">Loading the trade…</div>
               )}
-            </section>
+            </Card>
           )}
           <Card title={<>Trades of {symbol}</>} aside={<span className="hint">{list.total !== null ? `${count(list.total)} closing in range` : ''}</span>}>
             <VirtualTable

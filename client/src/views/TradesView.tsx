@@ -3,16 +3,17 @@
 // any column. A click on a trade opens its symbol zoomed to it, MAE and MFE marked.
 import { Card } from '../components/Card.js';
 import { useCallback, useEffect, useMemo, useState } from 'react';
-import type { NumberRange, TradeSortColumn } from '../../../shared/protocol.js';
+import type { TradeSortColumn } from '../../../shared/constants.js';
+import type { NumberRange } from '../../../shared/messages.js';
 import { VirtualTable, type RowRef, type TableColumn } from '../components/VirtualTable.js';
 import { count, dollars, duration, percent, pnl, price, tone, utcShort } from '../format.js';
 import { hasTradeFilters, navigate, type Route, type TradeFilters } from '../route.js';
+import { runLabel } from '../runs.js';
 import { prefetch } from '../session.js';
 import { PAGE_SIZE, seriesSpec, symbolTradesSpec, tradeDetailSpec, tradeRoute, tradesSpec, useRequestWidths } from '../specs.js';
 import { num, str } from '../table.js';
 import { pageSpec, useWindowedList } from '../windows.js';
 import type { DatasetSchema } from '../worker/types.js';
-import { runLabel } from './common.js';
 
 /** A min..max pair of text inputs, committed on Enter, on blur or after a pause in typing. */
 function RangeInput(props: {

@@ -2,23 +2,8 @@
 // recently used out first. Time-series answers are also indexed by "family" (the same query and
 // parameters but for the range and width), so a zoom into a range the cache already covers can
 // be answered at once from the coarser data, marked approximate, while the exact slice loads.
+import { stableJson } from '../spec-key.js';
 import type { AskQuery, Answer, ColumnTable, QueryData, SeriesData, Spec, StringColumn, TimeSeries } from './types.js';
-
-/** JSON with object keys sorted (so equal params give equal keys), undefined dropped. */
-export function stableJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
-  if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
-}
-
-export function cacheKey(spec: Spec): string {
-  return `${spec.query}:${stableJson(spec.params)}`;
-}
 
 const SLICEABLE = new Set<AskQuery>(['equity', 'exposure', 'series']);
 

@@ -1,6 +1,7 @@
 // Arrow record batches -> the column buffers the UI draws from. Runs in the worker only.
 import { DataType, type Data, type Table, type Vector } from 'apache-arrow';
-import { PART_METADATA_KEY, SERIES_PARTS } from '../../../shared/protocol.js';
+import { SERIES_PARTS } from '../../../shared/constants.js';
+import { PART_METADATA_KEY } from '../../../shared/frame.js';
 import type { AskQuery, ColumnTable, Column, QueryData, StringColumn, TimeSeries } from './types.js';
 
 export interface Frame {

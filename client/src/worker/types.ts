@@ -1,12 +1,7 @@
 // Types shared by the UI thread and the session worker. Type-only on the UI side, so the UI
 // bundle never pulls in Arrow or the validators.
-import type {
-  DatasetSchema,
-  Filters,
-  QueryName,
-  QueryParamsByName,
-  Timings,
-} from '../../../shared/protocol.js';
+import type { QueryName } from '../../../shared/constants.js';
+import type { DatasetSchema, Filters, QueryParamsByName, Timings } from '../../../shared/messages.js';
 
 export type { DatasetSchema, Filters, QueryName, Timings };
 
@@ -125,8 +120,9 @@ export interface AskOptions {
   /** 'low': scheduled like a prefetch (few at a time, after everything else), e.g. table sparklines. */
   priority?: 'low';
   /**
-   * A view slot: a newer ask with the same view supersedes the older one, whose promise rejects
-   * with an AbortError and whose server query is cancelled (unless someone else still wants it).
+   * A view slot, known to the worker only: a newer ask with the same view supersedes the older
+   * one, whose promise rejects (kind 'aborted', errors.ts) and whose server query is cancelled
+   * (unless someone else still wants it).
    */
   view?: string;
 }

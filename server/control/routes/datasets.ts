@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { DatasetInfo } from '../../../shared/protocol.js';
+import { DatasetInfo } from '../../../shared/http-api.js';
 import type { DatasetCatalog } from '../dataset-catalog.js';
 
 export const datasetRoutes: FastifyPluginAsync<{ datasets: DatasetCatalog }> = async (app, { datasets }) => {

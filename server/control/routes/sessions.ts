@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from '@sinclair/typebox';
-import { CreateSessionBody, CreateSessionReply, ErrorReply, SessionInfo } from '../../../shared/protocol.js';
+import { CreateSessionBody, CreateSessionReply, ErrorReply, SessionInfo } from '../../../shared/http-api.js';
+import { controlErrors } from '../errors.js';
 import type { SessionManager } from '../session-manager.js';
 import { wsUrlFor } from '../ws-gateway.js';
 
@@ -29,9 +30,7 @@ export const sessionRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = a
     '/api/sessions/:id',
     { schema: { params: SessionParams } },
     async (request, reply) => {
-      if (!sessions.delete(request.params.id)) {
-        return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no live session ${request.params.id}` });
-      }
+      if (!sessions.delete(request.params.id)) throw controlErrors.noLiveSession(request.params.id);
       return reply.code(204).send();
     },
   );
@@ -40,9 +39,7 @@ export const sessionRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = a
   // ends after `terminated`.
   app.get<{ Params: { id: string } }>('/api/sessions/:id/status', { schema: { params: SessionParams } }, (request, reply) => {
     const session = sessions.get(request.params.id);
-    if (!session) {
-      return reply.code(404).send({ statusCode: 404, error: 'Not Found', message: `no session ${request.params.id}` });
-    }
+    if (!session) throw controlErrors.noSession(request.params.id);
     reply.hijack();
     const out = reply.raw;
     out.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });

@@ -17,6 +17,7 @@ export class HandedOffSockets {
   add(socket: Socket): number {
     const id = this.nextId++;
     stopReading(socket);
+    // The peer reset the connection: the session process sees it on its own copy and reports it.
     socket.on('error', () => socket.destroy());
     socket.once('close', () => this.sockets.delete(id));
     this.sockets.set(id, socket);

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { errorMessage } from '../../../shared/errors.js';
 import { isFromSession, sameStoreSettings, type FromSession, type SessionAssignment, type StoreSettings, type ToSession } from '../../session/contract.js';
 import { HandedOffSockets } from './handed-off-sockets.js';
 import { CONTROL_ENV, endOrphans, processIdentity } from './orphans.js';
@@ -63,7 +64,7 @@ class LocalSessionProcess implements SessionProcess {
     });
     child.on('message', (message) => this.onMessage(message));
     // An IPC write to a process that just died raises here; the exit handler reports it.
-    child.on('error', (error) => this.events.emit('log', 'warn', 'session process error', { error: error.message }));
+    child.on('error', (error) => this.events.emit('log', 'warn', 'session process error', { pid: child.pid, error: errorMessage(error) }));
   }
 
   get pid(): number | null {
@@ -114,7 +115,9 @@ class LocalSessionProcess implements SessionProcess {
     // The session process reads and writes the connection from now on. This process keeps a
     // paused duplicate only to say why, should the session process die (handed-off-sockets.ts).
     this.child.send(message, tcp, { keepOpen: true }, (error) => {
-      if (error) this.sockets.release(connectionId);
+      if (!error) return;
+      this.events.emit('log', 'warn', 'handing a connection to the session process failed', { connectionId, error: errorMessage(error) });
+      this.sockets.release(connectionId);
     });
   }
 
@@ -132,6 +135,7 @@ class LocalSessionProcess implements SessionProcess {
       const resident = Number(readFileSync(`/proc/${this.child.pid}/statm`, 'utf8').split(' ')[1]);
       return Number.isFinite(resident) ? resident * PAGE_SIZE : null;
     } catch {
+      // The process exited between the check and the read: it has no resident size to report.
       return null;
     }
   }
@@ -280,10 +284,10 @@ export class LocalProcessRuntime implements SessionRuntime {
             }
           });
         },
-        (error: Error) => {
+        (error: unknown) => {
           this.starting.delete(process);
           this.consecutiveFailures++;
-          this.options.onLog?.('error', 'warm session process failed to start', { error: error.message });
+          this.options.onLog?.('error', 'warm session process failed to start', { pid: process.pid, error: errorMessage(error) });
           const delay = Math.min(30_000, 100 * 2 ** this.consecutiveFailures);
           setTimeout(() => this.refill(), delay).unref();
         },

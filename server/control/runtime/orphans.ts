@@ -18,6 +18,7 @@ export function processIdentity(pid: number): string | null {
     if (fields[0] === 'Z') return null;
     return `${pid}:${fields[19]}`;
   } catch {
+    // No /proc entry: the process is gone (or this is not Linux, where nothing is found anyway).
     return null;
   }
 }
@@ -33,6 +34,7 @@ export function findOrphans(sessionEntry: string): Orphan[] {
   try {
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
   } catch {
+    // No /proc (not Linux): orphans cannot be found here, as the header says.
     return [];
   }
   const orphans: Orphan[] = [];

@@ -3,7 +3,8 @@
 // average gross exposure (the group's gross exposure summed over the bars of the range, divided
 // by the number of run-bars: of the range for sector/symbol/run groups, of the group's own time
 // cell for time groups). Sorted by any column, windowed, with the total group count.
-import type { BreakdownColumn, BreakdownDimension, BreakdownParams } from '../../../shared/protocol.js';
+import type { BreakdownColumn, BreakdownDimension } from '../../../shared/constants.js';
+import type { BreakdownParams } from '../../../shared/messages.js';
 import { StoreTable } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { sourceOf, type QueryPlan } from './plan.js';
@@ -21,7 +22,10 @@ const NEEDED: Record<BreakdownDimension, Level> = {
   hour: 'portfolio',
 };
 
-/** Group key over day rows (`day`), bar rows (`ts`) and trades (`close_ts`); all from this code. */
+/**
+ * Group key over day rows (`day`), bar rows (`ts`) and trades (`close_ts`), and its label over a
+ * group's row `g`; all from this code.
+ */
 const KEYS: Record<BreakdownDimension, { rows: string; trades: string; label: string }> = {
   sector: { rows: 'sector', trades: 'sector', label: 'g.gkey' },
   symbol: { rows: 'symbol', trades: 'symbol', label: 'g.gkey' },
@@ -73,7 +77,7 @@ function build(params: BreakdownParams, scope: Scope, catalog: Catalog, window: 
   const tradeFiltered = hasTradeFilters(scope);
   const sources: string[] = [];
 
-  // Bar measures per group.
+  // Bar measures per group: group_measures(gkey, pnl, fees, gross_sum[, trades, wins]).
   let measures: string;
   let tradesFromTotals = false;
   if (by === 'symbol' && !scope.range.bounded) {
@@ -101,26 +105,27 @@ function build(params: BreakdownParams, scope: Scope, catalog: Catalog, window: 
     sources.push(...rows.sources);
   }
 
-  // Run-bars: the denominator of the average exposure.
-  let den: string;
-  let denJoin: string;
+  // Run-bars, the denominator of the average exposure: run_bars([gkey,] bars), per group for
+  // groups of runs or of time, else over the range.
+  let runBars: string;
+  let runBarsJoin: string;
   if (by === 'hour') {
     const rows = barRows(b, 'portfolio', scope, timeCondition(b, 'ts', scope));
-    den = `SELECT hour(ts)::INTEGER AS gkey, count(*) AS bars FROM (${rows.sql}) GROUP BY 1`;
-    denJoin = 'LEFT JOIN den ON den.gkey = g.gkey';
+    runBars = `SELECT hour(ts)::INTEGER AS gkey, count(*) AS bars FROM (${rows.sql}) GROUP BY 1`;
+    runBarsJoin = 'LEFT JOIN run_bars ON run_bars.gkey = g.gkey';
     sources.push(...rows.sources);
   } else {
     const rows = dayRows(b, 'portfolio', scope);
     const grouped = by === 'run' || TIME_DIMENSIONS.has(by);
-    den = grouped
+    runBars = grouped
       ? `SELECT ${key.rows} AS gkey, sum(bars) AS bars FROM (${rows.sql}) GROUP BY 1`
       : `SELECT sum(bars) AS bars FROM (${rows.sql})`;
-    denJoin = grouped ? 'LEFT JOIN den ON den.gkey = g.gkey' : 'CROSS JOIN den';
+    runBarsJoin = grouped ? 'LEFT JOIN run_bars ON run_bars.gkey = g.gkey' : 'CROSS JOIN run_bars';
     sources.push(...rows.sources);
   }
 
-  // Trades closed in the range, per group.
-  let trades = `SELECT gkey, trades, wins FROM m`;
+  // Trades closed in the range, per group: group_trades(gkey, trades, wins).
+  let trades = `SELECT gkey, trades, wins FROM group_measures`;
   if (!tradesFromTotals && by === 'symbol') {
     // By symbol: trade_day has no symbol, so count the trades themselves, directly.
     trades = `SELECT symbol AS gkey, count(*) AS trades, count(*) FILTER (WHERE pnl > 0) AS wins
@@ -134,25 +139,25 @@ function build(params: BreakdownParams, scope: Scope, catalog: Catalog, window: 
 
   const sort = params.sort ?? (TIME_DIMENSIONS.has(by) ? { column: 'key' as const } : { column: 'pnl' as const, descending: true });
   const direction = sort.descending ? 'DESC' : 'ASC';
-  const capital = capitalsSql(b, scope.runs, (run) => catalog.runs.get(run)?.capital ?? null);
+  const capitals = capitalsSql(b, scope.runs, catalog);
   const sql = `
-    WITH caps AS (${capital}),
-    m AS (${measures}),
-    den AS (${den}),
-    t AS (${trades}),
-    g AS (
+    WITH capitals AS (${capitals}),
+    group_measures AS (${measures}),
+    run_bars AS (${runBars}),
+    group_trades AS (${trades}),
+    group_totals AS (
       SELECT coalesce(m.gkey, t.gkey) AS gkey, coalesce(m.pnl, 0) AS pnl, coalesce(m.fees, 0) AS fees,
         coalesce(t.trades, 0) AS trades, t.wins / nullif(t.trades, 0) AS win_rate, coalesce(m.gross_sum, 0) AS gross_sum
-      FROM m FULL OUTER JOIN t ON m.gkey = t.gkey
+      FROM group_measures m FULL OUTER JOIN group_trades t ON m.gkey = t.gkey
     ),
-    w AS (
+    group_rows AS (
       SELECT ${key.label} AS key, g.gkey, g.pnl,
-        g.pnl / (SELECT CASE WHEN count(capital) = count(*) THEN sum(capital) END FROM caps) AS contribution,
-        g.fees, g.trades::INTEGER AS trades, g.win_rate, g.gross_sum / nullif(den.bars, 0) AS avg_exposure
-      FROM g ${denJoin}
+        g.pnl / (SELECT CASE WHEN count(capital) = count(*) THEN sum(capital) END FROM capitals) AS contribution,
+        g.fees, g.trades::INTEGER AS trades, g.win_rate, g.gross_sum / nullif(run_bars.bars, 0) AS avg_exposure
+      FROM group_totals g ${runBarsJoin}
     )
     SELECT key, pnl, contribution, fees, trades, win_rate, avg_exposure, count(*) OVER () AS total_groups
-    FROM w g
+    FROM group_rows g
     ${window ? `ORDER BY ${SORT[sort.column]} ${direction} NULLS LAST, g.gkey ASC
     LIMIT ${b.integer(params.limit)} OFFSET ${b.integer(params.offset ?? 0)}` : ''}`;
   return { sql, params: b.params, source: sourceOf(sources) };

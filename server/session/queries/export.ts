@@ -1,7 +1,8 @@
 // Raw rows, streamed: the trade list (with the filters) or bars (runs, range, sector and symbol
 // filters), up to `limit` rows, in the table's stored order. What a "download" or a bulk client
 // asks for; it measures the streaming path (DuckDB chunks -> Arrow -> WebSocket) on its own.
-import { type ExportParams, MAX_EXPORT_ROWS } from '../../../shared/protocol.js';
+import { MAX_EXPORT_ROWS } from '../../../shared/constants.js';
+import type { ExportParams } from '../../../shared/messages.js';
 import { StoreTable } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import type { QueryPlan } from './plan.js';

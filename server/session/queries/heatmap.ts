@@ -1,6 +1,6 @@
 // Monthly returns by year: each month's daily returns compounded, prod(1 + r) - 1, per run (as
 // pyfolio's aggregate_returns), with the month's P&L and trading days.
-import type { HeatmapParams } from '../../../shared/protocol.js';
+import type { HeatmapParams } from '../../../shared/messages.js';
 import type { Catalog } from '../store.js';
 import { sourceOf, type QueryPlan } from './plan.js';
 import { resolveScope, tradeFilterNote } from './scope.js';
@@ -10,7 +10,7 @@ import { Binder } from './sql.js';
 export function planHeatmap(params: HeatmapParams, catalog: Catalog): QueryPlan {
   const scope = resolveScope(params, catalog);
   const b = new Binder();
-  const daily = dailyCtes(b, scope, (run) => catalog.runs.get(run)?.capital ?? null);
+  const daily = dailyCtes(b, scope, catalog);
   const sql = `
     WITH ${daily.ctes}
     SELECT run_id, year(day)::INTEGER AS year, month(day)::INTEGER AS month,

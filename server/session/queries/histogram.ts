@@ -9,7 +9,7 @@
 // field itself), read from trade_day's bounds for whole days; so toggling a side or tag filter keeps
 // the bins still, and only one pass over the trades is needed, the binning. For daily returns, the
 // bounds of the returns themselves (a few hundred rows).
-import type { HistogramParams } from '../../../shared/protocol.js';
+import type { HistogramParams } from '../../../shared/messages.js';
 import { StoreTable, TRADE_BOUND_FIELDS, type TradeBoundField } from '../../store/format.js';
 import type { Columns, OutColumn } from '../compute.js';
 import type { Catalog } from '../store.js';
@@ -31,19 +31,18 @@ export function planHistogram(params: HistogramParams, catalog: Catalog): Planne
     // The field is one of the protocol's literals, never client text; checked again here.
     throw new BadParamsError(`no histogram of ${JSON.stringify(params.field)}`);
   }
-  const capitalOf = (run: string) => catalog.runs.get(run)?.capital ?? null;
-  /** The CTEs yielding hv(run_id, v), with their own parameters. */
+  /** The CTEs yielding field_values(run_id, v), with their own parameters. */
   const valuesOf = (b: Binder) => {
     if (params.field === 'daily_return') {
-      const daily = dailyCtes(b, scope, capitalOf);
+      const daily = dailyCtes(b, scope, catalog);
       return {
-        ctes: `${daily.ctes}, hv AS (SELECT run_id, ret AS v FROM daily WHERE ret IS NOT NULL)`,
+        ctes: `${daily.ctes}, field_values AS (SELECT run_id, ret AS v FROM daily WHERE ret IS NOT NULL)`,
         sources: daily.sources,
         notes: tradeFilterNote(scope, 'daily returns'),
       };
     }
     return {
-      ctes: `hv AS (SELECT run_id, ${params.field}::DOUBLE AS v FROM ${tradeFrom(b, scope)}
+      ctes: `field_values AS (SELECT run_id, ${params.field}::DOUBLE AS v FROM ${tradeFrom(b, scope)}
                WHERE ${tradeConditions(b, scope)} AND ${params.field} IS NOT NULL)`,
       sources: [scope.symbols ? StoreTable.trades : StoreTable.tradeList],
       notes: [],
@@ -77,7 +76,7 @@ export function planHistogram(params: HistogramParams, catalog: Catalog): Planne
           (CASE WHEN v < ${l} THEN -1 WHEN v > ${h} THEN ${bins} WHEN ${h} = ${l} THEN 0
                 ELSE least(floor((v - ${l}) / (${h} - ${l}) * ${bins}), ${bins} - 1) END)::INTEGER AS bin,
           count(*)::INTEGER AS n
-        FROM hv GROUP BY ALL
+        FROM field_values GROUP BY ALL
       )`;
     return {
       statements: [{ sql, params: b.params, compute: (columns) => histogramColumns(columns, scope, params.bins, lo, hi) }],
@@ -105,7 +104,7 @@ async function tradeFieldBounds(lookup: Lookup, scope: Scope, field: TradeBoundF
 async function dailyReturnBounds(lookup: Lookup, valuesOf: (b: Binder) => { ctes: string; sources: string[] }) {
   const b = new Binder();
   const v = valuesOf(b);
-  const [[lo, hi]] = (await lookup(`WITH ${v.ctes} SELECT min(v), max(v) FROM hv`, b.params)) as [[number | null, number | null]];
+  const [[lo, hi]] = (await lookup(`WITH ${v.ctes} SELECT min(v), max(v) FROM field_values`, b.params)) as [[number | null, number | null]];
   return { lo, hi, sources: [] as string[] };
 }
 

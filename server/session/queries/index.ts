@@ -1,6 +1,7 @@
 // Dispatch: one planner per query name. Every planner checks the request's values against the
 // store's catalog and returns SQL whose client values are all bound parameters.
-import type { QueryRequest } from '../../../shared/protocol.js';
+import type { QueryName } from '../../../shared/constants.js';
+import type { QueryParamsByName, QueryRequest, RequestOf } from '../../../shared/messages.js';
 import type { Catalog } from '../store.js';
 import { planBreakdown } from './breakdown.js';
 import { planEquity } from './equity.js';
@@ -14,33 +15,26 @@ import { planSeries } from './series.js';
 import { planSummary } from './summary.js';
 import { planTrades } from './trades.js';
 
+/** A planner returns its plan, or a Planner when it must look something up first. */
+const PLANNERS: { [Q in QueryName]: (params: QueryParamsByName[Q], catalog: Catalog) => QueryPlan | Planner } = {
+  summary: planSummary,
+  equity: planEquity,
+  exposure: planExposure,
+  breakdown: planBreakdown,
+  series: planSeries,
+  trades: planTrades,
+  histogram: planHistogram,
+  heatmap: planHeatmap,
+  rolling: planRolling,
+  export: planExport,
+};
+
 /** Plans a validated request. Throws BadParamsError for values the dataset does not have. */
 export function planRequest(request: QueryRequest, catalog: Catalog): Planner {
   const plan = planOf(request, catalog);
   return typeof plan === 'function' ? plan : () => plan;
 }
 
-function planOf(request: QueryRequest, catalog: Catalog): QueryPlan | Planner {
-  switch (request.query) {
-    case 'summary':
-      return planSummary(request.params, catalog);
-    case 'equity':
-      return planEquity(request.params, catalog);
-    case 'exposure':
-      return planExposure(request.params, catalog);
-    case 'breakdown':
-      return planBreakdown(request.params, catalog);
-    case 'series':
-      return planSeries(request.params, catalog);
-    case 'trades':
-      return planTrades(request.params, catalog);
-    case 'histogram':
-      return planHistogram(request.params, catalog);
-    case 'heatmap':
-      return planHeatmap(request.params, catalog);
-    case 'rolling':
-      return planRolling(request.params, catalog);
-    case 'export':
-      return planExport(request.params, catalog);
-  }
+function planOf<Q extends QueryName>(request: RequestOf<Q>, catalog: Catalog): QueryPlan | Planner {
+  return PLANNERS[request.query](request.params, catalog);
 }

@@ -3,7 +3,7 @@
 // market of the dataset (market_day): cov(r, m) / var(m), population moments over the window's
 // days where both are defined (empyrical's beta). Each metric is NULL until the window holds N
 // days. DuckDB builds the daily rows; the windows are one pass in the session.
-import type { RollingParams } from '../../../shared/protocol.js';
+import type { RollingParams } from '../../../shared/messages.js';
 import { StoreTable } from '../../store/format.js';
 import type { Columns, OutColumn } from '../compute.js';
 import type { Catalog } from '../store.js';
@@ -16,7 +16,7 @@ import { Binder } from './sql.js';
 export function planRolling(params: RollingParams, catalog: Catalog): QueryPlan {
   const scope = resolveScope(params, catalog);
   const b = new Binder();
-  const daily = dailyCtes(b, scope, (run) => catalog.runs.get(run)?.capital ?? null);
+  const daily = dailyCtes(b, scope, catalog);
   const sql = `
     WITH ${daily.ctes}
     SELECT ${runIndexSql(b, scope.runs)} AS ri, epoch_ms(d.day::TIMESTAMP)::DOUBLE AS day, d.ret, m.ret AS mret

@@ -1,7 +1,7 @@
 // The scope every query is over: runs, an inclusive time range and the active filters, checked
 // against the store's allow-lists. Nothing a client sends reaches SQL unchecked: run ids, sectors,
 // symbols and tags must be the dataset's own and are then bound as parameters.
-import type { Filters, NumberRange } from '../../../shared/protocol.js';
+import type { Filters, NumberRange } from '../../../shared/messages.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
 import { and, type Binder } from './sql.js';

@@ -2,7 +2,8 @@
 // per run, M4-downsampled on price, position value and cumulative P&L; and, as a second part, its
 // trades that enter or exit in the range (trade filters apply), at most maxTrades of them. Both
 // from the base tables, whose (run_id, symbol, ...) order makes one symbol a narrow read.
-import { SERIES_PARTS, type SeriesParams } from '../../../shared/protocol.js';
+import { SERIES_PARTS } from '../../../shared/constants.js';
+import type { SeriesParams } from '../../../shared/messages.js';
 import { StoreTable } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';

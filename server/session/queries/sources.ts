@@ -4,6 +4,7 @@
 // from bar tables for the (at most two) days it cuts: exact, and a few thousand rows instead of
 // the hundred million of the bar table.
 import { BAR_MEASURES, StoreTable } from '../../store/format.js';
+import type { Catalog } from '../store.js';
 import { runsCondition, timeCondition, type Scope } from './scope.js';
 import { and, type Binder } from './sql.js';
 
@@ -173,48 +174,54 @@ export function runIndexSql(b: Binder, runs: readonly string[]): string {
   return `(CASE run_id ${runs.map((run, i) => `WHEN ${b.bind(run)} THEN ${i}`).join(' ')} END)::INTEGER`;
 }
 
-/** `VALUES` of the selected runs with their capital: caps(run_id, capital). */
-export function capitalsSql(b: Binder, runs: readonly string[], capitalOf: (run: string) => number | null): string {
+/** The capital of a run of the dataset (what its returns are over); null when unknown. */
+export function capitalOfRun(catalog: Pick<Catalog, 'runs'>, run: string): number | null {
+  return catalog.runs.get(run)?.capital ?? null;
+}
+
+/** `VALUES` of the selected runs with their capital: (run_id, capital). */
+export function capitalsSql(b: Binder, runs: readonly string[], catalog: Pick<Catalog, 'runs'>): string {
   if (runs.length === 0) return `SELECT NULL::VARCHAR AS run_id, NULL::DOUBLE AS capital WHERE FALSE`;
   const values = runs.map((run) => {
-    const capital = capitalOf(run);
+    const capital = capitalOfRun(catalog, run);
     return `(${b.bind(run)}, ${capital === null ? 'NULL::DOUBLE' : b.number(capital)})`;
   });
   return `SELECT * FROM (VALUES ${values.join(', ')}) v(run_id, capital)`;
 }
 
 /**
- * CTEs `caps`, `cal` and `daily` for the daily-return metrics. `daily(run_id, day, bars, pnl,
- * fees, traded_value, gross_sum, net_sum, long_sum, short_sum, ret)` has one row per run per
+ * CTEs `capitals`, `calendar` and `daily` for the daily-return metrics. `daily(run_id, day, bars,
+ * pnl, fees, traded_value, gross_sum, net_sum, long_sum, short_sum, ret)` has one row per run per
  * trading day of the range (the run's calendar, from the portfolio level, so a filtered subset
  * that was flat on a day has a zero there), with ret = pnl / the run's capital.
  */
-export function dailyCtes(b: Binder, scope: Scope, capitalOf: (run: string) => number | null): { ctes: string; sources: string[] } {
+export function dailyCtes(b: Binder, scope: Scope, catalog: Pick<Catalog, 'runs'>): { ctes: string; sources: string[] } {
   const level = levelFor(scope);
-  const cal = dayRows(b, 'portfolio', scope);
-  const caps = capitalsSql(b, scope.runs, capitalOf);
+  const calendar = dayRows(b, 'portfolio', scope);
+  const capitals = capitalsSql(b, scope.runs, catalog);
   const measures = ['pnl', 'fees', 'traded_value', 'gross_sum', 'net_sum', 'long_sum', 'short_sum'];
   if (level === 'portfolio') {
     return {
-      ctes: `caps AS (${caps}),
-        cal AS (${cal.sql}),
+      ctes: `capitals AS (${capitals}),
+        calendar AS (${calendar.sql}),
         daily AS (
           SELECT c.run_id, c.day, c.bars, ${measures.map((m) => `c.${m}`).join(', ')}, c.pnl / k.capital AS ret
-          FROM cal c JOIN caps k ON k.run_id = c.run_id
+          FROM calendar c JOIN capitals k ON k.run_id = c.run_id
         )`,
-      sources: cal.sources,
+      sources: calendar.sources,
     };
   }
+  // The filtered level's days, added up per run and day, on the run's calendar.
   const rows = dayRows(b, level, scope);
   return {
-    ctes: `caps AS (${caps}),
-      cal AS (${cal.sql}),
-      lvl AS (SELECT run_id, day, ${measures.map((m) => `sum(${m}) AS ${m}`).join(', ')} FROM (${rows.sql}) GROUP BY run_id, day),
+    ctes: `capitals AS (${capitals}),
+      calendar AS (${calendar.sql}),
+      level_days AS (SELECT run_id, day, ${measures.map((m) => `sum(${m}) AS ${m}`).join(', ')} FROM (${rows.sql}) GROUP BY run_id, day),
       daily AS (
         SELECT c.run_id, c.day, c.bars, ${measures.map((m) => `coalesce(l.${m}, 0) AS ${m}`).join(', ')},
           coalesce(l.pnl, 0) / k.capital AS ret
-        FROM cal c JOIN caps k ON k.run_id = c.run_id LEFT JOIN lvl l ON l.run_id = c.run_id AND l.day = c.day
+        FROM calendar c JOIN capitals k ON k.run_id = c.run_id LEFT JOIN level_days l ON l.run_id = c.run_id AND l.day = c.day
       )`,
-    sources: [...new Set([...cal.sources, ...rows.sources])],
+    sources: [...new Set([...calendar.sources, ...rows.sources])],
   };
 }

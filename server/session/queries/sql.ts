@@ -1,5 +1,6 @@
 // Small helpers for building SQL whose every client value is a bound parameter. Identifiers are
-// never taken from the client: they are literals of this code, chosen from allow-lists.
+// never taken from the client: they are literals of this code, chosen from allow-lists. (Quoted
+// literals, server/sql/text.ts, are for what cannot be bound; a planner has no use for them.)
 import type { DuckDBValue } from '@duckdb/node-api';
 
 /** Collects bound parameters; `bind` returns the placeholder to write into the SQL text. */

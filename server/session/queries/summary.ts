@@ -5,12 +5,12 @@
 // cut days) and the trade statistics (trade_day / trade_list); the metrics over the at most a few
 // hundred daily rows per run are one pass in the session, which DuckDB's window operators made
 // ten times slower.
-import type { SummaryParams } from '../../../shared/protocol.js';
+import type { SummaryParams } from '../../../shared/messages.js';
 import type { Columns, OutColumn } from '../compute.js';
 import type { Catalog } from '../store.js';
 import { sourceOf, type Planner } from './plan.js';
 import { hasTradeFilters, resolveScope } from './scope.js';
-import { dailyCtes, runIndexSql } from './sources.js';
+import { capitalOfRun, dailyCtes, runIndexSql } from './sources.js';
 import { Binder } from './sql.js';
 import { tradeStatsSql } from './trade-source.js';
 
@@ -48,7 +48,7 @@ const num = (v: unknown): number => (v === null || v === undefined ? Number.NaN 
 
 export function planSummary(params: SummaryParams, catalog: Catalog): Planner {
   const scope = resolveScope(params, catalog);
-  const capitalOf = (run: string) => catalog.runs.get(run)?.capital ?? null;
+  const capitalOf = (run: string) => capitalOfRun(catalog, run);
   return async (lookup) => {
     const t = new Binder();
     const trades = tradeStatsSql(t, scope);
@@ -72,7 +72,7 @@ export function planSummary(params: SummaryParams, catalog: Catalog): Planner {
       }
     }
     const b = new Binder();
-    const daily = dailyCtes(b, scope, capitalOf);
+    const daily = dailyCtes(b, scope, catalog);
     const sql = `WITH ${daily.ctes}
       SELECT ${runIndexSql(b, scope.runs)} AS ri, epoch_ms(day::TIMESTAMP)::DOUBLE AS day, pnl, fees, traded_value,
         gross_sum, net_sum, long_sum, short_sum, bars::DOUBLE AS bars

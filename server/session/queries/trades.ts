@@ -16,8 +16,9 @@
 // skips it. Without any filter, ranks are positions and steps 1 and 2 are not needed; under a
 // symbols filter the few matching trades are read from the base trades table (sorted by symbol)
 // and sorted directly.
-import { TRADE_SORT_COLUMNS, type TradesParams } from '../../../shared/protocol.js';
-import { StoreTable, tradeListSortedBy } from '../../store/format.js';
+import type { TradeSortColumn } from '../../../shared/constants.js';
+import type { TradesParams } from '../../../shared/messages.js';
+import { RANKED_TRADE_COLUMNS, StoreTable, tradeListSortedBy, tradeRankColumn, type RankedTradeColumn } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
 import type { Planner } from './plan.js';
@@ -30,7 +31,12 @@ export const BUCKET = 4096;
 const HISTOGRAM_CACHE_SIZE = 32;
 const histogramsByStore = new WeakMap<Catalog, Map<string, { bucket: number; n: number }[]>>();
 
-const SORTABLE = new Set<string>(TRADE_SORT_COLUMNS);
+/** The store's ranked column for a sort column of the protocol (a unit test keeps every one ranked). */
+function rankedColumn(column: TradeSortColumn): RankedTradeColumn {
+  const ranked = RANKED_TRADE_COLUMNS.find((c) => c === column);
+  if (!ranked) throw new BadParamsError(`trades cannot be sorted by ${JSON.stringify(column)}`);
+  return ranked;
+}
 
 /** The Arrow columns of a trade row (TRADE_COLUMNS), as expressions over trade_list. */
 export const TRADE_SELECT = `run_id, trade_id::DOUBLE AS trade_id, symbol, sector, side,
@@ -39,9 +45,8 @@ export const TRADE_SELECT = `run_id, trade_id::DOUBLE AS trade_id, symbol, secto
 
 export function planTrades(params: TradesParams, catalog: Catalog): Planner {
   const scope = resolveScope(params, catalog);
-  const column = params.sort?.column ?? 'entry_ts';
-  if (!SORTABLE.has(column)) throw new BadParamsError(`trades cannot be sorted by ${JSON.stringify(column)}`);
-  const rank = `rk_${column}`;
+  const column = rankedColumn(params.sort?.column ?? 'entry_ts');
+  const rank = tradeRankColumn(column);
   // pnl and ret windows read a copy clustered by their rank: contiguous rows, not scattered ones.
   const table = tradeListSortedBy(column);
   const descending = params.sort?.descending ?? false;

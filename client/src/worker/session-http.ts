@@ -1,0 +1,99 @@
+// The control server's HTTP API as the worker uses it: create (or reattach to) a session, read
+// the datasets' state, and poll a dataset's preparation while the session request waits for it.
+import { Type } from '@sinclair/typebox';
+import { errorMessage } from '../../../shared/errors.js';
+import { CreateSessionReply, DatasetInfo } from '../../../shared/http-api.js';
+import { compileValidator, parseMessage } from '../../../shared/validate.js';
+import type { ConnectOptions, PreparationView } from './types.js';
+
+const createReplies = compileValidator(CreateSessionReply, 'POST /api/sessions reply');
+const datasetLists = compileValidator(Type.Array(DatasetInfo), 'GET /api/datasets reply');
+
+const PREPARATION_POLL_MS = 500;
+/** A prepared dataset answers POST /api/sessions sooner than this: no polling for it. */
+const PREPARATION_FIRST_POLL_MS = 300;
+
+/** A reply with an HTTP error status; the status tells a server failure from a refusal. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'HttpError';
+  }
+}
+
+export async function createSession(opts: ConnectOptions): Promise<CreateSessionReply> {
+  const body: { key: string; dataset?: string } = { key: opts.key };
+  if (opts.dataset) body.dataset = opts.dataset;
+  const response = await fetch(new URL('/api/sessions', self.location.href), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (!response.ok) {
+    throw new HttpError(response.status, `POST /api/sessions answered ${response.status}${describeBody(text)}`);
+  }
+  const checked = parseMessage(text, createReplies);
+  if (!checked.ok) throw new Error(checked.error);
+  return checked.value;
+}
+
+/** An error reply's message (`{ message }` JSON), else the start of its text. */
+function describeBody(text: string): string {
+  let detail = text.slice(0, 200);
+  try {
+    const parsed = JSON.parse(text) as { message?: unknown };
+    if (typeof parsed.message === 'string') detail = parsed.message;
+  } catch {
+    // Not JSON (a proxy's page, say): the text itself is the detail.
+  }
+  return detail ? `: ${detail}` : '';
+}
+
+/** The dataset's entry in GET /api/datasets (the default dataset when none is named); undefined when unknown. */
+export async function datasetInfo(dataset: string | undefined): Promise<DatasetInfo | undefined> {
+  const response = await fetch(new URL('/api/datasets', self.location.href));
+  if (!response.ok) return undefined;
+  const checked = datasetLists.check(await response.json());
+  if (!checked.ok) return undefined;
+  return dataset ? checked.value.find((d) => d.id === dataset) : checked.value[0];
+}
+
+/**
+ * POST /api/sessions answers once the dataset's store is prepared, which for a new dataset can
+ * take minutes. Meanwhile polls GET /api/datasets and reports the preparation's phase, rows and
+ * ETA while the dataset is being prepared. Returns a function that stops polling.
+ */
+export function watchPreparation(dataset: string | undefined, onProgress: (preparation: PreparationView) => void): () => void {
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | null = null;
+  const poll = async () => {
+    try {
+      const info = await datasetInfo(dataset);
+      if (stopped) return;
+      if (info && (info.state === 'preparing' || info.state === 'pending')) {
+        onProgress({
+          dataset: info.id,
+          phase: info.phase,
+          progress: info.progress,
+          rows: info.rows ?? null,
+          totalRows: info.totalRows ?? null,
+          etaSeconds: info.etaSeconds ?? null,
+        });
+      }
+    } catch (error) {
+      // Progress is a courtesy; the session request itself reports real failures.
+      console.debug(`[tickscope worker] preparation progress unavailable: ${errorMessage(error)}`);
+    } finally {
+      if (!stopped) timer = setTimeout(() => void poll(), PREPARATION_POLL_MS);
+    }
+  };
+  timer = setTimeout(() => void poll(), PREPARATION_FIRST_POLL_MS);
+  return () => {
+    stopped = true;
+    if (timer) clearTimeout(timer);
+  };
+}

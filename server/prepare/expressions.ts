@@ -1,0 +1,154 @@
+// The canonical columns of each table as SQL expressions over its input columns: casts, UTC
+// timestamps from whatever the input holds (naive, zoned, epoch integers, ISO text), defaults for
+// optional columns. Input column names are quoted identifiers, never trusted text.
+import { sqlIdent, sqlString } from '../sql/text.js';
+import { familyOf, type ColumnInfo } from './column-types.js';
+import type { TableInput } from './table-input.js';
+
+/** The run id of a dataset whose bars and trades have no run column. */
+const DEFAULT_RUN_ID = 'default';
+
+export interface ExprContext {
+  /** How each timestamp column was read, for the store's timezone note. */
+  notes: Map<string, string>;
+  /** The zone of naive timestamps (the mapping's `timezone`); null for UTC. */
+  timezone: string | null;
+}
+
+/** canonical column -> SQL expression. */
+export type Exprs = Record<string, string>;
+
+function naiveToUtc(x: string, ctx: ExprContext): string {
+  return ctx.timezone ? `timezone('UTC', timezone(${sqlString(ctx.timezone)}, ${x}))` : x;
+}
+
+/** SQL turning a column into a UTC TIMESTAMP; records how, per column, in ctx.notes. */
+function tsExpr(c: ColumnInfo, ctx: ExprContext): string {
+  const col = sqlIdent(c.name);
+  const fam = familyOf(c);
+  const naiveZone = ctx.timezone ?? 'UTC';
+  const naiveNote = ctx.timezone ? `naive timestamps taken as ${ctx.timezone} and converted to UTC` : 'naive timestamps taken as UTC';
+  switch (fam) {
+    case 'null':
+      ctx.notes.set(c.name, 'all null');
+      return 'NULL::TIMESTAMP';
+    case 'timestamptz':
+      if (c.zone) {
+        ctx.notes.set(c.name, `zoned timestamps (Arrow time zone ${c.zone}) read as UTC instants`);
+        return `${col}::TIMESTAMP`;
+      }
+      ctx.notes.set(c.name, 'zoned timestamps converted to UTC');
+      return `timezone('UTC', ${col})`;
+    case 'timestamp':
+    case 'date':
+      ctx.notes.set(c.name, naiveNote);
+      return naiveToUtc(`${col}::TIMESTAMP`, ctx);
+    case 'integer': {
+      ctx.notes.set(c.name, 'integer epoch (unit from magnitude: s, ms, us or ns) taken as UTC');
+      const x = `${col}::BIGINT`;
+      return `CASE WHEN abs(${x}) >= 100000000000000000 THEN make_timestamp(${x} // 1000)
+        WHEN abs(${x}) >= 100000000000000 THEN make_timestamp(${x})
+        WHEN abs(${x}) >= 100000000000 THEN make_timestamp(${x} * 1000)
+        ELSE make_timestamp(${x} * 1000000) END`;
+    }
+    default: {
+      ctx.notes.set(c.name, `text timestamps: with an offset converted to UTC, without one taken as ${naiveZone}`);
+      const s = `${col}::VARCHAR`;
+      return `CASE WHEN regexp_matches(${s}, '(Z|[+-]\\d\\d(:?\\d\\d)?)$') THEN timezone('UTC', ${s}::TIMESTAMPTZ)
+        ELSE ${naiveToUtc(`${s}::TIMESTAMP`, ctx)} END`;
+    }
+  }
+}
+
+/** A column as text; NULL when absent or all null. */
+function stringExpr(c: ColumnInfo | undefined): string {
+  return !c || familyOf(c) === 'null' ? 'NULL::VARCHAR' : `${sqlIdent(c.name)}::VARCHAR`;
+}
+
+/** A column as a DOUBLE; NULL when absent or all null. */
+function numberExpr(c: ColumnInfo | undefined): string {
+  return !c || familyOf(c) === 'null' ? 'NULL::DOUBLE' : `${sqlIdent(c.name)}::DOUBLE`;
+}
+
+/** How the store's timestamps were normalised to UTC, per column (the meta table's timezone note). */
+export function timezoneNote(ctx: ExprContext): string {
+  if (ctx.notes.size === 0) return 'naive timestamps taken as UTC';
+  return [...ctx.notes].map(([col, how]) => `${col}: ${how}`).join('; ');
+}
+
+/** `expr AS name, ...` of every expression. */
+export function selectList(exprs: Exprs): string {
+  return Object.entries(exprs).map(([name, expr]) => `${expr} AS ${name}`).join(', ');
+}
+
+/** The canonical columns of a table (server/store/format.ts) over its input relation. */
+export function tableExprs(t: TableInput, ctx: ExprContext): Exprs {
+  switch (t.source.kind) {
+    case 'bars':
+      return barsExprs(t, ctx);
+    case 'trades':
+      return tradesExprs(t, ctx);
+    case 'symbols':
+      return symbolsExprs(t);
+    case 'runs':
+      return runsExprs(t);
+  }
+}
+
+function barsExprs(t: TableInput, ctx: ExprContext): Exprs {
+  const c = (k: string) => t.resolved.get(k);
+  const qty = numberExpr(c('position_qty')!);
+  const price = numberExpr(c('price')!);
+  return {
+    run_id: c('run_id') ? stringExpr(c('run_id')!) : sqlString(DEFAULT_RUN_ID),
+    ts: tsExpr(c('ts')!, ctx),
+    symbol: stringExpr(c('symbol')!),
+    price,
+    position_qty: qty,
+    position_value: c('position_value') ? numberExpr(c('position_value')!) : `(${qty} * ${price})`,
+    trade_qty: numberExpr(c('trade_qty')),
+    fees: c('fees') ? `coalesce(${numberExpr(c('fees')!)}, 0)` : '0.0::DOUBLE',
+    pnl: numberExpr(c('pnl')!),
+  };
+}
+
+function tradesExprs(t: TableInput, ctx: ExprContext): Exprs {
+  const c = (k: string) => t.resolved.get(k);
+  const qty = numberExpr(c('qty'));
+  const sideCol = c('side');
+  const side = sideCol
+    ? `CASE lower(trim(${stringExpr(sideCol)})) WHEN 'buy' THEN 'long' WHEN 'sell' THEN 'short' WHEN 'b' THEN 'long' WHEN 's' THEN 'short'
+         WHEN '1' THEN 'long' WHEN '-1' THEN 'short' WHEN 'l' THEN 'long' ELSE lower(trim(${stringExpr(sideCol)})) END`
+    : `CASE WHEN ${qty} < 0 THEN 'short' ELSE 'long' END`;
+  return {
+    run_id: c('run_id') ? stringExpr(c('run_id')!) : sqlString(DEFAULT_RUN_ID),
+    trade_id: c('trade_id') ? `${sqlIdent(c('trade_id')!.name)}::BIGINT` : 'NULL::BIGINT',
+    symbol: stringExpr(c('symbol')!),
+    side,
+    entry_ts: tsExpr(c('entry_ts')!, ctx),
+    exit_ts: c('exit_ts') ? tsExpr(c('exit_ts')!, ctx) : 'NULL::TIMESTAMP',
+    qty: `abs(${qty})`,
+    entry_price: numberExpr(c('entry_price')),
+    exit_price: numberExpr(c('exit_price')),
+    fees: numberExpr(c('fees')),
+    pnl: numberExpr(c('pnl')),
+    ret: numberExpr(c('ret')),
+    bars_held: c('bars_held') ? `${numberExpr(c('bars_held')!)}::BIGINT` : 'NULL::BIGINT',
+    mae: numberExpr(c('mae')),
+    mfe: numberExpr(c('mfe')),
+    tag: stringExpr(c('tag')),
+  };
+}
+
+function symbolsExprs(t: TableInput): Exprs {
+  const c = (k: string) => t.resolved.get(k);
+  return { symbol: stringExpr(c('symbol')!), sector: stringExpr(c('sector')), industry: stringExpr(c('industry')) };
+}
+
+function runsExprs(t: TableInput): Exprs {
+  const c = (k: string) => t.resolved.get(k);
+  const p = c('params');
+  // Parameters are kept as JSON text, whatever type the input gave them.
+  const params = !p ? 'NULL::VARCHAR' : familyOf(p) === 'string' ? sqlIdent(p.name) : `to_json(${sqlIdent(p.name)})::VARCHAR`;
+  return { run_id: stringExpr(c('run_id')!), name: stringExpr(c('name')), params };
+}

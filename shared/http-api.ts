@@ -1,0 +1,85 @@
+// The control server's HTTP API: sessions and datasets. Each body and reply has one TypeBox
+// schema, which is both the TypeScript type and the check (Fastify validates and serialises with
+// it on the server; the worker checks the replies it reads).
+import { Type, type Static } from '@sinclair/typebox';
+import { DATASET_STATES, SESSION_STATES, TERMINATION_REASONS } from './constants.js';
+import { literals } from './validate.js';
+
+export const SessionState = literals(SESSION_STATES);
+export type SessionState = Static<typeof SessionState>;
+
+export const TerminationReason = literals(TERMINATION_REASONS);
+export type TerminationReason = Static<typeof TerminationReason>;
+
+/** Keys and dataset ids travel in URLs and logs, so they are kept to a safe alphabet. */
+const SafeId = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,128}$' });
+
+export const CreateSessionBody = Type.Object(
+  { dataset: Type.Optional(SafeId), key: Type.Optional(SafeId) },
+  { additionalProperties: false },
+);
+export type CreateSessionBody = Static<typeof CreateSessionBody>;
+
+export const CreateSessionReply = Type.Object({
+  id: Type.String(),
+  key: Type.String(),
+  status: SessionState,
+  spawned: Type.Boolean(),
+  wsUrl: Type.String(),
+});
+export type CreateSessionReply = Static<typeof CreateSessionReply>;
+
+/** How a process ended; null while it runs. */
+const processExit = {
+  reason: Type.Union([TerminationReason, Type.Null()]),
+  exitCode: Type.Union([Type.Integer(), Type.Null()]),
+  exitSignal: Type.Union([Type.String(), Type.Null()]),
+};
+
+export const SessionInfo = Type.Object({
+  id: Type.String(),
+  key: Type.String(),
+  dataset: Type.String(),
+  pid: Type.Union([Type.Integer(), Type.Null()]),
+  status: SessionState,
+  ...processExit,
+  connections: Type.Integer(),
+  rssBytes: Type.Union([Type.Integer(), Type.Null()]),
+  cpuSeconds: Type.Number(),
+  queriesServed: Type.Integer(),
+  bytesSent: Type.Integer(),
+  startedAt: Type.String(),
+  idleSince: Type.Union([Type.String(), Type.Null()]),
+});
+export type SessionInfo = Static<typeof SessionInfo>;
+
+export const SessionStateEvent = Type.Object({
+  state: SessionState,
+  at: Type.String(),
+  ...processExit,
+  message: Type.Union([Type.String(), Type.Null()]),
+});
+export type SessionStateEvent = Static<typeof SessionStateEvent>;
+
+export const DatasetState = literals(DATASET_STATES);
+export type DatasetState = Static<typeof DatasetState>;
+
+export const DatasetInfo = Type.Object({
+  id: Type.String(),
+  inputs: Type.Array(Type.String()),
+  state: DatasetState,
+  /** 0..1 over the whole preparation while preparing. */
+  progress: Type.Number(),
+  /** What the preparation is doing, e.g. "sorting bars"; null when not preparing. */
+  phase: Type.Union([Type.String(), Type.Null()]),
+  error: Type.Union([Type.String(), Type.Null()]),
+  /** Rows of the current phase done so far and its total, when the phase counts rows. */
+  rows: Type.Union([Type.Number(), Type.Null()]),
+  totalRows: Type.Union([Type.Number(), Type.Null()]),
+  /** Estimated seconds until the store is ready; null until there is a basis. */
+  etaSeconds: Type.Union([Type.Number(), Type.Null()]),
+});
+export type DatasetInfo = Static<typeof DatasetInfo>;
+
+export const ErrorReply = Type.Object({ statusCode: Type.Integer(), error: Type.String(), message: Type.String() });
+export type ErrorReply = Static<typeof ErrorReply>;

@@ -1,0 +1,295 @@
+// The WebSocket messages between the browser's worker and the session process: the requests, the
+// hello, errors, progress and done. Control messages are JSON text frames; the data of an answer
+// travels in binary frames (shared/frame.ts). Each message has one TypeBox schema, which is both
+// the TypeScript type and the runtime check applied on receipt at either end (the validators at
+// the bottom). Everything here is browser-safe: no Node imports.
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import {
+  BREAKDOWN_COLUMNS,
+  BREAKDOWN_DIMENSIONS,
+  ERROR_CODES,
+  EXPORT_TABLES,
+  HISTOGRAM_FIELDS,
+  MAX_EXPORT_ROWS,
+  MAX_WINDOW_OFFSET,
+  MAX_WINDOW_ROWS,
+  PROTOCOL_VERSION,
+  QUERY_NAMES,
+  SIDES,
+  TRADE_SORT_COLUMNS,
+  type QueryName,
+} from './constants.js';
+import { compileValidator, discriminated, literals, type Validator } from './validate.js';
+
+// ---------------------------------------------------------------------------------------------
+// Requests
+
+/** Request ids are chosen by the client; they must fit the u32 of the binary frame header. */
+const RequestId = Type.Integer({ minimum: 1, maximum: 0xffff_ffff });
+
+/** Epoch milliseconds, UTC. */
+const EpochMs = Type.Number({ minimum: -8.64e15, maximum: 8.64e15 });
+
+/** A run id, sector, symbol or tag: checked against the dataset's own lists before any SQL. */
+const Name = Type.String({ minLength: 1, maxLength: 256 });
+
+const Offset = Type.Integer({ minimum: 0, maximum: MAX_WINDOW_OFFSET });
+const Limit = Type.Integer({ minimum: 1, maximum: MAX_WINDOW_ROWS });
+/** Target pixel width of a downsampled series. */
+const Width = Type.Integer({ minimum: 1, maximum: 16_384 });
+
+const NumberRange = Type.Object(
+  { min: Type.Optional(Type.Number()), max: Type.Optional(Type.Number()) },
+  { additionalProperties: false },
+);
+export type NumberRange = Static<typeof NumberRange>;
+
+export const Side = literals(SIDES);
+export type Side = Static<typeof Side>;
+
+/**
+ * The active filters of a view. Dimension filters (sectors, symbols) restrict every measure.
+ * Trade filters (sides, tags and the numeric ranges) select trades: they restrict the trade
+ * measures (counts, win rates, profit factor, the trade list, trade histograms, series markers)
+ * and not the bar measures (P&L curves, exposures, daily returns), which have no trade identity;
+ * the done message says so in its notes when such a filter was ignored.
+ */
+export const Filters = Type.Object(
+  {
+    sectors: Type.Optional(Type.Array(Name, { maxItems: 256 })),
+    symbols: Type.Optional(Type.Array(Name, { maxItems: 1000 })),
+    sides: Type.Optional(Type.Array(Side, { maxItems: SIDES.length })),
+    tags: Type.Optional(Type.Array(Name, { maxItems: 256 })),
+    pnl: Type.Optional(NumberRange),
+    ret: Type.Optional(NumberRange),
+    barsHeld: Type.Optional(NumberRange),
+    holdingMs: Type.Optional(NumberRange),
+    mae: Type.Optional(NumberRange),
+    mfe: Type.Optional(NumberRange),
+  },
+  { additionalProperties: false },
+);
+export type Filters = Static<typeof Filters>;
+
+/** What every query is over: runs (empty or absent = all), an inclusive time range, filters. */
+const scope = {
+  runs: Type.Optional(Type.Array(Name, { maxItems: 64 })),
+  /** Inclusive bounds on bar timestamps (bar end), epoch ms UTC. */
+  from: Type.Optional(EpochMs),
+  to: Type.Optional(EpochMs),
+  filters: Type.Optional(Filters),
+};
+const params = <P extends Record<string, TSchema>>(extra: P) =>
+  Type.Object({ ...scope, ...extra }, { additionalProperties: false });
+
+/** A sort of a windowed answer by one of `columns`. */
+const sortBy = <T extends readonly string[]>(columns: T) =>
+  Type.Object({ column: literals(columns), descending: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
+
+export const SummaryParams = params({});
+export type SummaryParams = Static<typeof SummaryParams>;
+
+export const EquityParams = params({
+  /** Target pixel width; M4 keeps the first, last, min and max (and deepest drawdown) per pixel column. */
+  width: Width,
+});
+export type EquityParams = Static<typeof EquityParams>;
+
+export const ExposureParams = params({ width: Width });
+export type ExposureParams = Static<typeof ExposureParams>;
+
+export const BreakdownParams = params({
+  by: literals(BREAKDOWN_DIMENSIONS),
+  sort: Type.Optional(sortBy(BREAKDOWN_COLUMNS)),
+  offset: Type.Optional(Offset),
+  limit: Limit,
+});
+export type BreakdownParams = Static<typeof BreakdownParams>;
+
+export const SeriesParams = params({
+  symbol: Name,
+  width: Width,
+  /** Most trade markers returned; more than this in range is reported as truncated. */
+  maxTrades: Type.Optional(Type.Integer({ minimum: 0, maximum: MAX_WINDOW_ROWS })),
+});
+export type SeriesParams = Static<typeof SeriesParams>;
+
+export const TradesParams = params({
+  sort: Type.Optional(sortBy(TRADE_SORT_COLUMNS)),
+  offset: Type.Optional(Offset),
+  limit: Limit,
+});
+export type TradesParams = Static<typeof TradesParams>;
+
+export const HistogramParams = params({
+  field: literals(HISTOGRAM_FIELDS),
+  bins: Type.Integer({ minimum: 1, maximum: 1000 }),
+  /** Bounds of the bins; default the data's min and max. Values outside are counted apart. */
+  min: Type.Optional(Type.Number()),
+  max: Type.Optional(Type.Number()),
+});
+export type HistogramParams = Static<typeof HistogramParams>;
+
+export const HeatmapParams = params({});
+export type HeatmapParams = Static<typeof HeatmapParams>;
+
+export const RollingParams = params({
+  /** Window in trading days. */
+  window: Type.Integer({ minimum: 2, maximum: 2520 }),
+});
+export type RollingParams = Static<typeof RollingParams>;
+
+export const ExportParams = params({
+  table: literals(EXPORT_TABLES),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EXPORT_ROWS })),
+});
+export type ExportParams = Static<typeof ExportParams>;
+
+/** The params of each query, by name: the one table the requests and their validators come from. */
+const PARAMS_BY_QUERY = {
+  summary: SummaryParams,
+  equity: EquityParams,
+  exposure: ExposureParams,
+  breakdown: BreakdownParams,
+  series: SeriesParams,
+  trades: TradesParams,
+  histogram: HistogramParams,
+  heatmap: HeatmapParams,
+  rolling: RollingParams,
+  export: ExportParams,
+} satisfies Record<QueryName, TSchema>;
+
+export type QueryParamsByName = { [Q in QueryName]: Static<(typeof PARAMS_BY_QUERY)[Q]> };
+export type RequestOf<Q extends QueryName> = { type: 'request'; id: number; query: Q; params: QueryParamsByName[Q] };
+export type QueryRequest = { [Q in QueryName]: RequestOf<Q> }[QueryName];
+
+export const CancelMessage = Type.Object(
+  { type: Type.Literal('cancel'), id: RequestId },
+  { additionalProperties: false },
+);
+export type CancelMessage = Static<typeof CancelMessage>;
+
+export type ClientMessage = QueryRequest | CancelMessage;
+
+// ---------------------------------------------------------------------------------------------
+// Answers
+
+export const RunInfo = Type.Object({
+  runId: Type.String(),
+  name: Type.String(),
+  /** The capital base of the run's returns (docs/metrics.md); null when it has none. */
+  capital: Type.Union([Type.Number(), Type.Null()]),
+  /** Where the capital came from, e.g. "params.gross_notional" or "mean gross exposure". */
+  capitalSource: Type.String(),
+});
+export type RunInfo = Static<typeof RunInfo>;
+
+export const DatasetSchema = Type.Object({
+  id: Type.String(),
+  runs: Type.Array(RunInfo),
+  /** Sectors and trade tags present, sorted: the values the filters accept. */
+  sectors: Type.Array(Type.String()),
+  tags: Type.Array(Type.String()),
+  symbolCount: Type.Integer(),
+  barCount: Type.Integer(),
+  tradeCount: Type.Integer(),
+  /** Trading days (UTC dates with bars). */
+  dayCount: Type.Integer(),
+  /** Epoch ms of the first and last bar; null for an empty dataset. */
+  range: Type.Union([Type.Object({ from: Type.Number(), to: Type.Number() }), Type.Null()]),
+  /**
+   * The trading calendar: the bar interval and each trading day's first and last bar (epoch ms,
+   * flat pairs). Time axes are drawn in trading time over it (shared/trading-time.ts), and M4's
+   * pixel columns are taken over it.
+   */
+  calendar: Type.Object({ barMs: Type.Number({ exclusiveMinimum: 0 }), days: Type.Array(Type.Number()) }),
+});
+export type DatasetSchema = Static<typeof DatasetSchema>;
+
+export const HelloMessage = Type.Object({
+  type: Type.Literal('hello'),
+  protocol: Type.Literal(PROTOCOL_VERSION),
+  sessionId: Type.String(),
+  dataset: DatasetSchema,
+});
+export type HelloMessage = Static<typeof HelloMessage>;
+
+export const ErrorCode = literals(ERROR_CODES);
+export type ErrorCode = Static<typeof ErrorCode>;
+
+export const ErrorMessage = Type.Object({
+  type: Type.Literal('error'),
+  /** Null when the offending message had no readable id. */
+  id: Type.Union([RequestId, Type.Null()]),
+  code: ErrorCode,
+  message: Type.String(),
+});
+export type ErrorMessage = Static<typeof ErrorMessage>;
+
+/** How much of an answer has streamed so far (progress) or in all (done). */
+const streamed = {
+  id: RequestId,
+  rows: Type.Integer(),
+  batches: Type.Integer(),
+  bytes: Type.Integer(),
+};
+
+/** Sent while a long answer streams (at most every PROGRESS_INTERVAL_MS). */
+export const ProgressMessage = Type.Object({
+  type: Type.Literal('progress'),
+  ...streamed,
+  elapsedMs: Type.Number(),
+});
+export type ProgressMessage = Static<typeof ProgressMessage>;
+
+export const Timings = Type.Object({
+  /** Planning: allow-list checks, the planner's look-ups, DuckDB's prepare (parse, bind, optimize). */
+  planMs: Type.Number(),
+  /** DuckDB executing: starting the stream and producing every chunk. */
+  executeMs: Type.Number(),
+  /** Copying chunks into Arrow (and any computation in the session), writing IPC. */
+  encodeMs: Type.Number(),
+});
+export type Timings = Static<typeof Timings>;
+
+export const DoneMessage = Type.Object({
+  type: Type.Literal('done'),
+  ...streamed,
+  /** True when the answer is not exact; `notes` then says how. */
+  approximate: Type.Boolean(),
+  timings: Timings,
+  /** Windowed answers (trades, breakdown): rows or groups in total, before the window. */
+  total: Type.Optional(Type.Integer()),
+  /** The store tables that answered, e.g. "portfolio_day+portfolio_bar". */
+  source: Type.String(),
+  /** Plain-words remarks: filters that do not apply to a measure, truncation, ... */
+  notes: Type.Array(Type.String()),
+});
+export type DoneMessage = Static<typeof DoneMessage>;
+
+export type ServerMessage = HelloMessage | ErrorMessage | ProgressMessage | DoneMessage;
+
+// ---------------------------------------------------------------------------------------------
+// Validators: built once, used on receipt at both ends.
+
+const request = (query: QueryName) =>
+  Type.Object(
+    { type: Type.Literal('request'), id: RequestId, query: Type.Literal(query), params: PARAMS_BY_QUERY[query] },
+    { additionalProperties: false },
+  );
+
+const requestValidators = Object.fromEntries(
+  QUERY_NAMES.map((query) => [query, compileValidator(request(query), `${query} request`) as Validator<ClientMessage>]),
+) as Record<QueryName, Validator<ClientMessage>>;
+
+export const clientMessageValidator: Validator<ClientMessage> = discriminated<ClientMessage>('client message', 'type', {
+  request: discriminated<ClientMessage>('request', 'query', requestValidators),
+  cancel: compileValidator(CancelMessage, 'cancel message'),
+});
+
+export const serverMessageValidator: Validator<ServerMessage> = discriminated<ServerMessage>('server message', 'type', {
+  hello: compileValidator(HelloMessage, 'hello message'),
+  error: compileValidator(ErrorMessage, 'error message'),
+  progress: compileValidator(ProgressMessage, 'progress message'),
+  done: compileValidator(DoneMessage, 'done message'),
+});
