@@ -23,6 +23,8 @@ export const TerminationReason = Type.Union([
   Type.Literal('lifetime'),
   Type.Literal('deleted'),
   Type.Literal('crashed'),
+  /** No heartbeat from its process for the heartbeat timeout (stopped, hung, starved). */
+  Type.Literal('unresponsive'),
   Type.Literal('startup-failed'),
   Type.Literal('server-shutdown'),
 ]);
@@ -46,10 +48,33 @@ export const CreateSessionReply = Type.Object({
 });
 export type CreateSessionReply = Static<typeof CreateSessionReply>;
 
+/**
+ * HTTP 202 to POST /api/sessions: no session slot is free, and the request waits in the queue.
+ * Asking again with the same key keeps its place (and answers 200 once the session is ready);
+ * a place nobody asks about for a few seconds is given up.
+ */
+export const QueuedSessionReply = Type.Object({
+  id: Type.String(),
+  key: Type.String(),
+  status: Type.Literal('queued'),
+  spawned: Type.Boolean(),
+  /** 1 = next to get a session. */
+  position: Type.Integer({ minimum: 1 }),
+  /** Requests waiting in the queue, this one included. */
+  waiting: Type.Integer({ minimum: 1 }),
+  /** Estimated seconds until this request gets a session; null until there is a basis. */
+  etaSeconds: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
+});
+export type QueuedSessionReply = Static<typeof QueuedSessionReply>;
+
 export const SessionInfo = Type.Object({
   id: Type.String(),
   key: Type.String(),
+  /** Whose it is: `user:NAME` behind an authenticating proxy, `browser:` and a short id otherwise. */
+  owner: Type.String(),
   dataset: Type.String(),
+  /** Its place in the admission queue (state `starting`, no process yet), or null. */
+  queuePosition: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
   pid: Type.Union([Type.Integer(), Type.Null()]),
   status: SessionState,
   reason: Type.Union([TerminationReason, Type.Null()]),
@@ -141,6 +166,10 @@ const Limit = Type.Integer({ minimum: 1, maximum: MAX_WINDOW_ROWS });
 /** Target pixel width of a downsampled series. */
 const Width = Type.Integer({ minimum: 1, maximum: 16_384 });
 
+/**
+ * Inclusive bounds of a trade filter: any finite numbers, answered exactly (a bound beyond every
+ * value, 2^63 or 1e300 included, selects all or nothing); min above max is `bad-params`.
+ */
 const NumberRange = Type.Object(
   { min: Type.Optional(Type.Number()), max: Type.Optional(Type.Number()) },
   { additionalProperties: false },
@@ -268,7 +297,10 @@ export type HistogramField = (typeof HISTOGRAM_FIELDS)[number];
 export const HistogramParams = params({
   field: literals(HISTOGRAM_FIELDS),
   bins: Type.Integer({ minimum: 1, maximum: 1000 }),
-  /** Bounds of the bins; default the data's min and max. Values outside are counted apart. */
+  /**
+   * Bounds of the bins; default the data's min and max. Values outside are counted apart. Any
+   * finite numbers whose difference max - min is finite too (else `bad-params` naming both).
+   */
   min: Type.Optional(Type.Number()),
   max: Type.Optional(Type.Number()),
 });

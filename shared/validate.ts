@@ -1,6 +1,7 @@
 // One way to check a message against its schema, at both ends of every boundary.
 import type { Static, TSchema } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
+import { printable } from './printable.js';
 
 export type Checked<T> = { ok: true; value: T } | { ok: false; error: string };
 
@@ -19,7 +20,9 @@ export function compileValidator<S extends TSchema>(schema: S, what: string): Va
         problems.push(`${error.path || '/'}: ${error.message}`);
         if (problems.length === 3) break;
       }
-      return { ok: false, error: `invalid ${what}: ${problems.join('; ')}` };
+      // A path names the client's own keys (an unexpected property is named as sent): printable,
+      // and short, so a hostile key cannot fill the error it gets back or the log.
+      return { ok: false, error: printable(`invalid ${what}: ${problems.join('; ')}`, 1024) };
     },
   };
 }
@@ -35,10 +38,16 @@ export function discriminated<T>(what: string, tag: string, variants: Record<str
       const tagValue = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[tag] : undefined;
       const variant = typeof tagValue === 'string' && Object.hasOwn(variants, tagValue) ? variants[tagValue] : undefined;
       if (!variant) {
-        return {
-          ok: false,
-          error: `invalid ${what}: /${tag} is ${JSON.stringify(tagValue) ?? 'missing'}, expected one of ${Object.keys(variants).join(', ')}`,
-        };
+        // The tag is the client's value: quoted short (a 60 KiB string is not echoed back) and printable.
+        const quoted =
+          typeof tagValue === 'string'
+            ? `"${printable(tagValue, 64)}"`
+            : tagValue === undefined
+              ? 'missing'
+              : typeof tagValue === 'object' && tagValue !== null
+                ? `an ${Array.isArray(tagValue) ? 'array' : 'object'}`
+                : String(tagValue);
+        return { ok: false, error: `invalid ${what}: /${tag} is ${quoted}, expected one of ${Object.keys(variants).join(', ')}` };
       }
       return variant.check(value);
     },
@@ -51,7 +60,8 @@ export function parseMessage<T>(text: string, validator: Validator<T>): Checked<
   try {
     value = JSON.parse(text);
   } catch (error) {
-    return { ok: false, error: `message is not JSON: ${(error as Error).message}` };
+    // V8 quotes the text around a syntax error: printable, so it is not an echo channel.
+    return { ok: false, error: printable(`message is not JSON: ${(error as Error).message}`, 256) };
   }
   return validator.check(value);
 }

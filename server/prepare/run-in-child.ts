@@ -4,6 +4,7 @@
 
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { printable } from '../../shared/printable.js';
 import { isChildToParentMessage, type PrepareRequestMessage } from './messages.js';
 import type { DatasetMapping } from './mapping.js';
 import type { PrepareProgress, PrepareResult } from './prepare.js';
@@ -75,13 +76,14 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareInCh
     child.on('message', (msg: unknown) => {
       if (!isChildToParentMessage(msg)) return;
       if (msg.type === 'progress') {
+        // Phase and source quote input paths, which reach the terminal and GET /api/datasets.
         last = {
-          phase: msg.phase,
+          phase: printable(msg.phase, 512),
           fraction: msg.fraction,
           rows: msg.rows,
           totalRows: msg.totalRows,
           etaSeconds: msg.etaSeconds,
-          ...(msg.source ? { source: msg.source } : {}),
+          ...(msg.source ? { source: printable(msg.source, 512) } : {}),
         };
         if (!settled) opts.onProgress?.(last);
       } else if (msg.type === 'prepared') {
@@ -95,7 +97,7 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareInCh
           peakRssBytes: msg.peakRssBytes,
         };
       } else {
-        failure = msg.message;
+        failure = printable(msg.message);
       }
     });
     child.on('error', (err) => {
@@ -110,7 +112,7 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareInCh
         else if (failure !== null) reject(new Error(failure));
         else {
           const doing = last ? ` while ${last.phase}${last.source ? ` (${last.source})` : ''}` : '';
-          reject(new Error(`preparation of ${inputs} crashed${doing}: the preparation process exited with ${signal ? `signal ${signal}` : `code ${code ?? 'null'}`}; no store was published`));
+          reject(new Error(printable(`preparation of ${inputs} crashed${doing}: the preparation process exited with ${signal ? `signal ${signal}` : `code ${code ?? 'null'}`}; no store was published`)));
         }
       });
     });

@@ -31,8 +31,10 @@ after(async () => {
   await server?.close();
 });
 
+/** The sessions of this browser: its tabs' owner is the browser, so the list is asked with its cookie. */
 async function sessions(): Promise<SessionInfo[]> {
-  return (await fetch(`${server.url}/api/sessions`)).json() as Promise<SessionInfo[]>;
+  const cookie = (await browser.context.cookies(server.url)).map((c) => `${c.name}=${c.value}`).join('; ');
+  return (await fetch(`${server.url}/api/sessions`, { headers: { cookie } })).json() as Promise<SessionInfo[]>;
 }
 
 /** Opens the app in a new tab and waits until its equity chart is drawn. */

@@ -94,8 +94,10 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
 }
 
+/** The sessions of this browser: its tabs' owner is the browser, so the list is asked with its cookie. */
 async function sessions(base = server.url): Promise<SessionInfo[]> {
-  return (await fetch(`${base}/api/sessions`)).json() as Promise<SessionInfo[]>;
+  const cookie = (await browser.context.cookies(base)).map((c) => `${c.name}=${c.value}`).join('; ');
+  return (await fetch(`${base}/api/sessions`, { headers: { cookie } })).json() as Promise<SessionInfo[]>;
 }
 
 const OVERVIEW = ['equity-chart', 'drawdown-chart', 'exposure-chart', 'kpis', 'heatmap', 'histogram-chart'];

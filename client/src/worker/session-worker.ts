@@ -9,6 +9,7 @@ import { Type } from '@sinclair/typebox';
 import {
   CreateSessionReply,
   DatasetInfo,
+  QueuedSessionReply,
   clientMessageValidator,
   decodeDataFrame,
   serverMessageValidator,
@@ -28,6 +29,7 @@ import type {
   CacheStats,
   ConnectOptions,
   PreparationView,
+  QueueView,
   SessionView,
   SessionWorkerApi,
   Spec,
@@ -37,6 +39,8 @@ const MAX_RECONNECT_ATTEMPTS = 6;
 const BACKOFF_BASE_MS = 250;
 const BACKOFF_MAX_MS = 8_000;
 const HELLO_TIMEOUT_MS = 10_000;
+/** Least time between two asks for a session while queued. */
+const MIN_QUEUE_POLL_MS = 500;
 /** Decoded answers kept for instant re-use (back, zoom out, scroll back, hover then click). */
 const CACHE_BYTES = 96 * 2 ** 20;
 /** The server allows 32 requests in flight per socket; stay well below. */
@@ -48,6 +52,7 @@ const MAX_BACKGROUND_IN_FLIGHT = 2;
 const marks: Record<string, number> = { workerStart: Date.now() };
 
 const createReplies = compileValidator(CreateSessionReply, 'POST /api/sessions reply');
+const queuedReplies = compileValidator(QueuedSessionReply, 'POST /api/sessions 202 reply');
 const datasetLists = compileValidator(Type.Array(DatasetInfo), 'GET /api/datasets reply');
 
 // ---------------------------------------------------------------------------------------------
@@ -380,7 +385,8 @@ function base(): Pick<SessionView, 'sessionId' | 'dataset' | 'epoch' | 'replaced
   return { sessionId: view.sessionId, dataset: view.dataset, epoch: view.epoch, replaced: view.replaced };
 }
 
-function scheduleReconnect(reason: string): void {
+/** `retryAfterMs`: when the server said when to come back (503 Retry-After), that instead of the backoff. */
+function scheduleReconnect(reason: string, retryAfterMs?: number): void {
   if (closedForGood) return;
   if (attempts >= MAX_RECONNECT_ATTEMPTS) {
     setView({ ...base(), state: 'lost', error: `${reason} (gave up after ${attempts} attempts to reconnect)` });
@@ -388,7 +394,8 @@ function scheduleReconnect(reason: string): void {
   }
   attempts += 1;
   // The first retry is quick: a crashed session is replaced by a new process from the warm pool.
-  const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempts - 1)) * (0.8 + 0.4 * Math.random());
+  const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (attempts - 1));
+  const delay = (retryAfterMs ?? backoff) * (0.8 + 0.4 * Math.random());
   setView({
     ...base(),
     state: 'reconnecting',
@@ -405,12 +412,15 @@ class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Retry-After of a 503, in ms. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
   }
 }
 
-async function createSession(opts: ConnectOptions): Promise<CreateSessionReply> {
+/** 200: the session; 202: a place in the queue (asking again keeps it). */
+async function createSession(opts: ConnectOptions): Promise<CreateSessionReply | QueuedSessionReply> {
   const body: { key: string; dataset?: string } = { key: opts.key };
   if (opts.dataset) body.dataset = opts.dataset;
   const response = await fetch(new URL('/api/sessions', self.location.href), {
@@ -427,9 +437,14 @@ async function createSession(opts: ConnectOptions): Promise<CreateSessionReply> 
     } catch {
       // not JSON; keep the text
     }
-    throw new HttpError(response.status, `POST /api/sessions answered ${response.status}${detail ? `: ${detail}` : ''}`);
+    const retryAfter = Number(response.headers.get('retry-after'));
+    throw new HttpError(
+      response.status,
+      `POST /api/sessions answered ${response.status}${detail ? `: ${detail}` : ''}`,
+      response.status === 503 && retryAfter > 0 ? Math.min(60, retryAfter) * 1000 : undefined,
+    );
   }
-  const checked = parseMessage(text, createReplies);
+  const checked = response.status === 202 ? parseMessage(text, queuedReplies) : parseMessage(text, createReplies);
   if (!checked.ok) throw new Error(checked.error);
   return checked.value;
 }
@@ -481,6 +496,25 @@ function watchPreparation(dataset: string | undefined, gen: number): () => void 
   };
 }
 
+/**
+ * Asks for the session until it is ready. While every slot is taken the server answers 202 with
+ * the tab's place (after holding the request about a second); the tab shows it and asks again,
+ * which keeps the place. Throws what createSession throws; a superseded attempt stops asking.
+ */
+async function waitForSession(opts: ConnectOptions, gen: number): Promise<CreateSessionReply> {
+  for (;;) {
+    const askedAt = Date.now();
+    const reply = await createSession(opts);
+    if (reply.status !== 'queued') return reply as CreateSessionReply;
+    if (gen !== generation) throw new Error('superseded by a newer connection attempt');
+    const queue: QueueView = { position: reply.position, waiting: reply.waiting, etaSeconds: reply.etaSeconds };
+    setView({ ...view, queue });
+    // The server holds the request about a second; should something in between answer at once, do not spin.
+    const heldMs = Date.now() - askedAt;
+    if (heldMs < MIN_QUEUE_POLL_MS) await new Promise((resolve) => setTimeout(resolve, MIN_QUEUE_POLL_MS - heldMs));
+  }
+}
+
 function webSocketUrl(wsUrl: string): string {
   const url = new URL(wsUrl, self.location.href);
   if (url.protocol === 'https:') url.protocol = 'wss:';
@@ -496,7 +530,7 @@ async function open(): Promise<void> {
   const stopWatching = watchPreparation(options.dataset, gen);
   try {
     marks.sessionRequest ??= Date.now();
-    reply = await createSession(options);
+    reply = await waitForSession(options, gen);
     marks.sessionReply ??= Date.now();
   } catch (error) {
     if (gen !== generation) return;
@@ -511,14 +545,14 @@ async function open(): Promise<void> {
         return;
       }
     }
-    scheduleReconnect(`could not get a session: ${describe(error)}`);
+    scheduleReconnect(`could not get a session: ${describe(error)}`, error instanceof HttpError ? error.retryAfterMs : undefined);
     return;
   } finally {
     stopWatching();
   }
   if (gen !== generation) return;
-  if (view.preparation) {
-    const { preparation: _done, ...rest } = view;
+  if (view.preparation || view.queue) {
+    const { preparation: _done, queue: _served, ...rest } = view;
     setView(rest);
   }
 
