@@ -11,7 +11,10 @@ export const PROTOCOL_VERSION = 4;
 // Session and dataset lifecycle (HTTP)
 
 export const SESSION_STATES = ['starting', 'ready', 'draining', 'terminated'] as const;
-export const TERMINATION_REASONS = ['idle', 'lifetime', 'deleted', 'crashed', 'startup-failed', 'server-shutdown'] as const;
+/** `unresponsive`: no heartbeat from its process for the heartbeat timeout (stopped, hung, starved). */
+export const TERMINATION_REASONS = [
+  'idle', 'lifetime', 'deleted', 'crashed', 'unresponsive', 'startup-failed', 'server-shutdown',
+] as const;
 export const DATASET_STATES = ['pending', 'preparing', 'ready', 'failed'] as const;
 
 // ---------------------------------------------------------------------------------------------

@@ -29,6 +29,25 @@ export const CreateSessionReply = Type.Object({
 });
 export type CreateSessionReply = Static<typeof CreateSessionReply>;
 
+/**
+ * HTTP 202 to POST /api/sessions: no session slot is free, and the request waits in the queue.
+ * Asking again with the same key keeps its place (and answers 200 once the session is ready);
+ * a place nobody asks about for a few seconds is given up.
+ */
+export const QueuedSessionReply = Type.Object({
+  id: Type.String(),
+  key: Type.String(),
+  status: Type.Literal('queued'),
+  spawned: Type.Boolean(),
+  /** 1 = next to get a session. */
+  position: Type.Integer({ minimum: 1 }),
+  /** Requests waiting in the queue, this one included. */
+  waiting: Type.Integer({ minimum: 1 }),
+  /** Estimated seconds until this request gets a session; null until there is a basis. */
+  etaSeconds: Type.Union([Type.Number({ minimum: 0 }), Type.Null()]),
+});
+export type QueuedSessionReply = Static<typeof QueuedSessionReply>;
+
 /** How a process ended; null while it runs. */
 const processExit = {
   reason: Type.Union([TerminationReason, Type.Null()]),
@@ -39,7 +58,11 @@ const processExit = {
 export const SessionInfo = Type.Object({
   id: Type.String(),
   key: Type.String(),
+  /** Whose it is: `user:NAME` behind an authenticating proxy, `browser:` and a short id otherwise. */
+  owner: Type.String(),
   dataset: Type.String(),
+  /** Its place in the admission queue (state `starting`, no process yet), or null. */
+  queuePosition: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
   pid: Type.Union([Type.Integer(), Type.Null()]),
   status: SessionState,
   ...processExit,

@@ -38,6 +38,10 @@ const Limit = Type.Integer({ minimum: 1, maximum: MAX_WINDOW_ROWS });
 /** Target pixel width of a downsampled series. */
 const Width = Type.Integer({ minimum: 1, maximum: 16_384 });
 
+/**
+ * Inclusive bounds of a trade filter: any finite numbers, answered exactly (a bound beyond every
+ * value, 2^63 or 1e300 included, selects all or nothing); min above max is `bad-params`.
+ */
 const NumberRange = Type.Object(
   { min: Type.Optional(Type.Number()), max: Type.Optional(Type.Number()) },
   { additionalProperties: false },
@@ -124,7 +128,10 @@ export type TradesParams = Static<typeof TradesParams>;
 export const HistogramParams = params({
   field: literals(HISTOGRAM_FIELDS),
   bins: Type.Integer({ minimum: 1, maximum: 1000 }),
-  /** Bounds of the bins; default the data's min and max. Values outside are counted apart. */
+  /**
+   * Bounds of the bins; default the data's min and max. Values outside are counted apart. Any
+   * finite numbers whose difference max - min is finite too (else `bad-params` naming both).
+   */
   min: Type.Optional(Type.Number()),
   max: Type.Optional(Type.Number()),
 });

@@ -3,6 +3,7 @@
 import { Type, type Static, type TLiteral, type TSchema, type TUnion } from '@sinclair/typebox';
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler';
 import { errorMessage } from './errors.js';
+import { printable } from './printable.js';
 
 /** A union of the literals of a constant list, typed as the list's members. */
 export function literals<T extends readonly string[]>(values: T): TUnion<TLiteral<T[number]>[]> {
@@ -26,7 +27,9 @@ export function compileValidator<S extends TSchema>(schema: S, what: string): Va
         problems.push(`${error.path || '/'}: ${error.message}`);
         if (problems.length === 3) break;
       }
-      return { ok: false, error: `invalid ${what}: ${problems.join('; ')}` };
+      // A path names the client's own keys (an unexpected property is named as sent): printable,
+      // and short, so a hostile key cannot fill the error it gets back or the log.
+      return { ok: false, error: printable(`invalid ${what}: ${problems.join('; ')}`, 1024) };
     },
   };
 }
@@ -42,10 +45,16 @@ export function discriminated<T>(what: string, tag: string, variants: Record<str
       const tagValue = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[tag] : undefined;
       const variant = typeof tagValue === 'string' && Object.hasOwn(variants, tagValue) ? variants[tagValue] : undefined;
       if (!variant) {
-        return {
-          ok: false,
-          error: `invalid ${what}: /${tag} is ${JSON.stringify(tagValue) ?? 'missing'}, expected one of ${Object.keys(variants).join(', ')}`,
-        };
+        // The tag is the client's value: quoted short (a 60 KiB string is not echoed back) and printable.
+        const quoted =
+          typeof tagValue === 'string'
+            ? `"${printable(tagValue, 64)}"`
+            : tagValue === undefined
+              ? 'missing'
+              : typeof tagValue === 'object' && tagValue !== null
+                ? `an ${Array.isArray(tagValue) ? 'array' : 'object'}`
+                : String(tagValue);
+        return { ok: false, error: `invalid ${what}: /${tag} is ${quoted}, expected one of ${Object.keys(variants).join(', ')}` };
       }
       return variant.check(value);
     },
@@ -58,7 +67,8 @@ export function parseMessage<T>(text: string, validator: Validator<T>): Checked<
   try {
     value = JSON.parse(text);
   } catch (error) {
-    return { ok: false, error: `message is not JSON: ${errorMessage(error)}` };
+    // V8 quotes the text around a syntax error: printable, so it is not an echo channel.
+    return { ok: false, error: printable(`message is not JSON: ${errorMessage(error)}`, 256) };
   }
   return validator.check(value);
 }

@@ -49,6 +49,7 @@ whenFirstChart(() => {
 function stateLabel(view: SessionView): string {
   switch (view.state) {
     case 'connecting':
+      if (view.queue) return `queued #${view.queue.position}`;
       return view.preparation ? `preparing ${Math.round(view.preparation.progress * 100)}%` : 'connecting…';
     case 'ready':
       return 'connected';
@@ -256,6 +257,12 @@ export function App() {
           <progress max={1} value={view.preparation.progress} /> {Math.round(view.preparation.progress * 100)}%
           {view.preparation.totalRows ? ` · ${count(view.preparation.rows ?? 0)} / ${count(view.preparation.totalRows)} rows` : ''}
           {view.preparation.etaSeconds !== null ? ` · about ${etaText(view.preparation.etaSeconds)} left` : ''}
+        </div>
+      )}
+      {(view.state === 'connecting' || view.state === 'reconnecting') && view.queue && (
+        <div className="banner banner-warn" role="status" data-testid="queue" data-position={view.queue.position}>
+          Every session is in use: this tab is <strong>number {view.queue.position}</strong> of {view.queue.waiting} waiting for one
+          {view.queue.etaSeconds !== null ? `, about ${etaText(view.queue.etaSeconds)} left` : ''}. It opens by itself.
         </div>
       )}
       {view.state === 'reconnecting' && (

@@ -6,6 +6,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { errorMessage } from '../../shared/errors.js';
 import { ensureFixtures, generateFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
 import { startControlServer } from '../control/app.js';
+import { HEARTBEAT_TIMEOUT_MS, QUEUE_LENGTH } from '../control/session-manager.js';
 import { DEFAULT_MAX_SESSIONS, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../control/memory-budget.js';
 import type { DatasetSpec } from '../control/dataset-catalog.js';
 import { defaultMemoryLimit, formatSize } from '../prepare/memory.js';
@@ -48,6 +49,11 @@ program
   .option('--session-memory <size>', 'DuckDB memory_limit of each session (default: the memory budget shared by --max-sessions, 128MiB to 1GiB)')
   .option('--session-threads <n>', 'DuckDB threads of each session', integer('--session-threads', 1), Math.min(2, availableParallelism()))
   .option('--memory-budget <size>', 'memory all sessions together may use (default 75% of this machine)')
+  .option('--queue-length <n>', 'tab requests that may wait for a free session slot (beyond them: 503)', integer('--queue-length', 0), QUEUE_LENGTH)
+  .option('--heartbeat-timeout <s>', 'end a session whose process is silent this many seconds (reason unresponsive)', integer('--heartbeat-timeout', 2), HEARTBEAT_TIMEOUT_MS / 1000)
+  .option('--public-url <url>', 'where users reach this server (e.g. https://tickscope.example through a proxy): its host name and origin are allowed')
+  .option('--trust-user-header <name>', 'the owner of a session is the user this request header names (set by an authenticating proxy, e.g. X-Forwarded-User); only with such a proxy in front')
+  .option('--admin-token <token>', 'operator token (Authorization: Bearer) that lists and ends every session; prefer the TICKSCOPE_ADMIN_TOKEN environment variable, which other users cannot read in the process list')
   .action(async (options) => {
     const dataPaths: string[] = options.data ?? [await demoDataset()];
     let memoryBudgetBytes: number;
@@ -56,9 +62,13 @@ program
     } catch (error) {
       return fail('serve', `--memory-budget: ${errorMessage(error)}`);
     }
+    const adminToken: string | undefined = options.adminToken ?? (process.env.TICKSCOPE_ADMIN_TOKEN || undefined);
     const server = await startControlServer({
       host: options.host,
       port: options.port,
+      ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
+      ...(options.trustUserHeader ? { trustUserHeader: options.trustUserHeader } : {}),
+      ...(adminToken ? { adminToken } : {}),
       datasets: datasetSpecs(dataPaths),
       storeDir: storeDir(),
       clientDir: fileURLToPath(new URL('../../web/', import.meta.url)),
@@ -72,6 +82,8 @@ program
         memoryLimit: options.sessionMemory ?? defaultSessionMemory(options.maxSessions, memoryBudgetBytes),
         threads: options.sessionThreads,
         memoryBudgetBytes,
+        queueLength: options.queueLength,
+        heartbeatTimeoutMs: options.heartbeatTimeout * 1000,
       },
     }).catch((error: unknown) => fail('serve', errorMessage(error)));
     if (!server) return;

@@ -1,6 +1,7 @@
 // A terminal progress bar (phase, percent, rows, ETA) over cli-progress. When stderr is not a
 // terminal it prints one plain line per phase instead, so logs and CI output stay short.
 import { SingleBar, Presets } from 'cli-progress';
+import { printable } from '../../shared/printable.js';
 
 export interface ProgressUpdate {
   phase: string;
@@ -46,7 +47,9 @@ export class ProgressBar {
   update(u: ProgressUpdate): void;
   update(phase: string, fraction: number): void;
   update(a: ProgressUpdate | string, fraction?: number): void {
-    const u: ProgressUpdate = typeof a === 'string' ? { phase: a, fraction: fraction ?? 0 } : a;
+    const given: ProgressUpdate = typeof a === 'string' ? { phase: a, fraction: fraction ?? 0 } : a;
+    // A phase names input files: never write their control bytes to the terminal.
+    const u: ProgressUpdate = { ...given, phase: printable(given.phase, 200) };
     const value = Math.round(Math.min(1, Math.max(0, u.fraction)) * 1000);
     const payload = { phase: u.phase, rows: rowsText(u) || '-', etaText: u.etaSeconds == null ? '-' : formatDuration(u.etaSeconds) };
     if (!this.bar) {

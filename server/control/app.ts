@@ -14,6 +14,9 @@ import type { SessionRuntime } from './runtime/types.js';
 import { SessionManager, type SessionLimits } from './session-manager.js';
 import { attachWebSocketGateway } from './ws-gateway.js';
 import { checkMemoryBudget } from './memory-budget.js';
+import { installHttpGuard } from './access/http-guard.js';
+import { OriginPolicy } from './access/origin-policy.js';
+import { OwnerIdentity } from './access/owner.js';
 
 export interface ControlServerOptions {
   host: string;
@@ -25,7 +28,14 @@ export interface ControlServerOptions {
   limits: SessionLimits;
   /** Warm session processes kept ready. */
   poolSize: number;
+  /** Origins allowed besides the server's own and `publicUrl` (scheme://host:port, exactly). */
   allowedOrigins?: readonly string[];
+  /** `--public-url`: where users reach the server (a proxy's https origin, say): its name and origin are allowed. */
+  publicUrl?: string;
+  /** `--trust-user-header`: the header an authenticating proxy names the user in; the owner is that user. */
+  trustUserHeader?: string;
+  /** `--admin-token`: an operator presenting it (Authorization: Bearer) sees and may end every session. */
+  adminToken?: string;
   /** Pino options, or false for silence (tests). */
   logger?: boolean | { level: string };
   /** Defaults to local child processes. */
@@ -45,6 +55,17 @@ export interface ControlServer {
 export async function startControlServer(options: ControlServerOptions): Promise<ControlServer> {
   const { maxSessions, memoryLimit, memoryBudgetBytes } = options.limits;
   checkMemoryBudget(maxSessions, memoryLimit, memoryBudgetBytes);
+  // Both throw on a bad flag, before anything is started.
+  const policy = new OriginPolicy({
+    boundHost: options.host,
+    ...(options.publicUrl !== undefined ? { publicUrl: options.publicUrl } : {}),
+    extraOrigins: options.allowedOrigins ?? [],
+  });
+  const owners = new OwnerIdentity({
+    ...(options.trustUserHeader !== undefined ? { trustUserHeader: options.trustUserHeader } : {}),
+    ...(options.adminToken !== undefined ? { adminToken: options.adminToken } : {}),
+    secureCookie: options.publicUrl?.startsWith('https:') ?? false,
+  });
   const app = Fastify({
     logger: options.logger ?? { level: 'info' },
     // Close() comes after every session has ended: remaining connections (status streams,
@@ -59,6 +80,9 @@ export async function startControlServer(options: ControlServerOptions): Promise
     new LocalProcessRuntime({
       poolSize: Math.min(options.poolSize, maxSessions),
       warmTimeoutMs: 15_000,
+      // The hard bound on processes: warm ones count toward --max-sessions (admission below).
+      maxProcesses: maxSessions,
+      ...(options.limits.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: options.limits.heartbeatTimeoutMs } : {}),
       onLog: (level, message, fields) => app.log[level]({ event: 'runtime', ...fields }, message),
     });
   const datasets = new DatasetCatalog(options.datasets, options.storeDir, lifecycle);
@@ -76,6 +100,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     return reply.code(statusCode).send({ statusCode, error: name, message: errorMessage(error) });
   });
 
+  installHttpGuard(app, policy, owners);
   await app.register(sessionRoutes, { sessions });
   await app.register(datasetRoutes, { datasets });
   await app.register(healthRoutes, { sessions });
@@ -87,22 +112,31 @@ export async function startControlServer(options: ControlServerOptions): Promise
     );
   }
 
-  attachWebSocketGateway(app.server, sessions, { allowedOrigins: options.allowedOrigins ?? [], log: lifecycle });
+  attachWebSocketGateway(app.server, sessions, { policy, owners, log: lifecycle });
   await app.listen({ host: options.host, port: options.port });
-  datasets.prepareAll();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
+  // Requests are only read from the next tick on: the port is known before the first one.
+  policy.listeningOn(port);
+  owners.listeningOn(port);
+  datasets.prepareAll();
 
   let closing: Promise<void> | null = null;
   return {
     app,
     sessions,
     datasets,
-    url: `http://${options.host}:${port}`,
+    url: `http://${displayHost(options.host)}:${port}`,
     close: () =>
       (closing ??= (async () => {
         await sessions.shutdown();
         await app.close();
       })()),
   };
+}
+
+/** A name a browser on this machine can use for the bound address (a wildcard is not one). */
+function displayHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '[::]') return '127.0.0.1';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }

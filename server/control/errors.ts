@@ -13,9 +13,17 @@ interface CatalogueEntry {
 }
 
 const CATALOGUE = {
+  // Every HTTP request and WebSocket upgrade (access/http-guard.ts, ws-gateway.ts), before any route
+  'wrong-host': { statusCode: 403, label: 'Forbidden' },
+  'cross-origin': { statusCode: 403, label: 'Forbidden' },
+  // Who the caller is (access/owner.ts): no owner, a malformed proxy user, a failed operator login
+  'no-owner': { statusCode: 401, label: 'Unauthorized' },
+  'bad-owner': { statusCode: 400, label: 'Bad Request' },
+  'bad-operator-token': { statusCode: 401, label: 'Unauthorized' },
   // POST /api/sessions
   'shutting-down': { statusCode: 503, label: 'Service Unavailable', retryAfterSeconds: 5 },
-  'no-free-slot': { statusCode: 503, label: 'Service Unavailable', retryAfterSeconds: 5 },
+  /** Every slot in use and the admission queue full; Retry-After from the queue's estimate. */
+  'queue-full': { statusCode: 503, label: 'Service Unavailable', retryAfterSeconds: 5 },
   'unknown-dataset': { statusCode: 404, label: 'Not Found' },
   'session-failed': { statusCode: 500, label: 'Session Failed' },
   // /api/sessions/:id and WebSocket upgrades
@@ -25,6 +33,7 @@ const CATALOGUE = {
   'no-endpoint': { statusCode: 404, label: 'Not Found' },
   'bad-token': { statusCode: 401, label: 'Unauthorized' },
   'origin-refused': { statusCode: 403, label: 'Forbidden' },
+  'not-owner': { statusCode: 403, label: 'Forbidden' },
   'session-not-ready': { statusCode: 409, label: 'Conflict' },
 } as const satisfies Record<string, CatalogueEntry>;
 
@@ -39,13 +48,13 @@ export class ControlError extends Error {
   constructor(
     readonly code: ControlErrorCode,
     message: string,
-    options?: ErrorOptions,
+    options?: ErrorOptions & { retryAfterSeconds?: number },
   ) {
     super(message, options);
     const entry: CatalogueEntry = CATALOGUE[code];
     this.statusCode = entry.statusCode;
     this.label = entry.label;
-    this.retryAfterSeconds = entry.retryAfterSeconds;
+    this.retryAfterSeconds = options?.retryAfterSeconds ?? entry.retryAfterSeconds;
   }
 
   /** The JSON body of its HTTP reply. */
@@ -56,11 +65,23 @@ export class ControlError extends Error {
 
 /** The one way to make a control error: a maker per code, so a message reads the same everywhere. */
 export const controlErrors = {
-  shuttingDown: () => new ControlError('shutting-down', 'the server is shutting down'),
-  noFreeSlot: (maxSessions: number) =>
+  /** `names`: the host names it does answer to (said over HTTP, not to a WebSocket upgrade). */
+  wrongHost: (names?: string) =>
     new ControlError(
-      'no-free-slot',
-      `all ${maxSessions} session slots are in use; close another Tickscope tab or try again shortly`,
+      'wrong-host',
+      `this server does not answer to that host name${names === undefined ? '' : ` (it answers to ${names}; see --public-url)`}`,
+    ),
+  crossOrigin: () => new ControlError('cross-origin', 'requests from pages of other origins are refused'),
+  /** The request proves no owner; `status` 400 when what it sent is malformed (access/owner.ts says which). */
+  noOwner: (message: string, status: 400 | 401 = 401) => new ControlError(status === 400 ? 'bad-owner' : 'no-owner', message),
+  badOperatorToken: () => new ControlError('bad-operator-token', 'the Authorization header carries no valid operator token'),
+  shuttingDown: () => new ControlError('shutting-down', 'the server is shutting down'),
+  queueFull: (maxSessions: number, waiting: number, retryAfterSeconds: number) =>
+    new ControlError(
+      'queue-full',
+      `all ${maxSessions} session slots are in use and ${waiting} requests are waiting for one; ` +
+        'close another Tickscope tab or try again shortly',
+      { retryAfterSeconds },
     ),
   unknownDataset: (id: string, known: readonly string[]) =>
     new ControlError('unknown-dataset', `unknown dataset "${id}"; this server has ${known.map((k) => `"${k}"`).join(', ') || 'none'}`),
@@ -71,6 +92,8 @@ export const controlErrors = {
   noLiveSession: (id: string) => new ControlError('no-live-session', `no live session ${id}`),
   noEndpoint: () => new ControlError('no-endpoint', 'no WebSocket endpoint here'),
   badToken: () => new ControlError('bad-token', 'missing or wrong session token'),
-  originRefused: (origin: string | undefined) => new ControlError('origin-refused', `origin ${origin} may not open sessions here`),
+  originRefused: () => new ControlError('origin-refused', 'pages of other origins may not open sessions here'),
+  /** Same answer for "no owner" and "another owner": the token alone never opens a session. */
+  notOwner: () => new ControlError('not-owner', 'this session belongs to another owner'),
   sessionNotReady: (state: string) => new ControlError('session-not-ready', `session is ${state}, not ready`),
 };

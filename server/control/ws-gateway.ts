@@ -1,17 +1,24 @@
-// The only way into a session process: an HTTP upgrade to /ws/:sessionId?token=... whose token,
-// Origin and session state check out is handed to that session's process; anything else is
-// answered with a plain HTTP error and closed before it reaches a session.
+// The only way into a session process: an HTTP upgrade to /ws/:sessionId?token=... whose Host,
+// Origin, token, owner and session state all check out is handed to that session's process;
+// anything else is answered with a plain HTTP error and closed before it reaches a session.
+//
+// A missing Origin is allowed: browsers always send one on a WebSocket, so its absence means a
+// non-browser client (a script, a test), which no web page can impersonate. What stops a stolen
+// URL is the owner check: the token only opens the session for its owner's own cookie (or the
+// user its authenticating proxy names), never for another owner's or for none.
 import type { IncomingMessage, Server } from 'node:http';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { OriginPolicy } from './access/origin-policy.js';
+import type { OwnerIdentity } from './access/owner.js';
 import { controlErrors, type ControlError } from './errors.js';
 import type { SessionManager } from './session-manager.js';
 
 export const WS_PATH_PREFIX = '/ws/';
 
 export interface GatewayOptions {
-  /** Origins allowed besides the server's own (scheme://host:port). */
-  allowedOrigins: readonly string[];
+  policy: OriginPolicy;
+  owners: OwnerIdentity;
   log: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -24,33 +31,31 @@ export function attachWebSocketGateway(server: Server, sessions: SessionManager,
     // A client that resets mid-upgrade: nothing to answer, nobody to tell.
     socket.on('error', () => socket.destroy());
     const url = new URL(request.url ?? '/', 'http://placeholder');
+    const origin = request.headers.origin;
     const reject = (error: ControlError) => {
       // The token is a query parameter: log the path only, never the URL.
-      options.log('ws.refused', { path: url.pathname, status: error.statusCode, code: error.code, reason: error.message, origin: request.headers.origin ?? null });
+      options.log('ws.refused', {
+        path: url.pathname,
+        status: error.statusCode,
+        code: error.code,
+        reason: error.message,
+        origin: origin === undefined ? null : JSON.stringify(origin).slice(0, 200),
+      });
       refuse(socket, error);
     };
+    if (!options.policy.hostAllowed(request.headers.host)) return reject(controlErrors.wrongHost());
+    if (origin !== undefined && !options.policy.originAllowed(origin)) return reject(controlErrors.originRefused());
     if (!url.pathname.startsWith(WS_PATH_PREFIX)) return reject(controlErrors.noEndpoint());
     const sessionId = url.pathname.slice(WS_PATH_PREFIX.length);
     const session = sessions.get(sessionId);
     if (!session) return reject(controlErrors.noSession(sessionId));
     if (!session.checkToken(url.searchParams.get('token'))) return reject(controlErrors.badToken());
-    if (!originAllowed(request, options.allowedOrigins)) return reject(controlErrors.originRefused(request.headers.origin));
+    const caller = options.owners.lookup(request.headers);
+    // Same answer for "no owner" and "another owner": the token alone never opens a session.
+    if (caller.owner !== session.owner) return reject(controlErrors.notOwner());
     if (session.state !== 'ready') return reject(controlErrors.sessionNotReady(session.state));
     sessions.connect(session, request, socket, head);
   });
-}
-
-/** Browsers always send Origin on WebSocket upgrades; it must be this server or an allowed one. */
-function originAllowed(request: IncomingMessage, allowed: readonly string[]): boolean {
-  const origin = request.headers.origin;
-  if (origin === undefined) return true; // not a browser: the token alone decides
-  if (allowed.includes(origin)) return true;
-  try {
-    return new URL(origin).host === request.headers.host;
-  } catch {
-    // Not a URL ("null" from a sandboxed page, or garbage): not an origin that may open sessions.
-    return false;
-  }
 }
 
 /** Answers the upgrade with the error's plain HTTP reply and closes the socket. */

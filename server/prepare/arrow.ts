@@ -32,6 +32,7 @@ import {
 import { DataType, RecordBatchReader, type Data, type Schema } from 'apache-arrow';
 import { errorMessage } from '../../shared/errors.js';
 import { sqlIdent } from '../sql/text.js';
+import { schemaProblem } from './arrow-schema-check.js';
 import type { ColumnInfo } from './column-types.js';
 import { PrepareError } from './errors.js';
 import type { DataFile } from './inputs.js';
@@ -116,6 +117,9 @@ async function openReader(file: DataFile) {
   try {
     const reader = await RecordBatchReader.from(fh);
     await reader.open();
+    // apache-arrow does not validate the schema message; a damaged one is refused here, by name.
+    const problem = schemaProblem(reader.schema);
+    if (problem) throw new Error(`its schema is malformed (a damaged file?): ${problem}`);
     return { reader, fh };
   } catch (err) {
     await closeReadOnly(fh);

@@ -17,6 +17,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
 import { PrepareError } from './errors.js';
+import { isLegacyIpcStream } from './legacy-ipc-stream.js';
 
 export type TableKind = 'bars' | 'trades' | 'symbols' | 'runs';
 export const TABLE_KINDS: readonly TableKind[] = ['bars', 'trades', 'symbols', 'runs'];
@@ -103,6 +104,8 @@ export async function sniffFormat(file: string): Promise<FileFormat | null> {
     if (bytesRead >= 6 && head.subarray(0, 6).toString('latin1') === 'ARROW1') return 'arrow-file';
     // An IPC stream starts with a message: 0xFFFFFFFF continuation + length (or, pre-0.15, a length).
     if (bytesRead >= 8 && head.readUInt32LE(0) === 0xffffffff && head.readInt32LE(4) > 0 && head.readInt32LE(4) < st.size) return 'arrow-stream';
+    // Pre-0.15 streams have no continuation marker: a bare length, then the schema message.
+    if (bytesRead >= 8 && (await isLegacyIpcStream(fh, st.size))) return 'arrow-stream';
     return null;
   } finally {
     await fh.close();

@@ -24,7 +24,7 @@ const HEARTBEAT_MS = 5_000;
 /** A lock not refreshed for this long is stale even if its pid looks alive (pid reuse, other host). */
 export const STALE_MS = 60_000;
 
-function pidAlive(pid: number): boolean {
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -42,8 +42,8 @@ export async function readHolder(lockPath: string): Promise<LockHolder | null> {
   }
 }
 
-/** Whether the lock at lockPath is held by a live holder. */
-async function isStale(lockPath: string): Promise<boolean> {
+/** Whether the lock at lockPath is stale: its holder is gone. Also used by stale-builds.ts. */
+export async function isStale(lockPath: string): Promise<boolean> {
   const st = await stat(lockPath).catch(() => null);
   if (!st) return false; // gone: not stale, just free
   const holder = await readHolder(lockPath);

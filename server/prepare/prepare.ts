@@ -28,11 +28,13 @@ import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 import { MetaKey, STORE_FORMAT_VERSION } from '../store/format.js';
 import { buildStore } from './build.js';
+import { diskFullError } from './disk-full.js';
 import { PrepareError } from './errors.js';
 import { resolveInputs, TABLE_KINDS, type ResolvedInputs } from './inputs.js';
 import { readProgress, tryLock, type HeldLock, type LockHolder, readHolder } from './lock.js';
 import { checkMapping, readMappingFile, type DatasetMapping } from './mapping.js';
 import { Progress, type PrepareProgress } from './progress.js';
+import { sweepStaleBuilds } from './stale-builds.js';
 import { readCurrentStoreMeta } from './store-dir.js';
 
 export type { PrepareProgress } from './progress.js';
@@ -93,6 +95,19 @@ function fingerprintOf(r: ResolvedInputs, mapping: DatasetMapping): string {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResult> {
+  try {
+    return await prepareUnchecked(opts);
+  } catch (err) {
+    // A full disk shows up wherever something was being written (a commit, a spill, the lock);
+    // it is said as what it is, with the folder, not as a failure to read an input (disk-full.ts).
+    const storeDir = path.resolve(opts.storeDir);
+    const inputs = (typeof opts.input === 'string' ? [opts.input] : [...opts.input]).map((p) => path.resolve(p)).join(', ');
+    const spillDir = opts.tempDir ? path.resolve(opts.tempDir) : path.join(storeDir, '.tmp');
+    throw (await diskFullError(err, { inputs, storeDir, spillDir })) ?? err;
+  }
+}
+
+async function prepareUnchecked(opts: PrepareOptions): Promise<PrepareResult> {
   const emit = opts.onProgress ?? (() => {});
   const inputs = (typeof opts.input === 'string' ? [opts.input] : [...opts.input]).map((p) => path.resolve(p));
   emit({ phase: 'checking inputs', fraction: 0, rows: null, totalRows: null, etaSeconds: null });
@@ -101,6 +116,12 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
   const fingerprint = fingerprintOf(resolved, mapping);
   const storeDir = path.resolve(opts.storeDir);
   await mkdir(storeDir, { recursive: true });
+  // Leftovers of killed preparations of any dataset: stale locks, temporaries (stale-builds.ts).
+  const swept = await sweepStaleBuilds(storeDir, opts.tempDir ? [path.resolve(opts.tempDir)] : []);
+  if (swept.removed.length || swept.failed.length) {
+    const failed = swept.failed.length ? `; could not remove ${swept.failed.join('; ')}` : '';
+    emit({ phase: `removed ${swept.removed.length} leftover(s) of killed preparations${failed}`, fraction: 0, rows: null, totalRows: null, etaSeconds: null });
+  }
   const storePath = path.join(storeDir, `${fingerprint}.duckdb`);
   const lockPath = path.join(storeDir, `${fingerprint}.lock`);
   const progressPath = path.join(storeDir, `${fingerprint}.progress.json`);
@@ -200,7 +221,9 @@ async function buildAndPublish(
     }
   });
   const tmp = `${storePath}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-  const tempDir = opts.tempDir ? path.resolve(opts.tempDir) : path.join(storeDir, '.tmp', path.basename(tmp));
+  // A folder of this build's own inside the spill folder, also under --temp-dir: the whole of
+  // tempDir is removed below, and it used to be --temp-dir itself (with whatever else was in it).
+  const tempDir = path.join(opts.tempDir ? path.resolve(opts.tempDir) : path.join(storeDir, '.tmp'), path.basename(tmp));
   await mkdir(tempDir, { recursive: true });
   let result: { note: string; rows: number };
   try {

@@ -5,6 +5,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../../shared/errors.js';
+import { printable } from '../../shared/printable.js';
 import { isChildToParentMessage, type PrepareRequestMessage } from './messages.js';
 import type { PrepareProgress, PrepareResult, PrepareSettings } from './prepare.js';
 
@@ -68,14 +69,15 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareInCh
     child.on('message', (msg: unknown) => {
       if (!isChildToParentMessage(msg)) return;
       if (msg.type === 'progress') {
-        const { type: _progress, ...progress } = msg;
-        last = progress;
+        // Phase and source quote input paths, which reach the terminal and GET /api/datasets.
+        const { type: _progress, phase, source, ...counts } = msg;
+        last = { ...counts, phase: printable(phase, 512), ...(source ? { source: printable(source, 512) } : {}) };
         if (!settled) opts.onProgress?.(last);
       } else if (msg.type === 'prepared') {
         const { type: _prepared, ...prepared } = msg;
         result = prepared;
       } else {
-        failure = msg.message;
+        failure = printable(msg.message);
       }
     });
     child.on('error', (err) => {
@@ -90,7 +92,7 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareInCh
         else if (failure !== null) reject(new Error(failure));
         else {
           const doing = last ? ` while ${last.phase}${last.source ? ` (${last.source})` : ''}` : '';
-          reject(new Error(`preparation of ${inputs} crashed${doing}: the preparation process exited with ${signal ? `signal ${signal}` : `code ${code ?? 'null'}`}; no store was published`));
+          reject(new Error(printable(`preparation of ${inputs} crashed${doing}: the preparation process exited with ${signal ? `signal ${signal}` : `code ${code ?? 'null'}`}; no store was published`)));
         }
       });
     });

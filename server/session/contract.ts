@@ -19,6 +19,15 @@
 //      close sockets with 1001, close DuckDB, exit 0. The runtime sends SIGKILL after its grace.
 //   6. if the IPC channel closes (the control server died, however it died) the process exits
 //      at once: a session never outlives its control server.
+//   7. from its start to its end the process sends `heartbeat` every HEARTBEAT_INTERVAL_MS (any
+//      message counts as one); a process silent for the control server's heartbeat timeout
+//      (stopped, hung in native code, starved) is ended as `unresponsive` and its tabs are told
+//      so. After `assign` it also pings each of its WebSockets every `pingIntervalMs`, and drops
+//      one whose browser has answered nothing (no pong, no message, no bytes read) since the last
+//      ping: a tab that vanished without a FIN then stops holding its session.
+
+/** How often a session process tells the control server it is alive. */
+export const HEARTBEAT_INTERVAL_MS = 1000;
 
 export interface SessionAssignment {
   sessionId: string;
@@ -30,6 +39,8 @@ export interface SessionAssignment {
   threads: number;
   /** Grace period for in-flight answers after SIGTERM, in ms. */
   drainMs: number;
+  /** WebSocket ping interval towards the browser (a socket silent over one interval is dropped); default 10 s. */
+  pingIntervalMs?: number;
 }
 
 /** What opening a store depends on: an assignment can take a pre-opened store only if all match. */
@@ -63,6 +74,7 @@ export interface SessionStats {
 
 export type FromSession =
   | { type: 'warm' }
+  | { type: 'heartbeat' }
   /** `preopened`: the store had been opened ahead of the assignment (`preopen`). */
   | { type: 'ready'; preopened: boolean }
   | { type: 'startup-failed'; message: string }

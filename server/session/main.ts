@@ -6,7 +6,7 @@ import { cpuUsage } from 'node:process';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { errorMessage } from '../../shared/errors.js';
-import { sameStoreSettings, type FromSession, type SessionAssignment, type StoreSettings, type ToSession } from './contract.js';
+import { HEARTBEAT_INTERVAL_MS, sameStoreSettings, type FromSession, type SessionAssignment, type StoreSettings, type ToSession } from './contract.js';
 import { IdleMemory } from './idle-memory.js';
 import { QueryRunner } from './query-runner.js';
 import { SocketHandler, type SessionContext } from './socket-handler.js';
@@ -24,6 +24,7 @@ const MAX_CLIENT_FRAME_BYTES = 16 * 1024 * 1024;
  */
 const connectionsFor = (threads: number) => Math.max(4, 2 * threads);
 const STATS_INTERVAL_MS = 1000;
+const DEFAULT_PING_INTERVAL_MS = 10_000;
 
 if (!process.send) {
   process.stderr.write('the session process must be started by the control server, with an IPC channel\n');
@@ -67,6 +68,8 @@ process.on('message', (message: ToSession, handle?: unknown) => {
 });
 
 send({ type: 'warm' });
+// Liveness (contract.ts, 7): the control server ends a process it stops hearing from.
+setInterval(() => send({ type: 'heartbeat' }), HEARTBEAT_INTERVAL_MS).unref();
 
 function preopen(settings: StoreSettings): void {
   if (assignment) return;
@@ -120,6 +123,7 @@ async function assign(next: SessionAssignment): Promise<void> {
       log,
     };
     setInterval(reportStats, STATS_INTERVAL_MS).unref();
+    setInterval(pingBrowsers, next.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS).unref();
     send({ type: 'ready', preopened: opened.preopened });
   } catch (error) {
     send({ type: 'startup-failed', message: errorMessage(error) });
@@ -143,6 +147,7 @@ function acceptConnection(message: Extract<ToSession, { type: 'connection' }>, s
   let upgraded = false;
   wss.handleUpgrade(request as never, socket, Buffer.from(message.head, 'base64'), (ws: WebSocket) => {
     upgraded = true;
+    watchBrowser(ws);
     const handler = new SocketHandler(ws, sessionContext);
     handlers.add(handler);
     reportConnections();
@@ -152,6 +157,38 @@ function acceptConnection(message: Extract<ToSession, { type: 'connection' }>, s
       reportConnections();
     });
   });
+}
+
+/** Per socket: whether the browser gave a sign of life since the last ping, and what was queued then. */
+const browserLiveness = new WeakMap<WebSocket, { heard: boolean; buffered: number }>();
+
+function watchBrowser(ws: WebSocket): void {
+  const liveness = { heard: true, buffered: 0 };
+  browserLiveness.set(ws, liveness);
+  const heard = () => (liveness.heard = true);
+  ws.on('pong', heard);
+  ws.on('message', heard);
+}
+
+/**
+ * Pings every browser, and drops a socket whose browser answered nothing since the last ping.
+ * A pong can queue behind a large answer the browser is still reading, so a queue that shrank
+ * (the browser reads) counts as an answer too.
+ */
+function pingBrowsers(): void {
+  for (const ws of wss.clients) {
+    const liveness = browserLiveness.get(ws);
+    if (!liveness || ws.readyState !== ws.OPEN) continue;
+    const reading = ws.bufferedAmount < liveness.buffered;
+    if (!liveness.heard && !reading) {
+      log('warn', 'dropping a WebSocket whose browser stopped answering pings', { sessionId: assignment?.sessionId });
+      ws.terminate();
+      continue;
+    }
+    liveness.heard = false;
+    liveness.buffered = ws.bufferedAmount;
+    ws.ping();
+  }
 }
 
 function reportConnections(): void {

@@ -12,6 +12,7 @@ import {
   type QueryRequest,
   type ServerMessage,
 } from '../../shared/messages.js';
+import { printable } from '../../shared/printable.js';
 import { parseMessage } from '../../shared/validate.js';
 import { BadParamsError } from './queries/errors.js';
 import { planRequest } from './queries/index.js';
@@ -68,7 +69,7 @@ export class SocketHandler {
     this.tokens = this.limits.messageBurst;
     socket.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     socket.on('close', () => this.abortAll());
-    socket.on('error', (error) => context.log('warn', 'websocket error', { error: errorMessage(error) }));
+    socket.on('error', (error) => context.log('warn', 'websocket error', { error: printable(errorMessage(error), 1024) }));
     this.send({ type: 'hello', protocol: PROTOCOL_VERSION, sessionId: context.sessionId, dataset: context.dataset });
   }
 
@@ -142,8 +143,10 @@ export class SocketHandler {
       } else if (error instanceof BadParamsError) {
         this.sendError(request.id, 'bad-params', message);
       } else {
-        this.context.log('error', 'query failed', { requestId: request.id, query: request.query, error: message });
-        this.sendError(request.id, 'query-failed', `${request.query} request ${request.id} failed: ${message}`);
+        // DuckDB's words may quote the request's values: printable before the log too.
+        const printed = printable(message, 1024);
+        this.context.log('error', 'query failed', { requestId: request.id, query: request.query, error: printed });
+        this.sendError(request.id, 'query-failed', `${request.query} request ${request.id} failed: ${printed}`);
       }
     } finally {
       this.inFlight.delete(request.id);
@@ -165,7 +168,8 @@ export class SocketHandler {
   }
 
   private sendError(id: number | null, code: ErrorCode, message: string): void {
-    this.send({ type: 'error', id, code, message });
+    // Every error goes out through here: whatever it quotes of the client's message is escaped.
+    this.send({ type: 'error', id, code, message: printable(message) });
   }
 
   private send(message: ServerMessage): void {

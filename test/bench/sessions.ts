@@ -11,7 +11,13 @@
 //    its own seed, each interaction's requests sent together): total RSS and p95 latency (request
 //    sent -> Arrow decoded), against one session alone running the same kind of script. Sessions
 //    get what `tickscope serve --max-sessions 20 --memory-budget 6GiB` gives them (--memory-budget).
+// 5. a burst: twenty Chromium tabs opened at once under `tickscope serve`'s defaults (warm pool
+//    of 2, so most are cold starts on this machine's cores): every tab must get a session or a
+//    place in the queue (POST /api/sessions answers 200 or 202, never an error), and the time from
+//    the burst to the last tab's first chart drawn. --burst-max-sessions lowers the session limit
+//    so that tabs queue (default: serve's own).
 import { spawn } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,6 +40,8 @@ const { values: args } = parseArgs({
     concurrent: { type: 'string', default: '20' },
     interactions: { type: 'string', default: '40' },
     'memory-budget': { type: 'string', default: '6GiB' },
+    burst: { type: 'string', default: '20' },
+    'burst-max-sessions': { type: 'string', default: String(DEFAULT_MAX_SESSIONS) },
   },
 });
 const scale = args.scale as FixtureScale;
@@ -41,6 +49,11 @@ const SPAWNS = Number(args.spawns);
 const TABS = Number(args.tabs);
 const CONCURRENT = Number(args.concurrent);
 const INTERACTIONS = Number(args.interactions);
+const BURST = Number(args.burst);
+const BURST_MAX_SESSIONS = Number(args['burst-max-sessions']);
+/** The bench is the operator: it lists and ends the sessions of every tab it opened. */
+const OPERATOR_TOKEN = `bench-operator-${process.pid}-${Date.now()}`;
+const operator = { authorization: `Bearer ${OPERATOR_TOKEN}` };
 // Spawns, tab opens and the idle session run under `tickscope serve`'s defaults on this machine;
 // the crowd under `--max-sessions N --memory-budget B` (default 6 GiB: the budget of the 20), which
 // gives each session the memory_limit that lets N busy sessions fit B.
@@ -52,7 +65,12 @@ const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 const MiB = 2 ** 20;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-async function startServer(poolSize: number, input: string, memory = { limit: DEFAULT_MEMORY, budget: DEFAULT_BUDGET }): Promise<ControlServer> {
+async function startServer(
+  poolSize: number,
+  input: string,
+  memory = { limit: DEFAULT_MEMORY, budget: DEFAULT_BUDGET },
+  maxSessions = CONCURRENT + 2,
+): Promise<ControlServer> {
   return startControlServer({
     host: '127.0.0.1',
     port: 0,
@@ -61,8 +79,9 @@ async function startServer(poolSize: number, input: string, memory = { limit: DE
     clientDir: CLIENT_DIR,
     poolSize,
     logger: false,
+    adminToken: OPERATOR_TOKEN,
     limits: {
-      maxSessions: CONCURRENT + 2,
+      maxSessions,
       idleTimeoutMs: 120_000,
       lifetimeMs: 0,
       startupTimeoutMs: 60_000,
@@ -70,17 +89,17 @@ async function startServer(poolSize: number, input: string, memory = { limit: DE
       memoryLimit: memory.limit,
       threads: 1,
       // + room for the warm pool, which --max-sessions counts here too
-      memoryBudgetBytes: memory.budget + (CONCURRENT + 2) * (parseSize(memory.limit) + SESSION_BASE_BYTES),
+      memoryBudgetBytes: memory.budget + maxSessions * (parseSize(memory.limit) + SESSION_BASE_BYTES),
     },
   });
 }
 
 async function sessions(server: ControlServer): Promise<SessionInfo[]> {
-  return (await fetch(`${server.url}/api/sessions`)).json() as Promise<SessionInfo[]>;
+  return (await fetch(`${server.url}/api/sessions`, { headers: operator })).json() as Promise<SessionInfo[]>;
 }
 
 async function endSession(server: ControlServer, id: string): Promise<void> {
-  await fetch(`${server.url}/api/sessions/${id}`, { method: 'DELETE' });
+  await fetch(`${server.url}/api/sessions/${id}`, { method: 'DELETE', headers: operator });
 }
 
 async function spawnToReady(server: ControlServer, pauseMs: number): Promise<number[]> {
@@ -137,6 +156,52 @@ async function tabOpenToFirstChart(server: ControlServer): Promise<number[]> {
     await browser.close();
   }
   return samples;
+}
+
+/**
+ * `count` tabs opened at once in one Chromium: each tab's POST /api/sessions answers (200: a
+ * session, 202: a place in the queue, anything else an error), and the time from the burst to
+ * each tab's first chart drawn. A tab's session is ended once it has drawn, as a tab closed by
+ * its analyst would end it, so that queued tabs get their slots.
+ */
+async function burstOfTabs(server: ControlServer, count: number) {
+  const browser = await launchBrowser();
+  try {
+    // A first tab, not measured, fills the browser's caches (bundle, worker) and gets the owner cookie.
+    const warmup = await browser.context.newPage();
+    await warmup.goto(server.url);
+    await warmup.waitForFunction('window.__tickscope && window.__tickscope.firstChartMs > 0', undefined, { timeout: 120_000 });
+    const warmupId = await warmup.getAttribute('[data-testid="app"]', 'data-session-id');
+    await warmup.close();
+    if (warmupId) await endSession(server, warmupId);
+    await sleep(1500);
+    const statuses: number[] = [];
+    let queuedTabs = 0;
+    const started = performance.now();
+    const tabs = await Promise.all(
+      Array.from({ length: count }, async () => {
+        const page = await browser.context.newPage();
+        let queued = false;
+        page.on('response', (response) => {
+          if (response.url().endsWith('/api/sessions') && response.request().method() === 'POST') {
+            statuses.push(response.status());
+            if (response.status() === 202) queued = true;
+          }
+        });
+        await page.goto(server.url);
+        await page.waitForFunction('window.__tickscope && window.__tickscope.firstChartMs > 0', undefined, { timeout: 300_000 });
+        const drawnMs = performance.now() - started;
+        if (queued) queuedTabs++;
+        const sessionId = await page.getAttribute('[data-testid="app"]', 'data-session-id');
+        await page.close();
+        if (sessionId) await endSession(server, sessionId);
+        return drawnMs;
+      }),
+    );
+    return { lastChartMs: Math.max(...tabs), chartMs: tabs, statuses, queuedTabs };
+  } finally {
+    await browser.close();
+  }
 }
 
 /** A tab's drill-down: the scripted one of bench:queries (drill-script.ts), each interaction's requests sent together. */
@@ -220,6 +285,12 @@ const crowdRss = crowdInfos.reduce((sum, s) => sum + (s.rssBytes ?? 0), 0);
 const controlBytes = processRss(process.pid); // the control server runs in this process
 await crowdServer.close();
 
+// Twenty tabs at once under serve's defaults (warm pool of 2), or a lower session limit.
+const burstServer = await startServer(2, input, { limit: defaultSessionMemory(BURST_MAX_SESSIONS, DEFAULT_BUDGET), budget: DEFAULT_BUDGET }, BURST_MAX_SESSIONS);
+await burstServer.datasets.whenReady(scale);
+const burst = await burstOfTabs(burstServer, BURST);
+await burstServer.close();
+
 const cold = await startServer(0, input);
 await cold.datasets.whenReady(scale);
 const coldSamples = await spawnToReady(cold, 0);
@@ -244,7 +315,16 @@ console.log(
   `${CONCURRENT} sessions: peak total session RSS while they worked ${(peakCrowdRss / MiB).toFixed(0)} MiB ` +
     `(+ control server = ${((peakCrowdRss + controlBytes) / 2 ** 30).toFixed(2)} GiB)`,
 );
+const errors = burst.statuses.filter((status) => status !== 200 && status !== 202);
+console.log(
+  `${BURST} tabs opened at once (--max-sessions ${BURST_MAX_SESSIONS}, pool 2, ${availableParallelism()} cores): ` +
+    `last tab's first chart after ${(burst.lastChartMs / 1000).toFixed(1)} s (p50 ${(percentile(burst.chartMs, 50) / 1000).toFixed(1)} s); ` +
+    `${burst.queuedTabs} waited in the queue; POST /api/sessions answers: ${burst.statuses.filter((s) => s === 200).length} x 200, ` +
+    `${burst.statuses.filter((s) => s === 202).length} x 202, ${errors.length} errors${errors.length ? ` (${[...new Set(errors)].join(', ')})` : ''}`,
+);
 const median = (xs: number[]) => percentile(xs, 50);
 console.log(`warm spawn p50 / cold floor p50:           ${(median(warmSamples) / median(floorSamples)).toFixed(2)}`);
 console.log(`cold spawn p50 / cold floor p50:           ${(median(coldSamples) / median(floorSamples)).toFixed(2)}`);
 console.log(`p95 with ${CONCURRENT} sessions / p95 alone:       ${(percentile(crowdLatencies, 95) / percentile(alone.latencies, 95)).toFixed(2)}`);
+// The burst's budget is not a time but an outcome: no tab may get an error.
+if (errors.length > 0) process.exitCode = 1;

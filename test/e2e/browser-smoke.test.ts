@@ -9,7 +9,7 @@ import type { Page } from 'playwright-core';
 import { repoRoot } from '../../fixtures/generate.js';
 import type { ControlServer } from '../../server/control/app.js';
 import type { SessionInfo } from '../../shared/http-api.js';
-import { launchBrowser, type Browser } from '../support/browser.js';
+import { browserSessions, launchBrowser, openPage, type Browser } from '../support/browser.js';
 import { eventually, processAlive, startTestServer } from '../support/control-server.js';
 
 const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -31,15 +31,12 @@ after(async () => {
   await server?.close();
 });
 
-async function sessions(): Promise<SessionInfo[]> {
-  return (await fetch(`${server.url}/api/sessions`)).json() as Promise<SessionInfo[]>;
-}
+/** The sessions of this browser: its tabs' owner is the browser, so the list is asked with its cookie. */
+const sessions = (): Promise<SessionInfo[]> => browserSessions(browser, server.url);
 
 /** Opens the app in a new tab and waits until its equity chart is drawn. */
 async function openTab(): Promise<{ page: Page; sessionId: string; firstChartMs: number }> {
-  const page = await browser.context.newPage();
-  page.on('pageerror', (error) => assert.fail(`page error: ${error.message}`));
-  await page.goto(server.url);
+  const page = await openPage(browser, server.url);
   await page.waitForFunction(CHART_DRAWN, undefined, { timeout: 30_000 });
   const sessionId = (await page.getAttribute('[data-testid="app"]', 'data-session-id'))!;
   const firstChartMs = (await page.evaluate('window.__tickscope.firstChartMs')) as number;

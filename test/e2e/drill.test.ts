@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { repoRoot } from '../../fixtures/generate.js';
 import type { ControlServer } from '../../server/control/app.js';
 import type { SessionInfo } from '../../shared/http-api.js';
-import { launchBrowser, type Browser } from '../support/browser.js';
+import { browserSessions, launchBrowser, openPage, type Browser } from '../support/browser.js';
 import { eventually, processAlive, startTestServer } from '../support/control-server.js';
 
 const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -41,9 +41,7 @@ after(async () => {
 const sel = (id: string) => `[data-testid="${id}"]`;
 
 async function open(url: string, base = server.url): Promise<Page> {
-  const page = await browser.context.newPage();
-  page.on('pageerror', (error) => assert.fail(`page error: ${error.message}`));
-  await page.goto(`${base}${url}`);
+  const page = await openPage(browser, `${base}${url}`);
   await page.waitForSelector(`${sel('app')}[data-state="ready"]`, WAIT);
   return page;
 }
@@ -94,8 +92,9 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
 }
 
-async function sessions(base = server.url): Promise<SessionInfo[]> {
-  return (await fetch(`${base}/api/sessions`)).json() as Promise<SessionInfo[]>;
+/** The sessions of this browser: its tabs' owner is the browser, so the list is asked with its cookie. */
+function sessions(base = server.url): Promise<SessionInfo[]> {
+  return browserSessions(browser, base);
 }
 
 const OVERVIEW = ['equity-chart', 'drawdown-chart', 'exposure-chart', 'kpis', 'heatmap', 'histogram-chart'];

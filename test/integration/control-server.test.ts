@@ -6,7 +6,7 @@ import type { ControlServer } from '../../server/control/app.js';
 import type { SessionInfo, SessionStateEvent } from '../../shared/http-api.js';
 import { eventually, processAlive, startTestServer } from '../support/control-server.js';
 import { tinyDataset } from '../support/datasets.js';
-import { SessionClient, createSession, postSession } from '../support/session-client.js';
+import { SessionClient, createSession, defaultCaller, postSession } from '../support/session-client.js';
 
 let server: ControlServer;
 
@@ -18,8 +18,9 @@ after(async () => {
   await server.close();
 });
 
+/** The sessions of this test's browser (the owner cookie createSession and SessionClient use). */
 async function listSessions(): Promise<SessionInfo[]> {
-  return (await fetch(`${server.url}/api/sessions`)).json() as Promise<SessionInfo[]>;
+  return defaultCaller(server.url).listSessions();
 }
 
 /** Portfolio P&L per bar from the raw fixture files, summed in plain TypeScript. */
@@ -130,11 +131,11 @@ test('DELETE ends a session: its status stream replays every state and ends with
   const created = await createSession(server.url, { key: 'tab-e' });
   const pid = (await listSessions()).find((s) => s.id === created.id)!.pid!;
   const client = await SessionClient.connect(server.url, created.wsUrl);
-  const response = await fetch(`${server.url}/api/sessions/${created.id}`, { method: 'DELETE' });
+  const response = await defaultCaller(server.url).fetch(`/api/sessions/${created.id}`, { method: 'DELETE' });
   assert.equal(response.status, 204);
   const closed = await client.closed;
   assert.equal(closed.code, 1001);
-  const stream = await (await fetch(`${server.url}/api/sessions/${created.id}/status`)).text();
+  const stream = await (await defaultCaller(server.url).fetch(`/api/sessions/${created.id}/status`)).text();
   const events = [...stream.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as SessionStateEvent);
   assert.deepEqual(events.map((e) => e.state), ['starting', 'ready', 'draining', 'terminated']);
   assert.equal(events.at(-1)!.reason, 'deleted');

@@ -6,12 +6,14 @@ import { fileURLToPath } from 'node:url';
 import type { SessionInfo } from '../../shared/http-api.js';
 import { eventually, processAlive, startTestServer } from '../support/control-server.js';
 import { tinyDataset } from '../support/datasets.js';
-import { SessionClient, createSession } from '../support/session-client.js';
+import { SessionClient, createSession, defaultCaller } from '../support/session-client.js';
 
-const CLI = fileURLToPath(new URL('../../../bin/tickscope.js', import.meta.url));
+// The CLI of the build this test belongs to (bin/tickscope.js runs dist/, which this may not be).
+const CLI = fileURLToPath(new URL('../../server/cli/main.js', import.meta.url));
 
+/** A session of this test's browser (the owner cookie createSession and SessionClient use). */
 async function sessionInfo(baseUrl: string, id: string): Promise<SessionInfo | undefined> {
-  return ((await (await fetch(`${baseUrl}/api/sessions`)).json()) as SessionInfo[]).find((s) => s.id === id);
+  return (await defaultCaller(baseUrl).listSessions()).find((s) => s.id === id);
 }
 
 test('a reload within the idle window reattaches; after it, the session ends as idle', async () => {

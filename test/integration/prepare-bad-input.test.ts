@@ -1,29 +1,29 @@
 // Bad input gets a clear error that names the file (and the column where it helps), leaves no
-// half-written store, and cannot take the control server down. Includes every file of
-// ../shared/testdata (files written by other implementations): read correctly or rejected by name.
+// half-written store, and cannot take the control server down; what the input holds is quoted
+// printably; a full disk is reported as one. Every file of ../shared/testdata (files written by
+// other implementations) is tried in testdata-corpus.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { tableFromIPC } from 'apache-arrow';
-import { generateFixtures, repoRoot } from '../../fixtures/generate.js';
-import { errorMessage } from '../../shared/errors.js';
+import { fileURLToPath } from 'node:url';
+import { generateFixtures } from '../../fixtures/generate.js';
 import { DatasetCatalog } from '../../server/control/dataset-catalog.js';
-import { readArrowSchema, stageArrowFiles } from '../../server/prepare/arrow.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { prepareInChild } from '../../server/prepare/run-in-child.js';
+import { errorMessage } from '../../shared/errors.js';
+import { isPrintable, printable } from '../../shared/printable.js';
 import { mem } from '../support/duckdb.js';
 
 let tmp = '';
 let fixture = '';
 let storeDir = '';
 
-/** Beside the repository root, as in CI (a fresh clone with shared/ copied next to it). */
-const TESTDATA = path.resolve(repoRoot(), '..', 'shared', 'testdata');
-
+/** The CLI, compiled beside this test. */
+const CLI = fileURLToPath(new URL('../../server/cli/main.js', import.meta.url));
 
 async function parquet(file: string, select: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });
@@ -188,146 +188,22 @@ test('nothing half-written is left in the store folder after all of the above', 
   assert.deepEqual(left, [], `left behind: ${left.join(', ')}`);
 });
 
-test('every file in ../shared/testdata is read correctly or rejected by name, in a child process', async () => {
-  assert.ok(existsSync(TESTDATA), `${TESTDATA} (shared/ beside the repository root)`);
-  const files: string[] = [];
-  for (const sub of ['parquet-testing/data', 'parquet-testing/bad_data', 'arrow-testing']) {
-    for (const f of (await readdir(path.join(TESTDATA, sub))).sort()) if (/\.(parquet|arrow_file|stream)$/.test(f)) files.push(path.join(TESTDATA, sub, f));
-  }
-  assert.ok(files.length >= 25, `found ${files.length} files`);
-  const sd = path.join(tmp, 'stores-testdata');
-  const outcomes: string[] = [];
-  for (const file of files) {
-    try {
-      const r = await prepareInChild({ input: file, storeDir: sd });
-      outcomes.push(`read ${path.basename(file)} -> ${path.basename(r.storePath)}`);
-    } catch (e) {
-      const msg = errorMessage(e);
-      assert.ok(msg.includes(file), `error for ${file} does not name it: ${msg}`);
-      assert.ok(!/crashed/.test(msg), `the preparation process crashed on ${file}: ${msg}`);
-      outcomes.push(`rejected ${path.basename(file)}: ${msg.replace(file, '<file>').slice(0, 140)}`);
-    }
-  }
-  // None of these is a backtest as is, so nothing was published; no temporaries either.
-  assert.deepEqual((await readdir(sd).catch(() => [] as string[])).filter((f) => !f.endsWith('.duckdb')), []);
-
-  // Footers alone prove little: read each file's data too, as the symbols table of a good dataset
-  // (its first string or integer column mapped to `symbol`), and check every value arrived.
-  const sd2 = path.join(tmp, 'stores-testdata-symbols');
-  for (const file of files) {
-    const isArrow = !file.endsWith('.parquet');
-    let column: string | undefined;
-    let expected: Set<string> | null = null;
-    try {
-      if (isArrow) {
-        const schema = await readArrowSchema({ path: file, format: 'arrow-file', hive: {}, size: 0, mtimeMs: 0 });
-        column = schema.find((c) => /^(VARCHAR|U?(TINY|SMALL|BIG)?INT(EGER)?)$/.test(c.type))?.name;
-        if (column) {
-          const t = tableFromIPC(await readFile(file));
-          expected = new Set([...t.getChild(column)!].filter((v) => v !== null && v !== undefined).map((v) => String(v)));
-        }
-      } else {
-        const cols = await mem((q) => q(`DESCRIBE SELECT * FROM '${file}'`));
-        column = cols.find((c) => /^(VARCHAR|BLOB|U?(TINY|SMALL|BIG)?INT(EGER)?)$/.test(String(c['column_type'])))?.['column_name'] as string | undefined;
-        if (column) expected = new Set((await mem((q) => q(`SELECT DISTINCT "${column}"::VARCHAR AS v FROM '${file}' WHERE "${column}" IS NOT NULL`))).map((r) => String(r['v'])));
-      }
-    } catch {
-      expected = null; // unreadable here too: the preparation must say so by name
-    }
-    if (!column) continue;
-    const asSymbols = path.join(tmp, 'testdata-as-symbols', path.basename(file).replace(/\.(arrow_file|stream)$/, '.arrow'));
-    await mkdir(path.dirname(asSymbols), { recursive: true });
-    // Named symbols.* so it is the symbols table; the Arrow format is sniffed from its bytes.
-    const target = path.join(path.dirname(asSymbols), `symbols-${path.basename(asSymbols)}`);
-    await copyFile(file, target);
-    try {
-      const r = await prepareInChild({ input: [path.join(fixture, 'bars'), target], storeDir: sd2, mapping: { symbols: { symbol: column } } });
-      assert.ok(expected, `${file} prepared here but could not be read by the test`);
-      const got = await mem(async (q) => {
-        await q(`ATTACH '${r.storePath}' AS s (READ_ONLY)`);
-        return new Set((await q(`SELECT symbol FROM s.symbols WHERE symbol NOT LIKE 'S0%'`)).map((x) => String(x['symbol'])));
-      });
-      assert.deepEqual([...got].sort(), [...expected].sort(), `${file}: symbols read`);
-      outcomes.push(`read ${path.basename(file)} as symbols (${column}): ${got.size} values`);
-    } catch (e) {
-      const msg = errorMessage(e);
-      if (e instanceof assert.AssertionError) throw e;
-      assert.ok(msg.includes(target), `error for ${file} (as symbols) does not name it: ${msg}`);
-      assert.ok(!/crashed/.test(msg), `the preparation process crashed on ${file}: ${msg}`);
-      outcomes.push(`rejected ${path.basename(file)} as symbols: ${msg.replace(target, '<file>').slice(0, 140)}`);
-    }
-    await rm(target);
-  }
-  assert.deepEqual((await readdir(sd2).catch(() => [] as string[])).filter((f) => !f.endsWith('.duckdb')), []);
-  console.log(outcomes.join('\n'));
-
-  // Read correctly: a Spark-written Parquet file mapped onto bars (integer symbols, INT96-free
-  // timestamps) gives back exactly its rows.
-  const plain = path.join(TESTDATA, 'parquet-testing', 'data', 'alltypes_plain.parquet');
-  const r = await prepareDataset({
-    input: plain,
-    storeDir: sd,
-    mapping: { bars: { ts: 'timestamp_col', symbol: 'id', price: 'double_col', position_qty: 'int_col', pnl: 'float_col' } },
+test('control bytes in column names and paths are escaped in the error and on the terminal', async () => {
+  // ESC ] 0 ; ... BEL retitles a terminal; CR LF forges a log line; U+202E reverses what follows.
+  const dir = path.join(tmp, 'escape-\x1b[31m-dir');
+  const file = path.join(dir, 'bars.parquet');
+  await parquet(file, `SELECT 1 AS "\x1b]0;pwned\x07", 2.0 AS "ts\r\nFAKE LOG LINE", 3 AS "\u202Eevil"`);
+  await assert.rejects(prepareDataset({ input: file, storeDir }), (e: Error) => {
+    assert.ok(isPrintable(e.message), JSON.stringify(e.message));
+    assert.ok(e.message.includes(printable(file)), `names ${printable(file)}: ${e.message}`);
+    assert.ok(e.message.includes('\\x1b]0;pwned\\x07') && e.message.includes('ts\\x0d\\x0aFAKE LOG LINE') && e.message.includes('\\u{202e}evil'), e.message);
+    return true;
   });
-  const want = await mem((q) => q(`SELECT id::VARCHAR AS symbol, timestamp_col::VARCHAR AS ts, double_col AS price, float_col::DOUBLE AS pnl FROM '${plain}' ORDER BY id`));
-  const inst = await DuckDBInstance.create(r.storePath, { access_mode: 'READ_ONLY' });
-  const con = await inst.connect();
-  try {
-    const got = (await con.runAndReadAll(`SELECT symbol, ts::VARCHAR AS ts, price, pnl FROM bars ORDER BY symbol::INTEGER`)).getRowObjectsJson();
-    assert.deepEqual(got, want);
-  } finally {
-    con.closeSync();
-    inst.closeSync();
-  }
-});
-
-test('Arrow IPC golden files (file and stream format) are read value for value', async () => {
-  const dir = path.join(TESTDATA, 'arrow-testing');
-  const inst = await DuckDBInstance.create(':memory:');
-  const con = await inst.connect();
-  try {
-    for (const name of (await readdir(dir)).filter((f) => /\.(arrow_file|stream)$/.test(f))) {
-      const file = { path: path.join(dir, name), format: 'arrow-file' as const, hive: {}, size: 0, mtimeMs: 0 };
-      const schema = await readArrowSchema(file);
-      const cols = schema.filter((c) => !c.unsupported);
-      // Types preparation has no use for (time of day) are refused by name, not misread.
-      for (const c of schema.filter((x) => x.unsupported)) assert.match(c.unsupported!, /^Arrow Time/);
-      const n = await stageArrowFiles(con, 'staged', [file], { columns: cols.map((c) => c.name), hiveKeys: [] });
-      const table = tableFromIPC(await readFile(file.path));
-      assert.equal(n, table.numRows, name);
-      const sel = cols
-        .map((c) => {
-          const q = `"${c.name}"`;
-          if (c.type.startsWith('TIMESTAMP')) return `epoch_ms(${q})::DOUBLE AS ${q}`;
-          if (c.type === 'DATE') return `epoch_ms(${q}::TIMESTAMP)::DOUBLE AS ${q}`;
-          if (c.type === 'BLOB') return `hex(${q}) AS ${q}`;
-          return q;
-        })
-        .join(', ');
-      const rows = (await con.runAndReadAll(`SELECT ${sel} FROM temp.main.staged`)).getRowObjectsJS();
-      let checked = 0;
-      for (const c of cols) {
-        const v = table.getChild(c.name)!;
-        for (let i = 0; i < table.numRows; i++) {
-          let want: unknown = v.get(i);
-          let got: unknown = rows[i]![c.name];
-          if (want instanceof Uint8Array) want = Buffer.from(want).toString('hex').toUpperCase();
-          if (typeof want === 'bigint') want = Number(want);
-          if (typeof got === 'bigint') got = Number(got);
-          // DuckDB keeps the largest 64-bit timestamp for infinity; Arrow's golden data uses it.
-          if (c.type.startsWith('TIMESTAMP') && got === null && typeof want === 'number' && Math.abs(want) > 9e12) continue;
-          if (typeof want === 'number' && typeof got === 'number') {
-            assert.ok(Object.is(want, got) || Math.abs(want - got) <= 1e-6 * Math.max(1, Math.abs(want)), `${name} ${c.name}[${i}]: ${want} vs ${got}`);
-          } else assert.deepEqual(got, want, `${name} ${c.name}[${i}]`);
-          checked++;
-        }
-      }
-      assert.ok(checked > 0, name);
-    }
-  } finally {
-    con.closeSync();
-    inst.closeSync();
-  }
+  // The same through `tickscope prepare` (progress lines and the error), as a terminal gets it.
+  const run = spawnSync(process.execPath, [CLI, 'prepare', file, '--out', storeDir, '--threads', '1'], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(run.status, 1, run.stderr);
+  assert.match(run.stderr, /tickscope prepare: bars in .*escape-\\x1b\[31m-dir.*: required column 'ts' is missing/);
+  for (const line of `${run.stdout}${run.stderr}`.split('\n')) assert.ok(isPrintable(line), `raw control characters on the terminal: ${JSON.stringify(line)}`);
 });
 
 test('the control server survives a bad dataset: it fails by name, the good one is served', async () => {
@@ -353,4 +229,30 @@ test('the control server survives a bad dataset: it fails by name, the good one 
   assert.ok(list.find((d) => d.id === 'bad')!.error!.includes(cut));
   assert.equal(list.find((d) => d.id === 'good')!.state, 'ready');
   assert.deepEqual(events, ['dataset.preparing', 'dataset.failed', 'dataset.preparing', 'dataset.ready']);
+});
+
+test('a full disk is reported as a full disk of the store folder, not as an input that cannot be read', async (t) => {
+  // A 2 MiB tmpfs as the store folder: the tiny fixture's store does not fit. Mounting needs root
+  // (CAP_SYS_ADMIN); elsewhere the classification is covered by test/unit/disk-full.test.ts.
+  const disk = path.join(tmp, 'full-disk');
+  await mkdir(disk, { recursive: true });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', disk], { stdio: 'pipe' });
+  } catch (error) {
+    t.skip(`cannot mount a small tmpfs here (${errorMessage(error).split('\n')[0]}); needs root`);
+    return;
+  }
+  try {
+    const storeDir = path.join(disk, 'stores');
+    await assert.rejects(prepareInChild({ input: fixture, storeDir, threads: 1 }), (e: Error) => {
+      assert.match(e.message, new RegExp(`the disk is full: no space left on device in the store folder ${storeDir} \\(`));
+      assert.ok(e.message.includes(fixture), e.message);
+      assert.doesNotMatch(e.message, /cannot be read/, 'a full disk is not an unreadable input');
+      return true;
+    });
+    // Nothing half-written stays on the full disk: it is empty again for the next try.
+    assert.deepEqual(await readdir(storeDir), []);
+  } finally {
+    execFileSync('umount', [disk], { stdio: 'pipe' });
+  }
 });

@@ -15,7 +15,7 @@ import { SessionManager } from '../../server/control/session-manager.js';
 import type { DatasetCatalog } from '../../server/control/dataset-catalog.js';
 import { SESSION_BASE_BYTES, checkMemoryBudget, defaultSessionMemory, parseSize } from '../../server/control/memory-budget.js';
 import { eventually, processAlive, startTestServer } from '../support/control-server.js';
-import { createSession, postSession } from '../support/session-client.js';
+import { ApiCaller, createSession, defaultCaller } from '../support/session-client.js';
 import { copyFile } from 'node:fs/promises';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import type { SessionAssignment } from '../../server/session/contract.js';
@@ -39,11 +39,15 @@ function ourSessionProcesses(): number[] {
   return pids;
 }
 
-test('30 simultaneous creates against a limit of 10: exactly 10 sessions, 20 clean 503s, no leaked process', async () => {
-  const server = await startTestServer({ poolSize: 2, limits: { maxSessions: 10 } });
+test('30 simultaneous creates against a limit of 10 and no queue: exactly 10 sessions, 20 clean 503s, no leaked process', async () => {
+  // No queue (--queue-length 0): a request that finds every slot taken is refused at once.
+  // (With a queue they wait for a slot: test/integration/burst.test.ts.)
+  const server = await startTestServer({ poolSize: 2, limits: { maxSessions: 10, queueLength: 0 } });
   try {
     await server.datasets.whenReady('tiny');
-    const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => postSession(server.url, { key: `crowd-${i}` })));
+    // One browser (one owner cookie), its 30 tabs at once.
+    const browser = defaultCaller(server.url);
+    const responses = await Promise.all(Array.from({ length: 30 }, (_, i) => browser.postSession({ key: `crowd-${i}` })));
     const ok = responses.filter((r) => r.status === 200);
     const refused = responses.filter((r) => r.status === 503);
     assert.equal(ok.length, 10);
@@ -53,7 +57,7 @@ test('30 simultaneous creates against a limit of 10: exactly 10 sessions, 20 cle
       const body = (await response.json()) as { message: string };
       assert.match(body.message, /all 10 session slots are in use/);
     }
-    const live = (await (await fetch(`${server.url}/api/sessions`)).json()) as { status: string }[];
+    const live = await defaultCaller(server.url).listSessions();
     assert.equal(live.filter((s) => s.status === 'ready').length, 10);
     // The warm pool counts toward the limit: with every slot taken, no idle process is kept.
     assert.ok(await eventually(() => ourSessionProcesses().length === 10), `processes: ${ourSessionProcesses().length}`);
@@ -95,7 +99,7 @@ test('a session whose store cannot be opened ends as startup-failed, with the re
     },
     (event) => events.push(event),
   );
-  const { session } = manager.getOrCreate({ key: 'broken-tab' });
+  const { session } = manager.getOrCreate({ owner: 'browser:test', key: 'broken-tab' });
   await assert.rejects(session.ready, (error: Error) => error.message.includes(missing));
   assert.ok(await eventually(() => session.state === 'terminated'));
   assert.equal(session.reason, 'startup-failed');
@@ -160,10 +164,12 @@ test('the lifetime cap ends a session even while a tab is connected, with reason
   const server = await startTestServer({ limits: { lifetimeMs: 1500 } });
   try {
     const created = await createSession(server.url, { key: 'short-lived' });
-    const socket = new WebSocket(new URL(created.wsUrl, server.url.replace(/^http/, 'ws')));
+    const socket = new WebSocket(new URL(created.wsUrl, server.url.replace(/^http/, 'ws')), {
+      headers: { cookie: defaultCaller(server.url).cookieHeader()! },
+    });
     await new Promise((resolve) => socket.once('message', resolve));
     const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
-    const stream = await (await fetch(`${server.url}/api/sessions/${created.id}/status`)).text();
+    const stream = await (await defaultCaller(server.url).fetch(`/api/sessions/${created.id}/status`)).text();
     const events = [...stream.matchAll(/^data: (.*)$/gm)].map((m) => JSON.parse(m[1]!) as SessionStateEvent);
     assert.deepEqual(events.map((e) => e.state), ['starting', 'ready', 'draining', 'terminated']);
     assert.equal(events.at(-1)!.reason, 'lifetime');
@@ -178,10 +184,16 @@ test('a WebSocket to a session that is not ready yet is refused cleanly', async 
   // A fresh store folder: the dataset has to be prepared, so the session stays `starting` a while.
   const server = await startTestServer({ storeDir });
   try {
-    const { session } = server.sessions.getOrCreate({ key: 'early' });
+    // The tab's own request (its owner cookie), still waiting for the store.
+    const tab = new ApiCaller(server.url);
+    const created = tab.createSession({ key: 'early' });
+    assert.ok(await eventually(() => server.sessions.list({ owner: null, admin: true }).some((s) => s.key === 'early')));
+    const session = server.sessions.get(server.sessions.list({ owner: null, admin: true }).find((s) => s.key === 'early')!.id)!;
     assert.equal(session.state, 'starting');
     const status = await new Promise<number>((resolve, reject) => {
-      const socket = new WebSocket(`${server.url.replace(/^http/, 'ws')}/ws/${session.id}?token=${session.token}`);
+      const socket = new WebSocket(`${server.url.replace(/^http/, 'ws')}/ws/${session.id}?token=${session.token}`, {
+        headers: { cookie: tab.cookieHeader()! },
+      });
       socket.once('unexpected-response', (_request, response) => resolve(response.statusCode ?? 0));
       socket.once('open', () => reject(new Error('a starting session accepted a WebSocket')));
       // ws also emits an error for the refused upgrade; the status above is what is checked.
@@ -189,6 +201,7 @@ test('a WebSocket to a session that is not ready yet is refused cleanly', async 
     });
     assert.equal(status, 409);
     await session.ready;
+    await created;
   } finally {
     await server.close();
     await rm(storeDir, { recursive: true, force: true });

@@ -2,7 +2,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { chromium, type BrowserContext } from 'playwright-core';
+import assert from 'node:assert/strict';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { SessionInfo } from '../../shared/http-api.js';
 
 export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -35,4 +37,18 @@ export async function launchBrowser(): Promise<Browser> {
       await rm(userDataDir, { recursive: true, force: true });
     },
   };
+}
+
+/** A new tab at `url`; an uncaught error on its page fails the test. */
+export async function openPage(browser: Browser, url: string): Promise<Page> {
+  const page = await browser.context.newPage();
+  page.on('pageerror', (error) => assert.fail(`page error: ${error.message}`));
+  await page.goto(url);
+  return page;
+}
+
+/** The sessions of this browser: its tabs' owner is the browser, so the list is asked with its cookie. */
+export async function browserSessions(browser: Browser, baseUrl: string): Promise<SessionInfo[]> {
+  const cookie = (await browser.context.cookies(baseUrl)).map((c) => `${c.name}=${c.value}`).join('; ');
+  return (await fetch(`${baseUrl}/api/sessions`, { headers: { cookie } })).json() as Promise<SessionInfo[]>;
 }

@@ -1,4 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { SESSION_ENTRY } from '../../server/control/runtime/local-process-runtime.js';
 import { startControlServer, type ControlServer, type ControlServerOptions } from '../../server/control/app.js';
 import type { SessionLimits } from '../../server/control/session-manager.js';
 import { testStoreDir, tinyDataset } from './datasets.js';
@@ -49,4 +53,104 @@ export function processAlive(pid: number): boolean {
     // No /proc entry: the process is gone and reaped.
     return false;
   }
+}
+
+/**
+ * Live session processes whose parent is `parentPid` (a control server: this test process when
+ * it runs one in-process, or a `tickscope serve` child), from the process table.
+ */
+export function sessionProcessesOf(parentPid: number): number[] {
+  const pids: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // fields[0] is the state, fields[1] the parent pid.
+      if (fields[0] === 'Z' || Number(fields[1]) !== parentPid) continue;
+      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').includes(SESSION_ENTRY)) pids.push(Number(name));
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return pids;
+}
+
+/**
+ * Samples the count of `parentPid`'s session processes from the process table, continuously, on
+ * a thread of its own (so a busy test event loop cannot make it miss a peak), until stopped.
+ */
+export function sampleSessionProcesses(parentPid: number): { stop(): Promise<{ max: number; samples: number }> } {
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { readdirSync, readFileSync } = require('node:fs');
+    let max = 0, samples = 0, stopped = false;
+    parentPort.on('message', () => (stopped = true));
+    const count = () => {
+      let n = 0;
+      for (const name of readdirSync('/proc')) {
+        if (!/^\\d+$/.test(name)) continue;
+        try {
+          const stat = readFileSync('/proc/' + name + '/stat', 'utf8');
+          const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+          if (fields[0] === 'Z' || Number(fields[1]) !== workerData.parentPid) continue;
+          if (readFileSync('/proc/' + name + '/cmdline', 'utf8').split('\\0').includes(workerData.entry)) n++;
+        } catch { /* the process exited between readdir and read: nothing to count */ }
+      }
+      return n;
+    };
+    const loop = () => {
+      if (stopped) return parentPort.postMessage({ max, samples });
+      max = Math.max(max, count());
+      samples++;
+      setImmediate(loop);
+    };
+    loop();`;
+  const worker = new Worker(code, { eval: true, workerData: { parentPid, entry: SESSION_ENTRY } });
+  const result = new Promise<{ max: number; samples: number }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  return {
+    stop: async () => {
+      worker.postMessage('stop');
+      const outcome = await result;
+      await worker.terminate();
+      return outcome;
+    },
+  };
+}
+
+/** The CLI of the build this file belongs to (bin/tickscope.js runs dist/, which this may not be). */
+const CLI_ENTRY = fileURLToPath(new URL('../../server/cli/main.js', import.meta.url));
+
+/** `tickscope serve` on the tiny fixture and a free port, as its own process; resolves with its URL. */
+export async function startServeCli(args: readonly string[]): Promise<{ child: ChildProcess; url: string; stop(): Promise<void> }> {
+  const child = spawn(process.execPath, [CLI_ENTRY, 'serve', '--data', await tinyDataset(), '--port', '0', '--session-threads', '1', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 60_000);
+    // Read on to the end (a full pipe would block the server's logging), keeping only a tail.
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-20_000);
+      const match = /running at (http:\/\/\S+)/.exec(output);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]!);
+      }
+    });
+    child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
+    child.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${output}`)));
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  return {
+    child,
+    url,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
 }

@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import { tableFromIPC, type Table } from 'apache-arrow';
 import type { QueryName } from '../../shared/constants.js';
 import { PART_METADATA_KEY, decodeDataFrame } from '../../shared/frame.js';
-import type { CreateSessionReply } from '../../shared/http-api.js';
+import type { CreateSessionReply, QueuedSessionReply, SessionInfo } from '../../shared/http-api.js';
 import {
   serverMessageValidator,
   type DoneMessage,
@@ -17,21 +17,103 @@ import {
 } from '../../shared/messages.js';
 import { parseMessage } from '../../shared/validate.js';
 
-/** POST /api/sessions with any body (tests of bad bodies send what the API refuses). */
-export function postSession(baseUrl: string, body: unknown = {}): Promise<Response> {
-  return fetch(`${baseUrl}/api/sessions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
+/** A request any caller may make: where a new caller picks up its owner cookie. */
+const IDENTITY_PATH = '/api/health';
+
+/**
+ * One HTTP caller of the control server, as one browser is: it keeps the owner cookie the server
+ * sets (the owner of every session it creates) and sends it back, on HTTP requests and on the
+ * WebSocket upgrade. `headers` go with every request (e.g. the user header an authenticating
+ * proxy would add, or an operator's Authorization).
+ */
+export class ApiCaller {
+  private readonly cookies = new Map<string, string>();
+  private identified: Promise<unknown> | null = null;
+
+  constructor(
+    readonly baseUrl: string,
+    readonly headers: Record<string, string> = {},
+  ) {}
+
+  /** `Cookie` header value for this caller, or undefined before the server has set one. */
+  cookieHeader(): string | undefined {
+    if (this.cookies.size === 0) return undefined;
+    return [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  }
+
+  async fetch(path: string, init: RequestInit = {}): Promise<Response> {
+    // As in a browser, the page load sets the owner cookie before the first API call: without
+    // this, simultaneous first requests would each be given an identity of their own.
+    if (this.cookies.size === 0 && path !== IDENTITY_PATH) await (this.identified ??= this.fetch(IDENTITY_PATH).then((r) => r.body?.cancel()));
+    const headers = new Headers(init.headers);
+    for (const [name, value] of Object.entries(this.headers)) if (!headers.has(name)) headers.set(name, value);
+    const cookie = this.cookieHeader();
+    if (cookie && !headers.has('cookie')) headers.set('cookie', cookie);
+    const response = await fetch(`${this.baseUrl}${path}`, { ...init, headers });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(';');
+      const eq = pair!.indexOf('=');
+      if (eq > 0) this.cookies.set(pair!.slice(0, eq).trim(), pair!.slice(eq + 1).trim());
+    }
+    return response;
+  }
+
+  async json<T>(path: string, init: RequestInit = {}): Promise<T> {
+    const response = await this.fetch(path, init);
+    if (!response.ok) throw new Error(`${init.method ?? 'GET'} ${path}: ${response.status} ${await response.text()}`);
+    return (await response.json()) as T;
+  }
+
+  /** The caller's own sessions (every session for an operator). */
+  listSessions(): Promise<SessionInfo[]> {
+    return this.json<SessionInfo[]>('/api/sessions');
+  }
+
+  /**
+   * One POST /api/sessions, as sent: 200 with the session, 202 with a queue place, or an error
+   * (tests of bad bodies send what the API refuses).
+   */
+  postSession(body: unknown = {}): Promise<Response> {
+    return this.fetch('/api/sessions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  }
+
+  /**
+   * POST /api/sessions until the session is ready: a reply of 202 is a place in the queue, and
+   * asking again (as the browser's worker does) keeps it.
+   */
+  async createSession(body: { key?: string; dataset?: string } = {}, onQueued?: (reply: QueuedSessionReply) => void): Promise<CreateSessionReply> {
+    for (;;) {
+      const response = await this.postSession(body);
+      const json = (await response.json()) as (CreateSessionReply | QueuedSessionReply) & { message?: string };
+      if (response.status === 202) {
+        onQueued?.(json as QueuedSessionReply);
+        // The same key keeps its place; without one, the reply names the key it was given.
+        body = { ...body, key: json.key };
+        continue;
+      }
+      if (!response.ok) throw new Error(`POST /api/sessions: ${response.status} ${json.message}`);
+      return json as CreateSessionReply;
+    }
+  }
+}
+
+const defaultCallers = new Map<string, ApiCaller>();
+
+/** The caller (one browser's cookies) that the helpers below use for `baseUrl` unless given another. */
+export function defaultCaller(baseUrl: string): ApiCaller {
+  let caller = defaultCallers.get(baseUrl);
+  if (!caller) defaultCallers.set(baseUrl, (caller = new ApiCaller(baseUrl)));
+  return caller;
+}
+
+/** POST /api/sessions with any body, as the default caller of `baseUrl` (or `caller`). */
+export function postSession(baseUrl: string, body: unknown = {}, caller = defaultCaller(baseUrl)): Promise<Response> {
+  return caller.postSession(body);
 }
 
 /** A session (created, or the live one of `key`); throws with the reply's message if refused. */
-export async function createSession(baseUrl: string, body: { key?: string; dataset?: string } = {}) {
-  const response = await postSession(baseUrl, body);
-  const json = (await response.json()) as CreateSessionReply & { message?: string };
-  if (!response.ok) throw new Error(`POST /api/sessions: ${response.status} ${json.message}`);
-  return json;
+export async function createSession(baseUrl: string, body: { key?: string; dataset?: string } = {}, caller = defaultCaller(baseUrl)) {
+  return caller.createSession(body);
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
@@ -74,8 +156,14 @@ export class SessionClient {
     socket.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
   }
 
-  static async connect(baseUrl: string, wsUrl: string, headers: Record<string, string> = {}): Promise<SessionClient> {
-    const socket = new WebSocket(new URL(wsUrl, baseUrl.replace(/^http/, 'ws')), { headers, maxPayload: 1024 * 1024 * 1024 });
+  /**
+   * Opens the session's WebSocket as `caller` (by default the one `createSession` used for
+   * `baseUrl`), sending its owner cookie unless `headers` carry a cookie of their own.
+   */
+  static async connect(baseUrl: string, wsUrl: string, headers: Record<string, string> = {}, caller = defaultCaller(baseUrl)): Promise<SessionClient> {
+    const cookie = caller.cookieHeader();
+    const allHeaders = { ...caller.headers, ...(cookie && !('cookie' in headers) ? { cookie } : {}), ...headers };
+    const socket = new WebSocket(new URL(wsUrl, baseUrl.replace(/^http/, 'ws')), { headers: allHeaders, maxPayload: 1024 * 1024 * 1024 });
     const hello = await new Promise<HelloMessage>((resolve, reject) => {
       socket.once('message', (data) => {
         const parsed = parseMessage(data.toString(), serverMessageValidator);

@@ -64,7 +64,8 @@ test('a control error carries its code, status and cause, and replies in the Err
   assert.equal(error.statusCode, 500);
   assert.equal(error.cause, cause);
   assert.deepEqual(error.reply(), { statusCode: 500, error: 'Session Failed', message: 'cannot open prepared store x' });
-  assert.equal(controlErrors.noFreeSlot(3).retryAfterSeconds, 5);
+  assert.equal(controlErrors.shuttingDown().retryAfterSeconds, 5);
+  assert.equal(controlErrors.queueFull(3, 4, 12).retryAfterSeconds, 12, 'the queue estimate overrides the catalogue');
   assert.equal(controlErrors.noSession('a').retryAfterSeconds, undefined);
 });
 

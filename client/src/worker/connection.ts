@@ -6,7 +6,7 @@ import type { CreateSessionReply, DatasetInfo } from '../../../shared/http-api.j
 import type { ClientMessage, HelloMessage } from '../../../shared/messages.js';
 import { dispatch, type Recipients } from './dispatch.js';
 import type { QueryScheduler } from './query-scheduler.js';
-import { createSession, datasetInfo, HttpError, watchPreparation } from './session-http.js';
+import { datasetInfo, HttpError, waitForSession, watchPreparation } from './session-http.js';
 import type { ConnectOptions, SessionView } from './types.js';
 
 const MAX_RECONNECT_ATTEMPTS = 6;
@@ -145,7 +145,11 @@ export class SessionConnection implements Recipients {
     });
     try {
       this.marks.sessionRequest ??= Date.now();
-      reply = await createSession(options);
+      reply = await waitForSession(
+        options,
+        () => gen === this.generation,
+        (queue) => this.setView({ ...this.view, queue }),
+      );
       this.marks.sessionReply ??= Date.now();
     } catch (error) {
       if (gen !== this.generation) return;
@@ -158,14 +162,14 @@ export class SessionConnection implements Recipients {
         this.setView({ ...this.base(), state: 'lost', error: message, failure: { kind: 'dataset-failed', message } });
         return;
       }
-      this.scheduleReconnect(`could not get a session: ${errorMessage(error)}`);
+      this.scheduleReconnect(`could not get a session: ${errorMessage(error)}`, error instanceof HttpError ? error.retryAfterMs : undefined);
       return;
     } finally {
       stopWatching();
     }
     if (gen !== this.generation) return;
-    if (this.view.preparation) {
-      const { preparation: _done, ...rest } = this.view;
+    if (this.view.preparation || this.view.queue) {
+      const { preparation: _done, queue: _served, ...rest } = this.view;
       this.setView(rest);
     }
 
@@ -197,7 +201,8 @@ export class SessionConnection implements Recipients {
     };
   }
 
-  private scheduleReconnect(reason: string): void {
+  /** `retryAfterMs`: when the server said when to come back (503 Retry-After), that instead of the backoff. */
+  private scheduleReconnect(reason: string, retryAfterMs?: number): void {
     if (this.closedForGood) return;
     if (this.attempts >= MAX_RECONNECT_ATTEMPTS) {
       this.setView({ ...this.base(), state: 'lost', error: `${reason} (gave up after ${this.attempts} attempts to reconnect)` });
@@ -205,7 +210,8 @@ export class SessionConnection implements Recipients {
     }
     this.attempts += 1;
     // The first retry is quick: a crashed session is replaced by a new process from the warm pool.
-    const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (this.attempts - 1)) * (0.8 + 0.4 * Math.random());
+    const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** (this.attempts - 1));
+    const delay = (retryAfterMs ?? backoff) * (0.8 + 0.4 * Math.random());
     this.setView({
       ...this.base(),
       state: 'reconnecting',

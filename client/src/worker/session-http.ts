@@ -1,30 +1,37 @@
 // The control server's HTTP API as the worker uses it: create (or reattach to) a session, read
-// the datasets' state, and poll a dataset's preparation while the session request waits for it.
+// the datasets' state, poll a dataset's preparation while the session request waits for it, and
+// keep the tab's place in the queue while every session slot is taken.
 import { Type } from '@sinclair/typebox';
 import { errorMessage } from '../../../shared/errors.js';
-import { CreateSessionReply, DatasetInfo } from '../../../shared/http-api.js';
+import { CreateSessionReply, DatasetInfo, QueuedSessionReply } from '../../../shared/http-api.js';
 import { compileValidator, parseMessage } from '../../../shared/validate.js';
-import type { ConnectOptions, PreparationView } from './types.js';
+import type { ConnectOptions, PreparationView, QueueView } from './types.js';
 
 const createReplies = compileValidator(CreateSessionReply, 'POST /api/sessions reply');
+const queuedReplies = compileValidator(QueuedSessionReply, 'POST /api/sessions 202 reply');
 const datasetLists = compileValidator(Type.Array(DatasetInfo), 'GET /api/datasets reply');
 
 const PREPARATION_POLL_MS = 500;
 /** A prepared dataset answers POST /api/sessions sooner than this: no polling for it. */
 const PREPARATION_FIRST_POLL_MS = 300;
+/** Least time between two asks for a session while queued. */
+const MIN_QUEUE_POLL_MS = 500;
 
 /** A reply with an HTTP error status; the status tells a server failure from a refusal. */
 export class HttpError extends Error {
   constructor(
     readonly status: number,
     message: string,
+    /** Retry-After of a 503, in ms. */
+    readonly retryAfterMs?: number,
   ) {
     super(message);
     this.name = 'HttpError';
   }
 }
 
-export async function createSession(opts: ConnectOptions): Promise<CreateSessionReply> {
+/** 200: the session; 202: a place in the queue (asking again keeps it). */
+export async function createSession(opts: ConnectOptions): Promise<CreateSessionReply | QueuedSessionReply> {
   const body: { key: string; dataset?: string } = { key: opts.key };
   if (opts.dataset) body.dataset = opts.dataset;
   const response = await fetch(new URL('/api/sessions', self.location.href), {
@@ -34,11 +41,39 @@ export async function createSession(opts: ConnectOptions): Promise<CreateSession
   });
   const text = await response.text();
   if (!response.ok) {
-    throw new HttpError(response.status, `POST /api/sessions answered ${response.status}${describeBody(text)}`);
+    const retryAfter = Number(response.headers.get('retry-after'));
+    throw new HttpError(
+      response.status,
+      `POST /api/sessions answered ${response.status}${describeBody(text)}`,
+      response.status === 503 && retryAfter > 0 ? Math.min(60, retryAfter) * 1000 : undefined,
+    );
   }
-  const checked = parseMessage(text, createReplies);
+  const checked = response.status === 202 ? parseMessage(text, queuedReplies) : parseMessage(text, createReplies);
   if (!checked.ok) throw new Error(checked.error);
   return checked.value;
+}
+
+/**
+ * Asks for the session until it is ready. While every slot is taken the server answers 202 with
+ * the tab's place (after holding the request about a second); `onQueued` shows it and this asks
+ * again, which keeps the place. Throws what createSession throws; once `isCurrent()` is false (a
+ * newer connection attempt) it stops asking.
+ */
+export async function waitForSession(
+  opts: ConnectOptions,
+  isCurrent: () => boolean,
+  onQueued: (queue: QueueView) => void,
+): Promise<CreateSessionReply> {
+  for (;;) {
+    const askedAt = Date.now();
+    const reply = await createSession(opts);
+    if (reply.status !== 'queued') return reply as CreateSessionReply;
+    if (!isCurrent()) throw new Error('superseded by a newer connection attempt');
+    onQueued({ position: reply.position, waiting: reply.waiting, etaSeconds: reply.etaSeconds });
+    // The server holds the request about a second; should something in between answer at once, do not spin.
+    const heldMs = Date.now() - askedAt;
+    if (heldMs < MIN_QUEUE_POLL_MS) await new Promise((resolve) => setTimeout(resolve, MIN_QUEUE_POLL_MS - heldMs));
+  }
 }
 
 /** An error reply's message (`{ message }` JSON), else the start of its text. */

@@ -18,12 +18,22 @@ export interface PreparationView {
   etaSeconds: number | null;
 }
 
+/** The tab's place in the server's queue, while every session slot is taken (POST /api/sessions answered 202). */
+export interface QueueView {
+  /** 1 = next to get a session. */
+  position: number;
+  waiting: number;
+  etaSeconds: number | null;
+}
+
 export interface SessionView {
   state: SessionState;
   sessionId?: string;
   dataset?: DatasetSchema;
   /** Set while connecting to a dataset that is still being prepared. */
   preparation?: PreparationView;
+  /** Set while connecting and waiting in the queue for a free session slot. */
+  queue?: QueueView;
   /** Plain-words description of the latest problem (reconnect reason, invalid message, ...). */
   error?: string;
   /** Why the session is lost for good, when retrying cannot help (e.g. the dataset failed to prepare). */

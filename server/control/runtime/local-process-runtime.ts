@@ -7,6 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
+import { availableParallelism, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../../../shared/errors.js';
 import { isFromSession, sameStoreSettings, type FromSession, type SessionAssignment, type StoreSettings, type ToSession } from '../../session/contract.js';
@@ -20,8 +21,22 @@ const PAGE_SIZE = 4096;
 export interface LocalProcessRuntimeOptions {
   /** Warm processes kept ready; 0 disables the pool. */
   poolSize: number;
-  /** A process that has not said `warm` by then is killed. */
+  /**
+   * A process that has not said `warm` this long after it was started is killed. Counted from
+   * the process's start (a request that waited for a slot does not eat into it), and stretched
+   * by the machine's load (load average per core, up to 4x): a cold start on two busy cores
+   * takes several times what it takes on idle ones.
+   */
   warmTimeoutMs: number;
+  /**
+   * Most processes alive at once, however they are used (warming, pooled, assigned, exiting):
+   * counted until each has exited, so a burst can never run more. Default: no limit.
+   */
+  maxProcesses?: number;
+  /** Most processes starting (loading DuckDB) at once; default one per core. */
+  spawnConcurrency?: number;
+  /** A pooled process silent this long is ended and replaced; default 15 s. */
+  heartbeatTimeoutMs?: number;
   /** Extra environment for session processes. */
   env?: NodeJS.ProcessEnv;
   onLog?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
@@ -30,6 +45,9 @@ export interface LocalProcessRuntimeOptions {
 class LocalSessionProcess implements SessionProcess {
   readonly exited: Promise<ProcessExit>;
   readonly warm: Promise<void>;
+  lastHeardAt = Date.now();
+  /** Told to the browsers still connected when the process is gone (terminate's closeReason). */
+  private closeReason: string | null = null;
   private readonly events = new EventEmitter();
   private exit: ProcessExit | null = null;
   private killTimer: NodeJS.Timeout | null = null;
@@ -46,7 +64,7 @@ class LocalSessionProcess implements SessionProcess {
       child.once('exit', (code, signal) => {
         this.exit = { code, signal };
         if (this.killTimer) clearTimeout(this.killTimer);
-        this.sockets.closeAll(this.terminationRequested ? null : `session process crashed (${describeExit(this.exit)})`);
+        this.sockets.closeAll(this.closeReason ?? (this.terminationRequested ? null : `session process crashed (${describeExit(this.exit)})`));
         this.readyWaiter?.reject(new Error(`session process exited before it was ready (${describeExit(this.exit)})`));
         this.readyWaiter = null;
         resolve(this.exit);
@@ -121,8 +139,9 @@ class LocalSessionProcess implements SessionProcess {
     });
   }
 
-  terminate(graceMs: number): void {
+  terminate(graceMs: number, closeReason?: string): void {
     this.terminationRequested = true;
+    if (closeReason) this.closeReason ??= closeReason;
     if (this.exit || this.killTimer) return;
     this.child.kill('SIGTERM');
     this.killTimer = setTimeout(() => this.child.kill('SIGKILL'), graceMs);
@@ -146,6 +165,7 @@ class LocalSessionProcess implements SessionProcess {
 
   private onMessage(message: unknown): void {
     if (!isFromSession(message)) return;
+    this.lastHeardAt = Date.now();
     const m: FromSession = message;
     switch (m.type) {
       case 'ready':
@@ -169,6 +189,7 @@ class LocalSessionProcess implements SessionProcess {
         this.events.emit('log', m.level, m.message, m.fields);
         break;
       case 'warm':
+      case 'heartbeat':
         break;
     }
   }
@@ -178,8 +199,19 @@ export { SESSION_ENTRY };
 
 export class LocalProcessRuntime implements SessionRuntime {
   private readonly pool: LocalSessionProcess[] = [];
+  /** Warming up for the pool. */
   private readonly starting = new Set<LocalSessionProcess>();
+  /** Every process started and not yet exited: what `maxProcesses` bounds. */
+  private readonly alive = new Set<LocalSessionProcess>();
+  /** Warming up, for the pool or for an `acquire`: what `spawnConcurrency` bounds. */
+  private warming = 0;
+  /** `acquire` calls waiting for a pooled process or for room to start one, woken on every change. */
+  private waiters: Array<() => void> = [];
   private readonly controlIdentity = processIdentity(process.pid) ?? `${process.pid}:unknown`;
+  private readonly maxProcesses: number;
+  private readonly spawnConcurrency: number;
+  private readonly heartbeatTimeoutMs: number;
+  private readonly poolWatch: NodeJS.Timeout;
   private closed = false;
   private consecutiveFailures = 0;
   /** The store of the last assignment: what pooled processes open ahead for the next tab. */
@@ -188,14 +220,24 @@ export class LocalProcessRuntime implements SessionRuntime {
 
   constructor(private readonly options: LocalProcessRuntimeOptions) {
     this.warmLimit = options.poolSize;
+    this.maxProcesses = options.maxProcesses ?? Number.POSITIVE_INFINITY;
+    this.spawnConcurrency = Math.max(1, options.spawnConcurrency ?? availableParallelism());
+    this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 15_000;
     for (const orphan of endOrphans(SESSION_ENTRY)) {
       options.onLog?.('warn', 'ended a session process left by a previous control server', { ...orphan });
     }
+    this.poolWatch = setInterval(() => this.endSilentPooled(), 1000);
+    this.poolWatch.unref();
     this.refill();
   }
 
   get warmCount(): number {
     return this.pool.length + this.starting.size;
+  }
+
+  /** Processes alive now (any state, until exited). */
+  get processCount(): number {
+    return this.alive.size;
   }
 
   setWarmLimit(limit: number): void {
@@ -206,21 +248,64 @@ export class LocalProcessRuntime implements SessionRuntime {
   }
 
   async acquire(): Promise<SessionProcess> {
-    if (this.closed) throw new Error('session runtime is closed');
-    const pooled = this.pool.shift();
-    this.refill();
-    if (pooled) return pooled;
-    const fresh = this.spawn();
-    await this.whenWarm(fresh);
-    return fresh;
+    for (;;) {
+      if (this.closed) throw new Error('session runtime is closed');
+      const pooled = this.takePooled();
+      if (pooled) {
+        this.refill();
+        return pooled;
+      }
+      if (this.canSpawn()) {
+        const fresh = this.spawn();
+        await this.whenWarm(fresh);
+        return fresh;
+      }
+      // No pooled process and no room to start one: wait for an exit, a warm process, a free start.
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.poolWatch);
+    this.wake();
     const idle = [...this.pool, ...this.starting];
     this.pool.length = 0;
     for (const process of idle) process.terminate(1000);
     await Promise.all(idle.map((process) => process.exited));
+  }
+
+  private canSpawn(): boolean {
+    return this.alive.size < this.maxProcesses && this.warming < this.spawnConcurrency;
+  }
+
+  /** The first pooled process that is still heard from; silent ones are ended on the way. */
+  private takePooled(): LocalSessionProcess | undefined {
+    for (let process = this.pool.shift(); process; process = this.pool.shift()) {
+      if (Date.now() - process.lastHeardAt <= this.heartbeatTimeoutMs) return process;
+      this.endSilent(process);
+    }
+    return undefined;
+  }
+
+  private endSilentPooled(): void {
+    for (const process of [...this.pool]) {
+      if (Date.now() - process.lastHeardAt > this.heartbeatTimeoutMs) {
+        this.pool.splice(this.pool.indexOf(process), 1);
+        this.endSilent(process);
+      }
+    }
+  }
+
+  private endSilent(process: LocalSessionProcess): void {
+    this.options.onLog?.('warn', 'ended a pooled session process that stopped sending heartbeats', { pid: process.pid });
+    process.terminate(0);
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   private spawn(): LocalSessionProcess {
@@ -232,16 +317,22 @@ export class LocalProcessRuntime implements SessionRuntime {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
     });
-    return new LocalSessionProcess(child, (store) => this.expect(store));
+    const spawned = new LocalSessionProcess(child, (store) => this.expect(store));
+    this.alive.add(spawned);
+    void spawned.exited.then(() => {
+      this.alive.delete(spawned);
+      this.wake();
+      this.refill();
+    });
+    return spawned;
   }
 
   private async whenWarm(process: LocalSessionProcess): Promise<void> {
+    this.warming++;
+    const timeoutMs = Math.round(this.options.warmTimeoutMs * loadFactor());
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`session process did not load within ${this.options.warmTimeoutMs} ms`)),
-        this.options.warmTimeoutMs,
-      );
+      timer = setTimeout(() => reject(new Error(`session process did not load within ${timeoutMs} ms of its start`)), timeoutMs);
     });
     try {
       await Promise.race([process.warm, timeout]);
@@ -250,6 +341,8 @@ export class LocalProcessRuntime implements SessionRuntime {
       throw error;
     } finally {
       clearTimeout(timer);
+      this.warming--;
+      this.wake();
     }
   }
 
@@ -263,18 +356,23 @@ export class LocalProcessRuntime implements SessionRuntime {
     for (const process of this.pool) process.preopen(store);
   }
 
-  /** Keeps `poolSize` processes warm or warming; backs off when they keep failing to start. */
+  /**
+   * Keeps `poolSize` processes warm or warming, within the process limit; an `acquire` waiting
+   * for room goes first. Backs off when processes keep failing to start.
+   */
   private refill(): void {
-    while (!this.closed && this.warmCount < this.warmLimit) {
+    while (!this.closed && this.warmCount < this.warmLimit && this.waiters.length === 0 && this.canSpawn()) {
       const process = this.spawn();
       this.starting.add(process);
       this.whenWarm(process).then(
         () => {
           this.starting.delete(process);
           this.consecutiveFailures = 0;
-          if (this.closed) return process.terminate(0);
+          // Sessions took the slots meanwhile (and nobody waits for this one): it goes.
+          if (this.closed || (this.warmCount >= this.warmLimit && this.waiters.length === 0)) return process.terminate(0);
           this.pool.push(process);
           if (this.expected) process.preopen(this.expected);
+          this.wake();
           // A pooled process that dies (OOM killer, a bug) leaves the pool and is replaced.
           void process.exited.then(() => {
             const index = this.pool.indexOf(process);
@@ -295,6 +393,12 @@ export class LocalProcessRuntime implements SessionRuntime {
       if (this.consecutiveFailures > 0) break;
     }
   }
+}
+
+/** Load average per core, between 1 and 4: how much longer than usual a start may take now. */
+function loadFactor(): number {
+  const perCore = loadavg()[0]! / availableParallelism();
+  return Math.min(4, Math.max(1, perCore));
 }
 
 /**

@@ -18,6 +18,8 @@ export interface SessionProcessEvents {
 
 export interface SessionProcess {
   readonly pid: number | null;
+  /** Date.now() when the process was last heard from (a heartbeat or any other message). */
+  readonly lastHeardAt: number;
   /** Resolves when the process has exited, however it exited. */
   readonly exited: Promise<ProcessExit>;
   /**
@@ -27,15 +29,22 @@ export interface SessionProcess {
   assign(assignment: SessionAssignment, timeoutMs: number): Promise<{ storePreopened: boolean }>;
   /** Gives the process an authenticated WebSocket upgrade to complete. */
   handOff(request: IncomingMessage, socket: Duplex, head: Buffer): void;
-  /** SIGTERM, then SIGKILL after `graceMs`. Idempotent. */
-  terminate(graceMs: number): void;
+  /**
+   * SIGTERM, then SIGKILL after `graceMs`. Idempotent. With `closeReason`, the browsers still
+   * connected when the process is gone get a close frame (1011) that says it, as after a crash.
+   */
+  terminate(graceMs: number, closeReason?: string): void;
   /** Resident set size now, or null when it cannot be read. */
   rssBytes(): number | null;
   on<E extends keyof SessionProcessEvents>(event: E, listener: SessionProcessEvents[E]): void;
 }
 
 export interface SessionRuntime {
-  /** A process that has loaded DuckDB and waits for an assignment (from the warm pool if any). */
+  /**
+   * A process that has loaded DuckDB and waits for an assignment (from the warm pool if any).
+   * It may wait: a runtime never runs more processes than its limit (counted until they have
+   * exited), and starts only a few at once.
+   */
   acquire(): Promise<SessionProcess>;
   /** Processes waiting in the pool (or warming up); they count toward the session limit. */
   readonly warmCount: number;

@@ -1,7 +1,10 @@
+import { printable } from '../../../shared/printable.js';
+
 /** A request whose parameters are well-formed but do not fit this dataset (e.g. an unknown run). */
 export class BadParamsError extends Error {
   constructor(message: string) {
-    super(message);
+    // The message quotes the client's values (an unknown symbol, a tag): made printable once here.
+    super(printable(message));
     this.name = 'BadParamsError';
   }
 }

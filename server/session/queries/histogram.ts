@@ -63,20 +63,34 @@ export function planHistogram(params: HistogramParams, catalog: Catalog): Planne
       // A range filter on the field lies outside the population's values: nothing can match.
       lo = hi = null;
     }
+    if (lo !== null && hi !== null && !Number.isFinite(hi - lo)) {
+      // Bounds of any magnitude are answered exactly, as long as the span max - min is a double:
+      // beyond ~1.8e308 no bin width or edge can be computed.
+      throw new BadParamsError(`histogram bounds min ${lo} and max ${hi} span more than a double holds (max - min overflows); narrow min or max`);
+    }
     const b = new Binder();
     const v = valuesOf(b);
     const bins = b.integer(params.bins);
     const l = lo === null ? 'NULL::DOUBLE' : b.number(lo);
     const h = hi === null ? 'NULL::DOUBLE' : b.number(hi);
     // Counted per (run, bin) by DuckDB; the grid of empty bins and the edges are filled in here.
+    // The quotient gives the bin up to rounding (b0); the value is then compared with the edges of
+    // b0 as histogramColumns computes them (same operations in the same order, IEEE doubles at both
+    // ends), so a value is counted in the bin whose reported edges hold it. Rounding is worst with
+    // bounds far larger than the values: with min -2^63, max 2^63, v - min is 2^63 for every
+    // |v| < 1024, which put -5 in the bin [0, 2^63).
+    const edge = (k: string) => `(${l} + ((${h} - ${l}) * ${k}) / ${bins})`;
     const sql = `
       WITH ${v.ctes}
       SELECT ${runIndexSql(b, scope.runs)} AS ri, bin, n FROM (
         SELECT run_id,
           (CASE WHEN v < ${l} THEN -1 WHEN v > ${h} THEN ${bins} WHEN ${h} = ${l} THEN 0
-                ELSE least(floor((v - ${l}) / (${h} - ${l}) * ${bins}), ${bins} - 1) END)::INTEGER AS bin,
+                WHEN b0 > 0 AND v < ${edge('b0')} THEN b0 - 1
+                WHEN b0 < ${bins} - 1 AND v >= ${edge('(b0 + 1)')} THEN b0 + 1
+                ELSE b0 END)::INTEGER AS bin,
           count(*)::INTEGER AS n
-        FROM field_values GROUP BY ALL
+        FROM (SELECT run_id, v, least(floor((v - ${l}) / (${h} - ${l}) * ${bins}), ${bins} - 1) AS b0 FROM field_values)
+        GROUP BY ALL
       )`;
     return {
       statements: [{ sql, params: b.params, compute: (columns) => histogramColumns(columns, scope, params.bins, lo, hi) }],

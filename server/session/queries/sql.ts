@@ -14,9 +14,17 @@ export class Binder {
     return `$${name}`;
   }
 
-  /** A DOUBLE parameter (JS numbers bind as DOUBLE already; the cast documents it). */
+  /**
+   * A DOUBLE parameter, exact for every finite double. Bound as its shortest round-trip decimal
+   * text, which DuckDB parses back to the same double: @duckdb/node-api infers the type of a JS
+   * number from its value (INTEGER, BIGINT when integral, DOUBLE otherwise), so an integral bound
+   * of magnitude 2^63 or more (1e19, 1e300) failed with "bigint out of int64 range" before DuckDB
+   * saw it. The parameter is now always VARCHAR (one type, so a cached statement is never
+   * re-bound for a change of type) and the cast makes it that exact DOUBLE again.
+   */
   number(value: number): string {
-    return `${this.bind(value)}::DOUBLE`;
+    if (!Number.isFinite(value)) throw new RangeError(`a bound parameter must be a finite number, not ${value}`);
+    return `${this.bind(String(value))}::DOUBLE`;
   }
 
   /** An integer parameter. */
