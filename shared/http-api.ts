@@ -87,6 +87,27 @@ export type SessionStateEvent = Static<typeof SessionStateEvent>;
 export const DatasetState = literals(DATASET_STATES);
 export type DatasetState = Static<typeof DatasetState>;
 
+export const DataQualityKind = Type.Union([Type.Literal('dropped'), Type.Literal('finding')]);
+export type DataQualityKind = Static<typeof DataQualityKind>;
+
+/** One entry of a store's data_quality table: rows dropped at preparation, or a finding. */
+export const DataQualityEntry = Type.Object({
+  kind: DataQualityKind,
+  /** The store table the rows belong to: bars, trades, ... */
+  table: Type.String(),
+  /** The canonical column at fault; null for a problem of the whole row (e.g. a duplicate key). */
+  column: Type.Union([Type.String(), Type.Null()]),
+  /** Short name of the problem, e.g. "NaN or infinite value", "duplicate key". */
+  problem: Type.String(),
+  /** Rows concerned. */
+  count: Type.Number(),
+  /** The first few rows concerned, as text. */
+  examples: Type.Array(Type.String()),
+  /** The whole sentence, naming the input file(s) and column. */
+  message: Type.String(),
+});
+export type DataQualityEntry = Static<typeof DataQualityEntry>;
+
 export const DatasetInfo = Type.Object({
   id: Type.String(),
   inputs: Type.Array(Type.String()),
@@ -101,6 +122,10 @@ export const DatasetInfo = Type.Object({
   totalRows: Type.Union([Type.Number(), Type.Null()]),
   /** Estimated seconds until the store is ready; null until there is a basis. */
   etaSeconds: Type.Union([Type.Number(), Type.Null()]),
+  /** The dataset description (tickscope.json or --mapping) used, or where one would be read. */
+  descriptionPath: Type.Union([Type.String(), Type.Null()]),
+  /** What preparation dropped or found (the store's data_quality table); empty until ready. */
+  dataQuality: Type.Array(DataQualityEntry),
 });
 export type DatasetInfo = Static<typeof DatasetInfo>;
 

@@ -186,10 +186,22 @@ export const RunInfo = Type.Object({
   name: Type.String(),
   /** The capital base of the run's returns (docs/metrics.md); null when it has none. */
   capital: Type.Union([Type.Number(), Type.Null()]),
-  /** Where the capital came from, e.g. "params.gross_notional" or "mean gross exposure". */
+  /** Where the capital came from ("tickscope.json", "runs.capital", "params.gross_notional"), or
+   * "none: ..." saying why there is none and how to state it. */
   capitalSource: Type.String(),
 });
 export type RunInfo = Static<typeof RunInfo>;
+
+export const ColumnSource = Type.Object({
+  table: Type.Union([Type.Literal('bars'), Type.Literal('trades')]),
+  column: Type.String(),
+  source: Type.Union([Type.Literal('input'), Type.Literal('derived'), Type.Literal('absent')]),
+  /** The input column read, for source 'input'. */
+  inputColumn: Type.Union([Type.String(), Type.Null()]),
+  /** From what a derived column was computed, or what an absent one holds. */
+  note: Type.Union([Type.String(), Type.Null()]),
+});
+export type ColumnSource = Static<typeof ColumnSource>;
 
 export const DatasetSchema = Type.Object({
   id: Type.String(),
@@ -210,6 +222,13 @@ export const DatasetSchema = Type.Object({
    * pixel columns are taken over it.
    */
   calendar: Type.Object({ barMs: Type.Number({ exclusiveMinimum: 0 }), days: Type.Array(Type.Number()) }),
+  /**
+   * The exchange time zone (IANA name; 'UTC' when none is known): the UI's default display zone,
+   * and the zone of the hour breakdown. `source` says where it came from.
+   */
+  timezone: Type.Object({ zone: Type.String(), source: Type.String() }),
+  /** Where each column of bars and trades came from: read, derived at preparation, or absent. */
+  columnSources: Type.Array(ColumnSource),
 });
 export type DatasetSchema = Static<typeof DatasetSchema>;
 

@@ -1,12 +1,14 @@
 import { Suspense, lazy, useCallback, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore, type ComponentType, type ReactNode } from 'react';
+import { DataQualityNotice } from './components/DataQualityNotice.js';
 import { markDrawn } from './perf.js';
-import { count, duration, percent, pnl, utcDateTime, utcRange } from './format.js';
+import { count, dateTimeText, duration, percent, pnl, rangeText } from './format.js';
 import { useSession } from './query.js';
 import { crumbs, getRoute, goUp, hasTradeFilters, navigate, subscribeRoute, type Level, type Route } from './route.js';
 import { runLabel, runTitle } from './runs.js';
 import { prefetch, retry } from './session.js';
 import { requestWidths, tabSpecs } from './specs.js';
 import { runColor, toggleTheme, useTheme } from './theme.js';
+import { setExchangeZone, setZoneMode, useZoneMode, zoneLabel } from './display-zone.js';
 import { Overview, whenFirstChart } from './views/Overview.js';
 import type { SessionView } from './worker/types.js';
 
@@ -123,6 +125,9 @@ export function App() {
   const route = useRoute();
   const theme = useTheme();
   const dataset = view.dataset;
+  const zoneMode = useZoneMode();
+  if (dataset) setExchangeZone(dataset.timezone.zone);
+  const shownZone = zoneMode === 'utc' || !dataset ? 'UTC' : dataset.timezone.zone;
 
   // Esc goes up a level (or out of a text field first).
   useEffect(() => {
@@ -229,6 +234,18 @@ export function App() {
               })}
             </div>
           )}
+          {dataset && dataset.timezone.zone !== 'UTC' && (
+            <button
+              type="button"
+              className="theme-toggle"
+              data-testid="zone-toggle"
+              data-zone={shownZone}
+              onClick={() => setZoneMode(zoneMode === 'utc' ? 'exchange' : 'utc')}
+              title={`Times are shown in ${shownZone} (the exchange zone ${dataset.timezone.zone}: ${dataset.timezone.source}). Click for ${zoneMode === 'utc' ? zoneLabel(dataset.timezone.zone) : 'UTC'}.`}
+            >
+              {zoneLabel(shownZone)} time
+            </button>
+          )}
           <button type="button" className="theme-toggle" onClick={toggleTheme} data-testid="theme-toggle" title="Switch light/dark theme">
             {theme === 'dark' ? '☀ Light' : '☾ Dark'}
           </button>
@@ -239,7 +256,7 @@ export function App() {
         <div className="banner banner-error" role="alert" data-testid="lost-banner">
           {view.failure?.kind === 'dataset-failed' ? (
             <>
-              <strong>The dataset could not be prepared.</strong> {view.failure.message}
+              <strong>The dataset could not be prepared.</strong> <span className="banner-detail">{view.failure.message}</span>
             </>
           ) : (
             <>
@@ -270,6 +287,7 @@ export function App() {
           {view.error ?? 'Reconnecting to the session…'} The view comes back by itself.
         </div>
       )}
+      {view.dataQuality && <DataQualityNotice entries={view.dataQuality} />}
       {view.state === 'ready' && view.error && (
         <div className="banner banner-warn" role="status">
           {view.error}
@@ -299,7 +317,7 @@ export function App() {
         <div className="nav-right">
           {route.from !== undefined && route.to !== undefined && (
             <span className="range-chip" data-testid="range">
-              {utcRange(route.from, route.to)}
+              {rangeText(route.from, route.to)}
               <button type="button" className="link" onClick={() => navigate({ ...route, from: undefined, to: undefined, trade: undefined })} title="Show the whole history">
                 Show all
               </button>
@@ -334,7 +352,8 @@ export function App() {
 
       <main className="main">
         {dataset ? (
-          <Suspense fallback={<div className="empty-state">Loading the view…</div>}>
+          // Keyed by the display zone: a toggle draws every label and axis again in the new zone.
+          <Suspense key={shownZone} fallback={<div className="empty-state">Loading the view…</div>}>
             {overviewRoute && (
               <Kept visible={route.level === 'overview'}>
                 <Overview route={overviewRoute} dataset={dataset} />
@@ -352,7 +371,7 @@ export function App() {
               {dataset.range && (
                 <>
                   {' '}
-                  · {utcDateTime(dataset.range.from)} – {utcDateTime(dataset.range.to)}
+                  · {dateTimeText(dataset.range.from)} – {dateTimeText(dataset.range.to)}
                 </>
               )}
             </p>

@@ -1,5 +1,8 @@
 // Numbers as finance people read them: thousands separators, explicit signs on P&L and
-// returns, a real minus sign, percentages, compact axes; and the UTC times of the data.
+// returns, a real minus sign, percentages, compact axes; and the times of the data, in the
+// display zone (the exchange's by default).
+import { displayZone, zoneLabel } from './display-zone.js';
+
 const MINUS = '\u2212';
 
 const compactUsd = new Intl.NumberFormat('en-US', {
@@ -125,42 +128,41 @@ export function duration(msValue: number | null | undefined): string {
   return hours % 24 ? `${days}d ${hours % 24}h` : `${days}d`;
 }
 
-const dateTime = new Intl.DateTimeFormat('en-GB', {
-  timeZone: 'UTC',
-  year: 'numeric',
-  month: 'short',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-});
-const dateOnly = new Intl.DateTimeFormat('en-GB', { timeZone: 'UTC', year: 'numeric', month: 'short', day: '2-digit' });
-const shortDateTime = new Intl.DateTimeFormat('en-GB', {
-  timeZone: 'UTC',
-  year: '2-digit',
-  month: 'short',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-});
-
-/** Epoch ms -> "03 Jan 2023, 14:35 UTC". */
-export function utcDateTime(epochMs: number): string {
-  return `${dateTime.format(epochMs)} UTC`;
+// Times in the display zone (display-zone.ts: the exchange's, or UTC by the header's toggle).
+const formats = new Map<string, { dateTime: Intl.DateTimeFormat; dateOnly: Intl.DateTimeFormat; short: Intl.DateTimeFormat }>();
+function formatsIn(zone: string) {
+  let f = formats.get(zone);
+  if (!f) {
+    const time = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' } as const;
+    f = {
+      dateTime: new Intl.DateTimeFormat('en-GB', { timeZone: zone, year: 'numeric', month: 'short', day: '2-digit', ...time }),
+      dateOnly: new Intl.DateTimeFormat('en-GB', { timeZone: zone, year: 'numeric', month: 'short', day: '2-digit' }),
+      short: new Intl.DateTimeFormat('en-GB', { timeZone: zone, year: '2-digit', month: 'short', day: '2-digit', ...time }),
+    };
+    formats.set(zone, f);
+  }
+  return f;
 }
 
-/** Epoch ms -> "03 Jan 2023". */
-export function utcDate(epochMs: number | null | undefined): string {
+/** Epoch ms -> "03 Jan 2023, 09:35 New York" (the display zone named). */
+export function dateTimeText(epochMs: number): string {
+  return `${formatsIn(displayZone()).dateTime.format(epochMs)} ${zoneLabel()}`;
+}
+
+/** Epoch ms -> "03 Jan 2023". Dates are the UTC dates of the data (docs/metrics.md): a day is one. */
+export function dateText(epochMs: number | null | undefined): string {
   if (!finite(epochMs)) return DASH;
-  return dateOnly.format(epochMs);
+  return formatsIn('UTC').dateOnly.format(epochMs);
 }
 
-/** Epoch ms -> "03 Jan 24, 14:35" (table cells). */
-export function utcShort(epochMs: number | null | undefined): string {
+/** Epoch ms -> "03 Jan 24, 09:35" in the display zone (table cells; the header names the zone). */
+export function dateTimeShort(epochMs: number | null | undefined): string {
   if (!finite(epochMs)) return DASH;
-  return shortDateTime.format(epochMs);
+  return formatsIn(displayZone()).short.format(epochMs);
 }
 
-/** A range for humans: "03 Jan 2023, 14:35 – 10 Jan 2023, 16:00 UTC". */
-export function utcRange(from: number, to: number): string {
-  return `${dateTime.format(from)} – ${dateTime.format(to)} UTC`;
+/** A range for humans: "03 Jan 2023, 09:35 – 10 Jan 2023, 16:00 New York". */
+export function rangeText(from: number, to: number): string {
+  const f = formatsIn(displayZone()).dateTime;
+  return `${f.format(from)} – ${f.format(to)} ${zoneLabel()}`;
 }

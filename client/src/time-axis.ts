@@ -5,6 +5,7 @@
 import type uPlot from 'uplot';
 import type { DatasetSchema } from '../../shared/messages.js';
 import { TradingTime, type TradingCalendar } from '../../shared/trading-time.js';
+import { wallClock, type WallClock } from './display-zone.js';
 
 let made: { calendar: TradingCalendar; time: TradingTime } | null = null;
 
@@ -36,7 +37,7 @@ const TICK_SPACE = 90;
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number) => String(n).padStart(2, '0');
-const monthDay = (d: Date) => `${d.getUTCMonth() + 1}/${d.getUTCDate()}`;
+const monthDay = (d: WallClock) => `${d.month}/${d.day}`;
 
 interface Tick {
   /** Calendar instant, epoch ms. */
@@ -46,22 +47,26 @@ interface Tick {
 
 type DayTick = { first: number; last: number };
 
-/** Day-level groupings: every day, the first day of each week, month, quarter, year. */
-const GROUPINGS: { key: (d: Date) => number; label: (d: Date, previous: Date | null) => string }[] = [
-  { key: (d) => d.getTime(), label: dayLabel },
-  { key: (d) => Math.floor((d.getTime() / 86_400_000 + 3) / 7), label: dayLabel }, // weeks from Monday
-  { key: (d) => d.getUTCFullYear() * 12 + d.getUTCMonth(), label: monthLabel },
-  { key: (d) => d.getUTCFullYear() * 4 + Math.floor(d.getUTCMonth() / 3), label: monthLabel },
-  { key: (d) => d.getUTCFullYear(), label: (d) => String(d.getUTCFullYear()) },
+/** Days since the epoch of a wall-clock date. */
+const dayNumber = (d: WallClock) => Date.UTC(d.year, d.month - 1, d.day) / 86_400_000;
+
+/** Day-level groupings, over wall-clock dates in the display zone: every day, the first day of each
+ * week, month, quarter, year. */
+const GROUPINGS: { key: (d: WallClock) => number; label: (d: WallClock, previous: WallClock | null) => string }[] = [
+  { key: dayNumber, label: dayLabel },
+  { key: (d) => Math.floor((dayNumber(d) + 3) / 7), label: dayLabel }, // weeks from Monday
+  { key: (d) => d.year * 12 + d.month - 1, label: monthLabel },
+  { key: (d) => d.year * 4 + Math.floor((d.month - 1) / 3), label: monthLabel },
+  { key: (d) => d.year, label: (d) => String(d.year) },
 ];
 
-function dayLabel(d: Date, previous: Date | null): string {
-  return previous === null || previous.getUTCFullYear() !== d.getUTCFullYear() ? `${monthDay(d)}\n${d.getUTCFullYear()}` : monthDay(d);
+function dayLabel(d: WallClock, previous: WallClock | null): string {
+  return previous === null || previous.year !== d.year ? `${monthDay(d)}\n${d.year}` : monthDay(d);
 }
 
-function monthLabel(d: Date, previous: Date | null): string {
-  const month = MONTHS[d.getUTCMonth()]!;
-  return previous === null || previous.getUTCFullYear() !== d.getUTCFullYear() ? `${month}\n${d.getUTCFullYear()}` : month;
+function monthLabel(d: WallClock, previous: WallClock | null): string {
+  const month = MONTHS[d.month - 1]!;
+  return previous === null || previous.year !== d.year ? `${month}\n${d.year}` : month;
 }
 
 /** The first day of each group, thinned to at most `max` ticks by the finest grouping that fits. */
@@ -70,14 +75,14 @@ function dayTicks(days: DayTick[], max: number): Tick[] | null {
     const firsts: DayTick[] = [];
     let lastKey: number | null = null;
     for (const day of days) {
-      const key = grouping.key(new Date(day.first));
+      const key = grouping.key(wallClock(day.first));
       if (key !== lastKey) firsts.push(day);
       lastKey = key;
     }
     if (firsts.length <= max) {
-      let previous: Date | null = null;
+      let previous: WallClock | null = null;
       return firsts.map((day) => {
-        const d = new Date(day.first);
+        const d = wallClock(day.first);
         const label = grouping.label(d, previous);
         previous = d;
         return { at: day.first, label };
@@ -87,15 +92,18 @@ function dayTicks(days: DayTick[], max: number): Tick[] | null {
   return null;
 }
 
-/** Round times of day within each day's bars, by the finest step that gives at most `max` ticks. */
+/** Round times of day (of the display zone's wall clock) within each day's bars, by the finest step
+ * that gives at most `max` ticks. */
 function intradayTicks(days: DayTick[], from: number, to: number, max: number): Tick[] | null {
   for (const step of INTRADAY_STEPS) {
     const ticks: Tick[] = [];
     for (const day of days) {
       let first = true;
-      for (let at = Math.ceil(Math.max(day.first, from) / step) * step; at <= Math.min(day.last, to); at += step) {
-        const d = new Date(at);
-        const time = `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+      // Round in wall-clock time: the day's offset from UTC, added before rounding, taken off after.
+      const offset = wallClock(day.first).offsetMs;
+      for (let at = Math.ceil((Math.max(day.first, from) + offset) / step) * step - offset; at <= Math.min(day.last, to); at += step) {
+        const d = wallClock(at);
+        const time = `${pad(d.hour)}:${pad(d.minute)}`;
         ticks.push({ at, label: first ? `${time}\n${monthDay(d)}` : time });
         first = false;
         if (ticks.length > max) break;
@@ -109,7 +117,7 @@ function intradayTicks(days: DayTick[], from: number, to: number, max: number): 
 
 /**
  * uPlot axis `splits` and `values` for an x scale in trading seconds: ticks at calendar instants
- * (mapped into trading time), labelled in UTC.
+ * (mapped into trading time), labelled in the display zone (display-zone.ts).
  */
 export function tradingTimeAxis(time: TradingTime): Pick<uPlot.Axis, 'splits' | 'values'> {
   const labels = new Map<number, string>();
@@ -134,9 +142,9 @@ export function tradingTimeAxis(time: TradingTime): Pick<uPlot.Axis, 'splits' | 
   };
 }
 
-/** The legend's time at the cursor: trading seconds -> "2024-01-03 14:35". */
+/** The legend's time at the cursor, in the display zone: trading seconds -> "2024-01-03 09:35". */
 export function cursorTime(time: TradingTime, x: number | null | undefined): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return '–';
-  const d = new Date(Math.round(time.fromTrading(x * 1000)));
-  return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`;
+  const d = wallClock(Math.round(time.fromTrading(x * 1000)));
+  return `${d.year}-${pad(d.month)}-${pad(d.day)} ${pad(d.hour)}:${pad(d.minute)}`;
 }

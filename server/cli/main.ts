@@ -1,18 +1,21 @@
-// `tickscope serve | prepare | fixtures` (the command line of DESIGN.md) and `tickscope stores`.
+// `tickscope serve | prepare | inspect | fixtures` (the command line of DESIGN.md) and `tickscope stores`.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { errorMessage } from '../../shared/errors.js';
 import { ensureFixtures, generateFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
 import { startControlServer } from '../control/app.js';
 import { HEARTBEAT_TIMEOUT_MS, QUEUE_LENGTH } from '../control/session-manager.js';
 import { DEFAULT_MAX_SESSIONS, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../control/memory-budget.js';
 import type { DatasetSpec } from '../control/dataset-catalog.js';
+import { BAD_ROW_POLICIES, type BadRowPolicy } from '../prepare/description.js';
+import { inspectDataset } from '../prepare/inspect.js';
 import { defaultMemoryLimit, formatSize } from '../prepare/memory.js';
 import { prepareInChild } from '../prepare/run-in-child.js';
 import { listStores, pruneStores, unreadableByThisBuild } from '../prepare/store-dir.js';
 import { STORE_FORMAT_VERSION } from '../store/format.js';
+import { formatInspectReport } from './inspect-report.js';
 import { formatCount, formatDuration, ProgressBar } from './progress.js';
 
 const DEMO_SEED = 42;
@@ -29,9 +32,20 @@ function storeDir(): string {
   return path.join(repoRoot(), '.cache', 'stores');
 }
 
-/** One dataset per --data folder, named after the folder. */
-function datasetSpecs(paths: readonly string[]): DatasetSpec[] {
-  return paths.map((input) => ({ id: path.basename(path.resolve(input)).replace(/[^A-Za-z0-9_.-]/g, '_'), input: path.resolve(input) }));
+/** One dataset per --data folder, named after the folder; --mapping and --on-bad-rows apply to each. */
+function datasetSpecs(paths: readonly string[], description: { mappingFile?: string; onBadRows?: BadRowPolicy }): DatasetSpec[] {
+  return paths.map((input) => ({ id: path.basename(path.resolve(input)).replace(/[^A-Za-z0-9_.-]/g, '_'), input: path.resolve(input), ...description }));
+}
+
+const MAPPING_HELP = 'dataset description (JSON: column names, timezone, capital, onBadRows...) read instead of the tickscope.json beside the data';
+const onBadRowsOption = () =>
+  new Option('--on-bad-rows <policy>', 'rows with NaN, null keys or duplicate keys: fail (list them all) or drop (and report them); overrides onBadRows of the description').choices(
+    BAD_ROW_POLICIES,
+  );
+
+/** The description options of a command, as prepare settings take them. */
+function descriptionOptions(options: { mapping?: string; onBadRows?: BadRowPolicy }): { mappingFile?: string; onBadRows?: BadRowPolicy } {
+  return { ...(options.mapping ? { mappingFile: path.resolve(options.mapping) } : {}), ...(options.onBadRows ? { onBadRows: options.onBadRows } : {}) };
 }
 
 const program = new Command('tickscope').description('Drill into large backtests in a browser.').showHelpAfterError();
@@ -40,6 +54,8 @@ program
   .command('serve')
   .description('start the control server (generates and prepares a demo backtest when no --data is given)')
   .option('--data <dirs...>', 'dataset folders (bars/ and trades/ Parquet; see README)')
+  .option('--mapping <file>', MAPPING_HELP)
+  .addOption(onBadRowsOption())
   .option('--port <n>', 'port to listen on', integer('--port', 0), 8080)
   .option('--host <address>', 'interface to bind; anything but loopback exposes every session', '127.0.0.1')
   .option('--idle-timeout <s>', 'seconds a session lives with no tab connected', integer('--idle-timeout', 1), 60)
@@ -69,7 +85,7 @@ program
       ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
       ...(options.trustUserHeader ? { trustUserHeader: options.trustUserHeader } : {}),
       ...(adminToken ? { adminToken } : {}),
-      datasets: datasetSpecs(dataPaths),
+      datasets: datasetSpecs(dataPaths, descriptionOptions(options)),
       storeDir: storeDir(),
       clientDir: fileURLToPath(new URL('../../web/', import.meta.url)),
       poolSize: options.poolSize,
@@ -115,7 +131,8 @@ program
   .description('prepare a dataset (folders, files or globs of Parquet / Arrow IPC) into a store that session processes open')
   .argument('<inputs...>', 'dataset folder(s), Parquet or Arrow files, globs (quote them), hive-partitioned folders')
   .option('--out <dir>', 'folder of prepared stores', storeDir())
-  .option('--mapping <file>', 'JSON file mapping canonical columns to your column names, and the zone of naive timestamps')
+  .option('--mapping <file>', MAPPING_HELP)
+  .addOption(onBadRowsOption())
   .option('--memory-limit <size>', 'DuckDB memory limit during preparation (it spills to a temp folder beyond it)', defaultMemoryLimit())
   .option('--threads <n>', 'DuckDB threads (default: all cores)', integer('--threads', 1))
   .option('--temp-dir <dir>', 'where to spill when over the memory limit (default: <out>/.tmp)')
@@ -129,7 +146,7 @@ program
         storeDir: path.resolve(options.out),
         memoryLimit: options.memoryLimit,
         ...(options.threads ? { threads: options.threads } : {}),
-        ...(options.mapping ? { mappingFile: path.resolve(options.mapping) } : {}),
+        ...descriptionOptions(options),
         ...(options.tempDir ? { tempDir: path.resolve(options.tempDir) } : {}),
         onProgress: (p) => bar.update(p),
       });
@@ -141,9 +158,25 @@ program
         process.stdout.write(`  ${formatCount(result.rows)} input rows, ${formatCount(result.rows / Math.max(secs, 1e-3))} rows/s, memory limit ${options.memoryLimit}, peak RSS ${formatSize(result.peakRssBytes)}\n`);
       }
       if (result.timezoneNote) process.stdout.write(`  timestamps: ${result.timezoneNote}\n`);
+      for (const e of result.dataQuality) process.stdout.write(`  ${e.kind === 'dropped' ? 'dropped' : 'found'}: ${e.message}\n`);
     } catch (error) {
       bar.stop();
       fail('prepare', errorMessage(error));
+    }
+  });
+
+program
+  .command('inspect')
+  .description('dry run: how each file would be read (table, format, columns, what is missing) and a suggested tickscope.json; reads footers and a few rows only')
+  .argument('<inputs...>', 'dataset folder(s), files or globs, as for prepare')
+  .option('--mapping <file>', MAPPING_HELP)
+  .option('--json', 'print one JSON document (for scripts)')
+  .action(async (inputs: string[], options) => {
+    try {
+      const report = await inspectDataset({ inputs, ...descriptionOptions(options) });
+      process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : formatInspectReport(report));
+    } catch (error) {
+      fail('inspect', errorMessage(error));
     }
   });
 

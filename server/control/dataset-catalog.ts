@@ -1,7 +1,8 @@
 // The datasets this server can open, and their preparation into stores. Preparation runs in a
 // child process (server/prepare), so bad input or a crash there cannot take any tab down.
 import { errorMessage } from '../../shared/errors.js';
-import type { DatasetInfo, DatasetState } from '../../shared/http-api.js';
+import type { DataQualityEntry, DatasetInfo, DatasetState } from '../../shared/http-api.js';
+import type { BadRowPolicy } from '../prepare/description.js';
 import { prepareInChild } from '../prepare/run-in-child.js';
 import { controlErrors } from './errors.js';
 
@@ -9,6 +10,10 @@ export interface DatasetSpec {
   id: string;
   /** The dataset folder (see server/prepare for the layout it accepts). */
   input: string;
+  /** `serve --mapping FILE`: the description read instead of the folder's tickscope.json. */
+  mappingFile?: string;
+  /** `serve --on-bad-rows`: wins over the description's onBadRows. */
+  onBadRows?: BadRowPolicy;
 }
 
 interface DatasetEntry extends DatasetSpec {
@@ -19,6 +24,8 @@ interface DatasetEntry extends DatasetSpec {
   rows: number | null;
   totalRows: number | null;
   etaSeconds: number | null;
+  descriptionPath: string | null;
+  dataQuality: DataQualityEntry[];
   prepared: Promise<string> | null;
 }
 
@@ -32,7 +39,7 @@ export class DatasetCatalog {
   ) {
     for (const spec of specs) {
       if (this.entries.has(spec.id)) throw new Error(`two datasets are named "${spec.id}" (${spec.input})`);
-      this.entries.set(spec.id, { ...spec, state: 'pending', progress: 0, phase: null, error: null, rows: null, totalRows: null, etaSeconds: null, prepared: null });
+      this.entries.set(spec.id, { ...spec, state: 'pending', progress: 0, phase: null, error: null, rows: null, totalRows: null, etaSeconds: null, descriptionPath: null, dataQuality: [], prepared: null });
     }
   }
 
@@ -44,7 +51,7 @@ export class DatasetCatalog {
   }
 
   list(): DatasetInfo[] {
-    return [...this.entries.values()].map(({ id, input, state, progress, phase, error, rows, totalRows, etaSeconds }) => ({
+    return [...this.entries.values()].map(({ id, input, state, progress, phase, error, rows, totalRows, etaSeconds, descriptionPath, dataQuality }) => ({
       id,
       inputs: [input],
       state,
@@ -54,6 +61,8 @@ export class DatasetCatalog {
       rows,
       totalRows,
       etaSeconds,
+      descriptionPath,
+      dataQuality,
     }));
   }
 
@@ -80,6 +89,8 @@ export class DatasetCatalog {
       const result = await prepareInChild({
         input: entry.input,
         storeDir: this.storeDir,
+        ...(entry.mappingFile ? { mappingFile: entry.mappingFile } : {}),
+        ...(entry.onBadRows ? { onBadRows: entry.onBadRows } : {}),
         onProgress: ({ phase, fraction, rows, totalRows, etaSeconds }) => {
           entry.phase = phase;
           entry.progress = fraction;
@@ -92,10 +103,14 @@ export class DatasetCatalog {
       entry.progress = 1;
       entry.phase = null;
       entry.rows = entry.totalRows = entry.etaSeconds = null;
-      this.log('dataset.ready', { dataset: entry.id, store: result.storePath, reused: result.reused, ms: Date.now() - started });
+      entry.descriptionPath = result.descriptionPath;
+      entry.dataQuality = result.dataQuality;
+      this.log('dataset.ready', { dataset: entry.id, store: result.storePath, reused: result.reused, ms: Date.now() - started, dataQuality: result.dataQuality.length });
       return result.storePath;
     } catch (error) {
       entry.state = 'failed';
+      entry.phase = null;
+      entry.rows = entry.totalRows = entry.etaSeconds = null;
       entry.error = `dataset "${entry.id}" failed to prepare: ${errorMessage(error)}`;
       this.log('dataset.failed', { dataset: entry.id, error: entry.error });
       throw new Error(entry.error, { cause: error });

@@ -7,15 +7,22 @@ import { errorMessage } from '../../shared/errors.js';
 import { META_TABLE, MetaKey, STORE_FORMAT_VERSION, StoreTable } from '../store/format.js';
 import { sqlString } from '../sql/text.js';
 import { stageArrowFiles } from './arrow.js';
-import { checkBars, checkTrades, presortedOrder, probeFiles, rowLocator } from './checks.js';
+import { checkBars, checkTimestampText, checkTrades, presortedOrder, probeFiles, rowLocator } from './checks.js';
 import { PrepareError } from './errors.js';
 import { selectList, tableExprs, timezoneNote, type ExprContext } from './expressions.js';
 import { TABLE_KINDS, sourceLabel, type ResolvedInputs, type TableKind } from './inputs.js';
-import type { DatasetMapping } from './mapping.js';
+import { DataQuality, writeDataQuality } from './data-quality.js';
+import { canonicalDescription, type LocatedDescription } from './description.js';
 import { defaultMemoryLimit, duckdbMemoryLimit } from './memory.js';
 import { runTracked, type Progress } from './progress.js';
 import { ROLLUPS } from './rollups.js';
-import { inspectTable, readParquetFiles, stagedArrowRelation, stagedArrowTable, type TableInput } from './table-input.js';
+import { recordCapital } from './capital.js';
+import { columnSources, writeColumnSources } from './column-sources.js';
+import { deriveTradeFields, type DerivedField } from './derive-trades.js';
+import { defineExchangeTime, exchangeZone, writeExchangeZone } from './exchange-zone.js';
+import { reconcileTrades } from './reconcile.js';
+import { inspectInputs, writeFormatRecord } from './formats/index.js';
+import { readParquetFiles, readTextFiles, stagedArrowRelation, stagedArrowTable, type TableInput } from './table-input.js';
 
 /** The relative cost of each phase, scaled by the share of the data it reads (bars, trades, Arrow). */
 const WEIGHTS = { inspect: 0.01, stage: 0.3, orderCheck: 0.1, sortBars: 1.0, copyBars: 0.3, checkBars: 0.1, dims: 0.02, trades: 1.2, rollups: 1.3, checkpoint: 0.15 } as const;
@@ -27,7 +34,8 @@ export interface BuildOptions {
   /** The store file to write (a temporary path, published by the caller). */
   file: string;
   resolved: ResolvedInputs;
-  mapping: DatasetMapping;
+  /** The dataset description (tickscope.json or --mapping) and where it is. */
+  described: LocatedDescription;
   fingerprint: string;
   memoryLimit?: string;
   threads?: number;
@@ -35,7 +43,9 @@ export interface BuildOptions {
   tempDir: string;
 }
 
-export async function buildStore(o: BuildOptions, progress: Progress): Promise<{ note: string; rows: number }> {
+export async function buildStore(o: BuildOptions, progress: Progress): Promise<{ note: string; rows: number; quality: DataQuality }> {
+  const description = o.described.description;
+  const quality = new DataQuality(description.onBadRows ?? 'fail', o.described.path);
   const label = o.resolved.inputs.join(', ');
   let phase = 'opening the store';
   let source = o.file;
@@ -62,7 +72,7 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
     await con.run(`SET preserve_insertion_order = true`);
     await con.run(`SET enable_progress_bar = true`);
     await con.run(`SET enable_progress_bar_print = false`);
-    const ctx: ExprContext = { notes: new Map(), timezone: o.mapping.timezone ?? null };
+    const ctx: ExprContext = { notes: new Map(), timezone: description.timezone ?? null };
     if (ctx.timezone) {
       try {
         await con.run(`SELECT timezone(${sqlString(ctx.timezone)}, TIMESTAMP '2000-01-01')`);
@@ -73,19 +83,16 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
 
     // ---- inspect every input (footers and schemas only)
     step('checking inputs', label, WEIGHTS.inspect, null);
-    const tables = {} as Record<TableKind, TableInput | null>;
-    for (const kind of TABLE_KINDS) {
-      const src = o.resolved.sources[kind];
-      source = src?.location ?? source;
-      tables[kind] = src ? await inspectTable(con, src, o.mapping) : null;
-    }
-    const bars = tables.bars!;
+    // Files a format adapter recognises (formats/) are staged into canonical tables here; the
+    // rest are inspected the canonical way.
+    const { tables, formats, sources: formatSources } = await inspectInputs(con, o.resolved, description);
+    const bars = tables.bars;
     const arrowBytes = TABLE_KINDS.reduce((n, k) => n + (tables[k]?.arrow.reduce((m, f) => m + f.size, 0) ?? 0), 0);
     const parquetBytes = TABLE_KINDS.reduce((n, k) => n + (tables[k]?.parquet.reduce((m, f) => m + f.size, 0) ?? 0), 0);
     const arrowShare = arrowBytes / Math.max(1, arrowBytes + parquetBytes);
     const arrowFiles = TABLE_KINDS.reduce((n, k) => n + (tables[k]?.arrow.length ?? 0), 0);
     const tradeShare = tables.trades ? Math.max(0.02, tables.trades.rows / Math.max(1, bars.rows + tables.trades.rows)) : 0;
-    const mayBePresorted = bars.arrow.length === 0 && bars.resolved.has('trade_qty') && bars.parquet.length <= PRESORTED_MAX_FILES;
+    const mayBePresorted = bars.arrow.length === 0 && bars.text.length === 0 && bars.parquet.length > 0 && bars.resolved.has('trade_qty') && bars.parquet.length <= PRESORTED_MAX_FILES;
     progress.setTotal(
       WEIGHTS.inspect +
         WEIGHTS.stage * arrowShare +
@@ -98,7 +105,9 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
     for (const kind of TABLE_KINDS) {
       const t = tables[kind];
       if (!t) continue;
+      if (t.relation) continue; // staged by a format adapter
       const parts: string[] = [];
+      if (t.text.length) parts.push(...readTextFiles(t));
       if (t.parquet.length) parts.push(`SELECT * FROM ${readParquetFiles(t, t.parquet, { unionByName: true })}`);
       if (t.arrow.length) {
         step(`reading Arrow ${kind}`, t.arrow.length === 1 ? t.arrow[0]!.path : t.source.location, (WEIGHTS.stage * arrowShare * t.arrow.length) / Math.max(1, arrowFiles), null);
@@ -129,11 +138,12 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
       }
     }
     step(presorted ? 'copying bars (input already sorted)' : 'sorting bars', bars.source.location, (presorted ? WEIGHTS.copyBars : WEIGHTS.sortBars) * (1 - tradeShare), bars.rows);
+    await checkTimestampText(con, bars, ctx, locate, quality);
     await buildBars(con, bars, ctx, progress, presorted);
 
     step('checking bars', bars.source.location, WEIGHTS.checkBars * (1 - tradeShare), bars.rows);
     // Strictly increasing keys (proven above when presorted) have no duplicates to look for.
-    await checkBars(con, bars, locate, progress, !presorted);
+    await checkBars(con, bars, locate, progress, !presorted, quality);
 
     // ---- dimensions
     step('dimensions', tables.symbols?.source.location ?? bars.source.location, WEIGHTS.dims / 2, null);
@@ -144,12 +154,26 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
     // ---- trades
     step('sorting trades', tables.trades?.source.location ?? '(no trades input)', WEIGHTS.trades * tradeShare, tables.trades?.rows ?? 0);
     if (tables.trades) {
+      await checkTimestampText(con, tables.trades, ctx, locate, quality);
       await buildTrades(con, tables.trades, ctx, progress);
-      await checkTrades(con, tables.trades, locate);
+      await checkTrades(con, tables.trades, locate, quality);
       progress.update(1);
     } else {
       await con.run(`CREATE TABLE ${StoreTable.trades} AS ${NO_TRADES}`);
     }
+    // Under onBadRows "fail", every bad row of bars and trades refused in one error.
+    quality.failIfRefused();
+
+    // ---- trade fields the input lacks and the bars give (derive-trades.ts); the capital base of
+    // each run (capital.ts); the exchange zone that trade_day's hour is in (exchange-zone.ts)
+    let derived: DerivedField[] = [];
+    if (tables.trades) {
+      step('deriving trade fields', tables.trades.source.location, 0, tables.trades.rows);
+      derived = await deriveTradeFields(con, tables.trades, bars, progress);
+    }
+    await recordCapital(con, description.capital);
+    const zone = await exchangeZone(con, description.timezone, TABLE_KINDS.map((k) => tables[k]));
+    await defineExchangeTime(con, zone.zone);
 
     // ---- rollups (server/prepare/rollups.ts), after trades so that a rollup may use them
     const rollupWeight = (WEIGHTS.rollups * (1 - tradeShare)) / Math.max(1, ROLLUPS.length);
@@ -157,14 +181,22 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
       step('rollups', `${rollup.table} from ${bars.source.location}`, rollupWeight, null);
       await runTracked(con, `CREATE TABLE ${rollup.table} AS ${rollup.select}`, progress);
     }
+    step('reconciling trades with bars', tables.trades?.source.location ?? bars.source.location, 0, null);
+    for (const finding of await reconcileTrades(con)) quality.finding(finding);
 
     // ---- meta, then make the file self-contained
     step('writing the store', o.file, WEIGHTS.checkpoint * (1 - tradeShare), null);
     const note = timezoneNote(ctx);
-    await writeMeta(con, o.fingerprint, TABLE_KINDS.flatMap((k) => tables[k]?.source.location ?? []), note);
+    // A format adapter stages several tables from one folder: list each input location once.
+    const inputs = [...new Set(TABLE_KINDS.flatMap((k) => tables[k]?.source.location ?? []))];
+    await writeMeta(con, o.fingerprint, inputs, note, o.described);
+    await writeFormatRecord(con, formats, formatSources);
+    await writeExchangeZone(con, zone);
+    await writeColumnSources(con, columnSources(bars, tables.trades, derived));
+    await writeDataQuality(con, quality.entries);
     for (const kind of TABLE_KINDS) if (tables[kind]?.arrow.length) await con.run(`DROP TABLE IF EXISTS ${stagedArrowRelation(kind)}`);
     await con.run('CHECKPOINT');
-    return { note, rows: bars.rows + (tables.trades?.rows ?? 0) };
+    return { note, rows: bars.rows + (tables.trades?.rows ?? 0), quality };
   } catch (err) {
     if (err instanceof PrepareError) throw err;
     throw new PrepareError(`preparing ${label}: ${phase} failed (${source}): ${errorMessage(err)}`, { cause: err });
@@ -211,8 +243,8 @@ const SYMBOLS: Dimension = {
 const RUNS: Dimension = {
   table: StoreTable.runs,
   key: 'run_id',
-  attributes: ['name', 'params'],
-  columns: `coalesce(from_input.name, from_input.run_id, from_bars.run_id) AS name, from_input.params AS params`,
+  attributes: ['name', 'params', 'capital'],
+  columns: `coalesce(from_input.name, from_input.run_id, from_bars.run_id) AS name, from_input.params AS params, from_input.capital AS capital`,
 };
 
 async function buildDimension(con: DuckDBConnection, dim: Dimension, t: TableInput | null, ctx: ExprContext): Promise<void> {
@@ -256,7 +288,7 @@ async function buildTrades(con: DuckDBConnection, t: TableInput, ctx: ExprContex
   }
 }
 
-async function writeMeta(con: DuckDBConnection, fingerprint: string, inputs: string[], note: string): Promise<void> {
+async function writeMeta(con: DuckDBConnection, fingerprint: string, inputs: string[], note: string, described: LocatedDescription): Promise<void> {
   await con.run(`CREATE TABLE ${META_TABLE} (key VARCHAR PRIMARY KEY, value VARCHAR)`);
   const rows: [string, string][] = [
     [MetaKey.formatVersion, String(STORE_FORMAT_VERSION)],
@@ -264,6 +296,8 @@ async function writeMeta(con: DuckDBConnection, fingerprint: string, inputs: str
     [MetaKey.createdAt, new Date().toISOString()],
     [MetaKey.inputs, JSON.stringify(inputs)],
     [MetaKey.timezoneNote, note],
+    [MetaKey.description, canonicalDescription(described.description)],
+    [MetaKey.descriptionPath, described.path],
   ];
   await con.run(`INSERT INTO ${META_TABLE} VALUES ${rows.map(([k, v]) => `(${sqlString(k)}, ${sqlString(v)})`).join(', ')}`);
 }

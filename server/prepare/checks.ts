@@ -1,13 +1,18 @@
 // The checks of the base tables once built, and what names the culprit when one fails: the input
 // files holding the offending rows (locate), or the file that fails to read on its own (probe).
-// Every failure is a PrepareError naming the file(s) and the column.
+// Bad rows (null keys, NaN, duplicate keys...) are each reported, with counts and examples, to the
+// build's DataQuality (data-quality.ts), which drops them or refuses them all in one error; every
+// other failure is a PrepareError naming the file(s) and the column.
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { errorMessage } from '../../shared/errors.js';
 import { StoreTable } from '../store/format.js';
-import { sqlString } from '../sql/text.js';
+import { sqlIdent, sqlString } from '../sql/text.js';
+import { familyOf, type ColumnInfo } from './column-types.js';
+import { DataQuality, EXAMPLES_KEPT } from './data-quality.js';
 import { PrepareError } from './errors.js';
 import { tableExprs, type ExprContext } from './expressions.js';
 import { sourceLabel, type DataFile } from './inputs.js';
+import { COLUMNS } from './mapping.js';
 import type { Progress } from './progress.js';
 import { readParquetFiles, stagedArrowRelation, type TableInput } from './table-input.js';
 
@@ -96,108 +101,233 @@ export async function presortedOrder(con: DuckDBConnection, bars: TableInput, ct
 }
 
 const BAR_NUMBERS = ['price', 'position_qty', 'position_value', 'trade_qty', 'fees', 'pnl'] as const;
+const BAR_KEY = ['run_id', 'symbol', 'ts'] as const;
+const TRADE_NUMBERS = ['qty', 'entry_price', 'exit_price', 'fees', 'pnl', 'ret', 'mae', 'mfe'] as const;
+const TRADE_KEY = ['run_id', 'trade_id', 'symbol', 'entry_ts'] as const;
+
+/** One kind of bad row: which column, what is wrong, and the condition over canonical columns. */
+interface RowRule {
+  column: string | null;
+  problem: string;
+  cond: RowCondition;
+  /** The sentence after "<table> in <files>: ", given the count and the first example. */
+  says: (count: number, example: RowExample) => string;
+  /** Another problem whose rows this rule meets again (text that is not a timestamp is read as
+   * NULL): those rows are reported once, under that problem. */
+  overlaps?: string;
+}
+
+const UNPARSABLE_TIMESTAMP = 'unparsable timestamp';
+
+interface RowExample {
+  /** The row's key, e.g. "(run_id, symbol, ts) = (r1, AAA, 2024-01-02 14:40:00)". */
+  key: string;
+  /** The offending value as text. */
+  value: string;
+}
+
+/** The name of a canonical column in the input, for messages. */
+function inputName(t: TableInput, k: string): string {
+  return t.resolved.get(k)?.name ?? (k === 'run_id' ? '(none: default run)' : `(derived ${k})`);
+}
+
+/**
+ * Counts the rows of `table` breaking each rule (one pass), reports each rule broken to `quality`
+ * with its first examples and the input files holding them, and under "drop" deletes those rows.
+ */
+async function applyRowRules(
+  con: DuckDBConnection,
+  t: TableInput,
+  table: string,
+  key: readonly string[],
+  rules: readonly RowRule[],
+  locate: Locate,
+  quality: DataQuality,
+): Promise<void> {
+  const own = (k: string) => k;
+  const [row] = (await con.runAndReadAll(`SELECT ${rules.map((r, i) => `count(*) FILTER (WHERE ${r.cond(own)}) AS n${i}`).join(', ')} FROM ${table}`)).getRowsJson();
+  const broken = rules.map((rule, i) => ({ rule, count: Number(row?.[i] ?? 0) })).filter((b) => b.count > 0);
+  for (const { rule, count: all } of broken) {
+    const count = all - (rule.overlaps && rule.column ? quality.countOf(t.source.kind, rule.column, rule.overlaps) : 0);
+    if (count <= 0) continue;
+    const value = rule.column ? `${rule.column}::VARCHAR` : 'NULL';
+    const rows = (await con.runAndReadAll(`SELECT ${key.map((k) => `${k}::VARCHAR`).join(', ')}, ${value} FROM ${table} WHERE ${rule.cond(own)} LIMIT ${EXAMPLES_KEPT}`)).getRowsJson();
+    const examples = rows.map((r) => ({ key: `(${key.join(', ')}) = (${r.slice(0, key.length).map(String).join(', ')})`, value: String(r[key.length]) }));
+    const files = await locate(t, rule.cond);
+    quality.badRows({
+      table: t.source.kind,
+      column: rule.column,
+      problem: rule.problem,
+      count,
+      examples: examples.map((e) => (rule.column ? `${e.key}: ${rule.column} = ${e.value}` : e.key)),
+      message: `${t.source.kind} ${filesNote(files, t)}: ${rule.says(count, examples[0] ?? { key: '?', value: '?' })}`,
+    });
+  }
+  if (quality.dropping && broken.length) {
+    await con.run(`DELETE FROM ${table} WHERE ${broken.map((b) => `(${b.rule.cond(own)})`).join(' OR ')}`);
+  }
+}
+
+/** Under "drop", refuses a table that has no rows left. */
+async function checkRowsLeft(con: DuckDBConnection, t: TableInput, table: string, quality: DataQuality): Promise<void> {
+  if (!quality.dropping) return;
+  const [row] = (await con.runAndReadAll(`SELECT count(*)::DOUBLE FROM ${table}`)).getRowsJson();
+  if (Number(row?.[0] ?? 0) === 0) {
+    throw new PrepareError(`${t.source.kind} in ${sourceLabel(t.source)}: no rows left after dropping bad rows (${quality.entries.map((e) => e.message).join('; ')})`);
+  }
+}
 
 /**
  * The bars table: rows, no null keys, finite timestamps and numbers, and (unless the build proved
- * the keys strictly increasing) no duplicate (run_id, symbol, ts).
+ * the keys strictly increasing) no duplicate (run_id, symbol, ts). Every problem goes to `quality`:
+ * under "drop" its rows are deleted (the first copy of a duplicated key is kept), under "fail"
+ * the build refuses them all at once after the trades are checked too.
  */
-export async function checkBars(con: DuckDBConnection, bars: TableInput, locate: Locate, progress: Progress, lookForDuplicates: boolean): Promise<void> {
-  const colName = (k: string) => bars.resolved.get(k)?.name ?? (k === 'run_id' ? '(none: default run)' : `(derived ${k})`);
-  const filters = [
-    `count(*) AS n`,
-    ...['run_id', 'symbol', 'ts', 'price', 'position_qty', 'pnl'].map((k) => `count(*) FILTER (WHERE ${k} IS NULL) AS null_${k}`),
-    `count(*) FILTER (WHERE NOT isfinite(ts)) AS inf_ts`,
-    ...BAR_NUMBERS.map((k) => `count(*) FILTER (WHERE NOT isfinite(${k})) AS nonfinite_${k}`),
+export async function checkBars(con: DuckDBConnection, bars: TableInput, locate: Locate, progress: Progress, lookForDuplicates: boolean, quality: DataQuality): Promise<void> {
+  const colName = (k: string) => inputName(bars, k);
+  const [count] = (await con.runAndReadAll(`SELECT count(*)::DOUBLE FROM ${StoreTable.bars}`)).getRowsJson();
+  if (Number(count?.[0] ?? 0) === 0) throw new PrepareError(`bars in ${sourceLabel(bars.source)}: no rows`);
+  const rules: RowRule[] = [
+    ...BAR_KEY.map((k): RowRule => ({
+      column: k,
+      problem: 'null key',
+      cond: (e) => `${e(k)} IS NULL`,
+      says: (n) => `key column '${colName(k)}' (${k}) has ${n} null value(s)`,
+      overlaps: UNPARSABLE_TIMESTAMP,
+    })),
+    {
+      column: 'ts',
+      problem: 'infinite timestamp',
+      cond: (e) => `NOT isfinite(${e('ts')})`,
+      says: (n) => `column '${colName('ts')}' (ts) has ${n} infinite timestamp(s)`,
+    },
+    ...(['price', 'position_qty', 'pnl'] as const).map((k): RowRule => ({
+      column: k,
+      problem: 'null value',
+      cond: (e) => `${e(k)} IS NULL`,
+      says: (n) => `column '${colName(k)}' (${k}) has ${n} null value(s); it is required on every bar`,
+    })),
+    // Derived columns (position_value = qty x price, ...) are NaN only where their inputs are.
+    ...BAR_NUMBERS.filter((k) => bars.resolved.has(k)).map((k): RowRule => ({
+      column: k,
+      problem: 'NaN or infinite value',
+      cond: (e) => `NOT isfinite(${e(k)})`,
+      says: (n, ex) => `column '${colName(k)}' (${k}) has ${n} NaN or infinite value(s), e.g. ${ex.value} at ${ex.key}`,
+    })),
   ];
-  const [row] = (await con.runAndReadAll(`SELECT ${filters.join(', ')} FROM ${StoreTable.bars}`)).getRowObjectsJson();
-  progress.update(0.4);
-  if (!row || Number(row['n']) === 0) throw new PrepareError(`bars in ${sourceLabel(bars.source)}: no rows`);
-  for (const k of ['run_id', 'symbol', 'ts'] as const) {
-    const n = Number(row[`null_${k}`]);
-    if (n > 0) {
-      const files = await locate(bars, (e) => `${e(k)} IS NULL`);
-      throw new PrepareError(`bars ${filesNote(files, bars)}: key column '${colName(k)}' (${k}) has ${n} null value(s)`);
-    }
-  }
-  if (Number(row['inf_ts']) > 0) {
-    const files = await locate(bars, (e) => `NOT isfinite(${e('ts')})`);
-    throw new PrepareError(`bars ${filesNote(files, bars)}: column '${colName('ts')}' (ts) has ${String(row['inf_ts'])} infinite timestamp(s)`);
-  }
-  for (const k of BAR_NUMBERS) {
-    const nulls = Number(row[`null_${k}`] ?? 0);
-    if (nulls > 0) {
-      const files = await locate(bars, (e) => `${e(k)} IS NULL`);
-      throw new PrepareError(`bars ${filesNote(files, bars)}: column '${colName(k)}' (${k}) has ${nulls} null value(s); it is required on every bar`);
-    }
-    const bad = Number(row[`nonfinite_${k}`]);
-    if (bad > 0) {
-      const [ex] = (await con.runAndReadAll(`SELECT run_id, symbol, ts::VARCHAR AS ts, ${k}::VARCHAR AS v FROM ${StoreTable.bars} WHERE NOT isfinite(${k}) LIMIT 1`)).getRowObjectsJson();
-      const files = await locate(bars, (e) => `NOT isfinite(${e(k)})`);
-      throw new PrepareError(
-        `bars ${filesNote(files, bars)}: column '${colName(k)}' (${k}) has ${bad} NaN or infinite value(s), e.g. ${String(ex?.['v'])} at (run_id, symbol, ts) = (${String(ex?.['run_id'])}, ${String(ex?.['symbol'])}, ${String(ex?.['ts'])})`,
-      );
-    }
-  }
+  await applyRowRules(con, bars, StoreTable.bars, BAR_KEY, rules, locate, quality);
   progress.update(0.6);
-  if (!lookForDuplicates) {
-    progress.update(1);
-    return;
-  }
   // Duplicate keys. The table is sorted by (run_id, symbol, ts), so a duplicate is the same key as
   // the row before it: one streaming pass in storage order (DuckDB's streaming window keeps the
   // insertion order of an empty OVER ()), no hash table of 100M+ keys.
-  const dup = await con.runAndReadAll(`SELECT run_id, symbol, ts::VARCHAR AS ts FROM (
-      SELECT run_id, symbol, ts, lag(run_id) OVER () AS pr, lag(symbol) OVER () AS ps, lag(ts) OVER () AS pt FROM ${StoreTable.bars})
-    WHERE run_id = pr AND symbol = ps AND ts = pt LIMIT 1`);
-  const d = dup.getRowObjectsJson()[0];
-  if (d) {
-    const sameKey: RowCondition = (col) =>
-      `${col('run_id')} = ${sqlString(String(d['run_id']))} AND ${col('symbol')} = ${sqlString(String(d['symbol']))} AND ${col('ts')} = ${sqlString(String(d['ts']))}::TIMESTAMP`;
-    const [cnt] = (await con.runAndReadAll(`SELECT count(*) AS n FROM ${StoreTable.bars} WHERE ${sameKey((k) => k)}`)).getRowObjectsJson();
-    const files = await locate(bars, sameKey);
-    throw new PrepareError(
-      `bars ${filesNote(files, bars)}: duplicate key (run_id, symbol, ts) = (${String(d['run_id'])}, ${String(d['symbol'])}, ${String(d['ts'])}) appears ${String(cnt?.['n'])} times; columns ${colName('run_id')}, ${colName('symbol')}, ${colName('ts')} must be unique together`,
-    );
+  if (lookForDuplicates) {
+    const repeats = `(SELECT rowid AS row_id, run_id, symbol, ts FROM (
+        SELECT rowid, run_id, symbol, ts, lag(run_id) OVER () AS pr, lag(symbol) OVER () AS ps, lag(ts) OVER () AS pt FROM ${StoreTable.bars})
+      WHERE run_id = pr AND symbol = ps AND ts = pt)`;
+    const [extra] = (await con.runAndReadAll(`SELECT count(*)::DOUBLE FROM ${repeats}`)).getRowsJson();
+    const n = Number(extra?.[0] ?? 0);
+    if (n > 0) {
+      const keys = (await con.runAndReadAll(`SELECT DISTINCT run_id, symbol, ts::VARCHAR AS ts FROM ${repeats} LIMIT ${EXAMPLES_KEPT}`)).getRowObjectsJson();
+      const d = keys[0]!;
+      const sameKey: RowCondition = (col) =>
+        `${col('run_id')} = ${sqlString(String(d['run_id']))} AND ${col('symbol')} = ${sqlString(String(d['symbol']))} AND ${col('ts')} = ${sqlString(String(d['ts']))}::TIMESTAMP`;
+      const [cnt] = (await con.runAndReadAll(`SELECT count(*) AS n FROM ${StoreTable.bars} WHERE ${sameKey((k) => k)}`)).getRowObjectsJson();
+      const files = await locate(bars, sameKey);
+      quality.badRows({
+        table: 'bars',
+        column: null,
+        problem: 'duplicate key',
+        count: n,
+        examples: keys.map((k) => `(run_id, symbol, ts) = (${String(k['run_id'])}, ${String(k['symbol'])}, ${String(k['ts'])})`),
+        message: `bars ${filesNote(files, bars)}: duplicate key (run_id, symbol, ts) = (${String(d['run_id'])}, ${String(d['symbol'])}, ${String(d['ts'])}) appears ${String(cnt?.['n'])} times (${n} row(s) in all repeat a key); columns ${colName('run_id')}, ${colName('symbol')}, ${colName('ts')} must be unique together`,
+      });
+      // The first copy of each key stays: the rows deleted are those repeating the row before.
+      if (quality.dropping) await con.run(`DELETE FROM ${StoreTable.bars} WHERE rowid IN (SELECT row_id FROM ${repeats})`);
+    }
   }
+  await checkRowsLeft(con, bars, StoreTable.bars, quality);
   progress.update(1);
 }
 
-const TRADE_NUMBERS = ['qty', 'entry_price', 'exit_price', 'fees', 'pnl', 'ret', 'mae', 'mfe'] as const;
+/**
+ * Text timestamp columns holding text that is not a timestamp, counted over the input before the
+ * build (which reads such text as NULL, expressions.ts). Under "drop" the rows of bars and the
+ * trades without an entry time go with the null checks; an unparsable exit time is dropped as a
+ * value: the trade reads as still open.
+ */
+export async function checkTimestampText(con: DuckDBConnection, t: TableInput, ctx: ExprContext, locate: Locate, quality: DataQuality): Promise<void> {
+  const exprs = tableExprs(t, ctx);
+  const textual = [...t.resolved].filter(([canon, c]) => COLUMNS[t.source.kind][canon]?.kind === 'timestamp' && familyOf(c) === 'string');
+  if (textual.length === 0) return;
+  const unparsable = (canon: string, c: ColumnInfo, col: (k: string) => string) => `${sqlIdent(c.name)} IS NOT NULL AND ${col(canon)} IS NULL`;
+  const own = (k: string) => `(${exprs[k]!})`;
+  const [row] = (
+    await con.runAndReadAll(`SELECT ${textual.map(([canon, c], i) => `count(*) FILTER (WHERE ${unparsable(canon, c, own)}) AS n${i}`).join(', ')} FROM ${t.relation}`)
+  ).getRowsJson();
+  for (const [i, [canon, c]] of textual.entries()) {
+    const count = Number(row?.[i] ?? 0);
+    if (count === 0) continue;
+    const examples = (await con.runAndReadAll(`SELECT ${sqlIdent(c.name)}::VARCHAR FROM ${t.relation} WHERE ${unparsable(canon, c, own)} LIMIT ${EXAMPLES_KEPT}`))
+      .getRowsJson()
+      .map((r) => String(r[0]));
+    const files = await locate(t, (col) => unparsable(canon, c, col));
+    quality.badRows({
+      table: t.source.kind,
+      column: canon,
+      problem: UNPARSABLE_TIMESTAMP,
+      count,
+      examples: examples.map((x) => `${c.name} = ${JSON.stringify(x)}`),
+      message: `${t.source.kind} ${filesNote(files, t)}: column '${c.name}' (${canon}) has ${count} value(s) that are not timestamps, e.g. ${JSON.stringify(examples[0] ?? '')}`,
+    });
+  }
+}
 
 /** The trades table: symbols and entry times, finite timestamps and numbers, unique trade ids. */
-export async function checkTrades(con: DuckDBConnection, t: TableInput, locate: Locate): Promise<void> {
+export async function checkTrades(con: DuckDBConnection, t: TableInput, locate: Locate, quality: DataQuality): Promise<void> {
   const colName = (k: string) => t.resolved.get(k)?.name ?? k;
-  const [row] = (
-    await con.runAndReadAll(`SELECT count(*) FILTER (WHERE symbol IS NULL) AS null_symbol, count(*) FILTER (WHERE entry_ts IS NULL) AS null_entry_ts,
-        count(*) FILTER (WHERE NOT isfinite(entry_ts) OR NOT isfinite(exit_ts)) AS inf_ts,
-        ${TRADE_NUMBERS.map((k) => `count(*) FILTER (WHERE NOT isfinite(${k})) AS nonfinite_${k}`).join(', ')}
-      FROM ${StoreTable.trades}`)
-  ).getRowObjectsJson();
-  for (const k of ['symbol', 'entry_ts'] as const) {
-    const n = Number(row?.[`null_${k}`] ?? 0);
-    if (n > 0) {
-      const files = await locate(t, (x) => `${x(k)} IS NULL`);
-      throw new PrepareError(`trades ${filesNote(files, t)}: column '${colName(k)}' (${k}) has ${n} null value(s)`);
-    }
-  }
-  if (Number(row?.['inf_ts'] ?? 0) > 0) {
-    throw new PrepareError(`trades in ${sourceLabel(t.source)}: ${String(row?.['inf_ts'])} trade(s) have an infinite entry or exit timestamp`);
-  }
-  for (const k of TRADE_NUMBERS) {
-    const bad = Number(row?.[`nonfinite_${k}`] ?? 0);
-    if (bad > 0) {
-      const files = await locate(t, (x) => `NOT isfinite(${x(k)})`);
-      throw new PrepareError(`trades ${filesNote(files, t)}: column '${colName(k)}' (${k}) has ${bad} NaN or infinite value(s)`);
-    }
-  }
+  const rules: RowRule[] = [
+    ...(['symbol', 'entry_ts'] as const).map((k): RowRule => ({
+      column: k,
+      problem: 'null value',
+      cond: (e) => `${e(k)} IS NULL`,
+      says: (n) => `column '${colName(k)}' (${k}) has ${n} null value(s)`,
+      overlaps: UNPARSABLE_TIMESTAMP,
+    })),
+    ...(['entry_ts', 'exit_ts'] as const).map((k): RowRule => ({
+      column: k,
+      problem: 'infinite timestamp',
+      cond: (e) => `NOT isfinite(${e(k)})`,
+      says: (n) => `column '${colName(k)}' (${k}) has ${n} infinite timestamp(s)`,
+    })),
+    ...TRADE_NUMBERS.map((k): RowRule => ({
+      column: k,
+      problem: 'NaN or infinite value',
+      cond: (e) => `NOT isfinite(${e(k)})`,
+      says: (n, ex) => `column '${colName(k)}' (${k}) has ${n} NaN or infinite value(s), e.g. ${ex.value} at ${ex.key}`,
+    })),
+  ];
+  await applyRowRules(con, t, StoreTable.trades, TRADE_KEY, rules, locate, quality);
   if (t.resolved.has('trade_id')) {
-    const dup = (
-      await con.runAndReadAll(`SELECT run_id, trade_id, count(*) AS n FROM ${StoreTable.trades} GROUP BY run_id, trade_id HAVING count(*) > 1 LIMIT 1`)
-    ).getRowObjectsJson()[0];
-    if (dup) {
-      throw new PrepareError(
-        `trades in ${sourceLabel(t.source)}: duplicate key (run_id, trade_id) = (${String(dup['run_id'])}, ${String(dup['trade_id'])}) appears ${String(dup['n'])} times; column '${colName('trade_id')}' must be unique per run`,
-      );
+    const repeats = `(SELECT row_id, run_id, trade_id FROM (
+        SELECT rowid AS row_id, run_id, trade_id, row_number() OVER (PARTITION BY run_id, trade_id ORDER BY rowid) AS copy FROM ${StoreTable.trades})
+      WHERE copy > 1)`;
+    const [extra] = (await con.runAndReadAll(`SELECT count(*)::DOUBLE FROM ${repeats}`)).getRowsJson();
+    const n = Number(extra?.[0] ?? 0);
+    if (n > 0) {
+      const dups = (
+        await con.runAndReadAll(`SELECT run_id, trade_id, count(*) AS n FROM ${StoreTable.trades} GROUP BY run_id, trade_id HAVING count(*) > 1
+          ORDER BY run_id, trade_id LIMIT ${EXAMPLES_KEPT}`)
+      ).getRowObjectsJson();
+      const d = dups[0]!;
+      quality.badRows({
+        table: 'trades',
+        column: null,
+        problem: 'duplicate key',
+        count: n,
+        examples: dups.map((k) => `(run_id, trade_id) = (${String(k['run_id'])}, ${String(k['trade_id'])}) appears ${String(k['n'])} times`),
+        message: `trades in ${sourceLabel(t.source)}: duplicate key (run_id, trade_id) = (${String(d['run_id'])}, ${String(d['trade_id'])}) appears ${String(d['n'])} times (${n} row(s) in all repeat a key); column '${colName('trade_id')}' must be unique per run`,
+      });
+      if (quality.dropping) await con.run(`DELETE FROM ${StoreTable.trades} WHERE rowid IN (SELECT row_id FROM ${repeats})`);
     }
   }
 }

@@ -6,7 +6,7 @@ import { familyOf, type ColumnInfo } from './column-types.js';
 import type { TableInput } from './table-input.js';
 
 /** The run id of a dataset whose bars and trades have no run column. */
-const DEFAULT_RUN_ID = 'default';
+export const DEFAULT_RUN_ID = 'default';
 
 export interface ExprContext {
   /** How each timestamp column was read, for the store's timezone note. */
@@ -54,8 +54,9 @@ function tsExpr(c: ColumnInfo, ctx: ExprContext): string {
     default: {
       ctx.notes.set(c.name, `text timestamps: with an offset converted to UTC, without one taken as ${naiveZone}`);
       const s = `${col}::VARCHAR`;
-      return `CASE WHEN regexp_matches(${s}, '(Z|[+-]\\d\\d(:?\\d\\d)?)$') THEN timezone('UTC', ${s}::TIMESTAMPTZ)
-        ELSE ${naiveToUtc(`${s}::TIMESTAMP`, ctx)} END`;
+      // Text that is not a timestamp reads as NULL here; checks.ts (checkTimestampText) reports it.
+      return `CASE WHEN regexp_matches(${s}, '(Z|[+-]\\d\\d(:?\\d\\d)?)$') THEN timezone('UTC', TRY_CAST(${s} AS TIMESTAMPTZ))
+        ELSE ${naiveToUtc(`TRY_CAST(${s} AS TIMESTAMP)`, ctx)} END`;
     }
   }
 }
@@ -150,5 +151,5 @@ function runsExprs(t: TableInput): Exprs {
   const p = c('params');
   // Parameters are kept as JSON text, whatever type the input gave them.
   const params = !p ? 'NULL::VARCHAR' : familyOf(p) === 'string' ? sqlIdent(p.name) : `to_json(${sqlIdent(p.name)})::VARCHAR`;
-  return { run_id: stringExpr(c('run_id')!), name: stringExpr(c('name')), params };
+  return { run_id: stringExpr(c('run_id')!), name: stringExpr(c('name')), params, capital: numberExpr(c('capital')) };
 }

@@ -9,9 +9,15 @@
 // `prepare bars.parquet trades.arrow` all do what they say.
 //
 // Formats: Parquet (.parquet .parq .pq) and Arrow IPC (.arrow .arrows .feather .ipc; file or
-// stream format, told apart by the magic bytes). A file named explicitly is sniffed whatever its
-// extension; inside folders only those extensions are read, and hidden or `_`-prefixed files
-// (`_SUCCESS`, `.crc`, a manifest) are skipped.
+// stream format, told apart by the magic bytes), both sniffed whatever the extension; CSV (.csv
+// .tsv, read by DuckDB's read_csv, which sniffs the delimiter and types) and JSON (.json
+// .jsonl .ndjson), known by extension. Inside folders only those extensions are read, and hidden
+// or `_`-prefixed files (`_SUCCESS`, `.crc`, a manifest) and the dataset description
+// (tickscope.json) are skipped.
+//
+// Which tables a dataset has is settled only after the format adapters (formats/index.ts) have
+// claimed the files they recognise (a pyfolio `positions.parquet` is not bars), so the check that
+// there are bars at all is formats/index.ts's, not this module's.
 
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -22,7 +28,7 @@ import { isLegacyIpcStream } from './legacy-ipc-stream.js';
 export type TableKind = 'bars' | 'trades' | 'symbols' | 'runs';
 export const TABLE_KINDS: readonly TableKind[] = ['bars', 'trades', 'symbols', 'runs'];
 
-export type FileFormat = 'parquet' | 'arrow-file' | 'arrow-stream';
+export type FileFormat = 'parquet' | 'arrow-file' | 'arrow-stream' | 'csv' | 'json';
 
 export interface DataFile {
   path: string;
@@ -31,6 +37,11 @@ export interface DataFile {
   hive: Record<string, string>;
   size: number;
   mtimeMs: number;
+  /**
+   * A JSON file found inside a folder whose path names no table (a result JSON, or a manifest
+   * beside the data): read only when a format adapter claims it, never as bars.
+   */
+  loose?: boolean;
 }
 
 export interface Source {
@@ -53,6 +64,11 @@ export interface ResolvedInputs {
 
 const PARQUET_EXT = ['.parquet', '.parq', '.pq'];
 const ARROW_EXT = ['.arrow', '.arrows', '.feather', '.ipc'];
+const CSV_EXT = ['.csv', '.tsv'];
+const JSON_EXT = ['.json', '.jsonl', '.ndjson'];
+/** description.ts DESCRIPTION_FILE, never a data file (not imported: description.ts imports this module). */
+const DESCRIPTION_FILE = 'tickscope.json';
+
 
 export function hasGlob(s: string): boolean {
   return /[*?[]/.test(s);
@@ -73,13 +89,18 @@ export function tableOfComponent(component: string): TableKind | null {
 
 /** Table of a file: the deepest component of `relative` (file name first), then the root's name. */
 export function classify(root: string, file: string): TableKind {
+  return namedTable(root, file) ?? 'bars';
+}
+
+/** The table a component of the file's path names, if any. */
+function namedTable(root: string, file: string): TableKind | null {
   const rel = path.relative(root, file).split(path.sep).filter((p) => p && p !== '..');
   const components = [...rel.slice(0, -1), path.basename(file)].reverse();
   for (const c of components) {
     const kind = tableOfComponent(c);
     if (kind) return kind;
   }
-  return tableOfComponent(path.basename(root)) ?? 'bars';
+  return tableOfComponent(path.basename(root));
 }
 
 function hiveOf(root: string, file: string): Record<string, string> {
@@ -112,10 +133,12 @@ export async function sniffFormat(file: string): Promise<FileFormat | null> {
   }
 }
 
-function formatByExtension(file: string): 'parquet' | 'arrow' | null {
+function formatByExtension(file: string): 'parquet' | 'arrow' | 'csv' | 'json' | null {
   const lower = file.toLowerCase();
   if (PARQUET_EXT.some((e) => lower.endsWith(e))) return 'parquet';
   if (ARROW_EXT.some((e) => lower.endsWith(e))) return 'arrow';
+  if (CSV_EXT.some((e) => lower.endsWith(e))) return 'csv';
+  if (JSON_EXT.some((e) => lower.endsWith(e))) return 'json';
   return null;
 }
 
@@ -124,7 +147,7 @@ async function walk(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
-    if (e.name.startsWith('.') || e.name.startsWith('_')) continue;
+    if (e.name.startsWith('.') || e.name.startsWith('_') || e.name.toLowerCase() === DESCRIPTION_FILE) continue;
     const p = path.join(dir, e.name);
     if (e.isDirectory()) out.push(...(await walk(p)));
     else if (e.isFile() && formatByExtension(e.name)) out.push(p);
@@ -205,6 +228,11 @@ async function describeFile(root: string, file: string): Promise<DataFile> {
     throw new PrepareError(`input ${file} cannot be read: ${errorMessage(err)}`, { cause: err });
   }
   const ext = formatByExtension(file);
+  // Text formats have no magic bytes: their extension says what they are.
+  if (!format && (ext === 'csv' || ext === 'json')) {
+    if (st.size === 0) throw new PrepareError(`input ${file} is empty (0 bytes): a ${ext.toUpperCase()} file needs at least a header or a value`);
+    format = ext;
+  }
   if (!format) {
     if (st.size === 0) throw new PrepareError(`input ${file} is empty (0 bytes): not a Parquet or Arrow IPC file`);
     if (ext === 'parquet') {
@@ -212,7 +240,7 @@ async function describeFile(root: string, file: string): Promise<DataFile> {
       // starts with PAR1 but a file that does not start with it is plainly something else.
       throw new PrepareError(`input ${file} is not a Parquet file (no PAR1 magic bytes at the start)`);
     }
-    throw new PrepareError(`input ${file} is neither Parquet nor Arrow IPC (first bytes are not PAR1, ARROW1 or an IPC stream message)`);
+    throw new PrepareError(`input ${file} is neither Parquet nor Arrow IPC (first bytes are not PAR1, ARROW1 or an IPC stream message), and its name does not end in .csv, .tsv, .json, .jsonl or .ndjson`);
   }
   return { path: file, format, hive: hiveOf(root, file), size: st.size, mtimeMs: st.mtimeMs };
 }
@@ -220,7 +248,7 @@ async function describeFile(root: string, file: string): Promise<DataFile> {
 /** Resolves the inputs into per-table sources. Throws PrepareError naming the offending input. */
 export async function resolveInputs(inputs: readonly string[]): Promise<ResolvedInputs> {
   if (inputs.length === 0) throw new PrepareError('no input given: name a dataset folder, files or globs');
-  const byPath = new Map<string, { root: string; file: string }>();
+  const byPath = new Map<string, { root: string; file: string; explicit?: boolean }>();
   const absInputs: string[] = [];
   for (const input of inputs) {
     const abs = path.resolve(input);
@@ -228,7 +256,7 @@ export async function resolveInputs(inputs: readonly string[]): Promise<Resolved
     const st = await stat(abs).catch(() => null);
     if (!st && hasGlob(input)) {
       const { base, files } = await expandGlob(input);
-      if (files.length === 0) throw new PrepareError(`input glob ${abs} matched no Parquet or Arrow files`);
+      if (files.length === 0) throw new PrepareError(`input glob ${abs} matched no Parquet or Arrow files, nor CSV or JSON`);
       for (const f of files) if (!byPath.has(f)) byPath.set(f, { root: base, file: f });
       continue;
     }
@@ -236,20 +264,22 @@ export async function resolveInputs(inputs: readonly string[]): Promise<Resolved
     if (st.isDirectory()) {
       const files = await walk(abs);
       if (files.length === 0) {
-        throw new PrepareError(`input ${abs} is an empty folder: it holds no Parquet (.parquet) or Arrow IPC (.arrow, .arrows, .feather) files`);
+        throw new PrepareError(`input ${abs} is an empty folder: it holds no Parquet (.parquet), Arrow IPC (.arrow, .arrows, .feather), CSV (.csv, .tsv) or JSON (.json) files`);
       }
       for (const f of files) if (!byPath.has(f)) byPath.set(f, { root: abs, file: f });
     } else if (st.isFile()) {
-      byPath.set(abs, { root: path.dirname(abs), file: abs });
+      byPath.set(abs, { root: path.dirname(abs), file: abs, explicit: true });
     } else {
       throw new PrepareError(`input ${abs} is neither a file nor a folder`);
     }
   }
 
   const grouped: Record<TableKind, DataFile[]> = { bars: [], trades: [], symbols: [], runs: [] };
-  for (const { root, file } of byPath.values()) {
-    const kind = classify(root, file);
-    grouped[kind].push(await describeFile(root, file));
+  for (const { root, file, explicit } of byPath.values()) {
+    const named = namedTable(root, file);
+    const described = await describeFile(root, file);
+    if (!explicit && !named && described.format === 'json') described.loose = true;
+    grouped[named ?? 'bars'].push(described);
   }
   const sources = {} as Record<TableKind, Source | null>;
   for (const kind of TABLE_KINDS) {
@@ -261,16 +291,19 @@ export async function resolveInputs(inputs: readonly string[]): Promise<Resolved
     const location = files.length === 1 ? files[0]!.path : commonFolder(files.map((f) => f.path));
     sources[kind] = { kind, location, files };
   }
-  if (!sources.bars) {
-    const found = TABLE_KINDS.filter((k) => sources[k]).map((k) => `${k} (${sources[k]!.files.length} file(s))`);
-    throw new PrepareError(
-      `input ${absInputs.join(', ')} has no bars: found ${found.join(', ') || 'no data files'}; bars are read from a bars/ folder, a bars.parquet or bars.arrow file, or any data file not named after another table`,
-    );
-  }
   return { inputs: absInputs, sources };
 }
 
-function commonFolder(files: string[]): string {
+/** A dataset has no bars and no format adapter gave any: what was found, and where bars come from. */
+export function noBarsError(inputs: readonly string[], sources: Record<TableKind, Source | null>, recognised: readonly string[]): PrepareError {
+  const found = [...recognised, ...TABLE_KINDS.filter((k) => sources[k]).map((k) => `${k} (${sources[k]!.files.length} file(s))`)];
+  return new PrepareError(
+    `input ${inputs.join(', ')} has no bars: found ${found.join(', ') || 'no data files'}; bars are read from a bars/ folder, a bars.parquet, bars.csv or bars.arrow file, any data file not named after another table, or a format the README lists (e.g. pyfolio's positions and transactions, or a returns series)`,
+  );
+}
+
+/** The deepest folder holding every one of `files`. */
+export function commonFolder(files: readonly string[]): string {
   let common = path.dirname(files[0]!);
   for (const f of files) {
     while (common !== path.dirname(common) && !(`${path.dirname(f)}${path.sep}`.startsWith(`${common}${path.sep}`) || path.dirname(f) === common)) {

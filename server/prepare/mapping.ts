@@ -1,20 +1,9 @@
 // Column names: the canonical columns of each table, the common names they go by in the wild,
-// and the explicit mapping file (`tickscope prepare INPUT... --mapping FILE`).
-//
-// Mapping file (JSON): per table, canonical column -> column name in the input files; and the
-// time zone of naive timestamps (default UTC). Every key is optional:
-//   {
-//     "bars":   { "ts": "Date", "symbol": "Ticker", "position_qty": "Shares", "pnl": "PnL" },
-//     "trades": { "entry_ts": "Opened", "exit_ts": "Closed" },
-//     "symbols": { "sector": "GICS Sector" },
-//     "runs":   { "run_id": "Backtest" },
-//     "timezone": "America/New_York"
-//   }
+// and the explicit per-table mapping of the dataset description (description.ts: the `bars`,
+// `trades`, `symbols` and `runs` keys of `tickscope.json`, canonical column -> input column).
 
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
-import { errorMessage } from '../../shared/errors.js';
 import { PrepareError } from './errors.js';
+import type { DatasetDescription } from './description.js';
 import type { TableKind } from './inputs.js';
 
 /** canonical column name -> column name in the input files, per table. */
@@ -25,10 +14,8 @@ export interface ColumnMapping {
   runs?: Record<string, string>;
 }
 
-export interface DatasetMapping extends ColumnMapping {
-  /** IANA time zone of naive (zone-less) timestamps; default UTC. */
-  timezone?: string;
-}
+/** The dataset description (description.ts) as the column matching and the build read it. */
+export type DatasetMapping = DatasetDescription;
 
 /** What a canonical column must hold. */
 export type ColumnKind = 'key-string' | 'string' | 'timestamp' | 'number' | 'integer' | 'any';
@@ -80,10 +67,12 @@ export const COLUMNS: Record<TableKind, Record<string, CanonicalColumn>> = {
     run_id: { aliases: ['run', 'runid', 'backtest_id', 'backtest', 'strategy_id', 'strategy'], kind: 'key-string', required: true },
     name: { aliases: ['run_name', 'label', 'title', 'description'], kind: 'string' },
     params: { aliases: ['parameters', 'config', 'settings'], kind: 'any' },
+    capital: { aliases: ['initial_capital', 'starting_capital', 'capital_base', 'starting_cash', 'initial_cash', 'aum'], kind: 'number' },
   },
 };
 
-function normalise(name: string): string {
+/** A column name as names are compared: lowercase, runs of spaces, dots and dashes as '_'. */
+export function normalise(name: string): string {
   return name.toLowerCase().replace(/[\s.-]+/g, '_');
 }
 
@@ -133,55 +122,4 @@ export function matchColumns(
     }
   }
   return out;
-}
-
-const TOP_KEYS = new Set(['bars', 'trades', 'symbols', 'runs', 'timezone']);
-
-/** Checks a mapping object; `where` names it in errors (the mapping file). */
-export function checkMapping(raw: unknown, where: string): DatasetMapping {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new PrepareError(`mapping ${where}: expected a JSON object with keys bars, trades, symbols, runs, timezone`);
-  }
-  const out: DatasetMapping = {};
-  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
-    if (!TOP_KEYS.has(key)) {
-      throw new PrepareError(`mapping ${where}: unknown key '${key}' (expected bars, trades, symbols, runs or timezone)`);
-    }
-    if (key === 'timezone') {
-      if (typeof value !== 'string' || !value) throw new PrepareError(`mapping ${where}: 'timezone' must be a time zone name such as "America/New_York"`);
-      out.timezone = value;
-      continue;
-    }
-    const kind = key as TableKind;
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new PrepareError(`mapping ${where}: '${key}' must be an object of canonical column -> input column`);
-    }
-    const cols: Record<string, string> = {};
-    for (const [canon, col] of Object.entries(value as Record<string, unknown>)) {
-      if (!(canon in COLUMNS[kind])) {
-        throw new PrepareError(`mapping ${where}: '${key}.${canon}' is not a column of ${key} (known: ${Object.keys(COLUMNS[kind]).join(', ')})`);
-      }
-      if (typeof col !== 'string' || !col) throw new PrepareError(`mapping ${where}: '${key}.${canon}' must be a column name (a non-empty string)`);
-      cols[canon] = col;
-    }
-    out[kind] = cols;
-  }
-  return out;
-}
-
-export async function readMappingFile(file: string): Promise<DatasetMapping> {
-  const abs = path.resolve(file);
-  let text: string;
-  try {
-    text = await readFile(abs, 'utf8');
-  } catch (err) {
-    throw new PrepareError(`mapping file ${abs} cannot be read: ${(err as NodeJS.ErrnoException).code ?? errorMessage(err)}`, { cause: err });
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new PrepareError(`mapping file ${abs} is not valid JSON: ${errorMessage(err)}`, { cause: err });
-  }
-  return checkMapping(raw, `file ${abs}`);
 }

@@ -1,6 +1,7 @@
 // IPC messages between a parent (control server, CLI, benchmark) and the preparation child
 // process (server/prepare/child.ts): the request is the preparation's settings, the answers are
 // its progress and its result, each with a message type.
+import { isBadRowPolicy } from './description.js';
 import type { PrepareProgress, PrepareResult, PrepareSettings } from './prepare.js';
 
 /** parent -> child: the one request a child process serves. */
@@ -43,7 +44,9 @@ export function isPrepareRequest(m: unknown): m is PrepareRequestMessage {
     optStr(o['mappingFile']) &&
     optStr(o['tempDir']) &&
     (o['threads'] === undefined || typeof o['threads'] === 'number') &&
-    (o['mapping'] === undefined || (typeof o['mapping'] === 'object' && o['mapping'] !== null))
+    (o['onBadRows'] === undefined || isBadRowPolicy(o['onBadRows'])) &&
+    // The description itself is checked, naming its problems, by prepareDataset.
+    (o['description'] === undefined || (typeof o['description'] === 'object' && o['description'] !== null))
   );
 }
 
@@ -54,7 +57,14 @@ export function isChildToParentMessage(m: unknown): m is ChildToParentMessage {
     case 'progress':
       return isStr(o['phase']) && typeof o['fraction'] === 'number' && numOrNull(o['rows']) && numOrNull(o['totalRows']) && numOrNull(o['etaSeconds']) && optStr(o['source']);
     case 'prepared':
-      return isStr(o['storePath']) && isStr(o['fingerprint']) && typeof o['reused'] === 'boolean' && typeof o['peakRssBytes'] === 'number';
+      return (
+        isStr(o['storePath']) &&
+        isStr(o['fingerprint']) &&
+        typeof o['reused'] === 'boolean' &&
+        typeof o['peakRssBytes'] === 'number' &&
+        isStr(o['descriptionPath']) &&
+        Array.isArray(o['dataQuality'])
+      );
     case 'failed':
       return isStr(o['message']);
     default:

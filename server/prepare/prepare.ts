@@ -3,17 +3,21 @@
 // Inputs (inputs.ts): dataset folders, files, globs and hive-partitioned folders of Parquet and
 // Arrow IPC (file and stream format). Parquet is read by DuckDB (parquet.ts); Arrow IPC is read
 // with apache-arrow in record batches and appended into DuckDB (arrow.ts). Columns are matched by
-// name (mapping.ts: canonical names, common aliases, or an explicit mapping file) and checked for
-// type (table-input.ts, column-types.ts). Symbols and run ids may be strings or integers;
-// timestamps may be naive (taken as UTC, or as the mapping's `timezone`) or zoned (converted to
-// UTC) (expressions.ts); the store's meta table says which, per column.
+// name (mapping.ts: canonical names, common aliases, or the dataset description's columns) and
+// checked for type (table-input.ts, column-types.ts). Symbols and run ids may be strings or
+// integers; timestamps may be naive (taken as UTC, or as the description's `timezone`) or zoned
+// (converted to UTC) (expressions.ts); the store's meta table says which, per column.
+//
+// The dataset description (description.ts: `tickscope.json` beside the data, or --mapping FILE)
+// is read here, for every caller alike (CLI, control server, benchmark).
 //
 // Every input is checked before anything is built, and every failure is a PrepareError that names
 // the file (and the column where it helps): unreadable or truncated files, non-Parquet files,
 // files of one table with different schemas, a required column missing, a column of the wrong
-// type, null or duplicate (run_id, symbol, ts) keys, NaN or infinite values (checks.ts).
+// type. Bad rows (null or duplicate keys, NaN or infinite values: checks.ts) are all refused in
+// one error, or dropped under onBadRows "drop" and listed in the store (data-quality.ts).
 //
-// This module is the entry: the store is keyed by a fingerprint of its inputs and mapping, built
+// This module is the entry: the store is keyed by a fingerprint of its inputs and description, built
 // (build.ts) in a temporary file next to its final path and published with rename, so a reader
 // sees either no store or a complete one. A lock file (lock.ts) makes two preparations of the
 // same dataset at once do the work once: the second waits (showing the first one's progress) and
@@ -24,7 +28,7 @@
 // temp folder beside the stores.
 
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, rm, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { MetaKey, STORE_FORMAT_VERSION } from '../store/format.js';
 import { buildStore } from './build.js';
@@ -32,7 +36,8 @@ import { diskFullError } from './disk-full.js';
 import { PrepareError } from './errors.js';
 import { resolveInputs, TABLE_KINDS, type ResolvedInputs } from './inputs.js';
 import { readProgress, tryLock, type HeldLock, type LockHolder, readHolder } from './lock.js';
-import { checkMapping, readMappingFile, type DatasetMapping } from './mapping.js';
+import { readDataQuality, type DataQualityEntry } from './data-quality.js';
+import { canonicalDescription, DESCRIPTION_FILE, descriptionFolder, locateDescription, type BadRowPolicy, type DatasetDescription, type LocatedDescription } from './description.js';
 import { Progress, type PrepareProgress } from './progress.js';
 import { sweepStaleBuilds } from './stale-builds.js';
 import { readCurrentStoreMeta } from './store-dir.js';
@@ -49,10 +54,12 @@ export interface PrepareSettings {
   memoryLimit?: string;
   /** DuckDB threads (default: DuckDB's, the number of cores). */
   threads?: number;
-  /** Explicit column names and the zone of naive timestamps; otherwise common aliases, UTC. */
-  mapping?: DatasetMapping;
-  /** A mapping file (JSON, see mapping.ts); read here, named in errors. Wins over `mapping`. */
+  /** The dataset description given in code; wins over the `tickscope.json` beside the data. */
+  description?: DatasetDescription;
+  /** `--mapping FILE`: a description file read instead of the one beside the data. Wins over `description`. */
   mappingFile?: string;
+  /** `--on-bad-rows`: wins over the description's `onBadRows`. */
+  onBadRows?: BadRowPolicy;
   /** Where DuckDB spills; default <storeDir>/.tmp/<build>. */
   tempDir?: string;
 }
@@ -73,12 +80,16 @@ export interface PrepareResult {
   timezoneNote?: string;
   /** Input rows read (bars + trades) when built here. */
   rows?: number;
+  /** The description file used, or where `tickscope.json` would be read from. */
+  descriptionPath: string;
+  /** What preparation dropped or found (the store's data_quality table). */
+  dataQuality: DataQualityEntry[];
 }
 
-function fingerprintOf(r: ResolvedInputs, mapping: DatasetMapping): string {
+function fingerprintOf(r: ResolvedInputs, description: DatasetDescription): string {
   const h = createHash('sha256');
   h.update(`tickscope-store v${STORE_FORMAT_VERSION}\n`);
-  if (Object.keys(mapping).length) h.update(`mapping ${JSON.stringify(mapping, Object.keys(mapping).sort())}\n`);
+  if (Object.keys(description).length) h.update(`description ${canonicalDescription(description)}\n`);
   // Paths relative to the input when there is one folder input, so a moved dataset keeps its store.
   const base = r.inputs.length === 1 ? r.inputs[0]! : null;
   for (const kind of TABLE_KINDS) {
@@ -103,17 +114,35 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
     const storeDir = path.resolve(opts.storeDir);
     const inputs = (typeof opts.input === 'string' ? [opts.input] : [...opts.input]).map((p) => path.resolve(p)).join(', ');
     const spillDir = opts.tempDir ? path.resolve(opts.tempDir) : path.join(storeDir, '.tmp');
-    throw (await diskFullError(err, { inputs, storeDir, spillDir })) ?? err;
+    throw (await diskFullError(err, { inputs, storeDir, spillDir })) ?? (await withDescriptionPath(err, opts));
   }
+}
+
+/**
+ * A PrepareError, told where the dataset description is: most of what a user fixes without
+ * touching the files (a column name, the time zone, bad rows) is written there.
+ */
+async function withDescriptionPath(err: unknown, opts: PrepareOptions): Promise<unknown> {
+  if (!(err instanceof PrepareError)) return err;
+  const inputs = typeof opts.input === 'string' ? [opts.input] : [...opts.input];
+  const file = opts.mappingFile ? path.resolve(opts.mappingFile) : path.join(await descriptionFolder(inputs), DESCRIPTION_FILE);
+  if (err.message.includes(file)) return err;
+  const exists = await stat(file).then(() => true, () => false);
+  return new PrepareError(`${err.message}\n(the dataset description is ${file}${exists ? '' : ', not written yet'})`, { cause: err });
 }
 
 async function prepareUnchecked(opts: PrepareOptions): Promise<PrepareResult> {
   const emit = opts.onProgress ?? (() => {});
   const inputs = (typeof opts.input === 'string' ? [opts.input] : [...opts.input]).map((p) => path.resolve(p));
   emit({ phase: 'checking inputs', fraction: 0, rows: null, totalRows: null, etaSeconds: null });
-  const mapping = opts.mappingFile ? await readMappingFile(opts.mappingFile) : checkMapping(opts.mapping ?? {}, 'option');
+  const described = await locateDescription({
+    inputs,
+    ...(opts.mappingFile ? { mappingFile: opts.mappingFile } : {}),
+    ...(opts.description ? { description: opts.description } : {}),
+    ...(opts.onBadRows ? { onBadRows: opts.onBadRows } : {}),
+  });
   const resolved = await resolveInputs(inputs);
-  const fingerprint = fingerprintOf(resolved, mapping);
+  const fingerprint = fingerprintOf(resolved, described.description);
   const storeDir = path.resolve(opts.storeDir);
   await mkdir(storeDir, { recursive: true });
   // Leftovers of killed preparations of any dataset: stale locks, temporaries (stale-builds.ts).
@@ -133,7 +162,8 @@ async function prepareUnchecked(opts: PrepareOptions): Promise<PrepareResult> {
     if (current) {
       emit({ phase: 'done', fraction: 1, rows: null, totalRows: null, etaSeconds: 0 });
       const note = current.get(MetaKey.timezoneNote);
-      return { storePath, fingerprint, reused: true, ...(waited ? { waited } : {}), ...(note ? { timezoneNote: note } : {}) };
+      const dataQuality = await readDataQuality(storePath);
+      return { storePath, fingerprint, reused: true, descriptionPath: described.path, dataQuality, ...(waited ? { waited } : {}), ...(note ? { timezoneNote: note } : {}) };
     }
     const lock = await tryLock(lockPath, progressPath);
     if (lock) {
@@ -141,7 +171,7 @@ async function prepareUnchecked(opts: PrepareOptions): Promise<PrepareResult> {
         // The holder before us may have published while we looked.
         if (await readCurrentStoreMeta(storePath)) continue;
         await removeStaleTemporaries(storeDir, fingerprint);
-        return { ...(await buildAndPublish(opts, resolved, mapping, fingerprint, storeDir, storePath, lock, emit)), ...(waited ? { waited } : {}) };
+        return { ...(await buildAndPublish(opts, resolved, described, fingerprint, storeDir, storePath, lock, emit)), ...(waited ? { waited } : {}) };
       } finally {
         await lock.release();
       }
@@ -203,7 +233,7 @@ async function removeStaleTemporaries(storeDir: string, fingerprint: string): Pr
 async function buildAndPublish(
   opts: PrepareOptions,
   resolved: ResolvedInputs,
-  mapping: DatasetMapping,
+  described: LocatedDescription,
   fingerprint: string,
   storeDir: string,
   storePath: string,
@@ -225,9 +255,9 @@ async function buildAndPublish(
   // tempDir is removed below, and it used to be --temp-dir itself (with whatever else was in it).
   const tempDir = path.join(opts.tempDir ? path.resolve(opts.tempDir) : path.join(storeDir, '.tmp'), path.basename(tmp));
   await mkdir(tempDir, { recursive: true });
-  let result: { note: string; rows: number };
+  let result: Awaited<ReturnType<typeof buildStore>>;
   try {
-    result = await buildStore({ file: tmp, resolved, mapping, fingerprint, tempDir, memoryLimit: opts.memoryLimit, threads: opts.threads }, progress);
+    result = await buildStore({ file: tmp, resolved, described, fingerprint, tempDir, memoryLimit: opts.memoryLimit, threads: opts.threads }, progress);
     progress.begin('publishing', 0, null, storePath);
     await rm(`${tmp}.wal`, { force: true });
     // A stale WAL next to the final path would be replayed against the new file: drop it first.
@@ -242,5 +272,13 @@ async function buildAndPublish(
     if (!opts.tempDir) await removeIfEmpty(path.dirname(tempDir));
   }
   emit({ phase: 'done', fraction: 1, rows: null, totalRows: null, etaSeconds: 0 });
-  return { storePath, fingerprint, reused: false, timezoneNote: result.note, rows: result.rows };
+  return {
+    storePath,
+    fingerprint,
+    reused: false,
+    timezoneNote: result.note,
+    rows: result.rows,
+    descriptionPath: described.path,
+    dataQuality: result.quality.entries,
+  };
 }

@@ -4,6 +4,9 @@
 // definitions are documented in server/store/format.ts. Adding one: define it here, document it
 // there and bump STORE_FORMAT_VERSION.
 //
+// trade_day's hour is in the exchange time zone: `exchange_time(ts)` is the temporary macro the
+// build defines before the rollups (exchange-zone.ts), over format.ts's exchangeTimeSql.
+//
 // Three rollups read the 100M-row bars table (sector_bar, symbol_day and bars_by_time, a narrow
 // copy re-sorted by time); every other one is built from smaller tables.
 import { BAR_MEASURES as M, CLUSTERED_TRADE_SORTS, RANKED_TRADE_COLUMNS, StoreTable, TRADE_BOUND_FIELDS, tradeListSortedBy, tradeRankColumn } from '../store/format.js';
@@ -125,7 +128,7 @@ export const ROLLUPS: readonly RollupDefinition[] = [
   {
     table: StoreTable.tradeDay,
     select: `
-      SELECT run_id, close_ts::DATE AS day, hour(close_ts)::TINYINT AS hour, sector, side,
+      SELECT run_id, close_ts::DATE AS day, hour(exchange_time(close_ts))::TINYINT AS hour, sector, side,
         count(*) AS trades, count(*) FILTER (WHERE pnl > 0) AS wins, count(pnl) AS pnl_n,
         coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0) AS gross_profit,
         coalesce(sum(pnl) FILTER (WHERE pnl < 0), 0) AS gross_loss,
@@ -133,7 +136,7 @@ export const ROLLUPS: readonly RollupDefinition[] = [
         coalesce(sum(bars_held), 0)::DOUBLE AS bars_held_sum, count(bars_held) AS bars_held_n,
         ${TRADE_DAY_BOUNDS}
       FROM ${StoreTable.tradeList}
-      GROUP BY run_id, close_ts::DATE, hour(close_ts), sector, side
+      GROUP BY run_id, close_ts::DATE, hour(exchange_time(close_ts)), sector, side
       ORDER BY run_id, day, hour, sector, side`,
   },
   {

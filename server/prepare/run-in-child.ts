@@ -104,8 +104,9 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareInCh
       storeDir: opts.storeDir,
       ...(opts.memoryLimit ? { memoryLimit: opts.memoryLimit } : {}),
       ...(opts.threads ? { threads: opts.threads } : {}),
-      ...(opts.mapping ? { mapping: opts.mapping } : {}),
+      ...(opts.description ? { description: opts.description } : {}),
       ...(opts.mappingFile ? { mappingFile: opts.mappingFile } : {}),
+      ...(opts.onBadRows ? { onBadRows: opts.onBadRows } : {}),
       ...(opts.tempDir ? { tempDir: opts.tempDir } : {}),
     };
     child.send(request);

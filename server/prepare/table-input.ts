@@ -2,9 +2,11 @@
 // files of each format, their columns (the same across files, checked), the canonical columns
 // matched to them and checked for type, and how DuckDB reads them as one relation.
 //
-// An input format is a module: parquet.ts (read by DuckDB) and arrow.ts (staged into a temporary
-// table). A new one gives its files' columns (ColumnInfo) to inspectTable and its rows to the
-// table's relation (build.ts).
+// An input format is a module: parquet.ts (read by DuckDB), arrow.ts (staged into a temporary
+// table), CSV and JSON (read by DuckDB, columns sniffed: formats/candidates.ts). A new one gives its
+// files' columns (ColumnInfo) to inspectTable and its rows to the table's relation (build.ts).
+// A table a format adapter staged (formats/) is inspected from its temporary table instead
+// (stagedTableInput), and goes through the same column checks.
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { fileReader, sqlIdent } from '../sql/text.js';
 import { readArrowSchema } from './arrow.js';
@@ -13,6 +15,7 @@ import { PrepareError } from './errors.js';
 import { sourceLabel, type DataFile, type Source, type TableKind } from './inputs.js';
 import { COLUMNS, matchColumns, type DatasetMapping } from './mapping.js';
 import { countParquetRows, readParquetSchemas } from './parquet.js';
+import { readTextSchema } from './formats/candidates.js';
 
 export interface TableInput {
   source: Source;
@@ -20,6 +23,8 @@ export interface TableInput {
   resolved: Map<string, ColumnInfo>;
   parquet: DataFile[];
   arrow: DataFile[];
+  /** CSV and JSON files, read by DuckDB (their rows are not counted beforehand). */
+  text: DataFile[];
   hiveKeys: string[];
   /** Row count from Parquet footers plus Arrow rows once staged. */
   rows: number;
@@ -42,16 +47,28 @@ export function readParquetFiles(t: TableInput, files: readonly DataFile[] = t.p
   return fileReader('parquet', files.map((f) => f.path), { hive: t.hiveKeys.length > 0, ...options });
 }
 
+/** A table's CSV and JSON files as relations, one per format, read by DuckDB. */
+export function readTextFiles(t: TableInput): string[] {
+  const out: string[] = [];
+  for (const format of ['csv', 'json'] as const) {
+    const files = t.text.filter((f) => f.format === format);
+    if (files.length) out.push(`SELECT * FROM ${fileReader(format, files.map((f) => f.path), { hive: t.hiveKeys.length > 0, unionByName: true })}`);
+  }
+  return out;
+}
+
 function describeColumns(cols: readonly ColumnInfo[]): string {
   return cols.map((c) => `${c.name} ${c.type}`).join(', ');
 }
 
 export async function inspectTable(con: DuckDBConnection, src: Source, mapping: DatasetMapping): Promise<TableInput> {
   const parquet = src.files.filter((f) => f.format === 'parquet');
-  const arrow = src.files.filter((f) => f.format !== 'parquet');
+  const arrow = src.files.filter((f) => f.format === 'arrow-file' || f.format === 'arrow-stream');
+  const text = src.files.filter((f) => f.format === 'csv' || f.format === 'json');
   const perFile = new Map<string, ColumnInfo[]>();
   if (parquet.length) for (const [k, v] of await readParquetSchemas(con, parquet)) perFile.set(k, v);
   for (const f of arrow) perFile.set(f.path, await readArrowSchema(f));
+  for (const f of text) perFile.set(f.path, await readTextSchema(con, f, Object.keys(f.hive).length > 0));
   // hive keys: the same set for every file of a table
   const hiveKeys = Object.keys(src.files[0]!.hive);
   for (const f of src.files) {
@@ -94,6 +111,30 @@ export async function inspectTable(con: DuckDBConnection, src: Source, mapping: 
   }
   // Hive keys are read as text (cast where a canonical column needs otherwise).
   for (const k of hiveKeys) columns.push({ name: k, type: 'VARCHAR' });
+  const resolved = resolveColumns(src, columns, mapping, text.length > 0);
+  const rows = await countParquetRows(con, parquet);
+  return { source: src, resolved, parquet, arrow, text, hiveKeys, rows, relation: '' };
+}
+
+/**
+ * A table a format adapter staged (formats/adapter.ts) as a table input: its columns are the
+ * canonical ones, checked as any input's are; `src` names the files it came from.
+ */
+export async function stagedTableInput(con: DuckDBConnection, src: Source, relation: string): Promise<TableInput> {
+  const described = await con.runAndReadAll(`DESCRIBE SELECT * FROM ${relation}`);
+  const columns: ColumnInfo[] = described.getRowObjectsJson().map((row) => ({ name: String(row['column_name']), type: String(row['column_type']) }));
+  const resolved = resolveColumns(src, columns, {}, false);
+  const counted = await con.runAndReadAll(`SELECT count(*) FROM ${relation}`);
+  const rows = Number(counted.getRows()[0]?.[0] ?? 0);
+  return { source: src, resolved, parquet: [], arrow: [], text: [], hiveKeys: [], rows, relation: `(SELECT * FROM ${relation})` };
+}
+
+/**
+ * The input column of each canonical column, checked: required ones present, types readable.
+ * Text files (`fromText`) may hold numbers as text (DuckDB's sniffer reads a column with one odd
+ * value as VARCHAR): those are cast, and a value that is not a number is a bad row, not a type error.
+ */
+function resolveColumns(src: Source, columns: readonly ColumnInfo[], mapping: DatasetMapping, fromText: boolean): Map<string, ColumnInfo> {
   const explicit = mapping[src.kind];
   const names = columns.map((c) => c.name);
   const matched = matchColumns(src.kind, names, explicit, () => `${src.kind} in ${sourceLabel(src)}`);
@@ -104,17 +145,17 @@ export async function inspectTable(con: DuckDBConnection, src: Source, mapping: 
     if (!c) {
       if (def.required) {
         throw new PrepareError(
-          `${src.kind} in ${sourceLabel(src)}: required column '${canon}' is missing (looked for ${[canon, ...def.aliases].join(', ')}; map it with --mapping); columns found: ${names.join(', ') || '(none)'}`,
+          `${src.kind} in ${sourceLabel(src)}: required column '${canon}' is missing (looked for ${[canon, ...def.aliases].join(', ')}; map it with --mapping or in tickscope.json: "${src.kind}": { "${canon}": "<your column>" }); columns found: ${names.join(', ') || '(none)'}`,
         );
       }
       continue;
     }
     const expected = expectedInstead(def.kind, c);
-    if (expected !== null) {
+    const textNumber = fromText && familyOf(c) === 'string' && (def.kind === 'number' || def.kind === 'integer');
+    if (expected !== null && !textNumber) {
       const text = familyOf(c) === 'string' && expected.includes('number') ? ' (text)' : '';
       throw new PrepareError(`${src.kind} in ${sourceLabel(src)}: column '${c.name}' (${canon}) has type ${c.unsupported ?? c.type}${text}; expected ${expected}`);
     }
   }
-  const rows = await countParquetRows(con, parquet);
-  return { source: src, resolved, parquet, arrow, hiveKeys, rows, relation: '' };
+  return resolved;
 }

@@ -1,13 +1,14 @@
 // Opens a prepared store READ_ONLY for one session. Many session processes open the same file at
 // once; DuckDB's READ_ONLY mode lets them share it through the OS page cache.
 //
-// Opening also reads the store's catalog: the runs (with the capital base of their returns), the
+// Opening also reads the store's catalog: the runs (with the capital base of their returns, as
+// preparation recorded it), the exchange time zone, the
 // sectors, symbols and tags (the allow-lists every client value is checked against before it is
 // bound into SQL) and the trading days with their first and last bar (how a time range is split
 // into whole days, answered from day rollups, and cut days, answered from bar tables).
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { errorMessage } from '../../shared/errors.js';
-import type { DatasetSchema, RunInfo } from '../../shared/messages.js';
+import type { ColumnSource, DatasetSchema, RunInfo } from '../../shared/messages.js';
 import { TradingTime, type TradingCalendar } from '../../shared/trading-time.js';
 import { META_TABLE, MetaKey, STORE_FORMAT_VERSION, StoreTable } from '../store/format.js';
 
@@ -33,6 +34,8 @@ export interface Catalog {
   tradingTime: TradingTime;
   /** Rows of trade_list: its ranks run 0..tradeCount-1 under every sort column. */
   tradeCount: number;
+  /** The exchange time zone (IANA; 'UTC' when none is known) the hour breakdown is in. */
+  timezone: { zone: string; source: string };
 }
 
 export interface OpenStore {
@@ -98,55 +101,19 @@ async function readFormatVersion(connection: DuckDBConnection, storePath: string
   }
 }
 
-/** Keys of a run's params JSON taken as its capital base, in order of preference. */
-const CAPITAL_KEYS = [
-  'capital',
-  'initial_capital',
-  'starting_capital',
-  'capital_base',
-  'aum',
-  'nav',
-  'gross_notional',
-  'notional',
-  'gross',
-] as const;
-
-/**
- * The capital base of a run's daily returns (docs/metrics.md): the first positive number among
- * CAPITAL_KEYS in its params, else its mean gross exposure over all of its bars, else none.
- */
-export function capitalOf(params: string | null, meanGross: number | null): { capital: number | null; capitalSource: string } {
-  if (params) {
-    try {
-      const parsed = JSON.parse(params) as unknown;
-      if (typeof parsed === 'object' && parsed !== null) {
-        const record = parsed as Record<string, unknown>;
-        for (const key of CAPITAL_KEYS) {
-          const value = Number(record[key]);
-          if (record[key] !== null && record[key] !== '' && Number.isFinite(value) && value > 0) {
-            return { capital: value, capitalSource: `params.${key}` };
-          }
-        }
-      }
-    } catch {
-      // Params that are not JSON name no capital: fall through to the exposure.
-    }
-  }
-  if (meanGross !== null && Number.isFinite(meanGross) && meanGross > 0) {
-    return { capital: meanGross, capitalSource: 'mean gross exposure' };
-  }
-  return { capital: null, capitalSource: 'none (no capital in params and no exposure)' };
-}
-
 async function readCatalog(connection: DuckDBConnection): Promise<Catalog> {
+  // The capital base is a fact recorded at preparation (server/prepare/capital.ts), with its source.
   const runRows = await connection.runAndReadAll(`
-    SELECT r.run_id, coalesce(r.name, r.run_id), r.params::VARCHAR,
-           (SELECT sum(d.gross_sum) / nullif(sum(d.bars), 0) FROM ${StoreTable.portfolioDay} d WHERE d.run_id = r.run_id)::DOUBLE
-    FROM ${StoreTable.runs} r ORDER BY r.run_id`);
+    SELECT run_id, coalesce(name, run_id), capital::DOUBLE, capital_source FROM ${StoreTable.runs} ORDER BY run_id`);
   const runs = new Map<string, RunInfo>();
-  for (const [runId, name, params, meanGross] of runRows.getRows() as [string, string, string | null, number | null][]) {
-    runs.set(String(runId), { runId: String(runId), name: String(name), ...capitalOf(params, meanGross) });
+  for (const [runId, name, capital, capitalSource] of runRows.getRows() as [string, string, number | null, string | null][]) {
+    runs.set(String(runId), { runId: String(runId), name: String(name), capital: capital ?? null, capitalSource: String(capitalSource ?? 'none') });
   }
+  const zoneRows = await connection.runAndReadAll(
+    `SELECT key, value FROM ${META_TABLE} WHERE key IN ('${MetaKey.exchangeTimezone}', '${MetaKey.exchangeTimezoneSource}')`,
+  );
+  const meta = new Map((zoneRows.getRows() as [string, string][]).map(([k, v]) => [String(k), String(v)]));
+  const timezone = { zone: meta.get(MetaKey.exchangeTimezone) ?? 'UTC', source: meta.get(MetaKey.exchangeTimezoneSource) ?? 'none' };
   const symbolRows = await connection.runAndReadAll(`SELECT symbol, sector FROM ${StoreTable.symbols} ORDER BY symbol`);
   const symbols = new Map<string, string>();
   for (const [symbol, sector] of symbolRows.getRows() as [string, string][]) symbols.set(String(symbol), String(sector));
@@ -171,6 +138,7 @@ async function readCatalog(connection: DuckDBConnection): Promise<Catalog> {
     calendar,
     tradingTime: new TradingTime(calendar),
     tradeCount: Number(tradeCount.getRows()[0]?.[0] ?? 0),
+    timezone,
   };
 }
 
@@ -201,5 +169,20 @@ async function readSchema(connection: DuckDBConnection, catalog: Catalog): Promi
     dayCount: catalog.days.length,
     range: first && last ? { from: first.first, to: last.last } : null,
     calendar: catalog.calendar,
+    timezone: catalog.timezone,
+    columnSources: await readColumnSources(connection),
   };
+}
+
+async function readColumnSources(connection: DuckDBConnection): Promise<ColumnSource[]> {
+  const reader = await connection.runAndReadAll(
+    `SELECT table_name, column_name, source, input_column, note FROM ${StoreTable.columnSources} ORDER BY table_name, column_name`,
+  );
+  return (reader.getRows() as [string, string, string, string | null, string | null][]).map(([table, column, source, inputColumn, note]) => ({
+    table: table as ColumnSource['table'],
+    column: String(column),
+    source: source as ColumnSource['source'],
+    inputColumn: inputColumn ?? null,
+    note: note ?? null,
+  }));
 }

@@ -42,9 +42,9 @@ export function sqlStringList(values: readonly string[]): string {
 }
 
 /** The formats DuckDB reads with a table function of its own. */
-export type ReadableFormat = 'parquet';
+export type ReadableFormat = 'parquet' | 'csv' | 'json';
 
-const READERS: Record<ReadableFormat, string> = { parquet: 'read_parquet' };
+const READERS: Record<ReadableFormat, string> = { parquet: 'read_parquet', csv: 'read_csv', json: 'read_json' };
 
 export interface FileReadOptions {
   /** `key=value` folders in the paths become (text) columns. */

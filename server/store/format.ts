@@ -2,7 +2,7 @@
 // session processes (which open it READ_ONLY, many at once). Bump STORE_FORMAT_VERSION whenever
 // a table, column or meaning below changes; a store of another version is rebuilt, never read.
 
-export const STORE_FORMAT_VERSION = 5;
+export const STORE_FORMAT_VERSION = 6;
 
 /** Name of the single-row-per-key metadata table: (key VARCHAR PRIMARY KEY, value VARCHAR). */
 export const META_TABLE = 'meta';
@@ -16,19 +16,52 @@ export const MetaKey = {
   inputs: 'inputs',
   /** How timestamps were normalised to UTC, e.g. "naive timestamps taken as UTC". */
   timezoneNote: 'timezone_note',
+  /** The exchange time zone (IANA name, 'UTC' when none is known): the default display zone, and
+   * the zone of trade_day's `hour` and of the session's hour breakdown. */
+  exchangeTimezone: 'exchange_timezone',
+  /** Where the exchange time zone came from, e.g. "tickscope.json" or "inferred: every zoned
+   * timestamp column is in America/New_York"; "none: ..." when it defaulted to UTC. */
+  exchangeTimezoneSource: 'exchange_timezone_source',
+  /** The dataset description used (tickscope.json or --mapping), as canonical JSON. */
+  description: 'description',
+  /** The file the description was read from, or where tickscope.json would be. */
+  descriptionPath: 'description_path',
+  /** JSON { formats: [summary], sources: [line] }: what each format adapter recognised
+   * (server/prepare/formats/) and where the numbers it staged came from; empty lists when none. */
+  formats: 'formats',
 } as const;
+
+/**
+ * SQL turning a UTC TIMESTAMP expression into the naive wall-clock time of `zone` (an IANA name
+ * checked at preparation). Preparation (trade_day's hour) and the session (hour breakdown) both
+ * use it, so an hour means the same on either side of the store.
+ */
+export function exchangeTimeSql(ts: string, zone: string): string {
+  if (zone === 'UTC') return ts;
+  return `timezone('${zone.replace(/'/g, "''")}', timezone('UTC', ${ts}))`;
+}
 
 /**
  * Tables of format version 5. All timestamps are TIMESTAMP holding UTC (bar end for bars);
  * `day` is the UTC calendar DATE of a bar; symbols and run ids are VARCHAR; money is DOUBLE.
  *
  * Base tables (server/prepare/build.ts):
- * - runs(run_id, name, params)                       one row per run; params is JSON text
+ * - runs(run_id, name, params, capital, capital_source)
+ *                                                    one row per run; params is JSON text.
+ *     capital is the run's capital base (DOUBLE, NULL when none is stated) and capital_source
+ *     where it came from: 'tickscope.json', 'runs.capital', 'params.<key>', or 'none: <why>'
+ *     (server/prepare/capital.ts). Never inferred from exposure.
  * - symbols(symbol, sector, industry)                one row per symbol ('Unknown' sector if absent)
  * - bars(run_id, ts, symbol, price, position_qty, position_value, trade_qty, fees, pnl)
  *                                                    sorted by (run_id, symbol, ts); unique key
  * - trades(run_id, trade_id, symbol, side, entry_ts, exit_ts, qty, entry_price, exit_price,
  *          fees, pnl, ret, bars_held, mae, mfe, tag)  sorted by (run_id, symbol, entry_ts)
+ *     bars_held, mae, mfe, fees and ret missing from the input are derived from the bars
+ *     (server/prepare/derive-trades.ts); column_sources says which were.
+ * - column_sources(table_name, column_name, source, input_column, note)
+ *     one row per canonical column of bars and trades: source 'input' (input_column names the
+ *     column read), 'derived' (computed at preparation; note says from what) or 'absent' (NULL
+ *     or a default throughout; note says which).
  *
  * Rollups (server/prepare/rollups.ts), in build order. Per bar, a bar's exposures are its
  * position values: gross = |pv|, net = pv, long = max(pv, 0), short = min(pv, 0) (<= 0);
@@ -73,7 +106,8 @@ export const MetaKey = {
  * - trade_day(run_id, day, hour, sector, side, trades, wins, pnl_n, gross_profit, gross_loss,
  *             holding_sum, holding_n, bars_held_sum, bars_held_n, min_<f>, max_<f> for every f
  *             of TRADE_BOUND_FIELDS)
- *     trade statistics per run per UTC close day, close hour, sector and side, from trade_list:
+ *     trade statistics per run per UTC close day, close hour (in the exchange time zone:
+ *     exchangeTimeSql), sector and side, from trade_list:
  *     answers the trade measures of a range's whole days without reading every trade (sums and
  *     counts are additive; averages are sum / n; bounds combine by min and max). Since format 4.
  * - bars_by_time(run_id, ts, symbol, pnl, fees, traded_value, position_value)
@@ -81,6 +115,16 @@ export const MetaKey = {
  *     the bar measures again, in time order: the cut days of a range grouped by symbol (a zoomed
  *     breakdown by symbol) read two days of it instead of scanning all of bars.
  * - trade_tags(tag, trades)                          distinct non-null trade tags
+ *
+ * Preparation's report (server/prepare/data-quality.ts):
+ * - data_quality(kind, table_name, column_name, problem, count, examples, message)
+ *     one row per problem found in the input rows: kind 'dropped' (rows left out under
+ *     onBadRows "drop") or 'finding' (nothing changed: the reconciliation of trades against
+ *     bars, server/prepare/reconcile.ts, finds trade sides against the bar position's sign and
+ *     trade P&L summed per run and symbol against the bars' P&L);
+ *     table_name and column_name canonical (column NULL for a whole-row problem such as a
+ *     duplicate key); count rows concerned; examples a JSON array of up to 3 rows as text;
+ *     message the sentence naming the input file(s). Empty when nothing was found.
  */
 export const StoreTable = {
   runs: 'runs',
@@ -99,6 +143,8 @@ export const StoreTable = {
   tradeDay: 'trade_day',
   barsByTime: 'bars_by_time',
   tradeTags: 'trade_tags',
+  dataQuality: 'data_quality',
+  columnSources: 'column_sources',
 } as const;
 
 /**

@@ -13,9 +13,15 @@
 //
 // Flags: --scale tiny|demo|large (default large), --memory-limit SIZE, --threads N, --keep (keep
 // the benchmark's store instead of deleting it).
+//
+// `--fills N` (e.g. 10000000) measures the fills case instead: a zipline/pyfolio transactions
+// frame of N fills (500 symbols, signed amounts that grow, shrink and reverse positions; written
+// once by DuckDB into .cache/bench/fills-N/transactions.parquet) prepared into FIFO round trips
+// and daily bars by the pyfolio adapter (server/prepare/formats/). Its floor is DuckDB reading the
+// same file into a table sorted by (symbol, dt), then CHECKPOINT; rows/s are fills per second.
 import { fork } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -25,6 +31,8 @@ import { prepareInChild } from '../../server/prepare/run-in-child.js';
 import { sqlString } from '../../server/sql/text.js';
 
 interface FloorRequest {
+  /** `canonical`: bars and trades of a fixture folder; `fills`: a transactions.parquet. */
+  kind: 'canonical' | 'fills';
   input: string;
   file: string;
   memoryLimit: string;
@@ -47,6 +55,12 @@ async function floorChild(req: FloorRequest): Promise<FloorReply> {
   });
   const con = await inst.connect();
   try {
+    if (req.kind === 'fills') {
+      await con.run(`CREATE TABLE fills AS SELECT * FROM read_parquet(${sqlString(path.join(req.input, 'transactions.parquet'))}) ORDER BY symbol, dt`);
+      await con.run('CHECKPOINT');
+      const r = await con.runAndReadAll('SELECT count(*) FROM fills');
+      return { seconds: (performance.now() - started) / 1000, rows: Number(r.getRowsJson()[0]?.[0]), peakRssBytes: process.resourceUsage().maxRSS * 1024 };
+    }
     await con.run(`CREATE TABLE bars AS SELECT * FROM read_parquet(${sqlString(path.join(req.input, 'bars', '**', '*.parquet'))}, hive_partitioning = true) ORDER BY run_id, symbol, ts`);
     await con.run(`CREATE TABLE trades AS SELECT * FROM read_parquet(${sqlString(path.join(req.input, 'trades', '*.parquet'))}) ORDER BY run_id, symbol, entry_ts`);
     await con.run('CHECKPOINT');
@@ -107,7 +121,78 @@ function arg(name: string): string | undefined {
 
 const fmtRate = (rows: number, s: number) => `${(rows / s / 1e6).toFixed(2)}M rows/s`;
 
+/** pyfolio transactions of `n` fills, written once per n; pseudo-random from hash(), so the same every time. */
+async function ensureFills(n: number): Promise<string> {
+  const dir = path.join(repoRoot(), '.cache', 'bench', `fills-${n}`);
+  const file = path.join(dir, 'transactions.parquet');
+  if (await stat(file).catch(() => null)) return dir;
+  await mkdir(dir, { recursive: true });
+  const inst = await DuckDBInstance.create(':memory:');
+  const con = await inst.connect();
+  try {
+    const amount = `((hash(i, 1) % 201)::BIGINT - 100)`;
+    await con.run(`COPY (
+        SELECT TIMESTAMPTZ '2015-01-02 14:30:00+00' + to_seconds((i // 50) * 60) AS dt,
+          hash(i) % 500 AS sid, 'S' || (hash(i) % 500) AS symbol,
+          CASE WHEN ${amount} = 0 THEN 1 ELSE ${amount} END AS amount,
+          round(100 + (hash(i, 2) % 1000) / 100.0, 2) AS price, 1.0 AS commission
+        FROM range(${n}) t(i) ORDER BY i)
+      TO ${sqlString(`${file}.tmp`)} (FORMAT parquet)`);
+  } finally {
+    con.closeSync();
+    inst.closeSync();
+  }
+  await rename(`${file}.tmp`, file);
+  return dir;
+}
+
+/** The fills case (--fills N): fills to round trips and bars, against DuckDB reading the fills. */
+async function fillsCase(n: number, memoryLimit: string, threads: number | undefined, keep: boolean): Promise<void> {
+  const input = await ensureFills(n);
+  console.log(`fills: ${n.toLocaleString('en-US')} pyfolio transactions, ${formatSize(await dirSize(input))} on disk: ${input}`);
+  console.log(`  memory limit ${memoryLimit}${threads ? `, ${threads} threads` : ''}\n`);
+  await warmPageCache(input);
+  const work = path.join(repoRoot(), '.cache', 'bench', `prepare-fills-${process.pid}`);
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { recursive: true });
+  try {
+    let last = '';
+    const started = performance.now();
+    const result = await prepareInChild({
+      input,
+      storeDir: path.join(work, 'stores'),
+      memoryLimit,
+      ...(threads ? { threads } : {}),
+      onProgress: (p) => {
+        if (p.phase !== last) {
+          last = p.phase;
+          process.stdout.write(`  ${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s  ${p.phase}\n`);
+        }
+      },
+    });
+    const prepSeconds = (performance.now() - started) / 1000;
+    const floorDir = path.join(work, 'floor');
+    await mkdir(floorDir, { recursive: true });
+    const floor = await runFloor({ kind: 'fills', input, file: path.join(floorDir, 'floor.duckdb'), memoryLimit, tempDir: path.join(floorDir, 'tmp'), ...(threads ? { threads } : {}) });
+    console.log('');
+    console.log(`preparation (fills -> FIFO round trips + daily bars, whole pipeline): ${prepSeconds.toFixed(1)} s wall, ${n.toLocaleString('en-US')} fills, ${fmtRate(n, prepSeconds)}`);
+    console.log(`floor (CREATE TABLE AS SELECT * FROM read_parquet ORDER BY symbol, dt): ${floor.seconds.toFixed(1)} s wall, ${fmtRate(floor.rows, floor.seconds)}`);
+    console.log(`ratio preparation / floor: ${(prepSeconds / floor.seconds).toFixed(2)}x`);
+    console.log(`peak RSS: preparation ${formatSize(result.peakRssBytes)}, floor ${formatSize(floor.peakRssBytes)}`);
+    if (keep) console.log(`kept: ${result.storePath}`);
+  } finally {
+    if (!keep) await rm(work, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
+  const fills = arg('--fills');
+  if (fills !== undefined) {
+    const n = Number(fills);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--fills must be a positive whole number, not ${fills}`);
+    const threadsArg = arg('--threads');
+    return fillsCase(n, arg('--memory-limit') ?? defaultMemoryLimit(), threadsArg ? Number(threadsArg) : undefined, process.argv.includes('--keep'));
+  }
   const scale = (arg('--scale') ?? 'large') as FixtureScale;
   if (!['tiny', 'demo', 'large'].includes(scale)) throw new Error(`--scale must be tiny, demo or large, not ${scale}`);
   const memoryLimit = arg('--memory-limit') ?? defaultMemoryLimit();
@@ -158,7 +243,7 @@ async function main(): Promise<void> {
     // The floor.
     const floorDir = path.join(work, 'floor');
     await mkdir(floorDir, { recursive: true });
-    const floor = await runFloor({ input, file: path.join(floorDir, 'floor.duckdb'), memoryLimit, tempDir: path.join(floorDir, 'tmp'), ...(threads ? { threads } : {}) });
+    const floor = await runFloor({ kind: 'canonical', input, file: path.join(floorDir, 'floor.duckdb'), memoryLimit, tempDir: path.join(floorDir, 'tmp'), ...(threads ? { threads } : {}) });
     const floorBytes = (await stat(path.join(floorDir, 'floor.duckdb'))).size;
 
     const limit = parseSize(memoryLimit) ?? Number.NaN;

@@ -162,7 +162,7 @@ test('symbols as integers; zoned, naive, text and epoch timestamps normalised to
     path.join(dir2, 'trades.parquet'),
     `SELECT 'AAA' AS symbol, '2024-01-02T09:35:00-05:00' AS entry_ts, '2024-01-02 16:00:00' AS exit_ts, 1704207300000::BIGINT AS opened_ms`,
   );
-  const r2 = await prepareDataset({ input: dir2, storeDir: path.join(tmp, 'stores-ny'), mapping: { timezone: 'America/New_York' } });
+  const r2 = await prepareDataset({ input: dir2, storeDir: path.join(tmp, 'stores-ny'), description: { timezone: 'America/New_York' } });
   await withDb(r2.storePath, async (q) => {
     // EST in January (UTC-5), EDT in July (UTC-4).
     assert.deepEqual((await q(`SELECT ts::VARCHAR AS t FROM bars ORDER BY ts`)).map((x) => x['t']), ['2024-01-02 14:35:00', '2024-07-02 13:40:00']);

@@ -25,7 +25,7 @@ after(async () => {
 });
 
 const COLUMNS: Record<string, string[]> = {
-  runs: ['run_id', 'name', 'params'],
+  runs: ['run_id', 'name', 'params', 'capital', 'capital_source'],
   symbols: ['symbol', 'sector', 'industry'],
   bars: ['run_id', 'ts', 'symbol', 'price', 'position_qty', 'position_value', 'trade_qty', 'fees', 'pnl'],
   trades: ['run_id', 'trade_id', 'symbol', 'side', 'entry_ts', 'exit_ts', 'qty', 'entry_price', 'exit_price', 'fees', 'pnl', 'ret', 'bars_held', 'mae', 'mfe', 'tag'],
@@ -166,7 +166,7 @@ test('common column names are mapped; symbols and runs derived when absent', asy
     const [b] = await q(`SELECT count(*) AS n, any_value(run_id) AS run, sum(position_value) AS pv, sum(trade_qty) AS tq FROM bars`);
     assert.deepEqual(b, { n: '3', run: 'default', pv: 30, tq: 1 });
     assert.deepEqual(await q(`SELECT * FROM symbols`), [{ symbol: 'AAA', sector: 'Unknown', industry: 'Unknown' }]);
-    assert.deepEqual(await q(`SELECT * FROM runs`), [{ run_id: 'default', name: 'default', params: null }]);
+    assert.deepEqual(await q(`SELECT run_id, name, params, capital FROM runs`), [{ run_id: 'default', name: 'default', params: null, capital: null }]);
     assert.equal((await q(`SELECT count(*) AS n FROM trades`))[0]!['n'], '0');
   });
 });
@@ -318,7 +318,19 @@ test('GET /api/datasets shows the preparation phase, rows and ETA while a datase
     assert.ok(preparing.some((d) => d.phase === 'sorting bars' || d.totalRows !== null || d.progress > 0), JSON.stringify(preparing.at(-1)));
     for (const d of preparing) for (const k of ['rows', 'totalRows', 'etaSeconds'] as const) assert.ok(d[k] === null || typeof d[k] === 'number', k);
     const final = (await (await fetch(`${server.url}/api/datasets`)).json()) as DatasetInfo[];
-    assert.deepEqual({ ...final[0], inputs: undefined }, { id: 'fresh', inputs: undefined, state: 'ready', progress: 1, phase: null, error: null, rows: null, totalRows: null, etaSeconds: null });
+    assert.deepEqual({ ...final[0], inputs: undefined }, {
+      id: 'fresh',
+      inputs: undefined,
+      state: 'ready',
+      progress: 1,
+      phase: null,
+      error: null,
+      rows: null,
+      totalRows: null,
+      etaSeconds: null,
+      descriptionPath: path.join(fixture, 'tickscope.json'),
+      dataQuality: [],
+    });
   } finally {
     await server.close();
   }

@@ -68,14 +68,12 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-test('the capital base: stated in params for run one, the mean gross exposure for run two', () => {
+test('the capital base: stated in params for run one; none for run two (never guessed from exposure)', () => {
   const one = session.store.catalog.runs.get('one')!;
   assert.deepEqual([one.capital, one.capitalSource], [1_000_000, 'params.capital']);
   const two = session.store.catalog.runs.get('two')!;
-  assert.equal(two.capitalSource, 'mean gross exposure');
-  const bars = raw.bars.filter((b) => b.run === 'two');
-  const mean = bars.reduce((a, b) => a + Math.abs(b.pv), 0) / new Set(bars.map((b) => b.ts)).size;
-  assert.ok(Math.abs(two.capital! - mean) < 1e-6 * mean);
+  assert.equal(two.capital, null);
+  assert.match(two.capitalSource, /^none: .*"capital"/);
 });
 
 test('summary: a run with one day, all-losing trades, every range shape', async () => {

@@ -92,7 +92,7 @@ test('every file of ../shared/testdata is read (value for value) or refused by n
         input: [bars, target],
         storeDir,
         threads: 1,
-        mapping: { symbols: { symbol: expected?.column ?? 'symbol' } },
+        description: { symbols: { symbol: expected?.column ?? 'symbol' } },
         onProgress: (p) => phases.push(p.phase, p.source ?? ''),
       });
       assert.ok(expected, `${file} was prepared but the test could not read it`);
@@ -188,7 +188,7 @@ test('a Spark-written Parquet file mapped onto bars gives back exactly its rows'
     input: plain,
     storeDir: path.join(tmp, 'stores-plain'),
     threads: 1,
-    mapping: { bars: { ts: 'timestamp_col', symbol: 'id', price: 'double_col', position_qty: 'int_col', pnl: 'float_col' } },
+    description: { bars: { ts: 'timestamp_col', symbol: 'id', price: 'double_col', position_qty: 'int_col', pnl: 'float_col' } },
   });
   const want = await mem((q) => q(`SELECT id::VARCHAR AS symbol, timestamp_col::VARCHAR AS ts, double_col AS price, float_col::DOUBLE AS pnl FROM '${plain}' ORDER BY id`));
   const inst = await DuckDBInstance.create(r.storePath, { access_mode: 'READ_ONLY' });

@@ -4,7 +4,7 @@
 import { tableFromIPC, type Table } from 'apache-arrow';
 import { PART_METADATA_KEY } from '../../shared/frame.js';
 import { clientMessageValidator, type QueryRequest } from '../../shared/messages.js';
-import { prepareDataset } from '../../server/prepare/prepare.js';
+import { prepareDataset, type PrepareSettings } from '../../server/prepare/prepare.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import { QueryRunner, type QueryOutcome } from '../../server/session/query-runner.js';
 import { openStore, type OpenStore } from '../../server/session/store.js';
@@ -30,8 +30,8 @@ export class LocalSession {
     readonly runner: QueryRunner,
   ) {}
 
-  static async open(input: string, threads = 1): Promise<LocalSession> {
-    const { storePath } = await prepareDataset({ input, storeDir: testStoreDir() });
+  static async open(input: string, threads = 1, settings: Partial<Pick<PrepareSettings, 'storeDir' | 'description'>> = {}): Promise<LocalSession> {
+    const { storePath } = await prepareDataset({ input, storeDir: testStoreDir(), ...settings });
     const store = await openStore({ storePath, memoryLimit: '512MB', threads });
     return new LocalSession(store, new QueryRunner(store.instance, 4));
   }

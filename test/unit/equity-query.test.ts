@@ -60,6 +60,7 @@ function catalog(): Catalog {
   // Bars every 5 minutes around the clock: trading time is calendar time, as the reference below assumes.
   const calendar = tradingCalendar(sorted, STEP);
   return {
+    timezone: { zone: 'UTC', source: 'test' },
     runs: new Map(RUNS.map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
     sectors: new Set(),
     symbols: new Map(),

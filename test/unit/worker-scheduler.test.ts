@@ -21,6 +21,8 @@ const DATASET: DatasetSchema = {
   dayCount: 1,
   range: { from: 0, to: 59 * MINUTE },
   calendar: { barMs: MINUTE, days: [0, 59 * MINUTE] },
+  timezone: { zone: 'UTC', source: 'test' },
+  columnSources: [],
 };
 
 /** A scheduler whose wire is an array; `cut()` makes sending throw, as a closed socket does. */

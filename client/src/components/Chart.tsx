@@ -12,6 +12,7 @@ import { dollars, dollarsCompact } from '../format.js';
 import { markDrawn } from '../perf.js';
 import { cssVar, useTheme } from '../theme.js';
 import { cursorTime, tradingTimeAxis } from '../time-axis.js';
+import { zoneLabel } from '../display-zone.js';
 import type { TradingTime } from '../../../shared/trading-time.js';
 
 export interface ChartLine {
@@ -154,7 +155,7 @@ function makeOptions(props: ChartProps, width: number, lines: ChartLine[], hooks
       },
     ],
     series: [
-      time ? { label: 'Time (UTC)', value: (_u, v) => cursorTime(time, v) } : { label: 'x', value: (_u, v) => (v == null ? '–' : (props.xFormat ?? String)(v)) },
+      time ? { label: `Time (${zoneLabel()})`, value: (_u, v) => cursorTime(time, v) } : { label: 'x', value: (_u, v) => (v == null ? '–' : (props.xFormat ?? String)(v)) },
       ...lines.map(
         (line): uPlot.Series => ({
           label: line.label,

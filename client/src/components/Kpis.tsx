@@ -1,6 +1,6 @@
 // The KPI tiles (from `summary`): one value per run, colored by run when runs are overlaid.
 import { useLayoutEffect, useRef } from 'react';
-import { count, dollars, dollarsCompact, duration, percent, pnl, pnlCompact, ratio, tone, utcDate } from '../format.js';
+import { count, dollars, dollarsCompact, duration, percent, pnl, pnlCompact, ratio, tone, dateText } from '../format.js';
 import { markDrawn } from '../perf.js';
 import type { QueryState } from '../query.js';
 import { num, str } from '../table.js';
@@ -36,8 +36,8 @@ const TILES: Tile[] = [
     value: (t, i) => percent(num(t, 'max_drawdown', i)),
     tone: byTone('max_drawdown'),
     title: (t, i) =>
-      `peak ${utcDate(num(t, 'max_drawdown_peak', i))} → trough ${utcDate(num(t, 'max_drawdown_trough', i))}, recovered ${
-        Number.isNaN(num(t, 'max_drawdown_recovery', i)) ? 'not yet' : utcDate(num(t, 'max_drawdown_recovery', i))
+      `peak ${dateText(num(t, 'max_drawdown_peak', i))} → trough ${dateText(num(t, 'max_drawdown_trough', i))}, recovered ${
+        Number.isNaN(num(t, 'max_drawdown_recovery', i)) ? 'not yet' : dateText(num(t, 'max_drawdown_recovery', i))
       }; ${pnl(num(t, 'max_drawdown_pnl', i))}`,
   },
   { key: 'calmar', label: 'Calmar', value: (t, i) => ratio(num(t, 'calmar', i)) },
@@ -70,9 +70,21 @@ export function Kpis({ state, dataset }: { state: QueryState<'summary'>; dataset
   }, [t, state.stale]);
   const rows = t ? Array.from({ length: t.length }, (_, i) => i) : [];
   const multi = rows.length > 1;
+  // Return metrics are over a stated capital base; a run without one says why, here, where they
+  // would be (the summary leaves them empty).
+  const withoutCapital = dataset.runs.filter((r) => r.capital === null);
   return (
     <section className={`kpis${state.stale ? ' stale' : ''}`} data-testid="kpis" ref={ref} aria-busy={state.loading}>
       {state.error && !t && <div className="error-box">Could not load the summary: {state.error}</div>}
+      {withoutCapital.length > 0 && (
+        <div className="kpi-note" data-testid="no-capital">
+          {withoutCapital.map((r) => (
+            <div key={r.runId}>
+              No return metrics{dataset.runs.length > 1 ? ` for ${runTitle(dataset, r.runId)}` : ''}: no capital base ({r.capitalSource.replace(/^none: /, '')}).
+            </div>
+          ))}
+        </div>
+      )}
       {TILES.map((tile) => (
         <div className="kpi" key={tile.key} data-kpi={tile.key}>
           <div className="kpi-label">{tile.label}</div>

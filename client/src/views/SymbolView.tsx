@@ -6,7 +6,7 @@ import type uPlot from 'uplot';
 import { Card } from '../components/Card.js';
 import { chartX, type ChartData } from '../components/Chart.js';
 import { VirtualTable, type RowRef, type TableColumn } from '../components/VirtualTable.js';
-import { compactCount, count, dollars, dollarsCompact, duration, percent, pnl, price, signedCount, tone, utcDateTime, utcShort } from '../format.js';
+import { compactCount, count, dollars, dollarsCompact, duration, percent, pnl, price, signedCount, tone, dateTimeText, dateTimeShort } from '../format.js';
 import { useQuery } from '../query.js';
 import { goUp, navigate, upTarget, type Route } from '../route.js';
 import { prefetch } from '../session.js';
@@ -19,6 +19,8 @@ import { useWindowedList } from '../windows.js';
 import { markDrawn } from '../perf.js';
 import type { ColumnTable, DatasetSchema } from '../worker/types.js';
 import { runLabel, runTitle } from '../runs.js';
+import { zoneLabel } from '../display-zone.js';
+import { columnSourceNote } from '../column-sources.js';
 import { ErrorBox, QueryNote, seriesLines, TimeChart } from './common.js';
 
 interface SelectedTrade {
@@ -230,7 +232,7 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
 
   const columns = useMemo((): TableColumn[] => {
     const cols: TableColumn[] = [
-      { key: 'entry', label: 'Entry (UTC)', width: 116, cell: (r) => utcShort(num(r.table, 'entry_ts', r.i)) },
+      { key: 'entry', label: `Entry (${zoneLabel()})`, width: 116, cell: (r) => dateTimeShort(num(r.table, 'entry_ts', r.i)) },
       { key: 'side', label: 'Side', width: 48, cell: (r) => <span className={`side side-${str(r.table, 'side', r.i)}`}>{str(r.table, 'side', r.i)}</span> },
       { key: 'pnl', label: 'P&L', width: 92, align: 'right', cell: (r) => <span className={tone(num(r.table, 'pnl', r.i))}>{pnl(num(r.table, 'pnl', r.i))}</span> },
       { key: 'ret', label: 'Return', width: 66, align: 'right', cell: (r) => <span className={tone(num(r.table, 'ret', r.i))}>{percent(num(r.table, 'ret', r.i), { signed: true })}</span> },
@@ -299,25 +301,29 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
                   <dd>{count(selected.qty)}</dd>
                   <dt>Entry</dt>
                   <dd>
-                    {price(selected.entryPrice)} · {utcDateTime(selected.entryTs)}
+                    {price(selected.entryPrice)} · {dateTimeText(selected.entryTs)}
                   </dd>
                   <dt>Exit</dt>
-                  <dd>{Number.isFinite(selected.exitTs) ? `${price(selected.exitPrice)} · ${utcDateTime(selected.exitTs)}` : 'open'}</dd>
+                  <dd>{Number.isFinite(selected.exitTs) ? `${price(selected.exitPrice)} · ${dateTimeText(selected.exitTs)}` : 'open'}</dd>
                   <dt>P&amp;L</dt>
                   <dd className={tone(selected.pnl)} data-testid="trade-pnl">
                     {pnl(selected.pnl)} ({percent(selected.ret, { signed: true })}) after {dollars(selected.fees)} fees
+                    <SourceNote dataset={dataset} columns={['ret', 'fees']} labels={['return', 'fees']} />
                   </dd>
                   <dt>MAE</dt>
                   <dd className="neg" data-testid="trade-mae">
                     {percent(selected.mae, { signed: true })} · {price(excursionPrices(selected).mae)}
+                    <SourceNote dataset={dataset} columns={['mae']} />
                   </dd>
                   <dt>MFE</dt>
                   <dd className="pos" data-testid="trade-mfe">
                     {percent(selected.mfe, { signed: true })} · {price(excursionPrices(selected).mfe)}
+                    <SourceNote dataset={dataset} columns={['mfe']} />
                   </dd>
                   <dt>Held</dt>
                   <dd>
                     {duration(selected.holdingMs)} · {count(selected.barsHeld)} bars
+                    <SourceNote dataset={dataset} columns={['bars_held']} />
                   </dd>
                   {selected.tag && (
                     <>
@@ -355,4 +361,16 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
   );
 }
 
-
+/** Where trade columns came from when preparation derived them ("MAE — derived from 5-minute bars"). */
+function SourceNote({ dataset, columns, labels }: { dataset: DatasetSchema; columns: string[]; labels?: string[] }) {
+  const notes = columns.flatMap((c, i) => {
+    const note = columnSourceNote(dataset, 'trades', c);
+    return note ? [labels ? `${labels[i]} ${note}` : note] : [];
+  });
+  if (notes.length === 0) return null;
+  return (
+    <span className="source-note muted" data-testid="column-source">
+      {' '}— {notes.join('; ')}
+    </span>
+  );
+}

@@ -6,7 +6,8 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import type { TradeSortColumn } from '../../../shared/constants.js';
 import type { NumberRange } from '../../../shared/messages.js';
 import { VirtualTable, type RowRef, type TableColumn } from '../components/VirtualTable.js';
-import { count, dollars, duration, percent, pnl, price, tone, utcShort } from '../format.js';
+import { count, dateTimeShort, dollars, duration, percent, pnl, price, tone } from '../format.js';
+import { zoneLabel } from '../display-zone.js';
 import { hasTradeFilters, navigate, type Route, type TradeFilters } from '../route.js';
 import { runLabel } from '../runs.js';
 import { prefetch } from '../session.js';
@@ -167,8 +168,8 @@ export function TradesView({ route, dataset }: { route: Route; dataset: DatasetS
       { key: 'symbol', label: 'Symbol', width: 84, sort: 'symbol', cell: (r) => <span className="strong">{str(r.table, 'symbol', r.i)}</span> },
       { key: 'sector', label: 'Sector', width: 120, sort: 'sector', cell: (r) => str(r.table, 'sector', r.i) },
       { key: 'side', label: 'Side', width: 56, sort: 'side', cell: (r) => <span className={`side side-${str(r.table, 'side', r.i)}`}>{str(r.table, 'side', r.i)}</span> },
-      { key: 'entry_ts', label: 'Entry (UTC)', width: 120, sort: 'entry_ts', cell: n('entry_ts', utcShort) },
-      { key: 'exit_ts', label: 'Exit (UTC)', width: 120, sort: 'exit_ts', cell: n('exit_ts', utcShort) },
+      { key: 'entry_ts', label: `Entry (${zoneLabel()})`, width: 120, sort: 'entry_ts', cell: n('entry_ts', dateTimeShort) },
+      { key: 'exit_ts', label: `Exit (${zoneLabel()})`, width: 120, sort: 'exit_ts', cell: n('exit_ts', dateTimeShort) },
       { key: 'qty', label: 'Qty', width: 80, align: 'right', sort: 'qty', cell: n('qty', count) },
       { key: 'entry_price', label: 'Entry px', width: 84, align: 'right', sort: 'entry_price', cell: n('entry_price', price) },
       { key: 'exit_price', label: 'Exit px', width: 84, align: 'right', sort: 'exit_price', cell: n('exit_price', price) },

@@ -30,6 +30,8 @@ export class SessionConnection implements Recipients {
   private helloTimer: ReturnType<typeof setTimeout> | null = null;
   private closedForGood = false;
   private settleWaiters: Array<(v: SessionView) => void> = [];
+  /** The dataset's data-quality entries, read once its store is ready; kept across every view. */
+  private dataQuality: SessionView['dataQuality'];
 
   constructor(readonly scheduler: QueryScheduler) {}
 
@@ -109,6 +111,7 @@ export class SessionConnection implements Recipients {
   // State
 
   private setView(next: SessionView): void {
+    if (this.dataQuality) next = { ...next, dataQuality: this.dataQuality };
     this.view = next;
     if (next.state === 'ready' || next.state === 'lost') {
       const waiters = this.settleWaiters;
@@ -123,6 +126,19 @@ export class SessionConnection implements Recipients {
       void Promise.resolve(this.listener?.(next)).catch(unheard);
     } catch (error) {
       unheard(error);
+    }
+  }
+
+  /** The store is ready: what its preparation dropped or found, for the UI's data-quality notice. */
+  private async loadDataQuality(dataset: string | undefined): Promise<void> {
+    try {
+      const info = await datasetInfo(dataset);
+      if (!info) return;
+      this.dataQuality = info.dataQuality;
+      this.setView({ ...this.view });
+    } catch (error) {
+      // The notice is a courtesy: the session works without it.
+      console.debug(`[tickscope worker] data-quality list unavailable: ${errorMessage(error)}`);
     }
   }
 
@@ -168,6 +184,7 @@ export class SessionConnection implements Recipients {
       stopWatching();
     }
     if (gen !== this.generation) return;
+    if (!this.dataQuality) void this.loadDataQuality(options.dataset);
     if (this.view.preparation || this.view.queue) {
       const { preparation: _done, queue: _served, ...rest } = this.view;
       this.setView(rest);

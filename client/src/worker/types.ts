@@ -1,6 +1,7 @@
 // Types shared by the UI thread and the session worker. Type-only on the UI side, so the UI
 // bundle never pulls in Arrow or the validators.
 import type { QueryName } from '../../../shared/constants.js';
+import type { DataQualityEntry } from '../../../shared/http-api.js';
 import type { DatasetSchema, Filters, QueryParamsByName, Timings } from '../../../shared/messages.js';
 
 export type { DatasetSchema, Filters, QueryName, Timings };
@@ -36,6 +37,8 @@ export interface SessionView {
   queue?: QueueView;
   /** Plain-words description of the latest problem (reconnect reason, invalid message, ...). */
   error?: string;
+  /** What preparation dropped or found in the dataset's rows (GET /api/datasets), once it is known. */
+  dataQuality?: DataQualityEntry[];
   /** Why the session is lost for good, when retrying cannot help (e.g. the dataset failed to prepare). */
   failure?: { kind: 'dataset-failed' | 'protocol'; message: string };
   /** Counts hellos: bumps each time a (new or re-opened) session connection becomes ready. */

@@ -5,7 +5,7 @@
 // cell for time groups). Sorted by any column, windowed, with the total group count.
 import type { BreakdownColumn, BreakdownDimension } from '../../../shared/constants.js';
 import type { BreakdownParams } from '../../../shared/messages.js';
-import { StoreTable } from '../../store/format.js';
+import { StoreTable, exchangeTimeSql } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { sourceOf, type QueryPlan } from './plan.js';
 import { hasTradeFilters, resolveScope, timeCondition, tradeConditions, type Scope, runsCondition } from './scope.js';
@@ -24,9 +24,10 @@ const NEEDED: Record<BreakdownDimension, Level> = {
 
 /**
  * Group key over day rows (`day`), bar rows (`ts`) and trades (`close_ts`), and its label over a
- * group's row `g`; all from this code.
+ * group's row `g`; all from this code. Hours are of the exchange time zone `zone` (trade rows
+ * carry theirs already: trade_day's hour); days are UTC dates (docs/metrics.md).
  */
-const KEYS: Record<BreakdownDimension, { rows: string; trades: string; label: string }> = {
+const keys = (zone: string): Record<BreakdownDimension, { rows: string; trades: string; label: string }> => ({
   sector: { rows: 'sector', trades: 'sector', label: 'g.gkey' },
   symbol: { rows: 'symbol', trades: 'symbol', label: 'g.gkey' },
   run: { rows: 'run_id', trades: 'run_id', label: 'g.gkey' },
@@ -36,8 +37,8 @@ const KEYS: Record<BreakdownDimension, { rows: string; trades: string; label: st
     trades: 'isodow(day)::INTEGER',
     label: "['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'][g.gkey]",
   },
-  hour: { rows: 'hour(ts)::INTEGER', trades: 'hour::INTEGER', label: "lpad(g.gkey::VARCHAR, 2, '0')" },
-};
+  hour: { rows: `hour(${exchangeTimeSql('ts', zone)})::INTEGER`, trades: 'hour::INTEGER', label: "lpad(g.gkey::VARCHAR, 2, '0')" },
+});
 
 const TIME_DIMENSIONS = new Set<BreakdownDimension>(['month', 'weekday', 'hour']);
 
@@ -73,7 +74,7 @@ function build(params: BreakdownParams, scope: Scope, catalog: Catalog, window: 
   const b = new Binder();
   const by = params.by;
   const level = levelFor(scope, NEEDED[by]);
-  const key = KEYS[by];
+  const key = keys(scope.timezone)[by];
   const tradeFiltered = hasTradeFilters(scope);
   const sources: string[] = [];
 
@@ -111,7 +112,7 @@ function build(params: BreakdownParams, scope: Scope, catalog: Catalog, window: 
   let runBarsJoin: string;
   if (by === 'hour') {
     const rows = barRows(b, 'portfolio', scope, timeCondition(b, 'ts', scope));
-    runBars = `SELECT hour(ts)::INTEGER AS gkey, count(*) AS bars FROM (${rows.sql}) GROUP BY 1`;
+    runBars = `SELECT ${key.rows} AS gkey, count(*) AS bars FROM (${rows.sql}) GROUP BY 1`;
     runBarsJoin = 'LEFT JOIN run_bars ON run_bars.gkey = g.gkey';
     sources.push(...rows.sources);
   } else {

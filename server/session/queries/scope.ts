@@ -43,6 +43,8 @@ export interface Scope {
   symbols?: string[];
   trade: TradeFilters;
   range: RangePlan;
+  /** The exchange time zone (IANA; 'UTC' when none is known): hours of the day are in it. */
+  timezone: string;
 }
 
 const RANGE_FILTERS: [keyof Filters, TradeRangeColumn][] = [
@@ -93,6 +95,7 @@ export function resolveScope(params: ScopeParams, catalog: Catalog): Scope {
     allRuns: runs.length === catalog.runs.size,
     trade: { ...(filters.sides ? { sides: [...new Set(filters.sides)].sort() } : {}), ...(tags ? { tags } : {}), ranges },
     range: planRange(params.from, params.to, catalog),
+    timezone: catalog.timezone.zone,
   };
   if (params.from !== undefined) scope.from = params.from;
   if (params.to !== undefined) scope.to = params.to;

@@ -6,7 +6,7 @@
 // measure is a sum of them:
 //   run_id, sector, side, [symbol], day, hour, trades, wins, pnl_n, gross_profit, gross_loss,
 //   holding_sum, holding_n, bars_held_sum, bars_held_n
-import { StoreTable, type TradeBoundField } from '../../store/format.js';
+import { StoreTable, exchangeTimeSql, type TradeBoundField } from '../../store/format.js';
 import type { Scope } from './scope.js';
 import { tradeConditions, runsCondition } from './scope.js';
 import { and, type Binder } from './sql.js';
@@ -36,8 +36,9 @@ function planTradeRange(from: number | undefined, to: number | undefined): Trade
 
 const isoDay = (day: number) => new Date(day * 86_400_000).toISOString().slice(0, 10);
 
-/** The columns of one trade as a row of trade statistics. */
-const PER_TRADE = `run_id, sector, side, symbol, close_ts::DATE AS day, hour(close_ts)::TINYINT AS hour,
+/** The columns of one trade as a row of trade statistics; its hour in the exchange time zone `zone`
+ * (as trade_day's). */
+const perTrade = (zone: string) => `run_id, sector, side, symbol, close_ts::DATE AS day, hour(${exchangeTimeSql('close_ts', zone)})::TINYINT AS hour,
   1::BIGINT AS trades, coalesce((pnl > 0)::BIGINT, 0) AS wins, (pnl IS NOT NULL)::BIGINT AS pnl_n,
   CASE WHEN pnl > 0 THEN pnl ELSE 0 END AS gross_profit, CASE WHEN pnl < 0 THEN pnl ELSE 0 END AS gross_loss,
   coalesce(holding_ms, 0) AS holding_sum, (holding_ms IS NOT NULL)::BIGINT AS holding_n,
@@ -69,7 +70,7 @@ export function tradeRows(b: Binder, scope: Scope, options: { symbol?: boolean }
   if (!tradeDayUsable(scope, options)) {
     const from = tradeFrom(b, scope);
     return {
-      sql: `SELECT ${PER_TRADE} FROM ${from} WHERE ${tradeConditions(b, scope)}`,
+      sql: `SELECT ${perTrade(scope.timezone)} FROM ${from} WHERE ${tradeConditions(b, scope)}`,
       sources: [scope.symbols ? StoreTable.trades : StoreTable.tradeList],
     };
   }
@@ -78,7 +79,7 @@ export function tradeRows(b: Binder, scope: Scope, options: { symbol?: boolean }
     scope.sectors ? b.in('sector', scope.sectors) : null,
     scope.trade.sides ? b.in('side', scope.trade.sides) : null,
   );
-  const { branches, sources } = overTradeDays(b, scope, dims, { day: ROLLED, cut: PER_TRADE });
+  const { branches, sources } = overTradeDays(b, scope, dims, { day: ROLLED, cut: perTrade(scope.timezone) });
   if (branches.length === 0) branches.push(`SELECT ${ROLLED} FROM ${StoreTable.tradeDay} WHERE FALSE`);
   return { sql: branches.join('\nUNION ALL\n'), sources };
 }

@@ -1,0 +1,96 @@
+// What each data file holds, read without its rows: the CandidateFiles the adapters detect from
+// (adapter.ts), and the relation any one file is read as.
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { errorMessage } from '../../../shared/errors.js';
+import { fileReader, sqlIdent } from '../../sql/text.js';
+import { readArrowSchema, stageArrowFiles } from '../arrow.js';
+import type { ColumnInfo } from '../column-types.js';
+import { PrepareError } from '../errors.js';
+import { TABLE_KINDS, type DataFile, type ResolvedInputs } from '../inputs.js';
+import { readParquetSchemas } from '../parquet.js';
+import type { CandidateFile } from './adapter.js';
+
+/** Above this size a JSON file's keys are not read for detection (a result JSON is a few MB). */
+const JSON_KEYS_MAX_BYTES = 256 * 1024 * 1024;
+
+/** The columns of a CSV or JSON file as DuckDB's readers sniff them (from a sample of rows). */
+export async function readTextSchema(con: DuckDBConnection, file: DataFile, hive: boolean): Promise<ColumnInfo[]> {
+  const format = file.format === 'csv' ? 'csv' : 'json';
+  try {
+    const r = await con.runAndReadAll(`DESCRIBE SELECT * FROM ${fileReader(format, [file.path], { hive })}`);
+    return r.getRowObjectsJson().map((row) => ({ name: String(row['column_name']), type: String(row['column_type']) }));
+  } catch (err) {
+    throw new PrepareError(`${format.toUpperCase()} input ${file.path} cannot be read: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+async function jsonKeysOf(file: DataFile): Promise<string[]> {
+  if (file.size > JSON_KEYS_MAX_BYTES || !file.path.toLowerCase().endsWith('.json')) return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file.path, 'utf8'));
+  } catch (err) {
+    throw new PrepareError(`JSON input ${file.path} is not valid JSON: ${errorMessage(err)}`, { cause: err });
+  }
+  return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? Object.keys(parsed) : [];
+}
+
+function stemOf(file: string): string {
+  const base = path.basename(file).toLowerCase();
+  const dot = base.indexOf('.');
+  return dot > 0 ? base.slice(0, dot) : base;
+}
+
+/** Every file of the inputs, with its columns (or JSON keys). */
+export async function readCandidates(con: DuckDBConnection, resolved: ResolvedInputs): Promise<CandidateFile[]> {
+  const out: CandidateFile[] = [];
+  for (const kind of TABLE_KINDS) {
+    const src = resolved.sources[kind];
+    if (!src) continue;
+    const parquet = src.files.filter((f) => f.format === 'parquet');
+    const parquetColumns = parquet.length ? await readParquetSchemas(con, parquet) : new Map<string, ColumnInfo[]>();
+    for (const f of src.files) {
+      const hive = Object.keys(f.hive).length > 0;
+      let columns: ColumnInfo[] = [];
+      let jsonKeys: string[] = [];
+      if (f.format === 'parquet') columns = parquetColumns.get(f.path) ?? [];
+      else if (f.format === 'csv') columns = await readTextSchema(con, f, hive);
+      else if (f.format === 'json') {
+        try {
+          jsonKeys = await jsonKeysOf(f);
+          if (jsonKeys.length === 0) columns = await readTextSchema(con, f, hive);
+        } catch (err) {
+          // A loose JSON file (inputs.ts) that cannot be read is not data: no adapter claims it,
+          // and it is left out. One named as data must be readable.
+          if (!f.loose) throw err;
+        }
+      } else columns = await readArrowSchema(f);
+      out.push({ ...f, stem: stemOf(f.path), tableByName: kind, columns, jsonKeys });
+    }
+  }
+  return out;
+}
+
+/**
+ * One tabular file as a relation DuckDB can read: Parquet, CSV and JSON records directly, Arrow
+ * IPC staged into the temporary table `stagingTable` (a plain name) first (there is no Arrow reader in DuckDB without an extension).
+ */
+export async function fileRelation(con: DuckDBConnection, file: CandidateFile, stagingTable: string): Promise<string> {
+  const hive = Object.keys(file.hive).length > 0;
+  switch (file.format) {
+    case 'parquet':
+      return fileReader('parquet', [file.path], { hive });
+    case 'csv':
+      return fileReader('csv', [file.path], { hive });
+    case 'json':
+      return fileReader('json', [file.path], { hive });
+    case 'arrow-file':
+    case 'arrow-stream': {
+      const usable = file.columns.filter((c) => !c.unsupported).map((c) => c.name).filter((n) => !(n in file.hive));
+      await stageArrowFiles(con, stagingTable, [file], { columns: usable, hiveKeys: Object.keys(file.hive), onRows: () => {} });
+      return `temp.main.${sqlIdent(stagingTable)}`;
+    }
+  }
+}

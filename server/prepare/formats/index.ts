@@ -1,0 +1,138 @@
+// The format adapters (adapter.ts says what one is), and how a dataset's files are shared out
+// among them. A new format is one new file and one line in FORMAT_ADAPTERS.
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { META_TABLE, MetaKey } from '../../store/format.js';
+import { sqlIdent, sqlString } from '../../sql/text.js';
+import type { DatasetDescription } from '../description.js';
+import { PrepareError } from '../errors.js';
+import { commonFolder, noBarsError, TABLE_KINDS, type ResolvedInputs, type Source, type TableKind } from '../inputs.js';
+import { inspectTable, stagedTableInput, type TableInput } from '../table-input.js';
+import type { CandidateFile, Confidence, FormatAdapter, FormatDescription, Recognised, StagedTables } from './adapter.js';
+import { fileRelation, readCandidates } from './candidates.js';
+import { leanAdapter } from './lean.js';
+import { nautilusAdapter } from './nautilus.js';
+import { portfolioAdapter } from './portfolio.js';
+import { pyfolioAdapter } from './pyfolio.js';
+import { vectorbtAdapter } from './vectorbt.js';
+
+/**
+ * Every adapter, in the order they are asked (adapter.ts, step 2). Order matters only between two
+ * `likely` detections of the same file: put the more specific format first (the portfolio-only
+ * series, which claims any lone returns or equity file, comes last).
+ */
+export const FORMAT_ADAPTERS: readonly FormatAdapter<unknown>[] = [pyfolioAdapter, vectorbtAdapter, leanAdapter, nautilusAdapter, portfolioAdapter];
+
+const CONFIDENCE_ORDER: readonly Confidence[] = ['certain', 'likely'];
+
+export interface Recognition {
+  recognised: Recognised[];
+  /** The files no adapter claimed: read the canonical way. */
+  rest: CandidateFile[];
+}
+
+/** Shares the files out: `certain` detections first, then `likely` ones over what is left. */
+export function recogniseFormats(files: readonly CandidateFile[], adapters: readonly FormatAdapter<unknown>[] = FORMAT_ADAPTERS): Recognition {
+  let rest = [...files];
+  const recognised: Recognised[] = [];
+  for (const level of CONFIDENCE_ORDER) {
+    for (const adapter of adapters) {
+      if (recognised.some((r) => r.adapter === adapter) || rest.length === 0) continue;
+      const detection = adapter.detect(rest);
+      if (!detection || detection.confidence !== level || detection.files.length === 0) continue;
+      recognised.push({ adapter, detection });
+      const claimed = new Set(detection.files.map((f) => f.path));
+      rest = rest.filter((f) => !claimed.has(f.path));
+    }
+  }
+  return { recognised, rest };
+}
+
+export function describeRecognised(r: Recognised): FormatDescription {
+  return r.adapter.describe(r.detection);
+}
+
+/** The canonical tables a stage may give. */
+export type StagedKind = Exclude<keyof StagedTables, 'sources'>;
+const STAGED_KINDS: readonly StagedKind[] = ['bars', 'trades', 'runs', 'symbols', 'benchmark'];
+
+export interface StagedFormats {
+  /** Canonical table -> the temporary relation holding it, and the format it came from. */
+  tables: Partial<Record<StagedKind, { relation: string; from: string; files: CandidateFile[] }>>;
+  /** Where derived quantities came from, "<format>: <source>" (adapter.ts StagedTables.sources). */
+  sources: string[];
+}
+
+/** Stages every recognised format; two formats giving the same table is an error naming both. */
+export async function stageFormats(con: DuckDBConnection, recognition: Recognition, description: DatasetDescription): Promise<StagedFormats> {
+  const out: StagedFormats = { tables: {}, sources: [] };
+  for (const { adapter, detection } of recognition.recognised) {
+    const staged = await adapter.stage(detection, {
+      con,
+      description,
+      table: (name) => `temp.main.${sqlIdent(`_fmt_${adapter.id}_${name}`)}`,
+      read: (file) => fileRelation(con, file, `_fmt_${adapter.id}_file_${detection.files.indexOf(file)}`),
+    });
+    const from = adapter.describe(detection).summary;
+    for (const kind of STAGED_KINDS) {
+      const relation = staged[kind];
+      if (!relation) continue;
+      const before = out.tables[kind];
+      if (before) throw new PrepareError(`two inputs give the ${kind} table: ${before.from} and ${from}; prepare them as separate datasets`);
+      out.tables[kind] = { relation, from, files: detection.files };
+    }
+    out.sources.push(...staged.sources.map((s) => `${adapter.label}: ${s}`));
+  }
+  return out;
+}
+
+/** The files left to the canonical way, grouped by the table their names assign them to. */
+function canonicalSources(rest: readonly CandidateFile[]): Record<TableKind, Source | null> {
+  const out = {} as Record<TableKind, Source | null>;
+  for (const kind of TABLE_KINDS) {
+    // A loose JSON file no adapter claimed is not data (inputs.ts DataFile.loose).
+    const files = rest.filter((f) => f.tableByName === kind && !f.loose).map(({ stem: _s, tableByName: _t, columns: _c, jsonKeys: _j, ...file }) => file);
+    out[kind] = files.length === 0 ? null : { kind, location: files.length === 1 ? files[0]!.path : commonFolder(files.map((f) => f.path)), files };
+  }
+  return out;
+}
+
+/** Every canonical table of a dataset as an input of the build, from the formats and the canonical files. */
+export interface DatasetInputs {
+  tables: Record<TableKind, TableInput | null> & { bars: TableInput };
+  /** What each recognised format is, for messages and the store's records. */
+  formats: FormatDescription[];
+  /** Where derived quantities came from (StagedFormats.sources). */
+  sources: string[];
+}
+
+/**
+ * The build's first step: share the files out among the adapters, stage what they recognised,
+ * inspect the rest the canonical way. Throws PrepareError when no input gives bars.
+ */
+export async function inspectInputs(con: DuckDBConnection, resolved: ResolvedInputs, description: DatasetDescription): Promise<DatasetInputs> {
+  const recognition = recogniseFormats(await readCandidates(con, resolved));
+  const staged = await stageFormats(con, recognition, description);
+  const canonical = canonicalSources(recognition.rest);
+  const tables = {} as Record<TableKind, TableInput | null>;
+  for (const kind of TABLE_KINDS) {
+    const fromFormat = staged.tables[kind];
+    const src = canonical[kind];
+    if (fromFormat && src) throw new PrepareError(`two inputs give the ${kind} table: ${fromFormat.from} and ${src.location}; prepare them as separate datasets`);
+    if (fromFormat) {
+      const paths = fromFormat.files.map((f) => f.path);
+      const location = paths.length === 1 ? paths[0]! : commonFolder(paths);
+      tables[kind] = await stagedTableInput(con, { kind, location, files: fromFormat.files }, fromFormat.relation);
+    }
+    else tables[kind] = src ? await inspectTable(con, src, description) : null;
+  }
+  const formats = recognition.recognised.map(describeRecognised);
+  const bars = tables.bars;
+  if (!bars) throw noBarsError(resolved.inputs, canonical, formats.map((f) => f.summary));
+  return { tables: { ...tables, bars }, formats, sources: staged.sources };
+}
+
+/** Records in the store's meta table (MetaKey.formats) what the formats were and what they derived. */
+export async function writeFormatRecord(con: DuckDBConnection, formats: readonly FormatDescription[], sources: readonly string[]): Promise<void> {
+  const record = JSON.stringify({ formats: formats.map((f) => f.summary), sources });
+  await con.run(`INSERT INTO ${META_TABLE} VALUES (${sqlString(MetaKey.formats)}, ${sqlString(record)})`);
+}

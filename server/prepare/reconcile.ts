@@ -1,0 +1,117 @@
+// The reconciliation of trades against bars at preparation: two independent records of one
+// backtest should tell the same story, and where they do not the analyst is told (data-quality
+// findings, never fatal, never silent).
+// - Side: a trade's side against the sign of its symbol's position at the end of its entry bar
+//   (the first bar of its run and symbol ending at or after entry_ts): a long trade is in a
+//   long position. A position that is flat there while the trade is still open is a mismatch too.
+// - P&L: per run and symbol, the trades' P&L summed against the bars' P&L summed, where every
+//   trade of the symbol has a P&L and none is still open (open trades have no realised P&L yet).
+//   Tolerance: one cent plus a millionth of the symbol's gross daily P&L (sum of |daily pnl|), so
+//   float rounding over millions of bars is not a finding and a missing fill is.
+// Trades of a symbol without bars are a finding of their own (nothing to reconcile them with),
+// unless no traded symbol has bars (a portfolio-only backtest: then nothing is reconciled).
+// Runs after the rollups (it reads symbol_day). Entries at a bar's timestamp (how bar-based
+// backtesters write them) are found with a hash join that streams the bars once; only entries
+// between bars take the ASOF join, over the bars of their own symbols (an ASOF join sorts its
+// right side: all of bars would be a second sort of the largest table).
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { StoreTable } from '../store/format.js';
+import type { RowProblem } from './data-quality.js';
+
+/** Examples kept per finding. */
+const EXAMPLES = 3;
+
+export async function reconcileTrades(con: DuckDBConnection): Promise<RowProblem[]> {
+  const findings: RowProblem[] = [];
+  const uncovered = await rowsOf(
+    con,
+    `SELECT run_id || ' ' || symbol || ': ' || count(*) || ' trade(s)' AS example, count(*) AS n
+     FROM ${StoreTable.trades} t
+     WHERE NOT EXISTS (SELECT 1 FROM ${StoreTable.symbolDay} d WHERE d.run_id = t.run_id AND d.symbol = t.symbol)
+     GROUP BY run_id, symbol ORDER BY n DESC, run_id, symbol`,
+  );
+  const pairs = await con.runAndReadAll(`SELECT count(*)::DOUBLE FROM (SELECT DISTINCT run_id, symbol FROM ${StoreTable.trades})`);
+  // A dataset where no traded symbol has bars (portfolio-only) has nothing to reconcile: the views
+  // that need bars say so; only some symbols missing their bars is a finding.
+  const allUncovered = uncovered.length === Number(pairs.getRows()[0]?.[0] ?? 0);
+  if (allUncovered) return findings;
+  if (uncovered.length > 0) {
+    const trades = uncovered.reduce((n, r) => n + r.n, 0);
+    findings.push({
+      table: 'trades',
+      column: 'symbol',
+      problem: 'trades without bars',
+      count: trades,
+      examples: uncovered.slice(0, EXAMPLES).map((r) => r.example),
+      message: `trades: ${trades} trade(s) of ${uncovered.length} run/symbol pair(s) have no bars to reconcile them with (e.g. ${uncovered[0]!.example})`,
+    });
+  }
+
+  const sides = await rowsOf(
+    con,
+    `WITH sided AS (SELECT * FROM ${StoreTable.trades} WHERE side IN ('long', 'short')),
+     at_bar AS (
+       SELECT t.run_id, t.trade_id, t.symbol, t.side, t.entry_ts, t.exit_ts, b.ts AS bar_ts, b.position_qty
+       FROM sided t JOIN ${StoreTable.bars} b ON b.run_id = t.run_id AND b.symbol = t.symbol AND b.ts = t.entry_ts
+     ),
+     between_bars AS (SELECT * FROM sided t WHERE NOT EXISTS (SELECT 1 FROM at_bar a WHERE a.run_id = t.run_id AND a.trade_id = t.trade_id)),
+     entry_bars AS (
+       SELECT * FROM at_bar
+       UNION ALL
+       SELECT t.run_id, t.trade_id, t.symbol, t.side, t.entry_ts, t.exit_ts, b.ts, b.position_qty
+       FROM between_bars t ASOF JOIN (
+         SELECT run_id, symbol, ts, position_qty FROM ${StoreTable.bars}
+         WHERE (run_id, symbol) IN (SELECT DISTINCT run_id, symbol FROM between_bars)
+       ) b ON b.run_id = t.run_id AND b.symbol = t.symbol AND b.ts >= t.entry_ts
+     )
+     SELECT run_id || ' trade ' || trade_id || ' ' || symbol || ' ' || side || ' entered ' || strftime(entry_ts, '%Y-%m-%d %H:%M:%S')
+         || ': position ' || position_qty || ' at ' || strftime(bar_ts, '%Y-%m-%d %H:%M:%S') AS example,
+       count(*) OVER () AS n
+     FROM entry_bars
+     WHERE CASE side WHEN 'long' THEN position_qty < 0 ELSE position_qty > 0 END
+        OR (position_qty = 0 AND (exit_ts IS NULL OR exit_ts > bar_ts))
+     ORDER BY run_id, entry_ts, trade_id LIMIT ${EXAMPLES}`,
+  );
+  if (sides.length > 0) {
+    const n = sides[0]!.n;
+    findings.push({
+      table: 'trades',
+      column: 'side',
+      problem: 'side against the bar position',
+      count: n,
+      examples: sides.map((r) => r.example),
+      message: `trades: ${n} trade(s) whose side disagrees with the sign of the bar position at the end of their entry bar (e.g. ${sides[0]!.example})`,
+    });
+  }
+
+  const pnl = await rowsOf(
+    con,
+    `WITH trade_pnl AS (
+       SELECT run_id, symbol, sum(pnl) AS pnl FROM ${StoreTable.trades}
+       GROUP BY run_id, symbol HAVING count(pnl) = count(*) AND count(exit_ts) = count(*)
+     ), bar_pnl AS (
+       SELECT run_id, symbol, sum(pnl) AS pnl, sum(abs(pnl)) AS gross FROM ${StoreTable.symbolDay} GROUP BY run_id, symbol
+     )
+     SELECT t.run_id || ' ' || t.symbol || ': trades ' || round(t.pnl, 2) || ', bars ' || round(b.pnl, 2) AS example, count(*) OVER () AS n
+     FROM trade_pnl t JOIN bar_pnl b USING (run_id, symbol)
+     WHERE abs(t.pnl - b.pnl) > 0.01 + 1e-6 * b.gross
+     ORDER BY abs(t.pnl - b.pnl) DESC, t.run_id, t.symbol LIMIT ${EXAMPLES}`,
+  );
+  if (pnl.length > 0) {
+    const n = pnl[0]!.n;
+    findings.push({
+      table: 'trades',
+      column: 'pnl',
+      problem: 'trade P&L against bar P&L',
+      count: n,
+      examples: pnl.map((r) => r.example),
+      message: `trades: for ${n} run/symbol pair(s) the trades' P&L summed differs from the bars' P&L summed (largest: ${pnl[0]!.example})`,
+    });
+  }
+  return findings;
+}
+
+async function rowsOf(con: DuckDBConnection, sql: string): Promise<{ example: string; n: number }[]> {
+  const reader = await con.runAndReadAll(sql);
+  return (reader.getRows() as [string, bigint | number][]).map(([example, n]) => ({ example: String(example), n: Number(n) }));
+}

@@ -1,0 +1,100 @@
+// Portfolio-only backtests (fixtures/formats/portfolio.ts): a returns series and an equity curve,
+// prepared without a mapping, served through the session's path, against the raw series: total
+// P&L, the capital base and where it came from, monthly P&L of the heatmap, and the Sharpe ratio
+// of the series (empyrical's: mean / sample sd x sqrt(252)).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pyfolioFixture } from '../../fixtures/formats/pyfolio.js';
+import { EQUITY_START, portfolioFixtures } from '../../fixtures/formats/portfolio.js';
+import { PORTFOLIO_SYMBOL } from '../../server/prepare/formats/portfolio.js';
+import { mem } from '../support/duckdb.js';
+import { LocalSession } from '../support/local-session.js';
+
+let fx: { returnsDir: string; equityDir: string };
+const sessions: LocalSession[] = [];
+
+before(async () => {
+  fx = await portfolioFixtures();
+});
+
+after(() => {
+  for (const s of sessions) s.close();
+});
+
+function assertNear(got: number, want: number, what: string, tolerance = 1e-6): void {
+  assert.ok(Math.abs(got - want) <= tolerance * Math.max(1, Math.abs(want)), `${what}: got ${got}, want ${want}`);
+}
+
+function sharpe(daily: readonly number[]): number {
+  const m = daily.reduce((a, b) => a + b, 0) / daily.length;
+  const sd = Math.sqrt(daily.reduce((a, b) => a + (b - m) ** 2, 0) / (daily.length - 1));
+  return (m / sd) * Math.sqrt(252);
+}
+
+/** Monthly sums of a daily series keyed 'YYYY-MM'. */
+function monthly(rows: readonly { month: string; pnl: number }[]): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const r of rows) out.set(r.month, (out.get(r.month) ?? 0) + r.pnl);
+  return out;
+}
+
+async function checkHeatmap(s: LocalSession, want: Map<string, number>, what: string): Promise<void> {
+  const heatmap = await s.ask({ query: 'heatmap', params: {} });
+  assert.equal(heatmap.rows.length, want.size, `${what}: months`);
+  for (const r of heatmap.rows) {
+    const key = `${String(r.year)}-${String(r.month).padStart(2, '0')}`;
+    assertNear(Number(r.pnl), want.get(key)!, `${what}: P&L of ${key}`);
+  }
+}
+
+test('a returns series alone: P&L in units of capital 1, the series’ own Sharpe ratio, monthly heatmap', async () => {
+  const raw = await mem((q) => q(`SELECT strftime(__index_level_0__, '%Y-%m') AS month, returns FROM read_parquet('${path.join(fx.returnsDir, 'returns.parquet')}') ORDER BY __index_level_0__`));
+  const r = raw.map((x) => Number(x.returns));
+  const s = await LocalSession.open(fx.returnsDir);
+  sessions.push(s);
+  const run = s.store.catalog.runs.get('default')!;
+  assert.equal(run.capital, 1, 'returns alone: capital 1');
+  const summary = (await s.ask({ query: 'summary', params: {} })).rows[0]!;
+  assertNear(Number(summary.total_pnl), r.reduce((a, b) => a + b, 0), 'total P&L');
+  assertNear(Number(summary.sharpe), sharpe(r), 'Sharpe ratio', 1e-8);
+  await checkHeatmap(s, monthly(raw.map((x) => ({ month: String(x.month), pnl: Number(x.returns) }))), 'returns');
+  const bySymbol = await s.ask({ query: 'breakdown', params: { by: 'symbol', limit: 10 } });
+  assert.deepEqual(bySymbol.rows.map((x) => x.key), [PORTFOLIO_SYMBOL], 'one pseudo-symbol');
+  const trades = await s.ask({ query: 'trades', params: { limit: 10 } });
+  assert.equal(trades.rows.length, 0, 'no trades');
+});
+
+test('an equity curve in CSV: capital is its first value, P&L its changes', async () => {
+  const raw = await mem((q) => q(`SELECT strftime("Date"::DATE, '%Y-%m') AS month, "Equity"::DOUBLE AS equity FROM read_csv('${path.join(fx.equityDir, 'equity.csv')}') ORDER BY "Date"`));
+  const eq = raw.map((x) => Number(x.equity));
+  const s = await LocalSession.open(fx.equityDir);
+  sessions.push(s);
+  const run = s.store.catalog.runs.get('default')!;
+  assert.equal(run.capital, EQUITY_START, 'capital: the first equity value');
+  const summary = (await s.ask({ query: 'summary', params: {} })).rows[0]!;
+  assertNear(Number(summary.total_pnl), eq[eq.length - 1]! - eq[0]!, 'total P&L');
+  const daily = eq.slice(1).map((e, i) => (e - eq[i]!) / EQUITY_START);
+  // The first day's P&L is 0 (the starting value): it is one of the series' days.
+  assertNear(Number(summary.sharpe), sharpe([0, ...daily]), 'Sharpe ratio', 1e-8);
+  await checkHeatmap(s, monthly(raw.map((x, i) => ({ month: String(x.month), pnl: i === 0 ? 0 : eq[i]! - eq[i - 1]! }))), 'equity');
+});
+
+test('pyfolio returns with wide positions but no transactions: the returns are the dataset, positions are not read as bars', async () => {
+  const pyfolio = await pyfolioFixture();
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-portfolio-'));
+  try {
+    for (const name of ['returns.parquet', 'positions.parquet']) await copyFile(path.join(pyfolio.parquetDir, name), path.join(dir, name));
+    const raw = await mem((q) => q(`SELECT returns FROM read_parquet('${path.join(dir, 'returns.parquet')}')`));
+    const s = await LocalSession.open(dir);
+    sessions.push(s);
+    const summary = (await s.ask({ query: 'summary', params: {} })).rows[0]!;
+    assertNear(Number(summary.total_pnl), raw.reduce((n, r) => n + Number(r.returns), 0), 'total P&L in units of capital');
+    const bySymbol = await s.ask({ query: 'breakdown', params: { by: 'symbol', limit: 10 } });
+    assert.deepEqual(bySymbol.rows.map((x) => x.key), [PORTFOLIO_SYMBOL]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
