@@ -156,21 +156,7 @@ async function fillsCase(n: number, memoryLimit: string, threads: number | undef
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   try {
-    let last = '';
-    const started = performance.now();
-    const result = await prepareInChild({
-      input,
-      storeDir: path.join(work, 'stores'),
-      memoryLimit,
-      ...(threads ? { threads } : {}),
-      onProgress: (p) => {
-        if (p.phase !== last) {
-          last = p.phase;
-          process.stdout.write(`  ${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s  ${p.phase}\n`);
-        }
-      },
-    });
-    const prepSeconds = (performance.now() - started) / 1000;
+    const { result, seconds: prepSeconds } = await timedPreparation(input, path.join(work, 'stores'), memoryLimit, threads);
     const floorDir = path.join(work, 'floor');
     await mkdir(floorDir, { recursive: true });
     const floor = await runFloor({ kind: 'fills', input, file: path.join(floorDir, 'floor.duckdb'), memoryLimit, tempDir: path.join(floorDir, 'tmp'), ...(threads ? { threads } : {}) });
@@ -183,6 +169,25 @@ async function fillsCase(n: number, memoryLimit: string, threads: number | undef
   } finally {
     if (!keep) await rm(work, { recursive: true, force: true });
   }
+}
+
+/** The whole preparation in its child process, timed, printing each phase as it starts. */
+async function timedPreparation(input: string, storeDir: string, memoryLimit: string, threads: number | undefined) {
+  let last = '';
+  const started = performance.now();
+  const result = await prepareInChild({
+    input,
+    storeDir,
+    memoryLimit,
+    ...(threads ? { threads } : {}),
+    onProgress: (p) => {
+      if (p.phase !== last) {
+        last = p.phase;
+        process.stdout.write(`  ${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s  ${p.phase}\n`);
+      }
+    },
+  });
+  return { result, seconds: (performance.now() - started) / 1000 };
 }
 
 async function main(): Promise<void> {
@@ -221,22 +226,7 @@ async function main(): Promise<void> {
   await mkdir(work, { recursive: true });
   try {
     // The whole preparation.
-    const storeDir = path.join(work, 'stores');
-    let last = '';
-    const started = performance.now();
-    const result = await prepareInChild({
-      input,
-      storeDir,
-      memoryLimit,
-      ...(threads ? { threads } : {}),
-      onProgress: (p) => {
-        if (p.phase !== last) {
-          last = p.phase;
-          process.stdout.write(`  ${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s  ${p.phase}\n`);
-        }
-      },
-    });
-    const prepSeconds = (performance.now() - started) / 1000;
+    const { result, seconds: prepSeconds } = await timedPreparation(input, path.join(work, 'stores'), memoryLimit, threads);
     const rows = result.rows ?? (manifest ? manifest.bar_rows + manifest.trade_rows : 0);
     const storeBytes = (await stat(result.storePath)).size;
 

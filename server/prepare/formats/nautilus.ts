@@ -18,7 +18,7 @@ import { PrepareError } from '../errors.js';
 import { DEFAULT_RUN_ID } from '../expressions.js';
 import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
 import { describeReading, matchNamed, named, type Columns, type Reading } from './named-columns.js';
-import { roundTripsSql } from './round-trips.js';
+import { stageRoundTrips } from './round-trips.js';
 
 
 interface NautilusPlan {
@@ -156,17 +156,7 @@ async function stageFills(ctx: StageContext, plan: NautilusPlan): Promise<string
         ${c.commission ? `abs(${moneySum(c.commission)})` : '0.0'} AS fees
       FROM ${relation}`);
   }
-  try {
-    await ctx.con.run(`CREATE TEMP TABLE ${fills} AS ${parts.join(' UNION ALL BY NAME ')}`);
-    const bad = (await ctx.con.runAndReadAll(`SELECT count(*) FROM ${fills} WHERE amount IS NULL`)).getRowsJson()[0]?.[0];
-    if (Number(bad) > 0) {
-      throw new PrepareError(`NautilusTrader fills ${plan.fills.map((f) => f.file.path).join(', ')}: ${String(bad)} fill(s) have a side other than BUY or SELL, or no quantity`);
-    }
-    await ctx.con.run(`CREATE TEMP TABLE ${target} AS SELECT * FROM (${roundTripsSql(fills)})`);
-  } catch (err) {
-    if (err instanceof PrepareError) throw err;
-    throw new PrepareError(`NautilusTrader fills ${plan.fills.map((f) => f.file.path).join(', ')} cannot be read: ${errorMessage(err)}`, { cause: err });
-  }
+  await stageRoundTrips(ctx.con, parts, { fills, target }, `NautilusTrader fills ${plan.fills.map((f) => f.file.path).join(', ')}`, (n) => `${n} fill(s) have a side other than BUY or SELL, or no quantity`);
   return target;
 }
 

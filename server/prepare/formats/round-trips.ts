@@ -39,6 +39,9 @@
 // fill an interval of cumulative closed quantity, and a round trip's lots are the intervals its
 // own overlaps: found by one sort of the interval starts and window functions, O(n log n) for n
 // fills, without a row-by-row loop.
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { errorMessage } from '../../../shared/errors.js';
+import { PrepareError } from '../errors.js';
 
 /** Quantities (positions, lot sizes) are compared after rounding to this many decimals. */
 const QTY_DECIMALS = 9;
@@ -133,4 +136,28 @@ FROM matched
 UNION ALL
 SELECT run_id, symbol, side, entry_ts, exit_ts, qty, entry_price, exit_price, fees, NULL::DOUBLE AS pnl, NULL::DOUBLE AS ret
 FROM still_open`;
+}
+
+/**
+ * Stages fills read by an adapter (`parts`: SELECTs of the fills columns, unioned by name) into
+ * the temp table `fills`, and their FIFO round trips into `target`. A fill without a direction or
+ * a quantity (amount NULL) is refused, as are unreadable files, naming `source` (what the tool
+ * wrote and which files).
+ */
+export async function stageRoundTrips(
+  con: DuckDBConnection,
+  parts: readonly string[],
+  tables: { fills: string; target: string },
+  source: string,
+  withoutDirection: (count: string) => string,
+): Promise<void> {
+  try {
+    await con.run(`CREATE TEMP TABLE ${tables.fills} AS ${parts.join(' UNION ALL BY NAME ')}`);
+    const bad = (await con.runAndReadAll(`SELECT count(*) FROM ${tables.fills} WHERE amount IS NULL`)).getRowsJson()[0]?.[0];
+    if (Number(bad) > 0) throw new PrepareError(`${source}: ${withoutDirection(String(bad))}`);
+    await con.run(`CREATE TEMP TABLE ${tables.target} AS SELECT * FROM (${roundTripsSql(tables.fills)})`);
+  } catch (err) {
+    if (err instanceof PrepareError) throw err;
+    throw new PrepareError(`${source} cannot be read: ${errorMessage(err)}`, { cause: err });
+  }
 }

@@ -16,7 +16,7 @@ import { PrepareError } from '../errors.js';
 import { DEFAULT_RUN_ID } from '../expressions.js';
 import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
 import { describeReading, matchNamed, named, type Columns, type Reading } from './named-columns.js';
-import { roundTripsSql } from './round-trips.js';
+import { stageRoundTrips } from './round-trips.js';
 
 interface VectorbtPlan {
   trades: { file: CandidateFile; columns: Columns }[];
@@ -149,17 +149,7 @@ async function stageOrders(ctx: StageContext, plan: VectorbtPlan): Promise<strin
         ${signOf(c.side!)} * abs(${num(c.size)}) AS amount, ${num(c.price)} AS price, ${num(c.fees)} AS fees
       FROM ${relation}`);
   }
-  try {
-    await ctx.con.run(`CREATE TEMP TABLE ${fills} AS ${parts.join(' UNION ALL BY NAME ')}`);
-    const bad = (await ctx.con.runAndReadAll(`SELECT count(*) FROM ${fills} WHERE amount IS NULL`)).getRowsJson()[0]?.[0];
-    if (Number(bad) > 0) {
-      throw new PrepareError(`vectorbt order records ${plan.orders.map((o) => o.file.path).join(', ')}: ${String(bad)} order(s) have a Side other than Buy or Sell, or no Size`);
-    }
-    await ctx.con.run(`CREATE TEMP TABLE ${target} AS SELECT * FROM (${roundTripsSql(fills)})`);
-  } catch (err) {
-    if (err instanceof PrepareError) throw err;
-    throw new PrepareError(`vectorbt order records ${plan.orders.map((o) => o.file.path).join(', ')} cannot be read: ${errorMessage(err)}`, { cause: err });
-  }
+  await stageRoundTrips(ctx.con, parts, { fills, target }, `vectorbt order records ${plan.orders.map((o) => o.file.path).join(', ')}`, (n) => `${n} order(s) have a Side other than Buy or Sell, or no Size`);
   return target;
 }
 
