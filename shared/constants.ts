@@ -5,7 +5,7 @@
 // SessionState) takes its type from that schema.
 
 /** Version of the WebSocket protocol (shared/messages.ts); the hello carries it and the client checks it. */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 // ---------------------------------------------------------------------------------------------
 // Session and dataset lifecycle (HTTP)

@@ -227,6 +227,16 @@ export const DatasetSchema = Type.Object({
    * and the zone of the hour breakdown. `source` says where it came from.
    */
   timezone: Type.Object({ zone: Type.String(), source: Type.String() }),
+  /**
+   * Where the bars came from: 'input' (bars, or a tool's per-bar frames), 'trades' (the input has
+   * no bars: daily bars made of the trades, P&L booked when each trade closed, prices are fill
+   * prices), 'portfolio' (one series for the whole portfolio: no per-symbol bars). `period` is
+   * 'day' when every bar is a day's (stamped at midnight in the exchange zone).
+   */
+  bars: Type.Object({
+    origin: Type.Union([Type.Literal('input'), Type.Literal('trades'), Type.Literal('portfolio')]),
+    period: Type.Union([Type.Literal('day'), Type.Literal('intraday')]),
+  }),
   /** Where each column of bars and trades came from: read, derived at preparation, or absent. */
   columnSources: Type.Array(ColumnSource),
 });

@@ -1,4 +1,5 @@
 import { Suspense, lazy, useCallback, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore, type ComponentType, type ReactNode } from 'react';
+import { BarsOriginNotice, NoSymbolBars } from './components/BarsOriginNotice.js';
 import { DataQualityNotice } from './components/DataQualityNotice.js';
 import { markDrawn } from './perf.js';
 import { count, dateTimeText, duration, percent, pnl, rangeText } from './format.js';
@@ -180,10 +181,10 @@ export function App() {
         break;
       case 'sectors':
       case 'symbols':
-        body = <Breakdown key={`${route.level}:${route.sector ?? ''}`} route={route} dataset={dataset} />;
+        body = dataset.bars.origin === 'portfolio' ? <NoSymbolBars /> : <Breakdown key={`${route.level}:${route.sector ?? ''}`} route={route} dataset={dataset} />;
         break;
       case 'symbol':
-        body = <SymbolView key={route.symbol} route={route} dataset={dataset} />;
+        body = dataset.bars.origin === 'portfolio' ? <NoSymbolBars /> : <SymbolView key={route.symbol} route={route} dataset={dataset} />;
         break;
     }
   }
@@ -288,6 +289,7 @@ export function App() {
         </div>
       )}
       {view.dataQuality && <DataQualityNotice entries={view.dataQuality} />}
+      {dataset && <BarsOriginNotice bars={dataset.bars} />}
       {view.state === 'ready' && view.error && (
         <div className="banner banner-warn" role="status">
           {view.error}

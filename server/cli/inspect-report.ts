@@ -7,7 +7,10 @@ export function formatInspectReport(r: InspectReport): string {
   const lines: string[] = [];
   lines.push(`dataset description: ${r.description.path}${r.description.found ? '' : ' (none yet)'}`, '');
   lines.push('files:');
-  for (const f of r.files) lines.push(`  ${f.path}`, `    ${f.format}, read as ${f.recognisedAs}; ${f.columns.length} column(s)`);
+  for (const f of r.files) {
+    const problems = f.problems.length ? `; ${f.problems.length} problem(s), listed under its table` : '';
+    lines.push(`  ${f.path}`, `    ${f.format}, read as ${f.recognisedAs}; ${f.columns.length} column(s)${problems}`);
+  }
   for (const f of r.formats) {
     lines.push('', `recognised ${f.summary}`);
     for (const file of f.files) {
@@ -32,7 +35,8 @@ export function formatInspectReport(r: InspectReport): string {
       for (const row of t.sample) lines.push(`    ${Object.entries(row).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join('  ')}`);
     }
   }
-  lines.push('', r.ready ? 'ready: prepare would find every required column' : 'not ready: see the problems above');
+  const problems = r.problems.length ? `${r.problems.length} problem(s) above, all of which prepare would report at once` : 'see the problems above';
+  lines.push('', r.ready ? 'ready: prepare would find every required column' : `not ready: ${problems}`);
   lines.push('', `suggested ${r.description.path}:`, JSON.stringify(r.suggestion, null, 2), '');
   return lines.join('\n');
 }

@@ -1,6 +1,7 @@
 // The build of one store file: inspect every input, read it into DuckDB (Parquet directly, Arrow
-// IPC staged), then the base tables in order (bars, checked; symbols and runs; trades, checked),
-// the rollups (rollups.ts) and the meta table. Every failure is a PrepareError naming the phase
+// IPC staged), then the base tables in order (bars, checked; symbols and runs; trades, checked;
+// or, when the input has trades and no bars, trades first and bars derived from them:
+// trade-bars.ts), the rollups (rollups.ts) and the meta table. Every failure is a PrepareError naming the phase
 // and the input being read.
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { errorMessage } from '../../shared/errors.js';
@@ -15,12 +16,14 @@ import { DataQuality, writeDataQuality } from './data-quality.js';
 import { canonicalDescription, type LocatedDescription } from './description.js';
 import { defaultMemoryLimit, duckdbMemoryLimit } from './memory.js';
 import { runTracked, type Progress } from './progress.js';
-import { ROLLUPS } from './rollups.js';
+import { ROLLUPS, buildRollup } from './rollups.js';
 import { recordCapital } from './capital.js';
 import { columnSources, writeColumnSources } from './column-sources.js';
-import { deriveTradeFields, type DerivedField } from './derive-trades.js';
+import { DERIVABLE_TRADE_FIELDS, deriveTradeFields, type DerivedField } from './derive-trades.js';
 import { defineExchangeTime, exchangeZone, writeExchangeZone } from './exchange-zone.js';
 import { reconcileTrades } from './reconcile.js';
+import { barPeriod } from './bar-period.js';
+import { barsFromTrades, dropTradeBarsStaging } from './trade-bars.js';
 import { inspectInputs, writeFormatRecord } from './formats/index.js';
 import { readParquetFiles, readTextFiles, stagedArrowRelation, stagedArrowTable, type TableInput } from './table-input.js';
 
@@ -85,14 +88,22 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
     step('checking inputs', label, WEIGHTS.inspect, null);
     // Files a format adapter recognises (formats/) are staged into canonical tables here; the
     // rest are inspected the canonical way.
-    const { tables, formats, sources: formatSources } = await inspectInputs(con, o.resolved, description);
-    const bars = tables.bars;
+    const { tables, barsOrigin, formats, sources: formatSources } = await inspectInputs(con, o.resolved, description);
+    // The exchange zone (exchange-zone.ts) from the inputs' column types: bars derived from trades
+    // are days in it.
+    const zone = await exchangeZone(con, description.timezone, TABLE_KINDS.map((k) => tables[k]));
+    await defineExchangeTime(con, zone.zone);
+    const trades = tables.trades;
+    // Without bars in the input (barsOrigin 'trades'), the trades are built first and the bars
+    // derived from them (trade-bars.ts); their size is about the trades'.
+    const barsRows = tables.bars?.rows ?? trades?.rows ?? 0;
     const arrowBytes = TABLE_KINDS.reduce((n, k) => n + (tables[k]?.arrow.reduce((m, f) => m + f.size, 0) ?? 0), 0);
     const parquetBytes = TABLE_KINDS.reduce((n, k) => n + (tables[k]?.parquet.reduce((m, f) => m + f.size, 0) ?? 0), 0);
     const arrowShare = arrowBytes / Math.max(1, arrowBytes + parquetBytes);
     const arrowFiles = TABLE_KINDS.reduce((n, k) => n + (tables[k]?.arrow.length ?? 0), 0);
-    const tradeShare = tables.trades ? Math.max(0.02, tables.trades.rows / Math.max(1, bars.rows + tables.trades.rows)) : 0;
-    const mayBePresorted = bars.arrow.length === 0 && bars.text.length === 0 && bars.parquet.length > 0 && bars.resolved.has('trade_qty') && bars.parquet.length <= PRESORTED_MAX_FILES;
+    const tradeShare = trades ? Math.max(0.02, trades.rows / Math.max(1, barsRows + trades.rows)) : 0;
+    const given = tables.bars;
+    const mayBePresorted = given !== null && given.arrow.length === 0 && given.text.length === 0 && given.parquet.length > 0 && given.resolved.has('trade_qty') && given.parquet.length <= PRESORTED_MAX_FILES;
     progress.setTotal(
       WEIGHTS.inspect +
         WEIGHTS.stage * arrowShare +
@@ -124,6 +135,28 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
 
     const locate = rowLocator(con, ctx);
 
+    // ---- trades: sorted by (run_id, symbol, entry_ts); checked
+    const tradesStep = async () => {
+      step('sorting trades', trades?.source.location ?? '(no trades input)', WEIGHTS.trades * tradeShare, trades?.rows ?? 0);
+      if (trades) {
+        await checkTimestampText(con, trades, ctx, locate, quality);
+        await buildTrades(con, trades, ctx, progress);
+        await checkTrades(con, trades, locate, quality);
+        progress.update(1);
+      } else {
+        await con.run(`CREATE TABLE ${StoreTable.trades} AS ${NO_TRADES}`);
+      }
+    };
+    let bars: TableInput;
+    if (tables.bars) bars = tables.bars;
+    else {
+      await tradesStep();
+      // Bad trades are refused (or dropped) before bars are made of them.
+      quality.failIfRefused();
+      step('bars from trades', trades!.source.location, 0, trades!.rows);
+      bars = await barsFromTrades(con, trades!, zone.zone);
+    }
+
     // ---- bars: sorted by (run_id, symbol, ts). When the input already is (files sorted inside,
     // not overlapping, which is how most backtesters write), prove it with one streaming pass and
     // copy the rows in that order instead of sorting them again.
@@ -151,38 +184,31 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
     step('dimensions', tables.runs?.source.location ?? bars.source.location, WEIGHTS.dims / 2, null);
     await buildDimension(con, RUNS, tables.runs, ctx);
 
-    // ---- trades
-    step('sorting trades', tables.trades?.source.location ?? '(no trades input)', WEIGHTS.trades * tradeShare, tables.trades?.rows ?? 0);
-    if (tables.trades) {
-      await checkTimestampText(con, tables.trades, ctx, locate, quality);
-      await buildTrades(con, tables.trades, ctx, progress);
-      await checkTrades(con, tables.trades, locate, quality);
-      progress.update(1);
-    } else {
-      await con.run(`CREATE TABLE ${StoreTable.trades} AS ${NO_TRADES}`);
-    }
+    if (barsOrigin === 'trades') await dropTradeBarsStaging(con);
+    else await tradesStep();
     // Under onBadRows "fail", every bad row of bars and trades refused in one error.
     quality.failIfRefused();
 
-    // ---- trade fields the input lacks and the bars give (derive-trades.ts); the capital base of
-    // each run (capital.ts); the exchange zone that trade_day's hour is in (exchange-zone.ts)
+    // ---- trade fields the input lacks and the bars give (derive-trades.ts): only the return when
+    // the bars were made of the trades; the capital base of each run (capital.ts)
+    const period = await barPeriod(con);
     let derived: DerivedField[] = [];
-    if (tables.trades) {
-      step('deriving trade fields', tables.trades.source.location, 0, tables.trades.rows);
-      derived = await deriveTradeFields(con, tables.trades, bars, progress);
+    if (trades) {
+      step('deriving trade fields', trades.source.location, 0, trades.rows);
+      derived = await deriveTradeFields(con, trades, bars, period, progress, barsOrigin === 'trades' ? ['ret'] : DERIVABLE_TRADE_FIELDS);
     }
     await recordCapital(con, description.capital);
-    const zone = await exchangeZone(con, description.timezone, TABLE_KINDS.map((k) => tables[k]));
-    await defineExchangeTime(con, zone.zone);
 
     // ---- rollups (server/prepare/rollups.ts), after trades so that a rollup may use them
     const rollupWeight = (WEIGHTS.rollups * (1 - tradeShare)) / Math.max(1, ROLLUPS.length);
     for (const rollup of ROLLUPS) {
       step('rollups', `${rollup.table} from ${bars.source.location}`, rollupWeight, null);
-      await runTracked(con, `CREATE TABLE ${rollup.table} AS ${rollup.select}`, progress);
+      await buildRollup(con, rollup, progress);
     }
-    step('reconciling trades with bars', tables.trades?.source.location ?? bars.source.location, 0, null);
-    for (const finding of await reconcileTrades(con)) quality.finding(finding);
+    if (barsOrigin !== 'trades') {
+      step('reconciling trades with bars', trades?.source.location ?? bars.source.location, 0, null);
+      for (const finding of await reconcileTrades(con, period)) quality.finding(finding);
+    }
 
     // ---- meta, then make the file self-contained
     step('writing the store', o.file, WEIGHTS.checkpoint * (1 - tradeShare), null);
@@ -192,11 +218,12 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
     await writeMeta(con, o.fingerprint, inputs, note, o.described);
     await writeFormatRecord(con, formats, formatSources);
     await writeExchangeZone(con, zone);
-    await writeColumnSources(con, columnSources(bars, tables.trades, derived));
+    await writeColumnSources(con, columnSources(bars, trades, derived, barsOrigin));
+    await con.run(`INSERT INTO ${META_TABLE} VALUES (${sqlString(MetaKey.barsOrigin)}, ${sqlString(barsOrigin)}), (${sqlString(MetaKey.barPeriod)}, ${sqlString(period)})`);
     await writeDataQuality(con, quality.entries);
     for (const kind of TABLE_KINDS) if (tables[kind]?.arrow.length) await con.run(`DROP TABLE IF EXISTS ${stagedArrowRelation(kind)}`);
     await con.run('CHECKPOINT');
-    return { note, rows: bars.rows + (tables.trades?.rows ?? 0), quality };
+    return { note, rows: (tables.bars?.rows ?? 0) + (trades?.rows ?? 0), quality };
   } catch (err) {
     if (err instanceof PrepareError) throw err;
     throw new PrepareError(`preparing ${label}: ${phase} failed (${source}): ${errorMessage(err)}`, { cause: err });

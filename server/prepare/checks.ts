@@ -148,7 +148,8 @@ async function applyRowRules(
   const [row] = (await con.runAndReadAll(`SELECT ${rules.map((r, i) => `count(*) FILTER (WHERE ${r.cond(own)}) AS n${i}`).join(', ')} FROM ${table}`)).getRowsJson();
   const broken = rules.map((rule, i) => ({ rule, count: Number(row?.[i] ?? 0) })).filter((b) => b.count > 0);
   for (const { rule, count: all } of broken) {
-    const count = all - (rule.overlaps && rule.column ? quality.countOf(t.source.kind, rule.column, rule.overlaps) : 0);
+    // Under "drop" the overlapping rows went before the build (checkTimestampText): none to discount.
+    const count = all - (rule.overlaps && rule.column && !quality.dropping ? quality.countOf(t.source.kind, rule.column, rule.overlaps) : 0);
     if (count <= 0) continue;
     const value = rule.column ? `${rule.column}::VARCHAR` : 'NULL';
     const rows = (await con.runAndReadAll(`SELECT ${key.map((k) => `${k}::VARCHAR`).join(', ')}, ${value} FROM ${table} WHERE ${rule.cond(own)} LIMIT ${EXAMPLES_KEPT}`)).getRowsJson();
@@ -250,23 +251,34 @@ export async function checkBars(con: DuckDBConnection, bars: TableInput, locate:
 }
 
 /**
- * Text timestamp columns holding text that is not a timestamp, counted over the input before the
- * build (which reads such text as NULL, expressions.ts). Under "drop" the rows of bars and the
- * trades without an entry time go with the null checks; an unparsable exit time is dropped as a
- * value: the trade reads as still open.
+ * How a missing time is written as text: empty, or the spellings pandas and others give a missing
+ * value. Such text is a NULL like any other (a trade without an exit time is open), not a bad row.
+ */
+const MISSING_TIME_TEXT = ['', 'nat', 'nan', 'none', 'null', 'na', 'n/a'];
+
+/**
+ * Text timestamp columns holding text that is not a timestamp (nor a missing time), counted over
+ * the input before the build (which reads such text as NULL, expressions.ts). Each column's are bad
+ * rows, every timestamp column alike: under "fail" they are refused with the rest; under "drop"
+ * the rows go from the table's input relation before it is built, so that no unparsable time is
+ * read as a missing one (an unparsable exit time would make a closed trade look open).
  */
 export async function checkTimestampText(con: DuckDBConnection, t: TableInput, ctx: ExprContext, locate: Locate, quality: DataQuality): Promise<void> {
   const exprs = tableExprs(t, ctx);
   const textual = [...t.resolved].filter(([canon, c]) => COLUMNS[t.source.kind][canon]?.kind === 'timestamp' && familyOf(c) === 'string');
   if (textual.length === 0) return;
-  const unparsable = (canon: string, c: ColumnInfo, col: (k: string) => string) => `${sqlIdent(c.name)} IS NOT NULL AND ${col(canon)} IS NULL`;
+  const missingText = MISSING_TIME_TEXT.map(sqlString).join(', ');
+  const unparsable = (canon: string, c: ColumnInfo, col: (k: string) => string) =>
+    `(${sqlIdent(c.name)} IS NOT NULL AND lower(trim(${sqlIdent(c.name)}::VARCHAR)) NOT IN (${missingText}) AND ${col(canon)} IS NULL)`;
   const own = (k: string) => `(${exprs[k]!})`;
   const [row] = (
     await con.runAndReadAll(`SELECT ${textual.map(([canon, c], i) => `count(*) FILTER (WHERE ${unparsable(canon, c, own)}) AS n${i}`).join(', ')} FROM ${t.relation}`)
   ).getRowsJson();
+  const found: string[] = [];
   for (const [i, [canon, c]] of textual.entries()) {
     const count = Number(row?.[i] ?? 0);
     if (count === 0) continue;
+    found.push(unparsable(canon, c, own));
     const examples = (await con.runAndReadAll(`SELECT ${sqlIdent(c.name)}::VARCHAR FROM ${t.relation} WHERE ${unparsable(canon, c, own)} LIMIT ${EXAMPLES_KEPT}`))
       .getRowsJson()
       .map((r) => String(r[0]));
@@ -280,6 +292,7 @@ export async function checkTimestampText(con: DuckDBConnection, t: TableInput, c
       message: `${t.source.kind} ${filesNote(files, t)}: column '${c.name}' (${canon}) has ${count} value(s) that are not timestamps, e.g. ${JSON.stringify(examples[0] ?? '')}`,
     });
   }
+  if (quality.dropping && found.length) t.relation = `(SELECT * FROM ${t.relation} WHERE NOT (${found.join(' OR ')}))`;
 }
 
 /** The trades table: symbols and entry times, finite timestamps and numbers, unique trade ids. */

@@ -3,9 +3,10 @@
 // column_sources table (server/store/format.ts); the session sends it in the hello and the trade
 // detail says "MAE — derived from 5-minute bars".
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { StoreTable } from '../store/format.js';
+import { StoreTable, type BarsOrigin } from '../store/format.js';
 import { sqlString } from '../sql/text.js';
 import { DERIVED_FROM, type DerivedField } from './derive-trades.js';
+import { TRADE_BARS_NOTE } from './trade-bars.js';
 import { COLUMNS } from './mapping.js';
 import type { TableInput } from './table-input.js';
 
@@ -18,6 +19,9 @@ export interface ColumnSourceRow {
   inputColumn: string | null;
   note: string | null;
 }
+
+/** The trade fields only real bars can give (derive-trades.ts). */
+const FROM_BARS_ONLY = ['bars_held', 'mae', 'mfe', 'fees'];
 
 /** What build.ts and expressions.ts put in a canonical column the input does not have. */
 const DEFAULTS: Record<'bars' | 'trades', Record<string, { source: ColumnSourceKind; note: string }>> = {
@@ -34,10 +38,18 @@ const DEFAULTS: Record<'bars' | 'trades', Record<string, { source: ColumnSourceK
   },
 };
 
-/** The column sources of a build: `derived` are the trade fields derive-trades.ts filled. */
-export function columnSources(bars: TableInput | null, trades: TableInput | null, derived: readonly DerivedField[]): ColumnSourceRow[] {
+/**
+ * The column sources of a build: `derived` are the trade fields derive-trades.ts filled. Bars made
+ * of the trades (barsOrigin 'trades', trade-bars.ts) are derived throughout, and then no trade
+ * field is derived from them.
+ */
+export function columnSources(bars: TableInput | null, trades: TableInput | null, derived: readonly DerivedField[], barsOrigin: BarsOrigin): ColumnSourceRow[] {
   const rows: ColumnSourceRow[] = [];
+  if (barsOrigin === 'trades') {
+    for (const column of Object.keys(COLUMNS.bars)) rows.push({ table: 'bars', column, source: 'derived', inputColumn: null, note: TRADE_BARS_NOTE });
+  }
   for (const [table, input] of [['bars', bars], ['trades', trades]] as const) {
+    if (table === 'bars' && barsOrigin === 'trades') continue;
     for (const column of Object.keys(COLUMNS[table])) {
       const read = input?.resolved.get(column);
       if (read) {
@@ -51,6 +63,10 @@ export function columnSources(bars: TableInput | null, trades: TableInput | null
             ? { table, column, source: 'derived', inputColumn: null, note: DERIVED_FROM[d.field] }
             : { table, column, source: 'absent', inputColumn: null, note: 'no bars cover the trades to derive it from' },
         );
+        continue;
+      }
+      if (table === 'trades' && barsOrigin === 'trades' && (FROM_BARS_ONLY as readonly string[]).includes(column)) {
+        rows.push({ table, column, source: 'absent', inputColumn: null, note: 'not in the input, and the input has no bars to derive it from' });
         continue;
       }
       const fallback = input ? DEFAULTS[table][column] : undefined;

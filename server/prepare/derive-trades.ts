@@ -14,6 +14,11 @@
 // - fees: each bar's fees are split between the trades entering or exiting in it, in proportion
 //   to their quantity; a fill at a time between bars belongs to the first bar ending at or after it.
 // - ret: pnl / (qty x entry_price).
+// Daily bars (bar-period.ts) are placed at the end of their day, and a trade time at midnight at
+// the close of its day (barTime): a trade entered at the close of D and exited at the close of X
+// is held over the bars of D+1 to X; one entered during D (an intraday time) over D to the bar
+// before X's.
+// A trade whose run and symbol have no bars gets NULL, not 0: nothing to measure it against.
 //
 // It scales as DuckDB's own sort of the bars does: the path of every trade is one window over bars
 // and trades together, partitioned by run and symbol and ordered by time, whose frame runs from
@@ -23,6 +28,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { StoreTable } from '../store/format.js';
 import { runTracked, type Progress } from './progress.js';
 import type { TableInput } from './table-input.js';
+import { barTime, type BarPeriod, type BarTime } from './bar-period.js';
 
 /** The trade fields preparation can derive, in the order they are derived. */
 export const DERIVABLE_TRADE_FIELDS = ['bars_held', 'mae', 'mfe', 'fees', 'ret'] as const;
@@ -44,16 +50,19 @@ export interface DerivedField {
 }
 
 /**
- * Fills in the fields of `trades` its input lacks, when `bars` can give them; rewrites the trades
+ * Fills in the fields of `trades` (of `fields`) its input lacks, when `bars` can give them; rewrites the trades
  * table in its order. Returns the fields derived with the number of trades given a value.
  */
 export async function deriveTradeFields(
   con: DuckDBConnection,
   trades: TableInput,
   bars: TableInput,
+  period: BarPeriod,
   progress: Progress,
+  fields: readonly DerivableTradeField[] = DERIVABLE_TRADE_FIELDS,
 ): Promise<DerivedField[]> {
-  const missing = DERIVABLE_TRADE_FIELDS.filter((f) => !trades.resolved.has(f));
+  const time = barTime(period);
+  const missing = fields.filter((f) => !trades.resolved.has(f));
   // Fees only from fees the bars really have (absent bar fees are zeros, not facts); a return only
   // from a P&L, a quantity and an entry price.
   const wanted = missing.filter((f) =>
@@ -65,18 +74,19 @@ export async function deriveTradeFields(
   const ctes: string[] = [];
   const joins: string[] = [];
   if (needPath) {
-    ctes.push(`trade_path AS (${PATH_SQL})`);
+    ctes.push(`trade_path AS (${pathSql(time)})`);
     joins.push('LEFT JOIN trade_path p ON p.run_id = t.run_id AND p.trade_id = t.trade_id');
   }
   if (needFees) {
-    ctes.push(...FEES_CTES);
+    ctes.push(...feesCtes(time));
     joins.push('LEFT JOIN trade_fees f ON f.run_id = t.run_id AND f.trade_id = t.trade_id');
   }
   const feesExpr = needFees ? 'f.fees' : 't.fees';
   const replaced: Record<DerivableTradeField, string> = {
     bars_held: 'p.bars_held',
-    mae: `least(0.0, CASE t.side WHEN 'long' THEN p.lo / t.entry_price - 1 WHEN 'short' THEN 1 - p.hi / t.entry_price END)`,
-    mfe: `greatest(0.0, CASE t.side WHEN 'long' THEN p.hi / t.entry_price - 1 WHEN 'short' THEN 1 - p.lo / t.entry_price END)`,
+    // least/greatest skip NULLs: a trade without bars would read 0 without the CASE.
+    mae: `CASE WHEN p.lo IS NOT NULL THEN least(0.0, CASE t.side WHEN 'long' THEN p.lo / t.entry_price - 1 WHEN 'short' THEN 1 - p.hi / t.entry_price END) END`,
+    mfe: `CASE WHEN p.hi IS NOT NULL THEN greatest(0.0, CASE t.side WHEN 'long' THEN p.hi / t.entry_price - 1 WHEN 'short' THEN 1 - p.lo / t.entry_price END) END`,
     fees: feesExpr,
     ret: 't.pnl / nullif(t.qty * t.entry_price, 0)',
   };
@@ -84,7 +94,7 @@ export async function deriveTradeFields(
   await runTracked(
     con,
     `CREATE OR REPLACE TABLE ${StoreTable.trades} AS
-      WITH ${ctes.join(',\n')}
+      ${ctes.length ? `WITH ${ctes.join(',\n')}` : ''}
       SELECT t.* REPLACE (${replace})
       FROM ${StoreTable.trades} t ${joins.join(' ')}
       ORDER BY t.run_id, t.symbol, t.entry_ts, t.trade_id`,
@@ -103,15 +113,15 @@ export async function deriveTradeFields(
  * microsecond after their entry (timestamps are microseconds), so the frame from the current row
  * to `span` after it covers exactly entry_ts < ts <= exit_ts; bar rows have no span and a price.
  */
-const PATH_SQL = `
-  WITH last_bar AS (SELECT max(ts) AS ts FROM ${StoreTable.bars}),
+const pathSql = (time: BarTime) => `
+  WITH last_bar AS (SELECT max(${time.bar('ts')}) AS ts FROM ${StoreTable.bars}),
   events AS (
-    SELECT run_id, symbol, ts, price, NULL::BIGINT AS trade_id, NULL::INTERVAL AS span
+    SELECT run_id, symbol, ${time.bar('ts')} AS ts, price, NULL::BIGINT AS trade_id, NULL::INTERVAL AS span
     FROM ${StoreTable.bars}
     WHERE (run_id, symbol) IN (SELECT DISTINCT run_id, symbol FROM ${StoreTable.trades})
     UNION ALL
-    SELECT run_id, symbol, entry_ts + INTERVAL 1 MICROSECOND, NULL::DOUBLE, trade_id,
-      greatest(coalesce(exit_ts, (SELECT ts FROM last_bar)) - entry_ts - INTERVAL 1 MICROSECOND, INTERVAL 0 MICROSECOND)
+    SELECT run_id, symbol, ${time.trade('entry_ts')} + INTERVAL 1 MICROSECOND, NULL::DOUBLE, trade_id,
+      greatest(coalesce(${time.trade('exit_ts')}, (SELECT ts FROM last_bar)) - ${time.trade('entry_ts')} - INTERVAL 1 MICROSECOND, INTERVAL 0 MICROSECOND)
     FROM ${StoreTable.trades} WHERE entry_ts IS NOT NULL
   )
   SELECT run_id, trade_id, CASE WHEN covered THEN n END AS bars_held, lo, hi FROM (
@@ -127,15 +137,15 @@ const PATH_SQL = `
  * matched by a hash join (one streaming pass over bars); only fills between bars take the ASOF
  * join, over their own symbols' bars (an ASOF join sorts its right side).
  */
-const FEES_CTES = [
+const feesCtes = (time: BarTime) => [
   `fills AS (
-    SELECT run_id, trade_id, symbol, entry_ts AS ts, abs(qty) AS qty FROM ${StoreTable.trades} WHERE entry_ts IS NOT NULL
+    SELECT run_id, trade_id, symbol, ${time.trade('entry_ts')} AS ts, abs(qty) AS qty FROM ${StoreTable.trades} WHERE entry_ts IS NOT NULL
     UNION ALL
-    SELECT run_id, trade_id, symbol, exit_ts, abs(qty) FROM ${StoreTable.trades} WHERE exit_ts IS NOT NULL
+    SELECT run_id, trade_id, symbol, ${time.trade('exit_ts')}, abs(qty) FROM ${StoreTable.trades} WHERE exit_ts IS NOT NULL
   )`,
   `fills_at_bars AS (
-    SELECT f.run_id, f.trade_id, f.symbol, b.ts AS bar_ts, f.qty, b.fees AS bar_fees
-    FROM fills f JOIN ${StoreTable.bars} b ON b.run_id = f.run_id AND b.symbol = f.symbol AND b.ts = f.ts
+    SELECT f.run_id, f.trade_id, f.symbol, ${time.bar('b.ts')} AS bar_ts, f.qty, b.fees AS bar_fees
+    FROM fills f JOIN ${StoreTable.bars} b ON b.run_id = f.run_id AND b.symbol = f.symbol AND ${time.bar('b.ts')} = f.ts
   )`,
   `fills_between_bars AS (
     SELECT * FROM fills f
@@ -146,7 +156,7 @@ const FEES_CTES = [
     UNION ALL
     SELECT f.run_id, f.trade_id, f.symbol, b.ts, f.qty, b.fees
     FROM fills_between_bars f ASOF JOIN (
-      SELECT run_id, symbol, ts, fees FROM ${StoreTable.bars}
+      SELECT run_id, symbol, ${time.bar('ts')} AS ts, fees FROM ${StoreTable.bars}
       WHERE (run_id, symbol) IN (SELECT DISTINCT run_id, symbol FROM fills_between_bars)
     ) b ON b.run_id = f.run_id AND b.symbol = f.symbol AND b.ts >= f.ts
   )`,

@@ -294,11 +294,11 @@ export async function resolveInputs(inputs: readonly string[]): Promise<Resolved
   return { inputs: absInputs, sources };
 }
 
-/** A dataset has no bars and no format adapter gave any: what was found, and where bars come from. */
+/** A dataset has neither bars nor trades (bars are made of trades when only those exist): what was found, and where both come from. */
 export function noBarsError(inputs: readonly string[], sources: Record<TableKind, Source | null>, recognised: readonly string[]): PrepareError {
   const found = [...recognised, ...TABLE_KINDS.filter((k) => sources[k]).map((k) => `${k} (${sources[k]!.files.length} file(s))`)];
   return new PrepareError(
-    `input ${inputs.join(', ')} has no bars: found ${found.join(', ') || 'no data files'}; bars are read from a bars/ folder, a bars.parquet, bars.csv or bars.arrow file, any data file not named after another table, or a format the README lists (e.g. pyfolio's positions and transactions, or a returns series)`,
+    `input ${inputs.join(', ')} has neither bars nor trades: found ${found.join(', ') || 'no data files'}; bars are read from a bars/ folder, a bars.parquet, bars.csv or bars.arrow file, any data file not named after another table, or a format the README lists (e.g. pyfolio's positions and transactions, or a returns series); trades from a trades/ folder or file, or a format the README lists`,
   );
 }
 

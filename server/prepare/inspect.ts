@@ -2,19 +2,22 @@
 // files' footers and schemas (formats/candidates.ts) and a few rows of each table, never a whole
 // file, and builds nothing: per file the table and format it was recognised as, per table the
 // column each canonical column would be read from and why (its own name, an alias, the dataset
-// description, a hive partition), what is missing, and a suggested `tickscope.json`.
+// description, a hive partition), what is missing, and a suggested `tickscope.json`. Its schema
+// problems are preparation's own (table-input.ts inspectTable into schema-problems.ts): the same
+// list, listed per table and per file.
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
 import { fileReader, sqlIdent } from '../sql/text.js';
 import { expectedInstead, familyOf, type ColumnInfo, type Family } from './column-types.js';
 import { locateDescription, type BadRowPolicy, type DatasetDescription } from './description.js';
-import { PrepareError } from './errors.js';
 import type { CandidateFile, FormatDescription } from './formats/adapter.js';
-import { readCandidates } from './formats/candidates.js';
-import { describeRecognised, recogniseFormats } from './formats/index.js';
+import { knownColumns, readCandidates } from './formats/candidates.js';
+import { canonicalSources, describeRecognised, recogniseFormats } from './formats/index.js';
 import { resolveInputs, TABLE_KINDS, type FileFormat, type TableKind } from './inputs.js';
-import { COLUMNS, matchColumns, normalise, type ColumnKind } from './mapping.js';
+import { COLUMNS, normalise, type ColumnKind } from './mapping.js';
+import { SchemaProblems, type SchemaProblem } from './schema-problems.js';
+import { inspectTables, type TableInput } from './table-input.js';
 
 /** Where a canonical column's input column came from. */
 export type ColumnOrigin = 'name' | 'alias' | 'description' | 'hive';
@@ -25,6 +28,8 @@ export interface InspectedFile {
   /** The canonical table it would be read as, or the format adapter that claims it. */
   recognisedAs: string;
   columns: { name: string; type: string }[];
+  /** The schema problems naming this file (InspectReport.problems). */
+  problems: string[];
 }
 
 export interface InspectedColumn {
@@ -52,7 +57,7 @@ export interface InspectedTable {
   unused: string[];
   /** Up to SAMPLE_ROWS rows of the canonical columns found, as text (not for Arrow IPC files). */
   sample: Record<string, string | null>[];
-  /** What stops this table from being prepared as it is. */
+  /** What stops this table from being prepared as it is (InspectReport.problems of this table). */
   problems: string[];
 }
 
@@ -63,6 +68,11 @@ export interface InspectReport {
   /** What each format adapter recognised (formats/). */
   formats: FormatDescription[];
   tables: InspectedTable[];
+  /**
+   * Every schema problem of the files read the canonical way, as preparation lists them in its
+   * error (a format adapter's files are checked when staged, which a dry run does not do).
+   */
+  problems: SchemaProblem[];
   /** Whether preparation would find every required column (bad rows are not looked for). */
   ready: boolean;
   /** The description to write as tickscope.json: the current one plus the columns inspect could tell. */
@@ -101,6 +111,9 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
   try {
     const candidates = await readCandidates(con, resolved);
     const recognition = recogniseFormats(candidates);
+    const problems = new SchemaProblems();
+    const sources = canonicalSources(recognition.rest);
+    const inspected = await inspectTables(con, sources, description, problems, knownColumns(candidates));
     const claimedBy = new Map<string, string>();
     for (const r of recognition.recognised) for (const f of r.detection.files) claimedBy.set(f.path, r.adapter.label);
     const files: InspectedFile[] = candidates.map((f) => ({
@@ -108,11 +121,15 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
       format: f.format,
       recognisedAs: claimedBy.get(f.path) ?? f.tableByName,
       columns: f.columns.map((c) => ({ name: c.name, type: c.type })),
+      problems: problems.of(f.path).map((p) => p.message),
     }));
     const tables: InspectedTable[] = [];
     for (const kind of TABLE_KINDS) {
-      const own = recognition.rest.filter((f) => f.tableByName === kind);
-      if (own.length) tables.push(await inspectTableFiles(con, kind, own, description));
+      const t = inspected[kind];
+      if (!t) continue;
+      const paths = new Set(t.source.files.map((f) => f.path));
+      const own = recognition.rest.filter((f) => paths.has(f.path));
+      tables.push(await describeTable(con, t, own, description, problems.list.filter((p) => p.table === kind)));
     }
     const suggestion = suggest(description, tables);
     return {
@@ -121,7 +138,8 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
       files,
       formats: recognition.recognised.map(describeRecognised),
       tables,
-      ready: tables.every((t) => t.problems.length === 0) && (tables.some((t) => t.table === 'bars') || recognition.recognised.length > 0),
+      problems: problems.list,
+      ready: problems.list.length === 0 && (inspected.bars !== null || inspected.trades !== null || recognition.recognised.length > 0),
       suggestion,
     };
   } finally {
@@ -130,24 +148,21 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
   }
 }
 
-async function inspectTableFiles(con: DuckDBConnection, kind: TableKind, files: CandidateFile[], description: DatasetDescription): Promise<InspectedTable> {
-  const hiveKeys = Object.keys(files[0]!.hive);
+/** A table as inspected (table-input.ts): where each column comes from, what is missing, a sample. */
+async function describeTable(
+  con: DuckDBConnection,
+  t: TableInput,
+  files: CandidateFile[],
+  description: DatasetDescription,
+  problems: readonly SchemaProblem[],
+): Promise<InspectedTable> {
+  const kind = t.source.kind;
+  const hiveKeys = t.hiveKeys;
   const columns: ColumnInfo[] = [...files[0]!.columns.filter((c) => !hiveKeys.includes(c.name)), ...hiveKeys.map((k) => ({ name: k, type: 'VARCHAR' }))];
-  const names = columns.map((c) => c.name);
   const explicit = description[kind];
-  const problems: string[] = [];
-  let matched = new Map<string, string>();
-  try {
-    matched = matchColumns(kind, names, explicit, () => `${kind} in ${files[0]!.path}`);
-  } catch (err) {
-    if (!(err instanceof PrepareError)) throw err;
-    problems.push(err.message);
-    // Without the broken entry of the description, what would names and aliases give?
-    matched = matchColumns(kind, names, undefined, () => kind);
-  }
   const inspected: InspectedColumn[] = [];
-  for (const [canonical, column] of matched) {
-    const info = columns.find((c) => c.name === column)!;
+  for (const [canonical, info] of t.resolved) {
+    const column = info.name;
     const from: ColumnOrigin = explicit?.[canonical] !== undefined && normalise(explicit[canonical]!) === normalise(column)
       ? 'description'
       : hiveKeys.includes(column)
@@ -156,19 +171,16 @@ async function inspectTableFiles(con: DuckDBConnection, kind: TableKind, files: 
           ? 'name'
           : 'alias';
     inspected.push({ canonical, column, type: info.type, from });
-    const expected = expectedInstead(COLUMNS[kind][canonical]!.kind, info);
-    if (expected !== null) problems.push(`${kind}: column '${column}' (${canonical}) has type ${info.type}; expected ${expected}`);
   }
-  const used = new Set(matched.values());
+  const used = new Set(inspected.map((c) => c.column));
   const unused = columns.filter((c) => !used.has(c.name));
   const missing: MissingColumn[] = [];
   for (const [canonical, def] of Object.entries(COLUMNS[kind])) {
-    if (matched.has(canonical)) continue;
+    if (t.resolved.has(canonical)) continue;
     const fits = unused.filter((c) => expectedInstead(def.kind, c) === null);
     const likely = fits.filter((c) => LIKELY_FAMILIES[def.kind].includes(familyOf(c)));
     const candidates = [...likely, ...fits.filter((c) => !likely.includes(c))].map((c) => c.name);
     missing.push({ canonical, required: def.required === true, likely: likely.map((c) => c.name), candidates });
-    if (def.required) problems.push(`${kind}: required column '${canonical}' is missing (looked for ${[canonical, ...def.aliases].join(', ')})`);
   }
   return {
     table: kind,
@@ -177,7 +189,7 @@ async function inspectTableFiles(con: DuckDBConnection, kind: TableKind, files: 
     missing,
     unused: unused.map((c) => c.name),
     sample: await sampleRows(con, files[0]!, inspected),
-    problems,
+    problems: problems.map((p) => p.message),
   };
 }
 

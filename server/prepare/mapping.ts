@@ -76,12 +76,17 @@ export function normalise(name: string): string {
   return name.toLowerCase().replace(/[\s.-]+/g, '_');
 }
 
-/** Finds the column for each canonical name: explicit mapping, else the canonical name, else an alias. */
+/**
+ * Finds the column for each canonical name: explicit mapping, else the canonical name, else an alias.
+ * A mapped column that is missing is thrown, or given to `onMissing` (which collects every such
+ * problem: schema-problems.ts) and that canonical column matched by name and alias instead.
+ */
 export function matchColumns(
   kind: TableKind,
   available: readonly string[],
   explicit: Record<string, string> | undefined,
   describe: () => string,
+  onMissing?: (canonical: string, message: string) => void,
 ): Map<string, string> {
   const byNorm = new Map<string, string>();
   for (const name of available) if (!byNorm.has(normalise(name))) byNorm.set(normalise(name), name);
@@ -95,7 +100,10 @@ export function matchColumns(
     if (want === undefined) continue;
     const col = exact.get(want) ?? byNorm.get(normalise(want));
     if (!col) {
-      throw new PrepareError(`${describe()}: mapped column '${want}' (for ${kind}.${c}) is missing; columns found: ${available.join(', ')}`);
+      const message = `${describe()}: mapped column '${want}' (for ${kind}.${c}) is missing; columns found: ${available.join(', ')}`;
+      if (!onMissing) throw new PrepareError(message);
+      onMissing(c, message);
+      continue;
     }
     out.set(c, col);
     taken.add(col);

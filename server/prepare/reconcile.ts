@@ -4,12 +4,15 @@
 // - Side: a trade's side against the sign of its symbol's position at the end of its entry bar
 //   (the first bar of its run and symbol ending at or after entry_ts): a long trade is in a
 //   long position. A position that is flat there while the trade is still open is a mismatch too.
+//   A trade that closed within its entry bar is not checked (the bar's end does not see it).
 // - P&L: per run and symbol, the trades' P&L summed against the bars' P&L summed, where every
 //   trade of the symbol has a P&L and none is still open (open trades have no realised P&L yet).
 //   Tolerance: one cent plus a millionth of the symbol's gross daily P&L (sum of |daily pnl|), so
 //   float rounding over millions of bars is not a finding and a missing fill is.
 // Trades of a symbol without bars are a finding of their own (nothing to reconcile them with),
 // unless no traded symbol has bars (a portfolio-only backtest: then nothing is reconciled).
+// Daily bars are matched as derive-trades.ts matches them (bar-period.ts, barTime): a trade's entry
+// bar is the bar of its entry day.
 // Runs after the rollups (it reads symbol_day). Entries at a bar's timestamp (how bar-based
 // backtesters write them) are found with a hash join that streams the bars once; only entries
 // between bars take the ASOF join, over the bars of their own symbols (an ASOF join sorts its
@@ -17,11 +20,13 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { StoreTable } from '../store/format.js';
 import type { RowProblem } from './data-quality.js';
+import { barTime, type BarPeriod } from './bar-period.js';
 
 /** Examples kept per finding. */
 const EXAMPLES = 3;
 
-export async function reconcileTrades(con: DuckDBConnection): Promise<RowProblem[]> {
+export async function reconcileTrades(con: DuckDBConnection, period: BarPeriod): Promise<RowProblem[]> {
+  const time = barTime(period);
   const findings: RowProblem[] = [];
   const uncovered = await rowsOf(
     con,
@@ -49,27 +54,30 @@ export async function reconcileTrades(con: DuckDBConnection): Promise<RowProblem
 
   const sides = await rowsOf(
     con,
-    `WITH sided AS (SELECT * FROM ${StoreTable.trades} WHERE side IN ('long', 'short')),
+    `WITH sided AS (
+       SELECT *, ${time.trade('entry_ts')} AS entry_at, ${time.trade('exit_ts')} AS exit_at FROM ${StoreTable.trades} WHERE side IN ('long', 'short')
+     ),
      at_bar AS (
-       SELECT t.run_id, t.trade_id, t.symbol, t.side, t.entry_ts, t.exit_ts, b.ts AS bar_ts, b.position_qty
-       FROM sided t JOIN ${StoreTable.bars} b ON b.run_id = t.run_id AND b.symbol = t.symbol AND b.ts = t.entry_ts
+       SELECT t.run_id, t.trade_id, t.symbol, t.side, t.entry_ts, t.exit_at, b.ts AS bar_ts, ${time.bar('b.ts')} AS bar_end, b.position_qty
+       FROM sided t JOIN ${StoreTable.bars} b ON b.run_id = t.run_id AND b.symbol = t.symbol AND ${time.bar('b.ts')} = t.entry_at
      ),
      between_bars AS (SELECT * FROM sided t WHERE NOT EXISTS (SELECT 1 FROM at_bar a WHERE a.run_id = t.run_id AND a.trade_id = t.trade_id)),
      entry_bars AS (
        SELECT * FROM at_bar
        UNION ALL
-       SELECT t.run_id, t.trade_id, t.symbol, t.side, t.entry_ts, t.exit_ts, b.ts, b.position_qty
+       SELECT t.run_id, t.trade_id, t.symbol, t.side, t.entry_ts, t.exit_at, b.ts, b.bar_end, b.position_qty
        FROM between_bars t ASOF JOIN (
-         SELECT run_id, symbol, ts, position_qty FROM ${StoreTable.bars}
+         SELECT run_id, symbol, ts, ${time.bar('ts')} AS bar_end, position_qty FROM ${StoreTable.bars}
          WHERE (run_id, symbol) IN (SELECT DISTINCT run_id, symbol FROM between_bars)
-       ) b ON b.run_id = t.run_id AND b.symbol = t.symbol AND b.ts >= t.entry_ts
+       ) b ON b.run_id = t.run_id AND b.symbol = t.symbol AND b.bar_end >= t.entry_at
      )
      SELECT run_id || ' trade ' || trade_id || ' ' || symbol || ' ' || side || ' entered ' || strftime(entry_ts, '%Y-%m-%d %H:%M:%S')
          || ': position ' || position_qty || ' at ' || strftime(bar_ts, '%Y-%m-%d %H:%M:%S') AS example,
        count(*) OVER () AS n
      FROM entry_bars
-     WHERE CASE side WHEN 'long' THEN position_qty < 0 ELSE position_qty > 0 END
-        OR (position_qty = 0 AND (exit_ts IS NULL OR exit_ts > bar_ts))
+     -- A trade closed within its entry bar is not in the position at the bar's end: nothing to check.
+     WHERE (exit_at IS NULL OR exit_at > bar_end)
+       AND (CASE side WHEN 'long' THEN position_qty < 0 ELSE position_qty > 0 END OR position_qty = 0)
      ORDER BY run_id, entry_ts, trade_id LIMIT ${EXAMPLES}`,
   );
   if (sides.length > 0) {

@@ -9,12 +9,30 @@
 //
 // Three rollups read the 100M-row bars table (sector_bar, symbol_day and bars_by_time, a narrow
 // copy re-sorted by time); every other one is built from smaller tables.
+//
+// trade_list's ranks: one rank per ranked column is one sort of every trade. As window functions
+// of one SELECT, each of those sorts carried every column of the trade list and every rank
+// before it (18 stacked WINDOW operators: 11 s and 2.5GB on 520k trades). Here each rank is its
+// own narrow sort (the row's position by the column, run_id, trade_id), turned back into the
+// trade list's order by a sort of one integer, and the ranks are put beside the trade list by
+// position (POSITIONAL JOIN): 3 s and 0.6GB on the same trades, the same table.
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { BAR_MEASURES as M, CLUSTERED_TRADE_SORTS, RANKED_TRADE_COLUMNS, StoreTable, TRADE_BOUND_FIELDS, tradeListSortedBy, tradeRankColumn } from '../store/format.js';
+import { runTracked, type Progress } from './progress.js';
 
 export interface RollupDefinition {
   table: string;
   /** The SELECT that fills the table; it is wrapped in CREATE TABLE <table> AS. */
   select: string;
+  /** Temporary tables the SELECT reads, created in order before it and dropped after it. */
+  staging?: readonly StagingTable[];
+}
+
+interface StagingTable {
+  table: string;
+  select: string;
+  /** Staging tables only this one reads: dropped as soon as it is built. */
+  consumes?: readonly string[];
 }
 
 /** trade_list columns before the ranks, as expressions over trades t LEFT JOIN symbols s. */
@@ -25,9 +43,26 @@ const TRADE_LIST_COLUMNS = `
   (epoch_ms(t.exit_ts) - epoch_ms(t.entry_ts))::DOUBLE AS holding_ms,
   t.mae, t.mfe, t.tag`;
 
-const TRADE_RANKS = RANKED_TRADE_COLUMNS.map(
-  (c) => `(row_number() OVER (ORDER BY ${c} ASC NULLS LAST, run_id, trade_id) - 1)::INTEGER AS ${tradeRankColumn(c)}`,
-).join(',\n    ');
+/** trade_list without its ranks, in its order (run_id, close_ts, trade_id). */
+const TRADE_LIST_BASE = 'temp.main._trade_list_base';
+const orderTable = (c: string) => `temp.main._trade_order_${c}`;
+const rankTable = (c: string) => `temp.main._trade_rank_${c}`;
+
+/**
+ * Per ranked column c, a one-column table `rk` in trade_list's row order: the trade's 0-based rank
+ * by (c NULLS LAST, run_id, trade_id). A table written by CREATE TABLE AS ... ORDER BY holds its
+ * rows in that order (the build keeps insertion order) and `rowid` is a row's position in a table
+ * written once, with no row deleted: so the trade list's positions sorted by c give each trade's
+ * rank as their rowid, and sorted back by position give the ranks in the trade list's order, for
+ * the POSITIONAL JOIN. Two plain sorts: a row_number() window over the same sort took half again
+ * as long.
+ */
+const TRADE_RANK_STAGING = RANKED_TRADE_COLUMNS.flatMap((c) => [
+  { table: orderTable(c), select: `SELECT rowid AS i FROM ${TRADE_LIST_BASE} ORDER BY ${c} ASC NULLS LAST, run_id, trade_id` },
+  { table: rankTable(c), select: `SELECT rowid::INTEGER AS rk FROM ${orderTable(c)} ORDER BY i`, consumes: [orderTable(c)] },
+]);
+
+const TRADE_RANKS = RANKED_TRADE_COLUMNS.map((c) => `r_${c}.rk AS ${tradeRankColumn(c)}`).join(',\n        ');
 
 /** trade_day's min_<field> and max_<field>: a histogram's bins without reading every trade. */
 const TRADE_DAY_BOUNDS = TRADE_BOUND_FIELDS.map((f) => `min(${f})::DOUBLE AS min_${f}, max(${f})::DOUBLE AS max_${f}`).join(',\n        ');
@@ -115,11 +150,19 @@ export const ROLLUPS: readonly RollupDefinition[] = [
   },
   {
     table: StoreTable.tradeList,
-    select: `
-      SELECT *,
-        ${TRADE_RANKS}
-      FROM (SELECT ${TRADE_LIST_COLUMNS} FROM ${StoreTable.trades} t LEFT JOIN ${StoreTable.symbols} s ON s.symbol = t.symbol)
+    staging: [
+      {
+        table: TRADE_LIST_BASE,
+        select: `
+      SELECT ${TRADE_LIST_COLUMNS} FROM ${StoreTable.trades} t LEFT JOIN ${StoreTable.symbols} s ON s.symbol = t.symbol
       ORDER BY run_id, close_ts, trade_id`,
+      },
+      ...TRADE_RANK_STAGING,
+    ],
+    select: `
+      SELECT b.*,
+        ${TRADE_RANKS}
+      FROM ${TRADE_LIST_BASE} b ${RANKED_TRADE_COLUMNS.map((c) => `POSITIONAL JOIN ${rankTable(c)} r_${c}`).join(' ')}`,
   },
   ...CLUSTERED_TRADE_SORTS.map((column) => ({
     table: tradeListSortedBy(column),
@@ -150,3 +193,17 @@ export const ROLLUPS: readonly RollupDefinition[] = [
     select: `SELECT tag, count(*) AS trades FROM ${StoreTable.trades} WHERE tag IS NOT NULL GROUP BY tag ORDER BY tag`,
   },
 ];
+
+/** Builds one rollup table: its staging tables, the table, then drops the staging. */
+export async function buildRollup(con: DuckDBConnection, rollup: RollupDefinition, progress: Progress): Promise<void> {
+  const staging = rollup.staging ?? [];
+  const consumed = new Set(staging.flatMap((t) => t.consumes ?? []));
+  // Progress counts the statements; DuckDB's own progress moves it within the last one.
+  for (const [i, t] of staging.entries()) {
+    await con.run(`CREATE TEMP TABLE ${t.table} AS ${t.select}`);
+    for (const used of t.consumes ?? []) await con.run(`DROP TABLE ${used}`);
+    progress.update((0.9 * (i + 1)) / (staging.length + 1));
+  }
+  await runTracked(con, `CREATE TABLE ${rollup.table} AS ${rollup.select}`, progress);
+  for (const t of [...staging].reverse()) if (!consumed.has(t.table)) await con.run(`DROP TABLE ${t.table}`);
+}

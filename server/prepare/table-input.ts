@@ -1,6 +1,7 @@
 // One table's input files, inspected before anything is built (footers and schemas only): the
 // files of each format, their columns (the same across files, checked), the canonical columns
-// matched to them and checked for type, and how DuckDB reads them as one relation.
+// matched to them and checked for type, and how DuckDB reads them as one relation. What is wrong
+// is collected (schema-problems.ts), every problem of every table, for one error listing them all.
 //
 // An input format is a module: parquet.ts (read by DuckDB), arrow.ts (staged into a temporary
 // table), CSV and JSON (read by DuckDB, columns sniffed: formats/candidates.ts). A new one gives its
@@ -11,11 +12,11 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { fileReader, sqlIdent } from '../sql/text.js';
 import { readArrowSchema } from './arrow.js';
 import { compatible, expectedInstead, familyOf, type ColumnInfo } from './column-types.js';
-import { PrepareError } from './errors.js';
-import { sourceLabel, type DataFile, type Source, type TableKind } from './inputs.js';
-import { COLUMNS, matchColumns, type DatasetMapping } from './mapping.js';
+import { sourceLabel, TABLE_KINDS, type DataFile, type Source, type TableKind } from './inputs.js';
+import { COLUMNS, matchColumns, type CanonicalColumn, type DatasetMapping } from './mapping.js';
 import { countParquetRows, readParquetSchemas } from './parquet.js';
 import { readTextSchema } from './formats/candidates.js';
+import { mappingFix, SchemaProblems, type SchemaProblem } from './schema-problems.js';
 
 export interface TableInput {
   source: Source;
@@ -61,45 +62,122 @@ function describeColumns(cols: readonly ColumnInfo[]): string {
   return cols.map((c) => `${c.name} ${c.type}`).join(', ');
 }
 
-export async function inspectTable(con: DuckDBConnection, src: Source, mapping: DatasetMapping): Promise<TableInput> {
+function describeType(c: ColumnInfo): string {
+  return `${c.type}${c.zone ? ` (zone ${c.zone})` : ''}`;
+}
+
+/** Files that differ from a table's first file in the same way (`detail`), for one problem naming them all. */
+class Deviations<Detail> {
+  private readonly groups = new Map<string, { detail: Detail; files: string[] }>();
+
+  add(detail: Detail, file: string): void {
+    const key = JSON.stringify(detail);
+    const group = this.groups.get(key) ?? { detail, files: [] };
+    group.files.push(file);
+    this.groups.set(key, group);
+  }
+
+  list(): { detail: Detail; files: string[] }[] {
+    return [...this.groups.values()];
+  }
+}
+
+/** The files of a deviation as a sentence's subject: the one file, or how many and the first few. */
+function filesSubject(files: readonly string[]): string {
+  if (files.length === 1) return files[0]!;
+  return `${files.length} files (${files.slice(0, 3).join(', ')}${files.length > 3 ? ', ...' : ''})`;
+}
+
+/** The column listings of some files, by path, known beforehand (formats/candidates.ts knownColumns). */
+export type KnownColumns = ReadonlyMap<string, ColumnInfo[]>;
+
+/**
+ * A table's input files, inspected: their columns (`known` ones are not read again), checked to
+ * agree across files, matched to the canonical columns and checked for type. Every problem found
+ * goes to `problems`, and the TableInput returned is then not to be built from; a file that cannot
+ * be read at all is thrown at once.
+ */
+export async function inspectTable(con: DuckDBConnection, src: Source, mapping: DatasetMapping, problems: SchemaProblems, known: KnownColumns): Promise<TableInput> {
   const parquet = src.files.filter((f) => f.format === 'parquet');
   const arrow = src.files.filter((f) => f.format === 'arrow-file' || f.format === 'arrow-stream');
   const text = src.files.filter((f) => f.format === 'csv' || f.format === 'json');
   const perFile = new Map<string, ColumnInfo[]>();
-  if (parquet.length) for (const [k, v] of await readParquetSchemas(con, parquet)) perFile.set(k, v);
-  for (const f of arrow) perFile.set(f.path, await readArrowSchema(f));
-  for (const f of text) perFile.set(f.path, await readTextSchema(con, f, Object.keys(f.hive).length > 0));
-  // hive keys: the same set for every file of a table
-  const hiveKeys = Object.keys(src.files[0]!.hive);
   for (const f of src.files) {
-    const keys = Object.keys(f.hive);
-    if (keys.join('/') !== hiveKeys.join('/')) {
-      throw new PrepareError(
-        `${src.kind}: files have different hive partitions: ${f.path} has ${keys.map((k) => `${k}=`).join('/') || 'none'} but ${src.files[0]!.path} has ${hiveKeys.map((k) => `${k}=`).join('/') || 'none'}`,
-      );
-    }
+    const columns = known.get(f.path);
+    if (columns) perFile.set(f.path, columns);
   }
+  const unread = (files: readonly DataFile[]) => files.filter((f) => !perFile.has(f.path));
+  if (unread(parquet).length) for (const [k, v] of await readParquetSchemas(con, unread(parquet))) perFile.set(k, v);
+  for (const f of unread(arrow)) perFile.set(f.path, await readArrowSchema(f));
+  for (const f of unread(text)) perFile.set(f.path, await readTextSchema(con, f, Object.keys(f.hive).length > 0));
   const first = src.files[0]!;
+  const allFiles = src.files.map((f) => f.path);
+  // hive keys: the same set for every file of a table
+  const hiveKeys = Object.keys(first.hive);
+  const hiveNames = (keys: readonly string[]) => keys.map((k) => `${k}=`).join('/') || 'none';
+  const otherHive = new Deviations<string>();
+  for (const f of src.files.slice(1)) {
+    const keys = Object.keys(f.hive);
+    if (keys.join('/') !== hiveKeys.join('/')) otherHive.add(hiveNames(keys), f.path);
+  }
+  for (const { detail: keys, files } of otherHive.list()) {
+    problems.add({
+      table: src.kind,
+      files: [...files, first.path],
+      canonical: [],
+      columns: [],
+      found: `hive partitions ${keys}`,
+      expected: `hive partitions ${hiveNames(hiveKeys)}, as in ${first.path}`,
+      fix: null,
+      message: `${src.kind}: files have different hive partitions: ${filesSubject(files)} ${files.length === 1 ? 'has' : 'have'} ${keys} but ${first.path} has ${hiveNames(hiveKeys)}`,
+    });
+  }
   const ref = perFile.get(first.path)!.filter((c) => !hiveKeys.includes(c.name));
+  const refNames = new Map(ref.map((c) => [c.name, c] as const));
+  const otherColumns = new Deviations<{ missing: string[]; extra: string[] }>();
+  const otherTypes = new Deviations<{ name: string; type: string }>();
   for (const f of src.files.slice(1)) {
     const cols = perFile.get(f.path)!.filter((c) => !hiveKeys.includes(c.name));
-    const refNames = new Map(ref.map((c) => [c.name, c] as const));
     const names = new Map(cols.map((c) => [c.name, c] as const));
     const missing = ref.filter((c) => !names.has(c.name)).map((c) => c.name);
     const extra = cols.filter((c) => !refNames.has(c.name)).map((c) => c.name);
-    if (missing.length || extra.length) {
-      throw new PrepareError(
-        `${src.kind}: files have different schemas (mixed schemas in one table): ${f.path} ${missing.length ? `lacks column(s) ${missing.map((m) => `'${m}'`).join(', ')}` : ''}${missing.length && extra.length ? ' and ' : ''}${extra.length ? `has extra column(s) ${extra.map((m) => `'${m}'`).join(', ')}` : ''} compared with ${first.path} (${describeColumns(ref)})`,
-      );
-    }
+    if (missing.length || extra.length) otherColumns.add({ missing, extra }, f.path);
     for (const c of cols) {
-      const r = refNames.get(c.name)!;
-      if (!compatible(familyOf(c), familyOf(r))) {
-        throw new PrepareError(
-          `${src.kind}: files have different schemas (mixed schemas in one table): column '${c.name}' is ${c.type}${c.zone ? ` (zone ${c.zone})` : ''} in ${f.path} but ${r.type}${r.zone ? ` (zone ${r.zone})` : ''} in ${first.path}`,
-        );
-      }
+      const r = refNames.get(c.name);
+      if (r && !compatible(familyOf(c), familyOf(r))) otherTypes.add({ name: c.name, type: describeType(c) }, f.path);
     }
+  }
+  const mixed = `${src.kind}: files have different schemas (mixed schemas in one table)`;
+  for (const { detail: { missing, extra }, files } of otherColumns.list()) {
+    const quoted = (names: string[]) => names.map((m) => `'${m}'`).join(', ');
+    const one = files.length === 1;
+    const differs = [
+      ...(missing.length ? [`${one ? 'lacks' : 'lack'} column(s) ${quoted(missing)}`] : []),
+      ...(extra.length ? [`${one ? 'has' : 'have'} extra column(s) ${quoted(extra)}`] : []),
+    ].join(' and ');
+    problems.add({
+      table: src.kind,
+      files: [...files, first.path],
+      canonical: [],
+      columns: [...missing, ...extra],
+      found: [...(missing.length ? [`no column(s) ${quoted(missing)}`] : []), ...(extra.length ? [`extra column(s) ${quoted(extra)}`] : [])].join(' and '),
+      expected: `the columns of ${first.path}`,
+      fix: null,
+      message: `${mixed}: ${filesSubject(files)} ${differs} compared with ${first.path} (${describeColumns(ref)})`,
+    });
+  }
+  for (const { detail: { name, type }, files } of otherTypes.list()) {
+    const r = refNames.get(name)!;
+    problems.add({
+      table: src.kind,
+      files: [...files, first.path],
+      canonical: [],
+      columns: [name],
+      found: `type ${type}`,
+      expected: `type ${describeType(r)}, as in ${first.path} (or another number type where that is a number)`,
+      fix: null,
+      message: `${mixed}: column '${name}' is ${type} in ${filesSubject(files)} but ${describeType(r)} in ${first.path}`,
+    });
   }
   // The table's columns: the first file's, with numbers widened where files differ, plus hive keys.
   const columns: ColumnInfo[] = ref.map((c) => ({ ...c }));
@@ -111,51 +189,136 @@ export async function inspectTable(con: DuckDBConnection, src: Source, mapping: 
   }
   // Hive keys are read as text (cast where a canonical column needs otherwise).
   for (const k of hiveKeys) columns.push({ name: k, type: 'VARCHAR' });
-  const resolved = resolveColumns(src, columns, mapping, text.length > 0);
+  const resolved = resolveColumns(src, columns, mapping, { fromText: text.length > 0, staged: false }, problems, allFiles);
   const rows = await countParquetRows(con, parquet);
   return { source: src, resolved, parquet, arrow, text, hiveKeys, rows, relation: '' };
 }
 
 /**
- * A table a format adapter staged (formats/adapter.ts) as a table input: its columns are the
- * canonical ones, checked as any input's are; `src` names the files it came from.
+ * Every table of `sources` inspected (inspectTable), their schema problems in `problems`: the one
+ * inspection of preparation and of `tickscope inspect`.
  */
-export async function stagedTableInput(con: DuckDBConnection, src: Source, relation: string): Promise<TableInput> {
+export async function inspectTables(
+  con: DuckDBConnection,
+  sources: Record<TableKind, Source | null>,
+  mapping: DatasetMapping,
+  problems: SchemaProblems,
+  known: KnownColumns,
+): Promise<Record<TableKind, TableInput | null>> {
+  const out = {} as Record<TableKind, TableInput | null>;
+  for (const kind of TABLE_KINDS) {
+    const src = sources[kind];
+    out[kind] = src ? await inspectTable(con, src, mapping, problems, known) : null;
+  }
+  return out;
+}
+
+/**
+ * A table a format adapter staged (formats/adapter.ts) as a table input: its columns are the
+ * canonical ones, checked as any input's are (problems to `problems`, or thrown here when none is
+ * given); `src` names the files it came from.
+ */
+export async function stagedTableInput(con: DuckDBConnection, src: Source, relation: string, problems?: SchemaProblems): Promise<TableInput> {
   const described = await con.runAndReadAll(`DESCRIBE SELECT * FROM ${relation}`);
   const columns: ColumnInfo[] = described.getRowObjectsJson().map((row) => ({ name: String(row['column_name']), type: String(row['column_type']) }));
-  const resolved = resolveColumns(src, columns, {}, false);
+  const found = problems ?? new SchemaProblems();
+  const resolved = resolveColumns(src, columns, {}, { fromText: false, staged: true }, found, src.files.map((f) => f.path));
+  if (!problems) found.throwIfAny();
   const counted = await con.runAndReadAll(`SELECT count(*) FROM ${relation}`);
   const rows = Number(counted.getRows()[0]?.[0] ?? 0);
   return { source: src, resolved, parquet: [], arrow: [], text: [], hiveKeys: [], rows, relation: `(SELECT * FROM ${relation})` };
 }
 
 /**
- * The input column of each canonical column, checked: required ones present, types readable.
- * Text files (`fromText`) may hold numbers as text (DuckDB's sniffer reads a column with one odd
- * value as VARCHAR): those are cast, and a value that is not a number is a bad row, not a type error.
+ * The input column of each canonical column, checked: mapped columns present, required ones
+ * present, types readable; every problem to `problems`, naming `files`, with the tickscope.json
+ * entry that fixes it (none for a `staged` table: its columns are the adapter's, not the user's
+ * to map). Text files (`fromText`) may hold numbers as text (DuckDB's sniffer reads a column with
+ * one odd value as VARCHAR): those are cast, and a value that is not a number is a bad row, not a
+ * type error.
  */
-function resolveColumns(src: Source, columns: readonly ColumnInfo[], mapping: DatasetMapping, fromText: boolean): Map<string, ColumnInfo> {
+function resolveColumns(
+  src: Source,
+  columns: readonly ColumnInfo[],
+  mapping: DatasetMapping,
+  { fromText, staged }: { fromText: boolean; staged: boolean },
+  problems: SchemaProblems,
+  files: string[],
+): Map<string, ColumnInfo> {
   const explicit = mapping[src.kind];
   const names = columns.map((c) => c.name);
-  const matched = matchColumns(src.kind, names, explicit, () => `${src.kind} in ${sourceLabel(src)}`);
+  const where = `${src.kind} in ${sourceLabel(src)}`;
+  const mappedButMissing = new Set<string>();
+  const matched = matchColumns(src.kind, names, explicit, () => where, (canon, message) => {
+    mappedButMissing.add(canon);
+    problems.add({
+      table: src.kind,
+      files,
+      canonical: [canon],
+      columns: explicit?.[canon] ? [explicit[canon]] : [],
+      found: `columns ${names.join(', ') || '(none)'}`,
+      expected: `a column named '${explicit?.[canon] ?? canon}'`,
+      fix: mappingFix(src.kind, [canon]),
+      message,
+    });
+  });
   const resolved = new Map<string, ColumnInfo>();
   for (const [canon, name] of matched) resolved.set(canon, columns.find((c) => c.name === name)!);
+  // A column mapped to a name the files lack is one problem, said above, not also a missing one.
+  const missing = Object.entries(COLUMNS[src.kind]).filter(([canon, def]) => def.required && !resolved.has(canon) && !mappedButMissing.has(canon));
+  if (missing.length) problems.add(missingColumns(src, where, missing, names, staged, files));
   for (const [canon, def] of Object.entries(COLUMNS[src.kind])) {
     const c = resolved.get(canon);
-    if (!c) {
-      if (def.required) {
-        throw new PrepareError(
-          `${src.kind} in ${sourceLabel(src)}: required column '${canon}' is missing (looked for ${[canon, ...def.aliases].join(', ')}; map it with --mapping or in tickscope.json: "${src.kind}": { "${canon}": "<your column>" }); columns found: ${names.join(', ') || '(none)'}`,
-        );
-      }
-      continue;
-    }
+    if (!c) continue;
     const expected = expectedInstead(def.kind, c);
     const textNumber = fromText && familyOf(c) === 'string' && (def.kind === 'number' || def.kind === 'integer');
     if (expected !== null && !textNumber) {
       const text = familyOf(c) === 'string' && expected.includes('number') ? ' (text)' : '';
-      throw new PrepareError(`${src.kind} in ${sourceLabel(src)}: column '${c.name}' (${canon}) has type ${c.unsupported ?? c.type}${text}; expected ${expected}`);
+      const fix = mappingFix(src.kind, [canon]);
+      problems.add({
+        table: src.kind,
+        files,
+        canonical: [canon],
+        columns: [c.name],
+        found: `type ${c.unsupported ?? c.type}${text}`,
+        expected,
+        fix: staged ? null : fix,
+        message: `${where}: column '${c.name}' (${canon}) has type ${c.unsupported ?? c.type}${text}; expected ${expected}${staged ? '' : ` (or, if it is not the ${canon} column, map the right one in tickscope.json: ${fix})`}`,
+      });
     }
   }
   return resolved;
+}
+
+/**
+ * The required columns of a table that nothing matched, as one problem (one entry of tickscope.json
+ * fixes them all, and the columns found are listed once).
+ */
+function missingColumns(
+  src: Source,
+  where: string,
+  missing: readonly [string, CanonicalColumn][],
+  names: readonly string[],
+  staged: boolean,
+  files: string[],
+): SchemaProblem {
+  const canonical = missing.map(([canon]) => canon);
+  const found = names.join(', ') || '(none)';
+  const aliasList = (canon: string, def: CanonicalColumn) => [canon, ...def.aliases].join(', ');
+  const lookedFor = missing.length === 1 ? aliasList(...missing[0]!) : missing.map(([canon, def]) => `${canon}: ${aliasList(canon, def)}`).join('; ');
+  const fix = mappingFix(src.kind, canonical);
+  const one = missing.length === 1;
+  const which = one ? `required column '${canonical[0]}' is missing` : `required columns ${canonical.map((c) => `'${c}'`).join(', ')} are missing`;
+  return {
+    table: src.kind,
+    files,
+    canonical,
+    columns: [],
+    found: `columns ${found}`,
+    expected: missing.map(([canon, def]) => `${canon}: a column named ${aliasList(canon, def)}`).join('; '),
+    fix: staged ? null : fix,
+    message: staged
+      ? `${where}: the table staged from these files has no ${canonical.map((c) => `'${c}'`).join(', ')} column${one ? '' : 's'}; columns staged: ${found}`
+      : `${where}: ${which} (looked for ${lookedFor}; map ${one ? 'it' : 'them'} with --mapping or in tickscope.json: ${fix}); columns found: ${found}`,
+  };
 }

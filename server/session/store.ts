@@ -10,7 +10,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { errorMessage } from '../../shared/errors.js';
 import type { ColumnSource, DatasetSchema, RunInfo } from '../../shared/messages.js';
 import { TradingTime, type TradingCalendar } from '../../shared/trading-time.js';
-import { META_TABLE, MetaKey, STORE_FORMAT_VERSION, StoreTable } from '../store/format.js';
+import { BARS_ORIGINS, META_TABLE, MetaKey, STORE_FORMAT_VERSION, StoreTable, type BarsOrigin } from '../store/format.js';
 
 export interface TradingDay {
   /** ISO date (UTC), e.g. "2024-01-02". */
@@ -36,6 +36,8 @@ export interface Catalog {
   tradeCount: number;
   /** The exchange time zone (IANA; 'UTC' when none is known) the hour breakdown is in. */
   timezone: { zone: string; source: string };
+  /** Where the bars came from and whether they are daily (DatasetSchema.bars). */
+  bars: DatasetSchema['bars'];
 }
 
 export interface OpenStore {
@@ -110,10 +112,15 @@ async function readCatalog(connection: DuckDBConnection): Promise<Catalog> {
     runs.set(String(runId), { runId: String(runId), name: String(name), capital: capital ?? null, capitalSource: String(capitalSource ?? 'none') });
   }
   const zoneRows = await connection.runAndReadAll(
-    `SELECT key, value FROM ${META_TABLE} WHERE key IN ('${MetaKey.exchangeTimezone}', '${MetaKey.exchangeTimezoneSource}')`,
+    `SELECT key, value FROM ${META_TABLE} WHERE key IN ('${MetaKey.exchangeTimezone}', '${MetaKey.exchangeTimezoneSource}', '${MetaKey.barsOrigin}', '${MetaKey.barPeriod}')`,
   );
   const meta = new Map((zoneRows.getRows() as [string, string][]).map(([k, v]) => [String(k), String(v)]));
   const timezone = { zone: meta.get(MetaKey.exchangeTimezone) ?? 'UTC', source: meta.get(MetaKey.exchangeTimezoneSource) ?? 'none' };
+  const origin = meta.get(MetaKey.barsOrigin);
+  const bars = {
+    origin: (BARS_ORIGINS as readonly string[]).includes(origin ?? '') ? (origin as BarsOrigin) : 'input',
+    period: meta.get(MetaKey.barPeriod) === 'day' ? ('day' as const) : ('intraday' as const),
+  };
   const symbolRows = await connection.runAndReadAll(`SELECT symbol, sector FROM ${StoreTable.symbols} ORDER BY symbol`);
   const symbols = new Map<string, string>();
   for (const [symbol, sector] of symbolRows.getRows() as [string, string][]) symbols.set(String(symbol), String(sector));
@@ -139,6 +146,7 @@ async function readCatalog(connection: DuckDBConnection): Promise<Catalog> {
     tradingTime: new TradingTime(calendar),
     tradeCount: Number(tradeCount.getRows()[0]?.[0] ?? 0),
     timezone,
+    bars,
   };
 }
 
@@ -170,6 +178,7 @@ async function readSchema(connection: DuckDBConnection, catalog: Catalog): Promi
     range: first && last ? { from: first.first, to: last.last } : null,
     calendar: catalog.calendar,
     timezone: catalog.timezone,
+    bars: catalog.bars,
     columnSources: await readColumnSources(connection),
   };
 }

@@ -2,7 +2,7 @@
 // session processes (which open it READ_ONLY, many at once). Bump STORE_FORMAT_VERSION whenever
 // a table, column or meaning below changes; a store of another version is rebuilt, never read.
 
-export const STORE_FORMAT_VERSION = 6;
+export const STORE_FORMAT_VERSION = 7;
 
 /** Name of the single-row-per-key metadata table: (key VARCHAR PRIMARY KEY, value VARCHAR). */
 export const META_TABLE = 'meta';
@@ -29,7 +29,22 @@ export const MetaKey = {
   /** JSON { formats: [summary], sources: [line] }: what each format adapter recognised
    * (server/prepare/formats/) and where the numbers it staged came from; empty lists when none. */
   formats: 'formats',
+  /** Where the bars came from (BarsOrigin). */
+  barsOrigin: 'bars_origin',
+  /** 'day' when every bar is stamped at midnight in the exchange zone (a daily bar stands for its
+   * whole day: derive-trades.ts, "daily bars"), else 'intraday'. */
+  barPeriod: 'bar_period',
 } as const;
+
+/**
+ * Where a dataset's bars came from: 'input' (bars files, or a tool's per-bar frames such as
+ * pyfolio's positions and transactions), 'trades' (no bars in the input: daily bars derived from
+ * the trades, P&L booked on the day each trade closed; server/prepare/formats/fill-bars.ts), or
+ * 'portfolio' (one series for the whole portfolio, no per-symbol rows:
+ * server/prepare/formats/portfolio.ts).
+ */
+export const BARS_ORIGINS = ['input', 'trades', 'portfolio'] as const;
+export type BarsOrigin = (typeof BARS_ORIGINS)[number];
 
 /**
  * SQL turning a UTC TIMESTAMP expression into the naive wall-clock time of `zone` (an IANA name

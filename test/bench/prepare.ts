@@ -14,13 +14,25 @@
 // Flags: --scale tiny|demo|large (default large), --memory-limit SIZE, --threads N, --keep (keep
 // the benchmark's store instead of deleting it).
 //
+// Per phase: while the preparation runs, each phase is printed as it starts (seconds since the
+// child was forked); after it, the seconds spent in each phase, from the first progress event of
+// that phase to the first of the next one (a phase entered twice, e.g. 'dimensions', is summed).
+// They add up to the preparation's wall time less the fork and the child's start-up before its
+// first event. The phases are the preparation's own (server/prepare/build.ts): 'checking inputs'
+// includes a format adapter's staging (for fills: the fills table, the FIFO round trips and the
+// daily bars), 'rollups' every derived table (server/prepare/rollups.ts).
+//
+// CPU seconds (Linux only): user + system time of the preparation's child process (and of the
+// floor's), from this process' cutime and cstime in /proc/self/stat before and after it; on a
+// machine shared with other work they move much less with the load than wall time does.
+//
 // `--fills N` (e.g. 10000000) measures the fills case instead: a zipline/pyfolio transactions
 // frame of N fills (500 symbols, signed amounts that grow, shrink and reverse positions; written
 // once by DuckDB into .cache/bench/fills-N/transactions.parquet) prepared into FIFO round trips
 // and daily bars by the pyfolio adapter (server/prepare/formats/). Its floor is DuckDB reading the
 // same file into a table sorted by (symbol, dt), then CHECKPOINT; rows/s are fills per second.
-import { fork } from 'node:child_process';
-import { createReadStream } from 'node:fs';
+import { execFileSync, fork } from 'node:child_process';
+import { createReadStream, readFileSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -121,6 +133,34 @@ function arg(name: string): string | undefined {
 
 const fmtRate = (rows: number, s: number) => `${(rows / s / 1e6).toFixed(2)}M rows/s`;
 
+/** Clock ticks per second of /proc's times, or null where there is no /proc or no getconf. */
+const clockTicks = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || null;
+  } catch (err) {
+    console.warn(`no CPU seconds: getconf CLK_TCK failed (${(err as Error).message})`);
+    return null;
+  }
+})();
+
+/** CPU seconds (user + system) of this process' exited and reaped children so far; null off Linux. */
+function childrenCpuSeconds(): number | null {
+  if (clockTicks === null) return null;
+  // Fields after the command's closing parenthesis start at field 3 (state); cutime and cstime are fields 16 and 17.
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ').pop()!.split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / clockTicks;
+}
+
+/** CPU seconds of what `run` started in child processes; null off Linux. */
+async function withChildCpu<T>(run: () => Promise<T>): Promise<T & { cpuSeconds: number | null }> {
+  const before = childrenCpuSeconds();
+  const result = await run();
+  const after = childrenCpuSeconds();
+  return { ...result, cpuSeconds: before === null || after === null ? null : after - before };
+}
+
+const fmtCpu = (s: number | null) => (s === null ? 'CPU n/a' : `${s.toFixed(1)} CPU s`);
+
 /** pyfolio transactions of `n` fills, written once per n; pseudo-random from hash(), so the same every time. */
 async function ensureFills(n: number): Promise<string> {
   const dir = path.join(repoRoot(), '.cache', 'bench', `fills-${n}`);
@@ -156,25 +196,37 @@ async function fillsCase(n: number, memoryLimit: string, threads: number | undef
   await rm(work, { recursive: true, force: true });
   await mkdir(work, { recursive: true });
   try {
-    const { result, seconds: prepSeconds } = await timedPreparation(input, path.join(work, 'stores'), memoryLimit, threads);
+    const { result, seconds: prepSeconds, phases, cpuSeconds: prepCpu } = await withChildCpu(() => timedPreparation(input, path.join(work, 'stores'), memoryLimit, threads));
     const floorDir = path.join(work, 'floor');
     await mkdir(floorDir, { recursive: true });
-    const floor = await runFloor({ kind: 'fills', input, file: path.join(floorDir, 'floor.duckdb'), memoryLimit, tempDir: path.join(floorDir, 'tmp'), ...(threads ? { threads } : {}) });
+    const floor = await withChildCpu(() => runFloor({ kind: 'fills', input, file: path.join(floorDir, 'floor.duckdb'), memoryLimit, tempDir: path.join(floorDir, 'tmp'), ...(threads ? { threads } : {}) }));
     console.log('');
-    console.log(`preparation (fills -> FIFO round trips + daily bars, whole pipeline): ${prepSeconds.toFixed(1)} s wall, ${n.toLocaleString('en-US')} fills, ${fmtRate(n, prepSeconds)}`);
-    console.log(`floor (CREATE TABLE AS SELECT * FROM read_parquet ORDER BY symbol, dt): ${floor.seconds.toFixed(1)} s wall, ${fmtRate(floor.rows, floor.seconds)}`);
-    console.log(`ratio preparation / floor: ${(prepSeconds / floor.seconds).toFixed(2)}x`);
+    console.log(`preparation (fills -> FIFO round trips + daily bars, whole pipeline): ${prepSeconds.toFixed(1)} s wall, ${fmtCpu(prepCpu)}, ${n.toLocaleString('en-US')} fills, ${fmtRate(n, prepSeconds)}`);
+    console.log(`floor (CREATE TABLE AS SELECT * FROM read_parquet ORDER BY symbol, dt): ${floor.seconds.toFixed(1)} s wall, ${fmtCpu(floor.cpuSeconds)}, ${fmtRate(floor.rows, floor.seconds)}`);
+    console.log(`ratio preparation / floor: ${(prepSeconds / floor.seconds).toFixed(2)}x wall${prepCpu !== null && floor.cpuSeconds ? `, ${(prepCpu / floor.cpuSeconds).toFixed(2)}x CPU` : ''}`);
     console.log(`peak RSS: preparation ${formatSize(result.peakRssBytes)}, floor ${formatSize(floor.peakRssBytes)}`);
+    printPhases(phases);
     if (keep) console.log(`kept: ${result.storePath}`);
   } finally {
     if (!keep) await rm(work, { recursive: true, force: true });
   }
 }
 
-/** The whole preparation in its child process, timed, printing each phase as it starts. */
+/** Seconds per phase, in the order the phases were first entered. */
+function printPhases(phases: ReadonlyMap<string, number>): void {
+  console.log('seconds per phase:');
+  for (const [phase, seconds] of phases) console.log(`  ${seconds.toFixed(1).padStart(7)} s  ${phase}`);
+}
+
+/** The whole preparation in its child process, timed, printing each phase as it starts; the seconds spent in each phase. */
 async function timedPreparation(input: string, storeDir: string, memoryLimit: string, threads: number | undefined) {
   let last = '';
+  let lastStarted = 0;
+  const phases = new Map<string, number>();
   const started = performance.now();
+  const endPhase = (now: number) => {
+    if (last) phases.set(last, (phases.get(last) ?? 0) + (now - lastStarted) / 1000);
+  };
   const result = await prepareInChild({
     input,
     storeDir,
@@ -182,12 +234,16 @@ async function timedPreparation(input: string, storeDir: string, memoryLimit: st
     ...(threads ? { threads } : {}),
     onProgress: (p) => {
       if (p.phase !== last) {
+        const now = performance.now();
+        endPhase(now);
         last = p.phase;
-        process.stdout.write(`  ${((performance.now() - started) / 1000).toFixed(1).padStart(6)} s  ${p.phase}\n`);
+        lastStarted = now;
+        process.stdout.write(`  ${((now - started) / 1000).toFixed(1).padStart(6)} s  ${p.phase}\n`);
       }
     },
   });
-  return { result, seconds: (performance.now() - started) / 1000 };
+  endPhase(performance.now());
+  return { result, seconds: (performance.now() - started) / 1000, phases };
 }
 
 async function main(): Promise<void> {
@@ -226,7 +282,7 @@ async function main(): Promise<void> {
   await mkdir(work, { recursive: true });
   try {
     // The whole preparation.
-    const { result, seconds: prepSeconds } = await timedPreparation(input, path.join(work, 'stores'), memoryLimit, threads);
+    const { result, seconds: prepSeconds, phases } = await timedPreparation(input, path.join(work, 'stores'), memoryLimit, threads);
     const rows = result.rows ?? (manifest ? manifest.bar_rows + manifest.trade_rows : 0);
     const storeBytes = (await stat(result.storePath)).size;
 
@@ -243,6 +299,7 @@ async function main(): Promise<void> {
     console.log(`ratio preparation / floor: ${(prepSeconds / floor.seconds).toFixed(2)}x (target <= 2x)`);
     console.log(`peak RSS: preparation ${formatSize(result.peakRssBytes)}, floor ${formatSize(floor.peakRssBytes)}; memory limit ${memoryLimit} (${formatSize(limit)}): preparation at ${((100 * result.peakRssBytes) / limit).toFixed(0)}% of it`);
     console.log(`on disk: input Parquet ${formatSize(inputBytes)}, prepared store ${formatSize(storeBytes)} (${path.basename(result.storePath)}), floor file ${formatSize(floorBytes)}`);
+    printPhases(phases);
     if (keep) console.log(`kept: ${result.storePath}`);
   } finally {
     if (!keep) await rm(work, { recursive: true, force: true });

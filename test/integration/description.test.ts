@@ -56,8 +56,9 @@ test('prepare reads tickscope.json beside the data; same description reuses the 
   const beside = path.join(renamed, 'tickscope.json');
   // Without a description: the error says what to write, and where.
   await assert.rejects(prepareDataset({ input: renamed, storeDir }), (e: Error) => {
-    assert.match(e.message, /required column 'ts' is missing/);
-    assert.ok(e.message.includes(`"bars": { "ts": "<your column>" }`), e.message);
+    // Both missing columns in one problem, with one entry to write for both.
+    assert.match(e.message, /required columns 'ts', 'symbol' are missing/);
+    assert.ok(e.message.includes(`"bars": { "ts": "<your column>", "symbol": "<your column>" }`), e.message);
     assert.ok(e.message.includes(`the dataset description is ${beside}, not written yet`), e.message);
     return true;
   });

@@ -57,6 +57,7 @@ test('a returns series alone: P&L in units of capital 1, the series’ own Sharp
   sessions.push(s);
   const run = s.store.catalog.runs.get('default')!;
   assert.equal(run.capital, 1, 'returns alone: capital 1');
+  assert.deepEqual(s.store.schema.bars, { origin: 'portfolio', period: 'day' }, 'the hello says the bars are one daily portfolio series');
   const summary = (await s.ask({ query: 'summary', params: {} })).rows[0]!;
   assertNear(Number(summary.total_pnl), r.reduce((a, b) => a + b, 0), 'total P&L');
   assertNear(Number(summary.sharpe), sharpe(r), 'Sharpe ratio', 1e-8);

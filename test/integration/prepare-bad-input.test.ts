@@ -53,17 +53,18 @@ after(async () => {
   await rm(tmp, { recursive: true, force: true });
 });
 
-test('paths: nonexistent, empty folder, glob matching nothing, no bars', async () => {
+test('paths: nonexistent, empty folder, glob matching nothing, neither bars nor trades', async () => {
   await rejects(path.join(tmp, 'nope'), /does not exist/);
   const empty = path.join(tmp, 'empty');
   await mkdir(path.join(empty, 'bars'), { recursive: true });
   await writeFile(path.join(empty, 'README.txt'), 'no data here');
   await rejects(empty, /is an empty folder/);
   await rejects(path.join(tmp, 'nothing-here', '*.parquet'), /matched no Parquet or Arrow files/, [path.join(tmp, 'nothing-here', '*.parquet')]);
-  const onlyTrades = path.join(tmp, 'only-trades');
-  await mkdir(onlyTrades);
-  await copyFile(path.join(fixture, 'trades', 'trades.parquet'), path.join(onlyTrades, 'trades.parquet'));
-  await rejects(onlyTrades, /has no bars: found trades \(1 file\(s\)\)/);
+  // Trades alone are a dataset (its bars are made of the trades: bars-from-trades.test.ts); sectors alone are not.
+  const onlySymbols = path.join(tmp, 'only-symbols');
+  await mkdir(onlySymbols);
+  await writeFile(path.join(onlySymbols, 'symbols.csv'), 'symbol,sector\nAAA,Energy\n');
+  await rejects(onlySymbols, /has neither bars nor trades: found symbols \(1 file\(s\)\)/);
 });
 
 test('files that are not Parquet: text, empty, truncated, an Arrow file cut short', async () => {
@@ -202,7 +203,8 @@ test('control bytes in column names and paths are escaped in the error and on th
   // The same through `tickscope prepare` (progress lines and the error), as a terminal gets it.
   const run = spawnSync(process.execPath, [CLI, 'prepare', file, '--out', storeDir, '--threads', '1'], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(run.status, 1, run.stderr);
-  assert.match(run.stderr, /tickscope prepare: bars in .*escape-\\x1b\[31m-dir.*: required column 'ts' is missing/);
+  // Every required column is missing: all five in one problem.
+  assert.match(run.stderr, /tickscope prepare: bars in .*escape-\\x1b\[31m-dir.*: required columns 'ts', 'symbol', 'price', 'position_qty', 'pnl' are missing/);
   for (const line of `${run.stdout}${run.stderr}`.split('\n')) assert.ok(isPrintable(line), `raw control characters on the terminal: ${JSON.stringify(line)}`);
 });
 

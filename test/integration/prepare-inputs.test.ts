@@ -191,7 +191,7 @@ const FRENCH_MAPPING = {
 test('an explicit mapping file maps unusual column names', async () => {
   const dir = path.join(tmp, 'french');
   await parquet(path.join(dir, 'data', 'pnl.parquet'), FRENCH);
-  await assert.rejects(prepareDataset({ input: dir, storeDir: path.join(tmp, 'stores-fr') }), /required column 'ts' is missing.*map it with --mapping/s);
+  await assert.rejects(prepareDataset({ input: dir, storeDir: path.join(tmp, 'stores-fr') }), /required columns 'ts', 'symbol', 'price', 'position_qty', 'pnl' are missing.*map them with --mapping/s);
   const mappingFile = path.join(tmp, 'mapping.json');
   await writeFile(mappingFile, JSON.stringify(FRENCH_MAPPING));
   const r = await prepareDataset({ input: dir, storeDir: path.join(tmp, 'stores-fr'), mappingFile });

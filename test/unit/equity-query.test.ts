@@ -61,6 +61,7 @@ function catalog(): Catalog {
   const calendar = tradingCalendar(sorted, STEP);
   return {
     timezone: { zone: 'UTC', source: 'test' },
+    bars: { origin: 'input', period: 'intraday' },
     runs: new Map(RUNS.map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
     sectors: new Set(),
     symbols: new Map(),

@@ -31,6 +31,7 @@ function catalog(): Catalog {
   const calendar = tradingCalendar(days, BAR);
   return {
     timezone: { zone: 'UTC', source: 'test' },
+    bars: { origin: 'input', period: 'intraday' },
     runs: new Map([RUN, OTHER_RUN].map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
     sectors: new Set([SECTOR, 'Energy']),
     symbols: new Map([

@@ -22,6 +22,7 @@ const DATASET: DatasetSchema = {
   range: { from: 0, to: 59 * MINUTE },
   calendar: { barMs: MINUTE, days: [0, 59 * MINUTE] },
   timezone: { zone: 'UTC', source: 'test' },
+  bars: { origin: 'input', period: 'intraday' },
   columnSources: [],
 };
 

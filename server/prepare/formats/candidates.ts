@@ -37,10 +37,23 @@ async function jsonKeysOf(file: DataFile): Promise<string[]> {
   return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? Object.keys(parsed) : [];
 }
 
+/**
+ * A part file's name says nothing (pandas, pyarrow, Spark and Polars write `part-0.parquet`,
+ * `part-00000-<uuid>.snappy.parquet`, `data_0.parquet`, `0.parquet`): its folder names the frame.
+ */
+const PART_FILE = /^(part|data|chunk)?[-_.]?[0-9a-f-]*$/;
+
+/** The name of the frame a file holds: its own name, or its folder's for a part file (hive folders skipped). */
 function stemOf(file: string): string {
   const base = path.basename(file).toLowerCase();
   const dot = base.indexOf('.');
-  return dot > 0 ? base.slice(0, dot) : base;
+  const own = dot > 0 ? base.slice(0, dot) : base;
+  if (!PART_FILE.test(own) && !own.startsWith('part-')) return own;
+  for (let dir = path.dirname(file); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const name = path.basename(dir).toLowerCase();
+    if (!name.includes('=')) return name;
+  }
+  return own;
 }
 
 /** Every file of the inputs, with its columns (or JSON keys). */
@@ -71,6 +84,15 @@ export async function readCandidates(con: DuckDBConnection, resolved: ResolvedIn
     }
   }
   return out;
+}
+
+/**
+ * The columns readCandidates read, by path, for the inspection of the tables (table-input.ts) not
+ * to read the same footers and sniff the same CSVs again: every file's but a JSON object file's
+ * (its keys were read, not its columns) and a loose file's that could not be read.
+ */
+export function knownColumns(files: readonly CandidateFile[]): Map<string, ColumnInfo[]> {
+  return new Map(files.filter((f) => f.jsonKeys.length === 0 && (!f.loose || f.columns.length > 0)).map((f) => [f.path, f.columns] as const));
 }
 
 /**

@@ -1,14 +1,15 @@
 // The format adapters (adapter.ts says what one is), and how a dataset's files are shared out
 // among them. A new format is one new file and one line in FORMAT_ADAPTERS.
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { META_TABLE, MetaKey } from '../../store/format.js';
+import { META_TABLE, MetaKey, type BarsOrigin } from '../../store/format.js';
 import { sqlIdent, sqlString } from '../../sql/text.js';
 import type { DatasetDescription } from '../description.js';
 import { PrepareError } from '../errors.js';
 import { commonFolder, noBarsError, TABLE_KINDS, type ResolvedInputs, type Source, type TableKind } from '../inputs.js';
-import { inspectTable, stagedTableInput, type TableInput } from '../table-input.js';
+import { SchemaProblems } from '../schema-problems.js';
+import { inspectTables, stagedTableInput, type TableInput } from '../table-input.js';
 import type { CandidateFile, Confidence, FormatAdapter, FormatDescription, Recognised, StagedTables } from './adapter.js';
-import { fileRelation, readCandidates } from './candidates.js';
+import { fileRelation, knownColumns, readCandidates } from './candidates.js';
 import { leanAdapter } from './lean.js';
 import { nautilusAdapter } from './nautilus.js';
 import { portfolioAdapter } from './portfolio.js';
@@ -57,7 +58,7 @@ const STAGED_KINDS: readonly StagedKind[] = ['bars', 'trades', 'runs', 'symbols'
 
 export interface StagedFormats {
   /** Canonical table -> the temporary relation holding it, and the format it came from. */
-  tables: Partial<Record<StagedKind, { relation: string; from: string; files: CandidateFile[] }>>;
+  tables: Partial<Record<StagedKind, { relation: string; from: string; adapter: string; files: CandidateFile[] }>>;
   /** Where derived quantities came from, "<format>: <source>" (adapter.ts StagedTables.sources). */
   sources: string[];
 }
@@ -78,7 +79,7 @@ export async function stageFormats(con: DuckDBConnection, recognition: Recogniti
       if (!relation) continue;
       const before = out.tables[kind];
       if (before) throw new PrepareError(`two inputs give the ${kind} table: ${before.from} and ${from}; prepare them as separate datasets`);
-      out.tables[kind] = { relation, from, files: detection.files };
+      out.tables[kind] = { relation, from, adapter: adapter.id, files: detection.files };
     }
     out.sources.push(...staged.sources.map((s) => `${adapter.label}: ${s}`));
   }
@@ -86,7 +87,7 @@ export async function stageFormats(con: DuckDBConnection, recognition: Recogniti
 }
 
 /** The files left to the canonical way, grouped by the table their names assign them to. */
-function canonicalSources(rest: readonly CandidateFile[]): Record<TableKind, Source | null> {
+export function canonicalSources(rest: readonly CandidateFile[]): Record<TableKind, Source | null> {
   const out = {} as Record<TableKind, Source | null>;
   for (const kind of TABLE_KINDS) {
     // A loose JSON file no adapter claimed is not data (inputs.ts DataFile.loose).
@@ -98,7 +99,10 @@ function canonicalSources(rest: readonly CandidateFile[]): Record<TableKind, Sou
 
 /** Every canonical table of a dataset as an input of the build, from the formats and the canonical files. */
 export interface DatasetInputs {
-  tables: Record<TableKind, TableInput | null> & { bars: TableInput };
+  /** bars is null only when trades are given: build.ts then derives the bars from the trades. */
+  tables: Record<TableKind, TableInput | null>;
+  /** Where the bars come from: an input, a portfolio-only series (portfolio.ts), or the trades. */
+  barsOrigin: BarsOrigin;
   /** What each recognised format is, for messages and the store's records. */
   formats: FormatDescription[];
   /** Where derived quantities came from (StagedFormats.sources). */
@@ -110,9 +114,15 @@ export interface DatasetInputs {
  * inspect the rest the canonical way. Throws PrepareError when no input gives bars.
  */
 export async function inspectInputs(con: DuckDBConnection, resolved: ResolvedInputs, description: DatasetDescription): Promise<DatasetInputs> {
-  const recognition = recogniseFormats(await readCandidates(con, resolved));
-  const staged = await stageFormats(con, recognition, description);
+  const candidates = await readCandidates(con, resolved);
+  const recognition = recogniseFormats(candidates);
   const canonical = canonicalSources(recognition.rest);
+  // Every schema problem of the files read the canonical way, in one error before any row is
+  // read (staging reads rows); then those of the staged tables.
+  const problems = new SchemaProblems();
+  const inspected = await inspectTables(con, canonical, description, problems, knownColumns(candidates));
+  problems.throwIfAny();
+  const staged = await stageFormats(con, recognition, description);
   const tables = {} as Record<TableKind, TableInput | null>;
   for (const kind of TABLE_KINDS) {
     const fromFormat = staged.tables[kind];
@@ -121,14 +131,15 @@ export async function inspectInputs(con: DuckDBConnection, resolved: ResolvedInp
     if (fromFormat) {
       const paths = fromFormat.files.map((f) => f.path);
       const location = paths.length === 1 ? paths[0]! : commonFolder(paths);
-      tables[kind] = await stagedTableInput(con, { kind, location, files: fromFormat.files }, fromFormat.relation);
+      tables[kind] = await stagedTableInput(con, { kind, location, files: fromFormat.files }, fromFormat.relation, problems);
     }
-    else tables[kind] = src ? await inspectTable(con, src, description) : null;
+    else tables[kind] = inspected[kind];
   }
+  problems.throwIfAny();
   const formats = recognition.recognised.map(describeRecognised);
-  const bars = tables.bars;
-  if (!bars) throw noBarsError(resolved.inputs, canonical, formats.map((f) => f.summary));
-  return { tables: { ...tables, bars }, formats, sources: staged.sources };
+  if (!tables.bars && !tables.trades) throw noBarsError(resolved.inputs, canonical, formats.map((f) => f.summary));
+  const barsOrigin: BarsOrigin = !tables.bars ? 'trades' : staged.tables.bars?.adapter === portfolioAdapter.id ? 'portfolio' : 'input';
+  return { tables, barsOrigin, formats, sources: staged.sources };
 }
 
 /** Records in the store's meta table (MetaKey.formats) what the formats were and what they derived. */

@@ -173,7 +173,7 @@ export const leanAdapter: FormatAdapter<LeanPlan> = {
     return {
       summary: `QuantConnect Lean result: ${files.map((f) => f.path).join(', ')}`,
       files,
-      missing: [{ table: 'bars', why: 'a Lean result holds closed trades and an equity chart, not per-symbol bars' }],
+      missing: [{ table: 'bars', why: 'a Lean result holds closed trades and an equity chart, not per-symbol bars: daily bars are made of the trades (P&L on the day each trade closed; no MAE or MFE from them)' }],
     };
   },
 

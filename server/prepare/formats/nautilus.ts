@@ -201,7 +201,7 @@ export const nautilusAdapter: FormatAdapter<NautilusPlan> = {
     return {
       summary: `NautilusTrader reports: ${files.map((f) => `${f.path} (${f.role})`).join(', ')}`,
       files,
-      missing: [{ table: 'bars', why: 'Nautilus position and fill reports hold no per-bar positions or prices' }],
+      missing: [{ table: 'bars', why: 'Nautilus position and fill reports hold no per-bar positions or prices: daily bars are made of the trades (P&L on the day each trade closed; no MAE or MFE from them)' }],
     };
   },
 

@@ -5,9 +5,9 @@
 //   - positions (optional): wide; a date index, one column per asset holding the position's
 //     VALUE that day (NaN or missing = none), and `cash`.
 //   - returns (optional): the daily returns series; claimed so that it is not read as bars.
-// Bars are one per symbol per day: trade quantity and fees from the day's fills, position
-// quantity their running sum, position value from positions (else quantity x the last fill
-// price), price = value / quantity (the close the positions were marked at) or the last fill
+// Bars are daily, by fill-bars.ts ('marked' P&L): trade quantity and fees from the day's fills,
+// position quantity their running sum, position value from positions (else quantity x the last
+// fill price), price = value / quantity (the close the positions were marked at) or the last fill
 // price, and pnl_t = value_t - value_{t-1} - sum(amount x price of that day's fills) - fees.
 // Trades are the FIFO round trips of the fills (round-trips.ts). The capital base is the first
 // day's portfolio value (the sum of the assets' values and cash) when positions have `cash`.
@@ -18,10 +18,13 @@ import { DEFAULT_RUN_ID } from '../expressions.js';
 import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
 import { findColumn } from './adapter.js';
 import { dayExpr, numberColumns, timeIndexColumn, timeExpr } from './pandas.js';
+import { dailyBarsFromFillsSql } from './fill-bars.js';
 import { roundTripsSql } from './round-trips.js';
 
 interface TransactionsPlan {
   file: CandidateFile;
+  /** Every file of the frame: `file` alone, or the part files of a transactions/ folder. */
+  parts: CandidateFile[];
   ts: ColumnInfo;
   /** symbol and/or sid: the one whose values name the positions' columns is used. */
   keys: ColumnInfo[];
@@ -58,7 +61,18 @@ function transactionsPlan(file: CandidateFile): TransactionsPlan | null {
   const keys = [findColumn(file, ['symbol']), findColumn(file, ['sid'])].filter((c): c is ColumnInfo => c !== undefined);
   if (!ts || !amount || !price || keys.length === 0) return null;
   const commission = findColumn(file, ['commission', 'commissions', 'fees', 'fee']);
-  return { file, ts, keys, amount, price, ...(commission ? { commission } : {}) };
+  return { file, parts: [file], ts, keys, amount, price, ...(commission ? { commission } : {}) };
+}
+
+/** The transactions frame: one file, or a folder of part files that all read the same way. */
+function transactionsFrame(files: readonly CandidateFile[]): TransactionsPlan | null {
+  if (files.length === 0 || files.some((f) => f.stem !== files[0]!.stem)) return null;
+  const plans = files.map(transactionsPlan);
+  const first = plans[0];
+  if (!first) return null;
+  const names = (t: TransactionsPlan) => [t.ts, ...t.keys, t.amount, t.price, t.commission].map((c) => c?.name ?? '').join('|');
+  if (plans.some((t) => !t || names(t) !== names(first))) return null;
+  return { ...first, parts: [...files] };
 }
 
 function positionsPlan(file: CandidateFile): PositionsPlan | null {
@@ -70,16 +84,14 @@ function positionsPlan(file: CandidateFile): PositionsPlan | null {
 }
 
 function detect(files: readonly CandidateFile[]): Detection<PyfolioPlan> | null {
-  const txnFiles = files.filter((f) => stemIs(f, TRANSACTIONS_STEMS) && f.columns.length > 0);
-  if (txnFiles.length !== 1) return null;
-  const transactions = transactionsPlan(txnFiles[0]!);
+  const transactions = transactionsFrame(files.filter((f) => stemIs(f, TRANSACTIONS_STEMS) && f.columns.length > 0));
   if (!transactions) return null;
   const posFiles = files.filter((f) => stemIs(f, POSITIONS_STEMS) && f.columns.length > 0);
   const positions = posFiles.length === 1 ? positionsPlan(posFiles[0]!) : null;
   const retFiles = files.filter((f) => stemIs(f, RETURNS_STEMS) && f.columns.length > 0 && timeIndexColumn(f) && numberColumns(f).length === 1);
   const returns = retFiles.length === 1 ? { file: retFiles[0]! } : undefined;
   return {
-    files: [transactions.file, ...(positions ? [positions.file] : []), ...(returns ? [returns.file] : [])],
+    files: [...transactions.parts, ...(positions ? [positions.file] : []), ...(returns ? [returns.file] : [])],
     // Wide positions with `cash` beside fills are pyfolio's own shape; fills alone could be anyone's.
     confidence: positions ? 'certain' : 'likely',
     plan: { transactions, ...(positions ? { positions } : {}), ...(returns ? { returns } : {}) },
@@ -87,20 +99,22 @@ function detect(files: readonly CandidateFile[]): Detection<PyfolioPlan> | null 
 }
 
 const fileName = (f: CandidateFile) => f.path.split(/[\\/]/).pop()!;
+/** The transactions file's name, or its folder's and how many part files it holds. */
+const frameName = (t: TransactionsPlan) => (t.parts.length > 1 ? `${t.file.stem}/ (${t.parts.length} files)` : fileName(t.file));
 
 function describe(d: Detection<PyfolioPlan>): FormatDescription {
   const { transactions: t, positions: p, returns: r } = d.plan;
   const parts = [
     ...(r ? [fileName(r.file)] : []),
     ...(p ? [`${fileName(p.file)} (wide, ${p.assets.length} assets${p.cash ? ' + cash' : ''})`] : []),
-    `${fileName(t.file)} (fills)`,
+    `${frameName(t)} (fills)`,
   ];
   const txnColumns: Record<string, string> = { ts: t.ts.name, symbol: t.keys.map((k) => k.name).join(' or '), amount: t.amount.name, price: t.price.name };
   if (t.commission) txnColumns['fees'] = t.commission.name;
   return {
     summary: `zipline/pyfolio frames: ${parts.join(', ')}`,
     files: [
-      { path: t.file.path, role: 'transactions: fills, matched into round trips (FIFO) and summed into daily bars', columns: txnColumns },
+      ...t.parts.map((f) => ({ path: f.path, role: 'transactions: fills, matched into round trips (FIFO) and summed into daily bars', columns: txnColumns })),
       ...(p ? [{ path: p.file.path, role: `positions: daily value per asset (${p.assets.length} assets) and cash`, columns: { ts: p.date.name, ...(p.cash ? { cash: p.cash.name } : {}) } }] : []),
       ...(r ? [{ path: r.file.path, role: 'returns: daily returns (not needed: P&L comes from positions and fills)', columns: {} }] : []),
     ],
@@ -130,7 +144,9 @@ async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<Stag
   const { con } = ctx;
   const sources: string[] = [];
   const run = sqlString(DEFAULT_RUN_ID);
-  const rawFills = await ctx.read(t.file);
+  const reads: string[] = [];
+  for (const f of t.parts) reads.push(await ctx.read(f));
+  const rawFills = reads.length === 1 ? reads[0]! : `(${reads.map((r) => `SELECT * FROM ${r}`).join(' UNION ALL BY NAME ')})`;
   const key = await fillKey(ctx, rawFills, t, p);
   const fills = ctx.table('fills');
   await con.run(`CREATE TEMP TABLE ${fills} AS
@@ -141,14 +157,14 @@ async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<Stag
 
   const trades = ctx.table('trades');
   await con.run(`CREATE TEMP TABLE ${trades} AS ${roundTripsSql(fills)}`);
-  sources.push(`trades: FIFO round trips of the fills in ${fileName(t.file)}`);
+  sources.push(`trades: FIFO round trips of the fills in ${frameName(t)}`);
 
   // Daily values per asset from the wide positions frame (NaN and NULL mean no position).
-  let values = `SELECT NULL::VARCHAR AS symbol, NULL::DATE AS day, NULL::DOUBLE AS value WHERE false`;
+  let values: string | undefined;
   if (p && p.assets.length) {
     const pos = await ctx.read(p.file);
     const assetCols = p.assets.map((a) => `${sqlIdent(a.name)}::DOUBLE AS ${sqlIdent(a.name)}`).join(', ');
-    values = `SELECT symbol, day, CASE WHEN isnan(value) THEN 0 ELSE value END AS value FROM (
+    values = `SELECT ${run} AS run_id, symbol, day, CASE WHEN isnan(value) THEN 0 ELSE value END AS value FROM (
         UNPIVOT (SELECT ${dayExpr(p.date)} AS day, ${assetCols} FROM ${pos})
         ON ${p.assets.map((a) => sqlIdent(a.name)).join(', ')} INTO NAME symbol VALUE value)`;
     if (p.cash) {
@@ -160,50 +176,22 @@ async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<Stag
         const runs = ctx.table('runs');
         await con.run(`CREATE TEMP TABLE ${runs} AS SELECT ${run} AS run_id, NULL::VARCHAR AS name, NULL::VARCHAR AS params, ${Number(first[1])}::DOUBLE AS capital`);
         sources.push(`capital: ${Number(first[1])}, the portfolio value (assets + cash) of ${String(first[0])} in ${fileName(p.file)}`);
-        const bars = await stageBars(ctx, fills, values, true);
-        sources.push(`bars: daily, position values from ${fileName(p.file)}, quantities and fees from ${fileName(t.file)}`);
+        const bars = await stageBars(ctx, fills, values);
+        sources.push(`bars: daily, position values from ${fileName(p.file)}, quantities and fees from ${frameName(t)}`);
         return { bars, trades, runs, sources };
       }
       throw new PrepareError(`zipline/pyfolio positions ${p.file.path}: the first day's portfolio value (assets + cash) is not a positive number, so it cannot be the capital base; state "capital" in tickscope.json`);
     }
   }
-  const bars = await stageBars(ctx, fills, values, p !== undefined);
-  sources.push(p ? `bars: daily, position values from ${fileName(p.file)}` : `bars: daily, positions valued at the last fill price of ${fileName(t.file)}`);
+  const bars = await stageBars(ctx, fills, values);
+  sources.push(p ? `bars: daily, position values from ${fileName(p.file)}` : `bars: daily, positions valued at the last fill price of ${frameName(t)}`);
   return { bars, trades, sources };
 }
 
-/** Daily bars per symbol from the fills and (when `valued`) the positions' daily values. */
-async function stageBars(ctx: StageContext, fills: string, values: string, valued: boolean): Promise<string> {
+/** Daily bars per symbol from the fills and the positions' daily values, if any (fill-bars.ts). */
+async function stageBars(ctx: StageContext, fills: string, values: string | undefined): Promise<string> {
   const bars = ctx.table('bars');
-  // A day with a position value but no row in positions (fills only) is valued at the last price.
-  await ctx.con.run(`CREATE TEMP TABLE ${bars} AS
-    WITH day_fills AS (
-      SELECT symbol, day, sum(amount) AS trade_qty, sum(amount * price) AS cash_flow, sum(fees) AS fees, arg_max(price, seq) AS last_price
-      FROM ${fills} GROUP BY symbol, day
-    ),
-    vals AS (${values}),
-    grid AS (
-      SELECT coalesce(f.symbol, v.symbol) AS symbol, coalesce(f.day, v.day) AS day, v.value, f.trade_qty, f.cash_flow, f.fees, f.last_price
-      FROM day_fills f FULL OUTER JOIN vals v ON f.symbol = v.symbol AND f.day = v.day
-    ),
-    held AS (
-      SELECT *,
-        round(sum(coalesce(trade_qty, 0)) OVER (PARTITION BY symbol ORDER BY day ROWS UNBOUNDED PRECEDING), 9) AS qty,
-        last_value(last_price IGNORE NULLS) OVER (PARTITION BY symbol ORDER BY day ROWS UNBOUNDED PRECEDING) AS fill_price
-      FROM grid
-    ),
-    valued AS (
-      SELECT *, ${valued ? 'coalesce(value, qty * fill_price)' : 'qty * fill_price'} AS position_value FROM held
-    ),
-    priced AS (
-      SELECT *, coalesce(lag(position_value) OVER (PARTITION BY symbol ORDER BY day), 0) AS prev_value FROM valued
-    )
-    SELECT ${sqlString(DEFAULT_RUN_ID)} AS run_id, day AS ts, symbol,
-      CASE WHEN qty <> 0 AND position_value IS NOT NULL THEN position_value / qty ELSE fill_price END AS price,
-      qty AS position_qty, position_value, coalesce(trade_qty, 0) AS trade_qty, coalesce(fees, 0) AS fees,
-      position_value - prev_value - coalesce(cash_flow, 0) - coalesce(fees, 0) AS pnl
-    FROM priced
-    WHERE position_value <> 0 OR trade_qty IS NOT NULL OR prev_value <> 0`);
+  await ctx.con.run(`CREATE TEMP TABLE ${bars} AS ${dailyBarsFromFillsSql({ fills, pnl: 'marked', ...(values ? { values } : {}) })}`);
   return bars;
 }
 

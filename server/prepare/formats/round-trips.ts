@@ -39,6 +39,14 @@
 // fill an interval of cumulative closed quantity, and a round trip's lots are the intervals its
 // own overlaps: found by one sort of the interval starts and window functions, O(n log n) for n
 // fills, without a row-by-row loop.
+//
+// Four window passes and no join: the position (running sum) and the position before each fill
+// (its lag), the four running sums of opened and closed quantity per side (one pass over the
+// fills, all four in one sort), then one pass over the interval starts that carries each lot's
+// and each closing fill's own fields forward (last_value IGNORE NULLS) to the pieces between
+// them. Joining the pieces back to their lots and fills on (run_id, symbol, side, seq), the way
+// this was first written, cost as much as the passes themselves; so did a window pass per side.
+// Sums over a round trip's pieces may differ from that version in the last bit (1e-16 relative).
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { errorMessage } from '../../../shared/errors.js';
 import { PrepareError } from '../errors.js';
@@ -53,75 +61,87 @@ const QTY_DECIMALS = 9;
  */
 export function roundTripsSql(fills: string): string {
   const q = QTY_DECIMALS;
+  const w = `PARTITION BY run_id, symbol ORDER BY ts, seq`;
+  // Per side: an event per lot start (lot_*), per closing fill's start (close_*) and the end of all
+  // closing (total), at its place (qty_from) on the side's cumulative axis.
+  const sideEvents = (side: 'long' | 'short') => `
+  SELECT run_id, symbol, '${side}' AS side, round(${side}_opened_to - ${side}_opened, ${q}) AS qty_from,
+    seq AS lot_seq, ts AS lot_ts, price AS lot_price, fee_per_unit AS lot_fee, ${side}_opened_to AS lot_to,
+    NULL::BIGINT AS close_seq, NULL AS close_ts, NULL::DOUBLE AS close_price, NULL::DOUBLE AS close_fee, NULL::DOUBLE AS total
+  FROM axes WHERE ${side}_opened > 0
+  UNION ALL
+  SELECT run_id, symbol, '${side}', round(${side}_closed_to - ${side}_closed, ${q}),
+    NULL, NULL, NULL, NULL, NULL, seq, ts, price, fee_per_unit, NULL
+  FROM axes WHERE ${side}_closed > 0
+  UNION ALL
+  SELECT run_id, symbol, '${side}', ${side}_total, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, ${side}_total
+  FROM closed_totals`;
   return `
 WITH f AS (
-  SELECT run_id, symbol, ts, seq, amount::DOUBLE AS amount, price::DOUBLE AS price, coalesce(fees, 0)::DOUBLE AS fees,
-    round(sum(amount::DOUBLE) OVER (PARTITION BY run_id, symbol ORDER BY ts, seq ROWS UNBOUNDED PRECEDING), ${q}) AS p1
+  SELECT run_id, symbol, ts, seq, price::DOUBLE AS price, coalesce(fees, 0)::DOUBLE / abs(amount::DOUBLE) AS fee_per_unit,
+    round(sum(amount::DOUBLE) OVER (${w} ROWS UNBOUNDED PRECEDING), ${q}) AS p1
   FROM ${fills}
   WHERE amount <> 0
 ),
-g AS (SELECT *, round(coalesce(lag(p1) OVER (PARTITION BY run_id, symbol ORDER BY ts, seq), 0), ${q}) AS p0 FROM f),
--- Per fill and side: the quantity it opened and the quantity it closed on that side.
+g AS (SELECT *, round(coalesce(lag(p1) OVER (${w}), 0), ${q}) AS p0 FROM f),
+-- Per fill: the quantity it opened and the quantity it closed on each side.
 legs AS (
-  SELECT run_id, symbol, 'long' AS side, ts, seq, price, fees / abs(amount) AS fee_per_unit,
-    round(greatest(greatest(p1, 0) - greatest(p0, 0), 0), ${q}) AS opened,
-    round(greatest(greatest(p0, 0) - greatest(p1, 0), 0), ${q}) AS closed
-  FROM g
-  UNION ALL
-  SELECT run_id, symbol, 'short' AS side, ts, seq, price, fees / abs(amount) AS fee_per_unit,
-    round(greatest(least(p0, 0) - least(p1, 0), 0), ${q}) AS opened,
-    round(greatest(least(p1, 0) - least(p0, 0), 0), ${q}) AS closed
+  SELECT run_id, symbol, ts, seq, price, fee_per_unit,
+    round(greatest(greatest(p1, 0) - greatest(p0, 0), 0), ${q}) AS long_opened,
+    round(greatest(greatest(p0, 0) - greatest(p1, 0), 0), ${q}) AS long_closed,
+    round(greatest(least(p0, 0) - least(p1, 0), 0), ${q}) AS short_opened,
+    round(greatest(least(p1, 0) - least(p0, 0), 0), ${q}) AS short_closed
   FROM g
 ),
-lots AS (
-  SELECT *, round(qty_to - opened, ${q}) AS qty_from FROM (
-    SELECT run_id, symbol, side, ts, seq, price, fee_per_unit, opened,
-      round(sum(opened) OVER (PARTITION BY run_id, symbol, side ORDER BY ts, seq ROWS UNBOUNDED PRECEDING), ${q}) AS qty_to
-    FROM legs WHERE opened > 0)
+-- Where each fill's intervals end on the cumulative axes: the four running sums in one sort.
+axes AS (
+  SELECT *,
+    round(sum(long_opened) OVER run, ${q}) AS long_opened_to, round(sum(long_closed) OVER run, ${q}) AS long_closed_to,
+    round(sum(short_opened) OVER run, ${q}) AS short_opened_to, round(sum(short_closed) OVER run, ${q}) AS short_closed_to
+  FROM legs
+  WINDOW run AS (${w} ROWS UNBOUNDED PRECEDING)
 ),
-closes AS (
-  SELECT *, round(qty_to - closed, ${q}) AS qty_from FROM (
-    SELECT run_id, symbol, side, ts, seq, price, fee_per_unit, closed,
-      round(sum(closed) OVER (PARTITION BY run_id, symbol, side ORDER BY ts, seq ROWS UNBOUNDED PRECEDING), ${q}) AS qty_to
-    FROM legs WHERE closed > 0)
+closed_totals AS (
+  SELECT run_id, symbol, max(long_closed_to) AS long_total, max(short_closed_to) AS short_total FROM axes GROUP BY run_id, symbol
 ),
-closed_total AS (SELECT run_id, symbol, side, round(sum(closed), ${q}) AS total FROM closes GROUP BY ALL),
--- Every interval start (lots, closes) and the end of all closing: the points where a segment
--- changes lot or closing fill.
-points AS (
-  SELECT run_id, symbol, side, qty_from, max(lot_seq) AS lot_seq, max(close_seq) AS close_seq FROM (
-    SELECT run_id, symbol, side, qty_from, seq AS lot_seq, NULL::BIGINT AS close_seq FROM lots
-    UNION ALL SELECT run_id, symbol, side, qty_from, NULL, seq FROM closes
-    UNION ALL SELECT run_id, symbol, side, total, NULL, NULL FROM closed_total
-  ) GROUP BY ALL
+events AS (${sideEvents('long')}
+  UNION ALL${sideEvents('short')}
 ),
-segments AS (
-  SELECT run_id, symbol, side, qty_from,
-    lead(qty_from) OVER w AS next_from,
-    last_value(lot_seq IGNORE NULLS) OVER w AS lot_seq,
-    last_value(close_seq IGNORE NULLS) OVER w AS close_seq
-  FROM points
-  WINDOW w AS (PARTITION BY run_id, symbol, side ORDER BY qty_from ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-),
+-- A piece per stretch between consecutive events: the lot and the closing fill it lies in are the
+-- last ones started at or before it. Events at the same place make zero-length pieces (dropped);
+-- the last of them sees them all.
 pieces AS (
-  SELECT s.run_id, s.symbol, s.side, s.close_seq, s.lot_seq,
-    round(least(coalesce(s.next_from, l.qty_to), l.qty_to) - s.qty_from, ${q}) AS qty,
-    s.qty_from < coalesce(t.total, 0) AS is_closed,
-    l.ts AS lot_ts, l.price AS lot_price, l.fee_per_unit AS lot_fee
-  FROM segments s
-  JOIN lots l ON l.run_id IS NOT DISTINCT FROM s.run_id AND l.symbol = s.symbol AND l.side = s.side AND l.seq = s.lot_seq
-  LEFT JOIN closed_total t ON t.run_id IS NOT DISTINCT FROM s.run_id AND t.symbol = s.symbol AND t.side = s.side
-  -- a point past the last lot's end has no quantity left (the end of closing on a flat side)
-  WHERE s.qty_from < l.qty_to
+  SELECT run_id, symbol, side, lot_seq, lot_ts, lot_price, lot_fee, close_seq, close_ts, close_price, close_fee,
+    round(least(coalesce(next_from, lot_to), lot_to) - qty_from, ${q}) AS qty,
+    qty_from < coalesce(total, 0) AS is_closed
+  FROM (
+    SELECT run_id, symbol, side, qty_from,
+      lead(qty_from) OVER ordered AS next_from,
+      last_value(lot_seq IGNORE NULLS) OVER upto AS lot_seq,
+      last_value(lot_ts IGNORE NULLS) OVER upto AS lot_ts,
+      last_value(lot_price IGNORE NULLS) OVER upto AS lot_price,
+      last_value(lot_fee IGNORE NULLS) OVER upto AS lot_fee,
+      last_value(lot_to IGNORE NULLS) OVER upto AS lot_to,
+      last_value(close_seq IGNORE NULLS) OVER upto AS close_seq,
+      last_value(close_ts IGNORE NULLS) OVER upto AS close_ts,
+      last_value(close_price IGNORE NULLS) OVER upto AS close_price,
+      last_value(close_fee IGNORE NULLS) OVER upto AS close_fee,
+      max(total) OVER whole AS total
+    FROM events
+    WINDOW ordered AS (PARTITION BY run_id, symbol, side ORDER BY qty_from),
+      upto AS (ordered ROWS UNBOUNDED PRECEDING),
+      whole AS (ordered ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)
+  )
+  -- no lot yet, or past the last lot's end: no quantity (the end of closing on a flat side)
+  WHERE lot_seq IS NOT NULL AND qty_from < lot_to
 ),
 matched AS (
-  SELECT p.run_id, p.symbol, p.side, min(p.lot_ts) AS entry_ts, c.ts AS exit_ts, sum(p.qty) AS qty,
-    sum(p.qty * p.lot_price) / sum(p.qty) AS entry_price, c.price AS exit_price,
-    sum(p.qty * p.lot_fee) + sum(p.qty) * c.fee_per_unit AS fees
-  FROM pieces p
-  JOIN closes c ON c.run_id IS NOT DISTINCT FROM p.run_id AND c.symbol = p.symbol AND c.side = p.side AND c.seq = p.close_seq
-  WHERE p.is_closed AND p.qty > 0
-  GROUP BY p.run_id, p.symbol, p.side, c.seq, c.ts, c.price, c.fee_per_unit
+  SELECT run_id, symbol, side, min(lot_ts) AS entry_ts, close_ts AS exit_ts, sum(qty) AS qty,
+    sum(qty * lot_price) / sum(qty) AS entry_price, close_price AS exit_price,
+    sum(qty * lot_fee) + sum(qty) * close_fee AS fees
+  FROM pieces
+  WHERE is_closed AND qty > 0
+  GROUP BY run_id, symbol, side, close_seq, close_ts, close_price, close_fee
 ),
 still_open AS (
   SELECT run_id, symbol, side, min(lot_ts) AS entry_ts, NULL AS exit_ts, sum(qty) AS qty,

@@ -187,7 +187,7 @@ export const vectorbtAdapter: FormatAdapter<VectorbtPlan> = {
     return {
       summary: `vectorbt records: ${files.map((f) => `${f.path} (${f.role})`).join(', ')}`,
       files,
-      missing: [{ table: 'bars', why: 'vectorbt records hold no per-bar positions or prices' }],
+      missing: [{ table: 'bars', why: 'vectorbt records hold no per-bar positions or prices: daily bars are made of the trades (P&L on the day each trade closed; no MAE or MFE from them)' }],
     };
   },
 
