@@ -21,6 +21,7 @@ import { columnSources, writeColumnSources } from './column-sources.js';
 import { deriveTradeFields, type DerivedField } from './derive-trades.js';
 import { defineExchangeTime, exchangeZone, writeExchangeZone } from './exchange-zone.js';
 import { reconcileTrades } from './reconcile.js';
+import { buildBenchmark } from './benchmark.js';
 import { inspectInputs, writeFormatRecord } from './formats/index.js';
 import { readParquetFiles, readTextFiles, stagedArrowRelation, stagedArrowTable, type TableInput } from './table-input.js';
 
@@ -191,6 +192,8 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
     const inputs = [...new Set(TABLE_KINDS.flatMap((k) => tables[k]?.source.location ?? []))];
     await writeMeta(con, o.fingerprint, inputs, note, o.described);
     await writeFormatRecord(con, formats, formatSources);
+    // The benchmark is what the rollups' market_day or symbol_day give, or a file (benchmark.ts).
+    await buildBenchmark(con, o.described, o.resolved.benchmark ?? []);
     await writeExchangeZone(con, zone);
     await writeColumnSources(con, columnSources(bars, tables.trades, derived));
     await writeDataQuality(con, quality.entries);

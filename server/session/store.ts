@@ -36,6 +36,9 @@ export interface Catalog {
   tradeCount: number;
   /** The exchange time zone (IANA; 'UTC' when none is known) the hour breakdown is in. */
   timezone: { zone: string; source: string };
+  /** What benchmark_day holds (meta `benchmark`), and the dataset's annual risk-free rate. */
+  benchmark: DatasetSchema['benchmark'];
+  riskFreeRate: number;
 }
 
 export interface OpenStore {
@@ -110,7 +113,7 @@ async function readCatalog(connection: DuckDBConnection): Promise<Catalog> {
     runs.set(String(runId), { runId: String(runId), name: String(name), capital: capital ?? null, capitalSource: String(capitalSource ?? 'none') });
   }
   const zoneRows = await connection.runAndReadAll(
-    `SELECT key, value FROM ${META_TABLE} WHERE key IN ('${MetaKey.exchangeTimezone}', '${MetaKey.exchangeTimezoneSource}')`,
+    `SELECT key, value FROM ${META_TABLE} WHERE key IN ('${MetaKey.exchangeTimezone}', '${MetaKey.exchangeTimezoneSource}', '${MetaKey.benchmark}', '${MetaKey.riskFreeRate}')`,
   );
   const meta = new Map((zoneRows.getRows() as [string, string][]).map(([k, v]) => [String(k), String(v)]));
   const timezone = { zone: meta.get(MetaKey.exchangeTimezone) ?? 'UTC', source: meta.get(MetaKey.exchangeTimezoneSource) ?? 'none' };
@@ -139,7 +142,16 @@ async function readCatalog(connection: DuckDBConnection): Promise<Catalog> {
     tradingTime: new TradingTime(calendar),
     tradeCount: Number(tradeCount.getRows()[0]?.[0] ?? 0),
     timezone,
+    benchmark: JSON.parse(required(meta, MetaKey.benchmark)) as Catalog['benchmark'],
+    riskFreeRate: Number(required(meta, MetaKey.riskFreeRate)),
   };
+}
+
+/** A meta value every store of this format has. */
+function required(meta: ReadonlyMap<string, string>, key: string): string {
+  const value = meta.get(key);
+  if (value === undefined) throw new Error(`the store's ${META_TABLE} table has no ${key}; prepare the dataset again`);
+  return value;
 }
 
 /**
@@ -170,6 +182,8 @@ async function readSchema(connection: DuckDBConnection, catalog: Catalog): Promi
     range: first && last ? { from: first.first, to: last.last } : null,
     calendar: catalog.calendar,
     timezone: catalog.timezone,
+    benchmark: catalog.benchmark,
+    riskFreeRate: catalog.riskFreeRate,
     columnSources: await readColumnSources(connection),
   };
 }

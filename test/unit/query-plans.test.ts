@@ -31,6 +31,8 @@ function catalog(): Catalog {
   const calendar = tradingCalendar(days, BAR);
   return {
     timezone: { zone: 'UTC', source: 'test' },
+    benchmark: { kind: 'market', name: 'Equal-weighted market (2 symbols)', source: 'test' },
+    riskFreeRate: 0,
     runs: new Map([RUN, OTHER_RUN].map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
     sectors: new Set([SECTOR, 'Energy']),
     symbols: new Map([

@@ -23,6 +23,8 @@ const DATASET: DatasetSchema = {
   calendar: { barMs: MINUTE, days: [0, 59 * MINUTE] },
   timezone: { zone: 'UTC', source: 'test' },
   columnSources: [],
+  benchmark: { kind: 'market', name: 'Equal-weighted market (1 symbol)', source: 'test' },
+  riskFreeRate: 0,
 };
 
 /** A scheduler whose wire is an array; `cut()` makes sending throw, as a closed socket does. */
