@@ -5,7 +5,7 @@
 // SessionState) takes its type from that schema.
 
 /** Version of the WebSocket protocol (shared/messages.ts); the hello carries it and the client checks it. */
-export const PROTOCOL_VERSION = 6;
+export const PROTOCOL_VERSION = 7;
 
 // ---------------------------------------------------------------------------------------------
 // Session and dataset lifecycle (HTTP)
@@ -20,7 +20,7 @@ export const DATASET_STATES = ['pending', 'preparing', 'ready', 'failed'] as con
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-export const QUERY_NAMES = ['summary', 'equity', 'exposure', 'breakdown', 'series', 'trades', 'histogram', 'heatmap', 'rolling', 'export'] as const;
+export const QUERY_NAMES = ['summary', 'equity', 'exposure', 'breakdown', 'series', 'trades', 'histogram', 'heatmap', 'rolling', 'export', 'episodes', 'attribution', 'scatter', 'risk', 'benchmark'] as const;
 export type QueryName = (typeof QUERY_NAMES)[number];
 
 /** Most rows a windowed answer (trades, breakdown) returns at once. */
@@ -89,4 +89,31 @@ export const SERIES_TRADE_COLUMNS = [
 export const HISTOGRAM_COLUMNS = ['run_id', 'bin', 'lo', 'hi', 'count'] as const;
 export const HEATMAP_COLUMNS = ['run_id', 'year', 'month', 'ret', 'pnl', 'days'] as const;
 export const ROLLING_COLUMNS = ['run_id', 'day', 'ret', 'sharpe', 'volatility', 'beta'] as const;
+/** Arrow columns of a `scatter` answer: one row per trade drawn (entry and exit let a click open it). */
+export const SCATTER_COLUMNS = ['run_id', 'trade_id', 'symbol', 'entry_ts', 'exit_ts', 'mae', 'mfe', 'ret', 'pnl'] as const;
+/** Most trades a `scatter` answer draws; more in scope are sampled uniformly by entry order (queries/scatter.ts). */
+export const MAX_SCATTER_POINTS = 20_000;
+/** Drawdown episodes (docs/metrics.md): per run, the deepest first; time columns are days. */
+export const EPISODE_COLUMNS = [
+  'run_id', 'rank', 'peak_ts', 'from_start', 'trough_ts', 'recovery_ts', 'depth', 'depth_pnl', 'days_to_trough', 'days_to_recovery',
+] as const;
+/** Attribution of a range: P&L per sector (or per symbol of one sector), split into held and traded. */
+export const ATTRIBUTION_COLUMNS = ['run_id', 'key', 'pnl', 'held_pnl', 'traded_pnl', 'contribution', 'trades'] as const;
+/**
+ * Arrow columns of a `risk` answer, one row per run (docs/metrics.md): the benchmark-relative
+ * metrics on the days both have a return, the probabilistic Sharpe ratio, and the P&L and Sharpe
+ * left when the best trades or symbols of the range are taken out.
+ */
+export const RISK_COLUMNS = [
+  'run_id', 'days', 'benchmark_days', 'alpha', 'beta', 'correlation', 'tracking_error', 'information_ratio',
+  'active_return', 'up_capture', 'down_capture', 'benchmark_return', 'sharpe', 'psr', 'skew', 'kurtosis',
+  'total_pnl', 'trades', 'pnl_ex_top1pct_trades', 'sharpe_ex_top1pct_trades', 'pnl_ex_top5pct_trades',
+  'sharpe_ex_top5pct_trades', 'symbols', 'pnl_ex_top1_symbols', 'sharpe_ex_top1_symbols', 'pnl_ex_top5_symbols',
+  'sharpe_ex_top5_symbols', 'pnl_ex_top10_symbols', 'sharpe_ex_top10_symbols', 'top_symbols',
+] as const;
+/**
+ * Arrow columns of a `benchmark` answer: per run per day of the range, the benchmark's P&L on the
+ * run's capital by the day's end; start_ts and ts are the day's first and last bar in the range.
+ */
+export const BENCHMARK_COLUMNS = ['run_id', 'day', 'start_ts', 'ts', 'ret', 'equity'] as const;
 export const BAR_EXPORT_COLUMNS = ['run_id', 'ts', 'symbol', 'price', 'position_qty', 'position_value', 'trade_qty', 'fees', 'pnl'] as const;

@@ -70,6 +70,10 @@ export const Filters = Type.Object(
     holdingMs: Type.Optional(NumberRange),
     mae: Type.Optional(NumberRange),
     mfe: Type.Optional(NumberRange),
+    /** Close hours in the exchange time zone (0-23): trades whose close falls in one of them. */
+    hours: Type.Optional(Type.Array(Type.Integer({ minimum: 0, maximum: 23 }), { maxItems: 24 })),
+    /** ISO weekdays (1 = Monday .. 7 = Sunday) of the close's UTC date, as the weekday breakdown's. */
+    weekdays: Type.Optional(Type.Array(Type.Integer({ minimum: 1, maximum: 7 }), { maxItems: 7 })),
   },
   { additionalProperties: false },
 );
@@ -90,7 +94,14 @@ const params = <P extends Record<string, TSchema>>(extra: P) =>
 const sortBy = <T extends readonly string[]>(columns: T) =>
   Type.Object({ column: literals(columns), descending: Type.Optional(Type.Boolean()) }, { additionalProperties: false });
 
-export const SummaryParams = params({});
+/**
+ * The annual risk-free rate (a decimal fraction) that Sharpe, Sortino, alpha and the probabilistic
+ * Sharpe ratio are in excess of; absent means the dataset's (DatasetSchema.riskFreeRate). Sent by
+ * the UI with every such request, so an answer is exact for the rate it was asked with.
+ */
+const RiskFreeRate = Type.Number({ minimum: -1, maximum: 1 });
+
+export const SummaryParams = params({ riskFreeRate: Type.Optional(RiskFreeRate) });
 export type SummaryParams = Static<typeof SummaryParams>;
 
 export const EquityParams = params({
@@ -152,6 +163,28 @@ export const ExportParams = params({
 });
 export type ExportParams = Static<typeof ExportParams>;
 
+export const EpisodesParams = params({
+  /** Most episodes per run, the deepest first. */
+  limit: Type.Integer({ minimum: 1, maximum: 1000 }),
+});
+export type EpisodesParams = Static<typeof EpisodesParams>;
+
+export const AttributionParams = params({
+  /** When given, the symbols of this sector (within the filters); otherwise the sectors. */
+  sector: Type.Optional(Name),
+});
+export type AttributionParams = Static<typeof AttributionParams>;
+
+/** Every trade in scope as a point (MAE, MFE, return, P&L), at most MAX_SCATTER_POINTS of them. */
+export const ScatterParams = params({});
+export type ScatterParams = Static<typeof ScatterParams>;
+
+export const RiskParams = params({ riskFreeRate: Type.Optional(RiskFreeRate) });
+export type RiskParams = Static<typeof RiskParams>;
+
+export const BenchmarkParams = params({});
+export type BenchmarkParams = Static<typeof BenchmarkParams>;
+
 /** The params of each query, by name: the one table the requests and their validators come from. */
 const PARAMS_BY_QUERY = {
   summary: SummaryParams,
@@ -164,6 +197,11 @@ const PARAMS_BY_QUERY = {
   heatmap: HeatmapParams,
   rolling: RollingParams,
   export: ExportParams,
+  risk: RiskParams,
+  benchmark: BenchmarkParams,
+  episodes: EpisodesParams,
+  attribution: AttributionParams,
+  scatter: ScatterParams,
 } satisfies Record<QueryName, TSchema>;
 
 export type QueryParamsByName = { [Q in QueryName]: Static<(typeof PARAMS_BY_QUERY)[Q]> };
@@ -239,6 +277,18 @@ export const DatasetSchema = Type.Object({
   }),
   /** Where each column of bars and trades came from: read, derived at preparation, or absent. */
   columnSources: Type.Array(ColumnSource),
+  /**
+   * What the benchmark-relative metrics and the benchmark line are against (meta `benchmark`):
+   * 'market' is the dataset's own equal-weighted market, named as such; 'symbol' a symbol of the
+   * dataset; 'file' a file of returns or prices. `source` says where it was stated.
+   */
+  benchmark: Type.Object({
+    kind: Type.Union([Type.Literal('market'), Type.Literal('symbol'), Type.Literal('file')]),
+    name: Type.String(),
+    source: Type.String(),
+  }),
+  /** The dataset's annual risk-free rate (tickscope.json `riskFreeRate`, 0 when absent). */
+  riskFreeRate: Type.Number(),
 });
 export type DatasetSchema = Static<typeof DatasetSchema>;
 

@@ -1,6 +1,8 @@
 import { Suspense, lazy, useCallback, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore, type ComponentType, type ReactNode } from 'react';
 import { BarsOriginNotice, NoSymbolBars } from './components/BarsOriginNotice.js';
 import { DataQualityNotice } from './components/DataQualityNotice.js';
+import { openExplain } from './explain.js';
+import { hourSpan, weekdayName } from './close-time.js';
 import { markDrawn } from './perf.js';
 import { count, dateTimeText, duration, percent, pnl, rangeText } from './format.js';
 import { useSession } from './query.js';
@@ -92,6 +94,8 @@ function describeFilters(route: Route): string {
   range(f.pnl, 'P&L', pnl);
   range(f.ret, 'return', (v) => percent(v, { signed: true }));
   range(f.holdingMs, 'held', duration);
+  if (f.hours?.length) parts.push(`closed ${f.hours.map(hourSpan).join(', ')} exchange time`);
+  if (f.weekdays?.length) parts.push(`closed on ${f.weekdays.map(weekdayName).join(', ')}`);
   return `Trades: ${parts.join(' · ')}`;
 }
 
@@ -320,6 +324,18 @@ export function App() {
           {route.from !== undefined && route.to !== undefined && (
             <span className="range-chip" data-testid="range">
               {rangeText(route.from, route.to)}
+              <button
+                type="button"
+                className="link"
+                data-testid="explain-chip"
+                onClick={() => {
+                  openExplain();
+                  navigate({ ...route, level: 'overview', sector: undefined, symbol: undefined, trade: undefined, via: undefined });
+                }}
+                title="What made this range's P&L: by sector, then symbol, held positions against trading"
+              >
+                Explain this range
+              </button>
               <button type="button" className="link" onClick={() => navigate({ ...route, from: undefined, to: undefined, trade: undefined })} title="Show the whole history">
                 Show all
               </button>

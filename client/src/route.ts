@@ -10,6 +10,7 @@
 //   &from=2023-03-01T14:30:00Z&to=2023-03-31T21:00:00Z   the range (UTC, inclusive)
 //   &runs=base,alt                                   runs overlaid (default: all)
 //   &side=long &tags=a,b &pnl=-500..2000 &ret=-0.02..0.05 &hold=1h..2d   trade filters
+//   &hour=14,15 &wday=1,5       trades closing in these exchange hours / on these ISO weekdays (UTC date)
 //   &sort=pnl.desc (trade list)  &bsort=contribution.desc (breakdown)
 //   &dataset=demo                                    which dataset (read by the worker)
 import { BREAKDOWN_COLUMNS, TRADE_SORT_COLUMNS, type BreakdownColumn, type TradeSortColumn } from '../../shared/constants.js';
@@ -24,6 +25,10 @@ export interface TradeFilters {
   pnl?: NumberRange;
   ret?: NumberRange;
   holdingMs?: NumberRange;
+  /** Close hours in the exchange time zone (0-23), sorted. */
+  hours?: number[];
+  /** ISO weekdays of the close's UTC date (1 = Monday .. 7 = Sunday), sorted. */
+  weekdays?: number[];
 }
 
 export interface Sort<C extends string> {
@@ -101,6 +106,12 @@ function list(s: string | null): string[] | undefined {
   return items.length ? items : undefined;
 }
 
+/** A comma list of integers within [lo, hi], sorted and unique; undefined when none is valid. */
+function integerList(s: string | null, lo: number, hi: number): number[] | undefined {
+  const values = (list(s) ?? []).filter((x) => /^\d+$/.test(x)).map(Number).filter((v) => v >= lo && v <= hi);
+  return values.length ? [...new Set(values)].sort((a, b) => a - b) : undefined;
+}
+
 function parseSort<C extends string>(s: string | null, allowed: readonly C[]): Sort<C> | undefined {
   if (!s) return undefined;
   const [column, dir] = s.split('.');
@@ -140,6 +151,10 @@ export function parseRoute(search: string): Route {
   if (ret) route.filters.ret = ret;
   const hold = parseRange(q.get('hold'), parseDuration);
   if (hold) route.filters.holdingMs = hold;
+  const hours = integerList(q.get('hour'), 0, 23);
+  if (hours) route.filters.hours = hours;
+  const weekdays = integerList(q.get('wday'), 1, 7);
+  if (weekdays) route.filters.weekdays = weekdays;
   route.sort = parseSort<TradeSortColumn>(q.get('sort'), TRADE_SORT_COLUMNS);
   route.bsort = parseSort<BreakdownColumn>(q.get('bsort'), BREAKDOWN_COLUMNS);
   const dataset = q.get('dataset');
@@ -169,6 +184,8 @@ export function routeSearch(route: Route): string {
   if (r) q.set('ret', r);
   const h = writeRange(f.holdingMs, writeDuration);
   if (h) q.set('hold', h);
+  if (f.hours?.length) q.set('hour', f.hours.join(','));
+  if (f.weekdays?.length) q.set('wday', f.weekdays.join(','));
   if (route.sort) q.set('sort', `${route.sort.column}.${route.sort.descending ? 'desc' : 'asc'}`);
   if (route.bsort) q.set('bsort', `${route.bsort.column}.${route.bsort.descending ? 'desc' : 'asc'}`);
   const s = q.toString().replace(/%3A/gi, ':').replace(/%2C/gi, ',');
@@ -299,6 +316,8 @@ export function scopeOf(route: Route) {
   if (f.pnl) filters.pnl = f.pnl;
   if (f.ret) filters.ret = f.ret;
   if (f.holdingMs) filters.holdingMs = f.holdingMs;
+  if (f.hours?.length) filters.hours = f.hours;
+  if (f.weekdays?.length) filters.weekdays = f.weekdays;
   return {
     ...(route.runs?.length ? { runs: route.runs } : {}),
     ...(route.from !== undefined && route.to !== undefined ? { from: route.from, to: route.to } : {}),
@@ -308,5 +327,5 @@ export function scopeOf(route: Route) {
 
 export function hasTradeFilters(route: Route): boolean {
   const f = route.filters;
-  return !!(f.sides?.length || f.tags?.length || f.pnl || f.ret || f.holdingMs);
+  return !!(f.sides?.length || f.tags?.length || f.pnl || f.ret || f.holdingMs || f.hours?.length || f.weekdays?.length);
 }

@@ -2,6 +2,7 @@
 // what the view will ask when it opens, and the worker's cache answers the click at once.
 import { useEffect, useState } from 'react';
 import type { BreakdownColumn, BreakdownDimension, TradeSortColumn } from '../../shared/constants.js';
+import { riskFreeParams } from './risk-free.js';
 import { scopeOf, type Route } from './route.js';
 import type { Spec } from './worker/types.js';
 import { pageSpec, type ListSpec } from './windows.js';
@@ -56,7 +57,17 @@ export function useRequestWidths(): { main: number; symbol: number } {
 // Overview
 
 export function summarySpec(route: Route): Spec<'summary'> {
-  return { query: 'summary', params: scopeOf(route) };
+  return { query: 'summary', params: { ...scopeOf(route), ...riskFreeParams() } };
+}
+
+/** Benchmark-relative metrics and robustness per run, at the chosen risk-free rate. */
+export function riskSpec(route: Route): Spec<'risk'> {
+  return { query: 'risk', params: { ...scopeOf(route), ...riskFreeParams() } };
+}
+
+/** The benchmark's line on the equity chart: the runs' capital in the benchmark. */
+export function benchmarkSpec(route: Route): Spec<'benchmark'> {
+  return { query: 'benchmark', params: scopeOf(route) };
 }
 
 export function equitySpec(route: Route, width: number, dims: { sectors?: string[]; symbols?: string[] } = {}): Spec<'equity'> {
@@ -75,6 +86,28 @@ export function heatmapSpec(route: Route): Spec<'heatmap'> {
 
 export function histogramSpec(route: Route): Spec<'histogram'> {
   return { query: 'histogram', params: { ...scopeOf(route), field: 'pnl', bins: 60 } };
+}
+
+/** P&L, trades and win rate by exchange hour, weekday or month, in key order (every group: at most 24, 7, or a month per month of data). */
+export function timeBreakdownSpec(route: Route, by: 'hour' | 'weekday' | 'month'): Spec<'breakdown'> {
+  return { query: 'breakdown', params: { ...scopeOf(route), by, sort: { column: 'key', descending: false }, limit: 10_000 } };
+}
+
+/** Every trade in scope as a point (MAE, MFE, return), sampled by the server past its cap. */
+export function scatterSpec(route: Route): Spec<'scatter'> {
+  return { query: 'scatter', params: scopeOf(route) };
+}
+
+/** Most drawdown episodes the overview lists per run. */
+export const EPISODE_ROWS = 10;
+
+export function episodesSpec(route: Route): Spec<'episodes'> {
+  return { query: 'episodes', params: { ...scopeOf(route), limit: EPISODE_ROWS } };
+}
+
+/** The attribution of the route's range: by sector, or by symbol within `sector`. */
+export function attributionSpec(route: Route, sector?: string): Spec<'attribution'> {
+  return { query: 'attribution', params: { ...scopeOf(route), ...(sector !== undefined ? { sector } : {}) } };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -168,7 +201,7 @@ export function tabSpecs(level: 'overview' | 'sectors' | 'symbols' | 'trades', r
   const r: Route = { ...route, level, sector: undefined, symbol: undefined, trade: undefined, via: undefined };
   switch (level) {
     case 'overview':
-      return [equitySpec(r, widths.main), exposureSpec(r, widths.main), summarySpec(r), heatmapSpec(r), histogramSpec(r)];
+      return [equitySpec(r, widths.main), exposureSpec(r, widths.main), summarySpec(r), heatmapSpec(r), histogramSpec(r), riskSpec(r), benchmarkSpec(r)];
     case 'sectors':
       return [pageSpec(breakdownSpec(r, 'sector'), 0, PAGE_SIZE.breakdown), equitySpec(r, widths.main)];
     case 'symbols':

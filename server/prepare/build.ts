@@ -24,6 +24,7 @@ import { defineExchangeTime, exchangeZone, writeExchangeZone } from './exchange-
 import { reconcileTrades } from './reconcile.js';
 import { barPeriod } from './bar-period.js';
 import { barsFromTrades, dropTradeBarsStaging } from './trade-bars.js';
+import { buildBenchmark } from './benchmark.js';
 import { inspectInputs, writeFormatRecord } from './formats/index.js';
 import { readParquetFiles, readTextFiles, stagedArrowRelation, stagedArrowTable, type TableInput } from './table-input.js';
 
@@ -217,6 +218,8 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
     const inputs = [...new Set(TABLE_KINDS.flatMap((k) => tables[k]?.source.location ?? []))];
     await writeMeta(con, o.fingerprint, inputs, note, o.described);
     await writeFormatRecord(con, formats, formatSources);
+    // The benchmark is what the rollups' market_day or symbol_day give, or a file (benchmark.ts).
+    await buildBenchmark(con, o.described, o.resolved.benchmark ?? []);
     await writeExchangeZone(con, zone);
     await writeColumnSources(con, columnSources(bars, trades, derived, barsOrigin));
     await con.run(`INSERT INTO ${META_TABLE} VALUES (${sqlString(MetaKey.barsOrigin)}, ${sqlString(barsOrigin)}), (${sqlString(MetaKey.barPeriod)}, ${sqlString(period)})`);

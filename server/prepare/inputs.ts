@@ -60,6 +60,12 @@ export interface ResolvedInputs {
   /** The inputs as given, made absolute. */
   inputs: string[];
   sources: Record<TableKind, Source | null>;
+  /**
+   * Files named `benchmark` (benchmark.csv, a benchmark/ folder): a series of returns or prices,
+   * read by server/prepare/benchmark.ts, never bars. Not a table kind: `benchmark` in
+   * tickscope.json names a symbol or a file, not a column mapping.
+   */
+  benchmark?: DataFile[];
 }
 
 const PARQUET_EXT = ['.parquet', '.parq', '.pq'];
@@ -85,6 +91,22 @@ export function tableOfComponent(component: string): TableKind | null {
     }
   }
   return null;
+}
+
+/** Whether a path component names the benchmark, as tableOfComponent's names do a table. */
+function namesBenchmark(component: string): boolean {
+  const c = component.toLowerCase();
+  return ['benchmark', 'benchmarks'].some((name) => c === name || c.startsWith(`${name}.`) || c.startsWith(`${name}_`) || c.startsWith(`${name}-`));
+}
+
+/** Whether the deepest component of the file's path that names anything names the benchmark. */
+function isBenchmarkFile(root: string, file: string): boolean {
+  const rel = path.relative(root, file).split(path.sep).filter((p) => p && p !== '..');
+  for (const c of [...rel.slice(0, -1), path.basename(file)].reverse()) {
+    if (namesBenchmark(c)) return true;
+    if (tableOfComponent(c)) return false;
+  }
+  return false;
 }
 
 /** Table of a file: the deepest component of `relative` (file name first), then the root's name. */
@@ -275,9 +297,14 @@ export async function resolveInputs(inputs: readonly string[]): Promise<Resolved
   }
 
   const grouped: Record<TableKind, DataFile[]> = { bars: [], trades: [], symbols: [], runs: [] };
+  const benchmark: DataFile[] = [];
   for (const { root, file, explicit } of byPath.values()) {
     const named = namedTable(root, file);
     const described = await describeFile(root, file);
+    if (isBenchmarkFile(root, file)) {
+      benchmark.push(described);
+      continue;
+    }
     if (!explicit && !named && described.format === 'json') described.loose = true;
     grouped[named ?? 'bars'].push(described);
   }
@@ -291,7 +318,7 @@ export async function resolveInputs(inputs: readonly string[]): Promise<Resolved
     const location = files.length === 1 ? files[0]!.path : commonFolder(files.map((f) => f.path));
     sources[kind] = { kind, location, files };
   }
-  return { inputs: absInputs, sources };
+  return { inputs: absInputs, sources, ...(benchmark.length ? { benchmark: benchmark.sort((a, b) => (a.path < b.path ? -1 : 1)) } : {}) };
 }
 
 /** A dataset has neither bars nor trades (bars are made of trades when only those exist): what was found, and where both come from. */

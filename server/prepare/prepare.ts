@@ -100,6 +100,10 @@ function fingerprintOf(r: ResolvedInputs, description: DatasetDescription): stri
       h.update(`${kind}\t${p}\t${f.size}\t${f.mtimeMs}\n`);
     }
   }
+  for (const f of r.benchmark ?? []) {
+    const p = base && f.path.startsWith(`${base}${path.sep}`) ? path.relative(base, f.path) : f.path;
+    h.update(`benchmark\t${p}\t${f.size}\t${f.mtimeMs}\n`);
+  }
   return h.digest('hex').slice(0, 16);
 }
 

@@ -185,7 +185,7 @@ export const ROLLUPS: readonly RollupDefinition[] = [
   {
     table: StoreTable.barsByTime,
     select: `
-      SELECT run_id, ts, symbol, ${M.pnl} AS pnl, ${M.fees} AS fees, ${M.traded_value} AS traded_value, position_value
+      SELECT run_id, ts, symbol, ${M.pnl} AS pnl, ${M.fees} AS fees, ${M.traded_value} AS traded_value, position_value, price
       FROM ${StoreTable.bars} ORDER BY run_id, ts, symbol`,
   },
   {

@@ -38,6 +38,9 @@ export interface Catalog {
   timezone: { zone: string; source: string };
   /** Where the bars came from and whether they are daily (DatasetSchema.bars). */
   bars: DatasetSchema['bars'];
+  /** What benchmark_day holds (meta `benchmark`), and the dataset's annual risk-free rate. */
+  benchmark: DatasetSchema['benchmark'];
+  riskFreeRate: number;
 }
 
 export interface OpenStore {
@@ -112,7 +115,7 @@ async function readCatalog(connection: DuckDBConnection): Promise<Catalog> {
     runs.set(String(runId), { runId: String(runId), name: String(name), capital: capital ?? null, capitalSource: String(capitalSource ?? 'none') });
   }
   const zoneRows = await connection.runAndReadAll(
-    `SELECT key, value FROM ${META_TABLE} WHERE key IN ('${MetaKey.exchangeTimezone}', '${MetaKey.exchangeTimezoneSource}', '${MetaKey.barsOrigin}', '${MetaKey.barPeriod}')`,
+    `SELECT key, value FROM ${META_TABLE} WHERE key IN ('${MetaKey.exchangeTimezone}', '${MetaKey.exchangeTimezoneSource}', '${MetaKey.benchmark}', '${MetaKey.riskFreeRate}', '${MetaKey.barsOrigin}', '${MetaKey.barPeriod}')`,
   );
   const meta = new Map((zoneRows.getRows() as [string, string][]).map(([k, v]) => [String(k), String(v)]));
   const timezone = { zone: meta.get(MetaKey.exchangeTimezone) ?? 'UTC', source: meta.get(MetaKey.exchangeTimezoneSource) ?? 'none' };
@@ -147,7 +150,16 @@ async function readCatalog(connection: DuckDBConnection): Promise<Catalog> {
     tradeCount: Number(tradeCount.getRows()[0]?.[0] ?? 0),
     timezone,
     bars,
+    benchmark: JSON.parse(required(meta, MetaKey.benchmark)) as Catalog['benchmark'],
+    riskFreeRate: Number(required(meta, MetaKey.riskFreeRate)),
   };
+}
+
+/** A meta value every store of this format has. */
+function required(meta: ReadonlyMap<string, string>, key: string): string {
+  const value = meta.get(key);
+  if (value === undefined) throw new Error(`the store's ${META_TABLE} table has no ${key}; prepare the dataset again`);
+  return value;
 }
 
 /**
@@ -179,6 +191,8 @@ async function readSchema(connection: DuckDBConnection, catalog: Catalog): Promi
     calendar: catalog.calendar,
     timezone: catalog.timezone,
     bars: catalog.bars,
+    benchmark: catalog.benchmark,
+    riskFreeRate: catalog.riskFreeRate,
     columnSources: await readColumnSources(connection),
   };
 }

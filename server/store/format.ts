@@ -2,7 +2,7 @@
 // session processes (which open it READ_ONLY, many at once). Bump STORE_FORMAT_VERSION whenever
 // a table, column or meaning below changes; a store of another version is rebuilt, never read.
 
-export const STORE_FORMAT_VERSION = 7;
+export const STORE_FORMAT_VERSION = 8;
 
 /** Name of the single-row-per-key metadata table: (key VARCHAR PRIMARY KEY, value VARCHAR). */
 export const META_TABLE = 'meta';
@@ -34,6 +34,12 @@ export const MetaKey = {
   /** 'day' when every bar is stamped at midnight in the exchange zone (a daily bar stands for its
    * whole day: derive-trades.ts, "daily bars"), else 'intraday'. */
   barPeriod: 'bar_period',
+  /** JSON { kind: 'market' | 'symbol' | 'file', name, source }: what benchmark_day holds
+   * (server/prepare/benchmark.ts). Since format 8. */
+  benchmark: 'benchmark',
+  /** The annual risk-free rate (a decimal fraction, as text) of tickscope.json, 0 when absent:
+   * the default of the requests' riskFreeRate. Since format 8. */
+  riskFreeRate: 'risk_free_rate',
 } as const;
 
 /**
@@ -125,11 +131,17 @@ export function exchangeTimeSql(ts: string, zone: string): string {
  *     exchangeTimeSql), sector and side, from trade_list:
  *     answers the trade measures of a range's whole days without reading every trade (sums and
  *     counts are additive; averages are sum / n; bounds combine by min and max). Since format 4.
- * - bars_by_time(run_id, ts, symbol, pnl, fees, traded_value, position_value)
+ * - bars_by_time(run_id, ts, symbol, pnl, fees, traded_value, position_value, price)
  *                                                    sorted (run_id, ts, symbol)
  *     the bar measures again, in time order: the cut days of a range grouped by symbol (a zoomed
- *     breakdown by symbol) read two days of it instead of scanning all of bars.
+ *     breakdown by symbol) read two days of it instead of scanning all of bars. price since format 8:
+ *     the positions held at a range's start and their marks at its end (queries/attribution.ts).
  * - trade_tags(tag, trades)                          distinct non-null trade tags
+ * - benchmark_day(day, ret)                          sorted (day)  since format 8
+ *     the benchmark's daily return on each UTC date it has one (server/prepare/benchmark.ts):
+ *     market_day's ret by default, a symbol's close / previous close - 1 (symbol_day closes, as
+ *     market_day takes them), or a file's returns compounded per day / last prices per day as
+ *     price / previous price - 1. NULL on its first day. meta's `benchmark` says which.
  *
  * Preparation's report (server/prepare/data-quality.ts):
  * - data_quality(kind, table_name, column_name, problem, count, examples, message)
@@ -158,6 +170,7 @@ export const StoreTable = {
   tradeDay: 'trade_day',
   barsByTime: 'bars_by_time',
   tradeTags: 'trade_tags',
+  benchmarkDay: 'benchmark_day',
   dataQuality: 'data_quality',
   columnSources: 'column_sources',
 } as const;

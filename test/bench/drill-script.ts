@@ -28,6 +28,14 @@ export async function drillScript(client: SessionClient, count: number, seed: nu
   const symbols = rowsOf(symbolAnswer).map((r) => String(r.key));
   const sectors = dataset.sectors;
   const TRADE_SORTS = ['pnl', 'ret', 'entry_ts', 'symbol', 'holding_ms', 'mae', 'mfe', 'qty'] as const;
+  // The deepest drawdown episodes, as the range a click on one zooms to (client/src/views/Episodes.tsx):
+  // from just after the peak day's last bar to the recovery day's last bar, or the end.
+  const lastBarOf = new Map<number, number>();
+  for (let i = 0; i + 1 < dataset.calendar.days.length; i += 2) lastBarOf.set(Math.floor(dataset.calendar.days[i]! / DAY) * DAY, dataset.calendar.days[i + 1]!);
+  const episodeRanges = rowsOf(await client.request({ query: 'episodes', params: { limit: 3 } })).map((e) => ({
+    from: e.from_start === 1 ? range.from : (lastBarOf.get(Number(e.peak_ts)) ?? range.from) + 1000,
+    to: e.recovery_ts === null ? range.to : (lastBarOf.get(Number(e.recovery_ts)) ?? range.to),
+  }));
 
   /** A zoom the way a chart drag makes one: arbitrary instants, so both ends usually cut a day. */
   function zoom(): { from: number; to: number } {
@@ -55,6 +63,10 @@ export async function drillScript(client: SessionClient, count: number, seed: nu
         { query: 'heatmap', params: {} },
         { query: 'rolling', params: { window: 63 } },
         { query: 'histogram', params: { field: 'daily_return', bins: 50 } },
+        { query: 'scatter', params: {} },
+        { query: 'episodes', params: { limit: 10 } },
+        { query: 'risk', params: {} },
+        { query: 'benchmark', params: {} },
       ],
     };
   }
@@ -79,6 +91,11 @@ export async function drillScript(client: SessionClient, count: number, seed: nu
             { query: 'exposure', params: { ...view, ...filters, width: WIDTH } },
             { query: 'summary', params: { ...view, ...filters } },
             { query: 'breakdown', params: { ...view, ...filters, by: sector ? 'symbol' : 'sector', limit: 50 } },
+            { query: 'scatter', params: { ...view, ...filters } },
+            { query: 'episodes', params: { ...view, ...filters, limit: 10 } },
+            { query: 'attribution', params: { ...view, ...filters } },
+            { query: 'risk', params: { ...view, ...filters } },
+            { query: 'benchmark', params: view },
           ],
         });
       } else if (r < 0.36) {
@@ -128,6 +145,21 @@ export async function drillScript(client: SessionClient, count: number, seed: nu
             { query: 'summary', params: { ...view, filters } },
           ],
         });
+      } else if (r < 0.86 && episodeRanges.length > 0) {
+        // A click on a drawdown episode: every view zooms to it and its attribution opens, then a sector's.
+        view = pickOne(episodeRanges);
+        sector = null;
+        script.push({
+          kind: 'episode',
+          asks: [
+            { query: 'equity', params: { ...view, width: WIDTH } },
+            { query: 'summary', params: view },
+            { query: 'episodes', params: { ...view, limit: 10 } },
+            { query: 'attribution', params: view },
+            { query: 'risk', params: view },
+          ],
+        });
+        if (script.length < count) script.push({ kind: 'attribution', asks: [{ query: 'attribution', params: { ...view, sector: pickOne(sectors) } }] });
       } else {
         script.push({
           kind: 'time',

@@ -197,7 +197,7 @@ duck.close();
 
 const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-').padStart(8);
 const kb = (x: number) => (x / 1024).toFixed(1).padStart(9);
-const order = ['summary', 'equity', 'exposure', 'breakdown', 'series', 'trades', 'histogram', 'heatmap', 'rolling'];
+const order = ['summary', 'equity', 'exposure', 'breakdown', 'series', 'trades', 'histogram', 'heatmap', 'rolling', 'scatter', 'episodes', 'attribution', 'risk', 'benchmark'];
 console.log(`\n${scale}: one request at a time; request sent -> Arrow decoded (Tickscope) vs sent -> JSON parsed (baseline), ms`);
 console.log(
   `${'query'.padEnd(10)}${'n'.padStart(5)}${'p50'.padStart(8)}${'p95'.padStart(8)}${'max'.padStart(8)}${'avg KB'.padStart(9)}` +

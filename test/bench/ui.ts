@@ -198,6 +198,16 @@ async function drillDown(page: Page, round: number): Promise<void> {
   await interaction(page, 'Esc: symbol -> trade list', ['trades-table'], () => page.keyboard.press('Escape'));
   await interaction(page, 'clear filters', ['trades-table'], () => click(page, sel('clear-filters')));
   await interaction(page, 'overview tab', OVERVIEW, () => click(page, '[data-tab="overview"]'));
+  // Why it lost money: a drawdown episode (every view zooms to it, its attribution opens), then a
+  // brushed range explained from the range chip; closed and zoomed out again for the next round.
+  await interaction(page, 'click an episode', ['equity-chart', 'episodes', 'attribution-body'], () =>
+    click(page, `${sel('episodes')} tbody tr[data-rank="${1 + (round % 2)}"]`),
+  );
+  await page.click(sel('attribution-close'));
+  await interaction(page, 'zoom: drag across equity', OVERVIEW, () => dragAcross(page, 'equity-chart', 0.2, 0.7));
+  await interaction(page, 'explain a range', ['attribution-body'], () => click(page, sel('explain-chip')));
+  await page.click(sel('attribution-close'));
+  await interaction(page, 'zoom out: double-click', OVERVIEW, () => page.dblclick(`${sel('equity-chart')} .u-over`));
 }
 
 /** Frame intervals (rAF) while the wheel scrolls the trade table; and how often rows were still loading. */

@@ -53,6 +53,11 @@ test('every query, all in flight at once on one socket, answers over the wire wh
     { query: 'heatmap', params: {} },
     { query: 'rolling', params: { window: 4 } },
     { query: 'export', params: { table: 'trades' } },
+    { query: 'episodes', params: { ...range, limit: 5 } },
+    { query: 'attribution', params: { ...range, sector: client.hello.dataset.sectors[1]! } },
+    { query: 'risk', params: { ...range, riskFreeRate: 0.02 } },
+    { query: 'benchmark', params: range },
+    { query: 'scatter', params: range },
   ];
   assert.deepEqual(asks.map((a) => a.query).sort(), [...QUERY_NAMES].sort());
   const answers = await Promise.all(asks.map((a) => client.request(a)));

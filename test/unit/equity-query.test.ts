@@ -62,6 +62,8 @@ function catalog(): Catalog {
   return {
     timezone: { zone: 'UTC', source: 'test' },
     bars: { origin: 'input', period: 'intraday' },
+    benchmark: { kind: 'market', name: 'Equal-weighted market (2 symbols)', source: 'test' },
+    riskFreeRate: 0,
     runs: new Map(RUNS.map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
     sectors: new Set(),
     symbols: new Map(),

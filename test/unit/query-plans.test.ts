@@ -32,6 +32,8 @@ function catalog(): Catalog {
   return {
     timezone: { zone: 'UTC', source: 'test' },
     bars: { origin: 'input', period: 'intraday' },
+    benchmark: { kind: 'market', name: 'Equal-weighted market (2 symbols)', source: 'test' },
+    riskFreeRate: 0,
     runs: new Map([RUN, OTHER_RUN].map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
     sectors: new Set([SECTOR, 'Energy']),
     symbols: new Map([

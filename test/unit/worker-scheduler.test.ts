@@ -24,6 +24,8 @@ const DATASET: DatasetSchema = {
   timezone: { zone: 'UTC', source: 'test' },
   bars: { origin: 'input', period: 'intraday' },
   columnSources: [],
+  benchmark: { kind: 'market', name: 'Equal-weighted market (1 symbol)', source: 'test' },
+  riskFreeRate: 0,
 };
 
 /** A scheduler whose wire is an array; `cut()` makes sending throw, as a closed socket does. */

@@ -5,16 +5,24 @@ import { Card } from '../components/Card.js';
 import { Chart, type ChartData } from '../components/Chart.js';
 import { Heatmap } from '../components/Heatmap.js';
 import { Kpis } from '../components/Kpis.js';
+import { openExplain, useExplain } from '../explain.js';
+import { RiskTiles } from '../components/RiskTiles.js';
+import { benchmarkOnAxis } from '../benchmark-line.js';
+import { useRiskFreeRate } from '../risk-free.js';
 import { dollarsCompact, pnl, count } from '../format.js';
 import { probe } from '../perf.js';
 import { useQuery } from '../query.js';
 import { hasTradeFilters, navigate, type Route } from '../route.js';
-import { equitySpec, exposureSpec, heatmapSpec, histogramSpec, summarySpec, useRequestWidths } from '../specs.js';
+import { benchmarkSpec, episodesSpec, equitySpec, exposureSpec, heatmapSpec, histogramSpec, riskSpec, summarySpec, useRequestWidths } from '../specs.js';
 import { runColorOf, runLabel } from '../runs.js';
 import { useTheme } from '../theme.js';
 import { tradingTimeOf } from '../time-axis.js';
 import type { DatasetSchema } from '../worker/types.js';
 import { QueryNote, seriesLines, TimeChart } from './common.js';
+import { TimeOfDay } from './TimeOfDay.js';
+import { TradeScatter } from './TradeScatter.js';
+import { Attribution } from './Attribution.js';
+import { Episodes } from './Episodes.js';
 
 const EQUITY_HEIGHT = 320;
 const DRAWDOWN_HEIGHT = 150;
@@ -41,15 +49,30 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
   const summary = useQuery(started ? summarySpec(route) : null, { name: 'overview.summary' });
   const heatmap = useQuery(started ? heatmapSpec(route) : null, { name: 'overview.heatmap' });
   const histogram = useQuery(started ? histogramSpec(route) : null, { name: 'overview.histogram' });
+  useRiskFreeRate(); // the risk and summary specs carry the chosen rate: ask again when it changes
+  const risk = useQuery(started ? riskSpec(route) : null, { name: 'overview.risk' });
+  const benchmark = useQuery(started ? benchmarkSpec(route) : null, { name: 'overview.benchmark' });
+  const episodes = useQuery(started ? episodesSpec(route) : null, { name: 'overview.episodes' });
+  const explain = useExplain();
 
   const eq = equity.answer?.data;
+  const bench = benchmark.answer?.data;
   const [equityData, drawdownData] = useMemo((): [ChartData | null, ChartData | null] => {
     if (!eq) return [null, null];
+    // The benchmark's line per run (dashed, in the run's color): the run's capital in the benchmark.
+    const benchmarkLines = bench
+      ? eq.runs.flatMap((runId) => {
+          const values = benchmarkOnAxis(bench, runId, eq.x);
+          if (!values) return [];
+          const label = `${dataset.benchmark.name}${eq.runs.length > 1 ? ` · ${runLabel(dataset, runId)}` : ''} (benchmark)`;
+          return [{ label, color: runColorOf(dataset, runId, theme), dash: [6, 4], values }];
+        })
+      : [];
     return [
-      { x: eq.x, lines: seriesLines(eq, 'equity', dataset, theme), gapFree: eq.gapFree, points: eq.points },
+      { x: eq.x, lines: [...seriesLines(eq, 'equity', dataset, theme), ...benchmarkLines], gapFree: eq.gapFree, points: eq.points },
       { x: eq.x, lines: seriesLines(eq, 'drawdown', dataset, theme, { fill: true }), gapFree: eq.gapFree, points: eq.points },
     ];
-  }, [eq, dataset, theme]);
+  }, [eq, bench, dataset, theme]);
 
   const ex = exposure.answer?.data;
   const exposureData = useMemo((): ChartData | null => {
@@ -135,12 +158,27 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
   return (
     <div className="view overview" data-testid="overview">
       <Kpis state={summary} dataset={dataset} />
+      <RiskTiles state={risk} dataset={dataset} />
       <Card title="Portfolio equity" aside={<span className="hint">{zoomHint}</span>}>
         <TimeChart testId="equity-chart" state={equity} empty={emptyRange} data={equityData} height={EQUITY_HEIGHT} syncKey="overview" time={time} route={route} onDrawn={onDrawn} />
       </Card>
       <Card title="Drawdown" aside={<QueryNote state={equity} />}>
         <TimeChart testId="drawdown-chart" state={equity} empty={emptyRange} data={drawdownData} height={DRAWDOWN_HEIGHT} syncKey="overview" time={time} route={route} />
       </Card>
+      <Card
+        title="Drawdown episodes"
+        aside={
+          <span className="hint">
+            click one to zoom to it and explain it ·{' '}
+            <button type="button" className="link" data-testid="explain-range" onClick={() => openExplain()}>
+              explain {route.from !== undefined ? 'this range' : 'the whole history'}
+            </button>
+          </span>
+        }
+      >
+        <Episodes state={episodes} dataset={dataset} route={route} />
+      </Card>
+      {explain.open && <Attribution route={route} dataset={dataset} />}
       <Card title="Exposure" aside={<span className="hint">gross (solid) and net (dashed), dollars</span>}>
         <TimeChart testId="exposure-chart" state={exposure} empty={ex?.points === 0} data={exposureData} height={EXPOSURE_HEIGHT} syncKey="overview" time={time} route={route} />
       </Card>
@@ -164,6 +202,8 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
           {histData && binWidth > 0 && <p className="hint">bins of {pnl(binWidth).replace('+', '')}</p>}
         </Card>
       </div>
+      <TimeOfDay route={route} enabled={started} />
+      <TradeScatter route={route} dataset={dataset} enabled={started} />
     </div>
   );
 }

@@ -105,6 +105,11 @@ export interface QueryData {
   histogram: ColumnTable;
   heatmap: ColumnTable;
   rolling: ColumnTable;
+  risk: ColumnTable;
+  benchmark: ColumnTable;
+  scatter: ColumnTable;
+  episodes: ColumnTable;
+  attribution: ColumnTable;
 }
 
 export type Spec<Q extends AskQuery = AskQuery> = { [K in Q]: { query: K; params: QueryParams[K] } }[Q];

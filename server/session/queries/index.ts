@@ -3,14 +3,19 @@
 import type { QueryName } from '../../../shared/constants.js';
 import type { QueryParamsByName, QueryRequest, RequestOf } from '../../../shared/messages.js';
 import type { Catalog } from '../store.js';
+import { planAttribution } from './attribution.js';
+import { planBenchmark } from './benchmark.js';
 import { planBreakdown } from './breakdown.js';
+import { planEpisodes } from './episodes.js';
 import { planEquity } from './equity.js';
 import { planExport } from './export.js';
 import { planExposure } from './exposure.js';
 import { planHeatmap } from './heatmap.js';
 import { planHistogram } from './histogram.js';
 import type { Planner, QueryPlan } from './plan.js';
+import { planRisk } from './risk.js';
 import { planRolling } from './rolling.js';
+import { planScatter } from './scatter.js';
 import { planSeries } from './series.js';
 import { planSummary } from './summary.js';
 import { planTrades } from './trades.js';
@@ -27,6 +32,11 @@ const PLANNERS: { [Q in QueryName]: (params: QueryParamsByName[Q], catalog: Cata
   heatmap: planHeatmap,
   rolling: planRolling,
   export: planExport,
+  episodes: planEpisodes,
+  attribution: planAttribution,
+  scatter: planScatter,
+  risk: planRisk,
+  benchmark: planBenchmark,
 };
 
 /** Plans a validated request. Throws BadParamsError for values the dataset does not have. */

@@ -2,6 +2,7 @@
 // against the store's allow-lists. Nothing a client sends reaches SQL unchecked: run ids, sectors,
 // symbols and tags must be the dataset's own and are then bound as parameters.
 import type { Filters, NumberRange } from '../../../shared/messages.js';
+import { exchangeTimeSql } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
 import { and, type Binder } from './sql.js';
@@ -29,6 +30,9 @@ export interface TradeFilters {
   sides?: string[];
   tags?: string[];
   ranges: { column: TradeRangeColumn; range: NumberRange }[];
+  /** Close hours (exchange time zone, 0-23) and ISO weekdays (of the close's UTC date), sorted. */
+  hours?: number[];
+  weekdays?: number[];
 }
 export type TradeRangeColumn = 'pnl' | 'ret' | 'bars_held' | 'holding_ms' | 'mae' | 'mfe';
 
@@ -93,7 +97,13 @@ export function resolveScope(params: ScopeParams, catalog: Catalog): Scope {
   const scope: Scope = {
     runs,
     allRuns: runs.length === catalog.runs.size,
-    trade: { ...(filters.sides ? { sides: [...new Set(filters.sides)].sort() } : {}), ...(tags ? { tags } : {}), ranges },
+    trade: {
+      ...(filters.sides ? { sides: [...new Set(filters.sides)].sort() } : {}),
+      ...(tags ? { tags } : {}),
+      ranges,
+      ...(filters.hours ? { hours: [...new Set(filters.hours)].sort((x, y) => x - y) } : {}),
+      ...(filters.weekdays ? { weekdays: [...new Set(filters.weekdays)].sort((x, y) => x - y) } : {}),
+    },
     range: planRange(params.from, params.to, catalog),
     timezone: catalog.timezone.zone,
   };
@@ -144,13 +154,13 @@ export function timeCondition(b: Binder, column: string, scope: Pick<Scope, 'fro
 
 /** True when the request filters trades (which bar measures cannot honour). */
 export function hasTradeFilters(scope: Scope): boolean {
-  return Boolean(scope.trade.sides || scope.trade.tags || scope.trade.ranges.length > 0);
+  return Boolean(scope.trade.sides || scope.trade.tags || scope.trade.ranges.length > 0 || scope.trade.hours || scope.trade.weekdays);
 }
 
 /** The note for a bar-level answer when trade filters were given. */
 export function tradeFilterNote(scope: Scope, what: string): string[] {
   return hasTradeFilters(scope)
-    ? [`trade filters (side, tag, pnl, return, holding, MAE/MFE) select trades and do not apply to ${what}`]
+    ? [`trade filters (side, tag, pnl, return, holding, MAE/MFE, close hour and weekday) select trades and do not apply to ${what}`]
     : [];
 }
 
@@ -179,5 +189,23 @@ export function tradeConditions(
     if (range.min !== undefined) parts.push(`${c} >= ${b.number(range.min)}`);
     if (range.max !== undefined) parts.push(`${c} <= ${b.number(range.max)}`);
   }
+  parts.push(closeTimeConditions(b, scope));
   return and(...parts);
+}
+
+/**
+ * The close hour and weekday filters, over any trade table with entry_ts and exit_ts (the close is
+ * coalesce(exit_ts, entry_ts), trade_list's close_ts). Hours are of the exchange time zone and
+ * weekdays of the UTC close date: the keys of the hour and weekday breakdowns, so a click on a bar
+ * selects exactly the trades that bar counted.
+ */
+export function closeTimeConditions(b: Binder, scope: Scope): string {
+  const close = 'coalesce(exit_ts, entry_ts)';
+  const { hours, weekdays } = scope.trade;
+  const isIn = (expr: string, values: readonly number[]) =>
+    values.length === 0 ? 'FALSE' : `${expr} IN (${values.map((v) => b.integer(v)).join(', ')})`;
+  return and(
+    hours ? isIn(`hour(${exchangeTimeSql(close, scope.timezone)})`, hours) : null,
+    weekdays ? isIn(`isodow((${close})::DATE)`, weekdays) : null,
+  );
 }

@@ -1,7 +1,8 @@
 // The KPI row of each run over a range and filters (formulas in docs/metrics.md): P&L, the
 // empyrical/pyfolio return metrics on daily-aggregated returns (252 days a year), drawdown with
 // its dates, per-trade and per-day win rates, profit factor, holding time, turnover, fees and the
-// long/short split. DuckDB aggregates the daily rows (day rollups for whole days, bar tables for
+// long/short split. Sharpe and Sortino are in excess of the risk-free rate the request gives (the
+// dataset's by default). DuckDB aggregates the daily rows (day rollups for whole days, bar tables for
 // cut days) and the trade statistics (trade_day / trade_list); the metrics over the at most a few
 // hundred daily rows per run are one pass in the session, which DuckDB's window operators made
 // ten times slower.
@@ -12,9 +13,10 @@ import { sourceOf, type Planner } from './plan.js';
 import { hasTradeFilters, resolveScope } from './scope.js';
 import { capitalOfRun, dailyCtes, runIndexSql } from './sources.js';
 import { Binder } from './sql.js';
+import { dailyRiskFree, sampleSd, sharpe, sortino, ANNUALIZATION } from './risk-metrics.js';
 import { tradeStatsSql } from './trade-source.js';
 
-export const ANNUALIZATION = 252;
+export { ANNUALIZATION };
 
 interface TradeStats {
   n: number;
@@ -49,6 +51,7 @@ const num = (v: unknown): number => (v === null || v === undefined ? Number.NaN 
 export function planSummary(params: SummaryParams, catalog: Catalog): Planner {
   const scope = resolveScope(params, catalog);
   const capitalOf = (run: string) => capitalOfRun(catalog, run);
+  const rfDaily = dailyRiskFree(params.riskFreeRate ?? catalog.riskFreeRate);
   return async (lookup) => {
     const t = new Binder();
     const trades = tradeStatsSql(t, scope);
@@ -78,7 +81,7 @@ export function planSummary(params: SummaryParams, catalog: Catalog): Planner {
         gross_sum, net_sum, long_sum, short_sum, bars::DOUBLE AS bars
       FROM daily ORDER BY ri, day`;
     return {
-      statements: [{ sql, params: b.params, compute: (columns) => summaryColumns(columns, scope.runs, capitalOf, stats) }],
+      statements: [{ sql, params: b.params, compute: (columns) => summaryColumns(columns, scope.runs, capitalOf, stats, rfDaily) }],
       source: sourceOf(daily.sources, trades.sources),
       notes: hasTradeFilters(scope)
         ? ['trade filters (side, tag, pnl, return, holding, MAE/MFE) restrict the trade statistics only; P&L, returns, drawdown and exposures are over every position of the selected runs and dimensions']
@@ -94,6 +97,7 @@ function summaryColumns(
   runs: readonly string[],
   capitalOf: (run: string) => number | null,
   trades: Map<string, TradeStats>,
+  rfDaily: number,
 ): OutColumn[] {
   const ri = columns.get('ri') as Int32Array;
   const day = columns.get('day') as Float64Array;
@@ -121,8 +125,6 @@ function summaryColumns(
     let totalPnl = 0;
     let totalFees = 0;
     let totalTraded = 0;
-    let sumRet = 0;
-    let sumDown = 0;
     let wins = 0;
     let growth = 1;
     let peak = 1;
@@ -145,8 +147,6 @@ function summaryColumns(
       totalPnl += pnl[i]!;
       totalFees += fees[i]!;
       totalTraded += traded[i]!;
-      sumRet += ret;
-      sumDown += Math.min(ret, 0) ** 2;
       if (pnl[i]! > 0) wins++;
       growth *= 1 + ret;
       wealth[i - start] = growth;
@@ -171,20 +171,16 @@ function summaryColumns(
         turnoverDays++;
       }
     }
-    const mean = n > 0 ? sumRet / n : Number.NaN;
-    let sq = 0;
-    for (let i = start; i < row; i++) sq += (pnl[i]! / capital - mean) ** 2;
-    const sd = n > 1 ? Math.sqrt(sq / (n - 1)) : Number.NaN;
-    const downside = n > 0 ? Math.sqrt(sumDown / n) : Number.NaN;
+    const returns = Float64Array.from({ length: n }, (_, i) => pnl[start + i]! / capital);
     const hasReturns = n > 0 && !Number.isNaN(capital);
     const cagr = hasReturns && growth > 0 ? growth ** (ANNUALIZATION / n) - 1 : Number.NaN;
     put('total_pnl', r, totalPnl);
     put('fees', r, totalFees);
     put('total_return', r, hasReturns ? growth - 1 : Number.NaN);
     put('cagr', r, cagr);
-    put('annual_volatility', r, sd * Math.sqrt(ANNUALIZATION));
-    put('sharpe', r, ratio(mean, sd) * Math.sqrt(ANNUALIZATION));
-    put('sortino', r, ratio(mean * ANNUALIZATION, downside * Math.sqrt(ANNUALIZATION)));
+    put('annual_volatility', r, sampleSd(returns) * Math.sqrt(ANNUALIZATION));
+    put('sharpe', r, sharpe(returns, rfDaily));
+    put('sortino', r, sortino(returns, rfDaily));
     put('max_drawdown', r, hasReturns ? maxDd : Number.NaN);
     let peakDay = Number.NaN;
     let recoveryDay = Number.NaN;

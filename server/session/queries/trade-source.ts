@@ -62,7 +62,7 @@ export function tradeFrom(b: Binder, scope: Scope): string {
 }
 
 function tradeDayUsable(scope: Scope, options: { symbol?: boolean } = {}): boolean {
-  return !options.symbol && !scope.symbols && !scope.trade.tags && scope.trade.ranges.length === 0;
+  return !options.symbol && !scope.symbols && !scope.trade.tags && scope.trade.ranges.length === 0 && !scope.trade.hours && !scope.trade.weekdays;
 }
 
 /** Trade statistic rows for the scope (see the header); `symbol` keeps per-trade symbols. */

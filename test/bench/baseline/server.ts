@@ -223,6 +223,107 @@ async function answer(query: string, p: Params): Promise<{ rows: unknown[]; tota
           ORDER BY run_id, day`;
         return { rows: await run(sql, q) };
       }
+      case 'scatter': {
+        // Every trade in scope, or an even sample of 20,000 in entry order past that.
+        const cap = q.bind(20_000);
+        const sql = `SELECT run_id, trade_id, symbol, entry_ts, exit_ts, mae, mfe, ret, pnl, n AS total FROM (
+            SELECT t.*, row_number() OVER (ORDER BY t.entry_ts NULLS LAST, t.run_id, t.trade_id) - 1 AS i, count(*) OVER () AS n
+            FROM trades t JOIN symbols s USING (symbol) WHERE ${tradesWhere(q, p)})
+          WHERE (i * ${cap}) % n < ${cap} ORDER BY i`;
+        const rows = await run(sql, q);
+        return { rows, total: Number((rows[0] as { total?: unknown } | undefined)?.total ?? 0) };
+      }
+      case 'episodes': {
+        // Stretches under water of the daily wealth index, numbered by their first day, deepest first.
+        const sql = `WITH ${daily(q, p)},
+          curve AS (SELECT run_id, day, pnl, product(1 + ret) OVER w AS wealth, sum(pnl) OVER w AS cum FROM daily WINDOW w AS (PARTITION BY run_id ORDER BY day)),
+          marked AS (SELECT *, greatest(1, max(wealth) OVER w) AS peak FROM curve WINDOW w AS (PARTITION BY run_id ORDER BY day)),
+          edges AS (SELECT *, wealth < peak AS under, coalesce(lag(wealth < peak) OVER w, false) AS was_under, lag(day) OVER w AS prev_day,
+                      lag(cum, 1, 0) OVER w AS prev_cum, lead(day) OVER w AS next_day, first_value(day) OVER w AS first_day
+                    FROM marked WINDOW w AS (PARTITION BY run_id ORDER BY day)),
+          numbered AS (SELECT *, sum((under AND NOT was_under)::INTEGER) OVER w AS episode FROM edges WINDOW w AS (PARTITION BY run_id ORDER BY day)),
+          under_days AS (SELECT *, row_number() OVER (PARTITION BY run_id, episode ORDER BY day) AS pos FROM numbered WHERE under),
+          episodes AS (SELECT run_id, coalesce(arg_min_null(prev_day, day), any_value(first_day)) AS peak_ts, arg_min_null(prev_day, day) IS NULL AS from_start,
+                         arg_min(day, wealth) AS trough_ts, arg_max_null(next_day, day) AS recovery_ts, min(wealth) / any_value(peak) - 1 AS depth,
+                         arg_min(cum, wealth) - arg_min(prev_cum, day) AS depth_pnl, arg_min(pos, wealth) AS days_to_trough,
+                         CASE WHEN arg_max_null(next_day, day) IS NOT NULL THEN count(*) + 1 END AS days_to_recovery
+                       FROM under_days GROUP BY run_id, episode)
+          SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY run_id ORDER BY depth, peak_ts) AS rank FROM episodes)
+          WHERE rank <= ${q.bind(Number(p.limit))} ORDER BY run_id, rank`;
+        return { rows: await run(sql, q) };
+      }
+      case 'attribution': {
+        // Group P&L from the bars in range; the positions at the range's start marked at its end.
+        const sector = typeof p.sector === 'string' ? p.sector : null;
+        const scoped: Params = sector ? { ...p, filters: { ...p.filters, sectors: [sector] } } : p;
+        const key = sector ? 'symbol' : 'sector';
+        const dims = (side: string) => {
+          const parts = [`b.run_id IN ${q.list(runsOf(scoped))}`, side];
+          if (scoped.filters?.sectors) parts.push(`s.sector IN ${q.list(scoped.filters.sectors)}`);
+          if (scoped.filters?.symbols) parts.push(`b.symbol IN ${q.list(scoped.filters.symbols)}`);
+          return parts.join(' AND ');
+        };
+        const held =
+          p.from === undefined
+            ? `SELECT NULL AS run_id, NULL AS key, 0 AS held WHERE FALSE`
+            : `SELECT s0.run_id, sy.${key} AS key, sum(coalesce(s0.pv * (s1.price / nullif(s0.price, 0) - 1), 0)) AS held
+                FROM (SELECT b.run_id, b.symbol, arg_max(b.position_value, b.ts) AS pv, arg_max(b.price, b.ts) AS price
+                      FROM bars b JOIN symbols s USING (symbol) WHERE ${dims(`b.ts < ${q.ts(p.from)}`)} GROUP BY ALL) s0
+                JOIN (SELECT b.run_id, b.symbol, arg_max(b.price, b.ts) AS price
+                      FROM bars b JOIN symbols s USING (symbol) WHERE ${dims(p.to === undefined ? 'TRUE' : `b.ts <= ${q.ts(p.to)}`)} GROUP BY ALL) s1
+                  USING (run_id, symbol)
+                JOIN symbols sy USING (symbol) GROUP BY ALL`;
+        const sql = `WITH g AS (SELECT b.run_id, ${key === 'symbol' ? 'b.symbol' : 's.sector'} AS key, sum(b.pnl) AS pnl
+                       FROM bars b JOIN symbols s USING (symbol) WHERE ${barsWhere(q, scoped)} GROUP BY ALL),
+            h AS (${held}),
+            t AS (SELECT t.run_id, ${key === 'symbol' ? 't.symbol' : 's.sector'} AS key, count(*) AS trades
+                  FROM trades t JOIN symbols s USING (symbol) WHERE ${tradesWhere(q, scoped)} GROUP BY ALL)
+          SELECT run_id, key, coalesce(g.pnl, 0) AS pnl, coalesce(h.held, 0) AS held_pnl, coalesce(g.pnl, 0) - coalesce(h.held, 0) AS traded_pnl,
+            coalesce(t.trades, 0) AS trades
+          FROM g FULL JOIN t USING (run_id, key) LEFT JOIN h USING (run_id, key) ORDER BY run_id, pnl DESC, key`;
+        return { rows: await run(sql, q) };
+      }
+      case 'risk': {
+        // Benchmark-relative metrics to the equal-weighted market, PSR's moments, and the P&L and
+        // Sharpe without the best trades (out of their close days) and the best symbols.
+        const rf = q.bind((1 + Number(p.riskFreeRate ?? 0)) ** (1 / 252) - 1);
+        const sql = `WITH ${daily(q, p)},
+          closes AS (SELECT symbol, ts::DATE AS day, arg_max(price, ts) AS close FROM bars WHERE run_id = ${q.bind(allRuns[0]!)} GROUP BY ALL),
+          market AS (SELECT day, avg(r) AS bret FROM (SELECT day, close / lag(close) OVER (PARTITION BY symbol ORDER BY day) - 1 AS r FROM closes) GROUP BY day),
+          paired AS (SELECT d.run_id, d.ret, m.bret, d.ret - m.bret AS active FROM daily d JOIN market m USING (day) WHERE m.bret IS NOT NULL),
+          rel AS (SELECT run_id, count(*) AS benchmark_days, regr_slope(ret, bret) AS beta, corr(ret, bret) AS correlation,
+                    stddev_samp(active) * sqrt(252) AS tracking_error, avg(active) / stddev_samp(active) * sqrt(252) AS information_ratio,
+                    pow(1 + avg(ret) - ${rf} - regr_slope(ret, bret) * (avg(bret) - ${rf}), 252) - 1 AS alpha
+                  FROM paired GROUP BY run_id),
+          ranked_trades AS (SELECT t.run_id, t.close_ts::DATE AS day, t.pnl, row_number() OVER (PARTITION BY t.run_id ORDER BY t.pnl DESC, t.trade_id) AS k,
+                              count(*) OVER (PARTITION BY t.run_id) AS n
+                            FROM trades t JOIN symbols s USING (symbol) WHERE ${tradesWhere(q, p)} AND t.pnl IS NOT NULL),
+          best_trades AS (SELECT run_id, day, sum(pnl) FILTER (WHERE k <= ceil(0.01 * n)) AS top1, sum(pnl) FILTER (WHERE k <= ceil(0.05 * n)) AS top5
+                          FROM ranked_trades GROUP BY ALL),
+          symbol_days AS (SELECT b.run_id, b.symbol, b.ts::DATE AS day, sum(b.pnl) AS pnl FROM bars b JOIN symbols s USING (symbol) WHERE ${barsWhere(q, p)} GROUP BY ALL),
+          ranked_symbols AS (SELECT run_id, symbol, row_number() OVER (PARTITION BY run_id ORDER BY sum(pnl) DESC, symbol) AS k FROM symbol_days GROUP BY run_id, symbol),
+          other_symbols AS (SELECT d.run_id, d.day, sum(d.pnl) FILTER (WHERE r.k > 1) AS rest1, sum(d.pnl) FILTER (WHERE r.k > 5) AS rest5,
+                              sum(d.pnl) FILTER (WHERE r.k > 10) AS rest10
+                            FROM symbol_days d JOIN ranked_symbols r USING (run_id, symbol) GROUP BY ALL),
+          adjusted AS (SELECT d.*, (d.pnl - coalesce(t.top1, 0)) / k.capital AS r1, (d.pnl - coalesce(t.top5, 0)) / k.capital AS r5,
+                         coalesce(o.rest1, 0) / k.capital AS s1, coalesce(o.rest5, 0) / k.capital AS s5, coalesce(o.rest10, 0) / k.capital AS s10
+                       FROM daily d JOIN caps k USING (run_id) LEFT JOIN best_trades t USING (run_id, day) LEFT JOIN other_symbols o USING (run_id, day)),
+          own AS (SELECT run_id, count(*) AS days, sum(pnl) AS total_pnl, (avg(ret) - ${rf}) / stddev_samp(ret) * sqrt(252) AS sharpe,
+                    skewness(ret) AS skew, kurtosis(ret) AS kurtosis,
+                    ${['r1', 'r5', 's1', 's5', 's10'].map((c) => `(avg(${c}) - ${rf}) / stddev_samp(${c}) * sqrt(252) AS sharpe_${c}, sum(${c} * k.capital) AS pnl_${c}`).join(', ')}
+                  FROM adjusted JOIN caps k USING (run_id) GROUP BY run_id)
+          SELECT * FROM own LEFT JOIN rel USING (run_id) ORDER BY run_id`;
+        return { rows: await run(sql, q) };
+      }
+      case 'benchmark': {
+        // The runs' capital in the equal-weighted market, by day.
+        const sql = `WITH ${daily(q, { ...p, filters: undefined })},
+          closes AS (SELECT symbol, ts::DATE AS day, arg_max(price, ts) AS close FROM bars WHERE run_id = ${q.bind(allRuns[0]!)} GROUP BY ALL),
+          market AS (SELECT day, avg(r) AS bret FROM (SELECT day, close / lag(close) OVER (PARTITION BY symbol ORDER BY day) - 1 AS r FROM closes) GROUP BY day)
+          SELECT d.run_id, d.day, m.bret AS ret, k.capital * (product(1 + coalesce(m.bret, 0)) OVER (PARTITION BY d.run_id ORDER BY d.day) - 1) AS equity
+          FROM daily d JOIN caps k USING (run_id) LEFT JOIN market m USING (day) ORDER BY d.run_id, d.day`;
+        return { rows: await run(sql, q) };
+      }
       default:
         throw new Error(`unknown query ${query}`);
     }

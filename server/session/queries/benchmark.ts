@@ -1,0 +1,59 @@
+// The benchmark's own line, per run over the range: what the run's capital would have made in the
+// benchmark, capital x (prod(1 + b) - 1) over the run's days so far, restarting at the range start
+// as the equity curve does; a day without a benchmark return carries the line flat. Each day's
+// value is reached at its last bar in the range (`ts`) from the day before's at its first
+// (`start_ts`), so the line lies on the equity chart's trading-time axis.
+import type { BenchmarkParams } from '../../../shared/messages.js';
+import { StoreTable } from '../../store/format.js';
+import type { Columns, OutColumn } from '../compute.js';
+import type { Catalog } from '../store.js';
+import { sourceOf, type QueryPlan } from './plan.js';
+import { resolveScope } from './scope.js';
+import { capitalOfRun, dailyCtes, runIndexSql } from './sources.js';
+import { Binder } from './sql.js';
+
+export function planBenchmark(params: BenchmarkParams, catalog: Catalog): QueryPlan {
+  const scope = resolveScope(params, catalog);
+  // Only the runs' calendars matter here, not the filtered P&L: the line is the benchmark's.
+  const { sectors: _sectors, symbols: _symbols, ...calendarScope } = scope;
+  const b = new Binder();
+  const daily = dailyCtes(b, calendarScope, catalog);
+  const sql = `WITH ${daily.ctes}
+    SELECT ${runIndexSql(b, scope.runs)} AS ri, epoch_ms(d.day::TIMESTAMP)::DOUBLE AS day, m.ret AS ret
+    FROM daily d LEFT JOIN ${StoreTable.benchmarkDay} m ON m.day = d.day
+    ORDER BY ri, day`;
+  const bars = new Map(catalog.days.map((d) => [Date.parse(`${d.iso}T00:00:00Z`), d]));
+  const capitals = scope.runs.map((run) => capitalOfRun(catalog, run) ?? Number.NaN);
+  return {
+    statements: [{ sql, params: b.params, compute: (columns) => benchmarkColumns(columns, scope.runs, capitals, (day) => {
+      const d = bars.get(day);
+      return d ? [Math.max(d.first, scope.from ?? -Infinity), Math.min(d.last, scope.to ?? Infinity)] : [day, day];
+    }) }],
+    source: sourceOf(daily.sources, StoreTable.benchmarkDay),
+    notes: [`benchmark: ${catalog.benchmark.name}`],
+  };
+}
+
+function benchmarkColumns(columns: Columns, runs: readonly string[], capitals: readonly number[], barsOf: (day: number) => [number, number]): OutColumn[] {
+  const ri = columns.get('ri') as Int32Array;
+  const day = columns.get('day') as Float64Array;
+  const ret = columns.get('ret') as Float64Array;
+  const start = new Float64Array(ri.length);
+  const ts = new Float64Array(ri.length);
+  const equity = new Float64Array(ri.length);
+  let growth = 1;
+  for (let i = 0; i < ri.length; i++) {
+    if (i === 0 || ri[i] !== ri[i - 1]) growth = 1;
+    if (!Number.isNaN(ret[i]!)) growth *= 1 + ret[i]!;
+    [start[i], ts[i]] = barsOf(day[i]!);
+    equity[i] = capitals[ri[i]!]! * (growth - 1);
+  }
+  return [
+    { name: 'run_id', kind: 'utf8', index: ri, names: runs },
+    { name: 'day', kind: 'f64', values: day },
+    { name: 'start_ts', kind: 'f64', values: start },
+    { name: 'ts', kind: 'f64', values: ts },
+    { name: 'ret', kind: 'f64', values: ret },
+    { name: 'equity', kind: 'f64', values: equity },
+  ];
+}

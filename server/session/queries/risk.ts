@@ -1,0 +1,234 @@
+// Risk per run over a range and filters (formulas in docs/metrics.md): the benchmark-relative
+// metrics (alpha, beta, correlation, tracking error, information ratio, active return, up and
+// down capture) on the days both the run and the benchmark have a return; the probabilistic
+// Sharpe ratio; and concentration, the P&L and Sharpe left with the best 1% and 5% of the trades
+// or the best 1, 5 and 10 symbols of the range taken out of the daily P&L. One query, since every
+// part is a statistic of the same daily returns, which the overview asks for at once.
+//
+// Sources, all rollups: the run's daily rows (dailyCtes: day rollups, bar tables for cut days)
+// joined to benchmark_day; the best trades from trade_list (a top-k read per run, k from the
+// trade counts of trade_day); the symbols ranked by their P&L over the range and the other
+// symbols' daily P&L from symbol_day (dayRows, bars_by_time for cut days).
+import { RISK_COLUMNS } from '../../../shared/constants.js';
+import type { RiskParams } from '../../../shared/messages.js';
+import { StoreTable } from '../../store/format.js';
+import type { Columns, OutColumn } from '../compute.js';
+import type { Catalog } from '../store.js';
+import { sourceOf, type Lookup, type Planner } from './plan.js';
+import { dailyRiskFree, moments, probabilisticSharpe, relative, sharpe } from './risk-metrics.js';
+import { hasTradeFilters, resolveScope, tradeConditions, type Scope } from './scope.js';
+import { capitalOfRun, dailyCtes, dayRows, runIndexSql } from './sources.js';
+import { Binder } from './sql.js';
+import { tradeFrom, tradeStatsSql } from './trade-source.js';
+
+/** Shares of the trades (by P&L, the best first) and numbers of symbols taken out. */
+export const TOP_TRADE_SHARES = [0.01, 0.05] as const;
+export const TOP_SYMBOL_COUNTS = [1, 5, 10] as const;
+const MAX_TOP_SYMBOLS = TOP_SYMBOL_COUNTS.at(-1)!;
+
+/** How many trades "the best p of n" is: at least one when there are trades (ceil). */
+export function topTradeCount(share: number, n: number): number {
+  return Math.ceil(Math.round(share * n * 1e9) / 1e9);
+}
+
+/** The best trades of a run: trades in scope, and day (epoch ms) -> their P&L per share taken out. */
+interface BestTrades {
+  n: number;
+  byDay: Map<number, number[]>;
+}
+
+/**
+ * The rest of a run once its best symbols are out: symbols in scope, the best ten's names, and
+ * day (epoch ms) -> the P&L of the other symbols per count taken out. Summed from the symbols
+ * left rather than subtracted, so taking out every symbol leaves exactly nothing.
+ */
+interface OtherSymbols {
+  n: number;
+  top: string;
+  byDay: Map<number, number[]>;
+}
+
+const num = (v: unknown): number => (v === null || v === undefined ? Number.NaN : Number(v));
+
+export function planRisk(params: RiskParams, catalog: Catalog): Planner {
+  const scope = resolveScope(params, catalog);
+  const rfDaily = dailyRiskFree(params.riskFreeRate ?? catalog.riskFreeRate);
+  return async (lookup) => {
+    const trades = await topTrades(lookup, scope);
+    const symbols = await otherSymbols(lookup, scope);
+    const b = new Binder();
+    const daily = dailyCtes(b, scope, catalog);
+    const sql = `WITH ${daily.ctes}
+      SELECT ${runIndexSql(b, scope.runs)} AS ri, epoch_ms(d.day::TIMESTAMP)::DOUBLE AS day, d.pnl, d.ret, m.ret AS bret
+      FROM daily d LEFT JOIN ${StoreTable.benchmarkDay} m ON m.day = d.day
+      ORDER BY ri, day`;
+    const capitalOf = (run: string) => capitalOfRun(catalog, run);
+    return {
+      statements: [{ sql, params: b.params, compute: (columns) => riskColumns(columns, scope.runs, capitalOf, rfDaily, trades, symbols) }],
+      source: sourceOf(daily.sources, StoreTable.benchmarkDay, trades.sources, symbols.sources),
+      notes: [
+        `benchmark: ${catalog.benchmark.name}`,
+        ...(hasTradeFilters(scope)
+          ? ['trade filters select the trades whose best 1% and 5% are taken out; returns and the benchmark metrics are over every position of the selected runs and dimensions']
+          : []),
+      ],
+    };
+  };
+}
+
+/**
+ * The best 1% and 5% of the scope's trades by P&L (ties by trade id), per run, as P&L per close
+ * day. The trade counts come from the trade statistics (trade_day for whole days); each run's
+ * best trades are then a top-k read of trade_list.
+ */
+async function topTrades(lookup: Lookup, scope: Scope): Promise<{ byRun: Map<string, BestTrades>; sources: string[] }> {
+  const c = new Binder();
+  const stats = tradeStatsSql(c, scope);
+  const counts = new Map<string, number>();
+  for (const row of await lookup(`SELECT run_id, sum(pnl_n)::DOUBLE FROM (${stats.sql}) GROUP BY run_id`, c.params)) {
+    counts.set(String(row[0]), num(row[1]) || 0);
+  }
+  const byRun = new Map<string, BestTrades>();
+  for (const run of scope.runs) byRun.set(run, { n: counts.get(run) ?? 0, byDay: new Map() });
+  const b = new Binder();
+  const branches: string[] = [];
+  for (const run of scope.runs) {
+    const n = counts.get(run) ?? 0;
+    if (n === 0) continue;
+    const [k1, k5] = TOP_TRADE_SHARES.map((share) => topTradeCount(share, n)) as [number, number];
+    const runScope: Scope = { ...scope, runs: [run], allRuns: false };
+    branches.push(`SELECT ${b.bind(run)} AS run_id, day, sum(pnl) FILTER (WHERE k <= ${b.integer(k1)}) AS top1, sum(pnl) AS top5 FROM (
+        SELECT close_ts::DATE AS day, pnl, row_number() OVER (ORDER BY pnl DESC, trade_id) AS k FROM (
+          SELECT close_ts, pnl, trade_id FROM ${tradeFrom(b, runScope)}
+          WHERE ${tradeConditions(b, runScope)} AND pnl IS NOT NULL ORDER BY pnl DESC, trade_id LIMIT ${b.integer(k5)}
+        )
+      ) GROUP BY day`);
+  }
+  if (branches.length > 0) {
+    const sql = `SELECT run_id, epoch_ms(day::TIMESTAMP)::DOUBLE, coalesce(top1, 0), top5 FROM (${branches.join('\nUNION ALL\n')})`;
+    for (const [run, day, top1, top5] of await lookup(sql, b.params)) {
+      byRun.get(String(run))!.byDay.set(num(day), [num(top1), num(top5)]);
+    }
+  }
+  return { byRun, sources: [...stats.sources, scope.symbols ? StoreTable.trades : StoreTable.tradeList] };
+}
+
+/** Per run and day, the P&L of the symbols left once the best 1, 5 and 10 of the range (by P&L, ties by name) are out. */
+async function otherSymbols(lookup: Lookup, scope: Scope): Promise<{ byRun: Map<string, OtherSymbols>; sources: string[] }> {
+  const b = new Binder();
+  const rows = dayRows(b, 'symbol', scope);
+  const sql = `WITH rows AS (${rows.sql}),
+    totals AS (SELECT run_id, symbol, sum(pnl) AS pnl FROM rows GROUP BY run_id, symbol),
+    ranked AS (
+      SELECT run_id, symbol, row_number() OVER (PARTITION BY run_id ORDER BY pnl DESC, symbol) AS k,
+        count(*) OVER (PARTITION BY run_id) AS n
+      FROM totals
+    ),
+    names AS (
+      SELECT run_id, string_agg(symbol, ', ' ORDER BY k) FILTER (WHERE k <= ${b.integer(MAX_TOP_SYMBOLS)}) AS top, any_value(n)::DOUBLE AS n
+      FROM ranked GROUP BY run_id
+    ),
+    per_day AS (
+      SELECT r.run_id, epoch_ms(r.day::TIMESTAMP)::DOUBLE AS day,
+        ${TOP_SYMBOL_COUNTS.map((count) => `coalesce(sum(r.pnl) FILTER (WHERE k.k > ${b.integer(count)}), 0) AS rest${count}`).join(', ')}
+      FROM rows r JOIN ranked k ON k.run_id = r.run_id AND k.symbol = r.symbol
+      GROUP BY r.run_id, r.day
+    )
+    SELECT d.*, names.top, names.n FROM per_day d JOIN names ON names.run_id = d.run_id`;
+  const byRun = new Map<string, OtherSymbols>();
+  for (const run of scope.runs) byRun.set(run, { n: 0, top: '', byDay: new Map() });
+  for (const [run, day, ...rest] of await lookup(sql, b.params)) {
+    const other = byRun.get(String(run))!;
+    const n = rest.pop();
+    const top = rest.pop();
+    other.n = num(n);
+    other.top = String(top ?? '');
+    other.byDay.set(num(day), rest.map(num));
+  }
+  return { byRun, sources: rows.sources };
+}
+
+function riskColumns(
+  columns: Columns,
+  runs: readonly string[],
+  capitalOf: (run: string) => number | null,
+  rfDaily: number,
+  trades: { byRun: Map<string, BestTrades> },
+  symbols: { byRun: Map<string, OtherSymbols> },
+): OutColumn[] {
+  const ri = columns.get('ri') as Int32Array;
+  const day = columns.get('day') as Float64Array;
+  const pnl = columns.get('pnl') as Float64Array;
+  const ret = columns.get('ret') as Float64Array;
+  const bret = columns.get('bret') as Float64Array;
+  const out = new Map<string, Float64Array>();
+  const put = (name: string, r: number, value: number) => {
+    (out.get(name) ?? out.set(name, new Float64Array(runs.length).fill(Number.NaN)).get(name)!)[r] = value;
+  };
+  const topNames: string[] = [];
+  let row = 0;
+  runs.forEach((run, r) => {
+    const start = row;
+    while (row < ri.length && ri[row] === r) row++;
+    const n = row - start;
+    const capital = capitalOf(run) ?? Number.NaN;
+    const returns = ret.subarray(start, row);
+    const paired: [number[], number[]] = [[], []];
+    for (let i = start; i < row; i++) {
+      if (Number.isNaN(ret[i]!) || Number.isNaN(bret[i]!)) continue;
+      paired[0].push(ret[i]!);
+      paired[1].push(bret[i]!);
+    }
+    const rel = relative(paired[0], paired[1], rfDaily);
+    const { skew, kurtosis } = moments(returns);
+    let total = 0;
+    for (let i = start; i < row; i++) total += pnl[i]!;
+    put('days', r, n);
+    put('benchmark_days', r, paired[0].length);
+    put('alpha', r, rel.alpha);
+    put('beta', r, rel.beta);
+    put('correlation', r, rel.correlation);
+    put('tracking_error', r, rel.trackingError);
+    put('information_ratio', r, rel.informationRatio);
+    put('active_return', r, rel.activeReturn);
+    put('up_capture', r, rel.upCapture);
+    put('down_capture', r, rel.downCapture);
+    put('benchmark_return', r, rel.benchmarkReturn);
+    put('sharpe', r, sharpe(returns, rfDaily));
+    put('psr', r, probabilisticSharpe(returns, rfDaily));
+    put('skew', r, skew);
+    put('kurtosis', r, kurtosis);
+    put('total_pnl', r, n > 0 ? total : Number.NaN);
+    // The best trades' P&L taken out of the days they closed on (a trade closing on a day
+    // without a row of the run still counts against the total).
+    const t = trades.byRun.get(run)!;
+    put('trades', r, t.n);
+    TOP_TRADE_SHARES.forEach((share, v) => {
+      let taken = 0;
+      for (const values of t.byDay.values()) taken += values[v]!;
+      const rest = Float64Array.from({ length: n }, (_, i) => (pnl[start + i]! - (t.byDay.get(day[start + i]!)?.[v] ?? 0)) / capital);
+      put(`pnl_ex_top${Math.round(share * 100)}pct_trades`, r, n > 0 ? total - taken : Number.NaN);
+      put(`sharpe_ex_top${Math.round(share * 100)}pct_trades`, r, sharpe(rest, rfDaily));
+    });
+    // The other symbols' daily P&L, on the run's days.
+    const o = symbols.byRun.get(run)!;
+    put('symbols', r, o.n);
+    TOP_SYMBOL_COUNTS.forEach((count, v) => {
+      const rest = Float64Array.from({ length: n }, (_, i) => o.byDay.get(day[start + i]!)?.[v] ?? 0);
+      put(`pnl_ex_top${count}_symbols`, r, n > 0 ? rest.reduce((a, x) => a + x, 0) : Number.NaN);
+      put(`sharpe_ex_top${count}_symbols`, r, sharpe(rest.map((x) => x / capital), rfDaily));
+    });
+    topNames.push(o.top);
+  });
+  const integers = new Set(['days', 'benchmark_days', 'trades', 'symbols']);
+  const order = RISK_COLUMNS.filter((name) => name !== 'run_id' && name !== 'top_symbols');
+  const index = Int32Array.from(runs.map((_, i) => i));
+  return [
+    { name: 'run_id', kind: 'utf8', index, names: runs },
+    ...order.map((name): OutColumn => {
+      const values = out.get(name) ?? new Float64Array(runs.length).fill(Number.NaN);
+      return integers.has(name) ? { name, kind: 'i32', values: Int32Array.from(values, (v) => (Number.isNaN(v) ? 0 : v)) } : { name, kind: 'f64', values };
+    }),
+    { name: 'top_symbols', kind: 'utf8', index, names: topNames },
+  ];
+}

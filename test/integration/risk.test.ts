@@ -1,0 +1,188 @@
+// The `risk` and `benchmark` queries and the risk-free rate of `summary` against an independent
+// computation from the tiny fixture's raw rows (test/support/risk-reference.ts), through the
+// session's own path: the default benchmark (the equal-weighted market), a symbol of the dataset,
+// and a file of prices with missing days; ranges that cut days, filters, a run of one day, an
+// empty range.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { RISK_COLUMNS } from '../../shared/constants.js';
+import { repoRoot } from '../../fixtures/generate.js';
+import { tinyDataset } from '../support/datasets.js';
+import { nearRows, scopeParams } from '../support/checks.js';
+import { LocalSession } from '../support/local-session.js';
+import { dailySeries, loadRaw, marketRef, sdSample, type RawData, type RefScope } from '../support/reference.js';
+import { benchmarkLineRef, riskRef, symbolBenchmarkRef } from '../support/risk-reference.js';
+
+let dir: string;
+let session: LocalSession;
+let raw: RawData;
+let capital: (run: string) => number | null;
+let days: { iso: string; first: number; last: number }[];
+let sectors: string[];
+let symbols: string[];
+
+before(async () => {
+  dir = await tinyDataset();
+  session = await LocalSession.open(dir);
+  raw = await loadRaw(dir);
+  capital = (run) => session.store.catalog.runs.get(run)?.capital ?? null;
+  const byDay = new Map<string, { iso: string; first: number; last: number }>();
+  for (const b of raw.bars) {
+    const d = byDay.get(b.day) ?? byDay.set(b.day, { iso: b.day, first: b.ts, last: b.ts }).get(b.day)!;
+    d.first = Math.min(d.first, b.ts);
+    d.last = Math.max(d.last, b.ts);
+  }
+  days = [...byDay.values()].sort((a, b) => a.first - b.first);
+  sectors = [...new Set(raw.bars.map((b) => b.sector))].sort();
+  symbols = [...new Set(raw.bars.map((b) => b.symbol))].sort();
+});
+
+after(() => session?.close());
+
+const BAR = 5 * 60_000;
+/** A range from the middle of day a to the middle of day b: both ends cut a day. */
+const cutRange = (a: number, b: number) => ({ from: days[a]!.first + 37 * BAR + 60_000, to: days[b]!.first + 20 * BAR + 1 });
+
+const cases: [string, () => RefScope][] = [
+  ['everything', () => ({})],
+  ['one run, a range cutting two days', () => ({ runs: [raw.runs[1]!], ...cutRange(1, 6) })],
+  ['a sector over a cut range', () => ({ ...cutRange(2, 7), sectors: [sectors[1]!] })],
+  ['two symbols, every day', () => ({ symbols: [symbols[3]!, symbols[8]!] })],
+  ['trade filters: long trades', () => ({ sides: ['long'] })],
+  ['a run of one day', () => ({ runs: [raw.runs[0]!], from: days[4]!.first, to: days[4]!.last })],
+  ['an empty range before the data', () => ({ from: days[0]!.first - 10 * 86_400_000, to: days[0]!.first - 86_400_000 })],
+];
+
+test('the hello names the default benchmark as the equal-weighted market; the risk-free rate defaults to 0', () => {
+  assert.equal(session.store.schema.benchmark.kind, 'market');
+  assert.match(session.store.schema.benchmark.name, /^Equal-weighted market \(\d+ symbols\)$/);
+  assert.equal(session.store.schema.riskFreeRate, 0);
+});
+
+for (const [name, scope] of cases) {
+  test(`risk: ${name}`, async () => {
+    const s = scope();
+    const answer = await session.ask({ query: 'risk', params: scopeParams(s) });
+    assert.deepEqual(answer.tables[0]!.schema.fields.map((f) => f.name), [...RISK_COLUMNS]);
+    nearRows(answer.rows, riskRef(raw, s, capital, marketRef(raw)), 'risk', 1e-8);
+    for (const row of answer.rows) for (const [k, v] of Object.entries(row)) assert.ok(typeof v !== 'number' || Number.isFinite(v), `${k} is ${v}`);
+    if (name === 'a run of one day') {
+      const row = answer.rows[0]!;
+      assert.equal(row.days, 1);
+      for (const k of ['beta', 'alpha', 'correlation', 'tracking_error', 'information_ratio', 'sharpe', 'psr']) assert.equal(row[k], null, k);
+    }
+    if (name.startsWith('an empty range')) {
+      for (const row of answer.rows) {
+        assert.equal(row.days, 0);
+        assert.equal(row.trades, 0);
+        assert.equal(row.total_pnl, null);
+      }
+    }
+    // The answer never reads the bar table of symbols for whole days.
+    if (name === 'everything') assert.doesNotMatch(answer.outcome.source, /\bbars\b|bars_by_time/);
+  });
+}
+
+test('risk and summary: the risk-free rate of the request goes into Sharpe, Sortino and alpha', async () => {
+  const s: RefScope = { ...cutRange(1, 8) };
+  const rate = 0.04;
+  const answer = await session.ask({ query: 'risk', params: { ...scopeParams(s), riskFreeRate: rate } });
+  nearRows(answer.rows, riskRef(raw, s, capital, marketRef(raw), rate), 'risk at 4%', 1e-8);
+  const summary = await session.ask({ query: 'summary', params: { ...scopeParams(s), riskFreeRate: rate } });
+  const rf = (1 + rate) ** (1 / 252) - 1;
+  const want = raw.runs.map((run) => {
+    const rets = dailySeries(raw, s, capital).filter((d) => d.run === run).map((d) => d.ret! - rf);
+    const m = rets.reduce((a, b) => a + b, 0) / rets.length;
+    const sd = sdSample(rets.map((x) => x + rf))!;
+    const downside = Math.sqrt(rets.reduce((a, x) => a + Math.min(x, 0) ** 2, 0) / rets.length);
+    return { run_id: run, sharpe: (m / sd) * Math.sqrt(252), sortino: (m * 252) / (downside * Math.sqrt(252)) };
+  });
+  nearRows(summary.rows, want, 'summary at 4%', 1e-9);
+  const zero = await session.ask({ query: 'summary', params: scopeParams(s) });
+  assert.ok((zero.rows[0]!.sharpe as number) > (summary.rows[0]!.sharpe as number), 'a positive rate lowers Sharpe');
+});
+
+test('benchmark: the line is the run capital in the benchmark over the range', async () => {
+  for (const s of [{}, { runs: [raw.runs[1]!], ...cutRange(2, 6), sectors: [sectors[0]!] }] as RefScope[]) {
+    const answer = await session.ask({ query: 'benchmark', params: scopeParams(s) });
+    nearRows(answer.rows, benchmarkLineRef(raw, s, capital, marketRef(raw)), 'benchmark line', 1e-8);
+  }
+});
+
+test('risk: a symbol of the dataset as the benchmark, and the risk-free rate of tickscope.json as the default', async () => {
+  const symbol = symbols[2]!;
+  const named = await LocalSession.open(dir, 1, { description: { benchmark: symbol, riskFreeRate: 0.03 } });
+  try {
+    assert.deepEqual({ kind: named.store.schema.benchmark.kind, name: named.store.schema.benchmark.name }, { kind: 'symbol', name: symbol });
+    assert.equal(named.store.schema.riskFreeRate, 0.03);
+    const s: RefScope = { ...cutRange(1, 7) };
+    const answer = await named.ask({ query: 'risk', params: scopeParams(s) });
+    nearRows(answer.rows, riskRef(raw, s, capital, symbolBenchmarkRef(raw, symbol), 0.03), 'risk vs symbol at 3%', 1e-8);
+    const asked = await named.ask({ query: 'risk', params: { ...scopeParams(s), riskFreeRate: 0 } });
+    nearRows(asked.rows, riskRef(raw, s, capital, symbolBenchmarkRef(raw, symbol), 0), 'the request wins over the dataset', 1e-8);
+  } finally {
+    named.close();
+  }
+});
+
+test('risk: a benchmark file of prices with missing days aligns on the days both have a return', async () => {
+  // Prices on every day but the 3rd and the 6th: the days after a gap carry the return over it.
+  const folder = path.join(repoRoot(), '.cache', 'test-benchmarks');
+  await mkdir(folder, { recursive: true });
+  const file = path.join(folder, 'prices-with-gaps.csv');
+  const kept = days.filter((_, i) => i !== 2 && i !== 5);
+  const prices = kept.map((d, i) => ({ date: d.iso, price: 100 * (1 + 0.01 * Math.sin(i * 1.7)) + i * 0.3 }));
+  await writeFile(file, `date,price\n${prices.map((p) => `${p.date},${p.price}`).join('\n')}\n`);
+  const want = new Map<string, number | null>(prices.map((p, i) => [p.date, i === 0 ? null : p.price / prices[i - 1]!.price - 1]));
+  const withFile = await LocalSession.open(dir, 1, { description: { benchmark: file } });
+  try {
+    assert.equal(withFile.store.schema.benchmark.kind, 'file');
+    for (const s of [{}, { runs: [raw.runs[0]!], ...cutRange(1, 8) }] as RefScope[]) {
+      const answer = await withFile.ask({ query: 'risk', params: scopeParams(s) });
+      const ref = riskRef(raw, s, capital, want);
+      nearRows(answer.rows, ref, 'risk vs file', 1e-8);
+      for (const row of answer.rows) assert.ok((row.benchmark_days as number) < (row.days as number));
+      const line = await withFile.ask({ query: 'benchmark', params: scopeParams(s) });
+      nearRows(line.rows, benchmarkLineRef(raw, s, capital, want), 'benchmark line vs file', 1e-8);
+    }
+  } finally {
+    withFile.close();
+  }
+});
+
+test('risk: a benchmark file among the inputs (returns, two rows some days, days missing) is the benchmark, not bars', async () => {
+  const copy = path.join(repoRoot(), '.cache', 'test-benchmarks', 'tiny-with-benchmark');
+  await rm(copy, { recursive: true, force: true });
+  await cp(dir, copy, { recursive: true });
+  // Two returns on even days (compounded into the day's), none on the 4th and 7th day.
+  const rows: string[] = [];
+  const want = new Map<string, number | null>();
+  days.forEach((d, i) => {
+    if (i === 3 || i === 6) return;
+    const a = 0.004 * Math.cos(i);
+    const b = i % 2 === 0 ? -0.002 * i : null;
+    rows.push(`${new Date(d.first).toISOString()},${a}`);
+    if (b !== null) rows.push(`${new Date(d.last).toISOString()},${b}`);
+    want.set(d.iso, b === null ? a : (1 + a) * (1 + b) - 1);
+  });
+  await writeFile(path.join(copy, 'benchmark.csv'), `ts,return\n${rows.join('\n')}\n`);
+  const withInput = await LocalSession.open(copy);
+  try {
+    assert.deepEqual({ kind: withInput.store.schema.benchmark.kind, name: withInput.store.schema.benchmark.name }, { kind: 'file', name: 'benchmark.csv' });
+    assert.equal(withInput.store.schema.barCount, session.store.schema.barCount, 'the benchmark file is not read as bars');
+    for (const s of [{}, { runs: [raw.runs[1]!], ...cutRange(2, 8), sectors: [sectors[2]!] }] as RefScope[]) {
+      const answer = await withInput.ask({ query: 'risk', params: scopeParams(s) });
+      nearRows(answer.rows, riskRef(raw, s, capital, want), 'risk vs input file', 1e-8);
+      const line = await withInput.ask({ query: 'benchmark', params: scopeParams(s) });
+      nearRows(line.rows, benchmarkLineRef(raw, s, capital, want), 'benchmark line vs input file', 1e-8);
+    }
+  } finally {
+    withInput.close();
+  }
+});
+
+test('risk: a benchmark that is neither a symbol nor a file fails preparation, saying so', async () => {
+  await assert.rejects(LocalSession.open(dir, 1, { description: { benchmark: 'NO-SUCH-THING' } }), /benchmark 'NO-SUCH-THING'.*neither a symbol of the dataset nor a readable file/);
+});

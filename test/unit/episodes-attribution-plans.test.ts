@@ -1,0 +1,168 @@
+// The episodes and attribution planners at the string level, without a store: which tables answer
+// them (never the bar table), every client value bound, and the episode pass over hand-made
+// daily P&L whose episodes are worked out by hand below.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { QueryRequest } from '../../shared/messages.js';
+import { planRequest } from '../../server/session/queries/index.js';
+import { deepestFirst, drawdownEpisodes } from '../../server/session/queries/episodes.js';
+import type { Statement } from '../../server/session/queries/plan.js';
+import { tradingCalendar, type Catalog } from '../../server/session/store.js';
+import { TradingTime } from '../../shared/trading-time.js';
+
+const RUN = "base' OR '1'='1";
+const SECTOR = "Tech'; DROP TABLE bars; --";
+const SYMBOL = "x' OR 1=1 --";
+const INJECTED = ["' OR", 'OR 1=1', 'DROP TABLE', '--'];
+const BAR = 5 * 60_000;
+const DAY1 = Date.UTC(2024, 0, 2);
+
+function catalog(): Catalog {
+  const days = [0, 1, 2].map((i) => {
+    const midnight = DAY1 + i * 86_400_000;
+    return { iso: new Date(midnight).toISOString().slice(0, 10), first: midnight + 14.5 * 3_600_000, last: midnight + 21 * 3_600_000 };
+  });
+  const calendar = tradingCalendar(days, BAR);
+  return {
+    timezone: { zone: 'UTC', source: 'test' },
+    bars: { origin: 'input', period: 'intraday' },
+    benchmark: { kind: 'market', name: 'Equal-weighted market (2 symbols)', source: 'test' },
+    riskFreeRate: 0,
+    runs: new Map([RUN, 'alt'].map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
+    sectors: new Set([SECTOR, 'Energy']),
+    symbols: new Map([
+      [SYMBOL, SECTOR],
+      ['AAPL', 'Energy'],
+    ]),
+    tags: new Set(['q1']),
+    days,
+    calendar,
+    tradingTime: new TradingTime(calendar),
+    tradeCount: 10,
+  };
+}
+
+const CUT_RANGE = { from: DAY1 + 16 * 3_600_000, to: DAY1 + 2 * 86_400_000 + 15 * 3_600_000 };
+
+/** The look-ups a plan ran and its statements; each look-up answers `missing` for every count it asks. */
+async function planned(query: 'episodes' | 'attribution', params: object, missing = 0): Promise<{ lookups: Statement[]; statements: Statement[] }> {
+  const request = { type: 'request', id: 1, query, params } as QueryRequest;
+  const lookups: Statement[] = [];
+  const plan = await planRequest(request, catalog())(async (sql, values) => {
+    lookups.push({ sql, params: values });
+    return [[BigInt(missing), BigInt(missing)]];
+  });
+  return { lookups, statements: plan.statements };
+}
+
+async function statementsOf(query: 'episodes' | 'attribution', params: object): Promise<Statement[]> {
+  return (await planned(query, params)).statements;
+}
+
+function assertBound(statement: Statement): void {
+  const placeholders = new Set([...statement.sql.matchAll(/\$(\w+)/g)].map((m) => m[1]!));
+  assert.deepEqual([...placeholders].sort(), Object.keys(statement.params).sort(), `placeholders and parameters differ in\n${statement.sql}`);
+  for (const piece of [RUN, SECTOR, SYMBOL, ...INJECTED]) assert.ok(!statement.sql.includes(piece), `${JSON.stringify(piece)} is in the SQL text`);
+}
+
+/** Tables named after FROM or JOIN. */
+const tablesOf = (sql: string) => new Set([...sql.matchAll(/\b(?:FROM|JOIN)\s+([a-z_]+)/g)].map((m) => m[1]!));
+
+test('episodes read the day rollups and the bar rollups for cut days, never bars', async () => {
+  for (const params of [{ limit: 5 }, { limit: 5, runs: [RUN], ...CUT_RANGE }, { limit: 5, ...CUT_RANGE, filters: { sectors: [SECTOR] } }]) {
+    const [statement] = (await statementsOf('episodes', params)) as [Statement];
+    assertBound(statement);
+    assert.equal(typeof statement.compute, 'function');
+    const tables = tablesOf(statement.sql);
+    assert.ok(tables.has('portfolio_day'), [...tables].join(', '));
+    assert.ok(!tables.has('bars'), `episodes read bars:\n${statement.sql}`);
+  }
+});
+
+test('attribution of a cut range: day rollups, bars_by_time for the cut days and the positions, never bars', async () => {
+  for (const params of [{ ...CUT_RANGE }, { ...CUT_RANGE, sector: SECTOR }, { runs: [RUN], ...CUT_RANGE, filters: { sectors: [SECTOR], tags: ['q1'] } }]) {
+    const [statement] = (await statementsOf('attribution', params)) as [Statement];
+    assertBound(statement);
+    const tables = tablesOf(statement.sql);
+    assert.ok(!tables.has('bars'), `attribution read bars:\n${statement.sql}`);
+    assert.ok(tables.has('bars_by_time') || tables.has('sector_bar'), [...tables].join(', '));
+    // The starting positions: the last bar before `from`, exclusive; the marks: the last at or before `to`.
+    assert.match(statement.sql, /ts < make_timestamp\(\$\w+::BIGINT\)/);
+    assert.match(statement.sql, /ts <= make_timestamp\(\$\w+::BIGINT\)/);
+    assert.ok(Object.values(statement.params).includes(BigInt(CUT_RANGE.from * 1000)));
+  }
+});
+
+test('attribution by symbol of one sector binds the sector; an unknown sector is refused', async () => {
+  const [statement] = (await statementsOf('attribution', { sector: SECTOR })) as [Statement];
+  assert.ok(Object.values(statement.params).includes(SECTOR));
+  assert.match(statement.sql, /symbol AS key/);
+  await assert.rejects(statementsOf('attribution', { sector: 'Nope' }), /unknown sector "Nope"/);
+});
+
+test('attribution: the days before the recent window are read only when a look-up finds a symbol missing from it', async () => {
+  // A catalog of 3 days is all within the window: no look-up, no lower bound.
+  const few = await planned('attribution', CUT_RANGE);
+  assert.equal(few.lookups.length, 0);
+  // A longer history: the look-up counts the pairs without a row in the last days before each boundary.
+  const long = catalog();
+  const days = Array.from({ length: 12 }, (_, i) => {
+    const midnight = DAY1 + i * 86_400_000;
+    return { iso: new Date(midnight).toISOString().slice(0, 10), first: midnight + 14.5 * 3_600_000, last: midnight + 21 * 3_600_000 };
+  });
+  const wide = { ...long, days, calendar: tradingCalendar(days, BAR) };
+  const range = { from: days[9]!.first + 3_600_000, to: days[11]!.first + 3_600_000 };
+  for (const [missing, lowerBounds] of [[0, 2], [2, 0]] as const) {
+    const lookups: Statement[] = [];
+    const plan = await planRequest({ type: 'request', id: 1, query: 'attribution', params: { ...range, runs: [RUN] } } as QueryRequest, wide)(async (sql, values) => {
+      lookups.push({ sql, params: values });
+      return [[BigInt(missing), BigInt(missing)]];
+    });
+    assert.equal(lookups.length, 1);
+    assertBound(lookups[0]!);
+    assert.match(lookups[0]!.sql, /FROM symbol_total WHERE/);
+    const [statement] = plan.statements as [Statement];
+    assertBound(statement);
+    // The recent windows' lower bounds (day >= ...) are there only when nothing is missing.
+    const held = statement.sql.slice(statement.sql.indexOf('group_held AS ('), statement.sql.indexOf('group_trades AS ('));
+    assert.equal([...held.matchAll(/day >= \$\w+::DATE/g)].length, lowerBounds, held);
+  }
+});
+
+test('attribution over everything has no starting positions (nothing is held before the first bar)', async () => {
+  const [statement] = (await statementsOf('attribution', {})) as [Statement];
+  assert.match(statement.sql, /group_held AS \(SELECT NULL::VARCHAR AS run_id/);
+});
+
+test('drawdown episodes of a compounding wealth index, worked by hand', () => {
+  // Capital 100: wealth 1.1, 0.99, 1.089, 1.2, 1.08, 1.08 -> episodes: peak day 0 (1.1), trough day 1,
+  // recovery day 3 (1.2 >= 1.1); then peak day 3, trough day 4, open at the end.
+  const wealth = [1.1, 0.99, 1.089, 1.2, 1.08, 1.08];
+  const pnl = wealth.map((w, i) => (w / (i === 0 ? 1 : wealth[i - 1]!) - 1) * 100);
+  const episodes = drawdownEpisodes(pnl, 100);
+  assert.equal(episodes.length, 2);
+  const [first, second] = episodes as [(typeof episodes)[0], (typeof episodes)[0]];
+  assert.deepEqual([first.peak, first.trough, first.recovery], [0, 1, 3]);
+  assert.ok(Math.abs(first.depth - (0.99 / 1.1 - 1)) < 1e-12);
+  assert.ok(Math.abs(first.depthPnl - pnl[1]!) < 1e-12);
+  assert.deepEqual([second.peak, second.trough, second.recovery], [3, 4, null]);
+  assert.ok(Math.abs(second.depth - (1.08 / 1.2 - 1)) < 1e-12);
+  assert.deepEqual(deepestFirst(episodes, true).map((e) => e.peak), [0, 3]);
+});
+
+test('drawdown episodes from the start, and in dollars without a capital base', () => {
+  // Cumulative P&L -5, -8, 2, 2, -1: from the start (peak -1) to day 1, recovered day 2; then
+  // the level 2 at days 2 and 3: the peak is the last of them, day 3; trough day 4, open.
+  const episodes = drawdownEpisodes([-5, -3, 10, 0, -3], null);
+  assert.deepEqual(
+    episodes.map((e) => [e.peak, e.trough, e.recovery, e.depthPnl]),
+    [
+      [-1, 1, 2, -8],
+      [3, 4, null, -3],
+    ],
+  );
+  assert.ok(episodes.every((e) => Number.isNaN(e.depth)));
+  assert.deepEqual(deepestFirst(episodes, false).map((e) => e.depthPnl), [-8, -3]);
+  assert.deepEqual(drawdownEpisodes([], null), []);
+  assert.deepEqual(drawdownEpisodes([1, 2, 0], 100), []);
+});

@@ -1,0 +1,149 @@
+// The plans of `risk` and `benchmark` (no database): what they read, that every client value is
+// bound, that whole days never touch a bar table; and the return statistics they compute
+// (risk-metrics.ts) against values known in closed form.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { QueryRequest } from '../../shared/messages.js';
+import { TradingTime } from '../../shared/trading-time.js';
+import { planRequest } from '../../server/session/queries/index.js';
+import type { Statement } from '../../server/session/queries/plan.js';
+import { topTradeCount } from '../../server/session/queries/risk.js';
+import { dailyRiskFree, moments, normalCdf, probabilisticSharpe, relative, sharpe, sortino } from '../../server/session/queries/risk-metrics.js';
+import { tradingCalendar, type Catalog } from '../../server/session/store.js';
+
+const RUN = "base'; DROP TABLE runs; --";
+const OTHER_RUN = 'alt';
+const SECTOR = "Tech' OR 1=1 --";
+const SYMBOL = 'AAPL';
+const DAY1 = Date.UTC(2024, 0, 2);
+
+function catalog(): Catalog {
+  const days = [0, 1, 2].map((i) => {
+    const midnight = DAY1 + i * 86_400_000;
+    return { iso: new Date(midnight).toISOString().slice(0, 10), first: midnight + 14.5 * 3_600_000, last: midnight + 21 * 3_600_000 };
+  });
+  const calendar = tradingCalendar(days, 5 * 60_000);
+  return {
+    timezone: { zone: 'UTC', source: 'test' },
+    bars: { origin: 'input', period: 'intraday' },
+    benchmark: { kind: 'market', name: 'Equal-weighted market (2 symbols)', source: 'test' },
+    riskFreeRate: 0.02,
+    runs: new Map([RUN, OTHER_RUN].map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
+    sectors: new Set([SECTOR, 'Energy']),
+    symbols: new Map([
+      [SYMBOL, SECTOR],
+      ['XOM', 'Energy'],
+    ]),
+    tags: new Set(),
+    days,
+    calendar,
+    tradingTime: new TradingTime(calendar),
+    tradeCount: 1000,
+  };
+}
+
+const CUT_RANGE = { from: DAY1 + 16 * 3_600_000, to: DAY1 + 2 * 86_400_000 + 15 * 3_600_000 };
+
+async function plan(query: 'risk' | 'benchmark', params: object, tradeCounts: [string, number][] = [[RUN, 250]]) {
+  const lookups: Statement[] = [];
+  const planned = await planRequest({ type: 'request', id: 1, query, params } as QueryRequest, catalog())(async (sql, bound) => {
+    lookups.push({ sql, params: bound });
+    return /sum\(pnl_n\)/.test(sql) ? tradeCounts : [];
+  });
+  return { lookups, statements: planned.statements, source: planned.source, notes: planned.notes };
+}
+
+function assertBound(statement: Statement): void {
+  const placeholders = new Set([...statement.sql.matchAll(/\$(\w+)/g)].map((m) => m[1]!));
+  assert.deepEqual([...placeholders].sort(), Object.keys(statement.params).sort(), `placeholders and parameters differ in\n${statement.sql}`);
+  for (const value of [RUN, SECTOR, 'DROP TABLE', 'OR 1=1']) assert.ok(!statement.sql.includes(value), `${value} is in the SQL text`);
+}
+
+test('risk over everything: trade counts, the best trades of each run with trades, the symbols, the daily rows; no bar table', async () => {
+  const { lookups, statements, source, notes } = await plan('risk', {});
+  assert.equal(lookups.length, 3);
+  assert.match(lookups[0]!.sql, /sum\(pnl_n\)/);
+  assert.match(lookups[0]!.sql, /FROM trade_day/);
+  // 250 trades: the best 3 (1%, rounded up) and 13 (5%) of the one run that has trades.
+  assert.match(lookups[1]!.sql, /FROM trade_list\s+WHERE .* ORDER BY pnl DESC, trade_id LIMIT \$\w+::BIGINT/s);
+  assert.ok(Object.values(lookups[1]!.params).includes(13n) && Object.values(lookups[1]!.params).includes(3n));
+  assert.equal(lookups[1]!.sql.match(/UNION ALL/g), null, 'a run without trades reads none');
+  assert.match(lookups[2]!.sql, /FROM symbol_day_by_day/);
+  const [statement] = statements as [Statement];
+  assert.match(statement.sql, /LEFT JOIN benchmark_day m ON m\.day = d\.day/);
+  for (const s of [...lookups, statement]) {
+    assertBound(s);
+    assert.doesNotMatch(s.sql, /\bFROM (bars|bars_by_time|portfolio_bar|sector_bar)\b/, 'whole days come from rollups');
+  }
+  assert.doesNotMatch(source, /\bbars\b/);
+  assert.deepEqual(notes, ['benchmark: Equal-weighted market (2 symbols)']);
+});
+
+test('risk over a cut range with dimension and trade filters: cut days from bar tables, every value bound', async () => {
+  const { lookups, statements, notes } = await plan('risk', { runs: [RUN], ...CUT_RANGE, filters: { sectors: [SECTOR], sides: ['long'] } });
+  const [statement] = statements as [Statement];
+  for (const s of [...lookups, statement]) assertBound(s);
+  assert.ok(Object.values(statement.params).includes(SECTOR) && Object.values(statement.params).includes(RUN));
+  assert.match(statement.sql, /FROM sector_bar WHERE/);
+  assert.match(lookups[2]!.sql, /FROM bars_by_time WHERE/);
+  assert.ok(Object.values(lookups[1]!.params).includes('long'), 'the side filter selects the best trades');
+  assert.equal(notes.length, 2);
+});
+
+test('risk with no trades in scope asks for no best trades', async () => {
+  const { lookups } = await plan('risk', {}, []);
+  assert.equal(lookups.length, 2);
+  assert.doesNotMatch(lookups[1]!.sql, /trade_list/);
+});
+
+test('benchmark: the runs calendar and benchmark_day; dimension filters do not reach it', async () => {
+  const { lookups, statements } = await plan('benchmark', { runs: [RUN], filters: { sectors: [SECTOR] } });
+  assert.equal(lookups.length, 0);
+  const [statement] = statements as [Statement];
+  assertBound(statement);
+  assert.ok(!Object.values(statement.params).includes(SECTOR));
+  assert.match(statement.sql, /FROM portfolio_day/);
+  assert.match(statement.sql, /LEFT JOIN benchmark_day/);
+});
+
+test('the best 1% and 5% of n trades: at least one, rounded up, without floating-point overshoot', () => {
+  assert.deepEqual([1, 99, 100, 101, 250, 2000].map((n) => topTradeCount(0.01, n)), [1, 1, 1, 2, 3, 20]);
+  assert.deepEqual([1, 20, 100, 101].map((n) => topTradeCount(0.05, n)), [1, 1, 5, 6]);
+  assert.equal(topTradeCount(0.05, 0), 0);
+});
+
+test('normal distribution function: known values', () => {
+  const known: [number, number][] = [
+    [0, 0.5],
+    [1, 0.8413447460685429],
+    [-1, 0.15865525393145707],
+    [1.959963984540054, 0.975],
+    [0.3, 0.6179114221889527],
+    [-3.5, 0.00023262907903552504],
+    [6, 0.9999999990134123],
+  ];
+  for (const [z, p] of known) assert.ok(Math.abs(normalCdf(z) - p) < 1e-13, `Φ(${z}) = ${normalCdf(z)}, want ${p}`);
+});
+
+test('return statistics: risk-free rate, Sharpe, Sortino, moments, PSR and the benchmark-relative set', () => {
+  assert.ok(Math.abs((1 + dailyRiskFree(0.05)) ** 252 - 1.05) < 1e-12);
+  const r = [0.01, -0.02, 0.015, 0.003, -0.004];
+  // mean 0.0008; squared deviations sum to 0.0007468
+  assert.ok(Math.abs(sharpe(r, 0) - (0.0008 / Math.sqrt(0.0007468 / 4)) * Math.sqrt(252)) < 1e-12);
+  assert.ok(Math.abs(sortino(r, 0) - (0.0008 * 252) / (Math.sqrt((0.0004 + 0.000016) / 5) * Math.sqrt(252))) < 1e-12);
+  const symmetric = moments([-1, 0, 1]);
+  assert.equal(symmetric.skew, 0);
+  assert.ok(Math.abs(symmetric.kurtosis - 1.5) < 1e-12);
+  // Normal-looking returns with a clearly positive Sharpe over many days: PSR near 1; one day: undefined.
+  const many = Array.from({ length: 500 }, (_, i) => 0.001 + 0.01 * Math.sin(i * 2.399));
+  assert.ok(probabilisticSharpe(many, 0) > 0.97);
+  assert.ok(Number.isNaN(probabilisticSharpe([0.01], 0)));
+  // A run that is twice its benchmark: beta 2, correlation 1, up and down capture above 1.
+  const b = [0.01, -0.005, 0.002, -0.012, 0.007];
+  const rel = relative(b.map((x) => 2 * x), b, 0);
+  assert.ok(Math.abs(rel.beta - 2) < 1e-12 && Math.abs(rel.correlation - 1) < 1e-12);
+  assert.ok(Math.abs(rel.alpha) < 1e-12);
+  assert.ok(rel.upCapture > 1 && rel.downCapture > 1);
+  const one = relative([0.01], [0.02], 0);
+  assert.ok(Number.isNaN(one.beta) && Number.isNaN(one.correlation) && Number.isNaN(one.trackingError));
+});

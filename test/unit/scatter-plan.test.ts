@@ -1,0 +1,162 @@
+// The scatter's SQL and the close hour and weekday filters at the string level, without a store:
+// which table answers, how the sample is drawn, and that every client value is bound.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { QueryRequest } from '../../shared/messages.js';
+import { planRequest } from '../../server/session/queries/index.js';
+import type { Statement } from '../../server/session/queries/plan.js';
+import { planScatter } from '../../server/session/queries/scatter.js';
+import { closeTimeConditions, hasTradeFilters, resolveScope, tradeConditions } from '../../server/session/queries/scope.js';
+import { Binder } from '../../server/session/queries/sql.js';
+import { tradingCalendar, type Catalog } from '../../server/session/store.js';
+import { TradingTime } from '../../shared/trading-time.js';
+
+const RUN = "base' OR '1'='1";
+const SECTOR = "Tech'; DROP TABLE bars; --";
+const SYMBOL = "x' OR 1=1 --";
+const TAG = 'breakout"; --';
+const INJECTED = ["' OR", 'OR 1=1', 'DROP TABLE', '--', '";'];
+const DAY1 = Date.UTC(2024, 0, 2);
+
+function catalog(zone = 'UTC'): Catalog {
+  const days = [0, 1, 2].map((i) => {
+    const midnight = DAY1 + i * 86_400_000;
+    return { iso: new Date(midnight).toISOString().slice(0, 10), first: midnight + 14.5 * 3_600_000, last: midnight + 21 * 3_600_000 };
+  });
+  const calendar = tradingCalendar(days, 5 * 60_000);
+  return {
+    timezone: { zone, source: 'test' },
+    bars: { origin: 'input', period: 'intraday' },
+    runs: new Map([RUN, 'alt'].map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
+    sectors: new Set([SECTOR, 'Energy']),
+    symbols: new Map([
+      [SYMBOL, SECTOR],
+      ['AAPL', 'Energy'],
+    ]),
+    tags: new Set([TAG]),
+    days,
+    calendar,
+    tradingTime: new TradingTime(calendar),
+    tradeCount: 1000,
+    benchmark: { kind: 'market', name: 'Equal-weighted market (2 symbols)', source: 'test' },
+    riskFreeRate: 0,
+  };
+}
+
+const CUT_RANGE = { from: DAY1 + 16 * 3_600_000, to: DAY1 + 2 * 86_400_000 + 15 * 3_600_000 };
+
+/** Runs a planner whose count look-up answers `count`; returns the look-ups and the statement. */
+async function planned(params: object, options: { cap?: number; count?: bigint; zone?: string } = {}) {
+  const lookups: string[] = [];
+  const plan = await planScatter(params as never, catalog(options.zone), options.cap)(async (sql) => {
+    lookups.push(sql);
+    return [[options.count ?? 42n]];
+  });
+  assert.equal(plan.statements.length, 1);
+  return { lookups, plan, statement: plan.statements[0]! };
+}
+
+function assertBound(statement: Statement): void {
+  const placeholders = new Set([...statement.sql.matchAll(/\$(\w+)/g)].map((m) => m[1]!));
+  assert.deepEqual([...placeholders].sort(), Object.keys(statement.params).sort(), statement.sql);
+  for (const piece of [RUN, SECTOR, SYMBOL, TAG, ...INJECTED]) assert.ok(!statement.sql.includes(piece), `${piece} in\n${statement.sql}`);
+}
+
+const noBars = (sql: string) => assert.doesNotMatch(sql, /\b(bars|bars_by_time|portfolio_bar|sector_bar)\b(?!_)/, sql);
+
+test('scatter of every trade, more than the cap: a filter on the entry rank, no count, no sort', async () => {
+  const { lookups, plan, statement } = await planned({}, { cap: 100 });
+  assert.equal(lookups.length, 0, 'the catalog knows the count of every trade');
+  assert.equal(plan.total, 1000);
+  assert.match(statement.sql, /FROM trade_list\s+WHERE \(rk_entry_ts \* \$\w+::BIGINT\) % \$\w+::BIGINT < \$\w+::BIGINT ORDER BY rk_entry_ts/);
+  assert.doesNotMatch(statement.sql, /OVER/);
+  assert.deepEqual(Object.values(statement.params), [100n, 1000n, 100n]);
+  assert.match(plan.notes.join(' '), /100 of 1000 trades/);
+  assertBound(statement);
+  noBars(statement.sql);
+});
+
+test('scatter of filtered trades within the cap: every matching trade in entry order, values bound', async () => {
+  const params = { runs: [RUN], ...CUT_RANGE, filters: { sectors: [SECTOR], tags: [TAG], sides: ['long'], pnl: { min: -100 }, hours: [14], weekdays: [1, 5] } };
+  const { lookups, plan, statement } = await planned(params, { count: 42n });
+  assert.equal(lookups.length, 1);
+  assert.match(lookups[0]!, /^SELECT count\(\*\) FROM trade_list WHERE/);
+  assert.equal(plan.total, 42);
+  assert.deepEqual(plan.notes, []);
+  assert.match(statement.sql, /FROM trade_list WHERE .* ORDER BY rk_entry_ts$/s);
+  assert.doesNotMatch(statement.sql, /OVER|%/);
+  for (const value of [RUN, SECTOR, TAG, 'long', '-100', 14n, 1n, 5n]) assert.ok(Object.values(statement.params).includes(value), `${String(value)} is not bound`);
+  assertBound(statement);
+  noBars(statement.sql);
+});
+
+test('scatter of filtered trades above the cap: numbered in entry order, every (n/cap)-th kept', async () => {
+  const { statement, plan } = await planned({ ...CUT_RANGE }, { cap: 20_000, count: 1_200_000n });
+  // Only the rank is sorted; the sampled trades' columns are read by rank afterwards.
+  assert.match(statement.sql, /numbered AS \(\s*SELECT rk_entry_ts AS rk, row_number\(\) OVER \(ORDER BY rk_entry_ts\) - 1 AS i FROM trade_list WHERE/);
+  assert.match(statement.sql, /sampled AS \(SELECT rk FROM numbered WHERE \(i \* \$\w+::BIGINT\) % \$\w+::BIGINT < \$\w+::BIGINT\)/);
+  assert.match(statement.sql, /FROM trade_list WHERE rk_entry_ts IN \(SELECT rk FROM sampled\) ORDER BY rk_entry_ts$/);
+  assert.ok(Object.values(statement.params).includes(1_200_000n));
+  assert.match(plan.notes.join(' '), /20000 of 1200000 trades, evenly spaced in entry order/);
+  assertBound(statement);
+  noBars(statement.sql);
+});
+
+test('scatter under a symbols filter reads the base trades table in the order of the entry rank', async () => {
+  const { lookups, statement, plan } = await planned({ filters: { symbols: [SYMBOL] } }, { cap: 10, count: 50n });
+  assert.match(lookups[0]!, /FROM trades t LEFT JOIN symbols s/);
+  assert.equal(plan.source, 'trades');
+  assert.match(statement.sql, /ORDER BY entry_ts ASC NULLS LAST, run_id ASC, trade_id ASC\) - 1 AS i/);
+  assert.match(statement.sql, /WHERE \(i \* \$\w+::BIGINT\) % \$\w+::BIGINT < \$\w+::BIGINT ORDER BY i$/);
+  assertBound(statement);
+  noBars(statement.sql);
+});
+
+test('the scatter request is validated by the protocol and dispatched', async () => {
+  const planner = planRequest({ type: 'request', id: 1, query: 'scatter', params: { filters: { hours: [9] } } } as QueryRequest, catalog());
+  const plan = await planner(async () => [[3n]]);
+  assert.equal(plan.total, 3);
+});
+
+test('close hour and weekday filters: the exchange hour and UTC weekday of coalesce(exit_ts, entry_ts), bound', () => {
+  const scope = resolveScope({ filters: { hours: [15, 9, 9], weekdays: [7, 1] } }, catalog('America/New_York'));
+  assert.deepEqual(scope.trade.hours, [9, 15]);
+  assert.deepEqual(scope.trade.weekdays, [1, 7]);
+  assert.ok(hasTradeFilters(scope));
+  const b = new Binder();
+  const sql = closeTimeConditions(b, scope);
+  assert.equal(
+    sql,
+    "(hour(timezone('America/New_York', timezone('UTC', coalesce(exit_ts, entry_ts)))) IN ($p0::BIGINT, $p1::BIGINT)) AND (isodow((coalesce(exit_ts, entry_ts))::DATE) IN ($p2::BIGINT, $p3::BIGINT))",
+  );
+  assert.deepEqual(Object.values(b.params), [9n, 15n, 1n, 7n]);
+  // Part of every trade condition, so every trade measure honours them.
+  assert.ok(tradeConditions(new Binder(), scope).includes('isodow('));
+  // An empty list selects nothing, as an empty sector list does.
+  assert.equal(closeTimeConditions(new Binder(), resolveScope({ filters: { hours: [] } }, catalog())), '(FALSE)');
+  assert.equal(closeTimeConditions(new Binder(), resolveScope({}, catalog())), 'TRUE');
+});
+
+test('trade measures under an hour filter read the trades, not trade_day (which cannot cut a cut day by hour)', async () => {
+  const tradeSql = async (filters?: object) => {
+    const lookups: string[] = [];
+    const params = { ...CUT_RANGE, ...(filters ? { filters } : {}) };
+    await planRequest({ type: 'request', id: 1, query: 'summary', params } as QueryRequest, catalog())(async (sql) => {
+      lookups.push(sql);
+      return [];
+    });
+    return lookups.join('\n');
+  };
+  const filtered = await tradeSql({ hours: [10] });
+  assert.doesNotMatch(filtered, /trade_day/);
+  assert.match(filtered, /FROM trade_list WHERE .*hour\(coalesce\(exit_ts, entry_ts\)\) IN \(\$\w+::BIGINT\)/s);
+  assert.match(await tradeSql(), /trade_day/);
+});
+
+test('hour and weekday filters out of their ranges are refused by the protocol', async () => {
+  const { clientMessageValidator } = await import('../../shared/messages.js');
+  for (const filters of [{ hours: [24] }, { hours: [-1] }, { hours: [1.5] }, { weekdays: [0] }, { weekdays: [8] }]) {
+    const checked = clientMessageValidator.check({ type: 'request', id: 1, query: 'scatter', params: { filters } });
+    assert.equal(checked.ok, false, JSON.stringify(filters));
+  }
+});
