@@ -8,41 +8,20 @@ import { planRequest } from '../../server/session/queries/index.js';
 import { deepestFirst, drawdownEpisodes } from '../../server/session/queries/episodes.js';
 import type { Statement } from '../../server/session/queries/plan.js';
 import { tradingCalendar, type Catalog } from '../../server/session/store.js';
-import { TradingTime } from '../../shared/trading-time.js';
+import { TEST_CUT_RANGE, TEST_DAY1, testCatalog } from '../support/test-catalog.js';
 
 const RUN = "base' OR '1'='1";
 const SECTOR = "Tech'; DROP TABLE bars; --";
 const SYMBOL = "x' OR 1=1 --";
 const INJECTED = ["' OR", 'OR 1=1', 'DROP TABLE', '--'];
 const BAR = 5 * 60_000;
-const DAY1 = Date.UTC(2024, 0, 2);
+const DAY1 = TEST_DAY1;
 
 function catalog(): Catalog {
-  const days = [0, 1, 2].map((i) => {
-    const midnight = DAY1 + i * 86_400_000;
-    return { iso: new Date(midnight).toISOString().slice(0, 10), first: midnight + 14.5 * 3_600_000, last: midnight + 21 * 3_600_000 };
-  });
-  const calendar = tradingCalendar(days, BAR);
-  return {
-    timezone: { zone: 'UTC', source: 'test' },
-    bars: { origin: 'input', period: 'intraday' },
-    benchmark: { kind: 'market', name: 'Equal-weighted market (2 symbols)', source: 'test' },
-    riskFreeRate: 0,
-    runs: new Map([RUN, 'alt'].map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
-    sectors: new Set([SECTOR, 'Energy']),
-    symbols: new Map([
-      [SYMBOL, SECTOR],
-      ['AAPL', 'Energy'],
-    ]),
-    tags: new Set(['q1']),
-    days,
-    calendar,
-    tradingTime: new TradingTime(calendar),
-    tradeCount: 10,
-  };
+  return testCatalog({ runs: [RUN, 'alt'], symbols: [[SYMBOL, SECTOR], ['AAPL', 'Energy']], tags: ['q1'], tradeCount: 10 });
 }
 
-const CUT_RANGE = { from: DAY1 + 16 * 3_600_000, to: DAY1 + 2 * 86_400_000 + 15 * 3_600_000 };
+const CUT_RANGE = TEST_CUT_RANGE;
 
 /** The look-ups a plan ran and its statements; each look-up answers `missing` for every count it asks. */
 async function planned(query: 'episodes' | 'attribution', params: object, missing = 0): Promise<{ lookups: Statement[]; statements: Statement[] }> {

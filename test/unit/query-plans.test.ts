@@ -8,8 +8,8 @@ import type { DuckDBValue } from '@duckdb/node-api';
 import type { QueryRequest } from '../../shared/messages.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import type { Statement } from '../../server/session/queries/plan.js';
-import { tradingCalendar, type Catalog } from '../../server/session/store.js';
-import { TradingTime } from '../../shared/trading-time.js';
+import type { Catalog } from '../../server/session/store.js';
+import { TEST_CUT_RANGE, TEST_DAY1, testCatalog } from '../support/test-catalog.js';
 
 const RUN = "base' OR '1'='1";
 const OTHER_RUN = 'alt';
@@ -20,36 +20,14 @@ const TAG = 'breakout"; --';
 /** Pieces of the values above that would change a query's meaning if they were SQL text. */
 const INJECTED = ["' OR", 'OR 1=1', 'DROP TABLE', '--', '";'];
 
-const BAR = 5 * 60_000;
-const DAY1 = Date.UTC(2024, 0, 2);
+const DAY1 = TEST_DAY1;
 
 function catalog(): Catalog {
-  const days = [0, 1, 2].map((i) => {
-    const midnight = DAY1 + i * 86_400_000;
-    return { iso: new Date(midnight).toISOString().slice(0, 10), first: midnight + 14.5 * 3_600_000, last: midnight + 21 * 3_600_000 };
-  });
-  const calendar = tradingCalendar(days, BAR);
-  return {
-    timezone: { zone: 'UTC', source: 'test' },
-    bars: { origin: 'input', period: 'intraday' },
-    benchmark: { kind: 'market', name: 'Equal-weighted market (2 symbols)', source: 'test' },
-    riskFreeRate: 0,
-    runs: new Map([RUN, OTHER_RUN].map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
-    sectors: new Set([SECTOR, 'Energy']),
-    symbols: new Map([
-      [SYMBOL, SECTOR],
-      [OTHER_SYMBOL, 'Energy'],
-    ]),
-    tags: new Set([TAG]),
-    days,
-    calendar,
-    tradingTime: new TradingTime(calendar),
-    tradeCount: 1000,
-  };
+  return testCatalog({ runs: [RUN, OTHER_RUN], symbols: [[SYMBOL, SECTOR], [OTHER_SYMBOL, 'Energy']], tags: [TAG], tradeCount: 1000 });
 }
 
 /** A range that cuts the first and the last day: answered from day rollups and bar tables. */
-const CUT_RANGE = { from: DAY1 + 16 * 3_600_000, to: DAY1 + 2 * 86_400_000 + 15 * 3_600_000 };
+const CUT_RANGE = TEST_CUT_RANGE;
 const EVERY_FILTER = { sectors: [SECTOR], symbols: [SYMBOL], tags: [TAG], sides: ['long' as const], pnl: { min: -100, max: 100 } };
 
 interface Planned {

@@ -4,45 +4,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { QueryRequest } from '../../shared/messages.js';
-import { TradingTime } from '../../shared/trading-time.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import type { Statement } from '../../server/session/queries/plan.js';
 import { topTradeCount } from '../../server/session/queries/risk.js';
 import { dailyRiskFree, moments, normalCdf, probabilisticSharpe, relative, sharpe, sortino } from '../../server/session/queries/risk-metrics.js';
-import { tradingCalendar, type Catalog } from '../../server/session/store.js';
+import type { Catalog } from '../../server/session/store.js';
+import { TEST_CUT_RANGE, TEST_DAY1, testCatalog } from '../support/test-catalog.js';
 
 const RUN = "base'; DROP TABLE runs; --";
 const OTHER_RUN = 'alt';
 const SECTOR = "Tech' OR 1=1 --";
 const SYMBOL = 'AAPL';
-const DAY1 = Date.UTC(2024, 0, 2);
+const DAY1 = TEST_DAY1;
 
 function catalog(): Catalog {
-  const days = [0, 1, 2].map((i) => {
-    const midnight = DAY1 + i * 86_400_000;
-    return { iso: new Date(midnight).toISOString().slice(0, 10), first: midnight + 14.5 * 3_600_000, last: midnight + 21 * 3_600_000 };
-  });
-  const calendar = tradingCalendar(days, 5 * 60_000);
-  return {
-    timezone: { zone: 'UTC', source: 'test' },
-    bars: { origin: 'input', period: 'intraday' },
-    benchmark: { kind: 'market', name: 'Equal-weighted market (2 symbols)', source: 'test' },
-    riskFreeRate: 0.02,
-    runs: new Map([RUN, OTHER_RUN].map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
-    sectors: new Set([SECTOR, 'Energy']),
-    symbols: new Map([
-      [SYMBOL, SECTOR],
-      ['XOM', 'Energy'],
-    ]),
-    tags: new Set(),
-    days,
-    calendar,
-    tradingTime: new TradingTime(calendar),
-    tradeCount: 1000,
-  };
+  return testCatalog({ runs: [RUN, OTHER_RUN], symbols: [[SYMBOL, SECTOR], ['XOM', 'Energy']], tradeCount: 1000, riskFreeRate: 0.02 });
 }
 
-const CUT_RANGE = { from: DAY1 + 16 * 3_600_000, to: DAY1 + 2 * 86_400_000 + 15 * 3_600_000 };
+const CUT_RANGE = TEST_CUT_RANGE;
 
 async function plan(query: 'risk' | 'benchmark', params: object, tradeCounts: [string, number][] = [[RUN, 250]]) {
   const lookups: Statement[] = [];

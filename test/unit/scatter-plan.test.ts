@@ -8,42 +8,21 @@ import type { Statement } from '../../server/session/queries/plan.js';
 import { planScatter } from '../../server/session/queries/scatter.js';
 import { closeTimeConditions, hasTradeFilters, resolveScope, tradeConditions } from '../../server/session/queries/scope.js';
 import { Binder } from '../../server/session/queries/sql.js';
-import { tradingCalendar, type Catalog } from '../../server/session/store.js';
-import { TradingTime } from '../../shared/trading-time.js';
+import type { Catalog } from '../../server/session/store.js';
+import { TEST_CUT_RANGE, TEST_DAY1, testCatalog } from '../support/test-catalog.js';
 
 const RUN = "base' OR '1'='1";
 const SECTOR = "Tech'; DROP TABLE bars; --";
 const SYMBOL = "x' OR 1=1 --";
 const TAG = 'breakout"; --';
 const INJECTED = ["' OR", 'OR 1=1', 'DROP TABLE', '--', '";'];
-const DAY1 = Date.UTC(2024, 0, 2);
+const DAY1 = TEST_DAY1;
 
 function catalog(zone = 'UTC'): Catalog {
-  const days = [0, 1, 2].map((i) => {
-    const midnight = DAY1 + i * 86_400_000;
-    return { iso: new Date(midnight).toISOString().slice(0, 10), first: midnight + 14.5 * 3_600_000, last: midnight + 21 * 3_600_000 };
-  });
-  const calendar = tradingCalendar(days, 5 * 60_000);
-  return {
-    timezone: { zone, source: 'test' },
-    bars: { origin: 'input', period: 'intraday' },
-    runs: new Map([RUN, 'alt'].map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
-    sectors: new Set([SECTOR, 'Energy']),
-    symbols: new Map([
-      [SYMBOL, SECTOR],
-      ['AAPL', 'Energy'],
-    ]),
-    tags: new Set([TAG]),
-    days,
-    calendar,
-    tradingTime: new TradingTime(calendar),
-    tradeCount: 1000,
-    benchmark: { kind: 'market', name: 'Equal-weighted market (2 symbols)', source: 'test' },
-    riskFreeRate: 0,
-  };
+  return testCatalog({ runs: [RUN, 'alt'], symbols: [[SYMBOL, SECTOR], ['AAPL', 'Energy']], tags: [TAG], tradeCount: 1000, zone });
 }
 
-const CUT_RANGE = { from: DAY1 + 16 * 3_600_000, to: DAY1 + 2 * 86_400_000 + 15 * 3_600_000 };
+const CUT_RANGE = TEST_CUT_RANGE;
 
 /** Runs a planner whose count look-up answers `count`; returns the look-ups and the statement. */
 async function planned(params: object, options: { cap?: number; count?: bigint; zone?: string } = {}) {
