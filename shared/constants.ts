@@ -5,7 +5,7 @@
 // SessionState) takes its type from that schema.
 
 /** Version of the WebSocket protocol (shared/messages.ts); the hello carries it and the client checks it. */
-export const PROTOCOL_VERSION = 7;
+export const PROTOCOL_VERSION = 8;
 
 // ---------------------------------------------------------------------------------------------
 // Session and dataset lifecycle (HTTP)
@@ -14,13 +14,15 @@ export const SESSION_STATES = ['starting', 'ready', 'draining', 'terminated'] as
 /** `unresponsive`: no heartbeat from its process for the heartbeat timeout (stopped, hung, starved). */
 export const TERMINATION_REASONS = [
   'idle', 'lifetime', 'deleted', 'crashed', 'unresponsive', 'startup-failed', 'server-shutdown',
+  // Its dataset was prepared again with new runs and its tab asked again (a reload): a new session opens the new store.
+  'dataset-grown',
 ] as const;
 export const DATASET_STATES = ['pending', 'preparing', 'ready', 'failed'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Requests
 
-export const QUERY_NAMES = ['summary', 'equity', 'exposure', 'breakdown', 'series', 'trades', 'histogram', 'heatmap', 'rolling', 'export', 'episodes', 'attribution', 'scatter', 'risk', 'benchmark'] as const;
+export const QUERY_NAMES = ['summary', 'equity', 'exposure', 'breakdown', 'series', 'trades', 'histogram', 'heatmap', 'rolling', 'export', 'episodes', 'attribution', 'scatter', 'risk', 'benchmark', 'leaderboard', 'surface', 'rundiff'] as const;
 export type QueryName = (typeof QUERY_NAMES)[number];
 
 /** Most rows a windowed answer (trades, breakdown) returns at once. */
@@ -29,6 +31,11 @@ export const MAX_WINDOW_ROWS = 10_000;
 export const MAX_WINDOW_OFFSET = 1_000_000_000;
 /** Most rows one export streams. */
 export const MAX_EXPORT_ROWS = 100_000_000;
+
+/** Most runs a request may name (a selection: absent means every run of the dataset). */
+export const MAX_RUNS_PER_REQUEST = 1000;
+/** Most runs the UI pins (shows in every view) at once. */
+export const MAX_PINNED_RUNS = 8;
 
 export const SIDES = ['long', 'short'] as const;
 
@@ -117,3 +124,24 @@ export const RISK_COLUMNS = [
  */
 export const BENCHMARK_COLUMNS = ['run_id', 'day', 'start_ts', 'ts', 'ret', 'equity'] as const;
 export const BAR_EXPORT_COLUMNS = ['run_id', 'ts', 'symbol', 'price', 'position_qty', 'position_value', 'trade_qty', 'fees', 'pnl'] as const;
+
+// ---------------------------------------------------------------------------------------------
+// Parameter sweeps (leaderboard, surface, rundiff)
+
+/**
+ * The per-run metrics of a `leaderboard` answer, in its column order after run_id, name and the
+ * parameter columns; each is a sort key and a `surface` metric. Formulas in docs/metrics.md.
+ * excess_return: the run's total return minus the benchmark's compounded return over the same
+ * days; deflated_sharpe: Bailey and Lopez de Prado's DSR, the probability that the run's Sharpe is
+ * above the best Sharpe expected of as many trials as the dataset has runs.
+ */
+export const LEADERBOARD_METRICS = [
+  'total_pnl', 'total_return', 'cagr', 'sharpe', 'sortino', 'max_drawdown', 'calmar', 'trade_count',
+  'trade_win_rate', 'turnover', 'fees', 'excess_return', 'deflated_sharpe',
+] as const;
+export type LeaderboardMetric = (typeof LEADERBOARD_METRICS)[number];
+/** Prefix of a parameter's column in leaderboard answers and of a parameter sort key: `param.<key>`. */
+export const PARAM_COLUMN_PREFIX = 'param.';
+/** Parts of a `rundiff` answer (each frame names its part in the Arrow schema metadata `tickscope.part`). */
+export const RUNDIFF_PARTS = ['summary', 'matched', 'only_a', 'only_b', 'sectors', 'symbols'] as const;
+export type RundiffPart = (typeof RUNDIFF_PARTS)[number];

@@ -126,6 +126,10 @@ export const DatasetInfo = Type.Object({
   descriptionPath: Type.Union([Type.String(), Type.Null()]),
   /** What preparation dropped or found (the store's data_quality table); empty until ready. */
   dataQuality: Type.Array(DataQualityEntry),
+  /** How many times the served folder was prepared again with new files since the server started. */
+  revision: Type.Integer({ minimum: 0 }),
+  /** The runs those preparations added, in order. */
+  addedRuns: Type.Array(Type.String()),
 });
 export type DatasetInfo = Static<typeof DatasetInfo>;
 

@@ -10,6 +10,8 @@ import {
   ERROR_CODES,
   EXPORT_TABLES,
   HISTOGRAM_FIELDS,
+  LEADERBOARD_METRICS,
+  MAX_RUNS_PER_REQUEST,
   MAX_EXPORT_ROWS,
   MAX_WINDOW_OFFSET,
   MAX_WINDOW_ROWS,
@@ -81,7 +83,7 @@ export type Filters = Static<typeof Filters>;
 
 /** What every query is over: runs (empty or absent = all), an inclusive time range, filters. */
 const scope = {
-  runs: Type.Optional(Type.Array(Name, { maxItems: 64 })),
+  runs: Type.Optional(Type.Array(Name, { maxItems: MAX_RUNS_PER_REQUEST })),
   /** Inclusive bounds on bar timestamps (bar end), epoch ms UTC. */
   from: Type.Optional(EpochMs),
   to: Type.Optional(EpochMs),
@@ -185,6 +187,73 @@ export type RiskParams = Static<typeof RiskParams>;
 export const BenchmarkParams = params({});
 export type BenchmarkParams = Static<typeof BenchmarkParams>;
 
+/**
+ * Conditions on run parameters (runs.params): a run is kept when, for every condition, its value of
+ * parameter `name` is one of `values` and within [min, max] (either bound absent: open). A run
+ * without the parameter fails the condition. Names are checked against the dataset's parameters.
+ */
+const ParamFilters = Type.Array(
+  Type.Object(
+    {
+      name: Name,
+      values: Type.Optional(Type.Array(Type.Union([Type.Number(), Type.String({ maxLength: 256 }), Type.Boolean()]), { maxItems: 1000 })),
+      min: Type.Optional(Type.Number()),
+      max: Type.Optional(Type.Number()),
+    },
+    { additionalProperties: false },
+  ),
+  { maxItems: 32 },
+);
+export type ParamFilters = Static<typeof ParamFilters>;
+
+/**
+ * Every run in scope (the scope's runs, then `params`) as a row: run_id, name, one column per
+ * parameter (`param.<key>`: Float64 when every run's value is a number, else Utf8), then
+ * LEADERBOARD_METRICS over the range and filters. Sorted by `sort` (a metric, 'run_id', 'name' or
+ * `param.<key>`; ties by run_id; NaN last), windowed by offset/limit; done.total counts the runs
+ * that passed the filters. deflated_sharpe counts as trials every run of the dataset.
+ */
+export const LeaderboardParams = params({
+  sort: Type.Optional(Type.Object({ column: Type.String({ minLength: 1, maxLength: 300 }), descending: Type.Optional(Type.Boolean()) }, { additionalProperties: false })),
+  offset: Type.Optional(Offset),
+  limit: Limit,
+  params: Type.Optional(ParamFilters),
+  riskFreeRate: Type.Optional(RiskFreeRate),
+});
+export type LeaderboardParams = Static<typeof LeaderboardParams>;
+
+/**
+ * A metric over one (x) or two (x, y) parameters: one row per distinct value (pair) of the runs in
+ * scope (filters and `params` fix the other parameters), columns x, y (absent for one parameter;
+ * Float64 or Utf8 like the leaderboard's parameter columns), runs (how many runs the cell holds),
+ * value (the median of the metric over the cell's runs: the run's own when it holds one, equal to
+ * its leaderboard cell), best (the largest), best_run_id (the run of `best`). Sorted by x, y.
+ */
+export const SurfaceParams = params({
+  x: Name,
+  y: Type.Optional(Name),
+  metric: literals(LEADERBOARD_METRICS),
+  params: Type.Optional(ParamFilters),
+  riskFreeRate: Type.Optional(RiskFreeRate),
+});
+export type SurfaceParams = Static<typeof SurfaceParams>;
+
+/**
+ * Two runs compared over the range and dimension filters (the scope's runs are ignored): parts
+ * (RUNDIFF_PARTS) `summary` (one row: each run's P&L and trade count, matched pairs, trades only in
+ * each, the P&L difference), `matched` (pairs of trades of the same symbol whose holding periods
+ * overlap, one to one, by largest |pnl difference| first), `only_a` / `only_b` (trades without a
+ * match, by |pnl| first), `sectors` and `symbols` (the difference of the two runs' P&L attributed,
+ * a_pnl - b_pnl by sector and by symbol, by |difference| first; the sector rows sum exactly to the
+ * summary's difference). Each list part holds at most `limit` rows; the summary has the totals.
+ */
+export const RundiffParams = params({
+  a: Name,
+  b: Name,
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_WINDOW_ROWS })),
+});
+export type RundiffParams = Static<typeof RundiffParams>;
+
 /** The params of each query, by name: the one table the requests and their validators come from. */
 const PARAMS_BY_QUERY = {
   summary: SummaryParams,
@@ -202,6 +271,9 @@ const PARAMS_BY_QUERY = {
   episodes: EpisodesParams,
   attribution: AttributionParams,
   scatter: ScatterParams,
+  leaderboard: LeaderboardParams,
+  surface: SurfaceParams,
+  rundiff: RundiffParams,
 } satisfies Record<QueryName, TSchema>;
 
 export type QueryParamsByName = { [Q in QueryName]: Static<(typeof PARAMS_BY_QUERY)[Q]> };
@@ -227,6 +299,8 @@ export const RunInfo = Type.Object({
   /** Where the capital came from ("tickscope.json", "runs.capital", "params.gross_notional"), or
    * "none: ..." saying why there is none and how to state it. */
   capitalSource: Type.String(),
+  /** The run's parameters (runs.params), flattened to scalars: nested values as JSON text. */
+  params: Type.Record(Type.String(), Type.Union([Type.Number(), Type.String(), Type.Boolean(), Type.Null()])),
 });
 export type RunInfo = Static<typeof RunInfo>;
 

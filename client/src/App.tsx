@@ -1,16 +1,17 @@
-import { Suspense, lazy, useCallback, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore, type ComponentType, type ReactNode } from 'react';
+import { Suspense, lazy, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore, type ComponentType, type ReactNode } from 'react';
 import { BarsOriginNotice, NoSymbolBars } from './components/BarsOriginNotice.js';
 import { DataQualityNotice } from './components/DataQualityNotice.js';
-import { openExplain } from './explain.js';
+import { NewRunsNotice } from './components/NewRunsNotice.js';
+import { PinnedRuns } from './components/PinnedRuns.js';
+import { usePinnedRuns } from './use-pinned-runs.js';
 import { hourSpan, weekdayName } from './close-time.js';
 import { markDrawn } from './perf.js';
 import { count, dateTimeText, duration, percent, pnl, rangeText } from './format.js';
 import { useSession } from './query.js';
 import { crumbs, getRoute, goUp, hasTradeFilters, navigate, subscribeRoute, type Level, type Route } from './route.js';
-import { runLabel, runTitle } from './runs.js';
 import { prefetch, retry } from './session.js';
-import { requestWidths, tabSpecs } from './specs.js';
-import { runColor, toggleTheme, useTheme } from './theme.js';
+import { requestWidths, runsViewSpecs, tabSpecs } from './specs.js';
+import { toggleTheme, useTheme } from './theme.js';
 import { setExchangeZone, setZoneMode, useZoneMode, zoneLabel } from './display-zone.js';
 import { Overview, whenFirstChart } from './views/Overview.js';
 import type { SessionView } from './worker/types.js';
@@ -37,6 +38,10 @@ function preloadable<P extends object>(load: () => Promise<ComponentType<P>>) {
 const breakdown = preloadable(() => import('./views/Breakdown.js').then((m) => m.Breakdown));
 const symbolView = preloadable(() => import('./views/SymbolView.js').then((m) => m.SymbolView));
 const tradesView = preloadable(() => import('./views/TradesView.js').then((m) => m.TradesView));
+const leaderboardView = preloadable(() => import('./views/Leaderboard.js').then((m) => m.Leaderboard));
+const runDiffView = preloadable(() => import('./views/RunDiff.js').then((m) => m.RunDiff));
+const Leaderboard = leaderboardView.View;
+const RunDiff = runDiffView.View;
 const Breakdown = breakdown.View;
 const SymbolView = symbolView.View;
 const TradesView = tradesView.View;
@@ -153,18 +158,8 @@ export function App() {
   useEffect(() => {
     document.title = title;
   }, [title]);
-  const selectedRuns = route.runs ?? dataset?.runs.map((r) => r.runId) ?? [];
-  const toggleRun = useCallback(
-    (runId: string) => {
-      const all = dataset?.runs.map((r) => r.runId) ?? [];
-      const current = new Set(route.runs ?? all);
-      if (current.has(runId)) current.delete(runId);
-      else current.add(runId);
-      const next = all.filter((r) => current.has(r));
-      navigate({ ...route, runs: next.length === 0 || next.length === all.length ? undefined : next });
-    },
-    [route, dataset],
-  );
+  // The runs every view shows; with a sweep's many runs, views wait for the default pin.
+  const pin = usePinnedRuns(route, dataset);
 
   const level = route.level === 'symbol' ? (route.via === 'trades' ? 'trades' : route.via === 'symbols' ? 'symbols' : 'sectors') : route.level;
 
@@ -189,6 +184,12 @@ export function App() {
         break;
       case 'symbol':
         body = dataset.bars.origin === 'portfolio' ? <NoSymbolBars /> : <SymbolView key={route.symbol} route={route} dataset={dataset} />;
+        break;
+      case 'runs':
+        body = <Leaderboard route={route} dataset={dataset} pin={pin} />;
+        break;
+      case 'diff':
+        body = <RunDiff key={`${route.diff?.a}:${route.diff?.b}`} route={route} dataset={dataset} pin={pin} />;
         break;
     }
   }
@@ -218,27 +219,7 @@ export function App() {
           </div>
         </dl>
         <div className="header-right">
-          {dataset && dataset.runs.length > 1 && (
-            <div className="runs" role="group" aria-label="Runs shown">
-              {dataset.runs.map((run, i) => {
-                const on = selectedRuns.includes(run.runId);
-                return (
-                  <button
-                    key={run.runId}
-                    type="button"
-                    className={`run-chip${on ? ' on' : ''}`}
-                    aria-pressed={on}
-                    data-run={run.runId}
-                    onClick={() => toggleRun(run.runId)}
-                    title={`${on ? 'Hide' : 'Overlay'} ${runTitle(dataset, run.runId)}`}
-                  >
-                    <span className="dot" style={{ background: runColor(i, theme) }} />
-                    {runLabel(dataset, run.runId)}
-                  </button>
-                );
-              })}
-            </div>
-          )}
+          {dataset && <PinnedRuns route={route} dataset={dataset} pin={pin} />}
           {dataset && dataset.timezone.zone !== 'UTC' && (
             <button
               type="button"
@@ -293,6 +274,7 @@ export function App() {
         </div>
       )}
       {view.dataQuality && <DataQualityNotice entries={view.dataQuality} />}
+      {view.state === 'ready' && <NewRunsNotice sessionId={view.sessionId} />}
       {dataset && <BarsOriginNotice bars={dataset.bars} />}
       {view.state === 'ready' && view.error && (
         <div className="banner banner-warn" role="status">
@@ -328,10 +310,7 @@ export function App() {
                 type="button"
                 className="link"
                 data-testid="explain-chip"
-                onClick={() => {
-                  openExplain();
-                  navigate({ ...route, level: 'overview', sector: undefined, symbol: undefined, trade: undefined, via: undefined });
-                }}
+                onClick={() => navigate({ ...route, level: 'overview', sector: undefined, symbol: undefined, trade: undefined, via: undefined, explain: {} })}
                 title="What made this range's P&L: by sector, then symbol, held positions against trading"
               >
                 Explain this range
@@ -364,12 +343,33 @@ export function App() {
                 {t.label}
               </button>
             ))}
+            {dataset && dataset.runs.length > 1 && (
+              <button
+                type="button"
+                role="tab"
+                aria-selected={level === 'runs' || level === 'diff'}
+                className={`tab${level === 'runs' || level === 'diff' ? ' on' : ''}`}
+                data-tab="runs"
+                title="Every run with its parameters and metrics; pin the runs the views show"
+                onClick={() => navigate({ ...route, level: 'runs', sector: undefined, symbol: undefined, trade: undefined, via: undefined })}
+                onMouseEnter={() => {
+                  void leaderboardView.preload();
+                  prefetch(runsViewSpecs(route, dataset), 'hover');
+                }}
+              >
+                Runs ({dataset.runs.length})
+              </button>
+            )}
           </div>
         </div>
       </nav>
 
       <main className="main">
-        {dataset ? (
+        {dataset && !pin.ready ? (
+          <div className="empty-state" data-testid="choosing-runs">
+            Choosing which of the {dataset.runs.length} runs to show: the best by Sharpe and the median…
+          </div>
+        ) : dataset ? (
           // Keyed by the display zone: a toggle draws every label and axis again in the new zone.
           <Suspense key={shownZone} fallback={<div className="empty-state">Loading the view…</div>}>
             {overviewRoute && (

@@ -6,18 +6,22 @@
 //   /?view=symbols                                   every symbol
 //   /?view=symbol&symbol=S0042[&sector=Energy|&via=trades|symbols]
 //   /?view=symbol&symbol=S0042&trade=base:1234       zoomed to one trade, MAE/MFE marked
-//   /?view=trades                                    the whole trade list
+//   /?view=trades[&sector=Energy]                    the whole trade list (of one sector)
 //   &from=2023-03-01T14:30:00Z&to=2023-03-31T21:00:00Z   the range (UTC, inclusive)
 //   &runs=base,alt                                   runs overlaid (default: all)
 //   &side=long &tags=a,b &pnl=-500..2000 &ret=-0.02..0.05 &hold=1h..2d   trade filters
 //   &hour=14,15 &wday=1,5       trades closing in these exchange hours / on these ISO weekdays (UTC date)
 //   &sort=pnl.desc (trade list)  &bsort=contribution.desc (breakdown)
+//   &explain=1 | &explain=Energy   the overview's attribution of the range is open (by sector | one sector's symbols)
+//   &rf=0.03                       the annual risk-free rate of Sharpe, Sortino and alpha (default: the dataset's)
 //   &dataset=demo                                    which dataset (read by the worker)
+//   /?view=runs, /?view=diff&a=..&b=.. and their parameters: sweep-route.ts
 import { BREAKDOWN_COLUMNS, TRADE_SORT_COLUMNS, type BreakdownColumn, type TradeSortColumn } from '../../shared/constants.js';
 import type { NumberRange, Side } from '../../shared/messages.js';
+import { parseSweepRoute, writeSweepRoute, type SweepRoute } from './sweep-route.js';
 
-export type Level = 'overview' | 'sectors' | 'symbols' | 'symbol' | 'trades';
-const LEVELS: readonly Level[] = ['overview', 'sectors', 'symbols', 'symbol', 'trades'];
+export type Level = 'overview' | 'sectors' | 'symbols' | 'symbol' | 'trades' | 'runs' | 'diff';
+const LEVELS: readonly Level[] = ['overview', 'sectors', 'symbols', 'symbol', 'trades', 'runs', 'diff'];
 
 export interface TradeFilters {
   sides?: Side[];
@@ -36,7 +40,7 @@ export interface Sort<C extends string> {
   descending: boolean;
 }
 
-export interface Route {
+export interface Route extends SweepRoute {
   level: Level;
   sector?: string;
   symbol?: string;
@@ -48,6 +52,10 @@ export interface Route {
   filters: TradeFilters;
   sort?: Sort<TradeSortColumn>;
   bsort?: Sort<BreakdownColumn>;
+  /** The overview's "explain this range" panel is open; `sector`: that sector's symbols. */
+  explain?: { sector?: string };
+  /** The annual risk-free rate chosen in the UI (a decimal fraction); absent: the dataset's. */
+  riskFreeRate?: number;
   dataset?: string;
 }
 
@@ -125,7 +133,7 @@ export function parseRoute(search: string): Route {
   const level: Level = view && LEVELS.includes(view) ? view : 'overview';
   const route: Route = { level, filters: {} };
   const sector = q.get('sector');
-  if (sector && (level === 'sectors' || level === 'symbol')) route.sector = sector;
+  if (sector && (level === 'sectors' || level === 'symbol' || level === 'trades')) route.sector = sector;
   const symbol = q.get('symbol');
   if (symbol && level === 'symbol') route.symbol = symbol;
   if (level === 'symbol' && !route.symbol) route.level = route.sector ? 'sectors' : 'overview';
@@ -157,6 +165,13 @@ export function parseRoute(search: string): Route {
   if (weekdays) route.filters.weekdays = weekdays;
   route.sort = parseSort<TradeSortColumn>(q.get('sort'), TRADE_SORT_COLUMNS);
   route.bsort = parseSort<BreakdownColumn>(q.get('bsort'), BREAKDOWN_COLUMNS);
+  const explain = q.get('explain');
+  if (explain && route.level === 'overview') route.explain = explain === '1' ? {} : { sector: explain };
+  const rf = q.get('rf');
+  if (rf && Number.isFinite(Number(rf)) && Math.abs(Number(rf)) <= 1) route.riskFreeRate = Number(rf);
+  const sweep = parseSweepRoute(q, route.level);
+  Object.assign(route, sweep.fields);
+  route.level = sweep.level as Level;
   const dataset = q.get('dataset');
   if (dataset) route.dataset = dataset;
   return route;
@@ -188,6 +203,9 @@ export function routeSearch(route: Route): string {
   if (f.weekdays?.length) q.set('wday', f.weekdays.join(','));
   if (route.sort) q.set('sort', `${route.sort.column}.${route.sort.descending ? 'desc' : 'asc'}`);
   if (route.bsort) q.set('bsort', `${route.bsort.column}.${route.bsort.descending ? 'desc' : 'asc'}`);
+  if (route.explain && route.level === 'overview') q.set('explain', route.explain.sector ?? '1');
+  if (route.riskFreeRate !== undefined) q.set('rf', String(route.riskFreeRate));
+  writeSweepRoute(q, route);
   const s = q.toString().replace(/%3A/gi, ':').replace(/%2C/gi, ',');
   return s ? `?${s}` : '';
 }
@@ -244,7 +262,19 @@ export interface Crumb {
 
 /** The drill path of a route, from the portfolio down; the last crumb is the route itself. */
 export function crumbs(route: Route): Crumb[] {
-  const keep = { from: route.from, to: route.to, runs: route.runs, filters: route.filters, sort: route.sort, bsort: route.bsort, dataset: route.dataset };
+  const keep = {
+    from: route.from,
+    to: route.to,
+    runs: route.runs,
+    filters: route.filters,
+    sort: route.sort,
+    bsort: route.bsort,
+    riskFreeRate: route.riskFreeRate,
+    lsort: route.lsort,
+    pfilter: route.pfilter,
+    surface: route.surface,
+    dataset: route.dataset,
+  };
   const out: Crumb[] = [{ label: 'Portfolio', route: { ...keep, level: 'overview' } }];
   const push = (label: string, r: Omit<Route, keyof typeof keep>) => out.push({ label, route: { ...keep, ...r } });
   switch (route.level) {
@@ -257,8 +287,16 @@ export function crumbs(route: Route): Crumb[] {
     case 'symbols':
       push('Symbols', { level: 'symbols' });
       break;
+    case 'runs':
+      push('Runs', { level: 'runs' });
+      break;
+    case 'diff':
+      push('Runs', { level: 'runs' });
+      if (route.diff) push(`${route.diff.a} vs ${route.diff.b}`, { level: 'diff', diff: route.diff });
+      break;
     case 'trades':
       push('Trades', { level: 'trades' });
+      if (route.sector) push(route.sector, { level: 'trades', sector: route.sector });
       break;
     case 'symbol':
       if (route.via === 'trades') push('Trades', { level: 'trades' });

@@ -6,6 +6,10 @@ import { riskFreeParams } from './risk-free.js';
 import { scopeOf, type Route } from './route.js';
 import type { Spec } from './worker/types.js';
 import { pageSpec, type ListSpec } from './windows.js';
+import { MAX_WINDOW_ROWS, type LeaderboardMetric } from '../../shared/constants.js';
+import { paramFilters } from './run-params.js';
+import type { SurfaceChoice } from './sweep-route.js';
+import type { DatasetSchema } from './worker/types.js';
 
 export const PAGE_SIZE = { trades: 100, breakdown: 200, symbolTrades: 200 } as const;
 export const SPARK_WIDTH = 80;
@@ -57,12 +61,12 @@ export function useRequestWidths(): { main: number; symbol: number } {
 // Overview
 
 export function summarySpec(route: Route): Spec<'summary'> {
-  return { query: 'summary', params: { ...scopeOf(route), ...riskFreeParams() } };
+  return { query: 'summary', params: { ...scopeOf(route), ...riskFreeParams(route) } };
 }
 
 /** Benchmark-relative metrics and robustness per run, at the chosen risk-free rate. */
 export function riskSpec(route: Route): Spec<'risk'> {
-  return { query: 'risk', params: { ...scopeOf(route), ...riskFreeParams() } };
+  return { query: 'risk', params: { ...scopeOf(route), ...riskFreeParams(route) } };
 }
 
 /** The benchmark's line on the equity chart: the runs' capital in the benchmark. */
@@ -193,7 +197,10 @@ export function symbolViewSpecs(route: Route, symbol: string, width: number): Sp
 
 export function tradesSpec(route: Route): ListSpec {
   const sort: { column: TradeSortColumn; descending: boolean } = route.sort ?? { column: 'entry_ts', descending: false };
-  return { query: 'trades', params: { ...scopeOf(route), sort, limit: PAGE_SIZE.trades } };
+  const scope = scopeOf(route);
+  // The trade list of one sector (from the attribution of a range): the sector is a dimension filter.
+  const filters = route.level === 'trades' && route.sector ? { filters: { ...scope.filters, sectors: [route.sector] } } : {};
+  return { query: 'trades', params: { ...scope, ...filters, sort, limit: PAGE_SIZE.trades } };
 }
 
 /** What a tab asks first when opened: prefetched when the pointer is on the tab. */
@@ -209,4 +216,65 @@ export function tabSpecs(level: 'overview' | 'sectors' | 'symbols' | 'trades', r
     case 'trades':
       return [pageSpec(tradesSpec(r), 0, PAGE_SIZE.trades)];
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameter sweeps: the leaderboard, the surface and the run diff answer for every run in the
+// range and filters (the pinned runs are what the other views show, not what these rank).
+
+export const LEADERBOARD_PAGE = 100;
+export const DEFAULT_LEADERBOARD_SORT = { column: 'sharpe', descending: true } as const;
+/** Most rows of each list of a run diff (matched, only A, only B, symbols); the summary has the totals. */
+export const RUNDIFF_ROWS = 1000;
+
+/** The scope of the sweep queries: the route's range and trade filters, every run. */
+function sweepScope(route: Route) {
+  const { runs: _pinned, ...scope } = scopeOf(route);
+  return scope;
+}
+
+export function leaderboardSpec(route: Route, dataset: DatasetSchema): Spec<'leaderboard'> {
+  const params = paramFilters(route, dataset);
+  return {
+    query: 'leaderboard',
+    params: { ...sweepScope(route), ...riskFreeParams(route), ...(params ? { params } : {}), sort: route.lsort ?? DEFAULT_LEADERBOARD_SORT, limit: LEADERBOARD_PAGE },
+  };
+}
+
+/**
+ * Every run of the leaderboard at once, by Sharpe: what the line above it says (the best run's
+ * deflated Sharpe, the share beating the benchmark). With no range, filters or rate it is also
+ * the request the default pin is chosen from, so one answer serves both.
+ */
+export function sweepStatsSpec(route: Route, dataset: DatasetSchema): Spec<'leaderboard'> {
+  const params = paramFilters(route, dataset);
+  return {
+    query: 'leaderboard',
+    params: {
+      ...sweepScope(route),
+      ...riskFreeParams(route),
+      ...(params ? { params } : {}),
+      sort: DEFAULT_LEADERBOARD_SORT,
+      limit: Math.max(1, Math.min(dataset.runs.length, MAX_WINDOW_ROWS)),
+    },
+  };
+}
+
+export function surfaceSpec(route: Route, dataset: DatasetSchema, choice: SurfaceChoice): Spec<'surface'> {
+  const params = paramFilters(route, dataset);
+  const metric: LeaderboardMetric = choice.metric;
+  return {
+    query: 'surface',
+    params: { ...sweepScope(route), ...riskFreeParams(route), ...(params ? { params } : {}), x: choice.x, ...(choice.y ? { y: choice.y } : {}), metric },
+  };
+}
+
+export function rundiffSpec(route: Route, a: string, b: string): Spec<'rundiff'> {
+  return { query: 'rundiff', params: { ...sweepScope(route), a, b, limit: RUNDIFF_ROWS } };
+}
+
+/** What the Runs tab asks first (the leaderboard's first page and the line above it), for prefetching on hover. */
+export function runsViewSpecs(route: Route, dataset: DatasetSchema): Spec[] {
+  const r: Route = { ...route, level: 'runs' };
+  return [pageSpec(leaderboardSpec(r, dataset), 0, LEADERBOARD_PAGE), sweepStatsSpec(r, dataset)];
 }

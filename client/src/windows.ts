@@ -12,7 +12,7 @@ import { specKey } from './spec-key.js';
 import type { RowRef } from './components/VirtualTable.js';
 import type { ColumnTable, Spec } from './worker/types.js';
 
-type WindowQuery = 'trades' | 'breakdown';
+type WindowQuery = 'trades' | 'breakdown' | 'leaderboard';
 /** A windowed spec without its window: offset and limit are set per page. */
 export type ListSpec = Spec<WindowQuery>;
 

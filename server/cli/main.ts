@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { errorMessage } from '../../shared/errors.js';
-import { ensureFixtures, generateFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
+import { ensureFixtures, FIXTURE_SCALES, generateFixtures, isFixtureScale, repoRoot } from '../../fixtures/generate.js';
 import { startControlServer } from '../control/app.js';
 import { HEARTBEAT_TIMEOUT_MS, QUEUE_LENGTH } from '../control/session-manager.js';
 import { DEFAULT_MAX_SESSIONS, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../control/memory-budget.js';
@@ -215,12 +215,12 @@ program
 program
   .command('fixtures')
   .description('generate a synthetic backtest (bars, trades, symbols, runs) as Parquet and Arrow')
-  .option('--scale <scale>', 'tiny | demo | large', 'demo')
+  .option('--scale <scale>', FIXTURE_SCALES.join(' | '), 'demo')
   .option('--seed <n>', 'random seed', integer('--seed', 0), DEMO_SEED)
   .option('--out <dir>', 'output folder (default: the cache folder for this scale and seed, reused when present)')
   .action(async (options) => {
-    const scale = options.scale as FixtureScale;
-    if (!['tiny', 'demo', 'large'].includes(scale)) return fail('fixtures', `--scale must be tiny, demo or large, not "${scale}"`);
+    const scale = String(options.scale);
+    if (!isFixtureScale(scale)) return fail('fixtures', `--scale must be one of ${FIXTURE_SCALES.join(', ')}, not "${scale}"`);
     const bar = new ProgressBar();
     const started = Date.now();
     let lastFraction = 0;

@@ -40,7 +40,12 @@ export interface ControlServerOptions {
   logger?: boolean | { level: string };
   /** Defaults to local child processes. */
   runtime?: SessionRuntime;
+  /** How often the served folders are read for new runs (ms; 0: never). Default NEW_RUNS_POLL_MS. */
+  newRunsPollMs?: number;
 }
+
+/** A served folder's listing is read this often for new runs' files (dataset-catalog.ts). */
+export const NEW_RUNS_POLL_MS = 5_000;
 
 export interface ControlServer {
   app: FastifyInstance;
@@ -120,6 +125,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
   policy.listeningOn(port);
   owners.listeningOn(port);
   datasets.prepareAll();
+  datasets.watchForNewRuns(options.newRunsPollMs ?? NEW_RUNS_POLL_MS);
 
   let closing: Promise<void> | null = null;
   return {
@@ -129,6 +135,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     url: `http://${displayHost(options.host)}:${port}`,
     close: () =>
       (closing ??= (async () => {
+        datasets.close();
         await sessions.shutdown();
         await app.close();
       })()),

@@ -1,10 +1,26 @@
 // The datasets this server can open, and their preparation into stores. Preparation runs in a
 // child process (server/prepare), so bad input or a crash there cannot take any tab down.
+//
+// New runs in a served folder: once watchForNewRuns is started, each ready dataset's input
+// listing (paths, sizes, times) is read every few seconds; when it differs from what was prepared
+// and has stopped changing (the same on two reads in a row), the dataset is prepared again (a
+// delta of the new runs, server/prepare/add-runs.ts, or the whole when that cannot be). The old
+// store keeps serving meanwhile; then new sessions open the new one, and onRunsAdded tells the
+// session manager, which tells the open tabs.
 import { errorMessage } from '../../shared/errors.js';
 import type { DataQualityEntry, DatasetInfo, DatasetState } from '../../shared/http-api.js';
 import type { BadRowPolicy } from '../prepare/description.js';
+import { resolveInputs } from '../prepare/inputs.js';
 import { prepareInChild } from '../prepare/run-in-child.js';
+import { inputStamps } from '../prepare/segment-manifest.js';
 import { controlErrors } from './errors.js';
+
+/** A dataset prepared again with new runs: its store revision and the runs it added. */
+export interface RunsAdded {
+  dataset: string;
+  revision: number;
+  runs: string[];
+}
 
 export interface DatasetSpec {
   id: string;
@@ -27,6 +43,15 @@ interface DatasetEntry extends DatasetSpec {
   descriptionPath: string | null;
   dataQuality: DataQualityEntry[];
   prepared: Promise<string> | null;
+  /** Bumped each time the dataset is prepared again with new files; 0 for the first store. */
+  revision: number;
+  /** The runs each revision added (revision i at index i - 1). */
+  added: string[][];
+  /** The input listing the current store was prepared from, and the last one read. */
+  preparedListing: string | null;
+  seenListing: string | null;
+  /** A preparation with new files is running. */
+  growing: boolean;
 }
 
 export class DatasetCatalog {
@@ -39,8 +64,95 @@ export class DatasetCatalog {
   ) {
     for (const spec of specs) {
       if (this.entries.has(spec.id)) throw new Error(`two datasets are named "${spec.id}" (${spec.input})`);
-      this.entries.set(spec.id, { ...spec, state: 'pending', progress: 0, phase: null, error: null, rows: null, totalRows: null, etaSeconds: null, descriptionPath: null, dataQuality: [], prepared: null });
+      this.entries.set(spec.id, {
+        ...spec, state: 'pending', progress: 0, phase: null, error: null, rows: null, totalRows: null, etaSeconds: null, descriptionPath: null, dataQuality: [], prepared: null,
+        revision: 0, added: [], preparedListing: null, seenListing: null, growing: false,
+      });
     }
+  }
+
+  private readonly runsAddedListeners = new Set<(added: RunsAdded) => void>();
+  private watchTimer: NodeJS.Timeout | null = null;
+
+  /** Calls `listener` each time a dataset is prepared again with new files. */
+  onRunsAdded(listener: (added: RunsAdded) => void): void {
+    this.runsAddedListeners.add(listener);
+  }
+
+  /** The revision of the dataset's current store (see DatasetEntry.revision). */
+  revision(id: string): number {
+    return this.entries.get(id)?.revision ?? 0;
+  }
+
+  /** The store path and its revision, read together (a dataset may grow while one waits). */
+  async whenReadyAt(id: string): Promise<{ storePath: string; revision: number }> {
+    for (;;) {
+      const revision = this.revision(id);
+      const storePath = await this.whenReady(id);
+      if (this.revision(id) === revision) return { storePath, revision };
+    }
+  }
+
+  /** The runs added to the dataset after store revision `revision`. */
+  runsAddedSince(id: string, revision: number): string[] {
+    return this.entries.get(id)?.added.slice(revision).flat() ?? [];
+  }
+
+  /** Reads each ready dataset's input listing every `intervalMs` and prepares it again when it grew. */
+  watchForNewRuns(intervalMs: number): void {
+    if (this.watchTimer || intervalMs <= 0) return;
+    this.watchTimer = setInterval(() => {
+      for (const entry of this.entries.values()) void this.lookForNewFiles(entry);
+    }, intervalMs);
+    this.watchTimer.unref();
+  }
+
+  /** Stops watching the served folders. */
+  close(): void {
+    if (this.watchTimer) clearInterval(this.watchTimer);
+    this.watchTimer = null;
+  }
+
+  private async lookForNewFiles(entry: DatasetEntry): Promise<void> {
+    if (entry.state !== 'ready' || entry.growing || entry.preparedListing === null) return;
+    entry.growing = true;
+    try {
+      const listing = await this.listing(entry);
+      const stable = listing === entry.seenListing;
+      entry.seenListing = listing;
+      if (listing === entry.preparedListing || !stable) return;
+      this.log('dataset.growing', { dataset: entry.id, input: entry.input });
+      const started = Date.now();
+      const result = await prepareInChild({
+        input: entry.input,
+        storeDir: this.storeDir,
+        ...(entry.mappingFile ? { mappingFile: entry.mappingFile } : {}),
+        ...(entry.onBadRows ? { onBadRows: entry.onBadRows } : {}),
+        onProgress: ({ phase }) => {
+          entry.phase = phase;
+        },
+      });
+      entry.phase = null;
+      entry.preparedListing = listing;
+      entry.dataQuality = result.dataQuality;
+      entry.prepared = Promise.resolve(result.storePath);
+      entry.revision++;
+      const runs = result.addedRuns ?? [];
+      entry.added.push(runs);
+      this.log('dataset.grown', { dataset: entry.id, store: result.storePath, revision: entry.revision, addedRuns: runs, segments: result.segments ?? 1, ms: Date.now() - started });
+      for (const listener of this.runsAddedListeners) listener({ dataset: entry.id, revision: entry.revision, runs });
+    } catch (error) {
+      // The current store keeps serving; the next read of the listing tries again.
+      entry.phase = null;
+      this.log('dataset.grow-failed', { dataset: entry.id, error: errorMessage(error) });
+    } finally {
+      entry.growing = false;
+    }
+  }
+
+  /** The dataset's input files with their sizes and times, as one comparable text. */
+  private async listing(entry: DatasetEntry): Promise<string> {
+    return JSON.stringify(inputStamps(await resolveInputs([entry.input])));
   }
 
   /** The id of the requested dataset, or of the default (the first) when none is named. */
@@ -51,7 +163,7 @@ export class DatasetCatalog {
   }
 
   list(): DatasetInfo[] {
-    return [...this.entries.values()].map(({ id, input, state, progress, phase, error, rows, totalRows, etaSeconds, descriptionPath, dataQuality }) => ({
+    return [...this.entries.values()].map(({ id, input, state, progress, phase, error, rows, totalRows, etaSeconds, descriptionPath, dataQuality, revision, added }) => ({
       id,
       inputs: [input],
       state,
@@ -63,6 +175,8 @@ export class DatasetCatalog {
       etaSeconds,
       descriptionPath,
       dataQuality,
+      revision,
+      addedRuns: added.flat(),
     }));
   }
 
@@ -86,6 +200,8 @@ export class DatasetCatalog {
     const started = Date.now();
     this.log('dataset.preparing', { dataset: entry.id, input: entry.input });
     try {
+      // Read before preparing: files added meanwhile differ from it and are prepared next.
+      entry.preparedListing = await this.listing(entry).catch(() => null);
       const result = await prepareInChild({
         input: entry.input,
         storeDir: this.storeDir,

@@ -80,6 +80,8 @@ export class Session {
   failureCause: unknown = undefined;
   process: SessionProcess | null = null;
   connections = 0;
+  /** The revision of its dataset's store it opened (DatasetCatalog.revision); null until assigned. */
+  storeRevision: number | null = null;
   idleSince: Date | null = null;
   stats: SessionStats = { queriesServed: 0, bytesSent: 0, cpuMicros: 0 };
   /** Waiting in the admission queue (state `starting`, no slot yet). */
@@ -187,6 +189,20 @@ export class SessionManager {
     this.heartbeatTimeoutMs = limits.heartbeatTimeoutMs ?? HEARTBEAT_TIMEOUT_MS;
     this.watch = setInterval(() => this.watchSessions(), WATCH_INTERVAL_MS);
     this.watch.unref();
+    // The tabs of a dataset that gained runs hear of them on their status stream ('runs' events).
+    datasets.onRunsAdded(({ dataset }) => {
+      for (const session of this.byId.values()) {
+        if (session.datasetId === dataset && session.state !== 'terminated') this.offerNewRuns(session);
+      }
+    });
+  }
+
+  /** Emits 'runs' on the session's events when its dataset has runs its store lacks. */
+  offerNewRuns(session: Session): void {
+    if (session.storeRevision === null) return;
+    const revision = this.datasets.revision(session.datasetId);
+    if (revision <= session.storeRevision) return;
+    session.events.emit('runs', { revision, runs: this.datasets.runsAddedSince(session.datasetId, session.storeRevision) });
   }
 
   /**
@@ -197,7 +213,12 @@ export class SessionManager {
    */
   getOrCreate(request: { owner: string; key?: string; dataset?: string }): { session: Session; spawned: boolean } {
     if (this.shuttingDown) throw controlErrors.shuttingDown();
-    const existing = request.key ? this.liveByKey.get(ownedKey(request.owner, request.key)) : undefined;
+    let existing = request.key ? this.liveByKey.get(ownedKey(request.owner, request.key)) : undefined;
+    if (existing?.storeRevision != null && existing.storeRevision < this.datasets.revision(existing.datasetId)) {
+      // Its tab asks again (a reload) after runs were added: a new session opens the new store.
+      this.end(existing, 'dataset-grown');
+      existing = undefined;
+    }
     if (existing) {
       existing.lastAskedAt = Date.now();
       return { session: existing, spawned: false };
@@ -333,7 +354,8 @@ export class SessionManager {
 
   private async start(session: Session): Promise<void> {
     try {
-      const storePath = await this.datasets.whenReady(session.datasetId);
+      const { storePath, revision } = await this.datasets.whenReadyAt(session.datasetId);
+      session.storeRevision = revision;
       const process = await this.runtime.acquire();
       session.process = process;
       // Lowered only now that a pooled process was taken: lowering it first would end a warm

@@ -65,7 +65,7 @@ async function fromStated(con: DuckDBConnection, stated: string, descriptionPath
       SELECT day, close / nullif(lag(close) OVER (ORDER BY day), 0) - 1 AS ret FROM closes ORDER BY day`);
     return { kind: 'symbol', name: stated, source: `tickscope.json benchmark: symbol ${stated} of the dataset` };
   }
-  const file = path.resolve(path.dirname(descriptionPath), stated);
+  const file = statedBenchmarkPath(stated, descriptionPath);
   const format = FORMAT_OF[path.extname(file).toLowerCase()];
   const exists = await access(file).then(() => true, () => false);
   if (!exists || !format) {
@@ -77,6 +77,11 @@ async function fromStated(con: DuckDBConnection, stated: string, descriptionPath
   }
   await fromFiles(con, [file], format, `benchmark file ${file} (from ${descriptionPath})`);
   return { kind: 'file', name: path.basename(file), source: `tickscope.json benchmark: file ${file}` };
+}
+
+/** Where a `benchmark` of tickscope.json that is not a symbol would be: relative to the description's folder. */
+export function statedBenchmarkPath(stated: string, descriptionPath: string): string {
+  return path.resolve(path.dirname(descriptionPath), stated);
 }
 
 async function fromInputs(con: DuckDBConnection, files: readonly DataFile[]): Promise<BenchmarkRecord> {

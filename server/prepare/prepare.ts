@@ -24,23 +24,35 @@
 // then finds the store. An existing store of the current format version is reused; one of another
 // version is rebuilt.
 //
+// Runs added to a prepared dataset (add-runs.ts): a dataset is also listed by a manifest of its
+// segments (segment-manifest.ts, server/store/segments.ts). When no store was built from exactly
+// these files, new runs' files beside the ones the manifest lists become a delta segment joined to
+// the dataset, and the result's storePath is the manifest; anything else (a file changed or gone,
+// rows of a run the dataset has) is the full preparation above, and the progress line says why.
+//
 // Memory: DuckDB's memory_limit (default a quarter of the machine, memory.ts) with spilling to a
 // temp folder beside the stores.
 
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { MetaKey, STORE_FORMAT_VERSION } from '../store/format.js';
+import { errorMessage } from '../../shared/errors.js';
+import { MetaKey, STORE_FORMAT_VERSION, StoreTable } from '../store/format.js';
 import { buildStore } from './build.js';
 import { diskFullError } from './disk-full.js';
 import { PrepareError } from './errors.js';
-import { resolveInputs, TABLE_KINDS, type ResolvedInputs } from './inputs.js';
+import { resolveInputs, TABLE_KINDS, type DataFile, type ResolvedInputs } from './inputs.js';
+import { statedBenchmarkPath } from './benchmark.js';
 import { readProgress, tryLock, type HeldLock, type LockHolder, readHolder } from './lock.js';
 import { readDataQuality, type DataQualityEntry } from './data-quality.js';
 import { canonicalDescription, DESCRIPTION_FILE, descriptionFolder, locateDescription, type BadRowPolicy, type DatasetDescription, type LocatedDescription } from './description.js';
 import { Progress, type PrepareProgress } from './progress.js';
 import { sweepStaleBuilds } from './stale-builds.js';
 import { readCurrentStoreMeta } from './store-dir.js';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { MANIFEST_VERSION, type SegmentFile, type SegmentManifest } from '../store/segments.js';
+import { addMarketClose, buildDelta, compareWithManifest, DELTA_SUFFIX, deltaStorePath, FullRebuildNeeded, publishDelta, removeDeltaLeftovers } from './add-runs.js';
+import { datasetKey, inputStamps, manifestPath, readManifest, segmentStorePaths, writeManifest } from './segment-manifest.js';
 
 export type { PrepareProgress } from './progress.js';
 
@@ -84,9 +96,33 @@ export interface PrepareResult {
   descriptionPath: string;
   /** What preparation dropped or found (the store's data_quality table). */
   dataQuality: DataQualityEntry[];
+  /** The stores the dataset is read from (server/store/segments.ts) when more than one may be:
+   * storePath is then their manifest. */
+  segments?: number;
+  /** The runs this preparation added to a prepared dataset as a delta segment. */
+  addedRuns?: string[];
 }
 
-function fingerprintOf(r: ResolvedInputs, description: DatasetDescription): string {
+/**
+ * The size and modification time of the file a description's `benchmark` names, when it names one
+ * that exists (a symbol of the dataset names none): a rewritten benchmark file is a new store, as a
+ * rewritten input is.
+ */
+async function statedBenchmarkFile(description: DatasetDescription, descriptionPath: string): Promise<DataFileStamp | null> {
+  if (description.benchmark === undefined) return null;
+  const file = statedBenchmarkPath(description.benchmark, descriptionPath);
+  const info = await stat(file).catch((err: NodeJS.ErrnoException) => {
+    // Not a file: the benchmark is a symbol (checked at build, which says so if it is neither).
+    if (err.code === 'ENOENT' || err.code === 'ENOTDIR') return null;
+    throw new PrepareError(`benchmark file ${file} (from ${descriptionPath}) cannot be read: ${errorMessage(err)}`, { cause: err });
+  });
+  return info?.isFile() ? { path: file, size: info.size, mtimeMs: info.mtimeMs } : null;
+}
+
+/** What the fingerprint takes of a file: a file rewritten in place changes its size or time. */
+type DataFileStamp = Pick<DataFile, 'path' | 'size' | 'mtimeMs'>;
+
+function fingerprintOf(r: ResolvedInputs, description: DatasetDescription, benchmarkFile: DataFileStamp | null): string {
   const h = createHash('sha256');
   h.update(`tickscope-store v${STORE_FORMAT_VERSION}\n`);
   if (Object.keys(description).length) h.update(`description ${canonicalDescription(description)}\n`);
@@ -100,7 +136,7 @@ function fingerprintOf(r: ResolvedInputs, description: DatasetDescription): stri
       h.update(`${kind}\t${p}\t${f.size}\t${f.mtimeMs}\n`);
     }
   }
-  for (const f of r.benchmark ?? []) {
+  for (const f of [...(r.benchmark ?? []), ...(benchmarkFile ? [benchmarkFile] : [])]) {
     const p = base && f.path.startsWith(`${base}${path.sep}`) ? path.relative(base, f.path) : f.path;
     h.update(`benchmark\t${p}\t${f.size}\t${f.mtimeMs}\n`);
   }
@@ -146,7 +182,8 @@ async function prepareUnchecked(opts: PrepareOptions): Promise<PrepareResult> {
     ...(opts.onBadRows ? { onBadRows: opts.onBadRows } : {}),
   });
   const resolved = await resolveInputs(inputs);
-  const fingerprint = fingerprintOf(resolved, described.description);
+  const benchmarkFile = await statedBenchmarkFile(described.description, described.path);
+  const fingerprint = fingerprintOf(resolved, described.description, benchmarkFile);
   const storeDir = path.resolve(opts.storeDir);
   await mkdir(storeDir, { recursive: true });
   // Leftovers of killed preparations of any dataset: stale locks, temporaries (stale-builds.ts).
@@ -160,10 +197,19 @@ async function prepareUnchecked(opts: PrepareOptions): Promise<PrepareResult> {
   const progressPath = path.join(storeDir, `${fingerprint}.progress.json`);
   const waitStarted = Date.now();
   let waited = false;
+  const manifestFile = manifestPath(storeDir, datasetKey(resolved, described.description, benchmarkFile));
+
+  // Not prepared with exactly these files: a dataset prepared before, with new runs' files, gets a
+  // delta segment instead of a full preparation (add-runs.ts).
+  if (!(await readCurrentStoreMeta(storePath))) {
+    const grown = await prepareFromManifest({ opts, resolved, described, fingerprint, storeDir, manifestFile, emit });
+    if (grown) return grown;
+  }
 
   for (;;) {
     const current = await readCurrentStoreMeta(storePath);
     if (current) {
+      await baseManifestFor(manifestFile, storePath, resolved);
       emit({ phase: 'done', fraction: 1, rows: null, totalRows: null, etaSeconds: 0 });
       const note = current.get(MetaKey.timezoneNote);
       const dataQuality = await readDataQuality(storePath);
@@ -175,7 +221,10 @@ async function prepareUnchecked(opts: PrepareOptions): Promise<PrepareResult> {
         // The holder before us may have published while we looked.
         if (await readCurrentStoreMeta(storePath)) continue;
         await removeStaleTemporaries(storeDir, fingerprint);
-        return { ...(await buildAndPublish(opts, resolved, described, fingerprint, storeDir, storePath, lock, emit)), ...(waited ? { waited } : {}) };
+        const built = await buildAndPublish(opts, resolved, described, fingerprint, storeDir, storePath, lock, emit);
+        // The store built whole is the base of the runs added later.
+        await baseManifestFor(manifestFile, storePath, resolved);
+        return { ...built, ...(waited ? { waited } : {}) };
       } finally {
         await lock.release();
       }
@@ -197,6 +246,161 @@ async function prepareUnchecked(opts: PrepareOptions): Promise<PrepareResult> {
     });
     await sleep(250);
   }
+}
+
+/** The runs whose bars or trades a published store holds. */
+async function runsOf(storePath: string): Promise<string[]> {
+  const instance = await DuckDBInstance.create(storePath, { access_mode: 'READ_ONLY' });
+  try {
+    const con = await instance.connect();
+    try {
+      const r = await con.runAndReadAll(`SELECT DISTINCT run_id FROM (SELECT run_id FROM ${StoreTable.bars} UNION ALL SELECT run_id FROM ${StoreTable.trades}) ORDER BY run_id`);
+      return r.getRows().map(([id]) => String(id));
+    } finally {
+      con.closeSync();
+    }
+  } catch (err) {
+    throw new PrepareError(`the runs of the prepared store ${storePath} cannot be read: ${errorMessage(err)}`, { cause: err });
+  } finally {
+    instance.closeSync();
+  }
+}
+
+/**
+ * Makes the manifest list `storePath` alone, when it does not already: runs added later start
+ * from it. The deltas the manifest listed are removed (nothing else reads them; a session that
+ * has one open keeps reading it until it closes). Stores built whole stay for `tickscope stores`.
+ */
+async function baseManifestFor(manifestFile: string, storePath: string, resolved: ResolvedInputs): Promise<void> {
+  const manifest = await readManifest(manifestFile);
+  if (manifest?.segments.length === 1 && manifest.segments[0]!.store === path.basename(storePath)) return;
+  await writeManifest(manifestFile, { manifestVersion: MANIFEST_VERSION, formatVersion: STORE_FORMAT_VERSION, segments: [{ store: path.basename(storePath), files: inputStamps(resolved), runs: await runsOf(storePath) }] });
+  for (const old of manifest ? segmentStorePaths(manifestFile, manifest) : []) {
+    if (old.endsWith(DELTA_SUFFIX)) await removeDeltaLeftovers(old);
+  }
+}
+
+interface GrowContext {
+  opts: PrepareOptions;
+  resolved: ResolvedInputs;
+  described: LocatedDescription;
+  fingerprint: string;
+  storeDir: string;
+  manifestFile: string;
+  emit: (p: PrepareProgress) => void;
+}
+
+/**
+ * The dataset from its manifest: as it is when no file was added, or with a delta of the added
+ * runs (add-runs.ts). Null when it must be prepared whole (the progress line says why).
+ */
+async function prepareFromManifest(c: GrowContext): Promise<PrepareResult | null> {
+  const lockPath = `${c.manifestFile}.lock`;
+  const progressPath = `${c.manifestFile}.progress.json`;
+  for (;;) {
+    const manifest = await readManifest(c.manifestFile);
+    if (!manifest) return null;
+    const stores = segmentStorePaths(c.manifestFile, manifest);
+    for (const store of stores) {
+      if (!(await readCurrentStoreMeta(store))) {
+        c.emit({ phase: `preparing the whole dataset: the prepared segment ${store} is missing or unreadable`, fraction: 0, rows: null, totalRows: null, etaSeconds: null });
+        return null;
+      }
+    }
+    const growth = compareWithManifest(manifest, inputStamps(c.resolved));
+    if (growth.kind === 'rebuild') {
+      c.emit({ phase: `preparing the whole dataset: ${growth.reason}`, fraction: 0, rows: null, totalRows: null, etaSeconds: null });
+      return null;
+    }
+    if (growth.kind === 'same') {
+      c.emit({ phase: 'done', fraction: 1, rows: null, totalRows: null, etaSeconds: 0 });
+      const dataQuality = (await Promise.all(stores.map((s) => readDataQuality(s)))).flat();
+      const note = (await readCurrentStoreMeta(stores[0]!))?.get(MetaKey.timezoneNote);
+      return {
+        storePath: stores.length === 1 ? stores[0]! : c.manifestFile,
+        fingerprint: c.fingerprint,
+        reused: true,
+        segments: stores.length,
+        descriptionPath: c.described.path,
+        dataQuality,
+        ...(note ? { timezoneNote: note } : {}),
+      };
+    }
+    const lock = await tryLock(lockPath, progressPath);
+    if (!lock) {
+      const theirs = await readProgress<PrepareProgress>(progressPath);
+      c.emit({ phase: `waiting for another preparation adding runs: ${theirs?.phase ?? 'starting'}`, fraction: theirs?.fraction ?? 0, rows: null, totalRows: null, etaSeconds: null });
+      await sleep(250);
+      continue;
+    }
+    try {
+      // Another process may have added the same runs while this one waited.
+      const now = await readManifest(c.manifestFile);
+      if (JSON.stringify(now) !== JSON.stringify(manifest)) continue;
+      return await addRuns(c, manifest, stores, growth.added, lock);
+    } catch (err) {
+      if (!(err instanceof FullRebuildNeeded)) throw err;
+      c.emit({ phase: `preparing the whole dataset: ${err.message}`, fraction: 0, rows: null, totalRows: null, etaSeconds: null });
+      return null;
+    } finally {
+      await lock.release();
+    }
+  }
+}
+
+async function addRuns(c: GrowContext, manifest: SegmentManifest, stores: readonly string[], added: SegmentFile[], lock: HeldLock): Promise<PrepareResult> {
+  let lastWrite = 0;
+  const progress = new Progress((p) => {
+    c.emit(p);
+    const now = Date.now();
+    if (now - lastWrite > 500) {
+      lastWrite = now;
+      void lock.writeProgress(p).catch(() => {});
+    }
+  });
+  progress.begin(`adding ${added.length} new file(s) to the prepared dataset`, 0, null);
+  const final = deltaStorePath(c.storeDir, c.fingerprint);
+  const tmp = `${final}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const tempDir = path.join(c.opts.tempDir ? path.resolve(c.opts.tempDir) : path.join(c.storeDir, '.tmp'), path.basename(tmp));
+  await mkdir(tempDir, { recursive: true });
+  let delta: Awaited<ReturnType<typeof buildDelta>>;
+  try {
+    delta = await buildDelta(
+      {
+        file: tmp,
+        resolved: c.resolved,
+        added,
+        described: c.described,
+        fingerprint: c.fingerprint,
+        segments: stores.map((store, i) => ({ store, runs: manifest.segments[i]!.runs })),
+        tempDir,
+        ...(c.opts.memoryLimit ? { memoryLimit: c.opts.memoryLimit } : {}),
+        ...(c.opts.threads ? { threads: c.opts.threads } : {}),
+      },
+      progress,
+    );
+    progress.begin('publishing', 0, null, final);
+    await publishDelta(tmp, final);
+  } catch (err) {
+    await removeDeltaLeftovers(tmp);
+    throw err;
+  } finally {
+    await removeLeftover(tempDir, { recursive: true });
+    if (!c.opts.tempDir) await removeIfEmpty(path.dirname(tempDir));
+  }
+  await writeManifest(c.manifestFile, { ...manifest, segments: [...manifest.segments, { store: path.basename(final), files: added, runs: delta.runs }] });
+  c.emit({ phase: 'done', fraction: 1, rows: null, totalRows: null, etaSeconds: 0 });
+  const dataQuality = (await Promise.all([...stores, final].map((s) => readDataQuality(s)))).flat();
+  return {
+    storePath: c.manifestFile,
+    fingerprint: c.fingerprint,
+    reused: false,
+    rows: delta.rows,
+    segments: stores.length + 1,
+    addedRuns: delta.runs,
+    descriptionPath: c.described.path,
+    dataQuality,
+  };
 }
 
 /** A temporary file or folder of a build of this fingerprint, in the store folder or its spill folder. */
@@ -262,6 +466,7 @@ async function buildAndPublish(
   let result: Awaited<ReturnType<typeof buildStore>>;
   try {
     result = await buildStore({ file: tmp, resolved, described, fingerprint, tempDir, memoryLimit: opts.memoryLimit, threads: opts.threads }, progress);
+    await addMarketClose(tmp, opts.memoryLimit, tempDir);
     progress.begin('publishing', 0, null, storePath);
     await rm(`${tmp}.wal`, { force: true });
     // A stale WAL next to the final path would be replayed against the new file: drop it first.

@@ -80,17 +80,8 @@ export async function reconcileTrades(con: DuckDBConnection, period: BarPeriod):
        AND (CASE side WHEN 'long' THEN position_qty < 0 ELSE position_qty > 0 END OR position_qty = 0)
      ORDER BY run_id, entry_ts, trade_id LIMIT ${EXAMPLES}`,
   );
-  if (sides.length > 0) {
-    const n = sides[0]!.n;
-    findings.push({
-      table: 'trades',
-      column: 'side',
-      problem: 'side against the bar position',
-      count: n,
-      examples: sides.map((r) => r.example),
-      message: `trades: ${n} trade(s) whose side disagrees with the sign of the bar position at the end of their entry bar (e.g. ${sides[0]!.example})`,
-    });
-  }
+  const side = finding('side', 'side against the bar position', sides, (n, first) => `trades: ${n} trade(s) whose side disagrees with the sign of the bar position at the end of their entry bar (e.g. ${first})`);
+  if (side) findings.push(side);
 
   const pnl = await rowsOf(
     con,
@@ -105,21 +96,19 @@ export async function reconcileTrades(con: DuckDBConnection, period: BarPeriod):
      WHERE abs(t.pnl - b.pnl) > 0.01 + 1e-6 * b.gross
      ORDER BY abs(t.pnl - b.pnl) DESC, t.run_id, t.symbol LIMIT ${EXAMPLES}`,
   );
-  if (pnl.length > 0) {
-    const n = pnl[0]!.n;
-    findings.push({
-      table: 'trades',
-      column: 'pnl',
-      problem: 'trade P&L against bar P&L',
-      count: n,
-      examples: pnl.map((r) => r.example),
-      message: `trades: for ${n} run/symbol pair(s) the trades' P&L summed differs from the bars' P&L summed (largest: ${pnl[0]!.example})`,
-    });
-  }
+  const pnlFinding = finding('pnl', 'trade P&L against bar P&L', pnl, (n, first) => `trades: for ${n} run/symbol pair(s) the trades' P&L summed differs from the bars' P&L summed (largest: ${first})`);
+  if (pnlFinding) findings.push(pnlFinding);
   return findings;
 }
 
 async function rowsOf(con: DuckDBConnection, sql: string): Promise<{ example: string; n: number }[]> {
   const reader = await con.runAndReadAll(sql);
   return (reader.getRows() as [string, bigint | number][]).map(([example, n]) => ({ example: String(example), n: Number(n) }));
+}
+
+/** The finding of one check on trades' `column`, from its example rows (each carrying the total count); null when none. */
+function finding(column: string, problem: string, rows: { example: string; n: number }[], message: (n: number, first: string) => string): RowProblem | null {
+  if (rows.length === 0) return null;
+  const n = rows[0]!.n;
+  return { table: 'trades', column, problem, count: n, examples: rows.map((r) => r.example), message: message(n, rows[0]!.example) };
 }

@@ -17,7 +17,7 @@
 // trade list's order by a sort of one integer, and the ranks are put beside the trade list by
 // position (POSITIONAL JOIN): 3 s and 0.6GB on the same trades, the same table.
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { BAR_MEASURES as M, CLUSTERED_TRADE_SORTS, RANKED_TRADE_COLUMNS, StoreTable, TRADE_BOUND_FIELDS, tradeListSortedBy, tradeRankColumn } from '../store/format.js';
+import { BAR_MEASURES as M, CLUSTERED_TRADE_SORTS, POSITION_LOOKBACK_DAYS, RANKED_TRADE_COLUMNS, StoreTable, TRADE_BOUND_FIELDS, tradeListSortedBy, tradeRankColumn } from '../store/format.js';
 import { runTracked, type Progress } from './progress.js';
 
 export interface RollupDefinition {
@@ -121,6 +121,24 @@ export const ROLLUPS: readonly RollupDefinition[] = [
         sum(long_exposure) AS long_sum, sum(short_exposure) AS short_sum,
         min(ts) AS first_ts, max(ts) AS last_ts
       FROM ${StoreTable.portfolioBar} GROUP BY run_id, ts::DATE ORDER BY run_id, day`,
+  },
+  {
+    // The day-end rows a position look-up must reach behind its recent window (attribution's
+    // positions at a range's start and end): a symbol's row that the next row of it follows by
+    // more than POSITION_LOOKBACK_DAYS trading days, or that nothing follows.
+    table: StoreTable.symbolDayGaps,
+    select: `
+      WITH trading_days AS (
+        SELECT day, row_number() OVER (ORDER BY day) AS i FROM (SELECT DISTINCT day FROM ${StoreTable.portfolioDay})
+      ), rows AS (
+        SELECT d.run_id, d.symbol, d.day, d.position_value, d.close, t.i,
+          lead(d.day) OVER w AS next_day, lead(t.i) OVER w AS next_i
+        FROM ${StoreTable.symbolDay} d JOIN trading_days t ON t.day = d.day
+        WINDOW w AS (PARTITION BY d.run_id, d.symbol ORDER BY d.day)
+      )
+      SELECT run_id, symbol, day, next_day, position_value, close FROM rows
+      WHERE next_i IS NULL OR next_i - i > ${POSITION_LOOKBACK_DAYS}
+      ORDER BY run_id, day, symbol`,
   },
   {
     table: StoreTable.symbolTotal,

@@ -21,8 +21,9 @@ import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
 import { isStale, pidAlive } from './lock.js';
 
-/** `<fingerprint>.duckdb.tmp-<pid>-<random>`, optionally `.wal`: a build's store or its spill folder. */
-const TEMPORARY = /^([0-9a-f]{16})\.duckdb\.tmp-(\d+)-[0-9a-z]+(\.wal)?$/;
+/** `<fingerprint>.duckdb.tmp-<pid>-<random>` (`<fingerprint>.delta.duckdb...` for a delta of added
+ * runs, add-runs.ts), optionally `.wal`: a build's store or its spill folder. */
+const TEMPORARY = /^([0-9a-f]{16})(?:\.delta)?\.duckdb\.tmp-(\d+)-[0-9a-z]+(\.wal)?$/;
 const LOCK = /^([0-9a-f]{16})\.lock$/;
 /** A progress file, or lock.ts's temporary for writing one (`.progress.json.<pid>`). */
 const PROGRESS = /^([0-9a-f]{16})\.progress\.json(?:\.(\d+))?$/;

@@ -72,7 +72,7 @@ function markNulls(values: Float64Array, rows: number, validity: Uint8Array): vo
 export type OutColumn =
   | { name: string; kind: 'f64'; values: Float64Array }
   | { name: string; kind: 'i32'; values: Int32Array }
-  /** Strings given as an index into `names` (e.g. the run of each row). */
+  /** Strings given as an index into `names` (e.g. the run of each row); an index of -1 is null. */
   | { name: string; kind: 'utf8'; index: Int32Array; names: readonly string[] };
 
 /** Encodes computed columns as one self-contained Arrow IPC stream. NaN doubles become nulls. */
@@ -95,10 +95,20 @@ export function encodeColumns(columns: readonly OutColumn[], metadata?: Readonly
         const encoded = column.names.map((n) => encoder.encode(n));
         const valueOffsets = new Int32Array(length + 1);
         let total = 0;
-        for (let i = 0; i < length; i++) valueOffsets[i + 1] = total += encoded[column.index[i]!]!.length;
+        let nulls = 0;
+        for (let i = 0; i < length; i++) {
+          const k = column.index[i]!;
+          if (k < 0) nulls++;
+          valueOffsets[i + 1] = total += k < 0 ? 0 : encoded[k]!.length;
+        }
         const bytes = new Uint8Array(total);
-        for (let i = 0; i < length; i++) bytes.set(encoded[column.index[i]!]!, valueOffsets[i]!);
-        data = makeData({ type: new Utf8(), length, nullCount: 0, valueOffsets, data: bytes });
+        for (let i = 0; i < length; i++) if (column.index[i]! >= 0) bytes.set(encoded[column.index[i]!]!, valueOffsets[i]!);
+        let nullBitmap: Uint8Array | undefined;
+        if (nulls > 0) {
+          nullBitmap = new Uint8Array(Math.ceil(length / 8));
+          for (let i = 0; i < length; i++) if (column.index[i]! >= 0) nullBitmap[i >> 3]! |= 1 << (i & 7);
+        }
+        data = makeData({ type: new Utf8(), length, nullCount: nulls, valueOffsets, data: bytes, ...(nullBitmap ? { nullBitmap } : {}) });
         break;
       }
     }

@@ -6,11 +6,15 @@
 // sectors, symbols and tags (the allow-lists every client value is checked against before it is
 // bound into SQL) and the trading days with their first and last bar (how a time range is split
 // into whole days, answered from day rollups, and cut days, answered from bar tables).
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { errorMessage } from '../../shared/errors.js';
 import type { ColumnSource, DatasetSchema, RunInfo } from '../../shared/messages.js';
 import { TradingTime, type TradingCalendar } from '../../shared/trading-time.js';
 import { BARS_ORIGINS, META_TABLE, MetaKey, STORE_FORMAT_VERSION, StoreTable, type BarsOrigin } from '../store/format.js';
+import { MANIFEST_SUFFIX, segmentSchema, segmentViewSelect, type SegmentManifest } from '../store/segments.js';
+import { sqlString } from '../sql/text.js';
 
 export interface TradingDay {
   /** ISO date (UTC), e.g. "2024-01-02". */
@@ -32,8 +36,14 @@ export interface Catalog {
   calendar: TradingCalendar;
   /** The time axis of the charts (closed hours taken out): M4 picks its pixel columns over it. */
   tradingTime: TradingTime;
-  /** Rows of trade_list: its ranks run 0..tradeCount-1 under every sort column. */
+  /** Rows of trade_list: its ranks run 0..tradeCount-1 under every sort column when tradeRanks. */
   tradeCount: number;
+  /**
+   * Whether trade_list's rk_<c> rank every trade of the dataset (one store). A dataset in
+   * segments (server/store/segments.ts) reads the union of each segment's trade_list, ranked
+   * apart: planners must then sort by the columns themselves.
+   */
+  tradeRanks: boolean;
   /** The exchange time zone (IANA; 'UTC' when none is known) the hour breakdown is in. */
   timezone: { zone: string; source: string };
   /** Where the bars came from and whether they are daily (DatasetSchema.bars). */
@@ -58,11 +68,17 @@ export interface OpenStoreOptions {
   threads: number;
 }
 
+/**
+ * A store path is a store file, or the manifest of a dataset in segments (server/store/segments.ts):
+ * then an in-memory database ATTACHes every segment READ_ONLY and views with the canonical table
+ * names read their union, so planners and the catalog read one store either way.
+ */
 export async function openStore({ storePath, memoryLimit, threads }: OpenStoreOptions): Promise<OpenStore> {
+  const segmented = storePath.endsWith(MANIFEST_SUFFIX);
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(storePath, {
-      access_mode: 'READ_ONLY',
+    instance = await DuckDBInstance.create(segmented ? ':memory:' : storePath, {
+      ...(segmented ? {} : { access_mode: 'READ_ONLY' }),
       memory_limit: memoryLimit,
       threads: String(threads),
     });
@@ -71,13 +87,14 @@ export async function openStore({ storePath, memoryLimit, threads }: OpenStoreOp
   }
   const connection = await instance.connect();
   try {
+    if (segmented) await attachSegments(connection, storePath);
     const version = await readFormatVersion(connection, storePath);
     if (version !== STORE_FORMAT_VERSION) {
       throw new Error(
         `prepared store ${storePath} has format version ${version}, this build reads ${STORE_FORMAT_VERSION}; prepare the dataset again`,
       );
     }
-    const catalog = await readCatalog(connection);
+    const catalog = await readCatalog(connection, !segmented);
     const schema = await readSchema(connection, catalog);
     return {
       instance,
@@ -94,6 +111,29 @@ export async function openStore({ storePath, memoryLimit, threads }: OpenStoreOp
   }
 }
 
+/** ATTACHes the segments a manifest lists and creates the union's views (segments.ts's rules). */
+async function attachSegments(connection: DuckDBConnection, manifestFile: string): Promise<void> {
+  let manifest: SegmentManifest;
+  try {
+    manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as SegmentManifest;
+  } catch (error) {
+    throw new Error(`cannot read the segment manifest ${manifestFile}: ${errorMessage(error)}`, { cause: error });
+  }
+  for (const [i, segment] of manifest.segments.entries()) {
+    const file = path.join(path.dirname(manifestFile), segment.store);
+    try {
+      await connection.run(`ATTACH ${sqlString(file)} AS ${segmentSchema(i)} (READ_ONLY)`);
+    } catch (error) {
+      throw new Error(`cannot open the prepared segment ${file} of ${manifestFile}: ${errorMessage(error)}`, { cause: error });
+    }
+  }
+  const tables = await connection.runAndReadAll(`SELECT table_name FROM duckdb_tables() WHERE database_name = ${sqlString(segmentSchema(0))} AND schema_name = 'main' ORDER BY table_name`);
+  for (const [table] of tables.getRows() as [string][]) {
+    const select = segmentViewSelect(String(table), manifest.segments.length);
+    if (select !== null) await connection.run(`CREATE VIEW main.${String(table)} AS ${select}`);
+  }
+}
+
 async function readFormatVersion(connection: DuckDBConnection, storePath: string): Promise<number> {
   try {
     const reader = await connection.runAndReadAll(`SELECT value FROM ${META_TABLE} WHERE key = $key`, {
@@ -106,13 +146,40 @@ async function readFormatVersion(connection: DuckDBConnection, storePath: string
   }
 }
 
-async function readCatalog(connection: DuckDBConnection): Promise<Catalog> {
+/**
+ * A run's params (JSON text in the store) as flat scalars: the leaderboard's columns and the
+ * surface's axes. Nested values stay as their JSON text; a value that is not a JSON object (a
+ * tool's free-form label) becomes { params: text }, so nothing the runs table said is hidden.
+ */
+export function runParams(text: string | null): RunInfo['params'] {
+  if (text === null || text.trim() === '') return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { params: text };
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { params: text };
+  const flat: RunInfo['params'] = {};
+  for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
+    flat[key] = value === null || typeof value === 'number' || typeof value === 'string' || typeof value === 'boolean' ? value : JSON.stringify(value);
+  }
+  return flat;
+}
+
+async function readCatalog(connection: DuckDBConnection, tradeRanks: boolean): Promise<Catalog> {
   // The capital base is a fact recorded at preparation (server/prepare/capital.ts), with its source.
   const runRows = await connection.runAndReadAll(`
-    SELECT run_id, coalesce(name, run_id), capital::DOUBLE, capital_source FROM ${StoreTable.runs} ORDER BY run_id`);
+    SELECT run_id, coalesce(name, run_id), capital::DOUBLE, capital_source, params FROM ${StoreTable.runs} ORDER BY run_id`);
   const runs = new Map<string, RunInfo>();
-  for (const [runId, name, capital, capitalSource] of runRows.getRows() as [string, string, number | null, string | null][]) {
-    runs.set(String(runId), { runId: String(runId), name: String(name), capital: capital ?? null, capitalSource: String(capitalSource ?? 'none') });
+  for (const [runId, name, capital, capitalSource, params] of runRows.getRows() as [string, string, number | null, string | null, string | null][]) {
+    runs.set(String(runId), {
+      runId: String(runId),
+      name: String(name),
+      capital: capital ?? null,
+      capitalSource: String(capitalSource ?? 'none'),
+      params: runParams(params),
+    });
   }
   const zoneRows = await connection.runAndReadAll(
     `SELECT key, value FROM ${META_TABLE} WHERE key IN ('${MetaKey.exchangeTimezone}', '${MetaKey.exchangeTimezoneSource}', '${MetaKey.benchmark}', '${MetaKey.riskFreeRate}', '${MetaKey.barsOrigin}', '${MetaKey.barPeriod}')`,
@@ -148,6 +215,7 @@ async function readCatalog(connection: DuckDBConnection): Promise<Catalog> {
     calendar,
     tradingTime: new TradingTime(calendar),
     tradeCount: Number(tradeCount.getRows()[0]?.[0] ?? 0),
+    tradeRanks,
     timezone,
     bars,
     benchmark: JSON.parse(required(meta, MetaKey.benchmark)) as Catalog['benchmark'],

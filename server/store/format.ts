@@ -2,7 +2,7 @@
 // session processes (which open it READ_ONLY, many at once). Bump STORE_FORMAT_VERSION whenever
 // a table, column or meaning below changes; a store of another version is rebuilt, never read.
 
-export const STORE_FORMAT_VERSION = 8;
+export const STORE_FORMAT_VERSION = 9;
 
 /** Name of the single-row-per-key metadata table: (key VARCHAR PRIMARY KEY, value VARCHAR). */
 export const META_TABLE = 'meta';
@@ -100,6 +100,10 @@ export function exchangeTimeSql(ts: string, zone: string): string {
  *     position_value and close are at the symbol's last bar of the day.
  * - symbol_day_by_day: the same rows sorted (run_id, day, symbol), so a day range prunes it
  *     when every symbol is grouped (breakdown by symbol over a zoomed range).
+ * - symbol_day_gaps(run_id, symbol, day, next_day, position_value, close)   sorted (run_id, day, symbol)
+ *     the symbol_day rows whose symbol's next row comes more than POSITION_LOOKBACK_DAYS trading days
+ *     later (next_day), or never (next_day NULL): where a symbol's last position before a time is
+ *     when it has no row in the days just before (queries/attribution.ts). Since format 9.
  * - sector_day(run_id, sector, day, pnl, fees, gross_exposure, net_exposure, traded_value,
  *              gross_sum, net_sum, long_sum, short_sum, bars)       sorted (run_id, sector, day)
  *     gross/net_exposure: sum over the sector's symbols of their end-of-day position_value;
@@ -163,6 +167,7 @@ export const StoreTable = {
   portfolioDay: 'portfolio_day',
   symbolDay: 'symbol_day',
   symbolDayByDay: 'symbol_day_by_day',
+  symbolDayGaps: 'symbol_day_gaps',
   sectorDay: 'sector_day',
   symbolTotal: 'symbol_total',
   marketDay: 'market_day',
@@ -174,6 +179,12 @@ export const StoreTable = {
   dataQuality: 'data_quality',
   columnSources: 'column_sources',
 } as const;
+
+/**
+ * Trading days a position look-up reads before its boundary's day in symbol_day; a symbol without
+ * a row in them has its last row in symbol_day_gaps (the store and the session must agree).
+ */
+export const POSITION_LOOKBACK_DAYS = 5;
 
 /**
  * Columns of trade_list ranked for sorting: each has an rk_<column> rank. The store's own list,

@@ -2,6 +2,7 @@
 // bench:sessions in twenty sessions at once): overview, zooms, sector and symbol drills, trade-window
 // scrolls, trade filters and time breakdowns, the requests of each interaction as a UI sends them.
 // Seeded: the same seed gives the same script on the same dataset.
+import { LEADERBOARD_METRICS, MAX_PINNED_RUNS, PARAM_COLUMN_PREFIX } from '../../shared/constants.js';
 import type { QueryRequest } from '../../shared/messages.js';
 import { mulberry32 } from '../support/random.js';
 import { rowsOf, type SessionClient } from '../support/session-client.js';
@@ -18,6 +19,7 @@ export interface Interaction {
 /** `count` interactions over the session's dataset (one request lists its symbols first). */
 export async function drillScript(client: SessionClient, count: number, seed: number): Promise<Interaction[]> {
   const dataset = client.hello.dataset;
+  if (dataset.runs.length > MAX_PINNED_RUNS) return sweepScript(client, count, seed);
   const rng = mulberry32(seed * 7919 + 1);
   const pickOne = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
 
@@ -174,4 +176,97 @@ export async function drillScript(client: SessionClient, count: number, seed: nu
     return script;
   }
   return buildScript(count);
+}
+
+/**
+ * The drill of a parameter sweep (more runs than the UI pins): the leaderboard sorted by one KPI
+ * after another over zooms, parameter surfaces (one and two parameters, any metric), the pinned
+ * runs' charts and summary (the best by Sharpe and the median run, as the UI pins by default),
+ * parameter filters, and run diffs of two pinned runs.
+ */
+async function sweepScript(client: SessionClient, count: number, seed: number): Promise<Interaction[]> {
+  const dataset = client.hello.dataset;
+  const rng = mulberry32(seed * 7919 + 3);
+  const pickOne = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
+  const WIDTH = 1200;
+  const range = dataset.range!;
+  const DAY = 86_400_000;
+  const ranked = rowsOf(await client.request({ query: 'leaderboard', params: { sort: { column: 'sharpe', descending: true }, limit: dataset.runs.length } }));
+  const ids = ranked.map((r) => String(r.run_id));
+  const pinned = [...new Set([...ids.slice(0, MAX_PINNED_RUNS - 1), ids[Math.floor(ids.length / 2)]!])];
+  // The grid's numeric parameters: the surface's axes and the filters' subjects.
+  const numeric = Object.keys(dataset.runs[0]!.params).filter((key) => dataset.runs.every((r) => typeof r.params[key] === 'number'));
+  const axes = numeric.length > 0 ? numeric : Object.keys(dataset.runs[0]!.params);
+  const valuesOf = (key: string) => [...new Set(dataset.runs.map((r) => r.params[key]).filter((v): v is number => typeof v === 'number'))].sort((a, b) => a - b);
+
+  function zoom(): { from?: number; to?: number } {
+    const r = rng();
+    if (r < 0.3) return {};
+    const span = range.to - range.from;
+    const length = span * (0.05 + rng() * 0.6);
+    const from = range.from + rng() * (span - length);
+    // Daily bars: a chart drag cuts days at arbitrary instants, a calendar click takes whole days.
+    return r < 0.65 ? { from: Math.round(from), to: Math.round(from + length) } : { from: Math.floor(from / DAY) * DAY, to: Math.floor((from + length) / DAY) * DAY - 1 };
+  }
+  type Filters = { params?: { name: string; min: number; max: number }[] };
+  function surface(view: { from?: number; to?: number }, filters: Filters = {}): Ask {
+    const x = pickOne(axes);
+    const others = axes.filter((a) => a !== x);
+    const y = others.length > 0 && rng() < 0.7 ? pickOne(others) : undefined;
+    return { query: 'surface', params: { ...view, ...filters, x, ...(y ? { y } : {}), metric: pickOne(LEADERBOARD_METRICS) } };
+  }
+  function leaderboard(view: { from?: number; to?: number }, filters: Filters = {}): Ask {
+    const column = rng() < 0.8 ? pickOne(LEADERBOARD_METRICS) : `${PARAM_COLUMN_PREFIX}${pickOne(axes)}`;
+    return { query: 'leaderboard', params: { ...view, ...filters, sort: { column, descending: rng() < 0.7 }, offset: rng() < 0.2 ? Math.floor(rng() * dataset.runs.length * 0.8) : 0, limit: 100 } };
+  }
+  function overview(): Interaction {
+    return {
+      kind: 'sweep-overview',
+      asks: [
+        leaderboard({}),
+        surface({}),
+        { query: 'equity', params: { runs: pinned, width: WIDTH } },
+        { query: 'summary', params: { runs: pinned } },
+        { query: 'risk', params: { runs: pinned } },
+      ],
+    };
+  }
+  const script: Interaction[] = [overview()];
+  let view: { from?: number; to?: number } = {};
+  while (script.length < count) {
+    const r = rng();
+    if (script.length % 40 === 0) {
+      view = {};
+      script.push(overview());
+    } else if (r < 0.3) {
+      view = zoom();
+      script.push({
+        kind: 'sweep-zoom',
+        asks: [leaderboard(view), surface(view), { query: 'equity', params: { ...view, runs: pinned, width: WIDTH } }, { query: 'summary', params: { ...view, runs: pinned } }],
+      });
+    } else if (r < 0.5) {
+      script.push({ kind: 'leaderboard', asks: [leaderboard(view)] });
+    } else if (r < 0.65) {
+      script.push({ kind: 'surface', asks: [surface(view)] });
+    } else if (r < 0.8 && numeric.length > 0) {
+      // A parameter filter: the runs of a band of one parameter's values.
+      const key = pickOne(numeric);
+      const values = valuesOf(key);
+      const lo = values[Math.floor(rng() * values.length)]!;
+      const hi = values[Math.min(values.length - 1, values.indexOf(lo) + 1 + Math.floor(rng() * 3))]!;
+      const filters = { params: [{ name: key, min: lo, max: hi }] };
+      script.push({ kind: 'param-filter', asks: [leaderboard(view, filters), surface(view, filters)] });
+    } else {
+      const a = pickOne(pinned);
+      const b = pickOne(pinned.filter((run) => run !== a));
+      script.push({
+        kind: 'rundiff',
+        asks: [
+          { query: 'rundiff', params: { ...view, a, b, limit: 200 } },
+          { query: 'equity', params: { ...view, runs: [a, b], width: WIDTH } },
+        ],
+      });
+    }
+  }
+  return script;
 }

@@ -11,8 +11,8 @@
 //    into a DuckDB file, with the same memory limit and threads, then CHECKPOINT.
 // 4. The ratio preparation / floor (target: within 2x) and peak RSS against the memory limit.
 //
-// Flags: --scale tiny|demo|large (default large), --memory-limit SIZE, --threads N, --keep (keep
-// the benchmark's store instead of deleting it).
+// Flags: --scale tiny|demo|large|sweep|sweep-small (default large), --memory-limit SIZE,
+// --threads N, --keep (keep the benchmark's store instead of deleting it).
 //
 // Per phase: while the preparation runs, each phase is printed as it starts (seconds since the
 // child was forked); after it, the seconds spent in each phase, from the first progress event of
@@ -37,7 +37,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { ensureFixtures, readManifest, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
+import { ensureFixtures, FIXTURE_SCALES, isFixtureScale, readManifest, repoRoot } from '../../fixtures/generate.js';
 import { defaultMemoryLimit, formatSize, parseSize } from '../../server/prepare/memory.js';
 import { prepareInChild } from '../../server/prepare/run-in-child.js';
 import { sqlString } from '../../server/sql/text.js';
@@ -254,8 +254,8 @@ async function main(): Promise<void> {
     const threadsArg = arg('--threads');
     return fillsCase(n, arg('--memory-limit') ?? defaultMemoryLimit(), threadsArg ? Number(threadsArg) : undefined, process.argv.includes('--keep'));
   }
-  const scale = (arg('--scale') ?? 'large') as FixtureScale;
-  if (!['tiny', 'demo', 'large'].includes(scale)) throw new Error(`--scale must be tiny, demo or large, not ${scale}`);
+  const scale = arg('--scale') ?? 'large';
+  if (!isFixtureScale(scale)) throw new Error(`--scale must be one of ${FIXTURE_SCALES.join(', ')}, not ${scale}`);
   const memoryLimit = arg('--memory-limit') ?? defaultMemoryLimit();
   const threadsArg = arg('--threads');
   const threads = threadsArg ? Number(threadsArg) : undefined;

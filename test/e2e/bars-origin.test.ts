@@ -10,12 +10,11 @@ import { portfolioFixtures } from '../../fixtures/formats/portfolio.js';
 import { ensureVectorbtFixtures } from '../../fixtures/formats/vectorbt.js';
 import type { ControlServer } from '../../server/control/app.js';
 import { launchBrowser, type Browser } from '../support/browser.js';
+import { WAIT, sel } from '../support/page-waits.js';
 import { startTestServer } from '../support/control-server.js';
 import { workDir } from '../support/tiny-variants.js';
 
 const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
-const WAIT = { timeout: 30_000 };
-const sel = (id: string) => `[data-testid="${id}"]`;
 
 let server: ControlServer;
 let browser: Browser;

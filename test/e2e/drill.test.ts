@@ -12,14 +12,14 @@ import type { Page } from 'playwright-core';
 import { repoRoot } from '../../fixtures/generate.js';
 import type { ControlServer } from '../../server/control/app.js';
 import type { SessionInfo } from '../../shared/http-api.js';
-import { browserSessions, launchBrowser, openPage, type Browser } from '../support/browser.js';
+import { browserSessions, launchBrowser, type Browser } from '../support/browser.js';
+import { WAIT, drawn, now, openReady, search, sel, waitForSearch } from '../support/page-waits.js';
 import { eventually, processAlive, startTestServer } from '../support/control-server.js';
 
 const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 // Screenshots go under .cache/ so a test run never rewrites committed files; `npm run
 // docs:screenshots` points this at docs/screenshots to refresh the README's pictures on purpose.
 const SCREENSHOTS = process.env.TICKSCOPE_SCREENSHOTS_DIR ? path.resolve(process.env.TICKSCOPE_SCREENSHOTS_DIR) : path.join(repoRoot(), '.cache', 'screenshots', 'drill');
-const WAIT = { timeout: 30_000 };
 
 let server: ControlServer;
 let browser: Browser;
@@ -38,42 +38,7 @@ after(async () => {
 // ---------------------------------------------------------------------------------------------
 // Helpers (page-side code is passed as strings: these tests compile without DOM types)
 
-const sel = (id: string) => `[data-testid="${id}"]`;
-
-async function open(url: string, base = server.url): Promise<Page> {
-  const page = await openPage(browser, `${base}${url}`);
-  await page.waitForSelector(`${sel('app')}[data-state="ready"]`, WAIT);
-  return page;
-}
-
-async function now(page: Page): Promise<number> {
-  return (await page.evaluate('performance.now()')) as number;
-}
-
-/**
- * Waits until each view shows exact data drawn after `after` (page clock): charts, tiles and
- * tables stamp data-drawn-at / data-exact when they draw and data-painted-at on the next frame.
- */
-async function drawn(page: Page, ids: string[], after = 0): Promise<void> {
-  await page.waitForFunction(
-    `${JSON.stringify(ids)}.every((id) => {
-      const el = document.querySelector('[data-testid="' + id + '"]');
-      if (!el || el.dataset.exact !== 'true' || el.dataset.loading === 'true') return false;
-      const drawnAt = Number(el.dataset.drawnAt);
-      return drawnAt > ${after} && Number(el.dataset.paintedAt) >= drawnAt;
-    })`,
-    undefined,
-    WAIT,
-  );
-}
-
-async function search(page: Page): Promise<URLSearchParams> {
-  return new URLSearchParams(new URL(page.url()).search);
-}
-
-async function waitForSearch(page: Page, predicate: string): Promise<void> {
-  await page.waitForFunction(`(() => { const q = new URLSearchParams(location.search); return ${predicate}; })()`, undefined, WAIT);
-}
+const open = (url: string, base = server.url): Promise<Page> => openReady(browser, `${base}${url}`);
 
 async function crumbs(page: Page): Promise<string[]> {
   return page.locator(`${sel('breadcrumbs')} li`).allTextContents();

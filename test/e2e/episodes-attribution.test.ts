@@ -10,11 +10,11 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { repoRoot } from '../../fixtures/generate.js';
 import type { ControlServer } from '../../server/control/app.js';
-import { launchBrowser, openPage, type Browser } from '../support/browser.js';
+import { launchBrowser, type Browser } from '../support/browser.js';
+import { WAIT, drawn, now, openReady, search, sel } from '../support/page-waits.js';
 import { startTestServer } from '../support/control-server.js';
 
 const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
-const WAIT = { timeout: 30_000 };
 // Under .cache/, as the drill test's: a test run never rewrites committed files.
 const SCREENSHOTS = path.join(repoRoot(), '.cache', 'screenshots', 'episodes-attribution');
 
@@ -32,30 +32,6 @@ after(async () => {
   await server?.close();
 });
 
-const sel = (id: string) => `[data-testid="${id}"]`;
-
-async function now(page: Page): Promise<number> {
-  return (await page.evaluate('performance.now()')) as number;
-}
-
-/** Waits until each view shows exact data drawn after `after` (page clock). */
-async function drawn(page: Page, ids: string[], after = 0): Promise<void> {
-  await page.waitForFunction(
-    `${JSON.stringify(ids)}.every((id) => {
-      const el = document.querySelector('[data-testid="' + id + '"]');
-      if (!el || el.dataset.exact !== 'true' || el.dataset.loading === 'true') return false;
-      const drawnAt = Number(el.dataset.drawnAt);
-      return drawnAt > ${after} && Number(el.dataset.paintedAt) >= drawnAt;
-    })`,
-    undefined,
-    WAIT,
-  );
-}
-
-async function search(page: Page): Promise<URLSearchParams> {
-  return new URLSearchParams(new URL(page.url()).search);
-}
-
 /** The waterfall's parts (key, value) and its total, as the page drew them. */
 async function waterfall(page: Page, run: string): Promise<{ parts: { key: string; value: number }[]; total: number }> {
   const box = page.locator(sel(`waterfall-${run}`));
@@ -66,8 +42,7 @@ async function waterfall(page: Page, run: string): Promise<{ parts: { key: strin
 }
 
 test('episode -> attribution -> sector -> symbol -> trade, and "Explain this range" from the range chip', async () => {
-  const page = await openPage(browser, `${server.url}/?runs=base`);
-  await page.waitForSelector(`${sel('app')}[data-state="ready"]`, WAIT);
+  const page = await openReady(browser, `${server.url}/?runs=base`);
   await drawn(page, ['episodes', 'kpis']);
   const rows = page.locator(`${sel('episodes')} tbody tr`);
   assert.ok((await rows.count()) > 0, 'the fixture has drawdown episodes');
@@ -123,5 +98,46 @@ test('episode -> attribution -> sector -> symbol -> trade, and "Explain this ran
   await page.waitForSelector(`${sel('attribution')}[data-sector=""]`, WAIT);
   await drawn(page, ['attribution-body'], t);
   assert.ok((await waterfall(page, 'base')).parts.length >= 3);
+  await page.close();
+});
+
+test('a link keeps the explanation and the risk-free rate; a sector\'s trades of the range are one click away', async () => {
+  // Everything from the URL: a range, one sector's attribution open, a 5% risk-free rate.
+  const first = await openReady(browser, `${server.url}/?runs=base`);
+  await drawn(first, ['episodes']);
+  await first.locator(`${sel('episodes')} tbody tr`).first().click();
+  await first.waitForFunction(`new URLSearchParams(location.search).get('explain') === '1'`, undefined, WAIT);
+  await drawn(first, ['attribution-body']);
+  const sector = (await waterfall(first, 'base')).parts[0]!.key;
+  await first.locator(`${sel('waterfall-base')} button.wf-row[data-key="${sector}"]`).click();
+  await first.waitForFunction(`new URLSearchParams(location.search).get('explain') === ${JSON.stringify(sector)}`, undefined, WAIT);
+  const input = first.locator(sel('risk-free-rate'));
+  await input.fill('5');
+  await input.press('Enter');
+  await first.waitForFunction(`new URLSearchParams(location.search).get('rf') === '0.05'`, undefined, WAIT);
+  const link = first.url();
+  await first.close();
+
+  const page = await openReady(browser, link);
+  await page.waitForSelector(`${sel('attribution')}[data-sector="${sector}"]`, WAIT);
+  await drawn(page, ['attribution-body']);
+  assert.equal(await page.locator(sel('risk-free-rate')).inputValue(), '5', 'the rate comes back from the link');
+  const symbols = await waterfall(page, 'base');
+  assert.ok(symbols.parts.length >= 1, 'the sector\'s symbols are drawn');
+
+  // The sector's trades closed in the range: the trade list, filtered to the sector, same range.
+  await page.locator(`${sel('attribution')} button.link`, { hasText: `The trades of ${sector} closed in this range` }).click();
+  await page.waitForSelector(sel('trades-view'), WAIT);
+  const q = await search(page);
+  assert.equal(q.get('view'), 'trades');
+  assert.equal(q.get('sector'), sector);
+  assert.equal(q.get('from'), new URLSearchParams(new URL(link).search).get('from'), 'the range is kept');
+  await page.waitForFunction(`/^[\\d,]+ trades/.test(document.querySelector('[data-testid="trade-count"]').textContent)`, undefined, WAIT);
+  const sectorCount = Number((await page.locator(sel('trade-count')).textContent())!.match(/^([\d,]+)/)![1]!.replace(/,/g, ''));
+  assert.ok(sectorCount > 0, 'the sector has trades closing in the episode');
+  // Every trade listed is of the sector: its symbols are the waterfall's.
+  const listed = await page.locator(`${sel('trades-table')} .vt-row`).evaluateAll((rows) => rows.map((r) => r.textContent ?? ''));
+  const sectorSymbols = symbols.parts.map((p) => p.key);
+  for (const row of listed) assert.ok(sectorSymbols.some((s) => row.includes(s)), `${row} is a trade of ${sector}`);
   await page.close();
 });

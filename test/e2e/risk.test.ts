@@ -7,11 +7,11 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import type { ControlServer } from '../../server/control/app.js';
-import { launchBrowser, openPage, type Browser } from '../support/browser.js';
+import { launchBrowser, type Browser } from '../support/browser.js';
+import { WAIT, drawn, openReady, sel } from '../support/page-waits.js';
 import { startTestServer } from '../support/control-server.js';
 
 const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
-const WAIT = { timeout: 30_000 };
 
 let server: ControlServer;
 let browser: Browser;
@@ -26,28 +26,12 @@ after(async () => {
   await server?.close();
 });
 
-const sel = (id: string) => `[data-testid="${id}"]`;
-
-/** Waits until the element shows exact data drawn after `after` (page clock). */
-async function drawn(page: Page, id: string, after = 0): Promise<void> {
-  await page.waitForFunction(
-    `(() => {
-      const el = document.querySelector('[data-testid="${id}"]');
-      if (!el || el.dataset.exact !== 'true') return false;
-      const drawnAt = Number(el.dataset.drawnAt);
-      return drawnAt > ${after} && Number(el.dataset.paintedAt) >= drawnAt;
-    })()`,
-    undefined,
-    WAIT,
-  );
-}
 
 const tileText = (page: Page, key: string) => page.locator(`${sel('risk-tiles')} [data-kpi="${key}"] .kpi-value`).first().textContent();
 
 test('overview: risk tiles against the named benchmark, its line on the equity chart, and the risk-free rate', async () => {
-  const page = await openPage(browser, `${server.url}/`);
-  await page.waitForSelector(`${sel('app')}[data-state="ready"]`, WAIT);
-  await drawn(page, 'risk-tiles');
+  const page = await openReady(browser, `${server.url}/`);
+  await drawn(page, ['risk-tiles']);
   assert.match((await page.textContent(sel('benchmark-name')))!, /^Equal-weighted market \(\d+ symbols\)$/);
   for (const key of ['psr', 'ex_top5pct_trades', 'ex_top5_symbols', 'alpha', 'beta', 'correlation', 'tracking_error', 'information_ratio']) {
     const text = (await tileText(page, key))!;

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import type { ControlServer } from '../../server/control/app.js';
-import { launchBrowser, openPage, type Browser } from '../support/browser.js';
+import { launchBrowser, type Browser } from '../support/browser.js';
+import { WAIT, drawn, now, openReady, sel, waitForSearch } from '../support/page-waits.js';
 import { startTestServer } from '../support/control-server.js';
 
 const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
-const WAIT = { timeout: 30_000 };
 
 let server: ControlServer;
 let browser: Browser;
@@ -27,35 +27,7 @@ after(async () => {
   await server?.close();
 });
 
-const sel = (id: string) => `[data-testid="${id}"]`;
-
-async function open(url: string): Promise<Page> {
-  const page = await openPage(browser, `${server.url}${url}`);
-  await page.waitForSelector(`${sel('app')}[data-state="ready"]`, WAIT);
-  return page;
-}
-
-async function now(page: Page): Promise<number> {
-  return (await page.evaluate('performance.now()')) as number;
-}
-
-/** Waits until each view shows exact data drawn after `after` (page clock), as drill.test.ts does. */
-async function drawn(page: Page, ids: string[], after = 0): Promise<void> {
-  await page.waitForFunction(
-    `${JSON.stringify(ids)}.every((id) => {
-      const el = document.querySelector('[data-testid="' + id + '"]');
-      if (!el || el.dataset.exact !== 'true' || el.dataset.loading === 'true') return false;
-      const drawnAt = Number(el.dataset.drawnAt);
-      return drawnAt > ${after} && Number(el.dataset.paintedAt) >= drawnAt;
-    })`,
-    undefined,
-    WAIT,
-  );
-}
-
-async function waitForSearch(page: Page, predicate: string): Promise<void> {
-  await page.waitForFunction(`(() => { const q = new URLSearchParams(location.search); return ${predicate}; })()`, undefined, WAIT);
-}
+const open = (url: string): Promise<Page> => openReady(browser, `${server.url}${url}`);
 
 /** The KPIs' trade count, summed over the runs shown. */
 async function kpiTrades(page: Page): Promise<number> {

@@ -11,6 +11,7 @@ import { META_TABLE, STORE_FORMAT_VERSION, StoreTable } from '../../server/store
 import type { DatasetInfo } from '../../shared/http-api.js';
 import { startTestServer } from '../support/control-server.js';
 import { mem, withDb } from '../support/duckdb.js';
+import { MANIFEST_SUFFIX } from '../../server/store/segments.js';
 
 let tmp = '';
 let fixture = '';
@@ -32,6 +33,11 @@ const COLUMNS: Record<string, string[]> = {
   meta: ['key', 'value'],
 };
 
+/** The store folder's files but the segment manifests a preparation writes beside its store (server/store/segments.ts). */
+async function publishedIn(storeDir: string): Promise<string[]> {
+  return (await readdir(storeDir)).filter((name) => !name.endsWith(MANIFEST_SUFFIX));
+}
+
 test('prepare builds every table, sorted, with rollups matching an independent sum', async () => {
   const storeDir = path.join(tmp, 'stores');
   const phases: string[] = [];
@@ -43,7 +49,7 @@ test('prepare builds every table, sorted, with rollups matching an independent s
   for (const p of ['checking inputs', 'checking bars order', 'copying bars (input already sorted)', 'checking bars', 'dimensions', 'sorting trades', 'rollups', 'writing the store', 'publishing', 'done']) {
     assert.ok(phases.includes(p), p);
   }
-  assert.deepEqual(await readdir(storeDir), [`${r.fingerprint}.duckdb`]);
+  assert.deepEqual(await publishedIn(storeDir), [`${r.fingerprint}.duckdb`]);
 
   await withDb(r.storePath, async (q) => {
     // Every table of the format exists (the rollups are defined in rollups.ts, owned elsewhere);
@@ -148,7 +154,7 @@ test('a store with another format_version is rebuilt; nothing temporary is left'
   // An unreadable file at the store path is rebuilt too.
   await writeFile(r.storePath, 'not a database');
   assert.equal((await prepareDataset({ input: fixture, storeDir })).reused, false);
-  assert.deepEqual(await readdir(storeDir), [path.basename(r.storePath)]);
+  assert.deepEqual(await publishedIn(storeDir), [path.basename(r.storePath)]);
 });
 
 async function writeBars(dir: string, select: string): Promise<void> {
@@ -205,7 +211,7 @@ test('prepareInChild runs the preparation in a child process', async () => {
   const r = await prepareInChild({ input: fixture, storeDir, onProgress: (p) => phases.push(p.phase) });
   assert.equal(r.reused, false);
   assert.ok(phases.length > 0);
-  assert.deepEqual(await readdir(storeDir), [path.basename(r.storePath)]);
+  assert.deepEqual(await publishedIn(storeDir), [path.basename(r.storePath)]);
   await assert.rejects(prepareInChild({ input: path.join(tmp, 'nope'), storeDir }), /does not exist/);
   const ac = new AbortController();
   const p = prepareInChild({ input: fixture, storeDir: path.join(tmp, 'stores-abort'), signal: ac.signal });
@@ -242,13 +248,13 @@ test('lock: two preparations of one dataset at once do the work once', async () 
   assert.equal(waiter.waited, true);
   assert.ok(waits.some((p) => p.startsWith('waiting for pid')), waits.join(', '));
   assert.ok(!waits.includes('sorting bars'), 'the waiter did not build');
-  assert.deepEqual(await readdir(storeDir), [path.basename(ra.storePath)]);
+  assert.deepEqual(await publishedIn(storeDir), [path.basename(ra.storePath)]);
 
   // Across processes.
   const storeDir2 = path.join(tmp, 'stores-lock-2');
   const [c1, c2] = await Promise.all([prepareInChild({ input: fixture, storeDir: storeDir2 }), prepareInChild({ input: fixture, storeDir: storeDir2 })]);
   assert.deepEqual([c1.reused, c2.reused].sort(), [false, true]);
-  assert.deepEqual(await readdir(storeDir2), [path.basename(c1.storePath)]);
+  assert.deepEqual(await publishedIn(storeDir2), [path.basename(c1.storePath)]);
 });
 
 test('lock: a lock left by a dead process is taken over', async () => {
@@ -259,7 +265,7 @@ test('lock: a lock left by a dead process is taken over', async () => {
   await writeFile(path.join(storeDir, `${first.fingerprint}.lock`), JSON.stringify({ pid: 4_194_305, host: os.hostname(), startedAt: new Date().toISOString() }));
   const r = await prepareDataset({ input: fixture, storeDir, lockTimeoutMs: 20_000 });
   assert.equal(r.reused, false);
-  assert.deepEqual(await readdir(storeDir), [path.basename(r.storePath)]);
+  assert.deepEqual(await publishedIn(storeDir), [path.basename(r.storePath)]);
 });
 
 test('a crash of the preparation process is reported by name and publishes nothing; the next run builds', async () => {
@@ -278,7 +284,7 @@ test('a crash of the preparation process is reported by name and publishes nothi
   assert.ok(!(await readdir(storeDir)).some((f) => f.endsWith('.duckdb')), 'no store published');
   const r = await prepareInChild({ input: fixture, storeDir });
   assert.equal(r.reused, false);
-  assert.deepEqual(await readdir(storeDir), [path.basename(r.storePath)]); // the dead build's temporaries are gone
+  assert.deepEqual(await publishedIn(storeDir), [path.basename(r.storePath)]); // the dead build's temporaries are gone
 });
 
 test('memory: the limit defaults to a fraction of the machine, is settable, and spills to the temp folder', async () => {
@@ -330,6 +336,8 @@ test('GET /api/datasets shows the preparation phase, rows and ETA while a datase
       etaSeconds: null,
       descriptionPath: path.join(fixture, 'tickscope.json'),
       dataQuality: [],
+      revision: 0,
+      addedRuns: [],
     });
   } finally {
     await server.close();

@@ -12,30 +12,13 @@ import { planRequest } from '../../server/session/queries/index.js';
 import { tinyDataset } from '../support/datasets.js';
 import { checkM4, near, nearRows, scopeParams } from '../support/checks.js';
 import { LocalSession, type Ask } from '../support/local-session.js';
-import {
-  barsInRange,
-  dailySeries,
-  dayMs,
-  dimOk,
-  equityRef,
-  loadRaw,
-  marketRef,
-  perBar,
-  runsOf,
-  sdSample,
-  summaryRef,
-  tradesIn,
-  tradingTimeRef,
-  type RawData,
-  type RefScope,
-  type Trade,
-} from '../support/reference.js';
+import { barsInRange, dailySeries, dayMs, dimOk, equityRef, loadRaw, marketRef, perBar, rawCalendar, runsOf, sdSample, summaryRef, tradesIn, tradingTimeRef, type RawData, type RawDay, type RefScope, type Trade } from '../support/reference.js';
 
 let session: LocalSession;
 let raw: RawData;
 let capital: (run: string) => number | null;
 /** Trading days of the fixture, ascending, with their first and last bar. */
-let days: { iso: string; first: number; last: number }[];
+let days: RawDay[];
 let sectors: string[];
 let symbols: string[];
 
@@ -44,15 +27,7 @@ before(async () => {
   session = await LocalSession.open(dir);
   raw = await loadRaw(dir);
   capital = (run) => session.store.catalog.runs.get(run)?.capital ?? null;
-  const byDay = new Map<string, { iso: string; first: number; last: number }>();
-  for (const b of raw.bars) {
-    const d = byDay.get(b.day) ?? byDay.set(b.day, { iso: b.day, first: b.ts, last: b.ts }).get(b.day)!;
-    d.first = Math.min(d.first, b.ts);
-    d.last = Math.max(d.last, b.ts);
-  }
-  days = [...byDay.values()].sort((a, b) => a.first - b.first);
-  sectors = [...new Set(raw.bars.map((b) => b.sector))].sort();
-  symbols = [...new Set(raw.bars.map((b) => b.symbol))].sort();
+  ({ days, sectors, symbols } = rawCalendar(raw));
 });
 
 after(() => session?.close());

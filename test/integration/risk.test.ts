@@ -9,17 +9,18 @@ import { cp, mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RISK_COLUMNS } from '../../shared/constants.js';
 import { repoRoot } from '../../fixtures/generate.js';
-import { tinyDataset } from '../support/datasets.js';
+import { testStoreDir, tinyDataset } from '../support/datasets.js';
 import { nearRows, scopeParams } from '../support/checks.js';
 import { LocalSession } from '../support/local-session.js';
-import { dailySeries, loadRaw, marketRef, sdSample, type RawData, type RefScope } from '../support/reference.js';
+import { prepareDataset } from '../../server/prepare/prepare.js';
+import { dailySeries, loadRaw, marketRef, rawCalendar, sdSample, type RawData, type RawDay, type RefScope } from '../support/reference.js';
 import { benchmarkLineRef, riskRef, symbolBenchmarkRef } from '../support/risk-reference.js';
 
 let dir: string;
 let session: LocalSession;
 let raw: RawData;
 let capital: (run: string) => number | null;
-let days: { iso: string; first: number; last: number }[];
+let days: RawDay[];
 let sectors: string[];
 let symbols: string[];
 
@@ -28,15 +29,7 @@ before(async () => {
   session = await LocalSession.open(dir);
   raw = await loadRaw(dir);
   capital = (run) => session.store.catalog.runs.get(run)?.capital ?? null;
-  const byDay = new Map<string, { iso: string; first: number; last: number }>();
-  for (const b of raw.bars) {
-    const d = byDay.get(b.day) ?? byDay.set(b.day, { iso: b.day, first: b.ts, last: b.ts }).get(b.day)!;
-    d.first = Math.min(d.first, b.ts);
-    d.last = Math.max(d.last, b.ts);
-  }
-  days = [...byDay.values()].sort((a, b) => a.first - b.first);
-  sectors = [...new Set(raw.bars.map((b) => b.sector))].sort();
-  symbols = [...new Set(raw.bars.map((b) => b.symbol))].sort();
+  ({ days, sectors, symbols } = rawCalendar(raw));
 });
 
 after(() => session?.close());
@@ -150,6 +143,22 @@ test('risk: a benchmark file of prices with missing days aligns on the days both
   } finally {
     withFile.close();
   }
+});
+
+test('benchmark: a rewritten benchmark file named in tickscope.json is a new store, not the old one reused', async () => {
+  const folder = path.join(repoRoot(), '.cache', 'test-benchmarks');
+  await mkdir(folder, { recursive: true });
+  const file = path.join(folder, 'rewritten.csv');
+  const write = (scale: number) => writeFile(file, `date,return\n${days.map((d, i) => `${d.iso},${scale * 0.001 * (i + 1)}`).join('\n')}\n`);
+  await write(1);
+  const first = await prepareDataset({ input: dir, storeDir: testStoreDir(), description: { benchmark: file } });
+  const again = await prepareDataset({ input: dir, storeDir: testStoreDir(), description: { benchmark: file } });
+  assert.equal(again.fingerprint, first.fingerprint, 'the same file: the store is reused');
+  assert.equal(again.reused, true);
+  await write(2.5);
+  const rewritten = await prepareDataset({ input: dir, storeDir: testStoreDir(), description: { benchmark: file } });
+  assert.notEqual(rewritten.fingerprint, first.fingerprint, 'the benchmark file changed: another store');
+  assert.equal(rewritten.reused, false);
 });
 
 test('risk: a benchmark file among the inputs (returns, two rows some days, days missing) is the benchmark, not bars', async () => {

@@ -82,7 +82,12 @@ test('simultaneous requests with one key spawn exactly one process', async () =>
 test('a session whose store cannot be opened ends as startup-failed, with the reason', async () => {
   const runtime = new LocalProcessRuntime({ poolSize: 0, warmTimeoutMs: 15_000 });
   const missing = path.join(tmpdir(), 'tickscope-no-such-dir', 'store.duckdb');
-  const catalog = { resolve: () => 'broken', whenReady: async () => missing } as unknown as DatasetCatalog;
+  const catalog = {
+    resolve: () => 'broken',
+    whenReadyAt: async () => ({ storePath: missing, revision: 0 }),
+    revision: () => 0,
+    onRunsAdded: () => undefined,
+  } as unknown as DatasetCatalog;
   const events: string[] = [];
   const manager = new SessionManager(
     runtime,

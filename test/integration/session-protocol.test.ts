@@ -58,6 +58,9 @@ test('every query, all in flight at once on one socket, answers over the wire wh
     { query: 'risk', params: { ...range, riskFreeRate: 0.02 } },
     { query: 'benchmark', params: range },
     { query: 'scatter', params: range },
+    { query: 'leaderboard', params: { ...range, sort: { column: 'sharpe', descending: true }, limit: 10 } },
+    { query: 'surface', params: { ...range, x: Object.keys(client.hello.dataset.runs[0]!.params)[0]!, metric: 'deflated_sharpe' } },
+    { query: 'rundiff', params: { ...range, a: client.hello.dataset.runs[0]!.runId, b: client.hello.dataset.runs[1]!.runId, limit: 20 } },
   ];
   assert.deepEqual(asks.map((a) => a.query).sort(), [...QUERY_NAMES].sort());
   const answers = await Promise.all(asks.map((a) => client.request(a)));

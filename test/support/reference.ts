@@ -130,6 +130,28 @@ export interface RefScope {
   mfe?: { min?: number; max?: number };
 }
 
+/** A trading day of the raw bars: its UTC date and its first and last bar (epoch ms). */
+export interface RawDay {
+  iso: string;
+  first: number;
+  last: number;
+}
+
+/** The trading days of the raw bars, in order; and the sorted sectors and symbols that have bars. */
+export function rawCalendar(raw: RawData): { days: RawDay[]; sectors: string[]; symbols: string[] } {
+  const byDay = new Map<string, RawDay>();
+  for (const b of raw.bars) {
+    const d = byDay.get(b.day) ?? byDay.set(b.day, { iso: b.day, first: b.ts, last: b.ts }).get(b.day)!;
+    d.first = Math.min(d.first, b.ts);
+    d.last = Math.max(d.last, b.ts);
+  }
+  return {
+    days: [...byDay.values()].sort((a, b) => a.first - b.first),
+    sectors: [...new Set(raw.bars.map((b) => b.sector))].sort(),
+    symbols: [...new Set(raw.bars.map((b) => b.symbol))].sort(),
+  };
+}
+
 export function runsOf(raw: RawData, scope: RefScope): string[] {
   return scope.runs?.length ? [...new Set(scope.runs)].sort() : raw.runs;
 }

@@ -15,6 +15,8 @@ export interface TestCatalogOptions {
   symbols: readonly [string, string][];
   tags?: readonly string[];
   tradeCount: number;
+  /** Catalog.tradeRanks (default true: one store). */
+  tradeRanks?: boolean;
   zone?: string;
   riskFreeRate?: number;
 }
@@ -30,7 +32,7 @@ export function testCatalog(o: TestCatalogOptions): Catalog {
     bars: { origin: 'input', period: 'intraday' },
     benchmark: { kind: 'market', name: `Equal-weighted market (${o.symbols.length} symbols)`, source: 'test' },
     riskFreeRate: o.riskFreeRate ?? 0,
-    runs: new Map(o.runs.map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
+    runs: new Map(o.runs.map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test', params: {} }])),
     sectors: new Set(o.symbols.map(([, sector]) => sector)),
     symbols: new Map(o.symbols),
     tags: new Set(o.tags ?? []),
@@ -38,5 +40,6 @@ export function testCatalog(o: TestCatalogOptions): Catalog {
     calendar,
     tradingTime: new TradingTime(calendar),
     tradeCount: o.tradeCount,
+    tradeRanks: o.tradeRanks ?? true,
   };
 }

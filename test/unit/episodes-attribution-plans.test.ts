@@ -23,13 +23,13 @@ function catalog(): Catalog {
 
 const CUT_RANGE = TEST_CUT_RANGE;
 
-/** The look-ups a plan ran and its statements; each look-up answers `missing` for every count it asks. */
-async function planned(query: 'episodes' | 'attribution', params: object, missing = 0): Promise<{ lookups: Statement[]; statements: Statement[] }> {
+/** The look-ups a plan ran and its statements; a look-up answers an empty result. */
+async function planned(query: 'episodes' | 'attribution', params: object): Promise<{ lookups: Statement[]; statements: Statement[] }> {
   const request = { type: 'request', id: 1, query, params } as QueryRequest;
   const lookups: Statement[] = [];
   const plan = await planRequest(request, catalog())(async (sql, values) => {
     lookups.push({ sql, params: values });
-    return [[BigInt(missing), BigInt(missing)]];
+    return [];
   });
   return { lookups, statements: plan.statements };
 }
@@ -79,11 +79,14 @@ test('attribution by symbol of one sector binds the sector; an unknown sector is
   await assert.rejects(statementsOf('attribution', { sector: 'Nope' }), /unknown sector "Nope"/);
 });
 
-test('attribution: the days before the recent window are read only when a look-up finds a symbol missing from it', async () => {
-  // A catalog of 3 days is all within the window: no look-up, no lower bound.
+test('attribution: positions are read from the recent window and symbol_day_gaps, never every earlier day', async () => {
+  // A catalog of 3 days is all within the window: no lower bound, no gap rows needed.
   const few = await planned('attribution', CUT_RANGE);
   assert.equal(few.lookups.length, 0);
-  // A longer history: the look-up counts the pairs without a row in the last days before each boundary.
+  const [fewStatement] = few.statements as [Statement];
+  assert.doesNotMatch(fewStatement.sql, /symbol_day_gaps/);
+  // A longer history: each boundary reads its last POSITION_LOOKBACK_DAYS days of symbol_day and, for
+  // symbols without a row there, the gap rows before them whose next row is after them.
   const long = catalog();
   const days = Array.from({ length: 12 }, (_, i) => {
     const midnight = DAY1 + i * 86_400_000;
@@ -91,21 +94,18 @@ test('attribution: the days before the recent window are read only when a look-u
   });
   const wide = { ...long, days, calendar: tradingCalendar(days, BAR) };
   const range = { from: days[9]!.first + 3_600_000, to: days[11]!.first + 3_600_000 };
-  for (const [missing, lowerBounds] of [[0, 2], [2, 0]] as const) {
-    const lookups: Statement[] = [];
-    const plan = await planRequest({ type: 'request', id: 1, query: 'attribution', params: { ...range, runs: [RUN] } } as QueryRequest, wide)(async (sql, values) => {
-      lookups.push({ sql, params: values });
-      return [[BigInt(missing), BigInt(missing)]];
-    });
-    assert.equal(lookups.length, 1);
-    assertBound(lookups[0]!);
-    assert.match(lookups[0]!.sql, /FROM symbol_total WHERE/);
-    const [statement] = plan.statements as [Statement];
-    assertBound(statement);
-    // The recent windows' lower bounds (day >= ...) are there only when nothing is missing.
-    const held = statement.sql.slice(statement.sql.indexOf('group_held AS ('), statement.sql.indexOf('group_trades AS ('));
-    assert.equal([...held.matchAll(/day >= \$\w+::DATE/g)].length, lowerBounds, held);
-  }
+  const lookups: Statement[] = [];
+  const plan = await planRequest({ type: 'request', id: 1, query: 'attribution', params: { ...range, runs: [RUN] } } as QueryRequest, wide)(async (sql, values) => {
+    lookups.push({ sql, params: values });
+    return [];
+  });
+  assert.equal(lookups.length, 0, 'no look-up before the plan');
+  const [statement] = plan.statements as [Statement];
+  assertBound(statement);
+  const held = statement.sql.slice(statement.sql.indexOf('group_held AS ('), statement.sql.indexOf('group_trades AS ('));
+  // Both boundaries: a recent window with a lower bound, and a gap branch bounded by its next row.
+  assert.equal([...held.matchAll(/FROM symbol_day_by_day\s+WHERE[^]*?day >= \$\w+::DATE/g)].length, 2, held);
+  assert.equal([...held.matchAll(/FROM symbol_day_gaps\s+WHERE[^]*?next_day IS NULL OR next_day >= \$\w+::DATE/g)].length, 2, held);
 });
 
 test('attribution over everything has no starting positions (nothing is held before the first bar)', async () => {

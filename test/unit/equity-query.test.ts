@@ -64,7 +64,7 @@ function catalog(): Catalog {
     bars: { origin: 'input', period: 'intraday' },
     benchmark: { kind: 'market', name: 'Equal-weighted market (2 symbols)', source: 'test' },
     riskFreeRate: 0,
-    runs: new Map(RUNS.map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test' }])),
+    runs: new Map(RUNS.map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test', params: {} }])),
     sectors: new Set(),
     symbols: new Map(),
     tags: new Set(),
@@ -72,6 +72,7 @@ function catalog(): Catalog {
     calendar,
     tradingTime: new TradingTime(calendar),
     tradeCount: 0,
+    tradeRanks: true,
   };
 }
 

@@ -12,7 +12,7 @@ const MINUTE = 60_000;
 
 const DATASET: DatasetSchema = {
   id: 'tiny',
-  runs: [{ runId: 'base', name: 'base', capital: 1e6, capitalSource: 'test' }],
+  runs: [{ runId: 'base', name: 'base', capital: 1e6, capitalSource: 'test', params: {} }],
   sectors: ['Energy'],
   tags: [],
   symbolCount: 1,

@@ -3,22 +3,15 @@ import { useLayoutEffect, useRef } from 'react';
 import { count, dollars, dollarsCompact, duration, percent, pnl, pnlCompact, ratio, tone, dateText } from '../format.js';
 import { markDrawn } from '../perf.js';
 import type { QueryState } from '../query.js';
-import { num, str } from '../table.js';
-import { runColorOf, runTitle } from '../runs.js';
-import { useTheme } from '../theme.js';
+import { num } from '../table.js';
+import { runTitle } from '../runs.js';
+import { KpiTiles, type KpiTile } from './KpiTiles.js';
 import type { ColumnTable, DatasetSchema } from '../worker/types.js';
 
-interface Tile {
-  label: string;
-  value: (t: ColumnTable, i: number) => string;
-  tone?: (t: ColumnTable, i: number) => string;
-  title?: (t: ColumnTable, i: number) => string;
-  key: string;
-}
 
 const byTone = (column: string) => (t: ColumnTable, i: number) => tone(num(t, column, i));
 
-const TILES: Tile[] = [
+const TILES: KpiTile[] = [
   {
     key: 'total_pnl',
     label: 'Total P&L',
@@ -62,14 +55,11 @@ const TILES: Tile[] = [
 ];
 
 export function Kpis({ state, dataset }: { state: QueryState<'summary'>; dataset: DatasetSchema }) {
-  const theme = useTheme();
   const ref = useRef<HTMLDivElement>(null);
   const t = state.answer?.data;
   useLayoutEffect(() => {
     if (t) markDrawn(ref.current, !state.stale);
   }, [t, state.stale]);
-  const rows = t ? Array.from({ length: t.length }, (_, i) => i) : [];
-  const multi = rows.length > 1;
   // Return metrics are over a stated capital base; a run without one says why, here, where they
   // would be (the summary leaves them empty).
   const withoutCapital = dataset.runs.filter((r) => r.capital === null);
@@ -85,27 +75,7 @@ export function Kpis({ state, dataset }: { state: QueryState<'summary'>; dataset
           ))}
         </div>
       )}
-      {TILES.map((tile) => (
-        <div className="kpi" key={tile.key} data-kpi={tile.key}>
-          <div className="kpi-label">{tile.label}</div>
-          {t ? (
-            rows.map((i) => {
-              const runId = str(t, 'run_id', i);
-              const color = runColorOf(dataset, runId, theme);
-              return (
-                <div key={runId} className={`kpi-value ${tile.tone ? tile.tone(t, i) : ''}`} title={`${multi ? `${runTitle(dataset, runId)}: ` : ''}${tile.title?.(t, i) ?? tile.value(t, i)}`}>
-                  {multi && <span className="dot" style={{ background: color }} />}
-                  {tile.value(t, i)}
-                </div>
-              );
-            })
-          ) : (
-            <div className="kpi-value">
-              <span className="skeleton-bar" />
-            </div>
-          )}
-        </div>
-      ))}
+      <KpiTiles tiles={TILES} t={t} dataset={dataset} />
     </section>
   );
 }

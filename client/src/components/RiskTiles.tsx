@@ -5,20 +5,12 @@
 import { useLayoutEffect, useRef, useState } from 'react';
 import { count, percent, pnl, pnlCompact, ratio, tone } from '../format.js';
 import { markDrawn } from '../perf.js';
+import { KpiTiles, type KpiTile } from './KpiTiles.js';
 import type { QueryState } from '../query.js';
-import { setRiskFreeRate, useRiskFreeRate } from '../risk-free.js';
-import { runColorOf, runTitle } from '../runs.js';
+import { setRiskFreeRate } from '../risk-free.js';
 import { num, str } from '../table.js';
-import { useTheme } from '../theme.js';
 import type { ColumnTable, DatasetSchema } from '../worker/types.js';
 
-interface Tile {
-  key: string;
-  label: string;
-  value: (t: ColumnTable, i: number) => string;
-  tone?: (t: ColumnTable, i: number) => string;
-  title: (t: ColumnTable, i: number) => string;
-}
 
 const byTone = (column: string) => (t: ColumnTable, i: number) => tone(num(t, column, i));
 
@@ -36,7 +28,7 @@ function concentration(t: ColumnTable, i: number): string {
   ].join('\n');
 }
 
-const without = (key: string, label: string): Tile => ({
+const without = (key: string, label: string): KpiTile => ({
   key: `ex_${key}`,
   label,
   value: (t, i) => pnlCompact(num(t, `pnl_ex_${key}`, i)),
@@ -44,7 +36,7 @@ const without = (key: string, label: string): Tile => ({
   title: concentration,
 });
 
-const ROBUSTNESS: Tile[] = [
+const ROBUSTNESS: KpiTile[] = [
   {
     key: 'psr',
     label: 'PSR',
@@ -58,7 +50,7 @@ const ROBUSTNESS: Tile[] = [
   without('top5_symbols', 'Ex top 5 symbols'),
 ];
 
-const BENCHMARK: Tile[] = [
+const BENCHMARK: KpiTile[] = [
   { key: 'alpha', label: 'Alpha', value: (t, i) => percent(num(t, 'alpha', i), { signed: true }), tone: byTone('alpha'), title: (t, i) => `annualised, ${count(num(t, 'benchmark_days', i))} days with a benchmark return` },
   { key: 'beta', label: 'Beta', value: (t, i) => ratio(num(t, 'beta', i)), title: (t, i) => `OLS on daily returns over ${count(num(t, 'benchmark_days', i))} days` },
   { key: 'correlation', label: 'Correlation', value: (t, i) => ratio(num(t, 'correlation', i)), title: () => 'of daily returns' },
@@ -79,39 +71,8 @@ const BENCHMARK: Tile[] = [
   },
 ];
 
-function Tiles({ tiles, t, stale, dataset }: { tiles: Tile[]; t: ColumnTable | undefined; stale: boolean; dataset: DatasetSchema }) {
-  const theme = useTheme();
-  const rows = t ? Array.from({ length: t.length }, (_, i) => i) : [];
-  const multi = rows.length > 1;
-  return (
-    <>
-      {tiles.map((tile) => (
-        <div className={`kpi${stale ? ' stale' : ''}`} key={tile.key} data-kpi={tile.key}>
-          <div className="kpi-label">{tile.label}</div>
-          {t ? (
-            rows.map((i) => {
-              const runId = str(t, 'run_id', i);
-              return (
-                <div key={runId} className={`kpi-value ${tile.tone ? tile.tone(t, i) : ''}`} title={`${multi ? `${runTitle(dataset, runId)}: ` : ''}${tile.title(t, i)}`}>
-                  {multi && <span className="dot" style={{ background: runColorOf(dataset, runId, theme) }} />}
-                  {tile.value(t, i)}
-                </div>
-              );
-            })
-          ) : (
-            <div className="kpi-value">
-              <span className="skeleton-bar" />
-            </div>
-          )}
-        </div>
-      ))}
-    </>
-  );
-}
-
 /** The annual risk-free rate, in percent; empty means the dataset's. */
-function RiskFreeInput({ dataset }: { dataset: DatasetSchema }) {
-  const chosen = useRiskFreeRate();
+function RiskFreeInput({ dataset, chosen }: { dataset: DatasetSchema; chosen: number | undefined }) {
   const [text, setText] = useState(chosen === undefined ? '' : String(+(chosen * 100).toFixed(6)));
   const commit = () => {
     const value = text.trim() === '' ? undefined : Number(text) / 100;
@@ -140,7 +101,7 @@ function RiskFreeInput({ dataset }: { dataset: DatasetSchema }) {
   );
 }
 
-export function RiskTiles({ state, dataset }: { state: QueryState<'risk'>; dataset: DatasetSchema }) {
+export function RiskTiles({ state, dataset, riskFreeRate }: { state: QueryState<'risk'>; dataset: DatasetSchema; riskFreeRate: number | undefined }) {
   const ref = useRef<HTMLDivElement>(null);
   const t = state.answer?.data;
   useLayoutEffect(() => {
@@ -154,12 +115,12 @@ export function RiskTiles({ state, dataset }: { state: QueryState<'risk'>; datas
           vs <strong data-testid="benchmark-name">{benchmark.name}</strong>
           {benchmark.kind === 'market' ? ' (the dataset’s own symbols, equally weighted; set benchmark in tickscope.json for another)' : ''}
         </span>
-        <RiskFreeInput dataset={dataset} />
+        <RiskFreeInput key={String(riskFreeRate)} dataset={dataset} chosen={riskFreeRate} />
       </div>
       {state.error && !t && <div className="error-box">Could not load the risk metrics: {state.error}</div>}
       <div className="kpis">
-        <Tiles tiles={BENCHMARK} t={t} stale={state.stale} dataset={dataset} />
-        <Tiles tiles={ROBUSTNESS} t={t} stale={state.stale} dataset={dataset} />
+        <KpiTiles tiles={BENCHMARK} t={t} stale={state.stale} dataset={dataset} />
+        <KpiTiles tiles={ROBUSTNESS} t={t} stale={state.stale} dataset={dataset} />
       </div>
     </section>
   );

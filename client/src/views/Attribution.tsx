@@ -5,7 +5,6 @@
 import { useLayoutEffect, useMemo, useRef } from 'react';
 import { Card } from '../components/Card.js';
 import { Waterfall, type WaterfallPart } from '../components/Waterfall.js';
-import { closeExplain, openExplain, useExplain } from '../explain.js';
 import { count, pnl, pnlCompact } from '../format.js';
 import { markDrawn } from '../perf.js';
 import { useQuery } from '../query.js';
@@ -25,8 +24,7 @@ interface RunParts {
 }
 
 export function Attribution({ route, dataset }: { route: Route; dataset: DatasetSchema }) {
-  const explain = useExplain();
-  const sector = explain.sector;
+  const sector = route.explain?.sector;
   const state = useQuery(attributionSpec(route, sector), { name: 'overview.attribution' });
   const ref = useRef<HTMLDivElement>(null);
   const t = state.answer?.data;
@@ -59,7 +57,7 @@ export function Attribution({ route, dataset }: { route: Route; dataset: Dataset
   }, [t]);
 
   const onSelect = (key: string) => {
-    if (sector === undefined) openExplain(key);
+    if (sector === undefined) navigate({ ...route, explain: { sector: key } });
     else navigate({ ...route, level: 'symbol', symbol: key, sector, via: undefined, trade: undefined });
   };
 
@@ -93,7 +91,7 @@ export function Attribution({ route, dataset }: { route: Route; dataset: Dataset
         ))}
         <div className="attribution-actions">
           {sector !== undefined && (
-            <button type="button" className="link" data-testid="attribution-up" onClick={() => openExplain()}>
+            <button type="button" className="link" data-testid="attribution-up" onClick={() => navigate({ ...route, explain: {} })}>
               ← all sectors
             </button>
           )}
@@ -104,13 +102,13 @@ export function Attribution({ route, dataset }: { route: Route; dataset: Dataset
               navigate(
                 sector === undefined
                   ? { ...route, level: 'trades', sector: undefined, symbol: undefined, trade: undefined, via: undefined }
-                  : { ...route, level: 'sectors', sector, symbol: undefined, trade: undefined, via: undefined },
+                  : { ...route, level: 'trades', sector, symbol: undefined, trade: undefined, via: undefined },
               )
             }
           >
-            {sector === undefined ? 'The trades closed in this range →' : `${sector}'s symbols and their trades →`}
+            {sector === undefined ? 'The trades closed in this range →' : `The trades of ${sector} closed in this range →`}
           </button>
-          <button type="button" className="link" data-testid="attribution-close" onClick={closeExplain}>
+          <button type="button" className="link" data-testid="attribution-close" onClick={() => navigate({ ...route, explain: undefined })}>
             Close
           </button>
         </div>

@@ -3,7 +3,6 @@
 // end of the range), and opens the attribution of that range.
 import { useLayoutEffect, useMemo, useRef } from 'react';
 import '../components/waterfall.css';
-import { openExplain } from '../explain.js';
 import { count, dateText, percent, pnl } from '../format.js';
 import { markDrawn } from '../perf.js';
 import type { QueryState } from '../query.js';
@@ -81,8 +80,7 @@ export function Episodes({ state, dataset, route }: { state: QueryState<'episode
   const open = (e: EpisodeRow) => {
     const range = episodeRange(e, route, dataset, bars);
     if (!range) return;
-    openExplain();
-    navigate({ ...route, ...range, trade: undefined });
+    navigate({ ...route, ...range, trade: undefined, explain: {} });
   };
 
   return (

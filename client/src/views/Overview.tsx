@@ -5,10 +5,8 @@ import { Card } from '../components/Card.js';
 import { Chart, type ChartData } from '../components/Chart.js';
 import { Heatmap } from '../components/Heatmap.js';
 import { Kpis } from '../components/Kpis.js';
-import { openExplain, useExplain } from '../explain.js';
 import { RiskTiles } from '../components/RiskTiles.js';
 import { benchmarkOnAxis } from '../benchmark-line.js';
-import { useRiskFreeRate } from '../risk-free.js';
 import { dollarsCompact, pnl, count } from '../format.js';
 import { probe } from '../perf.js';
 import { useQuery } from '../query.js';
@@ -23,6 +21,7 @@ import { TimeOfDay } from './TimeOfDay.js';
 import { TradeScatter } from './TradeScatter.js';
 import { Attribution } from './Attribution.js';
 import { Episodes } from './Episodes.js';
+import { SweepSummary } from '../components/SweepSummary.js';
 
 const EQUITY_HEIGHT = 320;
 const DRAWDOWN_HEIGHT = 150;
@@ -49,11 +48,9 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
   const summary = useQuery(started ? summarySpec(route) : null, { name: 'overview.summary' });
   const heatmap = useQuery(started ? heatmapSpec(route) : null, { name: 'overview.heatmap' });
   const histogram = useQuery(started ? histogramSpec(route) : null, { name: 'overview.histogram' });
-  useRiskFreeRate(); // the risk and summary specs carry the chosen rate: ask again when it changes
   const risk = useQuery(started ? riskSpec(route) : null, { name: 'overview.risk' });
   const benchmark = useQuery(started ? benchmarkSpec(route) : null, { name: 'overview.benchmark' });
   const episodes = useQuery(started ? episodesSpec(route) : null, { name: 'overview.episodes' });
-  const explain = useExplain();
 
   const eq = equity.answer?.data;
   const bench = benchmark.answer?.data;
@@ -158,7 +155,8 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
   return (
     <div className="view overview" data-testid="overview">
       <Kpis state={summary} dataset={dataset} />
-      <RiskTiles state={risk} dataset={dataset} />
+      <RiskTiles state={risk} dataset={dataset} riskFreeRate={route.riskFreeRate} />
+      <SweepSummary route={route} dataset={dataset} runs={route.runs ?? dataset.runs.map((r) => r.runId)} enabled={started} />
       <Card title="Portfolio equity" aside={<span className="hint">{zoomHint}</span>}>
         <TimeChart testId="equity-chart" state={equity} empty={emptyRange} data={equityData} height={EQUITY_HEIGHT} syncKey="overview" time={time} route={route} onDrawn={onDrawn} />
       </Card>
@@ -170,7 +168,7 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
         aside={
           <span className="hint">
             click one to zoom to it and explain it ·{' '}
-            <button type="button" className="link" data-testid="explain-range" onClick={() => openExplain()}>
+            <button type="button" className="link" data-testid="explain-range" onClick={() => navigate({ ...route, explain: {} })}>
               explain {route.from !== undefined ? 'this range' : 'the whole history'}
             </button>
           </span>
@@ -178,7 +176,7 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
       >
         <Episodes state={episodes} dataset={dataset} route={route} />
       </Card>
-      {explain.open && <Attribution route={route} dataset={dataset} />}
+      {route.explain && <Attribution route={route} dataset={dataset} />}
       <Card title="Exposure" aside={<span className="hint">gross (solid) and net (dashed), dollars</span>}>
         <TimeChart testId="exposure-chart" state={exposure} empty={ex?.points === 0} data={exposureData} height={EXPOSURE_HEIGHT} syncKey="overview" time={time} route={route} />
       </Card>

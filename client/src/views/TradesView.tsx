@@ -191,7 +191,7 @@ export function TradesView({ route, dataset }: { route: Route; dataset: DatasetS
   return (
     <div className="view trades" data-testid="trades-view">
       <Card
-        title="Trades"
+        title={route.sector ? `Trades of ${route.sector}` : 'Trades'}
         aside={
           <span className="hint" data-testid="trade-count">
             {list.total !== null ? `${count(list.total)} trades${filtered ? ' match' : ''}` : 'counting…'} · sort by any column · click a trade to see it on its chart

@@ -1,6 +1,6 @@
 // Arrow record batches -> the column buffers the UI draws from. Runs in the worker only.
 import { DataType, type Data, type Table, type Vector } from 'apache-arrow';
-import { SERIES_PARTS } from '../../../shared/constants.js';
+import { RUNDIFF_PARTS, SERIES_PARTS } from '../../../shared/constants.js';
 import { PART_METADATA_KEY } from '../../../shared/frame.js';
 import type { AskQuery, ColumnTable, Column, QueryData, StringColumn, TimeSeries } from './types.js';
 
@@ -297,6 +297,8 @@ export function decodeAnswer<Q extends AskQuery>(query: Q, frames: Frame[]): Que
       };
       return data as QueryData[Q];
     }
+    case 'rundiff':
+      return Object.fromEntries(RUNDIFF_PARTS.map((part) => [part, columnTable(ordered(frames, part))])) as QueryData[Q];
     default:
       return columnTable(ordered(frames)) as QueryData[Q];
   }

@@ -1,6 +1,6 @@
 // Types shared by the UI thread and the session worker. Type-only on the UI side, so the UI
 // bundle never pulls in Arrow or the validators.
-import type { QueryName } from '../../../shared/constants.js';
+import type { QueryName, RundiffPart } from '../../../shared/constants.js';
 import type { DataQualityEntry } from '../../../shared/http-api.js';
 import type { DatasetSchema, Filters, QueryParamsByName, Timings } from '../../../shared/messages.js';
 
@@ -91,6 +91,9 @@ export interface SeriesData {
   trades: ColumnTable;
 }
 
+/** A `rundiff` answer: one column table per part (RUNDIFF_PARTS). */
+export type RundiffData = Record<RundiffPart, ColumnTable>;
+
 /** What the UI asks for: every query but the raw export, which no view draws. */
 export type QueryParams = Omit<QueryParamsByName, 'export'>;
 export type AskQuery = keyof QueryParams;
@@ -110,6 +113,9 @@ export interface QueryData {
   scatter: ColumnTable;
   episodes: ColumnTable;
   attribution: ColumnTable;
+  leaderboard: ColumnTable;
+  surface: ColumnTable;
+  rundiff: RundiffData;
 }
 
 export type Spec<Q extends AskQuery = AskQuery> = { [K in Q]: { query: K; params: QueryParams[K] } }[Q];

@@ -72,7 +72,8 @@ export const sessionRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = a
   );
 
   // Server-sent events: every past state of the session first, then each new one; the stream
-  // ends after `terminated`.
+  // ends after `terminated`. Between them, `runs` events ({ revision, runs }) when runs were
+  // added to the dataset after the session opened its store (a reload opens them).
   app.get<{ Params: { id: string } }>('/api/sessions/:id/status', { schema: { params: SessionParams } }, (request, reply) => {
     const session = reachableSession(sessions, request);
     reply.hijack();
@@ -89,9 +90,15 @@ export const sessionRoutes: FastifyPluginAsync<{ sessions: SessionManager }> = a
       out.write(`event: state\ndata: ${JSON.stringify(event)}\n\n`);
       if (event.state === 'terminated') out.end();
     };
+    const offer = (added: { revision: number; runs: string[] }) => out.write(`event: runs\ndata: ${JSON.stringify(added)}\n\n`);
     session.history.forEach(write);
     if (session.state === 'terminated') return;
     session.events.on('state', write);
-    out.on('close', () => session.events.off('state', write));
+    session.events.on('runs', offer);
+    sessions.offerNewRuns(session);
+    out.on('close', () => {
+      session.events.off('state', write);
+      session.events.off('runs', offer);
+    });
   });
 };

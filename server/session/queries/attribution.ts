@@ -5,19 +5,19 @@
 // included). Definitions in docs/metrics.md. P&L comes from the day rollups for whole days and
 // the bar rollups for cut days (as breakdown); the starting and ending positions from symbol_day
 // (day ends) and bars_by_time (inside a cut day): never the bar table. A symbol's last position
-// before a boundary is looked for in the few trading days before it; the earlier days are read
-// only when a look-up finds a symbol of the scope without a row in those.
+// before a boundary is looked for in the few trading days before it, and for a symbol without a
+// row there, in symbol_day_gaps (the rows a longer gap follows), so no plan reads every earlier day.
 import type { AttributionParams } from '../../../shared/messages.js';
-import { StoreTable } from '../../store/format.js';
+import { POSITION_LOOKBACK_DAYS, StoreTable } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
-import { sourceOf, type Planner, type QueryPlan } from './plan.js';
+import { sourceOf, type QueryPlan } from './plan.js';
 import { hasTradeFilters, resolveScope, runsCondition, type Scope } from './scope.js';
 import { capitalsSql, dayRows, levelFor } from './sources.js';
 import { Binder, and } from './sql.js';
 import { tradeRows } from './trade-source.js';
 
-export function planAttribution(params: AttributionParams, catalog: Catalog): QueryPlan | Planner {
+export function planAttribution(params: AttributionParams, catalog: Catalog): QueryPlan {
   const resolved = resolveScope(params, catalog);
   const sector = params.sector;
   if (sector !== undefined && !catalog.sectors.has(sector)) {
@@ -26,27 +26,6 @@ export function planAttribution(params: AttributionParams, catalog: Catalog): Qu
   // The symbols of one sector: that sector within the sector filter (none if the filter leaves it out).
   const scope: Scope =
     sector === undefined ? resolved : { ...resolved, sectors: !resolved.sectors || resolved.sectors.includes(sector) ? [sector] : [] };
-  if (scope.from === undefined) return build(scope, catalog, sector, null);
-  const from = scope.from;
-  const to = scope.to ?? Number.POSITIVE_INFINITY;
-  // Which of the two position reads need the days before their recent window (a symbol without a
-  // bar in it): one small look-up instead of reading every earlier day of symbol_day.
-  const t = new Binder();
-  const counts = [missingSql(t, scope, catalog, from, false), missingSql(t, scope, catalog, to, true)];
-  if (counts.every((c) => c === null)) return build(scope, catalog, sector, { start: false, end: false });
-  return async (lookup) => {
-    const sql = `SELECT ${counts.map((c) => (c ? `(${c})` : '0')).join(', ')}`;
-    const [row] = await lookup(sql, t.params);
-    const [startMissing, endMissing] = (row ?? [0, 0]).map((v) => Number(v) > 0);
-    return build(scope, catalog, sector, { start: startMissing!, end: endMissing! });
-  };
-}
-
-/**
- * The plan. `readOlder` says, for the starting and the ending positions, whether the days before
- * their recent window are read too; null when the range starts with the data (nothing is held).
- */
-function build(scope: Scope, catalog: Catalog, sector: string | undefined, readOlder: { start: boolean; end: boolean } | null): QueryPlan {
   const bySymbol = sector !== undefined;
   const b = new Binder();
   const level = bySymbol ? 'symbol' : levelFor(scope, 'sector');
@@ -54,10 +33,11 @@ function build(scope: Scope, catalog: Catalog, sector: string | undefined, readO
   const pnlRows = dayRows(b, level, scope, { sector: !bySymbol });
   const trades = tradeRows(b, scope, { symbol: bySymbol });
   const sources = [pnlRows.sources, trades.sources];
+  // Nothing is held before the data starts: a range without a start has no held part.
   let held = `SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS key, NULL::DOUBLE AS held WHERE FALSE`;
-  if (scope.from !== undefined && readOlder) {
-    const start = positionsAt(b, scope, catalog, scope.from, false, readOlder.start);
-    const end = positionsAt(b, scope, catalog, scope.to ?? Number.POSITIVE_INFINITY, true, readOlder.end);
+  if (scope.from !== undefined) {
+    const start = positionsAt(b, scope, catalog, scope.from, false);
+    const end = positionsAt(b, scope, catalog, scope.to ?? Number.POSITIVE_INFINITY, true);
     held = `SELECT e.run_id, ${bySymbol ? 'e.symbol' : 'sy.sector'} AS key,
         sum(coalesce(s0.position_value * (e.price / nullif(s0.price, 0) - 1), 0)) AS held
       FROM (${start.sql}) s0 JOIN (${end.sql}) e ON e.run_id = s0.run_id AND e.symbol = s0.symbol
@@ -97,13 +77,10 @@ function symbolCondition(b: Binder, scope: Scope): string {
   );
 }
 
-/** Trading days read before the boundary's day for a symbol's last position: enough for any symbol with a bar in them. */
-const RECENT_DAYS = 5;
-
 interface Window {
   /** The day the boundary falls in or before which it lies; -1 when after every day. */
   next: number;
-  /** The first day of the recent window; older days are read only for symbols without a row in it. */
+  /** The first day of the recent window (POSITION_LOOKBACK_DAYS before `next`). */
   recent: number;
   /** The boundary's day, when bars of it come before the boundary (read from bars_by_time). */
   cut: { first: number } | null;
@@ -115,29 +92,31 @@ function windowOf(catalog: Catalog, at: number, inclusive: boolean): Window {
   const next = days.findIndex((day) => !before(day.last));
   const end = next < 0 ? days.length : next;
   const cut = next >= 0 && before(days[next]!.first) ? { first: days[next]!.first } : null;
-  return { next, recent: Math.max(0, end - RECENT_DAYS), cut };
+  return { next, recent: Math.max(0, end - POSITION_LOOKBACK_DAYS), cut };
 }
 
 /**
- * Rows (run_id, symbol, mark_ts, position_value, price) of the last bars before `at` (at or
- * before, when `inclusive`) that the recent window holds: day-end rows of symbol_day for its
- * whole days, bars of bars_by_time for the boundary's own day up to `at`; with `older`, the
- * day-end rows of every day before the window too.
+ * Rows (run_id, symbol, mark_ts, position_value, price) among which each symbol's last bar before
+ * `at` (at or before, when `inclusive`) is the latest: day-end rows of symbol_day for the recent
+ * window's whole days, bars of bars_by_time for the boundary's own day up to `at`, and for a
+ * symbol without a row in those, its last day-end row before them, which symbol_day_gaps holds
+ * (its next row is after the window, or there is none).
  */
-function markRows(b: Binder, scope: Scope, catalog: Catalog, at: number, inclusive: boolean, older: boolean): { sql: string; sources: string[] } {
+function markRows(b: Binder, scope: Scope, catalog: Catalog, at: number, inclusive: boolean): { sql: string; sources: string[] } {
   const { next, recent, cut } = windowOf(catalog, at, inclusive);
   const days = catalog.days;
   const dims = and(runsCondition(b, scope), symbolCondition(b, scope));
   const dayTable = scope.symbols ? StoreTable.symbolDay : StoreTable.symbolDayByDay;
   const branches = [
     `SELECT run_id, symbol, day::TIMESTAMP AS mark_ts, position_value, close AS price FROM ${dayTable}
-      WHERE ${and(
-        dims,
-        older || recent === 0 ? null : `day >= ${b.date(days[recent]!.iso)}`,
-        next >= 0 ? `day < ${b.date(days[next]!.iso)}` : null,
-      )}`,
+      WHERE ${and(dims, recent === 0 ? null : `day >= ${b.date(days[recent]!.iso)}`, next >= 0 ? `day < ${b.date(days[next]!.iso)}` : null)}`,
   ];
   const sources: string[] = [dayTable];
+  if (recent > 0) {
+    branches.push(`SELECT run_id, symbol, day::TIMESTAMP AS mark_ts, position_value, close AS price FROM ${StoreTable.symbolDayGaps}
+      WHERE ${and(dims, `day < ${b.date(days[recent]!.iso)}`, next >= 0 ? `(next_day IS NULL OR next_day >= ${b.date(days[next]!.iso)})` : 'next_day IS NULL')}`);
+    sources.push(StoreTable.symbolDayGaps);
+  }
   if (cut) {
     branches.push(`SELECT run_id, symbol, ts AS mark_ts, position_value, price FROM ${StoreTable.barsByTime}
       WHERE ${and(dims, `ts >= ${b.timestampMs(cut.first)}`, `ts ${inclusive ? '<=' : '<'} ${b.timestampMs(at)}`)}`);
@@ -147,24 +126,11 @@ function markRows(b: Binder, scope: Scope, catalog: Catalog, at: number, inclusi
 }
 
 /**
- * How many of the scope's (run, symbol) pairs (symbol_total's) have no row in the recent window
- * of `at`: those may have their last bar earlier. Null when the window starts at the first day.
- */
-function missingSql(b: Binder, scope: Scope, catalog: Catalog, at: number, inclusive: boolean): string | null {
-  if (windowOf(catalog, at, inclusive).recent === 0) return null;
-  const recent = markRows(b, scope, catalog, at, inclusive, false);
-  return `SELECT count(*) FROM (
-      SELECT run_id, symbol FROM ${StoreTable.symbolTotal} WHERE ${and(runsCondition(b, scope), symbolCondition(b, scope))}
-      EXCEPT SELECT run_id, symbol FROM (${recent.sql}))`;
-}
-
-/**
  * Each symbol's position_value and price at its last bar before `at` (at or before, when
- * `inclusive`): (run_id, symbol, position_value, price). `older`: read the days before the recent
- * window too (some symbol has no row in it).
+ * `inclusive`): (run_id, symbol, position_value, price).
  */
-function positionsAt(b: Binder, scope: Scope, catalog: Catalog, at: number, inclusive: boolean, older: boolean): { sql: string; sources: string[] } {
-  const rows = markRows(b, scope, catalog, at, inclusive, older);
+function positionsAt(b: Binder, scope: Scope, catalog: Catalog, at: number, inclusive: boolean): { sql: string; sources: string[] } {
+  const rows = markRows(b, scope, catalog, at, inclusive);
   return {
     sql: `SELECT run_id, symbol, arg_max(position_value, mark_ts) AS position_value, arg_max(price, mark_ts) AS price
       FROM (${rows.sql}) GROUP BY run_id, symbol`,

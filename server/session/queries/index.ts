@@ -12,12 +12,15 @@ import { planExport } from './export.js';
 import { planExposure } from './exposure.js';
 import { planHeatmap } from './heatmap.js';
 import { planHistogram } from './histogram.js';
+import { planLeaderboard } from './leaderboard.js';
 import type { Planner, QueryPlan } from './plan.js';
 import { planRisk } from './risk.js';
 import { planRolling } from './rolling.js';
+import { planRundiff } from './rundiff.js';
 import { planScatter } from './scatter.js';
 import { planSeries } from './series.js';
 import { planSummary } from './summary.js';
+import { planSurface } from './surface.js';
 import { planTrades } from './trades.js';
 
 /** A planner returns its plan, or a Planner when it must look something up first. */
@@ -37,6 +40,9 @@ const PLANNERS: { [Q in QueryName]: (params: QueryParamsByName[Q], catalog: Cata
   scatter: planScatter,
   risk: planRisk,
   benchmark: planBenchmark,
+  leaderboard: planLeaderboard,
+  surface: planSurface,
+  rundiff: planRundiff,
 };
 
 /** Plans a validated request. Throws BadParamsError for values the dataset does not have. */

@@ -1,7 +1,8 @@
-// The return statistics of daily returns that the summary and the risk query share, as empyrical
-// (and, for the probabilistic Sharpe ratio, Bailey & López de Prado 2012) define them; formulas
-// and sources in docs/metrics.md. Pure functions over arrays: NaN where a statistic is undefined
-// (too few days, zero variance, no capital), which the encoder sends as null.
+// The return statistics of daily returns that the summary, the risk query and the leaderboard
+// share, as empyrical (and, for the probabilistic and deflated Sharpe ratios, Bailey & López de
+// Prado 2012 and 2014) define them; formulas and sources in docs/metrics.md. Pure functions over
+// arrays: NaN where a statistic is undefined (too few days, zero variance, no capital), which the
+// encoder sends as null.
 
 export const ANNUALIZATION = 252;
 
@@ -83,6 +84,69 @@ export function probabilisticSharpe(returns: ArrayLike<number>, rfDaily: number,
   const variance = 1 - skew * sr + ((kurtosis - 1) / 4) * sr * sr;
   if (n < 2 || !Number.isFinite(sr) || !(variance > 0)) return Number.NaN;
   return normalCdf(((sr - benchmarkSharpe) * Math.sqrt(n - 1)) / Math.sqrt(variance));
+}
+
+/** The Euler-Mascheroni constant, in the expected maximum of Gaussian trials (Bailey & López de Prado 2014). */
+const EULER_MASCHERONI = 0.5772156649015329;
+
+/**
+ * SR0 of the deflated Sharpe ratio (Bailey & López de Prado 2014, eq. 2, "The Deflated Sharpe
+ * Ratio"): the largest daily Sharpe ratio expected of `trials` independent trials whose Sharpe
+ * ratios have variance `variance` and true value 0. With one trial nothing is deflated: 0.
+ */
+export function expectedMaxSharpe(trials: number, variance: number): number {
+  if (trials <= 1) return 0;
+  const g = EULER_MASCHERONI;
+  return Math.sqrt(variance) * ((1 - g) * normalQuantile(1 - 1 / trials) + g * normalQuantile(1 - 1 / (trials * Math.E)));
+}
+
+/**
+ * Deflated Sharpe ratio (Bailey & López de Prado 2014, eq. 2): the probabilistic Sharpe ratio of
+ * the daily returns against SR0, the best Sharpe ratio expected of `trials` trials whose daily
+ * Sharpe ratios have variance `variance`. One trial: the PSR against 0.
+ */
+export function deflatedSharpe(returns: ArrayLike<number>, rfDaily: number, trials: number, variance: number): number {
+  const sr0 = expectedMaxSharpe(trials, variance);
+  return Number.isNaN(sr0) ? Number.NaN : probabilisticSharpe(returns, rfDaily, sr0);
+}
+
+/** Sample variance (ddof 1) of the finite values, NaN under two of them. */
+export function finiteVariance(xs: ArrayLike<number>): number {
+  const finite: number[] = [];
+  for (let i = 0; i < xs.length; i++) if (Number.isFinite(xs[i]!)) finite.push(xs[i]!);
+  const sd = sampleSd(finite);
+  return sd * sd;
+}
+
+/**
+ * The standard normal quantile function (inverse of normalCdf): P. J. Acklam's rational
+ * approximation (relative error < 1.2e-9), refined by one Halley step on normalCdf to full
+ * double precision.
+ */
+export function normalQuantile(p: number): number {
+  if (Number.isNaN(p) || p < 0 || p > 1) return Number.NaN;
+  if (p === 0) return -Infinity;
+  if (p === 1) return Infinity;
+  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
+  const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+  const low = 0.02425;
+  let x: number;
+  if (p < low) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    x = (((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+  } else if (p <= 1 - low) {
+    const q = p - 0.5;
+    const r = q * q;
+    x = ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) / (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
+  } else {
+    const q = Math.sqrt(-2 * Math.log(1 - p));
+    x = -(((((c[0]! * q + c[1]!) * q + c[2]!) * q + c[3]!) * q + c[4]!) * q + c[5]!) / ((((d[0]! * q + d[1]!) * q + d[2]!) * q + d[3]!) * q + 1);
+  }
+  const e = normalCdf(x) - p;
+  const u = e * Math.sqrt(2 * Math.PI) * Math.exp((x * x) / 2);
+  return x - u / (1 + (x * u) / 2);
 }
 
 /** The standard normal distribution function, through erfc (W. J. Cody's rational approximations, |error| < 1e-14 relative). */

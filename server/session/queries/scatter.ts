@@ -7,7 +7,9 @@
 //
 // Entry order is trade_list's rk_entry_ts: (entry_ts NULLS LAST, run_id, trade_id), a single
 // BIGINT to sort by. When the scope is every trade, those ranks are the positions 0 .. n - 1
-// themselves, so the sample is a filter on the rank without any sort.
+// themselves, so the sample is a filter on the rank without any sort. A dataset in segments
+// (catalog.tradeRanks false: server/store/segments.ts) has no such ranks: its trades are numbered
+// by the rank's own order, as under a symbols filter.
 import { MAX_SCATTER_POINTS } from '../../../shared/constants.js';
 import type { ScatterParams } from '../../../shared/messages.js';
 import { StoreTable, tradeRankColumn } from '../../store/format.js';
@@ -29,8 +31,10 @@ function everyTrade(scope: Scope): boolean {
 /** Plans a scatter of at most `cap` points (the protocol's cap; tests sample the tiny fixture with smaller ones). */
 export function planScatter(params: ScatterParams, catalog: Catalog, cap: number = MAX_SCATTER_POINTS): Planner {
   const scope = resolveScope(params, catalog);
-  // Under a symbols filter the base table has no ranks: its explicit order is the rank's own.
-  const order = scope.symbols ? 'entry_ts ASC NULLS LAST, run_id ASC, trade_id ASC' : tradeRankColumn('entry_ts');
+  // Under a symbols filter the base table has no ranks (nor a dataset in segments dataset-wide
+  // ones): its explicit order is the rank's own.
+  const ranked = catalog.tradeRanks && !scope.symbols;
+  const order = ranked ? tradeRankColumn('entry_ts') : 'entry_ts ASC NULLS LAST, run_id ASC, trade_id ASC';
   const source = scope.symbols ? StoreTable.trades : StoreTable.tradeList;
   return async (lookup) => {
     let n: number;
@@ -45,11 +49,11 @@ export function planScatter(params: ScatterParams, catalog: Catalog, cap: number
     let sql: string;
     if (n <= cap) {
       sql = `SELECT ${POINT_SELECT} FROM ${tradeFrom(b, scope)} WHERE ${tradeConditions(b, scope)} ORDER BY ${order}`;
-    } else if (everyTrade(scope)) {
+    } else if (everyTrade(scope) && catalog.tradeRanks) {
       const rank = tradeRankColumn('entry_ts');
       sql = `SELECT ${POINT_SELECT} FROM ${StoreTable.tradeList}
         WHERE (${rank} * ${b.integer(cap)}) % ${b.integer(n)} < ${b.integer(cap)} ORDER BY ${rank}`;
-    } else if (!scope.symbols) {
+    } else if (ranked) {
       // Number the matching trades by their rank alone (a one-column sort), keep the sampled ranks,
       // then read those trades' columns: a rank names one trade, so no condition is needed again.
       const rank = tradeRankColumn('entry_ts');
@@ -59,8 +63,9 @@ export function planScatter(params: ScatterParams, catalog: Catalog, cap: number
         sampled AS (SELECT rk FROM numbered WHERE (i * ${b.integer(cap)}) % ${b.integer(n)} < ${b.integer(cap)})
         SELECT ${POINT_SELECT} FROM ${StoreTable.tradeList} WHERE ${rank} IN (SELECT rk FROM sampled) ORDER BY ${rank}`;
     } else {
-      // A symbols filter's trades come from the base table, which has no ranks: numbered by the
-      // rank's own order, carrying the point's columns (a few symbols: few rows).
+      // A symbols filter's trades come from the base table, which has no ranks (a dataset in
+      // segments has none over all its trades): numbered by the rank's own order, carrying the
+      // point's columns (a few symbols: few rows).
       sql = `SELECT ${POINT_SELECT} FROM (
           SELECT run_id, trade_id, symbol, entry_ts, exit_ts, mae, mfe, ret, pnl, row_number() OVER (ORDER BY ${order}) - 1 AS i
           FROM ${tradeFrom(b, scope)} WHERE ${tradeConditions(b, scope)}

@@ -15,7 +15,8 @@
 // prunes a time range). The histogram of step 1 is kept per (scope, sort column), so the next page of a scroll
 // skips it. Without any filter, ranks are positions and steps 1 and 2 are not needed; under a
 // symbols filter the few matching trades are read from the base trades table (sorted by symbol)
-// and sorted directly.
+// and sorted directly. A dataset in segments (runs added to it, server/store/segments.ts) has no
+// ranks over all its trades (catalog.tradeRanks false): its windows sort the matching trades.
 import type { TradeSortColumn } from '../../../shared/constants.js';
 import type { TradesParams } from '../../../shared/messages.js';
 import { RANKED_TRADE_COLUMNS, StoreTable, tradeListSortedBy, tradeRankColumn, type RankedTradeColumn } from '../../store/format.js';
@@ -52,7 +53,7 @@ export function planTrades(params: TradesParams, catalog: Catalog): Planner {
   const descending = params.sort?.descending ?? false;
   const offset = params.offset ?? 0;
   const limit = params.limit;
-  if (scope.allRuns && scope.from === undefined && scope.to === undefined && !scope.sectors && !scope.symbols && !hasTradeFilters(scope)) {
+  if (catalog.tradeRanks && scope.allRuns && scope.from === undefined && scope.to === undefined && !scope.sectors && !scope.symbols && !hasTradeFilters(scope)) {
     // Every trade matches: ranks are positions, so the window is known without a look-up.
     const total = catalog.tradeCount;
     const b = new Binder();
@@ -66,8 +67,9 @@ export function planTrades(params: TradesParams, catalog: Catalog): Planner {
            ORDER BY ${rank} ${descending ? 'DESC' : 'ASC'}`;
     return () => ({ statements: [{ sql, params: b.params }], source: table, notes: [], total });
   }
-  if (scope.symbols) {
-    // A few symbols: their trades are a narrow read of the base table, sorted directly.
+  if (scope.symbols || !catalog.tradeRanks) {
+    // A few symbols: their trades are a narrow read of the base table, sorted directly. Without
+    // dataset-wide ranks (segments), trade_list's matching trades are sorted the same way.
     return async (lookup) => {
       const c = new Binder();
       const [[count]] = (await lookup(`SELECT count(*) FROM ${tradeFrom(c, scope)} WHERE ${tradeConditions(c, scope)}`, c.params)) as [[bigint]];
@@ -75,7 +77,7 @@ export function planTrades(params: TradesParams, catalog: Catalog): Planner {
       const order = descending ? `${column} DESC NULLS FIRST, run_id DESC, trade_id DESC` : `${column} ASC NULLS LAST, run_id ASC, trade_id ASC`;
       const sql = `SELECT ${TRADE_SELECT} FROM ${tradeFrom(b, scope)} WHERE ${tradeConditions(b, scope)}
         ORDER BY ${order} LIMIT ${b.integer(limit)} OFFSET ${b.integer(offset)}`;
-      return { statements: [{ sql, params: b.params }], source: StoreTable.trades, notes: [], total: Number(count) };
+      return { statements: [{ sql, params: b.params }], source: scope.symbols ? StoreTable.trades : StoreTable.tradeList, notes: [], total: Number(count) };
     };
   }
   const cacheKey = JSON.stringify([scope.runs, scope.from, scope.to, scope.sectors, scope.trade, rank]);

@@ -5,18 +5,20 @@
 // request needs, window functions for running sums, M4 in SQL for the charts, ORDER BY / LIMIT /
 // OFFSET for tables.
 //
-// Usage: node dist/test/bench/baseline/server.js DATASET_DIR CAPITALS_JSON [THREADS] [MEMORY]
+// Usage: node dist/test/bench/baseline/server.js DATASET_DIR CAPITALS_JSON [THREADS] [MEMORY] [RUN_PARAMS_JSON]
+// (RUN_PARAMS_JSON: each run's parameters, for the sweep queries' parameter columns and filters)
 // Prints "listening <port>" on stdout once it is ready; started with an IPC channel, it exits when
 // the channel closes.
 import http from 'node:http';
 import { DuckDBInstance, type DuckDBValue } from '@duckdb/node-api';
 
-const [dir, capitalsJson, threads = '2', memory = '1GB'] = process.argv.slice(2);
+const [dir, capitalsJson, threads = '2', memory = '1GB', runParamsJson = '{}'] = process.argv.slice(2);
 if (!dir || !capitalsJson) {
   process.stderr.write('usage: server.js DATASET_DIR CAPITALS_JSON [THREADS] [MEMORY]\n');
   process.exit(2);
 }
 const capitals = JSON.parse(capitalsJson) as Record<string, number>;
+const runParams = JSON.parse(runParamsJson) as Record<string, Record<string, number | string | boolean | null>>;
 
 const instance = await DuckDBInstance.create(':memory:', { threads, memory_limit: memory });
 const setup = await instance.connect();
@@ -324,12 +326,158 @@ async function answer(query: string, p: Params): Promise<{ rows: unknown[]; tota
           FROM daily d JOIN caps k USING (run_id) LEFT JOIN market m USING (day) ORDER BY d.run_id, d.day`;
         return { rows: await run(sql, q) };
       }
+      case 'leaderboard':
+      case 'surface': {
+        const rows = await sweepMetrics(run, p);
+        return query === 'leaderboard' ? leaderboardOf(rows, p) : { rows: surfaceOf(rows, p) };
+      }
+      case 'rundiff':
+        return { rows: await runDiff(run, p) };
       default:
         throw new Error(`unknown query ${query}`);
     }
   } finally {
     connection.closeSync();
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parameter sweeps: every run's KPIs in one SQL over the raw bars and trades, the deflated Sharpe
+// ratio, parameter filters, sorting and the surface's cells in JS; a run diff's candidate pairs in
+// SQL, matched greedily in JS, the P&L difference by symbol and sector from the bars.
+
+type Run = (sql: string, q: Q) => Promise<Record<string, unknown>[]>;
+type ParamFilter = { name: string; values?: unknown[]; min?: number; max?: number };
+
+async function sweepMetrics(run: Run, p: Params): Promise<Record<string, unknown>[]> {
+  const q = new Q();
+  const rf = q.bind((1 + Number(p.riskFreeRate ?? 0)) ** (1 / 252) - 1);
+  const all: Params = { ...p, runs: undefined };
+  const sql = `WITH ${daily(q, all)},
+    closes AS (SELECT symbol, ts::DATE AS day, arg_max(price, ts) AS close FROM bars WHERE run_id = ${q.bind(allRuns[0]!)} GROUP BY ALL),
+    market AS (SELECT day, avg(r) AS bret FROM (SELECT day, close / lag(close) OVER (PARTITION BY symbol ORDER BY day) - 1 AS r FROM closes) GROUP BY day),
+    curve AS (SELECT *, product(1 + ret) OVER w AS wealth FROM daily WINDOW w AS (PARTITION BY run_id ORDER BY day)),
+    dd AS (SELECT *, wealth / greatest(1, max(wealth) OVER w) - 1 AS dd FROM curve WINDOW w AS (PARTITION BY run_id ORDER BY day)),
+    st AS (SELECT run_id, count(*) AS days, sum(pnl) AS total_pnl, sum(fees) AS fees, avg(ret) AS m, stddev_samp(ret) AS sd,
+             sqrt(avg(least(ret - ${rf}, 0) ^ 2)) AS down, product(1 + ret) AS growth, min(dd) AS max_dd,
+             avg(traded_value / nullif(gross_sum / bars, 0)) AS turnover, skewness(ret) AS skew, kurtosis(ret) + 3 AS kurt
+           FROM dd GROUP BY run_id),
+    bm AS (SELECT d.run_id, product(1 + m.bret) AS bgrowth FROM daily d JOIN market m USING (day) WHERE m.bret IS NOT NULL GROUP BY d.run_id),
+    tr AS (SELECT t.run_id, count(*) AS trades, count(*) FILTER (WHERE t.pnl > 0) / count(*) AS win_rate
+           FROM trades t JOIN symbols s USING (symbol) WHERE ${tradesWhere(q, all)} GROUP BY t.run_id)
+    SELECT st.run_id, total_pnl, growth - 1 AS total_return, pow(growth, 252.0 / days) - 1 AS cagr, (m - ${rf}) / sd * sqrt(252) AS sharpe,
+      (m - ${rf}) * 252 / (down * sqrt(252)) AS sortino, max_dd AS max_drawdown, (pow(growth, 252.0 / days) - 1) / abs(max_dd) AS calmar,
+      coalesce(tr.trades, 0) AS trade_count, tr.win_rate AS trade_win_rate, turnover, fees, growth - bgrowth AS excess_return,
+      (m - ${rf}) / sd AS sr, skew, kurt, days
+    FROM st LEFT JOIN tr USING (run_id) LEFT JOIN bm USING (run_id) ORDER BY st.run_id`;
+  const rows = await run(sql, q);
+  // The deflated Sharpe ratio: every run is a trial.
+  const srs = rows.map((r) => Number(r.sr)).filter(Number.isFinite);
+  const mean = srs.reduce((a, x) => a + x, 0) / srs.length;
+  const v = srs.reduce((a, x) => a + (x - mean) ** 2, 0) / (srs.length - 1);
+  const n = rows.length;
+  const g = 0.5772156649015329;
+  const sr0 = n < 2 ? 0 : Math.sqrt(v) * ((1 - g) * normInv(1 - 1 / n) + g * normInv(1 - 1 / (n * Math.E)));
+  for (const r of rows) {
+    const [sr, skew, kurt, t] = [Number(r.sr), Number(r.skew), Number(r.kurt), Number(r.days)];
+    r.deflated_sharpe = normCdf(((sr - sr0) * Math.sqrt(t - 1)) / Math.sqrt(1 - skew * sr + ((kurt - 1) / 4) * sr * sr));
+    for (const [key, value] of Object.entries(runParams[String(r.run_id)] ?? {})) r[`param.${key}`] = value;
+  }
+  const selected = new Set(p.runs?.length ? p.runs : allRuns);
+  const filters = (p.params as ParamFilter[] | undefined) ?? [];
+  return rows.filter((r) => selected.has(String(r.run_id)) && filters.every((f) => {
+    const value = runParams[String(r.run_id)]?.[f.name];
+    if (value === undefined || value === null) return false;
+    if (f.values && !f.values.includes(value)) return false;
+    return (f.min === undefined || (typeof value === 'number' && value >= f.min)) && (f.max === undefined || (typeof value === 'number' && value <= f.max));
+  }));
+}
+
+function normCdf(z: number): number {
+  // Abramowitz and Stegun 7.1.26.
+  const t = 1 / (1 + 0.3275911 * (Math.abs(z) / Math.SQRT2));
+  const erf = 1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-(z * z) / 2);
+  return z >= 0 ? 0.5 * (1 + erf) : 0.5 * (1 - erf);
+}
+
+function normInv(p: number): number {
+  let lo = -10;
+  let hi = 10;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (normCdf(mid) < p) lo = mid;
+    else hi = mid;
+  }
+  return (lo + hi) / 2;
+}
+
+const missing = (v: unknown) => v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v));
+
+function leaderboardOf(rows: Record<string, unknown>[], p: Params): { rows: unknown[]; total: number } {
+  const sort = (p.sort as { column?: string; descending?: boolean } | undefined) ?? { column: 'run_id' };
+  const column = String(sort.column);
+  const sign = sort.descending ? -1 : 1;
+  const sorted = [...rows].sort((a, b) => {
+    const [x, y] = [a[column], b[column]];
+    if (missing(x) || missing(y)) return missing(x) === missing(y) ? String(a.run_id).localeCompare(String(b.run_id)) : missing(x) ? 1 : -1;
+    return ((x as number) < (y as number) ? -1 : (x as number) > (y as number) ? 1 : 0) * sign || String(a.run_id).localeCompare(String(b.run_id));
+  });
+  const offset = Number(p.offset ?? 0);
+  return { rows: sorted.slice(offset, offset + Number(p.limit)), total: rows.length };
+}
+
+function surfaceOf(rows: Record<string, unknown>[], p: Params): unknown[] {
+  const axes = [String(p.x), ...(p.y === undefined ? [] : [String(p.y)])];
+  const cells = new Map<string, Record<string, unknown>[]>();
+  for (const r of rows) {
+    const key = axes.map((a) => r[`param.${a}`]);
+    if (key.some(missing)) continue;
+    const id = JSON.stringify(key);
+    (cells.get(id) ?? cells.set(id, []).get(id)!).push(r);
+  }
+  const metric = String(p.metric);
+  return [...cells.entries()].map(([id, members]) => {
+    const values = members.map((m) => Number(m[metric])).filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
+    const mid = values.length >> 1;
+    const best = members.reduce((a, m) => (Number(m[metric]) > Number(a[metric]) ? m : a), members[0]!);
+    const [x, y] = JSON.parse(id) as unknown[];
+    return { x, y, runs: members.length, value: values.length % 2 ? values[mid] : (values[mid - 1]! + values[mid]!) / 2, best: best[metric], best_run_id: best.run_id };
+  });
+}
+
+async function runDiff(run: Run, p: Params): Promise<unknown[]> {
+  const [a, b] = [String(p.a), String(p.b)];
+  const q = new Q();
+  const side = (r: string) => `SELECT t.trade_id, t.symbol, t.entry_ts, t.close_ts, t.pnl FROM trades t JOIN symbols s USING (symbol) WHERE ${tradesWhere(q, { ...p, runs: [r] })}`;
+  const pairs = await run(`WITH ta AS (${side(a)}), tb AS (${side(b)})
+    SELECT ta.trade_id AS a, tb.trade_id AS b, epoch_ms(least(ta.close_ts, tb.close_ts)) - epoch_ms(greatest(ta.entry_ts, tb.entry_ts)) AS overlap,
+      epoch_ms(ta.entry_ts) AS ae, epoch_ms(tb.entry_ts) AS be, ta.pnl AS a_pnl, tb.pnl AS b_pnl, ta.symbol
+    FROM ta JOIN tb ON ta.symbol = tb.symbol AND ta.entry_ts <= tb.close_ts AND tb.entry_ts <= ta.close_ts`, q);
+  pairs.sort((x, y) => Number(y.overlap) - Number(x.overlap) || Number(x.ae) - Number(y.ae) || Number(x.be) - Number(y.be));
+  const usedA = new Set<unknown>();
+  const usedB = new Set<unknown>();
+  const matched = pairs.filter((pair) => !usedA.has(pair.a) && !usedB.has(pair.b) && usedA.add(pair.a) && usedB.add(pair.b));
+  const q2 = new Q();
+  const trades = await run(`SELECT t.run_id, t.trade_id, t.symbol, t.side, t.entry_ts, t.exit_ts, t.pnl FROM trades t JOIN symbols s USING (symbol)
+    WHERE ${tradesWhere(q2, { ...p, runs: [a, b] })}`, q2);
+  const onlyA = trades.filter((t) => t.run_id === a && !usedA.has(t.trade_id));
+  const onlyB = trades.filter((t) => t.run_id === b && !usedB.has(t.trade_id));
+  const q3 = new Q();
+  const symbols = await run(`SELECT b.symbol, s.sector, coalesce(sum(b.pnl) FILTER (WHERE b.run_id = ${q3.bind(a)}), 0) AS a_pnl,
+      coalesce(sum(b.pnl) FILTER (WHERE b.run_id = ${q3.bind(b)}), 0) AS b_pnl
+    FROM bars b JOIN symbols s USING (symbol) WHERE ${barsWhere(q3, { ...p, runs: [a, b] })} GROUP BY ALL`, q3);
+  const sectors = new Map<string, number>();
+  for (const s of symbols) sectors.set(String(s.sector), (sectors.get(String(s.sector)) ?? 0) + Number(s.a_pnl) - Number(s.b_pnl));
+  const limit = Number(p.limit ?? 1000);
+  const byAbs = (key: string) => (x: Record<string, unknown>, y: Record<string, unknown>) => Math.abs(Number(y[key])) - Math.abs(Number(x[key]));
+  return [
+    { a_trades: trades.filter((t) => t.run_id === a).length, b_trades: trades.filter((t) => t.run_id === b).length, matched: matched.length, only_a: onlyA.length, only_b: onlyB.length },
+    ...matched.map((m) => ({ ...m, pnl_difference: Number(m.a_pnl) - Number(m.b_pnl) })).sort(byAbs('pnl_difference')).slice(0, limit),
+    ...onlyA.sort(byAbs('pnl')).slice(0, limit),
+    ...onlyB.sort(byAbs('pnl')).slice(0, limit),
+    ...[...sectors].map(([sector, difference]) => ({ sector, difference })),
+    ...symbols.map((s) => ({ ...s, difference: Number(s.a_pnl) - Number(s.b_pnl) })).sort(byAbs('difference')).slice(0, limit),
+  ];
 }
 
 const server = http.createServer((request, response) => {

@@ -1,0 +1,46 @@
+// What every browser test waits for on a Tickscope page: the app ready, views drawn with exact data
+// after a given moment, the URL's query string. The views stamp data-drawn-at / data-exact when they
+// draw and data-painted-at on the next frame (client/src/perf.ts), so "drawn after t" means the
+// answer to whatever was done at t is on screen, not a stale one.
+import type { Page } from 'playwright-core';
+import { openPage, type Browser } from './browser.js';
+
+/** How long a page step may take (cold sessions on a loaded 2-core machine). */
+export const WAIT = { timeout: 30_000 };
+
+export const sel = (id: string) => `[data-testid="${id}"]`;
+
+/** Opens `url` and waits until the app has its session and dataset. */
+export async function openReady(browser: Browser, url: string): Promise<Page> {
+  const page = await openPage(browser, url);
+  await page.waitForSelector(`${sel('app')}[data-state="ready"]`, WAIT);
+  return page;
+}
+
+/** The page's clock (performance.now()), to wait for what is drawn after it. */
+export async function now(page: Page): Promise<number> {
+  return (await page.evaluate('performance.now()')) as number;
+}
+
+/** Waits until each view shows exact data drawn after `after` (page clock). */
+export async function drawn(page: Page, ids: string[], after = 0): Promise<void> {
+  await page.waitForFunction(
+    `${JSON.stringify(ids)}.every((id) => {
+      const el = document.querySelector('[data-testid="' + id + '"]');
+      if (!el || el.dataset.exact !== 'true' || el.dataset.loading === 'true') return false;
+      const drawnAt = Number(el.dataset.drawnAt);
+      return drawnAt > ${after} && Number(el.dataset.paintedAt) >= drawnAt;
+    })`,
+    undefined,
+    WAIT,
+  );
+}
+
+export async function search(page: Page): Promise<URLSearchParams> {
+  return new URLSearchParams(new URL(page.url()).search);
+}
+
+/** Waits until `predicate`, a JS expression over `q` (the URL's URLSearchParams), holds. */
+export async function waitForSearch(page: Page, predicate: string): Promise<void> {
+  await page.waitForFunction(`(() => { const q = new URLSearchParams(location.search); return ${predicate}; })()`, undefined, WAIT);
+}

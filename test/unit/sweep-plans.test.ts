@@ -1,0 +1,217 @@
+// The sweep queries' plans (leaderboard, surface, rundiff) at the string level, without a store:
+// what they read, that every client value (hostile run ids, parameter values) is bound; the
+// session-side parts (sorting and windowing the runs, the surface's cells, the one-to-one trade
+// matching) on columns given here; and the normal quantile and SR0 of the deflated Sharpe ratio.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { QueryRequest, RunInfo } from '../../shared/messages.js';
+import type { Columns, OutColumn } from '../../server/session/compute.js';
+import { planRequest } from '../../server/session/queries/index.js';
+import type { QueryPlan, Statement } from '../../server/session/queries/plan.js';
+import { expectedMaxSharpe, normalCdf, normalQuantile } from '../../server/session/queries/risk-metrics.js';
+import { matchTrades } from '../../server/session/queries/rundiff.js';
+import type { Catalog } from '../../server/session/store.js';
+import { TEST_CUT_RANGE, TEST_DAY1, testCatalog } from '../support/test-catalog.js';
+
+const RUN = "base'; DROP TABLE runs; --";
+const OTHER = 'alt';
+const THIRD = 'z3';
+const SECTOR = "Tech' OR 1=1 --";
+const INJECTED = ['DROP TABLE', 'OR 1=1', "'; ", 'evil'];
+
+function catalog(): Catalog {
+  const c = testCatalog({ runs: [RUN, OTHER, THIRD], symbols: [['AAPL', SECTOR], ['XOM', 'Energy']], tradeCount: 1000 });
+  const params: Record<string, RunInfo['params']> = {
+    [RUN]: { fast: 5, mode: "evil' --" },
+    [OTHER]: { fast: 10, mode: 'b' },
+    [THIRD]: { fast: 10 },
+  };
+  for (const [run, info] of c.runs) info.params = params[run]!;
+  return c;
+}
+
+async function plan(query: 'leaderboard' | 'surface' | 'rundiff', params: object, answer: (sql: string) => unknown[][] = () => [], store = catalog()) {
+  const lookups: Statement[] = [];
+  const planned: QueryPlan = await planRequest({ type: 'request', id: 1, query, params } as QueryRequest, store)(async (sql, bound) => {
+    lookups.push({ sql, params: bound });
+    return answer(sql);
+  });
+  return { lookups, planned };
+}
+
+function assertBound(statement: Statement): void {
+  const placeholders = new Set([...statement.sql.matchAll(/\$(\w+)/g)].map((m) => m[1]!));
+  assert.deepEqual([...placeholders].sort(), Object.keys(statement.params).sort(), `placeholders and parameters differ in\n${statement.sql}`);
+  for (const value of INJECTED) assert.ok(!statement.sql.includes(value), `${value} is in the SQL text`);
+}
+
+/** Daily rows (dailyKpiSql's columns) for every run of the catalog: run i earns `pnl[i][d]` on day d. */
+function dailyColumns(pnl: number[][]): Columns {
+  const ri: number[] = [];
+  const day: number[] = [];
+  const p: number[] = [];
+  pnl.forEach((days, r) => days.forEach((v, d) => (ri.push(r), day.push(TEST_DAY1 + d * 86_400_000), p.push(v))));
+  const zeros = () => new Float64Array(p.length);
+  return new Map<string, Float64Array | Int32Array>([
+    ['ri', Int32Array.from(ri)],
+    ['day', Float64Array.from(day)],
+    ['pnl', Float64Array.from(p)],
+    ['fees', zeros()],
+    ['traded_value', zeros()],
+    ['gross_sum', zeros()],
+    ['net_sum', zeros()],
+    ['long_sum', zeros()],
+    ['short_sum', zeros()],
+    ['bars', Float64Array.from(p, () => 78)],
+    ['bret', Float64Array.from(p, () => 0.001)],
+  ]);
+}
+
+/** A computed column's values as plain JS (strings or numbers, null for absent). */
+function values(columns: OutColumn[], name: string): unknown[] {
+  const column = columns.find((c) => c.name === name);
+  assert.ok(column, `no column ${name} in ${columns.map((c) => c.name).join(', ')}`);
+  if (column.kind === 'utf8') return [...column.index].map((i) => (i < 0 ? null : column.names[i]));
+  return [...column.values].map((v) => (Number.isNaN(v) ? null : v));
+}
+
+// Runs sorted by id: RUN ("base'..."), OTHER ("alt") -> alt, base', z3.
+const SORTED = [OTHER, RUN, THIRD];
+// Daily P&L: alt loses, base' gains steadily, z3 gains most but with one bad day.
+const PNL = [
+  [-1000, 500, -2000, 300],
+  [1000, 1200, 900, 1100],
+  [5000, -3000, 6000, 4000],
+];
+
+test('leaderboard: trade statistics then every run\'s daily rows with the benchmark; all bound; total from the catalog', async () => {
+  const { lookups, planned } = await plan('leaderboard', { runs: [RUN, OTHER], limit: 10, ...TEST_CUT_RANGE, filters: { sectors: [SECTOR] } });
+  assert.equal(lookups.length, 1);
+  assert.match(lookups[0]!.sql, /sum\(trades\)/);
+  const [statement] = planned.statements as [Statement];
+  assert.match(statement.sql, /LEFT JOIN benchmark_day m ON m\.day = d\.day/);
+  // The deflated Sharpe's trials are every run: the daily rows are not restricted to the selection.
+  assert.ok(Object.values(statement.params).includes(THIRD), 'every run of the dataset is read');
+  for (const s of [...lookups, statement]) assertBound(s);
+  assert.equal(planned.total, 2);
+  assert.match(planned.notes.join(' '), /3 trials/);
+});
+
+test('leaderboard: sorted by a metric (missing last), a numeric or a text parameter; windowed; parameter columns typed', async () => {
+  const run = async (params: object) => {
+    const { planned } = await plan('leaderboard', { limit: 10, ...params });
+    return { planned, columns: planned.statements[0]!.compute!(dailyColumns(PNL)) };
+  };
+  const bySharpe = await run({ sort: { column: 'sharpe', descending: true } });
+  assert.deepEqual(values(bySharpe.columns, 'run_id'), [RUN, THIRD, OTHER]);
+  const ascending = await run({ sort: { column: 'sharpe' } });
+  assert.deepEqual(values(ascending.columns, 'run_id'), [OTHER, THIRD, RUN]);
+  const byFast = await run({ sort: { column: 'param.fast', descending: true } });
+  assert.deepEqual(values(byFast.columns, 'run_id'), [OTHER, THIRD, RUN], 'ties by run_id');
+  assert.deepEqual(values(byFast.columns, 'param.fast'), [10, 10, 5]);
+  const byMode = await run({ sort: { column: 'param.mode' } });
+  assert.deepEqual(values(byMode.columns, 'run_id'), [OTHER, RUN, THIRD], 'absent last');
+  assert.deepEqual(values(byMode.columns, 'param.mode'), ['b', "evil' --", null]);
+  assert.equal(byMode.columns.find((c) => c.name === 'param.fast')!.kind, 'f64');
+  assert.equal(byMode.columns.find((c) => c.name === 'param.mode')!.kind, 'utf8');
+  const window = await run({ sort: { column: 'sharpe', descending: true }, offset: 1, limit: 1 });
+  assert.deepEqual(values(window.columns, 'run_id'), [THIRD]);
+  assert.equal(window.planned.total, 3);
+  // excess_return: total return minus the benchmark's 0.1% a day compounded over the four days.
+  const total = values(bySharpe.columns, 'total_return') as number[];
+  const excess = values(bySharpe.columns, 'excess_return') as number[];
+  total.forEach((t, i) => assert.ok(Math.abs(excess[i]! - (t - (1.001 ** 4 - 1))) < 1e-15));
+  assert.deepEqual(values(bySharpe.columns, 'trade_count'), [0, 0, 0]);
+  assert.deepEqual(
+    bySharpe.columns.map((c) => c.name),
+    ['run_id', 'name', 'param.fast', 'param.mode', 'total_pnl', 'total_return', 'cagr', 'sharpe', 'sortino', 'max_drawdown', 'calmar', 'trade_count',
+      'trade_win_rate', 'turnover', 'fees', 'excess_return', 'deflated_sharpe'],
+  );
+});
+
+test('leaderboard and surface: the metrics of a range and filters are kept; another sort, window or surface of it reads nothing', async () => {
+  const store = catalog();
+  const first = await plan('leaderboard', { limit: 10, ...TEST_CUT_RANGE, sort: { column: 'sharpe' } }, () => [], store);
+  const computed = first.planned.statements[0]!.compute!(dailyColumns(PNL));
+  const again = await plan('leaderboard', { limit: 1, ...TEST_CUT_RANGE, sort: { column: 'sharpe', descending: true } }, () => [], store);
+  assert.equal(again.lookups.length, 0);
+  assert.match(again.planned.statements[0]!.sql, /WHERE FALSE/);
+  assert.deepEqual(values(again.planned.statements[0]!.compute!(new Map()), 'run_id'), [values(computed, 'run_id').at(-1)]);
+  const surface = await plan('surface', { x: 'fast', metric: 'sharpe', ...TEST_CUT_RANGE }, () => [], store);
+  assert.equal(surface.lookups.length, 0);
+  const otherRange = await plan('leaderboard', { limit: 10, sort: { column: 'sharpe' } }, () => [], store);
+  assert.equal(otherRange.lookups.length, 1, 'another range is computed');
+  const otherRate = await plan('leaderboard', { limit: 10, ...TEST_CUT_RANGE, riskFreeRate: 0.05 }, () => [], store);
+  assert.equal(otherRate.lookups.length, 1, 'another risk-free rate is computed');
+});
+
+test('leaderboard and surface: parameter filters decide the runs before any read; unknown names are bad params', async () => {
+  const { planned } = await plan('leaderboard', { limit: 10, params: [{ name: 'fast', values: [10] }, { name: 'mode', values: ['b'] }] });
+  assert.equal(planned.total, 1);
+  assert.deepEqual(values(planned.statements[0]!.compute!(dailyColumns(PNL)), 'run_id'), [OTHER]);
+  const range = await plan('leaderboard', { limit: 10, params: [{ name: 'fast', min: 6, max: 10 }] });
+  assert.equal(range.planned.total, 2);
+  await assert.rejects(plan('leaderboard', { limit: 10, params: [{ name: 'slow' }] }), /unknown parameter "slow" in params filters; the runs' parameters are fast, mode/);
+  await assert.rejects(plan('leaderboard', { limit: 10, params: [{ name: 'fast', min: 3, max: 1 }] }), /reversed/);
+  await assert.rejects(plan('leaderboard', { limit: 10, sort: { column: 'param.slow' } }), /unknown parameter "slow" in sort column/);
+  await assert.rejects(plan('surface', { x: 'fast', y: 'slow', metric: 'sharpe' }), /unknown parameter "slow" in y/);
+  await assert.rejects(plan('surface', { x: 'mode', y: 'mode', metric: 'sharpe' }), /x and y are both/);
+});
+
+test('surface: one cell per value, median and best of its runs, sorted by the axis; runs without the axis in no cell', async () => {
+  const { planned, lookups } = await plan('surface', { x: 'fast', metric: 'total_pnl' });
+  for (const s of [...lookups, ...planned.statements]) assertBound(s);
+  const columns = planned.statements[0]!.compute!(dailyColumns(PNL));
+  assert.deepEqual(values(columns, 'x'), [5, 10]);
+  assert.deepEqual(values(columns, 'runs'), [1, 2]);
+  // fast 5: base' alone (4200); fast 10: alt (-2200) and z3 (12000).
+  assert.deepEqual(values(columns, 'value'), [4200, (-2200 + 12000) / 2]);
+  assert.deepEqual(values(columns, 'best'), [4200, 12000]);
+  assert.deepEqual(values(columns, 'best_run_id'), [RUN, THIRD]);
+  const two = await plan('surface', { x: 'mode', y: 'fast', metric: 'total_pnl' });
+  const grid = two.planned.statements[0]!.compute!(dailyColumns(PNL));
+  assert.deepEqual(values(grid, 'x'), ['b', "evil' --"]);
+  assert.deepEqual(values(grid, 'y'), [10, 5]);
+  assert.match(two.planned.notes.join(' '), /1 of 3 runs have no value of mode or fast/);
+});
+
+test('rundiff: candidates of the same symbol with overlapping holding periods, then six parts, every value bound', async () => {
+  // Candidates (largest overlap first): 1-7, then 2-7 (7 taken), then 2-9.
+  const { lookups, planned } = await plan('rundiff', { a: RUN, b: OTHER, limit: 50, ...TEST_CUT_RANGE, filters: { sectors: [SECTOR] } }, (sql) =>
+    sql.includes('JOIN tb') ? [['1 7,2 7,2 9']] : [],
+  );
+  assert.equal(lookups.length, 1);
+  assert.match(lookups[0]!.sql, /JOIN tb ON tb\.symbol = ta\.symbol AND ta\.entry_ts <= tb\.close_ts AND tb\.entry_ts <= ta\.close_ts/);
+  assert.match(lookups[0]!.sql, /string_agg\(a_id::VARCHAR \|\| ' ' \|\| b_id::VARCHAR, ',' ORDER BY overlap DESC, a_entry, b_entry, a_id, b_id\)/);
+  assert.deepEqual(planned.statements.map((s) => s.part), ['summary', 'matched', 'only_a', 'only_b', 'sectors', 'symbols']);
+  for (const s of [...lookups, ...planned.statements]) assertBound(s);
+  const matched = planned.statements[1]!;
+  // Pairs 1-7 and 2-9 kept, bound as lists of ids.
+  assert.ok(Object.values(matched.params).includes('1,2') && Object.values(matched.params).includes('7,9'));
+  assert.ok(Object.values(matched.params).includes(50n));
+  assert.match(planned.statements[5]!.sql, /symbol_day/);
+  assert.doesNotMatch(planned.statements[5]!.sql, /FROM bars\b/, 'whole days from rollups');
+  await assert.rejects(plan('rundiff', { a: RUN, b: RUN }), /a and b are both/);
+  await assert.rejects(plan('rundiff', { a: RUN, b: 'nope' }), /unknown run b "nope"/);
+});
+
+test('matchTrades: the candidates in their order, a pair kept when neither trade is matched yet', () => {
+  assert.deepEqual(matchTrades([['1', '2'], ['1', '1'], ['2', '2']]), { a: ['1'], b: ['2'] });
+  assert.deepEqual(matchTrades([['1', '1'], ['2', '1'], ['2', '2']]), { a: ['1', '2'], b: ['1', '2'] });
+  assert.deepEqual(matchTrades([]), { a: [], b: [] });
+  // Ids are their decimal text: exact beyond 2^53.
+  const big = String(2n ** 60n + 1n);
+  assert.deepEqual(matchTrades([[big, '7'], [big, '8']]), { a: [big], b: ['7'] });
+});
+
+test('normalQuantile inverts normalCdf; SR0 of the deflated Sharpe ratio', () => {
+  assert.ok(Math.abs(normalQuantile(0.975) - 1.959963984540054) < 1e-13);
+  assert.ok(Math.abs(normalQuantile(0.5)) < 1e-15);
+  for (const z of [-7, -3.2, -1, -0.01, 0.3, 1.5, 2.5, 5]) assert.ok(Math.abs(normalQuantile(normalCdf(z)) - z) < 1e-9 * Math.max(1, Math.abs(z)), `z ${z}`);
+  assert.equal(expectedMaxSharpe(1, 0.5), 0);
+  // 100 trials of variance 1/2: sqrt(1/2) x ((1 - g) Z^-1(0.99) + g Z^-1(1 - 1/(100 e))), about sqrt(1/2) x 2.531.
+  const g = 0.5772156649015329;
+  const want = Math.sqrt(0.5) * ((1 - g) * 2.3263478740408408 + g * normalQuantile(1 - 1 / (100 * Math.E)));
+  assert.ok(Math.abs(expectedMaxSharpe(100, 0.5) - want) < 1e-12);
+  assert.ok(Math.abs(expectedMaxSharpe(100, 0.5) / Math.sqrt(0.5) - 2.5312) < 1e-3);
+});
