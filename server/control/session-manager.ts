@@ -256,13 +256,16 @@ export class SessionManager {
     try {
       if (session.queued) {
         let timer: NodeJS.Timeout | undefined;
+        let onAdmitted: (() => void) | undefined;
         const admitted = await Promise.race([
-          new Promise<boolean>((resolve) => session.events.once('admitted', () => resolve(true))),
+          new Promise<boolean>((resolve) => session.events.once('admitted', (onAdmitted = () => resolve(true)))),
           new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), holdMs))),
           // Ended while queued (abandoned, deleted, shutdown): the ready promise says why.
           session.ready.then(() => true, () => true),
         ]);
         clearTimeout(timer);
+        // A tab polls its queued place every few seconds: each ask's listener goes with it.
+        session.events.off('admitted', onAdmitted!);
         if (!admitted && session.queued) return 'queued';
       }
       await session.ready;

@@ -85,6 +85,8 @@ test('20 tabs at once on cold starts: each gets a session or a queue place first
     assert.ok(queued.length >= 20 - MAX_SESSIONS, `${queued.length} tabs waited in the queue`);
     assert.ok(queued.some((v) => v.places.some((p) => p.etaSeconds !== null)), 'once sessions have ended, the wait is estimated');
     console.log(`20 tabs at once, cold starts: last chart after ${Math.max(...visits.map((v) => v.servedMs)).toFixed(0)} ms; ${queued.length} waited in the queue`);
+    // Each ask about a queued place waits on the session's events: none of them may stay behind.
+    assert.doesNotMatch(server.stderr(), /MaxListenersExceededWarning/);
   } finally {
     const { max } = await sampler.stop();
     await server.stop();

@@ -125,11 +125,12 @@ export function sampleSessionProcesses(parentPid: number): { stop(): Promise<{ m
 const CLI_ENTRY = fileURLToPath(new URL('../../server/cli/main.js', import.meta.url));
 
 /** `tickscope serve` on the tiny fixture and a free port, as its own process; resolves with its URL. */
-export async function startServeCli(args: readonly string[]): Promise<{ child: ChildProcess; url: string; stop(): Promise<void> }> {
+export async function startServeCli(args: readonly string[]): Promise<{ child: ChildProcess; url: string; stderr(): string; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [CLI_ENTRY, 'serve', '--data', await tinyDataset(), '--port', '0', '--session-threads', '1', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let stderr = '';
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`serve did not start:\n${output}`)), 60_000);
     // Read on to the end (a full pipe would block the server's logging), keeping only a tail.
@@ -141,13 +142,18 @@ export async function startServeCli(args: readonly string[]): Promise<{ child: C
         resolve(match[1]!);
       }
     });
-    child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-20_000)));
+    child.stderr!.on('data', (chunk: Buffer) => {
+      output = (output + chunk.toString()).slice(-20_000);
+      stderr = (stderr + chunk.toString()).slice(-1_000_000);
+    });
     child.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${output}`)));
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   return {
     child,
     url,
+    /** What it printed on stderr (Node's warnings among it). */
+    stderr: () => stderr,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
