@@ -11,6 +11,7 @@ import { IdleMemory } from './idle-memory.js';
 import { QueryRunner } from './query-runner.js';
 import { SocketHandler, type SessionContext } from './socket-handler.js';
 import { openStore, type OpenStore } from './store.js';
+import { warmSweepMetrics } from './warm-up.js';
 
 /**
  * Hard limit on a client frame (16 MiB): past it ws closes the socket (1009). Below it, a frame
@@ -78,10 +79,22 @@ function preopen(settings: StoreSettings): void {
   // The store it replaces is closed once its open has settled (a failed one has nothing to close).
   if (previous) void previous.opening.then((old) => old.close(), () => undefined);
   const opening = openStore(settings);
-  opening.catch((error: unknown) =>
-    log('warn', 'opening the store ahead of a tab failed; an assignment opens it again', { storePath: settings.storePath, error: errorMessage(error) }),
+  opening.then(
+    (opened) => warmUp(opened, settings.storePath),
+    (error: unknown) =>
+      log('warn', 'opening the store ahead of a tab failed; an assignment opens it again', { storePath: settings.storePath, error: errorMessage(error) }),
   );
   preopened = { settings, opening };
+}
+
+/** A sweep's default-pin metrics, computed while this process waits (warm-up.ts). */
+function warmUp(opened: OpenStore, storePath: string): void {
+  const started = performance.now();
+  warmSweepMetrics(opened).then(
+    (warmed) => warmed && log('info', 'sweep metrics computed ahead of a tab', { storePath, ms: Math.round(performance.now() - started) }),
+    // Not fatal: the tab's own leaderboard computes them (a store replaced meanwhile is closed).
+    (error: unknown) => log('warn', 'computing the sweep metrics ahead of a tab failed', { storePath, error: errorMessage(error) }),
+  );
 }
 
 /** The assignment's store: the pre-opened one when it is the same store with the same limits. */

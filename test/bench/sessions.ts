@@ -1,4 +1,4 @@
-// `npm run bench:sessions [-- --scale large|demo]`: the session control plane against its budgets.
+// `npm run bench:sessions [-- --scale large|demo|sweep] [--tab-open-only]`: the session control plane against its budgets.
 //
 // 1. spawn -> ready p50/p95 over 30+ spawns: POST /api/sessions with a fresh key until the reply
 //    says ready, from the warm pool and with the pool disabled (cold), and in the same run the
@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     'memory-budget': { type: 'string', default: '6GiB' },
     burst: { type: 'string', default: '20' },
     'burst-max-sessions': { type: 'string', default: String(DEFAULT_MAX_SESSIONS) },
+    // Parts 1 and 2 only (spawn and tab open, with the floor): a quick look at a new scale.
+    'tab-open-only': { type: 'boolean', default: false },
   },
 });
 const scale = args.scale as FixtureScale;
@@ -248,6 +250,15 @@ console.log(`store: ${storePath}\n`);
 
 const warmSamples = await spawnToReady(warm, 700);
 const tabSamples = await tabOpenToFirstChart(warm);
+if (args['tab-open-only']) {
+  await warm.close();
+  const floor = await coldFloor(storePath);
+  console.log(summary('spawn -> ready, warm pool', warmSamples));
+  console.log(summary('floor: bare node + DuckDB import + open store', floor));
+  console.log(summary('tab open -> first chart drawn (Chromium)', tabSamples));
+  console.log(`tab open p50 / cold floor p50:             ${(percentile(tabSamples, 50) / percentile(floor, 50)).toFixed(2)}`);
+  process.exit(0);
+}
 
 // Idle RSS: one session that has answered a drill-down, then sits idle: 2 s after its last answer
 // (what it grew to), and once it has given memory back (idle-memory.ts, after IDLE_QUIET_MS).

@@ -97,6 +97,19 @@ test('risk and summary: the risk-free rate of the request goes into Sharpe, Sort
   assert.ok((zero.rows[0]!.sharpe as number) > (summary.rows[0]!.sharpe as number), 'a positive rate lowers Sharpe');
 });
 
+test('risk asked again: its look-ups come from the session look-up cache, and the answer is the same', async () => {
+  const s: RefScope = { ...cutRange(2, 7), sectors: [sectors[0]!] };
+  const first = await session.ask({ query: 'risk', params: scopeParams(s) });
+  const hits = session.runner.stats.lookupHits;
+  const again = await session.ask({ query: 'risk', params: scopeParams(s) });
+  assert.ok(session.runner.stats.lookupHits > hits, 'the repeat read its look-ups from the cache');
+  assert.deepEqual(again.rows, first.rows);
+  nearRows(again.rows, riskRef(raw, s, capital, marketRef(raw)), 'risk from cached look-ups', 1e-8);
+  // Another range is other look-ups: nothing of the first is reused for it.
+  const other: RefScope = { ...cutRange(1, 5), sectors: [sectors[0]!] };
+  nearRows((await session.ask({ query: 'risk', params: scopeParams(other) })).rows, riskRef(raw, other, capital, marketRef(raw)), 'risk of another range', 1e-8);
+});
+
 test('benchmark: the line is the run capital in the benchmark over the range', async () => {
   for (const s of [{}, { runs: [raw.runs[1]!], ...cutRange(2, 6), sectors: [sectors[0]!] }] as RefScope[]) {
     const answer = await session.ask({ query: 'benchmark', params: scopeParams(s) });

@@ -9,7 +9,10 @@ import path from 'node:path';
 import { ensureFixtures, fixtureCacheDir, generateFixtures, MANIFEST_FILE, readManifest, SCALES } from '../../fixtures/generate.js';
 import { SWEEP_CAPITAL, SWEEP_MODEL_VERSION, SWEEP_SMALL_GRID, sweepRuns } from '../../fixtures/sweep.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
+import { planLeaderboard } from '../../server/session/queries/leaderboard.js';
+import type { Lookup } from '../../server/session/queries/plan.js';
 import { openStore } from '../../server/session/store.js';
+import { warmSweepMetrics } from '../../server/session/warm-up.js';
 import { withDb } from '../support/duckdb.js';
 
 let tmp = '';
@@ -137,6 +140,29 @@ test('sweep-small prepared: trade P&L per run and symbol reconciles with the bar
     assert.equal(covered?.['runs'], runs.length);
     assert.ok(Number(covered?.['longs']) > 0 && Number(covered?.['shorts']) > 0, JSON.stringify(covered));
   });
+});
+
+test('sweep-small: a pool process computes the default pin ahead of the tab, so the tab\'s first leaderboard reads nothing', async () => {
+  const store = await openStore({ storePath, memoryLimit: '256MB', threads: 1 });
+  const connection = await store.instance.connect();
+  try {
+    let lookups = 0;
+    const lookup: Lookup = async (sql, params) => {
+      lookups++;
+      return (await connection.runAndReadAll(sql, params)).getRows();
+    };
+    // What the tab asks first (client/src/specs.ts, sweepStatsSpec), and another range.
+    const firstAsk = () => planLeaderboard({ sort: { column: 'sharpe', descending: true }, limit: 18 }, store.catalog)(lookup);
+    assert.equal(await warmSweepMetrics(store), true, 'more runs than a tab pins: warmed');
+    const first = await firstAsk();
+    assert.equal(lookups, 0, 'no look-up: the metrics were kept');
+    assert.match(first.statements[0]!.sql, /WHERE FALSE/, 'no read: the kept metrics answer');
+    await planLeaderboard({ from: Date.UTC(2024, 0, 20), sort: { column: 'sharpe' }, limit: 18 }, store.catalog)(lookup);
+    assert.ok(lookups > 0, 'another range is computed');
+  } finally {
+    connection.closeSync();
+    store.close();
+  }
 });
 
 test('sweep-small: a longer hold trades less often, a wider quantile holds more names', async () => {
