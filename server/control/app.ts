@@ -37,7 +37,8 @@ export interface ControlServerOptions {
   /** `--admin-token`: an operator presenting it (Authorization: Bearer) sees and may end every session. */
   adminToken?: string;
   /** Pino options, or false for silence (tests). */
-  logger?: boolean | { level: string };
+  /** Fastify's logger: off, on at a level, or at a level into a stream (one JSON line per event). */
+  logger?: boolean | { level: string; stream?: { write(line: string): void } };
   /** Defaults to local child processes. */
   runtime?: SessionRuntime;
   /** How often the served folders are read for new runs (ms; 0: never). Default NEW_RUNS_POLL_MS. */

@@ -50,6 +50,8 @@ interface DatasetEntry extends DatasetSpec {
   /** The input listing the current store was prepared from, and the last one read. */
   preparedListing: string | null;
   seenListing: string | null;
+  /** The last failure: the listing whose preparation failed, or the error reading the listing. */
+  lastFailure: string | null;
   /** A preparation with new files is running. */
   growing: boolean;
 }
@@ -66,7 +68,7 @@ export class DatasetCatalog {
       if (this.entries.has(spec.id)) throw new Error(`two datasets are named "${spec.id}" (${spec.input})`);
       this.entries.set(spec.id, {
         ...spec, state: 'pending', progress: 0, phase: null, error: null, rows: null, totalRows: null, etaSeconds: null, descriptionPath: null, dataQuality: [], prepared: null,
-        revision: 0, added: [], preparedListing: null, seenListing: null, growing: false,
+        revision: 0, added: [], preparedListing: null, seenListing: null, lastFailure: null, growing: false,
       });
     }
   }
@@ -116,11 +118,12 @@ export class DatasetCatalog {
   private async lookForNewFiles(entry: DatasetEntry): Promise<void> {
     if (entry.state !== 'ready' || entry.growing || entry.preparedListing === null) return;
     entry.growing = true;
+    let listing: string | null = null;
     try {
-      const listing = await this.listing(entry);
+      listing = await this.listing(entry);
       const stable = listing === entry.seenListing;
       entry.seenListing = listing;
-      if (listing === entry.preparedListing || !stable) return;
+      if (listing === entry.preparedListing || listing === entry.lastFailure || !stable) return;
       this.log('dataset.growing', { dataset: entry.id, input: entry.input });
       const started = Date.now();
       const result = await prepareInChild({
@@ -142,9 +145,13 @@ export class DatasetCatalog {
       this.log('dataset.grown', { dataset: entry.id, store: result.storePath, revision: entry.revision, addedRuns: runs, segments: result.segments ?? 1, ms: Date.now() - started });
       for (const listener of this.runsAddedListeners) listener({ dataset: entry.id, revision: entry.revision, runs });
     } catch (error) {
-      // The current store keeps serving; the next read of the listing tries again.
+      // The current store keeps serving. The same files fail the same way (a corrupt file, a
+      // run with bad rows): a preparation at every poll would keep a core busy for nothing and
+      // the log would repeat itself, so the next try and the next line wait for a change.
       entry.phase = null;
-      this.log('dataset.grow-failed', { dataset: entry.id, error: errorMessage(error) });
+      const failure = listing ?? `listing: ${errorMessage(error)}`;
+      if (failure !== entry.lastFailure) this.log('dataset.grow-failed', { dataset: entry.id, error: errorMessage(error) });
+      entry.lastFailure = failure;
     } finally {
       entry.growing = false;
     }

@@ -6,13 +6,14 @@
 // each close from, and lands in front of every trade rank.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, rm, utimes } from 'node:fs/promises';
+import { readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureFixtures, repoRoot } from '../../fixtures/generate.js';
 import { prepareDataset, type PrepareProgress, type PrepareResult } from '../../server/prepare/prepare.js';
 import { near } from '../support/checks.js';
+import { withDb } from '../support/duckdb.js';
 import type { DatasetInfo, SessionInfo } from '../../shared/http-api.js';
-import { startTestServer } from '../support/control-server.js';
+import { eventually, startTestServer } from '../support/control-server.js';
 import { LocalSession, type Ask } from '../support/local-session.js';
 import { SessionClient, createSession, defaultCaller, rowsOf } from '../support/session-client.js';
 import { addRunFiles, fixtureRuns, moveRunFiles, writeMoreTrades, writePerRunDataset } from '../support/per-run-dataset.js';
@@ -183,6 +184,40 @@ test('the control server notices a new run in a served folder and offers it to a
     assert.equal(listed.find((s) => s.id === created.id)?.reason, 'dataset-grown');
     tab.socket.close();
     fresh.socket.close();
+  } finally {
+    await server.close();
+  }
+});
+
+test('a new file that fails is tried once, not at every poll, until the folder changes; the store keeps serving', async () => {
+  const served = path.join(work, 'served-corrupt');
+  await writePerRunDataset(fixture, served, runs.slice(0, 3));
+  const events: string[] = [];
+  const server = await startTestServer({
+    datasets: [{ id: 'sweep', input: served }],
+    storeDir: path.join(work, 'stores-corrupt'),
+    newRunsPollMs: 100,
+    logger: { level: 'info', stream: { write: (line) => void events.push(String(JSON.parse(line).event)) } },
+  });
+  const count = (event: string) => events.filter((e) => e === event).length;
+  const thirtyPolls = () => new Promise((resolve) => setTimeout(resolve, 3000));
+  try {
+    const ready = async () => ((await (await defaultCaller(server.url).fetch('/api/datasets')).json()) as DatasetInfo[])[0]!.state === 'ready';
+    assert.ok(await eventually(ready, 120_000), 'the dataset was prepared');
+    // A file that is not Parquet: the listing itself fails, said once.
+    const broken = path.join(served, 'trades', 'broken.parquet');
+    await writeFile(broken, 'not a parquet file');
+    assert.ok(await eventually(() => count('dataset.grow-failed') === 1, 60_000), 'the broken file was reported');
+    await thirtyPolls();
+    assert.equal(count('dataset.grow-failed'), 1, events.join(' '));
+    // Parquet without a trade's columns: listed, prepared once, failed once, not prepared again.
+    await rm(broken);
+    await withDb(':memory:', async (q) => void (await q(`COPY (SELECT 1 AS foo) TO '${broken}' (FORMAT parquet)`)));
+    assert.ok(await eventually(() => count('dataset.grow-failed') === 2, 60_000), 'the changed folder was tried again');
+    await thirtyPolls();
+    assert.equal(count('dataset.growing'), 1, events.join(' '));
+    assert.equal(count('dataset.grow-failed'), 2, events.join(' '));
+    assert.ok(await ready(), 'the prepared store still serves');
   } finally {
     await server.close();
   }
