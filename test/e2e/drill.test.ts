@@ -13,7 +13,7 @@ import { repoRoot } from '../../fixtures/generate.js';
 import type { ControlServer } from '../../server/control/app.js';
 import type { SessionInfo } from '../../shared/http-api.js';
 import { browserSessions, launchBrowser, type Browser } from '../support/browser.js';
-import { WAIT, drawn, now, openReady, search, sel, waitForSearch } from '../support/page-waits.js';
+import { WAIT, drawn, now, openReady, search, sel, visibleBox, waitForSearch } from '../support/page-waits.js';
 import { eventually, processAlive, startTestServer } from '../support/control-server.js';
 
 const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -147,7 +147,7 @@ test('brush zoom: a drag across the equity chart zooms every view, answered firs
   const page = await open('/');
   await drawn(page, OVERVIEW);
   const pnlBefore = await page.textContent(`${sel('kpis')} [data-kpi="total_pnl"]`);
-  const box = (await page.locator(`${sel('equity-chart')} .u-over`).boundingBox())!;
+  const box = await visibleBox(page, `${sel('equity-chart')} .u-over`);
   const t = await now(page);
   await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
   await page.mouse.down();
@@ -187,7 +187,7 @@ test('brush zoom: a drag across the equity chart zooms every view, answered firs
 test('time axes leave out the closed hours: a drag selects trading instants, not nights or weekends', async () => {
   const page = await open('/');
   await drawn(page, OVERVIEW);
-  const box = (await page.locator(`${sel('equity-chart')} .u-over`).boundingBox())!;
+  const box = await visibleBox(page, `${sel('equity-chart')} .u-over`);
   // On a calendar axis, 35% into the tiny fixture's two weeks is a Saturday; in trading time, the
   // middle of the fourth of its ten trading days (the ends of days are avoided: the closed hours
   // between two days are one bar wide on the axis).
@@ -222,7 +222,7 @@ test('trade table: windows load as it scrolls; sort on any column; side, P&L fil
   await page.keyboard.press('Home');
   await page.waitForSelector(`${sel('trades-table')} .vt-row[data-index="0"]:not(.loading)`, WAIT);
   // The wheel: rows further down arrive as they come on screen.
-  const body = (await page.locator(`${sel('trades-table')} .vt-body`).boundingBox())!;
+  const body = await visibleBox(page, `${sel('trades-table')} .vt-body`);
   await page.mouse.move(body.x + body.width / 2, body.y + body.height / 2);
   for (let i = 0; i < 6; i++) await page.mouse.wheel(0, 900);
   await page.waitForFunction(`Number(document.querySelector('${sel('trades-table')}').dataset.firstRow) > 150`, undefined, WAIT);

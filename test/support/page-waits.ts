@@ -44,3 +44,20 @@ export async function search(page: Page): Promise<URLSearchParams> {
 export async function waitForSearch(page: Page, predicate: string): Promise<void> {
   await page.waitForFunction(`(() => { const q = new URLSearchParams(location.search); return ${predicate}; })()`, undefined, WAIT);
 }
+
+/**
+ * The box of the element `selector` once it is laid out and visible. Playwright's boundingBox()
+ * answers null for an element that is attached but not (yet) visible, which a chart is for a
+ * moment while its card re-renders: waited for here rather than read once.
+ */
+export async function visibleBox(page: Page, selector: string): Promise<{ x: number; y: number; width: number; height: number }> {
+  const locator = page.locator(selector);
+  const deadline = Date.now() + WAIT.timeout;
+  for (;;) {
+    await locator.waitFor({ state: 'visible', ...WAIT });
+    const box = await locator.boundingBox();
+    if (box && box.width > 0 && box.height > 0) return box;
+    if (Date.now() > deadline) throw new Error(`${selector} has no box after ${WAIT.timeout} ms`);
+    await page.waitForTimeout(50);
+  }
+}
