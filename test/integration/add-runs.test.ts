@@ -6,7 +6,7 @@
 // each close from, and lands in front of every trade rank.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, rm, utimes, writeFile } from 'node:fs/promises';
+import { readdir, rename, rm, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureFixtures, repoRoot } from '../../fixtures/generate.js';
 import { prepareDataset, type PrepareProgress, type PrepareResult } from '../../server/prepare/prepare.js';
@@ -211,8 +211,11 @@ test('a new file that fails is tried once, not at every poll, until the folder c
     await thirtyPolls();
     assert.equal(count('dataset.grow-failed'), 1, events.join(' '));
     // Parquet without a trade's columns: listed, prepared once, failed once, not prepared again.
-    await rm(broken);
-    await withDb(':memory:', async (q) => void (await q(`COPY (SELECT 1 AS foo) TO '${broken}' (FORMAT parquet)`)));
+    // Written beside the folder and moved in, so that no poll sees a half-written file (which is
+    // a change of its own, tried again once complete).
+    const staged = path.join(work, 'staged-foo.parquet');
+    await withDb(':memory:', async (q) => void (await q(`COPY (SELECT 1 AS foo) TO '${staged}' (FORMAT parquet)`)));
+    await rename(staged, broken);
     assert.ok(await eventually(() => count('dataset.grow-failed') === 2, 60_000), 'the changed folder was tried again');
     await thirtyPolls();
     assert.equal(count('dataset.growing'), 1, events.join(' '));

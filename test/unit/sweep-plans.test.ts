@@ -191,6 +191,11 @@ test('rundiff: candidates of the same symbol with overlapping holding periods, t
   assert.ok(Object.values(matched.params).includes(50n));
   assert.match(planned.statements[5]!.sql, /symbol_day/);
   assert.doesNotMatch(planned.statements[5]!.sql, /FROM bars\b/, 'whole days from rollups');
+  // Two runs of three: each run's rows in a branch of their own (an equality prunes, an IN list does not).
+  const symbols = planned.statements[5]!;
+  const runBranches = [...symbols.sql.matchAll(/run_id IN \(\$(\w+)\)/g)].map((m) => symbols.params[m[1]!]);
+  assert.deepEqual([...new Set(runBranches)].sort(), [OTHER, RUN].sort());
+  assert.doesNotMatch(symbols.sql, /run_id IN \(\$\w+, /);
   await assert.rejects(plan('rundiff', { a: RUN, b: RUN }), /a and b are both/);
   await assert.rejects(plan('rundiff', { a: RUN, b: 'nope' }), /unknown run b "nope"/);
 });

@@ -7,8 +7,9 @@
 //
 // Sources, all rollups: the run's daily rows (dailyCtes: day rollups, bar tables for cut days)
 // joined to benchmark_day; the best trades from trade_list (a top-k read per run, k from the
-// trade counts of trade_day); the symbols ranked by their P&L over the range and the other
-// symbols' daily P&L from symbol_day (dayRows, bars_by_time for cut days).
+// trade counts of trade_day); the symbols ranked by their P&L over the range from symbol_day_by_day,
+// then the best ten's daily P&L from symbol_day (dayRows, bars_by_time for cut days), which the
+// other symbols' is the day's P&L less.
 import { RISK_COLUMNS } from '../../../shared/constants.js';
 import type { RiskParams } from '../../../shared/messages.js';
 import { StoreTable } from '../../store/format.js';
@@ -37,14 +38,10 @@ interface BestTrades {
   byDay: Map<number, number[]>;
 }
 
-/**
- * The rest of a run once its best symbols are out: symbols in scope, the best ten's names, and
- * day (epoch ms) -> the P&L of the other symbols per count taken out. Summed from the symbols
- * left rather than subtracted, so taking out every symbol leaves exactly nothing.
- */
-interface OtherSymbols {
+/** A run's best symbols: symbols in scope, the best ten's names, and day (epoch ms) -> the P&L of the best 1, 5 and 10. */
+interface TopSymbols {
   n: number;
-  top: string;
+  names: string[];
   byDay: Map<number, number[]>;
 }
 
@@ -55,7 +52,7 @@ export function planRisk(params: RiskParams, catalog: Catalog): Planner {
   const rfDaily = dailyRiskFree(params.riskFreeRate ?? catalog.riskFreeRate);
   return async (lookup) => {
     const trades = await topTrades(lookup, scope);
-    const symbols = await otherSymbols(lookup, scope);
+    const symbols = await topSymbols(lookup, scope);
     const b = new Binder();
     const daily = dailyCtes(b, scope, catalog);
     const sql = `WITH ${daily.ctes}
@@ -79,7 +76,8 @@ export function planRisk(params: RiskParams, catalog: Catalog): Planner {
 /**
  * The best 1% and 5% of the scope's trades by P&L (ties by trade id), per run, as P&L per close
  * day. The trade counts come from the trade statistics (trade_day for whole days); each run's
- * best trades are then a top-k read of trade_list.
+ * best trades are then a top-k read of trade_list. (A top-k found from trade_list's pnl ranks, a
+ * histogram and the k-th rank, was measured on large: no faster, three look-ups instead of two.)
  */
 async function topTrades(lookup: Lookup, scope: Scope): Promise<{ byRun: Map<string, BestTrades>; sources: string[] }> {
   const c = new Binder();
@@ -106,46 +104,45 @@ async function topTrades(lookup: Lookup, scope: Scope): Promise<{ byRun: Map<str
   }
   if (branches.length > 0) {
     const sql = `SELECT run_id, epoch_ms(day::TIMESTAMP)::DOUBLE, coalesce(top1, 0), top5 FROM (${branches.join('\nUNION ALL\n')})`;
-    for (const [run, day, top1, top5] of await lookup(sql, b.params)) {
-      byRun.get(String(run))!.byDay.set(num(day), [num(top1), num(top5)]);
-    }
+    for (const [run, day, top1, top5] of await lookup(sql, b.params)) byRun.get(String(run))!.byDay.set(num(day), [num(top1), num(top5)]);
   }
   return { byRun, sources: [...stats.sources, scope.symbols ? StoreTable.trades : StoreTable.tradeList] };
 }
 
-/** Per run and day, the P&L of the symbols left once the best 1, 5 and 10 of the range (by P&L, ties by name) are out. */
-async function otherSymbols(lookup: Lookup, scope: Scope): Promise<{ byRun: Map<string, OtherSymbols>; sources: string[] }> {
-  const b = new Binder();
-  const rows = dayRows(b, 'symbol', scope);
-  const sql = `WITH rows AS (${rows.sql}),
-    totals AS (SELECT run_id, symbol, sum(pnl) AS pnl FROM rows GROUP BY run_id, symbol),
-    ranked AS (
-      SELECT run_id, symbol, row_number() OVER (PARTITION BY run_id ORDER BY pnl DESC, symbol) AS k,
-        count(*) OVER (PARTITION BY run_id) AS n
-      FROM totals
-    ),
-    names AS (
-      SELECT run_id, string_agg(symbol, ', ' ORDER BY k) FILTER (WHERE k <= ${b.integer(MAX_TOP_SYMBOLS)}) AS top, any_value(n)::DOUBLE AS n
-      FROM ranked GROUP BY run_id
-    ),
-    per_day AS (
-      SELECT r.run_id, epoch_ms(r.day::TIMESTAMP)::DOUBLE AS day,
-        ${TOP_SYMBOL_COUNTS.map((count) => `coalesce(sum(r.pnl) FILTER (WHERE k.k > ${b.integer(count)}), 0) AS rest${count}`).join(', ')}
-      FROM rows r JOIN ranked k ON k.run_id = r.run_id AND k.symbol = r.symbol
-      GROUP BY r.run_id, r.day
-    )
-    SELECT d.*, names.top, names.n FROM per_day d JOIN names ON names.run_id = d.run_id`;
-  const byRun = new Map<string, OtherSymbols>();
-  for (const run of scope.runs) byRun.set(run, { n: 0, top: '', byDay: new Map() });
-  for (const [run, day, ...rest] of await lookup(sql, b.params)) {
-    const other = byRun.get(String(run))!;
-    const n = rest.pop();
-    const top = rest.pop();
-    other.n = num(n);
-    other.top = String(top ?? '');
-    other.byDay.set(num(day), rest.map(num));
+/**
+ * Per run and day, the P&L of the best 1, 5 and 10 symbols of the range (by P&L, ties by name),
+ * and how many symbols the scope has: the symbols are ranked on one aggregation of the range's
+ * symbol rows, then only the best ones' daily rows are read (the symbol-sorted rollup).
+ */
+async function topSymbols(lookup: Lookup, scope: Scope): Promise<{ byRun: Map<string, TopSymbols>; sources: string[] }> {
+  const r = new Binder();
+  const rows = dayRows(r, 'symbol', scope);
+  const byRun = new Map<string, TopSymbols>();
+  for (const run of scope.runs) byRun.set(run, { n: 0, names: [], byDay: new Map() });
+  const ranked = await lookup(
+    `SELECT run_id, symbol, k, n FROM (
+      SELECT run_id, symbol, row_number() OVER (PARTITION BY run_id ORDER BY pnl DESC, symbol) AS k, count(*) OVER (PARTITION BY run_id) AS n
+      FROM (SELECT run_id, symbol, sum(pnl) AS pnl FROM (${rows.sql}) GROUP BY 1, 2)
+    ) WHERE k <= ${r.integer(MAX_TOP_SYMBOLS)} ORDER BY run_id, k`,
+    r.params,
+  );
+  if (ranked.length === 0) return { byRun, sources: rows.sources };
+  for (const [run, symbol, , n] of ranked) {
+    const top = byRun.get(String(run))!;
+    top.n = num(n);
+    top.names.push(String(symbol));
   }
-  return { byRun, sources: rows.sources };
+  const b = new Binder();
+  const names = [...new Set(ranked.map((row) => String(row[1])))].sort();
+  const best = dayRows(b, 'symbol', { ...scope, symbols: names });
+  const pairs = ranked.map(([run, symbol, k]) => `(${b.bind(String(run))}, ${b.bind(String(symbol))}, ${b.integer(num(k))})`);
+  const sql = `WITH best(run_id, symbol, k) AS (VALUES ${pairs.join(', ')})
+    SELECT r.run_id, epoch_ms(r.day::TIMESTAMP)::DOUBLE,
+      ${TOP_SYMBOL_COUNTS.map((count) => `coalesce(sum(r.pnl) FILTER (WHERE t.k <= ${b.integer(count)}), 0)`).join(', ')}
+    FROM (${best.sql}) r JOIN best t ON t.run_id = r.run_id AND t.symbol = r.symbol
+    GROUP BY 1, 2`;
+  for (const [run, day, ...pnl] of await lookup(sql, b.params)) byRun.get(String(run))!.byDay.set(num(day), pnl.map(num));
+  return { byRun, sources: [...rows.sources, ...best.sources] };
 }
 
 function riskColumns(
@@ -154,7 +151,7 @@ function riskColumns(
   capitalOf: (run: string) => number | null,
   rfDaily: number,
   trades: { byRun: Map<string, BestTrades> },
-  symbols: { byRun: Map<string, OtherSymbols> },
+  symbols: { byRun: Map<string, TopSymbols> },
 ): OutColumn[] {
   const ri = columns.get('ri') as Int32Array;
   const day = columns.get('day') as Float64Array;
@@ -210,15 +207,16 @@ function riskColumns(
       put(`pnl_ex_top${Math.round(share * 100)}pct_trades`, r, n > 0 ? total - taken : Number.NaN);
       put(`sharpe_ex_top${Math.round(share * 100)}pct_trades`, r, sharpe(rest, rfDaily));
     });
-    // The other symbols' daily P&L, on the run's days.
+    // The other symbols' daily P&L on the run's days: the day's P&L less the best symbols' (exactly
+    // nothing once every symbol is out).
     const o = symbols.byRun.get(run)!;
     put('symbols', r, o.n);
     TOP_SYMBOL_COUNTS.forEach((count, v) => {
-      const rest = Float64Array.from({ length: n }, (_, i) => o.byDay.get(day[start + i]!)?.[v] ?? 0);
+      const rest = Float64Array.from({ length: n }, (_, i) => (count >= o.n ? 0 : pnl[start + i]! - (o.byDay.get(day[start + i]!)?.[v] ?? 0)));
       put(`pnl_ex_top${count}_symbols`, r, n > 0 ? rest.reduce((a, x) => a + x, 0) : Number.NaN);
       put(`sharpe_ex_top${count}_symbols`, r, sharpe(rest.map((x) => x / capital), rfDaily));
     });
-    topNames.push(o.top);
+    topNames.push(o.names.join(', '));
   });
   const integers = new Set(['days', 'benchmark_days', 'trades', 'symbols']);
   const order = RISK_COLUMNS.filter((name) => name !== 'run_id' && name !== 'top_symbols');

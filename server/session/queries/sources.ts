@@ -86,6 +86,9 @@ export interface RowOptions {
   sector?: boolean;
 }
 
+/** Up to this many runs (of more), dayRows reads each run in its own branch (see there). */
+const RUN_BRANCHES_UP_TO = 8;
+
 function withSector(level: Level, sql: string, options: RowOptions): string {
   if (!options.sector || level !== 'symbol') return sql;
   return `SELECT x.*, s.sector FROM (${sql}) x JOIN ${StoreTable.symbols} s ON s.symbol = x.symbol`;
@@ -119,6 +122,13 @@ function dayTable(level: Level, scope: Scope): string {
  * grouped by day.
  */
 export function dayRows(b: Binder, level: Level, scope: Scope, options: RowOptions = {}): Rows {
+  if (level !== 'portfolio' && !scope.allRuns && scope.runs.length > 1 && scope.runs.length <= RUN_BRANCHES_UP_TO) {
+    // A few runs of many: an IN list of run ids prunes nothing (DuckDB keeps only its min and max
+    // for the zonemaps, and those span most runs), an equality prunes to the run's own rows. On
+    // sweep, two runs' symbol rows: 44 ms in two branches against 68 ms through one IN list.
+    const parts = scope.runs.map((run) => dayRows(b, level, { ...scope, runs: [run] }, options));
+    return { sql: parts.map((part) => part.sql).join('\nUNION ALL\n'), sources: [...new Set(parts.flatMap((part) => part.sources))] };
+  }
   const t = LEVELS[level];
   const day = dayTable(level, scope);
   const keys = t.key.map((k) => `, ${k}`).join('');
