@@ -9,7 +9,7 @@ import type { Columns, OutColumn } from '../../server/session/compute.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import type { QueryPlan, Statement } from '../../server/session/queries/plan.js';
 import { expectedMaxSharpe, normalCdf, normalQuantile } from '../../server/session/queries/risk-metrics.js';
-import { matchTrades } from '../../server/session/queries/rundiff.js';
+import { compareTrades, matchTrades, parsePairs, parsePnl } from '../../server/session/queries/rundiff.js';
 import type { Catalog } from '../../server/session/store.js';
 import { TEST_CUT_RANGE, TEST_DAY1, testCatalog } from '../support/test-catalog.js';
 
@@ -176,19 +176,28 @@ test('surface: one cell per value, median and best of its runs, sorted by the ax
 });
 
 test('rundiff: candidates of the same symbol with overlapping holding periods, then six parts, every value bound', async () => {
-  // Candidates (largest overlap first): 1-7, then 2-7 (7 taken), then 2-9.
+  // Trades by position (trade id order). Candidates (largest overlap first): 0-0, then 1-0 (b's 0
+  // taken), then 1-1. P&L of a: 10, -5, none, 8; of b: 4, 1, -20. Ids of a 11-14, of b 21-23.
   const { lookups, planned } = await plan('rundiff', { a: RUN, b: OTHER, limit: 50, ...TEST_CUT_RANGE, filters: { sectors: [SECTOR] } }, (sql) =>
-    sql.includes('JOIN tb') ? [['1 7,2 7,2 9']] : [],
+    sql.includes('JOIN tb') ? [['0 0,1 0,1 1', '10,-5,,8', '4,1,-20', '11,12,13,14', '21,22,23']] : [],
   );
   assert.equal(lookups.length, 1);
   assert.match(lookups[0]!.sql, /JOIN tb ON tb\.symbol = ta\.symbol AND ta\.entry_ts <= tb\.close_ts AND tb\.entry_ts <= ta\.close_ts/);
-  assert.match(lookups[0]!.sql, /string_agg\(a_id::VARCHAR \|\| ' ' \|\| b_id::VARCHAR, ',' ORDER BY overlap DESC, a_entry, b_entry, a_id, b_id\)/);
+  assert.match(lookups[0]!.sql, /string_agg\(a_pos::VARCHAR \|\| ' ' \|\| b_pos::VARCHAR, ',' ORDER BY overlap DESC, a_entry, b_entry, a_pos, b_pos\)/);
+  assert.match(lookups[0]!.sql, /row_number\(\) OVER \(ORDER BY trade_id\) - 1\)::INTEGER AS pos/);
   assert.deepEqual(planned.statements.map((s) => s.part), ['summary', 'matched', 'only_a', 'only_b', 'sectors', 'symbols']);
   for (const s of [...lookups, ...planned.statements]) assertBound(s);
   const matched = planned.statements[1]!;
-  // Pairs 1-7 and 2-9 kept, bound as lists of ids.
-  assert.ok(Object.values(matched.params).includes('1,2') && Object.values(matched.params).includes('7,9'));
+  // Pairs 0-0 and 1-1 kept (|6| and |-6| tie: by a's position), bound as lists of trade ids.
+  assert.ok(Object.values(matched.params).includes('11,12') && Object.values(matched.params).includes('21,22'));
+  assert.doesNotMatch(matched.sql, /row_number/, 'the shown rows are read by id');
   assert.ok(Object.values(matched.params).includes(50n));
+  // The summary's counts and sums come from the session, bound: 4 and 3 trades, 2 matched, 2 and 1 only.
+  const summary = Object.values(planned.statements[0]!.params);
+  for (const value of [4n, 3n, 2n, 1n, '0', '8', '-20']) assert.ok(summary.includes(value), `${String(value)} in the summary`);
+  // Trades only in a: 14 (|8|) before 13 (no P&L); only in b: 23.
+  assert.ok(Object.values(planned.statements[2]!.params).includes('14,13'));
+  assert.ok(Object.values(planned.statements[3]!.params).includes('23'));
   assert.match(planned.statements[5]!.sql, /symbol_day/);
   assert.doesNotMatch(planned.statements[5]!.sql, /FROM bars\b/, 'whole days from rollups');
   // Two runs of three: each run's rows in a branch of their own (an equality prunes, an IN list does not).
@@ -201,12 +210,26 @@ test('rundiff: candidates of the same symbol with overlapping holding periods, t
 });
 
 test('matchTrades: the candidates in their order, a pair kept when neither trade is matched yet', () => {
-  assert.deepEqual(matchTrades([['1', '2'], ['1', '1'], ['2', '2']]), { a: ['1'], b: ['2'] });
-  assert.deepEqual(matchTrades([['1', '1'], ['2', '1'], ['2', '2']]), { a: ['1', '2'], b: ['1', '2'] });
-  assert.deepEqual(matchTrades([]), { a: [], b: [] });
-  // Ids are their decimal text: exact beyond 2^53.
-  const big = String(2n ** 60n + 1n);
-  assert.deepEqual(matchTrades([[big, '7'], [big, '8']]), { a: [big], b: ['7'] });
+  assert.deepEqual(matchTrades(Int32Array.of(1, 2, 1, 1, 2, 2), 3, 3), { a: [1], b: [2] });
+  assert.deepEqual(matchTrades(Int32Array.of(1, 1, 2, 1, 2, 2), 3, 3), { a: [1, 2], b: [1, 2] });
+  assert.deepEqual(matchTrades(new Int32Array(0), 0, 0), { a: [], b: [] });
+  assert.deepEqual([...parsePairs('3 7,0 12,105 0')], [3, 7, 0, 12, 105, 0]);
+  assert.deepEqual([...parsePairs('')], []);
+});
+
+test('compareTrades: counts and sums as SQL would (a missing P&L adds nothing), the shown rows largest first, missing last, ties by position', () => {
+  const a = parsePnl('10,-5,,8,8');
+  const b = parsePnl('4,1,-20,');
+  assert.ok(Number.isNaN(a[2]!));
+  const t = compareTrades(a, b, { a: [0, 1, 2], b: [0, 1, 3] }, 2);
+  assert.deepEqual([t.aTrades, t.bTrades, t.matched, t.onlyA, t.onlyB], [5, 4, 3, 2, 1]);
+  assert.deepEqual([t.matchedPnlDifference, t.onlyAPnl, t.onlyBPnl], [6 + -6, 16, -20]);
+  // |6| and |-6| tie: by a's position; the pair without a P&L difference last (cut by the limit).
+  assert.deepEqual(t.shownPairs, { a: [0, 1], b: [0, 1] });
+  assert.deepEqual(t.shownOnlyA, [3, 4], 'a P&L tie, by position');
+  assert.deepEqual(compareTrades(parsePnl(',1'), parsePnl(''), { a: [], b: [] }, 5).shownOnlyA, [1, 0], 'no P&L last');
+  const none = compareTrades(parsePnl(''), parsePnl(''), { a: [], b: [] }, 5);
+  assert.deepEqual([none.aTrades, none.matched, none.matchedPnlDifference, none.shownOnlyA], [0, 0, 0, []]);
 });
 
 test('normalQuantile inverts normalCdf; SR0 of the deflated Sharpe ratio', () => {

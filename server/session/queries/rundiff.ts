@@ -8,8 +8,13 @@
 // their holding periods [entry_ts, close_ts] (close_ts = exit_ts, or entry_ts for a trade still
 // open) overlap, touching ends included. The candidates are taken greedily, largest overlap
 // first, then the earlier entry of a, the earlier entry of b, the smaller trade ids; a pair is
-// kept when neither trade is matched yet. The candidates are one narrow look-up; the greedy pass
-// runs in the session, and the pairs it keeps are bound back as two lists of trade ids.
+// kept when neither trade is matched yet.
+//
+// One look-up brings the candidates in the greedy's order and every trade's id and P&L of both
+// runs, each as one text (tens of thousands of values cross as one string, not as row objects).
+// The session then matches, counts and sums (compareTrades), and picks the rows each trade part
+// shows: its statements read only those trades, by id, instead of joining every trade of both
+// runs against every matched pair again (on sweep, 18k pairs: four such joins were 100 ms).
 import { RUNDIFF_PARTS } from '../../../shared/constants.js';
 import type { RundiffParams } from '../../../shared/messages.js';
 import { StoreTable } from '../../store/format.js';
@@ -23,22 +28,23 @@ import { tradeFrom } from './trade-source.js';
 
 const DEFAULT_LIMIT = 1000;
 
-/** The matched pairs: trade ids of a and of b, pair by pair. */
-type Pairs = { a: string[]; b: string[] };
+/** The matched pairs: positions (tradeCtes' pos) of a's and of b's trades, pair by pair. */
+type Pairs = { a: number[]; b: number[] };
 
 /**
- * The one-to-one pass of the matching (see the header) over the candidate pairs [a id, b id] in
- * their order: a pair is kept when neither trade is matched yet. Trade ids are their decimal
- * text (exact for any BIGINT). Returns the kept pairs' ids of a and of b.
+ * The one-to-one pass of the matching (see the header) over the candidate pairs in their order,
+ * flat as [a pos, b pos, a pos, b pos, ...]: a pair is kept when neither trade is matched yet.
  */
-export function matchTrades(candidates: readonly (readonly [string, string])[]): Pairs {
-  const usedA = new Set<string>();
-  const usedB = new Set<string>();
+export function matchTrades(candidates: Int32Array, sizeA: number, sizeB: number): Pairs {
+  const usedA = new Uint8Array(sizeA);
+  const usedB = new Uint8Array(sizeB);
   const kept: Pairs = { a: [], b: [] };
-  for (const [a, b] of candidates) {
-    if (usedA.has(a) || usedB.has(b)) continue;
-    usedA.add(a);
-    usedB.add(b);
+  for (let i = 0; i < candidates.length; i += 2) {
+    const a = candidates[i]!;
+    const b = candidates[i + 1]!;
+    if (usedA[a] || usedB[b]) continue;
+    usedA[a] = 1;
+    usedB[b] = 1;
     kept.a.push(a);
     kept.b.push(b);
   }
@@ -53,20 +59,23 @@ export function planRundiff(params: RundiffParams, catalog: Catalog): Planner {
   const scope = resolveScope({ ...params, runs: [params.a, params.b] }, catalog);
   const limit = params.limit ?? DEFAULT_LIMIT;
   return async (lookup) => {
-    // The candidates in the greedy's order as one text of "a b" id pairs: tens of thousands of
-    // pairs cross as one string instead of as row objects (a tenth of the time).
     const c = new Binder();
-    const candidatesSql = `WITH ${tradeCtes(c, scope, params)},
+    const text = (table: string, value: string) => `(SELECT coalesce(string_agg(${value}, ',' ORDER BY pos), '') FROM ${table})`;
+    const lookupSql = `WITH ${tradeCtes(c, scope, params, true)},
       candidates AS (
-        SELECT ta.trade_id AS a_id, tb.trade_id AS b_id, epoch_ms(least(ta.close_ts, tb.close_ts)) - epoch_ms(greatest(ta.entry_ts, tb.entry_ts)) AS overlap,
+        SELECT ta.pos AS a_pos, tb.pos AS b_pos, epoch_ms(least(ta.close_ts, tb.close_ts)) - epoch_ms(greatest(ta.entry_ts, tb.entry_ts)) AS overlap,
           ta.entry_ts AS a_entry, tb.entry_ts AS b_entry
         FROM ta JOIN tb ON tb.symbol = ta.symbol AND ta.entry_ts <= tb.close_ts AND tb.entry_ts <= ta.close_ts)
-      SELECT coalesce(string_agg(a_id::VARCHAR || ' ' || b_id::VARCHAR, ',' ORDER BY overlap DESC, a_entry, b_entry, a_id, b_id), '') FROM candidates`;
-    const [[text]] = (await lookup(candidatesSql, c.params)) as [[string]];
-    const pairs = matchTrades(text === '' ? [] : text.split(',').map((pair) => pair.split(' ') as [string, string]));
+      SELECT (SELECT coalesce(string_agg(a_pos::VARCHAR || ' ' || b_pos::VARCHAR, ',' ORDER BY overlap DESC, a_entry, b_entry, a_pos, b_pos), '') FROM candidates),
+        ${text('ta', "coalesce(pnl::VARCHAR, '')")}, ${text('tb', "coalesce(pnl::VARCHAR, '')")}, ${text('ta', 'trade_id::VARCHAR')}, ${text('tb', 'trade_id::VARCHAR')}`;
+    const [[candidates, pnlA, pnlB, idsA, idsB]] = (await lookup(lookupSql, c.params)) as [[string, string, string, string, string]];
+    const [a, b] = [parsePnl(pnlA), parsePnl(pnlB)];
+    const pairs = matchTrades(parsePairs(candidates), a.length, b.length);
+    const compared = compareTrades(a, b, pairs, limit);
+    const shown = shownIds(compared, splitIds(idsA), splitIds(idsB));
     const statements: Statement[] = RUNDIFF_PARTS.map((part) => {
       const b = new Binder();
-      return { sql: PART_SQL[part](b, scope, params, pairs, limit), params: b.params, part };
+      return { sql: PART_SQL[part](b, scope, params, { compared, shown }, limit), params: b.params, part };
     });
     const tradeSource = scope.symbols ? StoreTable.trades : StoreTable.tradeList;
     return {
@@ -80,21 +89,153 @@ export function planRundiff(params: RundiffParams, catalog: Catalog): Planner {
   };
 }
 
-/** CTEs ta and tb: the scope's trades of run a and of run b (trade_id, symbol, sector, side, entry_ts, exit_ts, close_ts, qty, pnl, ret). */
-function tradeCtes(b: Binder, scope: Scope, params: RundiffParams): string {
+/** "i j,i j,..." (non-negative integers) as [i, j, i, j, ...] ('' is none): read digit by digit, not split into strings. */
+export function parsePairs(text: string): Int32Array {
+  if (text === '') return new Int32Array(0);
+  let count = 1;
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 44) count++;
+  const out = new Int32Array(count * 2);
+  let at = 0;
+  let value = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 32 || code === 44) {
+      out[at++] = value;
+      value = 0;
+    } else {
+      value = value * 10 + (code - 48);
+    }
+  }
+  out[at] = value;
+  return out;
+}
+
+/** A run's trade ids by position ("id,id,..."), as decimal text: exact for any BIGINT. */
+const splitIds = (text: string): string[] => (text === '' ? [] : text.split(','));
+
+/** The trade ids of the rows each trade part shows. */
+interface ShownIds {
+  pairs: { a: string[]; b: string[] };
+  onlyA: string[];
+  onlyB: string[];
+}
+
+function shownIds(compared: ComparedTrades, idsA: readonly string[], idsB: readonly string[]): ShownIds {
+  return {
+    pairs: { a: compared.shownPairs.a.map((p) => idsA[p]!), b: compared.shownPairs.b.map((p) => idsB[p]!) },
+    onlyA: compared.shownOnlyA.map((p) => idsA[p]!),
+    onlyB: compared.shownOnlyB.map((p) => idsB[p]!),
+  };
+}
+
+/** A run's trades' P&L by position, as the look-up's text gives it ("p,p,,p"): NaN where a trade has none. */
+export function parsePnl(text: string): Float64Array {
+  if (text === '') return new Float64Array(0);
+  return Float64Array.from(text.split(','), (v) => (v === '' ? Number.NaN : Number(v)));
+}
+
+/** What the trade parts need: the summary's counts and sums, and the ids each part shows. */
+export interface ComparedTrades {
+  aTrades: number;
+  bTrades: number;
+  matched: number;
+  onlyA: number;
+  onlyB: number;
+  /** Sums as SQL's sum: a pair or trade without a P&L adds nothing; 0 when nothing is summed. */
+  matchedPnlDifference: number;
+  onlyAPnl: number;
+  onlyBPnl: number;
+  /** The `limit` pairs with the largest P&L difference (missing last), ties by a's trade id. */
+  shownPairs: Pairs;
+  /** The `limit` unmatched trades of a and of b with the largest absolute P&L (missing last), ties by trade id. */
+  shownOnlyA: number[];
+  shownOnlyB: number[];
+}
+
+/**
+ * Of `count` items (0 .. count - 1), the `limit` of largest magnitude, missing (NaN) last, then by
+ * their tie key (a trade's position: positions are in trade id order, so this is the parts'
+ * ORDER BY ..., trade_id). The limit-th largest magnitude is found by a numeric sort of the
+ * magnitudes alone; only the items at or above it are sorted with the tie key.
+ */
+function largestFirst(count: number, magnitude: (item: number) => number, tie: (item: number) => number, limit: number): number[] {
+  if (count === 0 || limit <= 0) return [];
+  const keys = new Float64Array(count);
+  for (let i = 0; i < count; i++) {
+    const m = magnitude(i);
+    keys[i] = Number.isNaN(m) ? Number.NEGATIVE_INFINITY : m;
+  }
+  const threshold = Float64Array.from(keys).sort()[Math.max(0, count - limit)]!;
+  const picked: number[] = [];
+  for (let i = 0; i < count; i++) if (keys[i]! >= threshold) picked.push(i);
+  return picked.sort((x, y) => (keys[x] === keys[y] ? tie(x) - tie(y) : keys[y]! > keys[x]! ? 1 : -1)).slice(0, limit);
+}
+
+/** Summary counts and sums, and the rows each trade part shows, from both runs' P&L by position and the pairs. */
+export function compareTrades(a: Float64Array, b: Float64Array, pairs: Pairs, limit: number): ComparedTrades {
+  const matchedA = new Uint8Array(a.length);
+  const matchedB = new Uint8Array(b.length);
+  let matchedPnlDifference = 0;
+  const difference = Float64Array.from(pairs.a, (pa, i) => {
+    const pb = pairs.b[i]!;
+    matchedA[pa] = 1;
+    matchedB[pb] = 1;
+    const d = a[pa]! - b[pb]!;
+    if (!Number.isNaN(d)) matchedPnlDifference += d;
+    return d;
+  });
+  const only = (pnl: Float64Array, matched: Uint8Array) => {
+    const positions: number[] = [];
+    let sum = 0;
+    for (let p = 0; p < pnl.length; p++) {
+      if (matched[p]) continue;
+      positions.push(p);
+      if (!Number.isNaN(pnl[p]!)) sum += pnl[p]!;
+    }
+    const shown = largestFirst(positions.length, (i) => Math.abs(pnl[positions[i]!]!), (i) => positions[i]!, limit);
+    return { count: positions.length, sum, shown: shown.map((i) => positions[i]!) };
+  };
+  const onlyA = only(a, matchedA);
+  const onlyB = only(b, matchedB);
+  const shown = largestFirst(pairs.a.length, (i) => Math.abs(difference[i]!), (i) => pairs.a[i]!, limit);
+  return {
+    aTrades: a.length,
+    bTrades: b.length,
+    matched: pairs.a.length,
+    onlyA: onlyA.count,
+    onlyB: onlyB.count,
+    matchedPnlDifference,
+    onlyAPnl: onlyA.sum,
+    onlyBPnl: onlyB.sum,
+    shownPairs: { a: shown.map((i) => pairs.a[i]!), b: shown.map((i) => pairs.b[i]!) },
+    shownOnlyA: onlyA.shown,
+    shownOnlyB: onlyB.shown,
+  };
+}
+
+/** CTEs ta and tb: the scope's trades of run a and of run b (pos: the trade's 0-based place by trade_id, trade_id, symbol, sector, side, entry_ts, exit_ts, close_ts, qty, pnl, ret). */
+function tradeCtes(b: Binder, scope: Scope, params: RundiffParams, positions = false): string {
   const one = (run: string) => {
     const runScope: Scope = { ...scope, runs: [run], allRuns: false };
-    return `SELECT trade_id, symbol, sector, side, entry_ts, exit_ts, close_ts, qty, pnl, ret
+    return `SELECT ${positions ? '(row_number() OVER (ORDER BY trade_id) - 1)::INTEGER AS pos, ' : ''}trade_id, symbol, sector, side, entry_ts, exit_ts, close_ts, qty, pnl, ret
       FROM ${tradeFrom(b, runScope)} WHERE ${tradeConditions(b, runScope)}`;
   };
   return `ta AS (${one(params.a)}), tb AS (${one(params.b)})`;
 }
 
-/** CTE pairs(a_id, b_id): the matched trade ids, bound as two comma-separated lists. */
-function pairsCte(b: Binder, pairs: Pairs): string {
+/** Trade ids bound as one comma-separated list, unnested to BIGINTs. */
+const idList = (b: Binder, ids: readonly string[]) => `unnest(string_split(${b.bind(ids.join(','))}, ',')::BIGINT[])`;
+
+/** CTE pairs(a_id, b_id): the shown pairs' trade ids, bound as two lists. */
+function pairsCte(b: Binder, pairs: ShownIds['pairs']): string {
   if (pairs.a.length === 0) return 'pairs AS (SELECT NULL::BIGINT AS a_id, NULL::BIGINT AS b_id WHERE FALSE)';
-  const list = (ids: string[]) => `unnest(string_split(${b.bind(ids.join(','))}, ',')::BIGINT[])`;
-  return `pairs AS (SELECT ${list(pairs.a)} AS a_id, ${list(pairs.b)} AS b_id)`;
+  return `pairs AS (SELECT ${idList(b, pairs.a)} AS a_id, ${idList(b, pairs.b)} AS b_id)`;
+}
+
+/** The trades of `table` (ta or tb) with the given ids, largest absolute P&L first (missing last), ties by id. */
+function shownTrades(b: Binder, table: 'ta' | 'tb', ids: readonly string[], limit: number): string {
+  const where = ids.length === 0 ? 'FALSE' : `trade_id IN (SELECT ${idList(b, ids)})`;
+  return `SELECT ${TRADE_COLUMNS} FROM ${table} WHERE ${where} ORDER BY abs(pnl) DESC NULLS LAST, ${table}.trade_id LIMIT ${b.integer(limit)}`;
 }
 
 /** CTE by_symbol(symbol, sector, a_pnl, b_pnl): each symbol's P&L of a and b over the range. */
@@ -120,37 +261,32 @@ function pnlByKey(b: Binder, scope: Scope, params: RundiffParams, key: 'symbol' 
 
 const TRADE_COLUMNS = `trade_id::DOUBLE AS trade_id, symbol, sector, side, ${ms('entry_ts')} AS entry_ts, ${ms('exit_ts')} AS exit_ts, qty, pnl, ret`;
 
-const PART_SQL: Record<(typeof RUNDIFF_PARTS)[number], (b: Binder, scope: Scope, params: RundiffParams, pairs: Pairs, limit: number) => string> = {
-  summary: (b, scope, params, pairs) => `WITH ${tradeCtes(b, scope, params)}, ${pairsCte(b, pairs)}, ${bySectorCte(b, scope, params)},
-      totals AS (SELECT coalesce(sum(a_pnl), 0) AS a_pnl, coalesce(sum(b_pnl), 0) AS b_pnl, coalesce(sum(difference), 0) AS pnl_difference FROM by_sector),
-      matched AS (SELECT count(*)::INTEGER AS matched, coalesce(sum(ta.pnl - tb.pnl), 0) AS matched_pnl_difference
-        FROM pairs p JOIN ta ON ta.trade_id = p.a_id JOIN tb ON tb.trade_id = p.b_id),
-      side_a AS (SELECT count(*)::INTEGER AS a_trades, count(*) FILTER (WHERE p.a_id IS NULL)::INTEGER AS only_a,
-          coalesce(sum(ta.pnl) FILTER (WHERE p.a_id IS NULL), 0) AS only_a_pnl
-        FROM ta LEFT JOIN pairs p ON p.a_id = ta.trade_id),
-      side_b AS (SELECT count(*)::INTEGER AS b_trades, count(*) FILTER (WHERE p.b_id IS NULL)::INTEGER AS only_b,
-          coalesce(sum(tb.pnl) FILTER (WHERE p.b_id IS NULL), 0) AS only_b_pnl
-        FROM tb LEFT JOIN pairs p ON p.b_id = tb.trade_id)
+/** What the session worked out for the parts: the summary's figures and the rows shown. */
+interface Worked {
+  compared: ComparedTrades;
+  shown: ShownIds;
+}
+
+const PART_SQL: Record<(typeof RUNDIFF_PARTS)[number], (b: Binder, scope: Scope, params: RundiffParams, worked: Worked, limit: number) => string> = {
+  summary: (b, scope, params, { compared: t }) => `WITH ${bySectorCte(b, scope, params)},
+      totals AS (SELECT coalesce(sum(a_pnl), 0) AS a_pnl, coalesce(sum(b_pnl), 0) AS b_pnl, coalesce(sum(difference), 0) AS pnl_difference FROM by_sector)
     SELECT ${b.bind(params.a)} AS run_a, ${b.bind(params.b)} AS run_b, totals.a_pnl, totals.b_pnl, totals.pnl_difference,
-      side_a.a_trades, side_b.b_trades, matched.matched, side_a.only_a, side_b.only_b, matched.matched_pnl_difference,
-      side_a.only_a_pnl, side_b.only_b_pnl
-    FROM totals, matched, side_a, side_b`,
-  matched: (b, scope, params, pairs, limit) => `WITH ${tradeCtes(b, scope, params)}, ${pairsCte(b, pairs)}
+      ${b.integer(t.aTrades)}::INTEGER AS a_trades, ${b.integer(t.bTrades)}::INTEGER AS b_trades, ${b.integer(t.matched)}::INTEGER AS matched,
+      ${b.integer(t.onlyA)}::INTEGER AS only_a, ${b.integer(t.onlyB)}::INTEGER AS only_b, ${b.number(t.matchedPnlDifference)} AS matched_pnl_difference,
+      ${b.number(t.onlyAPnl)} AS only_a_pnl, ${b.number(t.onlyBPnl)} AS only_b_pnl
+    FROM totals`,
+  matched: (b, scope, params, { shown }, limit) => `WITH ${tradeCtes(b, scope, params)}, ${pairsCte(b, shown.pairs)}
     SELECT ta.symbol, ta.sector, ta.trade_id::DOUBLE AS a_trade_id, tb.trade_id::DOUBLE AS b_trade_id, ta.side AS a_side, tb.side AS b_side,
       ${ms('ta.entry_ts')} AS a_entry_ts, ${ms('ta.exit_ts')} AS a_exit_ts, ${ms('tb.entry_ts')} AS b_entry_ts, ${ms('tb.exit_ts')} AS b_exit_ts,
       ta.qty AS a_qty, tb.qty AS b_qty, ta.pnl AS a_pnl, tb.pnl AS b_pnl, ta.pnl - tb.pnl AS pnl_difference,
       (epoch_ms(least(ta.close_ts, tb.close_ts)) - epoch_ms(greatest(ta.entry_ts, tb.entry_ts)))::DOUBLE AS overlap_ms
     FROM pairs p JOIN ta ON ta.trade_id = p.a_id JOIN tb ON tb.trade_id = p.b_id
     ORDER BY abs(ta.pnl - tb.pnl) DESC NULLS LAST, ta.trade_id LIMIT ${b.integer(limit)}`,
-  only_a: (b, scope, params, pairs, limit) => `WITH ${tradeCtes(b, scope, params)}, ${pairsCte(b, pairs)}
-    SELECT ${TRADE_COLUMNS} FROM ta WHERE trade_id NOT IN (SELECT a_id FROM pairs)
-    ORDER BY abs(pnl) DESC NULLS LAST, ta.trade_id LIMIT ${b.integer(limit)}`,
-  only_b: (b, scope, params, pairs, limit) => `WITH ${tradeCtes(b, scope, params)}, ${pairsCte(b, pairs)}
-    SELECT ${TRADE_COLUMNS} FROM tb WHERE trade_id NOT IN (SELECT b_id FROM pairs)
-    ORDER BY abs(pnl) DESC NULLS LAST, tb.trade_id LIMIT ${b.integer(limit)}`,
-  sectors: (b, scope, params, _pairs, limit) => `WITH ${bySectorCte(b, scope, params)}
+  only_a: (b, scope, params, { shown }, limit) => `WITH ${tradeCtes(b, scope, params)} ${shownTrades(b, 'ta', shown.onlyA, limit)}`,
+  only_b: (b, scope, params, { shown }, limit) => `WITH ${tradeCtes(b, scope, params)} ${shownTrades(b, 'tb', shown.onlyB, limit)}`,
+  sectors: (b, scope, params, _t, limit) => `WITH ${bySectorCte(b, scope, params)}
     SELECT sector, a_pnl, b_pnl, difference FROM by_sector ORDER BY abs(difference) DESC, sector LIMIT ${b.integer(limit)}`,
-  symbols: (b, scope, params, _pairs, limit) => `WITH ${bySymbolCte(b, scope, params)}
+  symbols: (b, scope, params, _t, limit) => `WITH ${bySymbolCte(b, scope, params)}
     SELECT symbol, sector, a_pnl, b_pnl, a_pnl - b_pnl AS difference
     FROM by_symbol ORDER BY abs(difference) DESC, symbol LIMIT ${b.integer(limit)}`,
 };
