@@ -142,7 +142,7 @@ test('sweep-small prepared: trade P&L per run and symbol reconciles with the bar
   });
 });
 
-test('sweep-small: a pool process computes the default pin ahead of the tab, so the tab\'s first leaderboard reads nothing', async () => {
+test('sweep-small: a pool process computes the default pin ahead of the tab, so the tab\'s first leaderboard (and a range of whole days) reads nothing', async () => {
   const store = await openStore({ storePath, memoryLimit: '256MB', threads: 1 });
   const connection = await store.instance.connect();
   try {
@@ -157,8 +157,14 @@ test('sweep-small: a pool process computes the default pin ahead of the tab, so 
     const first = await firstAsk();
     assert.equal(lookups, 0, 'no look-up: the metrics were kept');
     assert.match(first.statements[0]!.sql, /WHERE FALSE/, 'no read: the kept metrics answer');
-    await planLeaderboard({ from: Date.UTC(2024, 0, 20), sort: { column: 'sharpe' }, limit: 18 }, store.catalog)(lookup);
-    assert.ok(lookups > 0, 'another range is computed');
+    // Another range of whole days: a slice of the whole days the warm-up kept (every trade of the
+    // fixture closes on a day its run has a row, so they were kept).
+    const other = await planLeaderboard({ from: Date.UTC(2024, 0, 20), sort: { column: 'sharpe' }, limit: 18 }, store.catalog)(lookup);
+    assert.equal(lookups, 0, 'another range of whole days: no look-up');
+    assert.match(other.statements[0]!.sql, /WHERE FALSE/);
+    const sector = [...store.catalog.sectors][0]!;
+    await planLeaderboard({ from: Date.UTC(2024, 0, 20), filters: { sectors: [sector] }, sort: { column: 'sharpe' }, limit: 18 }, store.catalog)(lookup);
+    assert.ok(lookups > 0, 'a sector filter is computed from the store');
   } finally {
     connection.closeSync();
     store.close();

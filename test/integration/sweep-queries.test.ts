@@ -170,6 +170,8 @@ function excessRef(scope: RefScope, run: string, totalReturn: number): number {
 const SCOPES: RefScope[] = [
   {},
   { from: at(2) - 3_600_000, to: at(7) },
+  // Whole days after the whole history: a slice of the days the session kept (queries/sweep-days.ts).
+  { from: at(3) - 12 * 3_600_000, to: at(6) + 12 * 3_600_000 - 1 },
   { sectors: ['Energy'] },
   { runs: ['r2', 'r3', 'r5'], from: at(1) },
   { symbols: ['AAA'], sides: ['long'] },

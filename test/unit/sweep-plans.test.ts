@@ -145,6 +145,34 @@ test('leaderboard and surface: the metrics of a range and filters are kept; anot
   assert.equal(otherRate.lookups.length, 1, 'another risk-free rate is computed');
 });
 
+test('leaderboard: once the whole history is read, a range of whole days is a slice of it: no look-up, nothing read, the same metrics', async () => {
+  const store = catalog();
+  // The whole history: its statement reads the trade statistics of each day beside the daily rows.
+  const whole = await plan('leaderboard', { limit: 10 }, () => [], store);
+  assert.match(whole.planned.statements[0]!.sql, /FROM trade_day d JOIN/);
+  const withTrades = (columns: Columns) => {
+    const rows = (columns.get('ri') as Int32Array).length;
+    for (const name of ['t_n', 't_wins', 't_pnl_n', 't_gross_profit', 't_gross_loss', 't_holding_sum', 't_holding_n', 't_bars_held_sum', 't_bars_held_n',
+      't_long_n', 't_long_pnl', 't_long_wins', 't_short_n', 't_short_pnl', 't_short_wins']) columns.set(name, new Float64Array(rows));
+    return columns;
+  };
+  whole.planned.statements[0]!.compute!(withTrades(dailyColumns(PNL)));
+  // Days 2 and 3 (whole days: from before the first bar to after the last).
+  const range = { from: TEST_DAY1 + 86_400_000, to: TEST_DAY1 + 3 * 86_400_000 - 1 };
+  const sliced = await plan('leaderboard', { limit: 10, sort: { column: 'run_id' }, ...range }, () => [], store);
+  assert.equal(sliced.lookups.length, 0);
+  assert.match(sliced.planned.statements[0]!.sql, /WHERE FALSE/);
+  const fromSlice = sliced.planned.statements[0]!.compute!(new Map());
+  // The same range read from the store (another catalog: nothing kept), given those two days' rows.
+  const read = await plan('leaderboard', { limit: 10, sort: { column: 'run_id' }, ...range });
+  assert.equal(read.lookups.length, 1);
+  const fromRead = read.planned.statements[0]!.compute!(dailyColumns(PNL.map((days) => days.slice(1, 3))).set('day', Float64Array.from(PNL.flatMap(() => [1, 2].map((d) => TEST_DAY1 + d * 86_400_000)))));
+  for (const name of ['total_pnl', 'sharpe', 'max_drawdown', 'excess_return', 'deflated_sharpe']) assert.deepEqual(values(fromSlice, name), values(fromRead, name), name);
+  // A cut range or a dimension filter reads as before.
+  assert.equal((await plan('leaderboard', { limit: 10, ...TEST_CUT_RANGE }, () => [], store)).lookups.length, 1);
+  assert.equal((await plan('leaderboard', { limit: 10, ...range, filters: { sectors: ['Energy'] } }, () => [], store)).lookups.length, 1);
+});
+
 test('leaderboard and surface: parameter filters decide the runs before any read; unknown names are bad params', async () => {
   const { planned } = await plan('leaderboard', { limit: 10, params: [{ name: 'fast', values: [10] }, { name: 'mode', values: ['b'] }] });
   assert.equal(planned.total, 1);

@@ -30,7 +30,7 @@ export interface TradeStats {
   short: { n: number; pnl: number; wins: number };
 }
 
-const emptyStats = (): TradeStats => ({
+export const emptyStats = (): TradeStats => ({
   n: 0,
   wins: 0,
   pnlN: 0,

@@ -14,6 +14,7 @@ import { dailyKpiSql, runKpis, tradeStatsByRun, type KpiName } from './run-kpis.
 import type { Scope } from './scope.js';
 import { capitalOfRun } from './sources.js';
 import { Binder } from './sql.js';
+import { keepWholeDays, sliceWholeDays, wholeDaysSql } from './sweep-days.js';
 
 type ParamValue = number | string | boolean | null;
 
@@ -122,21 +123,33 @@ export async function sweepStatement(
   if (kept) {
     cache.delete(key);
     cache.set(key, kept);
-    return { statement: { sql: 'SELECT 0::INTEGER AS ri WHERE FALSE', params: {}, compute: () => answer(kept.metrics) }, sources: kept.sources };
+    return { statement: { sql: NOTHING_TO_READ, params: {}, compute: () => answer(kept.metrics) }, sources: kept.sources };
   }
   const all: Scope = { ...scope, runs: [...catalog.runs.keys()].sort(), allRuns: true };
-  const trades = await tradeStatsByRun(lookup, all);
-  const b = new Binder();
-  const daily = dailyKpiSql(b, all, catalog, { benchmark: true });
-  const sources = [...daily.sources, ...trades.sources];
-  const compute = (columns: Columns) => {
-    const metrics = sweepMetrics(columns, all.runs, catalog, trades.stats, rfDaily);
+  const keep = (metrics: SweepMetrics, sources: string[]) => {
     cache.set(key, { metrics, sources });
     if (cache.size > CACHE_SIZE) cache.delete(cache.keys().next().value!);
     return answer(metrics);
   };
+  const slice = sliceWholeDays(catalog, all);
+  if (slice) {
+    const metrics = sweepMetrics(slice.columns, all.runs, catalog, slice.stats, rfDaily);
+    return { statement: { sql: NOTHING_TO_READ, params: {}, compute: () => keep(metrics, slice.sources) }, sources: slice.sources };
+  }
+  const trades = await tradeStatsByRun(lookup, all);
+  const b = new Binder();
+  const whole = wholeDaysSql(b, all, catalog);
+  const daily = whole ?? dailyKpiSql(b, all, catalog, { benchmark: true });
+  const sources = [...daily.sources, ...trades.sources];
+  const compute = (read: Columns) => {
+    const columns = whole ? keepWholeDays(catalog, all.runs, read, trades.stats, sources) : read;
+    return keep(sweepMetrics(columns, all.runs, catalog, trades.stats, rfDaily), sources);
+  };
   return { statement: { sql: daily.sql, params: b.params, compute }, sources };
 }
+
+/** A statement for an answer computed without reading (its compute ignores the empty result). */
+const NOTHING_TO_READ = 'SELECT 0::INTEGER AS ri WHERE FALSE';
 
 function sweepMetrics(columns: Columns, runs: readonly string[], catalog: Catalog, trades: Parameters<typeof runKpis>[3], rfDaily: number): SweepMetrics {
   const kpis = runKpis(columns, runs, (run) => capitalOfRun(catalog, run), trades, rfDaily);
