@@ -23,11 +23,11 @@ function catalog(): Catalog {
 
 const CUT_RANGE = TEST_CUT_RANGE;
 
-async function plan(query: 'risk' | 'benchmark', params: object, tradeCounts: [string, number][] = [[RUN, 250]], bestSymbols: unknown[][] = []) {
+async function plan(query: 'risk' | 'benchmark', params: object, tradeCounts: [string, number][] = [[RUN, 250]]) {
   const lookups: Statement[] = [];
   const planned = await planRequest({ type: 'request', id: 1, query, params } as QueryRequest, catalog())(async (sql, bound) => {
     lookups.push({ sql, params: bound });
-    return /sum\(pnl_n\)/.test(sql) ? tradeCounts : /ORDER BY pnl DESC, symbol\) AS k/.test(sql) ? bestSymbols : [];
+    return /sum\(pnl_n\)/.test(sql) ? tradeCounts : [];
   });
   return { lookups, statements: planned.statements, source: planned.source, notes: planned.notes };
 }
@@ -69,16 +69,16 @@ test('risk over a cut range with dimension and trade filters: cut days from bar 
   assert.equal(notes.length, 2);
 });
 
-test('risk: the best symbols ranked first, then only their daily rows, read by name from the symbol-sorted rollup', async () => {
-  const { lookups } = await plan('risk', {}, [[RUN, 250]], [[RUN, SYMBOL, 1n, 2n], [OTHER_RUN, 'XOM', 1n, 2n], [OTHER_RUN, SYMBOL, 2n, 2n]]);
-  assert.equal(lookups.length, 4);
-  assert.match(lookups[2]!.sql, /FROM symbol_day_by_day/);
-  const best = lookups[3]!;
+test('risk: the range\'s symbol rows read once, ranked, and only the best ten summed per day, from the same day-sorted tables', async () => {
+  const { lookups } = await plan('risk', CUT_RANGE);
+  assert.equal(lookups.length, 3);
+  const best = lookups[2]!;
   assertBound(best);
-  assert.match(best.sql, /FROM symbol_day WHERE/);
-  assert.match(best.sql, /WITH best\(run_id, symbol, k\) AS \(VALUES/);
-  const bound = Object.values(best.params);
-  for (const value of [RUN, OTHER_RUN, SYMBOL, 'XOM']) assert.ok(bound.includes(value), `${value} is bound`);
+  assert.match(best.sql, /WITH rows AS MATERIALIZED \(/);
+  assert.match(best.sql, /FROM symbol_day_by_day/);
+  assert.match(best.sql, /FROM bars_by_time WHERE/, 'cut days from the time-sorted bars');
+  assert.doesNotMatch(best.sql, /FROM (symbol_day|bars) WHERE/, 'not the symbol-sorted tables');
+  assert.match(best.sql, /WHERE k <= \$\w+::BIGINT/);
 });
 
 test('risk with no trades in scope asks for no best trades', async () => {

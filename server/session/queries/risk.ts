@@ -7,9 +7,9 @@
 //
 // Sources, all rollups: the run's daily rows (dailyCtes: day rollups, bar tables for cut days)
 // joined to benchmark_day; the best trades from trade_list (a top-k read per run, k from the
-// trade counts of trade_day); the symbols ranked by their P&L over the range from symbol_day_by_day,
-// then the best ten's daily P&L from symbol_day (dayRows, bars_by_time for cut days), which the
-// other symbols' is the day's P&L less.
+// trade counts of trade_day); the symbols ranked by their P&L over the range and the best ten's
+// daily P&L from symbol_day_by_day (dayRows, bars_by_time for cut days), which the other
+// symbols' is the day's P&L less.
 import { RISK_COLUMNS } from '../../../shared/constants.js';
 import type { RiskParams } from '../../../shared/messages.js';
 import { StoreTable } from '../../store/format.js';
@@ -38,10 +38,10 @@ interface BestTrades {
   byDay: Map<number, number[]>;
 }
 
-/** A run's best symbols: symbols in scope, the best ten's names, and day (epoch ms) -> the P&L of the best 1, 5 and 10. */
+/** A run's best symbols: symbols in scope, the best ten's names (best first, comma-separated), and day (epoch ms) -> the P&L of the best 1, 5 and 10. */
 interface TopSymbols {
   n: number;
-  names: string[];
+  top: string;
   byDay: Map<number, number[]>;
 }
 
@@ -111,38 +111,39 @@ async function topTrades(lookup: Lookup, scope: Scope): Promise<{ byRun: Map<str
 
 /**
  * Per run and day, the P&L of the best 1, 5 and 10 symbols of the range (by P&L, ties by name),
- * and how many symbols the scope has: the symbols are ranked on one aggregation of the range's
- * symbol rows, then only the best ones' daily rows are read (the symbol-sorted rollup).
+ * and how many symbols the scope has. One look-up: the range's symbol rows (read once,
+ * materialized) are ranked per run, and only the best ten's rows are summed per day. Those rows
+ * are the same tables the ranking read (symbol_day_by_day, bars_by_time for cut days): reading
+ * the ten by name from the symbol-sorted tables instead was cold for every new range (the bars of
+ * a cut day in `bars`, which no other query reads: 300-600 ms on large).
  */
 async function topSymbols(lookup: Lookup, scope: Scope): Promise<{ byRun: Map<string, TopSymbols>; sources: string[] }> {
-  const r = new Binder();
-  const rows = dayRows(r, 'symbol', scope);
-  const byRun = new Map<string, TopSymbols>();
-  for (const run of scope.runs) byRun.set(run, { n: 0, names: [], byDay: new Map() });
-  const ranked = await lookup(
-    `SELECT run_id, symbol, k, n FROM (
-      SELECT run_id, symbol, row_number() OVER (PARTITION BY run_id ORDER BY pnl DESC, symbol) AS k, count(*) OVER (PARTITION BY run_id) AS n
-      FROM (SELECT run_id, symbol, sum(pnl) AS pnl FROM (${rows.sql}) GROUP BY 1, 2)
-    ) WHERE k <= ${r.integer(MAX_TOP_SYMBOLS)} ORDER BY run_id, k`,
-    r.params,
-  );
-  if (ranked.length === 0) return { byRun, sources: rows.sources };
-  for (const [run, symbol, , n] of ranked) {
-    const top = byRun.get(String(run))!;
-    top.n = num(n);
-    top.names.push(String(symbol));
-  }
   const b = new Binder();
-  const names = [...new Set(ranked.map((row) => String(row[1])))].sort();
-  const best = dayRows(b, 'symbol', { ...scope, symbols: names });
-  const pairs = ranked.map(([run, symbol, k]) => `(${b.bind(String(run))}, ${b.bind(String(symbol))}, ${b.integer(num(k))})`);
-  const sql = `WITH best(run_id, symbol, k) AS (VALUES ${pairs.join(', ')})
-    SELECT r.run_id, epoch_ms(r.day::TIMESTAMP)::DOUBLE,
-      ${TOP_SYMBOL_COUNTS.map((count) => `coalesce(sum(r.pnl) FILTER (WHERE t.k <= ${b.integer(count)}), 0)`).join(', ')}
-    FROM (${best.sql}) r JOIN best t ON t.run_id = r.run_id AND t.symbol = r.symbol
-    GROUP BY 1, 2`;
-  for (const [run, day, ...pnl] of await lookup(sql, b.params)) byRun.get(String(run))!.byDay.set(num(day), pnl.map(num));
-  return { byRun, sources: [...rows.sources, ...best.sources] };
+  const rows = dayRows(b, 'symbol', scope);
+  const sql = `WITH rows AS MATERIALIZED (${rows.sql}),
+    best AS (
+      SELECT * FROM (
+        SELECT run_id, symbol, row_number() OVER (PARTITION BY run_id ORDER BY pnl DESC, symbol) AS k, count(*) OVER (PARTITION BY run_id) AS n
+        FROM (SELECT run_id, symbol, sum(pnl) AS pnl FROM rows GROUP BY 1, 2)
+      ) WHERE k <= ${b.integer(MAX_TOP_SYMBOLS)}
+    ),
+    names AS (SELECT run_id, string_agg(symbol, ', ' ORDER BY k) AS top, any_value(n)::DOUBLE AS n FROM best GROUP BY run_id),
+    per_day AS (
+      SELECT r.run_id, epoch_ms(r.day::TIMESTAMP)::DOUBLE AS day,
+        ${TOP_SYMBOL_COUNTS.map((count) => `coalesce(sum(r.pnl) FILTER (WHERE t.k <= ${b.integer(count)}), 0)`).join(', ')}
+      FROM rows r JOIN best t ON t.run_id = r.run_id AND t.symbol = r.symbol
+      GROUP BY 1, 2
+    )
+    SELECT names.run_id, names.top, names.n, d.* EXCLUDE (run_id) FROM names LEFT JOIN per_day d ON d.run_id = names.run_id`;
+  const byRun = new Map<string, TopSymbols>();
+  for (const run of scope.runs) byRun.set(run, { n: 0, top: '', byDay: new Map() });
+  for (const [run, top, n, day, ...pnl] of await lookup(sql, b.params)) {
+    const best = byRun.get(String(run))!;
+    best.n = num(n);
+    best.top = String(top);
+    if (day !== null) best.byDay.set(num(day), pnl.map(num));
+  }
+  return { byRun, sources: rows.sources };
 }
 
 function riskColumns(
@@ -216,7 +217,7 @@ function riskColumns(
       put(`pnl_ex_top${count}_symbols`, r, n > 0 ? rest.reduce((a, x) => a + x, 0) : Number.NaN);
       put(`sharpe_ex_top${count}_symbols`, r, sharpe(rest.map((x) => x / capital), rfDaily));
     });
-    topNames.push(o.names.join(', '));
+    topNames.push(o.top);
   });
   const integers = new Set(['days', 'benchmark_days', 'trades', 'symbols']);
   const order = RISK_COLUMNS.filter((name) => name !== 'run_id' && name !== 'top_symbols');
