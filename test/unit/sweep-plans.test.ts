@@ -233,6 +233,12 @@ test('rundiff: candidates of the same symbol with overlapping holding periods, t
   const runBranches = [...symbols.sql.matchAll(/run_id IN \(\$(\w+)\)/g)].map((m) => symbols.params[m[1]!]);
   assert.deepEqual([...new Set(runBranches)].sort(), [OTHER, RUN].sort());
   assert.doesNotMatch(symbols.sql, /run_id IN \(\$\w+, /);
+  // The whole history by symbol: the per-symbol totals, not every day row.
+  const whole = await plan('rundiff', { a: RUN, b: OTHER }, (sql) => (sql.includes('JOIN tb') ? [['', '', '', '', '']] : []));
+  const bySymbol = whole.planned.statements[5]!;
+  assertBound(bySymbol);
+  assert.match(bySymbol.sql, /FROM symbol_total t JOIN symbols s/);
+  assert.doesNotMatch(bySymbol.sql, /symbol_day/);
   await assert.rejects(plan('rundiff', { a: RUN, b: RUN }), /a and b are both/);
   await assert.rejects(plan('rundiff', { a: RUN, b: 'nope' }), /unknown run b "nope"/);
 });

@@ -21,9 +21,9 @@ import { StoreTable } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
 import { sourceOf, type Planner, type Statement } from './plan.js';
-import { hasTradeFilters, resolveScope, tradeConditions, type Scope } from './scope.js';
+import { hasTradeFilters, resolveScope, runsCondition, tradeConditions, type Scope } from './scope.js';
 import { dayRows, levelFor } from './sources.js';
-import { Binder, ms } from './sql.js';
+import { Binder, and, ms } from './sql.js';
 import { tradeFrom } from './trade-source.js';
 
 const DEFAULT_LIMIT = 1000;
@@ -80,7 +80,12 @@ export function planRundiff(params: RundiffParams, catalog: Catalog): Planner {
     const tradeSource = scope.symbols ? StoreTable.trades : StoreTable.tradeList;
     return {
       statements,
-      source: sourceOf(tradeSource, dayRows(new Binder(), levelFor(scope, 'sector'), scope).sources, dayRows(new Binder(), 'symbol', scope).sources, StoreTable.symbols),
+      source: sourceOf(
+        tradeSource,
+        dayRows(new Binder(), levelFor(scope, 'sector'), scope).sources,
+        scope.range.bounded ? dayRows(new Binder(), 'symbol', scope).sources : StoreTable.symbolTotal,
+        StoreTable.symbols,
+      ),
       notes: [
         `matched: ${pairs.a.length} pairs of trades of the same symbol whose holding periods overlap, one to one by largest overlap`,
         ...(hasTradeFilters(scope) ? ['trade filters select the trades compared; the P&L difference and its attribution are over every position of the two runs'] : []),
@@ -252,6 +257,15 @@ function bySectorCte(b: Binder, scope: Scope, params: RundiffParams): string {
 }
 
 function pnlByKey(b: Binder, scope: Scope, params: RundiffParams, key: 'symbol' | 'sector'): string {
+  if (key === 'symbol' && !scope.range.bounded) {
+    // Every day of the dataset: the per-symbol totals answer it (as breakdown's), instead of every
+    // day row of both runs (two runs of a sweep: 5 ms against 26-30 ms).
+    return `SELECT t.symbol, s.sector, coalesce(sum(t.pnl) FILTER (WHERE t.run_id = ${b.bind(params.a)}), 0) AS a_pnl,
+        coalesce(sum(t.pnl) FILTER (WHERE t.run_id = ${b.bind(params.b)}), 0) AS b_pnl
+      FROM ${StoreTable.symbolTotal} t JOIN ${StoreTable.symbols} s ON s.symbol = t.symbol
+      WHERE ${and(runsCondition(b, scope), scope.symbols ? b.in('t.symbol', scope.symbols) : null, scope.sectors ? b.in('s.sector', scope.sectors) : null)}
+      GROUP BY t.symbol, s.sector`;
+  }
   const rows = dayRows(b, levelFor(scope, key), scope, { sector: true });
   const keys = key === 'symbol' ? 'symbol, sector' : 'sector';
   return `SELECT ${keys}, coalesce(sum(pnl) FILTER (WHERE run_id = ${b.bind(params.a)}), 0) AS a_pnl,
