@@ -13,7 +13,7 @@ import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
 import { sourceOf, type QueryPlan } from './plan.js';
 import { hasTradeFilters, resolveScope, runsCondition, type Scope } from './scope.js';
-import { capitalsSql, dayRows, levelFor } from './sources.js';
+import { capitalsSql, dayRows, dimCondition, levelFor } from './sources.js';
 import { Binder, and } from './sql.js';
 import { tradeRows } from './trade-source.js';
 
@@ -69,14 +69,6 @@ export function planAttribution(params: AttributionParams, catalog: Catalog): Qu
   };
 }
 
-/** Symbol-level dimension condition (the scope's symbols and sectors) on a table with `symbol`. */
-function symbolCondition(b: Binder, scope: Scope): string {
-  return and(
-    scope.symbols ? b.in('symbol', scope.symbols) : null,
-    scope.sectors ? `symbol IN (SELECT symbol FROM ${StoreTable.symbols} WHERE ${b.in('sector', scope.sectors)})` : null,
-  );
-}
-
 interface Window {
   /** The day the boundary falls in or before which it lies; -1 when after every day. */
   next: number;
@@ -105,7 +97,7 @@ function windowOf(catalog: Catalog, at: number, inclusive: boolean): Window {
 function markRows(b: Binder, scope: Scope, catalog: Catalog, at: number, inclusive: boolean): { sql: string; sources: string[] } {
   const { next, recent, cut } = windowOf(catalog, at, inclusive);
   const days = catalog.days;
-  const dims = and(runsCondition(b, scope), symbolCondition(b, scope));
+  const dims = and(runsCondition(b, scope), dimCondition(b, 'symbol', scope));
   const dayTable = scope.symbols ? StoreTable.symbolDay : StoreTable.symbolDayByDay;
   const branches = [
     `SELECT run_id, symbol, day::TIMESTAMP AS mark_ts, position_value, close AS price FROM ${dayTable}

@@ -10,7 +10,7 @@ import type { Catalog } from '../store.js';
 import { sourceOf, type QueryPlan } from './plan.js';
 import { hasTradeFilters, resolveScope, timeCondition, tradeConditions, type Scope, runsCondition } from './scope.js';
 import { tradeFrom, tradeRows } from './trade-source.js';
-import { barRows, capitalsSql, dayRows, levelFor, type Level, type Rows } from './sources.js';
+import { barRows, capitalsSql, dayRows, dimCondition, levelFor, type Level, type Rows } from './sources.js';
 import { Binder, and } from './sql.js';
 
 const NEEDED: Record<BreakdownDimension, Level> = {
@@ -83,11 +83,7 @@ function build(params: BreakdownParams, scope: Scope, catalog: Catalog, window: 
   let tradesFromTotals = false;
   if (by === 'symbol' && !scope.range.bounded) {
     // Every day of the dataset, grouped by symbol: the per-symbol totals answer it.
-    const where = and(
-      runsCondition(b, scope),
-      scope.symbols ? b.in('symbol', scope.symbols) : null,
-      scope.sectors ? `symbol IN (SELECT symbol FROM ${StoreTable.symbols} WHERE ${b.in('sector', scope.sectors)})` : null,
-    );
+    const where = and(runsCondition(b, scope), dimCondition(b, 'symbol', scope));
     tradesFromTotals = !tradeFiltered;
     measures = `SELECT symbol AS gkey, sum(pnl) AS pnl, sum(fees) AS fees, sum(gross_sum) AS gross_sum,
         sum(trades) AS trades, sum(winning_trades) AS wins

@@ -22,7 +22,7 @@ import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
 import { sourceOf, type Planner, type Statement } from './plan.js';
 import { hasTradeFilters, resolveScope, runsCondition, tradeConditions, type Scope } from './scope.js';
-import { dayRows, levelFor } from './sources.js';
+import { dayRows, dimCondition, levelFor } from './sources.js';
 import { Binder, and, ms } from './sql.js';
 import { tradeFrom } from './trade-source.js';
 
@@ -260,11 +260,11 @@ function pnlByKey(b: Binder, scope: Scope, params: RundiffParams, key: 'symbol' 
   if (key === 'symbol' && !scope.range.bounded) {
     // Every day of the dataset: the per-symbol totals answer it (as breakdown's), instead of every
     // day row of both runs (two runs of a sweep: 5 ms against 26-30 ms).
-    return `SELECT t.symbol, s.sector, coalesce(sum(t.pnl) FILTER (WHERE t.run_id = ${b.bind(params.a)}), 0) AS a_pnl,
+    return `SELECT symbol, s.sector, coalesce(sum(t.pnl) FILTER (WHERE t.run_id = ${b.bind(params.a)}), 0) AS a_pnl,
         coalesce(sum(t.pnl) FILTER (WHERE t.run_id = ${b.bind(params.b)}), 0) AS b_pnl
-      FROM ${StoreTable.symbolTotal} t JOIN ${StoreTable.symbols} s ON s.symbol = t.symbol
-      WHERE ${and(runsCondition(b, scope), scope.symbols ? b.in('t.symbol', scope.symbols) : null, scope.sectors ? b.in('s.sector', scope.sectors) : null)}
-      GROUP BY t.symbol, s.sector`;
+      FROM ${StoreTable.symbolTotal} t JOIN ${StoreTable.symbols} s USING (symbol)
+      WHERE ${and(runsCondition(b, scope), dimCondition(b, 'symbol', scope))}
+      GROUP BY symbol, s.sector`;
   }
   const rows = dayRows(b, levelFor(scope, key), scope, { sector: true });
   const keys = key === 'symbol' ? 'symbol, sector' : 'sector';

@@ -66,7 +66,7 @@ function onePerBar(level: Level, scope: Scope): boolean {
 }
 
 /** Dimension-filter condition at a level (portfolio rows cannot be filtered by dimension). */
-function dimCondition(b: Binder, level: Level, scope: Scope): string {
+export function dimCondition(b: Binder, level: Level, scope: Scope): string {
   if (level === 'portfolio') return 'TRUE';
   if (level === 'sector') return scope.sectors ? b.in('sector', scope.sectors) : 'TRUE';
   return and(

@@ -59,7 +59,7 @@ function sliceable(scope: Scope): boolean {
  * the trade statistics of each run's days beside its daily rows; null when the scope is not that.
  */
 export function wholeDaysSql(b: Binder, all: Scope, catalog: Catalog): { sql: string; sources: string[] } | null {
-  if (!all.range.everything || !sliceable(all) || wholeDaysByStore.has(catalog) || all.runs.length === 0) return null;
+  if (!all.range.everything || !sliceable(all) || all.runs.length === 0) return null;
   const daily = dailyKpiSql(b, all, catalog, { benchmark: true });
   const runIndex = `SELECT * FROM (VALUES ${all.runs.map((run, i) => `(${b.bind(run)}, ${i})`).join(', ')}) v(run_id, ri)`;
   const names = Object.keys(TRADE_COLUMNS) as TradeColumn[];
