@@ -45,11 +45,13 @@ const STATEMENT_CACHE_SIZE = 64;
 /**
  * Look-up answers kept per session. The store is read-only for the session's life, so the same
  * SQL and parameters give the same rows: going back to a view, or a sort of the same range,
- * skips its look-ups (whole-range risk's concentration is 300 ms on `large`). Bounded in rows
- * (a few MB), so an idle session stays within its memory budget.
+ * skips its look-ups (whole-range risk's concentration is 300 ms on `large`). Bounded in bytes
+ * (estimated: lookupBytes), so an idle session stays within its memory budget: a bound in rows
+ * did not hold once a look-up answered in one row of long texts (rundiff's, ~1 MB of ids and
+ * P&L on two sweep runs).
  */
-const LOOKUP_CACHE_ROWS = 50_000;
-const LOOKUP_CACHE_MAX_ROWS = 10_000;
+const LOOKUP_CACHE_BYTES = 4 * 1024 * 1024;
+const LOOKUP_CACHE_MAX_BYTES = 1024 * 1024;
 
 export interface RunnerStats {
   /** Connections open (idle + busy). */
@@ -80,8 +82,8 @@ export class QueryRunner {
   private chunksPulled = 0;
   private readonly statements = new WeakMap<DuckDBConnection, Map<string, DuckDBPreparedStatement>>();
   /** Look-up answers by SQL and parameters, least recently used first (see lookupKey). */
-  private readonly lookups = new Map<string, unknown[][]>();
-  private lookupRows = 0;
+  private readonly lookups = new Map<string, { rows: unknown[][]; bytes: number }>();
+  private lookupBytes = 0;
   private lookupHits = 0;
 
   constructor(
@@ -120,13 +122,14 @@ export class QueryRunner {
           this.lookupHits++;
           this.lookups.delete(key);
           this.lookups.set(key, kept);
-          return kept.slice();
+          return kept.rows.slice();
         }
         const prepared = await this.prepare(connection, sql);
         prepared.bind(params);
         const reader = await prepared.runAndReadAll();
         const rows = reader.getRows();
-        if (rows.length <= LOOKUP_CACHE_MAX_ROWS) this.keepLookup(key, rows);
+        const bytes = lookupBytes(rows);
+        if (bytes <= LOOKUP_CACHE_MAX_BYTES) this.keepLookup(key, rows, bytes);
         return rows.slice();
       };
       const plan = await planner(lookup);
@@ -248,14 +251,14 @@ export class QueryRunner {
     return prepared;
   }
 
-  private keepLookup(key: string, rows: unknown[][]): void {
+  private keepLookup(key: string, rows: unknown[][], bytes: number): void {
     if (this.lookups.has(key)) return; // two requests asked at once
-    this.lookups.set(key, rows);
-    this.lookupRows += rows.length + 1;
+    this.lookups.set(key, { rows, bytes });
+    this.lookupBytes += bytes;
     for (const [oldest, kept] of this.lookups) {
-      if (this.lookupRows <= LOOKUP_CACHE_ROWS) break;
+      if (this.lookupBytes <= LOOKUP_CACHE_BYTES) break;
       this.lookups.delete(oldest);
-      this.lookupRows -= kept.length + 1;
+      this.lookupBytes -= kept.bytes;
     }
   }
 
@@ -309,6 +312,16 @@ export class QueryRunner {
     }
     this.idle.push(connection);
   }
+}
+
+/** A look-up answer's memory, roughly: V8's two bytes a character for text, a slot for anything else. */
+export function lookupBytes(rows: readonly unknown[][]): number {
+  let bytes = 0;
+  for (const row of rows) {
+    bytes += 32;
+    for (const value of row) bytes += typeof value === 'string' ? 24 + 2 * value.length : 16;
+  }
+  return bytes;
 }
 
 /** The cache key of a look-up: its SQL and its parameters (bigints and DuckDB values included). */
