@@ -16,6 +16,8 @@ import { prepareInChild } from '../prepare/run-in-child.js';
 import { listStores, pruneStores, unreadableByThisBuild } from '../prepare/store-dir.js';
 import { STORE_FORMAT_VERSION } from '../store/format.js';
 import { formatInspectReport } from './inspect-report.js';
+import { inputHelp } from './input-help.js';
+import { defaultLogFormat, LOG_FORMATS, LOG_LEVELS, loggerOptions } from './log-output.js';
 import { formatCount, formatDuration, ProgressBar } from './progress.js';
 
 const DEMO_SEED = 42;
@@ -52,6 +54,7 @@ const program = new Command('tickscope').description('Drill into large backtests
 
 program
   .command('serve')
+  .addHelpText('after', inputHelp)
   .description('start the control server (generates and prepares a demo backtest when no --data is given)')
   .option('--data <dirs...>', 'dataset folders (bars/ and trades/ Parquet; see README)')
   .option('--mapping <file>', MAPPING_HELP)
@@ -69,6 +72,8 @@ program
   .option('--heartbeat-timeout <s>', 'end a session whose process is silent this many seconds (reason unresponsive)', integer('--heartbeat-timeout', 2), HEARTBEAT_TIMEOUT_MS / 1000)
   .option('--public-url <url>', 'where users reach this server (e.g. https://tickscope.example through a proxy): its host name and origin are allowed')
   .option('--trust-user-header <name>', 'the owner of a session is the user this request header names (set by an authenticating proxy, e.g. X-Forwarded-User); only with such a proxy in front')
+  .addOption(new Option('--log-format <format>', 'log lines: pretty (one short line per event) or json (one object per line); default pretty on a terminal, json otherwise').choices(LOG_FORMATS))
+  .addOption(new Option('--log-level <level>', 'least severe level logged (debug adds every HTTP request)').choices(LOG_LEVELS).default('info'))
   .option('--admin-token <token>', 'operator token (Authorization: Bearer) that lists and ends every session; prefer the TICKSCOPE_ADMIN_TOKEN environment variable, which other users cannot read in the process list')
   .action(async (options) => {
     const dataPaths: string[] = options.data ?? [await demoDataset()];
@@ -80,6 +85,7 @@ program
     }
     const adminToken: string | undefined = options.adminToken ?? (process.env.TICKSCOPE_ADMIN_TOKEN || undefined);
     const server = await startControlServer({
+      logger: loggerOptions(options.logFormat ?? defaultLogFormat(Boolean(process.stdout.isTTY)), options.logLevel),
       host: options.host,
       port: options.port,
       ...(options.publicUrl ? { publicUrl: options.publicUrl } : {}),
@@ -113,9 +119,12 @@ program
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
-      server.app.log.info({ event: 'server.stopping', signal }, 'stopping: ending every session');
+      server.app.log.debug({ event: 'server.stopping', signal }, 'stopping: ending every session');
       server.close().then(
-        () => process.exit(0),
+        () => {
+          process.stdout.write(`\nTickscope stopped (${signal}): every session ended.\n`);
+          process.exit(0);
+        },
         (error: unknown) => {
           server.app.log.error({ err: error }, 'shutdown failed');
           process.exit(1);
@@ -128,7 +137,8 @@ program
 
 program
   .command('prepare')
-  .description('prepare a dataset (folders, files or globs of Parquet / Arrow IPC) into a store that session processes open')
+  .addHelpText('after', inputHelp)
+  .description('prepare a dataset (folders, files or globs of Parquet, Arrow IPC, CSV or JSON) into a store that session processes open')
   .argument('<inputs...>', 'dataset folder(s), Parquet or Arrow files, globs (quote them), hive-partitioned folders')
   .option('--out <dir>', 'folder of prepared stores', storeDir())
   .option('--mapping <file>', MAPPING_HELP)
@@ -167,6 +177,7 @@ program
 
 program
   .command('inspect')
+  .addHelpText('after', inputHelp)
   .description('dry run: how each file would be read (table, format, columns, what is missing) and a suggested tickscope.json; reads footers and a few rows only')
   .argument('<inputs...>', 'dataset folder(s), files or globs, as for prepare')
   .option('--mapping <file>', MAPPING_HELP)
@@ -221,26 +232,19 @@ program
   .action(async (options) => {
     const scale = String(options.scale);
     if (!isFixtureScale(scale)) return fail('fixtures', `--scale must be one of ${FIXTURE_SCALES.join(', ')}, not "${scale}"`);
-    const bar = new ProgressBar();
-    const started = Date.now();
-    let lastFraction = 0;
-    const onProgress = (p: { phase: string; fraction: number }) => {
-      const secs = (Date.now() - started) / 1000;
-      lastFraction = p.fraction;
-      bar.update({ phase: p.phase, fraction: p.fraction, etaSeconds: p.fraction > 0.03 ? (secs * (1 - p.fraction)) / p.fraction : null });
-    };
+    const progress = fixtureProgress();
     try {
       if (options.out) {
-        const summary = await generateFixtures({ scale, seed: options.seed, outDir: path.resolve(options.out), onProgress });
-        bar.stop();
+        const summary = await generateFixtures({ scale, seed: options.seed, outDir: path.resolve(options.out), onProgress: progress.update });
+        progress.stop();
         process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       } else {
-        const dir = await ensureFixtures(scale, options.seed, onProgress);
-        bar.stop();
-        process.stdout.write(`${dir}${lastFraction === 0 ? ' (cached)' : ''}\n`);
+        const dir = await ensureFixtures(scale, options.seed, progress.update);
+        progress.stop();
+        process.stdout.write(`${dir}${progress.generated() ? '' : ' (cached)'}\n`);
       }
     } catch (error) {
-      bar.stop();
+      progress.stop();
       fail('fixtures', errorMessage(error));
     }
   });
@@ -252,9 +256,31 @@ function fail(command: string, message: string): undefined {
   return undefined;
 }
 
+/** A progress bar for fixture generation, with an ETA from the fraction done so far. */
+function fixtureProgress() {
+  const bar = new ProgressBar();
+  const started = Date.now();
+  let lastFraction = 0;
+  return {
+    update: (p: { phase: string; fraction: number }) => {
+      const secs = (Date.now() - started) / 1000;
+      lastFraction = p.fraction;
+      bar.update({ phase: p.phase, fraction: p.fraction, etaSeconds: p.fraction > 0.03 ? (secs * (1 - p.fraction)) / p.fraction : null });
+    },
+    stop: () => bar.stop(),
+    /** Whether anything was generated (false: the cached files were used). */
+    generated: () => lastFraction > 0,
+  };
+}
+
 async function demoDataset(): Promise<string> {
   process.stdout.write('No --data given: using the generated demo backtest (created on first run).\n');
-  return ensureFixtures('demo', DEMO_SEED);
+  const progress = fixtureProgress();
+  try {
+    return await ensureFixtures('demo', DEMO_SEED, progress.update);
+  } finally {
+    progress.stop();
+  }
 }
 
 await program.parseAsync(process.argv);

@@ -36,7 +36,6 @@ export interface ControlServerOptions {
   trustUserHeader?: string;
   /** `--admin-token`: an operator presenting it (Authorization: Bearer) sees and may end every session. */
   adminToken?: string;
-  /** Pino options, or false for silence (tests). */
   /** Fastify's logger: off, on at a level, or at a level into a stream (one JSON line per event). */
   logger?: boolean | { level: string; stream?: { write(line: string): void } };
   /** Defaults to local child processes. */
@@ -77,10 +76,15 @@ export async function startControlServer(options: ControlServerOptions): Promise
     // Close() comes after every session has ended: remaining connections (status streams,
     // keep-alive) are cut rather than waited for.
     forceCloseConnections: true,
+    // A tab polls /api/* every few seconds: one debug line per request (onResponse below), not
+    // Fastify's two info lines.
+    disableRequestLogging: true,
     // Reject unknown properties instead of silently dropping them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });
-  const lifecycle = (event: string, fields: Record<string, unknown>) => app.log.info({ event, ...fields }, event);
+  // Sessions ended by the server's own shutdown are expected: the shutdown line says it once.
+  const lifecycle = (event: string, fields: Record<string, unknown>) =>
+    app.log[fields.reason === 'server-shutdown' ? 'debug' : 'info']({ event, ...fields }, event);
   const runtime =
     options.runtime ??
     new LocalProcessRuntime({
@@ -106,6 +110,9 @@ export async function startControlServer(options: ControlServerOptions): Promise
     return reply.code(statusCode).send({ statusCode, error: name, message: errorMessage(error) });
   });
 
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.debug({ statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, `${request.method} ${request.url}`);
+  });
   installHttpGuard(app, policy, owners);
   await app.register(sessionRoutes, { sessions });
   await app.register(datasetRoutes, { datasets });

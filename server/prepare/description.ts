@@ -78,6 +78,16 @@ const checkDescriptionSchema = TypeCompiler.Compile(DescriptionSchema);
 
 const TOP_KEYS = Object.keys(DescriptionSchema.properties);
 
+/** Each key of the description in a line, for the commands' --help (server/cli/input-help.ts). */
+export const DESCRIPTION_KEY_HELP: Readonly<Record<string, string>> = {
+  'bars|trades|symbols|runs': 'canonical column -> your column name, e.g. "bars": { "ts": "Date" }',
+  timezone: 'IANA zone of naive timestamps and of the times shown, e.g. "America/New_York"',
+  capital: 'capital base: a number, or { "<run_id>": number } per run',
+  onBadRows: '"fail" (default: list every bad row) or "drop" (leave them out, reported)',
+  riskFreeRate: 'annual, as a fraction (0.02 = 2%); default 0',
+  benchmark: 'a symbol of the dataset, or a file of returns or prices (default: equal-weighted market)',
+};
+
 /** What each key must hold, for messages (TypeBox's own say "Expected union value"). */
 const EXPECTED: Record<string, string> = {
   timezone: 'a time zone name such as "America/New_York"',

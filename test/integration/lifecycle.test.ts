@@ -46,12 +46,16 @@ test('a reload within the idle window reattaches; after it, the session ends as 
   }
 });
 
-/** Starts `tickscope serve` on the tiny fixture and a free port; resolves with its URL. */
-async function startCli() {
+/**
+ * Starts `tickscope serve` on the tiny fixture and a free port; resolves with its URL and what it
+ * has printed so far (`output()`). `detached`: in a process group of its own, as a terminal's
+ * foreground job, so that a test can send the group a Ctrl-C.
+ */
+async function startCli(options: { args?: string[]; detached?: boolean } = {}) {
   const child = spawn(
     process.execPath,
-    [CLI, 'serve', '--data', await tinyDataset(), '--port', '0', '--pool-size', '1', '--session-threads', '1'],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    [CLI, 'serve', '--data', await tinyDataset(), '--port', '0', '--pool-size', '1', '--session-threads', '1', ...(options.args ?? [])],
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false },
   );
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
@@ -67,7 +71,7 @@ async function startCli() {
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.once('exit', (code) => reject(new Error(`serve exited with ${code}:\n${output}`)));
   });
-  return { child, url };
+  return { child, url, output: () => output };
 }
 
 async function livePids(url: string): Promise<number[]> {
@@ -91,4 +95,24 @@ test('SIGKILL to the server: its session processes exit on their own within 2 s'
   const pids = await livePids(url);
   child.kill('SIGKILL');
   assert.ok(await eventually(() => pids.every((pid) => !processAlive(pid)), 2000), 'orphans left behind');
+});
+
+test('Ctrl-C at a terminal (SIGINT to the process group): sessions end in order, one line says so', async () => {
+  const { child, url, output } = await startCli({ detached: true, args: ['--log-format', 'pretty'] });
+  try {
+    const pids = await livePids(url);
+    const before = output().length;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    process.kill(-child.pid!, 'SIGINT');
+    assert.equal(await exited, 0);
+    const after = output().slice(before).trim().split('\n').filter((line) => line.trim() !== '');
+    assert.deepEqual(after, ['Tickscope stopped (SIGINT): every session ended.'], `printed on Ctrl-C:\n${after.join('\n')}`);
+    assert.ok(await eventually(() => pids.every((pid) => !processAlive(pid)), 2000), 'no session outlives the server');
+    // Pretty logs: one short human line per event, no JSON objects, no per-request lines at info.
+    const lines = output().slice(0, before).split('\n').filter((line) => /\d\d:\d\d:\d\d/.test(line));
+    assert.ok(lines.some((line) => line.includes('dataset.ready')), output());
+    assert.ok(lines.every((line) => !line.trimStart().startsWith('{') && !/GET \/api/.test(line)), output());
+  } finally {
+    if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
+  }
 });

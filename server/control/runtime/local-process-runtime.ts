@@ -316,6 +316,10 @@ export class LocalProcessRuntime implements SessionRuntime {
       env: { ...process.env, ...this.options.env, [CONTROL_ENV]: this.controlIdentity },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       serialization: 'json',
+      // Its own process group: a terminal's Ctrl-C reaches the control server alone, which ends
+      // its sessions in order (close()) instead of racing them. A child whose control server is
+      // gone ends itself on the IPC disconnect (server/session/main.ts).
+      detached: true,
     });
     const spawned = new LocalSessionProcess(child, (store) => this.expect(store));
     this.alive.add(spawned);
@@ -384,6 +388,7 @@ export class LocalProcessRuntime implements SessionRuntime {
         },
         (error: unknown) => {
           this.starting.delete(process);
+          if (this.closed) return;
           this.consecutiveFailures++;
           this.options.onLog?.('error', 'warm session process failed to start', { pid: process.pid, error: errorMessage(error) });
           const delay = Math.min(30_000, 100 * 2 ** this.consecutiveFailures);
