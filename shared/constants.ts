@@ -64,6 +64,19 @@ export type HistogramField = (typeof HISTOGRAM_FIELDS)[number];
 export const EXPORT_TABLES = ['trades', 'bars'] as const;
 export type ExportTable = (typeof EXPORT_TABLES)[number];
 
+/**
+ * A request may ask for its answer as a file (`download`), written by the session: CSV and Parquet
+ * by DuckDB's own writers, Arrow as one IPC stream. The tables a view shows can be downloaded:
+ * `trades` gives every trade in scope in the sort asked (not the window), `export` the bars or
+ * trades of the scope, the others their whole answer.
+ */
+export const DOWNLOAD_FORMATS = ['csv', 'parquet', 'arrow'] as const;
+export type DownloadFormat = (typeof DOWNLOAD_FORMATS)[number];
+export const DOWNLOADABLE_QUERIES = ['trades', 'export', 'breakdown', 'leaderboard', 'attribution', 'episodes'] as const;
+export type DownloadableQuery = (typeof DOWNLOADABLE_QUERIES)[number];
+/** Bytes of a downloaded file per data frame. */
+export const DOWNLOAD_CHUNK_BYTES = 1024 * 1024;
+
 // ---------------------------------------------------------------------------------------------
 // Answers
 

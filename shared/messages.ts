@@ -7,6 +7,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import {
   BREAKDOWN_COLUMNS,
   BREAKDOWN_DIMENSIONS,
+  DOWNLOAD_FORMATS,
   ERROR_CODES,
   EXPORT_TABLES,
   HISTOGRAM_FIELDS,
@@ -161,6 +162,8 @@ export type RollingParams = Static<typeof RollingParams>;
 
 export const ExportParams = params({
   table: literals(EXPORT_TABLES),
+  /** Trades only: their order (default entry time); bars are in the store's order. */
+  sort: Type.Optional(sortBy(TRADE_SORT_COLUMNS)),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_EXPORT_ROWS })),
 });
 export type ExportParams = Static<typeof ExportParams>;
@@ -277,7 +280,11 @@ const PARAMS_BY_QUERY = {
 } satisfies Record<QueryName, TSchema>;
 
 export type QueryParamsByName = { [Q in QueryName]: Static<(typeof PARAMS_BY_QUERY)[Q]> };
-export type RequestOf<Q extends QueryName> = { type: 'request'; id: number; query: Q; params: QueryParamsByName[Q] };
+/** Asks for the answer as a file (DOWNLOADABLE_QUERIES): its bytes come in the data frames. */
+export const DownloadOption = Type.Object({ format: literals(DOWNLOAD_FORMATS) }, { additionalProperties: false });
+export type DownloadOption = Static<typeof DownloadOption>;
+
+export type RequestOf<Q extends QueryName> = { type: 'request'; id: number; query: Q; params: QueryParamsByName[Q]; download?: DownloadOption };
 export type QueryRequest = { [Q in QueryName]: RequestOf<Q> }[QueryName];
 
 export const CancelMessage = Type.Object(
@@ -424,6 +431,8 @@ export const DoneMessage = Type.Object({
   source: Type.String(),
   /** Plain-words remarks: filters that do not apply to a measure, truncation, ... */
   notes: Type.Array(Type.String()),
+  /** A download's file: its name and media type; `bytes` are the file's, `rows` its rows. */
+  file: Type.Optional(Type.Object({ name: Type.String(), mediaType: Type.String() })),
 });
 export type DoneMessage = Static<typeof DoneMessage>;
 
@@ -434,7 +443,7 @@ export type ServerMessage = HelloMessage | ErrorMessage | ProgressMessage | Done
 
 const request = (query: QueryName) =>
   Type.Object(
-    { type: Type.Literal('request'), id: RequestId, query: Type.Literal(query), params: PARAMS_BY_QUERY[query] },
+    { type: Type.Literal('request'), id: RequestId, query: Type.Literal(query), params: PARAMS_BY_QUERY[query], download: Type.Optional(DownloadOption) },
     { additionalProperties: false },
   );
 

@@ -15,6 +15,8 @@ import { toggleTheme, useTheme } from './theme.js';
 import { setExchangeZone, setZoneMode, useZoneMode, zoneLabel } from './display-zone.js';
 import { Overview, whenFirstChart } from './views/Overview.js';
 import type { SessionView } from './worker/types.js';
+import { PerfOverlay } from './components/PerfOverlay.js';
+import { togglePerfOverlay, usePerfOverlay } from './perf-overlay.js';
 
 // The overview is in the first bundle; the drill-down views load once the first chart is drawn
 // (or when asked for first), so the page that opens parses less. Once loaded they render
@@ -139,9 +141,14 @@ export function App() {
   if (dataset) setExchangeZone(dataset.timezone.zone);
   const shownZone = zoneMode === 'utc' || !dataset ? 'UTC' : dataset.timezone.zone;
 
-  // Esc goes up a level (or out of a text field first).
+  const perfOverlay = usePerfOverlay();
+  // Esc goes up a level (or out of a text field first); Shift+P shows or hides the performance overlay.
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'P' && e.shiftKey && !e.ctrlKey && !e.metaKey && !e.altKey && !isTyping(e.target)) {
+        togglePerfOverlay();
+        return;
+      }
       if (e.key !== 'Escape' || e.defaultPrevented) return;
       if (isTyping(e.target)) {
         (e.target as HTMLElement).blur();
@@ -273,6 +280,7 @@ export function App() {
           {view.error ?? 'Reconnecting to the session…'} The view comes back by itself.
         </div>
       )}
+      {perfOverlay && <PerfOverlay />}
       {view.dataQuality && <DataQualityNotice entries={view.dataQuality} />}
       {view.state === 'ready' && <NewRunsNotice sessionId={view.sessionId} />}
       {dataset && <BarsOriginNotice bars={dataset.bars} />}

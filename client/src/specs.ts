@@ -4,7 +4,7 @@ import { useEffect, useState } from 'react';
 import type { BreakdownColumn, BreakdownDimension, TradeSortColumn } from '../../shared/constants.js';
 import { riskFreeParams } from './risk-free.js';
 import { scopeOf, type Route } from './route.js';
-import type { Spec } from './worker/types.js';
+import type { DownloadSpec, Spec } from './worker/types.js';
 import { pageSpec, type ListSpec } from './windows.js';
 import { MAX_WINDOW_ROWS, type LeaderboardMetric } from '../../shared/constants.js';
 import { paramFilters } from './run-params.js';
@@ -277,4 +277,24 @@ export function rundiffSpec(route: Route, a: string, b: string): Spec<'rundiff'>
 export function runsViewSpecs(route: Route, dataset: DatasetSchema): Spec[] {
   const r: Route = { ...route, level: 'runs' };
   return [pageSpec(leaderboardSpec(r, dataset), 0, LEADERBOARD_PAGE), sweepStatsSpec(r, dataset)];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Downloads
+
+/**
+ * A windowed list as a file: every row from the first (the trade list's window is ignored by the
+ * session; a breakdown or leaderboard gives its first MAX_WINDOW_ROWS groups, more than any view
+ * shows).
+ */
+export function listDownload(spec: ListSpec): DownloadSpec {
+  const { offset: _offset, ...params } = spec.params as ListSpec['params'] & { offset?: number };
+  return { ...spec, params: { ...params, limit: MAX_WINDOW_ROWS } } as DownloadSpec;
+}
+
+/** The bars in view: the route's runs and range, of its sector or symbol when it has one (trade filters do not apply to bars). */
+export function barsDownload(route: Route): DownloadSpec {
+  const { filters: _tradeFilters, ...scope } = scopeOf(route);
+  const dims = route.symbol ? { filters: { symbols: [route.symbol] } } : route.sector ? { filters: { sectors: [route.sector] } } : {};
+  return { query: 'export', params: { ...scope, ...dims, table: 'bars' } };
 }

@@ -2,7 +2,7 @@
 // authenticated WebSockets through to them. It never touches the data itself.
 import { existsSync } from 'node:fs';
 import fastifyStatic from '@fastify/static';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { errorMessage } from '../../shared/errors.js';
 import { DatasetCatalog, type DatasetSpec } from './dataset-catalog.js';
 import { ControlError } from './errors.js';
@@ -78,7 +78,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
     forceCloseConnections: true,
     // A tab polls /api/* every few seconds: one debug line per request (onResponse below), not
     // Fastify's two info lines.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     // Reject unknown properties instead of silently dropping them.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
   });

@@ -3,12 +3,14 @@
 // query (DuckDB's interrupt is per connection) while the others go on. A request is planned on
 // that connection too: a planner may run small look-ups (a count, a histogram of ranks) before
 // the statements it streams, and a cancel interrupts those as well.
-import type { DuckDBConnection, DuckDBInstance, DuckDBPreparedStatement } from '@duckdb/node-api';
+import { DuckDBTypeId, type DuckDBConnection, type DuckDBInstance, type DuckDBPreparedStatement } from '@duckdb/node-api';
 import { PART_METADATA_KEY } from '../../shared/frame.js';
 import type { Timings } from '../../shared/messages.js';
 import { ArrowBatchEncoder } from './arrow-encoder.js';
 import { ColumnCollector, encodeColumns } from './compute.js';
-import type { Lookup, Planner } from './queries/plan.js';
+import { arrowColumns } from './download-table.js';
+import type { Lookup, Planner, QueryPlan } from './queries/plan.js';
+import { sqlIdent, sqlString } from '../sql/text.js';
 
 export interface QueryOutcome {
   rows: number;
@@ -30,6 +32,13 @@ export interface RunQueryOptions {
   onProgress?: (progress: { rows: number; batches: number; bytes: number }) => void;
   /** Rows per Arrow batch; a large answer becomes several frames. */
   batchRows?: number;
+}
+
+/** What a download's file holds. */
+export interface FileOutcome {
+  rows: number;
+  source: string;
+  notes: string[];
 }
 
 export class CancelledError extends Error {
@@ -85,6 +94,8 @@ export class QueryRunner {
   private readonly lookups = new Map<string, { rows: unknown[][]; bytes: number }>();
   private lookupBytes = 0;
   private lookupHits = 0;
+  /** Names the temporary tables of downloads apart. */
+  private downloads = 0;
 
   constructor(
     private readonly instance: DuckDBInstance,
@@ -108,12 +119,93 @@ export class QueryRunner {
   }
 
   private async runEntered({ planner, signal, onBatch, onProgress, batchRows = DEFAULT_BATCH_ROWS }: RunQueryOptions): Promise<QueryOutcome> {
+    return this.onConnection(signal, async (connection, lookup) => {
+      const started = performance.now();
+      const plan = await planner(lookup);
+      const planMs = performance.now() - started;
+      const streamed = await this.streamPlan(connection, plan, signal, { onBatch, ...(onProgress ? { onProgress } : {}), batchRows });
+      let total = streamed.total;
+      if (plan.totalIfEmpty && total === undefined) total = await plan.totalIfEmpty(lookup);
+      return {
+        rows: streamed.rows,
+        batches: streamed.batches,
+        bytes: streamed.bytes,
+        timings: { ...streamed.timings, planMs: planMs + streamed.timings.planMs },
+        ...(total !== undefined ? { total } : {}),
+        source: plan.source,
+        notes: plan.notes,
+        approximate: plan.approximate ?? false,
+      };
+    });
+  }
+
+  /**
+   * Writes a planned answer to a file (download.ts): CSV (with a header) or Parquet by DuckDB's
+   * COPY. An answer of one SQL statement is copied straight from it; one computed in the session
+   * (or of several statements) is streamed as Arrow first (`arrow` collects it) and copied from a
+   * temporary table. Times sent as epoch ms (`ts`, `*_ts`) are written as timestamps; a total
+   * column is left out.
+   */
+  async copyToFile(options: { planner: Planner; signal: AbortSignal; path: string; format: 'csv' | 'parquet' }): Promise<FileOutcome> {
+    await this.activity?.enter();
+    try {
+      return await this.onConnection(options.signal, async (connection, lookup) => {
+        const plan = await options.planner(lookup);
+        const [only, ...more] = plan.statements;
+        const target = `TO ${sqlString(options.path)} (FORMAT ${options.format === 'csv' ? 'csv, HEADER' : 'parquet'})`;
+        if (only && more.length === 0 && !only.compute) {
+          // The result's columns: a prepared statement knows them only once its parameters' types are.
+          const shape = await this.prepare(connection, `SELECT * FROM (${only.sql}) LIMIT 0`);
+          shape.bind(only.params);
+          const empty = await shape.run();
+          const columns = empty.columnNames().map((name, i) => ({ name, typeId: empty.columnTypes()[i]!.typeId }));
+          const copy = await connection.prepare(`COPY (SELECT ${fileColumns(columns, only.totalColumn)} FROM (${only.sql})) ${target}`);
+          try {
+            copy.bind(only.params);
+            const rows = Number((await copy.runAndReadAll()).getRows()[0]?.[0] ?? 0);
+            return { rows, source: plan.source, notes: plan.notes };
+          } finally {
+            copy.destroySync();
+          }
+        }
+        const batches: Uint8Array[] = [];
+        await this.streamPlan(connection, plan, options.signal, { onBatch: async (ipc) => void batches.push(ipc), batchRows: DEFAULT_BATCH_ROWS });
+        const table = arrowColumns(batches);
+        const name = `download_${++this.downloads}`;
+        await connection.run(`CREATE TEMP TABLE ${name} (${table.columns.map((c) => `${sqlIdent(c.name)} ${c.sqlType}`).join(', ')})`);
+        try {
+          const appender = await connection.createAppender(name, 'main', 'temp');
+          try {
+            for (let row = 0; row < table.rows; row++) {
+              for (const column of table.columns) column.append(appender, row);
+              appender.endRow();
+            }
+            appender.flushSync();
+          } finally {
+            appender.closeSync();
+          }
+          const columns = table.columns.map((c) => ({ name: c.name, typeId: c.typeId }));
+          await connection.run(`COPY (SELECT ${fileColumns(columns)} FROM temp.${name}) ${target}`);
+          return { rows: table.rows, source: plan.source, notes: plan.notes };
+        } finally {
+          await connection.run(`DROP TABLE IF EXISTS temp.${name}`);
+        }
+      });
+    } finally {
+      this.activity?.leave();
+    }
+  }
+
+  /**
+   * Runs `fn` on a connection of its own: a cancel interrupts its DuckDB work, the planner's
+   * look-ups (`lookup`, cached per session) included.
+   */
+  private async onConnection<T>(signal: AbortSignal, fn: (connection: DuckDBConnection, lookup: Lookup) => Promise<T>): Promise<T> {
     const connection = await this.acquire(signal);
     const interrupt = () => connection.interrupt();
     signal.addEventListener('abort', interrupt, { once: true });
     try {
       if (signal.aborted) throw new CancelledError(reasonOf(signal));
-      const started = performance.now();
       const lookup: Lookup = async (sql, params) => {
         if (signal.aborted) throw new CancelledError(reasonOf(signal));
         const key = lookupKey(sql, params);
@@ -132,91 +224,7 @@ export class QueryRunner {
         if (bytes <= LOOKUP_CACHE_MAX_BYTES) this.keepLookup(key, rows, bytes);
         return rows.slice();
       };
-      const plan = await planner(lookup);
-      let planMs = performance.now() - started;
-      let executeMs = 0;
-      let encodeMs = 0;
-      let rows = 0;
-      let batches = 0;
-      let bytes = 0;
-      let total = plan.total;
-      for (const statement of plan.statements) {
-        if (signal.aborted) throw new CancelledError(reasonOf(signal));
-        // Planning is DuckDB's prepare (parse, bind, optimize); starting the stream is execution.
-        const t0 = performance.now();
-        const prepared = await this.prepare(connection, statement.sql);
-        prepared.bind(statement.params);
-        const t1 = performance.now();
-        planMs += t1 - t0;
-        const result = await prepared.stream();
-        executeMs += performance.now() - t1;
-        const names = result.columnNames();
-        /** The next chunk of the result (null at its end), pulled only when the last one is handled. */
-        const nextChunk = async () => {
-          const t = performance.now();
-          const chunk = await result.fetchChunk();
-          executeMs += performance.now() - t;
-          this.chunksPulled++;
-          if (signal.aborted) throw new CancelledError(reasonOf(signal));
-          return chunk && chunk.rowCount > 0 ? chunk : null;
-        };
-        if (statement.compute) {
-          // Pulled chunk by chunk like any answer (a materialized run kept the whole result in
-          // DuckDB besides the copy here: +13 MiB per busy session in bench:sessions' crowd).
-          const collector = new ColumnCollector(names, result.columnTypes());
-          for (let chunk = await nextChunk(); chunk; chunk = await nextChunk()) {
-            const e = performance.now();
-            collector.append(chunk);
-            encodeMs += performance.now() - e;
-          }
-          const e = performance.now();
-          const columns = statement.compute(collector.columns());
-          const ipc = encodeColumns(columns, statement.part ? new Map([[PART_METADATA_KEY, statement.part]]) : undefined);
-          encodeMs += performance.now() - e;
-          rows += columns.length === 0 ? 0 : columns[0]!.kind === 'utf8' ? columns[0]!.index.length : columns[0]!.values.length;
-          bytes += ipc.byteLength;
-          await onBatch(ipc, batches++);
-          onProgress?.({ rows, batches, bytes });
-          continue;
-        }
-        const omit = new Set(statement.totalColumn ? [statement.totalColumn] : []);
-        const totalIndex = statement.totalColumn ? names.indexOf(statement.totalColumn) : -1;
-        const encoder = new ArrowBatchEncoder(names, result.columnTypes(), {
-          ...(statement.part ? { metadata: new Map([[PART_METADATA_KEY, statement.part]]) } : {}),
-          omit,
-        });
-        let emitted = 0;
-        const emit = async () => {
-          const t = performance.now();
-          const ipc = encoder.flush();
-          encodeMs += performance.now() - t;
-          bytes += ipc.byteLength;
-          emitted++;
-          await onBatch(ipc, batches++);
-          onProgress?.({ rows, batches, bytes });
-        };
-        for (let chunk = await nextChunk(); chunk; chunk = await nextChunk()) {
-          if (totalIndex >= 0 && total === undefined) total = Number(chunk.getColumnVector(totalIndex).getItem(0));
-          const e = performance.now();
-          encoder.append(chunk);
-          encodeMs += performance.now() - e;
-          rows += chunk.rowCount;
-          if (encoder.rows >= batchRows) await emit();
-        }
-        // Always at least one frame per statement, so an empty answer still tells its schema.
-        if (encoder.rows > 0 || emitted === 0) await emit();
-      }
-      if (plan.totalIfEmpty && total === undefined) total = await plan.totalIfEmpty(lookup);
-      return {
-        rows,
-        batches,
-        bytes,
-        timings: { planMs, executeMs, encodeMs },
-        ...(total !== undefined ? { total } : {}),
-        source: plan.source,
-        notes: plan.notes,
-        approximate: plan.approximate ?? false,
-      };
+      return await fn(connection, lookup);
     } catch (error) {
       // DuckDB's own error for an interrupted query says less than the reason of the cancel.
       if (signal.aborted) throw error instanceof CancelledError ? error : new CancelledError(reasonOf(signal), { cause: error });
@@ -225,6 +233,89 @@ export class QueryRunner {
       signal.removeEventListener('abort', interrupt);
       this.release(connection);
     }
+  }
+
+  /** Streams a plan's statements as Arrow IPC batches (onBatch), in order. */
+  private async streamPlan(
+    connection: DuckDBConnection,
+    plan: QueryPlan,
+    signal: AbortSignal,
+    { onBatch, onProgress, batchRows }: Pick<RunQueryOptions, 'onBatch' | 'onProgress'> & { batchRows: number },
+  ): Promise<{ rows: number; batches: number; bytes: number; timings: Timings; total: number | undefined }> {
+    let planMs = 0;
+    let executeMs = 0;
+    let encodeMs = 0;
+    let rows = 0;
+    let batches = 0;
+    let bytes = 0;
+    let total = plan.total;
+    for (const statement of plan.statements) {
+      if (signal.aborted) throw new CancelledError(reasonOf(signal));
+      // Planning is DuckDB's prepare (parse, bind, optimize); starting the stream is execution.
+      const t0 = performance.now();
+      const prepared = await this.prepare(connection, statement.sql);
+      prepared.bind(statement.params);
+      const t1 = performance.now();
+      planMs += t1 - t0;
+      const result = await prepared.stream();
+      executeMs += performance.now() - t1;
+      const names = result.columnNames();
+      /** The next chunk of the result (null at its end), pulled only when the last one is handled. */
+      const nextChunk = async () => {
+        const t = performance.now();
+        const chunk = await result.fetchChunk();
+        executeMs += performance.now() - t;
+        this.chunksPulled++;
+        if (signal.aborted) throw new CancelledError(reasonOf(signal));
+        return chunk && chunk.rowCount > 0 ? chunk : null;
+      };
+      if (statement.compute) {
+        // Pulled chunk by chunk like any answer (a materialized run kept the whole result in
+        // DuckDB besides the copy here: +13 MiB per busy session in bench:sessions' crowd).
+        const collector = new ColumnCollector(names, result.columnTypes());
+        for (let chunk = await nextChunk(); chunk; chunk = await nextChunk()) {
+          const e = performance.now();
+          collector.append(chunk);
+          encodeMs += performance.now() - e;
+        }
+        const e = performance.now();
+        const columns = statement.compute(collector.columns());
+        const ipc = encodeColumns(columns, statement.part ? new Map([[PART_METADATA_KEY, statement.part]]) : undefined);
+        encodeMs += performance.now() - e;
+        rows += columns.length === 0 ? 0 : columns[0]!.kind === 'utf8' ? columns[0]!.index.length : columns[0]!.values.length;
+        bytes += ipc.byteLength;
+        await onBatch(ipc, batches++);
+        onProgress?.({ rows, batches, bytes });
+        continue;
+      }
+      const omit = new Set(statement.totalColumn ? [statement.totalColumn] : []);
+      const totalIndex = statement.totalColumn ? names.indexOf(statement.totalColumn) : -1;
+      const encoder = new ArrowBatchEncoder(names, result.columnTypes(), {
+        ...(statement.part ? { metadata: new Map([[PART_METADATA_KEY, statement.part]]) } : {}),
+        omit,
+      });
+      let emitted = 0;
+      const emit = async () => {
+        const t = performance.now();
+        const ipc = encoder.flush();
+        encodeMs += performance.now() - t;
+        bytes += ipc.byteLength;
+        emitted++;
+        await onBatch(ipc, batches++);
+        onProgress?.({ rows, batches, bytes });
+      };
+      for (let chunk = await nextChunk(); chunk; chunk = await nextChunk()) {
+        if (totalIndex >= 0 && total === undefined) total = Number(chunk.getColumnVector(totalIndex).getItem(0));
+        const e = performance.now();
+        encoder.append(chunk);
+        encodeMs += performance.now() - e;
+        rows += chunk.rowCount;
+        if (encoder.rows >= batchRows) await emit();
+      }
+      // Always at least one frame per statement, so an empty answer still tells its schema.
+      if (encoder.rows > 0 || emitted === 0) await emit();
+    }
+    return { rows, batches, bytes, timings: { planMs, executeMs, encodeMs }, total };
   }
 
   /**
@@ -327,6 +418,20 @@ export function lookupBytes(rows: readonly unknown[][]): number {
 /** The cache key of a look-up: its SQL and its parameters (bigints and DuckDB values included). */
 export function lookupKey(sql: string, params: Record<string, unknown>): string {
   return `${sql}\u0000${JSON.stringify(params, (_, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}`;
+}
+
+/**
+ * The select list a file is written with: every column but the total, and the times the protocol
+ * sends as epoch ms (DOUBLE `ts` and `*_ts`) as TIMESTAMP (UTC).
+ */
+function fileColumns(columns: readonly { name: string; typeId: DuckDBTypeId }[], totalColumn?: string): string {
+  return columns
+    .filter((c) => c.name !== totalColumn)
+    .map((c) => {
+      const id = sqlIdent(c.name);
+      return c.typeId === DuckDBTypeId.DOUBLE && /(^|_)ts$/.test(c.name) ? `make_timestamp((${id} * 1000)::BIGINT) AS ${id}` : id;
+    })
+    .join(', ');
 }
 
 function reasonOf(signal: AbortSignal): string {

@@ -1,9 +1,10 @@
 // Speaks the worker <-> session protocol on one WebSocket: validates every message, runs
 // requests concurrently (each tagged with its id), cancels on request, paces a slow reader
 // (backpressure), and keeps the socket and the process alive whatever the client sends.
+import { createReadStream } from 'node:fs';
 import type { RawData, WebSocket } from 'ws';
 import { errorMessage } from '../../shared/errors.js';
-import { PROGRESS_INTERVAL_MS, PROTOCOL_VERSION } from '../../shared/constants.js';
+import { DOWNLOAD_CHUNK_BYTES, PROGRESS_INTERVAL_MS, PROTOCOL_VERSION } from '../../shared/constants.js';
 import { encodeDataFrameHeader } from '../../shared/frame.js';
 import {
   clientMessageValidator,
@@ -14,6 +15,7 @@ import {
 } from '../../shared/messages.js';
 import { printable } from '../../shared/printable.js';
 import { parseMessage } from '../../shared/validate.js';
+import { writeDownload } from './download.js';
 import { BadParamsError } from './queries/errors.js';
 import { planRequest } from './queries/index.js';
 import { CancelledError, type QueryRunner } from './query-runner.js';
@@ -121,6 +123,7 @@ export class SocketHandler {
     const started = performance.now();
     let lastProgress = started;
     try {
+      if (request.download) return await this.download(request, controller.signal, started);
       const planner = planRequest(request, this.context.catalog);
       const outcome = await this.context.runner.run({
         planner,
@@ -150,6 +153,42 @@ export class SocketHandler {
       }
     } finally {
       this.inFlight.delete(request.id);
+    }
+  }
+
+  /** A request's answer as a file (download.ts): written, then its bytes in data frames. */
+  private async download(request: QueryRequest, signal: AbortSignal, started: number): Promise<void> {
+    const { catalog, runner, dataset } = this.context;
+    const file = await writeDownload(request, { datasetId: dataset.id, catalog, runner }, signal);
+    try {
+      const sendStarted = performance.now();
+      let bytes = 0;
+      let batches = 0;
+      let lastProgress = sendStarted;
+      for await (const chunk of createReadStream(file.path, { highWaterMark: DOWNLOAD_CHUNK_BYTES }) as AsyncIterable<Buffer>) {
+        await this.sendBatch(request.id, batches++, chunk, signal);
+        bytes += chunk.byteLength;
+        const now = performance.now();
+        if (now - lastProgress >= PROGRESS_INTERVAL_MS) {
+          lastProgress = now;
+          this.send({ type: 'progress', id: request.id, rows: file.rows, batches, bytes, elapsedMs: now - started });
+        }
+      }
+      this.context.stats.queriesServed++;
+      this.send({
+        type: 'done',
+        id: request.id,
+        rows: file.rows,
+        batches,
+        bytes,
+        approximate: false,
+        timings: { planMs: 0, executeMs: file.writeMs, encodeMs: performance.now() - sendStarted },
+        source: file.source,
+        notes: file.notes,
+        file: { name: file.name, mediaType: file.mediaType },
+      });
+    } finally {
+      await file.remove();
     }
   }
 

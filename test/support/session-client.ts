@@ -3,7 +3,7 @@
 // an answer's elapsed time is request sent -> last batch decoded.
 import WebSocket from 'ws';
 import { tableFromIPC, type Table } from 'apache-arrow';
-import type { QueryName } from '../../shared/constants.js';
+import type { DownloadFormat, QueryName } from '../../shared/constants.js';
 import { PART_METADATA_KEY, decodeDataFrame } from '../../shared/frame.js';
 import type { CreateSessionReply, QueuedSessionReply, SessionInfo } from '../../shared/http-api.js';
 import {
@@ -133,6 +133,8 @@ export interface Answer {
   elapsedMs: number;
   /** Request sent -> first batch decoded, ms (NaN if none). */
   firstBatchMs: number;
+  /** A download's file bytes, in order (the data frames carry the file, not Arrow). */
+  file?: Uint8Array[];
 }
 
 /** Rows of an answer's part as plain objects (tests only: the product never builds row objects). */
@@ -203,6 +205,14 @@ export class SessionClient {
     return this.request({ query, params } as DistributiveOmit<QueryRequest, 'type' | 'id'>);
   }
 
+  /** Asks for the answer of `query` as a file; resolves with the answer, `file` holding its bytes. */
+  download<Q extends QueryName>(query: Q, params: RequestOf<Q>['params'], format: DownloadFormat): Promise<Answer> {
+    const id = this.nextId++;
+    const answer = this.expect(id, true);
+    this.socket.send(JSON.stringify({ type: 'request', id, query, params, download: { format } }));
+    return answer;
+  }
+
   /** Sends any text; for tests of bad input. Resolves with the answer for `expectId`, if given. */
   sendRaw(text: string, expectId?: number): Promise<Answer> | void {
     const answer = expectId === undefined ? undefined : this.expect(expectId);
@@ -219,10 +229,10 @@ export class SessionClient {
     return this.closed;
   }
 
-  private expect(id: number): Promise<Answer> {
+  private expect(id: number, file = false): Promise<Answer> {
     return new Promise((settle) =>
       this.pending.set(id, {
-        answer: { id, done: null, error: null, tables: [], parts: new Map(), progress: [], wireBytes: 0, elapsedMs: 0, firstBatchMs: NaN },
+        answer: { id, done: null, error: null, tables: [], parts: new Map(), progress: [], wireBytes: 0, elapsedMs: 0, firstBatchMs: NaN, ...(file ? { file: [] } : {}) },
         started: performance.now(),
         settle,
       }),
@@ -234,8 +244,13 @@ export class SessionClient {
       const frame = decodeDataFrame(data);
       const entry = this.pending.get(frame.requestId);
       if (!entry) return this.noteLate(frame.requestId);
-      const table = tableFromIPC(frame.ipc);
       const { answer } = entry;
+      if (answer.file) {
+        answer.file.push(Uint8Array.from(frame.ipc));
+        answer.wireBytes += data.byteLength;
+        return;
+      }
+      const table = tableFromIPC(frame.ipc);
       if (answer.tables.length === 0) answer.firstBatchMs = performance.now() - entry.started;
       answer.tables.push(table);
       answer.wireBytes += data.byteLength;

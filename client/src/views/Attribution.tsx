@@ -14,6 +14,7 @@ import { attributionSpec } from '../specs.js';
 import { num, str } from '../table.js';
 import type { DatasetSchema } from '../worker/types.js';
 import { QueryNote } from './common.js';
+import { DownloadMenu } from '../components/DownloadMenu.js';
 
 interface RunParts {
   run: string;
@@ -63,7 +64,17 @@ export function Attribution({ route, dataset }: { route: Route; dataset: Dataset
 
   const title = sector === undefined ? 'What made this range: P&L by sector' : `What made this range: ${sector} by symbol`;
   return (
-    <Card title={title} aside={<QueryNote state={state} />} data-testid="attribution" data-sector={sector ?? ''}>
+    <Card
+      title={title}
+      aside={
+        <span className="hint">
+          <QueryNote state={state} />
+          <DownloadMenu spec={attributionSpec(route, sector)} testId="attribution-download" what="this attribution" />
+        </span>
+      }
+      data-testid="attribution"
+      data-sector={sector ?? ''}
+    >
       <div ref={ref} className={state.stale ? 'stale' : undefined} data-testid="attribution-body">
         {state.error && <div className="error-box">Could not explain this range: {state.error}</div>}
         {!t && !state.error && <div className="chart-placeholder static">Loading…</div>}

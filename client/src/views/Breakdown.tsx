@@ -11,7 +11,7 @@ import { useQuery } from '../query.js';
 import { navigate, type Route } from '../route.js';
 import { prefetch } from '../session.js';
 import { specKey } from '../spec-key.js';
-import { breakdownSpec, equitySpec, PAGE_SIZE, sparkSpec, symbolViewSpecs, useRequestWidths } from '../specs.js';
+import { barsDownload, breakdownSpec, equitySpec, listDownload, PAGE_SIZE, sparkSpec, symbolViewSpecs, useRequestWidths } from '../specs.js';
 import { num, str } from '../table.js';
 import { runColorOf } from '../runs.js';
 import { useTheme } from '../theme.js';
@@ -19,6 +19,7 @@ import { tradingTimeOf } from '../time-axis.js';
 import { pageSpec, useWindowedList } from '../windows.js';
 import type { DatasetSchema } from '../worker/types.js';
 import { QueryNote, seriesLines, TimeChart } from './common.js';
+import { DownloadMenu } from '../components/DownloadMenu.js';
 
 const Sparkline = memo(function Sparkline({ route, by, name, dataset }: { route: Route; by: 'sector' | 'symbol'; name: string; dataset: DatasetSchema }) {
   const theme = useTheme();
@@ -180,6 +181,8 @@ export function Breakdown({ route, dataset }: { route: Route; dataset: DatasetSc
         aside={
           <span className="hint">
             {rows !== null ? `${count(rows)} ${by === 'sector' ? 'sectors' : 'symbols'} · ` : ''}click a row (or ↑↓ Enter) to drill down · Esc goes up
+            <DownloadMenu spec={listDownload(base)} testId="breakdown-download" what={`this table of ${by === 'sector' ? 'sectors' : 'symbols'}`} />
+            <DownloadMenu spec={barsDownload(sector ? { ...route, sector } : route)} testId="bars-download" what="the bars in view" label="bars" />
           </span>
         }
       >

@@ -14,7 +14,7 @@ import { hasTradeFilters, navigate, type Route } from '../route.js';
 import { paramNames, paramValues, sweptParams, toggleParamValue } from '../run-params.js';
 import { runColorOf, runLabel, runTitle } from '../runs.js';
 import { prefetch } from '../session.js';
-import { DEFAULT_LEADERBOARD_SORT, LEADERBOARD_PAGE, leaderboardSpec, sweepStatsSpec } from '../specs.js';
+import { DEFAULT_LEADERBOARD_SORT, LEADERBOARD_PAGE, leaderboardSpec, listDownload, sweepStatsSpec } from '../specs.js';
 import { METRIC_INFO, sweepVerdict } from '../sweep-metrics.js';
 import { num, str } from '../table.js';
 import { useTheme } from '../theme.js';
@@ -22,6 +22,7 @@ import { pageSpec, useWindowedList } from '../windows.js';
 import type { DatasetSchema } from '../worker/types.js';
 import { QueryNote } from './common.js';
 import { Surface } from './Surface.js';
+import { DownloadMenu } from '../components/DownloadMenu.js';
 
 /** Most values of one parameter offered as chips; a parameter with more is filtered by the surface. */
 const MAX_VALUE_CHIPS = 40;
@@ -237,6 +238,7 @@ export function Leaderboard({ route, dataset, pin }: { route: Route; dataset: Da
             {list.total !== null ? `${count(list.total)} of ${count(dataset.runs.length)} runs` : 'counting…'}
             {ranged ? ' · metrics over the range' : ''}
             {hasTradeFilters(route) ? ' · trade filters applied' : ''} · sort by any column · ☆ pins a run (up to {MAX_PINNED_RUNS})
+            <DownloadMenu spec={listDownload(base)} testId="runs-download" what="this leaderboard" />
           </span>
         }
       >

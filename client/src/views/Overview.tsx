@@ -22,6 +22,7 @@ import { TradeScatter } from './TradeScatter.js';
 import { Attribution } from './Attribution.js';
 import { Episodes } from './Episodes.js';
 import { SweepSummary } from '../components/SweepSummary.js';
+import { DownloadMenu } from '../components/DownloadMenu.js';
 
 const EQUITY_HEIGHT = 320;
 const DRAWDOWN_HEIGHT = 150;
@@ -171,6 +172,7 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
             <button type="button" className="link" data-testid="explain-range" onClick={() => navigate({ ...route, explain: {} })}>
               explain {route.from !== undefined ? 'this range' : 'the whole history'}
             </button>
+            <DownloadMenu spec={episodesSpec(route)} testId="episodes-download" what="these episodes" />
           </span>
         }
       >

@@ -10,7 +10,7 @@ import { compactCount, count, dollars, dollarsCompact, duration, percent, pnl, p
 import { useQuery } from '../query.js';
 import { goUp, navigate, upTarget, type Route } from '../route.js';
 import { prefetch } from '../session.js';
-import { PAGE_SIZE, seriesSpec, symbolTradesSpec, symbolViewSpecs, tradeDetailSpec, tradeRoute, useRequestWidths } from '../specs.js';
+import { barsDownload, PAGE_SIZE, seriesSpec, symbolTradesSpec, symbolViewSpecs, tradeDetailSpec, tradeRoute, useRequestWidths } from '../specs.js';
 import { num, str } from '../table.js';
 import { cssVar, useTheme } from '../theme.js';
 import { tradingTimeOf } from '../time-axis.js';
@@ -22,6 +22,7 @@ import { runLabel, runTitle } from '../runs.js';
 import { zoneLabel } from '../display-zone.js';
 import { columnSourceNote } from '../column-sources.js';
 import { ErrorBox, QueryNote, seriesLines, TimeChart } from './common.js';
+import { DownloadMenu } from '../components/DownloadMenu.js';
 
 interface SelectedTrade {
   run: string;
@@ -262,6 +263,7 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
               <span className="hint">
                 ▲ long entry · ▼ short entry · ● exit{markerCount ? ` · ${count(markerCount)} trades` : ''}
                 {series.answer?.approximate && !series.answer.provisional ? ' (truncated)' : ''} · <QueryNote state={series} />
+                <DownloadMenu spec={barsDownload(route)} testId="bars-download" what={`the bars of ${symbol} in view`} label="bars" />
               </span>
             }
           >

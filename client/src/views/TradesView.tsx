@@ -11,10 +11,11 @@ import { zoneLabel } from '../display-zone.js';
 import { hasTradeFilters, navigate, type Route, type TradeFilters } from '../route.js';
 import { runLabel } from '../runs.js';
 import { prefetch } from '../session.js';
-import { PAGE_SIZE, seriesSpec, symbolTradesSpec, tradeDetailSpec, tradeRoute, tradesSpec, useRequestWidths } from '../specs.js';
+import { listDownload, PAGE_SIZE, seriesSpec, symbolTradesSpec, tradeDetailSpec, tradeRoute, tradesSpec, useRequestWidths } from '../specs.js';
 import { num, str } from '../table.js';
 import { pageSpec, useWindowedList } from '../windows.js';
 import type { DatasetSchema } from '../worker/types.js';
+import { DownloadMenu } from '../components/DownloadMenu.js';
 
 /** A min..max pair of text inputs, committed on Enter, on blur or after a pause in typing. */
 function RangeInput(props: {
@@ -195,6 +196,7 @@ export function TradesView({ route, dataset }: { route: Route; dataset: DatasetS
         aside={
           <span className="hint" data-testid="trade-count">
             {list.total !== null ? `${count(list.total)} trades${filtered ? ' match' : ''}` : 'counting…'} · sort by any column · click a trade to see it on its chart
+            <DownloadMenu spec={listDownload(base)} testId="trades-download" what="every trade of this list, in its sort" />
           </span>
         }
       >

@@ -4,6 +4,7 @@ import { useMemo } from 'react';
 import { Chart, type ChartLine, type ChartProps } from '../components/Chart.js';
 import type { ErrorKind } from '../errors.js';
 import { ms } from '../format.js';
+import { usePerfOverlay } from '../perf-overlay.js';
 import type { QueryState } from '../query.js';
 import { navigate, type Route } from '../route.js';
 import { runColorOf, runLabel } from '../runs.js';
@@ -58,15 +59,17 @@ export function TimeChart({ state, route, empty, emptyText = 'No bars in this ra
 }
 
 /** A small line under a chart: what the answer is (preview, approximate, notes, timing) or why it failed. */
+/** What the answer on screen is (loading, a preview, approximate, its notes); with the performance overlay on, how fast it came too. */
 export function QueryNote<Q extends AskQuery>({ state }: { state: QueryState<Q> }) {
+  const timings = usePerfOverlay();
   if (state.error) return <span className="hint hint-error">{state.error}</span>;
   const a = state.answer;
   if (!a) return <span className="hint">{state.loading ? 'loading…' : ''}</span>;
   const parts: string[] = [];
-  if (a.provisional) parts.push('preview from cache, refining…');
+  if (a.provisional) parts.push('preview, refining…');
   else if (state.loading) parts.push('updating…');
   if (a.approximate && !a.provisional) parts.push('approximate');
-  if (!a.provisional) parts.push(a.cached ? 'from cache' : `${ms(a.elapsedMs)}`);
+  if (timings && !a.provisional) parts.push(a.cached ? 'from cache' : `${ms(a.elapsedMs)}`);
   return (
     <span className="hint" title={a.notes.join('\n') || undefined} data-provisional={String(a.provisional)}>
       {parts.join(' · ')}

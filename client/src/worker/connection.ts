@@ -5,6 +5,7 @@ import { errorMessage } from '../../../shared/errors.js';
 import type { CreateSessionReply, DatasetInfo } from '../../../shared/http-api.js';
 import type { ClientMessage, HelloMessage } from '../../../shared/messages.js';
 import { dispatch, type Recipients } from './dispatch.js';
+import type { Downloads } from './downloads.js';
 import type { QueryScheduler } from './query-scheduler.js';
 import { datasetInfo, HttpError, waitForSession, watchPreparation } from './session-http.js';
 import type { ConnectOptions, SessionView } from './types.js';
@@ -33,7 +34,10 @@ export class SessionConnection implements Recipients {
   /** The dataset's data-quality entries, read once its store is ready; kept across every view. */
   private dataQuality: SessionView['dataQuality'];
 
-  constructor(readonly scheduler: QueryScheduler) {}
+  constructor(
+    readonly scheduler: QueryScheduler,
+    readonly downloads: Downloads,
+  ) {}
 
   /** Resolves with the view once the session is first ready or lost; later states go to `onState`. */
   connect(opts: ConnectOptions, onState: (s: SessionView) => void): Promise<SessionView> {
@@ -67,6 +71,7 @@ export class SessionConnection implements Recipients {
     this.reconnectTimer = null;
     this.detachSocket();
     this.scheduler.lost('session connection closed');
+    this.downloads.lost('session connection closed');
   }
 
   /** The scheduler's way onto the wire; throws when the socket is not open. */
@@ -257,6 +262,7 @@ export class SessionConnection implements Recipients {
     if (this.helloTimer) clearTimeout(this.helloTimer);
     this.helloTimer = null;
     this.scheduler.offline();
+    this.downloads.lost('the session connection dropped');
   }
 }
 

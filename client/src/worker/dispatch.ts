@@ -1,14 +1,17 @@
 // What the session sends, to whom it concerns. Each text frame is checked against the protocol
 // and goes to the connection (the hello, problems outside any request) or to the scheduler
-// (answers and errors of requests); each binary frame is one Arrow batch of an answer.
+// (answers and errors of requests) or to the downloads (downloads.ts: their frames carry a file's
+// bytes); each other binary frame is one Arrow batch of an answer.
 import { errorMessage } from '../../../shared/errors.js';
 import { decodeDataFrame } from '../../../shared/frame.js';
 import { serverMessageValidator, type HelloMessage } from '../../../shared/messages.js';
 import { parseMessage } from '../../../shared/validate.js';
+import type { Downloads } from './downloads.js';
 import type { QueryScheduler } from './query-scheduler.js';
 
 export interface Recipients {
   scheduler: Pick<QueryScheduler, 'receiveBatch' | 'finish' | 'serverError' | 'failUnreadable'>;
+  downloads: Pick<Downloads, 'owns' | 'receiveChunk' | 'progress' | 'finish' | 'serverError'>;
   /** No hello yet on this socket: one that cannot be read ends the session for good. */
   readonly awaitingHello: boolean;
   hello(message: HelloMessage): void;
@@ -36,13 +39,16 @@ function dispatchText(text: string, to: Recipients): void {
       to.hello(message);
       return;
     case 'done':
-      to.scheduler.finish(message);
+      if (to.downloads.owns(message.id)) to.downloads.finish(message);
+      else to.scheduler.finish(message);
       return;
     case 'error':
       if (message.id === null) to.report(`server error (${message.code}): ${message.message}`);
+      else if (to.downloads.owns(message.id)) to.downloads.serverError({ ...message, id: message.id });
       else to.scheduler.serverError({ ...message, id: message.id });
       return;
     case 'progress':
+      if (to.downloads.owns(message.id)) to.downloads.progress(message);
       return;
   }
 }
@@ -68,5 +74,6 @@ function dispatchBatch(buffer: ArrayBuffer, to: Recipients): void {
     to.report(`unreadable data frame: ${errorMessage(error)}`);
     return;
   }
-  to.scheduler.receiveBatch(frame.requestId, frame.batchIndex, frame.ipc);
+  if (to.downloads.owns(frame.requestId)) to.downloads.receiveChunk(frame.requestId, frame.ipc);
+  else to.scheduler.receiveBatch(frame.requestId, frame.batchIndex, frame.ipc);
 }

@@ -4,6 +4,7 @@
 import * as Comlink from 'comlink';
 import { SessionConnection } from './connection.js';
 import { cloneForTransfer } from './decode.js';
+import { Downloads } from './downloads.js';
 import { QueryScheduler } from './query-scheduler.js';
 import type { Answer, SessionWorkerApi } from './types.js';
 
@@ -15,7 +16,8 @@ const scheduler = new QueryScheduler({
   maxBackgroundInFlight: 2,
   overloadedRetryMs: 100,
 });
-const connection = new SessionConnection(scheduler);
+const downloads = new Downloads((message) => connection.send(message));
+const connection = new SessionConnection(scheduler, downloads);
 
 /** The answer with its buffers copied for transfer. */
 function transferable<A extends Answer>(answer: A): A {
@@ -33,6 +35,8 @@ const api: SessionWorkerApi = {
   },
   prefetch: (specs, group) => scheduler.prefetch(specs, group),
   release: (view) => scheduler.release(view),
+  download: (spec, format, ticket, onProgress) => downloads.start(spec, format, ticket, onProgress),
+  cancelDownload: (ticket) => downloads.cancel(ticket),
   cacheStats: () => scheduler.stats(),
   close: () => connection.close(),
 };

@@ -1,10 +1,12 @@
 // Types shared by the UI thread and the session worker. Type-only on the UI side, so the UI
 // bundle never pulls in Arrow or the validators.
-import type { QueryName, RundiffPart } from '../../../shared/constants.js';
+import type { DownloadableQuery, DownloadFormat, QueryName, RundiffPart } from '../../../shared/constants.js';
 import type { DataQualityEntry } from '../../../shared/http-api.js';
 import type { DatasetSchema, Filters, QueryParamsByName, Timings } from '../../../shared/messages.js';
 
-export type { DatasetSchema, Filters, QueryName, Timings };
+import type { DownloadedFile, DownloadProgress } from './downloads.js';
+
+export type { DatasetSchema, DownloadedFile, DownloadFormat, DownloadProgress, Filters, QueryName, Timings };
 
 export type SessionState = 'connecting' | 'ready' | 'reconnecting' | 'lost';
 
@@ -120,6 +122,9 @@ export interface QueryData {
 
 export type Spec<Q extends AskQuery = AskQuery> = { [K in Q]: { query: K; params: QueryParams[K] } }[Q];
 
+/** What can be downloaded as a file (DOWNLOADABLE_QUERIES): a view's table, or the bars in view (`export`). */
+export type DownloadSpec = { [Q in DownloadableQuery]: { query: Q; params: QueryParamsByName[Q] } }[DownloadableQuery];
+
 export interface Answer<Q extends AskQuery = AskQuery> {
   query: Q;
   data: QueryData[Q];
@@ -192,6 +197,13 @@ export interface SessionWorkerApi {
   prefetch(specs: Spec[], group: string): void;
   /** Cancels the ask of a view slot, if any. */
   release(view: string): void;
+  /**
+   * The answer to `spec` as a file the session writes (CSV, Parquet or an Arrow stream): for the
+   * trade list, every trade in scope in its sort. `onProgress` (through `Comlink.proxy`) hears
+   * the bytes received; `cancelDownload(ticket)` stops it.
+   */
+  download(spec: DownloadSpec, format: DownloadFormat, ticket: string, onProgress: (progress: DownloadProgress) => void): Promise<DownloadedFile>;
+  cancelDownload(ticket: string): void;
   cacheStats(): CacheStats;
   /** Closes the socket for good (no reconnect). */
   close(): void;

@@ -69,3 +69,11 @@ export function or(conditions: readonly string[]): string {
 export function ms(expr: string): string {
   return `epoch_ms((${expr})::TIMESTAMP)::DOUBLE`;
 }
+
+/** How a planner writes times: epoch ms (the protocol's) or as stored, TIMESTAMP in UTC (files). */
+export type TimeFormat = 'epoch-ms' | 'timestamp';
+
+/** A stored time column, selected under its own name in `times`. */
+export function timeColumn(column: string, times: TimeFormat): string {
+  return times === 'epoch-ms' ? `${ms(column)} AS ${column}` : column;
+}

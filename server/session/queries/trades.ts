@@ -24,7 +24,7 @@ import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
 import type { Planner } from './plan.js';
 import { hasTradeFilters, resolveScope, tradeConditions } from './scope.js';
-import { Binder, ms } from './sql.js';
+import { Binder, timeColumn, type TimeFormat } from './sql.js';
 import { tradeFrom } from './trade-source.js';
 
 export const BUCKET = 4096;
@@ -39,10 +39,22 @@ function rankedColumn(column: TradeSortColumn): RankedTradeColumn {
   return ranked;
 }
 
-/** The Arrow columns of a trade row (TRADE_COLUMNS), as expressions over trade_list. */
-export const TRADE_SELECT = `run_id, trade_id::DOUBLE AS trade_id, symbol, sector, side,
-  ${ms('entry_ts')} AS entry_ts, ${ms('exit_ts')} AS exit_ts, qty, entry_price, exit_price, fees, pnl, ret,
+/**
+ * The columns of a trade row (TRADE_COLUMNS), as expressions over trade_list: times as epoch ms
+ * (the protocol's), or as they are stored (TIMESTAMP, UTC) for a downloaded file.
+ */
+export function tradeSelect(times: TimeFormat): string {
+  return `run_id, trade_id::DOUBLE AS trade_id, symbol, sector, side,
+  ${timeColumn('entry_ts', times)}, ${timeColumn('exit_ts', times)}, qty, entry_price, exit_price, fees, pnl, ret,
   bars_held::INTEGER AS bars_held, holding_ms, mae, mfe, tag`;
+}
+
+export const TRADE_SELECT = tradeSelect('epoch-ms');
+
+/** The full order of a trade sort: the column, then run and trade id as tie-breakers (as the ranks). */
+export function tradeOrder(column: TradeSortColumn, descending: boolean): string {
+  return descending ? `${column} DESC NULLS FIRST, run_id DESC, trade_id DESC` : `${column} ASC NULLS LAST, run_id ASC, trade_id ASC`;
+}
 
 export function planTrades(params: TradesParams, catalog: Catalog): Planner {
   const scope = resolveScope(params, catalog);
@@ -74,9 +86,8 @@ export function planTrades(params: TradesParams, catalog: Catalog): Planner {
       const c = new Binder();
       const [[count]] = (await lookup(`SELECT count(*) FROM ${tradeFrom(c, scope)} WHERE ${tradeConditions(c, scope)}`, c.params)) as [[bigint]];
       const b = new Binder();
-      const order = descending ? `${column} DESC NULLS FIRST, run_id DESC, trade_id DESC` : `${column} ASC NULLS LAST, run_id ASC, trade_id ASC`;
       const sql = `SELECT ${TRADE_SELECT} FROM ${tradeFrom(b, scope)} WHERE ${tradeConditions(b, scope)}
-        ORDER BY ${order} LIMIT ${b.integer(limit)} OFFSET ${b.integer(offset)}`;
+        ORDER BY ${tradeOrder(column, descending)} LIMIT ${b.integer(limit)} OFFSET ${b.integer(offset)}`;
       return { statements: [{ sql, params: b.params }], source: scope.symbols ? StoreTable.trades : StoreTable.tradeList, notes: [], total: Number(count) };
     };
   }
