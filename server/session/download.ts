@@ -6,7 +6,7 @@
 // Writing first, then sending, keeps DuckDB's writers (their own buffering, Parquet's row
 // groups) as they are, and lets the done message give the file's exact rows and size.
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -40,6 +40,30 @@ export interface DownloadFile {
   remove(): Promise<void>;
 }
 
+const FOLDER_PREFIX = 'tickscope-download-';
+
+/**
+ * Removes the download folders of session processes that are gone (killed while writing or
+ * sending one); run when a session process starts. Each folder names its process.
+ */
+export async function removeStaleDownloads(): Promise<void> {
+  const dir = tmpdir();
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const pid = Number(/^tickscope-download-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isInteger(pid) || pid === process.pid || processAlive(pid)) continue;
+    await rm(path.join(dir, name), { recursive: true, force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /** Writes the answer of `request` (which has `download`) to a file. */
 export async function writeDownload(request: QueryRequest, context: { datasetId: string; catalog: Catalog; runner: QueryRunner }, signal: AbortSignal): Promise<DownloadFile> {
   const format = request.download!.format;
@@ -47,7 +71,7 @@ export async function writeDownload(request: QueryRequest, context: { datasetId:
     throw new BadParamsError(`${request.query} cannot be downloaded; these can: ${DOWNLOADABLE_QUERIES.join(', ')}`);
   }
   const planner = plannerOf(request, context.catalog);
-  const dir = await mkdtemp(path.join(tmpdir(), `tickscope-download-${process.pid}-`));
+  const dir = await mkdtemp(path.join(tmpdir(), `${FOLDER_PREFIX}${process.pid}-`));
   const remove = () => rm(dir, { recursive: true, force: true });
   try {
     const file = path.join(dir, `answer.${format}`);

@@ -174,6 +174,8 @@ export class SocketHandler {
           this.send({ type: 'progress', id: request.id, rows: file.rows, batches, bytes, elapsedMs: now - started });
         }
       }
+      // Removed before done: a client that ends the session on done leaves nothing behind.
+      await file.remove();
       this.context.stats.queriesServed++;
       this.send({
         type: 'done',

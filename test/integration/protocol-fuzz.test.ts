@@ -330,7 +330,8 @@ class FuzzSocket {
   private nextId = 1;
 
   constructor(readonly client: SessionClient) {
-    client.socket.on('message', (data, isBinary) => this.receive(data as Buffer, isBinary));
+    // The client reads frames as ArrayBuffers (binaryType 'arraybuffer', as a browser does).
+    client.socket.on('message', (data, isBinary) => this.receive(data instanceof ArrayBuffer ? Buffer.from(data) : (data as Buffer), isBinary));
   }
 
   get socket(): WebSocket {

@@ -8,6 +8,11 @@ import { str } from '../table.js';
 export interface KpiTile {
   key: string;
   label: string;
+  /**
+   * What it is computed on, where two definitions could disagree ("end of day" against the
+   * drawdown chart's bars, "trades" against "days"): shown beside the label.
+   */
+  basis?: string;
   value: (t: ColumnTable, i: number) => string;
   tone?: (t: ColumnTable, i: number) => string;
   /** The tooltip; the value itself when absent. */
@@ -22,7 +27,10 @@ export function KpiTiles({ tiles, t, dataset, stale = false }: { tiles: readonly
     <>
       {tiles.map((tile) => (
         <div className={`kpi${stale ? ' stale' : ''}`} key={tile.key} data-kpi={tile.key}>
-          <div className="kpi-label">{tile.label}</div>
+          <div className="kpi-label" title={tile.basis ? `${tile.label}, ${tile.basis}` : tile.label}>
+            {tile.label}
+            {tile.basis && <span className="kpi-basis"> · {tile.basis}</span>}
+          </div>
           {t ? (
             rows.map((i) => {
               const runId = str(t, 'run_id', i);

@@ -9,7 +9,7 @@
 //
 // Arrow keys, Page Up/Down, Home/End move the active row; Enter opens it.
 import { useVirtualizer, type Virtualizer } from '@tanstack/react-virtual';
-import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type ReactNode } from 'react';
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type KeyboardEvent, type PointerEvent, type ReactNode } from 'react';
 import { markDrawn } from '../perf.js';
 import type { ColumnTable } from '../worker/types.js';
 
@@ -74,6 +74,19 @@ interface Geometry {
 function ratioOf(g: Geometry, viewport: number): number {
   if (g.virtualHeight <= g.physicalHeight || g.physicalHeight <= viewport) return 1;
   return (g.virtualHeight - viewport) / (g.physicalHeight - viewport);
+}
+
+/**
+ * A value cut by its column's width shows whole on hover: the cell under the pointer gets its
+ * text as a tooltip when (and only when) it overflows. Measured on hover, one cell at a time,
+ * rather than for every cell drawn.
+ */
+function showCutValue(event: PointerEvent<HTMLElement>): void {
+  const cell = (event.target as HTMLElement).closest<HTMLElement>('.vt-cell');
+  if (!cell) return;
+  const cut = cell.scrollWidth > cell.clientWidth + 1;
+  if (cut) cell.title = cell.textContent ?? '';
+  else cell.removeAttribute('title');
 }
 
 const Cells = memo(function Cells({ row, columns }: { row: RowRef; columns: TableColumn[] }) {
@@ -438,6 +451,7 @@ export function VirtualTable(props: VirtualTableProps) {
         onScroll={(e) => {
           if (headRef.current) headRef.current.scrollLeft = e.currentTarget.scrollLeft;
         }}
+        onPointerOver={showCutValue}
         role="rowgroup"
       >
         <div className="vt-space" style={{ height: geometry.current.physicalHeight, width }}>

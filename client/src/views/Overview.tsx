@@ -161,7 +161,14 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
       <Card title="Portfolio equity" aside={<span className="hint">{zoomHint}</span>}>
         <TimeChart testId="equity-chart" state={equity} empty={emptyRange} data={equityData} height={EQUITY_HEIGHT} syncKey="overview" time={time} route={route} onDrawn={onDrawn} />
       </Card>
-      <Card title="Drawdown" aside={<QueryNote state={equity} />}>
+      <Card
+        title="Drawdown"
+        aside={
+          <span className="hint" title="The Max drawdown KPI is measured on end-of-day equity; this chart on every bar, so it can dip deeper inside a day.">
+            every bar (the KPI: end of day) · <QueryNote state={equity} />
+          </span>
+        }
+      >
         <TimeChart testId="drawdown-chart" state={equity} empty={emptyRange} data={drawdownData} height={DRAWDOWN_HEIGHT} syncKey="overview" time={time} route={route} />
       </Card>
       <Card

@@ -261,7 +261,7 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
             title={<>{symbol} <span className="muted">price</span></>}
             aside={
               <span className="hint">
-                ▲ long entry · ▼ short entry · ● exit{markerCount ? ` · ${count(markerCount)} trades` : ''}
+                ▲ long entry · ▼ short entry · ● exit{markerCount ? ` · ${count(markerCount)} ${markerCount === 1 ? 'trade enters or exits' : 'trades enter or exit'} in range` : ''}
                 {series.answer?.approximate && !series.answer.provisional ? ' (truncated)' : ''} · <QueryNote state={series} />
                 <DownloadMenu spec={barsDownload(route)} testId="bars-download" what={`the bars of ${symbol} in view`} label="bars" />
               </span>
@@ -343,7 +343,7 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
               )}
             </Card>
           )}
-          <Card title={<>Trades of {symbol}</>} aside={<span className="hint">{list.total !== null ? `${count(list.total)} closing in range` : ''}</span>}>
+          <Card title={<>Trades of {symbol}</>} aside={<span className="hint">{list.total !== null ? `${count(list.total)} ${list.total === 1 ? 'trade closes' : 'trades close'} in range (as every trade list and measure counts them)` : ''}</span>}>
             <VirtualTable
               testId="symbol-trades"
               {...list}
