@@ -261,6 +261,11 @@ interface Dimension {
   attributes: string[];
   /** The table's columns besides the key, over the CTEs from_input and from_bars. */
   columns: string;
+  /**
+   * Keep the order its input lists the keys in (an `input_order` column: the row of its first
+   * appearance; NULL for keys only the bars have, which come after, by key). Otherwise by key.
+   */
+  inputOrder?: boolean;
 }
 
 const SYMBOLS: Dimension = {
@@ -275,22 +280,27 @@ const RUNS: Dimension = {
   key: 'run_id',
   attributes: ['name', 'params', 'capital'],
   columns: `coalesce(from_input.name, from_input.run_id, from_bars.run_id) AS name, from_input.params AS params, from_input.capital AS capital`,
+  // Runs are shown in the order the runs table lists them (a sweep's grid order, say).
+  inputOrder: true,
 };
 
 async function buildDimension(con: DuckDBConnection, dim: Dimension, t: TableInput | null, ctx: ExprContext): Promise<void> {
   const { key } = dim;
+  // The position of each row in its input (a runs table has a row per run: read in one scan).
+  const position = dim.inputOrder ? ', row_number() OVER () AS input_order' : '';
   const rows = t
-    ? `SELECT ${selectList(tableExprs(t, ctx))} FROM ${t.relation}`
-    : `SELECT ${[key, ...dim.attributes].map((c) => `NULL::VARCHAR AS ${c}`).join(', ')} WHERE false`;
+    ? `SELECT ${selectList(tableExprs(t, ctx))}${position} FROM ${t.relation}`
+    : `SELECT ${[key, ...dim.attributes].map((c) => `NULL::VARCHAR AS ${c}`).join(', ')}${dim.inputOrder ? ', NULL::BIGINT AS input_order' : ''} WHERE false`;
   try {
     await con.run(`CREATE TABLE ${dim.table} AS
       WITH from_input AS (
-        SELECT ${key}, ${dim.attributes.map((a) => `any_value(${a}) AS ${a}`).join(', ')} FROM (${rows}) WHERE ${key} IS NOT NULL GROUP BY ${key}
+        SELECT ${key}, ${dim.attributes.map((a) => `any_value(${a}) AS ${a}`).join(', ')}${dim.inputOrder ? ', min(input_order) AS input_order' : ''}
+        FROM (${rows}) WHERE ${key} IS NOT NULL GROUP BY ${key}
       ),
       from_bars AS (SELECT DISTINCT ${key} FROM ${StoreTable.bars})
-      SELECT coalesce(from_input.${key}, from_bars.${key}) AS ${key}, ${dim.columns}
+      SELECT coalesce(from_input.${key}, from_bars.${key}) AS ${key}, ${dim.columns}${dim.inputOrder ? ', from_input.input_order AS input_order' : ''}
       FROM from_input FULL OUTER JOIN from_bars ON from_input.${key} = from_bars.${key}
-      ORDER BY ${key}`);
+      ORDER BY ${dim.inputOrder ? 'from_input.input_order NULLS LAST, ' : ''}${key}`);
   } catch (err) {
     if (t) throw new PrepareError(`${t.source.kind} in ${sourceLabel(t.source)}: cannot be read: ${errorMessage(err)}`, { cause: err });
     throw err;

@@ -170,7 +170,7 @@ export function runParams(text: string | null): RunInfo['params'] {
 async function readCatalog(connection: DuckDBConnection, tradeRanks: boolean): Promise<Catalog> {
   // The capital base is a fact recorded at preparation (server/prepare/capital.ts), with its source.
   const runRows = await connection.runAndReadAll(`
-    SELECT run_id, coalesce(name, run_id), capital::DOUBLE, capital_source, params FROM ${StoreTable.runs} ORDER BY run_id`);
+    SELECT run_id, coalesce(name, run_id), capital::DOUBLE, capital_source, params FROM ${StoreTable.runs} ORDER BY input_order NULLS LAST, run_id`);
   const runs = new Map<string, RunInfo>();
   for (const [runId, name, capital, capitalSource, params] of runRows.getRows() as [string, string, number | null, string | null, string | null][]) {
     runs.set(String(runId), {

@@ -2,7 +2,7 @@
 // session processes (which open it READ_ONLY, many at once). Bump STORE_FORMAT_VERSION whenever
 // a table, column or meaning below changes; a store of another version is rebuilt, never read.
 
-export const STORE_FORMAT_VERSION = 9;
+export const STORE_FORMAT_VERSION = 10;
 
 /** Name of the single-row-per-key metadata table: (key VARCHAR PRIMARY KEY, value VARCHAR). */
 export const META_TABLE = 'meta';
@@ -67,8 +67,10 @@ export function exchangeTimeSql(ts: string, zone: string): string {
  * `day` is the UTC calendar DATE of a bar; symbols and run ids are VARCHAR; money is DOUBLE.
  *
  * Base tables (server/prepare/build.ts):
- * - runs(run_id, name, params, capital, capital_source)
+ * - runs(run_id, name, params, capital, capital_source, input_order)
  *                                                    one row per run; params is JSON text.
+ *     input_order (format 10) is the row of the run in its runs input (NULL for runs only the
+ *     bars name): the order runs are listed and shown in, then run_id.
  *     capital is the run's capital base (DOUBLE, NULL when none is stated) and capital_source
  *     where it came from: 'tickscope.json', 'runs.capital', 'params.<key>', or 'none: <why>'
  *     (server/prepare/capital.ts). Never inferred from exposure.

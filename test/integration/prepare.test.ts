@@ -26,7 +26,7 @@ after(async () => {
 });
 
 const COLUMNS: Record<string, string[]> = {
-  runs: ['run_id', 'name', 'params', 'capital', 'capital_source'],
+  runs: ['run_id', 'name', 'params', 'capital', 'capital_source', 'input_order'],
   symbols: ['symbol', 'sector', 'industry'],
   bars: ['run_id', 'ts', 'symbol', 'price', 'position_qty', 'position_value', 'trade_qty', 'fees', 'pnl'],
   trades: ['run_id', 'trade_id', 'symbol', 'side', 'entry_ts', 'exit_ts', 'qty', 'entry_price', 'exit_price', 'fees', 'pnl', 'ret', 'bars_held', 'mae', 'mfe', 'tag'],

@@ -4,6 +4,9 @@
 // usable.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
 import { PROTOCOL_VERSION, QUERY_NAMES } from '../../shared/constants.js';
 import type { ControlServer } from '../../server/control/app.js';
 import { startTestServer } from '../support/control-server.js';
@@ -28,10 +31,14 @@ after(async () => {
   await server?.close();
 });
 
-test('hello carries the protocol version and the dataset schema with its allow-lists', () => {
+test('hello carries the protocol version and the dataset schema with its allow-lists', async () => {
   const { protocol, dataset } = client.hello;
   assert.equal(protocol, PROTOCOL_VERSION);
   assert.deepEqual(dataset.runs.map((r) => r.runId), [...local.store.catalog.runs.keys()]);
+  // In the order the runs table lists them (the fixture lists base before alt), not alphabetical.
+  const listed = tableFromIPC(await readFile(path.join(await tinyDataset(), 'runs.arrow'))).toArray().map((r) => String(r.run_id));
+  assert.deepEqual(dataset.runs.map((r) => r.runId), listed);
+  assert.notDeepEqual(listed, [...listed].sort(), 'the fixture lists its runs out of alphabetical order');
   for (const run of dataset.runs) assert.ok(run.capital !== null && run.capital > 0 && run.capitalSource.length > 0);
   assert.deepEqual(dataset.sectors, [...local.store.catalog.sectors]);
   assert.ok(dataset.tags.length > 0 && dataset.dayCount === local.store.catalog.days.length);

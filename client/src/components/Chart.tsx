@@ -7,6 +7,9 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode, type RefObject } from 'react';
 import { inOwnTask } from '../main-thread-tasks.js';
 import uPlot from 'uplot';
+
+/** Charts shorter than this space their y ticks closer. */
+const SHORT_CHART_PX = 140;
 import 'uplot/dist/uPlot.min.css';
 import { dollars, dollarsCompact } from '../format.js';
 import { markDrawn } from '../perf.js';
@@ -149,6 +152,9 @@ function makeOptions(props: ChartProps, width: number, lines: ChartLine[], hooks
       {
         stroke: axis,
         size: Y_AXIS_WIDTH,
+        // A short chart still labels more than one value (uPlot's default 30 px between ticks
+        // leaves a 120 px chart's axis with a lone "0").
+        ...(props.height < SHORT_CHART_PX ? { space: 18 } : {}),
         grid: { stroke: grid },
         ticks: { stroke: tick },
         values: (_u, splits) => splits.map((v) => yFormat(v)),

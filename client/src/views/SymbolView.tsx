@@ -160,6 +160,18 @@ function drawMarkers(u: uPlot, time: TradingTime, trades: ColumnTable | undefine
   ctx.restore();
 }
 
+/**
+ * The position axis: from 0 (or a round number below it) to a round number above, so that the
+ * axis labels its extremes on a short chart instead of a lone "0"; a flat zero position gets ±1.
+ */
+function positionRange(_u: uPlot, min: number, max: number): [number, number] {
+  const extent = Math.max(Math.abs(min), Math.abs(max));
+  if (!(extent > 0)) return [-1, 1];
+  const step = 10 ** Math.floor(Math.log10(extent));
+  const round = Math.ceil(extent / step) * step;
+  return [min < 0 ? -round : 0, max > 0 ? round : 0];
+}
+
 export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetSchema }) {
   const theme = useTheme();
   const time = tradingTimeOf(dataset);
@@ -233,11 +245,11 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
 
   const columns = useMemo((): TableColumn[] => {
     const cols: TableColumn[] = [
-      { key: 'entry', label: `Entry (${zoneLabel()})`, width: 116, cell: (r) => dateTimeShort(num(r.table, 'entry_ts', r.i)) },
+      { key: 'entry', label: `Entry (${zoneLabel()})`, width: 130, cell: (r) => dateTimeShort(num(r.table, 'entry_ts', r.i)) },
       { key: 'side', label: 'Side', width: 48, cell: (r) => <span className={`side side-${str(r.table, 'side', r.i)}`}>{str(r.table, 'side', r.i)}</span> },
-      { key: 'pnl', label: 'P&L', width: 92, align: 'right', cell: (r) => <span className={tone(num(r.table, 'pnl', r.i))}>{pnl(num(r.table, 'pnl', r.i))}</span> },
+      { key: 'pnl', label: 'P&L', width: 80, align: 'right', cell: (r) => <span className={tone(num(r.table, 'pnl', r.i))}>{pnl(num(r.table, 'pnl', r.i))}</span> },
       { key: 'ret', label: 'Return', width: 66, align: 'right', cell: (r) => <span className={tone(num(r.table, 'ret', r.i))}>{percent(num(r.table, 'ret', r.i), { signed: true })}</span> },
-      { key: 'held', label: 'Held', width: 54, align: 'right', cell: (r) => duration(num(r.table, 'holding_ms', r.i)) },
+      { key: 'held', label: 'Held', width: 74, align: 'right', cell: (r) => duration(num(r.table, 'holding_ms', r.i)) },
     ];
     if (multiRun) cols.splice(1, 0, { key: 'run', label: 'Run', width: 44, cell: (r) => runLabel(dataset, str(r.table, 'run_id', r.i)) });
     return cols;
@@ -270,7 +282,7 @@ export function SymbolView({ route, dataset }: { route: Route; dataset: DatasetS
             <TimeChart testId="price-chart" {...chart} data={priceData} height={300} yFormat={(v) => price(v)} valueFormat={price} overlay={overlay} overlayKey={overlay} />
           </Card>
           <Card title="Position" aside={<span className="hint">shares held{multiRun ? ', per run' : ''}</span>}>
-            <TimeChart testId="position-chart" {...chart} data={positionData} height={120} yFormat={(v) => compactCount(v)} valueFormat={signedCount} />
+            <TimeChart testId="position-chart" {...chart} data={positionData} height={120} yFormat={(v) => compactCount(v)} valueFormat={signedCount} yRange={positionRange} />
           </Card>
           <Card title="Cumulative P&L" aside={<span className="hint">from the start of the range</span>}>
             <TimeChart testId="symbol-pnl-chart" {...chart} data={pnlData} height={150} yFormat={dollarsCompact} />
