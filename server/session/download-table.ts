@@ -30,18 +30,20 @@ export function arrowColumns(batches: readonly Uint8Array[]): ArrowColumns {
 }
 
 function columnOf(name: string, type: DataType, vector: Vector): Omit<ArrowColumn, 'name'> {
-  const value = (row: number): unknown => vector.get(row);
-  const appendOr = (appender: DuckDBAppender, v: unknown, append: () => void) => (v === null || v === undefined ? appender.appendNull() : append());
-  if (DataType.isFloat(type)) {
-    return { sqlType: 'DOUBLE', typeId: DuckDBTypeId.DOUBLE, append: (a, row) => { const v = value(row) as number | null; appendOr(a, v, () => (Number.isNaN(v) ? a.appendNull() : a.appendDouble(v!))); } };
-  }
-  if (DataType.isInt(type)) {
-    if (type.bitWidth <= 32) return { sqlType: 'INTEGER', typeId: DuckDBTypeId.INTEGER, append: (a, row) => { const v = value(row) as number | null; appendOr(a, v, () => a.appendInteger(v!)); } };
-    return { sqlType: 'BIGINT', typeId: DuckDBTypeId.BIGINT, append: (a, row) => { const v = value(row) as bigint | number | null; appendOr(a, v, () => a.appendBigInt(BigInt(v!))); } };
-  }
-  if (DataType.isBool(type)) return { sqlType: 'BOOLEAN', typeId: DuckDBTypeId.BOOLEAN, append: (a, row) => { const v = value(row) as boolean | null; appendOr(a, v, () => a.appendBoolean(v!)); } };
+  /** Appends row `row`'s value with `append`, or NULL when it has none (NaN counts as none). */
+  const appender =
+    <T>(append: (a: DuckDBAppender, value: T) => void) =>
+    (a: DuckDBAppender, row: number): void => {
+      const value = vector.get(row) as T | null | undefined;
+      if (value === null || value === undefined || (typeof value === 'number' && Number.isNaN(value))) a.appendNull();
+      else append(a, value);
+    };
+  if (DataType.isFloat(type)) return { sqlType: 'DOUBLE', typeId: DuckDBTypeId.DOUBLE, append: appender<number>((a, v) => a.appendDouble(v)) };
+  if (DataType.isInt(type) && type.bitWidth <= 32) return { sqlType: 'INTEGER', typeId: DuckDBTypeId.INTEGER, append: appender<number>((a, v) => a.appendInteger(v)) };
+  if (DataType.isInt(type)) return { sqlType: 'BIGINT', typeId: DuckDBTypeId.BIGINT, append: appender<bigint | number>((a, v) => a.appendBigInt(BigInt(v))) };
+  if (DataType.isBool(type)) return { sqlType: 'BOOLEAN', typeId: DuckDBTypeId.BOOLEAN, append: appender<boolean>((a, v) => a.appendBoolean(v)) };
   if (DataType.isUtf8(type) || DataType.isDictionary(type)) {
-    return { sqlType: 'VARCHAR', typeId: DuckDBTypeId.VARCHAR, append: (a, row) => { const v = value(row); appendOr(a, v, () => a.appendVarchar(String(v))); } };
+    return { sqlType: 'VARCHAR', typeId: DuckDBTypeId.VARCHAR, append: appender<unknown>((a, v) => a.appendVarchar(String(v))) };
   }
   throw new Error(`download: column "${name}" has Arrow type ${String(type)}, which a downloaded file cannot hold yet`);
 }

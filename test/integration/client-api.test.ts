@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { tableFromIPC } from 'apache-arrow';
 import { TickscopeClient, TickscopeError } from '../../client/api/index.js';
 import type { ControlServer } from '../../server/control/app.js';
-import { startTestServer } from '../support/control-server.js';
+import { eventually, startTestServer } from '../support/control-server.js';
 import { SessionClient, createSession, rowsOf } from '../support/session-client.js';
 
 let server: ControlServer;
@@ -88,6 +88,8 @@ test('reconnect: the session deleted under the client is replaced by a new one o
     const first = client.sessionId;
     const before = await client.query('summary', {});
     await client.api.deleteSession(first);
+    // Once it has ended (a deleted session drains first: answers already asked still come).
+    assert.ok(await eventually(async () => (await client.api.listSessions()).find((s) => s.id === first)?.status === 'terminated', 10_000));
     const after = await client.query('summary', {});
     assert.notEqual(client.sessionId, first, 'a new session');
     assert.deepEqual(after.table.toArray().map((r) => r.total_pnl), before.table.toArray().map((r) => r.total_pnl));
