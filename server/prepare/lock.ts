@@ -7,6 +7,7 @@
 
 import { hostname } from 'node:os';
 import { open, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { pidAlive } from '../os/processes.js';
 
 export interface LockHolder {
   pid: number;
@@ -23,15 +24,6 @@ export interface HeldLock {
 const HEARTBEAT_MS = 5_000;
 /** A lock not refreshed for this long is stale even if its pid looks alive (pid reuse, other host). */
 export const STALE_MS = 60_000;
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export async function readHolder(lockPath: string): Promise<LockHolder | null> {
   try {

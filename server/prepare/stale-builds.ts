@@ -19,7 +19,8 @@
 import { readdir, rename, rm, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
-import { isStale, pidAlive } from './lock.js';
+import { pidAlive } from '../os/processes.js';
+import { isStale } from './lock.js';
 
 /** `<fingerprint>.duckdb.tmp-<pid>-<random>` (`<fingerprint>.delta.duckdb...` for a delta of added
  * runs, add-runs.ts), optionally `.wal`: a build's store or its spill folder. */
@@ -92,9 +93,7 @@ export async function sweepStaleBuilds(storeDir: string, spillDirs: readonly str
 }
 
 function alive(pid: string): boolean {
-  const n = Number(pid);
-  // pid 0 or a huge number is no process of ours: kill(0, 0) would probe our own process group.
-  return Number.isSafeInteger(n) && n > 0 && pidAlive(n);
+  return pidAlive(Number(pid));
 }
 
 async function listOrEmpty(dir: string, report: SweepReport): Promise<string[]> {

@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { RecordBatchReader, RecordBatchStreamWriter } from 'apache-arrow';
 import { DOWNLOADABLE_QUERIES, type DownloadFormat } from '../../shared/constants.js';
 import type { QueryRequest } from '../../shared/messages.js';
+import { pidAlive } from '../os/processes.js';
 import { BadParamsError } from './queries/errors.js';
 import { planExport } from './queries/export.js';
 import { planRequest } from './queries/index.js';
@@ -41,6 +42,8 @@ export interface DownloadFile {
 }
 
 const FOLDER_PREFIX = 'tickscope-download-';
+/** A download folder, named after its process: tickscope-download-<pid>-<random>. */
+const FOLDER_OF_PROCESS = new RegExp(`^${FOLDER_PREFIX}(\\d+)-`);
 
 /**
  * Removes the download folders of session processes that are gone (killed while writing or
@@ -49,18 +52,9 @@ const FOLDER_PREFIX = 'tickscope-download-';
 export async function removeStaleDownloads(): Promise<void> {
   const dir = tmpdir();
   for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const pid = Number(/^tickscope-download-(\d+)-/.exec(name)?.[1]);
-    if (!Number.isInteger(pid) || pid === process.pid || processAlive(pid)) continue;
+    const pid = Number(FOLDER_OF_PROCESS.exec(name)?.[1]);
+    if (Number.isNaN(pid) || pid === process.pid || pidAlive(pid)) continue;
     await rm(path.join(dir, name), { recursive: true, force: true });
-  }
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -107,18 +107,7 @@ export class QueryRunner {
     return { open: this.open, idle: this.idle.length, waiting: this.waiters.length, chunksPulled: this.chunksPulled, lookupHits: this.lookupHits };
   }
 
-  async run(options: RunQueryOptions): Promise<QueryOutcome> {
-    // From before it waits for a connection to after it has sent its last batch, a request counts
-    // as in flight: a session streaming to a slow reader is not idle.
-    await this.activity?.enter();
-    try {
-      return await this.runEntered(options);
-    } finally {
-      this.activity?.leave();
-    }
-  }
-
-  private async runEntered({ planner, signal, onBatch, onProgress, batchRows = DEFAULT_BATCH_ROWS }: RunQueryOptions): Promise<QueryOutcome> {
+  async run({ planner, signal, onBatch, onProgress, batchRows = DEFAULT_BATCH_ROWS }: RunQueryOptions): Promise<QueryOutcome> {
     return this.onConnection(signal, async (connection, lookup) => {
       const started = performance.now();
       const plan = await planner(lookup);
@@ -142,65 +131,70 @@ export class QueryRunner {
   /**
    * Writes a planned answer to a file (download.ts): CSV (with a header) or Parquet by DuckDB's
    * COPY. An answer of one SQL statement is copied straight from it; one computed in the session
-   * (or of several statements) is streamed as Arrow first (`arrow` collects it) and copied from a
-   * temporary table. Times sent as epoch ms (`ts`, `*_ts`) are written as timestamps; a total
+   * (or of several statements) is streamed as Arrow first and copied from a temporary table
+   * appended from it (download-table.ts). Times sent as epoch ms (`ts`, `*_ts`) are written as timestamps; a total
    * column is left out.
    */
   async copyToFile(options: { planner: Planner; signal: AbortSignal; path: string; format: 'csv' | 'parquet' }): Promise<FileOutcome> {
+    return this.onConnection(options.signal, async (connection, lookup) => {
+      const plan = await options.planner(lookup);
+      const [only, ...more] = plan.statements;
+      const target = `TO ${sqlString(options.path)} (FORMAT ${options.format === 'csv' ? 'csv, HEADER' : 'parquet'})`;
+      if (only && more.length === 0 && !only.compute) {
+        // The result's columns: a prepared statement knows them only once its parameters' types are.
+        const shape = await this.prepare(connection, `SELECT * FROM (${only.sql}) LIMIT 0`);
+        shape.bind(only.params);
+        const empty = await shape.run();
+        const columns = empty.columnNames().map((name, i) => ({ name, typeId: empty.columnTypes()[i]!.typeId }));
+        const copy = await connection.prepare(`COPY (SELECT ${fileColumns(columns, only.totalColumn)} FROM (${only.sql})) ${target}`);
+        try {
+          copy.bind(only.params);
+          const rows = Number((await copy.runAndReadAll()).getRows()[0]?.[0] ?? 0);
+          return { rows, source: plan.source, notes: plan.notes };
+        } finally {
+          copy.destroySync();
+        }
+      }
+      const batches: Uint8Array[] = [];
+      await this.streamPlan(connection, plan, options.signal, { onBatch: async (ipc) => void batches.push(ipc), batchRows: DEFAULT_BATCH_ROWS });
+      const table = arrowColumns(batches);
+      const name = `download_${++this.downloads}`;
+      await connection.run(`CREATE TEMP TABLE ${name} (${table.columns.map((c) => `${sqlIdent(c.name)} ${c.sqlType}`).join(', ')})`);
+      try {
+        const appender = await connection.createAppender(name, 'main', 'temp');
+        try {
+          for (let row = 0; row < table.rows; row++) {
+            for (const column of table.columns) column.append(appender, row);
+            appender.endRow();
+          }
+          appender.flushSync();
+        } finally {
+          appender.closeSync();
+        }
+        await connection.run(`COPY (SELECT ${fileColumns(table.columns)} FROM temp.${name}) ${target}`);
+        return { rows: table.rows, source: plan.source, notes: plan.notes };
+      } finally {
+        await connection.run(`DROP TABLE IF EXISTS temp.${name}`);
+      }
+    });
+  }
+
+  /**
+   * Runs `fn` on a connection of its own: a cancel interrupts its DuckDB work, the planner's
+   * look-ups (`lookup`, cached per session) included. From before it waits for a connection to
+   * after `fn` has sent its last batch, the request counts as in flight (`activity`): a session
+   * streaming to a slow reader is not idle.
+   */
+  private async onConnection<T>(signal: AbortSignal, fn: (connection: DuckDBConnection, lookup: Lookup) => Promise<T>): Promise<T> {
     await this.activity?.enter();
     try {
-      return await this.onConnection(options.signal, async (connection, lookup) => {
-        const plan = await options.planner(lookup);
-        const [only, ...more] = plan.statements;
-        const target = `TO ${sqlString(options.path)} (FORMAT ${options.format === 'csv' ? 'csv, HEADER' : 'parquet'})`;
-        if (only && more.length === 0 && !only.compute) {
-          // The result's columns: a prepared statement knows them only once its parameters' types are.
-          const shape = await this.prepare(connection, `SELECT * FROM (${only.sql}) LIMIT 0`);
-          shape.bind(only.params);
-          const empty = await shape.run();
-          const columns = empty.columnNames().map((name, i) => ({ name, typeId: empty.columnTypes()[i]!.typeId }));
-          const copy = await connection.prepare(`COPY (SELECT ${fileColumns(columns, only.totalColumn)} FROM (${only.sql})) ${target}`);
-          try {
-            copy.bind(only.params);
-            const rows = Number((await copy.runAndReadAll()).getRows()[0]?.[0] ?? 0);
-            return { rows, source: plan.source, notes: plan.notes };
-          } finally {
-            copy.destroySync();
-          }
-        }
-        const batches: Uint8Array[] = [];
-        await this.streamPlan(connection, plan, options.signal, { onBatch: async (ipc) => void batches.push(ipc), batchRows: DEFAULT_BATCH_ROWS });
-        const table = arrowColumns(batches);
-        const name = `download_${++this.downloads}`;
-        await connection.run(`CREATE TEMP TABLE ${name} (${table.columns.map((c) => `${sqlIdent(c.name)} ${c.sqlType}`).join(', ')})`);
-        try {
-          const appender = await connection.createAppender(name, 'main', 'temp');
-          try {
-            for (let row = 0; row < table.rows; row++) {
-              for (const column of table.columns) column.append(appender, row);
-              appender.endRow();
-            }
-            appender.flushSync();
-          } finally {
-            appender.closeSync();
-          }
-          const columns = table.columns.map((c) => ({ name: c.name, typeId: c.typeId }));
-          await connection.run(`COPY (SELECT ${fileColumns(columns)} FROM temp.${name}) ${target}`);
-          return { rows: table.rows, source: plan.source, notes: plan.notes };
-        } finally {
-          await connection.run(`DROP TABLE IF EXISTS temp.${name}`);
-        }
-      });
+      return await this.onConnectionEntered(signal, fn);
     } finally {
       this.activity?.leave();
     }
   }
 
-  /**
-   * Runs `fn` on a connection of its own: a cancel interrupts its DuckDB work, the planner's
-   * look-ups (`lookup`, cached per session) included.
-   */
-  private async onConnection<T>(signal: AbortSignal, fn: (connection: DuckDBConnection, lookup: Lookup) => Promise<T>): Promise<T> {
+  private async onConnectionEntered<T>(signal: AbortSignal, fn: (connection: DuckDBConnection, lookup: Lookup) => Promise<T>): Promise<T> {
     const connection = await this.acquire(signal);
     const interrupt = () => connection.interrupt();
     signal.addEventListener('abort', interrupt, { once: true });

@@ -55,6 +55,9 @@ export interface SessionContext {
   limits?: Partial<SocketLimits>;
 }
 
+/** Told a streaming answer's running counts (SocketHandler.progressOf). */
+type ReportProgress = (counts: { rows: number; batches: number; bytes: number }) => void;
+
 export class SocketHandler {
   // Superseding a request is the client's job (it sends `cancel`): only the client knows whether
   // an answer still has a view waiting for it, e.g. when one request serves two views.
@@ -120,22 +123,16 @@ export class SocketHandler {
   private async execute(request: QueryRequest): Promise<void> {
     const controller = new AbortController();
     this.inFlight.set(request.id, { controller });
-    const started = performance.now();
-    let lastProgress = started;
+    const progress = this.progressOf(request.id);
     try {
-      if (request.download) return await this.download(request, controller.signal, started);
+      if (request.download) return await this.download(request, controller.signal, progress);
       const planner = planRequest(request, this.context.catalog);
       const outcome = await this.context.runner.run({
         planner,
         signal: controller.signal,
         batchRows: this.limits.batchRows,
         onBatch: (ipc, batchIndex) => this.sendBatch(request.id, batchIndex, ipc, controller.signal),
-        onProgress: ({ rows, batches, bytes }) => {
-          const now = performance.now();
-          if (now - lastProgress < PROGRESS_INTERVAL_MS) return;
-          lastProgress = now;
-          this.send({ type: 'progress', id: request.id, rows, batches, bytes, elapsedMs: now - started });
-        },
+        onProgress: progress,
       });
       this.context.stats.queriesServed++;
       this.send({ type: 'done', id: request.id, ...outcome });
@@ -156,23 +153,33 @@ export class SocketHandler {
     }
   }
 
+  /**
+   * Reports a streaming answer's counts as `progress` messages, at most one per
+   * PROGRESS_INTERVAL_MS, with the time since the request started.
+   */
+  private progressOf(id: number): ReportProgress {
+    const started = performance.now();
+    let last = started;
+    return ({ rows, batches, bytes }) => {
+      const now = performance.now();
+      if (now - last < PROGRESS_INTERVAL_MS) return;
+      last = now;
+      this.send({ type: 'progress', id, rows, batches, bytes, elapsedMs: now - started });
+    };
+  }
+
   /** A request's answer as a file (download.ts): written, then its bytes in data frames. */
-  private async download(request: QueryRequest, signal: AbortSignal, started: number): Promise<void> {
+  private async download(request: QueryRequest, signal: AbortSignal, progress: ReportProgress): Promise<void> {
     const { catalog, runner, dataset } = this.context;
     const file = await writeDownload(request, { datasetId: dataset.id, catalog, runner }, signal);
     try {
       const sendStarted = performance.now();
       let bytes = 0;
       let batches = 0;
-      let lastProgress = sendStarted;
       for await (const chunk of createReadStream(file.path, { highWaterMark: DOWNLOAD_CHUNK_BYTES }) as AsyncIterable<Buffer>) {
         await this.sendBatch(request.id, batches++, chunk, signal);
         bytes += chunk.byteLength;
-        const now = performance.now();
-        if (now - lastProgress >= PROGRESS_INTERVAL_MS) {
-          lastProgress = now;
-          this.send({ type: 'progress', id: request.id, rows: file.rows, batches, bytes, elapsedMs: now - started });
-        }
+        progress({ rows: file.rows, batches, bytes });
       }
       // Removed before done: a client that ends the session on done leaves nothing behind.
       await file.remove();
