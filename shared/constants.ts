@@ -111,7 +111,7 @@ export const HEATMAP_COLUMNS = ['run_id', 'year', 'month', 'ret', 'pnl', 'days']
 export const ROLLING_COLUMNS = ['run_id', 'day', 'ret', 'sharpe', 'volatility', 'beta'] as const;
 /** Arrow columns of a `scatter` answer: one row per trade drawn (entry and exit let a click open it). */
 export const SCATTER_COLUMNS = ['run_id', 'trade_id', 'symbol', 'entry_ts', 'exit_ts', 'mae', 'mfe', 'ret', 'pnl'] as const;
-/** Most trades a `scatter` answer draws; more in scope are sampled uniformly by entry order (queries/scatter.ts). */
+/** Most trades a `scatter` answer draws; more in scope are sampled uniformly by a fixed key per trade (queries/scatter.ts). */
 export const MAX_SCATTER_POINTS = 20_000;
 /** Drawdown episodes (docs/metrics.md): per run, the deepest first; time columns are days. */
 export const EPISODE_COLUMNS = [

@@ -17,7 +17,8 @@
 // trade list's order by a sort of one integer, and the ranks are put beside the trade list by
 // position (POSITIONAL JOIN): 3 s and 0.6GB on the same trades, the same table.
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { BAR_MEASURES as M, CLUSTERED_TRADE_SORTS, POSITION_LOOKBACK_DAYS, RANKED_TRADE_COLUMNS, StoreTable, TRADE_BOUND_FIELDS, tradeListSortedBy, tradeRankColumn } from '../store/format.js';
+import { MAX_SCATTER_POINTS } from '../../shared/constants.js';
+import { BAR_MEASURES as M, CLUSTERED_TRADE_SORTS, POSITION_LOOKBACK_DAYS, RANKED_TRADE_COLUMNS, StoreTable, TRADE_BOUND_FIELDS, tradeListSortedBy, tradeRankColumn, tradeSampleKeySql } from '../store/format.js';
 import { runTracked, type Progress } from './progress.js';
 
 export interface RollupDefinition {
@@ -41,7 +42,7 @@ const TRADE_LIST_COLUMNS = `
   t.entry_ts, t.exit_ts, coalesce(t.exit_ts, t.entry_ts) AS close_ts,
   t.qty, t.entry_price, t.exit_price, t.fees, t.pnl, t.ret, t.bars_held,
   (epoch_ms(t.exit_ts) - epoch_ms(t.entry_ts))::DOUBLE AS holding_ms,
-  t.mae, t.mfe, t.tag`;
+  t.mae, t.mfe, t.tag, ${tradeSampleKeySql('t.run_id', 't.trade_id')} AS sample_key`;
 
 /** trade_list without its ranks, in its order (run_id, close_ts, trade_id). */
 const TRADE_LIST_BASE = 'temp.main._trade_list_base';
@@ -181,6 +182,10 @@ export const ROLLUPS: readonly RollupDefinition[] = [
       SELECT b.*,
         ${TRADE_RANKS}
       FROM ${TRADE_LIST_BASE} b ${RANKED_TRADE_COLUMNS.map((c) => `POSITIONAL JOIN ${rankTable(c)} r_${c}`).join(' ')}`,
+  },
+  {
+    table: StoreTable.tradeSample,
+    select: `SELECT * FROM ${StoreTable.tradeList} ORDER BY sample_key, run_id, trade_id LIMIT ${MAX_SCATTER_POINTS}`,
   },
   ...CLUSTERED_TRADE_SORTS.map((column) => ({
     table: tradeListSortedBy(column),

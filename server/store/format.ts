@@ -2,7 +2,7 @@
 // session processes (which open it READ_ONLY, many at once). Bump STORE_FORMAT_VERSION whenever
 // a table, column or meaning below changes; a store of another version is rebuilt, never read.
 
-export const STORE_FORMAT_VERSION = 10;
+export const STORE_FORMAT_VERSION = 11;
 
 /** Name of the single-row-per-key metadata table: (key VARCHAR PRIMARY KEY, value VARCHAR). */
 export const META_TABLE = 'meta';
@@ -121,11 +121,16 @@ export function exchangeTimeSql(ts: string, zone: string): string {
  *     has the symbol that day); NULL on the first day.
  * - trade_list(run_id, trade_id, symbol, sector, side, entry_ts, exit_ts, close_ts, qty,
  *              entry_price, exit_price, fees, pnl, ret, bars_held, holding_ms, mae, mfe, tag,
- *              rk_<c> for every c of RANKED_TRADE_COLUMNS)          sorted (run_id, close_ts)
+ *              sample_key, rk_<c> for every c of RANKED_TRADE_COLUMNS)   sorted (run_id, close_ts)
  *     close_ts = coalesce(exit_ts, entry_ts): a trade belongs to a time range by its close.
  *     holding_ms = exit_ts - entry_ts in milliseconds. rk_<c> is the trade's 0-based rank over
  *     the whole table by (c NULLS LAST, run_id, trade_id): a window of any sort order at any
  *     offset is then found from a histogram of ranks and one small sort (queries/trades.ts).
+ *     sample_key (UBIGINT, since format 11) is tradeSampleKeySql: a fixed pseudo-random number per
+ *     trade, the order in which the scatter samples trades (queries/scatter.ts).
+ * - trade_sample: trade_list's rows with the MAX_SCATTER_POINTS smallest sample_key    sorted (sample_key)
+ *     the scatter of every trade (queries/scatter.ts) reads these instead of all of trade_list.
+ *     Since format 11.
  * - trade_list_by_<c> for c in CLUSTERED_TRADE_SORTS (pnl, ret)  trade_list again, sorted (rk_<c>)
  *     a window of the trade list sorted by c reads contiguous rows (zonemaps prune to the window)
  *     instead of one row in each of a hundred vectors of every column: the sorts analysts use to
@@ -174,6 +179,7 @@ export const StoreTable = {
   symbolTotal: 'symbol_total',
   marketDay: 'market_day',
   tradeList: 'trade_list',
+  tradeSample: 'trade_sample',
   tradeDay: 'trade_day',
   barsByTime: 'bars_by_time',
   tradeTags: 'trade_tags',
@@ -210,6 +216,15 @@ export const CLUSTERED_TRADE_SORTS = ['pnl', 'ret'] as const satisfies readonly 
 /** The trade_list copy clustered by `column`'s rank, or trade_list itself for other columns. */
 export function tradeListSortedBy(column: RankedTradeColumn): string {
   return (CLUSTERED_TRADE_SORTS as readonly string[]).includes(column) ? `${StoreTable.tradeList}_by_${column}` : StoreTable.tradeList;
+}
+
+/**
+ * A trade's sample key: the first 8 bytes of md5("<run_id>#<trade_id>") read little-endian, a
+ * number uniform over the UBIGINT range, fixed per trade, and computable outside DuckDB (the tests'
+ * reference does it with node:crypto).
+ */
+export function tradeSampleKeySql(runId: string, tradeId: string): string {
+  return `md5_number_upper(${runId} || '#' || ${tradeId}::VARCHAR)`;
 }
 
 /** Trade fields whose bounds trade_day keeps (the fields a histogram can bin). */

@@ -93,6 +93,8 @@ export const SEGMENT_TABLE_RULES: Record<string, SegmentTableRule> = {
   [StoreTable.marketDay]: 'newest',
   // Its ranks compare within a segment only (see above).
   [StoreTable.tradeList]: 'runs',
+  // Each segment's smallest sample keys: the union holds the dataset's (queries/scatter.ts).
+  [StoreTable.tradeSample]: 'runs',
   ...CLUSTERED_COPIES,
   [StoreTable.tradeDay]: 'runs',
   [StoreTable.barsByTime]: 'runs',

@@ -1,9 +1,10 @@
 // The scatter and the close hour and weekday filters against a plain-JS computation over the tiny
 // fixture's raw trades (test/support/reference.ts): the points are exactly the trades in scope, in
-// entry order, sampled exactly when capped; an hour or weekday filter selects exactly the trades
+// entry order, sampled by their md5 keys when capped; an hour or weekday filter selects exactly the trades
 // closing then, and exactly the trades the hour and weekday breakdowns count in that bar.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { tableFromIPC } from 'apache-arrow';
@@ -75,6 +76,10 @@ function checkPoints(rows: Record<string, unknown>[], want: Trade[], what: strin
 
 const BAR = 5 * 60_000;
 
+/** A trade's sample key as docs/metrics.md defines it: md5("<run>#<id>"), first 8 bytes little-endian. */
+const sampleKey = (t: Trade) => createHash('md5').update(`${t.run}#${t.id}`).digest().readBigUInt64LE(0);
+const compareKeys = (a: bigint, b: bigint) => (a < b ? -1 : a > b ? 1 : 0);
+
 test('the tiny fixture has trades at several close hours and weekdays', () => {
   assert.ok(new Set(raw.trades.map((t) => exchangeHour(t.close))).size >= 3);
   assert.ok(new Set(raw.trades.map((t) => utcWeekday(t.close))).size >= 3);
@@ -108,17 +113,17 @@ test('scatter: the points are the trades in scope, in entry order, with their MA
   assert.ok(tradesOf({ hours: [3] }).length === 0, 'the fixture has no trade closing at 03:00 exchange time');
 });
 
-test('scatter above its cap: exactly cap trades, evenly spaced in entry order, and the note says so', async () => {
+test('scatter above its cap: exactly the cap trades with the smallest sample keys, in entry order, and the note says so', async () => {
   const cases: [string, CloseScope, number][] = [
-    ['every trade (ranks are positions)', {}, 7],
-    ['one run over a cut range (numbered)', { runs: [raw.runs[1]!], from: days[1]!.first + 37 * BAR, to: days[6]!.last }, 5],
+    ['every trade', {}, 7],
+    ['one run over a cut range', { runs: [raw.runs[1]!], from: days[1]!.first + 37 * BAR, to: days[6]!.last }, 5],
     ['a symbol (base table)', { symbols: [raw.trades[0]!.symbol] }, 2],
     ['a weekday', { weekdays: [utcWeekday(raw.trades[2]!.close)] }, 3],
   ];
   for (const [name, s, cap] of cases) {
     const all = byEntry(tradesOf(s));
     assert.ok(all.length > cap, `${name}: ${all.length} trades, need more than ${cap}`);
-    const want = all.filter((_, i) => (i * cap) % all.length < cap);
+    const want = byEntry([...all].sort((a, b) => compareKeys(sampleKey(a), sampleKey(b)) || (a.run < b.run ? -1 : a.run > b.run ? 1 : 0) || a.id - b.id).slice(0, cap));
     assert.equal(want.length, cap);
     const rows: Record<string, unknown>[] = [];
     const outcome = await session.runner.run({
@@ -131,7 +136,7 @@ test('scatter above its cap: exactly cap trades, evenly spaced in entry order, a
     });
     assert.equal(outcome.total, all.length, name);
     checkPoints(rows, want, name);
-    assert.deepEqual(outcome.notes, [`a uniform sample: ${cap} of ${all.length} trades, evenly spaced in entry order`]);
+    assert.deepEqual(outcome.notes, [`a uniform sample: the ${cap} of ${all.length} trades with the smallest sample keys, in entry order`]);
   }
 });
 

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import type { QueryRequest } from '../../shared/messages.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import type { Statement } from '../../server/session/queries/plan.js';
-import { planScatter } from '../../server/session/queries/scatter.js';
+import { planScatter, sampleKeyBound } from '../../server/session/queries/scatter.js';
+import { tradeSampleKeySql } from '../../server/store/format.js';
 import { closeTimeConditions, hasTradeFilters, resolveScope, tradeConditions } from '../../server/session/queries/scope.js';
 import { Binder } from '../../server/session/queries/sql.js';
 import type { Catalog } from '../../server/session/store.js';
@@ -43,16 +44,47 @@ function assertBound(statement: Statement): void {
 
 const noBars = (sql: string) => assert.doesNotMatch(sql, /\b(bars|bars_by_time|portfolio_bar|sector_bar)\b(?!_)/, sql);
 
-test('scatter of every trade, more than the cap: a filter on the entry rank, no count, no sort', async () => {
-  const { lookups, plan, statement } = await planned({}, { cap: 100 });
-  assert.equal(lookups.length, 0, 'the catalog knows the count of every trade');
+/** Runs a planner whose count look-up answers `count` and whose key look-ups answer `keyed(sql)`. */
+async function plannedAbove(params: object, cap: number, count: bigint, keyed: (sql: string) => [bigint, bigint | null]) {
+  const lookups: string[] = [];
+  const plan = await planScatter(params as never, catalog(), cap)(async (sql) => {
+    lookups.push(sql);
+    return [/max\(sample_key\)/.test(sql) ? keyed(sql) : [count]];
+  });
+  return { lookups, plan, statement: plan.statements[0]! };
+}
+
+test('scatter of every trade, more than the cap: the cap-th smallest key from trade_sample, then the points up to it in entry order', async () => {
+  const { lookups, plan, statement } = await plannedAbove({}, 100, 0n, () => [100n, 123456789n]);
+  assert.equal(lookups.length, 1, 'the catalog knows the count of every trade; one look-up finds the cap-th key');
+  assert.match(lookups[0]!, /^SELECT count\(\*\), max\(sample_key\) FROM \(SELECT sample_key FROM trade_sample WHERE TRUE AND sample_key < \$\w+::UBIGINT ORDER BY sample_key LIMIT 100\)$/);
   assert.equal(plan.total, 1000);
-  assert.match(statement.sql, /FROM trade_list\s+WHERE \(rk_entry_ts \* \$\w+::BIGINT\) % \$\w+::BIGINT < \$\w+::BIGINT ORDER BY rk_entry_ts/);
-  assert.doesNotMatch(statement.sql, /OVER/);
-  assert.deepEqual(Object.values(statement.params), [100n, 1000n, 100n]);
-  assert.match(plan.notes.join(' '), /100 of 1000 trades/);
+  assert.equal(plan.source, 'trade_sample');
+  assert.match(statement.sql, /FROM trade_sample WHERE TRUE AND sample_key <= \$\w+::UBIGINT ORDER BY rk_entry_ts$/);
+  assert.deepEqual(Object.values(statement.params), ['123456789']);
+  assert.doesNotMatch(statement.sql, /OVER|LIMIT/);
+  assert.match(plan.notes.join(' '), /the 100 of 1000 trades with the smallest sample keys/);
   assertBound(statement);
   noBars(statement.sql);
+});
+
+test('scatter above the cap whose key bound lets too few through: the key is looked for again without the bound', async () => {
+  const { lookups, statement } = await plannedAbove({ ...CUT_RANGE }, 100, 1_200_000n, (sql) => (/sample_key </.test(sql) ? [99n, 5n] : [100n, 77n]));
+  assert.equal(lookups.length, 3);
+  assert.match(lookups[0]!, /^SELECT count\(\*\) FROM trade_list WHERE/);
+  assert.match(lookups[1]!, /FROM trade_list WHERE .* AND sample_key < \$\w+::UBIGINT ORDER BY sample_key LIMIT 100\)$/s);
+  assert.doesNotMatch(lookups[2]!, /sample_key </);
+  assert.match(statement.sql, /FROM trade_list WHERE .* AND sample_key <= \$\w+::UBIGINT ORDER BY rk_entry_ts$/s);
+  assert.ok(Object.values(statement.params).includes('77'));
+  assertBound(statement);
+});
+
+test('the key bound: none when it would let nearly every trade through', () => {
+  assert.equal(sampleKeyBound(20_000, 25_000), null);
+  assert.equal(sampleKeyBound(20_000, 25_064), null);
+  const bound = sampleKeyBound(20_000, 2_268_000)!;
+  assert.ok(Math.abs((Number(bound) / 2 ** 64) * 2_268_000 - 25_064) < 1, String(bound));
+  assert.throws(() => planScatter({}, catalog(), 0), /positive integer/);
 });
 
 test('scatter of filtered trades within the cap: every matching trade in entry order, values bound', async () => {
@@ -63,30 +95,23 @@ test('scatter of filtered trades within the cap: every matching trade in entry o
   assert.equal(plan.total, 42);
   assert.deepEqual(plan.notes, []);
   assert.match(statement.sql, /FROM trade_list WHERE .* ORDER BY rk_entry_ts$/s);
-  assert.doesNotMatch(statement.sql, /OVER|%/);
+  assert.doesNotMatch(statement.sql, /OVER|sample_key/);
   for (const value of [RUN, SECTOR, TAG, 'long', '-100', 14n, 1n, 5n]) assert.ok(Object.values(statement.params).includes(value), `${String(value)} is not bound`);
   assertBound(statement);
   noBars(statement.sql);
 });
 
-test('scatter of filtered trades above the cap: numbered in entry order, every (n/cap)-th kept', async () => {
-  const { statement, plan } = await planned({ ...CUT_RANGE }, { cap: 20_000, count: 1_200_000n });
-  // Only the rank is sorted; the sampled trades' columns are read by rank afterwards.
-  assert.match(statement.sql, /numbered AS \(\s*SELECT rk_entry_ts AS rk, row_number\(\) OVER \(ORDER BY rk_entry_ts\) - 1 AS i FROM trade_list WHERE/);
-  assert.match(statement.sql, /sampled AS \(SELECT rk FROM numbered WHERE \(i \* \$\w+::BIGINT\) % \$\w+::BIGINT < \$\w+::BIGINT\)/);
-  assert.match(statement.sql, /FROM trade_list WHERE rk_entry_ts IN \(SELECT rk FROM sampled\) ORDER BY rk_entry_ts$/);
-  assert.ok(Object.values(statement.params).includes(1_200_000n));
-  assert.match(plan.notes.join(' '), /20000 of 1200000 trades, evenly spaced in entry order/);
-  assertBound(statement);
-  noBars(statement.sql);
-});
-
-test('scatter under a symbols filter reads the base trades table in the order of the entry rank', async () => {
-  const { lookups, statement, plan } = await planned({ filters: { symbols: [SYMBOL] } }, { cap: 10, count: 50n });
-  assert.match(lookups[0]!, /FROM trades t LEFT JOIN symbols s/);
+test('scatter under a symbols filter reads the base trades table, its sample keys computed as the store computes them', async () => {
+  const lookups: string[] = [];
+  const plan = await planScatter({ filters: { symbols: [SYMBOL] } } as never, catalog(), 10)(async (sql) => {
+    lookups.push(sql);
+    return [/max\(sample_key\)/.test(sql) ? [10n, 42n] : [50n]];
+  });
+  const statement = plan.statements[0]!;
+  assert.match(lookups[0]!, /FROM \(SELECT t\.run_id.*FROM trades t LEFT JOIN symbols s/s);
   assert.equal(plan.source, 'trades');
-  assert.match(statement.sql, /ORDER BY entry_ts ASC NULLS LAST, run_id ASC, trade_id ASC\) - 1 AS i/);
-  assert.match(statement.sql, /WHERE \(i \* \$\w+::BIGINT\) % \$\w+::BIGINT < \$\w+::BIGINT ORDER BY i$/);
+  assert.ok(statement.sql.includes(`${tradeSampleKeySql('t.run_id', 't.trade_id')} AS sample_key`), statement.sql);
+  assert.match(statement.sql, /AND sample_key <= \$\w+::UBIGINT ORDER BY entry_ts ASC NULLS LAST, run_id ASC, trade_id ASC$/);
   assertBound(statement);
   noBars(statement.sql);
 });

@@ -13,7 +13,8 @@ async function planned(planner: ReturnType<typeof planTrades>, count: bigint) {
   const lookups: string[] = [];
   const plan = await planner(async (sql) => {
     lookups.push(sql);
-    return [[count]];
+    // A scatter's key look-up: all of its cap (100) keys found, the largest 5.
+    return /max\(sample_key\)/.test(sql) ? [[100n, 5n]] : [[count]];
   });
   return { lookups, plan, sql: plan.statements.map((s) => s.sql).join('\n') };
 }
@@ -34,9 +35,11 @@ test('a filtered window sorts the matching trades the same way', async () => {
   assert.doesNotMatch(sql, /rk_/);
 });
 
-test('a scatter sample numbers the trades by entry order, not by rank', async () => {
+test('a scatter sample takes the smallest sample keys and sorts by entry order, not by rank', async () => {
   const every = await planned(planScatter({}, catalog, 100), 1000n);
-  assert.match(every.sql, /row_number\(\) OVER \(ORDER BY entry_ts ASC NULLS LAST, run_id ASC, trade_id ASC\)/);
+  // The union of the segments' trade_sample holds the dataset's smallest keys.
+  assert.match(every.lookups[0]!, /FROM trade_sample WHERE TRUE AND sample_key < \$\w+::UBIGINT ORDER BY sample_key LIMIT 100\)$/);
+  assert.match(every.sql, /FROM trade_sample WHERE TRUE AND sample_key <= \$\w+::UBIGINT ORDER BY entry_ts ASC NULLS LAST, run_id ASC, trade_id ASC$/);
   assert.doesNotMatch(every.sql, /rk_/);
   assert.equal(every.plan.total, 1000);
   const few = await planned(planScatter({ runs: ['b'] }, catalog, 100), 12n);

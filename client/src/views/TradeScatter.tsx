@@ -1,7 +1,7 @@
 // The chart traders place stops with: each trade in scope a point, its maximum adverse excursion
 // (or, toggled, its maximum favorable excursion) across, its final return up; a click opens the
 // trade in its symbol's view, as a row of the trade list does. Past the server's cap the points are
-// an even sample in entry order, and the card says how many of how many.
+// a uniform sample, and the card says how many of how many.
 import { useMemo, useState } from 'react';
 import { Card } from '../components/Card.js';
 import { Scatter } from '../components/Scatter.js';
@@ -56,7 +56,7 @@ export function TradeScatter({ route, dataset, enabled }: { route: Route; datase
   };
 
   const counted =
-    total === null ? '' : total > shown ? `${count(shown)} of ${compactCount(total)} trades, an even sample in entry order` : `${count(total)} trades`;
+    total === null ? '' : total > shown ? `${count(shown)} of ${compactCount(total)} trades, a uniform sample` : `${count(total)} trades`;
   const filtered = hasTradeFilters(route) ? 'filtered ' : '';
   const placeholder = state.error ? `Could not load: ${state.error}` : t ? `No ${filtered}trades closed in this range.` : 'Loading…';
   return (

@@ -32,6 +32,12 @@ export class Binder {
     return `${this.bind(BigInt(Math.trunc(value)))}::BIGINT`;
   }
 
+  /** A UBIGINT parameter (0 .. 2^64 - 1), bound as its decimal text: a JS bigint binds as BIGINT. */
+  unsigned(value: bigint): string {
+    if (value < 0n || value >= 1n << 64n) throw new RangeError(`a UBIGINT parameter must be in [0, 2^64), not ${value}`);
+    return `${this.bind(String(value))}::UBIGINT`;
+  }
+
   /** A TIMESTAMP from epoch milliseconds (bound as epoch microseconds). */
   timestampMs(ms: number): string {
     return `make_timestamp(${this.bind(BigInt(Math.round(ms * 1000)))}::BIGINT)`;

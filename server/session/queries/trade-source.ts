@@ -6,7 +6,7 @@
 // measure is a sum of them:
 //   run_id, sector, side, [symbol], day, hour, trades, wins, pnl_n, gross_profit, gross_loss,
 //   holding_sum, holding_n, bars_held_sum, bars_held_n
-import { StoreTable, exchangeTimeSql, type TradeBoundField } from '../../store/format.js';
+import { StoreTable, exchangeTimeSql, tradeSampleKeySql, type TradeBoundField } from '../../store/format.js';
 import type { Scope } from './scope.js';
 import { tradeConditions, runsCondition } from './scope.js';
 import { and, type Binder } from './sql.js';
@@ -56,7 +56,8 @@ export function tradeFrom(b: Binder, scope: Scope): string {
   if (!scope.symbols) return StoreTable.tradeList;
   return `(SELECT t.run_id, t.trade_id, t.symbol, coalesce(s.sector, 'Unknown') AS sector, t.side, t.entry_ts, t.exit_ts,
       coalesce(t.exit_ts, t.entry_ts) AS close_ts, t.qty, t.entry_price, t.exit_price, t.fees, t.pnl, t.ret, t.bars_held,
-      (epoch_ms(t.exit_ts) - epoch_ms(t.entry_ts))::DOUBLE AS holding_ms, t.mae, t.mfe, t.tag
+      (epoch_ms(t.exit_ts) - epoch_ms(t.entry_ts))::DOUBLE AS holding_ms, t.mae, t.mfe, t.tag,
+      ${tradeSampleKeySql('t.run_id', 't.trade_id')} AS sample_key
     FROM ${StoreTable.trades} t LEFT JOIN ${StoreTable.symbols} s ON s.symbol = t.symbol
     WHERE ${b.in('t.symbol', scope.symbols)})`;
 }

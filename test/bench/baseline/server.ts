@@ -226,12 +226,11 @@ async function answer(query: string, p: Params): Promise<{ rows: unknown[]; tota
         return { rows: await run(sql, q) };
       }
       case 'scatter': {
-        // Every trade in scope, or an even sample of 20,000 in entry order past that.
-        const cap = q.bind(20_000);
-        const sql = `SELECT run_id, trade_id, symbol, entry_ts, exit_ts, mae, mfe, ret, pnl, n AS total FROM (
-            SELECT t.*, row_number() OVER (ORDER BY t.entry_ts NULLS LAST, t.run_id, t.trade_id) - 1 AS i, count(*) OVER () AS n
-            FROM trades t JOIN symbols s USING (symbol) WHERE ${tradesWhere(q, p)})
-          WHERE (i * ${cap}) % n < ${cap} ORDER BY i`;
+        // Every trade in scope, or past 20,000 the 20,000 with the smallest md5 keys, in entry order.
+        const sql = `SELECT run_id, trade_id, symbol, entry_ts, exit_ts, mae, mfe, ret, pnl, total FROM (
+            SELECT t.*, count(*) OVER () AS total FROM trades t JOIN symbols s USING (symbol) WHERE ${tradesWhere(q, p)}
+            ORDER BY md5_number_upper(t.run_id || '#' || t.trade_id::VARCHAR), t.run_id, t.trade_id LIMIT 20000)
+          ORDER BY entry_ts NULLS LAST, run_id, trade_id`;
         const rows = await run(sql, q);
         return { rows, total: Number((rows[0] as { total?: unknown } | undefined)?.total ?? 0) };
       }
