@@ -326,6 +326,40 @@ test('attribution: a symbol without bars in the days before a boundary is held a
   assert.ok(heldSomewhere, `${symbol} is held across the gap in some range (else the case tests nothing)`);
 });
 
+test('attribution: a symbol whose last bar before a boundary in a cut day is more than RECENT_BARS bars before it', async () => {
+  // The tiny fixture with one symbol's bars left out of day 8 from its 31st bar on, in every run: a
+  // boundary at day 8's 41st bar finds its last bar outside the last RECENT_BARS bars, so the
+  // session reads the whole day up to the boundary (the look-up sees a symbol missing there).
+  const work = await workDir('attribution-cut-gap');
+  const dir = path.join(work, 'cut-gap');
+  const tiny = await copyTiny(dir, ['bars']);
+  const symbol = [...raw.sectorOf.keys()].sort()[2]!;
+  const hole = days[8]!.first + 30 * BAR;
+  await duck(
+    `COPY (SELECT * FROM read_parquet(${sqlString(path.join(tiny, 'bars', '*', '*.parquet'))}, hive_partitioning = true)
+      WHERE NOT (symbol = ${sqlString(symbol)} AND ts >= make_timestamp(${hole * 1000}) AND ts::DATE = ${sqlString(days[8]!.iso)}))
+      TO ${sqlString(path.join(dir, 'bars'))} (FORMAT parquet, PARTITION_BY (run_id))`,
+  );
+  const holed = await loadRaw(dir);
+  const session2 = await LocalSession.open(dir);
+  try {
+    const sectorOfSymbol = holed.sectorOf.get(symbol)!;
+    for (const s of [
+      { from: days[8]!.first + 40 * BAR, to: days[9]!.first + 20 * BAR },
+      { from: days[6]!.first + 20 * BAR, to: days[8]!.first + 40 * BAR },
+    ] as RefScope[]) {
+      nearRows((await session2.ask({ query: 'attribution', params: scopeParams(s) })).rows, attributionRef(s, undefined, holed), 'attribution', 1e-7);
+      const bySymbol = await session2.ask({ query: 'attribution', params: { ...scopeParams(s), sector: sectorOfSymbol } });
+      nearRows(bySymbol.rows, attributionRef(s, sectorOfSymbol, holed), `attribution of ${sectorOfSymbol}`, 1e-7);
+    }
+    // The symbol is held over the hole: its start position is its 30th bar's.
+    const start = lastBars(holed, { symbols: [symbol] }, (ts) => ts < days[8]!.first + 40 * BAR);
+    assert.ok([...start.values()].some((b) => b.ts === hole - BAR && b.pv !== 0), `${symbol} holds a position at its last bar before the hole`);
+  } finally {
+    session2.close();
+  }
+});
+
 test('attribution: an unknown sector is bad-params', () => {
   const request = { type: 'request', id: 1, query: 'attribution', params: { sector: 'No such sector' } } as const;
   assert.throws(() => planRequest(request, session.store.catalog), (e: Error) => e instanceof BadParamsError && /unknown sector/.test(e.message));

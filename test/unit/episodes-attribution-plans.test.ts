@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { QueryRequest } from '../../shared/messages.js';
 import { planRequest } from '../../server/session/queries/index.js';
+import { RECENT_BARS } from '../../server/session/queries/attribution.js';
 import { deepestFirst, drawdownEpisodes } from '../../server/session/queries/episodes.js';
 import type { Statement } from '../../server/session/queries/plan.js';
 import { tradingCalendar, type Catalog } from '../../server/session/store.js';
@@ -82,7 +83,8 @@ test('attribution by symbol of one sector binds the sector; an unknown sector is
 test('attribution: positions are read from the recent window and symbol_day_gaps, never every earlier day', async () => {
   // A catalog of 3 days is all within the window: no lower bound, no gap rows needed.
   const few = await planned('attribution', CUT_RANGE);
-  assert.equal(few.lookups.length, 0);
+  // Its only look-ups are the cut days' (below), none for the day-end rows.
+  for (const l of few.lookups) assert.match(l.sql, /FROM bars_by_time[^]*FROM symbol_day_by_day WHERE/);
   const [fewStatement] = few.statements as [Statement];
   assert.doesNotMatch(fewStatement.sql, /symbol_day_gaps/);
   // A longer history: each boundary reads its last POSITION_LOOKBACK_DAYS days of symbol_day and, for
@@ -99,13 +101,54 @@ test('attribution: positions are read from the recent window and symbol_day_gaps
     lookups.push({ sql, params: values });
     return [];
   });
-  assert.equal(lookups.length, 0, 'no look-up before the plan');
+  // Both boundaries cut a day an hour in: one look-up each, whether the last bars before them hold every symbol.
+  assert.equal(lookups.length, 2, lookups.map((l) => l.sql).join('\n'));
+  for (const l of lookups) assert.match(l.sql, /FROM bars_by_time[^]*FROM symbol_day_by_day WHERE/);
   const [statement] = plan.statements as [Statement];
   assertBound(statement);
   const held = statement.sql.slice(statement.sql.indexOf('group_held AS ('), statement.sql.indexOf('group_trades AS ('));
   // Both boundaries: a recent window with a lower bound, and a gap branch bounded by its next row.
   assert.equal([...held.matchAll(/FROM symbol_day_by_day\s+WHERE[^]*?day >= \$\w+::DATE/g)].length, 2, held);
   assert.equal([...held.matchAll(/FROM symbol_day_gaps\s+WHERE[^]*?next_day IS NULL OR next_day >= \$\w+::DATE/g)].length, 2, held);
+});
+
+test('attribution inside a cut day: the last RECENT_BARS bars when every symbol has one there, the whole day before the boundary when not', async () => {
+  const days = Array.from({ length: 3 }, (_, i) => {
+    const midnight = DAY1 + i * 86_400_000;
+    return { iso: new Date(midnight).toISOString().slice(0, 10), first: midnight + 14.5 * 3_600_000, last: midnight + 21 * 3_600_000 };
+  });
+  const wide = { ...catalog(), days, calendar: tradingCalendar(days, BAR) };
+  const range = { from: days[1]!.first + 3_600_000, to: days[2]!.first + 2 * 3_600_000 };
+  const cutReads = async (everySymbolRecent: boolean) => {
+    const lookups: Statement[] = [];
+    const plan = await planRequest({ type: 'request', id: 1, query: 'attribution', params: range } as QueryRequest, wide)(async (sql, values) => {
+      lookups.push({ sql, params: values });
+      return [[everySymbolRecent]];
+    });
+    const [statement] = plan.statements as [Statement];
+    assertBound(statement);
+    for (const l of lookups) assertBound(l);
+    // The lower bounds of the bars_by_time reads of the positions (the two cut days).
+    const held = statement.sql.slice(statement.sql.indexOf('group_held AS ('), statement.sql.indexOf('group_trades AS ('));
+    const names = [...held.matchAll(/FROM bars_by_time\s+WHERE \(ts >= make_timestamp\(\$(\w+)::BIGINT\)\)/g)].map((m) => m[1]!);
+    return { lookups, lows: names.map((name) => Number(statement.params[name]) / 1000) };
+  };
+  const recent = await cutReads(true);
+  assert.equal(recent.lookups.length, 2);
+  assert.deepEqual(recent.lows, [range.from - RECENT_BARS * BAR, range.to - RECENT_BARS * BAR]);
+  // The look-up compares the symbols with a bar in those bars with the symbols with a row that day.
+  assert.ok(Object.values(recent.lookups[0]!.params).includes(days[1]!.iso));
+  assert.ok(Object.values(recent.lookups[0]!.params).includes(BigInt((range.from - RECENT_BARS * BAR) * 1000)));
+  const whole = await cutReads(false);
+  assert.deepEqual(whole.lows, [days[1]!.first, days[2]!.first]);
+  // A boundary within RECENT_BARS bars of its day's first bar reads from that bar, no look-up.
+  const early = { from: days[1]!.first + BAR, to: days[2]!.first + 2 * BAR };
+  const lookups: Statement[] = [];
+  await planRequest({ type: 'request', id: 1, query: 'attribution', params: early } as QueryRequest, wide)(async (sql, values) => {
+    lookups.push({ sql, params: values });
+    return [[true]];
+  });
+  assert.equal(lookups.length, 0);
 });
 
 test('attribution over everything has no starting positions (nothing is held before the first bar)', async () => {
