@@ -44,6 +44,9 @@ const cases: [string, () => RefScope][] = [
   ['a sector over a cut range', () => ({ ...cutRange(2, 7), sectors: [sectors[1]!] })],
   ['two symbols, every day', () => ({ symbols: [symbols[3]!, symbols[8]!] })],
   ['trade filters: long trades', () => ({ sides: ['long'] })],
+  // The best of the losing trades are far from the best of all: the rank-bounded read of the best
+  // trades finds none of them and reads the run again without the bound.
+  ['trade filters: losing trades', () => ({ pnl: { max: -0.01 } })],
   ['a run of one day', () => ({ runs: [raw.runs[0]!], from: days[4]!.first, to: days[4]!.last })],
   ['an empty range before the data', () => ({ from: days[0]!.first - 10 * 86_400_000, to: days[0]!.first - 86_400_000 })],
 ];

@@ -23,11 +23,21 @@ function catalog(): Catalog {
 
 const CUT_RANGE = TEST_CUT_RANGE;
 
-async function plan(query: 'risk' | 'benchmark', params: object, tradeCounts: [string, number][] = [[RUN, 250]]) {
+/** Look-up answers: the trade counts, the priced trades of trade_list, the best trades. */
+interface Answers {
+  tradeCounts?: [string, number][];
+  priced?: number;
+  bestTrades?: (sql: string) => unknown[][];
+}
+
+async function plan(query: 'risk' | 'benchmark', params: object, answers: Answers = {}) {
   const lookups: Statement[] = [];
   const planned = await planRequest({ type: 'request', id: 1, query, params } as QueryRequest, catalog())(async (sql, bound) => {
     lookups.push({ sql, params: bound });
-    return /sum\(pnl_n\)/.test(sql) ? tradeCounts : [];
+    if (/sum\(pnl_n\)/.test(sql)) return answers.tradeCounts ?? [[RUN, 250]];
+    if (/^SELECT count\(pnl\)/.test(sql)) return [[answers.priced ?? 1000]];
+    if (/AS taken/.test(sql)) return answers.bestTrades?.(sql) ?? [];
+    return [];
   });
   return { lookups, statements: planned.statements, source: planned.source, notes: planned.notes };
 }
@@ -38,16 +48,20 @@ function assertBound(statement: Statement): void {
   for (const value of [RUN, SECTOR, 'DROP TABLE', 'OR 1=1']) assert.ok(!statement.sql.includes(value), `${value} is in the SQL text`);
 }
 
-test('risk over everything: trade counts, the best trades of each run with trades, the symbols, the daily rows; no bar table', async () => {
-  const { lookups, statements, source, notes } = await plan('risk', {});
-  assert.equal(lookups.length, 3);
+test('risk over everything: trade counts, the best trades of each run with trades from a rank bound, the symbols, the daily rows; no bar table', async () => {
+  // 250 trades: the best 3 (1%, rounded up) and 13 (5%); all 13 come back from the bounded read.
+  const found = [[RUN, Date.UTC(2024, 0, 2), 50, 120, 13]];
+  const { lookups, statements, source, notes } = await plan('risk', {}, { bestTrades: () => found });
+  assert.equal(lookups.length, 4, lookups.map((l) => l.sql).join('\n---\n'));
   assert.match(lookups[0]!.sql, /sum\(pnl_n\)/);
   assert.match(lookups[0]!.sql, /FROM trade_day/);
-  // 250 trades: the best 3 (1%, rounded up) and 13 (5%) of the one run that has trades.
-  assert.match(lookups[1]!.sql, /FROM trade_list\s+WHERE .* ORDER BY pnl DESC, trade_id LIMIT \$\w+::BIGINT/s);
-  assert.ok(Object.values(lookups[1]!.params).includes(13n) && Object.values(lookups[1]!.params).includes(3n));
-  assert.equal(lookups[1]!.sql.match(/UNION ALL/g), null, 'a run without trades reads none');
-  assert.match(lookups[2]!.sql, /FROM symbol_day_by_day/);
+  assert.match(lookups[1]!.sql, /^SELECT count\(pnl\)::DOUBLE FROM trade_list$/);
+  // The best 13 of the run's 250 are looked for among the best 4 * 13 / 250 of the 1000 priced trades: ranks 792 and up.
+  assert.match(lookups[2]!.sql, /FROM trade_list_by_pnl\s+WHERE .* AND pnl IS NOT NULL AND rk_pnl >= \$\w+::BIGINT ORDER BY pnl DESC, trade_id LIMIT 13\s/s);
+  assert.ok(Object.values(lookups[2]!.params).includes(792n), JSON.stringify(lookups[2]!.params, (_, v) => (typeof v === 'bigint' ? String(v) : v)));
+  assert.ok(Object.values(lookups[2]!.params).includes(3n));
+  assert.equal(lookups[2]!.sql.match(/UNION ALL/g), null, 'a run without trades reads none');
+  assert.match(lookups[3]!.sql, /FROM symbol_day_by_day/);
   const [statement] = statements as [Statement];
   assert.match(statement.sql, /LEFT JOIN benchmark_day m ON m\.day = d\.day/);
   for (const s of [...lookups, statement]) {
@@ -58,21 +72,31 @@ test('risk over everything: trade counts, the best trades of each run with trade
   assert.deepEqual(notes, ['benchmark: Equal-weighted market (2 symbols)']);
 });
 
+test('risk: a run whose best trades are not all within the rank bound is read again without it', async () => {
+  const { lookups } = await plan('risk', {}, { bestTrades: (sql) => (/rk_pnl >=/.test(sql) ? [[RUN, Date.UTC(2024, 0, 2), 50, 120, 12]] : [[RUN, Date.UTC(2024, 0, 2), 50, 125, 13]]) });
+  const reads = lookups.filter((l) => /AS taken/.test(l.sql));
+  assert.equal(reads.length, 2);
+  assert.match(reads[0]!.sql, /rk_pnl >=/);
+  assert.doesNotMatch(reads[1]!.sql, /rk_pnl >=/);
+  assert.match(reads[1]!.sql, /FROM trade_list_by_pnl\s+WHERE .* ORDER BY pnl DESC, trade_id LIMIT 13\s/s);
+});
+
 test('risk over a cut range with dimension and trade filters: cut days from bar tables, every value bound', async () => {
   const { lookups, statements, notes } = await plan('risk', { runs: [RUN], ...CUT_RANGE, filters: { sectors: [SECTOR], sides: ['long'] } });
   const [statement] = statements as [Statement];
   for (const s of [...lookups, statement]) assertBound(s);
   assert.ok(Object.values(statement.params).includes(SECTOR) && Object.values(statement.params).includes(RUN));
   assert.match(statement.sql, /FROM sector_bar WHERE/);
-  assert.match(lookups[2]!.sql, /FROM bars_by_time WHERE/);
-  assert.ok(Object.values(lookups[1]!.params).includes('long'), 'the side filter selects the best trades');
+  const ranking = lookups.find((l) => /PARTITION BY run_id ORDER BY pnl DESC, symbol/.test(l.sql))!;
+  assert.match(ranking.sql, /FROM bars_by_time WHERE/, 'the symbols of cut days from the time-sorted bars');
+  const best = lookups.find((l) => /AS taken/.test(l.sql))!;
+  assert.ok(Object.values(best.params).includes('long'), 'the side filter selects the best trades');
   assert.equal(notes.length, 2);
 });
 
 test('risk: the range\'s symbol rows read once, ranked, and only the best ten summed per day, from the same day-sorted tables', async () => {
   const { lookups } = await plan('risk', CUT_RANGE);
-  assert.equal(lookups.length, 3);
-  const best = lookups[2]!;
+  const best = lookups.at(-1)!;
   assertBound(best);
   assert.match(best.sql, /WITH rows AS MATERIALIZED \(/);
   assert.match(best.sql, /FROM symbol_day_by_day/);
@@ -82,7 +106,7 @@ test('risk: the range\'s symbol rows read once, ranked, and only the best ten su
 });
 
 test('risk with no trades in scope asks for no best trades', async () => {
-  const { lookups } = await plan('risk', {}, []);
+  const { lookups } = await plan('risk', {}, { tradeCounts: [] });
   assert.equal(lookups.length, 2);
   assert.doesNotMatch(lookups[1]!.sql, /trade_list/);
 });
