@@ -80,7 +80,12 @@ export const DOWNLOAD_CHUNK_BYTES = 1024 * 1024;
 // ---------------------------------------------------------------------------------------------
 // Answers
 
-export const ERROR_CODES = ['bad-message', 'bad-params', 'duplicate-id', 'cancelled', 'query-failed', 'overloaded'] as const;
+/**
+ * `session-ending`: the session is draining (deleted, idle, at its lifetime, the server shutting
+ * down) and takes no new request; the socket closes once what it had in flight is answered, and
+ * the request belongs on the next session.
+ */
+export const ERROR_CODES = ['bad-message', 'bad-params', 'duplicate-id', 'cancelled', 'query-failed', 'overloaded', 'session-ending'] as const;
 
 /** Least time between two progress messages of one streaming answer. */
 export const PROGRESS_INTERVAL_MS = 250;

@@ -129,8 +129,10 @@ export class TickscopeClient {
     if (this.closing) throw new TickscopeError(`${body.query}: the client is closed`, 'closed');
     if (!this.socket.isOpen) await this.reopen();
     let answer = await this.sendOnce(body, signal);
-    // The session ended under the request (not the caller's cancel): once more, on a new session.
-    if (answer.error && !this.socket.isOpen && !signal?.aborted && !this.closing) {
+    // The session ended under the request, or drains and refused it (not the caller's cancel):
+    // once more, on a new session.
+    const ended = answer.error && (answer.error.code === 'session-ending' || !this.socket.isOpen);
+    if (ended && !signal?.aborted && !this.closing) {
       await this.reopen();
       answer = await this.sendOnce(body, signal);
     }

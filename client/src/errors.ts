@@ -38,6 +38,7 @@ export function kindOfCode(code: ErrorCode): ErrorKind {
     case 'duplicate-id':
     case 'query-failed':
     case 'overloaded':
+    case 'session-ending':
       return 'failed';
   }
 }

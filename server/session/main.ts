@@ -220,6 +220,7 @@ function reportStats(): void {
 async function drain(): Promise<void> {
   if (draining) return;
   draining = true;
+  for (const handler of handlers) handler.refuseNewRequests('draining');
   const deadline = Date.now() + (assignment?.drainMs ?? 2000);
   while ([...handlers].some((handler) => handler.pending > 0) && Date.now() < deadline) {
     await new Promise((resolve) => setTimeout(resolve, 20));

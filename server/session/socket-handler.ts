@@ -65,6 +65,8 @@ export class SocketHandler {
   private readonly limits: SocketLimits;
   private tokens: number;
   private refilledAt = performance.now();
+  /** Set once the session drains: why it takes no new request. */
+  private ending: string | null = null;
 
   constructor(
     private readonly socket: WebSocket,
@@ -80,6 +82,14 @@ export class SocketHandler {
 
   get pending(): number {
     return this.inFlight.size;
+  }
+
+  /**
+   * The session is draining: requests already in flight are answered, a new one is refused with
+   * `session-ending` (cancels still work), so nothing starts that the socket's close would cut.
+   */
+  refuseNewRequests(reason: string): void {
+    this.ending = reason;
   }
 
   abortAll(): void {
@@ -110,6 +120,9 @@ export class SocketHandler {
     if (message.type === 'cancel') {
       this.inFlight.get(message.id)?.controller.abort(`request ${message.id} was cancelled`);
       return;
+    }
+    if (this.ending !== null) {
+      return this.sendError(message.id, 'session-ending', `session ${this.context.sessionId} is ending (${this.ending}) and takes no new request; send it on a new session`);
     }
     if (this.inFlight.has(message.id)) {
       return this.sendError(message.id, 'duplicate-id', `request ${message.id} is already in flight`);

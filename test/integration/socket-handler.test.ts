@@ -76,7 +76,7 @@ after(() => session?.close());
 function handler(limits: Partial<SocketLimits> = {}, runner = session.runner) {
   const socket = new FakeSocket();
   const stats = { queriesServed: 0, bytesSent: 0 };
-  new SocketHandler(socket as never, {
+  const protocol = new SocketHandler(socket as never, {
     sessionId: 'test',
     dataset: { id: 'tiny', ...session.store.schema },
     catalog: session.store.catalog,
@@ -85,7 +85,7 @@ function handler(limits: Partial<SocketLimits> = {}, runner = session.runner) {
     log: () => {},
     limits,
   });
-  return { socket, stats };
+  return { socket, stats, protocol };
 }
 
 const wait = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -225,4 +225,24 @@ test('duplicate ids, too many in flight and a flood are refused as such; the soc
   await socket.settled(2);
   socket.receive({ type: 'request', id: 4, query: 'summary', params: {} });
   assert.equal((await socket.settled(4)).type, 'done');
+});
+
+test('a draining session answers what is in flight and refuses a new request as session-ending; cancels still work', async () => {
+  const { socket, protocol } = handler({ highWaterBytes: 16 * 1024, batchRows: 512 });
+  socket.flowing = false;
+  socket.receive({ type: 'request', id: 1, query: 'export', params: { table: 'bars' } });
+  socket.receive({ type: 'request', id: 2, query: 'export', params: { table: 'bars' } });
+  await wait(100);
+  protocol.refuseNewRequests('draining');
+  socket.receive({ type: 'request', id: 3, query: 'summary', params: {} });
+  const refused = await socket.settled(3);
+  assert.equal(refused.type, 'error');
+  assert.equal((refused as { code: string }).code, 'session-ending');
+  assert.match((refused as { message: string }).message, /session test is ending \(draining\).*new session/);
+  socket.receive({ type: 'cancel', id: 2 });
+  assert.equal((await socket.settled(2)).type === 'error' && ((await socket.settled(2)) as { code: string }).code, 'cancelled');
+  socket.drain();
+  const done = await socket.settled(1);
+  assert.equal(done.type, 'done', 'the request in flight before the drain is answered whole');
+  assert.equal((done as { rows: number }).rows, session.store.schema.barCount);
 });

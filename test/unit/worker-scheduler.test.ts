@@ -366,3 +366,22 @@ test('a zoom inside a cached series is previewed from the cache at once, then as
   assert.equal(scheduler.stats().previews, 1);
   assert.equal(scheduler.preview({ query: 'summary', params: {} }), null, 'nothing to preview a summary from');
 });
+
+test('a request a draining session refused goes first on the next session, and nothing more goes out on the old one', async () => {
+  const { scheduler, idOf, requests } = harness();
+  const ask = outcome(scheduler.ask(summary(1)));
+  const firstId = idOf(1);
+  scheduler.serverError({ type: 'error', id: firstId, code: 'session-ending', message: 'session s is ending (draining)' });
+  void outcome(scheduler.ask(summary(2)));
+  assert.equal(requests().length, 1, 'nothing is sent to the draining session');
+  // Its socket closes, a new session says hello.
+  scheduler.offline();
+  scheduler.online(DATASET);
+  assert.deepEqual(
+    requests().map((r) => r.label),
+    [1, 1, 2],
+  );
+  assert.notEqual(idOf(1), firstId);
+  scheduler.finish(done(idOf(1)));
+  await answered(ask);
+});

@@ -249,6 +249,14 @@ export class QueryScheduler {
       }, this.options.overloadedRetryMs);
       return;
     }
+    if (message.code === 'session-ending') {
+      // The session drains and its socket is about to close: nothing more goes out on it, and
+      // this request goes first on the next session's hello, like those the close interrupts.
+      this.unsend(flight, false);
+      this.link = 'down';
+      this.queue.pushFront(flight);
+      return;
+    }
     const failure = askError(kindOfCode(message.code), `${flight.spec.query} (${message.code}): ${message.message}`);
     this.settle(flight, (w) => w.reject(failure));
   }
