@@ -16,7 +16,7 @@ import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
 import { sourceOf, type Lookup, type Planner, type QueryPlan } from './plan.js';
 import { hasTradeFilters, resolveScope, runsCondition, type Scope } from './scope.js';
-import { capitalsSql, dayRows, dimCondition, levelFor } from './sources.js';
+import { capitalsSql, dayRows, dayTable, dimCondition, levelFor } from './sources.js';
 import { Binder, and } from './sql.js';
 import { tradeRows } from './trade-source.js';
 
@@ -105,12 +105,12 @@ async function markRows(lookup: Lookup, b: Binder, scope: Scope, catalog: Catalo
   const { next, recent, cut } = windowOf(catalog, at, inclusive);
   const days = catalog.days;
   const dims = and(runsCondition(b, scope), dimCondition(b, 'symbol', scope));
-  const dayTable = scope.symbols ? StoreTable.symbolDay : StoreTable.symbolDayByDay;
+  const symbolDays = dayTable('symbol', scope);
   const branches = [
-    `SELECT run_id, symbol, day::TIMESTAMP AS mark_ts, position_value, close AS price FROM ${dayTable}
+    `SELECT run_id, symbol, day::TIMESTAMP AS mark_ts, position_value, close AS price FROM ${symbolDays}
       WHERE ${and(dims, recent === 0 ? null : `day >= ${b.date(days[recent]!.iso)}`, next >= 0 ? `day < ${b.date(days[next]!.iso)}` : null)}`,
   ];
-  const sources: string[] = [dayTable];
+  const sources: string[] = [symbolDays];
   if (recent > 0) {
     branches.push(`SELECT run_id, symbol, day::TIMESTAMP AS mark_ts, position_value, close AS price FROM ${StoreTable.symbolDayGaps}
       WHERE ${and(dims, `day < ${b.date(days[recent]!.iso)}`, next >= 0 ? `(next_day IS NULL OR next_day >= ${b.date(days[next]!.iso)})` : 'next_day IS NULL')}`);
@@ -140,12 +140,11 @@ async function cutDayReadFrom(lookup: Lookup, scope: Scope, catalog: Catalog, da
   const from = at - RECENT_BARS * catalog.calendar.barMs;
   if (from <= first) return first;
   const b = new Binder();
-  const dims = () => and(runsCondition(b, scope), dimCondition(b, 'symbol', scope));
-  const dayTable = scope.symbols ? StoreTable.symbolDay : StoreTable.symbolDayByDay;
+  const dims = and(runsCondition(b, scope), dimCondition(b, 'symbol', scope));
   const rows = await lookup(
     `SELECT (SELECT count(*) FROM (SELECT DISTINCT run_id, symbol FROM ${StoreTable.barsByTime}
-        WHERE ${and(dims(), `ts >= ${b.timestampMs(from)}`, `ts ${inclusive ? '<=' : '<'} ${b.timestampMs(at)}`)}))
-      = (SELECT count(*) FROM ${dayTable} WHERE ${and(dims(), `day = ${b.date(day)}`)})`,
+        WHERE ${and(dims, `ts >= ${b.timestampMs(from)}`, `ts ${inclusive ? '<=' : '<'} ${b.timestampMs(at)}`)}))
+      = (SELECT count(*) FROM ${dayTable('symbol', scope)} WHERE ${and(dims, `day = ${b.date(day)}`)})`,
     b.params,
   );
   return rows[0]?.[0] === true ? from : first;

@@ -105,12 +105,14 @@ async function topTrades(lookup: Lookup, scope: Scope, catalog: Catalog): Promis
   const ranked = catalog.tradeRanks && !scope.symbols;
   // Trades with a P&L have the ranks 0 .. priced - 1 (nulls sort last).
   const priced = ranked && withTrades.length > 0 ? num((await lookup(`SELECT count(pnl)::DOUBLE FROM ${StoreTable.tradeList}`, {}))[0]?.[0]) || 0 : 0;
+  // Per run, how many are its best 1% and 5%.
+  const best = new Map(withTrades.map((run) => [run, TOP_TRADE_SHARES.map((share) => topTradeCount(share, counts.get(run)!)) as [number, number]]));
   const read = async (runs: readonly string[], bounded: boolean) => {
     if (runs.length === 0) return new Set<string>();
     const b = new Binder();
     const branches = runs.map((run) => {
       const n = counts.get(run)!;
-      const [k1, k5] = TOP_TRADE_SHARES.map((share) => topTradeCount(share, n)) as [number, number];
+      const [k1, k5] = best.get(run)!;
       const runScope: Scope = { ...scope, runs: [run], allRuns: false };
       const window = Math.ceil(priced * Math.min(1, (BEST_TRADES_WINDOW * k5) / n));
       const bound = bounded && window < priced ? ` AND ${tradeRankColumn('pnl')} >= ${b.integer(priced - window)}` : '';
@@ -127,7 +129,7 @@ async function topTrades(lookup: Lookup, scope: Scope, catalog: Catalog): Promis
     const rows = await lookup(sql, b.params);
     for (const [run, , , , count] of rows) taken.set(String(run), (taken.get(String(run)) ?? 0) + num(count));
     // A bounded read that found fewer than the run's best 5% missed some: that run is read again.
-    const short = new Set(runs.filter((run) => bounded && (taken.get(run) ?? 0) < topTradeCount(TOP_TRADE_SHARES[1], counts.get(run)!)));
+    const short = new Set(runs.filter((run) => bounded && (taken.get(run) ?? 0) < best.get(run)![1]));
     for (const [run, day, top1, top5] of rows) {
       if (!short.has(String(run))) byRun.get(String(run))!.byDay.set(num(day), [num(top1), num(top5)]);
     }

@@ -57,13 +57,15 @@ export function planScatter(params: ScatterParams, catalog: Catalog, cap: number
   // ones): its explicit order is the rank's own.
   const ranked = catalog.tradeRanks && !scope.symbols;
   const order = ranked ? tradeRankColumn('entry_ts') : 'entry_ts ASC NULLS LAST, run_id ASC, trade_id ASC';
-  const source = scope.symbols ? StoreTable.trades : everyTrade(scope) && cap <= MAX_SCATTER_POINTS ? StoreTable.tradeSample : StoreTable.tradeList;
+  const every = everyTrade(scope);
   // Every trade: trade_sample holds the dataset's MAX_SCATTER_POINTS smallest keys (each
   // segment's, for a dataset in segments: a superset), so any sample of every trade is in it.
-  const from = (b: Binder) => (everyTrade(scope) && cap <= MAX_SCATTER_POINTS ? StoreTable.tradeSample : tradeFrom(b, scope));
+  const fromSample = every && cap <= MAX_SCATTER_POINTS;
+  const source = scope.symbols ? StoreTable.trades : fromSample ? StoreTable.tradeSample : StoreTable.tradeList;
+  const from = (b: Binder) => (fromSample ? StoreTable.tradeSample : tradeFrom(b, scope));
   return async (lookup) => {
     let n: number;
-    if (everyTrade(scope)) {
+    if (every) {
       n = catalog.tradeCount;
     } else {
       const c = new Binder();

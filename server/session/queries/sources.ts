@@ -109,7 +109,7 @@ export function barRows(b: Binder, level: Level, scope: Scope, time: string, opt
 }
 
 /** Day table of a level; at symbol level the one whose sort order prunes best for the scope. */
-function dayTable(level: Level, scope: Scope): string {
+export function dayTable(level: Level, scope: Scope): string {
   if (level === 'portfolio') return StoreTable.portfolioDay;
   if (level === 'sector') return StoreTable.sectorDay;
   return scope.symbols ? StoreTable.symbolDay : StoreTable.symbolDayByDay;
