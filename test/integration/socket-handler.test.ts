@@ -240,7 +240,9 @@ test('a draining session answers what is in flight and refuses a new request as 
   assert.equal((refused as { code: string }).code, 'session-ending');
   assert.match((refused as { message: string }).message, /session test is ending \(draining\).*new session/);
   socket.receive({ type: 'cancel', id: 2 });
-  assert.equal((await socket.settled(2)).type === 'error' && ((await socket.settled(2)) as { code: string }).code, 'cancelled');
+  const cancelled = await socket.settled(2);
+  assert.equal(cancelled.type, 'error');
+  assert.equal((cancelled as { code: string }).code, 'cancelled');
   socket.drain();
   const done = await socket.settled(1);
   assert.equal(done.type, 'done', 'the request in flight before the drain is answered whole');
