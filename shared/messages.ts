@@ -370,6 +370,12 @@ export const DatasetSchema = Type.Object({
   }),
   /** The dataset's annual risk-free rate (tickscope.json `riskFreeRate`, 0 when absent). */
   riskFreeRate: Type.Number(),
+  /**
+   * With more runs than a tab pins (MAX_PINNED_RUNS): the runs a tab shows first, the best by
+   * Sharpe over the whole history plus the median run (shared/default-pin.ts). Absent with fewer
+   * runs, or when the session could not rank them (the UI then asks a leaderboard itself).
+   */
+  defaultPin: Type.Optional(Type.Object({ runs: Type.Array(Type.String()), of: Type.Integer({ minimum: 0 }) })),
 });
 export type DatasetSchema = Static<typeof DatasetSchema>;
 

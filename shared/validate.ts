@@ -16,11 +16,17 @@ export interface Validator<T> {
   check(value: unknown): Checked<T>;
 }
 
-/** Compiles a schema once; `check` reports the first few failures with their JSON paths. */
+/**
+ * Compiles a schema once, on its first check; `check` reports the first few failures with their
+ * JSON paths. Not at import: the protocol has thirty-odd validators and a page's session worker
+ * checks a few of them early; compiling them all was ~70 ms of the worker's start, before it
+ * could ask for a session.
+ */
 export function compileValidator<S extends TSchema>(schema: S, what: string): Validator<Static<S>> {
-  const compiled: TypeCheck<S> = TypeCompiler.Compile(schema);
+  let compiled: TypeCheck<S> | undefined;
   return {
     check(value: unknown): Checked<Static<S>> {
+      compiled ??= TypeCompiler.Compile(schema);
       if (compiled.Check(value)) return { ok: true, value };
       const problems: string[] = [];
       for (const error of compiled.Errors(value)) {

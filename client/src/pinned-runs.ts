@@ -1,10 +1,11 @@
 // The runs every view shows: the pinned runs. With few runs (MAX_PINNED_RUNS or fewer) that is
 // every run unless the URL names some, as before sweeps. With more, requests name the pinned runs
 // (a selection, never the list of every run), and until the analyst pins some the default is the
-// best few by Sharpe plus the median run, chosen from one leaderboard over the whole history and
-// written into the URL (so a link reproduces the view and the header can say why these runs).
-// Pure (no DOM, no session): the hook that asks for the default pin is use-pinned-runs.ts.
+// best few by Sharpe plus the median run over the whole history (shared/default-pin.ts), which the
+// session's hello brings, written into the URL (so a link reproduces the view and the header can
+// say why these runs). Pure (no DOM, no session): the hook is use-pinned-runs.ts.
 import { MAX_PINNED_RUNS } from '../../shared/constants.js';
+import { DEFAULT_BEST, defaultPinOf, type DefaultPin } from '../../shared/default-pin.js';
 import { num, str } from './table.js';
 import type { ColumnTable, DatasetSchema } from './worker/types.js';
 
@@ -14,31 +15,19 @@ export interface PinRoute {
   trade?: { run: string; id: number };
 }
 
-/** How many of the best runs by Sharpe the default pin holds (the median run comes on top). */
-export const DEFAULT_BEST = 3;
-
-export interface DefaultPin {
-  runs: string[];
-  /** The runs the choice was made among (the dataset's, with a finite Sharpe or not). */
-  of: number;
-}
-
 /** More runs than can be shown at once: views show the pinned ones. */
 export function manyRuns(dataset: DatasetSchema): boolean {
   return dataset.runs.length > MAX_PINNED_RUNS;
 }
 
 /**
- * The best DEFAULT_BEST runs by Sharpe and the median run by Sharpe (the lower middle one of an
- * even count), from a leaderboard sorted by Sharpe descending (NaN last); runs without a Sharpe
- * are never chosen. In the dataset's run order, so colors and legends read as elsewhere.
+ * The default pin (shared/default-pin.ts) from a leaderboard sorted by Sharpe descending (NaN
+ * last): what a tab falls back to when the session's hello brought none.
  */
 export function chooseDefaultPin(table: ColumnTable, dataset: DatasetSchema): DefaultPin {
   const ranked: string[] = [];
   for (let i = 0; i < table.length; i++) if (Number.isFinite(num(table, 'sharpe', i))) ranked.push(str(table, 'run_id', i));
-  const chosen = new Set(ranked.slice(0, DEFAULT_BEST));
-  if (ranked.length > 0) chosen.add(ranked[Math.floor((ranked.length - 1) / 2)]!);
-  return { runs: dataset.runs.map((r) => r.runId).filter((r) => chosen.has(r)), of: dataset.runs.length };
+  return defaultPinOf(ranked, dataset.runs.map((r) => r.runId));
 }
 
 /** The runs the views show for this route; null while the default pin is being chosen. */

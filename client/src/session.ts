@@ -88,6 +88,10 @@ export function prefetch(specs: Spec[], group: string): void {
   if (specs.length) void session.prefetch(specs, group).catch(logFailure('prefetch'));
 }
 
+export function prefetchFirstView(specs: Spec[]): void {
+  if (specs.length) void session.prefetchFirstView(specs).catch(logFailure('prefetch'));
+}
+
 export function release(view: string): void {
   void session.release(view).catch(logFailure('release'));
 }

@@ -5,13 +5,14 @@
 import { cpuUsage } from 'node:process';
 import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { DefaultPin } from '../../shared/default-pin.js';
 import { errorMessage } from '../../shared/errors.js';
 import { HEARTBEAT_INTERVAL_MS, sameStoreSettings, type FromSession, type SessionAssignment, type StoreSettings, type ToSession } from './contract.js';
 import { IdleMemory } from './idle-memory.js';
 import { QueryRunner } from './query-runner.js';
 import { SocketHandler, type SessionContext } from './socket-handler.js';
 import { openStore, type OpenStore } from './store.js';
-import { warmSweepMetrics } from './warm-up.js';
+import { defaultPinFor } from './warm-up.js';
 import { removeStaleDownloads } from './download.js';
 
 /**
@@ -42,8 +43,11 @@ const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<
 const wss = new WebSocketServer({ noServer: true, maxPayload: MAX_CLIENT_FRAME_BYTES, clientTracking: true });
 const handlers = new Set<SocketHandler>();
 let store: OpenStore | null = null;
-/** A store opened ahead of the assignment (`preopen`), while this process waits in the pool. */
-let preopened: { settings: StoreSettings; opening: Promise<OpenStore> } | null = null;
+/**
+ * A store opened ahead of the assignment (`preopen`), while this process waits in the pool, and
+ * its default pin ranked ahead too (warm-up.ts).
+ */
+let preopened: { settings: StoreSettings; opening: Promise<OpenStore>; defaultPin: Promise<DefaultPin | null> } | null = null;
 let runner: QueryRunner | null = null;
 let idleMemory: IdleMemory | null = null;
 let context: SessionContext | null = null;
@@ -82,35 +86,46 @@ function preopen(settings: StoreSettings): void {
   // The store it replaces is closed once its open has settled (a failed one has nothing to close).
   if (previous) void previous.opening.then((old) => old.close(), () => undefined);
   const opening = openStore(settings);
-  opening.then(
-    (opened) => warmUp(opened, settings.storePath),
-    (error: unknown) =>
-      log('warn', 'opening the store ahead of a tab failed; an assignment opens it again', { storePath: settings.storePath, error: errorMessage(error) }),
+  const defaultPin = opening.then(
+    (opened) => rankDefaultPin(opened, settings.storePath, 'ahead of a tab'),
+    (error: unknown) => {
+      log('warn', 'opening the store ahead of a tab failed; an assignment opens it again', { storePath: settings.storePath, error: errorMessage(error) });
+      return null;
+    },
   );
-  preopened = { settings, opening };
+  preopened = { settings, opening, defaultPin };
 }
 
-/** A sweep's default-pin metrics, computed while this process waits (warm-up.ts). */
-function warmUp(opened: OpenStore, storePath: string): void {
+/**
+ * The store's default pin for the hello; null with few runs, or when ranking failed (not fatal:
+ * the tab then ranks the runs with a leaderboard of its own).
+ */
+function rankDefaultPin(opened: OpenStore, storePath: string, when: string): Promise<DefaultPin | null> {
   const started = performance.now();
-  warmSweepMetrics(opened).then(
-    (warmed) => warmed && log('info', 'sweep metrics computed ahead of a tab', { storePath, ms: Math.round(performance.now() - started) }),
-    // Not fatal: the tab's own leaderboard computes them (a store replaced meanwhile is closed).
-    (error: unknown) => log('warn', 'computing the sweep metrics ahead of a tab failed', { storePath, error: errorMessage(error) }),
+  return defaultPinFor(opened).then(
+    (pin) => {
+      if (pin) log('info', `default pin ranked ${when}`, { storePath, ms: Math.round(performance.now() - started) });
+      return pin;
+    },
+    (error: unknown) => {
+      log('warn', 'ranking the runs for the default pin failed; the tab ranks them itself', { storePath, error: errorMessage(error) });
+      return null;
+    },
   );
 }
 
 /** The assignment's store: the pre-opened one when it is the same store with the same limits. */
-async function storeFor(next: SessionAssignment): Promise<{ store: OpenStore; preopened: boolean }> {
+async function storeFor(next: SessionAssignment): Promise<{ store: OpenStore; preopened: boolean; defaultPin: Promise<DefaultPin | null> }> {
   const ahead = preopened;
   preopened = null;
   if (ahead) {
     // A failed open was logged by preopen(); the assignment opens the store again below.
     const opened = await ahead.opening.catch(() => null);
-    if (opened && sameStoreSettings(ahead.settings, next)) return { store: opened, preopened: true };
+    if (opened && sameStoreSettings(ahead.settings, next)) return { store: opened, preopened: true, defaultPin: ahead.defaultPin };
     opened?.close();
   }
-  return { store: await openStore(next), preopened: false };
+  const store = await openStore(next);
+  return { store, preopened: false, defaultPin: rankDefaultPin(store, next.storePath, 'for the tab') };
 }
 
 async function assign(next: SessionAssignment): Promise<void> {
@@ -130,9 +145,11 @@ async function assign(next: SessionAssignment): Promise<void> {
       onError: (error) => log('error', 'idle: giving memory back failed', { error: errorMessage(error) }),
     });
     runner = new QueryRunner(store.instance, connectionsFor(next.threads), idleMemory);
+    // Before `ready`: every view of a tab on a sweep waits for the pin, and the hello brings it.
+    const defaultPin = await opened.defaultPin;
     context = {
       sessionId: next.sessionId,
-      dataset: { id: next.datasetId, ...store.schema },
+      dataset: { id: next.datasetId, ...store.schema, ...(defaultPin ? { defaultPin } : {}) },
       catalog: store.catalog,
       runner,
       stats: { queriesServed: 0, bytesSent: 0 },

@@ -65,6 +65,9 @@ test('sweep: default pin, leaderboard sort, surface click, pin two runs, diff, b
   assert.ok(runCount > MAX_PINNED_RUNS, `the fixture has more runs (${runCount}) than can be pinned`);
   const ranked = bySharpe.filter((r) => Number.isFinite(Number(r.sharpe))).map((r) => String(r.run_id));
   const expectedDefault = new Set([...ranked.slice(0, 3), ranked[Math.floor((ranked.length - 1) / 2)]!]);
+  // The session ranks them before its hello, so a tab's first chart waits for no leaderboard.
+  assert.deepEqual(new Set(client.hello.dataset.defaultPin?.runs), expectedDefault, "the hello's default pin");
+  assert.equal(client.hello.dataset.defaultPin?.of, runCount);
 
   const page = await openReady(browser, `${server.url}/`);
   await waitForSearch(page, `q.has('runs')`);

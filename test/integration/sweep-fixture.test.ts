@@ -12,7 +12,7 @@ import { prepareDataset } from '../../server/prepare/prepare.js';
 import { planLeaderboard } from '../../server/session/queries/leaderboard.js';
 import type { Lookup } from '../../server/session/queries/plan.js';
 import { openStore } from '../../server/session/store.js';
-import { warmSweepMetrics } from '../../server/session/warm-up.js';
+import { defaultPinFor } from '../../server/session/warm-up.js';
 import { withDb } from '../support/duckdb.js';
 
 let tmp = '';
@@ -142,7 +142,7 @@ test('sweep-small prepared: trade P&L per run and symbol reconciles with the bar
   });
 });
 
-test('sweep-small: a pool process computes the default pin ahead of the tab, so the tab\'s first leaderboard (and a range of whole days) reads nothing', async () => {
+test('sweep-small: a pool process ranks the default pin ahead of the tab, so the tab\'s first leaderboard (and a range of whole days) reads nothing', async () => {
   const store = await openStore({ storePath, memoryLimit: '256MB', threads: 1 });
   const connection = await store.instance.connect();
   try {
@@ -153,7 +153,10 @@ test('sweep-small: a pool process computes the default pin ahead of the tab, so 
     };
     // What the tab asks first (client/src/specs.ts, sweepStatsSpec), and another range.
     const firstAsk = () => planLeaderboard({ sort: { column: 'sharpe', descending: true }, limit: 18 }, store.catalog)(lookup);
-    assert.equal(await warmSweepMetrics(store), true, 'more runs than a tab pins: warmed');
+    const pin = await defaultPinFor(store);
+    assert.ok(pin, 'more runs than a tab pins: a default pin');
+    assert.equal(pin.of, store.catalog.runs.size);
+    assert.equal(pin.runs.length, 4, 'the 3 best by Sharpe and the median run');
     const first = await firstAsk();
     assert.equal(lookups, 0, 'no look-up: the metrics were kept');
     assert.match(first.statements[0]!.sql, /WHERE FALSE/, 'no read: the kept metrics answer');

@@ -179,6 +179,33 @@ test('prefetches go out a few at a time, the newest first; a newer prefetch of t
   assert.equal(scheduler.stats().prefetched, 2);
 });
 
+test("the first view's prefetch waits for the hello; on a dataset of many runs it is of the hello's default pin", () => {
+  const runs = Array.from({ length: 12 }, (_, i) => ({ ...DATASET.runs[0]!, runId: `r${i}`, name: `r${i}` }));
+  const sweep: DatasetSchema = { ...DATASET, runs, defaultPin: { runs: ['r2', 'r7', 'r9'], of: 12 } };
+  const equity: Spec = { query: 'equity', params: { width: 800 } };
+  const named: Spec = { query: 'summary', params: { runs: ['r1'] } };
+  const sentBy = (dataset: DatasetSchema | null) => {
+    const sent: ClientMessage[] = [];
+    const scheduler = new QueryScheduler({ send: (m) => void sent.push(m), cacheBytes: 1 << 20, maxInFlight: 24, maxBackgroundInFlight: 2, overloadedRetryMs: 5 });
+    scheduler.prefetchFirstView([equity, named]);
+    assert.equal(sent.length, 0, 'nothing goes before the hello');
+    if (dataset) scheduler.online(dataset);
+    // Prefetches go out the newest first: compared in query order.
+    return sent.flatMap((m) => (m.type === 'request' ? [{ query: m.query, params: m.params }] : [])).sort((a, b) => a.query.localeCompare(b.query));
+  };
+  assert.deepEqual(sentBy(sweep), [
+    { query: 'equity', params: { width: 800, runs: ['r2', 'r7', 'r9'] } },
+    { query: 'summary', params: { runs: ['r1'] } },
+  ]);
+  // No default pin in the hello: a spec of every run would be refused or computed for nobody.
+  assert.deepEqual(sentBy({ ...sweep, defaultPin: undefined }), [{ query: 'summary', params: { runs: ['r1'] } }]);
+  // Few runs: every run is shown, the specs go as asked.
+  assert.deepEqual(sentBy(DATASET), [
+    { query: 'equity', params: { width: 800 } },
+    { query: 'summary', params: { runs: ['r1'] } },
+  ]);
+});
+
 test('low-priority asks go after prefetches, and an ask of a low flight makes it urgent', async () => {
   const { scheduler, requests, idOf } = harness({ maxBackgroundInFlight: 1 });
   const spark = outcome(scheduler.ask(summary(1), { priority: 'low' }));

@@ -5,6 +5,7 @@
 // from that cache, and cuts previews of zooms from coarser cached data. No DOM: it runs in the
 // worker and under the unit tests in Node.
 import { tableFromIPC } from 'apache-arrow';
+import { MAX_PINNED_RUNS } from '../../../shared/constants.js';
 import { errorMessage } from '../../../shared/errors.js';
 import {
   clientMessageValidator,
@@ -77,6 +78,8 @@ export class QueryScheduler {
   private nextRequestId = 1;
   private link: Link = 'down';
   private dataset: DatasetSchema | undefined;
+  /** The first view's prefetches, until the hello says which runs it shows (prefetchFirstView). */
+  private firstView: Spec[] | null = null;
 
   constructor(private readonly options: SchedulerOptions) {
     this.cache = new AnswerCache(options.cacheBytes);
@@ -161,6 +164,15 @@ export class QueryScheduler {
     this.pump();
   }
 
+  /**
+   * The first view's queries, asked before the hello (main.tsx): prefetched as group 'boot' once
+   * the dataset is known, a spec naming no runs with the default pin on a dataset of many runs.
+   */
+  prefetchFirstView(specs: Spec[]): void {
+    if (this.dataset) this.prefetch(ofShownRuns(specs, this.dataset), 'boot');
+    else this.firstView = specs;
+  }
+
   /** Cancels the ask holding the view slot, if any. */
   release(view: string): void {
     const waiter = this.slots.get(view);
@@ -179,6 +191,10 @@ export class QueryScheduler {
     if (!sameDataset(this.dataset, dataset)) this.cache.clear();
     this.dataset = dataset;
     this.link = 'up';
+    if (this.firstView) {
+      this.prefetch(ofShownRuns(this.firstView, dataset), 'boot');
+      this.firstView = null;
+    }
     this.pump();
   }
 
@@ -391,4 +407,18 @@ function sameDataset(a: DatasetSchema | undefined, b: DatasetSchema): boolean {
     a.range?.from === b.range?.from &&
     a.range?.to === b.range?.to
   );
+}
+
+/**
+ * Specs naming no runs, made specs of the runs a tab shows: with more runs than a tab pins, the
+ * default pin (a spec of every run would be refused, or computed for nobody); dropped when the
+ * hello brought none (the tab then ranks the runs first, see use-pinned-runs.ts).
+ */
+function ofShownRuns(specs: readonly Spec[], dataset: DatasetSchema): Spec[] {
+  if (dataset.runs.length <= MAX_PINNED_RUNS) return [...specs];
+  const pin = dataset.defaultPin?.runs ?? [];
+  return specs.flatMap((spec) => {
+    if ('runs' in spec.params && spec.params.runs?.length) return [spec];
+    return pin.length ? [{ ...spec, params: { ...spec.params, runs: pin } } as Spec] : [];
+  });
 }

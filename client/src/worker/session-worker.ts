@@ -34,6 +34,7 @@ const api: SessionWorkerApi = {
     return answer && transferable(answer);
   },
   prefetch: (specs, group) => scheduler.prefetch(specs, group),
+  prefetchFirstView: (specs) => scheduler.prefetchFirstView(specs),
   release: (view) => scheduler.release(view),
   download: (spec, format, ticket, onProgress) => downloads.start(spec, format, ticket, onProgress),
   cancelDownload: (ticket) => downloads.cancel(ticket),

@@ -195,6 +195,12 @@ export interface SessionWorkerApi {
    * prefetch of the same group drops the older one's requests not yet sent.
    */
   prefetch(specs: Spec[], group: string): void;
+  /**
+   * The first view's queries, asked before the hello says what the dataset is: prefetched once it
+   * has. A spec naming no runs is of the runs the tab shows, which for a dataset of more runs than
+   * a tab pins is the hello's default pin.
+   */
+  prefetchFirstView(specs: Spec[]): void;
   /** Cancels the ask of a view slot, if any. */
   release(view: string): void;
   /**
