@@ -9,7 +9,7 @@ import type { Timings } from '../../shared/messages.js';
 import { ArrowBatchEncoder } from './arrow-encoder.js';
 import { ColumnCollector, encodeColumns } from './compute.js';
 import { arrowColumns } from './download-table.js';
-import type { Lookup, Planner, QueryPlan } from './queries/plan.js';
+import type { ColumnLookup, Lookup, Planner, QueryPlan } from './queries/plan.js';
 import { sqlIdent, sqlString } from '../sql/text.js';
 
 export interface QueryOutcome {
@@ -108,9 +108,9 @@ export class QueryRunner {
   }
 
   async run({ planner, signal, onBatch, onProgress, batchRows = DEFAULT_BATCH_ROWS }: RunQueryOptions): Promise<QueryOutcome> {
-    return this.onConnection(signal, async (connection, lookup) => {
+    return this.onConnection(signal, async (connection, lookup, lookupColumns) => {
       const started = performance.now();
-      const plan = await planner(lookup);
+      const plan = await planner(lookup, lookupColumns);
       const planMs = performance.now() - started;
       const streamed = await this.streamPlan(connection, plan, signal, { onBatch, ...(onProgress ? { onProgress } : {}), batchRows });
       let total = streamed.total;
@@ -136,8 +136,8 @@ export class QueryRunner {
    * column is left out.
    */
   async copyToFile(options: { planner: Planner; signal: AbortSignal; path: string; format: 'csv' | 'parquet' }): Promise<FileOutcome> {
-    return this.onConnection(options.signal, async (connection, lookup) => {
-      const plan = await options.planner(lookup);
+    return this.onConnection(options.signal, async (connection, lookup, lookupColumns) => {
+      const plan = await options.planner(lookup, lookupColumns);
       const [only, ...more] = plan.statements;
       const target = `TO ${sqlString(options.path)} (FORMAT ${options.format === 'csv' ? 'csv, HEADER' : 'parquet'})`;
       if (only && more.length === 0 && !only.compute) {
@@ -185,7 +185,7 @@ export class QueryRunner {
    * after `fn` has sent its last batch, the request counts as in flight (`activity`): a session
    * streaming to a slow reader is not idle.
    */
-  private async onConnection<T>(signal: AbortSignal, fn: (connection: DuckDBConnection, lookup: Lookup) => Promise<T>): Promise<T> {
+  private async onConnection<T>(signal: AbortSignal, fn: (connection: DuckDBConnection, lookup: Lookup, lookupColumns: ColumnLookup) => Promise<T>): Promise<T> {
     await this.activity?.enter();
     try {
       return await this.onConnectionEntered(signal, fn);
@@ -194,7 +194,7 @@ export class QueryRunner {
     }
   }
 
-  private async onConnectionEntered<T>(signal: AbortSignal, fn: (connection: DuckDBConnection, lookup: Lookup) => Promise<T>): Promise<T> {
+  private async onConnectionEntered<T>(signal: AbortSignal, fn: (connection: DuckDBConnection, lookup: Lookup, lookupColumns: ColumnLookup) => Promise<T>): Promise<T> {
     const connection = await this.acquire(signal);
     const interrupt = () => connection.interrupt();
     signal.addEventListener('abort', interrupt, { once: true });
@@ -218,7 +218,19 @@ export class QueryRunner {
         if (bytes <= LOOKUP_CACHE_MAX_BYTES) this.keepLookup(key, rows, bytes);
         return rows.slice();
       };
-      return await fn(connection, lookup);
+      const lookupColumns: ColumnLookup = async (sql, params) => {
+        if (signal.aborted) throw new CancelledError(reasonOf(signal));
+        const prepared = await this.prepare(connection, sql);
+        prepared.bind(params);
+        const result = await prepared.stream();
+        const collector = new ColumnCollector(result.columnNames(), result.columnTypes());
+        for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+          if (signal.aborted) throw new CancelledError(reasonOf(signal));
+          collector.append(chunk);
+        }
+        return collector.columns();
+      };
+      return await fn(connection, lookup, lookupColumns);
     } catch (error) {
       // DuckDB's own error for an interrupted query says less than the reason of the cancel.
       if (signal.aborted) throw error instanceof CancelledError ? error : new CancelledError(reasonOf(signal), { cause: error });

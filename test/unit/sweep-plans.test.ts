@@ -9,7 +9,7 @@ import type { Columns, OutColumn } from '../../server/session/compute.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import type { QueryPlan, Statement } from '../../server/session/queries/plan.js';
 import { expectedMaxSharpe, normalCdf, normalQuantile } from '../../server/session/queries/risk-metrics.js';
-import { compareTrades, matchTrades, parsePairs, parsePnl } from '../../server/session/queries/rundiff.js';
+import { compareTrades, matchTrades, splitByRun } from '../../server/session/queries/rundiff.js';
 import type { Catalog } from '../../server/session/store.js';
 import { TEST_CUT_RANGE, TEST_DAY1, testCatalog } from '../support/test-catalog.js';
 
@@ -30,14 +30,48 @@ function catalog(): Catalog {
   return c;
 }
 
-async function plan(query: 'leaderboard' | 'surface' | 'rundiff', params: object, answer: (sql: string) => unknown[][] = () => [], store = catalog()) {
+async function plan(
+  query: 'leaderboard' | 'surface' | 'rundiff',
+  params: object,
+  answer: (sql: string) => unknown[][] = () => [],
+  store = catalog(),
+  columns: (sql: string) => Columns = () => new Map(),
+) {
   const lookups: Statement[] = [];
-  const planned: QueryPlan = await planRequest({ type: 'request', id: 1, query, params } as QueryRequest, store)(async (sql, bound) => {
-    lookups.push({ sql, params: bound });
-    return answer(sql);
-  });
+  const planned: QueryPlan = await planRequest({ type: 'request', id: 1, query, params } as QueryRequest, store)(
+    async (sql, bound) => {
+      lookups.push({ sql, params: bound });
+      return answer(sql);
+    },
+    async (sql, bound) => {
+      lookups.push({ sql, params: bound });
+      return columns(sql);
+    },
+  );
   return { lookups, planned };
 }
+
+/** P&L of a and of b by position ("p,p,,p": none where empty), as the rundiff P&L look-up answers. */
+function pnlColumns(a: string, b: string): Columns {
+  const values = (text: string) => (text === '' ? [] : text.split(',').map((v) => (v === '' ? Number.NaN : Number(v))));
+  const [va, vb] = [values(a), values(b)];
+  return new Map<string, Float64Array | Int32Array>([
+    ['run', Int32Array.from([...va.map(() => 0), ...vb.map(() => 1)])],
+    ['pos', Int32Array.from([...va.keys(), ...vb.keys()])],
+    ['pnl', Float64Array.from([...va, ...vb])],
+  ]);
+}
+
+/** Candidate pairs [a, b, a, b, ...] as the rundiff candidates look-up answers. */
+function pairColumns(...flat: number[]): Columns {
+  return new Map<string, Float64Array | Int32Array>([
+    ['a_pos', Int32Array.from(flat.filter((_, i) => i % 2 === 0))],
+    ['b_pos', Int32Array.from(flat.filter((_, i) => i % 2 === 1))],
+  ]);
+}
+
+/** The rundiff look-ups' answers: the candidates, then both runs' P&L. */
+const rundiffColumns = (pairs: Columns, pnl: Columns) => (sql: string) => (sql.includes('JOIN tb') ? pairs : pnl);
 
 function assertBound(statement: Statement): void {
   const placeholders = new Set([...statement.sql.matchAll(/\$(\w+)/g)].map((m) => m[1]!));
@@ -205,27 +239,27 @@ test('surface: one cell per value, median and best of its runs, sorted by the ax
 
 test('rundiff: candidates of the same symbol with overlapping holding periods, then six parts, every value bound', async () => {
   // Trades by position (trade id order). Candidates (largest overlap first): 0-0, then 1-0 (b's 0
-  // taken), then 1-1. P&L of a: 10, -5, none, 8; of b: 4, 1, -20. Ids of a 11-14, of b 21-23.
-  const { lookups, planned } = await plan('rundiff', { a: RUN, b: OTHER, limit: 50, ...TEST_CUT_RANGE, filters: { sectors: [SECTOR] } }, (sql) =>
-    sql.includes('JOIN tb') ? [['0 0,1 0,1 1', '10,-5,,8', '4,1,-20', '11,12,13,14', '21,22,23']] : [],
-  );
-  assert.equal(lookups.length, 1);
+  // taken), then 1-1. P&L of a: 10, -5, none, 8; of b: 4, 1, -20.
+  const { lookups, planned } = await plan('rundiff', { a: RUN, b: OTHER, limit: 50, ...TEST_CUT_RANGE, filters: { sectors: [SECTOR] } }, () => [], catalog(), rundiffColumns(pairColumns(0, 0, 1, 0, 1, 1), pnlColumns('10,-5,,8', '4,1,-20')));
+  assert.equal(lookups.length, 2, 'the candidates, then the P&L: as columns, not text');
   assert.match(lookups[0]!.sql, /JOIN tb ON tb\.symbol = ta\.symbol AND ta\.entry_ts <= tb\.close_ts AND tb\.entry_ts <= ta\.close_ts/);
-  assert.match(lookups[0]!.sql, /string_agg\(a_pos::VARCHAR \|\| ' ' \|\| b_pos::VARCHAR, ',' ORDER BY overlap DESC, a_entry, b_entry, a_pos, b_pos\)/);
+  assert.match(lookups[0]!.sql, /ORDER BY epoch_ms\(least\(ta\.close_ts, tb\.close_ts\)\) - epoch_ms\(greatest\(ta\.entry_ts, tb\.entry_ts\)\) DESC, ta\.entry_ts, tb\.entry_ts, a_pos, b_pos/);
   assert.match(lookups[0]!.sql, /row_number\(\) OVER \(ORDER BY trade_id\) - 1\)::INTEGER AS pos/);
+  assert.match(lookups[1]!.sql, /ORDER BY run, pos/);
+  assert.doesNotMatch(lookups.map((l) => l.sql).join(' '), /string_agg/);
   assert.deepEqual(planned.statements.map((s) => s.part), ['summary', 'matched', 'only_a', 'only_b', 'sectors', 'symbols']);
   for (const s of [...lookups, ...planned.statements]) assertBound(s);
   const matched = planned.statements[1]!;
-  // Pairs 0-0 and 1-1 kept (|6| and |-6| tie: by a's position), bound as lists of trade ids.
-  assert.ok(Object.values(matched.params).includes('11,12') && Object.values(matched.params).includes('21,22'));
-  assert.doesNotMatch(matched.sql, /row_number/, 'the shown rows are read by id');
+  // Pairs 0-0 and 1-1 kept (|6| and |-6| tie: by a's position), bound as lists of positions.
+  assert.ok(Object.values(matched.params).includes('0,1'));
+  assert.match(matched.sql, /JOIN ta ON ta\.pos = p\.a_pos JOIN tb ON tb\.pos = p\.b_pos/, 'the shown rows are read by position');
   assert.ok(Object.values(matched.params).includes(50n));
   // The summary's counts and sums come from the session, bound: 4 and 3 trades, 2 matched, 2 and 1 only.
   const summary = Object.values(planned.statements[0]!.params);
   for (const value of [4n, 3n, 2n, 1n, '0', '8', '-20']) assert.ok(summary.includes(value), `${String(value)} in the summary`);
-  // Trades only in a: 14 (|8|) before 13 (no P&L); only in b: 23.
-  assert.ok(Object.values(planned.statements[2]!.params).includes('14,13'));
-  assert.ok(Object.values(planned.statements[3]!.params).includes('23'));
+  // Trades only in a: position 3 (|8|) before 2 (no P&L); only in b: 2.
+  assert.ok(Object.values(planned.statements[2]!.params).includes('3,2'));
+  assert.ok(Object.values(planned.statements[3]!.params).includes('2'));
   assert.match(planned.statements[5]!.sql, /symbol_day/);
   assert.doesNotMatch(planned.statements[5]!.sql, /FROM bars\b/, 'whole days from rollups');
   // Two runs of three: each run's rows in a branch of their own (an equality prunes, an IN list does not).
@@ -234,7 +268,7 @@ test('rundiff: candidates of the same symbol with overlapping holding periods, t
   assert.deepEqual([...new Set(runBranches)].sort(), [OTHER, RUN].sort());
   assert.doesNotMatch(symbols.sql, /run_id IN \(\$\w+, /);
   // The whole history by symbol: the per-symbol totals, not every day row.
-  const whole = await plan('rundiff', { a: RUN, b: OTHER }, (sql) => (sql.includes('JOIN tb') ? [['', '', '', '', '']] : []));
+  const whole = await plan('rundiff', { a: RUN, b: OTHER }, () => [], catalog(), rundiffColumns(pairColumns(), pnlColumns('', '')));
   const bySymbol = whole.planned.statements[5]!;
   assertBound(bySymbol);
   assert.match(bySymbol.sql, /FROM symbol_total t JOIN symbols s/);
@@ -244,16 +278,24 @@ test('rundiff: candidates of the same symbol with overlapping holding periods, t
 });
 
 test('matchTrades: the candidates in their order, a pair kept when neither trade is matched yet', () => {
-  assert.deepEqual(matchTrades(Int32Array.of(1, 2, 1, 1, 2, 2), 3, 3), { a: [1], b: [2] });
-  assert.deepEqual(matchTrades(Int32Array.of(1, 1, 2, 1, 2, 2), 3, 3), { a: [1, 2], b: [1, 2] });
-  assert.deepEqual(matchTrades(new Int32Array(0), 0, 0), { a: [], b: [] });
-  assert.deepEqual([...parsePairs('3 7,0 12,105 0')], [3, 7, 0, 12, 105, 0]);
-  assert.deepEqual([...parsePairs('')], []);
+  assert.deepEqual(matchTrades(Int32Array.of(1, 1, 2), Int32Array.of(2, 1, 2), 3, 3), { a: [1], b: [2] });
+  assert.deepEqual(matchTrades(Int32Array.of(1, 2, 2), Int32Array.of(1, 1, 2), 3, 3), { a: [1, 2], b: [1, 2] });
+  assert.deepEqual(matchTrades(new Int32Array(0), new Int32Array(0), 0, 0), { a: [], b: [] });
+});
+
+test('splitByRun: the P&L look-up (a then b, each by position) as one array per run', () => {
+  const columns = pnlColumns('10,,3', '4');
+  const [a, b] = splitByRun(columns.get('run') as Int32Array, columns.get('pnl') as Float64Array);
+  assert.deepEqual([...a], [10, Number.NaN, 3]);
+  assert.deepEqual([...b], [4]);
+  const [onlyB, bAgain] = splitByRun(Int32Array.of(1, 1), Float64Array.of(1, 2));
+  assert.deepEqual([onlyB.length, bAgain.length], [0, 2], 'a has no trades in scope');
 });
 
 test('compareTrades: counts and sums as SQL would (a missing P&L adds nothing), the shown rows largest first, missing last, ties by position', () => {
-  const a = parsePnl('10,-5,,8,8');
-  const b = parsePnl('4,1,-20,');
+  const pnl = (text: string) => (text === '' ? new Float64Array(0) : Float64Array.from(text.split(','), (v) => (v === '' ? Number.NaN : Number(v))));
+  const a = pnl('10,-5,,8,8');
+  const b = pnl('4,1,-20,');
   assert.ok(Number.isNaN(a[2]!));
   const t = compareTrades(a, b, { a: [0, 1, 2], b: [0, 1, 3] }, 2);
   assert.deepEqual([t.aTrades, t.bTrades, t.matched, t.onlyA, t.onlyB], [5, 4, 3, 2, 1]);
@@ -261,8 +303,8 @@ test('compareTrades: counts and sums as SQL would (a missing P&L adds nothing), 
   // |6| and |-6| tie: by a's position; the pair without a P&L difference last (cut by the limit).
   assert.deepEqual(t.shownPairs, { a: [0, 1], b: [0, 1] });
   assert.deepEqual(t.shownOnlyA, [3, 4], 'a P&L tie, by position');
-  assert.deepEqual(compareTrades(parsePnl(',1'), parsePnl(''), { a: [], b: [] }, 5).shownOnlyA, [1, 0], 'no P&L last');
-  const none = compareTrades(parsePnl(''), parsePnl(''), { a: [], b: [] }, 5);
+  assert.deepEqual(compareTrades(pnl(',1'), pnl(''), { a: [], b: [] }, 5).shownOnlyA, [1, 0], 'no P&L last');
+  const none = compareTrades(pnl(''), pnl(''), { a: [], b: [] }, 5);
   assert.deepEqual([none.aTrades, none.matched, none.matchedPnlDifference, none.shownOnlyA], [0, 0, 0, []]);
 });
 

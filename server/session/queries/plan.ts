@@ -32,8 +32,18 @@ export interface QueryPlan {
 /** Runs a small query on the request's own connection (so a cancel interrupts it too). */
 export type Lookup = (sql: string, params: Record<string, DuckDBValue>) => Promise<unknown[][]>;
 
-/** Plans a request; may run look-ups first. */
-export type Planner = (lookup: Lookup) => QueryPlan | Promise<QueryPlan>;
+/**
+ * A look-up read whole into typed columns (DOUBLE and INTEGER, as compute.ts reads them), on the
+ * request's connection: for tens of thousands of values, which as row objects or text cost more
+ * to build and parse than the query costs. Not kept in the session's look-up cache.
+ */
+export type ColumnLookup = (sql: string, params: Record<string, DuckDBValue>) => Promise<Columns>;
+
+/**
+ * Plans a request; may run look-ups first. The session always gives both kinds of look-up; tests
+ * of a planner that reads no columns give the first only.
+ */
+export type Planner = (lookup: Lookup, lookupColumns?: ColumnLookup) => QueryPlan | Promise<QueryPlan>;
 
 /** Joins source table names for the done message. */
 export function sourceOf(...tables: (string | string[])[]): string {

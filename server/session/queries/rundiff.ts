@@ -10,11 +10,13 @@
 // first, then the earlier entry of a, the earlier entry of b, the smaller trade ids; a pair is
 // kept when neither trade is matched yet.
 //
-// One look-up brings the candidates in the greedy's order and every trade's id and P&L of both
-// runs, each as one text (tens of thousands of values cross as one string, not as row objects).
-// The session then matches, counts and sums (compareTrades), and picks the rows each trade part
-// shows: its statements read only those trades, by id, instead of joining every trade of both
-// runs against every matched pair again (on sweep, 18k pairs: four such joins were 100 ms).
+// Two look-ups, read as typed columns, bring the candidates in the greedy's order and both runs'
+// trade P&L by position (the trade's place in trade id order): tens of thousands of values, which
+// as text cost more to write and parse than to compute (the text look-up was 70-120 ms on two busy
+// sweep runs, the columns are 40-50). The session then matches, counts and sums (compareTrades),
+// and picks the rows each trade part shows: its statements read only those trades, by position,
+// instead of joining every trade of both runs against every matched pair again (on sweep, 18k
+// pairs: four such joins were 100 ms).
 import { RUNDIFF_PARTS } from '../../../shared/constants.js';
 import type { RundiffParams } from '../../../shared/messages.js';
 import { StoreTable } from '../../store/format.js';
@@ -32,16 +34,16 @@ const DEFAULT_LIMIT = 1000;
 type Pairs = { a: number[]; b: number[] };
 
 /**
- * The one-to-one pass of the matching (see the header) over the candidate pairs in their order,
- * flat as [a pos, b pos, a pos, b pos, ...]: a pair is kept when neither trade is matched yet.
+ * The one-to-one pass of the matching (see the header) over the candidate pairs in their order
+ * (a's and b's positions, pair by pair): a pair is kept when neither trade is matched yet.
  */
-export function matchTrades(candidates: Int32Array, sizeA: number, sizeB: number): Pairs {
+export function matchTrades(candidatesA: Int32Array, candidatesB: Int32Array, sizeA: number, sizeB: number): Pairs {
   const usedA = new Uint8Array(sizeA);
   const usedB = new Uint8Array(sizeB);
   const kept: Pairs = { a: [], b: [] };
-  for (let i = 0; i < candidates.length; i += 2) {
-    const a = candidates[i]!;
-    const b = candidates[i + 1]!;
+  for (let i = 0; i < candidatesA.length; i++) {
+    const a = candidatesA[i]!;
+    const b = candidatesB[i]!;
     if (usedA[a] || usedB[b]) continue;
     usedA[a] = 1;
     usedB[b] = 1;
@@ -51,6 +53,13 @@ export function matchTrades(candidates: Int32Array, sizeA: number, sizeB: number
   return kept;
 }
 
+/** Both runs' P&L by position (run 0 = a, then run 1 = b, each in position order): NaN where a trade has none. */
+export function splitByRun(run: Int32Array, pnl: Float64Array): [Float64Array, Float64Array] {
+  let sizeA = 0;
+  while (sizeA < run.length && run[sizeA] === 0) sizeA++;
+  return [pnl.subarray(0, sizeA), pnl.subarray(sizeA)];
+}
+
 export function planRundiff(params: RundiffParams, catalog: Catalog): Planner {
   for (const [which, run] of [['a', params.a], ['b', params.b]] as const) {
     if (!catalog.runs.has(run)) throw new BadParamsError(`rundiff: unknown run ${which} ${JSON.stringify(run)}; this dataset has ${[...catalog.runs.keys()].slice(0, 20).join(', ')}${catalog.runs.size > 20 ? `, ... (${catalog.runs.size} in all)` : ''}`);
@@ -58,24 +67,24 @@ export function planRundiff(params: RundiffParams, catalog: Catalog): Planner {
   if (params.a === params.b) throw new BadParamsError(`rundiff: a and b are both ${JSON.stringify(params.a)}; compare two different runs`);
   const scope = resolveScope({ ...params, runs: [params.a, params.b] }, catalog);
   const limit = params.limit ?? DEFAULT_LIMIT;
-  return async (lookup) => {
+  return async (_lookup, lookupColumns) => {
+    if (!lookupColumns) throw new Error('rundiff reads its candidate pairs as columns: the planner needs a ColumnLookup');
     const c = new Binder();
-    const text = (table: string, value: string) => `(SELECT coalesce(string_agg(${value}, ',' ORDER BY pos), '') FROM ${table})`;
-    const lookupSql = `WITH ${tradeCtes(c, scope, params, true)},
-      candidates AS (
-        SELECT ta.pos AS a_pos, tb.pos AS b_pos, epoch_ms(least(ta.close_ts, tb.close_ts)) - epoch_ms(greatest(ta.entry_ts, tb.entry_ts)) AS overlap,
-          ta.entry_ts AS a_entry, tb.entry_ts AS b_entry
-        FROM ta JOIN tb ON tb.symbol = ta.symbol AND ta.entry_ts <= tb.close_ts AND tb.entry_ts <= ta.close_ts)
-      SELECT (SELECT coalesce(string_agg(a_pos::VARCHAR || ' ' || b_pos::VARCHAR, ',' ORDER BY overlap DESC, a_entry, b_entry, a_pos, b_pos), '') FROM candidates),
-        ${text('ta', "coalesce(pnl::VARCHAR, '')")}, ${text('tb', "coalesce(pnl::VARCHAR, '')")}, ${text('ta', 'trade_id::VARCHAR')}, ${text('tb', 'trade_id::VARCHAR')}`;
-    const [[candidates, pnlA, pnlB, idsA, idsB]] = (await lookup(lookupSql, c.params)) as [[string, string, string, string, string]];
-    const [a, b] = [parsePnl(pnlA), parsePnl(pnlB)];
-    const pairs = matchTrades(parsePairs(candidates), a.length, b.length);
+    const ctes = tradeCtes(c, scope, params);
+    const candidates = await lookupColumns(
+      `WITH ${ctes}
+      SELECT ta.pos AS a_pos, tb.pos AS b_pos
+      FROM ta JOIN tb ON tb.symbol = ta.symbol AND ta.entry_ts <= tb.close_ts AND tb.entry_ts <= ta.close_ts
+      ORDER BY epoch_ms(least(ta.close_ts, tb.close_ts)) - epoch_ms(greatest(ta.entry_ts, tb.entry_ts)) DESC, ta.entry_ts, tb.entry_ts, a_pos, b_pos`,
+      c.params,
+    );
+    const pnl = await lookupColumns(`WITH ${ctes} SELECT 0 AS run, pos, pnl::DOUBLE AS pnl FROM ta UNION ALL SELECT 1, pos, pnl::DOUBLE FROM tb ORDER BY run, pos`, c.params);
+    const [a, b] = splitByRun(pnl.get('run') as Int32Array, pnl.get('pnl') as Float64Array);
+    const pairs = matchTrades(candidates.get('a_pos') as Int32Array, candidates.get('b_pos') as Int32Array, a.length, b.length);
     const compared = compareTrades(a, b, pairs, limit);
-    const shown = shownIds(compared, splitIds(idsA), splitIds(idsB));
     const statements: Statement[] = RUNDIFF_PARTS.map((part) => {
       const b = new Binder();
-      return { sql: PART_SQL[part](b, scope, params, { compared, shown }, limit), params: b.params, part };
+      return { sql: PART_SQL[part](b, scope, params, compared, limit), params: b.params, part };
     });
     const tradeSource = scope.symbols ? StoreTable.trades : StoreTable.tradeList;
     return {
@@ -92,51 +101,6 @@ export function planRundiff(params: RundiffParams, catalog: Catalog): Planner {
       ],
     };
   };
-}
-
-/** "i j,i j,..." (non-negative integers) as [i, j, i, j, ...] ('' is none): read digit by digit, not split into strings. */
-export function parsePairs(text: string): Int32Array {
-  if (text === '') return new Int32Array(0);
-  let count = 1;
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) === 44) count++;
-  const out = new Int32Array(count * 2);
-  let at = 0;
-  let value = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code === 32 || code === 44) {
-      out[at++] = value;
-      value = 0;
-    } else {
-      value = value * 10 + (code - 48);
-    }
-  }
-  out[at] = value;
-  return out;
-}
-
-/** A run's trade ids by position ("id,id,..."), as decimal text: exact for any BIGINT. */
-const splitIds = (text: string): string[] => (text === '' ? [] : text.split(','));
-
-/** The trade ids of the rows each trade part shows. */
-interface ShownIds {
-  pairs: { a: string[]; b: string[] };
-  onlyA: string[];
-  onlyB: string[];
-}
-
-function shownIds(compared: ComparedTrades, idsA: readonly string[], idsB: readonly string[]): ShownIds {
-  return {
-    pairs: { a: compared.shownPairs.a.map((p) => idsA[p]!), b: compared.shownPairs.b.map((p) => idsB[p]!) },
-    onlyA: compared.shownOnlyA.map((p) => idsA[p]!),
-    onlyB: compared.shownOnlyB.map((p) => idsB[p]!),
-  };
-}
-
-/** A run's trades' P&L by position, as the look-up's text gives it ("p,p,,p"): NaN where a trade has none. */
-export function parsePnl(text: string): Float64Array {
-  if (text === '') return new Float64Array(0);
-  return Float64Array.from(text.split(','), (v) => (v === '' ? Number.NaN : Number(v)));
 }
 
 /** What the trade parts need: the summary's counts and sums, and the ids each part shows. */
@@ -219,27 +183,27 @@ export function compareTrades(a: Float64Array, b: Float64Array, pairs: Pairs, li
 }
 
 /** CTEs ta and tb: the scope's trades of run a and of run b (pos: the trade's 0-based place by trade_id, trade_id, symbol, sector, side, entry_ts, exit_ts, close_ts, qty, pnl, ret). */
-function tradeCtes(b: Binder, scope: Scope, params: RundiffParams, positions = false): string {
+function tradeCtes(b: Binder, scope: Scope, params: RundiffParams): string {
   const one = (run: string) => {
     const runScope: Scope = { ...scope, runs: [run], allRuns: false };
-    return `SELECT ${positions ? '(row_number() OVER (ORDER BY trade_id) - 1)::INTEGER AS pos, ' : ''}trade_id, symbol, sector, side, entry_ts, exit_ts, close_ts, qty, pnl, ret
+    return `SELECT (row_number() OVER (ORDER BY trade_id) - 1)::INTEGER AS pos, trade_id, symbol, sector, side, entry_ts, exit_ts, close_ts, qty, pnl, ret
       FROM ${tradeFrom(b, runScope)} WHERE ${tradeConditions(b, runScope)}`;
   };
   return `ta AS (${one(params.a)}), tb AS (${one(params.b)})`;
 }
 
-/** Trade ids bound as one comma-separated list, unnested to BIGINTs. */
-const idList = (b: Binder, ids: readonly string[]) => `unnest(string_split(${b.bind(ids.join(','))}, ',')::BIGINT[])`;
+/** Positions bound as one comma-separated list, unnested to INTEGERs. */
+const positionList = (b: Binder, positions: readonly number[]) => `unnest(string_split(${b.bind(positions.join(','))}, ',')::INTEGER[])`;
 
-/** CTE pairs(a_id, b_id): the shown pairs' trade ids, bound as two lists. */
-function pairsCte(b: Binder, pairs: ShownIds['pairs']): string {
-  if (pairs.a.length === 0) return 'pairs AS (SELECT NULL::BIGINT AS a_id, NULL::BIGINT AS b_id WHERE FALSE)';
-  return `pairs AS (SELECT ${idList(b, pairs.a)} AS a_id, ${idList(b, pairs.b)} AS b_id)`;
+/** CTE pairs(a_pos, b_pos): the shown pairs' positions, bound as two lists. */
+function pairsCte(b: Binder, pairs: Pairs): string {
+  if (pairs.a.length === 0) return 'pairs AS (SELECT NULL::INTEGER AS a_pos, NULL::INTEGER AS b_pos WHERE FALSE)';
+  return `pairs AS (SELECT ${positionList(b, pairs.a)} AS a_pos, ${positionList(b, pairs.b)} AS b_pos)`;
 }
 
-/** The trades of `table` (ta or tb) with the given ids, largest absolute P&L first (missing last), ties by id. */
-function shownTrades(b: Binder, table: 'ta' | 'tb', ids: readonly string[], limit: number): string {
-  const where = ids.length === 0 ? 'FALSE' : `trade_id IN (SELECT ${idList(b, ids)})`;
+/** The trades of `table` (ta or tb) at the given positions, largest absolute P&L first (missing last), ties by id. */
+function shownTrades(b: Binder, table: 'ta' | 'tb', positions: readonly number[], limit: number): string {
+  const where = positions.length === 0 ? 'FALSE' : `pos IN (SELECT ${positionList(b, positions)})`;
   return `SELECT ${TRADE_COLUMNS} FROM ${table} WHERE ${where} ORDER BY abs(pnl) DESC NULLS LAST, ${table}.trade_id LIMIT ${b.integer(limit)}`;
 }
 
@@ -275,29 +239,23 @@ function pnlByKey(b: Binder, scope: Scope, params: RundiffParams, key: 'symbol' 
 
 const TRADE_COLUMNS = `trade_id::DOUBLE AS trade_id, symbol, sector, side, ${ms('entry_ts')} AS entry_ts, ${ms('exit_ts')} AS exit_ts, qty, pnl, ret`;
 
-/** What the session worked out for the parts: the summary's figures and the rows shown. */
-interface Worked {
-  compared: ComparedTrades;
-  shown: ShownIds;
-}
-
-const PART_SQL: Record<(typeof RUNDIFF_PARTS)[number], (b: Binder, scope: Scope, params: RundiffParams, worked: Worked, limit: number) => string> = {
-  summary: (b, scope, params, { compared: t }) => `WITH ${bySectorCte(b, scope, params)},
+const PART_SQL: Record<(typeof RUNDIFF_PARTS)[number], (b: Binder, scope: Scope, params: RundiffParams, compared: ComparedTrades, limit: number) => string> = {
+  summary: (b, scope, params, t) => `WITH ${bySectorCte(b, scope, params)},
       totals AS (SELECT coalesce(sum(a_pnl), 0) AS a_pnl, coalesce(sum(b_pnl), 0) AS b_pnl, coalesce(sum(difference), 0) AS pnl_difference FROM by_sector)
     SELECT ${b.bind(params.a)} AS run_a, ${b.bind(params.b)} AS run_b, totals.a_pnl, totals.b_pnl, totals.pnl_difference,
       ${b.integer(t.aTrades)}::INTEGER AS a_trades, ${b.integer(t.bTrades)}::INTEGER AS b_trades, ${b.integer(t.matched)}::INTEGER AS matched,
       ${b.integer(t.onlyA)}::INTEGER AS only_a, ${b.integer(t.onlyB)}::INTEGER AS only_b, ${b.number(t.matchedPnlDifference)} AS matched_pnl_difference,
       ${b.number(t.onlyAPnl)} AS only_a_pnl, ${b.number(t.onlyBPnl)} AS only_b_pnl
     FROM totals`,
-  matched: (b, scope, params, { shown }, limit) => `WITH ${tradeCtes(b, scope, params)}, ${pairsCte(b, shown.pairs)}
+  matched: (b, scope, params, t, limit) => `WITH ${tradeCtes(b, scope, params)}, ${pairsCte(b, t.shownPairs)}
     SELECT ta.symbol, ta.sector, ta.trade_id::DOUBLE AS a_trade_id, tb.trade_id::DOUBLE AS b_trade_id, ta.side AS a_side, tb.side AS b_side,
       ${ms('ta.entry_ts')} AS a_entry_ts, ${ms('ta.exit_ts')} AS a_exit_ts, ${ms('tb.entry_ts')} AS b_entry_ts, ${ms('tb.exit_ts')} AS b_exit_ts,
       ta.qty AS a_qty, tb.qty AS b_qty, ta.pnl AS a_pnl, tb.pnl AS b_pnl, ta.pnl - tb.pnl AS pnl_difference,
       (epoch_ms(least(ta.close_ts, tb.close_ts)) - epoch_ms(greatest(ta.entry_ts, tb.entry_ts)))::DOUBLE AS overlap_ms
-    FROM pairs p JOIN ta ON ta.trade_id = p.a_id JOIN tb ON tb.trade_id = p.b_id
+    FROM pairs p JOIN ta ON ta.pos = p.a_pos JOIN tb ON tb.pos = p.b_pos
     ORDER BY abs(ta.pnl - tb.pnl) DESC NULLS LAST, ta.trade_id LIMIT ${b.integer(limit)}`,
-  only_a: (b, scope, params, { shown }, limit) => `WITH ${tradeCtes(b, scope, params)} ${shownTrades(b, 'ta', shown.onlyA, limit)}`,
-  only_b: (b, scope, params, { shown }, limit) => `WITH ${tradeCtes(b, scope, params)} ${shownTrades(b, 'tb', shown.onlyB, limit)}`,
+  only_a: (b, scope, params, t, limit) => `WITH ${tradeCtes(b, scope, params)} ${shownTrades(b, 'ta', t.shownOnlyA, limit)}`,
+  only_b: (b, scope, params, t, limit) => `WITH ${tradeCtes(b, scope, params)} ${shownTrades(b, 'tb', t.shownOnlyB, limit)}`,
   sectors: (b, scope, params, _t, limit) => `WITH ${bySectorCte(b, scope, params)}
     SELECT sector, a_pnl, b_pnl, difference FROM by_sector ORDER BY abs(difference) DESC, sector LIMIT ${b.integer(limit)}`,
   symbols: (b, scope, params, _t, limit) => `WITH ${bySymbolCte(b, scope, params)}
