@@ -279,7 +279,9 @@ const RUNS: Dimension = {
   table: StoreTable.runs,
   key: 'run_id',
   attributes: ['name', 'params', 'capital'],
-  columns: `coalesce(from_input.name, from_input.run_id, from_bars.run_id) AS name, from_input.params AS params, from_input.capital AS capital`,
+  // run_key: the run's number by run_id (format.ts says what it is for).
+  columns: `coalesce(from_input.name, from_input.run_id, from_bars.run_id) AS name, from_input.params AS params, from_input.capital AS capital,
+    (row_number() OVER (ORDER BY coalesce(from_input.run_id, from_bars.run_id)))::INTEGER AS run_key`,
   // Runs are shown in the order the runs table lists them (a sweep's grid order, say).
   inputOrder: true,
 };

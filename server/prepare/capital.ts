@@ -84,7 +84,7 @@ export async function recordCapital(con: DuckDBConnection, stated: StatedCapital
   }
   const values = [...out].map(([runId, c]) => `(${sqlString(runId)}, ${c.capital === null ? 'NULL' : String(c.capital)}::DOUBLE, ${sqlString(c.source)})`);
   await con.run(`CREATE OR REPLACE TABLE ${StoreTable.runs} AS
-    SELECT r.run_id, r.name, r.params, c.capital, c.capital_source, r.input_order
+    SELECT r.run_id, r.name, r.params, c.capital, c.capital_source, r.input_order, r.run_key
     FROM ${StoreTable.runs} r ${values.length ? `LEFT JOIN (VALUES ${values.join(', ')}) c(run_id, capital, capital_source) USING (run_id)` : 'CROSS JOIN (SELECT NULL::DOUBLE AS capital, NULL::VARCHAR AS capital_source) c'}
     ORDER BY r.input_order NULLS LAST, r.run_id`);
   return out;

@@ -36,9 +36,15 @@ interface StagingTable {
   consumes?: readonly string[];
 }
 
-/** trade_list columns before the ranks, as expressions over trades t LEFT JOIN symbols s. */
+/**
+ * Every rollup with run_id has run_key beside it (format.ts says why): the run's number in the
+ * runs table, joined from it here by the rollups the base tables feed, carried by the others.
+ */
+const RUN_KEY_JOIN = (alias: string) => `LEFT JOIN ${StoreTable.runs} r ON r.run_id = ${alias}.run_id`;
+
+/** trade_list columns before the ranks, as expressions over trades t LEFT JOIN symbols s LEFT JOIN runs r. */
 const TRADE_LIST_COLUMNS = `
-  t.run_id, t.trade_id, t.symbol, coalesce(s.sector, 'Unknown') AS sector, t.side,
+  r.run_key, t.run_id, t.trade_id, t.symbol, coalesce(s.sector, 'Unknown') AS sector, t.side,
   t.entry_ts, t.exit_ts, coalesce(t.exit_ts, t.entry_ts) AS close_ts,
   t.qty, t.entry_price, t.exit_price, t.fees, t.pnl, t.ret, t.bars_held,
   (epoch_ms(t.exit_ts) - epoch_ms(t.entry_ts))::DOUBLE AS holding_ms,
@@ -72,31 +78,31 @@ export const ROLLUPS: readonly RollupDefinition[] = [
   {
     table: StoreTable.sectorBar,
     select: `
-      SELECT b.run_id, s.sector, b.ts, sum(${M.pnl}) AS pnl, sum(${M.fees}) AS fees,
+      SELECT r.run_key, b.run_id, s.sector, b.ts, sum(${M.pnl}) AS pnl, sum(${M.fees}) AS fees,
         sum(${M.traded_value}) AS traded_value, sum(abs(b.trade_qty)) AS trade_qty,
         sum(${M.gross}) AS gross_exposure, sum(${M.net}) AS net_exposure,
         sum(${M.long}) AS long_exposure, sum(${M.short}) AS short_exposure
-      FROM ${StoreTable.bars} b JOIN ${StoreTable.symbols} s ON s.symbol = b.symbol
-      GROUP BY b.run_id, s.sector, b.ts ORDER BY b.run_id, s.sector, b.ts`,
+      FROM ${StoreTable.bars} b JOIN ${StoreTable.symbols} s ON s.symbol = b.symbol ${RUN_KEY_JOIN('b')}
+      GROUP BY r.run_key, b.run_id, s.sector, b.ts ORDER BY b.run_id, s.sector, b.ts`,
   },
   {
     table: StoreTable.portfolioBar,
     select: `
-      SELECT run_id, ts, sum(pnl) AS pnl, sum(fees) AS fees,
+      SELECT run_key, run_id, ts, sum(pnl) AS pnl, sum(fees) AS fees,
         sum(gross_exposure) AS gross_exposure, sum(net_exposure) AS net_exposure,
         sum(long_exposure) AS long_exposure, sum(short_exposure) AS short_exposure,
         sum(trade_qty) AS trade_qty, sum(traded_value) AS traded_value
-      FROM ${StoreTable.sectorBar} GROUP BY run_id, ts ORDER BY run_id, ts`,
+      FROM ${StoreTable.sectorBar} GROUP BY run_key, run_id, ts ORDER BY run_id, ts`,
   },
   {
     table: StoreTable.symbolDay,
     select: `
-      SELECT run_id, symbol, ts::DATE AS day, sum(${M.pnl}) AS pnl, sum(${M.fees}) AS fees,
-        arg_max(position_value, ts) AS position_value, sum(abs(trade_qty)) AS trade_qty,
-        sum(${M.traded_value}) AS traded_value, arg_max(price, ts) AS close,
+      SELECT r.run_key, b.run_id, b.symbol, b.ts::DATE AS day, sum(${M.pnl}) AS pnl, sum(${M.fees}) AS fees,
+        arg_max(b.position_value, b.ts) AS position_value, sum(abs(b.trade_qty)) AS trade_qty,
+        sum(${M.traded_value}) AS traded_value, arg_max(b.price, b.ts) AS close,
         sum(${M.gross}) AS gross_sum, sum(${M.net}) AS net_sum,
         sum(${M.long}) AS long_sum, sum(${M.short}) AS short_sum, count(*) AS bars
-      FROM ${StoreTable.bars} GROUP BY run_id, symbol, ts::DATE ORDER BY run_id, symbol, day`,
+      FROM ${StoreTable.bars} b ${RUN_KEY_JOIN('b')} GROUP BY r.run_key, b.run_id, b.symbol, b.ts::DATE ORDER BY b.run_id, b.symbol, day`,
   },
   {
     table: StoreTable.symbolDayByDay,
@@ -105,23 +111,23 @@ export const ROLLUPS: readonly RollupDefinition[] = [
   {
     table: StoreTable.sectorDay,
     select: `
-      SELECT d.run_id, s.sector, d.day, sum(d.pnl) AS pnl, sum(d.fees) AS fees,
+      SELECT d.run_key, d.run_id, s.sector, d.day, sum(d.pnl) AS pnl, sum(d.fees) AS fees,
         sum(abs(d.position_value)) AS gross_exposure, sum(d.position_value) AS net_exposure,
         sum(d.traded_value) AS traded_value, sum(d.gross_sum) AS gross_sum, sum(d.net_sum) AS net_sum,
         sum(d.long_sum) AS long_sum, sum(d.short_sum) AS short_sum
       FROM ${StoreTable.symbolDay} d JOIN ${StoreTable.symbols} s ON s.symbol = d.symbol
-      GROUP BY d.run_id, s.sector, d.day ORDER BY d.run_id, s.sector, d.day`,
+      GROUP BY d.run_key, d.run_id, s.sector, d.day ORDER BY d.run_id, s.sector, d.day`,
   },
   {
     table: StoreTable.portfolioDay,
     select: `
-      SELECT run_id, ts::DATE AS day, sum(pnl) AS pnl, sum(fees) AS fees,
+      SELECT run_key, run_id, ts::DATE AS day, sum(pnl) AS pnl, sum(fees) AS fees,
         arg_max(gross_exposure, ts) AS gross_exposure, arg_max(net_exposure, ts) AS net_exposure,
         count(*) AS bars, sum(traded_value) AS traded_value,
         sum(gross_exposure) AS gross_sum, sum(net_exposure) AS net_sum,
         sum(long_exposure) AS long_sum, sum(short_exposure) AS short_sum,
         min(ts) AS first_ts, max(ts) AS last_ts
-      FROM ${StoreTable.portfolioBar} GROUP BY run_id, ts::DATE ORDER BY run_id, day`,
+      FROM ${StoreTable.portfolioBar} GROUP BY run_key, run_id, ts::DATE ORDER BY run_id, day`,
   },
   {
     // The day-end rows a position look-up must reach behind its recent window (attribution's
@@ -132,12 +138,12 @@ export const ROLLUPS: readonly RollupDefinition[] = [
       WITH trading_days AS (
         SELECT day, row_number() OVER (ORDER BY day) AS i FROM (SELECT DISTINCT day FROM ${StoreTable.portfolioDay})
       ), rows AS (
-        SELECT d.run_id, d.symbol, d.day, d.position_value, d.close, t.i,
+        SELECT d.run_key, d.run_id, d.symbol, d.day, d.position_value, d.close, t.i,
           lead(d.day) OVER w AS next_day, lead(t.i) OVER w AS next_i
         FROM ${StoreTable.symbolDay} d JOIN trading_days t ON t.day = d.day
         WINDOW w AS (PARTITION BY d.run_id, d.symbol ORDER BY d.day)
       )
-      SELECT run_id, symbol, day, next_day, position_value, close FROM rows
+      SELECT run_key, run_id, symbol, day, next_day, position_value, close FROM rows
       WHERE next_i IS NULL OR next_i - i > ${POSITION_LOOKBACK_DAYS}
       ORDER BY run_id, day, symbol`,
   },
@@ -152,10 +158,12 @@ export const ROLLUPS: readonly RollupDefinition[] = [
         SELECT run_id, symbol, count(*) AS trades, count(*) FILTER (WHERE pnl > 0) AS winning_trades
         FROM ${StoreTable.trades} GROUP BY run_id, symbol
       )
-      SELECT run_id, symbol, coalesce(bar_totals.pnl, 0) AS pnl, coalesce(bar_totals.fees, 0) AS fees,
-        coalesce(bar_totals.traded_value, 0) AS traded_value, coalesce(bar_totals.gross_sum, 0) AS gross_sum,
-        coalesce(trade_counts.trades, 0) AS trades, coalesce(trade_counts.winning_trades, 0) AS winning_trades
-      FROM bar_totals FULL OUTER JOIN trade_counts USING (run_id, symbol) ORDER BY run_id, symbol`,
+      SELECT r.run_key, t.* FROM (
+        SELECT run_id, symbol, coalesce(bar_totals.pnl, 0) AS pnl, coalesce(bar_totals.fees, 0) AS fees,
+          coalesce(bar_totals.traded_value, 0) AS traded_value, coalesce(bar_totals.gross_sum, 0) AS gross_sum,
+          coalesce(trade_counts.trades, 0) AS trades, coalesce(trade_counts.winning_trades, 0) AS winning_trades
+        FROM bar_totals FULL OUTER JOIN trade_counts USING (run_id, symbol)
+      ) t ${RUN_KEY_JOIN('t')} ORDER BY t.run_id, t.symbol`,
   },
   {
     table: StoreTable.marketDay,
@@ -173,7 +181,7 @@ export const ROLLUPS: readonly RollupDefinition[] = [
       {
         table: TRADE_LIST_BASE,
         select: `
-      SELECT ${TRADE_LIST_COLUMNS} FROM ${StoreTable.trades} t LEFT JOIN ${StoreTable.symbols} s ON s.symbol = t.symbol
+      SELECT ${TRADE_LIST_COLUMNS} FROM ${StoreTable.trades} t LEFT JOIN ${StoreTable.symbols} s ON s.symbol = t.symbol ${RUN_KEY_JOIN('t')}
       ORDER BY run_id, close_ts, trade_id`,
       },
       ...TRADE_RANK_STAGING,
@@ -194,7 +202,7 @@ export const ROLLUPS: readonly RollupDefinition[] = [
   {
     table: StoreTable.tradeDay,
     select: `
-      SELECT run_id, close_ts::DATE AS day, hour(exchange_time(close_ts))::TINYINT AS hour, sector, side,
+      SELECT run_key, run_id, close_ts::DATE AS day, hour(exchange_time(close_ts))::TINYINT AS hour, sector, side,
         count(*) AS trades, count(*) FILTER (WHERE pnl > 0) AS wins, count(pnl) AS pnl_n,
         coalesce(sum(pnl) FILTER (WHERE pnl > 0), 0) AS gross_profit,
         coalesce(sum(pnl) FILTER (WHERE pnl < 0), 0) AS gross_loss,
@@ -202,14 +210,14 @@ export const ROLLUPS: readonly RollupDefinition[] = [
         coalesce(sum(bars_held), 0)::DOUBLE AS bars_held_sum, count(bars_held) AS bars_held_n,
         ${TRADE_DAY_BOUNDS}
       FROM ${StoreTable.tradeList}
-      GROUP BY run_id, close_ts::DATE, hour(exchange_time(close_ts)), sector, side
+      GROUP BY run_key, run_id, close_ts::DATE, hour(exchange_time(close_ts)), sector, side
       ORDER BY run_id, day, hour, sector, side`,
   },
   {
     table: StoreTable.barsByTime,
     select: `
-      SELECT run_id, ts, symbol, ${M.pnl} AS pnl, ${M.fees} AS fees, ${M.traded_value} AS traded_value, position_value, price
-      FROM ${StoreTable.bars} ORDER BY run_id, ts, symbol`,
+      SELECT r.run_key, b.run_id, b.ts, b.symbol, ${M.pnl} AS pnl, ${M.fees} AS fees, ${M.traded_value} AS traded_value, b.position_value, b.price
+      FROM ${StoreTable.bars} b ${RUN_KEY_JOIN('b')} ORDER BY b.run_id, b.ts, b.symbol`,
   },
   {
     table: StoreTable.tradeTags,

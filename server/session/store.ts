@@ -26,6 +26,8 @@ export interface TradingDay {
 
 export interface Catalog {
   runs: ReadonlyMap<string, RunInfo>;
+  /** Each run's run_key (format.ts): the integer the rollups' rows carry, what prunes a run's rows. */
+  runKeys: ReadonlyMap<string, number>;
   sectors: ReadonlySet<string>;
   /** symbol -> sector */
   symbols: ReadonlyMap<string, string>;
@@ -170,9 +172,11 @@ export function runParams(text: string | null): RunInfo['params'] {
 async function readCatalog(connection: DuckDBConnection, tradeRanks: boolean): Promise<Catalog> {
   // The capital base is a fact recorded at preparation (server/prepare/capital.ts), with its source.
   const runRows = await connection.runAndReadAll(`
-    SELECT run_id, coalesce(name, run_id), capital::DOUBLE, capital_source, params FROM ${StoreTable.runs} ORDER BY input_order NULLS LAST, run_id`);
+    SELECT run_id, coalesce(name, run_id), capital::DOUBLE, capital_source, params, run_key FROM ${StoreTable.runs} ORDER BY input_order NULLS LAST, run_id`);
   const runs = new Map<string, RunInfo>();
-  for (const [runId, name, capital, capitalSource, params] of runRows.getRows() as [string, string, number | null, string | null, string | null][]) {
+  const runKeys = new Map<string, number>();
+  for (const [runId, name, capital, capitalSource, params, runKey] of runRows.getRows() as [string, string, number | null, string | null, string | null, number][]) {
+    runKeys.set(String(runId), Number(runKey));
     runs.set(String(runId), {
       runId: String(runId),
       name: String(name),
@@ -208,6 +212,7 @@ async function readCatalog(connection: DuckDBConnection, tradeRanks: boolean): P
   const calendar = tradingCalendar(days, spacings.length > 0 ? Math.min(...spacings) : null);
   return {
     runs,
+    runKeys,
     symbols,
     sectors: new Set([...symbols.values()].sort()),
     tags: new Set((tagRows.getRows() as [string][]).map(([tag]) => String(tag))),

@@ -26,7 +26,7 @@ after(async () => {
 });
 
 const COLUMNS: Record<string, string[]> = {
-  runs: ['run_id', 'name', 'params', 'capital', 'capital_source', 'input_order'],
+  runs: ['run_id', 'name', 'params', 'capital', 'capital_source', 'input_order', 'run_key'],
   symbols: ['symbol', 'sector', 'industry'],
   bars: ['run_id', 'ts', 'symbol', 'price', 'position_qty', 'position_value', 'trade_qty', 'fees', 'pnl'],
   trades: ['run_id', 'trade_id', 'symbol', 'side', 'entry_ts', 'exit_ts', 'qty', 'entry_price', 'exit_price', 'fees', 'pnl', 'ret', 'bars_held', 'mae', 'mfe', 'tag'],
@@ -74,6 +74,20 @@ test('prepare builds every table, sorted, with rollups matching an independent s
     assert.equal(JSON.parse(String(runs[0]!['params'])).gross_notional, RUNS.find((x) => x.run_id === 'alt')!.params.gross_notional);
     assert.equal((await q(`SELECT count(DISTINCT sector) AS n FROM symbols`))[0]!['n'], '11');
     assert.equal((await q(`SELECT typeof(ts) AS t FROM bars LIMIT 1`))[0]!['t'], 'TIMESTAMP');
+
+    // run_key (format 12): the runs numbered 1, 2, ... in run_id order, and every table of the
+    // format with run_id but the base ones carries its run's key on every row. (market_close, a
+    // helper of segments, names a run per symbol and day: it is not read by run.)
+    const runKeys = await q(`SELECT run_id, run_key FROM runs ORDER BY run_id`);
+    assert.deepEqual(runKeys.map((x) => Number(x['run_key'])), runKeys.map((_, i) => i + 1));
+    const withRuns = (await q(`SELECT DISTINCT table_name FROM information_schema.columns WHERE table_schema = 'main' AND column_name = 'run_id'`))
+      .map((x) => String(x['table_name']))
+      .filter((t) => (Object.values(StoreTable) as string[]).includes(t) && !['runs', 'bars', 'trades'].includes(t));
+    assert.ok(withRuns.includes('symbol_day') && withRuns.includes('trade_list') && withRuns.includes('trade_day'), withRuns.join(', '));
+    for (const t of withRuns) {
+      const [{ n }] = (await q(`SELECT count(*) AS n FROM ${t} x LEFT JOIN runs r ON r.run_id = x.run_id WHERE x.run_key IS DISTINCT FROM r.run_key`)) as [{ n: unknown }];
+      assert.equal(n, '0', `${t}: every row's run_key is its run's`);
+    }
 
     // Physical order of bars is (run_id, symbol, ts).
     const keys = await q(`SELECT run_id, symbol, epoch_us(ts)::VARCHAR AS t FROM bars ORDER BY rowid`);

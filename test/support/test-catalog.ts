@@ -33,6 +33,8 @@ export function testCatalog(o: TestCatalogOptions): Catalog {
     benchmark: { kind: 'market', name: `Equal-weighted market (${o.symbols.length} symbols)`, source: 'test' },
     riskFreeRate: o.riskFreeRate ?? 0,
     runs: new Map(o.runs.map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test', params: {} }])),
+    // As the runs table numbers them: 1, 2, ... in run_id order.
+    runKeys: new Map([...o.runs].sort().map((runId, i) => [runId, i + 1])),
     sectors: new Set(o.symbols.map(([, sector]) => sector)),
     symbols: new Map(o.symbols),
     tags: new Set(o.tags ?? []),

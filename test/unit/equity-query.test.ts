@@ -29,10 +29,12 @@ let connection: DuckDBConnection;
 before(async () => {
   instance = await DuckDBInstance.create(':memory:');
   connection = await instance.connect();
-  await connection.run(`CREATE TABLE portfolio_bar (run_id VARCHAR, ts TIMESTAMP, pnl DOUBLE, fees DOUBLE, traded_value DOUBLE,
+  await connection.run(`CREATE TABLE portfolio_bar (run_key INTEGER, run_id VARCHAR, ts TIMESTAMP, pnl DOUBLE, fees DOUBLE, traded_value DOUBLE,
     gross_exposure DOUBLE, net_exposure DOUBLE, long_exposure DOUBLE, short_exposure DOUBLE)`);
   const appender = await connection.createAppender('portfolio_bar');
+  const runKey = (run: string) => [...RUNS].sort().indexOf(run) + 1;
   for (const row of rows) {
+    appender.appendInteger(runKey(row.run));
     appender.appendVarchar(row.run);
     appender.appendTimestamp(new DuckDBTimestampValue(BigInt(row.t) * 1000n));
     appender.appendDouble(row.pnl);
@@ -65,6 +67,7 @@ function catalog(): Catalog {
     benchmark: { kind: 'market', name: 'Equal-weighted market (2 symbols)', source: 'test' },
     riskFreeRate: 0,
     runs: new Map(RUNS.map((runId) => [runId, { runId, name: runId, capital: 1e6, capitalSource: 'test', params: {} }])),
+    runKeys: new Map([...RUNS].sort().map((runId, i) => [runId, i + 1])),
     sectors: new Set(),
     symbols: new Map(),
     tags: new Set(),

@@ -120,7 +120,7 @@ test('trades under a symbols filter: a count, then a sorted window of the base t
   const [statement] = statements as [Statement];
   for (const s of [...lookups, statement]) {
     assertBound(s, EVERY_CLIENT_VALUE);
-    assert.match(s.sql, /FROM trades t LEFT JOIN symbols s ON s\.symbol = t\.symbol\s+WHERE t\.symbol IN \(\$\w+\)/);
+    assert.match(s.sql, /FROM trades t LEFT JOIN symbols s ON s\.symbol = t\.symbol LEFT JOIN runs r ON r\.run_id = t\.run_id\s+WHERE t\.symbol IN \(\$\w+\)/);
     for (const value of [RUN, SYMBOL, TAG]) assert.ok(boundValues(s).includes(value), `${value} is not bound`);
   }
   assert.match(statement.sql, /ORDER BY pnl DESC NULLS FIRST, run_id DESC, trade_id DESC LIMIT \$\w+::BIGINT OFFSET \$\w+::BIGINT/);
@@ -188,6 +188,34 @@ test('histogram of daily returns without bounds: a look-up of the bounds, then t
   }
   // The bounds the look-up found are bound into the binning.
   assert.ok(boundValues(statement).includes('-5') && boundValues(statement).includes('5'));
+});
+
+test("runs are selected by run_key and run_id on the rollups, by run_id alone on the base tables bars and trades", async () => {
+  const keys = catalog().runKeys;
+  const keyOf = (statement: Statement) => {
+    const m = /run_key IN \(\$(\w+)::INTEGER\)/.exec(statement.sql);
+    return m ? statement.params[m[1]!] : undefined;
+  };
+  // One run of two: the day rollups, keyed with the catalog's key of that run.
+  const summary = await plan(request('summary', { runs: [RUN], ...CUT_RANGE }));
+  const keyed = summary.statements.filter((s) => /FROM (portfolio_day|portfolio_bar)/.test(s.sql));
+  assert.ok(keyed.length > 0);
+  for (const s of keyed) assert.equal(keyOf(s), keys.get(RUN), s.sql);
+  // A series reads bars: no run_key there.
+  const series = await plan(request('series', { runs: [RUN], symbol: SYMBOL, width: 10 }));
+  const onBars = series.statements.filter((s) => /FROM bars\b/.test(s.sql));
+  assert.ok(onBars.length > 0);
+  for (const s of onBars) {
+    assert.doesNotMatch(s.sql.split(/FROM trades\b/)[0]!, /run_key/, 'bars have no run_key');
+    assert.match(s.sql, /run_id IN \(\$\w+\)/);
+  }
+  // The base trades under a symbols filter get the run's key from the runs table.
+  const trades = await plan(request('trades', { runs: [RUN], filters: { symbols: [SYMBOL] }, limit: 10 }));
+  assert.match(trades.lookups[0]!.sql, /LEFT JOIN runs r ON r\.run_id = t\.run_id/);
+  assert.equal(keyOf(trades.lookups[0]!), keys.get(RUN));
+  // Every run: no run condition at all.
+  const every = await plan(request('summary', {}));
+  for (const s of every.statements) assert.doesNotMatch(s.sql, /run_key IN|run_id IN/);
 });
 
 test('a value the dataset does not have is refused before any SQL is written', async () => {

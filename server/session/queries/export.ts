@@ -24,7 +24,7 @@ export function planExport(params: ExportParams, catalog: Catalog, times: TimeFo
     };
   }
   const where = and(
-    runsCondition(b, scope),
+    runsCondition(b, scope, false),
     timeCondition(b, 'ts', scope),
     scope.symbols ? b.in('symbol', scope.symbols) : null,
     scope.sectors ? `symbol IN (SELECT symbol FROM ${StoreTable.symbols} WHERE ${b.in('sector', scope.sectors)})` : null,

@@ -49,6 +49,8 @@ export interface Scope {
   range: RangePlan;
   /** The exchange time zone (IANA; 'UTC' when none is known): hours of the day are in it. */
   timezone: string;
+  /** Each run's run_key (Catalog.runKeys): what runsCondition prunes a run's rows by. */
+  runKeys: ReadonlyMap<string, number>;
 }
 
 const RANGE_FILTERS: [keyof Filters, TradeRangeColumn][] = [
@@ -106,6 +108,7 @@ export function resolveScope(params: ScopeParams, catalog: Catalog): Scope {
     },
     range: planRange(params.from, params.to, catalog),
     timezone: catalog.timezone.zone,
+    runKeys: catalog.runKeys,
   };
   if (params.from !== undefined) scope.from = params.from;
   if (params.to !== undefined) scope.to = params.to;
@@ -139,9 +142,22 @@ export function planRange(from: number | undefined, to: number | undefined, cata
   return { bounded: true, full, everything: full !== null && cuts.length === 0 && lo === 0 && hi === days.length - 1, cuts };
 }
 
-/** Condition selecting the scope's runs; TRUE when every run is selected. */
-export function runsCondition(b: Binder, scope: Pick<Scope, 'runs' | 'allRuns'>): string {
-  return scope.allRuns ? 'TRUE' : b.in('run_id', scope.runs);
+/**
+ * Condition selecting the scope's runs; TRUE when every run is selected. `keyed` false for the
+ * base tables bars and trades, which have no run_key (they are read by symbol, which prunes).
+ */
+export function runsCondition(b: Binder, scope: Pick<Scope, 'runs' | 'allRuns' | 'runKeys'>, keyed = true): string {
+  if (scope.allRuns) return 'TRUE';
+  const ids = b.in('run_id', scope.runs);
+  if (!keyed || scope.runs.length === 0) return ids;
+  // run_key prunes (a run id's first 8 bytes, all a VARCHAR zonemap keeps, are often shared by
+  // many runs: format.ts); run_id keeps the answer exact whatever the keys.
+  const keys = scope.runs.map((run) => {
+    const key = scope.runKeys.get(run);
+    if (key === undefined) throw new Error(`run ${JSON.stringify(run)} has no run_key in the catalog`);
+    return `${b.bind(key)}::INTEGER`;
+  });
+  return and(`run_key IN (${keys.join(', ')})`, ids);
 }
 
 /** Condition on a TIMESTAMP column for the scope's whole range (bar-level sources). */
@@ -173,10 +189,10 @@ export function tradeConditions(
   b: Binder,
   scope: Scope,
   columns: Partial<Record<'close_ts' | 'holding_ms' | 'sector', string>> = {},
-  options: { range?: boolean; dims?: boolean } = {},
+  options: { range?: boolean; dims?: boolean; keyed?: boolean } = {},
 ): string {
   const col = (name: 'close_ts' | 'holding_ms' | 'sector') => columns[name] ?? name;
-  const parts: string[] = [runsCondition(b, scope)];
+  const parts: string[] = [runsCondition(b, scope, options.keyed ?? true)];
   if (options.range !== false) parts.push(timeCondition(b, col('close_ts'), scope));
   if (options.dims !== false) {
     if (scope.sectors) parts.push(b.in(col('sector'), scope.sectors));

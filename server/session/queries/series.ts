@@ -30,7 +30,7 @@ export function planSeries(params: SeriesParams, catalog: Catalog): Planner {
   const pointsSql = `
     SELECT ${runIndexSql(b, scope.runs)} AS ri, epoch_ms(ts)::DOUBLE AS t, price, position_qty, position_value, pnl
     FROM ${StoreTable.bars}
-    WHERE ${and(runsCondition(b, scope), `symbol = ${b.bind(params.symbol)}`, timeCondition(b, 'ts', scope))}`;
+    WHERE ${and(runsCondition(b, scope, false), `symbol = ${b.bind(params.symbol)}`, timeCondition(b, 'ts', scope))}`;
   const compute = (columns: Columns): OutColumn[] => {
     const { order, run, t } = byRunAndTime(columns);
     const price = reorder(columns.get('price') as Float64Array, order);
@@ -77,7 +77,7 @@ function markerConditions(b: Binder, scope: Scope, symbol: string): string {
   const inRange = (column: string) => timeCondition(b, column, scope);
   return and(
     `symbol = ${b.bind(symbol)}`,
-    tradeConditions(b, scope, { holding_ms: '(epoch_ms(exit_ts) - epoch_ms(entry_ts))' }, { range: false, dims: false }),
+    tradeConditions(b, scope, { holding_ms: '(epoch_ms(exit_ts) - epoch_ms(entry_ts))' }, { range: false, dims: false, keyed: false }),
     scope.from === undefined && scope.to === undefined ? null : or([inRange('entry_ts'), inRange('exit_ts')]),
   );
 }

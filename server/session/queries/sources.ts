@@ -104,7 +104,7 @@ export function barRows(b: Binder, level: Level, scope: Scope, time: string, opt
   const m = t.measures;
   const sql = `SELECT run_id, ts${t.key.map((k) => `, ${k}`).join('')}, ${m.pnl} AS pnl, ${m.fees} AS fees,
       ${m.traded_value} AS traded_value, ${m.gross} AS gross, ${m.net} AS net, ${m.long} AS long, ${m.short} AS short
-    FROM ${t.bar} WHERE ${and(runsCondition(b, scope), time, dimCondition(b, level, scope))}`;
+    FROM ${t.bar} WHERE ${and(runsCondition(b, scope, t.bar !== StoreTable.bars), time, dimCondition(b, level, scope))}`;
   return { sql: withSector(level, sql, options), sources: [t.bar] };
 }
 

@@ -57,8 +57,8 @@ export function tradeFrom(b: Binder, scope: Scope): string {
   return `(SELECT t.run_id, t.trade_id, t.symbol, coalesce(s.sector, 'Unknown') AS sector, t.side, t.entry_ts, t.exit_ts,
       coalesce(t.exit_ts, t.entry_ts) AS close_ts, t.qty, t.entry_price, t.exit_price, t.fees, t.pnl, t.ret, t.bars_held,
       (epoch_ms(t.exit_ts) - epoch_ms(t.entry_ts))::DOUBLE AS holding_ms, t.mae, t.mfe, t.tag,
-      ${tradeSampleKeySql('t.run_id', 't.trade_id')} AS sample_key
-    FROM ${StoreTable.trades} t LEFT JOIN ${StoreTable.symbols} s ON s.symbol = t.symbol
+      ${tradeSampleKeySql('t.run_id', 't.trade_id')} AS sample_key, r.run_key
+    FROM ${StoreTable.trades} t LEFT JOIN ${StoreTable.symbols} s ON s.symbol = t.symbol LEFT JOIN ${StoreTable.runs} r ON r.run_id = t.run_id
     WHERE ${b.in('t.symbol', scope.symbols)})`;
 }
 
