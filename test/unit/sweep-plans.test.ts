@@ -9,7 +9,7 @@ import type { Columns, OutColumn } from '../../server/session/compute.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import type { QueryPlan, Statement } from '../../server/session/queries/plan.js';
 import { expectedMaxSharpe, normalCdf, normalQuantile } from '../../server/session/queries/risk-metrics.js';
-import { compareTrades, matchTrades, splitByRun } from '../../server/session/queries/rundiff.js';
+import { compareTrades, matchTrades, splitByRun, tradeIdAt } from '../../server/session/queries/rundiff.js';
 import type { Catalog } from '../../server/session/store.js';
 import { TEST_CUT_RANGE, TEST_DAY1, testCatalog } from '../support/test-catalog.js';
 
@@ -51,14 +51,22 @@ async function plan(
   return { lookups, planned };
 }
 
-/** P&L of a and of b by position ("p,p,,p": none where empty), as the rundiff P&L look-up answers. */
-function pnlColumns(a: string, b: string): Columns {
+/**
+ * P&L of a and of b by position ("p,p,,p": none where empty), as the rundiff trades look-up
+ * answers, with trade ids (a's from 11, b's from 21, or as given) in ID_PARTS' three columns.
+ */
+function pnlColumns(a: string, b: string, ids?: bigint[]): Columns {
   const values = (text: string) => (text === '' ? [] : text.split(',').map((v) => (v === '' ? Number.NaN : Number(v))));
   const [va, vb] = [values(a), values(b)];
+  const id = ids ?? [...va.map((_, i) => BigInt(11 + i)), ...vb.map((_, i) => BigInt(21 + i))];
+  const part = (shift: bigint, mask: bigint | null) => Int32Array.from(id, (x) => Number(mask === null ? x >> shift : (x >> shift) & mask));
   return new Map<string, Float64Array | Int32Array>([
     ['run', Int32Array.from([...va.map(() => 0), ...vb.map(() => 1)])],
     ['pos', Int32Array.from([...va.keys(), ...vb.keys()])],
     ['pnl', Float64Array.from([...va, ...vb])],
+    ['id_hi', part(42n, null)],
+    ['id_mid', part(21n, 2097151n)],
+    ['id_lo', part(0n, 2097151n)],
   ]);
 }
 
@@ -250,16 +258,17 @@ test('rundiff: candidates of the same symbol with overlapping holding periods, t
   assert.deepEqual(planned.statements.map((s) => s.part), ['summary', 'matched', 'only_a', 'only_b', 'sectors', 'symbols']);
   for (const s of [...lookups, ...planned.statements]) assertBound(s);
   const matched = planned.statements[1]!;
-  // Pairs 0-0 and 1-1 kept (|6| and |-6| tie: by a's position), bound as lists of positions.
-  assert.ok(Object.values(matched.params).includes('0,1'));
-  assert.match(matched.sql, /JOIN ta ON ta\.pos = p\.a_pos JOIN tb ON tb\.pos = p\.b_pos/, 'the shown rows are read by position');
+  // Pairs 0-0 and 1-1 kept (|6| and |-6| tie: by a's position), bound as lists of trade ids.
+  assert.ok(Object.values(matched.params).includes('11,12') && Object.values(matched.params).includes('21,22'));
+  assert.match(matched.sql, /JOIN ta ON ta\.trade_id = p\.a_id JOIN tb ON tb\.trade_id = p\.b_id/);
+  assert.doesNotMatch(matched.sql, /row_number/, 'the shown rows are read by id, not numbered again');
   assert.ok(Object.values(matched.params).includes(50n));
   // The summary's counts and sums come from the session, bound: 4 and 3 trades, 2 matched, 2 and 1 only.
   const summary = Object.values(planned.statements[0]!.params);
   for (const value of [4n, 3n, 2n, 1n, '0', '8', '-20']) assert.ok(summary.includes(value), `${String(value)} in the summary`);
-  // Trades only in a: position 3 (|8|) before 2 (no P&L); only in b: 2.
-  assert.ok(Object.values(planned.statements[2]!.params).includes('3,2'));
-  assert.ok(Object.values(planned.statements[3]!.params).includes('2'));
+  // Trades only in a: 14 (|8|) before 13 (no P&L); only in b: 23.
+  assert.ok(Object.values(planned.statements[2]!.params).includes('14,13'));
+  assert.ok(Object.values(planned.statements[3]!.params).includes('23'));
   assert.match(planned.statements[5]!.sql, /symbol_day/);
   assert.doesNotMatch(planned.statements[5]!.sql, /FROM bars\b/, 'whole days from rollups');
   // Two runs of three: each run's rows in a branch of their own (an equality prunes, an IN list does not).
@@ -281,6 +290,12 @@ test('matchTrades: the candidates in their order, a pair kept when neither trade
   assert.deepEqual(matchTrades(Int32Array.of(1, 1, 2), Int32Array.of(2, 1, 2), 3, 3), { a: [1], b: [2] });
   assert.deepEqual(matchTrades(Int32Array.of(1, 2, 2), Int32Array.of(1, 1, 2), 3, 3), { a: [1, 2], b: [1, 2] });
   assert.deepEqual(matchTrades(new Int32Array(0), new Int32Array(0), 0, 0), { a: [], b: [] });
+});
+
+test('tradeIdAt: a trade id through three INTEGER columns is exact for any BIGINT', () => {
+  const ids = [0n, 1n, -1n, 2n ** 53n + 1n, -(2n ** 53n) - 3n, 2n ** 63n - 1n, -(2n ** 63n), 4398046511104n, 123456789012345678n];
+  const columns = pnlColumns(ids.map(() => '1').join(','), '', ids);
+  assert.deepEqual(ids.map((_, i) => tradeIdAt(columns, i)), ids.map(String));
 });
 
 test('splitByRun: the P&L look-up (a then b, each by position) as one array per run', () => {

@@ -11,17 +11,19 @@
 // kept when neither trade is matched yet.
 //
 // Two look-ups, read as typed columns, bring the candidates in the greedy's order and both runs'
-// trade P&L by position (the trade's place in trade id order): tens of thousands of values, which
-// as text cost more to write and parse than to compute (the text look-up was 70-120 ms on two busy
-// sweep runs, the columns are 40-50). The session then matches, counts and sums (compareTrades),
-// and picks the rows each trade part shows: its statements read only those trades, by position,
-// instead of joining every trade of both runs against every matched pair again (on sweep, 18k
-// pairs: four such joins were 100 ms).
+// trades by position (the trade's place in trade id order: its P&L and its id): tens of
+// thousands of values, which as text cost more to write and parse than to compute (the text
+// look-up was 70-120 ms on two busy sweep runs, the columns are 35-45). The session then
+// matches, counts and sums (compareTrades), and picks the rows each trade part shows: its
+// statements read only those trades, by id, instead of joining every trade of both runs against
+// every matched pair again (on sweep, 18k pairs: four such joins were 100 ms) or numbering them
+// again.
 import { RUNDIFF_PARTS } from '../../../shared/constants.js';
 import type { RundiffParams } from '../../../shared/messages.js';
 import { StoreTable } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
+import type { Columns } from '../compute.js';
 import { sourceOf, type Planner, type Statement } from './plan.js';
 import { hasTradeFilters, resolveScope, runsCondition, tradeConditions, type Scope } from './scope.js';
 import { dayRows, dimCondition, levelFor } from './sources.js';
@@ -53,6 +55,18 @@ export function matchTrades(candidatesA: Int32Array, candidatesB: Int32Array, si
   return kept;
 }
 
+/**
+ * A BIGINT column as three INTEGER columns of 21 bits (top, middle, low), which the columnar
+ * reader takes (it reads no BIGINT) and tradeIdAt puts back together exactly, for any BIGINT.
+ */
+const ID_PARTS = `(trade_id >> 42)::INTEGER AS id_hi, ((trade_id >> 21) & 2097151)::INTEGER AS id_mid, (trade_id & 2097151)::INTEGER AS id_lo`;
+
+/** The trade id of row `row` of a look-up with ID_PARTS, as decimal text. */
+export function tradeIdAt(columns: Columns, row: number): string {
+  const part = (name: string) => BigInt((columns.get(name) as Int32Array)[row]!);
+  return ((part('id_hi') << 42n) | (part('id_mid') << 21n) | part('id_lo')).toString();
+}
+
 /** Both runs' P&L by position (run 0 = a, then run 1 = b, each in position order): NaN where a trade has none. */
 export function splitByRun(run: Int32Array, pnl: Float64Array): [Float64Array, Float64Array] {
   let sizeA = 0;
@@ -70,7 +84,7 @@ export function planRundiff(params: RundiffParams, catalog: Catalog): Planner {
   return async (_lookup, lookupColumns) => {
     if (!lookupColumns) throw new Error('rundiff reads its candidate pairs as columns: the planner needs a ColumnLookup');
     const c = new Binder();
-    const ctes = tradeCtes(c, scope, params);
+    const ctes = tradeCtes(c, scope, params, true);
     const candidates = await lookupColumns(
       `WITH ${ctes}
       SELECT ta.pos AS a_pos, tb.pos AS b_pos
@@ -78,13 +92,17 @@ export function planRundiff(params: RundiffParams, catalog: Catalog): Planner {
       ORDER BY epoch_ms(least(ta.close_ts, tb.close_ts)) - epoch_ms(greatest(ta.entry_ts, tb.entry_ts)) DESC, ta.entry_ts, tb.entry_ts, a_pos, b_pos`,
       c.params,
     );
-    const pnl = await lookupColumns(`WITH ${ctes} SELECT 0 AS run, pos, pnl::DOUBLE AS pnl FROM ta UNION ALL SELECT 1, pos, pnl::DOUBLE FROM tb ORDER BY run, pos`, c.params);
-    const [a, b] = splitByRun(pnl.get('run') as Int32Array, pnl.get('pnl') as Float64Array);
+    const trades = await lookupColumns(
+      `WITH ${ctes} SELECT 0 AS run, pos, pnl::DOUBLE AS pnl, ${ID_PARTS} FROM ta UNION ALL SELECT 1, pos, pnl::DOUBLE, ${ID_PARTS} FROM tb ORDER BY run, pos`,
+      c.params,
+    );
+    const [a, b] = splitByRun(trades.get('run') as Int32Array, trades.get('pnl') as Float64Array);
     const pairs = matchTrades(candidates.get('a_pos') as Int32Array, candidates.get('b_pos') as Int32Array, a.length, b.length);
     const compared = compareTrades(a, b, pairs, limit);
+    const shown = shownIds(compared, (run, position) => tradeIdAt(trades, run === 'a' ? position : a.length + position));
     const statements: Statement[] = RUNDIFF_PARTS.map((part) => {
       const b = new Binder();
-      return { sql: PART_SQL[part](b, scope, params, compared, limit), params: b.params, part };
+      return { sql: PART_SQL[part](b, scope, params, { compared, shown }, limit), params: b.params, part };
     });
     const tradeSource = scope.symbols ? StoreTable.trades : StoreTable.tradeList;
     return {
@@ -103,7 +121,22 @@ export function planRundiff(params: RundiffParams, catalog: Catalog): Planner {
   };
 }
 
-/** What the trade parts need: the summary's counts and sums, and the ids each part shows. */
+/** The trade ids of the rows each trade part shows. */
+interface ShownIds {
+  pairs: { a: string[]; b: string[] };
+  onlyA: string[];
+  onlyB: string[];
+}
+
+function shownIds(compared: ComparedTrades, idOf: (run: 'a' | 'b', position: number) => string): ShownIds {
+  return {
+    pairs: { a: compared.shownPairs.a.map((p) => idOf('a', p)), b: compared.shownPairs.b.map((p) => idOf('b', p)) },
+    onlyA: compared.shownOnlyA.map((p) => idOf('a', p)),
+    onlyB: compared.shownOnlyB.map((p) => idOf('b', p)),
+  };
+}
+
+/** What the trade parts need: the summary's counts and sums, and the positions each part shows. */
 export interface ComparedTrades {
   aTrades: number;
   bTrades: number;
@@ -182,28 +215,32 @@ export function compareTrades(a: Float64Array, b: Float64Array, pairs: Pairs, li
   };
 }
 
-/** CTEs ta and tb: the scope's trades of run a and of run b (pos: the trade's 0-based place by trade_id, trade_id, symbol, sector, side, entry_ts, exit_ts, close_ts, qty, pnl, ret). */
-function tradeCtes(b: Binder, scope: Scope, params: RundiffParams): string {
+/**
+ * CTEs ta and tb: the scope's trades of run a and of run b (trade_id, symbol, sector, side,
+ * entry_ts, exit_ts, close_ts, qty, pnl, ret), with `positions` pos first: the trade's 0-based
+ * place by trade_id (the look-ups number them; the parts read their trades by id, no window).
+ */
+function tradeCtes(b: Binder, scope: Scope, params: RundiffParams, positions = false): string {
   const one = (run: string) => {
     const runScope: Scope = { ...scope, runs: [run], allRuns: false };
-    return `SELECT (row_number() OVER (ORDER BY trade_id) - 1)::INTEGER AS pos, trade_id, symbol, sector, side, entry_ts, exit_ts, close_ts, qty, pnl, ret
+    return `SELECT ${positions ? '(row_number() OVER (ORDER BY trade_id) - 1)::INTEGER AS pos, ' : ''}trade_id, symbol, sector, side, entry_ts, exit_ts, close_ts, qty, pnl, ret
       FROM ${tradeFrom(b, runScope)} WHERE ${tradeConditions(b, runScope)}`;
   };
   return `ta AS (${one(params.a)}), tb AS (${one(params.b)})`;
 }
 
-/** Positions bound as one comma-separated list, unnested to INTEGERs. */
-const positionList = (b: Binder, positions: readonly number[]) => `unnest(string_split(${b.bind(positions.join(','))}, ',')::INTEGER[])`;
+/** Trade ids bound as one comma-separated list, unnested to BIGINTs. */
+const idList = (b: Binder, ids: readonly string[]) => `unnest(string_split(${b.bind(ids.join(','))}, ',')::BIGINT[])`;
 
-/** CTE pairs(a_pos, b_pos): the shown pairs' positions, bound as two lists. */
-function pairsCte(b: Binder, pairs: Pairs): string {
-  if (pairs.a.length === 0) return 'pairs AS (SELECT NULL::INTEGER AS a_pos, NULL::INTEGER AS b_pos WHERE FALSE)';
-  return `pairs AS (SELECT ${positionList(b, pairs.a)} AS a_pos, ${positionList(b, pairs.b)} AS b_pos)`;
+/** CTE pairs(a_id, b_id): the shown pairs' trade ids, bound as two lists. */
+function pairsCte(b: Binder, pairs: ShownIds['pairs']): string {
+  if (pairs.a.length === 0) return 'pairs AS (SELECT NULL::BIGINT AS a_id, NULL::BIGINT AS b_id WHERE FALSE)';
+  return `pairs AS (SELECT ${idList(b, pairs.a)} AS a_id, ${idList(b, pairs.b)} AS b_id)`;
 }
 
-/** The trades of `table` (ta or tb) at the given positions, largest absolute P&L first (missing last), ties by id. */
-function shownTrades(b: Binder, table: 'ta' | 'tb', positions: readonly number[], limit: number): string {
-  const where = positions.length === 0 ? 'FALSE' : `pos IN (SELECT ${positionList(b, positions)})`;
+/** The trades of `table` (ta or tb) with the given ids, largest absolute P&L first (missing last), ties by id. */
+function shownTrades(b: Binder, table: 'ta' | 'tb', ids: readonly string[], limit: number): string {
+  const where = ids.length === 0 ? 'FALSE' : `trade_id IN (SELECT ${idList(b, ids)})`;
   return `SELECT ${TRADE_COLUMNS} FROM ${table} WHERE ${where} ORDER BY abs(pnl) DESC NULLS LAST, ${table}.trade_id LIMIT ${b.integer(limit)}`;
 }
 
@@ -239,23 +276,29 @@ function pnlByKey(b: Binder, scope: Scope, params: RundiffParams, key: 'symbol' 
 
 const TRADE_COLUMNS = `trade_id::DOUBLE AS trade_id, symbol, sector, side, ${ms('entry_ts')} AS entry_ts, ${ms('exit_ts')} AS exit_ts, qty, pnl, ret`;
 
-const PART_SQL: Record<(typeof RUNDIFF_PARTS)[number], (b: Binder, scope: Scope, params: RundiffParams, compared: ComparedTrades, limit: number) => string> = {
-  summary: (b, scope, params, t) => `WITH ${bySectorCte(b, scope, params)},
+/** What the session worked out for the parts: the summary's figures and the rows shown. */
+interface Worked {
+  compared: ComparedTrades;
+  shown: ShownIds;
+}
+
+const PART_SQL: Record<(typeof RUNDIFF_PARTS)[number], (b: Binder, scope: Scope, params: RundiffParams, worked: Worked, limit: number) => string> = {
+  summary: (b, scope, params, { compared: t }) => `WITH ${bySectorCte(b, scope, params)},
       totals AS (SELECT coalesce(sum(a_pnl), 0) AS a_pnl, coalesce(sum(b_pnl), 0) AS b_pnl, coalesce(sum(difference), 0) AS pnl_difference FROM by_sector)
     SELECT ${b.bind(params.a)} AS run_a, ${b.bind(params.b)} AS run_b, totals.a_pnl, totals.b_pnl, totals.pnl_difference,
       ${b.integer(t.aTrades)}::INTEGER AS a_trades, ${b.integer(t.bTrades)}::INTEGER AS b_trades, ${b.integer(t.matched)}::INTEGER AS matched,
       ${b.integer(t.onlyA)}::INTEGER AS only_a, ${b.integer(t.onlyB)}::INTEGER AS only_b, ${b.number(t.matchedPnlDifference)} AS matched_pnl_difference,
       ${b.number(t.onlyAPnl)} AS only_a_pnl, ${b.number(t.onlyBPnl)} AS only_b_pnl
     FROM totals`,
-  matched: (b, scope, params, t, limit) => `WITH ${tradeCtes(b, scope, params)}, ${pairsCte(b, t.shownPairs)}
+  matched: (b, scope, params, { shown }, limit) => `WITH ${tradeCtes(b, scope, params)}, ${pairsCte(b, shown.pairs)}
     SELECT ta.symbol, ta.sector, ta.trade_id::DOUBLE AS a_trade_id, tb.trade_id::DOUBLE AS b_trade_id, ta.side AS a_side, tb.side AS b_side,
       ${ms('ta.entry_ts')} AS a_entry_ts, ${ms('ta.exit_ts')} AS a_exit_ts, ${ms('tb.entry_ts')} AS b_entry_ts, ${ms('tb.exit_ts')} AS b_exit_ts,
       ta.qty AS a_qty, tb.qty AS b_qty, ta.pnl AS a_pnl, tb.pnl AS b_pnl, ta.pnl - tb.pnl AS pnl_difference,
       (epoch_ms(least(ta.close_ts, tb.close_ts)) - epoch_ms(greatest(ta.entry_ts, tb.entry_ts)))::DOUBLE AS overlap_ms
-    FROM pairs p JOIN ta ON ta.pos = p.a_pos JOIN tb ON tb.pos = p.b_pos
+    FROM pairs p JOIN ta ON ta.trade_id = p.a_id JOIN tb ON tb.trade_id = p.b_id
     ORDER BY abs(ta.pnl - tb.pnl) DESC NULLS LAST, ta.trade_id LIMIT ${b.integer(limit)}`,
-  only_a: (b, scope, params, t, limit) => `WITH ${tradeCtes(b, scope, params)} ${shownTrades(b, 'ta', t.shownOnlyA, limit)}`,
-  only_b: (b, scope, params, t, limit) => `WITH ${tradeCtes(b, scope, params)} ${shownTrades(b, 'tb', t.shownOnlyB, limit)}`,
+  only_a: (b, scope, params, { shown }, limit) => `WITH ${tradeCtes(b, scope, params)} ${shownTrades(b, 'ta', shown.onlyA, limit)}`,
+  only_b: (b, scope, params, { shown }, limit) => `WITH ${tradeCtes(b, scope, params)} ${shownTrades(b, 'tb', shown.onlyB, limit)}`,
   sectors: (b, scope, params, _t, limit) => `WITH ${bySectorCte(b, scope, params)}
     SELECT sector, a_pnl, b_pnl, difference FROM by_sector ORDER BY abs(difference) DESC, sector LIMIT ${b.integer(limit)}`,
   symbols: (b, scope, params, _t, limit) => `WITH ${bySymbolCte(b, scope, params)}
