@@ -53,6 +53,8 @@ let idleMemory: IdleMemory | null = null;
 let context: SessionContext | null = null;
 let assignment: SessionAssignment | null = null;
 let draining = false;
+/** Settles once the hello has what it brings (the default pin): sockets are taken after it. */
+let helloReady: Promise<void> = Promise.resolve();
 
 // A session never outlives its control server: when the IPC channel closes, whoever closed it.
 process.on('disconnect', () => shutdown(0, 'control server went away'));
@@ -145,16 +147,21 @@ async function assign(next: SessionAssignment): Promise<void> {
       onError: (error) => log('error', 'idle: giving memory back failed', { error: errorMessage(error) }),
     });
     runner = new QueryRunner(store.instance, connectionsFor(next.threads), idleMemory);
-    // Before `ready`: every view of a tab on a sweep waits for the pin, and the hello brings it.
-    const defaultPin = await opened.defaultPin;
     context = {
       sessionId: next.sessionId,
-      dataset: { id: next.datasetId, ...store.schema, ...(defaultPin ? { defaultPin } : {}) },
+      dataset: { id: next.datasetId, ...store.schema },
       catalog: store.catalog,
       runner,
       stats: { queriesServed: 0, bytesSent: 0 },
       log,
     };
+    // Every view of a tab on a sweep waits for the default pin, and the hello brings it. `ready`
+    // does not wait for it (the tab's page loads meanwhile, ~0.5 s); a socket that connects while
+    // the runs are still being ranked (about a second on the 200-run sweep) waits.
+    const ready = context;
+    helloReady = opened.defaultPin.then((defaultPin) => {
+      if (defaultPin) ready.dataset = { ...ready.dataset, defaultPin };
+    });
     setInterval(reportStats, STATS_INTERVAL_MS).unref();
     setInterval(pingBrowsers, next.pingIntervalMs ?? DEFAULT_PING_INTERVAL_MS).unref();
     send({ type: 'ready', preopened: opened.preopened });
@@ -166,20 +173,26 @@ async function assign(next: SessionAssignment): Promise<void> {
 
 function acceptConnection(message: Extract<ToSession, { type: 'connection' }>, socket: Socket | undefined): void {
   if (!socket) return log('error', 'connection message arrived without its socket');
-  if (!context || draining) {
-    socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
-    return;
-  }
-  const sessionContext = context;
-  const request = { method: message.method, url: message.url, headers: message.headers };
-  // ws reads only method, url and headers of the upgrade request; the socket came over IPC.
-  // A handshake that fails never reaches the callback; the runtime still has to drop its copy.
+  // A handshake that fails never reaches the upgrade's callback; the runtime still has to drop its copy.
+  let upgraded = false;
   socket.once('close', () => {
     if (!upgraded) send({ type: 'connection-closed', connectionId: message.connectionId });
   });
-  let upgraded = false;
+  void helloReady.then(() => {
+    if (!context || draining) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n\r\n');
+      return;
+    }
+    if (socket.destroyed) return; // gone while the hello was being made
+    upgrade(message, socket, context, () => (upgraded = true));
+  });
+}
+
+function upgrade(message: Extract<ToSession, { type: 'connection' }>, socket: Socket, sessionContext: SessionContext, onUpgraded: () => void): void {
+  const request = { method: message.method, url: message.url, headers: message.headers };
+  // ws reads only method, url and headers of the upgrade request; the socket came over IPC.
   wss.handleUpgrade(request as never, socket, Buffer.from(message.head, 'base64'), (ws: WebSocket) => {
-    upgraded = true;
+    onUpgraded();
     watchBrowser(ws);
     const handler = new SocketHandler(ws, sessionContext);
     handlers.add(handler);
