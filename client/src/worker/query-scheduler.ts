@@ -5,7 +5,6 @@
 // from that cache, and cuts previews of zooms from coarser cached data. No DOM: it runs in the
 // worker and under the unit tests in Node.
 import { tableFromIPC } from 'apache-arrow';
-import { MAX_PINNED_RUNS } from '../../../shared/constants.js';
 import { errorMessage } from '../../../shared/errors.js';
 import {
   clientMessageValidator,
@@ -16,6 +15,7 @@ import {
   type QueryRequest,
 } from '../../../shared/messages.js';
 import { askError, kindOfCode } from '../errors.js';
+import { manyRuns } from '../pinned-runs.js';
 import { specKey } from '../spec-key.js';
 import { answerFrom, cutFromCache, entryOf } from './answers.js';
 import { AnswerCache, type Entry } from './cache.js';
@@ -415,7 +415,7 @@ function sameDataset(a: DatasetSchema | undefined, b: DatasetSchema): boolean {
  * hello brought none (the tab then ranks the runs first, see use-pinned-runs.ts).
  */
 function ofShownRuns(specs: readonly Spec[], dataset: DatasetSchema): Spec[] {
-  if (dataset.runs.length <= MAX_PINNED_RUNS) return [...specs];
+  if (!manyRuns(dataset)) return [...specs];
   const pin = dataset.defaultPin?.runs ?? [];
   return specs.flatMap((spec) => {
     if ('runs' in spec.params && spec.params.runs?.length) return [spec];
