@@ -439,6 +439,11 @@ export const DoneMessage = Type.Object({
   notes: Type.Array(Type.String()),
   /** A download's file: its name and media type; `bytes` are the file's, `rows` its rows. */
   file: Type.Optional(Type.Object({ name: Type.String(), mediaType: Type.String() })),
+  /**
+   * True when the answer was read from the answers every session of the store shares (computed
+   * earlier, by this or another tab's session): `timings` are then the read's.
+   */
+  cached: Type.Optional(Type.Boolean()),
 });
 export type DoneMessage = Static<typeof DoneMessage>;
 

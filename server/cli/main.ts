@@ -74,6 +74,7 @@ program
   .option('--trust-user-header <name>', 'the owner of a session is the user this request header names (set by an authenticating proxy, e.g. X-Forwarded-User); only with such a proxy in front')
   .addOption(new Option('--log-format <format>', 'log lines: pretty (one short line per event) or json (one object per line); default pretty on a terminal, json otherwise').choices(LOG_FORMATS))
   .addOption(new Option('--log-level <level>', 'least severe level logged (debug adds every HTTP request)').choices(LOG_LEVELS).default('info'))
+  .option('--no-answer-cache', "compute every answer in each session: no answers shared between the sessions of a store (kept in the store folder's answers/)")
   .option('--admin-token <token>', 'operator token (Authorization: Bearer) that lists and ends every session; prefer the TICKSCOPE_ADMIN_TOKEN environment variable, which other users cannot read in the process list')
   .action(async (options) => {
     const dataPaths: string[] = options.data ?? [await demoDataset()];
@@ -95,6 +96,7 @@ program
       storeDir: storeDir(),
       clientDir: fileURLToPath(new URL('../../web/', import.meta.url)),
       poolSize: options.poolSize,
+      answerCache: options.answerCache !== false,
       limits: {
         maxSessions: options.maxSessions,
         idleTimeoutMs: options.idleTimeout * 1000,

@@ -1,9 +1,11 @@
 // The control server: serves the client, creates and ends session processes, and lets
 // authenticated WebSockets through to them. It never touches the data itself.
 import { existsSync } from 'node:fs';
+import path from 'node:path';
 import fastifyStatic from '@fastify/static';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { errorMessage } from '../../shared/errors.js';
+import { ANSWERS_FOLDER } from '../store/format.js';
 import { DatasetCatalog, type DatasetSpec } from './dataset-catalog.js';
 import { ControlError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
@@ -42,7 +44,15 @@ export interface ControlServerOptions {
   runtime?: SessionRuntime;
   /** How often the served folders are read for new runs (ms; 0: never). Default NEW_RUNS_POLL_MS. */
   newRunsPollMs?: number;
+  /**
+   * Whether the sessions of a store share their answers through files in `<storeDir>/answers`
+   * (session/answer-cache.ts). Off unless asked: `tickscope serve` asks (`--no-answer-cache`
+   * turns it off); a benchmark of query times must not read answers computed by an earlier run.
+   * `minCostMs`: the session time under which an answer is not kept (tests set 0).
+   */
+  answerCache?: boolean | { minCostMs: number };
 }
+
 
 /** A served folder's listing is read this often for new runs' files (dataset-catalog.ts). */
 export const NEW_RUNS_POLL_MS = 5_000;
@@ -96,7 +106,11 @@ export async function startControlServer(options: ControlServerOptions): Promise
       onLog: (level, message, fields) => app.log[level]({ event: 'runtime', ...fields }, message),
     });
   const datasets = new DatasetCatalog(options.datasets, options.storeDir, lifecycle);
-  const sessions = new SessionManager(runtime, datasets, options.limits, lifecycle);
+  const answerCache = options.answerCache
+    ? { dir: path.join(options.storeDir, ANSWERS_FOLDER), ...(typeof options.answerCache === 'object' ? options.answerCache : {}) }
+    : undefined;
+  const limits = answerCache ? { ...options.limits, answerCache } : options.limits;
+  const sessions = new SessionManager(runtime, datasets, limits, lifecycle);
 
   // Every reply of an error: the control server's own from its catalogue (errors.ts), Fastify's
   // (validation, 404 of a route) with the status they carry.

@@ -7,7 +7,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { errorMessage } from '../../shared/errors.js';
 import type { SessionInfo, SessionState, SessionStateEvent, TerminationReason } from '../../shared/http-api.js';
-import type { SessionStats } from '../session/contract.js';
+import type { SessionAssignment, SessionStats } from '../session/contract.js';
 import type { DatasetCatalog } from './dataset-catalog.js';
 import { controlErrors } from './errors.js';
 import type { SessionProcess, SessionRuntime } from './runtime/types.js';
@@ -35,6 +35,8 @@ export interface SessionLimits {
   heartbeatTimeoutMs?: number;
   /** WebSocket ping interval of session processes towards browsers; default 10 s. */
   pingIntervalMs?: number;
+  /** The answers the sessions of a store share (SessionAssignment.answerCache); absent: off. */
+  answerCache?: SessionAssignment['answerCache'];
 }
 
 export const QUEUE_LENGTH = 50;
@@ -376,6 +378,7 @@ export class SessionManager {
           threads: this.limits.threads,
           drainMs: this.limits.terminateGraceMs,
           pingIntervalMs: this.limits.pingIntervalMs ?? PING_INTERVAL_MS,
+          ...(this.limits.answerCache ? { answerCache: this.limits.answerCache } : {}),
         },
         this.limits.startupTimeoutMs,
       );

@@ -9,7 +9,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { errorMessage } from '../../shared/errors.js';
-import { META_TABLE, MetaKey, STORE_FORMAT_VERSION } from '../store/format.js';
+import { ANSWERS_FOLDER, META_TABLE, MetaKey, STORE_FORMAT_VERSION } from '../store/format.js';
 
 const STORE_FILE = /^([0-9a-f]{16})\.duckdb$/;
 
@@ -108,13 +108,21 @@ export function unreadableByThisBuild(entries: readonly StoreEntry[]): StoreEntr
   return entries.filter((e) => e.formatVersion !== STORE_FORMAT_VERSION);
 }
 
-/** Removes the stores this build does not read (and their write-ahead logs); returns them. */
+/** Removes the stores this build does not read (their write-ahead logs and kept answers too); returns them. */
 export async function pruneStores(storeDir: string): Promise<StoreEntry[]> {
   const stale = unreadableByThisBuild(await listStores(storeDir));
+  const answers = path.join(storeDir, ANSWERS_FOLDER);
+  const answerFolders = await readdir(answers).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return [];
+    throw new Error(`cannot list the kept answers in ${answers}: ${errorMessage(error)}`, { cause: error });
+  });
   for (const entry of stale) {
     try {
       await rm(entry.path);
       await rm(`${entry.path}.wal`, { force: true });
+      for (const folder of answerFolders.filter((name) => name.startsWith(`${entry.fingerprint}-`))) {
+        await rm(path.join(answers, folder), { recursive: true, force: true });
+      }
     } catch (error) {
       throw new Error(`cannot remove the prepared store ${entry.path}: ${errorMessage(error)}`, { cause: error });
     }

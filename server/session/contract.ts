@@ -41,13 +41,20 @@ export interface SessionAssignment {
   drainMs: number;
   /** WebSocket ping interval towards the browser (a socket silent over one interval is dropped); default 10 s. */
   pingIntervalMs?: number;
+  /**
+   * The answers every session of a store shares (answer-cache.ts): their folder, and the session
+   * time under which an answer is not kept (default MIN_KEPT_COST_MS). Absent: the session keeps
+   * no answer for others and reads none.
+   */
+  answerCache?: { dir: string; minCostMs?: number };
 }
 
 /** What opening a store depends on: an assignment can take a pre-opened store only if all match. */
-export type StoreSettings = Pick<SessionAssignment, 'storePath' | 'memoryLimit' | 'threads'>;
+export type StoreSettings = Pick<SessionAssignment, 'storePath' | 'memoryLimit' | 'threads' | 'answerCache'>;
 
 export function sameStoreSettings(a: StoreSettings, b: StoreSettings): boolean {
-  return a.storePath === b.storePath && a.memoryLimit === b.memoryLimit && a.threads === b.threads;
+  return a.storePath === b.storePath && a.memoryLimit === b.memoryLimit && a.threads === b.threads &&
+    a.answerCache?.dir === b.answerCache?.dir && a.answerCache?.minCostMs === b.answerCache?.minCostMs;
 }
 
 export type ToSession =

@@ -8,6 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import type { DefaultPin } from '../../shared/default-pin.js';
 import { errorMessage } from '../../shared/errors.js';
 import { HEARTBEAT_INTERVAL_MS, sameStoreSettings, type FromSession, type SessionAssignment, type StoreSettings, type ToSession } from './contract.js';
+import { AnswerCache } from './answer-cache.js';
 import { IdleMemory } from './idle-memory.js';
 import { QueryRunner } from './query-runner.js';
 import { SocketHandler, type SessionContext } from './socket-handler.js';
@@ -47,7 +48,7 @@ let store: OpenStore | null = null;
  * A store opened ahead of the assignment (`preopen`), while this process waits in the pool, and
  * its default pin ranked ahead too (warm-up.ts).
  */
-let preopened: { settings: StoreSettings; opening: Promise<OpenStore>; defaultPin: Promise<DefaultPin | null> } | null = null;
+let preopened: { settings: StoreSettings; opening: Promise<OpenStore>; answers: Promise<AnswerCache | null>; defaultPin: Promise<DefaultPin | null> } | null = null;
 let runner: QueryRunner | null = null;
 let idleMemory: IdleMemory | null = null;
 let context: SessionContext | null = null;
@@ -88,23 +89,30 @@ function preopen(settings: StoreSettings): void {
   // The store it replaces is closed once its open has settled (a failed one has nothing to close).
   if (previous) void previous.opening.then((old) => old.close(), () => undefined);
   const opening = openStore(settings);
+  const answers = openAnswers(settings);
   const defaultPin = opening.then(
-    (opened) => rankDefaultPin(opened, settings.storePath, 'ahead of a tab'),
+    async (opened) => rankDefaultPin(opened, await answers, settings.storePath, 'ahead of a tab'),
     (error: unknown) => {
       log('warn', 'opening the store ahead of a tab failed; an assignment opens it again', { storePath: settings.storePath, error: errorMessage(error) });
       return null;
     },
   );
-  preopened = { settings, opening, defaultPin };
+  preopened = { settings, opening, answers, defaultPin };
+}
+
+/** The store's shared answer cache, when the runtime gave it a folder (null, logged, if it cannot be made). */
+function openAnswers(settings: StoreSettings): Promise<AnswerCache | null> {
+  if (!settings.answerCache) return Promise.resolve(null);
+  return AnswerCache.open({ ...settings.answerCache, storePath: settings.storePath, log });
 }
 
 /**
  * The store's default pin for the hello; null with few runs, or when ranking failed (not fatal:
  * the tab then ranks the runs with a leaderboard of its own).
  */
-function rankDefaultPin(opened: OpenStore, storePath: string, when: string): Promise<DefaultPin | null> {
+function rankDefaultPin(opened: OpenStore, answers: AnswerCache | null, storePath: string, when: string): Promise<DefaultPin | null> {
   const started = performance.now();
-  return defaultPinFor(opened).then(
+  return defaultPinFor(opened, answers).then(
     (pin) => {
       if (pin) log('info', `default pin ranked ${when}`, { storePath, ms: Math.round(performance.now() - started) });
       return pin;
@@ -117,17 +125,19 @@ function rankDefaultPin(opened: OpenStore, storePath: string, when: string): Pro
 }
 
 /** The assignment's store: the pre-opened one when it is the same store with the same limits. */
-async function storeFor(next: SessionAssignment): Promise<{ store: OpenStore; preopened: boolean; defaultPin: Promise<DefaultPin | null> }> {
+async function storeFor(
+  next: SessionAssignment,
+): Promise<{ store: OpenStore; answers: AnswerCache | null; preopened: boolean; defaultPin: Promise<DefaultPin | null> }> {
   const ahead = preopened;
   preopened = null;
   if (ahead) {
     // A failed open was logged by preopen(); the assignment opens the store again below.
     const opened = await ahead.opening.catch(() => null);
-    if (opened && sameStoreSettings(ahead.settings, next)) return { store: opened, preopened: true, defaultPin: ahead.defaultPin };
+    if (opened && sameStoreSettings(ahead.settings, next)) return { store: opened, answers: await ahead.answers, preopened: true, defaultPin: ahead.defaultPin };
     opened?.close();
   }
-  const store = await openStore(next);
-  return { store, preopened: false, defaultPin: rankDefaultPin(store, next.storePath, 'for the tab') };
+  const [store, answers] = await Promise.all([openStore(next), openAnswers(next)]);
+  return { store, answers, preopened: false, defaultPin: rankDefaultPin(store, answers, next.storePath, 'for the tab') };
 }
 
 async function assign(next: SessionAssignment): Promise<void> {
@@ -146,7 +156,7 @@ async function assign(next: SessionAssignment): Promise<void> {
       onShrink: (report) => log('info', 'idle: memory given back', { ...report }),
       onError: (error) => log('error', 'idle: giving memory back failed', { error: errorMessage(error) }),
     });
-    runner = new QueryRunner(store.instance, connectionsFor(next.threads), idleMemory);
+    runner = new QueryRunner(store.instance, connectionsFor(next.threads), { activity: idleMemory, answers: opened.answers });
     context = {
       sessionId: next.sessionId,
       dataset: { id: next.datasetId, ...store.schema },

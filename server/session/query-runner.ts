@@ -6,6 +6,7 @@
 import { DuckDBTypeId, type DuckDBConnection, type DuckDBInstance, type DuckDBPreparedStatement } from '@duckdb/node-api';
 import { PART_METADATA_KEY } from '../../shared/frame.js';
 import type { Timings } from '../../shared/messages.js';
+import { MAX_KEPT_ANSWER_BYTES, type AnswerCache } from './answer-cache.js';
 import { ArrowBatchEncoder } from './arrow-encoder.js';
 import { ColumnCollector, encodeColumns } from './compute.js';
 import { arrowColumns } from './download-table.js';
@@ -21,10 +22,17 @@ export interface QueryOutcome {
   source: string;
   notes: string[];
   approximate: boolean;
+  /** Read from the store's shared answer cache (answer-cache.ts), not computed. */
+  cached?: boolean;
 }
 
 export interface RunQueryOptions {
   planner: Planner;
+  /**
+   * The request's answerKey (answer-cache.ts): its answer is looked for in, and kept in, the
+   * runner's shared answer cache when it has one.
+   */
+  cacheKey?: string;
   signal: AbortSignal;
   /** Called for each encoded batch; awaiting it is the backpressure. */
   onBatch: (ipc: Uint8Array, batchIndex: number) => Promise<void>;
@@ -72,6 +80,9 @@ export interface RunnerStats {
   chunksPulled: number;
   /** Look-ups answered from the session's look-up cache. */
   lookupHits: number;
+  /** Requests answered from, and answers written to, the store's shared answer cache. */
+  answerHits: number;
+  answersKept: number;
 }
 
 /**
@@ -97,17 +108,64 @@ export class QueryRunner {
   /** Names the temporary tables of downloads apart. */
   private downloads = 0;
 
+  private readonly activity: RequestActivity | undefined;
+  private readonly answers: AnswerCache | null;
+
   constructor(
     private readonly instance: DuckDBInstance,
     private readonly maxConnections: number,
-    private readonly activity?: RequestActivity,
-  ) {}
-
-  get stats(): RunnerStats {
-    return { open: this.open, idle: this.idle.length, waiting: this.waiters.length, chunksPulled: this.chunksPulled, lookupHits: this.lookupHits };
+    options: { activity?: RequestActivity; answers?: AnswerCache | null } = {},
+  ) {
+    this.activity = options.activity;
+    this.answers = options.answers ?? null;
   }
 
-  async run({ planner, signal, onBatch, onProgress, batchRows = DEFAULT_BATCH_ROWS }: RunQueryOptions): Promise<QueryOutcome> {
+  get stats(): RunnerStats {
+    return {
+      open: this.open,
+      idle: this.idle.length,
+      waiting: this.waiters.length,
+      chunksPulled: this.chunksPulled,
+      lookupHits: this.lookupHits,
+      answerHits: this.answers?.stats.hits ?? 0,
+      answersKept: this.answers?.stats.writes ?? 0,
+    };
+  }
+
+  /**
+   * Answers a request: from the store's shared answer cache when it holds the request's answer
+   * (no DuckDB work, no connection), else computed and streamed, and kept there for every other
+   * session of the store when it was worth it (AnswerCache.worthKeeping).
+   */
+  async run(options: RunQueryOptions): Promise<QueryOutcome> {
+    const { cacheKey, signal, onBatch } = options;
+    const answers = cacheKey === undefined ? null : this.answers;
+    if (!answers) return this.compute(options);
+    const started = performance.now();
+    const kept = await answers.get(cacheKey!);
+    if (kept) {
+      if (signal.aborted) throw new CancelledError(reasonOf(signal));
+      const readMs = performance.now() - started;
+      for (const [i, batch] of kept.batches.entries()) await onBatch(batch, i);
+      return { ...kept.outcome, timings: { planMs: 0, executeMs: readMs, encodeMs: 0 }, cached: true };
+    }
+    const batches: Uint8Array[] = [];
+    let bytes = 0;
+    const outcome = await this.compute({
+      ...options,
+      onBatch: (ipc, index) => {
+        // Past the size worth keeping, the batches are not held on to.
+        bytes += ipc.byteLength;
+        if (bytes <= MAX_KEPT_ANSWER_BYTES) batches.push(ipc);
+        return onBatch(ipc, index);
+      },
+    });
+    // Written after the answer went out, off its path; a failed write is logged by the cache.
+    if (answers.worthKeeping(outcome) && batches.length === outcome.batches) void answers.put(cacheKey!, { outcome, batches });
+    return outcome;
+  }
+
+  private async compute({ planner, signal, onBatch, onProgress, batchRows = DEFAULT_BATCH_ROWS }: RunQueryOptions): Promise<QueryOutcome> {
     return this.onConnection(signal, async (connection, lookup, lookupColumns) => {
       const started = performance.now();
       const plan = await planner(lookup, lookupColumns);

@@ -15,6 +15,7 @@ import {
 } from '../../shared/messages.js';
 import { printable } from '../../shared/printable.js';
 import { parseMessage } from '../../shared/validate.js';
+import { answerKey } from './answer-cache.js';
 import { writeDownload } from './download.js';
 import { BadParamsError } from './queries/errors.js';
 import { planRequest } from './queries/index.js';
@@ -142,6 +143,7 @@ export class SocketHandler {
       const planner = planRequest(request, this.context.catalog);
       const outcome = await this.context.runner.run({
         planner,
+        cacheKey: answerKey(request),
         signal: controller.signal,
         batchRows: this.limits.batchRows,
         onBatch: (ipc, batchIndex) => this.sendBatch(request.id, batchIndex, ipc, controller.signal),

@@ -4,6 +4,12 @@
 
 export const STORE_FORMAT_VERSION = 12;
 
+/**
+ * The folder, in the folder of the prepared stores, of the answers the sessions of each store
+ * share (server/session/answer-cache.ts): `answers/<fingerprint>-<identity>/`.
+ */
+export const ANSWERS_FOLDER = 'answers';
+
 /** Name of the single-row-per-key metadata table: (key VARCHAR PRIMARY KEY, value VARCHAR). */
 export const META_TABLE = 'meta';
 

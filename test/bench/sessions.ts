@@ -4,7 +4,10 @@
 //    says ready, from the warm pool and with the pool disabled (cold), and in the same run the
 //    floor of a cold spawn: a bare `node` child that imports @duckdb/node-api, opens the same
 //    store READ_ONLY, runs one query and says so.
-// 2. tab open -> first chart drawn, in Chromium (performance.now() at uPlot's first draw).
+// 2. tab open -> first chart drawn, in Chromium (performance.now() at uPlot's first draw): with
+//    every session computing its answers (the first tab of a dataset), and with the answers the
+//    sessions of a store share (session/answer-cache.ts, `tickscope serve`'s default), their folder
+//    emptied first: an unmeasured first tab computes and keeps them, the measured tabs read them.
 // 3. RSS of one session on the store after its drill-down: 2 s after its last answer, and once it
 //    has gone quiet and given memory back (server/session/idle-memory.ts): the idle budget.
 // 4. twenty sessions at once, each a tab running bench:queries' scripted drill-down (drill-script.ts,
@@ -19,11 +22,13 @@
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
+import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
 import { startControlServer, type ControlServer } from '../../server/control/app.js';
+import { ANSWERS_FOLDER } from '../../server/store/format.js';
 import { DEFAULT_MAX_SESSIONS, SESSION_BASE_BYTES, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../../server/control/memory-budget.js';
 import { IDLE_QUIET_MS } from '../../server/session/idle-memory.js';
 import type { SessionInfo } from '../../shared/http-api.js';
@@ -72,8 +77,10 @@ async function startServer(
   input: string,
   memory = { limit: DEFAULT_MEMORY, budget: DEFAULT_BUDGET },
   maxSessions = CONCURRENT + 2,
+  answerCache = false,
 ): Promise<ControlServer> {
   return startControlServer({
+    answerCache,
     host: '127.0.0.1',
     port: 0,
     datasets: [{ id: scale, input }],
@@ -250,14 +257,36 @@ console.log(`store: ${storePath}\n`);
 
 const warmSamples = await spawnToReady(warm, 700);
 const tabSamples = await tabOpenToFirstChart(warm);
+const sharedTabSamples = await tabOpenWithSharedAnswers();
 if (args['tab-open-only']) {
   await warm.close();
   const floor = await coldFloor(storePath);
   console.log(summary('spawn -> ready, warm pool', warmSamples));
   console.log(summary('floor: bare node + DuckDB import + open store', floor));
-  console.log(summary('tab open -> first chart drawn (Chromium)', tabSamples));
-  console.log(`tab open p50 / cold floor p50:             ${(percentile(tabSamples, 50) / percentile(floor, 50)).toFixed(2)}`);
+  printTabOpen(floor);
   process.exit(0);
+}
+
+/** Tab open under a server whose sessions share their answers, the store's answer folder emptied first. */
+async function tabOpenWithSharedAnswers(): Promise<number[]> {
+  const answers = path.join(repoRoot(), '.cache', 'stores', ANSWERS_FOLDER);
+  const store = path.basename(storePath).replace(/\.(duckdb|segments\.json)$/, '');
+  for (const folder of await readdir(answers).catch(() => [])) {
+    if (folder.startsWith(`${store}-`)) await rm(path.join(answers, folder), { recursive: true, force: true });
+  }
+  const server = await startServer(2, input, undefined, undefined, true);
+  try {
+    await server.datasets.whenReady(scale);
+    return await tabOpenToFirstChart(server);
+  } finally {
+    await server.close();
+  }
+}
+
+function printTabOpen(floor: number[]): void {
+  console.log(summary('tab open -> first chart, each session computes (Chromium)', tabSamples));
+  console.log(summary('tab open -> first chart, shared answers (serve default)', sharedTabSamples));
+  console.log(`tab open p50 / cold floor p50:             ${(percentile(tabSamples, 50) / percentile(floor, 50)).toFixed(2)} computed, ${(percentile(sharedTabSamples, 50) / percentile(floor, 50)).toFixed(2)} shared`);
 }
 
 // Idle RSS: one session that has answered a drill-down, then sits idle: 2 s after its last answer
@@ -312,7 +341,7 @@ const crowdLatencies = crowd.flatMap((c) => c.latencies);
 console.log(summary('spawn -> ready, warm pool', warmSamples));
 console.log(summary('spawn -> ready, cold (pool disabled)', coldSamples));
 console.log(summary('floor: bare node + DuckDB import + open store', floorSamples));
-console.log(summary('tab open -> first chart drawn (Chromium)', tabSamples));
+printTabOpen(floorSamples);
 console.log(summary('drill-down query, one session alone', alone.latencies));
 console.log(summary(`drill-down query, ${CONCURRENT} sessions at once`, crowdLatencies));
 console.log('');

@@ -65,7 +65,7 @@ function idleMemory(
     onError: (error) => errors.push(error),
     ...options,
   });
-  return { idle, runner: new QueryRunner(store.instance, 4, idle), errors };
+  return { idle, runner: new QueryRunner(store.instance, 4, { activity: idle }), errors };
 }
 
 /** Every row of the answer, decoded from its Arrow batches. */

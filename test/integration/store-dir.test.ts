@@ -1,14 +1,14 @@
 // The folder of prepared stores: listing what is there, and pruning only what this build cannot
 // read (other format versions, files that are not stores), never a current store.
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { test } from 'node:test';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { listStores, pruneStores, readCurrentStoreMeta, unreadableByThisBuild } from '../../server/prepare/store-dir.js';
-import { META_TABLE, MetaKey, STORE_FORMAT_VERSION } from '../../server/store/format.js';
+import { ANSWERS_FOLDER, META_TABLE, MetaKey, STORE_FORMAT_VERSION } from '../../server/store/format.js';
 import { testStoreDir, tinyDataset } from '../support/datasets.js';
 
 /** A store file as an older build left it: only its meta table matters here. */
@@ -30,6 +30,11 @@ test('stores of other format versions and files that are not stores are listed a
     await oldStore(path.join(dir, '00000000000000aa.duckdb'), STORE_FORMAT_VERSION - 1);
     await writeFile(path.join(dir, '00000000000000bb.duckdb'), 'not a database');
     await writeFile(path.join(dir, 'notes.txt'), 'not a store name: never touched');
+    // Kept answers (session/answer-cache.ts) go with their store; the current store's stay.
+    for (const folder of ['00000000000000aa-0123456789abcdef', `${prepared.fingerprint}-0123456789abcdef`]) {
+      await mkdir(path.join(dir, ANSWERS_FOLDER, folder), { recursive: true });
+      await writeFile(path.join(dir, ANSWERS_FOLDER, folder, 'x.answer'), 'an answer');
+    }
 
     const entries = await listStores(dir);
     assert.deepEqual(
@@ -48,7 +53,8 @@ test('stores of other format versions and files that are not stores are listed a
 
     const removed = await pruneStores(dir);
     assert.deepEqual(removed.map((e) => e.fingerprint).sort(), ['00000000000000aa', '00000000000000bb']);
-    assert.deepEqual((await readdir(dir)).sort(), [path.basename(current), 'notes.txt']);
+    assert.deepEqual((await readdir(dir)).sort(), [path.basename(current), ANSWERS_FOLDER, 'notes.txt'].sort());
+    assert.deepEqual(await readdir(path.join(dir, ANSWERS_FOLDER)), [`${prepared.fingerprint}-0123456789abcdef`]);
     assert.equal((await readCurrentStoreMeta(current))?.get(MetaKey.formatVersion), String(STORE_FORMAT_VERSION));
     assert.deepEqual(await pruneStores(dir), []);
   } finally {

@@ -109,7 +109,8 @@ class LocalSessionProcess implements SessionProcess {
         resolve: (storePreopened) => {
           clearTimeout(timer);
           // Only a store that opened is worth opening ahead for the next tab.
-          this.onAssign({ storePath: assignment.storePath, memoryLimit: assignment.memoryLimit, threads: assignment.threads });
+          const { storePath, memoryLimit, threads, answerCache } = assignment;
+          this.onAssign({ storePath, memoryLimit, threads, ...(answerCache ? { answerCache } : {}) });
           resolve({ storePreopened });
         },
         reject: (error) => (clearTimeout(timer), reject(error)),
