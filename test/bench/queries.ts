@@ -267,6 +267,12 @@ if (argv.includes('--slowest')) {
   for (const s of [...all(mine)].sort((a, b) => b.ms - a.ms).slice(0, 15)) {
     console.log(`  ${s.ms.toFixed(1).padStart(7)} ${(s.serverMs ?? 0).toFixed(1).padStart(7)}  ${s.query} ${JSON.stringify(s.ask?.params).slice(0, 150)}`);
   }
+  console.log('the slowest three of each query:');
+  for (const query of order) {
+    for (const s of all(mine).filter((x) => x.query === query).sort((a, b) => b.ms - a.ms).slice(0, 3)) {
+      console.log(`  ${s.ms.toFixed(1).padStart(7)} ${(s.serverMs ?? 0).toFixed(1).padStart(7)}  ${s.query} ${JSON.stringify(s.ask?.params).slice(0, 150)}`);
+    }
+  }
 }
 
 const rate = (rows: number, ms: number) => `${((rows / ms) * 1000 / 1e6).toFixed(2)}M rows/s`;

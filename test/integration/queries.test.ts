@@ -119,6 +119,31 @@ test('summary: a cut range is answered from day rollups for whole days and bar t
   assert.equal(filtered.outcome.notes.length, 1);
 });
 
+test('leaderboard: after the whole history, ranges that cut days and UTC days give the KPIs of the reference', async () => {
+  // The whole history first: the session keeps every run's whole days (queries/sweep-days.ts), and
+  // the ranges below are its slices plus the cut days' bars and the cut UTC days' trades.
+  await ask({ query: 'leaderboard', params: { limit: 100 } });
+  const metrics = ['total_pnl', 'total_return', 'cagr', 'sharpe', 'sortino', 'max_drawdown', 'calmar', 'trade_count', 'trade_win_rate', 'turnover', 'fees'];
+  const ranges: [string, RefScope][] = [
+    ['cutting two days', cutRange(1, 6)],
+    ['cutting two other days', cutRange(2, 7)],
+    ['open at the start', { to: cutRange(0, 4).to }],
+    ['open at the end', { from: cutRange(3, 5).from }],
+    ['inside one day', { from: days[3]!.first + 10 * BAR, to: days[3]!.first + 30 * BAR }],
+    ['one whole day, bar to bar', { from: days[4]!.first, to: days[4]!.last }],
+    ['before the data', { from: days[0]!.first - 10 * 86_400_000, to: days[0]!.first - 86_400_000 }],
+  ];
+  for (const [name, scope] of ranges) {
+    const answer = await ask({ query: 'leaderboard', params: { ...scopeParams(scope), limit: 100 } });
+    const want = summaryRef(raw, scope, capital);
+    assert.equal(answer.rows.length, want.length, name);
+    answer.rows.forEach((row, i) => {
+      assert.equal(row['run_id'], want[i]!['run_id'], name);
+      for (const metric of metrics) near(row[metric], want[i]![metric], `leaderboard ${name} ${String(row['run_id'])} ${metric}`, 1e-8);
+    });
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // equity and exposure
 

@@ -172,6 +172,9 @@ const SCOPES: RefScope[] = [
   { from: at(2) - 3_600_000, to: at(7) },
   // Whole days after the whole history: a slice of the days the session kept (queries/sweep-days.ts).
   { from: at(3) - 12 * 3_600_000, to: at(6) + 12 * 3_600_000 - 1 },
+  // A drag: whole daily bars, UTC days cut at both ends (their trades read by close time).
+  { from: at(2) + 3_600_000, to: at(7) - 3_600_000 },
+  { from: at(1) - 60_000, to: at(8) + 60_000 },
   { sectors: ['Energy'] },
   { runs: ['r2', 'r3', 'r5'], from: at(1) },
   { symbols: ['AAA'], sides: ['long'] },

@@ -202,7 +202,11 @@ test('leaderboard: once the whole history is read, a range of whole days is a sl
   // Days 2 and 3 (whole days: from before the first bar to after the last).
   const range = { from: TEST_DAY1 + 86_400_000, to: TEST_DAY1 + 3 * 86_400_000 - 1 };
   const sliced = await plan('leaderboard', { limit: 10, sort: { column: 'run_id' }, ...range }, () => [], store);
-  assert.equal(sliced.lookups.length, 0);
+  // Trades are in a range to the microsecond: the range ends at 23:59:59.999000, so the trades of
+  // its last UTC day's final 999 µs are not, and that day is read by close time (planTradeRange).
+  assert.equal(sliced.lookups.length, 1);
+  assert.match(sliced.lookups[0]!.sql, /FROM trade_list WHERE \(?close_ts BETWEEN/);
+  assert.equal((await plan('leaderboard', { limit: 10, from: range.from, to: range.to + 1 - 1e-3 }, () => [], store)).lookups.length, 0);
   assert.match(sliced.planned.statements[0]!.sql, /WHERE FALSE/);
   const fromSlice = sliced.planned.statements[0]!.compute!(new Map());
   // The same range read from the store (another catalog: nothing kept), given those two days' rows.
@@ -210,8 +214,18 @@ test('leaderboard: once the whole history is read, a range of whole days is a sl
   assert.equal(read.lookups.length, 1);
   const fromRead = read.planned.statements[0]!.compute!(dailyColumns(PNL.map((days) => days.slice(1, 3))).set('day', Float64Array.from(PNL.flatMap(() => [1, 2].map((d) => TEST_DAY1 + d * 86_400_000)))));
   for (const name of ['total_pnl', 'sharpe', 'max_drawdown', 'excess_return', 'deflated_sharpe']) assert.deepEqual(values(fromSlice, name), values(fromRead, name), name);
-  // A cut range or a dimension filter reads as before.
-  assert.equal((await plan('leaderboard', { limit: 10, ...TEST_CUT_RANGE }, () => [], store)).lookups.length, 1);
+  // A range that cuts days: the slice of its whole day, plus what the kept days do not hold: the
+  // trades of the two UTC days it cuts (a look-up each, by close time, not trade_day) and the
+  // bars of the two days it cuts (its statement, which reads no day rollup).
+  const cut = await plan('leaderboard', { limit: 10, ...TEST_CUT_RANGE }, () => [], store);
+  assert.equal(cut.lookups.length, 2);
+  for (const lookup of cut.lookups) {
+    assert.doesNotMatch(lookup.sql, /trade_day/);
+    assert.match(lookup.sql, /FROM trade_list WHERE \(?close_ts BETWEEN/);
+  }
+  assert.match(cut.planned.statements[0]!.sql, /portfolio_bar/);
+  assert.doesNotMatch(cut.planned.statements[0]!.sql, /portfolio_day/);
+  // A dimension filter reads as before.
   assert.equal((await plan('leaderboard', { limit: 10, ...range, filters: { sectors: ['Energy'] } }, () => [], store)).lookups.length, 1);
 });
 

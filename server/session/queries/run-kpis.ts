@@ -46,11 +46,14 @@ export const emptyStats = (): TradeStats => ({
 
 const num = (v: unknown): number => (v === null || v === undefined ? Number.NaN : Number(v));
 
-/** The scope's trade statistics per run (a look-up: a few rows per run and side). */
-export async function tradeStatsByRun(lookup: Lookup, scope: Scope): Promise<{ stats: Map<string, TradeStats>; sources: string[] }> {
+/**
+ * The scope's trade statistics per run (a look-up: a few rows per run and side), added to `into`
+ * when given (the statistics of other days of the same runs).
+ */
+export async function tradeStatsByRun(lookup: Lookup, scope: Scope, into?: Map<string, TradeStats>): Promise<{ stats: Map<string, TradeStats>; sources: string[] }> {
   const t = new Binder();
   const trades = tradeStatsSql(t, scope);
-  const stats = new Map<string, TradeStats>();
+  const stats = into ?? new Map<string, TradeStats>();
   for (const [run, side, ...values] of await lookup(trades.sql, t.params)) {
     const [n, wins, pnlN, grossProfit, grossLoss, holdingSum, holdingN, barsHeldSum, barsHeldN] = values.map((v) => num(v) || 0) as number[];
     const s = stats.get(String(run)) ?? stats.set(String(run), emptyStats()).get(String(run))!;
@@ -126,15 +129,21 @@ export interface RunKpis {
 
 const ratio = (a: number, b: number) => (b === 0 || Number.isNaN(b) || Number.isNaN(a) ? Number.NaN : a / b);
 
-/** The KPIs of each run from its daily rows (dailyKpiSql's columns) and trade statistics. */
+/**
+ * The KPIs of each run from its daily rows (dailyKpiSql's columns) and trade statistics. With
+ * `segments`, the columns are already in (ri, day) order and run r's rows are segments[r]
+ * (start, end): rows outside every segment are not the scope's (the kept whole days, sliced
+ * without a copy: sweep-days.ts).
+ */
 export function runKpis(
   unordered: Columns,
   runs: readonly string[],
   capitalOf: (run: string) => number | null,
   trades: Map<string, TradeStats>,
   rfDaily: number,
+  segments?: readonly (readonly [number, number])[],
 ): RunKpis {
-  const columns = inRunDayOrder(unordered);
+  const columns = segments ? unordered : inRunDayOrder(unordered);
   const ri = columns.get('ri') as Int32Array;
   const day = columns.get('day') as Float64Array;
   const col = (name: string) => columns.get(name) as Float64Array;
@@ -154,8 +163,9 @@ export function runKpis(
   const rows: RunKpis['rows'] = [];
   let row = 0;
   runs.forEach((run, r) => {
-    const start = row;
-    while (row < ri.length && ri[row] === r) row++;
+    let start = row;
+    if (segments) [start, row] = segments[r]!;
+    else while (row < ri.length && ri[row] === r) row++;
     rows.push({ start, end: row });
     const n = row - start;
     const capital = capitalOf(run) ?? Number.NaN;

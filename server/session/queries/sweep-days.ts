@@ -10,12 +10,19 @@
 // not over the equity at the range's start) and trade_day is what a range of whole days sums.
 // Kept only when the trade statistics add up to every run's own (a trade closing on a day the run
 // has no portfolio row would be lost in the join): otherwise every range reads as before.
+//
+// A range that cuts days (a drag on a chart) is the slice of its whole days plus what it cuts:
+// the daily rows of its cut days (at most two, from the bar tables) and the trades closing in
+// the parts of UTC days it cuts (trade_list by close time), which the caller reads. On the
+// 200-run sweep a new dragged range read every run's day rows and trade_day (70-100 ms); its cut
+// days are a few hundred rows.
 import type { Columns } from '../compute.js';
 import { StoreTable } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { dailyKpiSql, emptyStats, inRunDayOrder, type TradeStats } from './run-kpis.js';
 import { hasTradeFilters, type Scope } from './scope.js';
 import type { Binder } from './sql.js';
+import { DAY_US, planTradeRange } from './trade-source.js';
 
 /** Per-day trade statistics beside the daily rows: trade_day's sums, all sides and per side. */
 const TRADE_COLUMNS = {
@@ -49,9 +56,9 @@ interface WholeDays {
 
 const wholeDaysByStore = new WeakMap<Catalog, WholeDays>();
 
-/** True when a scope's sweep metrics can come from the kept whole days: whole days, no filters. */
+/** True when a scope's sweep metrics can start from the kept whole days: no dimension or trade filters. */
 function sliceable(scope: Scope): boolean {
-  return scope.range.cuts.length === 0 && !scope.sectors && !scope.symbols && !hasTradeFilters(scope);
+  return !scope.sectors && !scope.symbols && !hasTradeFilters(scope);
 }
 
 /**
@@ -59,7 +66,7 @@ function sliceable(scope: Scope): boolean {
  * the trade statistics of each run's days beside its daily rows; null when the scope is not that.
  */
 export function wholeDaysSql(b: Binder, all: Scope, catalog: Catalog): { sql: string; sources: string[] } | null {
-  if (!all.range.everything || !sliceable(all) || all.runs.length === 0) return null;
+  if (!all.range.everything || all.range.cuts.length > 0 || !sliceable(all) || all.runs.length === 0) return null;
   const daily = dailyKpiSql(b, all, catalog, { benchmark: true });
   const runIndex = `SELECT * FROM (VALUES ${all.runs.map((run, i) => `(${b.bind(run)}, ${i})`).join(', ')}) v(run_id, ri)`;
   const names = Object.keys(TRADE_COLUMNS) as TradeColumn[];
@@ -93,14 +100,30 @@ export function keepWholeDays(catalog: Catalog, runs: readonly string[], unorder
   return columns;
 }
 
-/** The daily rows and trade statistics of a sliceable scope's days, from the kept whole days; undefined when there are none. */
-export function sliceWholeDays(catalog: Catalog, scope: Scope): { columns: Columns; stats: Map<string, TradeStats>; sources: string[] } | undefined {
+/** Run r's rows of kept columns: segments[r] = [start, end). */
+export type Segments = [number, number][];
+
+/**
+ * What the kept whole days hold of a sliceable scope: the daily rows of its whole days (the kept
+ * columns themselves, with each run's rows in range as `segments`: no copy), the trade
+ * statistics of the UTC days it holds whole (trades belong to a range by their close time, and
+ * trade_day's days are UTC days: planTradeRange), and what they do not: the windows of the UTC
+ * days it cuts (epoch µs), whose trades the caller reads, and the days whose bars it cuts
+ * (scope.range.cuts). Undefined when nothing is kept or the scope has filters.
+ */
+export function sliceWholeDays(
+  catalog: Catalog,
+  scope: Scope,
+): { columns: Columns; segments: Segments; stats: Map<string, TradeStats>; sources: string[]; tradeCuts: { from: number; to: number }[] } | undefined {
   const whole = wholeDaysByStore.get(catalog);
   if (!whole || !sliceable(scope)) return undefined;
   const lo = scope.range.full ? Date.parse(`${scope.range.full.lo}T00:00:00Z`) : Number.POSITIVE_INFINITY;
   const hi = scope.range.full ? Date.parse(`${scope.range.full.hi}T00:00:00Z`) : Number.NEGATIVE_INFINITY;
-  // Each run's rows are in day order: its days in the range are one run of rows, found by
-  // bisection, and each column is copied segment by segment.
+  const trades = planTradeRange(scope.from, scope.to);
+  const dayMs = DAY_US / 1000;
+  const tradeLo = !trades.full ? Number.POSITIVE_INFINITY : trades.full.lo === null ? Number.NEGATIVE_INFINITY : trades.full.lo * dayMs;
+  const tradeHi = !trades.full ? Number.NEGATIVE_INFINITY : trades.full.hi === null ? Number.POSITIVE_INFINITY : trades.full.hi * dayMs;
+  // Each run's rows are in day order: its days in a range are one run of rows, found by bisection.
   const day = whole.columns.get('day') as Float64Array;
   const firstAtOrAfter = (value: number, lo: number, hi: number) => {
     while (lo < hi) {
@@ -110,23 +133,13 @@ export function sliceWholeDays(catalog: Catalog, scope: Scope): { columns: Colum
     }
     return lo;
   };
-  const segments: [number, number][] = [];
-  let rows = 0;
+  const segments: Segments = [];
+  const tradeSegments: Segments = [];
   for (let r = 0; r < whole.runs.length; r++) {
     const start = firstAtOrAfter(lo, whole.starts[r]!, whole.starts[r + 1]!);
-    const end = firstAtOrAfter(hi + 1, start, whole.starts[r + 1]!);
-    segments.push([start, end]);
-    rows += end - start;
-  }
-  const columns: Columns = new Map();
-  for (const [name, values] of whole.columns) {
-    if (name in TRADE_COLUMNS) continue;
-    const out = values instanceof Int32Array ? new Int32Array(rows) : new Float64Array(rows);
-    let at = 0;
-    // An element loop, not set(subarray()): a subarray is an object per run and column, which
-    // cost more than the copy (200 runs: 16 ms against 2 ms once optimised).
-    for (const [start, end] of segments) for (let i = start; i < end; i++) out[at++] = values[i]!;
-    columns.set(name, out);
+    segments.push([start, firstAtOrAfter(hi + 1, start, whole.starts[r + 1]!)]);
+    const tradeStart = firstAtOrAfter(tradeLo, whole.starts[r]!, whole.starts[r + 1]!);
+    tradeSegments.push([tradeStart, firstAtOrAfter(tradeHi + 1, tradeStart, whole.starts[r + 1]!)]);
   }
   const stats = new Map<string, TradeStats>();
   const col = (name: TradeColumn) => whole.columns.get(name) as Float64Array;
@@ -134,7 +147,7 @@ export function sliceWholeDays(catalog: Catalog, scope: Scope): { columns: Colum
     ['t_n', 't_wins', 't_pnl_n', 't_gross_profit', 't_gross_loss', 't_holding_sum', 't_holding_n', 't_bars_held_sum', 't_bars_held_n'] as const
   ).map(col) as Float64Array[];
   const [longN, longPnl, longWins, shortN, shortPnl, shortWins] = (['t_long_n', 't_long_pnl', 't_long_wins', 't_short_n', 't_short_pnl', 't_short_wins'] as const).map(col) as Float64Array[];
-  segments.forEach(([start, end], r) => {
+  tradeSegments.forEach(([start, end], r) => {
     const s = emptyStats();
     for (let i = start; i < end; i++) {
       s.n += n![i]!;
@@ -155,5 +168,28 @@ export function sliceWholeDays(catalog: Catalog, scope: Scope): { columns: Colum
     }
     if (s.n > 0) stats.set(whole.runs[r]!, s);
   });
-  return { columns, stats, sources: whole.sources };
+  return { columns: whole.columns, segments, stats, sources: whole.sources, tradeCuts: trades.cuts };
+}
+
+/**
+ * The kept rows of `segments` and the rows `read` (the cut days'), in (ri, day) order: the columns
+ * `read` has, copied.
+ */
+export function withRows(kept: Columns, segments: Segments, read: Columns): Columns {
+  let rows = 0;
+  for (const [start, end] of segments) rows += end - start;
+  const columns: Columns = new Map();
+  for (const [name, more] of read) {
+    const values = kept.get(name);
+    if (!values) throw new Error(`the kept whole days have no column ${name}`);
+    const out = values instanceof Int32Array ? new Int32Array(rows + more.length) : new Float64Array(rows + more.length);
+    let at = 0;
+    for (const [start, end] of segments) {
+      out.set(values.subarray(start, end), at);
+      at += end - start;
+    }
+    out.set(more, at);
+    columns.set(name, out);
+  }
+  return inRunDayOrder(columns);
 }

@@ -11,10 +11,10 @@ import { BadParamsError } from './errors.js';
 import type { Lookup, Statement } from './plan.js';
 import { dailySharpe, deflatedSharpe, finiteVariance } from './risk-metrics.js';
 import { dailyKpiSql, runKpis, tradeStatsByRun, type KpiName } from './run-kpis.js';
-import type { Scope } from './scope.js';
+import { planRange, type Scope } from './scope.js';
 import { capitalOfRun } from './sources.js';
 import { Binder } from './sql.js';
-import { keepWholeDays, sliceWholeDays, wholeDaysSql } from './sweep-days.js';
+import { keepWholeDays, sliceWholeDays, wholeDaysSql, withRows, type Segments } from './sweep-days.js';
 
 type ParamValue = number | string | boolean | null;
 
@@ -133,8 +133,24 @@ export async function sweepStatement(
   };
   const slice = sliceWholeDays(catalog, all);
   if (slice) {
-    const metrics = sweepMetrics(slice.columns, all.runs, catalog, slice.stats, rfDaily);
-    return { statement: { sql: NOTHING_TO_READ, params: {}, compute: () => keep(metrics, slice.sources) }, sources: slice.sources };
+    // What the kept whole days do not hold: the trades of the UTC days the range cuts, and the
+    // daily rows of the days whose bars it cuts.
+    const stats = slice.stats;
+    const sources = [...slice.sources];
+    for (const window of slice.tradeCuts) {
+      const trades = await tradeStatsByRun(lookup, { ...all, from: window.from / 1000, to: window.to / 1000 }, stats);
+      sources.push(...trades.sources.filter((source) => !sources.includes(source)));
+    }
+    if (all.range.cuts.length === 0) {
+      const metrics = sweepMetrics(slice.columns, all.runs, catalog, stats, rfDaily, slice.segments);
+      return { statement: { sql: NOTHING_TO_READ, params: {}, compute: () => keep(metrics, sources) }, sources };
+    }
+    const b = new Binder();
+    const cutDays = all.range.cuts.map((cut) => dailyKpiSql(b, { ...all, from: cut.from, to: cut.to, range: planRange(cut.from, cut.to, catalog) }, catalog, { benchmark: true }));
+    for (const day of cutDays) sources.push(...day.sources.filter((source) => !sources.includes(source)));
+    const sql = cutDays.map((day) => `SELECT * FROM (${day.sql})`).join('\nUNION ALL\n');
+    const compute = (read: Columns) => keep(sweepMetrics(withRows(slice.columns, slice.segments, read), all.runs, catalog, stats, rfDaily), sources);
+    return { statement: { sql, params: b.params, compute }, sources };
   }
   const trades = await tradeStatsByRun(lookup, all);
   const b = new Binder();
@@ -151,8 +167,15 @@ export async function sweepStatement(
 /** A statement for an answer computed without reading (its compute ignores the empty result). */
 const NOTHING_TO_READ = 'SELECT 0::INTEGER AS ri WHERE FALSE';
 
-function sweepMetrics(columns: Columns, runs: readonly string[], catalog: Catalog, trades: Parameters<typeof runKpis>[3], rfDaily: number): SweepMetrics {
-  const kpis = runKpis(columns, runs, (run) => capitalOfRun(catalog, run), trades, rfDaily);
+function sweepMetrics(
+  columns: Columns,
+  runs: readonly string[],
+  catalog: Catalog,
+  trades: Parameters<typeof runKpis>[3],
+  rfDaily: number,
+  segments?: Segments,
+): SweepMetrics {
+  const kpis = runKpis(columns, runs, (run) => capitalOfRun(catalog, run), trades, rfDaily, segments);
   const values = new Map<LeaderboardMetric, Float64Array>();
   for (const name of FROM_KPIS) values.set(name, kpis.values.get(name)!);
   const bret = kpis.columns.get('bret') as Float64Array;

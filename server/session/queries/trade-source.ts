@@ -11,7 +11,7 @@ import type { Scope } from './scope.js';
 import { tradeConditions, runsCondition } from './scope.js';
 import { and, type Binder } from './sql.js';
 
-const DAY_US = 86_400_000_000;
+export const DAY_US = 86_400_000_000;
 
 export interface TradeRangePlan {
   /** Whole UTC days in the range (either end open); null when none. */
@@ -21,7 +21,7 @@ export interface TradeRangePlan {
 }
 
 /** Splits [from, to] (epoch ms, inclusive) into whole UTC days and cut windows. */
-function planTradeRange(from: number | undefined, to: number | undefined): TradeRangePlan {
+export function planTradeRange(from: number | undefined, to: number | undefined): TradeRangePlan {
   if (from === undefined && to === undefined) return { full: { lo: null, hi: null }, cuts: [] };
   const f = from === undefined ? null : Math.round(from * 1000);
   const t = to === undefined ? null : Math.round(to * 1000);
