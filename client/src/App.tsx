@@ -12,7 +12,7 @@ import { crumbs, getRoute, goUp, hasTradeFilters, navigate, subscribeRoute, type
 import { prefetch, retry } from './session.js';
 import { requestWidths, runsViewSpecs, tabSpecs } from './specs.js';
 import { toggleTheme, useTheme } from './theme.js';
-import { setExchangeZone, setZoneMode, useZoneMode, zoneLabel } from './display-zone.js';
+import { setExchangeZone, setZoneMode, subscribeZoneMode, zoneLabel, zoneMode as currentZoneMode } from './display-zone.js';
 import { Overview, whenFirstChart } from './views/Overview.js';
 import type { SessionView } from './worker/types.js';
 import { PerfOverlay } from './components/PerfOverlay.js';
@@ -137,7 +137,7 @@ export function App() {
   const route = useRoute();
   const theme = useTheme();
   const dataset = view.dataset;
-  const zoneMode = useZoneMode();
+  const zoneMode = useSyncExternalStore(subscribeZoneMode, currentZoneMode);
   if (dataset) setExchangeZone(dataset.timezone.zone);
   const shownZone = zoneMode === 'utc' || !dataset ? 'UTC' : dataset.timezone.zone;
 

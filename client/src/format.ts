@@ -1,21 +1,30 @@
 // Numbers as finance people read them: thousands separators, explicit signs on P&L and
 // returns, a real minus sign, percentages, compact axes; and the times of the data, in the
 // display zone (the exchange's by default).
-import { displayZone, zoneLabel } from './display-zone.js';
+import { MONTHS, wallClock, zoneLabel, type WallClock } from './display-zone.js';
 
 const MINUS = '\u2212';
 
-const compactUsd = new Intl.NumberFormat('en-US', {
+/**
+ * A formatter made on its first use, then kept: an Intl format costs a millisecond or more to make,
+ * and made at import they all delayed the tab's first chart, which shows none of them.
+ */
+function made<T>(make: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= make());
+}
+
+const compactUsd = made(() => new Intl.NumberFormat('en-US', {
   style: 'currency',
   currency: 'USD',
   notation: 'compact',
   maximumSignificantDigits: 3,
-});
-const fullUsd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumFractionDigits: 0 });
-const smallUsd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const integer = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-const decimal2 = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const price4 = new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 4 });
+}));
+const fullUsd = made(() => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumFractionDigits: 0 }));
+const smallUsd = made(() => new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 }));
+const integer = made(() => new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 }));
+const decimal2 = made(() => new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 }));
+const price4 = made(() => new Intl.NumberFormat('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 4 }));
 
 const DASH = '–';
 
@@ -29,19 +38,19 @@ function withMinus(s: string): string {
 
 /** Axis ticks: $1.25M, −$340K, $12. */
 export function dollarsCompact(v: number): string {
-  return withMinus(compactUsd.format(v));
+  return withMinus(compactUsd().format(v));
 }
 
 /** $1,234,567 (cents only for small amounts); −$1,234. */
 export function dollars(v: number | null | undefined): string {
   if (!finite(v)) return DASH;
-  return withMinus(Math.abs(v) < 100 ? smallUsd.format(v) : fullUsd.format(v));
+  return withMinus(Math.abs(v) < 100 ? smallUsd().format(v) : fullUsd().format(v));
 }
 
 /** P&L: always signed, +$1,234 / −$1,234 / $0. */
 export function pnl(v: number | null | undefined): string {
   if (!finite(v)) return DASH;
-  const s = Math.abs(v) < 100 ? smallUsd.format(Math.abs(v)) : fullUsd.format(Math.abs(v));
+  const s = Math.abs(v) < 100 ? smallUsd().format(Math.abs(v)) : fullUsd().format(Math.abs(v));
   if (v > 0 && s !== '$0' && s !== '$0.00') return `+${s}`;
   if (v < 0 && s !== '$0' && s !== '$0.00') return `${MINUS}${s}`;
   return s;
@@ -50,7 +59,7 @@ export function pnl(v: number | null | undefined): string {
 /** Compact signed P&L for tight cells: +$1.2M. */
 export function pnlCompact(v: number | null | undefined): string {
   if (!finite(v)) return DASH;
-  const s = compactUsd.format(Math.abs(v));
+  const s = compactUsd().format(Math.abs(v));
   return v > 0 ? `+${s}` : v < 0 ? `${MINUS}${s}` : s;
 }
 
@@ -74,30 +83,30 @@ export function percent(v: number | null | undefined, { signed = false, digits =
 /** Ratios (Sharpe, profit factor): 1.23, −0.45. */
 export function ratio(v: number | null | undefined): string {
   if (!finite(v)) return DASH;
-  return withMinus(decimal2.format(v));
+  return withMinus(decimal2().format(v));
 }
 
-const compactInt = new Intl.NumberFormat('en-US', { notation: 'compact', maximumSignificantDigits: 3 });
+const compactInt = made(() => new Intl.NumberFormat('en-US', { notation: 'compact', maximumSignificantDigits: 3 }));
 
 /** Axis ticks of counts: 12K, −3.4M. */
 export function compactCount(n: number): string {
-  return withMinus(compactInt.format(n));
+  return withMinus(compactInt().format(n));
 }
 
 export function count(n: number | null | undefined): string {
   if (!finite(n)) return DASH;
-  return withMinus(integer.format(n));
+  return withMinus(integer().format(n));
 }
 
 export function price(v: number | null | undefined): string {
   if (!finite(v)) return DASH;
-  return withMinus(price4.format(v));
+  return withMinus(price4().format(v));
 }
 
 /** Quantity with sign: +1,200 / −300. */
 export function signedCount(v: number | null | undefined): string {
   if (!finite(v)) return DASH;
-  const s = integer.format(Math.abs(v));
+  const s = integer().format(Math.abs(v));
   return v > 0 ? `+${s}` : v < 0 ? `${MINUS}${s}` : s;
 }
 
@@ -128,41 +137,35 @@ export function duration(msValue: number | null | undefined): string {
   return hours % 24 ? `${days}d ${hours % 24}h` : `${days}d`;
 }
 
-// Times in the display zone (display-zone.ts: the exchange's, or UTC by the header's toggle).
-const formats = new Map<string, { dateTime: Intl.DateTimeFormat; dateOnly: Intl.DateTimeFormat; short: Intl.DateTimeFormat }>();
-function formatsIn(zone: string) {
-  let f = formats.get(zone);
-  if (!f) {
-    const time = { hour: '2-digit', minute: '2-digit', hourCycle: 'h23' } as const;
-    f = {
-      dateTime: new Intl.DateTimeFormat('en-GB', { timeZone: zone, year: 'numeric', month: 'short', day: '2-digit', ...time }),
-      dateOnly: new Intl.DateTimeFormat('en-GB', { timeZone: zone, year: 'numeric', month: 'short', day: '2-digit' }),
-      short: new Intl.DateTimeFormat('en-GB', { timeZone: zone, year: '2-digit', month: 'short', day: '2-digit', ...time }),
-    };
-    formats.set(zone, f);
-  }
-  return f;
+// Times in the display zone (display-zone.ts: the exchange's, or UTC by the header's toggle),
+// written from the zone's wall clock rather than by Intl.DateTimeFormat: making one of those cost
+// 5-7 ms on the tab's first render, and the wall clock of each instant is kept anyway.
+const two = (n: number) => String(n).padStart(2, '0');
+
+/** "03 Jan 2023" (or "03 Jan 23"), with ", 09:35" when `withTime`. */
+function clockText(d: WallClock, { shortYear = false, withTime = true } = {}): string {
+  const date = `${two(d.day)} ${MONTHS[d.month - 1]} ${shortYear ? two(d.year % 100) : d.year}`;
+  return withTime ? `${date}, ${two(d.hour)}:${two(d.minute)}` : date;
 }
 
 /** Epoch ms -> "03 Jan 2023, 09:35 New York" (the display zone named). */
 export function dateTimeText(epochMs: number): string {
-  return `${formatsIn(displayZone()).dateTime.format(epochMs)} ${zoneLabel()}`;
+  return `${clockText(wallClock(epochMs))} ${zoneLabel()}`;
 }
 
 /** Epoch ms -> "03 Jan 2023". Dates are the UTC dates of the data (docs/metrics.md): a day is one. */
 export function dateText(epochMs: number | null | undefined): string {
   if (!finite(epochMs)) return DASH;
-  return formatsIn('UTC').dateOnly.format(epochMs);
+  return clockText(wallClock(epochMs, 'UTC'), { withTime: false });
 }
 
 /** Epoch ms -> "03 Jan 24, 09:35" in the display zone (table cells; the header names the zone). */
 export function dateTimeShort(epochMs: number | null | undefined): string {
   if (!finite(epochMs)) return DASH;
-  return formatsIn(displayZone()).short.format(epochMs);
+  return clockText(wallClock(epochMs), { shortYear: true });
 }
 
 /** A range for humans: "03 Jan 2023, 09:35 – 10 Jan 2023, 16:00 New York". */
 export function rangeText(from: number, to: number): string {
-  const f = formatsIn(displayZone()).dateTime;
-  return `${f.format(from)} – ${f.format(to)} ${zoneLabel()}`;
+  return `${clockText(wallClock(from))} – ${clockText(wallClock(to))} ${zoneLabel()}`;
 }

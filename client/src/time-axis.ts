@@ -5,7 +5,7 @@
 import type uPlot from 'uplot';
 import type { DatasetSchema } from '../../shared/messages.js';
 import { TradingTime, type TradingCalendar } from '../../shared/trading-time.js';
-import { wallClock, type WallClock } from './display-zone.js';
+import { MONTHS, wallClock, type WallClock } from './display-zone.js';
 
 let made: { calendar: TradingCalendar; time: TradingTime } | null = null;
 
@@ -35,7 +35,6 @@ const INTRADAY_STEPS = [5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR,
 /** Least room for one tick label, CSS px. */
 const TICK_SPACE = 90;
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 const pad = (n: number) => String(n).padStart(2, '0');
 const monthDay = (d: WallClock) => `${d.month}/${d.day}`;
 
@@ -71,21 +70,22 @@ function monthLabel(d: WallClock, previous: WallClock | null): string {
 
 /** The first day of each group, thinned to at most `max` ticks by the finest grouping that fits. */
 function dayTicks(days: DayTick[], max: number): Tick[] | null {
+  const clocks = days.map((day) => wallClock(day.first));
   for (const grouping of GROUPINGS) {
-    const firsts: DayTick[] = [];
+    const firsts: number[] = [];
     let lastKey: number | null = null;
-    for (const day of days) {
-      const key = grouping.key(wallClock(day.first));
-      if (key !== lastKey) firsts.push(day);
+    clocks.forEach((clock, i) => {
+      const key = grouping.key(clock);
+      if (key !== lastKey) firsts.push(i);
       lastKey = key;
-    }
+    });
     if (firsts.length <= max) {
       let previous: WallClock | null = null;
-      return firsts.map((day) => {
-        const d = wallClock(day.first);
+      return firsts.map((i) => {
+        const d = clocks[i]!;
         const label = grouping.label(d, previous);
         previous = d;
-        return { at: day.first, label };
+        return { at: days[i]!.first, label };
       });
     }
   }

@@ -27,6 +27,8 @@ import { DownloadMenu } from '../components/DownloadMenu.js';
 const EQUITY_HEIGHT = 320;
 const DRAWDOWN_HEIGHT = 150;
 const EXPOSURE_HEIGHT = 170;
+/** How long after the equity answer the cards below mount when the chart has not drawn. */
+const BELOW_FALLBACK_MS = 300;
 
 let onFirstChart: (() => void) | undefined;
 /** Called once, when the first chart has been drawn (App preloads the other views then). */
@@ -45,6 +47,16 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
   useEffect(() => {
     if (equity.answer || equity.error) setStarted(true);
   }, [equity.answer, equity.error]);
+  // The cards under the equity chart mount once it has drawn: mounting them with it (their DOM,
+  // layout and empty charts) was half of the main thread's work between the hello and the first
+  // chart. They have nothing to show before then anyway; a chart that cannot draw (no width) lets
+  // them in shortly after its answer.
+  const [belowMounted, setBelowMounted] = useState(false);
+  useEffect(() => {
+    if (!started || belowMounted) return;
+    const timer = setTimeout(() => setBelowMounted(true), BELOW_FALLBACK_MS);
+    return () => clearTimeout(timer);
+  }, [started, belowMounted]);
   const exposure = useQuery(started ? exposureSpec(route, widths.main) : null, { previewable: true, name: 'overview.exposure' });
   const summary = useQuery(started ? summarySpec(route) : null, { name: 'overview.summary' });
   const heatmap = useQuery(started ? heatmapSpec(route) : null, { name: 'overview.heatmap' });
@@ -141,6 +153,7 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
   );
 
   const onDrawn = useCallback(() => {
+    setBelowMounted(true);
     const p = probe();
     if (p.firstChartMs === undefined) {
       p.firstChartMs = performance.now();
@@ -161,56 +174,60 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
       <Card title="Portfolio equity" aside={<span className="hint">{zoomHint}</span>}>
         <TimeChart testId="equity-chart" state={equity} empty={emptyRange} data={equityData} height={EQUITY_HEIGHT} syncKey="overview" time={time} route={route} onDrawn={onDrawn} />
       </Card>
-      <Card
-        title="Drawdown"
-        aside={
-          <span className="hint" title="The Max drawdown KPI is measured on end-of-day equity; this chart on every bar, so it can dip deeper inside a day.">
-            every bar (the KPI: end of day) · <QueryNote state={equity} />
-          </span>
-        }
-      >
-        <TimeChart testId="drawdown-chart" state={equity} empty={emptyRange} data={drawdownData} height={DRAWDOWN_HEIGHT} syncKey="overview" time={time} route={route} />
-      </Card>
-      <Card
-        title="Drawdown episodes"
-        aside={
-          <span className="hint">
-            click one to zoom to it and explain it ·{' '}
-            <button type="button" className="link" data-testid="explain-range" onClick={() => navigate({ ...route, explain: {} })}>
-              explain {route.from !== undefined ? 'this range' : 'the whole history'}
-            </button>
-            <DownloadMenu spec={episodesSpec(route)} testId="episodes-download" what="these episodes" />
-          </span>
-        }
-      >
-        <Episodes state={episodes} dataset={dataset} route={route} />
-      </Card>
-      {route.explain && <Attribution route={route} dataset={dataset} />}
-      <Card title="Exposure" aside={<span className="hint">gross (solid) and net (dashed), dollars</span>}>
-        <TimeChart testId="exposure-chart" state={exposure} empty={ex?.points === 0} data={exposureData} height={EXPOSURE_HEIGHT} syncKey="overview" time={time} route={route} />
-      </Card>
-      <div className="grid2">
-        <Card title="Monthly returns" aside={<span className="hint">click a month to zoom to it</span>}>
-          <Heatmap state={heatmap} dataset={dataset} route={route} />
-        </Card>
-        <Card title="Trade P&L distribution" aside={<span className="hint">{hasTradeFilters(route) ? 'filtered trades · ' : ''}click a bar to list its trades</span>}>
-          <Chart
-            testId="histogram-chart"
-            data={histData}
-            exact={!histogram.stale}
-            time={null}
-            height={260}
-            yFormat={(v) => count(v)}
-            xFormat={(v) => dollarsCompact(v)}
-            valueFormat={(v) => count(v)}
-            placeholder={histogram.error ? `Could not load: ${histogram.error}` : histogram.answer && !histogram.loading ? `No trades${hasTradeFilters(route) ? ' match the filters' : ''} in this range.` : 'Loading…'}
-            onClickX={onHistogramClick}
-          />
-          {histData && binWidth > 0 && <p className="hint">bins of {pnl(binWidth).replace('+', '')}</p>}
-        </Card>
-      </div>
-      <TimeOfDay route={route} enabled={started} />
-      <TradeScatter route={route} dataset={dataset} enabled={started} />
+      {belowMounted && (
+        <>
+          <Card
+            title="Drawdown"
+            aside={
+              <span className="hint" title="The Max drawdown KPI is measured on end-of-day equity; this chart on every bar, so it can dip deeper inside a day.">
+                every bar (the KPI: end of day) · <QueryNote state={equity} />
+              </span>
+            }
+          >
+            <TimeChart testId="drawdown-chart" state={equity} empty={emptyRange} data={drawdownData} height={DRAWDOWN_HEIGHT} syncKey="overview" time={time} route={route} />
+          </Card>
+          <Card
+            title="Drawdown episodes"
+            aside={
+              <span className="hint">
+                click one to zoom to it and explain it ·{' '}
+                <button type="button" className="link" data-testid="explain-range" onClick={() => navigate({ ...route, explain: {} })}>
+                  explain {route.from !== undefined ? 'this range' : 'the whole history'}
+                </button>
+                <DownloadMenu spec={episodesSpec(route)} testId="episodes-download" what="these episodes" />
+              </span>
+            }
+          >
+            <Episodes state={episodes} dataset={dataset} route={route} />
+          </Card>
+          {route.explain && <Attribution route={route} dataset={dataset} />}
+          <Card title="Exposure" aside={<span className="hint">gross (solid) and net (dashed), dollars</span>}>
+            <TimeChart testId="exposure-chart" state={exposure} empty={ex?.points === 0} data={exposureData} height={EXPOSURE_HEIGHT} syncKey="overview" time={time} route={route} />
+          </Card>
+          <div className="grid2">
+            <Card title="Monthly returns" aside={<span className="hint">click a month to zoom to it</span>}>
+              <Heatmap state={heatmap} dataset={dataset} route={route} />
+            </Card>
+            <Card title="Trade P&L distribution" aside={<span className="hint">{hasTradeFilters(route) ? 'filtered trades · ' : ''}click a bar to list its trades</span>}>
+              <Chart
+                testId="histogram-chart"
+                data={histData}
+                exact={!histogram.stale}
+                time={null}
+                height={260}
+                yFormat={(v) => count(v)}
+                xFormat={(v) => dollarsCompact(v)}
+                valueFormat={(v) => count(v)}
+                placeholder={histogram.error ? `Could not load: ${histogram.error}` : histogram.answer && !histogram.loading ? `No trades${hasTradeFilters(route) ? ' match the filters' : ''} in this range.` : 'Loading…'}
+                onClickX={onHistogramClick}
+              />
+              {histData && binWidth > 0 && <p className="hint">bins of {pnl(binWidth).replace('+', '')}</p>}
+            </Card>
+          </div>
+          <TimeOfDay route={route} enabled={started} />
+          <TradeScatter route={route} dataset={dataset} enabled={started} />
+        </>
+      )}
     </div>
   );
 }
