@@ -75,6 +75,22 @@ export type OutColumn =
   /** Strings given as an index into `names` (e.g. the run of each row); an index of -1 is null. */
   | { name: string; kind: 'utf8'; index: Int32Array; names: readonly string[] };
 
+/** A text column from its values (null or undefined: null), each distinct text once in `names`. */
+export function textColumn(name: string, values: readonly (string | null | undefined)[]): OutColumn {
+  const names: string[] = [];
+  const at = new Map<string, number>();
+  const index = Int32Array.from(values, (value) => {
+    if (value === null || value === undefined) return -1;
+    return at.get(value) ?? (at.set(value, names.push(value) - 1), names.length - 1);
+  });
+  return { name, kind: 'utf8', index, names };
+}
+
+/** A DOUBLE column from its values (null or undefined: null, as NaN). */
+export function numberColumn(name: string, values: readonly (number | null | undefined)[]): OutColumn {
+  return { name, kind: 'f64', values: Float64Array.from(values, (value) => (value === null || value === undefined ? Number.NaN : value)) };
+}
+
 /** Encodes computed columns as one self-contained Arrow IPC stream. NaN doubles become nulls. */
 export function encodeColumns(columns: readonly OutColumn[], metadata?: ReadonlyMap<string, string>): Uint8Array {
   const length = columns.length === 0 ? 0 : columns[0]!.kind === 'utf8' ? (columns[0] as { index: Int32Array }).index.length : (columns[0] as { values: ArrayLike<number> }).values.length;

@@ -259,30 +259,53 @@ test('surface: one cell per value, median and best of its runs, sorted by the ax
   assert.match(two.planned.notes.join(' '), /1 of 3 runs have no value of mode or fast/);
 });
 
-test('rundiff: candidates of the same symbol with overlapping holding periods, then six parts, every value bound', async () => {
+test('rundiff: candidates, then the shown trades and the P&L by sector in one read each; five parts computed, the symbols part SQL; every value bound', async () => {
   // Trades by position (trade id order). Candidates (largest overlap first): 0-0, then 1-0 (b's 0
-  // taken), then 1-1. P&L of a: 10, -5, none, 8; of b: 4, 1, -20.
-  const { lookups, planned } = await plan('rundiff', { a: RUN, b: OTHER, limit: 50, ...TEST_CUT_RANGE, filters: { sectors: [SECTOR] } }, () => [], catalog(), rundiffColumns(pairColumns(0, 0, 1, 0, 1, 1), pnlColumns('10,-5,,8', '4,1,-20')));
-  assert.equal(lookups.length, 2, 'the candidates, then the P&L: as columns, not text');
+  // taken), then 1-1. P&L of a: 10, -5, none, 8; of b: 4, 1, -20. Ids: a's 11.., b's 21..
+  const pnl: Record<string, number | null> = { a11: 10, a12: -5, a13: null, a14: 8, b21: 4, b22: 1, b23: -20 };
+  const row = (run: 'a' | 'b', id: number) => [run === 'a', String(id), id, `S${id}`, SECTOR, run === 'a' ? 'long' : 'short', id * 1000, id % 2 ? null : id * 1000 + 500, id * 1000 + 500, 2, pnl[`${run}${id}`], 0.5];
+  const answer = (sql: string): unknown[][] => {
+    if (sql.includes('AS is_a')) return [row('a', 11), row('a', 12), row('a', 13), row('a', 14), row('b', 21), row('b', 22), row('b', 23)];
+    if (sql.startsWith('SELECT sector, a_pnl, b_pnl')) return [[SECTOR, 30, 45], ['Other', -7, 3]];
+    return [];
+  };
+  const { lookups, planned } = await plan('rundiff', { a: RUN, b: OTHER, limit: 50, ...TEST_CUT_RANGE, filters: { sectors: [SECTOR] } }, answer, catalog(), rundiffColumns(pairColumns(0, 0, 1, 0, 1, 1), pnlColumns('10,-5,,8', '4,1,-20')));
+  assert.equal(lookups.length, 4, 'the candidates and the P&L as columns, then the shown trades and the P&L by sector');
   assert.match(lookups[0]!.sql, /JOIN tb ON tb\.symbol = ta\.symbol AND ta\.entry_ts <= tb\.close_ts AND tb\.entry_ts <= ta\.close_ts/);
   assert.match(lookups[0]!.sql, /ORDER BY epoch_ms\(least\(ta\.close_ts, tb\.close_ts\)\) - epoch_ms\(greatest\(ta\.entry_ts, tb\.entry_ts\)\) DESC, ta\.entry_ts, tb\.entry_ts, a_pos, b_pos/);
   assert.match(lookups[0]!.sql, /row_number\(\) OVER \(ORDER BY trade_id\) - 1\)::INTEGER AS pos/);
   assert.match(lookups[1]!.sql, /ORDER BY run, pos/);
   assert.doesNotMatch(lookups.map((l) => l.sql).join(' '), /string_agg/);
+  // The shown trades of both runs in one read, by id, not numbered again: pairs 0-0 and 1-1 (|6| and
+  // |-6| tie: by a's position), a's 14 (|8|) and 13 (no P&L), b's 23.
+  assert.doesNotMatch(lookups[2]!.sql, /row_number/);
+  assert.ok(Object.values(lookups[2]!.params).includes('11,12,14,13') && Object.values(lookups[2]!.params).includes('21,22,23'));
   assert.deepEqual(planned.statements.map((s) => s.part), ['summary', 'matched', 'only_a', 'only_b', 'sectors', 'symbols']);
   for (const s of [...lookups, ...planned.statements]) assertBound(s);
-  const matched = planned.statements[1]!;
-  // Pairs 0-0 and 1-1 kept (|6| and |-6| tie: by a's position), bound as lists of trade ids.
-  assert.ok(Object.values(matched.params).includes('11,12') && Object.values(matched.params).includes('21,22'));
-  assert.match(matched.sql, /JOIN ta ON ta\.trade_id = p\.a_id JOIN tb ON tb\.trade_id = p\.b_id/);
-  assert.doesNotMatch(matched.sql, /row_number/, 'the shown rows are read by id, not numbered again');
-  assert.ok(Object.values(matched.params).includes(50n));
-  // The summary's counts and sums come from the session, bound: 4 and 3 trades, 2 matched, 2 and 1 only.
-  const summary = Object.values(planned.statements[0]!.params);
-  for (const value of [4n, 3n, 2n, 1n, '0', '8', '-20']) assert.ok(summary.includes(value), `${String(value)} in the summary`);
-  // Trades only in a: 14 (|8|) before 13 (no P&L); only in b: 23.
-  assert.ok(Object.values(planned.statements[2]!.params).includes('14,13'));
-  assert.ok(Object.values(planned.statements[3]!.params).includes('23'));
+  const computed = (i: number) => new Map(planned.statements[i]!.compute!(new Map()).map((c) => [c.name, c]));
+  const texts = (c: OutColumn | undefined) => (c?.kind === 'utf8' ? [...c.index].map((k) => (k < 0 ? null : c.names[k])) : assert.fail('not text'));
+  const numbers = (c: OutColumn | undefined) => (c?.kind === 'f64' || c?.kind === 'i32' ? [...c.values] : assert.fail('not numbers'));
+  // The summary: 4 and 3 trades, 2 matched, 2 and 1 only; P&L from the sectors (30 - 7, 45 + 3).
+  const summary = computed(0);
+  assert.deepEqual(['a_trades', 'b_trades', 'matched', 'only_a', 'only_b'].map((n) => numbers(summary.get(n))[0]), [4, 3, 2, 2, 1]);
+  assert.deepEqual(['a_pnl', 'b_pnl', 'pnl_difference', 'matched_pnl_difference', 'only_a_pnl', 'only_b_pnl'].map((n) => numbers(summary.get(n))[0]), [23, 48, -25, 0, 8, -20]);
+  assert.equal(summary.get('a_trades')!.kind, 'i32');
+  assert.deepEqual(texts(summary.get('run_a')), [RUN]);
+  const matched = computed(1);
+  assert.deepEqual(numbers(matched.get('a_trade_id')), [11, 12]);
+  assert.deepEqual(numbers(matched.get('b_trade_id')), [21, 22]);
+  assert.deepEqual(numbers(matched.get('pnl_difference')), [6, -6]);
+  assert.deepEqual(texts(matched.get('b_side')), ['short', 'short']);
+  // Overlap: the earlier close less the later entry (ms).
+  assert.deepEqual(numbers(matched.get('overlap_ms')), [11_500 - 21_000, 12_500 - 22_000]);
+  // a's 11 has no exit (null), 12 has one.
+  assert.ok(Number.isNaN(numbers(matched.get('a_exit_ts'))[0]!) && numbers(matched.get('a_exit_ts'))[1] === 12_500);
+  assert.deepEqual(numbers(computed(2).get('trade_id')), [14, 13]);
+  assert.ok(Number.isNaN(numbers(computed(2).get('pnl'))[1]!));
+  assert.deepEqual(numbers(computed(3).get('trade_id')), [23]);
+  // Sectors: the largest absolute difference first.
+  assert.deepEqual(texts(computed(4).get('sector')), [SECTOR, 'Other']);
+  assert.deepEqual(numbers(computed(4).get('difference')), [-15, -10]);
   assert.match(planned.statements[5]!.sql, /symbol_day/);
   assert.doesNotMatch(planned.statements[5]!.sql, /FROM bars\b/, 'whole days from rollups');
   // Two runs of three: each run's rows in a branch of their own (an equality prunes, an IN list does not).

@@ -14,16 +14,17 @@
 // trades by position (the trade's place in trade id order: its P&L and its id): tens of
 // thousands of values, which as text cost more to write and parse than to compute (the text
 // look-up was 70-120 ms on two busy sweep runs, the columns are 35-45). The session then
-// matches, counts and sums (compareTrades), and picks the rows each trade part shows: its
-// statements read only those trades, by id, instead of joining every trade of both runs against
-// every matched pair again (on sweep, 18k pairs: four such joins were 100 ms) or numbering them
-// again.
+// matches, counts and sums (compareTrades), and picks the rows each trade part shows. A third
+// look-up reads just those trades of both runs, by id, and a fourth the two runs' P&L by sector;
+// the summary, trade and sector parts are computed from them, and only the symbols part (a
+// window of thousands of symbols) is a statement of its own. (Each part read its own rows
+// before: six reads, half of a cold run diff of two busy sweep runs.)
 import { RUNDIFF_PARTS } from '../../../shared/constants.js';
 import type { RundiffParams } from '../../../shared/messages.js';
 import { StoreTable } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
-import type { Columns } from '../compute.js';
+import { numberColumn, textColumn, type Columns, type OutColumn } from '../compute.js';
 import { sourceOf, type Planner, type Statement } from './plan.js';
 import { hasTradeFilters, resolveScope, runsCondition, tradeConditions, type Scope } from './scope.js';
 import { dayRows, dimCondition, levelFor } from './sources.js';
@@ -81,10 +82,10 @@ export function planRundiff(params: RundiffParams, catalog: Catalog): Planner {
   if (params.a === params.b) throw new BadParamsError(`rundiff: a and b are both ${JSON.stringify(params.a)}; compare two different runs`);
   const scope = resolveScope({ ...params, runs: [params.a, params.b] }, catalog);
   const limit = params.limit ?? DEFAULT_LIMIT;
-  return async (_lookup, lookupColumns) => {
+  return async (lookup, lookupColumns) => {
     if (!lookupColumns) throw new Error('rundiff reads its candidate pairs as columns: the planner needs a ColumnLookup');
     const c = new Binder();
-    const ctes = tradeCtes(c, scope, params, true);
+    const ctes = tradeCtes(c, scope, params);
     const candidates = await lookupColumns(
       `WITH ${ctes}
       SELECT ta.pos AS a_pos, tb.pos AS b_pos
@@ -100,9 +101,21 @@ export function planRundiff(params: RundiffParams, catalog: Catalog): Planner {
     const pairs = matchTrades(candidates.get('a_pos') as Int32Array, candidates.get('b_pos') as Int32Array, a.length, b.length);
     const compared = compareTrades(a, b, pairs, limit);
     const shown = shownIds(compared, (run, position) => tradeIdAt(trades, run === 'a' ? position : a.length + position));
+    // The rows the trade parts show (at most 4 x limit trades) in one read, and the P&L by sector
+    // that the summary and the sectors part share: each part's own SQL read both runs' trades or
+    // sector rows again (six reads, about half of a cold run diff on sweep).
+    const s = new Binder();
+    const shownRows = rowsById(await lookup(shownTradesSql(s, scope, params, shown), s.params));
+    const k = new Binder();
+    const sectors = (await lookup(`SELECT sector, a_pnl, b_pnl FROM (${pnlByKey(k, scope, params, 'sector')})`, k.params)).map(
+      ([sector, aPnl, bPnl]): SectorPnl => ({ sector: sector === null ? null : String(sector), a: Number(aPnl), b: Number(bPnl) }),
+    );
+    const worked: Worked = { compared, shown, shownRows, sectors };
     const statements: Statement[] = RUNDIFF_PARTS.map((part) => {
+      const computed = PART_COLUMNS[part];
+      if (computed) return { sql: NOTHING_TO_READ, params: {}, part, compute: () => computed(params, worked, limit) };
       const b = new Binder();
-      return { sql: PART_SQL[part](b, scope, params, { compared, shown }, limit), params: b.params, part };
+      return { sql: SYMBOLS_SQL(b, scope, params, limit), params: b.params, part };
     });
     const tradeSource = scope.symbols ? StoreTable.trades : StoreTable.tradeList;
     return {
@@ -216,14 +229,13 @@ export function compareTrades(a: Float64Array, b: Float64Array, pairs: Pairs, li
 }
 
 /**
- * CTEs ta and tb: the scope's trades of run a and of run b (trade_id, symbol, sector, side,
- * entry_ts, exit_ts, close_ts, qty, pnl, ret), with `positions` pos first: the trade's 0-based
- * place by trade_id (the look-ups number them; the parts read their trades by id, no window).
+ * CTEs ta and tb: the scope's trades of run a and of run b (pos, trade_id, symbol, entry_ts,
+ * close_ts, pnl): pos is the trade's 0-based place by trade_id, which both look-ups number alike.
  */
-function tradeCtes(b: Binder, scope: Scope, params: RundiffParams, positions = false): string {
+function tradeCtes(b: Binder, scope: Scope, params: RundiffParams): string {
   const one = (run: string) => {
     const runScope: Scope = { ...scope, runs: [run], allRuns: false };
-    return `SELECT ${positions ? '(row_number() OVER (ORDER BY trade_id) - 1)::INTEGER AS pos, ' : ''}trade_id, symbol, sector, side, entry_ts, exit_ts, close_ts, qty, pnl, ret
+    return `SELECT (row_number() OVER (ORDER BY trade_id) - 1)::INTEGER AS pos, trade_id, symbol, entry_ts, close_ts, pnl
       FROM ${tradeFrom(b, runScope)} WHERE ${tradeConditions(b, runScope)}`;
   };
   return `ta AS (${one(params.a)}), tb AS (${one(params.b)})`;
@@ -232,29 +244,76 @@ function tradeCtes(b: Binder, scope: Scope, params: RundiffParams, positions = f
 /** Trade ids bound as one comma-separated list, unnested to BIGINTs. */
 const idList = (b: Binder, ids: readonly string[]) => `unnest(string_split(${b.bind(ids.join(','))}, ',')::BIGINT[])`;
 
-/** CTE pairs(a_id, b_id): the shown pairs' trade ids, bound as two lists. */
-function pairsCte(b: Binder, pairs: ShownIds['pairs']): string {
-  if (pairs.a.length === 0) return 'pairs AS (SELECT NULL::BIGINT AS a_id, NULL::BIGINT AS b_id WHERE FALSE)';
-  return `pairs AS (SELECT ${idList(b, pairs.a)} AS a_id, ${idList(b, pairs.b)} AS b_id)`;
+/** A shown trade, as the trade parts show it: times in epoch ms, ids as DOUBLE (the parts' types). */
+interface ShownTrade {
+  tradeId: number;
+  symbol: string;
+  sector: string | null;
+  side: string | null;
+  entryMs: number;
+  exitMs: number | null;
+  closeMs: number;
+  qty: number | null;
+  pnl: number | null;
+  ret: number | null;
 }
 
-/** The trades of `table` (ta or tb) with the given ids, largest absolute P&L first (missing last), ties by id. */
-function shownTrades(b: Binder, table: 'ta' | 'tb', ids: readonly string[], limit: number): string {
-  const where = ids.length === 0 ? 'FALSE' : `trade_id IN (SELECT ${idList(b, ids)})`;
-  return `SELECT ${TRADE_COLUMNS} FROM ${table} WHERE ${where} ORDER BY abs(pnl) DESC NULLS LAST, ${table}.trade_id LIMIT ${b.integer(limit)}`;
+/** The shown trades of each run by trade id (decimal text, as ShownIds has them). */
+type ShownRows = { a: Map<string, ShownTrade>; b: Map<string, ShownTrade> };
+
+/** The rows of the trades the parts show, of both runs, in one read: (is_a, id, then ShownTrade's fields). */
+function shownTradesSql(b: Binder, scope: Scope, params: RundiffParams, shown: ShownIds): string {
+  const ofRun = (run: string, ids: readonly string[]) => (ids.length === 0 ? null : `(run_id = ${b.bind(run)} AND trade_id IN (SELECT ${idList(b, ids)}))`);
+  const which = [ofRun(params.a, [...shown.pairs.a, ...shown.onlyA]), ofRun(params.b, [...shown.pairs.b, ...shown.onlyB])].filter((x) => x !== null);
+  if (which.length === 0) return 'SELECT NULL::BOOLEAN WHERE FALSE';
+  return `SELECT run_id = ${b.bind(params.a)} AS is_a, trade_id::VARCHAR AS id, trade_id::DOUBLE AS trade_id, symbol, sector, side,
+      ${ms('entry_ts')} AS entry_ts, ${ms('exit_ts')} AS exit_ts, ${ms('close_ts')} AS close_ts, qty::DOUBLE AS qty, pnl::DOUBLE AS pnl, ret::DOUBLE AS ret
+    FROM ${tradeFrom(b, scope)} WHERE ${tradeConditions(b, scope)} AND (${which.join(' OR ')})`;
+}
+
+function rowsById(rows: unknown[][]): ShownRows {
+  const out: ShownRows = { a: new Map(), b: new Map() };
+  const number = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  for (const [isA, id, tradeId, symbol, sector, side, entry, exit, close, qty, pnl, ret] of rows) {
+    (isA ? out.a : out.b).set(String(id), {
+      tradeId: Number(tradeId),
+      symbol: String(symbol),
+      sector: sector === null ? null : String(sector),
+      side: side === null ? null : String(side),
+      entryMs: Number(entry),
+      exitMs: number(exit),
+      closeMs: Number(close),
+      qty: number(qty),
+      pnl: number(pnl),
+      ret: number(ret),
+    });
+  }
+  return out;
+}
+
+/** The shown trade of `run` with this id; a trade the look-up did not bring back is a bug, said so. */
+function shownTrade(rows: ShownRows, run: 'a' | 'b', id: string): ShownTrade {
+  const trade = rows[run].get(id);
+  if (!trade) throw new Error(`rundiff: trade ${id} of run ${run} was matched but not read back`);
+  return trade;
+}
+
+/** A run's P&L in one sector over the range (the summary's and the sectors part's rows). */
+interface SectorPnl {
+  sector: string | null;
+  a: number;
+  b: number;
+}
+
+/** Text in DuckDB's order of VARCHAR (its bytes), nulls last. */
+function byBytes(x: string | null, y: string | null): number {
+  if (x === null || y === null) return x === y ? 0 : x === null ? 1 : -1;
+  return Buffer.compare(Buffer.from(x), Buffer.from(y));
 }
 
 /** CTE by_symbol(symbol, sector, a_pnl, b_pnl): each symbol's P&L of a and b over the range. */
 function bySymbolCte(b: Binder, scope: Scope, params: RundiffParams): string {
   return `by_symbol AS (${pnlByKey(b, scope, params, 'symbol')})`;
-}
-
-/**
- * CTE by_sector(sector, a_pnl, b_pnl, difference): each sector's P&L of a and b over the range,
- * from the sector rollups unless symbols are filtered (a tenth of the symbol rows' reading).
- */
-function bySectorCte(b: Binder, scope: Scope, params: RundiffParams): string {
-  return `by_sector AS (SELECT sector, a_pnl, b_pnl, a_pnl - b_pnl AS difference FROM (${pnlByKey(b, scope, params, 'sector')}))`;
 }
 
 function pnlByKey(b: Binder, scope: Scope, params: RundiffParams, key: 'symbol' | 'sector'): string {
@@ -274,34 +333,102 @@ function pnlByKey(b: Binder, scope: Scope, params: RundiffParams, key: 'symbol' 
     FROM (${rows.sql}) GROUP BY ${keys}`;
 }
 
-const TRADE_COLUMNS = `trade_id::DOUBLE AS trade_id, symbol, sector, side, ${ms('entry_ts')} AS entry_ts, ${ms('exit_ts')} AS exit_ts, qty, pnl, ret`;
-
-/** What the session worked out for the parts: the summary's figures and the rows shown. */
+/** What the session worked out for the parts: the summary's figures, the rows shown, the P&L by sector. */
 interface Worked {
   compared: ComparedTrades;
   shown: ShownIds;
+  shownRows: ShownRows;
+  sectors: SectorPnl[];
 }
 
-const PART_SQL: Record<(typeof RUNDIFF_PARTS)[number], (b: Binder, scope: Scope, params: RundiffParams, worked: Worked, limit: number) => string> = {
-  summary: (b, scope, params, { compared: t }) => `WITH ${bySectorCte(b, scope, params)},
-      totals AS (SELECT coalesce(sum(a_pnl), 0) AS a_pnl, coalesce(sum(b_pnl), 0) AS b_pnl, coalesce(sum(difference), 0) AS pnl_difference FROM by_sector)
-    SELECT ${b.bind(params.a)} AS run_a, ${b.bind(params.b)} AS run_b, totals.a_pnl, totals.b_pnl, totals.pnl_difference,
-      ${b.integer(t.aTrades)}::INTEGER AS a_trades, ${b.integer(t.bTrades)}::INTEGER AS b_trades, ${b.integer(t.matched)}::INTEGER AS matched,
-      ${b.integer(t.onlyA)}::INTEGER AS only_a, ${b.integer(t.onlyB)}::INTEGER AS only_b, ${b.number(t.matchedPnlDifference)} AS matched_pnl_difference,
-      ${b.number(t.onlyAPnl)} AS only_a_pnl, ${b.number(t.onlyBPnl)} AS only_b_pnl
-    FROM totals`,
-  matched: (b, scope, params, { shown }, limit) => `WITH ${tradeCtes(b, scope, params)}, ${pairsCte(b, shown.pairs)}
-    SELECT ta.symbol, ta.sector, ta.trade_id::DOUBLE AS a_trade_id, tb.trade_id::DOUBLE AS b_trade_id, ta.side AS a_side, tb.side AS b_side,
-      ${ms('ta.entry_ts')} AS a_entry_ts, ${ms('ta.exit_ts')} AS a_exit_ts, ${ms('tb.entry_ts')} AS b_entry_ts, ${ms('tb.exit_ts')} AS b_exit_ts,
-      ta.qty AS a_qty, tb.qty AS b_qty, ta.pnl AS a_pnl, tb.pnl AS b_pnl, ta.pnl - tb.pnl AS pnl_difference,
-      (epoch_ms(least(ta.close_ts, tb.close_ts)) - epoch_ms(greatest(ta.entry_ts, tb.entry_ts)))::DOUBLE AS overlap_ms
-    FROM pairs p JOIN ta ON ta.trade_id = p.a_id JOIN tb ON tb.trade_id = p.b_id
-    ORDER BY abs(ta.pnl - tb.pnl) DESC NULLS LAST, ta.trade_id LIMIT ${b.integer(limit)}`,
-  only_a: (b, scope, params, { shown }, limit) => `WITH ${tradeCtes(b, scope, params)} ${shownTrades(b, 'ta', shown.onlyA, limit)}`,
-  only_b: (b, scope, params, { shown }, limit) => `WITH ${tradeCtes(b, scope, params)} ${shownTrades(b, 'tb', shown.onlyB, limit)}`,
-  sectors: (b, scope, params, _t, limit) => `WITH ${bySectorCte(b, scope, params)}
-    SELECT sector, a_pnl, b_pnl, difference FROM by_sector ORDER BY abs(difference) DESC, sector LIMIT ${b.integer(limit)}`,
-  symbols: (b, scope, params, _t, limit) => `WITH ${bySymbolCte(b, scope, params)}
-    SELECT symbol, sector, a_pnl, b_pnl, a_pnl - b_pnl AS difference
-    FROM by_symbol ORDER BY abs(difference) DESC, symbol LIMIT ${b.integer(limit)}`,
+/** A statement for a part computed without reading (its compute ignores the empty result). */
+const NOTHING_TO_READ = 'SELECT 0::INTEGER AS nothing WHERE FALSE';
+
+/** A run's shown trades as the only_a / only_b part: largest absolute P&L first (missing last), ties by id, as compareTrades picked them. */
+function onlyColumns(trades: ShownTrade[]): OutColumn[] {
+  return [
+    numberColumn('trade_id', trades.map((t) => t.tradeId)),
+    textColumn('symbol', trades.map((t) => t.symbol)),
+    textColumn('sector', trades.map((t) => t.sector)),
+    textColumn('side', trades.map((t) => t.side)),
+    numberColumn('entry_ts', trades.map((t) => t.entryMs)),
+    numberColumn('exit_ts', trades.map((t) => t.exitMs)),
+    numberColumn('qty', trades.map((t) => t.qty)),
+    numberColumn('pnl', trades.map((t) => t.pnl)),
+    numberColumn('ret', trades.map((t) => t.ret)),
+  ];
+}
+
+/** A - b, null when either is (SQL's arithmetic). */
+const minus = (x: number | null, y: number | null) => (x === null || y === null ? null : x - y);
+
+/** The parts computed in the session; the symbols part (thousands of symbols, windowed) is SQL. */
+const PART_COLUMNS: Partial<Record<(typeof RUNDIFF_PARTS)[number], (params: RundiffParams, worked: Worked, limit: number) => OutColumn[]>> = {
+  summary: (params, { compared: t, sectors }) => {
+    let aPnl = 0;
+    let bPnl = 0;
+    let difference = 0;
+    for (const s of sectors) {
+      aPnl += s.a;
+      bPnl += s.b;
+      difference += s.a - s.b;
+    }
+    const one = (value: number) => new Float64Array([value]);
+    const count = (name: string, value: number): OutColumn => ({ name, kind: 'i32', values: Int32Array.of(value) });
+    return [
+      textColumn('run_a', [params.a]),
+      textColumn('run_b', [params.b]),
+      { name: 'a_pnl', kind: 'f64', values: one(aPnl) },
+      { name: 'b_pnl', kind: 'f64', values: one(bPnl) },
+      { name: 'pnl_difference', kind: 'f64', values: one(difference) },
+      count('a_trades', t.aTrades),
+      count('b_trades', t.bTrades),
+      count('matched', t.matched),
+      count('only_a', t.onlyA),
+      count('only_b', t.onlyB),
+      { name: 'matched_pnl_difference', kind: 'f64', values: one(t.matchedPnlDifference) },
+      { name: 'only_a_pnl', kind: 'f64', values: one(t.onlyAPnl) },
+      { name: 'only_b_pnl', kind: 'f64', values: one(t.onlyBPnl) },
+    ];
+  },
+  matched: (_params, { shown, shownRows }) => {
+    const pairs = shown.pairs.a.map((id, i) => [shownTrade(shownRows, 'a', id), shownTrade(shownRows, 'b', shown.pairs.b[i]!)] as const);
+    return [
+      textColumn('symbol', pairs.map(([a]) => a.symbol)),
+      textColumn('sector', pairs.map(([a]) => a.sector)),
+      numberColumn('a_trade_id', pairs.map(([a]) => a.tradeId)),
+      numberColumn('b_trade_id', pairs.map(([, b]) => b.tradeId)),
+      textColumn('a_side', pairs.map(([a]) => a.side)),
+      textColumn('b_side', pairs.map(([, b]) => b.side)),
+      numberColumn('a_entry_ts', pairs.map(([a]) => a.entryMs)),
+      numberColumn('a_exit_ts', pairs.map(([a]) => a.exitMs)),
+      numberColumn('b_entry_ts', pairs.map(([, b]) => b.entryMs)),
+      numberColumn('b_exit_ts', pairs.map(([, b]) => b.exitMs)),
+      numberColumn('a_qty', pairs.map(([a]) => a.qty)),
+      numberColumn('b_qty', pairs.map(([, b]) => b.qty)),
+      numberColumn('a_pnl', pairs.map(([a]) => a.pnl)),
+      numberColumn('b_pnl', pairs.map(([, b]) => b.pnl)),
+      numberColumn('pnl_difference', pairs.map(([a, b]) => minus(a.pnl, b.pnl))),
+      numberColumn('overlap_ms', pairs.map(([a, b]) => Math.min(a.closeMs, b.closeMs) - Math.max(a.entryMs, b.entryMs))),
+    ];
+  },
+  only_a: (_params, { shown, shownRows }) => onlyColumns(shown.onlyA.map((id) => shownTrade(shownRows, 'a', id))),
+  only_b: (_params, { shown, shownRows }) => onlyColumns(shown.onlyB.map((id) => shownTrade(shownRows, 'b', id))),
+  sectors: (_params, { sectors }, limit) => {
+    const rows = sectors
+      .map((s) => ({ ...s, difference: s.a - s.b }))
+      .sort((x, y) => Math.abs(y.difference) - Math.abs(x.difference) || byBytes(x.sector, y.sector))
+      .slice(0, limit);
+    return [
+      textColumn('sector', rows.map((r) => r.sector)),
+      numberColumn('a_pnl', rows.map((r) => r.a)),
+      numberColumn('b_pnl', rows.map((r) => r.b)),
+      numberColumn('difference', rows.map((r) => r.difference)),
+    ];
+  },
 };
+
+/** The symbols part: each symbol's P&L of a and b over the range, the largest absolute difference first. */
+const SYMBOLS_SQL = (b: Binder, scope: Scope, params: RundiffParams, limit: number) => `WITH ${bySymbolCte(b, scope, params)}
+    SELECT symbol, sector, a_pnl, b_pnl, a_pnl - b_pnl AS difference
+    FROM by_symbol ORDER BY abs(difference) DESC, symbol LIMIT ${b.integer(limit)}`;

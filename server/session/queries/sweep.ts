@@ -5,7 +5,7 @@
 // trials): so every run's daily rows are read, whichever runs the request selects.
 import { PARAM_COLUMN_PREFIX, type LeaderboardMetric } from '../../../shared/constants.js';
 import type { ParamFilters } from '../../../shared/messages.js';
-import type { Columns, OutColumn } from '../compute.js';
+import { textColumn, type Columns, type OutColumn } from '../compute.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
 import type { Lookup, Statement } from './plan.js';
@@ -77,15 +77,13 @@ export function paramColumn(name: string, column: string, runs: readonly string[
   if (numeric) {
     return { name: column, kind: 'f64', values: Float64Array.from(runs, (run) => (valueOf(catalog, run, name) as number | undefined) ?? Number.NaN) };
   }
-  const names: string[] = [];
-  const at = new Map<string, number>();
-  const index = Int32Array.from(runs, (run) => {
-    const value = valueOf(catalog, run, name);
-    if (value === undefined) return -1;
-    const text = String(value);
-    return at.get(text) ?? (at.set(text, names.push(text) - 1), names.length - 1);
-  });
-  return { name: column, kind: 'utf8', index, names };
+  return textColumn(
+    column,
+    runs.map((run) => {
+      const value = valueOf(catalog, run, name);
+      return value === undefined ? null : String(value);
+    }),
+  );
 }
 
 /** The column name of a parameter in answers and sort keys. */
