@@ -68,7 +68,7 @@ const STATEMENT_CACHE_SIZE = 64;
  * P&L on two sweep runs).
  */
 const LOOKUP_CACHE_BYTES = 4 * 1024 * 1024;
-const LOOKUP_CACHE_MAX_BYTES = 1024 * 1024;
+export const LOOKUP_CACHE_MAX_BYTES = 1024 * 1024;
 
 export interface RunnerStats {
   /** Connections open (idle + busy). */

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import type { QueryRequest } from '../../shared/messages.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import type { Statement } from '../../server/session/queries/plan.js';
+import { LOOKUP_CACHE_MAX_BYTES, lookupBytes } from '../../server/session/query-runner.js';
 import { topTradeCount } from '../../server/session/queries/risk.js';
 import { dailyRiskFree, moments, normalCdf, probabilisticSharpe, relative, sharpe, sortino } from '../../server/session/queries/risk-metrics.js';
 import type { Catalog } from '../../server/session/store.js';
@@ -28,6 +29,7 @@ interface Answers {
   tradeCounts?: [string, number][];
   priced?: number;
   bestTrades?: (sql: string) => unknown[][];
+  bestSymbols?: (sql: string) => unknown[][];
 }
 
 async function plan(query: 'risk' | 'benchmark', params: object, answers: Answers = {}) {
@@ -37,6 +39,7 @@ async function plan(query: 'risk' | 'benchmark', params: object, answers: Answer
     if (/sum\(pnl_n\)/.test(sql)) return answers.tradeCounts ?? [[RUN, 250]];
     if (/^SELECT count\(pnl\)/.test(sql)) return [[answers.priced ?? 1000]];
     if (/AS taken/.test(sql)) return answers.bestTrades?.(sql) ?? [];
+    if (/WITH rows AS MATERIALIZED/.test(sql)) return answers.bestSymbols?.(sql) ?? [];
     return [];
   });
   return { lookups, statements: planned.statements, source: planned.source, notes: planned.notes };
@@ -103,6 +106,41 @@ test('risk: the range\'s symbol rows read once, ranked, and only the best ten su
   assert.match(best.sql, /FROM bars_by_time WHERE/, 'cut days from the time-sorted bars');
   assert.doesNotMatch(best.sql, /FROM (symbol_day|bars) WHERE/, 'not the symbol-sorted tables');
   assert.match(best.sql, /WHERE k <= \$\w+::BIGINT/);
+});
+
+test("risk: the best symbols' names come on one row of each run, so the look-up stays small enough to be kept", async () => {
+  const { lookups } = await plan('risk', {});
+  assert.match(lookups.at(-1)!.sql, /CASE WHEN row_number\(\) OVER \(PARTITION BY names\.run_id\) = 1 THEN names\.top END AS top/);
+  // Two runs, two days each: the names on the first row only, the later rows null.
+  const day = (d: number) => DAY1 + d * 86_400_000;
+  const { statements } = await plan('risk', {}, {
+    bestSymbols: () => [
+      [RUN, 'AAPL, XOM', 2, day(0), 5, 7, 7],
+      [RUN, null, 2, day(1), -1, 2, 2],
+      [OTHER_RUN, 'XOM, AAPL', 2, day(0), 3, 3, 4],
+      [OTHER_RUN, null, 2, day(1), 1, 1, 1],
+    ],
+  });
+  const daily = new Map<string, Float64Array | Int32Array>([
+    ['ri', Int32Array.of(0, 0, 1, 1)],
+    ['day', Float64Array.of(day(0), day(1), day(0), day(1))],
+    ['pnl', Float64Array.of(10, -4, 5, 2)],
+    ['ret', Float64Array.of(0.01, -0.004, 0.005, 0.002)],
+    ['bret', Float64Array.of(0.002, 0.001, 0.002, 0.001)],
+  ]);
+  const columns = new Map(statements[0]!.compute!(daily).map((c) => [c.name, c]));
+  const text = (name: string) => {
+    const column = columns.get(name)!;
+    assert.ok(column.kind === 'utf8');
+    return [...column.index].map((i) => column.names[i]);
+  };
+  const topOf = new Map(text('run_id').map((run, i) => [run, text('top_symbols')[i]]));
+  assert.deepEqual(topOf, new Map([[RUN, 'AAPL, XOM'], [OTHER_RUN, 'XOM, AAPL']]));
+  // What the cache estimates for 8 runs over two years of days, with 10 names of 6 characters: kept.
+  const names = Array.from({ length: 10 }, (_, i) => `SYM${String(i).padStart(3, '0')}`).join(', ');
+  const rows = Array.from({ length: 8 * 504 }, (_, i) => [`run-${i % 8}-with-a-long-id`, i < 8 ? names : null, 500, day(i), 1.5, 2.5, 3.5]);
+  assert.ok(lookupBytes(rows) < LOOKUP_CACHE_MAX_BYTES, `${lookupBytes(rows)} bytes`);
+  assert.ok(lookupBytes(rows.map((r) => [r[0], names, ...r.slice(2)])) > LOOKUP_CACHE_MAX_BYTES, 'with the names on every row it was not');
 });
 
 test('risk with no trades in scope asks for no best trades', async () => {
