@@ -91,6 +91,9 @@ export interface WallClock {
 
 export const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'] as const;
 
+/** A wall-clock field in two digits: 03, 09. */
+export const twoDigits = (n: number) => String(n).padStart(2, '0');
+
 const partFormats = new Map<string, Intl.DateTimeFormat>();
 /**
  * Wall-clock times already worked out, per zone. Every time chart labels its axis at the same

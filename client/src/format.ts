@@ -1,7 +1,7 @@
 // Numbers as finance people read them: thousands separators, explicit signs on P&L and
 // returns, a real minus sign, percentages, compact axes; and the times of the data, in the
 // display zone (the exchange's by default).
-import { MONTHS, wallClock, zoneLabel, type WallClock } from './display-zone.js';
+import { MONTHS, twoDigits, wallClock, zoneLabel, type WallClock } from './display-zone.js';
 
 const MINUS = '\u2212';
 
@@ -140,12 +140,10 @@ export function duration(msValue: number | null | undefined): string {
 // Times in the display zone (display-zone.ts: the exchange's, or UTC by the header's toggle),
 // written from the zone's wall clock rather than by Intl.DateTimeFormat: making one of those cost
 // 5-7 ms on the tab's first render, and the wall clock of each instant is kept anyway.
-const two = (n: number) => String(n).padStart(2, '0');
-
 /** "03 Jan 2023" (or "03 Jan 23"), with ", 09:35" when `withTime`. */
 function clockText(d: WallClock, { shortYear = false, withTime = true } = {}): string {
-  const date = `${two(d.day)} ${MONTHS[d.month - 1]} ${shortYear ? two(d.year % 100) : d.year}`;
-  return withTime ? `${date}, ${two(d.hour)}:${two(d.minute)}` : date;
+  const date = `${twoDigits(d.day)} ${MONTHS[d.month - 1]} ${shortYear ? twoDigits(d.year % 100) : d.year}`;
+  return withTime ? `${date}, ${twoDigits(d.hour)}:${twoDigits(d.minute)}` : date;
 }
 
 /** Epoch ms -> "03 Jan 2023, 09:35 New York" (the display zone named). */

@@ -5,7 +5,7 @@
 import type uPlot from 'uplot';
 import type { DatasetSchema } from '../../shared/messages.js';
 import { TradingTime, type TradingCalendar } from '../../shared/trading-time.js';
-import { MONTHS, wallClock, type WallClock } from './display-zone.js';
+import { MONTHS, twoDigits, wallClock, type WallClock } from './display-zone.js';
 
 let made: { calendar: TradingCalendar; time: TradingTime } | null = null;
 
@@ -35,7 +35,6 @@ const INTRADAY_STEPS = [5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 30 * MINUTE, HOUR,
 /** Least room for one tick label, CSS px. */
 const TICK_SPACE = 90;
 
-const pad = (n: number) => String(n).padStart(2, '0');
 const monthDay = (d: WallClock) => `${d.month}/${d.day}`;
 
 interface Tick {
@@ -103,7 +102,7 @@ function intradayTicks(days: DayTick[], from: number, to: number, max: number): 
       const offset = wallClock(day.first).offsetMs;
       for (let at = Math.ceil((Math.max(day.first, from) + offset) / step) * step - offset; at <= Math.min(day.last, to); at += step) {
         const d = wallClock(at);
-        const time = `${pad(d.hour)}:${pad(d.minute)}`;
+        const time = `${twoDigits(d.hour)}:${twoDigits(d.minute)}`;
         ticks.push({ at, label: first ? `${time}\n${monthDay(d)}` : time });
         first = false;
         if (ticks.length > max) break;
@@ -146,5 +145,5 @@ export function tradingTimeAxis(time: TradingTime): Pick<uPlot.Axis, 'splits' | 
 export function cursorTime(time: TradingTime, x: number | null | undefined): string {
   if (x === null || x === undefined || !Number.isFinite(x)) return '–';
   const d = wallClock(Math.round(time.fromTrading(x * 1000)));
-  return `${d.year}-${pad(d.month)}-${pad(d.day)} ${pad(d.hour)}:${pad(d.minute)}`;
+  return `${d.year}-${twoDigits(d.month)}-${twoDigits(d.day)} ${twoDigits(d.hour)}:${twoDigits(d.minute)}`;
 }

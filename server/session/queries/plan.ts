@@ -1,6 +1,12 @@
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { Columns, OutColumn } from '../compute.js';
 
+/**
+ * The SQL of a statement whose answer its compute makes without reading (the rows it needs were
+ * looked up, or are kept by the session): compute ignores the empty result.
+ */
+export const NOTHING_TO_READ = 'SELECT 0::INTEGER AS nothing WHERE FALSE';
+
 /** One statement whose result is streamed as Arrow: SQL whose every client value is bound. */
 export interface Statement {
   sql: string;

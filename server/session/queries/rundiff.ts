@@ -25,7 +25,7 @@ import { StoreTable } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
 import { numberColumn, textColumn, type Columns, type OutColumn } from '../compute.js';
-import { sourceOf, type Planner, type Statement } from './plan.js';
+import { NOTHING_TO_READ, sourceOf, type Planner, type Statement } from './plan.js';
 import { hasTradeFilters, resolveScope, runsCondition, tradeConditions, type Scope } from './scope.js';
 import { dayRows, dimCondition, levelFor } from './sources.js';
 import { Binder, and, ms } from './sql.js';
@@ -105,7 +105,8 @@ export function planRundiff(params: RundiffParams, catalog: Catalog): Planner {
     // that the summary and the sectors part share: each part's own SQL read both runs' trades or
     // sector rows again (six reads, about half of a cold run diff on sweep).
     const s = new Binder();
-    const shownRows = rowsById(await lookup(shownTradesSql(s, scope, params, shown), s.params));
+    const shownSql = shownTradesSql(s, scope, params, shown);
+    const shownRows = rowsById(shownSql === null ? [] : await lookup(shownSql, s.params));
     const k = new Binder();
     const sectors = (await lookup(`SELECT sector, a_pnl, b_pnl FROM (${pnlByKey(k, scope, params, 'sector')})`, k.params)).map(
       ([sector, aPnl, bPnl]): SectorPnl => ({ sector: sector === null ? null : String(sector), a: Number(aPnl), b: Number(bPnl) }),
@@ -261,11 +262,11 @@ interface ShownTrade {
 /** The shown trades of each run by trade id (decimal text, as ShownIds has them). */
 type ShownRows = { a: Map<string, ShownTrade>; b: Map<string, ShownTrade> };
 
-/** The rows of the trades the parts show, of both runs, in one read: (is_a, id, then ShownTrade's fields). */
-function shownTradesSql(b: Binder, scope: Scope, params: RundiffParams, shown: ShownIds): string {
+/** The rows of the trades the parts show, of both runs, in one read: (is_a, id, then ShownTrade's fields); null when none is shown. */
+function shownTradesSql(b: Binder, scope: Scope, params: RundiffParams, shown: ShownIds): string | null {
   const ofRun = (run: string, ids: readonly string[]) => (ids.length === 0 ? null : `(run_id = ${b.bind(run)} AND trade_id IN (SELECT ${idList(b, ids)}))`);
   const which = [ofRun(params.a, [...shown.pairs.a, ...shown.onlyA]), ofRun(params.b, [...shown.pairs.b, ...shown.onlyB])].filter((x) => x !== null);
-  if (which.length === 0) return 'SELECT NULL::BOOLEAN WHERE FALSE';
+  if (which.length === 0) return null;
   return `SELECT run_id = ${b.bind(params.a)} AS is_a, trade_id::VARCHAR AS id, trade_id::DOUBLE AS trade_id, symbol, sector, side,
       ${ms('entry_ts')} AS entry_ts, ${ms('exit_ts')} AS exit_ts, ${ms('close_ts')} AS close_ts, qty::DOUBLE AS qty, pnl::DOUBLE AS pnl, ret::DOUBLE AS ret
     FROM ${tradeFrom(b, scope)} WHERE ${tradeConditions(b, scope)} AND (${which.join(' OR ')})`;
@@ -341,9 +342,6 @@ interface Worked {
   sectors: SectorPnl[];
 }
 
-/** A statement for a part computed without reading (its compute ignores the empty result). */
-const NOTHING_TO_READ = 'SELECT 0::INTEGER AS nothing WHERE FALSE';
-
 /** A run's shown trades as the only_a / only_b part: largest absolute P&L first (missing last), ties by id, as compareTrades picked them. */
 function onlyColumns(trades: ShownTrade[]): OutColumn[] {
   return [
@@ -373,22 +371,21 @@ const PART_COLUMNS: Partial<Record<(typeof RUNDIFF_PARTS)[number], (params: Rund
       bPnl += s.b;
       difference += s.a - s.b;
     }
-    const one = (value: number) => new Float64Array([value]);
     const count = (name: string, value: number): OutColumn => ({ name, kind: 'i32', values: Int32Array.of(value) });
     return [
       textColumn('run_a', [params.a]),
       textColumn('run_b', [params.b]),
-      { name: 'a_pnl', kind: 'f64', values: one(aPnl) },
-      { name: 'b_pnl', kind: 'f64', values: one(bPnl) },
-      { name: 'pnl_difference', kind: 'f64', values: one(difference) },
+      numberColumn('a_pnl', [aPnl]),
+      numberColumn('b_pnl', [bPnl]),
+      numberColumn('pnl_difference', [difference]),
       count('a_trades', t.aTrades),
       count('b_trades', t.bTrades),
       count('matched', t.matched),
       count('only_a', t.onlyA),
       count('only_b', t.onlyB),
-      { name: 'matched_pnl_difference', kind: 'f64', values: one(t.matchedPnlDifference) },
-      { name: 'only_a_pnl', kind: 'f64', values: one(t.onlyAPnl) },
-      { name: 'only_b_pnl', kind: 'f64', values: one(t.onlyBPnl) },
+      numberColumn('matched_pnl_difference', [t.matchedPnlDifference]),
+      numberColumn('only_a_pnl', [t.onlyAPnl]),
+      numberColumn('only_b_pnl', [t.onlyBPnl]),
     ];
   },
   matched: (_params, { shown, shownRows }) => {

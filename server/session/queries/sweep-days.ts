@@ -172,8 +172,8 @@ export function sliceWholeDays(
 }
 
 /**
- * The kept rows of `segments` and the rows `read` (the cut days'), in (ri, day) order: the columns
- * `read` has, copied.
+ * The kept rows of `segments`, then the rows `read` (the cut days'): the columns `read` has,
+ * copied. Not in (ri, day) order: runKpis puts them in it.
  */
 export function withRows(kept: Columns, segments: Segments, read: Columns): Columns {
   let rows = 0;
@@ -191,5 +191,5 @@ export function withRows(kept: Columns, segments: Segments, read: Columns): Colu
     out.set(more, at);
     columns.set(name, out);
   }
-  return inRunDayOrder(columns);
+  return columns;
 }

@@ -8,7 +8,7 @@ import type { ParamFilters } from '../../../shared/messages.js';
 import { textColumn, type Columns, type OutColumn } from '../compute.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
-import type { Lookup, Statement } from './plan.js';
+import { NOTHING_TO_READ, type Lookup, type Statement } from './plan.js';
 import { dailySharpe, deflatedSharpe, finiteVariance } from './risk-metrics.js';
 import { dailyKpiSql, runKpis, tradeStatsByRun, type KpiName } from './run-kpis.js';
 import { planRange, type Scope } from './scope.js';
@@ -134,10 +134,11 @@ export async function sweepStatement(
     // What the kept whole days do not hold: the trades of the UTC days the range cuts, and the
     // daily rows of the days whose bars it cuts.
     const stats = slice.stats;
+    // (Listed as read; sourceOf names each table once.)
     const sources = [...slice.sources];
     for (const window of slice.tradeCuts) {
       const trades = await tradeStatsByRun(lookup, { ...all, from: window.from / 1000, to: window.to / 1000 }, stats);
-      sources.push(...trades.sources.filter((source) => !sources.includes(source)));
+      sources.push(...trades.sources);
     }
     if (all.range.cuts.length === 0) {
       const metrics = sweepMetrics(slice.columns, all.runs, catalog, stats, rfDaily, slice.segments);
@@ -145,7 +146,7 @@ export async function sweepStatement(
     }
     const b = new Binder();
     const cutDays = all.range.cuts.map((cut) => dailyKpiSql(b, { ...all, from: cut.from, to: cut.to, range: planRange(cut.from, cut.to, catalog) }, catalog, { benchmark: true }));
-    for (const day of cutDays) sources.push(...day.sources.filter((source) => !sources.includes(source)));
+    for (const day of cutDays) sources.push(...day.sources);
     const sql = cutDays.map((day) => `SELECT * FROM (${day.sql})`).join('\nUNION ALL\n');
     const compute = (read: Columns) => keep(sweepMetrics(withRows(slice.columns, slice.segments, read), all.runs, catalog, stats, rfDaily), sources);
     return { statement: { sql, params: b.params, compute }, sources };
@@ -161,9 +162,6 @@ export async function sweepStatement(
   };
   return { statement: { sql: daily.sql, params: b.params, compute }, sources };
 }
-
-/** A statement for an answer computed without reading (its compute ignores the empty result). */
-const NOTHING_TO_READ = 'SELECT 0::INTEGER AS ri WHERE FALSE';
 
 function sweepMetrics(
   columns: Columns,
