@@ -7,7 +7,8 @@ import { errorMessage } from '../../shared/errors.js';
 import { ensureFixtures, FIXTURE_SCALES, generateFixtures, isFixtureScale, repoRoot } from '../../fixtures/generate.js';
 import { startControlServer } from '../control/app.js';
 import { HEARTBEAT_TIMEOUT_MS, QUEUE_LENGTH } from '../control/session-manager.js';
-import { DEFAULT_MAX_SESSIONS, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../control/memory-budget.js';
+import { DEFAULT_MAX_SESSIONS, SESSION_BASE_BYTES, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../control/memory-budget.js';
+import { SlurmLauncher } from '../control/runtime/remote/slurm-launcher.js';
 import type { DatasetSpec } from '../control/dataset-catalog.js';
 import { BAD_ROW_POLICIES, type BadRowPolicy } from '../prepare/description.js';
 import { inspectDataset } from '../prepare/inspect.js';
@@ -21,6 +22,8 @@ import { defaultLogFormat, LOG_FORMATS, LOG_LEVELS, loggerOptions } from './log-
 import { formatCount, formatDuration, ProgressBar } from './progress.js';
 
 const DEMO_SEED = 42;
+/** A Slurm session's DuckDB memory_limit unless --session-memory says otherwise. */
+const SLURM_SESSION_MEMORY = '1GiB';
 
 function integer(name: string, min: number) {
   return (value: string): number => {
@@ -75,6 +78,11 @@ program
   .addOption(new Option('--log-format <format>', 'log lines: pretty (one short line per event) or json (one object per line); default pretty on a terminal, json otherwise').choices(LOG_FORMATS))
   .addOption(new Option('--log-level <level>', 'least severe level logged (debug adds every HTTP request)').choices(LOG_LEVELS).default('info'))
   .option('--no-answer-cache', "compute every answer in each session: no answers shared between the sessions of a store (kept in the store folder's answers/)")
+  .addOption(new Option('--runtime <where>', 'where session processes run: local children, or Slurm jobs on a cluster (docs/cluster.md)').choices(['local', 'slurm']).default('local'))
+  .option('--slurm-partition <name>', 'with --runtime slurm: the partition of the session jobs (default: the cluster\'s default)')
+  .option('--slurm-args <args>', 'with --runtime slurm: more sbatch arguments for each session job, e.g. "--account=research --qos=interactive"')
+  .option('--slurm-output <pattern>', 'with --runtime slurm: where each session job writes its output (sbatch --output, %j = job id); default nowhere')
+  .option('--cluster-address <host>', 'with --runtime slurm: the address of this machine that the cluster nodes reach (sessions dial back to it); default --host')
   .option('--admin-token <token>', 'operator token (Authorization: Bearer) that lists and ends every session; prefer the TICKSCOPE_ADMIN_TOKEN environment variable, which other users cannot read in the process list')
   .action(async (options) => {
     const dataPaths: string[] = options.data ?? [await demoDataset()];
@@ -85,6 +93,30 @@ program
       return fail('serve', `--memory-budget: ${errorMessage(error)}`);
     }
     const adminToken: string | undefined = options.adminToken ?? (process.env.TICKSCOPE_ADMIN_TOKEN || undefined);
+    const slurm = options.runtime === 'slurm';
+    // On a cluster the sessions' memory is the nodes', which Slurm accounts for: this machine's
+    // budget does not bound them, and a session gets a fixed limit unless told.
+    if (slurm) memoryBudgetBytes = Number.MAX_SAFE_INTEGER;
+    const memoryLimit: string = options.sessionMemory ?? (slurm ? SLURM_SESSION_MEMORY : defaultSessionMemory(options.maxSessions, memoryBudgetBytes));
+    let remote: Parameters<typeof startControlServer>[0]['remote'];
+    if (slurm) {
+      const clusterAddress: string = options.clusterAddress ?? options.host;
+      if (/^(127\.|::1$|localhost$|0\.0\.0\.0$|::$)/.test(clusterAddress)) {
+        return fail('serve', `--runtime slurm: the nodes cannot dial back to ${clusterAddress}; give --cluster-address, an address of this machine they reach`);
+      }
+      remote = {
+        listen: { host: clusterAddress },
+        launcher: new SlurmLauncher({
+          ...(options.slurmPartition ? { partition: options.slurmPartition } : {}),
+          ...(options.slurmArgs ? { extraArgs: String(options.slurmArgs).split(/\s+/).filter(Boolean) } : {}),
+          ...(options.slurmOutput ? { output: options.slurmOutput } : {}),
+          memoryMiB: Math.ceil((parseSize(memoryLimit) + SESSION_BASE_BYTES) / 2 ** 20),
+          cpus: options.sessionThreads,
+          // The job's time limit backs the lifetime cap: a minute past it.
+          ...(options.lifetime > 0 ? { timeLimitMinutes: Math.ceil(options.lifetime / 60) + 1 } : {}),
+        }),
+      };
+    }
     const server = await startControlServer({
       logger: loggerOptions(options.logFormat ?? defaultLogFormat(Boolean(process.stdout.isTTY)), options.logLevel),
       host: options.host,
@@ -97,13 +129,14 @@ program
       clientDir: fileURLToPath(new URL('../../web/', import.meta.url)),
       poolSize: options.poolSize,
       answerCache: options.answerCache !== false,
+      ...(remote ? { remote } : {}),
       limits: {
         maxSessions: options.maxSessions,
         idleTimeoutMs: options.idleTimeout * 1000,
         lifetimeMs: options.lifetime * 1000,
         startupTimeoutMs: 30_000,
         terminateGraceMs: 3000,
-        memoryLimit: options.sessionMemory ?? defaultSessionMemory(options.maxSessions, memoryBudgetBytes),
+        memoryLimit,
         threads: options.sessionThreads,
         memoryBudgetBytes,
         queueLength: options.queueLength,

@@ -13,6 +13,7 @@ import { datasetRoutes } from './routes/datasets.js';
 import { sessionRoutes } from './routes/sessions.js';
 import { LocalProcessRuntime } from './runtime/local-process-runtime.js';
 import type { SessionRuntime } from './runtime/types.js';
+import { RemoteRuntime, type RemoteRuntimeOptions } from './runtime/remote/remote-runtime.js';
 import { SessionManager, type SessionLimits } from './session-manager.js';
 import { attachWebSocketGateway } from './ws-gateway.js';
 import { checkMemoryBudget } from './memory-budget.js';
@@ -40,8 +41,13 @@ export interface ControlServerOptions {
   adminToken?: string;
   /** Fastify's logger: off, on at a level, or at a level into a stream (one JSON line per event). */
   logger?: boolean | { level: string; stream?: { write(line: string): void } };
-  /** Defaults to local child processes. */
+  /** Defaults to local child processes (or remote ones, with `remote`). */
   runtime?: SessionRuntime;
+  /**
+   * Sessions on other hosts (runtime/remote): who launches them (Slurm jobs, a command), the
+   * address they dial back to, and their own listeners' address. Absent: local child processes.
+   */
+  remote?: Pick<RemoteRuntimeOptions, 'launcher' | 'listen' | 'sessionListenHost'>;
   /** How often the served folders are read for new runs (ms; 0: never). Default NEW_RUNS_POLL_MS. */
   newRunsPollMs?: number;
   /**
@@ -95,16 +101,19 @@ export async function startControlServer(options: ControlServerOptions): Promise
   // Sessions ended by the server's own shutdown are expected: the shutdown line says it once.
   const lifecycle = (event: string, fields: Record<string, unknown>) =>
     app.log[fields.reason === 'server-shutdown' ? 'debug' : 'info']({ event, ...fields }, event);
+  const pool = {
+    poolSize: Math.min(options.poolSize, maxSessions),
+    // The hard bound on processes: warm ones count toward --max-sessions (admission below).
+    maxProcesses: maxSessions,
+    ...(options.limits.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: options.limits.heartbeatTimeoutMs } : {}),
+    onLog: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => app.log[level]({ event: 'runtime', ...fields }, message),
+  };
   const runtime =
     options.runtime ??
-    new LocalProcessRuntime({
-      poolSize: Math.min(options.poolSize, maxSessions),
-      warmTimeoutMs: 15_000,
-      // The hard bound on processes: warm ones count toward --max-sessions (admission below).
-      maxProcesses: maxSessions,
-      ...(options.limits.heartbeatTimeoutMs !== undefined ? { heartbeatTimeoutMs: options.limits.heartbeatTimeoutMs } : {}),
-      onLog: (level, message, fields) => app.log[level]({ event: 'runtime', ...fields }, message),
-    });
+    (options.remote
+      ? // A remote start adds the scheduler's placement and the job's own start to the process's.
+        await RemoteRuntime.start({ ...pool, ...options.remote, warmTimeoutMs: 60_000 })
+      : new LocalProcessRuntime({ ...pool, warmTimeoutMs: 15_000 }));
   const datasets = new DatasetCatalog(options.datasets, options.storeDir, lifecycle);
   const answerCache = options.answerCache
     ? { dir: path.join(options.storeDir, ANSWERS_FOLDER), ...(typeof options.answerCache === 'object' ? options.answerCache : {}) }

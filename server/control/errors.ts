@@ -24,6 +24,8 @@ const CATALOGUE = {
   'shutting-down': { statusCode: 503, label: 'Service Unavailable', retryAfterSeconds: 5 },
   /** Every slot in use and the admission queue full; Retry-After from the queue's estimate. */
   'queue-full': { statusCode: 503, label: 'Service Unavailable', retryAfterSeconds: 5 },
+  /** A cluster runtime's scheduler has no room for the session now (runtime/remote/slurm-launcher.ts). */
+  'cluster-full': { statusCode: 503, label: 'Service Unavailable', retryAfterSeconds: 10 },
   'unknown-dataset': { statusCode: 404, label: 'Not Found' },
   'session-failed': { statusCode: 500, label: 'Session Failed' },
   // /api/sessions/:id and WebSocket upgrades
@@ -83,6 +85,8 @@ export const controlErrors = {
         'close another Tickscope tab or try again shortly',
       { retryAfterSeconds },
     ),
+  clusterFull: (why: string) =>
+    new ControlError('cluster-full', `the cluster has no room for another session now (${why}); close another Tickscope tab or try again shortly`),
   unknownDataset: (id: string, known: readonly string[]) =>
     new ControlError('unknown-dataset', `unknown dataset "${id}"; this server has ${known.map((k) => `"${k}"`).join(', ') || 'none'}`),
   /** Why a session did not start (its store did not open, its dataset failed to prepare, ...). */

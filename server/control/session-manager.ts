@@ -9,7 +9,7 @@ import { errorMessage } from '../../shared/errors.js';
 import type { SessionInfo, SessionState, SessionStateEvent, TerminationReason } from '../../shared/http-api.js';
 import type { SessionAssignment, SessionStats } from '../session/contract.js';
 import type { DatasetCatalog } from './dataset-catalog.js';
-import { controlErrors } from './errors.js';
+import { ControlError, controlErrors } from './errors.js';
 import type { SessionProcess, SessionRuntime } from './runtime/types.js';
 import { newToken, tokenMatches } from './token.js';
 import { AdmissionQueue } from './admission-queue.js';
@@ -117,7 +117,10 @@ export class Session {
     this.state = state;
     if (state === 'ready') this.settleReady.resolve();
     if (state === 'terminated') {
-      this.settleReady.reject(controlErrors.sessionFailed(message ?? `session ended (${this.reason})`, this.failureCause));
+      // A refusal from the catalogue (the cluster is full) reaches the tab as it is: its status
+      // and Retry-After say more than "failed".
+      const cause = this.failureCause;
+      this.settleReady.reject(cause instanceof ControlError ? cause : controlErrors.sessionFailed(message ?? `session ended (${this.reason})`, cause));
     }
     this.record(message);
     return true;

@@ -1,5 +1,6 @@
-// The session process's contract with whatever runs it (today the local child-process runtime in
-// server/control; later a pod-per-session runtime). Nothing else crosses this door.
+// The session process's contract with whatever runs it: the local child-process runtime, or a
+// remote one (a process on another host, placed by Slurm; a pod-per-session runtime next, see
+// docs/deploy-kubernetes.md). Nothing else crosses this door.
 //
 // Lifecycle, as seen from the runtime:
 //   1. start `node dist/server/session/main.js` with an IPC channel. The process imports DuckDB,
@@ -26,8 +27,43 @@
 //      one whose browser has answered nothing (no pong, no message, no bytes read) since the last
 //      ping: a tab that vanished without a FIN then stops holding its session.
 
+//
+// Remote sessions (a session on another host; server/control/runtime/remote). The runtime starts
+// `node dist/server/session/main.js` there with REMOTE_ENV.control (host:port of the control
+// server's session listener) and REMOTE_ENV.secret, good for one registration. The process:
+//   a. listens for WebSocket upgrades on its own host (all addresses, or REMOTE_ENV.listenHost;
+//      a free port) and takes only those that carry the connection secret in
+//      SESSION_SECRET_HEADER: a socket cannot cross machines, so the control server proxies each
+//      tab's authenticated upgrade there, naming the connection in CONNECTION_ID_HEADER;
+//   b. dials the control address, sends `register` (the secret, that port), gets `welcome` with
+//      the connection secret (never in its environment, so never in a process list or a job's
+//      record), then speaks the messages below, one JSON object per line (json-lines.ts). The
+//      `connection` message never comes this way (a. replaces it);
+//   c. takes `terminate` as SIGTERM (nobody can signal a process on another host);
+//   d. hears a `heartbeat` from the control server every HEARTBEAT_INTERVAL_MS, and exits when the
+//      connection closes or when it has heard nothing for CONTROL_SILENCE_MS. That silence is the
+//      grace for a blip: TCP rides out a short outage by itself, a longer one means the control
+//      server is gone or cut off, and its sessions must not run on unseen.
+
 /** How often a session process tells the control server it is alive. */
 export const HEARTBEAT_INTERVAL_MS = 1000;
+/** A remote session that hears nothing from its control server this long ends itself. */
+export const CONTROL_SILENCE_MS = 5000;
+
+/** The environment a remote session process is started with. */
+export const REMOTE_ENV = {
+  /** host:port of the control server's session listener. */
+  control: 'TICKSCOPE_CONTROL_ADDRESS',
+  /** Good for one registration. */
+  secret: 'TICKSCOPE_SESSION_SECRET',
+  /** The address its WebSocket listener binds; default all. */
+  listenHost: 'TICKSCOPE_SESSION_LISTEN_HOST',
+} as const;
+
+/** The header of a proxied upgrade that proves it comes from the control server. */
+export const SESSION_SECRET_HEADER = 'x-tickscope-session-secret';
+/** The header of a proxied upgrade that names its connection (for `connection-closed`). */
+export const CONNECTION_ID_HEADER = 'x-tickscope-connection';
 
 export interface SessionAssignment {
   sessionId: string;
@@ -59,6 +95,12 @@ export function sameStoreSettings(a: StoreSettings, b: StoreSettings): boolean {
 
 export type ToSession =
   | { type: 'preopen'; store: StoreSettings }
+  /** Remote only: the secret each proxied upgrade must carry. */
+  | { type: 'welcome'; connectionSecret: string }
+  /** Remote only: what SIGTERM is to a local process. */
+  | { type: 'terminate' }
+  /** Remote only: the control server is alive. */
+  | { type: 'heartbeat' }
   | { type: 'assign'; assignment: SessionAssignment }
   | {
       type: 'connection';
@@ -77,9 +119,16 @@ export interface SessionStats {
   bytesSent: number;
   /** Cumulative CPU time of the process in microseconds (user + system). */
   cpuMicros: number;
+  /** Resident set size (a remote process's own figure: its /proc is on another host). */
+  rssBytes?: number;
 }
 
 export type FromSession =
+  /**
+   * Remote only, first: the one-time secret it was started with, the port of its WebSocket
+   * listener, and the node it runs on (Slurm's name for it, else the host name).
+   */
+  | { type: 'register'; secret: string; port: number; pid: number; node: string }
   | { type: 'warm' }
   | { type: 'heartbeat' }
   /** `preopened`: the store had been opened ahead of the assignment (`preopen`). */

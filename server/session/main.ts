@@ -7,7 +7,8 @@ import type { Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { DefaultPin } from '../../shared/default-pin.js';
 import { errorMessage } from '../../shared/errors.js';
-import { HEARTBEAT_INTERVAL_MS, sameStoreSettings, type FromSession, type SessionAssignment, type StoreSettings, type ToSession } from './contract.js';
+import { HEARTBEAT_INTERVAL_MS, sameStoreSettings, type FromSession, type SessionAssignment, type StoreSettings } from './contract.js';
+import { controlLinkFromEnvironment, type ConnectionMessage } from './control-link.js';
 import { AnswerCache } from './answer-cache.js';
 import { IdleMemory } from './idle-memory.js';
 import { QueryRunner } from './query-runner.js';
@@ -30,14 +31,11 @@ const connectionsFor = (threads: number) => Math.max(4, 2 * threads);
 const STATS_INTERVAL_MS = 1000;
 const DEFAULT_PING_INTERVAL_MS = 10_000;
 
-if (!process.send) {
-  process.stderr.write('the session process must be started by the control server, with an IPC channel\n');
+const link = await controlLinkFromEnvironment().catch((error: unknown) => {
+  process.stderr.write(`${errorMessage(error)}\n`);
   process.exit(2);
-}
-
-const send = (message: FromSession): void => {
-  if (process.connected) process.send!(message);
-};
+});
+const send = (message: FromSession): void => link.send(message);
 const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>): void =>
   send({ type: 'log', level, message, ...(fields ? { fields } : {}) });
 
@@ -57,12 +55,12 @@ let draining = false;
 /** Settles once the hello has what it brings (the default pin): sockets are taken after it. */
 let helloReady: Promise<void> = Promise.resolve();
 
-// A session never outlives its control server: when the IPC channel closes, whoever closed it.
-process.on('disconnect', () => shutdown(0, 'control server went away'));
+// A session never outlives its control server (contract.ts 6, and d. for a remote one).
+link.onLost((why) => shutdown(0, why));
 process.on('SIGTERM', () => void drain());
 process.on('SIGINT', () => void drain());
 
-process.on('message', (message: ToSession, handle?: unknown) => {
+link.onMessage((message, socket) => {
   switch (message.type) {
     case 'preopen':
       preopen(message.store);
@@ -71,7 +69,10 @@ process.on('message', (message: ToSession, handle?: unknown) => {
       void assign(message.assignment);
       break;
     case 'connection':
-      acceptConnection(message, handle as Socket | undefined);
+      acceptConnection(message, socket);
+      break;
+    case 'terminate':
+      void drain();
       break;
   }
 });
@@ -181,7 +182,7 @@ async function assign(next: SessionAssignment): Promise<void> {
   }
 }
 
-function acceptConnection(message: Extract<ToSession, { type: 'connection' }>, socket: Socket | undefined): void {
+function acceptConnection(message: ConnectionMessage, socket: Socket | undefined): void {
   if (!socket) return log('error', 'connection message arrived without its socket');
   // A handshake that fails never reaches the upgrade's callback; the runtime still has to drop its copy.
   let upgraded = false;
@@ -198,7 +199,7 @@ function acceptConnection(message: Extract<ToSession, { type: 'connection' }>, s
   });
 }
 
-function upgrade(message: Extract<ToSession, { type: 'connection' }>, socket: Socket, sessionContext: SessionContext, onUpgraded: () => void): void {
+function upgrade(message: ConnectionMessage, socket: Socket, sessionContext: SessionContext, onUpgraded: () => void): void {
   const request = { method: message.method, url: message.url, headers: message.headers };
   // ws reads only method, url and headers of the upgrade request; the socket came over IPC.
   wss.handleUpgrade(request as never, socket, Buffer.from(message.head, 'base64'), (ws: WebSocket) => {
@@ -254,7 +255,7 @@ function reportConnections(): void {
 function reportStats(): void {
   if (!context) return;
   const cpu = cpuUsage();
-  send({ type: 'stats', stats: { ...context.stats, cpuMicros: cpu.user + cpu.system } });
+  send({ type: 'stats', stats: { ...context.stats, cpuMicros: cpu.user + cpu.system, rssBytes: process.memoryUsage.rss() } });
 }
 
 async function drain(): Promise<void> {
@@ -280,6 +281,6 @@ function shutdown(code: number, why: string): void {
     process.stderr.write(`session ${assignment?.sessionId ?? '(unassigned)'}: closing DuckDB failed: ${errorMessage(error)}\n`);
   }
   if (code !== 0) process.stderr.write(`session ${assignment?.sessionId ?? '(unassigned)'}: ${why}\n`);
-  // Give queued IPC messages a moment to flush before exiting.
-  setImmediate(() => process.exit(code));
+  // The last messages (final stats, the reason) reach the runtime before the process goes.
+  void link.close().then(() => process.exit(code));
 }

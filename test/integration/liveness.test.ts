@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import type { SessionStateEvent } from '../../shared/http-api.js';
-import { eventually, processAlive, sessionProcessesOf, startTestServer } from '../support/control-server.js';
+import { RUNTIMES, eventually, processAlive, sessionProcessesOf, startTestServer } from '../support/control-server.js';
 import { ApiCaller, SessionClient } from '../support/session-client.js';
 
 const HEARTBEAT_TIMEOUT_MS = 2500;
@@ -22,8 +22,8 @@ function resume(pid: number): void {
   }
 }
 
-test('a stopped session process is ended as unresponsive, its tab is told, and its key gets a new session', { timeout: 60_000 }, async () => {
-  const server = await startTestServer({ poolSize: 1, limits: { heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS } });
+for (const runtime of RUNTIMES) test(`a stopped session process is ended as unresponsive, its tab is told, and its key gets a new session (${runtime} runtime)`, { timeout: 60_000 }, async () => {
+  const server = await startTestServer({ runtimeKind: runtime, poolSize: 1, limits: { heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS } });
   const tab = new ApiCaller(server.url);
   let pid = 0;
   try {
@@ -62,8 +62,8 @@ test('a stopped session process is ended as unresponsive, its tab is told, and i
   }
 });
 
-test('a stopped process in the warm pool is replaced, and never handed to a tab', { timeout: 60_000 }, async () => {
-  const server = await startTestServer({ poolSize: 1, limits: { heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS } });
+for (const runtime of RUNTIMES) test(`a stopped process in the warm pool is replaced, and never handed to a tab (${runtime} runtime)`, { timeout: 60_000 }, async () => {
+  const server = await startTestServer({ runtimeKind: runtime, poolSize: 1, limits: { heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS } });
   const tab = new ApiCaller(server.url);
   let pooled = 0;
   try {
@@ -86,8 +86,8 @@ test('a stopped process in the warm pool is replaced, and never handed to a tab'
   }
 });
 
-test('a browser that stops answering pings is dropped; one that answers stays', { timeout: 30_000 }, async () => {
-  const server = await startTestServer({ limits: { pingIntervalMs: 300, idleTimeoutMs: 60_000 } });
+for (const runtime of RUNTIMES) test(`a browser that stops answering pings is dropped; one that answers stays (${runtime} runtime)`, { timeout: 30_000 }, async () => {
+  const server = await startTestServer({ runtimeKind: runtime, limits: { pingIntervalMs: 300, idleTimeoutMs: 60_000 } });
   const tab = new ApiCaller(server.url);
   try {
     const created = await tab.createSession({ key: 'pings' });

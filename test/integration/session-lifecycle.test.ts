@@ -14,7 +14,7 @@ import { CONTROL_ENV, findOrphans } from '../../server/control/runtime/orphans.j
 import { SessionManager } from '../../server/control/session-manager.js';
 import type { DatasetCatalog } from '../../server/control/dataset-catalog.js';
 import { SESSION_BASE_BYTES, checkMemoryBudget, defaultSessionMemory, parseSize } from '../../server/control/memory-budget.js';
-import { eventually, processAlive, startTestServer } from '../support/control-server.js';
+import { RUNTIMES, eventually, processAlive, sessionProcessesOf, startTestServer } from '../support/control-server.js';
 import { ApiCaller, createSession, defaultCaller } from '../support/session-client.js';
 import { copyFile } from 'node:fs/promises';
 import { prepareDataset } from '../../server/prepare/prepare.js';
@@ -67,13 +67,13 @@ test('30 simultaneous creates against a limit of 10 and no queue: exactly 10 ses
   assert.deepEqual(ourSessionProcesses(), [], 'no session process outlives the server');
 });
 
-test('simultaneous requests with one key spawn exactly one process', async () => {
-  const server = await startTestServer({ poolSize: 0 });
+for (const runtime of RUNTIMES) test(`simultaneous requests with one key spawn exactly one process (${runtime} runtime)`, async () => {
+  const server = await startTestServer({ runtimeKind: runtime, poolSize: 0 });
   try {
     const replies = await Promise.all(Array.from({ length: 8 }, () => createSession(server.url, { key: 'shared-key' })));
     assert.equal(new Set(replies.map((r) => r.id)).size, 1);
     assert.equal(replies.filter((r) => r.spawned).length, 1);
-    assert.equal(ourSessionProcesses().length, 1);
+    assert.equal(runtime === 'local' ? ourSessionProcesses().length : sessionProcessesOf(process.pid).length, 1);
   } finally {
     await server.close();
   }
@@ -165,8 +165,8 @@ test('pooled processes open the store of the last session ahead; another store o
   }
 });
 
-test('the lifetime cap ends a session even while a tab is connected, with reason lifetime', async () => {
-  const server = await startTestServer({ limits: { lifetimeMs: 1500 } });
+for (const runtime of RUNTIMES) test(`the lifetime cap ends a session even while a tab is connected, with reason lifetime (${runtime} runtime)`, async () => {
+  const server = await startTestServer({ runtimeKind: runtime, limits: { lifetimeMs: 1500 } });
   try {
     const created = await createSession(server.url, { key: 'short-lived' });
     const socket = new WebSocket(new URL(created.wsUrl, server.url.replace(/^http/, 'ws')), {

@@ -3,16 +3,26 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { SESSION_ENTRY } from '../../server/control/runtime/local-process-runtime.js';
+import { CommandLauncher } from '../../server/control/runtime/remote/launcher.js';
 import { startControlServer, type ControlServer, type ControlServerOptions } from '../../server/control/app.js';
 import type { SessionLimits } from '../../server/control/session-manager.js';
 import { testStoreDir, tinyDataset } from './datasets.js';
 
+/**
+ * The runtimes the lifecycle tests run against: local children (IPC, sockets handed off), and
+ * remote processes (a control connection they dial back, tabs proxied), started here by a plain
+ * command so that the protocol is tested without a cluster.
+ */
+export const RUNTIMES = ['local', 'remote'] as const;
+export type RuntimeKind = (typeof RUNTIMES)[number];
+
 /** A control server on 127.0.0.1 and a free port, over the tiny fixture, quiet. */
 export async function startTestServer(
-  overrides: Partial<Omit<ControlServerOptions, 'limits'>> & { limits?: Partial<SessionLimits> } = {},
+  overrides: Partial<Omit<ControlServerOptions, 'limits'>> & { limits?: Partial<SessionLimits>; runtimeKind?: RuntimeKind } = {},
 ): Promise<ControlServer> {
-  const { limits, ...rest } = overrides;
+  const { limits, runtimeKind, ...rest } = overrides;
   return startControlServer({
+    ...(runtimeKind === 'remote' ? { remote: { launcher: new CommandLauncher(), listen: { host: '127.0.0.1' } } } : {}),
     host: '127.0.0.1',
     port: 0,
     datasets: [{ id: 'tiny', input: await tinyDataset() }],
@@ -125,9 +135,10 @@ export function sampleSessionProcesses(parentPid: number): { stop(): Promise<{ m
 const CLI_ENTRY = fileURLToPath(new URL('../../server/cli/main.js', import.meta.url));
 
 /** `tickscope serve` on the tiny fixture and a free port, as its own process; resolves with its URL. */
-export async function startServeCli(args: readonly string[]): Promise<{ child: ChildProcess; url: string; stderr(): string; stop(): Promise<void> }> {
+export async function startServeCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; stderr(): string; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [CLI_ENTRY, 'serve', '--data', await tinyDataset(), '--port', '0', '--session-threads', '1', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
   });
   let output = '';
   let stderr = '';

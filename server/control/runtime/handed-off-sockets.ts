@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 
 /** WebSocket close code 1011: the server met a condition that prevented it from going on. */
-const CLOSE_INTERNAL_ERROR = 1011;
+export const CLOSE_INTERNAL_ERROR = 1011;
 /** A close frame's reason must fit a 125-byte control frame with its 2-byte code. */
 const MAX_REASON_BYTES = 123;
 
@@ -67,7 +67,8 @@ function stopReading(socket: Socket): void {
   if (status !== 0) socket.destroy(new Error(`could not stop reading a handed-off socket (status ${status})`));
 }
 
-function closeFrame(code: number, reason: string): Buffer {
+/** A server's WebSocket close frame (unmasked), its reason cut to what a control frame holds. */
+export function closeFrame(code: number, reason: string): Buffer {
   let text = Buffer.from(reason, 'utf8');
   if (text.length > MAX_REASON_BYTES) text = text.subarray(0, MAX_REASON_BYTES);
   const frame = Buffer.alloc(4 + text.length);

@@ -10,6 +10,10 @@ export interface ProcessExit {
   signal: string | null;
 }
 
+export function describeExit(exit: ProcessExit): string {
+  return exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`;
+}
+
 export interface SessionProcessEvents {
   connections: (count: number) => void;
   stats: (stats: SessionStats) => void;

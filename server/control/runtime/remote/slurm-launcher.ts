@@ -1,0 +1,219 @@
+// Sessions as Slurm jobs: each is one batch job (`sbatch --wrap`) asking for the session's memory
+// and cores, so Slurm's own placement decides the host; this file never picks one. A job that
+// Slurm cannot start now (no node has room) is cancelled after a short wait and the tab is told
+// to come back (503 with Retry-After): a pending job that may never start helps nobody.
+// One `squeue` call a tick watches every job this control server has submitted.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { controlErrors } from '../../errors.js';
+import { sessionCommand, type LaunchedSession, type SessionLauncher } from './launcher.js';
+
+const run = promisify(execFile);
+
+/** The job name of every session: `squeue --name` finds them. */
+export const SESSION_JOB_NAME = 'tickscope-session';
+const WATCH_INTERVAL_MS = 500;
+/** How long new jobs avoid a node whose session went silent (Slurm's own SlurmdTimeout takes over after). */
+const AVOID_SILENT_NODE_MS = 60_000;
+/** How long a session's job may stay pending before the tab is told the cluster is full. */
+export const DEFAULT_PENDING_LIMIT_MS = 5000;
+
+export interface SlurmLauncherOptions {
+  /** `--partition`; default Slurm's default partition. */
+  partition?: string;
+  /** More sbatch arguments, as given (`--slurm-args`): an account, a QOS, a constraint. */
+  extraArgs?: readonly string[];
+  /** `--mem` of each job, MiB: the session's DuckDB limit plus the process's own base. */
+  memoryMiB: number;
+  /** `--cpus-per-task`: the session's DuckDB threads. */
+  cpus: number;
+  /** `--time` in minutes (the lifetime cap's backstop); absent: the partition's limit. */
+  timeLimitMinutes?: number;
+  /** Where each job's output goes (sbatch `--output`, `%j` is the job id); default nowhere. */
+  output?: string;
+  /** Environment of the Slurm commands (SLURM_CONF, say). */
+  env?: NodeJS.ProcessEnv;
+  pendingLimitMs?: number;
+  onLog?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+}
+
+interface Watched {
+  submittedAt: number;
+  started: boolean;
+  onStart: () => void;
+  onCannotStart: (error: Error) => void;
+  onEnd: () => void;
+}
+
+export class SlurmLauncher implements SessionLauncher {
+  private readonly jobs = new Map<string, Watched>();
+  /** Nodes new jobs avoid, until when (nodeSilent). */
+  private readonly avoided = new Map<string, number>();
+  private watching: NodeJS.Timeout | null = null;
+  private polling = false;
+
+  constructor(private readonly options: SlurmLauncherOptions) {}
+
+  get description(): string {
+    return `Slurm jobs${this.options.partition ? ` in partition ${this.options.partition}` : ''}`;
+  }
+
+  launch(env: Record<string, string>): LaunchedSession {
+    let cancelled = false;
+    let jobId: string | null = null;
+    let settleStart!: { resolve: () => void; reject: (error: Error) => void };
+    let settleEnd!: () => void;
+    const started = new Promise<void>((resolve, reject) => (settleStart = { resolve, reject }));
+    const ended = new Promise<void>((resolve) => (settleEnd = resolve));
+    started.catch(() => undefined);
+    const launched: LaunchedSession = {
+      get id() {
+        return jobId ? `job ${jobId}` : 'job (submitting)';
+      },
+      started,
+      ended,
+      kill: () => {
+        cancelled = true;
+        if (jobId) void this.cancel(jobId);
+      },
+    };
+    this.submit(env).then(
+      (id) => {
+        jobId = id;
+        this.jobs.set(id, {
+          submittedAt: Date.now(),
+          started: false,
+          onStart: settleStart.resolve,
+          onCannotStart: settleStart.reject,
+          onEnd: () => {
+            settleStart.reject(new Error(`Slurm job ${id} ended before it started`));
+            settleEnd();
+          },
+        });
+        if (cancelled) void this.cancel(id);
+        this.watch();
+      },
+      (error: unknown) => {
+        settleStart.reject(error as Error);
+        settleEnd();
+      },
+    );
+    return launched;
+  }
+
+  nodeSilent(node: string): void {
+    this.avoided.set(node, Date.now() + AVOID_SILENT_NODE_MS);
+  }
+
+  async close(): Promise<void> {
+    if (this.watching) clearInterval(this.watching);
+    this.watching = null;
+    const ids = [...this.jobs.keys()];
+    this.jobs.clear();
+    if (ids.length > 0) await this.cancel(...ids);
+  }
+
+  private async submit(env: Record<string, string>): Promise<string> {
+    const { partition, extraArgs = [], memoryMiB, cpus, timeLimitMinutes, output } = this.options;
+    const now = Date.now();
+    for (const [node, until] of this.avoided) if (until <= now) this.avoided.delete(node);
+    const args = [
+      '--parsable',
+      `--job-name=${SESSION_JOB_NAME}`,
+      `--mem=${memoryMiB}M`,
+      `--cpus-per-task=${cpus}`,
+      '--ntasks=1',
+      '--nodes=1',
+      // A session cannot resume elsewhere: if its node fails, its tab asks for a new one.
+      '--no-requeue',
+      `--output=${output ?? '/dev/null'}`,
+      // The session's one-time secret goes in the environment, never on the command line.
+      '--export=ALL',
+      ...(partition ? [`--partition=${partition}`] : []),
+      ...(timeLimitMinutes ? [`--time=${timeLimitMinutes}`] : []),
+      ...(this.avoided.size > 0 ? [`--exclude=${[...this.avoided.keys()].join(',')}`] : []),
+      ...extraArgs,
+      `--wrap=exec ${sessionCommand().map(shellQuote).join(' ')}`,
+    ];
+    try {
+      const { stdout } = await run('sbatch', args, { env: { ...process.env, ...this.options.env, ...env }, timeout: 30_000 });
+      const id = stdout.trim().split(';')[0]!;
+      if (!/^\d+$/.test(id)) throw new Error(`sbatch printed no job id: ${stdout.trim()}`);
+      return id;
+    } catch (error) {
+      throw new Error(`submitting a session job to Slurm (sbatch ${args.slice(0, -1).join(' ')}): ${describeFailure(error)}`);
+    }
+  }
+
+  private watch(): void {
+    if (this.watching) return;
+    this.watching = setInterval(() => void this.poll(), WATCH_INTERVAL_MS);
+    this.watching.unref();
+  }
+
+  /** One squeue for all jobs: started ones leave the pending watch, gone ones end. */
+  private async poll(): Promise<void> {
+    if (this.polling || this.jobs.size === 0) return;
+    this.polling = true;
+    try {
+      const ids = [...this.jobs.keys()];
+      const { stdout } = await run('squeue', ['--noheader', `--jobs=${ids.join(',')}`, '--states=all', '--format=%i|%T|%r'], {
+        env: { ...process.env, ...this.options.env },
+        timeout: 10_000,
+      });
+      const states = new Map<string, { state: string; reason: string }>();
+      for (const line of stdout.split('\n')) {
+        const [id, state, reason] = line.trim().split('|');
+        if (id && state) states.set(id, { state, reason: reason ?? '' });
+      }
+      for (const id of ids) this.update(id, states.get(id));
+    } catch (error) {
+      // squeue says "Invalid job id" once every job it was asked about has left its memory.
+      if (/Invalid job id/i.test(describeFailure(error))) for (const id of [...this.jobs.keys()]) this.update(id, undefined);
+      else this.options.onLog?.('warn', 'squeue failed; session jobs are watched again next tick', { error: describeFailure(error) });
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private update(id: string, seen: { state: string; reason: string } | undefined): void {
+    const job = this.jobs.get(id);
+    if (!job) return;
+    const state = seen?.state ?? 'GONE';
+    if (state === 'PENDING' || state === 'CONFIGURING') {
+      const waitedMs = Date.now() - job.submittedAt;
+      if (state === 'PENDING' && waitedMs > (this.options.pendingLimitMs ?? DEFAULT_PENDING_LIMIT_MS)) {
+        job.onCannotStart(controlErrors.clusterFull(`Slurm kept the session's job ${id} pending for ${Math.round(waitedMs / 1000)} s (reason: ${seen?.reason || 'none given'})`));
+        void this.cancel(id);
+      }
+      return;
+    }
+    if (state === 'RUNNING' || state === 'COMPLETING') {
+      if (!job.started) {
+        job.started = true;
+        job.onStart();
+      }
+      if (state === 'RUNNING') return;
+    }
+    // Completed, failed, cancelled, timed out, node failure, or no longer known: it has ended.
+    this.jobs.delete(id);
+    job.onEnd();
+  }
+
+  private async cancel(...ids: string[]): Promise<void> {
+    try {
+      await run('scancel', ids, { env: { ...process.env, ...this.options.env }, timeout: 10_000 });
+    } catch (error) {
+      this.options.onLog?.('warn', 'scancel of session jobs failed', { jobs: ids.join(','), error: describeFailure(error) });
+    }
+  }
+}
+
+function shellQuote(word: string): string {
+  return /^[\w./=:@-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+function describeFailure(error: unknown): string {
+  const { stderr, message } = error as { stderr?: string; message?: string };
+  return (stderr?.trim() || message || String(error)).split('\n').slice(0, 3).join(' ');
+}
