@@ -33,6 +33,14 @@ function integer(name: string, min: number) {
   };
 }
 
+/** 'host', 'host:port', '[v6]:port' -> [host, port?]. */
+function splitHostPort(address: string): [string, number | undefined] {
+  const bracketed = /^\[(.*)\](?::(\d*))?$/.exec(address);
+  if (bracketed) return [bracketed[1]!, bracketed[2] === undefined ? undefined : Number(bracketed[2])];
+  const parts = address.split(':');
+  return parts.length === 2 ? [parts[0]!, Number(parts[1])] : [address, undefined];
+}
+
 function storeDir(): string {
   return path.join(repoRoot(), '.cache', 'stores');
 }
@@ -82,7 +90,7 @@ program
   .option('--slurm-partition <name>', 'with --runtime slurm: the partition of the session jobs (default: the cluster\'s default)')
   .option('--slurm-args <args>', 'with --runtime slurm: more sbatch arguments for each session job, e.g. "--account=research --qos=interactive"')
   .option('--slurm-output <pattern>', 'with --runtime slurm: where each session job writes its output (sbatch --output, %j = job id); default nowhere')
-  .option('--cluster-address <host>', 'with --runtime slurm: the address of this machine that the cluster nodes reach (sessions dial back to it); default --host')
+  .option('--cluster-address <host[:port]>', 'with --runtime slurm: the address of this machine that the cluster nodes reach (sessions dial back to it; default --host), and its port (default: any free one)')
   .option('--admin-token <token>', 'operator token (Authorization: Bearer) that lists and ends every session; prefer the TICKSCOPE_ADMIN_TOKEN environment variable, which other users cannot read in the process list')
   .action(async (options) => {
     const dataPaths: string[] = options.data ?? [await demoDataset()];
@@ -100,12 +108,15 @@ program
     const memoryLimit: string = options.sessionMemory ?? (slurm ? SLURM_SESSION_MEMORY : defaultSessionMemory(options.maxSessions, memoryBudgetBytes));
     let remote: Parameters<typeof startControlServer>[0]['remote'];
     if (slurm) {
-      const clusterAddress: string = options.clusterAddress ?? options.host;
-      if (/^(127\.|::1$|localhost$|0\.0\.0\.0$|::$)/.test(clusterAddress)) {
-        return fail('serve', `--runtime slurm: the nodes cannot dial back to ${clusterAddress}; give --cluster-address, an address of this machine they reach`);
+      const [clusterHost, clusterPort] = splitHostPort(options.clusterAddress ?? options.host);
+      if (/^(127\.|::1$|localhost$|0\.0\.0\.0$|::$)/.test(clusterHost)) {
+        return fail('serve', `--runtime slurm: the nodes cannot dial back to ${clusterHost}; give --cluster-address, an address of this machine they reach`);
+      }
+      if (clusterPort !== undefined && !(Number.isInteger(clusterPort) && clusterPort > 0 && clusterPort < 65536)) {
+        return fail('serve', `--cluster-address ${options.clusterAddress}: the port must be 1-65535`);
       }
       remote = {
-        listen: { host: clusterAddress },
+        listen: { host: clusterHost, ...(clusterPort !== undefined ? { port: clusterPort } : {}) },
         launcher: new SlurmLauncher({
           ...(options.slurmPartition ? { partition: options.slurmPartition } : {}),
           ...(options.slurmArgs ? { extraArgs: String(options.slurmArgs).split(/\s+/).filter(Boolean) } : {}),

@@ -1,4 +1,4 @@
-// `npm run bench:sessions [-- --scale large|demo|sweep] [--tab-open-only]`: the session control plane against its budgets.
+// `npm run bench:sessions [-- --scale large|demo|sweep] [--tab-open-only] [--runtime slurm]`: the session control plane against its budgets.
 //
 // 1. spawn -> ready p50/p95 over 30+ spawns: POST /api/sessions with a fresh key until the reply
 //    says ready, from the warm pool and with the pool disabled (cold), and in the same run the
@@ -27,7 +27,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
-import { startControlServer, type ControlServer } from '../../server/control/app.js';
+import { startControlServer, type ControlServer, type ControlServerOptions } from '../../server/control/app.js';
 import { ANSWERS_FOLDER } from '../../server/store/format.js';
 import { DEFAULT_MAX_SESSIONS, SESSION_BASE_BYTES, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../../server/control/memory-budget.js';
 import { IDLE_QUIET_MS } from '../../server/session/idle-memory.js';
@@ -49,6 +49,9 @@ const { values: args } = parseArgs({
     'burst-max-sessions': { type: 'string', default: String(DEFAULT_MAX_SESSIONS) },
     // Parts 1 and 2 only (spawn and tab open, with the floor): a quick look at a new scale.
     'tab-open-only': { type: 'boolean', default: false },
+    // slurm: the same measures on a Slurm cluster built here (network namespaces; needs root and
+    // Slurm, as the cluster tests), beside the local runtime in the same run, and a node's loss.
+    runtime: { type: 'string', default: 'local' },
   },
 });
 const scale = args.scale as FixtureScale;
@@ -78,9 +81,11 @@ async function startServer(
   memory = { limit: DEFAULT_MEMORY, budget: DEFAULT_BUDGET },
   maxSessions = CONCURRENT + 2,
   answerCache = false,
+  remote?: ControlServerOptions['remote'],
 ): Promise<ControlServer> {
   return startControlServer({
     answerCache,
+    ...(remote ? { remote } : {}),
     host: '127.0.0.1',
     port: 0,
     datasets: [{ id: scale, input }],
@@ -235,6 +240,79 @@ async function runDrillDown(server: ControlServer, key: string, seed: number): P
   return { id: created.id, latencies };
 }
 
+/**
+ * Issue 16's figures: spawn to ready (warm), tab open to first chart and the drill-down's query
+ * latencies through the proxy to Slurm-placed sessions, against the local runtime's in the same
+ * run; then the failover time after a node dies (killed with its session), measured as the
+ * worker lives it: from the kill to the first answer of the new session its key gets.
+ */
+async function benchOnCluster(): Promise<void> {
+  const { slurmClusterUnavailable, startSlurmCluster } = await import('../support/slurm-cluster.js');
+  const { SlurmLauncher } = await import('../../server/control/runtime/remote/slurm-launcher.js');
+  const unavailable = slurmClusterUnavailable();
+  if (unavailable) throw new Error(`--runtime slurm builds a Slurm cluster of network namespaces here: ${unavailable}`);
+  const jobMiB = Math.ceil((parseSize(DEFAULT_MEMORY) + SESSION_BASE_BYTES) / MiB);
+  const cluster = await startSlurmCluster({ nodes: 3, cpusPerNode: 2, memoryMiBPerNode: jobMiB * 3 });
+  try {
+    const measure = async (server: ControlServer, label: string) => ({
+      spawn: await spawnToReady(server, 700),
+      tabs: await tabOpenToFirstChart(server),
+      queries: (await runDrillDown(server, `drill-${label}`, 1)).latencies,
+    });
+    const local = await startServer(2, input);
+    const storePath = await local.datasets.whenReady(scale);
+    const onLocal = await measure(local, 'local');
+    await local.close();
+    const remote = {
+      listen: { host: cluster.controlAddress },
+      launcher: new SlurmLauncher({ env: cluster.env, partition: cluster.partition, memoryMiB: jobMiB, cpus: 1 }),
+    };
+    const slurm = await startServer(2, input, undefined, undefined, false, remote);
+    await slurm.datasets.whenReady(scale);
+    const onSlurm = await measure(slurm, 'slurm');
+    const failover = await failoverAfterNodeLoss(slurm, (node) => cluster.killNode(node));
+    await slurm.close();
+    const floor = await coldFloor(storePath);
+    console.log(`Slurm cluster: ${cluster.nodes.length} nodes (network namespaces on this machine), jobs of ${jobMiB} MiB and 1 CPU\n`);
+    console.log(summary('floor: bare node + DuckDB import + open store', floor));
+    for (const [name, run] of [['local', onLocal], ['slurm', onSlurm]] as const) {
+      console.log(summary(`${name}: spawn -> ready, warm pool`, run.spawn));
+      console.log(summary(`${name}: tab open -> first chart (Chromium)`, run.tabs));
+      console.log(summary(`${name}: drill-down query`, run.queries));
+    }
+    const ratio = (a: number[], b: number[], p: number) => (percentile(a, p) / percentile(b, p)).toFixed(2);
+    console.log(`slurm / local, drill-down query p95:       ${ratio(onSlurm.queries, onLocal.queries, 95)} (target < 1.20: the proxy adds < 20%)`);
+    console.log(`slurm / local, drill-down query p50:       ${ratio(onSlurm.queries, onLocal.queries, 50)}`);
+    console.log(`slurm warm spawn p50 / cold floor p50:     ${ratio(onSlurm.spawn, floor, 50)} (target: p50 < 250 ms)`);
+    console.log(`slurm tab open p50 / cold floor p50:       ${ratio(onSlurm.tabs, floor, 50)} (target: p50 < 700 ms)`);
+    console.log(`failover after node ${failover.node} was killed: tab told after ${failover.noticedMs.toFixed(0)} ms, new session answered after ${failover.answeredMs.toFixed(0)} ms on ${failover.movedTo} (target < 10 s)`);
+  } finally {
+    await cluster.stop();
+  }
+}
+
+/** Kills the node of a fresh session with a tab; times the tab's notice and its new session's first answer. */
+async function failoverAfterNodeLoss(server: ControlServer, killNode: (node: string) => Promise<void>) {
+  const nodeOf = (pid: number) => /(?:^|\0)SLURMD_NODENAME=([^\0]*)/.exec(readFileSync(`/proc/${pid}/environ`, 'utf8'))?.[1] ?? '?';
+  const created = await createSession(server.url, { key: 'failover' });
+  const client = await SessionClient.connect(server.url, created.wsUrl);
+  await client.ask('equity', { width: 300 });
+  const node = nodeOf((await sessions(server)).find((s) => s.id === created.id)!.pid!);
+  const killedAt = performance.now();
+  await killNode(node);
+  await client.closed;
+  const noticedMs = performance.now() - killedAt;
+  // What the worker does on a 1011: ask for its key's session again, connect, ask.
+  const again = await createSession(server.url, { key: 'failover' });
+  const next = await SessionClient.connect(server.url, again.wsUrl);
+  const answer = await next.ask('equity', { width: 300 });
+  if (answer.error) throw new Error(`after the failover: ${answer.error.message}`);
+  const answeredMs = performance.now() - killedAt;
+  const movedTo = nodeOf((await sessions(server)).find((s) => s.id === again.id)!.pid!);
+  await next.close();
+  return { node, noticedMs, answeredMs, movedTo };
+}
+
 /** VmRSS of a process, 0 once it is gone. */
 function processRss(pid: number): number {
   try {
@@ -251,6 +329,12 @@ console.log(
     `${CONCURRENT} sessions in ${args['memory-budget']} -> ${CROWD_MEMORY} each; 1 DuckDB thread each; ${INTERACTIONS} interactions per drill-down`,
 );
 const input = await ensureFixtures(scale, 42);
+if (args.runtime === 'slurm') {
+  await benchOnCluster();
+  process.exit();
+} else if (args.runtime !== 'local') {
+  throw new Error(`--runtime ${args.runtime}: local or slurm`);
+}
 const warm = await startServer(2, input);
 const storePath = await warm.datasets.whenReady(scale);
 console.log(`store: ${storePath}\n`);

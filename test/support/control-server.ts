@@ -44,12 +44,12 @@ export async function startTestServer(
   });
 }
 
-/** Polls until `predicate` holds or the time is up; returns whether it held. */
-export async function eventually(predicate: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<boolean> {
+/** Polls until `predicate` holds or the time is up; returns whether it held. A predicate that runs a command wants a longer `intervalMs`. */
+export async function eventually(predicate: () => boolean | Promise<boolean>, timeoutMs = 5000, intervalMs = 25): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await predicate()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 25));
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
   return predicate();
 }
