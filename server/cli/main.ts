@@ -8,7 +8,7 @@ import { ensureFixtures, FIXTURE_SCALES, generateFixtures, isFixtureScale, repoR
 import { startControlServer } from '../control/app.js';
 import { HEARTBEAT_TIMEOUT_MS, QUEUE_LENGTH } from '../control/session-manager.js';
 import { DEFAULT_MAX_SESSIONS, SESSION_BASE_BYTES, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../control/memory-budget.js';
-import { SlurmLauncher } from '../control/runtime/remote/slurm-launcher.js';
+import { SLURM_HEARTBEAT_TIMEOUT_MS, SlurmLauncher } from '../control/runtime/remote/slurm-launcher.js';
 import type { DatasetSpec } from '../control/dataset-catalog.js';
 import { BAD_ROW_POLICIES, type BadRowPolicy } from '../prepare/description.js';
 import { inspectDataset } from '../prepare/inspect.js';
@@ -80,7 +80,7 @@ program
   .option('--session-threads <n>', 'DuckDB threads of each session', integer('--session-threads', 1), Math.min(2, availableParallelism()))
   .option('--memory-budget <size>', 'memory all sessions together may use (default 75% of this machine)')
   .option('--queue-length <n>', 'tab requests that may wait for a free session slot (beyond them: 503)', integer('--queue-length', 0), QUEUE_LENGTH)
-  .option('--heartbeat-timeout <s>', 'end a session whose process is silent this many seconds (reason unresponsive)', integer('--heartbeat-timeout', 2), HEARTBEAT_TIMEOUT_MS / 1000)
+  .option('--heartbeat-timeout <s>', `end a session whose process is silent this many seconds (reason unresponsive; default ${HEARTBEAT_TIMEOUT_MS / 1000}, ${SLURM_HEARTBEAT_TIMEOUT_MS / 1000} with --runtime slurm)`, integer('--heartbeat-timeout', 2))
   .option('--public-url <url>', 'where users reach this server (e.g. https://tickscope.example through a proxy): its host name and origin are allowed')
   .option('--trust-user-header <name>', 'the owner of a session is the user this request header names (set by an authenticating proxy, e.g. X-Forwarded-User); only with such a proxy in front')
   .addOption(new Option('--log-format <format>', 'log lines: pretty (one short line per event) or json (one object per line); default pretty on a terminal, json otherwise').choices(LOG_FORMATS))
@@ -151,7 +151,7 @@ program
         threads: options.sessionThreads,
         memoryBudgetBytes,
         queueLength: options.queueLength,
-        heartbeatTimeoutMs: options.heartbeatTimeout * 1000,
+        heartbeatTimeoutMs: options.heartbeatTimeout !== undefined ? options.heartbeatTimeout * 1000 : slurm ? SLURM_HEARTBEAT_TIMEOUT_MS : HEARTBEAT_TIMEOUT_MS,
       },
     }).catch((error: unknown) => fail('serve', errorMessage(error)));
     if (!server) return;

@@ -13,6 +13,12 @@ const run = promisify(execFile);
 /** The job name of every session: `squeue --name` finds them. */
 export const SESSION_JOB_NAME = 'tickscope-session';
 const WATCH_INTERVAL_MS = 500;
+/**
+ * `serve --runtime slurm`'s --heartbeat-timeout unless given: a node that dies without a word (power,
+ * network) is noticed only by its sessions' silence, and their tabs should be elsewhere within 10 s.
+ * Heartbeats come every second, so 5 s of silence is five missed in a row.
+ */
+export const SLURM_HEARTBEAT_TIMEOUT_MS = 5000;
 /** How long new jobs avoid a node whose session went silent (Slurm's own SlurmdTimeout takes over after). */
 const AVOID_SILENT_NODE_MS = 60_000;
 /** How long a session's job may stay pending before the tab is told the cluster is full. */
