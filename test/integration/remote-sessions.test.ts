@@ -6,10 +6,11 @@
 // (test/e2e/cluster.test.ts) run the same protocol on hosts that Slurm places sessions on.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type Socket } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
 import { spawn } from 'node:child_process';
 import WebSocket from 'ws';
 import { sessionCommand } from '../../server/control/runtime/remote/launcher.js';
+import { ProxiedSockets } from '../../server/control/runtime/remote/proxied-sockets.js';
 import { CONTROL_SILENCE_MS, REMOTE_ENV, SESSION_SECRET_HEADER } from '../../server/session/contract.js';
 import { readLines, writeLine } from '../../server/session/json-lines.js';
 import { eventually, processAlive, sessionProcessesOf, startTestServer } from '../support/control-server.js';
@@ -127,4 +128,92 @@ test('a remote session ends at once when its control connection closes; the serv
   await server.close();
   assert.ok(await eventually(() => !processAlive(pid), 5000), 'the assigned session ended');
   assert.deepEqual(sessionProcessesOf(process.pid), [], 'no session process left, pooled ones included');
+});
+
+test('the proxy passes flow control both ways: a side that does not read holds the other back, nothing is lost', { timeout: 60_000 }, async () => {
+  const TOTAL = 64 * 2 ** 20;
+  /** Bounded by the sockets' and streams' buffers on the way, far below TOTAL. */
+  const HELD_BACK_BELOW = 24 * 2 ** 20;
+  const listen = async (server: ReturnType<typeof createServer>) => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return (server.address() as { port: number }).port;
+  };
+  /** Writes TOTAL bytes as fast as `socket` takes them; `queued()` is how many it has been let write so far. */
+  const pump = (socket: Socket) => {
+    const chunk = Buffer.alloc(2 ** 20, 7);
+    let queued = 0;
+    const more = () => {
+      while (queued < TOTAL) {
+        queued += chunk.length;
+        if (!socket.write(chunk)) return void socket.once('drain', more);
+      }
+    };
+    more();
+    return { queued: () => queued };
+  };
+  const received = (socket: Socket, bytes: number) =>
+    new Promise<void>((resolve) => {
+      let count = 0;
+      socket.on('data', (data: Buffer) => {
+        count += data.length;
+        if (count >= bytes) resolve();
+      });
+    });
+
+  // The session's listener: reads the proxied upgrade request, then streams.
+  const session = createServer();
+  let sessionSocket!: Socket;
+  let requestHead = '';
+  const sessionGotRequest = new Promise<void>((resolve) => {
+    session.once('connection', (socket: Socket) => {
+      sessionSocket = socket;
+      const onData = (data: Buffer) => {
+        requestHead += data.toString('latin1');
+        if (requestHead.includes('\r\n\r\n')) {
+          socket.off('data', onData);
+          socket.pause();
+          resolve();
+        }
+      };
+      socket.on('data', onData);
+    });
+  });
+  const sessionPort = await listen(session);
+  // The tab's TCP connection to the control server: `browser` is the control server's end.
+  const front = createServer();
+  const frontPort = await listen(front);
+  const accepted = new Promise<Socket>((resolve) => front.once('connection', resolve));
+  const tab = connect({ host: '127.0.0.1', port: frontPort });
+  const browser = await accepted;
+  const proxies = new ProxiedSockets(() => undefined);
+  const request = { method: 'GET', url: '/ws/x', rawHeaders: ['Host', 'tickscope', 'X-Tickscope-Session-Secret', 'forged'] };
+  try {
+    proxies.add({ host: '127.0.0.1', port: sessionPort, secret: 'the-secret' }, request as never, browser, Buffer.alloc(0));
+    await sessionGotRequest;
+    assert.match(requestHead, /^GET \/ws\/x HTTP\/1\.1\r\nHost: tickscope\r\n/);
+    assert.match(requestHead, new RegExp(`${SESSION_SECRET_HEADER}: the-secret\r\n`));
+    assert.doesNotMatch(requestHead, /forged/, "the tab's own secret header does not get through");
+
+    // Session -> tab, the tab not reading.
+    tab.pause();
+    const down = pump(sessionSocket);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.ok(down.queued() < HELD_BACK_BELOW, `a tab that does not read held the session back: ${(down.queued() / 2 ** 20).toFixed(0)} MiB let through`);
+    const allDown = received(tab, TOTAL);
+    tab.resume();
+    await allDown;
+
+    // Tab -> session, the session not reading.
+    const up = pump(tab);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.ok(up.queued() < HELD_BACK_BELOW, `a session that does not read held the tab back: ${(up.queued() / 2 ** 20).toFixed(0)} MiB let through`);
+    const allUp = received(sessionSocket, TOTAL);
+    sessionSocket.resume();
+    await allUp;
+  } finally {
+    tab.destroy();
+    sessionSocket?.destroy();
+    session.close();
+    front.close();
+  }
 });
