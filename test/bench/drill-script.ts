@@ -270,3 +270,17 @@ async function sweepScript(client: SessionClient, count: number, seed: number): 
   }
   return script;
 }
+
+/** A tab's drill-down: the script above, each interaction's requests sent together; the latency of every answer. */
+export async function runDrillScript(client: SessionClient, count: number, seed: number): Promise<number[]> {
+  const latencies: number[] = [];
+  for (const interaction of await drillScript(client, count, seed)) {
+    const answers = await Promise.all(interaction.asks.map((ask) => client.request(ask)));
+    answers.forEach((answer, i) => {
+      const ask = interaction.asks[i]!;
+      if (answer.error) throw new Error(`${ask.query} ${JSON.stringify(ask.params)}: ${answer.error.message}`);
+      latencies.push(answer.elapsedMs);
+    });
+  }
+  return latencies;
+}

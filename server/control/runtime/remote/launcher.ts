@@ -26,10 +26,11 @@ export interface SessionLauncher {
   /** Ends everything it launched that may still run (the control server's shutdown). */
   close(): Promise<void>;
   /**
-   * A session on `node` went silent and was killed: the node may be dead or cut off, so new
-   * sessions should go elsewhere for a while (a scheduler learns it only after its own timeout).
+   * A session on `node` was lost without being asked to end (it crashed, or went silent and was
+   * killed): the node may be dead or cut off, so new sessions should go elsewhere for a while (a
+   * scheduler learns it only after its own timeout, and may place them there meanwhile).
    */
-  nodeSilent?(node: string): void;
+  nodeSuspect?(node: string): void;
 }
 
 /** The session process's command: node, with gc exposed (idle-memory.ts), and the entry. */

@@ -33,8 +33,8 @@ export class RemoteRuntime extends ProcessPool {
         ...(options.sessionListenHost ? { [REMOTE_ENV.listenHost]: options.sessionListenHost } : {}),
       });
       const process = new RemoteSessionProcess(launched, expected.link, onAssign, (node) => {
-        options.onLog?.('warn', 'a session went silent and was killed: new sessions avoid its node for a while', { node });
-        launcher.nodeSilent?.(node);
+        options.onLog?.('warn', 'a session was lost without being asked to end: new sessions avoid its node for a while', { node });
+        launcher.nodeSuspect?.(node);
       });
       void process.exited.then(() => expected.cancel());
       return process;

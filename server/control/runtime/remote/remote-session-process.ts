@@ -43,8 +43,8 @@ export class RemoteSessionProcess implements PooledProcess {
     private readonly launched: LaunchedSession,
     registered: Promise<SessionLink>,
     private readonly onAssign: (store: StoreSettings) => void,
-    /** Told the node of a session killed while silent (launcher.ts, nodeSilent). */
-    private readonly onNodeSilent: (node: string) => void = () => undefined,
+    /** Told the node of a session lost without being asked to end (launcher.ts, nodeSuspect). */
+    private readonly onNodeSuspect: (node: string) => void = () => undefined,
   ) {
     this.proxies = new ProxiedSockets((message, fields) => this.events.emit('log', 'warn', message, { job: launched.id, ...fields }));
     this.exited = new Promise((resolve) => (this.resolveExit = resolve));
@@ -115,18 +115,21 @@ export class RemoteSessionProcess implements PooledProcess {
     this.lastHeardAt = Date.now();
     writeLine(link.socket, { type: 'welcome', connectionSecret: this.connectionSecret } satisfies ToSession);
     link.onMessage((message) => this.onMessage(message, onWarm));
-    link.socket.once('close', () =>
+    link.socket.once('close', () => {
+      // A crash, or its node died with it (a node's sockets reset when it goes down but its
+      // network card still answers): this side cannot tell which.
+      if (!this.terminationRequested && !this.exit) this.onNodeSuspect(link.registration.node);
       this.finish(
         this.terminationRequested ? { code: 0, signal: null } : { code: null, signal: null },
         this.terminationRequested ? 'ended' : `its control connection from ${this.where} closed`,
-      ),
-    );
+      );
+    });
   }
 
   /** Ends it now, by the launcher: the grace is over, or it never registered. */
   private kill(signal: 'SIGKILL'): void {
     // Killed after heartbeats stopped: its node, not just the process, may be gone.
-    if (this.link && !this.exit && Date.now() - this.lastHeardAt > 2 * HEARTBEAT_INTERVAL_MS) this.onNodeSilent(this.link.registration.node);
+    if (this.link && !this.exit && Date.now() - this.lastHeardAt > 2 * HEARTBEAT_INTERVAL_MS) this.onNodeSuspect(this.link.registration.node);
     this.launched.kill();
     this.link?.socket.destroy();
     this.finish({ code: null, signal }, `killed (${signal})`);

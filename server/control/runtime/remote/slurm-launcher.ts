@@ -19,8 +19,8 @@ const WATCH_INTERVAL_MS = 500;
  * Heartbeats come every second, so 5 s of silence is five missed in a row.
  */
 export const SLURM_HEARTBEAT_TIMEOUT_MS = 5000;
-/** How long new jobs avoid a node whose session went silent (Slurm's own SlurmdTimeout takes over after). */
-const AVOID_SILENT_NODE_MS = 60_000;
+/** How long new jobs avoid a node whose session was lost (Slurm's own SlurmdTimeout takes over after). */
+const AVOID_LOST_NODE_MS = 60_000;
 /** How long a session's job may stay pending before the tab is told the cluster is full. */
 export const DEFAULT_PENDING_LIMIT_MS = 5000;
 
@@ -53,7 +53,7 @@ interface Watched {
 
 export class SlurmLauncher implements SessionLauncher {
   private readonly jobs = new Map<string, Watched>();
-  /** Nodes new jobs avoid, until when (nodeSilent). */
+  /** Nodes new jobs avoid, until when (nodeSuspect). */
   private readonly avoided = new Map<string, number>();
   private watching: NodeJS.Timeout | null = null;
   private polling = false;
@@ -107,8 +107,8 @@ export class SlurmLauncher implements SessionLauncher {
     return launched;
   }
 
-  nodeSilent(node: string): void {
-    this.avoided.set(node, Date.now() + AVOID_SILENT_NODE_MS);
+  nodeSuspect(node: string): void {
+    this.avoided.set(node, Date.now() + AVOID_LOST_NODE_MS);
   }
 
   async close(): Promise<void> {
@@ -189,7 +189,15 @@ export class SlurmLauncher implements SessionLauncher {
     if (state === 'PENDING' || state === 'CONFIGURING') {
       const waitedMs = Date.now() - job.submittedAt;
       if (state === 'PENDING' && waitedMs > (this.options.pendingLimitMs ?? DEFAULT_PENDING_LIMIT_MS)) {
-        job.onCannotStart(controlErrors.clusterFull(`Slurm kept the session's job ${id} pending for ${Math.round(waitedMs / 1000)} s (reason: ${seen?.reason || 'none given'})`));
+        const avoided = [...this.avoided.keys()];
+        job.onCannotStart(
+          controlErrors.clusterFull(
+            `Slurm kept the session's job ${id} pending for ${Math.round(waitedMs / 1000)} s (reason: ${seen?.reason || 'none given'}` +
+              `${avoided.length > 0 ? `; nodes avoided after a lost session: ${avoided.join(', ')}` : ''})`,
+          ),
+        );
+        // Suspicion must not shut a small cluster: the next job may go anywhere Slurm allows.
+        this.avoided.clear();
         void this.cancel(id);
       }
       return;
