@@ -7,6 +7,8 @@ import { SESSION_ENTRY } from '../local-process-runtime.js';
 export interface LaunchedSession {
   /** What an operator finds it by: a job id, a pid. */
   readonly id: string;
+  /** The node it was placed on, once known (null: not yet, or the launcher does not say). */
+  readonly node: string | null;
   /**
    * Resolves once it runs (a job placed and started); rejects when it cannot start now (the
    * cluster is full: a ControlError the tab is answered with) or failed to.
@@ -63,6 +65,7 @@ export class CommandLauncher implements SessionLauncher {
     });
     const launched: LaunchedSession = {
       id: `pid ${child.pid ?? '?'}`,
+      node: null,
       started,
       ended,
       kill: () => {

@@ -20,25 +20,40 @@ export interface RemoteRuntimeOptions extends ProcessPoolOptions {
 }
 
 export class RemoteRuntime extends ProcessPool {
-  private constructor(
-    options: RemoteRuntimeOptions,
-    private readonly listener: SessionListener,
-    private readonly launcher: SessionLauncher,
-  ) {
+  private readonly listener: SessionListener;
+  private readonly launcher: SessionLauncher;
+
+  private constructor(options: RemoteRuntimeOptions, listener: SessionListener) {
+    const { launcher } = options;
+    /** Every process launched and not yet exited. */
+    const launched = new Set<RemoteSessionProcess>();
+    /**
+     * A session on `node` was lost: new sessions go elsewhere, and the jobs placed there that
+     * have not registered yet are ended now rather than at the warm-up timeout (they hold the
+     * pool's start slots meanwhile, and a failover would wait for them).
+     */
+    const suspect = (node: string) => {
+      options.onLog?.('warn', 'a session was lost without being asked to end: new sessions avoid its node for a while', { node });
+      launcher.nodeSuspect?.(node);
+      for (const process of launched) if (!process.registered && process.node === node) process.terminate(0);
+    };
     super(options, (onAssign) => {
       const expected = listener.expect();
-      const launched = launcher.launch({
+      const job = launcher.launch({
         [REMOTE_ENV.control]: listener.address,
         [REMOTE_ENV.secret]: expected.secret,
         ...(options.sessionListenHost ? { [REMOTE_ENV.listenHost]: options.sessionListenHost } : {}),
       });
-      const process = new RemoteSessionProcess(launched, expected.link, onAssign, (node) => {
-        options.onLog?.('warn', 'a session was lost without being asked to end: new sessions avoid its node for a while', { node });
-        launcher.nodeSuspect?.(node);
+      const process = new RemoteSessionProcess(job, expected.link, onAssign, suspect);
+      launched.add(process);
+      void process.exited.then(() => {
+        expected.cancel();
+        launched.delete(process);
       });
-      void process.exited.then(() => expected.cancel());
       return process;
     });
+    this.listener = listener;
+    this.launcher = launcher;
   }
 
   static async start(options: RemoteRuntimeOptions): Promise<RemoteRuntime> {
@@ -46,7 +61,7 @@ export class RemoteRuntime extends ProcessPool {
       ...options.listen,
       log: (level, message, fields) => options.onLog?.(level, message, fields),
     });
-    return new RemoteRuntime(options, listener, options.launcher);
+    return new RemoteRuntime(options, listener);
   }
 
   /** host:port sessions dial back to. */

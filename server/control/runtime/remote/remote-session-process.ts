@@ -65,6 +65,16 @@ export class RemoteSessionProcess implements PooledProcess {
     this.warm.catch(() => undefined);
   }
 
+  /** It has dialed back and registered (until then it is only a launched job). */
+  get registered(): boolean {
+    return this.link !== null;
+  }
+
+  /** The node it was launched on, as far as known. */
+  get node(): string | null {
+    return this.link?.registration.node ?? this.launched.node;
+  }
+
   get pid(): number | null {
     return this.link?.registration.pid ?? null;
   }

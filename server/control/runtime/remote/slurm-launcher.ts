@@ -45,6 +45,8 @@ export interface SlurmLauncherOptions {
 
 interface Watched {
   submittedAt: number;
+  /** Where Slurm placed it (squeue's node list), once it has. */
+  placedOn: (node: string) => void;
   started: boolean;
   onStart: () => void;
   onCannotStart: (error: Error) => void;
@@ -67,6 +69,7 @@ export class SlurmLauncher implements SessionLauncher {
   launch(env: Record<string, string>): LaunchedSession {
     let cancelled = false;
     let jobId: string | null = null;
+    let node: string | null = null;
     let settleStart!: { resolve: () => void; reject: (error: Error) => void };
     let settleEnd!: () => void;
     const started = new Promise<void>((resolve, reject) => (settleStart = { resolve, reject }));
@@ -75,6 +78,9 @@ export class SlurmLauncher implements SessionLauncher {
     const launched: LaunchedSession = {
       get id() {
         return jobId ? `job ${jobId}` : 'job (submitting)';
+      },
+      get node() {
+        return node;
       },
       started,
       ended,
@@ -88,6 +94,7 @@ export class SlurmLauncher implements SessionLauncher {
         jobId = id;
         this.jobs.set(id, {
           submittedAt: Date.now(),
+          placedOn: (placed) => (node = placed),
           started: false,
           onStart: settleStart.resolve,
           onCannotStart: settleStart.reject,
@@ -163,14 +170,14 @@ export class SlurmLauncher implements SessionLauncher {
     this.polling = true;
     try {
       const ids = [...this.jobs.keys()];
-      const { stdout } = await run('squeue', ['--noheader', `--jobs=${ids.join(',')}`, '--states=all', '--format=%i|%T|%r'], {
+      const { stdout } = await run('squeue', ['--noheader', `--jobs=${ids.join(',')}`, '--states=all', '--format=%i|%T|%r|%N'], {
         env: { ...process.env, ...this.options.env },
         timeout: 10_000,
       });
-      const states = new Map<string, { state: string; reason: string }>();
+      const states = new Map<string, { state: string; reason: string; node: string }>();
       for (const line of stdout.split('\n')) {
-        const [id, state, reason] = line.trim().split('|');
-        if (id && state) states.set(id, { state, reason: reason ?? '' });
+        const [id, state, reason, node] = line.trim().split('|');
+        if (id && state) states.set(id, { state, reason: reason ?? '', node: node ?? '' });
       }
       for (const id of ids) this.update(id, states.get(id));
     } catch (error) {
@@ -182,9 +189,10 @@ export class SlurmLauncher implements SessionLauncher {
     }
   }
 
-  private update(id: string, seen: { state: string; reason: string } | undefined): void {
+  private update(id: string, seen: { state: string; reason: string; node: string } | undefined): void {
     const job = this.jobs.get(id);
     if (!job) return;
+    if (seen?.node) job.placedOn(seen.node);
     const state = seen?.state ?? 'GONE';
     if (state === 'PENDING' || state === 'CONFIGURING') {
       const waitedMs = Date.now() - job.submittedAt;
