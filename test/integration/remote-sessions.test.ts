@@ -7,13 +7,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type Socket } from 'node:net';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { sessionCommand } from '../../server/control/runtime/remote/launcher.js';
 import { ProxiedSockets } from '../../server/control/runtime/remote/proxied-sockets.js';
 import { CONTROL_SILENCE_MS, REMOTE_ENV, SESSION_SECRET_HEADER } from '../../server/session/contract.js';
 import { readLines, writeLine } from '../../server/session/json-lines.js';
 import { eventually, processAlive, sessionProcessesOf, startTestServer } from '../support/control-server.js';
+import { tinyDataset } from '../support/datasets.js';
 import { ApiCaller, SessionClient, rowsOf } from '../support/session-client.js';
 
 const HEARTBEAT_TIMEOUT_MS = 2500;
@@ -216,4 +218,16 @@ test('the proxy passes flow control both ways: a side that does not read holds t
     session.close();
     front.close();
   }
+});
+
+test('serve --runtime slurm refuses an address the nodes cannot dial back to, saying which flag to give', async () => {
+  const cli = fileURLToPath(new URL('../../server/cli/main.js', import.meta.url));
+  const data = await tinyDataset();
+  const serve = (...args: string[]) => spawnSync(process.execPath, [cli, 'serve', '--data', data, '--port', '0', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const loopback = serve('--runtime', 'slurm');
+  assert.equal(loopback.status, 1);
+  assert.match(loopback.stderr, /--runtime slurm: the nodes cannot dial back to 127\.0\.0\.1; give --cluster-address/);
+  const badPort = serve('--runtime', 'slurm', '--cluster-address', '10.1.2.3:99999');
+  assert.equal(badPort.status, 1);
+  assert.match(badPort.stderr, /--cluster-address 10\.1\.2\.3:99999: the port must be 1-65535/);
 });
