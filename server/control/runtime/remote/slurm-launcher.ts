@@ -15,10 +15,12 @@ export const SESSION_JOB_NAME = 'tickscope-session';
 const WATCH_INTERVAL_MS = 500;
 /**
  * `serve --runtime slurm`'s --heartbeat-timeout unless given: a node that dies without a word (power,
- * network) is noticed only by its sessions' silence, and their tabs should be elsewhere within 10 s.
- * Heartbeats come every second, so 5 s of silence is five missed in a row.
+ * network) is noticed only by its sessions' silence, and their tabs should be elsewhere within 10 s,
+ * which also holds a fresh job's start and a cold store open (3-4.5 s measured). Heartbeats come
+ * every second, so 3 s is three missed in a row; a false alarm (a session stalled that long) costs
+ * its tab a reconnect to a new session, nothing on screen. 5 s failed the 10 s on `large` once.
  */
-export const SLURM_HEARTBEAT_TIMEOUT_MS = 5000;
+export const SLURM_HEARTBEAT_TIMEOUT_MS = 3000;
 /** How long new jobs avoid a node whose session was lost (Slurm's own SlurmdTimeout takes over after). */
 const AVOID_LOST_NODE_MS = 60_000;
 /** How long a session's job may stay pending before the tab is told the cluster is full. */
