@@ -156,7 +156,8 @@ export function runsOf(raw: RawData, scope: RefScope): string[] {
   return scope.runs?.length ? [...new Set(scope.runs)].sort() : raw.runs;
 }
 
-const inTime = (t: number, scope: RefScope) => (scope.from === undefined || t >= scope.from) && (scope.to === undefined || t <= scope.to);
+/** In [from, to], `to` through its whole millisecond (README: the range is inclusive, in epoch ms). */
+const inTime = (t: number, scope: RefScope) => (scope.from === undefined || t >= scope.from) && (scope.to === undefined || t < scope.to + 1);
 
 /** Bars of the selected runs in the time range (no dimension filter). */
 export function barsInRange(raw: RawData, scope: RefScope): Bar[] {

@@ -66,10 +66,11 @@ test('attribution of a cut range: day rollups, bars_by_time for the cut days and
     const tables = tablesOf(statement.sql);
     assert.ok(!tables.has('bars'), `attribution read bars:\n${statement.sql}`);
     assert.ok(tables.has('bars_by_time') || tables.has('sector_bar'), [...tables].join(', '));
-    // The starting positions: the last bar before `from`, exclusive; the marks: the last at or before `to`.
+    // The starting positions: the last bar before `from`, exclusive; the marks: the last at or
+    // before `to`, through its whole millisecond (before to + 1 ms).
     assert.match(statement.sql, /ts < make_timestamp\(\$\w+::BIGINT\)/);
-    assert.match(statement.sql, /ts <= make_timestamp\(\$\w+::BIGINT\)/);
     assert.ok(Object.values(statement.params).includes(BigInt(CUT_RANGE.from * 1000)));
+    assert.ok(Object.values(statement.params).includes(BigInt((CUT_RANGE.to + 1) * 1000)));
   }
 });
 

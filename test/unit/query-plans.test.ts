@@ -154,8 +154,9 @@ test('equity: the bar table the filters need, the range as bound microseconds, c
     const [statement] = statements as [Statement];
     assertBound(statement, EVERY_CLIENT_VALUE);
     assert.match(statement.sql, table);
-    assert.match(statement.sql, /\(ts >= make_timestamp\(\$\w+::BIGINT\)\) AND \(ts <= make_timestamp\(\$\w+::BIGINT\)\)/);
+    assert.match(statement.sql, /\(ts >= make_timestamp\(\$\w+::BIGINT\)\) AND \(ts < make_timestamp\(\$\w+::BIGINT\)\)/);
     assert.ok(boundValues(statement).includes(BigInt(CUT_RANGE.from * 1000)), 'from is bound in microseconds');
+    assert.ok(boundValues(statement).includes(BigInt((CUT_RANGE.to + 1) * 1000)), 'to holds through its millisecond');
     assert.ok(boundValues(statement).includes(RUN));
     assert.equal(typeof statement.compute, 'function');
   }

@@ -202,11 +202,13 @@ test('leaderboard: once the whole history is read, a range of whole days is a sl
   // Days 2 and 3 (whole days: from before the first bar to after the last).
   const range = { from: TEST_DAY1 + 86_400_000, to: TEST_DAY1 + 3 * 86_400_000 - 1 };
   const sliced = await plan('leaderboard', { limit: 10, sort: { column: 'run_id' }, ...range }, () => [], store);
-  // Trades are in a range to the microsecond: the range ends at 23:59:59.999000, so the trades of
-  // its last UTC day's final 999 µs are not, and that day is read by close time (planTradeRange).
-  assert.equal(sliced.lookups.length, 1);
-  assert.match(sliced.lookups[0]!.sql, /FROM trade_list WHERE \(?close_ts BETWEEN/);
-  assert.equal((await plan('leaderboard', { limit: 10, from: range.from, to: range.to + 1 - 1e-3 }, () => [], store)).lookups.length, 0);
+  // The range ends at 23:59:59.999, through its whole millisecond (rangeEndCondition): its last
+  // UTC day is whole for the trades too, so nothing is looked up.
+  assert.equal(sliced.lookups.length, 0);
+  // One millisecond less cuts that day: its trades are looked up by close time (planTradeRange).
+  const short = await plan('leaderboard', { limit: 10, from: range.from, to: range.to - 1 }, () => [], store);
+  assert.equal(short.lookups.length, 1);
+  assert.match(short.lookups[0]!.sql, /FROM trade_list WHERE \(?close_ts BETWEEN/);
   assert.match(sliced.planned.statements[0]!.sql, /WHERE FALSE/);
   const fromSlice = sliced.planned.statements[0]!.compute!(new Map());
   // The same range read from the store (another catalog: nothing kept), given those two days' rows.

@@ -191,7 +191,8 @@ export function sliceEntry(entry: Entry, from: number, to: number): QueryData[As
       if (!points) return null;
       const entryTs = data.trades.columns.entry_ts as Float64Array | undefined;
       const exitTs = data.trades.columns.exit_ts as Float64Array | undefined;
-      const inRange = (t: number | undefined) => t !== undefined && t >= from && t <= to;
+      // As the session's range: `to` through its whole millisecond (scope.ts, rangeEndCondition).
+      const inRange = (t: number | undefined) => t !== undefined && t >= from && t < to + 1;
       const trades = entryTs && exitTs ? filterRows(data.trades, (i) => inRange(entryTs[i]) || inRange(exitTs[i])) : data.trades;
       return { points, trades } satisfies SeriesData;
     }

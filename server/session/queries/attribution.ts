@@ -15,7 +15,7 @@ import { POSITION_LOOKBACK_DAYS, StoreTable } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
 import { sourceOf, type Lookup, type Planner, type QueryPlan } from './plan.js';
-import { hasTradeFilters, resolveScope, runsCondition, type Scope } from './scope.js';
+import { hasTradeFilters, rangeEndCondition, resolveScope, runsCondition, type Scope } from './scope.js';
 import { capitalsSql, dayRows, dayTable, dimCondition, levelFor } from './sources.js';
 import { Binder, and } from './sql.js';
 import { tradeRows } from './trade-source.js';
@@ -119,7 +119,7 @@ async function markRows(lookup: Lookup, b: Binder, scope: Scope, catalog: Catalo
   if (cut) {
     const from = await cutDayReadFrom(lookup, scope, catalog, days[next]!.iso, cut.first, at, inclusive);
     branches.push(`SELECT run_id, symbol, ts AS mark_ts, position_value, price FROM ${StoreTable.barsByTime}
-      WHERE ${and(dims, `ts >= ${b.timestampMs(from)}`, `ts ${inclusive ? '<=' : '<'} ${b.timestampMs(at)}`)}`);
+      WHERE ${and(dims, `ts >= ${b.timestampMs(from)}`, (inclusive ? rangeEndCondition(b, 'ts', at) : `ts < ${b.timestampMs(at)}`))}`);
     sources.push(StoreTable.barsByTime);
   }
   return { sql: branches.join('\nUNION ALL\n'), sources };
@@ -143,7 +143,7 @@ async function cutDayReadFrom(lookup: Lookup, scope: Scope, catalog: Catalog, da
   const dims = and(runsCondition(b, scope), dimCondition(b, 'symbol', scope));
   const rows = await lookup(
     `SELECT (SELECT count(*) FROM (SELECT DISTINCT run_id, symbol FROM ${StoreTable.barsByTime}
-        WHERE ${and(dims, `ts >= ${b.timestampMs(from)}`, `ts ${inclusive ? '<=' : '<'} ${b.timestampMs(at)}`)}))
+        WHERE ${and(dims, `ts >= ${b.timestampMs(from)}`, (inclusive ? rangeEndCondition(b, 'ts', at) : `ts < ${b.timestampMs(at)}`))}))
       = (SELECT count(*) FROM ${dayTable('symbol', scope)} WHERE ${and(dims, `day = ${b.date(day)}`)})`,
     b.params,
   );

@@ -160,12 +160,19 @@ export function runsCondition(b: Binder, scope: Pick<Scope, 'runs' | 'allRuns' |
   return and(`run_key IN (${keys.join(', ')})`, ids);
 }
 
-/** Condition on a TIMESTAMP column for the scope's whole range (bar-level sources). */
+/** Condition on a TIMESTAMP column for the scope's whole range. */
 export function timeCondition(b: Binder, column: string, scope: Pick<Scope, 'from' | 'to'>): string {
-  return and(
-    scope.from !== undefined ? `${column} >= ${b.timestampMs(scope.from)}` : null,
-    scope.to !== undefined ? `${column} <= ${b.timestampMs(scope.to)}` : null,
-  );
+  return and(scope.from !== undefined ? `${column} >= ${b.timestampMs(scope.from)}` : null, scope.to !== undefined ? rangeEndCondition(b, column, scope.to) : null);
+}
+
+/**
+ * `column` is at or before the range's end `to` (epoch ms, inclusive): through its whole
+ * millisecond, so a timestamp finer than a millisecond (a Nautilus close at 23:59:59.999500) is
+ * in the range that ends at 23:59:59.999, as it is in that day, and not lost between two ranges.
+ * planTradeRange (trade-source.ts) splits ranges by the same rule.
+ */
+export function rangeEndCondition(b: Binder, column: string, to: number): string {
+  return `${column} < ${b.timestampMs(to + 1)}`;
 }
 
 /** True when the request filters trades (which bar measures cannot honour). */

@@ -5,7 +5,7 @@
 // the hundred million of the bar table.
 import { BAR_MEASURES, StoreTable } from '../../store/format.js';
 import type { Catalog } from '../store.js';
-import { runsCondition, timeCondition, type Scope } from './scope.js';
+import { rangeEndCondition, runsCondition, timeCondition, type Scope } from './scope.js';
 import { and, type Binder } from './sql.js';
 
 export type Level = 'portfolio' | 'sector' | 'symbol';
@@ -148,7 +148,7 @@ export function dayRows(b: Binder, level: Level, scope: Scope, options: RowOptio
   // One branch per cut day: a single time range is pushed into the scan (zonemaps prune the
   // time-sorted tables to that day), an OR of two ranges would not be.
   for (const cut of cuts) {
-    const rows = barRows(b, level, scope, `ts BETWEEN ${b.timestampMs(cut.from)} AND ${b.timestampMs(cut.to)}`);
+    const rows = barRows(b, level, scope, and(`ts >= ${b.timestampMs(cut.from)}`, rangeEndCondition(b, 'ts', cut.to)));
     branches.push(`SELECT run_id, ts::DATE AS day${keys}, sum(pnl) AS pnl, sum(fees) AS fees, sum(traded_value) AS traded_value,
         sum(gross) AS gross_sum, sum(net) AS net_sum, sum(long) AS long_sum, sum(short) AS short_sum${level === 'portfolio' ? ', count(*) AS bars' : ''}
       FROM (${rows.sql}) GROUP BY run_id, ts::DATE${keys}`);

@@ -15,6 +15,7 @@ import { planRange, type Scope } from './scope.js';
 import { capitalOfRun } from './sources.js';
 import { Binder } from './sql.js';
 import { keepWholeDays, sliceWholeDays, wholeDaysSql, withRows, type Segments } from './sweep-days.js';
+import { msRangeOfCut } from './trade-source.js';
 
 type ParamValue = number | string | boolean | null;
 
@@ -137,7 +138,7 @@ export async function sweepStatement(
     // (Listed as read; sourceOf names each table once.)
     const sources = [...slice.sources];
     for (const window of slice.tradeCuts) {
-      const trades = await tradeStatsByRun(lookup, { ...all, from: window.from / 1000, to: window.to / 1000 }, stats);
+      const trades = await tradeStatsByRun(lookup, { ...all, ...msRangeOfCut(window) }, stats);
       sources.push(...trades.sources);
     }
     if (all.range.cuts.length === 0) {

@@ -20,11 +20,14 @@ export interface TradeRangePlan {
   cuts: { from: number; to: number }[];
 }
 
-/** Splits [from, to] (epoch ms, inclusive) into whole UTC days and cut windows. */
+/**
+ * Splits [from, to] (epoch ms, inclusive; `to` through its whole millisecond, as
+ * rangeEndCondition) into whole UTC days and cut windows (epoch µs, inclusive).
+ */
 export function planTradeRange(from: number | undefined, to: number | undefined): TradeRangePlan {
   if (from === undefined && to === undefined) return { full: { lo: null, hi: null }, cuts: [] };
   const f = from === undefined ? null : Math.round(from * 1000);
-  const t = to === undefined ? null : Math.round(to * 1000);
+  const t = to === undefined ? null : Math.round(to * 1000) + 999;
   const lo = f === null ? null : Math.ceil(f / DAY_US);
   const hi = t === null ? null : Math.floor((t + 1) / DAY_US) - 1;
   if (lo !== null && hi !== null && lo > hi) return { full: null, cuts: f! <= t! ? [{ from: f!, to: t! }] : [] };
@@ -32,6 +35,11 @@ export function planTradeRange(from: number | undefined, to: number | undefined)
   if (f !== null && f < lo! * DAY_US) cuts.push({ from: f, to: lo! * DAY_US - 1 });
   if (t !== null && t > (hi! + 1) * DAY_US - 1) cuts.push({ from: (hi! + 1) * DAY_US, to: t });
   return { full: { lo, hi }, cuts };
+}
+
+/** A cut window (epoch µs, inclusive) as the range in ms that planTradeRange maps back onto it. */
+export function msRangeOfCut(cut: { from: number; to: number }): { from: number; to: number } {
+  return { from: cut.from / 1000, to: (cut.to - 999) / 1000 };
 }
 
 const isoDay = (day: number) => new Date(day * 86_400_000).toISOString().slice(0, 10);
