@@ -11,7 +11,7 @@ import type { SessionAssignment, SessionStats } from '../session/contract.js';
 import type { DatasetCatalog } from './dataset-catalog.js';
 import { ControlError, controlErrors } from './errors.js';
 import type { SessionProcess, SessionRuntime } from './runtime/types.js';
-import { newToken, tokenMatches } from './token.js';
+import { newToken, tokenMatches } from '../os/secrets.js';
 import { AdmissionQueue } from './admission-queue.js';
 import { ownerLabel } from './access/owner.js';
 

@@ -5,8 +5,8 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { hostname } from 'node:os';
-import { timingSafeEqual } from 'node:crypto';
 import { errorMessage } from '../../shared/errors.js';
+import { tokenMatches } from '../os/secrets.js';
 import {
   CONNECTION_ID_HEADER,
   CONTROL_SILENCE_MS,
@@ -60,7 +60,7 @@ class RemoteControlLink implements ControlLink {
   private readonly messageListeners: Array<(message: ToSession, socket?: Socket) => void> = [];
   private lostListener: ((why: string) => void) | null = null;
   private lostWhy: string | null = null;
-  private connectionSecret: Buffer | null = null;
+  private connectionSecret: string | null = null;
   private lastHeardAt = Date.now();
   private readonly watch: NodeJS.Timeout;
 
@@ -142,7 +142,7 @@ class RemoteControlLink implements ControlLink {
     this.lastHeardAt = Date.now();
     switch (message.type) {
       case 'welcome':
-        this.connectionSecret = Buffer.from(message.connectionSecret);
+        this.connectionSecret = message.connectionSecret;
         return;
       case 'heartbeat':
         return;
@@ -155,7 +155,7 @@ class RemoteControlLink implements ControlLink {
   private upgrade(request: IncomingMessage, socket: Socket, head: Buffer): void {
     const presented = request.headers[SESSION_SECRET_HEADER];
     const connectionId = Number(request.headers[CONNECTION_ID_HEADER]);
-    if (!this.connectionSecret || typeof presented !== 'string' || !sameSecret(Buffer.from(presented), this.connectionSecret) || !Number.isInteger(connectionId)) {
+    if (this.connectionSecret === null || !tokenMatches(this.connectionSecret, presented as string | undefined) || !Number.isInteger(connectionId)) {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\n\r\n');
       return;
     }
@@ -172,8 +172,4 @@ class RemoteControlLink implements ControlLink {
     clearInterval(this.watch);
     this.lostListener?.(why);
   }
-}
-
-function sameSecret(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
 }

@@ -237,7 +237,7 @@ async function runDrillDown(server: ControlServer, key: string, seed: number): P
  * worker lives it: from the kill to the first answer of the new session its key gets.
  */
 async function benchOnCluster(): Promise<void> {
-  const { slurmClusterUnavailable, startSlurmCluster } = await import('../support/slurm-cluster.js');
+  const { placementOf, slurmClusterUnavailable, startSlurmCluster } = await import('../support/slurm-cluster.js');
   const { SlurmLauncher, SLURM_HEARTBEAT_TIMEOUT_MS } = await import('../../server/control/runtime/remote/slurm-launcher.js');
   const unavailable = slurmClusterUnavailable();
   if (unavailable) throw new Error(`--runtime slurm builds a Slurm cluster of network namespaces here: ${unavailable}`);
@@ -267,8 +267,9 @@ async function benchOnCluster(): Promise<void> {
     await local.close();
     // Two ways a node goes: everything on it killed (its sockets reset: the proxy hears at once),
     // and cut off then killed, as a machine that lost power (only the heartbeats can tell).
-    const killed = await failoverAfterNodeLoss(slurm, 'failover-killed', (node) => cluster.killNode(node));
-    const cut = await failoverAfterNodeLoss(slurm, 'failover-cut', async (node) => {
+    const nodeOf = (pid: number) => placementOf(pid).node;
+    const killed = await failoverAfterNodeLoss(slurm, 'failover-killed', nodeOf, (node) => cluster.killNode(node));
+    const cut = await failoverAfterNodeLoss(slurm, 'failover-cut', nodeOf, async (node) => {
       await cluster.cutNode(node);
       await cluster.killNode(node);
     });
@@ -311,8 +312,7 @@ function drillDownInWorker(server: ControlServer, key: string, seed: number): Pr
 }
 
 /** Kills the node of a fresh session with a tab; times the tab's notice and its new session's first answer. */
-async function failoverAfterNodeLoss(server: ControlServer, key: string, loseNode: (node: string) => Promise<void>) {
-  const nodeOf = (pid: number) => /(?:^|\0)SLURMD_NODENAME=([^\0]*)/.exec(readFileSync(`/proc/${pid}/environ`, 'utf8'))?.[1] ?? '?';
+async function failoverAfterNodeLoss(server: ControlServer, key: string, nodeOf: (pid: number) => string, loseNode: (node: string) => Promise<void>) {
   const created = await createSession(server.url, { key });
   const client = await SessionClient.connect(server.url, created.wsUrl);
   await client.ask('equity', { width: 300 });

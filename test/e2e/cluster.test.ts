@@ -5,7 +5,6 @@
 // placement, a full cluster and a lost node are all observable.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import type { ControlServer } from '../../server/control/app.js';
@@ -15,7 +14,7 @@ import { browserSessions, launchBrowser, type Browser } from '../support/browser
 import { eventually, processAlive, startServeCli, startTestServer } from '../support/control-server.js';
 import { drawn, openReady, sel, WAIT } from '../support/page-waits.js';
 import { ApiCaller, SessionClient, rowsOf } from '../support/session-client.js';
-import { slurmClusterUnavailable, startSlurmCluster, type SlurmCluster } from '../support/slurm-cluster.js';
+import { placementOf, slurmClusterUnavailable, startSlurmCluster, type SlurmCluster } from '../support/slurm-cluster.js';
 
 const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 const SESSION_MEMORY = '200MB';
@@ -58,17 +57,6 @@ after(async () => {
   await cluster?.stop();
 });
 
-/** The node a session process runs on (Slurm's name, from its environment), and whether it is another host's network. */
-function placement(pid: number): { node: string; job: string; ownNetwork: boolean } {
-  const env = Object.fromEntries(
-    readFileSync(`/proc/${pid}/environ`, 'utf8')
-      .split('\0')
-      .filter(Boolean)
-      .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
-  );
-  return { node: env.SLURMD_NODENAME ?? '', job: env.SLURM_JOB_ID ?? '', ownNetwork: readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net') };
-}
-
 /** Running session jobs by node, as squeue says. */
 async function jobsByNode(): Promise<Map<string, string[]>> {
   const out = await cluster.run('squeue', ['--noheader', `--name=${SESSION_JOB_NAME}`, '--states=RUNNING', '--format=%i|%N']);
@@ -93,7 +81,7 @@ test('a tab opens and drills down through the proxy to a session on another host
   await drawn(page, ['equity-chart', 'kpis']);
   tabSessionId = (await page.getAttribute(sel('app'), 'data-session-id'))!;
   const info = (await browserSessions(browser, server.url)).find((s) => s.id === tabSessionId)!;
-  const where = placement(info.pid!);
+  const where = placementOf(info.pid!);
   assert.ok(cluster.nodes.some((n) => n.name === where.node), `the session runs on a cluster node (${where.node})`);
   assert.ok(where.ownNetwork, "the session is in its node's network, not this host's");
   // Drill down: sectors, then the first sector's symbols, drawn from the remote session.
@@ -148,7 +136,7 @@ test('a node that dies: its tab moves to a surviving node within 10 s, told whil
   assert.ok(await eventually(async () => (await jobsByNode()).size === 2, 15_000), 'its job ended');
 
   const old = (await browserSessions(browser, server.url)).find((s) => s.id === tabSessionId)!;
-  const lost = placement(old.pid!).node;
+  const lost = placementOf(old.pid!).node;
   const symbols = await page.getAttribute(sel('breakdown-table'), 'data-total');
   const killedAt = Date.now();
   // A machine that lost its power: off the network first (no reply, not even a reset), then
@@ -169,7 +157,7 @@ test('a node that dies: its tab moves to a surviving node within 10 s, told whil
   assert.equal(await page.getAttribute(sel('breakdown-table'), 'data-total'), symbols);
   tabSessionId = (await page.getAttribute(sel('app'), 'data-session-id'))!;
   const now = (await browserSessions(browser, server.url)).find((s) => s.id === tabSessionId)!;
-  const moved = placement(now.pid!).node;
+  const moved = placementOf(now.pid!).node;
   assert.notEqual(moved, lost, 'the new session is on a surviving node');
   assert.equal((await browserSessions(browser, server.url)).find((s) => s.id === old.id)?.reason, 'unresponsive');
   process.stdout.write(`# failover: node ${lost} killed, tab drawn again on ${moved} after ${movedMs} ms\n`);

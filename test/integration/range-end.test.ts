@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DuckDBInstance } from '@duckdb/node-api';
 import { nearRows, scopeParams } from '../support/checks.js';
+import { mem } from '../support/duckdb.js';
 import { LocalSession } from '../support/local-session.js';
 import { loadRaw, summaryRef, type RawData, type RefScope } from '../support/reference.js';
 
@@ -27,12 +27,9 @@ before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-range-end-'));
   await mkdir(path.join(dir, 'bars'), { recursive: true });
   await mkdir(path.join(dir, 'trades'));
-  const instance = await DuckDBInstance.create(':memory:');
-  const c = await instance.connect();
-  try {
-    await c.run(`SET TimeZone = 'UTC'`);
-    await c.run(`COPY (SELECT 'AAA' AS symbol, 'Tech' AS sector UNION ALL SELECT 'BBB', 'Energy') TO '${dir}/symbols.parquet' (FORMAT parquet)`);
-    await c.run(`COPY (SELECT 'base' AS run_id, make_timestamp((${DAY0} + h * ${HOUR})::BIGINT * 1000) AS ts, s AS symbol, 100.0 + h AS price,
+  await mem(async (q) => {
+    await q(`COPY (SELECT 'AAA' AS symbol, 'Tech' AS sector UNION ALL SELECT 'BBB', 'Energy') TO '${dir}/symbols.parquet' (FORMAT parquet)`);
+    await q(`COPY (SELECT 'base' AS run_id, make_timestamp((${DAY0} + h * ${HOUR})::BIGINT * 1000) AS ts, s AS symbol, 100.0 + h AS price,
         10.0 AS position_qty, 10.0 * (100 + h) AS position_value, 0.0 AS trade_qty, 0.0 AS fees, (h % 5 - 2) * 1.0 AS pnl
       FROM range(72) t(h), (VALUES ('AAA'), ('BBB')) v(s)) TO '${dir}/bars/bars.parquet' (FORMAT parquet)`);
     // Closes in microseconds: 23:59:59.999500 and .999999 on day 0, exactly .999000, and the next
@@ -46,16 +43,13 @@ before(async () => {
       ['BBB', `${(DAY0 + DAY_MS + 5 * HOUR) * 1000 + 250}`, -1],
       ['AAA', `${(DAY0 + 2 * DAY_MS) * 1000 + 1}`, 4],
     ];
-    await c.run(`COPY (SELECT 'base' AS run_id, row_number() OVER () AS trade_id, symbol, 'long' AS side,
+    await q(`COPY (SELECT 'base' AS run_id, row_number() OVER () AS trade_id, symbol, 'long' AS side,
         make_timestamp(exit_us - ${HOUR * 1000}) AS entry_ts, make_timestamp(exit_us) AS exit_ts,
         1.0 AS qty, 100.0 AS entry_price, 100.0 + pnl AS exit_price, 0.0 AS fees, pnl::DOUBLE AS pnl,
         pnl / 100.0 AS ret, 1 AS bars_held, -0.01 AS mae, 0.02 AS mfe, 'x' AS tag
       FROM (VALUES ${closes.map(([s, us, p]) => `('${s}', ${us}::BIGINT, ${p})`).join(', ')}) v(symbol, exit_us, pnl))
       TO '${dir}/trades/trades.parquet' (FORMAT parquet)`);
-  } finally {
-    c.closeSync();
-    instance.closeSync();
-  }
+  });
   session = await LocalSession.open(dir);
   raw = await loadRaw(dir);
 });

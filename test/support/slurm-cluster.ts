@@ -16,6 +16,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -113,6 +114,20 @@ function tool(name: string): string {
   const found = toolPath(name);
   if (!found) throw new Error(`slurm-cluster: ${name} not found (install ${TOOLS[name as Tool] ?? 'slurm-wlm'})`);
   return found;
+}
+
+/**
+ * Where a job's process runs, from its environment (the node Slurm placed it on, its job), and
+ * whether it is in another network namespace than this process: on another "host".
+ */
+export function placementOf(pid: number): { node: string; job: string; ownNetwork: boolean } {
+  const env = Object.fromEntries(
+    readFileSync(`/proc/${pid}/environ`, 'utf8')
+      .split('\0')
+      .filter(Boolean)
+      .map((entry) => [entry.slice(0, entry.indexOf('=')), entry.slice(entry.indexOf('=') + 1)]),
+  );
+  return { node: env.SLURMD_NODENAME ?? '', job: env.SLURM_JOB_ID ?? '', ownNetwork: readlinkSync(`/proc/${pid}/ns/net`) !== readlinkSync('/proc/self/ns/net') };
 }
 
 /** null with a reason when this machine cannot build one (not root, packages missing), so a test can say why it skipped. */

@@ -75,11 +75,6 @@ export class ProcessPool implements SessionRuntime {
     return this.pool.length + this.starting.size;
   }
 
-  /** Processes alive now (any state, until exited). */
-  get processCount(): number {
-    return this.alive.size;
-  }
-
   setWarmLimit(limit: number): void {
     this.warmLimit = Math.max(0, Math.min(limit, this.options.poolSize));
     // Over the limit (the slots are wanted by sessions): end the surplus idle processes.

@@ -6,8 +6,8 @@
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
-import { randomBytes } from 'node:crypto';
 import { errorMessage } from '../../../../shared/errors.js';
+import { newToken } from '../../../os/secrets.js';
 import { HEARTBEAT_INTERVAL_MS, type FromSession, type SessionAssignment, type SessionStats, type StoreSettings, type ToSession } from '../../../session/contract.js';
 import { writeLine } from '../../../session/json-lines.js';
 import type { PooledProcess } from '../process-pool.js';
@@ -23,7 +23,7 @@ export class RemoteSessionProcess implements PooledProcess {
   lastHeardAt = Date.now();
   private link: SessionLink | null = null;
   /** Every proxied upgrade carries it; the session learns it over the control connection only. */
-  private readonly connectionSecret = randomBytes(24).toString('base64url');
+  private readonly connectionSecret = newToken();
   private readonly events = new EventEmitter();
   private readonly proxies: ProxiedSockets;
   private readonly heartbeat: NodeJS.Timeout;

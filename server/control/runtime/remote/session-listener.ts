@@ -3,8 +3,8 @@
 // connection to whoever waits for it. Anything else (a stray client, a replayed or unknown secret,
 // silence) is cut, and said in the log.
 import { createServer, type Server, type Socket } from 'node:net';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { errorMessage } from '../../../../shared/errors.js';
+import { newToken, tokenMatches } from '../../../os/secrets.js';
 import { isFromSession, type FromSession } from '../../../session/contract.js';
 import { readLines } from '../../../session/json-lines.js';
 
@@ -23,8 +23,11 @@ export interface SessionLink {
   onMessage(listener: (message: FromSession) => void): void;
 }
 
+/** Expected registrations are found by this much of their secret, then compared whole in constant time. */
+const SECRET_KEY_CHARS = 16;
+
 interface Expected {
-  secret: Buffer;
+  secret: string;
   resolve: (link: SessionLink) => void;
 }
 
@@ -57,9 +60,9 @@ export class SessionListener {
 
   /** A new one-time secret, and the link of the process that registers with it. */
   expect(): { secret: string; link: Promise<SessionLink>; cancel(): void } {
-    const secret = randomBytes(24).toString('base64url');
-    const key = secret.slice(0, 8);
-    const link = new Promise<SessionLink>((resolve) => this.expected.set(key, { secret: Buffer.from(secret), resolve }));
+    const secret = newToken();
+    const key = secret.slice(0, SECRET_KEY_CHARS);
+    const link = new Promise<SessionLink>((resolve) => this.expected.set(key, { secret, resolve }));
     return { secret, link, cancel: () => this.expected.delete(key) };
   }
 
@@ -85,13 +88,14 @@ export class SessionListener {
       if (!isFromSession(message)) return;
       if (registered) return listener ? listener(message) : void kept.push(message);
       clearTimeout(timer);
-      const expected = message.type === 'register' && typeof message.secret === 'string' ? this.expected.get(message.secret.slice(0, 8)) : undefined;
-      if (!expected || !sameSecret(Buffer.from((message as Registration).secret), expected.secret)) {
+      const presented = message.type === 'register' && typeof message.secret === 'string' ? message.secret : null;
+      const expected = presented === null ? undefined : this.expected.get(presented.slice(0, SECRET_KEY_CHARS));
+      if (!expected || !tokenMatches(expected.secret, presented)) {
         this.log('warn', 'a session registered with an unknown secret; cut', { peer, type: message.type });
         socket.destroy();
         return;
       }
-      this.expected.delete((message as Registration).secret.slice(0, 8));
+      this.expected.delete(expected.secret.slice(0, SECRET_KEY_CHARS));
       registered = true;
       expected.resolve({
         socket,
@@ -104,8 +108,4 @@ export class SessionListener {
       });
     });
   }
-}
-
-function sameSecret(a: Buffer, b: Buffer): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
 }

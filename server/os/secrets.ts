@@ -1,3 +1,6 @@
+// Secrets from this machine's CSPRNG, and their comparison in constant time: the tabs' capability
+// tokens (control server), and the secrets between the control server and a remote session
+// process, which both ends check.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 
 /** A 256-bit capability token from the CSPRNG, as sent to the client (hex). */
