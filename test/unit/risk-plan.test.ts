@@ -39,7 +39,7 @@ async function plan(query: 'risk' | 'benchmark', params: object, answers: Answer
     if (/sum\(pnl_n\)/.test(sql)) return answers.tradeCounts ?? [[RUN, 250]];
     if (/^SELECT count\(pnl\)/.test(sql)) return [[answers.priced ?? 1000]];
     if (/AS taken/.test(sql)) return answers.bestTrades?.(sql) ?? [];
-    if (/WITH rows AS MATERIALIZED/.test(sql)) return answers.bestSymbols?.(sql) ?? [];
+    if (/WITH rows AS NOT MATERIALIZED/.test(sql)) return answers.bestSymbols?.(sql) ?? [];
     return [];
   });
   return { lookups, statements: planned.statements, source: planned.source, notes: planned.notes };
@@ -60,10 +60,14 @@ test('risk over everything: trade counts, the best trades of each run with trade
   assert.match(lookups[0]!.sql, /FROM trade_day/);
   assert.match(lookups[1]!.sql, /^SELECT count\(pnl\)::DOUBLE FROM trade_list$/);
   // The best 13 of the run's 250 are looked for among the best 4 * 13 / 250 of the 1000 priced trades: ranks 792 and up.
-  assert.match(lookups[2]!.sql, /FROM trade_list_by_pnl\s+WHERE .* AND pnl IS NOT NULL AND rk_pnl >= \$\w+::BIGINT ORDER BY pnl DESC, trade_id LIMIT 13\s/s);
-  assert.ok(Object.values(lookups[2]!.params).includes(792n), JSON.stringify(lookups[2]!.params, (_, v) => (typeof v === 'bigint' ? String(v) : v)));
-  assert.ok(Object.values(lookups[2]!.params).includes(3n));
-  assert.equal(lookups[2]!.sql.match(/UNION ALL/g), null, 'a run without trades reads none');
+  // One read numbers every run's trades by P&L and keeps each run's best 3 and 13 (its VALUES row).
+  assert.match(lookups[2]!.sql, /row_number\(\) OVER \(PARTITION BY run_id ORDER BY pnl DESC, trade_id\) AS k FROM trade_list_by_pnl\s+WHERE .* AND pnl IS NOT NULL AND rk_pnl >= \$\w+::BIGINT\s/s);
+  assert.match(lookups[2]!.sql, /JOIN \(VALUES \(\$\w+, \$\w+::BIGINT, \$\w+::BIGINT\)\) l\(run_id, k1, k5\)/);
+  assert.match(lookups[2]!.sql, /WHERE t\.k <= l\.k5/);
+  const values = Object.values(lookups[2]!.params);
+  assert.ok(values.includes(792n), JSON.stringify(lookups[2]!.params, (_, v) => (typeof v === 'bigint' ? String(v) : v)));
+  assert.ok(values.includes(3n) && values.includes(13n));
+  assert.ok(!values.includes(OTHER_RUN), 'a run without trades reads none');
   assert.match(lookups[3]!.sql, /FROM symbol_day_by_day/);
   const [statement] = statements as [Statement];
   assert.match(statement.sql, /LEFT JOIN benchmark_day m ON m\.day = d\.day/);
@@ -81,7 +85,7 @@ test('risk: a run whose best trades are not all within the rank bound is read ag
   assert.equal(reads.length, 2);
   assert.match(reads[0]!.sql, /rk_pnl >=/);
   assert.doesNotMatch(reads[1]!.sql, /rk_pnl >=/);
-  assert.match(reads[1]!.sql, /FROM trade_list_by_pnl\s+WHERE .* ORDER BY pnl DESC, trade_id LIMIT 13\s/s);
+  assert.match(reads[1]!.sql, /FROM trade_list_by_pnl\s+WHERE .* AND pnl IS NOT NULL\s/s);
 });
 
 test('risk over a cut range with dimension and trade filters: cut days from bar tables, every value bound', async () => {
@@ -97,11 +101,11 @@ test('risk over a cut range with dimension and trade filters: cut days from bar 
   assert.equal(notes.length, 2);
 });
 
-test('risk: the range\'s symbol rows read once, ranked, and only the best ten summed per day, from the same day-sorted tables', async () => {
+test('risk: the range\'s symbol rows ranked, and only the best ten summed per day, from the same day-sorted tables, not materialized', async () => {
   const { lookups } = await plan('risk', CUT_RANGE);
   const best = lookups.at(-1)!;
   assertBound(best);
-  assert.match(best.sql, /WITH rows AS MATERIALIZED \(/);
+  assert.match(best.sql, /WITH rows AS NOT MATERIALIZED \(SELECT run_id, day, symbol, pnl FROM \(/);
   assert.match(best.sql, /FROM symbol_day_by_day/);
   assert.match(best.sql, /FROM bars_by_time WHERE/, 'cut days from the time-sorted bars');
   assert.doesNotMatch(best.sql, /FROM (symbol_day|bars) WHERE/, 'not the symbol-sorted tables');

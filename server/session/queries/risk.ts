@@ -82,15 +82,16 @@ const BEST_TRADES_WINDOW = 4;
 /**
  * The best 1% and 5% of the scope's trades by P&L (ties by trade id), per run, as P&L per close
  * day. The trade counts come from the trade statistics (trade_day for whole days); each run's
- * best trades are then a top-k (a constant LIMIT: DuckDB's heap; a bound LIMIT was a full sort).
+ * best trades are then its first k by P&L, numbered per run in one read of every run's trades.
  *
- * The top-k reads trade_list_by_pnl (sorted by pnl rank) from a rank bound: the best k of a
- * run's n trades in scope are among the best BEST_TRADES_WINDOW * k / n of all trades unless the
- * scope's trades are unusually poor, and the answer shows whether they were (fewer than k trades
- * came back): then that run is read again without the bound. On `large`, a brushed range's best
- * 5% of 250k trades: the full scan and top-k took 20-30 ms a run, the bounded read 4-6. (A top-k
- * found from a histogram of pnl ranks of the scope's trades, tried earlier, was no faster: it
- * read every trade of the scope for the histogram.)
+ * That read is of trade_list_by_pnl (sorted by pnl rank) from a rank bound: the best k of a run's
+ * n trades in scope are among the best BEST_TRADES_WINDOW * k / n of all trades unless the scope's
+ * trades are unusually poor, and the answer shows whether they were (fewer than k trades came
+ * back): then those runs are read again without the bound. On `large`, a brushed range's best 5%
+ * of 250k trades: the full scan and top-k took 20-30 ms a run, the bounded read 4-6; one bounded
+ * read for both runs 8-15 ms against 17-23 for a top-k of each in its own branch (which read the
+ * window once a run). (A top-k found from a histogram of pnl ranks of the scope's trades, tried
+ * earlier, was no faster: it read every trade of the scope for the histogram.)
  */
 async function topTrades(lookup: Lookup, scope: Scope, catalog: Catalog): Promise<{ byRun: Map<string, BestTrades>; sources: string[] }> {
   const c = new Binder();
@@ -110,25 +111,22 @@ async function topTrades(lookup: Lookup, scope: Scope, catalog: Catalog): Promis
   const read = async (runs: readonly string[], bounded: boolean) => {
     if (runs.length === 0) return new Set<string>();
     const b = new Binder();
-    const branches = runs.map((run) => {
-      const n = counts.get(run)!;
-      const [k1, k5] = best.get(run)!;
-      const runScope: Scope = { ...scope, runs: [run], allRuns: false };
-      const window = Math.ceil(priced * Math.min(1, (BEST_TRADES_WINDOW * k5) / n));
-      const bound = bounded && window < priced ? ` AND ${tradeRankColumn('pnl')} >= ${b.integer(priced - window)}` : '';
-      const source = ranked ? tradeListSortedBy('pnl') : tradeFrom(b, runScope);
-      return `SELECT ${b.bind(run)} AS run_id, day, sum(pnl) FILTER (WHERE k <= ${b.integer(k1)}) AS top1, sum(pnl) AS top5, count(*) AS taken FROM (
-          SELECT close_ts::DATE AS day, pnl, row_number() OVER (ORDER BY pnl DESC, trade_id) AS k FROM (
-            SELECT close_ts, pnl, trade_id FROM ${source}
-            WHERE ${tradeConditions(b, runScope)} AND pnl IS NOT NULL${bound} ORDER BY pnl DESC, trade_id LIMIT ${k5}
-          )
-        ) GROUP BY day`;
-    });
-    const sql = `SELECT run_id, epoch_ms(day::TIMESTAMP)::DOUBLE, coalesce(top1, 0), top5, taken FROM (${branches.join('\nUNION ALL\n')})`;
+    const runScope: Scope = { ...scope, runs: [...runs], allRuns: scope.allRuns && runs.length === scope.runs.length };
+    // The widest window of the runs read: each run's best are within its own.
+    const window = Math.ceil(priced * Math.min(1, Math.max(...runs.map((run) => (BEST_TRADES_WINDOW * best.get(run)![1]) / counts.get(run)!))));
+    const bound = bounded && window < priced ? ` AND ${tradeRankColumn('pnl')} >= ${b.integer(priced - window)}` : '';
+    const source = ranked ? tradeListSortedBy('pnl') : tradeFrom(b, runScope);
+    const limits = runs.map((run) => `(${b.bind(run)}, ${b.integer(best.get(run)![0])}, ${b.integer(best.get(run)![1])})`).join(', ');
+    const sql = `SELECT t.run_id, epoch_ms(t.close_ts::DATE::TIMESTAMP)::DOUBLE AS day, coalesce(sum(t.pnl) FILTER (WHERE t.k <= l.k1), 0) AS top1, sum(t.pnl) AS top5, count(*) AS taken
+      FROM (
+        SELECT run_id, close_ts, pnl, row_number() OVER (PARTITION BY run_id ORDER BY pnl DESC, trade_id) AS k FROM ${source}
+        WHERE ${tradeConditions(b, runScope)} AND pnl IS NOT NULL${bound}
+      ) t JOIN (VALUES ${limits}) l(run_id, k1, k5) ON l.run_id = t.run_id
+      WHERE t.k <= l.k5 GROUP BY 1, 2`;
     const taken = new Map<string, number>();
     const rows = await lookup(sql, b.params);
     for (const [run, , , , count] of rows) taken.set(String(run), (taken.get(String(run)) ?? 0) + num(count));
-    // A bounded read that found fewer than the run's best 5% missed some: that run is read again.
+    // A bounded read that found fewer than a run's best 5% missed some: that run is read again.
     const short = new Set(runs.filter((run) => bounded && (taken.get(run) ?? 0) < best.get(run)![1]));
     for (const [run, day, top1, top5] of rows) {
       if (!short.has(String(run))) byRun.get(String(run))!.byDay.set(num(day), [num(top1), num(top5)]);
@@ -142,16 +140,18 @@ async function topTrades(lookup: Lookup, scope: Scope, catalog: Catalog): Promis
 
 /**
  * Per run and day, the P&L of the best 1, 5 and 10 symbols of the range (by P&L, ties by name),
- * and how many symbols the scope has. One look-up: the range's symbol rows (read once,
- * materialized) are ranked per run, and only the best ten's rows are summed per day. Those rows
- * are the same tables the ranking read (symbol_day_by_day, bars_by_time for cut days): reading
- * the ten by name from the symbol-sorted tables instead was cold for every new range (the bars of
- * a cut day in `bars`, which no other query reads: 300-600 ms on large).
+ * and how many symbols the scope has. One look-up: the range's symbol rows are ranked per run,
+ * and only the best ten's rows are summed per day. Those rows are the same tables the ranking read
+ * (symbol_day_by_day, bars_by_time for cut days): reading the ten by name from the symbol-sorted
+ * tables instead was cold for every new range (the bars of a cut day in `bars`, which no other
+ * query reads: 300-600 ms on large). The rows are read twice, not materialized: a materialized
+ * CTE copied every row of the range (768k for half a year on `large`) before either use, 35-60 ms
+ * against 17-26 for the second, warm, scan.
  */
 async function topSymbols(lookup: Lookup, scope: Scope): Promise<{ byRun: Map<string, TopSymbols>; sources: string[] }> {
   const b = new Binder();
   const rows = dayRows(b, 'symbol', scope);
-  const sql = `WITH rows AS MATERIALIZED (${rows.sql}),
+  const sql = `WITH rows AS NOT MATERIALIZED (SELECT run_id, day, symbol, pnl FROM (${rows.sql})),
     best AS (
       SELECT * FROM (
         SELECT run_id, symbol, row_number() OVER (PARTITION BY run_id ORDER BY pnl DESC, symbol) AS k, count(*) OVER (PARTITION BY run_id) AS n
