@@ -17,7 +17,6 @@
 // trade list's order by a sort of one integer, and the ranks are put beside the trade list by
 // position (POSITIONAL JOIN): 3 s and 0.6GB on the same trades, the same table.
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { MAX_SCATTER_POINTS } from '../../shared/constants.js';
 import { BAR_MEASURES as M, CLUSTERED_TRADE_SORTS, POSITION_LOOKBACK_DAYS, RANKED_TRADE_COLUMNS, StoreTable, TRADE_BOUND_FIELDS, tradeListSortedBy, tradeRankColumn, tradeSampleKeySql } from '../store/format.js';
 import { runTracked, type Progress } from './progress.js';
 
@@ -193,7 +192,7 @@ export const ROLLUPS: readonly RollupDefinition[] = [
   },
   {
     table: StoreTable.tradeSample,
-    select: `SELECT * FROM ${StoreTable.tradeList} ORDER BY sample_key, run_id, trade_id LIMIT ${MAX_SCATTER_POINTS}`,
+    select: `SELECT * FROM ${StoreTable.tradeList} ORDER BY sample_key, run_id, trade_id`,
   },
   ...CLUSTERED_TRADE_SORTS.map((column) => ({
     table: tradeListSortedBy(column),

@@ -2,7 +2,7 @@
 // session processes (which open it READ_ONLY, many at once). Bump STORE_FORMAT_VERSION whenever
 // a table, column or meaning below changes; a store of another version is rebuilt, never read.
 
-export const STORE_FORMAT_VERSION = 12;
+export const STORE_FORMAT_VERSION = 13;
 
 /**
  * The folder, in the folder of the prepared stores, of the answers the sessions of each store
@@ -142,9 +142,11 @@ export function exchangeTimeSql(ts: string, zone: string): string {
  *     offset is then found from a histogram of ranks and one small sort (queries/trades.ts).
  *     sample_key (UBIGINT, since format 11) is tradeSampleKeySql: a fixed pseudo-random number per
  *     trade, the order in which the scatter samples trades (queries/scatter.ts).
- * - trade_sample: trade_list's rows with the MAX_SCATTER_POINTS smallest sample_key    sorted (sample_key)
- *     the scatter of every trade (queries/scatter.ts) reads these instead of all of trade_list.
- *     Since format 11.
+ * - trade_sample: trade_list again, sorted (sample_key, run_id, trade_id)
+ *     a scatter's uniform sample of any scope (queries/scatter.ts) is the scope's trades with the
+ *     smallest keys: rows at the head of this table, which zonemaps on sample_key prune to, where
+ *     in trade_list they are spread over every block of the scope's range. Since format 11; until
+ *     format 13 only the MAX_SCATTER_POINTS smallest keys (the scatter of every trade).
  * - trade_list_by_<c> for c in CLUSTERED_TRADE_SORTS (pnl, ret)  trade_list again, sorted (rk_<c>)
  *     a window of the trade list sorted by c reads contiguous rows (zonemaps prune to the window)
  *     instead of one row in each of a hundred vectors of every column: the sorts analysts use to

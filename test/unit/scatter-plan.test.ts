@@ -69,12 +69,15 @@ test('scatter of every trade, more than the cap: the cap-th smallest key from tr
 });
 
 test('scatter above the cap whose key bound lets too few through: the key is looked for again without the bound', async () => {
-  const { lookups, statement } = await plannedAbove({ ...CUT_RANGE }, 100, 1_200_000n, (sql) => (/sample_key </.test(sql) ? [99n, 5n] : [100n, 77n]));
+  const { lookups, plan, statement } = await plannedAbove({ ...CUT_RANGE }, 100, 1_200_000n, (sql) => (/sample_key </.test(sql) ? [99n, 5n] : [100n, 77n]));
   assert.equal(lookups.length, 3);
+  // The count over trade_list (pruned to the range), the sample's reads over trade_sample (pruned to the smallest keys).
   assert.match(lookups[0]!, /^SELECT count\(\*\) FROM trade_list WHERE/);
-  assert.match(lookups[1]!, /FROM trade_list WHERE .* AND sample_key < \$\w+::UBIGINT ORDER BY sample_key LIMIT 100\)$/s);
+  assert.match(lookups[1]!, /FROM trade_sample WHERE .* AND sample_key < \$\w+::UBIGINT ORDER BY sample_key LIMIT 100\)$/s);
   assert.doesNotMatch(lookups[2]!, /sample_key </);
-  assert.match(statement.sql, /FROM trade_list WHERE .* AND sample_key <= \$\w+::UBIGINT ORDER BY rk_entry_ts$/s);
+  assert.match(lookups[2]!, /FROM trade_sample WHERE/);
+  assert.equal(plan.source, 'trade_sample');
+  assert.match(statement.sql, /FROM trade_sample WHERE .* AND sample_key <= \$\w+::UBIGINT ORDER BY rk_entry_ts$/s);
   assert.ok(Object.values(statement.params).includes('77'));
   assertBound(statement);
 });
