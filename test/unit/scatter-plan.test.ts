@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { QueryRequest } from '../../shared/messages.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import type { Statement } from '../../server/session/queries/plan.js';
-import { planScatter, sampleKeyBound } from '../../server/session/queries/scatter.js';
+import { planScatter, readsKeyOrder, sampleKeyBound } from '../../server/session/queries/scatter.js';
 import { tradeSampleKeySql } from '../../server/store/format.js';
 import { closeTimeConditions, hasTradeFilters, resolveScope, tradeConditions } from '../../server/session/queries/scope.js';
 import { Binder } from '../../server/session/queries/sql.js';
@@ -80,6 +80,18 @@ test('scatter above the cap whose key bound lets too few through: the key is loo
   assert.match(statement.sql, /FROM trade_sample WHERE .* AND sample_key <= \$\w+::UBIGINT ORDER BY rk_entry_ts$/s);
   assert.ok(Object.values(statement.params).includes('77'));
   assertBound(statement);
+});
+
+test('a sample is read from trade_sample only when its keys are a smaller share of it than the scope is of trade_list', () => {
+  const cat = catalog();
+  const all = resolveScope({}, cat);
+  const oneRunCut = resolveScope({ runs: [RUN], ...CUT_RANGE }, cat);
+  assert.equal(readsKeyOrder(all, cat, 100, 100), false, 'within the cap: no sample');
+  assert.equal(readsKeyOrder(all, cat, 100, 1000), true, 'every trade: about a sixth of the keys');
+  // One run of two over most of the days: the scope spans ~40% of trade_list.
+  assert.equal(readsKeyOrder(oneRunCut, cat, 100, 1000), true);
+  assert.equal(readsKeyOrder(oneRunCut, cat, 100, 300), false, 'a scope a little above the cap lets most keys through');
+  assert.equal(readsKeyOrder(resolveScope({ filters: { symbols: [SYMBOL] } }, cat), cat, 100, 1000), false, 'a symbols filter reads the base trades');
 });
 
 test('the key bound: none when it would let nearly every trade through', () => {

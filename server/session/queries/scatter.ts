@@ -9,8 +9,9 @@
 // smallest key among them (a look-up: a top-k of one column, from a bound on the key that lets
 // through about SAMPLE_MARGIN times the cap of them, since the keys are uniform, and without it
 // when too few got through); then the points whose key is at most that, in entry order. Both reads
-// of a sample are of trade_sample, trade_list sorted by key, whose head they are: in trade_list the
-// sample of a range is spread over every block of every column the points need. On `large`, a year
+// of a sample are of trade_sample, trade_list sorted by key, whose head they are, when that head is
+// a smaller share of it than the scope's runs and range are of trade_list (readsKeyOrder): in
+// trade_list the sample of a range is spread over every block of every column the points need. On `large`, a year
 // of one sector: the points' read 27-33 ms against 36-43, and 124-153 ms against 265-363 in a new
 // session, whose blocks are not yet in memory; the whole scatter of a year in a new session 73-114
 // ms against 244-268. Numbering the matching trades in
@@ -54,6 +55,25 @@ function everyTrade(scope: Scope): boolean {
   return scope.allRuns && scope.from === undefined && scope.to === undefined && !scope.sectors && !scope.symbols && !hasTradeFilters(scope);
 }
 
+/**
+ * Whether a sample of `n` trades in scope reads less of trade_sample (every trade in key order:
+ * each segment's, for a dataset in segments) than of trade_list (run, close time order): the
+ * share of the key range the bound lets through, against the share of trade_list the scope's runs
+ * and time range span. A scope a little above the cap lets through most keys, which in trade_list
+ * are a few days' blocks: a week of `large` (25k trades) took 300 ms from trade_sample.
+ */
+export function readsKeyOrder(scope: Scope, catalog: Catalog, cap: number, n: number): boolean {
+  if (n <= cap || scope.symbols) return false;
+  const keyShare = Math.min(1, (cap * SAMPLE_MARGIN + 64) / n);
+  const start = catalog.days[0]?.first;
+  const end = catalog.days.at(-1)?.last;
+  if (start === undefined || end === undefined || end <= start) return false;
+  const from = Math.max(start, scope.from ?? start);
+  const to = Math.min(end, scope.to ?? end);
+  const timeShare = Math.max(0, to - from) / (end - start);
+  return keyShare < timeShare * (scope.runs.length / Math.max(1, catalog.runs.size));
+}
+
 /** Plans a scatter of at most `cap` points (the protocol's cap; tests sample the tiny fixture with smaller ones). */
 export function planScatter(params: ScatterParams, catalog: Catalog, cap: number = MAX_SCATTER_POINTS): Planner {
   if (!Number.isSafeInteger(cap) || cap < 1) throw new Error(`scatter cap must be a positive integer, not ${cap}`);
@@ -71,8 +91,7 @@ export function planScatter(params: ScatterParams, catalog: Catalog, cap: number
       const [[count]] = (await lookup(`SELECT count(*) FROM ${tradeFrom(c, scope)} WHERE ${tradeConditions(c, scope)}`, c.params)) as [[bigint]];
       n = Number(count);
     }
-    // trade_sample holds every trade (each segment's, for a dataset in segments), sorted by key.
-    const fromSample = n > cap && !scope.symbols;
+    const fromSample = readsKeyOrder(scope, catalog, cap, n);
     const source = scope.symbols ? StoreTable.trades : fromSample ? StoreTable.tradeSample : StoreTable.tradeList;
     const from = (b: Binder) => (fromSample ? StoreTable.tradeSample : tradeFrom(b, scope));
     const b = new Binder();
