@@ -21,7 +21,6 @@
 //    so that tabs queue (default: serve's own).
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { readFileSync } from 'node:fs';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +35,7 @@ import type { SessionInfo } from '../../shared/http-api.js';
 import { launchBrowser } from '../support/browser.js';
 import { SessionClient, createSession } from '../support/session-client.js';
 import { runDrillScript } from './drill-script.js';
+import { processRss } from '../support/proc.js';
 import { percentile, summary } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -331,16 +331,6 @@ async function failoverAfterNodeLoss(server: ControlServer, key: string, nodeOf:
   await next.close();
   await endSession(server, again.id);
   return { node, noticedMs, answeredMs, movedTo };
-}
-
-/** VmRSS of a process, 0 once it is gone. */
-function processRss(pid: number): number {
-  try {
-    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) * 1024;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0; // it exited between the listing and the read
-    throw error;
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

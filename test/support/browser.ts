@@ -13,8 +13,11 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-/** A headless Chromium with a fresh profile that is deleted on close. */
-export async function launchBrowser(): Promise<Browser> {
+/**
+ * A headless Chromium with a fresh profile that is deleted on close; `extraArgs` are added to the
+ * flags every test uses (bench:peers adds --host-resolver-rules so that only loopback is reachable).
+ */
+export async function launchBrowser(extraArgs: readonly string[] = []): Promise<Browser> {
   const userDataDir = await mkdtemp(path.join(tmpdir(), 'tickscope-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath: CHROMIUM_PATH,
@@ -28,6 +31,7 @@ export async function launchBrowser(): Promise<Browser> {
       '--disable-component-update',
       '--disable-sync',
       '--no-first-run',
+      ...extraArgs,
     ],
   });
   return {
