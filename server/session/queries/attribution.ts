@@ -119,10 +119,15 @@ async function markRows(lookup: Lookup, b: Binder, scope: Scope, catalog: Catalo
   if (cut) {
     const from = await cutDayReadFrom(lookup, scope, catalog, days[next]!.iso, cut.first, at, inclusive);
     branches.push(`SELECT run_id, symbol, ts AS mark_ts, position_value, price FROM ${StoreTable.barsByTime}
-      WHERE ${and(dims, `ts >= ${b.timestampMs(from)}`, (inclusive ? rangeEndCondition(b, 'ts', at) : `ts < ${b.timestampMs(at)}`))}`);
+      WHERE ${and(dims, ...cutDayWindow(b, from, at, inclusive))}`);
     sources.push(StoreTable.barsByTime);
   }
   return { sql: branches.join('\nUNION ALL\n'), sources };
+}
+
+/** The conditions on bars_by_time's ts from `from` up to the boundary `at` (through it, when `inclusive`). */
+function cutDayWindow(b: Binder, from: number, at: number, inclusive: boolean): [string, string] {
+  return [`ts >= ${b.timestampMs(from)}`, inclusive ? rangeEndCondition(b, 'ts', at) : `ts < ${b.timestampMs(at)}`];
 }
 
 /** Bar intervals before a boundary in which its cut day's last bars are looked for first. */
@@ -143,7 +148,7 @@ async function cutDayReadFrom(lookup: Lookup, scope: Scope, catalog: Catalog, da
   const dims = and(runsCondition(b, scope), dimCondition(b, 'symbol', scope));
   const rows = await lookup(
     `SELECT (SELECT count(*) FROM (SELECT DISTINCT run_id, symbol FROM ${StoreTable.barsByTime}
-        WHERE ${and(dims, `ts >= ${b.timestampMs(from)}`, (inclusive ? rangeEndCondition(b, 'ts', at) : `ts < ${b.timestampMs(at)}`))}))
+        WHERE ${and(dims, ...cutDayWindow(b, from, at, inclusive))}))
       = (SELECT count(*) FROM ${dayTable('symbol', scope)} WHERE ${and(dims, `day = ${b.date(day)}`)})`,
     b.params,
   );

@@ -11,12 +11,12 @@
 // when too few got through); then the points whose key is at most that, in entry order. Both reads
 // of a sample are of trade_sample, trade_list sorted by key, whose head they are, when that head is
 // a smaller share of it than the scope's runs and range are of trade_list (readsKeyOrder): in
-// trade_list the sample of a range is spread over every block of every column the points need. On `large`, a year
-// of one sector: the points' read 27-33 ms against 36-43, and 124-153 ms against 265-363 in a new
-// session, whose blocks are not yet in memory; the whole scatter of a year in a new session 73-114
-// ms against 244-268. Numbering the matching trades in
-// entry order instead, as until format 11, was a sort of all of them. A trade's key does not depend
-// on the scope, so a point stays on the chart when a zoom keeps its trade in range: zooming in adds
+// trade_list the sample of a range is spread over every block of every column the points need.
+// On `large`, a year of one sector: the points' read 27-33 ms against 36-43, and 124-153 ms
+// against 265-363 in a new session, whose blocks are not yet in memory; the whole scatter of a
+// year in a new session 73-114 ms against 244-268. Numbering the matching trades in entry order
+// instead, as until format 11, was a sort of all of them. A trade's key does not depend on the
+// scope, so a point stays on the chart when a zoom keeps its trade in range: zooming in adds
 // points, it does not redraw them. Under a symbols filter the trades come from the base trades
 // table, sorted by symbol, whatever their number.
 import { MAX_SCATTER_POINTS } from '../../../shared/constants.js';
@@ -38,16 +38,18 @@ const SAMPLE_MARGIN = 1.25;
 /** 2^64: sample keys are uniform over [0, 2^64). */
 const KEY_RANGE = 1n << 64n;
 
-/**
- * The bound below which about cap * SAMPLE_MARGIN (+ 64) of n uniformly keyed trades fall; null
- * when that is every trade.
- */
+/** The share of the key range that lets through about cap * SAMPLE_MARGIN (+ 64) of n uniformly keyed trades, at most 1. */
+function boundShare(cap: number, n: number): number {
+  return Math.min(1, (cap * SAMPLE_MARGIN + 64) / n);
+}
+
+/** The key below which boundShare of the key range lies; null when that is every trade. */
 export function sampleKeyBound(cap: number, n: number): bigint | null {
-  const expected = cap * SAMPLE_MARGIN + 64;
-  if (expected >= n) return null;
-  // The share expected / n in millionths of a millionth: exact enough, in integers.
+  const share = boundShare(cap, n);
+  if (share >= 1) return null;
+  // The share in millionths of a millionth: exact enough, in integers.
   const scale = 1_000_000_000_000n;
-  return (KEY_RANGE * BigInt(Math.ceil((expected / n) * 1e12))) / scale;
+  return (KEY_RANGE * BigInt(Math.ceil(share * 1e12))) / scale;
 }
 
 /** True when the scope selects every trade of the dataset (the catalog knows their count). */
@@ -64,14 +66,13 @@ function everyTrade(scope: Scope): boolean {
  */
 export function readsKeyOrder(scope: Scope, catalog: Catalog, cap: number, n: number): boolean {
   if (n <= cap || scope.symbols) return false;
-  const keyShare = Math.min(1, (cap * SAMPLE_MARGIN + 64) / n);
   const start = catalog.days[0]?.first;
   const end = catalog.days.at(-1)?.last;
   if (start === undefined || end === undefined || end <= start) return false;
   const from = Math.max(start, scope.from ?? start);
   const to = Math.min(end, scope.to ?? end);
   const timeShare = Math.max(0, to - from) / (end - start);
-  return keyShare < timeShare * (scope.runs.length / Math.max(1, catalog.runs.size));
+  return boundShare(cap, n) < timeShare * (scope.runs.length / Math.max(1, catalog.runs.size));
 }
 
 /** Plans a scatter of at most `cap` points (the protocol's cap; tests sample the tiny fixture with smaller ones). */
