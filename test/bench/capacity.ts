@@ -15,7 +15,6 @@
 // is inside the figures, against the product.
 import { availableParallelism, loadavg } from 'node:os';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -25,7 +24,8 @@ import { startControlServer, type ControlServer } from '../../server/control/app
 import { defaultMemoryBudget, defaultSessionMemory } from '../../server/control/memory-budget.js';
 import type { SessionInfo } from '../../shared/http-api.js';
 import type { AnalystJob, AnalystReport, AnalystStart } from './capacity-analyst.js';
-import { processRss } from '../support/proc.js';
+import { cpuTimes, processRss } from '../support/proc.js';
+import { ApiCaller } from '../support/session-client.js';
 import { mulberry32 } from '../support/random.js';
 import { percentile } from './stats.js';
 
@@ -51,7 +51,6 @@ const POOL_SIZE = 2;
 // The warm pool's processes count against --max-sessions.
 const MAX_SESSIONS = Math.max(...COUNTS) + POOL_SIZE;
 const OPERATOR_TOKEN = `bench-capacity-${process.pid}-${Date.now()}`;
-const operator = { authorization: `Bearer ${OPERATOR_TOKEN}` };
 const MiB = 2 ** 20;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -87,16 +86,8 @@ console.log(
     `each K: ${WINDOW_MS / 1000} s of drill-down, think times uniform in [${THINK_MIN_MS / 1000}, ${THINK_MAX_MS / 1000}] s (seed ${SEED})\n`,
 );
 
-async function sessions(): Promise<SessionInfo[]> {
-  return (await fetch(`${server.url}/api/sessions`, { headers: operator })).json() as Promise<SessionInfo[]>;
-}
-
-/** Busy and total jiffies of every core (/proc/stat's cpu line): busy = all but idle and iowait. */
-function cpuTimes(): { busy: number; total: number } {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const total = fields.reduce((a, b) => a + b, 0);
-  return { busy: total - fields[3]! - (fields[4] ?? 0), total };
-}
+const operator = new ApiCaller(server.url, { authorization: `Bearer ${OPERATOR_TOKEN}` });
+const sessions = (): Promise<SessionInfo[]> => operator.listSessions();
 
 /** An analyst's thread: `ready` once its session is up and its script made, `report` at the end. */
 function startAnalyst(job: AnalystJob): { worker: Worker; ready: Promise<void>; report: Promise<AnalystReport> } {
@@ -154,7 +145,7 @@ async function round(k: number): Promise<Round> {
   await sampler;
   // Every session of the round ends before the next round's analysts arrive.
   const live = async () => (await sessions()).filter((s) => s.key.startsWith(`analyst-${k}-`) && s.status !== 'terminated');
-  for (const s of await live()) await fetch(`${server.url}/api/sessions/${s.id}`, { method: 'DELETE', headers: operator });
+  for (const s of await live()) await operator.deleteSession(s.id);
   while ((await live()).length > 0) await sleep(200);
   const byQuery = new Map<string, number[]>();
   for (const { query, ms } of reports.flatMap((r) => r.samples)) (byQuery.get(query) ?? byQuery.set(query, []).get(query)!).push(ms);

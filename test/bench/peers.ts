@@ -37,9 +37,8 @@ import { ArrowBatchEncoder } from '../../server/session/arrow-encoder.js';
 import { sqlString } from '../../server/sql/text.js';
 import { DEFAULT_MAX_SESSIONS, defaultMemoryBudget, defaultSessionMemory } from '../../server/control/memory-budget.js';
 import { errorMessage } from '../../shared/errors.js';
-import type { SessionInfo } from '../../shared/http-api.js';
 import { CHROMIUM_PATH } from '../support/browser.js';
-import { SessionClient, createSession, rowsOf, type Answer } from '../support/session-client.js';
+import { ApiCaller, SessionClient, createSession, rowsOf, type Answer } from '../support/session-client.js';
 import { packageDir, startPeerServer, type Mount, type PeerServer, type Traffic } from './peers-serve.js';
 import { processMemory } from '../support/proc.js';
 import { inFreshTab, isFailure, peerFailure, type Failure, type Outcome, type TabMemory, type TabRun, type TabTarget } from './peers-tab.js';
@@ -64,7 +63,6 @@ const PERSPECTIVE_DIR = path.join(ROOT, 'node_modules', '@finos', 'perspective',
 const ARROW_CACHE_DIR = path.join(ROOT, '.cache', 'peers');
 /** The bench lists and ends the sessions it opened, and reads their pids. */
 const OPERATOR_TOKEN = `bench-peers-${process.pid}-${Date.now()}`;
-const OPERATOR = { authorization: `Bearer ${OPERATOR_TOKEN}` };
 const SESSION_THREADS = Math.min(2, availableParallelism());
 const MiB = 2 ** 20;
 const CHART_WIDTH = 1200;
@@ -385,24 +383,19 @@ async function sessionQuestions(server: ControlServer, fixture: Fixture) {
   }
 }
 
-async function listSessions(server: ControlServer): Promise<SessionInfo[]> {
-  const response = await fetch(`${server.url}/api/sessions`, { headers: OPERATOR });
-  if (!response.ok) throw new Error(`GET /api/sessions: ${response.status} ${await response.text()}`);
-  return (await response.json()) as SessionInfo[];
-}
+/** The bench as the operator of `server`: it lists and ends every session. */
+const operatorOf = (server: ControlServer) => new ApiCaller(server.url, { authorization: `Bearer ${OPERATOR_TOKEN}` });
 
 async function sessionHwm(server: ControlServer, id: string): Promise<Outcome<number>> {
-  const pid = (await listSessions(server)).find((s) => s.id === id)?.pid;
+  const pid = (await operatorOf(server).listSessions()).find((s) => s.id === id)?.pid;
   const memory = pid ? processMemory(pid) : null;
   return memory ? memory.hwm : { failed: 'unknown', detail: `session ${id}: no live process to read VmHWM from (pid ${pid ?? 'none'})` };
 }
 
 /** Ends every session (the tabs' and the script's): each measurement starts from the warm pool. */
 async function endSessions(server: ControlServer): Promise<void> {
-  for (const session of await listSessions(server)) {
-    const response = await fetch(`${server.url}/api/sessions/${session.id}`, { method: 'DELETE', headers: OPERATOR });
-    if (!response.ok && response.status !== 404) throw new Error(`DELETE /api/sessions/${session.id}: ${response.status} ${await response.text()}`);
-  }
+  const operator = operatorOf(server);
+  for (const session of await operator.listSessions()) await operator.deleteSession(session.id);
 }
 
 // ---------------------------------------------------------------------------------------------

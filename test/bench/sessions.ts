@@ -33,7 +33,7 @@ import { DEFAULT_MAX_SESSIONS, SESSION_BASE_BYTES, defaultMemoryBudget, defaultS
 import { IDLE_QUIET_MS } from '../../server/session/idle-memory.js';
 import type { SessionInfo } from '../../shared/http-api.js';
 import { launchBrowser } from '../support/browser.js';
-import { SessionClient, createSession } from '../support/session-client.js';
+import { ApiCaller, SessionClient, createSession } from '../support/session-client.js';
 import { runDrillScript } from './drill-script.js';
 import { processRss } from '../support/proc.js';
 import { percentile, summary } from './stats.js';
@@ -64,7 +64,6 @@ const BURST = Number(args.burst);
 const BURST_MAX_SESSIONS = Number(args['burst-max-sessions']);
 /** The bench is the operator: it lists and ends the sessions of every tab it opened. */
 const OPERATOR_TOKEN = `bench-operator-${process.pid}-${Date.now()}`;
-const operator = { authorization: `Bearer ${OPERATOR_TOKEN}` };
 // Spawns, tab opens and the idle session run under `tickscope serve`'s defaults on this machine;
 // the crowd under `--max-sessions N --memory-budget B` (default 6 GiB: the budget of the 20), which
 // gives each session the memory_limit that lets N busy sessions fit B.
@@ -112,12 +111,20 @@ async function startServer(
   });
 }
 
+/** The bench as the operator of each server it starts (one caller per server: one identity request). */
+const operators = new Map<string, ApiCaller>();
+function operatorOf(server: ControlServer): ApiCaller {
+  let caller = operators.get(server.url);
+  if (!caller) operators.set(server.url, (caller = new ApiCaller(server.url, { authorization: `Bearer ${OPERATOR_TOKEN}` })));
+  return caller;
+}
+
 async function sessions(server: ControlServer): Promise<SessionInfo[]> {
-  return (await fetch(`${server.url}/api/sessions`, { headers: operator })).json() as Promise<SessionInfo[]>;
+  return operatorOf(server).listSessions();
 }
 
 async function endSession(server: ControlServer, id: string): Promise<void> {
-  await fetch(`${server.url}/api/sessions/${id}`, { method: 'DELETE', headers: operator });
+  await operatorOf(server).deleteSession(id);
 }
 
 async function spawnToReady(server: ControlServer, pauseMs: number): Promise<number[]> {

@@ -25,3 +25,10 @@ export function processMemory(pid: number): { rss: number; hwm: number } | null 
 export function processRss(pid: number): number {
   return processMemory(pid)?.rss ?? 0;
 }
+
+/** Busy and total jiffies of every core (/proc/stat's cpu line): busy = all but idle and iowait. */
+export function cpuTimes(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  return { busy: total - fields[3]! - (fields[4] ?? 0), total };
+}
