@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
+import { setClientCacheHeaders } from './client-cache.js';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { errorMessage } from '../../shared/errors.js';
 import { ANSWERS_FOLDER } from '../store/format.js';
@@ -141,7 +142,7 @@ export async function startControlServer(options: ControlServerOptions): Promise
   await app.register(datasetRoutes, { datasets });
   await app.register(healthRoutes, { sessions });
   if (options.clientDir && existsSync(options.clientDir)) {
-    await app.register(fastifyStatic, { root: options.clientDir, wildcard: false });
+    await app.register(fastifyStatic, { root: options.clientDir, wildcard: false, cacheControl: false, setHeaders: setClientCacheHeaders });
   } else {
     app.get('/', async (_request, reply) =>
       reply.type('text/plain').send('The client is not built: run `npm run build`, then restart.\n'),
@@ -178,3 +179,4 @@ function displayHost(host: string): string {
   if (host === '0.0.0.0' || host === '::' || host === '[::]') return '127.0.0.1';
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
+

@@ -1,6 +1,10 @@
 // The control server and real session processes over real HTTP and WebSocket.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import type { ControlServer } from '../../server/control/app.js';
 import type { SessionInfo, SessionStateEvent } from '../../shared/http-api.js';
@@ -191,4 +195,45 @@ test('every byte a client sends reaches its session process (the control server 
   assert.ok(answers.every((answer) => answer.done !== null || answer.error?.code === 'overloaded'));
   assert.ok(answers.filter((answer) => answer.done !== null).length >= 16);
   await client.close();
+});
+
+test("the client's hashed files are cached for good, the page is asked again on every load", async () => {
+  const clientDir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-client-'));
+  await mkdir(path.join(clientDir, 'assets'));
+  await writeFile(path.join(clientDir, 'index.html'), '<script type="module" src="/assets/index-D-T4bk9K.js"></script>');
+  await writeFile(path.join(clientDir, 'assets', 'index-D-T4bk9K.js'), 'export {};');
+  await writeFile(path.join(clientDir, 'assets', 'index-D-T4bk9K.css'), 'body {}');
+  await writeFile(path.join(clientDir, 'assets', 'notes.js'), 'export {};');
+  const withClient = await startTestServer({ clientDir, poolSize: 0 });
+  try {
+    const cacheControl = async (file: string) => {
+      const response = await fetch(`${withClient.url}${file}`);
+      assert.equal(response.status, 200, file);
+      await response.arrayBuffer();
+      return response.headers.get('cache-control');
+    };
+    assert.equal(await cacheControl('/'), 'no-cache');
+    assert.equal(await cacheControl('/index.html'), 'no-cache');
+    assert.equal(await cacheControl('/assets/index-D-T4bk9K.js'), 'public, max-age=31536000, immutable');
+    assert.equal(await cacheControl('/assets/index-D-T4bk9K.css'), 'public, max-age=31536000, immutable');
+    // A file whose name carries no content hash may change under it.
+    assert.equal(await cacheControl('/assets/notes.js'), 'no-cache');
+    // The page is revalidated, not sent again: its ETag answers 304. (Through node:http: Node's
+    // fetch() adds `pragma: no-cache` and `cache-control: no-cache` to a conditional request,
+    // which asks the server for the whole page.)
+    const page = await fetch(`${withClient.url}/`);
+    await page.arrayBuffer();
+    const status = await new Promise<number | undefined>((resolve, reject) => {
+      http
+        .get(`${withClient.url}/`, { headers: { 'if-none-match': page.headers.get('etag')! } }, (response) => {
+          response.resume();
+          resolve(response.statusCode);
+        })
+        .on('error', reject);
+    });
+    assert.equal(status, 304);
+  } finally {
+    await withClient.close();
+    await rm(clientDir, { recursive: true, force: true });
+  }
 });
