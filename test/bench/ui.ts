@@ -148,7 +148,11 @@ async function click(page: Page, selector: string): Promise<void> {
 }
 
 async function dragAcross(page: Page, chart: string, from: number, to: number): Promise<void> {
-  const box = (await page.locator(`${sel(chart)} .u-over`).boundingBox())!;
+  // The mouse acts at viewport coordinates: a chart scrolled out of view (an episode row clicked
+  // below it scrolled the page) would take no drag at all.
+  const plot = page.locator(`${sel(chart)} .u-over`);
+  await plot.scrollIntoViewIfNeeded();
+  const box = (await plot.boundingBox())!;
   const y = box.y + box.height / 2;
   await page.mouse.move(box.x + box.width * from, y);
   await page.mouse.down();

@@ -8,6 +8,7 @@ import { CategoryBars, type CategoryBar } from '../components/CategoryBars.js';
 import { hourSpan, toggled, weekdayNumber } from '../close-time.js';
 import { count, dollarsCompact, percent, pnl } from '../format.js';
 import { useQuery, type QueryState } from '../query.js';
+import { useOnScreen } from '../use-on-screen.js';
 import { navigate, type Route } from '../route.js';
 import { timeBreakdownSpec } from '../specs.js';
 import { num, str } from '../table.js';
@@ -81,8 +82,8 @@ function pick(by: TimeDimension, bar: CategoryBar, route: Route): void {
   }
 }
 
-function TimeBars({ by, title, route, enabled }: { by: TimeDimension; title: string; route: Route; enabled: boolean }) {
-  const state = useQuery(enabled ? timeBreakdownSpec(route, by) : null, { name: `overview.by-${by}` });
+function TimeBars({ by, title, route, enabled, low }: { by: TimeDimension; title: string; route: Route; enabled: boolean; low: boolean }) {
+  const state = useQuery(enabled ? timeBreakdownSpec(route, by) : null, { name: `overview.by-${by}`, low });
   const bars = useBars(by, state, route);
   const placeholder = state.error ? `Could not load: ${state.error}` : bars ? 'No bars in this range.' : 'Loading…';
   return (
@@ -102,16 +103,19 @@ function TimeBars({ by, title, route, enabled }: { by: TimeDimension; title: str
 
 /** The three charts in one card; `enabled` holds their queries back until the overview's first chart is in. */
 export function TimeOfDay({ route, enabled }: { route: Route; enabled: boolean }) {
+  // Out of sight (the overview's last cards), its answers wait for those of the views in sight.
+  const [ref, onScreen] = useOnScreen<HTMLElement>();
   return (
     <Card
+      ref={ref}
       title="When it made or lost money"
       aside={<span className="hint">bars: P&L in the bars of each hour, day, month · dots: win rate of trades closed then (0–100%) · click an hour or weekday to filter trades closing then, a month to zoom</span>}
       data-testid="time-of-day"
     >
       <div className="time-of-day">
-        <TimeBars by="hour" title="By exchange hour" route={route} enabled={enabled} />
-        <TimeBars by="weekday" title="By weekday" route={route} enabled={enabled} />
-        <TimeBars by="month" title="By month" route={route} enabled={enabled} />
+        <TimeBars by="hour" low={!onScreen} title="By exchange hour" route={route} enabled={enabled} />
+        <TimeBars by="weekday" low={!onScreen} title="By weekday" route={route} enabled={enabled} />
+        <TimeBars by="month" low={!onScreen} title="By month" route={route} enabled={enabled} />
       </div>
     </Card>
   );

@@ -7,6 +7,7 @@ import { Card } from '../components/Card.js';
 import { Scatter } from '../components/Scatter.js';
 import { compactCount, count, percent, pnl } from '../format.js';
 import { useQuery } from '../query.js';
+import { useOnScreen } from '../use-on-screen.js';
 import { hasTradeFilters, navigate, type Route } from '../route.js';
 import { runLabel } from '../runs.js';
 import { scatterSpec, tradeRoute } from '../specs.js';
@@ -25,7 +26,9 @@ function tickPercent(v: number, step: number): string {
 
 export function TradeScatter({ route, dataset, enabled }: { route: Route; dataset: DatasetSchema; enabled: boolean }) {
   const [excursion, setExcursion] = useState<Excursion>('mae');
-  const state = useQuery(enabled ? scatterSpec(route) : null, { name: 'overview.scatter' });
+  // Out of sight (the overview's last card), its answer waits for those of the views in sight.
+  const [ref, onScreen] = useOnScreen<HTMLElement>();
+  const state = useQuery(enabled ? scatterSpec(route) : null, { name: 'overview.scatter', low: !onScreen });
   const t = state.answer?.data ?? null;
   const x = useMemo(() => (t ? (t.columns[excursion] as Float64Array | undefined) ?? null : null), [t, excursion]);
   const y = (t?.columns.ret as Float64Array | undefined) ?? null;
@@ -61,6 +64,7 @@ export function TradeScatter({ route, dataset, enabled }: { route: Route; datase
   const placeholder = state.error ? `Could not load: ${state.error}` : t ? `No ${filtered}trades closed in this range.` : 'Loading…';
   return (
     <Card
+      ref={ref}
       title="Trade excursions"
       data-testid="trade-scatter-card"
       aside={
