@@ -17,7 +17,9 @@ import '../views/sweep.css';
 
 export function SweepSummary({ route, dataset, runs, enabled }: { route: Route; dataset: DatasetSchema; runs: string[]; enabled: boolean }) {
   const theme = useTheme();
-  const state = useQuery(enabled && dataset.runs.length > 1 ? sweepStatsSpec(route, dataset) : null, { name: 'overview.sweep' });
+  // A line of words above the charts, from every run's KPIs over the range (the heaviest answer of
+  // a zoom on a sweep): it comes after the charts, not before them.
+  const state = useQuery(enabled && dataset.runs.length > 1 ? sweepStatsSpec(route, dataset) : null, { name: 'overview.sweep', low: true });
   const ref = useRef<HTMLDivElement>(null);
   const t = state.answer?.data;
   useLayoutEffect(() => {

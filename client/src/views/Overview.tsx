@@ -10,6 +10,7 @@ import { benchmarkOnAxis } from '../benchmark-line.js';
 import { dollarsCompact, pnl, count } from '../format.js';
 import { probe } from '../perf.js';
 import { useQuery } from '../query.js';
+import { useOnScreen } from '../use-on-screen.js';
 import { hasTradeFilters, navigate, type Route } from '../route.js';
 import { benchmarkSpec, episodesSpec, equitySpec, exposureSpec, heatmapSpec, histogramSpec, riskSpec, summarySpec, useRequestWidths } from '../specs.js';
 import { runColorOf, runLabel } from '../runs.js';
@@ -63,7 +64,9 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
   const histogram = useQuery(started ? histogramSpec(route) : null, { name: 'overview.histogram' });
   const risk = useQuery(started ? riskSpec(route) : null, { name: 'overview.risk' });
   const benchmark = useQuery(started ? benchmarkSpec(route) : null, { name: 'overview.benchmark' });
-  const episodes = useQuery(started ? episodesSpec(route) : null, { name: 'overview.episodes' });
+  // Below the drawdown chart, mostly out of sight: its answer waits for those of the views in sight.
+  const [episodesRef, episodesOnScreen] = useOnScreen<HTMLElement>();
+  const episodes = useQuery(started ? episodesSpec(route) : null, { name: 'overview.episodes', low: !episodesOnScreen });
 
   const eq = equity.answer?.data;
   const bench = benchmark.answer?.data;
@@ -187,6 +190,7 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
             <TimeChart testId="drawdown-chart" state={equity} empty={emptyRange} data={drawdownData} height={DRAWDOWN_HEIGHT} syncKey="overview" time={time} route={route} />
           </Card>
           <Card
+            ref={episodesRef}
             title="Drawdown episodes"
             aside={
               <span className="hint">
