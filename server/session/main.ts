@@ -151,9 +151,18 @@ async function assign(next: SessionAssignment): Promise<void> {
     // gone quiet (idle-memory.ts); the runtime starts this process with --expose-gc for the latter.
     const collectGarbage = typeof globalThis.gc === 'function' ? () => globalThis.gc!() : undefined;
     if (!collectGarbage) log('warn', 'session process started without --expose-gc: going idle gives back DuckDB memory only, not the JS heap');
-    idleMemory = new IdleMemory(store.instance, {
+    idleMemory = new IdleMemory(() => store!.instance, {
       memoryLimit: next.memoryLimit,
       collectGarbage,
+      reopen: async () => {
+        // The default pin's ranking reads the store on a runner of its own: it finishes first.
+        await opened.defaultPin.catch(() => null);
+        const fresh = await openStore(next);
+        runner!.replaceInstance(fresh.instance);
+        const old = store!;
+        store = fresh;
+        old.close();
+      },
       onShrink: (report) => log('info', 'idle: memory given back', { ...report }),
       onError: (error) => log('error', 'idle: giving memory back failed', { error: errorMessage(error) }),
     });

@@ -112,7 +112,7 @@ export class QueryRunner {
   private readonly answers: AnswerCache | null;
 
   constructor(
-    private readonly instance: DuckDBInstance,
+    private instance: DuckDBInstance,
     private readonly maxConnections: number,
     options: { activity?: RequestActivity; answers?: AnswerCache | null } = {},
   ) {
@@ -415,6 +415,19 @@ export class QueryRunner {
       this.lookups.delete(oldest);
       this.lookupBytes -= kept.bytes;
     }
+  }
+
+  /**
+   * Runs on `instance` from now on (the store opened again, idle-memory.ts): the old instance's
+   * connections are closed here, the new one's opened as requests come. Only while no request
+   * holds a connection.
+   */
+  replaceInstance(instance: DuckDBInstance): void {
+    const inUse = this.open - this.idle.length;
+    if (inUse > 0) throw new Error(`query runner: cannot move to another DuckDB instance with ${inUse} connection(s) in use`);
+    for (const connection of this.idle.splice(0)) connection.closeSync();
+    this.open = 0;
+    this.instance = instance;
   }
 
   close(): void {

@@ -58,7 +58,7 @@ function idleMemory(
   instance: Pick<DuckDBInstance, 'connect'> = store.instance,
 ): { idle: IdleMemory; runner: QueryRunner; errors: Error[] } {
   const errors: Error[] = [];
-  const idle = new IdleMemory(instance, {
+  const idle = new IdleMemory(() => instance, {
     memoryLimit: MEMORY_LIMIT,
     quietMs: NEVER,
     shrinkLimit: SHRINK_LIMIT,
@@ -237,4 +237,68 @@ test('no shrink while a request is in flight; once the last one ends, the quiet 
     idle.close();
     runner.close();
   }
+});
+
+test('a shrink with reopen moves the runner to a new instance of the store, and the same requests answer the same', async () => {
+  const { storePath } = await prepareDataset({ input: await tinyDataset(), storeDir: testStoreDir() });
+  let current = await openStore({ storePath, memoryLimit: MEMORY_LIMIT, threads: 1 });
+  const first = current;
+  const errors: Error[] = [];
+  let reopens = 0;
+  let runner: QueryRunner;
+  const idle = new IdleMemory(() => current.instance, {
+    memoryLimit: MEMORY_LIMIT,
+    quietMs: NEVER,
+    shrinkLimit: SHRINK_LIMIT,
+    onError: (error) => errors.push(error),
+    reopen: async () => {
+      reopens++;
+      const fresh = await openStore({ storePath, memoryLimit: MEMORY_LIMIT, threads: 1 });
+      runner.replaceInstance(fresh.instance);
+      const old = current;
+      current = fresh;
+      old.close();
+    },
+  });
+  runner = new QueryRunner(current.instance, 4, { activity: idle });
+  try {
+    const before = await drillDown(runner);
+    const report = await idle.shrinkNow();
+    assert.ok(report, 'a quiet session shrinks');
+    assert.equal(report.reopened, true);
+    assert.equal(reopens, 1);
+    assert.notEqual(current, first);
+    // The old instance is closed: nothing can run on it any more.
+    await assert.rejects(async () => (await first.instance.connect()).run('SELECT 1'));
+    // The shrink's own limit change ran on the new instance, and put its limit back.
+    const probeNew = await current.instance.connect();
+    const limit = String((await probeNew.runAndReadAll(`SELECT current_setting('memory_limit')`)).getRows()[0]![0]);
+    probeNew.closeSync();
+    assert.equal(limit, configuredLimit);
+    assert.deepEqual(await drillDown(runner), before);
+    assert.equal(runner.stats.open <= 4, true);
+    assert.deepEqual(errors, []);
+  } finally {
+    idle.close();
+    runner.close();
+    current.close();
+  }
+});
+
+test('replaceInstance refuses while a request holds a connection', async () => {
+  const runner = new QueryRunner(store.instance, 2);
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const slow: Planner = async () => {
+    await held;
+    return { statements: [{ sql: 'SELECT 1 AS one', params: {} }], source: 'test', notes: [] };
+  };
+  const running = answer(runner, slow);
+  await sleep(20);
+  assert.throws(() => runner.replaceInstance(store.instance), /1 connection\(s\) in use/);
+  release();
+  assert.deepEqual(await running, [{ one: 1 }]);
+  runner.replaceInstance(store.instance);
+  assert.deepEqual(await answer(runner, limitSeen), [{ memory_limit: configuredLimit }]);
+  runner.close();
 });
