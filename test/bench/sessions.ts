@@ -456,7 +456,7 @@ console.log(summary('drill-down query, one session alone', alone.latencies));
 console.log(summary(`drill-down query, ${CONCURRENT} sessions at once`, crowdLatencies));
 console.log('');
 console.log(`session RSS 2 s after its drill-down:      ${(busyRss / MiB).toFixed(0)} MiB`);
-console.log(`idle session RSS (after ${IDLE_QUIET_MS / 1000} s quiet):        ${(idleRss / MiB).toFixed(0)} MiB (budget 150 MiB)`);
+console.log(`idle session RSS (after ${IDLE_QUIET_MS / 1000} s quiet):        ${(idleRss / MiB).toFixed(0)} MiB (target < 120 MiB, #17)`);
 console.log(
   `${CONCURRENT} sessions: total session RSS ${(crowdRss / MiB).toFixed(0)} MiB + control server ${(controlBytes / MiB).toFixed(0)} MiB ` +
     `= ${((crowdRss + controlBytes) / 2 ** 30).toFixed(2)} GiB (budget 6 GiB); ${crowdInfos.length}/${CONCURRENT} answered every step`,
