@@ -302,3 +302,20 @@ test('replaceInstance refuses while a request holds a connection', async () => {
   assert.deepEqual(await answer(runner, limitSeen), [{ memory_limit: configuredLimit }]);
   runner.close();
 });
+
+test('a reopen that fails is reported, and the session stays on its instance with its cache given back', async () => {
+  const { idle, runner, errors } = idleMemory({
+    reopen: async () => {
+      throw new Error('the store file is gone');
+    },
+  });
+  const before = await drillDown(runner);
+  assert.ok((await cachedTableBytes()) > LEFT, 'the drill-down cached blocks');
+  await assert.rejects(idle.shrinkNow(), /opening the store again failed; the session stays on its DuckDB instance \(its cache was evicted\): the store file is gone/);
+  assert.ok((await cachedTableBytes()) <= LEFT, 'the cache was still evicted');
+  assert.equal(await memoryLimit(), configuredLimit);
+  assert.deepEqual(await drillDown(runner), before);
+  assert.deepEqual(errors, []);
+  idle.close();
+  runner.close();
+});
