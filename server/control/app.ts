@@ -3,10 +3,10 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
-import { setClientCacheHeaders } from './client-cache.js';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { errorMessage } from '../../shared/errors.js';
 import { ANSWERS_FOLDER } from '../store/format.js';
+import { setClientCacheHeaders } from './client-cache.js';
 import { DatasetCatalog, type DatasetSpec } from './dataset-catalog.js';
 import { ControlError } from './errors.js';
 import { healthRoutes } from './routes/health.js';
@@ -179,4 +179,3 @@ function displayHost(host: string): string {
   if (host === '0.0.0.0' || host === '::' || host === '[::]') return '127.0.0.1';
   return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
-

@@ -8,11 +8,7 @@ import type { SetHeadersResponse } from '@fastify/static';
 
 const HASHED_ASSET = /(^|[\\/])assets[\\/][^\\/]+-[A-Za-z0-9_-]{8,}\.(js|css)$/;
 
-export function clientCacheControl(filePath: string): string {
-  return HASHED_ASSET.test(filePath) ? 'public, max-age=31536000, immutable' : 'no-cache';
-}
-
 /** @fastify/static's `setHeaders` (with its own `cacheControl` off). */
 export function setClientCacheHeaders(response: SetHeadersResponse, filePath: string): void {
-  response.setHeader('cache-control', clientCacheControl(filePath));
+  response.setHeader('cache-control', HASHED_ASSET.test(filePath) ? 'public, max-age=31536000, immutable' : 'no-cache');
 }

@@ -77,13 +77,19 @@ const MiB = 2 ** 20;
 const DRILL_ROUNDS = 4;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Sessions on the Slurm cluster of `--runtime slurm`, and how long a silent one may stay. */
+interface ClusterSettings {
+  remote: NonNullable<ControlServerOptions['remote']>;
+  heartbeatTimeoutMs: number;
+}
+
 async function startServer(
   poolSize: number,
   input: string,
   memory = { limit: DEFAULT_MEMORY, budget: DEFAULT_BUDGET },
   maxSessions = CONCURRENT + 2,
   answerCache = false,
-  cluster?: { remote: NonNullable<ControlServerOptions['remote']>; heartbeatTimeoutMs: number },
+  cluster?: ClusterSettings,
 ): Promise<ControlServer> {
   return startControlServer({
     answerCache,
@@ -166,7 +172,7 @@ async function coldFloor(storePath: string): Promise<number[]> {
  * Tab open under `tickscope serve`'s default, sessions sharing their answers (on `cluster` if
  * given): the store's answer folder is emptied first, so the first, unmeasured tab computes them.
  */
-async function tabOpenWithSharedAnswers(input: string, storePath: string, cluster?: Parameters<typeof startServer>[5]): Promise<number[]> {
+async function tabOpenWithSharedAnswers(input: string, storePath: string, cluster?: ClusterSettings): Promise<number[]> {
   const answers = path.join(repoRoot(), '.cache', 'stores', ANSWERS_FOLDER);
   const store = path.basename(storePath).replace(/\.(duckdb|segments\.json)$/, '');
   for (const folder of await readdir(answers).catch(() => [])) {
