@@ -1,18 +1,20 @@
 // Gives memory back when a session goes idle (issue 6: an idle session on the large store must stay
-// under 150 MB RSS).
+// under 150 MB RSS; #17: under 120 MiB).
 //
 // While the tab is in use, DuckDB's buffer pool keeps the blocks its queries read (up to the
 // session's memory_limit) and its allocator (a bundled jemalloc) keeps freed pages for the next
 // query: both are what keeps the next zoom fast. Once no request has been in flight for a quiet
-// period, the session has no use for them, so it shrinks:
+// period (IDLE_QUIET_MS), the session has no use for them, so it shrinks (steps 1-3). After a much
+// longer quiet (REOPEN_QUIET_MS) it shrinks deeper, with step 0 first:
 //
-// 0. when the session gives `reopen` (main.ts does): the store is opened again on a new DuckDB
-//    instance, the runner moves to it and the old instance is closed. What DuckDB keeps of each
-//    table it has read (the row groups' and column segments' metadata, statistics: loaded on first
-//    read, never evicted) goes only with its instance. On `large` after a 40-step drill-down, idle
-//    RSS 150 -> 128 MiB (anonymous memory 72 -> 50 MiB). The cost is the first requests after a
-//    quiet period reading that metadata again (measured: 0-18 ms per request on average, a
-//    symbol's series +50-70 ms), on top of what step 2 already costs them;
+// 0. the store is opened again on a new DuckDB instance (`reopen`, given by main.ts), the runner
+//    moves to it and the old instance is closed. What DuckDB keeps of each table it has read (the
+//    row groups' and column segments' metadata, statistics: loaded on first read, never evicted)
+//    goes only with its instance. On `large` after a 40-step drill-down, idle RSS 150 -> 128 MiB
+//    (anonymous memory 72 -> 50 MiB). The cost is the first requests after it reading that
+//    metadata again (measured: 0-18 ms per request on average, a symbol's series +50-70 ms), on top
+//    of what step 2 already costs them: too much for an analyst's pause between clicks, so only
+//    after minutes of quiet;
 // 1. a full V8 collection, when the process runs with --expose-gc: frees the Arrow batches already
 //    sent and the rest of the requests' garbage, so that step 3 returns their memory as well;
 // 2. `SET memory_limit` to a tiny value: DuckDB evicts cached blocks until it is under it. The store
@@ -51,6 +53,15 @@ import type { RequestActivity } from './query-runner.js';
 export const IDLE_QUIET_MS = 30_000;
 
 /**
+ * How long no request may be in flight before the session also opens its store again (step 0).
+ * At 30 s, with the shrink, bench:queries' p95 rose by 15-25 ms (attribution 84 -> 109 ms, series
+ * 95 -> 147): the session sat idle while the baseline answered, and each pause cost its next
+ * requests the tables' metadata. Two minutes without a click is a tab left open while its analyst
+ * is elsewhere, which is what the idle budget is about.
+ */
+export const REOPEN_QUIET_MS = 120_000;
+
+/**
  * The memory_limit set for a moment to make DuckDB evict: eviction stops once DuckDB holds less.
  * It must be above what an idle session keeps pinned, or DuckDB refuses the change (having evicted
  * what it could): the meta table's primary-key index, 0.5 MiB. What stays cached under it is at
@@ -61,14 +72,17 @@ export const SHRINK_MEMORY_LIMIT = '2MiB';
 export interface IdleMemoryOptions {
   /** The session's memory_limit, as given to DuckDBInstance.create; put back after every shrink. */
   memoryLimit: string;
+  /** Quiet before a shrink: IDLE_QUIET_MS by default. */
   quietMs?: number;
+  /** Quiet before a shrink with `reopen`: REOPEN_QUIET_MS by default; counted from the last request too. */
+  reopenQuietMs?: number;
   shrinkLimit?: string;
   /** A full V8 collection: `globalThis.gc` when the process runs with --expose-gc. */
   collectGarbage?: () => void;
   /**
    * Opens the store again on a new DuckDB instance, moves the session onto it and closes the old
-   * one; run first in a shrink, while no request is in flight (the rest of the shrink then runs on
-   * the new instance). What DuckDB keeps of the tables it has read (their row groups' and segments'
+   * one; run first in a deep shrink (reopenNow(), or after reopenQuietMs), while no request is in
+   * flight (the rest of the shrink then runs on the new instance). What DuckDB keeps of the tables it has read (their row groups' and segments'
    * metadata, loaded on first read and never evicted) goes only with its instance: on `large`,
    * after a drill-down, ~22 MiB of RSS.
    */
@@ -101,7 +115,7 @@ export interface ShrinkReport {
 
 export class IdleMemory implements RequestActivity {
   private inFlight = 0;
-  private timer: NodeJS.Timeout | null = null;
+  private timers: NodeJS.Timeout[] = [];
   /** Shrinks and restores run one at a time, in order; a request waits for what is queued. */
   private chain: Promise<void> = Promise.resolve();
   private queued = 0;
@@ -109,6 +123,7 @@ export class IdleMemory implements RequestActivity {
   private lowered = false;
   private closed = false;
   private readonly quietMs: number;
+  private readonly reopenQuietMs: number;
   private readonly shrinkLimit: string;
 
   /** Starts counting the quiet period at once: a session that never gets a request shrinks too. */
@@ -118,6 +133,7 @@ export class IdleMemory implements RequestActivity {
     private readonly options: IdleMemoryOptions,
   ) {
     this.quietMs = options.quietMs ?? IDLE_QUIET_MS;
+    this.reopenQuietMs = options.reopenQuietMs ?? REOPEN_QUIET_MS;
     this.shrinkLimit = options.shrinkLimit ?? SHRINK_MEMORY_LIMIT;
     this.arm();
   }
@@ -143,10 +159,20 @@ export class IdleMemory implements RequestActivity {
   }
 
   /**
-   * Shrinks now, after whatever shrink or restore is under way. Resolves null, having done nothing,
-   * when a request is in flight. Throws (with the limit put back if at all possible) on failure.
+   * Shrinks now (steps 1-3), after whatever shrink or restore is under way. Resolves null, having
+   * done nothing, when a request is in flight. Throws (with the limit put back if at all possible)
+   * on failure.
    */
   shrinkNow(): Promise<ShrinkReport | null> {
+    return this.exclusive(() => this.shrink());
+  }
+
+  /**
+   * Opens the store again (`reopen`) and shrinks on the new instance; as shrinkNow() without
+   * `reopen`. A failed reopen leaves the session on its instance, whose cache is still given back,
+   * and throws.
+   */
+  reopenNow(): Promise<ShrinkReport | null> {
     return this.exclusive(async () => {
       if (!this.options.reopen || this.inFlight > 0 || this.closed) return this.shrink();
       const started = performance.now();
@@ -158,8 +184,7 @@ export class IdleMemory implements RequestActivity {
         reopening = error;
       }
       // Then the usual shrink, on the new instance: its allocator flush also returns what the old
-      // instance freed when it closed (and its JS wrappers, collected first). A failed reopen leaves
-      // the session on its instance, whose cache is still given back.
+      // instance freed when it closed (and its JS wrappers, collected first).
       const report = await this.shrink();
       if (reopening !== undefined) {
         throw new Error(`idle shrink: opening the store again failed; the session stays on its DuckDB instance (its cache was evicted): ${errorMessage(reopening)}`, { cause: reopening });
@@ -177,20 +202,26 @@ export class IdleMemory implements RequestActivity {
   private arm(): void {
     if (this.closed) return;
     this.disarm();
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.shrinkNow().then(
+    this.timers.push(this.after(this.quietMs, () => this.shrinkNow()));
+    if (this.options.reopen) this.timers.push(this.after(this.reopenQuietMs, () => this.reopenNow()));
+  }
+
+  private after(ms: number, task: () => Promise<ShrinkReport | null>): NodeJS.Timeout {
+    const timer = setTimeout(() => {
+      this.timers = this.timers.filter((t) => t !== timer);
+      task().then(
         (report) => report && this.options.onShrink?.(report),
         (error: Error) => this.options.onError(error),
       );
-    }, this.quietMs);
+    }, ms);
     // A quiet session must not keep the process alive for its own sake.
-    this.timer.unref();
+    timer.unref();
+    return timer;
   }
 
   private disarm(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers = [];
   }
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {

@@ -8,8 +8,9 @@
 //    every session computing its answers (the first tab of a dataset), and with the answers the
 //    sessions of a store share (session/answer-cache.ts, `tickscope serve`'s default), their folder
 //    emptied first: an unmeasured first tab computes and keeps them, the measured tabs read them.
-// 3. RSS of one session on the store after its drill-down: 2 s after its last answer, and once it
-//    has gone quiet and given memory back (server/session/idle-memory.ts): the idle budget.
+// 3. RSS of one session on the store after its drill-down, its tab left open: 2 s after its last
+//    answer, once it has gone quiet and given memory back, and once it has been quiet long enough
+//    to open its store again (server/session/idle-memory.ts): the idle budget.
 // 4. twenty sessions at once, each a tab running bench:queries' scripted drill-down (drill-script.ts,
 //    its own seed, each interaction's requests sent together): total RSS and p95 latency (request
 //    sent -> Arrow decoded), against one session alone running the same kind of script. Sessions
@@ -30,7 +31,7 @@ import { ensureFixtures, repoRoot, type FixtureScale } from '../../fixtures/gene
 import { startControlServer, type ControlServer, type ControlServerOptions } from '../../server/control/app.js';
 import { ANSWERS_FOLDER } from '../../server/store/format.js';
 import { DEFAULT_MAX_SESSIONS, SESSION_BASE_BYTES, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../../server/control/memory-budget.js';
-import { IDLE_QUIET_MS } from '../../server/session/idle-memory.js';
+import { IDLE_QUIET_MS, REOPEN_QUIET_MS } from '../../server/session/idle-memory.js';
 import type { SessionInfo } from '../../shared/http-api.js';
 import { launchBrowser } from '../support/browser.js';
 import { ApiCaller, SessionClient, createSession } from '../support/session-client.js';
@@ -254,12 +255,18 @@ async function burstOfTabs(server: ControlServer, count: number) {
   }
 }
 
-async function runDrillDown(server: ControlServer, key: string, seed: number): Promise<{ id: string; latencies: number[] }> {
+/** One tab's drill-down; its socket is closed after it, unless `keepOpen` (the tab stays, quiet). */
+async function runDrillDown(
+  server: ControlServer,
+  key: string,
+  seed: number,
+  keepOpen = false,
+): Promise<{ id: string; latencies: number[]; client: SessionClient | null }> {
   const created = await createSession(server.url, { key });
   const client = await SessionClient.connect(server.url, created.wsUrl);
   const latencies = await runDrillScript(client, INTERACTIONS, seed);
-  await client.close();
-  return { id: created.id, latencies };
+  if (!keepOpen) await client.close();
+  return { id: created.id, latencies, client: keepOpen ? client : null };
 }
 
 /**
@@ -405,15 +412,27 @@ function printTabOpen(floor: number[]): void {
   console.log(`tab open p50 / cold floor p50:             ${(percentile(tabSamples, 50) / percentile(floor, 50)).toFixed(2)} computed, ${(percentile(sharedTabSamples, 50) / percentile(floor, 50)).toFixed(2)} shared`);
 }
 
-// Idle RSS: one session that has answered a drill-down, then sits idle: 2 s after its last answer
-// (what it grew to), and once it has given memory back (idle-memory.ts, after IDLE_QUIET_MS).
-const idle = await runDrillDown(warm, 'idle', 1);
+// Idle RSS: one session that has answered a drill-down, its tab still open and quiet: 2 s after
+// its last answer (what it grew to), once it has given memory back (idle-memory.ts, after
+// IDLE_QUIET_MS), and once it has also opened its store again (after REOPEN_QUIET_MS). The last
+// wait runs beside the crowd and the burst below, on another control server: the idle process
+// takes no CPU from them, nor they anything from its RSS. Its RSS is read after them (a reopen
+// takes seconds while twenty sessions share the cores: read at REOPEN_QUIET_MS + 2 s, it caught
+// both instances open).
+const idle = await runDrillDown(warm, 'idle', 1, true);
+const idleSince = performance.now();
 const rssOf = async (id: string) => (await sessions(warm)).find((s) => s.id === id)!.rssBytes!;
 await sleep(2000);
 const busyRss = await rssOf(idle.id);
-await sleep(IDLE_QUIET_MS + 1000);
+await sleep(IDLE_QUIET_MS + 1000 - (performance.now() - idleSince));
 const idleRss = await rssOf(idle.id);
-await warm.close();
+const reopenedRss = async () => {
+  await sleep(REOPEN_QUIET_MS + 5000 - (performance.now() - idleSince));
+  const rss = await rssOf(idle.id);
+  await idle.client!.close();
+  await warm.close();
+  return rss;
+};
 
 // Twenty at once, and one alone under the same settings first (the latency to compare with).
 const crowdServer = await startServer(2, input, { limit: CROWD_MEMORY, budget: CROWD_BUDGET });
@@ -452,6 +471,7 @@ await cold.datasets.whenReady(scale);
 const coldSamples = await spawnToReady(cold, 0);
 await cold.close();
 const floorSamples = await coldFloor(storePath);
+const idleReopenedRss = await reopenedRss();
 
 const crowdLatencies = crowd.flatMap((c) => c.latencies);
 console.log(summary('spawn -> ready, warm pool', warmSamples));
@@ -462,7 +482,8 @@ console.log(summary('drill-down query, one session alone', alone.latencies));
 console.log(summary(`drill-down query, ${CONCURRENT} sessions at once`, crowdLatencies));
 console.log('');
 console.log(`session RSS 2 s after its drill-down:      ${(busyRss / MiB).toFixed(0)} MiB`);
-console.log(`idle session RSS (after ${IDLE_QUIET_MS / 1000} s quiet):        ${(idleRss / MiB).toFixed(0)} MiB (target < 120 MiB, #17)`);
+console.log(`idle session RSS, tab open (after ${IDLE_QUIET_MS / 1000} s quiet):  ${(idleRss / MiB).toFixed(0)} MiB (buffers and allocator given back)`);
+console.log(`idle session RSS, tab open (after ${REOPEN_QUIET_MS / 1000} s quiet): ${(idleReopenedRss / MiB).toFixed(0)} MiB (store opened again; target < 120 MiB, #17)`);
 console.log(
   `${CONCURRENT} sessions: total session RSS ${(crowdRss / MiB).toFixed(0)} MiB + control server ${(controlBytes / MiB).toFixed(0)} MiB ` +
     `= ${((crowdRss + controlBytes) / 2 ** 30).toFixed(2)} GiB (budget 6 GiB); ${crowdInfos.length}/${CONCURRENT} answered every step`,

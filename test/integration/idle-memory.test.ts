@@ -24,7 +24,7 @@ const MiB = 2 ** 20;
  * (its accounting of small allocations goes through per-CPU caches, so it is a few KiB off).
  */
 const LEFT = MiB + 256 * 1024;
-/** Never by itself: these tests shrink with shrinkNow(), except the one about the timer. */
+/** Never by itself: these tests shrink with shrinkNow() or reopenNow(), except the ones about the timers. */
 const NEVER = 3_600_000;
 
 let store: OpenStore;
@@ -239,6 +239,51 @@ test('no shrink while a request is in flight; once the last one ends, the quiet 
   }
 });
 
+test('the quiet timer shrinks first; only a much longer quiet reopens, and a request starts both over', async () => {
+  const QUIET = 50;
+  const REOPEN_QUIET = 600;
+  const reports: { report: ShrinkReport; at: number }[] = [];
+  let reopens = 0;
+  let wake: () => void = () => {};
+  const { idle, runner, errors } = idleMemory({
+    quietMs: QUIET,
+    reopenQuietMs: REOPEN_QUIET,
+    // The store stays the same: this test is about when, the one below about what a reopen does.
+    reopen: async () => void reopens++,
+    onShrink: (report) => {
+      reports.push({ report, at: performance.now() });
+      wake();
+    },
+  });
+  const nextReport = (within: number) =>
+    new Promise<ShrinkReport>((resolve, reject) => {
+      const guard = setTimeout(() => reject(new Error(`no shrink within ${within} ms`)), within);
+      wake = () => {
+        clearTimeout(guard);
+        resolve(reports.at(-1)!.report);
+      };
+    });
+  try {
+    await drillDown(runner);
+    const first = await nextReport(10_000);
+    assert.equal(first.reopened, false, 'the short quiet only shrinks');
+    assert.equal(reopens, 0);
+    // A request before the long quiet is over: no reopen, and the count starts again from it.
+    await drillDown(runner);
+    const lastRequest = performance.now();
+    assert.equal((await nextReport(10_000)).reopened, false);
+    const deep = await nextReport(10_000);
+    assert.equal(deep.reopened, true);
+    assert.equal(reopens, 1);
+    assert.ok(reports.at(-1)!.at - lastRequest >= REOPEN_QUIET - 5, `reopened ${(reports.at(-1)!.at - lastRequest).toFixed(0)} ms after the last request`);
+    assert.equal(await memoryLimit(), configuredLimit);
+    assert.deepEqual(errors, []);
+  } finally {
+    idle.close();
+    runner.close();
+  }
+});
+
 test('a shrink with reopen moves the runner to a new instance of the store, and the same requests answer the same', async () => {
   const { storePath } = await prepareDataset({ input: await tinyDataset(), storeDir: testStoreDir() });
   let current = await openStore({ storePath, memoryLimit: MEMORY_LIMIT, threads: 1 });
@@ -263,7 +308,7 @@ test('a shrink with reopen moves the runner to a new instance of the store, and 
   runner = new QueryRunner(current.instance, 4, { activity: idle });
   try {
     const before = await drillDown(runner);
-    const report = await idle.shrinkNow();
+    const report = await idle.reopenNow();
     assert.ok(report, 'a quiet session shrinks');
     assert.equal(report.reopened, true);
     assert.equal(reopens, 1);
@@ -311,7 +356,7 @@ test('a reopen that fails is reported, and the session stays on its instance wit
   });
   const before = await drillDown(runner);
   assert.ok((await cachedTableBytes()) > LEFT, 'the drill-down cached blocks');
-  await assert.rejects(idle.shrinkNow(), /opening the store again failed; the session stays on its DuckDB instance \(its cache was evicted\): the store file is gone/);
+  await assert.rejects(idle.reopenNow(), /opening the store again failed; the session stays on its DuckDB instance \(its cache was evicted\): the store file is gone/);
   assert.ok((await cachedTableBytes()) <= LEFT, 'the cache was still evicted');
   assert.equal(await memoryLimit(), configuredLimit);
   assert.deepEqual(await drillDown(runner), before);
