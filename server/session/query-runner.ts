@@ -4,6 +4,7 @@
 // that connection too: a planner may run small look-ups (a count, a histogram of ranks) before
 // the statements it streams, and a cancel interrupts those as well.
 import { DuckDBTypeId, type DuckDBConnection, type DuckDBInstance, type DuckDBPreparedStatement } from '@duckdb/node-api';
+import { errorMessage } from '../../shared/errors.js';
 import { PART_METADATA_KEY } from '../../shared/frame.js';
 import type { Timings } from '../../shared/messages.js';
 import { MAX_KEPT_ANSWER_BYTES, type AnswerCache } from './answer-cache.js';
@@ -256,6 +257,8 @@ export class QueryRunner {
     const connection = await this.acquire(signal);
     const interrupt = () => connection.interrupt();
     signal.addEventListener('abort', interrupt, { once: true });
+    const lookups = this.lookupConnections(connection, signal);
+    const onLookupConnection = lookups.run;
     try {
       if (signal.aborted) throw new CancelledError(reasonOf(signal));
       const lookup: Lookup = async (sql, params) => {
@@ -268,25 +271,28 @@ export class QueryRunner {
           this.lookups.set(key, kept);
           return kept.rows.slice();
         }
-        const prepared = await this.prepare(connection, sql);
-        prepared.bind(params);
-        const reader = await prepared.runAndReadAll();
-        const rows = reader.getRows();
+        const rows = await onLookupConnection(async (on) => {
+          const prepared = await this.prepare(on, sql);
+          prepared.bind(params);
+          return (await prepared.runAndReadAll()).getRows();
+        });
         const bytes = lookupBytes(rows);
         if (bytes <= LOOKUP_CACHE_MAX_BYTES) this.keepLookup(key, rows, bytes);
         return rows.slice();
       };
       const lookupColumns: ColumnLookup = async (sql, params) => {
         if (signal.aborted) throw new CancelledError(reasonOf(signal));
-        const prepared = await this.prepare(connection, sql);
-        prepared.bind(params);
-        const result = await prepared.stream();
-        const collector = new ColumnCollector(result.columnNames(), result.columnTypes());
-        for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
-          if (signal.aborted) throw new CancelledError(reasonOf(signal));
-          collector.append(chunk);
-        }
-        return collector.columns();
+        return onLookupConnection(async (on) => {
+          const prepared = await this.prepare(on, sql);
+          prepared.bind(params);
+          const result = await prepared.stream();
+          const collector = new ColumnCollector(result.columnNames(), result.columnTypes());
+          for (let chunk = await result.fetchChunk(); chunk && chunk.rowCount > 0; chunk = await result.fetchChunk()) {
+            if (signal.aborted) throw new CancelledError(reasonOf(signal));
+            collector.append(chunk);
+          }
+          return collector.columns();
+        });
       };
       return await fn(connection, lookup, lookupColumns);
     } catch (error) {
@@ -294,9 +300,53 @@ export class QueryRunner {
       if (signal.aborted) throw error instanceof CancelledError ? error : new CancelledError(reasonOf(signal), { cause: error });
       throw error;
     } finally {
+      await lookups.settled();
       signal.removeEventListener('abort', interrupt);
       this.release(connection);
     }
+  }
+
+  /**
+   * Where a request's look-ups run: on its own connection, one at a time, except that a look-up
+   * asked while another is running (a planner's independent look-ups, awaited together) gets a
+   * connection of its own when one is free at once (idle, or a new one under the limit, and no
+   * other request waiting for one); it never waits for one. DuckDB runs a small query on one
+   * thread, so two of them side by side use the session's two threads: risk's best trades and
+   * best symbols, attribution's two boundaries. A cancel interrupts a lent connection too.
+   */
+  private lookupConnections(
+    own: DuckDBConnection,
+    signal: AbortSignal,
+  ): { run: <T>(task: (connection: DuckDBConnection) => Promise<T>) => Promise<T>; settled: () => Promise<unknown> } {
+    let ownQueue: Promise<unknown> = Promise.resolve();
+    let ownBusy = 0;
+    // Settles when every look-up on the request's own connection has: a planner that failed while
+    // another of its look-ups ran must not hand the connection back under that look-up.
+    const settled = () => ownQueue;
+    const run = async <T>(task: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
+      const lent = ownBusy > 0 ? await this.acquireIfFree() : null;
+      if (lent) {
+        const interrupt = () => lent.interrupt();
+        signal.addEventListener('abort', interrupt, { once: true });
+        try {
+          if (signal.aborted) throw new CancelledError(reasonOf(signal));
+          return await task(lent);
+        } finally {
+          signal.removeEventListener('abort', interrupt);
+          this.release(lent);
+        }
+      }
+      ownBusy++;
+      const queued = ownQueue.then(() => task(own));
+      // The queue only orders the look-ups: each one's failure goes to its own caller.
+      ownQueue = queued.catch(() => undefined);
+      try {
+        return await queued;
+      } finally {
+        ownBusy--;
+      }
+    };
+    return { run, settled };
   }
 
   /** Streams a plan's statements as Arrow IPC batches (onBatch), in order. */
@@ -420,7 +470,8 @@ export class QueryRunner {
   /**
    * Runs on `instance` from now on (the store opened again, idle-memory.ts): the old instance's
    * connections are closed here, the new one's opened as requests come. Only while no request
-   * holds a connection.
+   * holds a connection. The kept look-ups go too (still right, but a session quiet this long is
+   * better off with the memory: on `large` after a drill-down, 80-odd of them, 3.5 MiB of RSS).
    */
   replaceInstance(instance: DuckDBInstance): void {
     const inUse = this.open - this.idle.length;
@@ -428,6 +479,8 @@ export class QueryRunner {
     for (const connection of this.idle.splice(0)) connection.closeSync();
     this.open = 0;
     this.instance = instance;
+    this.lookups.clear();
+    this.lookupBytes = 0;
   }
 
   close(): void {
@@ -468,6 +521,21 @@ export class QueryRunner {
         { once: true },
       );
     });
+  }
+
+  /** A connection if one is free now (idle, or a new one under the limit) and no request waits for one; else null. */
+  private async acquireIfFree(): Promise<DuckDBConnection | null> {
+    if (this.closed || this.waiters.length > 0) return null;
+    const idle = this.idle.pop();
+    if (idle) return idle;
+    if (this.open >= this.maxConnections) return null;
+    this.open++;
+    try {
+      return await this.instance.connect();
+    } catch (error) {
+      this.open--;
+      throw new Error(`query runner: cannot open a DuckDB connection for a look-up: ${errorMessage(error)}`, { cause: error });
+    }
   }
 
   private release(connection: DuckDBConnection): void {

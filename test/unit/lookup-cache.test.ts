@@ -1,6 +1,7 @@
-// The session's look-up cache (query-runner.ts): the same look-up twice is answered once, and the
-// bound is in bytes, so one row of long texts (rundiff's answer) is not kept at all and cannot
-// grow a session past its memory budget.
+// The session's look-ups (query-runner.ts). The cache: the same look-up twice is answered once, and
+// the bound is in bytes, so one row of long texts (rundiff's answer) is not kept at all and cannot
+// grow a session past its memory budget. The connections: look-ups awaited together run side by
+// side on a lent connection when one is free, and one at a time on the request's own when not.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -43,4 +44,67 @@ test('lookupBytes: two bytes a character for text, a slot for anything else', ()
   assert.equal(lookupBytes([]), 0);
   assert.equal(lookupBytes([[1, 2n, null]]), 32 + 3 * 16);
   assert.equal(lookupBytes([['abc'], ['']]), 2 * 32 + (24 + 6) + 24);
+});
+
+/** A planner whose look-ups are awaited together; the answer is the look-ups' rows. */
+function together(sqls: string[], seen: unknown[][][]) {
+  return async (lookup: Lookup) => {
+    seen.push(...(await Promise.all(sqls.map((sql) => lookup(sql, {})))));
+    return { statements: [{ sql: 'SELECT 1 AS one', params: {} }], source: 'test', notes: [] };
+  };
+}
+
+test('look-ups awaited together get a connection each when one is free, and one at a time when none is', async () => {
+  const instance = await DuckDBInstance.create(':memory:');
+  // Each connection numbers itself: a temporary table is the connection's own.
+  const sqls = [0, 1, 2].map((i) => `SELECT ${i} AS i, sum(range) AS s FROM range(200000)`);
+  try {
+    const roomy = new QueryRunner(instance, 4);
+    const seen: unknown[][][] = [];
+    await roomy.run({ planner: together(sqls, seen), signal: new AbortController().signal, onBatch: async () => undefined });
+    assert.deepEqual(seen.map((rows) => rows[0]![0]), [0, 1, 2], 'each caller has its own answer');
+    assert.equal(roomy.stats.open, 3, 'two look-ups were lent a connection beside the request\'s own');
+    assert.equal(roomy.stats.idle, 3, 'every connection went back to the pool');
+    roomy.close();
+
+    const tight = new QueryRunner(instance, 1);
+    const alone: unknown[][][] = [];
+    await tight.run({ planner: together(sqls, alone), signal: new AbortController().signal, onBatch: async () => undefined });
+    assert.deepEqual(alone, seen, 'the same answers on the request\'s connection alone');
+    assert.equal(tight.stats.open, 1);
+    tight.close();
+  } finally {
+    instance.closeSync();
+  }
+});
+
+test('a planner that fails while another of its look-ups runs hands its connection back only after that look-up', async () => {
+  const instance = await DuckDBInstance.create(':memory:');
+  const runner = new QueryRunner(instance, 1);
+  try {
+    let slowDone = false;
+    const failing = runner.run({
+      planner: async (lookup: Lookup) => {
+        const slow = lookup('SELECT count(*) FROM range(30000000) a WHERE a.range % 7 = 3', {}).then((rows) => {
+          slowDone = true;
+          return rows;
+        });
+        // The planner fails while its look-up runs (as Promise.all rejects on a first failure).
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        void slow;
+        throw new Error('the planner failed');
+      },
+      signal: new AbortController().signal,
+      onBatch: async () => undefined,
+    });
+    await assert.rejects(failing, /the planner failed/);
+    assert.equal(slowDone, true, 'the request ended after its running look-up');
+    // The next request gets the connection and uses it alone.
+    const after: unknown[][][] = [];
+    await runner.run({ planner: together(['SELECT 42 AS x'], after), signal: new AbortController().signal, onBatch: async () => undefined });
+    assert.equal(after[0]![0]![0], 42);
+  } finally {
+    runner.close();
+    instance.closeSync();
+  }
 });

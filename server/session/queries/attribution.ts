@@ -43,8 +43,16 @@ async function attributionPlan(lookup: Lookup, scope: Scope, catalog: Catalog, b
   // Nothing is held before the data starts: a range without a start has no held part.
   let held = `SELECT NULL::VARCHAR AS run_id, NULL::VARCHAR AS key, NULL::DOUBLE AS held WHERE FALSE`;
   if (scope.from !== undefined) {
-    const start = await positionsAt(lookup, b, scope, catalog, scope.from, false);
-    const end = await positionsAt(lookup, b, scope, catalog, scope.to ?? Number.POSITIVE_INFINITY, true);
+    const to = scope.to ?? Number.POSITIVE_INFINITY;
+    // The two boundaries' look-ups do not depend on each other: they run side by side (the runner
+    // lends one a connection of its own when one is free). The SQL is written after both, so that
+    // the same request is always the same statement.
+    const [startFrom, endFrom] = await Promise.all([
+      cutReadFrom(lookup, scope, catalog, scope.from, false),
+      cutReadFrom(lookup, scope, catalog, to, true),
+    ]);
+    const start = positionsAt(b, scope, catalog, scope.from, false, startFrom);
+    const end = positionsAt(b, scope, catalog, to, true, endFrom);
     held = `SELECT e.run_id, ${bySymbol ? 'e.symbol' : 'sy.sector'} AS key,
         sum(coalesce(s0.position_value * (e.price / nullif(s0.price, 0) - 1), 0)) AS held
       FROM (${start.sql}) s0 JOIN (${end.sql}) e ON e.run_id = s0.run_id AND e.symbol = s0.symbol
@@ -97,12 +105,12 @@ function windowOf(catalog: Catalog, at: number, inclusive: boolean): Window {
 /**
  * Rows (run_id, symbol, mark_ts, position_value, price) among which each symbol's last bar before
  * `at` (at or before, when `inclusive`) is the latest: day-end rows of symbol_day for the recent
- * window's whole days, bars of bars_by_time for the boundary's own day up to `at`, and for a
+ * window's whole days, bars of bars_by_time for the boundary's own day from `cutFrom` up to `at`, and for a
  * symbol without a row in those, its last day-end row before them, which symbol_day_gaps holds
  * (its next row is after the window, or there is none).
  */
-async function markRows(lookup: Lookup, b: Binder, scope: Scope, catalog: Catalog, at: number, inclusive: boolean): Promise<{ sql: string; sources: string[] }> {
-  const { next, recent, cut } = windowOf(catalog, at, inclusive);
+function markRows(b: Binder, scope: Scope, catalog: Catalog, at: number, inclusive: boolean, cutFrom: number | null): { sql: string; sources: string[] } {
+  const { next, recent } = windowOf(catalog, at, inclusive);
   const days = catalog.days;
   const dims = and(runsCondition(b, scope), dimCondition(b, 'symbol', scope));
   const symbolDays = dayTable('symbol', scope);
@@ -116,10 +124,9 @@ async function markRows(lookup: Lookup, b: Binder, scope: Scope, catalog: Catalo
       WHERE ${and(dims, `day < ${b.date(days[recent]!.iso)}`, next >= 0 ? `(next_day IS NULL OR next_day >= ${b.date(days[next]!.iso)})` : 'next_day IS NULL')}`);
     sources.push(StoreTable.symbolDayGaps);
   }
-  if (cut) {
-    const from = await cutDayReadFrom(lookup, scope, catalog, days[next]!.iso, cut.first, at, inclusive);
+  if (cutFrom !== null) {
     branches.push(`SELECT run_id, symbol, ts AS mark_ts, position_value, price FROM ${StoreTable.barsByTime}
-      WHERE ${and(dims, ...cutDayWindow(b, from, at, inclusive))}`);
+      WHERE ${and(dims, ...cutDayWindow(b, cutFrom, at, inclusive))}`);
     sources.push(StoreTable.barsByTime);
   }
   return { sql: branches.join('\nUNION ALL\n'), sources };
@@ -128,6 +135,12 @@ async function markRows(lookup: Lookup, b: Binder, scope: Scope, catalog: Catalo
 /** The conditions on bars_by_time's ts from `from` up to the boundary `at` (through it, when `inclusive`). */
 function cutDayWindow(b: Binder, from: number, at: number, inclusive: boolean): [string, string] {
   return [`ts >= ${b.timestampMs(from)}`, inclusive ? rangeEndCondition(b, 'ts', at) : `ts < ${b.timestampMs(at)}`];
+}
+
+/** Where the boundary `at`'s cut day is read from (cutDayReadFrom), or null when `at` cuts no day. */
+function cutReadFrom(lookup: Lookup, scope: Scope, catalog: Catalog, at: number, inclusive: boolean): Promise<number | null> {
+  const { next, cut } = windowOf(catalog, at, inclusive);
+  return cut ? cutDayReadFrom(lookup, scope, catalog, catalog.days[next]!.iso, cut.first, at, inclusive) : Promise.resolve(null);
 }
 
 /** Bar intervals before a boundary in which its cut day's last bars are looked for first. */
@@ -159,8 +172,8 @@ async function cutDayReadFrom(lookup: Lookup, scope: Scope, catalog: Catalog, da
  * Each symbol's position_value and price at its last bar before `at` (at or before, when
  * `inclusive`): (run_id, symbol, position_value, price).
  */
-async function positionsAt(lookup: Lookup, b: Binder, scope: Scope, catalog: Catalog, at: number, inclusive: boolean): Promise<{ sql: string; sources: string[] }> {
-  const rows = await markRows(lookup, b, scope, catalog, at, inclusive);
+function positionsAt(b: Binder, scope: Scope, catalog: Catalog, at: number, inclusive: boolean, cutFrom: number | null): { sql: string; sources: string[] } {
+  const rows = markRows(b, scope, catalog, at, inclusive, cutFrom);
   return {
     sql: `SELECT run_id, symbol, arg_max(position_value, mark_ts) AS position_value, arg_max(price, mark_ts) AS price
       FROM (${rows.sql}) GROUP BY run_id, symbol`,

@@ -51,8 +51,8 @@ export function planRisk(params: RiskParams, catalog: Catalog): Planner {
   const scope = resolveScope(params, catalog);
   const rfDaily = dailyRiskFree(params.riskFreeRate ?? catalog.riskFreeRate);
   return async (lookup) => {
-    const trades = await topTrades(lookup, scope, catalog);
-    const symbols = await topSymbols(lookup, scope);
+    // Independent look-ups, side by side (the runner lends the second a connection when one is free).
+    const [trades, symbols] = await Promise.all([topTrades(lookup, scope, catalog), topSymbols(lookup, scope)]);
     const b = new Binder();
     const daily = dailyCtes(b, scope, catalog);
     const sql = `WITH ${daily.ctes}
