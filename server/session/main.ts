@@ -166,7 +166,11 @@ async function assign(next: SessionAssignment): Promise<void> {
       onShrink: (report) => log('info', 'idle: memory given back', { ...report }),
       onError: (error) => log('error', 'idle: giving memory back failed', { error: errorMessage(error) }),
     });
-    runner = new QueryRunner(store.instance, connectionsFor(next.threads), { activity: idleMemory, answers: opened.answers });
+    runner = new QueryRunner(store.instance, connectionsFor(next.threads), {
+      activity: idleMemory,
+      answers: opened.answers,
+      sideBySideLookups: next.threads > 1,
+    });
     context = {
       sessionId: next.sessionId,
       dataset: { id: next.datasetId, ...store.schema },

@@ -111,14 +111,26 @@ export class QueryRunner {
 
   private readonly activity: RequestActivity | undefined;
   private readonly answers: AnswerCache | null;
+  private readonly sideBySideLookups: boolean;
 
   constructor(
     private instance: DuckDBInstance,
     private readonly maxConnections: number,
-    options: { activity?: RequestActivity; answers?: AnswerCache | null } = {},
+    options: {
+      activity?: RequestActivity;
+      answers?: AnswerCache | null;
+      /**
+       * Look-ups awaited together may run on a lent connection (lookupConnections). Worth it only
+       * with a DuckDB thread for each: with one, they would only share it, and hold more of a
+       * small memory_limit at once (in bench:sessions' crowd, 67 MiB and one thread a session, a
+       * breakdown then failed to pin a block).
+       */
+      sideBySideLookups?: boolean;
+    } = {},
   ) {
     this.activity = options.activity;
     this.answers = options.answers ?? null;
+    this.sideBySideLookups = options.sideBySideLookups ?? false;
   }
 
   get stats(): RunnerStats {
@@ -307,8 +319,8 @@ export class QueryRunner {
   }
 
   /**
-   * Where a request's look-ups run: on its own connection, one at a time, except that a look-up
-   * asked while another is running (a planner's independent look-ups, awaited together) gets a
+   * Where a request's look-ups run: on its own connection, one at a time, except that (with
+   * sideBySideLookups) a look-up asked while another is running (a planner's independent look-ups, awaited together) gets a
    * connection of its own when one is free at once (idle, or a new one under the limit, and no
    * other request waiting for one); it never waits for one. DuckDB runs a small query on one
    * thread, so two of them side by side use the session's two threads: risk's best trades and
@@ -324,7 +336,7 @@ export class QueryRunner {
     // another of its look-ups ran must not hand the connection back under that look-up.
     const settled = () => ownQueue;
     const run = async <T>(task: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
-      const lent = ownBusy > 0 ? await this.acquireIfFree() : null;
+      const lent = ownBusy > 0 && this.sideBySideLookups ? await this.acquireIfFree() : null;
       if (lent) {
         const interrupt = () => lent.interrupt();
         signal.addEventListener('abort', interrupt, { once: true });

@@ -54,12 +54,12 @@ function together(sqls: string[], seen: unknown[][][]) {
   };
 }
 
-test('look-ups awaited together get a connection each when one is free, and one at a time when none is', async () => {
+test('look-ups awaited together get a connection each when one is free, and one at a time when none is or when not asked to', async () => {
   const instance = await DuckDBInstance.create(':memory:');
   // Each connection numbers itself: a temporary table is the connection's own.
   const sqls = [0, 1, 2].map((i) => `SELECT ${i} AS i, sum(range) AS s FROM range(200000)`);
   try {
-    const roomy = new QueryRunner(instance, 4);
+    const roomy = new QueryRunner(instance, 4, { sideBySideLookups: true });
     const seen: unknown[][][] = [];
     await roomy.run({ planner: together(sqls, seen), signal: new AbortController().signal, onBatch: async () => undefined });
     assert.deepEqual(seen.map((rows) => rows[0]![0]), [0, 1, 2], 'each caller has its own answer');
@@ -67,12 +67,19 @@ test('look-ups awaited together get a connection each when one is free, and one 
     assert.equal(roomy.stats.idle, 3, 'every connection went back to the pool');
     roomy.close();
 
-    const tight = new QueryRunner(instance, 1);
+    const tight = new QueryRunner(instance, 1, { sideBySideLookups: true });
     const alone: unknown[][][] = [];
     await tight.run({ planner: together(sqls, alone), signal: new AbortController().signal, onBatch: async () => undefined });
     assert.deepEqual(alone, seen, 'the same answers on the request\'s connection alone');
     assert.equal(tight.stats.open, 1);
     tight.close();
+
+    const oneThread = new QueryRunner(instance, 4);
+    const queued: unknown[][][] = [];
+    await oneThread.run({ planner: together(sqls, queued), signal: new AbortController().signal, onBatch: async () => undefined });
+    assert.deepEqual(queued, seen);
+    assert.equal(oneThread.stats.open, 1, 'without sideBySideLookups, the request\'s connection alone');
+    oneThread.close();
   } finally {
     instance.closeSync();
   }
@@ -80,7 +87,7 @@ test('look-ups awaited together get a connection each when one is free, and one 
 
 test('a planner that fails while another of its look-ups runs hands its connection back only after that look-up', async () => {
   const instance = await DuckDBInstance.create(':memory:');
-  const runner = new QueryRunner(instance, 1);
+  const runner = new QueryRunner(instance, 1, { sideBySideLookups: true });
   try {
     let slowDone = false;
     const failing = runner.run({

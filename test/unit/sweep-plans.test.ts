@@ -261,7 +261,7 @@ test('surface: one cell per value, median and best of its runs, sorted by the ax
   assert.match(two.planned.notes.join(' '), /1 of 3 runs have no value of mode or fast/);
 });
 
-test('rundiff: candidates, then the shown trades and the P&L by sector in one read each; five parts computed, the symbols part SQL; every value bound', async () => {
+test('rundiff: candidates, the P&L and the P&L by sector side by side, then the shown trades in one read; five parts computed, the symbols part SQL; every value bound', async () => {
   // Trades by position (trade id order). Candidates (largest overlap first): 0-0, then 1-0 (b's 0
   // taken), then 1-1. P&L of a: 10, -5, none, 8; of b: 4, 1, -20. Ids: a's 11.., b's 21..
   const pnl: Record<string, number | null> = { a11: 10, a12: -5, a13: null, a14: 8, b21: 4, b22: 1, b23: -20 };
@@ -272,7 +272,9 @@ test('rundiff: candidates, then the shown trades and the P&L by sector in one re
     return [];
   };
   const { lookups, planned } = await plan('rundiff', { a: RUN, b: OTHER, limit: 50, ...TEST_CUT_RANGE, filters: { sectors: [SECTOR] } }, answer, catalog(), rundiffColumns(pairColumns(0, 0, 1, 0, 1, 1), pnlColumns('10,-5,,8', '4,1,-20')));
-  assert.equal(lookups.length, 4, 'the candidates and the P&L as columns, then the shown trades and the P&L by sector');
+  assert.equal(lookups.length, 4, 'the candidates and the P&L as columns and the P&L by sector, then the shown trades');
+  assert.match(lookups[2]!.sql, /^SELECT sector, a_pnl, b_pnl/);
+  const shown = lookups[3]!;
   assert.match(lookups[0]!.sql, /JOIN tb ON tb\.symbol = ta\.symbol AND ta\.entry_ts <= tb\.close_ts AND tb\.entry_ts <= ta\.close_ts/);
   assert.match(lookups[0]!.sql, /ORDER BY epoch_ms\(least\(ta\.close_ts, tb\.close_ts\)\) - epoch_ms\(greatest\(ta\.entry_ts, tb\.entry_ts\)\) DESC, ta\.entry_ts, tb\.entry_ts, a_pos, b_pos/);
   assert.match(lookups[0]!.sql, /row_number\(\) OVER \(ORDER BY trade_id\) - 1\)::INTEGER AS pos/);
@@ -280,8 +282,8 @@ test('rundiff: candidates, then the shown trades and the P&L by sector in one re
   assert.doesNotMatch(lookups.map((l) => l.sql).join(' '), /string_agg/);
   // The shown trades of both runs in one read, by id, not numbered again: pairs 0-0 and 1-1 (|6| and
   // |-6| tie: by a's position), a's 14 (|8|) and 13 (no P&L), b's 23.
-  assert.doesNotMatch(lookups[2]!.sql, /row_number/);
-  assert.ok(Object.values(lookups[2]!.params).includes('11,12,14,13') && Object.values(lookups[2]!.params).includes('21,22,23'));
+  assert.doesNotMatch(shown.sql, /row_number/);
+  assert.ok(Object.values(shown.params).includes('11,12,14,13') && Object.values(shown.params).includes('21,22,23'));
   assert.deepEqual(planned.statements.map((s) => s.part), ['summary', 'matched', 'only_a', 'only_b', 'sectors', 'symbols']);
   for (const s of [...lookups, ...planned.statements]) assertBound(s);
   const computed = (i: number) => new Map(planned.statements[i]!.compute!(new Map()).map((c) => [c.name, c]));

@@ -86,17 +86,22 @@ export function planRundiff(params: RundiffParams, catalog: Catalog): Planner {
     if (!lookupColumns) throw new Error('rundiff reads its candidate pairs as columns: the planner needs a ColumnLookup');
     const c = new Binder();
     const ctes = tradeCtes(c, scope, params);
-    const candidates = await lookupColumns(
-      `WITH ${ctes}
-      SELECT ta.pos AS a_pos, tb.pos AS b_pos
-      FROM ta JOIN tb ON tb.symbol = ta.symbol AND ta.entry_ts <= tb.close_ts AND tb.entry_ts <= ta.close_ts
-      ORDER BY epoch_ms(least(ta.close_ts, tb.close_ts)) - epoch_ms(greatest(ta.entry_ts, tb.entry_ts)) DESC, ta.entry_ts, tb.entry_ts, a_pos, b_pos`,
-      c.params,
-    );
-    const trades = await lookupColumns(
-      `WITH ${ctes} SELECT 0 AS run, pos, pnl::DOUBLE AS pnl, ${ID_PARTS} FROM ta UNION ALL SELECT 1, pos, pnl::DOUBLE, ${ID_PARTS} FROM tb ORDER BY run, pos`,
-      c.params,
-    );
+    const k = new Binder();
+    // Three independent look-ups, side by side (the runner lends each a connection when one is free).
+    const [candidates, trades, sectorRows] = await Promise.all([
+      lookupColumns(
+        `WITH ${ctes}
+        SELECT ta.pos AS a_pos, tb.pos AS b_pos
+        FROM ta JOIN tb ON tb.symbol = ta.symbol AND ta.entry_ts <= tb.close_ts AND tb.entry_ts <= ta.close_ts
+        ORDER BY epoch_ms(least(ta.close_ts, tb.close_ts)) - epoch_ms(greatest(ta.entry_ts, tb.entry_ts)) DESC, ta.entry_ts, tb.entry_ts, a_pos, b_pos`,
+        c.params,
+      ),
+      lookupColumns(
+        `WITH ${ctes} SELECT 0 AS run, pos, pnl::DOUBLE AS pnl, ${ID_PARTS} FROM ta UNION ALL SELECT 1, pos, pnl::DOUBLE, ${ID_PARTS} FROM tb ORDER BY run, pos`,
+        c.params,
+      ),
+      lookup(`SELECT sector, a_pnl, b_pnl FROM (${pnlByKey(k, scope, params, 'sector')})`, k.params),
+    ]);
     const [a, b] = splitByRun(trades.get('run') as Int32Array, trades.get('pnl') as Float64Array);
     const pairs = matchTrades(candidates.get('a_pos') as Int32Array, candidates.get('b_pos') as Int32Array, a.length, b.length);
     const compared = compareTrades(a, b, pairs, limit);
@@ -107,8 +112,7 @@ export function planRundiff(params: RundiffParams, catalog: Catalog): Planner {
     const s = new Binder();
     const shownSql = shownTradesSql(s, scope, params, shown);
     const shownRows = rowsById(shownSql === null ? [] : await lookup(shownSql, s.params));
-    const k = new Binder();
-    const sectors = (await lookup(`SELECT sector, a_pnl, b_pnl FROM (${pnlByKey(k, scope, params, 'sector')})`, k.params)).map(
+    const sectors = sectorRows.map(
       ([sector, aPnl, bPnl]): SectorPnl => ({ sector: sector === null ? null : String(sector), a: Number(aPnl), b: Number(bPnl) }),
     );
     const worked: Worked = { compared, shown, shownRows, sectors };
