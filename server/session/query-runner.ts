@@ -319,12 +319,13 @@ export class QueryRunner {
   }
 
   /**
-   * Where a request's look-ups run: on its own connection, one at a time, except that (with
-   * sideBySideLookups) a look-up asked while another is running (a planner's independent look-ups, awaited together) gets a
-   * connection of its own when one is free at once (idle, or a new one under the limit, and no
-   * other request waiting for one); it never waits for one. DuckDB runs a small query on one
-   * thread, so two of them side by side use the session's two threads: risk's best trades and
-   * best symbols, attribution's two boundaries. A cancel interrupts a lent connection too.
+   * Where a request's look-ups run: on its own connection, one at a time; except that, with
+   * sideBySideLookups, a look-up asked while another is running (a planner's independent look-ups,
+   * awaited together) gets a connection of its own when one is free at once (idle, or a new one
+   * under the limit, and no other request waiting for one); it never waits for one. DuckDB runs a
+   * small query on one thread, so two of them side by side use the session's two threads: risk's
+   * best trades and best symbols, attribution's two boundaries. A cancel interrupts a lent
+   * connection too.
    */
   private lookupConnections(
     own: DuckDBConnection,
@@ -332,22 +333,19 @@ export class QueryRunner {
   ): { run: <T>(task: (connection: DuckDBConnection) => Promise<T>) => Promise<T>; settled: () => Promise<unknown> } {
     let ownQueue: Promise<unknown> = Promise.resolve();
     let ownBusy = 0;
-    // Settles when every look-up on the request's own connection has: a planner that failed while
-    // another of its look-ups ran must not hand the connection back under that look-up.
-    const settled = () => ownQueue;
-    const run = async <T>(task: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
-      const lent = ownBusy > 0 && this.sideBySideLookups ? await this.acquireIfFree() : null;
-      if (lent) {
-        const interrupt = () => lent.interrupt();
-        signal.addEventListener('abort', interrupt, { once: true });
-        try {
-          if (signal.aborted) throw new CancelledError(reasonOf(signal));
-          return await task(lent);
-        } finally {
-          signal.removeEventListener('abort', interrupt);
-          this.release(lent);
-        }
+    const running = new Set<Promise<unknown>>();
+    const onLent = async <T>(lent: DuckDBConnection, task: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
+      const interrupt = () => lent.interrupt();
+      signal.addEventListener('abort', interrupt, { once: true });
+      try {
+        if (signal.aborted) throw new CancelledError(reasonOf(signal));
+        return await task(lent);
+      } finally {
+        signal.removeEventListener('abort', interrupt);
+        this.release(lent);
       }
+    };
+    const onOwn = async <T>(task: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
       ownBusy++;
       const queued = ownQueue.then(() => task(own));
       // The queue only orders the look-ups: each one's failure goes to its own caller.
@@ -358,6 +356,20 @@ export class QueryRunner {
         ownBusy--;
       }
     };
+    const run = async <T>(task: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
+      const lent = ownBusy > 0 && this.sideBySideLookups ? await this.acquireIfFree() : null;
+      const done = lent ? onLent(lent, task) : onOwn(task);
+      running.add(done);
+      try {
+        return await done;
+      } finally {
+        running.delete(done);
+      }
+    };
+    // Settles when every look-up of the request has: a planner that failed while another of its
+    // look-ups ran must not hand its connection back under that look-up, nor end the request (for
+    // the idle shrink) while a lent connection still works for it.
+    const settled = () => Promise.allSettled([...running]);
     return { run, settled };
   }
 

@@ -85,33 +85,36 @@ test('look-ups awaited together get a connection each when one is free, and one 
   }
 });
 
-test('a planner that fails while another of its look-ups runs hands its connection back only after that look-up', async () => {
-  const instance = await DuckDBInstance.create(':memory:');
-  const runner = new QueryRunner(instance, 1, { sideBySideLookups: true });
-  try {
-    let slowDone = false;
-    const failing = runner.run({
-      planner: async (lookup: Lookup) => {
-        const slow = lookup('SELECT count(*) FROM range(30000000) a WHERE a.range % 7 = 3', {}).then((rows) => {
-          slowDone = true;
-          return rows;
-        });
-        // The planner fails while its look-up runs (as Promise.all rejects on a first failure).
-        await new Promise((resolve) => setTimeout(resolve, 5));
-        void slow;
-        throw new Error('the planner failed');
-      },
-      signal: new AbortController().signal,
-      onBatch: async () => undefined,
-    });
-    await assert.rejects(failing, /the planner failed/);
-    assert.equal(slowDone, true, 'the request ended after its running look-up');
-    // The next request gets the connection and uses it alone.
-    const after: unknown[][][] = [];
-    await runner.run({ planner: together(['SELECT 42 AS x'], after), signal: new AbortController().signal, onBatch: async () => undefined });
-    assert.equal(after[0]![0]![0], 42);
-  } finally {
-    runner.close();
-    instance.closeSync();
+test('a planner that fails while its look-ups run ends only after them, on its own connection or a lent one', async () => {
+  const SLOW = 'SELECT count(*) FROM range(30000000) a WHERE a.range % 7 = 3';
+  for (const connections of [1, 2]) {
+    const instance = await DuckDBInstance.create(':memory:');
+    const runner = new QueryRunner(instance, connections, { sideBySideLookups: true });
+    try {
+      let slowDone = false;
+      const failing = runner.run({
+        planner: async (lookup: Lookup) => {
+          // With two connections, a first look-up holds the request's own and the slow one is lent the other.
+          if (connections === 2) void lookup('SELECT 1', {});
+          void lookup(SLOW, {}).then(() => (slowDone = true));
+          // The planner fails while its look-ups run (as Promise.all rejects on a first failure).
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          throw new Error('the planner failed');
+        },
+        signal: new AbortController().signal,
+        onBatch: async () => undefined,
+      });
+      await assert.rejects(failing, /the planner failed/);
+      assert.equal(slowDone, true, `the request ended after its running look-up (${connections} connection(s))`);
+      assert.equal(runner.stats.open, connections);
+      assert.equal(runner.stats.idle, connections, 'every connection is back in the pool');
+      // The next request gets a connection and uses it alone.
+      const after: unknown[][][] = [];
+      await runner.run({ planner: together(['SELECT 42 AS x'], after), signal: new AbortController().signal, onBatch: async () => undefined });
+      assert.equal(after[0]![0]![0], 42);
+    } finally {
+      runner.close();
+      instance.closeSync();
+    }
   }
 });
