@@ -82,9 +82,9 @@ export interface IdleMemoryOptions {
   /**
    * Opens the store again on a new DuckDB instance, moves the session onto it and closes the old
    * one; run first in a deep shrink (reopenNow(), or after reopenQuietMs), while no request is in
-   * flight (the rest of the shrink then runs on the new instance). What DuckDB keeps of the tables it has read (their row groups' and segments'
-   * metadata, loaded on first read and never evicted) goes only with its instance: on `large`,
-   * after a drill-down, ~22 MiB of RSS.
+   * flight (the rest of the shrink then runs on the new instance). What DuckDB keeps of the tables
+   * it has read (their row groups' and segments' metadata, loaded on first read and never evicted)
+   * goes only with its instance: on `large`, after a drill-down, ~22 MiB of RSS.
    */
   reopen?: () => Promise<void>;
   /** Told what each shrink gave back. */

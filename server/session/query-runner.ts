@@ -270,7 +270,6 @@ export class QueryRunner {
     const interrupt = () => connection.interrupt();
     signal.addEventListener('abort', interrupt, { once: true });
     const lookups = this.lookupConnections(connection, signal);
-    const onLookupConnection = lookups.run;
     try {
       if (signal.aborted) throw new CancelledError(reasonOf(signal));
       const lookup: Lookup = async (sql, params) => {
@@ -283,7 +282,7 @@ export class QueryRunner {
           this.lookups.set(key, kept);
           return kept.rows.slice();
         }
-        const rows = await onLookupConnection(async (on) => {
+        const rows = await lookups.run(async (on) => {
           const prepared = await this.prepare(on, sql);
           prepared.bind(params);
           return (await prepared.runAndReadAll()).getRows();
@@ -294,7 +293,7 @@ export class QueryRunner {
       };
       const lookupColumns: ColumnLookup = async (sql, params) => {
         if (signal.aborted) throw new CancelledError(reasonOf(signal));
-        return onLookupConnection(async (on) => {
+        return lookups.run(async (on) => {
           const prepared = await this.prepare(on, sql);
           prepared.bind(params);
           const result = await prepared.stream();
@@ -517,17 +516,8 @@ export class QueryRunner {
 
   private async acquire(signal: AbortSignal): Promise<DuckDBConnection> {
     if (this.closed) throw new Error('query runner is closed');
-    const idle = this.idle.pop();
-    if (idle) return idle;
-    if (this.open < this.maxConnections) {
-      this.open++;
-      try {
-        return await this.instance.connect();
-      } catch (error) {
-        this.open--;
-        throw error;
-      }
-    }
+    const free = this.takeFree();
+    if (free) return free;
     return new Promise((resolve, reject) => {
       const waiter = { resolve, reject, signal };
       this.waiters.push(waiter);
@@ -549,16 +539,23 @@ export class QueryRunner {
   /** A connection if one is free now (idle, or a new one under the limit) and no request waits for one; else null. */
   private async acquireIfFree(): Promise<DuckDBConnection | null> {
     if (this.closed || this.waiters.length > 0) return null;
+    return this.takeFree();
+  }
+
+  /**
+   * An idle connection, or a new one while fewer than the limit are open; null when neither. Not
+   * async on the way to null: acquire() queues its waiter in the same tick, before a release
+   * could put a connection back idle with nobody told.
+   */
+  private takeFree(): DuckDBConnection | Promise<DuckDBConnection> | null {
     const idle = this.idle.pop();
     if (idle) return idle;
     if (this.open >= this.maxConnections) return null;
     this.open++;
-    try {
-      return await this.instance.connect();
-    } catch (error) {
+    return this.instance.connect().catch((error: unknown) => {
       this.open--;
-      throw new Error(`query runner: cannot open a DuckDB connection for a look-up: ${errorMessage(error)}`, { cause: error });
-    }
+      throw new Error(`query runner: cannot open a DuckDB connection: ${errorMessage(error)}`, { cause: error });
+    });
   }
 
   private release(connection: DuckDBConnection): void {

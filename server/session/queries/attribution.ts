@@ -48,8 +48,8 @@ async function attributionPlan(lookup: Lookup, scope: Scope, catalog: Catalog, b
     // lends one a connection of its own when one is free). The SQL is written after both, so that
     // the same request is always the same statement.
     const [startFrom, endFrom] = await Promise.all([
-      cutReadFrom(lookup, scope, catalog, scope.from, false),
-      cutReadFrom(lookup, scope, catalog, to, true),
+      cutDayReadFrom(lookup, scope, catalog, scope.from, false),
+      cutDayReadFrom(lookup, scope, catalog, to, true),
     ]);
     const start = positionsAt(b, scope, catalog, scope.from, false, startFrom);
     const end = positionsAt(b, scope, catalog, to, true, endFrom);
@@ -105,9 +105,9 @@ function windowOf(catalog: Catalog, at: number, inclusive: boolean): Window {
 /**
  * Rows (run_id, symbol, mark_ts, position_value, price) among which each symbol's last bar before
  * `at` (at or before, when `inclusive`) is the latest: day-end rows of symbol_day for the recent
- * window's whole days, bars of bars_by_time for the boundary's own day from `cutFrom` up to `at`, and for a
- * symbol without a row in those, its last day-end row before them, which symbol_day_gaps holds
- * (its next row is after the window, or there is none).
+ * window's whole days, bars of bars_by_time for the boundary's own day from `cutFrom` (see
+ * cutDayReadFrom) up to `at`, and for a symbol without a row in those, its last day-end row before
+ * them, which symbol_day_gaps holds (its next row is after the window, or there is none).
  */
 function markRows(b: Binder, scope: Scope, catalog: Catalog, at: number, inclusive: boolean, cutFrom: number | null): { sql: string; sources: string[] } {
   const { next, recent } = windowOf(catalog, at, inclusive);
@@ -137,24 +137,22 @@ function cutDayWindow(b: Binder, from: number, at: number, inclusive: boolean): 
   return [`ts >= ${b.timestampMs(from)}`, inclusive ? rangeEndCondition(b, 'ts', at) : `ts < ${b.timestampMs(at)}`];
 }
 
-/** Where the boundary `at`'s cut day is read from (cutDayReadFrom), or null when `at` cuts no day. */
-function cutReadFrom(lookup: Lookup, scope: Scope, catalog: Catalog, at: number, inclusive: boolean): Promise<number | null> {
-  const { next, cut } = windowOf(catalog, at, inclusive);
-  return cut ? cutDayReadFrom(lookup, scope, catalog, catalog.days[next]!.iso, cut.first, at, inclusive) : Promise.resolve(null);
-}
-
 /** Bar intervals before a boundary in which its cut day's last bars are looked for first. */
 export const RECENT_BARS = 3;
 
 /**
- * Where in a cut day (ISO date `day`, first bar `first`) the last bars before `at` are read from:
- * the last RECENT_BARS bar intervals when every (run, symbol) in scope with a row in symbol_day
- * that day has a bar there (then none has a later bar before `at` elsewhere in the day: its last
- * one is there), else the day's first bar. On `large` (6,000 pairs, 78 bars a day) that reads
- * 18k rows instead of up to 468k: the arg_max over them went from 8-18 ms to 2. The look-up
+ * Where in the day the boundary `at` cuts the last bars before it are read from (null when `at`
+ * cuts no day): the last RECENT_BARS bar intervals when every (run, symbol) in scope with a row in
+ * symbol_day that day has a bar there (then none has a later bar before `at` elsewhere in the day:
+ * its last one is there), else the day's first bar. On `large` (6,000 pairs, 78 bars a day) that
+ * reads 18k rows instead of up to 468k: the arg_max over them went from 8-18 ms to 2. The look-up
  * costs a read of the same few bars and of one day of symbol_day, and is cached per session.
  */
-async function cutDayReadFrom(lookup: Lookup, scope: Scope, catalog: Catalog, day: string, first: number, at: number, inclusive: boolean): Promise<number> {
+async function cutDayReadFrom(lookup: Lookup, scope: Scope, catalog: Catalog, at: number, inclusive: boolean): Promise<number | null> {
+  const { next, cut } = windowOf(catalog, at, inclusive);
+  if (!cut) return null;
+  const day = catalog.days[next]!.iso;
+  const first = cut.first;
   const from = at - RECENT_BARS * catalog.calendar.barMs;
   if (from <= first) return first;
   const b = new Binder();
