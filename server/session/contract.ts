@@ -46,6 +46,14 @@
 //      server is gone or cut off, and its sessions must not run on unseen.
 
 /** How often a session process tells the control server it is alive. */
+/**
+ * Node's flags for a session process, wherever it runs (idle-memory.ts gives memory back with them):
+ * - --expose-gc: a session that goes idle collects its JS heap before DuckDB's allocator is flushed;
+ * - --flush-baseline-code: with bytecode (flushed by default), V8 may drop the baseline machine
+ *   code of functions a long-idle session has not run since (off by default in Node 20).
+ */
+export const SESSION_NODE_FLAGS: readonly string[] = ['--expose-gc', '--flush-baseline-code'];
+
 export const HEARTBEAT_INTERVAL_MS = 1000;
 /** A remote session that hears nothing from its control server this long ends itself. */
 export const CONTROL_SILENCE_MS = 5000;

@@ -8,7 +8,7 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
 import { clientMessageValidator, type QueryRequest } from '../../shared/messages.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
-import { IdleMemory, type IdleMemoryOptions, type ShrinkReport } from '../../server/session/idle-memory.js';
+import { DEEP_COLLECTIONS, IdleMemory, type IdleMemoryOptions, type ShrinkReport } from '../../server/session/idle-memory.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import type { Planner } from '../../server/session/queries/plan.js';
 import { QueryRunner } from '../../server/session/query-runner.js';
@@ -155,6 +155,11 @@ test('a shrink evicts the cached blocks, puts the limit back, and the same reque
 
     assert.deepEqual(await drillDown(runner), answers);
     assert.ok((await cachedTableBytes()) > LEFT, 'the blocks were read back');
+
+    // The deep shrink collects until V8 may flush the bytecode nothing ran since.
+    assert.ok(await idle.reopenNow(), 'nothing in flight: the deep shrink runs');
+    assert.equal(collections, 1 + DEEP_COLLECTIONS);
+    assert.deepEqual(await drillDown(runner), answers);
     assert.deepEqual(errors, []);
   } finally {
     idle.close();

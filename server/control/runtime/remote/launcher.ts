@@ -2,6 +2,7 @@
 // plain process started by a command (this host, another network namespace, ssh). The runtime
 // (remote-runtime.ts) only launches, waits for the start, and kills; where is the launcher's.
 import { spawn } from 'node:child_process';
+import { SESSION_NODE_FLAGS } from '../../../session/contract.js';
 import { SESSION_ENTRY } from '../local-process-runtime.js';
 
 export interface LaunchedSession {
@@ -35,9 +36,9 @@ export interface SessionLauncher {
   nodeSuspect?(node: string): void;
 }
 
-/** The session process's command: node, with gc exposed (idle-memory.ts), and the entry. */
+/** The session process's command: node, its flags (contract.ts) and the entry. */
 export function sessionCommand(): string[] {
-  return [process.execPath, '--expose-gc', SESSION_ENTRY];
+  return [process.execPath, ...SESSION_NODE_FLAGS, SESSION_ENTRY];
 }
 
 /**
