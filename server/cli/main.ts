@@ -7,12 +7,13 @@ import { errorMessage } from '../../shared/errors.js';
 import { ensureFixtures, FIXTURE_SCALES, generateFixtures, isFixtureScale, repoRoot } from '../../fixtures/generate.js';
 import { startControlServer } from '../control/app.js';
 import { HEARTBEAT_TIMEOUT_MS, QUEUE_LENGTH } from '../control/session-manager.js';
-import { DEFAULT_MAX_SESSIONS, SESSION_BASE_BYTES, defaultMemoryBudget, defaultSessionMemory, parseSize } from '../control/memory-budget.js';
+import { DEFAULT_MAX_SESSIONS, SESSION_BASE_BYTES, defaultMemoryBudget, defaultSessionMemory } from '../control/memory-budget.js';
 import { SLURM_HEARTBEAT_TIMEOUT_MS, SlurmLauncher } from '../control/runtime/remote/slurm-launcher.js';
 import type { DatasetSpec } from '../control/dataset-catalog.js';
 import { BAD_ROW_POLICIES, type BadRowPolicy } from '../prepare/description.js';
 import { inspectDataset } from '../prepare/inspect.js';
-import { defaultMemoryLimit, formatSize } from '../prepare/memory.js';
+import { formatSize, parseSize } from '../os/memory.js';
+import { defaultMemoryLimit } from '../prepare/memory.js';
 import { prepareInChild } from '../prepare/run-in-child.js';
 import { listStores, pruneStores, unreadableByThisBuild } from '../prepare/store-dir.js';
 import { STORE_FORMAT_VERSION } from '../store/format.js';
@@ -24,6 +25,18 @@ import { formatCount, formatDuration, ProgressBar } from './progress.js';
 const DEMO_SEED = 42;
 /** A Slurm session's DuckDB memory_limit unless --session-memory says otherwise. */
 const SLURM_SESSION_MEMORY = '1GiB';
+
+/** A size option (parseSize), kept as written: DuckDB reads the same text. */
+function size(name: string) {
+  return (value: string): string => {
+    try {
+      parseSize(value, name);
+    } catch (error) {
+      throw new InvalidArgumentError(errorMessage(error));
+    }
+    return value;
+  };
+}
 
 function integer(name: string, min: number) {
   return (value: string): number => {
@@ -76,9 +89,9 @@ program
   .option('--lifetime <s>', 'end every session after this many seconds (0 = never)', integer('--lifetime', 0), 0)
   .option('--max-sessions <n>', 'live sessions allowed at once', integer('--max-sessions', 1), DEFAULT_MAX_SESSIONS)
   .option('--pool-size <n>', 'warm session processes kept ready', integer('--pool-size', 0), 2)
-  .option('--session-memory <size>', 'DuckDB memory_limit of each session (default: the memory budget shared by --max-sessions, 128MiB to 1GiB)')
+  .option('--session-memory <size>', 'DuckDB memory_limit of each session (default: the memory budget shared by --max-sessions, 64MiB to 1GiB)', size('--session-memory'))
   .option('--session-threads <n>', 'DuckDB threads of each session', integer('--session-threads', 1), Math.min(2, availableParallelism()))
-  .option('--memory-budget <size>', 'memory all sessions together may use (default 75% of this machine)')
+  .option('--memory-budget <size>', 'memory all sessions together may use (default 75% of this machine)', size('--memory-budget'))
   .option('--queue-length <n>', 'tab requests that may wait for a free session slot (beyond them: 503)', integer('--queue-length', 0), QUEUE_LENGTH)
   .option('--heartbeat-timeout <s>', `end a session whose process is silent this many seconds (reason unresponsive; default ${HEARTBEAT_TIMEOUT_MS / 1000}, ${SLURM_HEARTBEAT_TIMEOUT_MS / 1000} with --runtime slurm)`, integer('--heartbeat-timeout', 2))
   .option('--public-url <url>', 'where users reach this server (e.g. https://tickscope.example through a proxy): its host name and origin are allowed')
@@ -94,12 +107,7 @@ program
   .option('--admin-token <token>', 'operator token (Authorization: Bearer) that lists and ends every session; prefer the TICKSCOPE_ADMIN_TOKEN environment variable, which other users cannot read in the process list')
   .action(async (options) => {
     const dataPaths: string[] = options.data ?? [await demoDataset()];
-    let memoryBudgetBytes: number;
-    try {
-      memoryBudgetBytes = options.memoryBudget ? parseSize(options.memoryBudget) : defaultMemoryBudget();
-    } catch (error) {
-      return fail('serve', `--memory-budget: ${errorMessage(error)}`);
-    }
+    let memoryBudgetBytes = options.memoryBudget ? parseSize(options.memoryBudget, '--memory-budget') : defaultMemoryBudget();
     const adminToken: string | undefined = options.adminToken ?? (process.env.TICKSCOPE_ADMIN_TOKEN || undefined);
     const slurm = options.runtime === 'slurm';
     // On a cluster the sessions' memory is the nodes', which Slurm accounts for: this machine's
@@ -121,7 +129,7 @@ program
           ...(options.slurmPartition ? { partition: options.slurmPartition } : {}),
           ...(options.slurmArgs ? { extraArgs: String(options.slurmArgs).split(/\s+/).filter(Boolean) } : {}),
           ...(options.slurmOutput ? { output: options.slurmOutput } : {}),
-          memoryMiB: Math.ceil((parseSize(memoryLimit) + SESSION_BASE_BYTES) / 2 ** 20),
+          memoryMiB: Math.ceil((parseSize(memoryLimit, '--session-memory') + SESSION_BASE_BYTES) / 2 ** 20),
           cpus: options.sessionThreads,
           // The job's time limit backs the lifetime cap: a minute past it.
           ...(options.lifetime > 0 ? { timeLimitMinutes: Math.ceil(options.lifetime / 60) + 1 } : {}),
@@ -189,18 +197,19 @@ program
   .option('--out <dir>', 'folder of prepared stores', storeDir())
   .option('--mapping <file>', MAPPING_HELP)
   .addOption(onBadRowsOption())
-  .option('--memory-limit <size>', 'DuckDB memory limit during preparation (it spills to a temp folder beyond it)', defaultMemoryLimit())
+  .option('--memory-limit <size>', 'memory of the preparation; DuckDB spills to a temp folder beyond it (default: TICKSCOPE_PREPARE_MEMORY, else a quarter of this machine)', size('--memory-limit'))
   .option('--threads <n>', 'DuckDB threads (default: all cores)', integer('--threads', 1))
   .option('--temp-dir <dir>', 'where to spill when over the memory limit (default: <out>/.tmp)')
   .action(async (inputs: string[], options) => {
     const bar = new ProgressBar();
     const started = Date.now();
     try {
+      const memoryLimit = options.memoryLimit ?? defaultMemoryLimit();
       // In a child process: whatever the input does to DuckDB, this command reports it by name.
       const result = await prepareInChild({
         input: inputs.map((i) => path.resolve(i)),
         storeDir: path.resolve(options.out),
-        memoryLimit: options.memoryLimit,
+        memoryLimit,
         ...(options.threads ? { threads: options.threads } : {}),
         ...descriptionOptions(options),
         ...(options.tempDir ? { tempDir: path.resolve(options.tempDir) } : {}),
@@ -211,7 +220,7 @@ program
       const how = result.reused ? (result.waited ? 'prepared by another process meanwhile' : 'already prepared') : `prepared in ${formatDuration(secs)}`;
       process.stdout.write(`${how}: ${result.storePath}\n`);
       if (!result.reused && result.rows) {
-        process.stdout.write(`  ${formatCount(result.rows)} input rows, ${formatCount(result.rows / Math.max(secs, 1e-3))} rows/s, memory limit ${options.memoryLimit}, peak RSS ${formatSize(result.peakRssBytes)}\n`);
+        process.stdout.write(`  ${formatCount(result.rows)} input rows, ${formatCount(result.rows / Math.max(secs, 1e-3))} rows/s, memory limit ${memoryLimit}, peak RSS ${formatSize(result.peakRssBytes)}\n`);
       }
       if (result.timezoneNote) process.stdout.write(`  timestamps: ${result.timezoneNote}\n`);
       for (const e of result.dataQuality) process.stdout.write(`  ${e.kind === 'dropped' ? 'dropped' : 'found'}: ${e.message}\n`);

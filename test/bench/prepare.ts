@@ -38,7 +38,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ensureFixtures, FIXTURE_SCALES, isFixtureScale, readManifest, repoRoot } from '../../fixtures/generate.js';
-import { defaultMemoryLimit, formatSize, parseSize } from '../../server/prepare/memory.js';
+import { formatSize, parseSize } from '../../server/os/memory.js';
+import { defaultMemoryLimit } from '../../server/prepare/memory.js';
 import { prepareInChild } from '../../server/prepare/run-in-child.js';
 import { sqlString } from '../../server/sql/text.js';
 
@@ -292,7 +293,7 @@ async function main(): Promise<void> {
     const floor = await runFloor({ kind: 'canonical', input, file: path.join(floorDir, 'floor.duckdb'), memoryLimit, tempDir: path.join(floorDir, 'tmp'), ...(threads ? { threads } : {}) });
     const floorBytes = (await stat(path.join(floorDir, 'floor.duckdb'))).size;
 
-    const limit = parseSize(memoryLimit) ?? Number.NaN;
+    const limit = parseSize(memoryLimit, '--memory-limit');
     console.log('');
     console.log(`preparation (whole pipeline, rollups included): ${prepSeconds.toFixed(1)} s wall, ${rows.toLocaleString('en-US')} rows, ${fmtRate(rows, prepSeconds)}`);
     console.log(`floor (CREATE TABLE AS SELECT * FROM read_parquet ORDER BY, bars + trades): ${floor.seconds.toFixed(1)} s wall, ${floor.rows.toLocaleString('en-US')} rows, ${fmtRate(floor.rows, floor.seconds)}`);

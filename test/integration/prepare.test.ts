@@ -5,7 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { generateFixtures, RUNS, SCALES } from '../../fixtures/generate.js';
 import { prepareDataset, type PrepareProgress } from '../../server/prepare/prepare.js';
-import { availableMemoryBytes, DEFAULT_MEMORY_FRACTION, defaultMemoryLimit, parseSize } from '../../server/prepare/memory.js';
+import { availableMemoryBytes, parseSize } from '../../server/os/memory.js';
+import { DEFAULT_MEMORY_FRACTION, defaultMemoryLimit } from '../../server/prepare/memory.js';
 import { prepareInChild } from '../../server/prepare/run-in-child.js';
 import { META_TABLE, STORE_FORMAT_VERSION, StoreTable } from '../../server/store/format.js';
 import type { DatasetInfo } from '../../shared/http-api.js';
@@ -302,7 +303,7 @@ test('a crash of the preparation process is reported by name and publishes nothi
 });
 
 test('memory: the limit defaults to a fraction of the machine, is settable, and spills to the temp folder', async () => {
-  const def = parseSize(defaultMemoryLimit())!;
+  const def = parseSize(defaultMemoryLimit());
   assert.ok(Math.abs(def - Math.max(512 * 2 ** 20, availableMemoryBytes() * DEFAULT_MEMORY_FRACTION)) < 2 ** 20, defaultMemoryLimit());
   process.env['TICKSCOPE_PREPARE_MEMORY'] = '3GB';
   try {
