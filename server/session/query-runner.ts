@@ -3,6 +3,7 @@
 // query (DuckDB's interrupt is per connection) while the others go on. A request is planned on
 // that connection too: a planner may run small look-ups (a count, a histogram of ranks) before
 // the statements it streams, and a cancel interrupts those as well.
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { DuckDBTypeId, type DuckDBConnection, type DuckDBInstance, type DuckDBPreparedStatement } from '@duckdb/node-api';
 import { errorMessage } from '../../shared/errors.js';
 import { PART_METADATA_KEY } from '../../shared/frame.js';
@@ -57,6 +58,15 @@ export class CancelledError extends Error {
   }
 }
 
+/**
+ * DuckDB could not get memory under its memory_limit (to pin a block or to allocate). Under a
+ * small limit (20 sessions in 6 GiB: 67 MiB each) a request can hit it only because the tab's
+ * other requests hold memory at that moment; compute() then runs it again alone.
+ */
+export function isOutOfMemory(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('Out of Memory Error');
+}
+
 const DEFAULT_BATCH_ROWS = 64 * 1024;
 /** Prepared statements kept per connection: a scroll or a zoom repeats the same SQL text. */
 const STATEMENT_CACHE_SIZE = 64;
@@ -97,7 +107,7 @@ export interface RequestActivity {
 
 export class QueryRunner {
   private readonly idle: DuckDBConnection[] = [];
-  private readonly waiters: { resolve: (connection: DuckDBConnection) => void; reject: (error: Error) => void; signal: AbortSignal }[] = [];
+  private readonly waiters: { resolve: (connection: DuckDBConnection) => void; reject: (error: Error) => void; signal: AbortSignal; alone: boolean }[] = [];
   private open = 0;
   private closed = false;
   private chunksPulled = 0;
@@ -108,6 +118,12 @@ export class QueryRunner {
   private lookupHits = 0;
   /** Names the temporary tables of downloads apart. */
   private downloads = 0;
+  /** Requests run again alone (alone()), one after another. */
+  private aloneChain: Promise<void> = Promise.resolve();
+  /** While set, a request runs alone: connections go to nobody else (takeFree, release). */
+  private aloneNow: { untilIdle: (() => void) | null } | null = null;
+  /** Marks the work of the request that runs alone, through its awaits and look-ups. */
+  private readonly aloneWork = new AsyncLocalStorage<true>();
 
   private readonly activity: RequestActivity | undefined;
   private readonly answers: AnswerCache | null;
@@ -178,8 +194,42 @@ export class QueryRunner {
     return outcome;
   }
 
-  private async compute({ planner, signal, onBatch, onProgress, batchRows = DEFAULT_BATCH_ROWS }: RunQueryOptions): Promise<QueryOutcome> {
+  /**
+   * Computes and streams the answer. A request that ran out of DuckDB's memory before it sent a
+   * batch, while other requests of the session held connections, runs once more alone: after
+   * the others end, and before any other starts. Out of memory alone too, its error says so.
+   */
+  private async compute(options: RunQueryOptions): Promise<QueryOutcome> {
+    let sent = 0;
+    const counted: RunQueryOptions = {
+      ...options,
+      onBatch: (ipc, index) => {
+        sent++;
+        return options.onBatch(ipc, index);
+      },
+    };
+    let company = false;
+    try {
+      return await this.computeOnce(counted, () => (company ||= this.inUse() > 1));
+    } catch (error) {
+      company ||= this.inUse() > 0 || this.waiters.length > 0;
+      if (!isOutOfMemory(error) || sent > 0 || !company || options.signal.aborted) throw error;
+    }
+    try {
+      return await this.alone(options.signal, () => this.computeOnce(counted));
+    } catch (error) {
+      if (!isOutOfMemory(error)) throw error;
+      throw new Error(
+        `${errorMessage(error).split('\n')[0]} (the request ran out of the session's DuckDB memory_limit beside the tab's other requests, ` +
+          `and again alone: its answer needs a larger --session-memory)`,
+        { cause: error },
+      );
+    }
+  }
+
+  private async computeOnce({ planner, signal, onBatch, onProgress, batchRows = DEFAULT_BATCH_ROWS }: RunQueryOptions, onStart?: () => void): Promise<QueryOutcome> {
     return this.onConnection(signal, async (connection, lookup, lookupColumns) => {
+      onStart?.();
       const started = performance.now();
       const plan = await planner(lookup, lookupColumns);
       const planMs = performance.now() - started;
@@ -491,6 +541,57 @@ export class QueryRunner {
   }
 
   /**
+   * Runs `task` with no other request of the session on a connection: it waits for those in
+   * flight to end (their look-ups included) while newer ones queue behind it; `task`'s own
+   * connections, look-ups included, are the only ones handed out until it ends. One at a time.
+   */
+  private async alone<T>(signal: AbortSignal, task: () => Promise<T>): Promise<T> {
+    const previous = this.aloneChain;
+    let finished!: () => void;
+    this.aloneChain = new Promise((resolve) => (finished = resolve));
+    await previous;
+    const turn: { untilIdle: (() => void) | null } = { untilIdle: null };
+    this.aloneNow = turn;
+    let onAbort: (() => void) | undefined;
+    try {
+      if (this.inUse() > 0) {
+        await new Promise<void>((resolve, reject) => {
+          turn.untilIdle = resolve;
+          onAbort = () => reject(new CancelledError(reasonOf(signal)));
+          signal.addEventListener('abort', onAbort, { once: true });
+        });
+      }
+      if (signal.aborted) throw new CancelledError(reasonOf(signal));
+      return await this.aloneWork.run(true, task);
+    } finally {
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+      this.aloneNow = null;
+      finished();
+      this.wakeWaiters();
+    }
+  }
+
+  /** Connections held by requests (or being opened for them). */
+  private inUse(): number {
+    return this.open - this.idle.length;
+  }
+
+  /** Whether connections are kept from this caller: another request runs alone. */
+  private keptFrom(): boolean {
+    return this.aloneNow !== null && this.aloneWork.getStore() !== true;
+  }
+
+  /** After a request ran alone: the connections it freed go to the requests that queued meanwhile. */
+  private wakeWaiters(): void {
+    while (this.waiters.length > 0 && !this.closed) {
+      const free = this.takeFree();
+      if (!free) return;
+      const waiter = this.waiters.shift()!;
+      Promise.resolve(free).then(waiter.resolve, waiter.reject);
+    }
+  }
+
+  /**
    * Runs on `instance` from now on (the store opened again, idle-memory.ts): the old instance's
    * connections are closed here, the new one's opened as requests come. Only while no request
    * holds a connection. The kept look-ups stay: they are as right on the new instance, and
@@ -516,10 +617,10 @@ export class QueryRunner {
 
   private async acquire(signal: AbortSignal): Promise<DuckDBConnection> {
     if (this.closed) throw new Error('query runner is closed');
-    const free = this.takeFree();
+    const free = this.keptFrom() ? null : this.takeFree();
     if (free) return free;
     return new Promise((resolve, reject) => {
-      const waiter = { resolve, reject, signal };
+      const waiter = { resolve, reject, signal, alone: this.aloneWork.getStore() === true };
       this.waiters.push(waiter);
       // A request cancelled while it waits for a connection leaves the queue at once.
       signal.addEventListener(
@@ -536,9 +637,14 @@ export class QueryRunner {
     });
   }
 
-  /** A connection if one is free now (idle, or a new one under the limit) and no request waits for one; else null. */
+  /**
+   * A connection if one is free now (idle, or a new one under the limit) and no request waits for
+   * one, unless the caller is the request that runs alone; else null.
+   */
   private async acquireIfFree(): Promise<DuckDBConnection | null> {
-    if (this.closed || this.waiters.length > 0) return null;
+    if (this.closed || this.keptFrom()) return null;
+    // Others waiting do not hold back the request that runs alone: they wait for it anyway.
+    if (this.waiters.length > 0 && this.aloneNow === null) return null;
     return this.takeFree();
   }
 
@@ -559,6 +665,14 @@ export class QueryRunner {
   }
 
   private release(connection: DuckDBConnection): void {
+    if (this.aloneNow && !this.closed) {
+      // A request waits to run alone, or runs: nobody else gets this connection until it ends.
+      const own = this.waiters.findIndex((w) => w.alone);
+      if (own >= 0) return this.waiters.splice(own, 1)[0]!.resolve(connection);
+      this.idle.push(connection);
+      if (this.inUse() === 0) this.aloneNow.untilIdle?.();
+      return;
+    }
     const waiter = this.waiters.shift();
     if (waiter) return waiter.resolve(connection);
     if (this.closed) {
