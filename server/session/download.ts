@@ -1,22 +1,21 @@
 // A request's answer as a file (a request with `download`): the trade list in scope in its sort,
 // the bars of the view, or a table a view shows (breakdown, attribution, episodes, leaderboard).
-// The session writes the file into a folder of its own under the OS temp folder: CSV and Parquet
+// The session writes the file into a folder of its own under the OS temp folder (process-folders.ts): CSV and Parquet
 // with DuckDB's COPY (query-runner.ts copyToFile), Arrow as one IPC stream of the answer's
 // batches. The socket handler then streams the file's bytes in data frames and removes it.
 // Writing first, then sending, keeps DuckDB's writers (their own buffering, Parquet's row
 // groups) as they are, and lets the done message give the file's exact rows and size.
 import { createWriteStream } from 'node:fs';
-import { mkdtemp, readdir, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { RecordBatchReader, RecordBatchStreamWriter } from 'apache-arrow';
 import { DOWNLOADABLE_QUERIES, type DownloadFormat } from '../../shared/constants.js';
 import type { QueryRequest } from '../../shared/messages.js';
-import { pidAlive } from '../os/processes.js';
 import { BadParamsError } from './queries/errors.js';
 import { planExport } from './queries/export.js';
 import { planRequest } from './queries/index.js';
+import { makeProcessFolder } from './process-folders.js';
 import type { Planner } from './queries/plan.js';
 import type { QueryRunner } from './query-runner.js';
 import type { Catalog } from './store.js';
@@ -41,23 +40,6 @@ export interface DownloadFile {
   remove(): Promise<void>;
 }
 
-const FOLDER_PREFIX = 'tickscope-download-';
-/** A download folder, named after its process: tickscope-download-<pid>-<random>. */
-const FOLDER_OF_PROCESS = new RegExp(`^${FOLDER_PREFIX}(\\d+)-`);
-
-/**
- * Removes the download folders of session processes that are gone (killed while writing or
- * sending one); run when a session process starts. Each folder names its process.
- */
-export async function removeStaleDownloads(): Promise<void> {
-  const dir = tmpdir();
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    const pid = Number(FOLDER_OF_PROCESS.exec(name)?.[1]);
-    if (Number.isNaN(pid) || pid === process.pid || pidAlive(pid)) continue;
-    await rm(path.join(dir, name), { recursive: true, force: true });
-  }
-}
-
 /** Writes the answer of `request` (which has `download`) to a file. */
 export async function writeDownload(request: QueryRequest, context: { datasetId: string; catalog: Catalog; runner: QueryRunner }, signal: AbortSignal): Promise<DownloadFile> {
   const format = request.download!.format;
@@ -65,7 +47,7 @@ export async function writeDownload(request: QueryRequest, context: { datasetId:
     throw new BadParamsError(`${request.query} cannot be downloaded; these can: ${DOWNLOADABLE_QUERIES.join(', ')}`);
   }
   const planner = plannerOf(request, context.catalog);
-  const dir = await mkdtemp(path.join(tmpdir(), `${FOLDER_PREFIX}${process.pid}-`));
+  const dir = await makeProcessFolder('download');
   const remove = () => rm(dir, { recursive: true, force: true });
   try {
     const file = path.join(dir, `answer.${format}`);

@@ -14,8 +14,8 @@ import { IdleMemory } from './idle-memory.js';
 import { QueryRunner } from './query-runner.js';
 import { SocketHandler, type SessionContext } from './socket-handler.js';
 import { openStore, type OpenStore } from './store.js';
+import { removeStaleProcessFolders } from './process-folders.js';
 import { defaultPinFor } from './warm-up.js';
-import { removeStaleDownloads } from './download.js';
 
 /**
  * Hard limit on a client frame (16 MiB): past it ws closes the socket (1009). Below it, a frame
@@ -79,7 +79,7 @@ link.onMessage((message, socket) => {
 
 send({ type: 'warm' });
 // A session killed while it wrote or sent a download left its folder: the next one clears it.
-removeStaleDownloads().catch((error: unknown) => log('warn', 'stale download folders could not be removed', { error: errorMessage(error) }));
+removeStaleProcessFolders().catch((error: unknown) => log('warn', 'the download and spill folders of gone session processes could not be removed', { error: errorMessage(error) }));
 // Liveness (contract.ts, 7): the control server ends a process it stops hearing from.
 setInterval(() => send({ type: 'heartbeat' }), HEARTBEAT_INTERVAL_MS).unref();
 

@@ -1,11 +1,17 @@
 // Opens a prepared store READ_ONLY for one session. Many session processes open the same file at
-// once; DuckDB's READ_ONLY mode lets them share it through the OS page cache.
+// once; DuckDB's READ_ONLY mode lets them share it through the OS page cache. What a query spills
+// beyond the session's memory_limit goes to a folder of the instance's own (process-folders.ts):
+// DuckDB's default, `<store>.tmp`, is one folder for every process of the store, and its spill
+// files are named per instance (duckdb_temp_storage_S64K-0.tmp), so sessions spilling at once
+// overwrote and removed each other's blocks ("Corrupt temporary file: decompressed block is 0
+// bytes", "Could not remove file ...": eight sessions at 48 MiB, 9 of 1,252 answers failed).
 //
 // Opening also reads the store's catalog: the runs (with the capital base of their returns, as
 // preparation recorded it), the exchange time zone, the
 // sectors, symbols and tags (the allow-lists every client value is checked against before it is
 // bound into SQL) and the trading days with their first and last bar (how a time range is split
 // into whole days, answered from day rollups, and cut days, answered from bar tables).
+import { rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
@@ -15,6 +21,7 @@ import { TradingTime, type TradingCalendar } from '../../shared/trading-time.js'
 import { BARS_ORIGINS, META_TABLE, MetaKey, STORE_FORMAT_VERSION, StoreTable, type BarsOrigin } from '../store/format.js';
 import { MANIFEST_SUFFIX, segmentSchema, segmentViewSelect, type SegmentManifest } from '../store/segments.js';
 import { sqlString } from '../sql/text.js';
+import { makeProcessFolder } from './process-folders.js';
 
 export interface TradingDay {
   /** ISO date (UTC), e.g. "2024-01-02". */
@@ -77,14 +84,19 @@ export interface OpenStoreOptions {
  */
 export async function openStore({ storePath, memoryLimit, threads }: OpenStoreOptions): Promise<OpenStore> {
   const segmented = storePath.endsWith(MANIFEST_SUFFIX);
+  const spillFolder = await makeProcessFolder('spill');
+  // Sync: it runs where the instance closes (a shutdown, an idle reopen).
+  const removeSpillFolder = () => rmSync(spillFolder, { recursive: true, force: true });
   let instance: DuckDBInstance;
   try {
     instance = await DuckDBInstance.create(segmented ? ':memory:' : storePath, {
       ...(segmented ? {} : { access_mode: 'READ_ONLY' }),
       memory_limit: memoryLimit,
       threads: String(threads),
+      temp_directory: spillFolder,
     });
   } catch (error) {
+    removeSpillFolder();
     throw new Error(`cannot open prepared store ${storePath}: ${errorMessage(error)}`, { cause: error });
   }
   const connection = await instance.connect();
@@ -103,10 +115,14 @@ export async function openStore({ storePath, memoryLimit, threads }: OpenStoreOp
       schema,
       catalog,
       runIds: new Set(catalog.runs.keys()),
-      close: () => instance.closeSync(),
+      close: () => {
+        instance.closeSync();
+        removeSpillFolder();
+      },
     };
   } catch (error) {
     instance.closeSync();
+    removeSpillFolder();
     throw error;
   } finally {
     connection.closeSync();

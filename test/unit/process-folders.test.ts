@@ -1,0 +1,34 @@
+// A session process killed while it wrote a download or spilled a query leaves its folder in the
+// OS temp folder; the next session process to start removes the folders of processes that are gone.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { makeProcessFolder, removeStaleProcessFolders } from '../../server/session/process-folders.js';
+
+test('folders of gone processes are removed; those of live ones (this one) stay; nothing else is touched', async () => {
+  // A pid that was just used and is gone: a child that has exited.
+  const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+  const staleDownload = path.join(tmpdir(), `tickscope-download-${gone}-unit`);
+  const staleSpill = path.join(tmpdir(), `tickscope-spill-${gone}-unit`);
+  const live = await makeProcessFolder('spill');
+  const other = path.join(tmpdir(), `tickscope-downloader-${gone}-unit`);
+  const dirs = [staleDownload, staleSpill, live, other];
+  try {
+    assert.match(path.basename(live), new RegExp(`^tickscope-spill-${process.pid}-`));
+    for (const dir of dirs) {
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, 'answer.csv'), 'a,b\n1,2\n');
+    }
+    await removeStaleProcessFolders();
+    assert.equal(existsSync(staleDownload), false, "the gone process's download folder is removed");
+    assert.equal(existsSync(staleSpill), false, "the gone process's spill folder is removed");
+    assert.equal(existsSync(live), true, "a live process's folder stays");
+    assert.equal(existsSync(other), true, 'only the session folders are touched');
+  } finally {
+    for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  }
+});
