@@ -14,7 +14,7 @@ import { IdleMemory } from './idle-memory.js';
 import { QueryRunner } from './query-runner.js';
 import { SocketHandler, type SessionContext } from './socket-handler.js';
 import { openStore, type OpenStore } from './store.js';
-import { removeStaleProcessFolders } from './process-folders.js';
+import { removeOwnProcessFolders, removeStaleProcessFolders } from './process-folders.js';
 import { defaultPinFor } from './warm-up.js';
 
 /**
@@ -292,6 +292,11 @@ function shutdown(code: number, why: string): void {
     store?.close();
   } catch (error) {
     process.stderr.write(`session ${assignment?.sessionId ?? '(unassigned)'}: closing DuckDB failed: ${errorMessage(error)}\n`);
+  }
+  try {
+    removeOwnProcessFolders();
+  } catch (error) {
+    process.stderr.write(`session ${assignment?.sessionId ?? '(unassigned)'}: removing its spill and download folders failed: ${errorMessage(error)}\n`);
   }
   if (code !== 0) process.stderr.write(`session ${assignment?.sessionId ?? '(unassigned)'}: ${why}\n`);
   // The last messages (final stats, the reason) reach the runtime before the process goes.

@@ -2,6 +2,7 @@
 // is written and sent (download.ts), and each DuckDB instance's spill folder (store.ts). Each is
 // named after its process, tickscope-<kind>-<pid>-<random>, so that the folders of a process that
 // was killed are found and removed when the next session process starts.
+import { readdirSync, rmSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -23,5 +24,17 @@ export async function removeStaleProcessFolders(): Promise<void> {
     const pid = Number(OF_PROCESS.exec(name)?.[1]);
     if (Number.isNaN(pid) || pid === process.pid || pidAlive(pid)) continue;
     await rm(path.join(dir, name), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes this process's folders; run as it exits. A warm process's store, opened ahead of a tab
+ * and never assigned, is not closed on the way out, and its spill folder would wait for the next
+ * session process to start.
+ */
+export function removeOwnProcessFolders(): void {
+  const dir = tmpdir();
+  for (const name of readdirSync(dir)) {
+    if (Number(OF_PROCESS.exec(name)?.[1]) === process.pid) rmSync(path.join(dir, name), { recursive: true, force: true });
   }
 }

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { makeProcessFolder, removeStaleProcessFolders } from '../../server/session/process-folders.js';
+import { makeProcessFolder, removeOwnProcessFolders, removeStaleProcessFolders } from '../../server/session/process-folders.js';
 
 test('folders of gone processes are removed; those of live ones (this one) stay; nothing else is touched', async () => {
   // A pid that was just used and is gone: a child that has exited.
@@ -30,5 +30,20 @@ test('folders of gone processes are removed; those of live ones (this one) stay;
     assert.equal(existsSync(other), true, 'only the session folders are touched');
   } finally {
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("a process going away removes its own folders, and only those", async () => {
+  const own = [await makeProcessFolder('spill'), await makeProcessFolder('download')];
+  // Another live process's folder: the parent's pid is alive as long as this test runs.
+  const others = path.join(tmpdir(), `tickscope-spill-${process.ppid}-unit`);
+  try {
+    await mkdir(others, { recursive: true });
+    for (const dir of own) await writeFile(path.join(dir, 'block.tmp'), 'x');
+    removeOwnProcessFolders();
+    for (const dir of own) assert.equal(existsSync(dir), false, dir);
+    assert.equal(existsSync(others), true, "another process's folder stays");
+  } finally {
+    for (const dir of [...own, others]) await rm(dir, { recursive: true, force: true });
   }
 });
