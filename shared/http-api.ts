@@ -71,6 +71,11 @@ export const SessionInfo = Type.Object({
   cpuSeconds: Type.Number(),
   queriesServed: Type.Integer(),
   bytesSent: Type.Integer(),
+  /**
+   * Requests the session ran again alone after DuckDB ran out of its memory_limit beside the tab's
+   * other requests: a count that keeps growing says --session-memory is tight for this dataset.
+   */
+  outOfMemoryRetries: Type.Integer(),
   startedAt: Type.String(),
   idleSince: Type.Union([Type.String(), Type.Null()]),
 });

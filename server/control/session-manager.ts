@@ -148,6 +148,7 @@ export class Session {
       cpuSeconds: this.stats.cpuMicros / 1e6,
       queriesServed: this.stats.queriesServed,
       bytesSent: this.stats.bytesSent,
+      outOfMemoryRetries: this.stats.outOfMemoryRetries ?? 0,
       startedAt: this.startedAt.toISOString(),
       idleSince: this.idleSince?.toISOString() ?? null,
     };

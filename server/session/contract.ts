@@ -129,6 +129,8 @@ export interface SessionStats {
   cpuMicros: number;
   /** Resident set size (a remote process's own figure: its /proc is on another host). */
   rssBytes?: number;
+  /** Requests run again alone after running out of DuckDB's memory beside others (query-runner.ts). */
+  outOfMemoryRetries?: number;
 }
 
 export type FromSession =

@@ -268,7 +268,7 @@ function reportConnections(): void {
 function reportStats(): void {
   if (!context) return;
   const cpu = cpuUsage();
-  send({ type: 'stats', stats: { ...context.stats, cpuMicros: cpu.user + cpu.system, rssBytes: process.memoryUsage.rss() } });
+  send({ type: 'stats', stats: { ...context.stats, cpuMicros: cpu.user + cpu.system, rssBytes: process.memoryUsage.rss(), outOfMemoryRetries: context.runner.stats.outOfMemoryRetries } });
 }
 
 async function drain(): Promise<void> {

@@ -89,6 +89,8 @@ export interface RunnerStats {
   waiting: number;
   /** DuckDB chunks pulled so far, over every request: a slow client must stop this growing. */
   chunksPulled: number;
+  /** Requests run again alone after running out of DuckDB's memory beside others (compute). */
+  outOfMemoryRetries: number;
   /** Look-ups answered from the session's look-up cache. */
   lookupHits: number;
   /** Requests answered from, and answers written to, the store's shared answer cache. */
@@ -116,6 +118,7 @@ export class QueryRunner {
   private readonly lookups = new Map<string, { rows: unknown[][]; bytes: number }>();
   private lookupBytes = 0;
   private lookupHits = 0;
+  private outOfMemoryRetries = 0;
   /** Names the temporary tables of downloads apart. */
   private downloads = 0;
   /** Requests run again alone (alone()), one after another. */
@@ -155,6 +158,7 @@ export class QueryRunner {
       idle: this.idle.length,
       waiting: this.waiters.length,
       chunksPulled: this.chunksPulled,
+      outOfMemoryRetries: this.outOfMemoryRetries,
       lookupHits: this.lookupHits,
       answerHits: this.answers?.stats.hits ?? 0,
       answersKept: this.answers?.stats.writes ?? 0,
@@ -215,6 +219,7 @@ export class QueryRunner {
       company ||= this.inUse() > 0 || this.waiters.length > 0;
       if (!isOutOfMemory(error) || sent > 0 || !company || options.signal.aborted) throw error;
     }
+    this.outOfMemoryRetries++;
     try {
       return await this.alone(options.signal, () => this.computeOnce(counted));
     } catch (error) {

@@ -63,6 +63,7 @@ test('a session is created, listed with its process, and reattached by key', asy
   assert.equal(listed.dataset, 'tiny');
   assert.ok(listed.pid && processAlive(listed.pid));
   assert.ok(listed.rssBytes && listed.rssBytes > 10 * 2 ** 20, `rss ${listed.rssBytes}`);
+  assert.equal(listed.outOfMemoryRetries, 0, 'no request had to run again alone');
 });
 
 test('two keys get two processes; the equity answer is Arrow and matches the raw rows', async () => {

@@ -93,6 +93,7 @@ test('out of memory beside another request: run again alone, after it, and befor
     const [, bOutcome] = await Promise.all([a.done, b, c]);
     assert.equal(tries, 2);
     assert.equal(bOutcome.rows, 1);
+    assert.equal(runner.stats.outOfMemoryRetries, 1, 'the session counts the retry');
     assert.deepEqual(events, ['A done', 'B runs again with 1 connection(s) in use', 'C runs']);
   });
 });
@@ -150,6 +151,7 @@ test('not run again: alone the first time, a batch already sent, or another erro
       /Binder Error/,
     );
     assert.equal(tries, 1, 'another error: once');
+    assert.equal(runner.stats.outOfMemoryRetries, 0, 'none of these was run again');
     held.release();
     await held.done;
   });
