@@ -604,7 +604,7 @@ export class QueryRunner {
    * look-ups again, 110-130 ms on warm data (it took 535 ms in a bench:queries run).
    */
   replaceInstance(instance: DuckDBInstance): void {
-    const inUse = this.open - this.idle.length;
+    const inUse = this.inUse();
     if (inUse > 0) throw new Error(`query runner: cannot move to another DuckDB instance with ${inUse} connection(s) in use`);
     for (const connection of this.idle.splice(0)) connection.closeSync();
     this.open = 0;
