@@ -7,7 +7,7 @@ import { errorMessage } from '../../shared/errors.js';
 import { ensureFixtures, FIXTURE_SCALES, generateFixtures, isFixtureScale, repoRoot } from '../../fixtures/generate.js';
 import { startControlServer } from '../control/app.js';
 import { HEARTBEAT_TIMEOUT_MS, QUEUE_LENGTH } from '../control/session-manager.js';
-import { DEFAULT_MAX_SESSIONS, SESSION_BASE_BYTES, defaultMemoryBudget, defaultSessionMemory } from '../control/memory-budget.js';
+import { DEFAULT_MAX_SESSIONS, SESSION_BASE_BYTES, defaultMaxSessions, defaultMemoryBudget, defaultSessionMemory } from '../control/memory-budget.js';
 import { SLURM_HEARTBEAT_TIMEOUT_MS, SlurmLauncher } from '../control/runtime/remote/slurm-launcher.js';
 import type { DatasetSpec } from '../control/dataset-catalog.js';
 import { BAD_ROW_POLICIES, type BadRowPolicy } from '../prepare/description.js';
@@ -87,11 +87,11 @@ program
   .option('--host <address>', 'interface to bind; anything but loopback exposes every session', '127.0.0.1')
   .option('--idle-timeout <s>', 'seconds a session lives with no tab connected', integer('--idle-timeout', 1), 60)
   .option('--lifetime <s>', 'end every session after this many seconds (0 = never)', integer('--lifetime', 0), 0)
-  .option('--max-sessions <n>', 'live sessions allowed at once', integer('--max-sessions', 1), DEFAULT_MAX_SESSIONS)
+  .option('--max-sessions <n>', `live sessions allowed at once (default ${DEFAULT_MAX_SESSIONS}, fewer when the memory budget cannot hold them)`, integer('--max-sessions', 1))
   .option('--pool-size <n>', 'warm session processes kept ready', integer('--pool-size', 0), 2)
   .option('--session-memory <size>', 'DuckDB memory_limit of each session (default: the memory budget shared by --max-sessions, 64MiB to 1GiB)', size('--session-memory'))
   .option('--session-threads <n>', 'DuckDB threads of each session', integer('--session-threads', 1), Math.min(2, availableParallelism()))
-  .option('--memory-budget <size>', 'memory all sessions together may use (default 75% of this machine)', size('--memory-budget'))
+  .option('--memory-budget <size>', 'memory all sessions together may use (default 75% of this machine, or of its container\'s limit)', size('--memory-budget'))
   .option('--queue-length <n>', 'tab requests that may wait for a free session slot (beyond them: 503)', integer('--queue-length', 0), QUEUE_LENGTH)
   .option('--heartbeat-timeout <s>', `end a session whose process is silent this many seconds (reason unresponsive; default ${HEARTBEAT_TIMEOUT_MS / 1000}, ${SLURM_HEARTBEAT_TIMEOUT_MS / 1000} with --runtime slurm)`, integer('--heartbeat-timeout', 2))
   .option('--public-url <url>', 'where users reach this server (e.g. https://tickscope.example through a proxy): its host name and origin are allowed')
@@ -113,7 +113,8 @@ program
     // On a cluster the sessions' memory is the nodes', which Slurm accounts for: this machine's
     // budget does not bound them, and a session gets a fixed limit unless told.
     if (slurm) memoryBudgetBytes = Number.MAX_SAFE_INTEGER;
-    const memoryLimit: string = options.sessionMemory ?? (slurm ? SLURM_SESSION_MEMORY : defaultSessionMemory(options.maxSessions, memoryBudgetBytes));
+    const maxSessions: number = options.maxSessions ?? defaultMaxSessions(memoryBudgetBytes);
+    const memoryLimit: string = options.sessionMemory ?? (slurm ? SLURM_SESSION_MEMORY : defaultSessionMemory(maxSessions, memoryBudgetBytes));
     let remote: Parameters<typeof startControlServer>[0]['remote'];
     if (slurm) {
       const [clusterHost, clusterPort] = splitHostPort(options.clusterAddress ?? options.host);
@@ -150,7 +151,7 @@ program
       answerCache: options.answerCache !== false,
       ...(remote ? { remote } : {}),
       limits: {
-        maxSessions: options.maxSessions,
+        maxSessions,
         idleTimeoutMs: options.idleTimeout * 1000,
         lifetimeMs: options.lifetime * 1000,
         startupTimeoutMs: 30_000,

@@ -1,8 +1,7 @@
 // Admission by memory: every session may use its DuckDB memory_limit plus what a Node process
 // with DuckDB loaded needs besides; all sessions at once must fit the budget, or the server refuses
 // to start rather than let the OOM killer choose a victim.
-import { totalmem } from 'node:os';
-import { parseSize } from '../os/memory.js';
+import { availableMemoryBytes, parseSize } from '../os/memory.js';
 
 /**
  * Resident memory of a busy session process beyond its DuckDB buffer pool, measured on the large
@@ -14,11 +13,30 @@ import { parseSize } from '../os/memory.js';
  */
 export const SESSION_BASE_BYTES = 240 * 2 ** 20;
 
-/** `tickscope serve --max-sessions` unless told otherwise. */
+/** `tickscope serve --max-sessions` unless told otherwise, on a machine whose budget holds them. */
 export const DEFAULT_MAX_SESSIONS = 20;
 
+/** The least DuckDB memory_limit a session is given by default. */
+export const MIN_SESSION_MEMORY_BYTES = 64 * 2 ** 20;
+
+/**
+ * 75% of the memory this process may use: the machine's, or its cgroup's limit when that is
+ * lower (a container). With the machine's alone, a server in a 4 GiB container on a 64 GiB host
+ * admitted sessions for a 48 GiB budget, and the OOM killer chose among them.
+ */
 export function defaultMemoryBudget(): number {
-  return Math.floor(totalmem() * 0.75);
+  return Math.floor(availableMemoryBytes() * 0.75);
+}
+
+/**
+ * `--max-sessions` unless told: DEFAULT_MAX_SESSIONS, or fewer when the budget cannot hold that
+ * many sessions at the least memory each (a small container: 3 GiB holds 10), at least one. A
+ * default that the server's own budget check then refuses would make `tickscope serve` fail to
+ * start in a small container with no flag given; an explicit --max-sessions is still checked.
+ */
+export function defaultMaxSessions(budgetBytes: number): number {
+  const fits = Math.floor(budgetBytes / (SESSION_BASE_BYTES + MIN_SESSION_MEMORY_BYTES));
+  return Math.max(1, Math.min(DEFAULT_MAX_SESSIONS, fits));
 }
 
 /**
@@ -33,7 +51,7 @@ export function defaultMemoryBudget(): number {
  */
 export function defaultSessionMemory(maxSessions: number, budgetBytes: number): string {
   const share = budgetBytes / Math.max(1, maxSessions) - SESSION_BASE_BYTES;
-  const mib = Math.floor(Math.min(2 ** 30, Math.max(2 ** 26, share)) / 2 ** 20);
+  const mib = Math.floor(Math.min(2 ** 30, Math.max(MIN_SESSION_MEMORY_BYTES, share)) / 2 ** 20);
   return `${mib}MiB`;
 }
 

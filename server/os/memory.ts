@@ -25,18 +25,48 @@ export function formatSize(bytes: number): string {
   return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)}GiB` : `${Math.round(bytes / 2 ** 20)}MiB`;
 }
 
-/** Physical memory available to this process: the machine's, or its cgroup's limit when lower. */
+/**
+ * Physical memory available to this process: the machine's, or the lowest memory limit of its
+ * cgroup and the cgroup's ancestors when lower (a container, a systemd slice, a Slurm job).
+ */
 export function availableMemoryBytes(): number {
-  let total = totalmem();
-  for (const file of ['/sys/fs/cgroup/memory.max', '/sys/fs/cgroup/memory/memory.limit_in_bytes']) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8').trim();
-    } catch {
-      continue; // not this cgroup layout, or not in a cgroup
+  const limit = cgroupMemoryLimit(readOrNull('/proc/self/cgroup') ?? '', readOrNull);
+  return Math.min(totalmem(), limit ?? Number.POSITIVE_INFINITY);
+}
+
+/**
+ * The lowest memory limit on the path of the cgroups listed in `procSelfCgroup` (the text of
+ * /proc/self/cgroup), read through `read` from /sys/fs/cgroup: cgroup v2's memory.max ("max" is
+ * none) and v1's memory.limit_in_bytes (a huge number is none) of the process's own cgroup and
+ * each ancestor. In a container's cgroup namespace the path is "/", the container's own root,
+ * whose limit is the container's. Null when no limit is set or none can be read.
+ */
+export function cgroupMemoryLimit(procSelfCgroup: string, read: (file: string) => string | null): number | null {
+  let lowest: number | null = null;
+  for (const line of procSelfCgroup.split('\n')) {
+    const [, controllers, cgroupPath] = /^\d+:([^:]*):(.*)$/.exec(line.trim()) ?? [];
+    if (cgroupPath === undefined) continue;
+    const file =
+      controllers === '' ? (dir: string) => `/sys/fs/cgroup${dir}/memory.max`
+      : controllers!.split(',').includes('memory') ? (dir: string) => `/sys/fs/cgroup/memory${dir}/memory.limit_in_bytes`
+      : null;
+    if (!file) continue;
+    const parts = cgroupPath.split('/').filter(Boolean);
+    for (let depth = parts.length; depth >= 0; depth--) {
+      const text = read(file(depth === 0 ? '' : `/${parts.slice(0, depth).join('/')}`))?.trim();
+      const bytes = Number(text);
+      // v1 writes "no limit" as the largest page-aligned 63-bit number.
+      if (text && text !== 'max' && Number.isSafeInteger(bytes) && bytes > 0) lowest = Math.min(lowest ?? bytes, bytes);
     }
-    const limit = Number(text);
-    if (text !== 'max' && Number.isFinite(limit) && limit > 0 && limit < total) total = limit;
   }
-  return total;
+  return lowest;
+}
+
+/** A small file's text, or null when it cannot be read (not this cgroup layout, not Linux). */
+function readOrNull(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return null;
+  }
 }

@@ -11,7 +11,7 @@ import type { Page } from 'playwright-core';
 import { repoRoot } from '../../fixtures/generate.js';
 import type { ControlServer } from '../../server/control/app.js';
 import { launchBrowser, type Browser } from '../support/browser.js';
-import { WAIT, drawn, now, openReady, search, sel } from '../support/page-waits.js';
+import { WAIT, clickUntilSearch, drawn, now, openReady, search, sel } from '../support/page-waits.js';
 import { startTestServer } from '../support/control-server.js';
 
 const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -126,7 +126,7 @@ test('a link keeps the explanation and the risk-free rate; a sector\'s trades of
   assert.ok(symbols.parts.length >= 1, 'the sector\'s symbols are drawn');
 
   // The sector's trades closed in the range: the trade list, filtered to the sector, same range.
-  await page.locator(`${sel('attribution')} button.link`, { hasText: `The trades of ${sector} closed in this range` }).click();
+  await clickUntilSearch(page, page.locator(`${sel('attribution')} button.link`, { hasText: `The trades of ${sector} closed in this range` }), `q.get('view') === 'trades'`);
   await page.waitForSelector(sel('trades-view'), WAIT);
   const q = await search(page);
   assert.equal(q.get('view'), 'trades');

@@ -2,7 +2,7 @@
 // after a given moment, the URL's query string. The views stamp data-drawn-at / data-exact when they
 // draw and data-painted-at on the next frame (client/src/perf.ts), so "drawn after t" means the
 // answer to whatever was done at t is on screen, not a stale one.
-import type { Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { openPage, type Browser } from './browser.js';
 
 /** How long a page step may take (cold sessions on a loaded 2-core machine). */
@@ -59,5 +59,25 @@ export async function visibleBox(page: Page, selector: string): Promise<{ x: num
     if (box && box.width > 0 && box.height > 0) return box;
     if (Date.now() > deadline) throw new Error(`${selector} has no box after ${WAIT.timeout} ms`);
     await page.waitForTimeout(50);
+  }
+}
+
+/**
+ * Clicks `locator` until the URL's query string satisfies `predicate` (as waitForSearch), up to
+ * three clicks a few seconds apart. A view's card can still move when the cards under it mount
+ * after their first draw; a click that lands in the gap between Playwright's stability check and
+ * the press hits the old place, and a test waiting for what the click navigates to then times out
+ * with nothing to say why (seen once in CI: the attribution's "trades of <sector>" link).
+ */
+export async function clickUntilSearch(page: Page, locator: Locator, predicate: string): Promise<void> {
+  const check = `(() => { const q = new URLSearchParams(location.search); return ${predicate}; })()`;
+  for (let attempt = 1; ; attempt++) {
+    await locator.click(WAIT);
+    try {
+      await page.waitForFunction(check, undefined, { timeout: 5_000 });
+      return;
+    } catch (error) {
+      if (attempt === 3) throw new Error(`three clicks on ${String(locator)} left the URL at ${page.url()}, where ${predicate} does not hold`, { cause: error });
+    }
   }
 }
