@@ -5,9 +5,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { QueryRequest } from '../../shared/messages.js';
 import { planRequest } from '../../server/session/queries/index.js';
-import type { Statement } from '../../server/session/queries/plan.js';
+import { NOTHING_TO_READ, type Statement } from '../../server/session/queries/plan.js';
+import type { Columns } from '../../server/session/compute.js';
 import { LOOKUP_CACHE_MAX_BYTES, lookupBytes } from '../../server/session/query-runner.js';
-import { topTradeCount } from '../../server/session/queries/risk.js';
+import { topTradeCountSql } from '../../server/session/queries/risk.js';
+import { mem } from '../support/duckdb.js';
 import { dailyRiskFree, moments, normalCdf, probabilisticSharpe, relative, sharpe, sortino } from '../../server/session/queries/risk-metrics.js';
 import type { Catalog } from '../../server/session/store.js';
 import { TEST_CUT_RANGE, TEST_DAY1, testCatalog } from '../support/test-catalog.js';
@@ -24,25 +26,33 @@ function catalog(): Catalog {
 
 const CUT_RANGE = TEST_CUT_RANGE;
 
-/** Look-up answers: the trade counts, the priced trades of trade_list, the best trades. */
+/** Look-up answers: the priced trades of trade_list, the best trades (run_id, n, k5, day, top1, top5, taken), the best symbols. */
 interface Answers {
-  tradeCounts?: [string, number][];
   priced?: number;
   bestTrades?: (sql: string) => unknown[][];
   bestSymbols?: (sql: string) => unknown[][];
+  /** The daily rows (risk reads them as columns, beside its look-ups). */
+  daily?: Columns;
 }
 
 async function plan(query: 'risk' | 'benchmark', params: object, answers: Answers = {}) {
   const lookups: Statement[] = [];
-  const planned = await planRequest({ type: 'request', id: 1, query, params } as QueryRequest, catalog())(async (sql, bound) => {
-    lookups.push({ sql, params: bound });
-    if (/sum\(pnl_n\)/.test(sql)) return answers.tradeCounts ?? [[RUN, 250]];
-    if (/^SELECT count\(pnl\)/.test(sql)) return [[answers.priced ?? 1000]];
-    if (/AS taken/.test(sql)) return answers.bestTrades?.(sql) ?? [];
-    if (/WITH rows AS NOT MATERIALIZED/.test(sql)) return answers.bestSymbols?.(sql) ?? [];
-    return [];
-  });
-  return { lookups, statements: planned.statements, source: planned.source, notes: planned.notes };
+  /** Reads as columns: risk's daily rows. */
+  const columnReads: Statement[] = [];
+  const planned = await planRequest({ type: 'request', id: 1, query, params } as QueryRequest, catalog())(
+    async (sql, bound) => {
+      lookups.push({ sql, params: bound });
+      if (/^SELECT count\(pnl\)/.test(sql)) return [[answers.priced ?? 1000]];
+      if (/AS taken/.test(sql)) return answers.bestTrades?.(sql) ?? [];
+      if (/WITH rows AS NOT MATERIALIZED/.test(sql)) return answers.bestSymbols?.(sql) ?? [];
+      return [];
+    },
+    async (sql, bound) => {
+      columnReads.push({ sql, params: bound });
+      return answers.daily ?? new Map();
+    },
+  );
+  return { lookups, columnReads, statements: planned.statements, source: planned.source, notes: planned.notes };
 }
 
 function assertBound(statement: Statement): void {
@@ -51,28 +61,31 @@ function assertBound(statement: Statement): void {
   for (const value of [RUN, SECTOR, 'DROP TABLE', 'OR 1=1']) assert.ok(!statement.sql.includes(value), `${value} is in the SQL text`);
 }
 
-test('risk over everything: trade counts, the best trades of each run with trades from a rank bound, the symbols, the daily rows; no bar table', async () => {
+test('risk over everything: the best trades of each run with their counts from a rank bound, the symbols, the daily rows; no bar table', async () => {
   // 250 trades: the best 3 (1%, rounded up) and 13 (5%); all 13 come back from the bounded read.
-  const found = [[RUN, Date.UTC(2024, 0, 2), 50, 120, 13]];
-  const { lookups, statements, source, notes } = await plan('risk', {}, { bestTrades: () => found });
-  assert.equal(lookups.length, 4, lookups.map((l) => l.sql).join('\n---\n'));
+  const found = [[RUN, 250, 13, Date.UTC(2024, 0, 2), 50, 120, 13]];
+  const { lookups, columnReads, statements, source, notes } = await plan('risk', {}, { bestTrades: () => found });
+  assert.equal(lookups.length, 3, lookups.map((l) => l.sql).join('\n---\n'));
   // The best trades' look-ups and the best symbols' run side by side: found by what they are.
-  const [counts, priced, best, symbols] = [/sum\(pnl_n\)/, /^SELECT count\(pnl\)/, /AS taken/, /WITH rows AS NOT MATERIALIZED/].map((re) => lookups.find((l) => re.test(l.sql))!);
-  assert.match(counts!.sql, /FROM trade_day/);
+  const [priced, best, symbols] = [/^SELECT count\(pnl\)/, /AS taken/, /WITH rows AS NOT MATERIALIZED/].map((re) => lookups.find((l) => re.test(l.sql))!);
   assert.match(priced!.sql, /^SELECT count\(pnl\)::DOUBLE FROM trade_list$/);
-  assert.ok(lookups.indexOf(counts!) < lookups.indexOf(priced!) && lookups.indexOf(priced!) < lookups.indexOf(best!), 'the counts, then the priced trades, then the best');
-  // The best 13 of the run's 250 are looked for among the best 4 * 13 / 250 of the 1000 priced trades: ranks 792 and up.
-  // One read numbers every run's trades by P&L and keeps each run's best 3 and 13 (its VALUES row).
+  assert.ok(lookups.indexOf(priced!) < lookups.indexOf(best!), 'the priced trades, then the best');
+  // Each run's count in scope comes from the trade statistics in the same read, and gives its best 1% and 5%.
+  assert.match(best!.sql, /^WITH counts AS \(SELECT run_id, sum\(pnl_n\)::DOUBLE AS n FROM \(.*FROM trade_day.*\) GROUP BY run_id\)/s);
+  assert.match(best!.sql, /limits AS \(SELECT run_id, n, ceil\(round\(0\.01::DOUBLE \* n \* 1e9\) \/ 1e9\) AS k1, ceil\(round\(0\.05::DOUBLE \* n \* 1e9\) \/ 1e9\) AS k5 FROM counts WHERE n > 0\)/);
+  // The best 5% are looked for among the best 4 x 5% of the 1000 priced trades: ranks 800 and up.
+  // One read numbers every run's trades by P&L and keeps each run's best k1 and k5.
   assert.match(best!.sql, /row_number\(\) OVER \(PARTITION BY run_id ORDER BY pnl DESC, trade_id\) AS k FROM trade_list_by_pnl\s+WHERE .* AND pnl IS NOT NULL AND rk_pnl >= \$\w+::BIGINT\s/s);
-  assert.match(best!.sql, /JOIN \(VALUES \(\$\w+, \$\w+::BIGINT, \$\w+::BIGINT\)\) l\(run_id, k1, k5\)/);
-  assert.match(best!.sql, /WHERE t\.k <= l\.k5/);
+  assert.match(best!.sql, /\) t JOIN limits l ON l\.run_id = t\.run_id\s+WHERE t\.k <= l\.k5/);
+  assert.match(best!.sql, /FROM limits l LEFT JOIN best d ON d\.run_id = l\.run_id$/, 'a run with trades in scope has a row even when none came back');
   const values = Object.values(best!.params);
-  assert.ok(values.includes(792n), JSON.stringify(best!.params, (_, v) => (typeof v === 'bigint' ? String(v) : v)));
-  assert.ok(values.includes(3n) && values.includes(13n));
-  assert.ok(!values.includes(OTHER_RUN), 'a run without trades reads none');
+  assert.ok(values.includes(800n), JSON.stringify(best!.params, (_, v) => (typeof v === 'bigint' ? String(v) : v)));
   assert.match(symbols!.sql, /FROM symbol_day_by_day/);
-  const [statement] = statements as [Statement];
+  // The daily rows are read beside the look-ups, as columns; the answer's statement reads nothing.
+  const [statement] = columnReads as [Statement];
+  assert.equal(columnReads.length, 1);
   assert.match(statement.sql, /LEFT JOIN benchmark_day m ON m\.day = d\.day/);
+  assert.deepEqual(statements.map((s) => s.sql), [NOTHING_TO_READ]);
   for (const s of [...lookups, statement]) {
     assertBound(s);
     assert.doesNotMatch(s.sql, /\bFROM (bars|bars_by_time|portfolio_bar|sector_bar)\b/, 'whole days come from rollups');
@@ -81,18 +94,25 @@ test('risk over everything: trade counts, the best trades of each run with trade
   assert.deepEqual(notes, ['benchmark: Equal-weighted market (2 symbols)']);
 });
 
-test('risk: a run whose best trades are not all within the rank bound is read again without it', async () => {
-  const { lookups } = await plan('risk', {}, { bestTrades: (sql) => (/rk_pnl >=/.test(sql) ? [[RUN, Date.UTC(2024, 0, 2), 50, 120, 12]] : [[RUN, Date.UTC(2024, 0, 2), 50, 125, 13]]) });
+test('risk: a run whose best trades are not all within the rank bound is read again without it, alone', async () => {
+  const day = Date.UTC(2024, 0, 2);
+  const { lookups } = await plan('risk', {}, {
+    bestTrades: (sql) =>
+      /rk_pnl >=/.test(sql)
+        ? [[RUN, 250, 13, day, 50, 120, 12], [OTHER_RUN, 100, 5, day, 10, 20, 5]]
+        : [[RUN, 250, 13, day, 50, 125, 13]],
+  });
   const reads = lookups.filter((l) => /AS taken/.test(l.sql));
   assert.equal(reads.length, 2);
   assert.match(reads[0]!.sql, /rk_pnl >=/);
   assert.doesNotMatch(reads[1]!.sql, /rk_pnl >=/);
   assert.match(reads[1]!.sql, /FROM trade_list_by_pnl\s+WHERE .* AND pnl IS NOT NULL\s/s);
+  assert.ok(Object.values(reads[1]!.params).includes(RUN) && !Object.values(reads[1]!.params).includes(OTHER_RUN), 'only the run whose best 5% did not all come back is read again');
 });
 
 test('risk over a cut range with dimension and trade filters: cut days from bar tables, every value bound', async () => {
-  const { lookups, statements, notes } = await plan('risk', { runs: [RUN], ...CUT_RANGE, filters: { sectors: [SECTOR], sides: ['long'] } });
-  const [statement] = statements as [Statement];
+  const { lookups, columnReads, notes } = await plan('risk', { runs: [RUN], ...CUT_RANGE, filters: { sectors: [SECTOR], sides: ['long'] } });
+  const [statement] = columnReads as [Statement];
   for (const s of [...lookups, statement]) assertBound(s);
   assert.ok(Object.values(statement.params).includes(SECTOR) && Object.values(statement.params).includes(RUN));
   assert.match(statement.sql, /FROM sector_bar WHERE/);
@@ -119,7 +139,15 @@ test("risk: the best symbols' names come on one row of each run, so the look-up 
   assert.match(lookups.find((l) => /WITH rows AS NOT MATERIALIZED/.test(l.sql))!.sql, /CASE WHEN row_number\(\) OVER \(PARTITION BY names\.run_id\) = 1 THEN names\.top END AS top/);
   // Two runs, two days each: the names on the first row only, the later rows null.
   const day = (d: number) => DAY1 + d * 86_400_000;
+  const daily: Columns = new Map<string, Float64Array | Int32Array>([
+    ['ri', Int32Array.of(0, 0, 1, 1)],
+    ['day', Float64Array.of(day(0), day(1), day(0), day(1))],
+    ['pnl', Float64Array.of(10, -4, 5, 2)],
+    ['ret', Float64Array.of(0.01, -0.004, 0.005, 0.002)],
+    ['bret', Float64Array.of(0.002, 0.001, 0.002, 0.001)],
+  ]);
   const { statements } = await plan('risk', {}, {
+    daily,
     bestSymbols: () => [
       [RUN, 'AAPL, XOM', 2, day(0), 5, 7, 7],
       [RUN, null, 2, day(1), -1, 2, 2],
@@ -127,14 +155,7 @@ test("risk: the best symbols' names come on one row of each run, so the look-up 
       [OTHER_RUN, null, 2, day(1), 1, 1, 1],
     ],
   });
-  const daily = new Map<string, Float64Array | Int32Array>([
-    ['ri', Int32Array.of(0, 0, 1, 1)],
-    ['day', Float64Array.of(day(0), day(1), day(0), day(1))],
-    ['pnl', Float64Array.of(10, -4, 5, 2)],
-    ['ret', Float64Array.of(0.01, -0.004, 0.005, 0.002)],
-    ['bret', Float64Array.of(0.002, 0.001, 0.002, 0.001)],
-  ]);
-  const columns = new Map(statements[0]!.compute!(daily).map((c) => [c.name, c]));
+  const columns = new Map(statements[0]!.compute!(new Map()).map((c) => [c.name, c]));
   const text = (name: string) => {
     const column = columns.get(name)!;
     assert.ok(column.kind === 'utf8');
@@ -149,10 +170,9 @@ test("risk: the best symbols' names come on one row of each run, so the look-up 
   assert.ok(lookupBytes(rows.map((r) => [r[0], names, ...r.slice(2)])) > LOOKUP_CACHE_MAX_BYTES, 'with the names on every row it was not');
 });
 
-test('risk with no trades in scope asks for no best trades', async () => {
-  const { lookups } = await plan('risk', {}, { tradeCounts: [] });
-  assert.equal(lookups.length, 2);
-  assert.doesNotMatch(lookups[1]!.sql, /trade_list/);
+test('risk with no trades in scope reads the best trades once, and has none to take out', async () => {
+  const { lookups } = await plan('risk', {}, { bestTrades: () => [] });
+  assert.equal(lookups.filter((l) => /AS taken/.test(l.sql)).length, 1, 'no run is read again');
 });
 
 test('benchmark: the runs calendar and benchmark_day; dimension filters do not reach it', async () => {
@@ -165,10 +185,12 @@ test('benchmark: the runs calendar and benchmark_day; dimension filters do not r
   assert.match(statement.sql, /LEFT JOIN benchmark_day/);
 });
 
-test('the best 1% and 5% of n trades: at least one, rounded up, without floating-point overshoot', () => {
-  assert.deepEqual([1, 99, 100, 101, 250, 2000].map((n) => topTradeCount(0.01, n)), [1, 1, 1, 2, 3, 20]);
-  assert.deepEqual([1, 20, 100, 101].map((n) => topTradeCount(0.05, n)), [1, 1, 5, 6]);
-  assert.equal(topTradeCount(0.05, 0), 0);
+test('the best 1% and 5% of n trades: at least one, rounded up, without floating-point overshoot', async () => {
+  const counts = (share: number, ns: number[]) =>
+    mem(async (q) => (await q(`SELECT ${topTradeCountSql(share, 'n')}::INTEGER AS k FROM unnest([${ns.join(', ')}]::DOUBLE[]) u(n)`)).map((r) => r.k));
+  assert.deepEqual(await counts(0.01, [1, 99, 100, 101, 250, 2000]), [1, 1, 1, 2, 3, 20]);
+  assert.deepEqual(await counts(0.05, [1, 20, 100, 101]), [1, 1, 5, 6]);
+  assert.deepEqual(await counts(0.05, [0]), [0]);
 });
 
 test('normal distribution function: known values', () => {

@@ -15,7 +15,7 @@ import type { RiskParams } from '../../../shared/messages.js';
 import { StoreTable, tradeListSortedBy, tradeRankColumn } from '../../store/format.js';
 import type { Columns, OutColumn } from '../compute.js';
 import type { Catalog } from '../store.js';
-import { sourceOf, type Lookup, type Planner } from './plan.js';
+import { NOTHING_TO_READ, sourceOf, type Lookup, type Planner } from './plan.js';
 import { dailyRiskFree, moments, probabilisticSharpe, relative, sharpe } from './risk-metrics.js';
 import { hasTradeFilters, resolveScope, tradeConditions, type Scope } from './scope.js';
 import { capitalOfRun, dailyCtes, dayRows, runIndexSql } from './sources.js';
@@ -26,11 +26,6 @@ import { tradeFrom, tradeStatsSql } from './trade-source.js';
 export const TOP_TRADE_SHARES = [0.01, 0.05] as const;
 export const TOP_SYMBOL_COUNTS = [1, 5, 10] as const;
 const MAX_TOP_SYMBOLS = TOP_SYMBOL_COUNTS.at(-1)!;
-
-/** How many trades "the best p of n" is: at least one when there are trades (ceil). */
-export function topTradeCount(share: number, n: number): number {
-  return Math.ceil(Math.round(share * n * 1e9) / 1e9);
-}
 
 /** The best trades of a run: trades in scope, and day (epoch ms) -> their P&L per share taken out. */
 interface BestTrades {
@@ -50,18 +45,20 @@ const num = (v: unknown): number => (v === null || v === undefined ? Number.NaN 
 export function planRisk(params: RiskParams, catalog: Catalog): Planner {
   const scope = resolveScope(params, catalog);
   const rfDaily = dailyRiskFree(params.riskFreeRate ?? catalog.riskFreeRate);
-  return async (lookup) => {
-    // Independent look-ups, side by side (the runner lends the second a connection when one is free).
-    const [trades, symbols] = await Promise.all([topTrades(lookup, scope, catalog), topSymbols(lookup, scope)]);
+  return async (lookup, lookupColumns) => {
+    if (!lookupColumns) throw new Error('risk reads its daily rows as columns: the planner needs a ColumnLookup');
     const b = new Binder();
     const daily = dailyCtes(b, scope, catalog);
     const sql = `WITH ${daily.ctes}
       SELECT ${runIndexSql(b, scope.runs)} AS ri, epoch_ms(d.day::TIMESTAMP)::DOUBLE AS day, d.pnl, d.ret, m.ret AS bret
       FROM daily d LEFT JOIN ${StoreTable.benchmarkDay} m ON m.day = d.day
       ORDER BY ri, day`;
+    // Three independent reads, side by side (the runner lends each a connection when one is free):
+    // the daily rows used to be read after the other two, as the answer's statement.
+    const [trades, symbols, columns] = await Promise.all([topTrades(lookup, scope, catalog), topSymbols(lookup, scope), lookupColumns(sql, b.params)]);
     const capitalOf = (run: string) => capitalOfRun(catalog, run);
     return {
-      statements: [{ sql, params: b.params, compute: (columns) => riskColumns(columns, scope.runs, capitalOf, rfDaily, trades, symbols) }],
+      statements: [{ sql: NOTHING_TO_READ, params: {}, compute: () => riskColumns(columns, scope.runs, capitalOf, rfDaily, trades, symbols) }],
       source: sourceOf(daily.sources, StoreTable.benchmarkDay, trades.sources, symbols.sources),
       notes: [
         `benchmark: ${catalog.benchmark.name}`,
@@ -75,67 +72,80 @@ export function planRisk(params: RiskParams, catalog: Catalog): Planner {
 
 /**
  * How much of the P&L-sorted trade list a run's best trades are first looked for in: this many
- * times the run's share of the best 5% of its trades in scope (see topTrades).
+ * times the largest share of them taken out (5%), of every priced trade (see topTrades).
  */
 const BEST_TRADES_WINDOW = 4;
 
 /**
+ * How many trades "the best `share` of n" is, over a DOUBLE count `n`: at least one when there are
+ * trades (rounded up), rounded to 1e-9 first so that 0.01 x 100 is 1, not 1.0000000000000002 -> 2.
+ */
+export function topTradeCountSql(share: number, n: string): string {
+  return `ceil(round(${share.toFixed(2)}::DOUBLE * ${n} * 1e9) / 1e9)`;
+}
+
+/**
  * The best 1% and 5% of the scope's trades by P&L (ties by trade id), per run, as P&L per close
- * day. The trade counts come from the trade statistics (trade_day for whole days); each run's
- * best trades are then its first k by P&L, numbered per run in one read of every run's trades.
+ * day, in one read: each run's count of trades in scope (the trade statistics: trade_day for whole
+ * days) gives how many its best are, and every run's trades, numbered per run by P&L, are summed
+ * per close day up to those numbers. Until the counts were part of it, they were a look-up of
+ * their own before the read (10-15 ms of a fresh range's risk on `large`, on its slowest path).
  *
- * That read is of trade_list_by_pnl (sorted by pnl rank) from a rank bound: the best k of a run's
- * n trades in scope are among the best BEST_TRADES_WINDOW * k / n of all trades unless the scope's
- * trades are unusually poor, and the answer shows whether they were (fewer than k trades came
- * back): then those runs are read again without the bound. On `large`, a brushed range's best 5%
- * of 250k trades: the full scan and top-k took 20-30 ms a run, the bounded read 4-6; one bounded
- * read for both runs 8-15 ms against 17-23 for a top-k of each in its own branch (which read the
- * window once a run). (A top-k found from a histogram of pnl ranks of the scope's trades, tried
- * earlier, was no faster: it read every trade of the scope for the histogram.)
+ * The trades are read from trade_list_by_pnl (sorted by pnl rank) from a rank bound: the best 5%
+ * of a run's trades in scope are among the best BEST_TRADES_WINDOW x 5% of all trades unless the
+ * scope's trades are unusually poor, and the answer shows whether they were (fewer came back than
+ * the run's best 5%): then those runs are read again without the bound. On `large`, a brushed
+ * range's best 5% of 250k trades: the full scan and top-k took 20-30 ms a run, the bounded read
+ * 4-6; one bounded read for both runs 8-15 ms against 17-23 for a top-k of each in its own branch
+ * (which read the window once a run). (A top-k found from a histogram of pnl ranks of the scope's
+ * trades, tried earlier, was no faster: it read every trade of the scope for the histogram.)
  */
 async function topTrades(lookup: Lookup, scope: Scope, catalog: Catalog): Promise<{ byRun: Map<string, BestTrades>; sources: string[] }> {
-  const c = new Binder();
-  const stats = tradeStatsSql(c, scope);
-  const counts = new Map<string, number>();
-  for (const row of await lookup(`SELECT run_id, sum(pnl_n)::DOUBLE FROM (${stats.sql}) GROUP BY run_id`, c.params)) {
-    counts.set(String(row[0]), num(row[1]) || 0);
-  }
   const byRun = new Map<string, BestTrades>();
-  for (const run of scope.runs) byRun.set(run, { n: counts.get(run) ?? 0, byDay: new Map() });
-  const withTrades = scope.runs.filter((run) => (counts.get(run) ?? 0) > 0);
+  for (const run of scope.runs) byRun.set(run, { n: 0, byDay: new Map() });
   const ranked = catalog.tradeRanks && !scope.symbols;
-  // Trades with a P&L have the ranks 0 .. priced - 1 (nulls sort last).
-  const priced = ranked && withTrades.length > 0 ? num((await lookup(`SELECT count(pnl)::DOUBLE FROM ${StoreTable.tradeList}`, {}))[0]?.[0]) || 0 : 0;
-  // Per run, how many are its best 1% and 5%.
-  const best = new Map(withTrades.map((run) => [run, TOP_TRADE_SHARES.map((share) => topTradeCount(share, counts.get(run)!)) as [number, number]]));
+  // Trades with a P&L have the ranks 0 .. priced - 1 (nulls sort last). One look-up per session.
+  const priced = ranked ? num((await lookup(`SELECT count(pnl)::DOUBLE FROM ${StoreTable.tradeList}`, {}))[0]?.[0]) || 0 : 0;
+  const statsSources: string[] = [];
+  const [k1, k5] = TOP_TRADE_SHARES;
   const read = async (runs: readonly string[], bounded: boolean) => {
     if (runs.length === 0) return new Set<string>();
     const b = new Binder();
     const runScope: Scope = { ...scope, runs: [...runs], allRuns: scope.allRuns && runs.length === scope.runs.length };
-    // The widest window of the runs read: each run's best are within its own.
-    const window = Math.ceil(priced * Math.min(1, Math.max(...runs.map((run) => (BEST_TRADES_WINDOW * best.get(run)![1]) / counts.get(run)!))));
+    const stats = tradeStatsSql(b, runScope);
+    statsSources.push(...stats.sources);
+    const window = Math.ceil(priced * Math.min(1, BEST_TRADES_WINDOW * k5));
     const bound = bounded && window < priced ? ` AND ${tradeRankColumn('pnl')} >= ${b.integer(priced - window)}` : '';
     const source = ranked ? tradeListSortedBy('pnl') : tradeFrom(b, runScope);
-    const limits = runs.map((run) => `(${b.bind(run)}, ${b.integer(best.get(run)![0])}, ${b.integer(best.get(run)![1])})`).join(', ');
-    const sql = `SELECT t.run_id, epoch_ms(t.close_ts::DATE::TIMESTAMP)::DOUBLE AS day, coalesce(sum(t.pnl) FILTER (WHERE t.k <= l.k1), 0) AS top1, sum(t.pnl) AS top5, count(*) AS taken
-      FROM (
-        SELECT run_id, close_ts, pnl, row_number() OVER (PARTITION BY run_id ORDER BY pnl DESC, trade_id) AS k FROM ${source}
-        WHERE ${tradeConditions(b, runScope)} AND pnl IS NOT NULL${bound}
-      ) t JOIN (VALUES ${limits}) l(run_id, k1, k5) ON l.run_id = t.run_id
-      WHERE t.k <= l.k5 GROUP BY 1, 2`;
-    const taken = new Map<string, number>();
+    const sql = `WITH counts AS (SELECT run_id, sum(pnl_n)::DOUBLE AS n FROM (${stats.sql}) GROUP BY run_id),
+      limits AS (SELECT run_id, n, ${topTradeCountSql(k1, 'n')} AS k1, ${topTradeCountSql(k5, 'n')} AS k5 FROM counts WHERE n > 0),
+      best AS (
+        SELECT t.run_id, epoch_ms(t.close_ts::DATE::TIMESTAMP)::DOUBLE AS day, coalesce(sum(t.pnl) FILTER (WHERE t.k <= l.k1), 0) AS top1, sum(t.pnl) AS top5, count(*) AS taken
+        FROM (
+          SELECT run_id, close_ts, pnl, row_number() OVER (PARTITION BY run_id ORDER BY pnl DESC, trade_id) AS k FROM ${source}
+          WHERE ${tradeConditions(b, runScope)} AND pnl IS NOT NULL${bound}
+        ) t JOIN limits l ON l.run_id = t.run_id
+        WHERE t.k <= l.k5 GROUP BY 1, 2
+      )
+      SELECT l.run_id, l.n, l.k5::DOUBLE AS k5, d.day, d.top1, d.top5, d.taken::DOUBLE AS taken FROM limits l LEFT JOIN best d ON d.run_id = l.run_id`;
     const rows = await lookup(sql, b.params);
-    for (const [run, , , , count] of rows) taken.set(String(run), (taken.get(String(run)) ?? 0) + num(count));
+    const taken = new Map<string, number>();
+    const wanted = new Map<string, number>();
+    for (const [run, n, k5Count, , , , count] of rows) {
+      byRun.get(String(run))!.n = num(n);
+      wanted.set(String(run), num(k5Count));
+      taken.set(String(run), (taken.get(String(run)) ?? 0) + (num(count) || 0));
+    }
     // A bounded read that found fewer than a run's best 5% missed some: that run is read again.
-    const short = new Set(runs.filter((run) => bounded && (taken.get(run) ?? 0) < best.get(run)![1]));
-    for (const [run, day, top1, top5] of rows) {
-      if (!short.has(String(run))) byRun.get(String(run))!.byDay.set(num(day), [num(top1), num(top5)]);
+    const short = new Set([...wanted].filter(([run, k]) => bounded && (taken.get(run) ?? 0) < k).map(([run]) => run));
+    for (const [run, , , day, top1, top5] of rows) {
+      if (day !== null && !short.has(String(run))) byRun.get(String(run))!.byDay.set(num(day), [num(top1), num(top5)]);
     }
     return short;
   };
-  const short = await read(withTrades, ranked);
+  const short = await read(scope.runs, ranked);
   await read([...short], false);
-  return { byRun, sources: [...stats.sources, ranked ? tradeListSortedBy('pnl') : scope.symbols ? StoreTable.trades : StoreTable.tradeList] };
+  return { byRun, sources: [...new Set(statsSources)].concat(ranked ? tradeListSortedBy('pnl') : scope.symbols ? StoreTable.trades : StoreTable.tradeList) };
 }
 
 /**
