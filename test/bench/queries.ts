@@ -29,6 +29,7 @@ import { DEFAULT_MAX_SESSIONS, defaultMemoryBudget, defaultSessionMemory } from 
 import { planRequest } from '../../server/session/queries/index.js';
 import { openStore } from '../../server/session/store.js';
 import type { QueryRequest } from '../../shared/messages.js';
+import { pageCacheText } from '../support/proc.js';
 import { SessionClient, createSession, type Answer } from '../support/session-client.js';
 import { drillScript, type Ask } from './drill-script.js';
 import { percentile } from './stats.js';
@@ -79,7 +80,7 @@ const server: ControlServer = await startControlServer({
   },
 });
 const storePath = await server.datasets.whenReady(scale);
-console.log(`store: ${storePath} (ready after ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+console.log(`store: ${storePath} (ready after ${((performance.now() - started) / 1000).toFixed(1)} s; ${pageCacheText(storePath)})`);
 const { wsUrl } = await createSession(server.url, { key: 'bench-queries' });
 const client = await SessionClient.connect(server.url, wsUrl);
 const dataset = client.hello.dataset;
@@ -261,6 +262,7 @@ const ratios = [...new Set(all(theirs).map((s) => s.query))].map(
 if (ratios.length) console.log(`at least 20x faster than the baseline at p95, every query: ${ratios.every((r) => r >= 20) ? 'yes' : 'NO'} (lowest ${Math.min(...ratios).toFixed(1)}x)`);
 const load = (await import('node:os')).loadavg();
 console.log(`machine load average at the end (1/5/15 min): ${load.map((x) => x.toFixed(2)).join(' / ')} on ${(await import('node:os')).availableParallelism()} cores`);
+console.log(`store at the end: ${pageCacheText(storePath)}`);
 
 if (argv.includes('--slowest')) {
   console.log('\nslowest Tickscope requests (ms total / session-side):');

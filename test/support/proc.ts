@@ -1,4 +1,5 @@
-// What Linux's /proc says of a process, for the benchmarks' memory figures.
+// What Linux says of a process (/proc) and of a file's pages in memory, for the benchmarks' figures.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { errorMessage } from '../../shared/errors.js';
 
@@ -31,4 +32,25 @@ export function cpuTimes(): { busy: number; total: number } {
   const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const total = fields.reduce((a, b) => a + b, 0);
   return { busy: total - fields[3]! - (fields[4] ?? 0), total };
+}
+
+/**
+ * How much of a file the kernel holds in its page cache (util-linux `fincore`), or null where
+ * fincore is missing. The store's first reads by a session come from there or from disk, which is
+ * most of what a new session's latency is on a machine whose page cache is reclaimed (DAMON here),
+ * so the benchmarks print it beside their figures.
+ */
+export function pageCacheResidency(file: string): { cached: number; size: number } | null {
+  const run = spawnSync('fincore', ['--bytes', '--noheadings', '--output', 'RES,SIZE', file], { encoding: 'utf8' });
+  if (run.error || run.status !== 0) return null;
+  const [cached, size] = run.stdout.trim().split(/\s+/).map(Number);
+  return Number.isFinite(cached) && Number.isFinite(size) ? { cached: cached!, size: size! } : null;
+}
+
+/** "7.2 of 9.5 GiB in the page cache", or why it is unknown. */
+export function pageCacheText(file: string): string {
+  const residency = pageCacheResidency(file);
+  if (!residency) return 'page cache residency unknown (no fincore)';
+  const gib = (bytes: number) => (bytes / 2 ** 30).toFixed(1);
+  return `${gib(residency.cached)} of ${gib(residency.size)} GiB in the page cache`;
 }
