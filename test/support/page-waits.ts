@@ -40,9 +40,14 @@ export async function search(page: Page): Promise<URLSearchParams> {
   return new URLSearchParams(new URL(page.url()).search);
 }
 
+/** A page expression that is true when `predicate`, a JS expression over `q` (the URL's URLSearchParams), holds. */
+function searchHolds(predicate: string): string {
+  return `(() => { const q = new URLSearchParams(location.search); return ${predicate}; })()`;
+}
+
 /** Waits until `predicate`, a JS expression over `q` (the URL's URLSearchParams), holds. */
 export async function waitForSearch(page: Page, predicate: string): Promise<void> {
-  await page.waitForFunction(`(() => { const q = new URLSearchParams(location.search); return ${predicate}; })()`, undefined, WAIT);
+  await page.waitForFunction(searchHolds(predicate), undefined, WAIT);
 }
 
 /**
@@ -70,11 +75,10 @@ export async function visibleBox(page: Page, selector: string): Promise<{ x: num
  * with nothing to say why (seen once in CI: the attribution's "trades of <sector>" link).
  */
 export async function clickUntilSearch(page: Page, locator: Locator, predicate: string): Promise<void> {
-  const check = `(() => { const q = new URLSearchParams(location.search); return ${predicate}; })()`;
   for (let attempt = 1; ; attempt++) {
     await locator.click(WAIT);
     try {
-      await page.waitForFunction(check, undefined, { timeout: 5_000 });
+      await page.waitForFunction(searchHolds(predicate), undefined, { timeout: 5_000 });
       return;
     } catch (error) {
       if (attempt === 3) throw new Error(`three clicks on ${String(locator)} left the URL at ${page.url()}, where ${predicate} does not hold`, { cause: error });

@@ -6,8 +6,8 @@
 // part is a statistic of the same daily returns, which the overview asks for at once.
 //
 // Sources, all rollups: the run's daily rows (dailyCtes: day rollups, bar tables for cut days)
-// joined to benchmark_day; the best trades from trade_list_by_pnl (a top-k read per run from a
-// rank bound, k from the trade counts of trade_day); the symbols ranked by their P&L over the
+// joined to benchmark_day; the best trades from trade_list_by_pnl (one read from a rank bound,
+// numbered per run, k from the trade counts of trade_day in the same read); the symbols ranked by their P&L over the
 // range and the best ten's daily P&L from symbol_day_by_day (dayRows, bars_by_time for cut days),
 // which the other symbols' is the day's P&L less.
 import { RISK_COLUMNS } from '../../../shared/constants.js';
@@ -145,7 +145,8 @@ async function topTrades(lookup: Lookup, scope: Scope, catalog: Catalog): Promis
   };
   const short = await read(scope.runs, ranked);
   await read([...short], false);
-  return { byRun, sources: [...new Set(statsSources)].concat(ranked ? tradeListSortedBy('pnl') : scope.symbols ? StoreTable.trades : StoreTable.tradeList) };
+  // sourceOf (planRisk) names each table once.
+  return { byRun, sources: [...statsSources, ranked ? tradeListSortedBy('pnl') : scope.symbols ? StoreTable.trades : StoreTable.tradeList] };
 }
 
 /**
