@@ -284,6 +284,15 @@ async function drain(): Promise<void> {
   shutdown(0, 'terminated');
 }
 
+/** Removes this process's spill and download folders; what cannot be removed, the next session process's start does. */
+function sweepOwnFolders(): void {
+  try {
+    removeOwnProcessFolders();
+  } catch (error) {
+    process.stderr.write(`session ${assignment?.sessionId ?? '(unassigned)'}: removing its spill and download folders failed: ${errorMessage(error)}\n`);
+  }
+}
+
 function shutdown(code: number, why: string): void {
   for (const handler of handlers) handler.abortAll();
   idleMemory?.close();
@@ -293,12 +302,11 @@ function shutdown(code: number, why: string): void {
   } catch (error) {
     process.stderr.write(`session ${assignment?.sessionId ?? '(unassigned)'}: closing DuckDB failed: ${errorMessage(error)}\n`);
   }
-  try {
-    removeOwnProcessFolders();
-  } catch (error) {
-    process.stderr.write(`session ${assignment?.sessionId ?? '(unassigned)'}: removing its spill and download folders failed: ${errorMessage(error)}\n`);
-  }
+  sweepOwnFolders();
   if (code !== 0) process.stderr.write(`session ${assignment?.sessionId ?? '(unassigned)'}: ${why}\n`);
+  // A folder whose creation was under way above lands while the link closes: sweep once more at
+  // the very end (removeOwnProcessFolders is synchronous, as an 'exit' listener must be).
+  process.once('exit', sweepOwnFolders);
   // The last messages (final stats, the reason) reach the runtime before the process goes.
   void link.close().then(() => process.exit(code));
 }

@@ -12,9 +12,21 @@ export type ProcessFolderKind = 'download' | 'spill';
 
 const OF_PROCESS = /^tickscope-(?:download|spill)-(\d+)-/;
 
-/** A new folder of this process under the OS temp folder. */
-export function makeProcessFolder(kind: ProcessFolderKind): Promise<string> {
-  return mkdtemp(path.join(tmpdir(), `tickscope-${kind}-${process.pid}-`));
+/** Set once the process has removed its folders on the way out: a folder made after that would be left. */
+let removedOwn = false;
+
+/**
+ * A new folder of this process under the OS temp folder. One whose creation ends after the process
+ * removed its folders (a warm process ended while it opened its store) is removed at once, and the
+ * caller gets an error instead of a folder nobody would remove.
+ */
+export async function makeProcessFolder(kind: ProcessFolderKind): Promise<string> {
+  const folder = await mkdtemp(path.join(tmpdir(), `tickscope-${kind}-${process.pid}-`));
+  if (removedOwn) {
+    rmSync(folder, { recursive: true, force: true });
+    throw new Error(`the ${kind} folder ${folder} was made while the session process was exiting; it is removed`);
+  }
+  return folder;
 }
 
 /** Removes the folders of session processes that are gone; run when a session process starts. */
@@ -33,6 +45,7 @@ export async function removeStaleProcessFolders(): Promise<void> {
  * session process to start.
  */
 export function removeOwnProcessFolders(): void {
+  removedOwn = true;
   const dir = tmpdir();
   for (const name of readdirSync(dir)) {
     if (Number(OF_PROCESS.exec(name)?.[1]) === process.pid) rmSync(path.join(dir, name), { recursive: true, force: true });

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { makeProcessFolder, removeOwnProcessFolders, removeStaleProcessFolders } from '../../server/session/process-folders.js';
@@ -46,4 +46,14 @@ test("a process going away removes its own folders, and only those", async () =>
   } finally {
     for (const dir of [...own, others]) await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a folder whose creation was under way when the process removed its folders is removed too, and its maker told', async () => {
+  // A warm process ended while it opened its store: the spill folder's mkdtemp is in flight as the
+  // exit sweep runs (the test above has already swept, so any folder made now is "after").
+  const making = makeProcessFolder('spill');
+  removeOwnProcessFolders();
+  await assert.rejects(making, /was made while the session process was exiting/);
+  const left = (await readdir(tmpdir())).filter((name) => name.startsWith(`tickscope-spill-${process.pid}-`));
+  assert.deepEqual(left, [], 'no folder of this process is left');
 });

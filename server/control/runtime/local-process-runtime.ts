@@ -159,6 +159,20 @@ class LocalSessionProcess implements PooledProcess {
 
 export { SESSION_ENTRY };
 
+/**
+ * How long after a tab takes a warm process its replacement starts (ProcessPoolOptions). A start
+ * (node, DuckDB, the store's open, a sweep's default pin) is ~0.3 s of a core, on the machine
+ * where the tab's own start runs: its session, and with a local browser its page, worker and
+ * Chromium, keep two cores busy, and the replacement took a fifth of that CPU. On the 200-run
+ * sweep with shared answers (2 cores), tab open -> first chart p50 600 ms with it, 509-521 ms with
+ * it 0.4 s later, when the first chart is drawn. A pool of two still keeps up with a tab every
+ * 0.7 s (bench:sessions' spawns: p50 63 -> 12 ms: the replacement no longer competes with the next
+ * request either). A remote runtime does not defer: its replacement starts on a node, through a
+ * scheduler that takes seconds (in bench:sessions' cluster of namespaces on one machine, deferring
+ * it made the next tab's start later: 820 -> 1,002 ms).
+ */
+export const LOCAL_REFILL_DELAY_MS = 400;
+
 /** Session processes as children of this one, handed their sockets over IPC. */
 export class LocalProcessRuntime extends ProcessPool {
   constructor(options: LocalProcessRuntimeOptions) {
@@ -166,7 +180,7 @@ export class LocalProcessRuntime extends ProcessPool {
       options.onLog?.('warn', 'ended a session process left by a previous control server', { ...orphan });
     }
     const controlIdentity = processIdentity(process.pid) ?? `${process.pid}:unknown`;
-    super(options, (onAssign) => forkSessionProcess({ ...options.env, [CONTROL_ENV]: controlIdentity }, onAssign));
+    super({ refillDelayMs: LOCAL_REFILL_DELAY_MS, ...options }, (onAssign) => forkSessionProcess({ ...options.env, [CONTROL_ENV]: controlIdentity }, onAssign));
   }
 }
 

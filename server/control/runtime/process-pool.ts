@@ -34,6 +34,12 @@ export interface ProcessPoolOptions {
   spawnConcurrency?: number;
   /** A pooled process silent this long is ended and replaced; default 15 s. */
   heartbeatTimeoutMs?: number;
+  /**
+   * When a tab takes a pooled process and another stays warm, its replacement starts this much
+   * later (ms; default 0: at once). With none left warm, the pool refills at once. The local
+   * runtime defers it by LOCAL_REFILL_DELAY_MS (local-process-runtime.ts).
+   */
+  refillDelayMs?: number;
   onLog?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -51,6 +57,9 @@ export class ProcessPool implements SessionRuntime {
   private readonly spawnConcurrency: number;
   private readonly heartbeatTimeoutMs: number;
   private readonly poolWatch: NodeJS.Timeout;
+  private readonly refillDelayMs: number;
+  /** A deferred refill, until it runs. */
+  private refillTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private consecutiveFailures = 0;
   /** The store of the last assignment: what pooled processes open ahead for the next tab. */
@@ -66,6 +75,7 @@ export class ProcessPool implements SessionRuntime {
     this.maxProcesses = options.maxProcesses ?? Number.POSITIVE_INFINITY;
     this.spawnConcurrency = Math.max(1, options.spawnConcurrency ?? availableParallelism());
     this.heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 15_000;
+    this.refillDelayMs = options.refillDelayMs ?? 0;
     this.poolWatch = setInterval(() => this.endSilentPooled(), 1000);
     this.poolWatch.unref();
     this.refill();
@@ -79,7 +89,7 @@ export class ProcessPool implements SessionRuntime {
     this.warmLimit = Math.max(0, Math.min(limit, this.options.poolSize));
     // Over the limit (the slots are wanted by sessions): end the surplus idle processes.
     while (this.pool.length > 0 && this.warmCount > this.warmLimit) this.pool.pop()!.terminate(0);
-    this.refill();
+    this.refillUnlessDeferred();
   }
 
   async acquire(): Promise<SessionProcess> {
@@ -87,7 +97,9 @@ export class ProcessPool implements SessionRuntime {
       if (this.closed) throw new Error('session runtime is closed');
       const pooled = this.takePooled();
       if (pooled) {
-        this.refill();
+        // With none left warm, the next tab would wait for a start: no deferring then.
+        if (this.warmCount > 0) this.refillLater();
+        else this.refill();
         return pooled;
       }
       if (this.canSpawn()) {
@@ -103,6 +115,7 @@ export class ProcessPool implements SessionRuntime {
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.poolWatch);
+    if (this.refillTimer) clearTimeout(this.refillTimer);
     this.wake();
     const idle = [...this.pool, ...this.starting];
     this.pool.length = 0;
@@ -149,7 +162,7 @@ export class ProcessPool implements SessionRuntime {
     void spawned.exited.then(() => {
       this.alive.delete(spawned);
       this.wake();
-      this.refill();
+      this.refillUnlessDeferred();
     });
     return spawned;
   }
@@ -183,6 +196,26 @@ export class ProcessPool implements SessionRuntime {
     for (const process of this.pool) process.preopen(store);
   }
 
+  /** refill() in refillDelayMs, once for however many tabs take a process meanwhile. */
+  private refillLater(): void {
+    if (this.refillDelayMs <= 0) return this.refill();
+    if (this.refillTimer) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = null;
+      this.refill();
+    }, this.refillDelayMs);
+    this.refillTimer.unref();
+  }
+
+  /**
+   * refill(), unless a tab's take deferred it: the deferred one reads the pool and the limit as
+   * they are when it runs. (A take is followed at once by the session manager's new warm limit,
+   * and often by the exit of the session the tab before it left: either refilled at once before.)
+   */
+  private refillUnlessDeferred(): void {
+    if (!this.refillTimer) this.refill();
+  }
+
   /**
    * Keeps `poolSize` processes warm or warming, within the process limit; an `acquire` waiting
    * for room goes first. Backs off when processes keep failing to start.
@@ -205,7 +238,7 @@ export class ProcessPool implements SessionRuntime {
             const index = this.pool.indexOf(process);
             if (index >= 0) {
               this.pool.splice(index, 1);
-              this.refill();
+              this.refillUnlessDeferred();
             }
           });
         },

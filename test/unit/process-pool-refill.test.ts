@@ -1,0 +1,79 @@
+// The warm pool's replacement for a taken process starts REFILL_DELAY_MS later while another stays
+// warm (its start would otherwise share the cores with the tab's own), and at once when none does;
+// the session manager's new warm limit, set right after a take, does not start it early.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ProcessPool, type PooledProcess } from '../../server/control/runtime/process-pool.js';
+import type { ProcessExit } from '../../server/control/runtime/types.js';
+
+/** A process that is warm at once and exits when terminated. */
+function fakeProcess(pid: number): PooledProcess {
+  let exit!: (value: ProcessExit) => void;
+  const exited = new Promise<ProcessExit>((resolve) => (exit = resolve));
+  return {
+    pid,
+    lastHeardAt: Date.now(),
+    exited,
+    warm: Promise.resolve(),
+    preopen: () => undefined,
+    assign: () => Promise.resolve({ storePreopened: false }),
+    handOff: () => undefined,
+    terminate: () => exit({ code: 0, signal: null }),
+    rssBytes: () => null,
+    on: () => undefined,
+  };
+}
+
+/** A pool of two whose starts are counted; settles the warm-ups it started. */
+async function poolOfTwo(refillDelayMs: number): Promise<{ pool: ProcessPool; starts: () => number }> {
+  let started = 0;
+  const pool = new ProcessPool({ poolSize: 2, warmTimeoutMs: 5000, refillDelayMs }, () => fakeProcess(++started));
+  await settle();
+  assert.equal(pool.warmCount, 2, 'the pool fills at once when it starts');
+  return { pool, starts: () => started };
+}
+
+const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+test('a take with another process still warm starts its replacement after the delay, not at once', async () => {
+  const { pool, starts } = await poolOfTwo(150);
+  try {
+    await pool.acquire();
+    // What the session manager does right after a take: it must not start the replacement early.
+    pool.setWarmLimit(2);
+    await settle();
+    assert.equal(starts(), 2, 'no replacement started within the delay');
+    assert.equal(pool.warmCount, 1);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    assert.equal(starts(), 3, 'one replacement after the delay');
+    assert.equal(pool.warmCount, 2);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('two takes within the delay: the second, which empties the pool, refills it at once', async () => {
+  const { pool, starts } = await poolOfTwo(10_000);
+  try {
+    await pool.acquire();
+    await settle();
+    assert.equal(starts(), 2);
+    await pool.acquire();
+    await settle();
+    assert.equal(starts(), 4, 'both replacements started without waiting for the delay');
+    assert.equal(pool.warmCount, 2);
+  } finally {
+    await pool.close();
+  }
+});
+
+test('a delay of 0 refills at once, as the pool did before', async () => {
+  const { pool, starts } = await poolOfTwo(0);
+  try {
+    await pool.acquire();
+    await settle();
+    assert.equal(starts(), 3);
+  } finally {
+    await pool.close();
+  }
+});
