@@ -5,6 +5,7 @@
 // One `squeue` call a tick watches every job this control server has submitted.
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { errorMessage } from '../../../../shared/errors.js';
 import { controlErrors } from '../../errors.js';
 import { sessionCommand, type LaunchedSession, type SessionLauncher } from './launcher.js';
 
@@ -129,9 +130,28 @@ export class SlurmLauncher implements SessionLauncher {
   }
 
   private async submit(env: Record<string, string>): Promise<string> {
-    const { partition, extraArgs = [], memoryMiB, cpus, timeLimitMinutes, output } = this.options;
     const now = Date.now();
     for (const [node, until] of this.avoided) if (until <= now) this.avoided.delete(node);
+    if (this.avoided.size === 0) return this.sbatch(env, []);
+    const avoided = [...this.avoided.keys()];
+    try {
+      return await this.sbatch(env, avoided);
+    } catch (error) {
+      // Suspicion must not shut a small cluster: with every node of the partition avoided, sbatch
+      // refuses the job at once ("Requested node configuration is not available"), and every tab
+      // got a 500 until the first suspicion ran out. Once more, anywhere Slurm allows.
+      this.avoided.clear();
+      try {
+        return await this.sbatch(env, []);
+      } catch (retryError) {
+        throw new Error(`${errorMessage(retryError)} (and with nodes ${avoided.join(', ')} avoided after a lost session: ${errorMessage(error)})`, { cause: retryError });
+      }
+    }
+  }
+
+  /** One `sbatch` of a session job, keeping off the `avoid`ed nodes; resolves with its id. */
+  private async sbatch(env: Record<string, string>, avoid: readonly string[]): Promise<string> {
+    const { partition, extraArgs = [], memoryMiB, cpus, timeLimitMinutes, output } = this.options;
     const args = [
       '--parsable',
       `--job-name=${SESSION_JOB_NAME}`,
@@ -146,7 +166,7 @@ export class SlurmLauncher implements SessionLauncher {
       '--export=ALL',
       ...(partition ? [`--partition=${partition}`] : []),
       ...(timeLimitMinutes ? [`--time=${timeLimitMinutes}`] : []),
-      ...(this.avoided.size > 0 ? [`--exclude=${[...this.avoided.keys()].join(',')}`] : []),
+      ...(avoid.length > 0 ? [`--exclude=${avoid.join(',')}`] : []),
       ...extraArgs,
       `--wrap=exec ${sessionCommand().map(shellQuote).join(' ')}`,
     ];
