@@ -1,6 +1,7 @@
-// The warm pool's replacement for a taken process starts REFILL_DELAY_MS later while another stays
-// warm (its start would otherwise share the cores with the tab's own), and at once when none does;
-// the session manager's new warm limit, set right after a take, does not start it early.
+// The warm pool's replacement for a taken process starts `refillDelayMs` later while another stays
+// warm (the local runtime's LOCAL_REFILL_DELAY_MS: its start would otherwise share the cores with
+// the tab's own), and at once when none does; the session manager's new warm limit, set right after
+// a take, does not start it early.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ProcessPool, type PooledProcess } from '../../server/control/runtime/process-pool.js';
