@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { BREAKDOWN_COLUMNS, TRADE_COLUMNS, type BreakdownDimension, type TradeSortColumn } from '../../shared/constants.js';
 import { BadParamsError } from '../../server/session/queries/errors.js';
 import { planRequest } from '../../server/session/queries/index.js';
+import { NOTHING_TO_READ } from '../../server/session/queries/plan.js';
 import { tinyDataset } from '../support/datasets.js';
 import { checkM4, near, nearRows, scopeParams } from '../support/checks.js';
 import { LocalSession, type Ask } from '../support/local-session.js';
@@ -634,8 +635,14 @@ test('values outside the dataset are refused by name before any SQL; accepted on
   assert.throws(() => planRequest(request('series', { symbol: evil, width: 5 }), catalog), /unknown symbol/);
   // A legitimate value shows up in the bound parameters only.
   const symbol = symbols[0]!;
-  const plan = await planRequest(request('series', { symbol, width: 5, filters: { tags: ['q1'] } }), catalog)(async () => [[0n]]);
-  for (const statement of plan.statements) {
+  const read: { sql: string; params: Record<string, unknown> }[] = [];
+  const plan = await planRequest(request('series', { symbol, width: 5, filters: { tags: ['q1'] } }), catalog)(
+    async (sql, params) => (read.push({ sql, params }), [[0n]]),
+    async (sql, params) => (read.push({ sql, params }), new Map()),
+  );
+  read.push(...plan.statements.filter((statement) => statement.sql !== NOTHING_TO_READ));
+  assert.equal(read.length, 3, 'the trade count and the bars (look-ups), the trades (statement)');
+  for (const statement of read) {
     assert.ok(!statement.sql.includes(`'${symbol}'`) && !statement.sql.includes("'q1'"), 'values are not in the SQL text');
     assert.ok(Object.values(statement.params).includes(symbol) || Object.values(statement.params).includes('q1'));
   }

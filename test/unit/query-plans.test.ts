@@ -45,10 +45,16 @@ async function plan(request: QueryRequest): Promise<Planned> {
     if (/min\(/.test(sql)) return [[-5, 5]];
     return [[42n]];
   };
-  const planned = await planRequest(request, catalog())(async (sql, params) => {
-    lookups.push({ sql, params });
-    return answer(sql);
-  });
+  const planned = await planRequest(request, catalog())(
+    async (sql, params) => {
+      lookups.push({ sql, params });
+      return answer(sql);
+    },
+    async (sql, params) => {
+      lookups.push({ sql, params });
+      return new Map();
+    },
+  );
   return { lookups, statements: planned.statements };
 }
 
@@ -202,9 +208,9 @@ test("runs are selected by run_key and run_id on the rollups, by run_id alone on
   const keyed = summary.statements.filter((s) => /FROM (portfolio_day|portfolio_bar)/.test(s.sql));
   assert.ok(keyed.length > 0);
   for (const s of keyed) assert.equal(keyOf(s), keys.get(RUN), s.sql);
-  // A series reads bars: no run_key there.
+  // A series reads bars (as a column look-up): no run_key there.
   const series = await plan(request('series', { runs: [RUN], symbol: SYMBOL, width: 10 }));
-  const onBars = series.statements.filter((s) => /FROM bars\b/.test(s.sql));
+  const onBars = [...series.lookups, ...series.statements].filter((s) => /FROM bars\b/.test(s.sql));
   assert.ok(onBars.length > 0);
   for (const s of onBars) {
     assert.doesNotMatch(s.sql.split(/FROM trades\b/)[0]!, /run_key/, 'bars have no run_key');

@@ -2,6 +2,10 @@
 // per run, M4-downsampled on price, position value and cumulative P&L; and, as a second part, its
 // trades that enter or exit in the range (trade filters apply), at most maxTrades of them. Both
 // from the base tables, whose (run_id, symbol, ...) order makes one symbol a narrow read.
+//
+// The bars are read as a column look-up beside the count of the trades (the runner lends the
+// second a connection of its own), not as a statement after it: a new symbol's read is mostly
+// DuckDB loading blocks it has not read before, and the two no longer wait for each other.
 import { SERIES_PARTS } from '../../../shared/constants.js';
 import type { SeriesParams } from '../../../shared/messages.js';
 import { StoreTable } from '../../store/format.js';
@@ -9,7 +13,7 @@ import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
 import { byRunAndTime, cumulative, m4, pick, reorder, type Columns, type OutColumn } from '../compute.js';
 import { runIndexSql } from './sources.js';
-import { sourceOf, type Planner } from './plan.js';
+import { NOTHING_TO_READ, sourceOf, type Planner } from './plan.js';
 import { resolveScope, timeCondition, tradeConditions, type Scope, runsCondition } from './scope.js';
 import { Binder, and, ms, or } from './sql.js';
 
@@ -48,9 +52,13 @@ export function planSeries(params: SeriesParams, catalog: Catalog): Planner {
     ];
   };
 
-  return async (lookup) => {
+  return async (lookup, lookupColumns) => {
+    if (!lookupColumns) throw new Error('series reads its bars as columns: the planner needs a ColumnLookup');
     const counting = new Binder();
-    const [[count]] = (await lookup(`SELECT count(*) FROM ${StoreTable.trades} WHERE ${markerConditions(counting, scope, params.symbol)}`, counting.params)) as [[bigint]];
+    const [[[count]], points] = (await Promise.all([
+      lookup(`SELECT count(*) FROM ${StoreTable.trades} WHERE ${markerConditions(counting, scope, params.symbol)}`, counting.params),
+      lookupColumns(pointsSql, b.params),
+    ])) as [[[bigint]], Columns];
     const total = Number(count);
     const t = new Binder();
     const tradesSql = `
@@ -61,7 +69,7 @@ export function planSeries(params: SeriesParams, catalog: Catalog): Planner {
     const truncated = total > maxTrades;
     return {
       statements: [
-        { sql: pointsSql, params: b.params, part: SERIES_PARTS.points, compute },
+        { sql: NOTHING_TO_READ, params: {}, part: SERIES_PARTS.points, compute: () => compute(points) },
         { sql: tradesSql, params: t.params, part: SERIES_PARTS.trades },
       ],
       source: sourceOf(StoreTable.bars, StoreTable.trades),
