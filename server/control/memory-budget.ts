@@ -9,7 +9,10 @@ import { availableMemoryBytes, parseSize } from '../os/memory.js';
  * open (73 MiB of it node's and libduckdb's file pages), ~20 MiB of JS heap growth, and ~50-80 MiB
  * that DuckDB's allocator keeps after freeing it (given back when the session goes idle:
  * server/session/idle-memory.ts). It was 150 MiB, from an idle process: 20 busy sessions then
- * overran the budget they had been admitted under.
+ * overran the budget they had been admitted under. Since the allocator keeps what a session
+ * freed until it goes idle (SESSION_ENV, server/session/contract.ts), bench:sessions' crowd (20
+ * sessions of 67 MiB at work) peaked at 291 MiB a session, its limit plus 224 MiB (248 MiB with
+ * DuckDB's own 1 s decay, in the same hour).
  */
 export const SESSION_BASE_BYTES = 240 * 2 ** 20;
 

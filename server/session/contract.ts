@@ -54,6 +54,29 @@
  */
 export const SESSION_NODE_FLAGS: readonly string[] = ['--expose-gc', '--flush-baseline-code'];
 
+/**
+ * The environment a session process starts with, wherever it runs: these defaults, then the
+ * starter's environment (an operator's own setting wins), then `own` (what this start is for).
+ *
+ * DUCKDB_JE_MALLOC_CONF configures DuckDB's bundled jemalloc (read when libduckdb loads). DuckDB
+ * compiles in dirty_decay_ms:1000: memory a query freed goes back to the kernel a second later,
+ * so the next request after an analyst's pause touches fresh pages again, and a fresh page costs
+ * a page fault. On the VMs this runs on a fault costs ~12 us (64 MiB first touched: 180 ms,
+ * against 3 ms to rewrite it resident; docs/architecture.md, "Page faults"), so a risk or an
+ * attribution after 1.5 s of thought spent 25-55 ms of its time faulting. Dirty pages now stay
+ * with the allocator until the idle shrink (idle-memory.ts) purges them explicitly; muzzy_decay 0
+ * makes that purge give them back to the kernel at once (MADV_DONTNEED), not lazily (MADV_FREE,
+ * which leaves them in the RSS until the kernel wants them).
+ */
+export const SESSION_ENV: Readonly<Record<string, string>> = {
+  DUCKDB_JE_MALLOC_CONF: 'dirty_decay_ms:-1,muzzy_decay_ms:0',
+};
+
+/** A session process's environment (see SESSION_ENV). */
+export function sessionEnvironment(own: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...SESSION_ENV, ...process.env, ...own };
+}
+
 export const HEARTBEAT_INTERVAL_MS = 1000;
 /** A remote session that hears nothing from its control server this long ends itself. */
 export const CONTROL_SILENCE_MS = 5000;

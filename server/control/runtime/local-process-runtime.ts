@@ -8,7 +8,7 @@ import type { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../../../shared/errors.js';
-import { isFromSession, SESSION_NODE_FLAGS, type FromSession, type SessionAssignment, type StoreSettings, type ToSession } from '../../session/contract.js';
+import { isFromSession, SESSION_NODE_FLAGS, sessionEnvironment, type FromSession, type SessionAssignment, type StoreSettings, type ToSession } from '../../session/contract.js';
 import { HandedOffSockets } from './handed-off-sockets.js';
 import { CONTROL_ENV, endOrphans, processIdentity } from './orphans.js';
 import { ProcessPool, type PooledProcess, type ProcessPoolOptions } from './process-pool.js';
@@ -187,7 +187,7 @@ export class LocalProcessRuntime extends ProcessPool {
 function forkSessionProcess(env: NodeJS.ProcessEnv, onAssign: (store: StoreSettings) => void): LocalSessionProcess {
   const child = fork(SESSION_ENTRY, [], {
     execArgv: [...process.execArgv, ...SESSION_NODE_FLAGS],
-    env: { ...process.env, ...env },
+    env: sessionEnvironment(env),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     serialization: 'json',
     // Its own process group: a terminal's Ctrl-C reaches the control server alone, which ends

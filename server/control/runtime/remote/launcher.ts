@@ -2,7 +2,7 @@
 // plain process started by a command (this host, another network namespace, ssh). The runtime
 // (remote-runtime.ts) only launches, waits for the start, and kills; where is the launcher's.
 import { spawn } from 'node:child_process';
-import { SESSION_NODE_FLAGS } from '../../../session/contract.js';
+import { SESSION_NODE_FLAGS, sessionEnvironment } from '../../../session/contract.js';
 import { SESSION_ENTRY } from '../local-process-runtime.js';
 
 export interface LaunchedSession {
@@ -57,7 +57,7 @@ export class CommandLauncher implements SessionLauncher {
 
   launch(env: Record<string, string>): LaunchedSession {
     const [command, ...args] = [...this.prefix, ...sessionCommand()];
-    const child = spawn(command!, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
+    const child = spawn(command!, args, { env: sessionEnvironment(env), stdio: ['ignore', 'inherit', 'inherit'], detached: true });
     let exited = false;
     const ended = new Promise<void>((resolve) => child.once('close', () => ((exited = true), resolve())));
     const started = new Promise<void>((resolve, reject) => {

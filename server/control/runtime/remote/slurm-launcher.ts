@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { errorMessage } from '../../../../shared/errors.js';
 import { controlErrors } from '../../errors.js';
 import { sessionCommand, type LaunchedSession, type SessionLauncher } from './launcher.js';
+import { sessionEnvironment } from '../../../session/contract.js';
 
 const run = promisify(execFile);
 
@@ -171,7 +172,7 @@ export class SlurmLauncher implements SessionLauncher {
       `--wrap=exec ${sessionCommand().map(shellQuote).join(' ')}`,
     ];
     try {
-      const { stdout } = await run('sbatch', args, { env: { ...process.env, ...this.options.env, ...env }, timeout: 30_000 });
+      const { stdout } = await run('sbatch', args, { env: sessionEnvironment({ ...this.options.env, ...env }), timeout: 30_000 });
       const id = stdout.trim().split(';')[0]!;
       if (!/^\d+$/.test(id)) throw new Error(`sbatch printed no job id: ${stdout.trim()}`);
       return id;
