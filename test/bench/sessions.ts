@@ -79,9 +79,15 @@ const MiB = 2 ** 20;
 const DRILL_ROUNDS = 4;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Sessions on the Slurm cluster of `--runtime slurm`, and how long a silent one may stay. */
+/**
+ * Sessions on the Slurm cluster of `--runtime slurm`, and how long a silent one may stay. `remote`
+ * makes each control server a launcher of its own: a launcher's close() cancels every job it
+ * started, so with one launcher shared, the shared-answers server's close cancelled the main
+ * server's warm jobs, which it reported as lost on their node (the pair on node1 that every run
+ * of this bench lost at its start, and the node suspicion that came of it).
+ */
 interface ClusterSettings {
-  remote: NonNullable<ControlServerOptions['remote']>;
+  remote: () => NonNullable<ControlServerOptions['remote']>;
   heartbeatTimeoutMs: number;
 }
 
@@ -95,7 +101,7 @@ async function startServer(
 ): Promise<ControlServer> {
   return startControlServer({
     answerCache,
-    ...(cluster ? { remote: cluster.remote } : {}),
+    ...(cluster ? { remote: cluster.remote() } : {}),
     host: '127.0.0.1',
     port: 0,
     datasets: [{ id: scale, input }],
@@ -285,10 +291,10 @@ async function benchOnCluster(): Promise<void> {
   // Room for the pool, a tab and a failover on the last node standing.
   const cluster = await startSlurmCluster({ nodes: 3, cpusPerNode: 4, memoryMiBPerNode: jobMiB * 4 });
   try {
-    const remote = {
+    const remote = () => ({
       listen: { host: cluster.controlAddress },
       launcher: new SlurmLauncher({ env: cluster.env, partition: cluster.partition, memoryMiB: jobMiB, cpus: 1 }),
-    };
+    });
     const local = await startServer(2, input);
     const storePath = await local.datasets.whenReady(scale);
     // Started once the store is prepared: it finds it, rather than waiting on the same preparation.
