@@ -3,9 +3,10 @@
 //
 // While the tab is in use, DuckDB's buffer pool keeps the blocks its queries read (up to the
 // session's memory_limit) and its allocator (a bundled jemalloc, told not to decay: SESSION_ENV in
-// contract.ts) keeps freed pages for the next query: both are what keeps the next zoom fast. Once no request has been in flight for a quiet
-// period (IDLE_QUIET_MS), the session has no use for them, so it shrinks (steps 1-3). After a much
-// longer quiet (REOPEN_QUIET_MS) it shrinks deeper, with step 0 first:
+// contract.ts) keeps freed pages for the next query: both are what keeps the next zoom fast. Once
+// no request has been in flight for a quiet period (IDLE_QUIET_MS), the session has no use for
+// them, so it shrinks (steps 1-3). After a much longer quiet (REOPEN_QUIET_MS) it shrinks deeper,
+// with step 0 first:
 //
 // 0. the store is opened again on a new DuckDB instance (`reopen`, given by main.ts), the runner
 //    moves to it and the old instance is closed. What DuckDB keeps of each table it has read (the

@@ -25,20 +25,23 @@ function fakeProcess(pid: number): PooledProcess {
   };
 }
 
-/** A pool of two whose starts are counted; settles the warm-ups it started. */
-async function poolOfTwo(refillDelayMs: number): Promise<{ pool: ProcessPool; starts: () => number }> {
+/** Runs `body` on a pool of two whose starts are counted, once it has filled; closes it after. */
+async function withPoolOfTwo(refillDelayMs: number, body: (pool: ProcessPool, starts: () => number) => Promise<void>): Promise<void> {
   let started = 0;
   const pool = new ProcessPool({ poolSize: 2, warmTimeoutMs: 5000, refillDelayMs }, () => fakeProcess(++started));
-  await settle();
-  assert.equal(pool.warmCount, 2, 'the pool fills at once when it starts');
-  return { pool, starts: () => started };
+  try {
+    await settle();
+    assert.equal(pool.warmCount, 2, 'the pool fills at once when it starts');
+    await body(pool, () => started);
+  } finally {
+    await pool.close();
+  }
 }
 
 const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
 
-test('a take with another process still warm starts its replacement after the delay, not at once', async () => {
-  const { pool, starts } = await poolOfTwo(150);
-  try {
+test('a take with another process still warm starts its replacement after the delay, not at once', () =>
+  withPoolOfTwo(150, async (pool, starts) => {
     await pool.acquire();
     // What the session manager does right after a take: it must not start the replacement early.
     pool.setWarmLimit(2);
@@ -48,14 +51,10 @@ test('a take with another process still warm starts its replacement after the de
     await new Promise((resolve) => setTimeout(resolve, 200));
     assert.equal(starts(), 3, 'one replacement after the delay');
     assert.equal(pool.warmCount, 2);
-  } finally {
-    await pool.close();
-  }
-});
+  }));
 
-test('two takes within the delay: the second, which empties the pool, refills it at once', async () => {
-  const { pool, starts } = await poolOfTwo(10_000);
-  try {
+test('two takes within the delay: the second, which empties the pool, refills it at once', () =>
+  withPoolOfTwo(10_000, async (pool, starts) => {
     await pool.acquire();
     await settle();
     assert.equal(starts(), 2);
@@ -63,18 +62,11 @@ test('two takes within the delay: the second, which empties the pool, refills it
     await settle();
     assert.equal(starts(), 4, 'both replacements started without waiting for the delay');
     assert.equal(pool.warmCount, 2);
-  } finally {
-    await pool.close();
-  }
-});
+  }));
 
-test('a delay of 0 refills at once, as the pool did before', async () => {
-  const { pool, starts } = await poolOfTwo(0);
-  try {
+test('a delay of 0 refills at once, as the pool did before', () =>
+  withPoolOfTwo(0, async (pool, starts) => {
     await pool.acquire();
     await settle();
     assert.equal(starts(), 3);
-  } finally {
-    await pool.close();
-  }
-});
+  }));

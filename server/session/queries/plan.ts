@@ -46,6 +46,14 @@ export type Lookup = (sql: string, params: Record<string, DuckDBValue>) => Promi
 export type ColumnLookup = (sql: string, params: Record<string, DuckDBValue>) => Promise<Columns>;
 
 /**
+ * Fails unless the planner was given a column look-up (the session always gives one; `what` says
+ * what the planner reads as columns, for a caller that gave only `lookup`).
+ */
+export function assertColumnLookup(lookupColumns: ColumnLookup | undefined, what: string): asserts lookupColumns is ColumnLookup {
+  if (!lookupColumns) throw new Error(`${what} as columns: the planner needs a ColumnLookup`);
+}
+
+/**
  * Plans a request; may run look-ups first. The session always gives both kinds of look-up; tests
  * of a planner that reads no columns give the first only.
  */

@@ -15,7 +15,7 @@ import type { RiskParams } from '../../../shared/messages.js';
 import { StoreTable, tradeListSortedBy, tradeRankColumn } from '../../store/format.js';
 import type { Columns, OutColumn } from '../compute.js';
 import type { Catalog } from '../store.js';
-import { NOTHING_TO_READ, sourceOf, type Lookup, type Planner } from './plan.js';
+import { assertColumnLookup, NOTHING_TO_READ, sourceOf, type Lookup, type Planner } from './plan.js';
 import { dailyRiskFree, moments, probabilisticSharpe, relative, sharpe } from './risk-metrics.js';
 import { hasTradeFilters, resolveScope, tradeConditions, type Scope } from './scope.js';
 import { capitalOfRun, dailyCtes, dayRows, runIndexSql } from './sources.js';
@@ -46,7 +46,7 @@ export function planRisk(params: RiskParams, catalog: Catalog): Planner {
   const scope = resolveScope(params, catalog);
   const rfDaily = dailyRiskFree(params.riskFreeRate ?? catalog.riskFreeRate);
   return async (lookup, lookupColumns) => {
-    if (!lookupColumns) throw new Error('risk reads its daily rows as columns: the planner needs a ColumnLookup');
+    assertColumnLookup(lookupColumns, 'risk reads its daily rows');
     const b = new Binder();
     const daily = dailyCtes(b, scope, catalog);
     const sql = `WITH ${daily.ctes}

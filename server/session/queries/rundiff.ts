@@ -25,7 +25,7 @@ import { StoreTable } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
 import { numberColumn, textColumn, type Columns, type OutColumn } from '../compute.js';
-import { NOTHING_TO_READ, sourceOf, type Planner, type Statement } from './plan.js';
+import { assertColumnLookup, NOTHING_TO_READ, sourceOf, type Planner, type Statement } from './plan.js';
 import { hasTradeFilters, resolveScope, runsCondition, tradeConditions, type Scope } from './scope.js';
 import { dayRows, dimCondition, levelFor } from './sources.js';
 import { Binder, and, ms } from './sql.js';
@@ -83,7 +83,7 @@ export function planRundiff(params: RundiffParams, catalog: Catalog): Planner {
   const scope = resolveScope({ ...params, runs: [params.a, params.b] }, catalog);
   const limit = params.limit ?? DEFAULT_LIMIT;
   return async (lookup, lookupColumns) => {
-    if (!lookupColumns) throw new Error('rundiff reads its candidate pairs as columns: the planner needs a ColumnLookup');
+    assertColumnLookup(lookupColumns, 'rundiff reads its candidate pairs');
     const c = new Binder();
     const ctes = tradeCtes(c, scope, params);
     const k = new Binder();

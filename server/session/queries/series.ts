@@ -13,7 +13,7 @@ import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
 import { byRunAndTime, cumulative, m4, pick, reorder, type Columns, type OutColumn } from '../compute.js';
 import { runIndexSql } from './sources.js';
-import { NOTHING_TO_READ, sourceOf, type Planner } from './plan.js';
+import { assertColumnLookup, NOTHING_TO_READ, sourceOf, type Planner } from './plan.js';
 import { resolveScope, timeCondition, tradeConditions, type Scope, runsCondition } from './scope.js';
 import { Binder, and, ms, or } from './sql.js';
 
@@ -53,7 +53,7 @@ export function planSeries(params: SeriesParams, catalog: Catalog): Planner {
   };
 
   return async (lookup, lookupColumns) => {
-    if (!lookupColumns) throw new Error('series reads its bars as columns: the planner needs a ColumnLookup');
+    assertColumnLookup(lookupColumns, 'series reads its bars');
     const counting = new Binder();
     const [[[count]], points] = (await Promise.all([
       lookup(`SELECT count(*) FROM ${StoreTable.trades} WHERE ${markerConditions(counting, scope, params.symbol)}`, counting.params),
