@@ -37,7 +37,8 @@ import type { SessionInfo } from '../../shared/http-api.js';
 import { launchBrowser } from '../support/browser.js';
 import { ApiCaller, SessionClient, createSession } from '../support/session-client.js';
 import { runDrillScript } from './drill-script.js';
-import { processRss } from '../support/proc.js';
+import { processRss, residentSet } from '../support/proc.js';
+import { SESSION_NODE_FLAGS, sessionEnvironment } from '../../server/session/contract.js';
 import { percentile, summary } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -174,6 +175,40 @@ async function coldFloor(storePath: string): Promise<number[]> {
     });
   }
   return samples;
+}
+
+/**
+ * The idle budget's floor: a process started as a session is (its Node flags and environment)
+ * that has imported DuckDB and opened the store, asked nothing and collected its heap, read 2 s
+ * after. Node's and libduckdb's code pages alone are most of it.
+ */
+async function idleFloor(storePath: string): Promise<NonNullable<ReturnType<typeof residentSet>>> {
+  const script = `
+    const { DuckDBInstance } = await import('@duckdb/node-api');
+    const instance = await DuckDBInstance.create(${JSON.stringify(storePath)}, { access_mode: 'READ_ONLY' });
+    const connection = await instance.connect();
+    await connection.run('SELECT 1');
+    globalThis.gc();
+    process.stdout.write('open');
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, [...SESSION_NODE_FLAGS, '--input-type=module', '-e', script], {
+    cwd: repoRoot(),
+    env: sessionEnvironment({}),
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.once('data', () => resolve());
+      child.once('exit', (code) => reject(new Error(`the idle floor's process exited (${code}) before it opened ${storePath}`)));
+      child.once('error', reject);
+    });
+    await sleep(2000);
+    const memory = residentSet(child.pid!);
+    if (!memory) throw new Error("the idle floor's process exited before its memory was read");
+    return memory;
+  } finally {
+    child.kill();
+  }
 }
 
 /**
@@ -436,9 +471,11 @@ const idleRss = await rssOf(idle.id);
 const reopenedRss = async () => {
   await sleep(REOPEN_QUIET_MS + 5000 - (performance.now() - idleSince));
   const rss = await rssOf(idle.id);
+  const pid = (await sessions(warm)).find((s) => s.id === idle.id)!.pid;
+  const memory = pid == null ? null : residentSet(pid);
   await idle.client!.close();
   await warm.close();
-  return rss;
+  return { rss, memory };
 };
 
 // Twenty at once, and one alone under the same settings first (the latency to compare with).
@@ -478,7 +515,9 @@ await cold.datasets.whenReady(scale);
 const coldSamples = await spawnToReady(cold, 0);
 await cold.close();
 const floorSamples = await coldFloor(storePath);
-const idleReopenedRss = await reopenedRss();
+const idleReopened = await reopenedRss();
+const idleReopenedRss = idleReopened.rss;
+const floorIdle = await idleFloor(storePath);
 
 const crowdLatencies = crowd.flatMap((c) => c.latencies);
 console.log(summary('spawn -> ready, warm pool', warmSamples));
@@ -491,6 +530,10 @@ console.log('');
 console.log(`session RSS 2 s after its drill-down:      ${(busyRss / MiB).toFixed(0)} MiB`);
 console.log(`idle session RSS, tab open (after ${IDLE_QUIET_MS / 1000} s quiet):  ${(idleRss / MiB).toFixed(0)} MiB (buffers and allocator given back)`);
 console.log(`idle session RSS, tab open (after ${REOPEN_QUIET_MS / 1000} s quiet): ${(idleReopenedRss / MiB).toFixed(0)} MiB (store opened again; target < 120 MiB, #17)`);
+const residentText = (m: NonNullable<ReturnType<typeof residentSet>>) =>
+  `${(m.anonymous / MiB).toFixed(0)} MiB anonymous + ${(m.fileBacked / MiB).toFixed(0)} MiB mapped files (code shared with every session), PSS ${(m.pss / MiB).toFixed(0)} MiB`;
+if (idleReopened.memory) console.log(`  of which:                                 ${residentText(idleReopened.memory)}`);
+console.log(`floor: session-started node + DuckDB, store open, nothing asked: ${(floorIdle.rss / MiB).toFixed(0)} MiB RSS (${residentText(floorIdle)}); idle / floor ${(idleReopenedRss / floorIdle.rss).toFixed(2)}`);
 console.log(
   `${CONCURRENT} sessions: total session RSS ${(crowdRss / MiB).toFixed(0)} MiB + control server ${(controlBytes / MiB).toFixed(0)} MiB ` +
     `= ${((crowdRss + controlBytes) / 2 ** 30).toFixed(2)} GiB (budget 6 GiB); ${crowdInfos.length}/${CONCURRENT} answered every step`,

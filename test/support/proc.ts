@@ -22,6 +22,25 @@ export function processMemory(pid: number): { rss: number; hwm: number } | null 
   return { rss: kB('VmRSS'), hwm: kB('VmHWM') };
 }
 
+/**
+ * What a process's resident set is made of (/proc/<pid>/smaps_rollup), in bytes, or null once it
+ * has exited. `fileBacked` is mapped files' pages (the node binary's and libduckdb's code, mostly):
+ * the same page-cache pages in every process that maps them, counted in full in each one's RSS.
+ * `pss` shares each page among the processes that map it: what one more process costs the machine.
+ */
+export function residentSet(pid: number): { rss: number; pss: number; anonymous: number; fileBacked: number } | null {
+  const rollup = procText(pid, 'smaps_rollup');
+  if (rollup === null) return null;
+  const kB = (field: string) => {
+    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup);
+    if (!match) throw new Error(`/proc/${pid}/smaps_rollup has no ${field} line`);
+    return Number(match[1]) * 1024;
+  };
+  const rss = kB('Rss');
+  const anonymous = kB('Anonymous');
+  return { rss, pss: kB('Pss'), anonymous, fileBacked: rss - anonymous };
+}
+
 /** VmRSS of a process in bytes, 0 once it has exited (it may exit between a listing and the read). */
 export function processRss(pid: number): number {
   return processMemory(pid)?.rss ?? 0;
