@@ -58,15 +58,20 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
     const timer = setTimeout(() => setBelowMounted(true), BELOW_FALLBACK_MS);
     return () => clearTimeout(timer);
   }, [started, belowMounted]);
-  const exposure = useQuery(started ? exposureSpec(route, widths.main) : null, { previewable: true, name: 'overview.exposure' });
   const summary = useQuery(started ? summarySpec(route) : null, { name: 'overview.summary' });
-  const heatmap = useQuery(started ? heatmapSpec(route) : null, { name: 'overview.heatmap' });
-  const histogram = useQuery(started ? histogramSpec(route) : null, { name: 'overview.histogram' });
   const risk = useQuery(started ? riskSpec(route) : null, { name: 'overview.risk' });
   const benchmark = useQuery(started ? benchmarkSpec(route) : null, { name: 'overview.benchmark' });
-  // Below the drawdown chart, mostly out of sight: its answer waits for those of the views in sight.
+  // The cards below the drawdown chart are out of sight until the analyst scrolls (on a laptop's
+  // screen, everything after the equity chart): what they ask waits for what the views in sight
+  // ask, so a zoom's KPIs and equity curve do not share the session's DuckDB threads with them.
+  // Scrolled into view, a card asks again at full priority and its answer jumps the queue.
   const [episodesRef, episodesOnScreen] = useOnScreen<HTMLElement>();
+  const [exposureRef, exposureOnScreen] = useOnScreen<HTMLElement>();
+  const [distributionsRef, distributionsOnScreen] = useOnScreen<HTMLDivElement>();
   const episodes = useQuery(started ? episodesSpec(route) : null, { name: 'overview.episodes', low: !episodesOnScreen });
+  const exposure = useQuery(started ? exposureSpec(route, widths.main) : null, { previewable: true, name: 'overview.exposure', low: !exposureOnScreen });
+  const heatmap = useQuery(started ? heatmapSpec(route) : null, { name: 'overview.heatmap', low: !distributionsOnScreen });
+  const histogram = useQuery(started ? histogramSpec(route) : null, { name: 'overview.histogram', low: !distributionsOnScreen });
 
   const eq = equity.answer?.data;
   const bench = benchmark.answer?.data;
@@ -205,10 +210,10 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
             <Episodes state={episodes} dataset={dataset} route={route} />
           </Card>
           {route.explain && <Attribution route={route} dataset={dataset} />}
-          <Card title="Exposure" aside={<span className="hint">gross (solid) and net (dashed), dollars</span>}>
+          <Card ref={exposureRef} title="Exposure" aside={<span className="hint">gross (solid) and net (dashed), dollars</span>}>
             <TimeChart testId="exposure-chart" state={exposure} empty={ex?.points === 0} data={exposureData} height={EXPOSURE_HEIGHT} syncKey="overview" time={time} route={route} />
           </Card>
-          <div className="grid2">
+          <div className="grid2" ref={distributionsRef}>
             <Card title="Monthly returns" aside={<span className="hint">click a month to zoom to it</span>}>
               <Heatmap state={heatmap} dataset={dataset} route={route} />
             </Card>
