@@ -20,7 +20,8 @@
 //    place in the queue (POST /api/sessions answers 200 or 202, never an error), and the time from
 //    the burst to the last tab's first chart drawn. --burst-max-sessions lowers the session limit
 //    so that tabs queue (default: serve's own).
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -154,60 +155,71 @@ async function spawnToReady(server: ControlServer, pauseMs: number): Promise<num
   return samples;
 }
 
-async function coldFloor(storePath: string): Promise<number[]> {
-  const script = `
-    const { DuckDBInstance } = await import('@duckdb/node-api');
-    const instance = await DuckDBInstance.create(${JSON.stringify(storePath)}, { access_mode: 'READ_ONLY' });
-    const connection = await instance.connect();
-    await connection.run('SELECT 1');
-    process.stdout.write('open');`;
-  const samples: number[] = [];
-  for (let i = 0; i < SPAWNS; i++) {
-    const started = performance.now();
-    await new Promise<void>((resolve, reject) => {
-      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { cwd: repoRoot(), stdio: ['ignore', 'pipe', 'inherit'] });
-      child.stdout.once('data', () => {
-        samples.push(performance.now() - started);
-        child.kill();
-      });
-      child.once('exit', () => resolve());
-      child.once('error', reject);
-    });
-  }
-  return samples;
-}
-
 /**
- * The idle budget's floor: a process started as a session is (its Node flags and environment)
- * that has imported DuckDB and opened the store, asked nothing and collected its heap, read 2 s
- * after. Node's and libduckdb's code pages alone are most of it.
+ * A node process that imports DuckDB, opens the store read-only and runs one query: bare, or
+ * started as a session is (`asSession`: its Node flags and environment, and its heap collected
+ * once the store is open). Resolves once the store is open; the process stays until killed.
  */
-async function idleFloor(storePath: string): Promise<NonNullable<ReturnType<typeof residentSet>>> {
+async function storeOpener(storePath: string, asSession: boolean): Promise<ChildProcess> {
   const script = `
     const { DuckDBInstance } = await import('@duckdb/node-api');
     const instance = await DuckDBInstance.create(${JSON.stringify(storePath)}, { access_mode: 'READ_ONLY' });
     const connection = await instance.connect();
     await connection.run('SELECT 1');
-    globalThis.gc();
+    globalThis.gc?.();
     process.stdout.write('open');
     setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, [...SESSION_NODE_FLAGS, '--input-type=module', '-e', script], {
+  const child = spawn(process.execPath, [...(asSession ? SESSION_NODE_FLAGS : []), '--input-type=module', '-e', script], {
     cwd: repoRoot(),
-    env: sessionEnvironment({}),
+    env: asSession ? sessionEnvironment({}) : process.env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   try {
     await new Promise<void>((resolve, reject) => {
       child.stdout.once('data', () => resolve());
-      child.once('exit', (code) => reject(new Error(`the idle floor's process exited (${code}) before it opened ${storePath}`)));
+      child.once('exit', (code) => reject(new Error(`a process opening ${storePath} exited (${code}) before it had opened it`)));
       child.once('error', reject);
     });
+  } catch (error) {
+    child.kill();
+    throw error;
+  }
+  return child;
+}
+
+/** Kills a process and waits for its exit. */
+async function killed(child: ChildProcess): Promise<void> {
+  const exited = once(child, 'exit');
+  child.kill();
+  await exited;
+}
+
+/** The cold floor: spawn -> store open, bare node. */
+async function coldFloor(storePath: string): Promise<number[]> {
+  const samples: number[] = [];
+  for (let i = 0; i < SPAWNS; i++) {
+    const started = performance.now();
+    const child = await storeOpener(storePath, false);
+    samples.push(performance.now() - started);
+    await killed(child);
+  }
+  return samples;
+}
+
+/**
+ * The idle budget's floor: a process started as a session is that has opened the store, asked
+ * nothing and collected its heap, read 2 s after. Node's and libduckdb's code pages alone are
+ * most of it.
+ */
+async function idleFloor(storePath: string): Promise<NonNullable<ReturnType<typeof residentSet>>> {
+  const child = await storeOpener(storePath, true);
+  try {
     await sleep(2000);
     const memory = residentSet(child.pid!);
     if (!memory) throw new Error("the idle floor's process exited before its memory was read");
     return memory;
   } finally {
-    child.kill();
+    await killed(child);
   }
 }
 
@@ -470,12 +482,11 @@ await sleep(IDLE_QUIET_MS + 1000 - (performance.now() - idleSince));
 const idleRss = await rssOf(idle.id);
 const reopenedRss = async () => {
   await sleep(REOPEN_QUIET_MS + 5000 - (performance.now() - idleSince));
-  const rss = await rssOf(idle.id);
-  const pid = (await sessions(warm)).find((s) => s.id === idle.id)!.pid;
-  const memory = pid == null ? null : residentSet(pid);
+  const info = (await sessions(warm)).find((s) => s.id === idle.id)!;
+  const memory = info.pid == null ? null : residentSet(info.pid);
   await idle.client!.close();
   await warm.close();
-  return { rss, memory };
+  return { rss: info.rssBytes!, memory };
 };
 
 // Twenty at once, and one alone under the same settings first (the latency to compare with).

@@ -14,12 +14,17 @@ export function procText(pid: number, file: string): string | null {
   }
 }
 
+/** The value of a "<field>:   <n> kB" line of a /proc file, in bytes; null if it has no such line. */
+function kBytes(text: string, field: string): number | null {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+  return match ? Number(match[1]) * 1024 : null;
+}
+
 /** VmRSS and VmHWM (the kernel's peak RSS) of a process in bytes, or null once it has exited. */
 export function processMemory(pid: number): { rss: number; hwm: number } | null {
   const status = procText(pid, 'status');
   if (status === null) return null;
-  const kB = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) * 1024;
-  return { rss: kB('VmRSS'), hwm: kB('VmHWM') };
+  return { rss: kBytes(status, 'VmRSS') ?? 0, hwm: kBytes(status, 'VmHWM') ?? 0 };
 }
 
 /**
@@ -32,9 +37,9 @@ export function residentSet(pid: number): { rss: number; pss: number; anonymous:
   const rollup = procText(pid, 'smaps_rollup');
   if (rollup === null) return null;
   const kB = (field: string) => {
-    const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup);
-    if (!match) throw new Error(`/proc/${pid}/smaps_rollup has no ${field} line`);
-    return Number(match[1]) * 1024;
+    const bytes = kBytes(rollup, field);
+    if (bytes === null) throw new Error(`/proc/${pid}/smaps_rollup has no ${field} line`);
+    return bytes;
   };
   const rss = kB('Rss');
   const anonymous = kB('Anonymous');
