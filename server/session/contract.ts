@@ -3,7 +3,7 @@
 // docs/deploy-kubernetes.md). Nothing else crosses this door.
 //
 // Lifecycle, as seen from the runtime:
-//   1. start `node dist/server/session/main.js` with an IPC channel. The process imports DuckDB,
+//   1. start `node dist/server/session/main.bundle.js` (session-entry.ts) with an IPC channel. The process imports DuckDB,
 //      then sends `warm`: it is now a pooled process waiting for work. The runtime may send it
 //      `preopen` with the store (and DuckDB limits) the next tab most likely wants; the process
 //      opens it READ_ONLY ahead of time and keeps it. A later `preopen` replaces it.
@@ -29,7 +29,7 @@
 
 //
 // Remote sessions (a session on another host; server/control/runtime/remote). The runtime starts
-// `node dist/server/session/main.js` there with REMOTE_ENV.control (host:port of the control
+// `node dist/server/session/main.bundle.js` there with REMOTE_ENV.control (host:port of the control
 // server's session listener) and REMOTE_ENV.secret, good for one registration. The process:
 //   a. listens for WebSocket upgrades on its own host (all addresses, or REMOTE_ENV.listenHost;
 //      a free port) and takes only those that carry the connection secret in

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import WebSocket from 'ws';
 import type { SessionStateEvent } from '../../shared/http-api.js';
-import { SESSION_ENTRY, LocalProcessRuntime } from '../../server/control/runtime/local-process-runtime.js';
+import { LocalProcessRuntime } from '../../server/control/runtime/local-process-runtime.js';
+import { runsSessionEntry, sessionEntry } from '../../server/control/runtime/session-entry.js';
 import { CONTROL_ENV, findOrphans } from '../../server/control/runtime/orphans.js';
 import { SessionManager } from '../../server/control/session-manager.js';
 import type { DatasetCatalog } from '../../server/control/dataset-catalog.js';
@@ -30,7 +31,7 @@ function ourSessionProcesses(): number[] {
     try {
       const argv = readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0');
       const env = readFileSync(`/proc/${name}/environ`, 'utf8');
-      if (argv.includes(SESSION_ENTRY) && env.includes(`${CONTROL_ENV}=${process.pid}:`) && processAlive(Number(name))) {
+      if (runsSessionEntry(argv) && env.includes(`${CONTROL_ENV}=${process.pid}:`) && processAlive(Number(name))) {
         pids.push(Number(name));
       }
     } catch {
@@ -217,12 +218,12 @@ test('a WebSocket to a session that is not ready yet is refused cleanly', async 
 test('a control server that starts ends session processes left by a dead one', async () => {
   // Stands in for a stuck session process whose control server died: the entry script on its
   // command line, and the identity of a control server that no longer exists.
-  const leftover = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', SESSION_ENTRY], {
+  const leftover = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)', sessionEntry().path], {
     env: { ...process.env, [CONTROL_ENV]: '999999:0' },
     stdio: 'ignore',
   });
   const exited = new Promise<NodeJS.Signals | null>((resolve) => leftover.once('exit', (_code, signal) => resolve(signal)));
-  assert.ok(findOrphans(SESSION_ENTRY).some((orphan) => orphan.pid === leftover.pid));
+  assert.ok(findOrphans().some((orphan) => orphan.pid === leftover.pid));
   const server = await startTestServer({ poolSize: 0 });
   try {
     assert.equal(await exited, 'SIGKILL');

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { SESSION_ENTRY } from '../../server/control/runtime/local-process-runtime.js';
+import { runsSessionEntry, SESSION_BUNDLE, SESSION_MAIN } from '../../server/control/runtime/session-entry.js';
 import { CommandLauncher } from '../../server/control/runtime/remote/launcher.js';
 import { startControlServer, type ControlServer, type ControlServerOptions } from '../../server/control/app.js';
 import type { SessionLimits } from '../../server/control/session-manager.js';
@@ -78,7 +78,7 @@ export function sessionProcessesOf(parentPid: number): number[] {
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       // fields[0] is the state, fields[1] the parent pid.
       if (fields[0] === 'Z' || Number(fields[1]) !== parentPid) continue;
-      if (readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0').includes(SESSION_ENTRY)) pids.push(Number(name));
+      if (runsSessionEntry(readFileSync(`/proc/${name}/cmdline`, 'utf8').split('\0'))) pids.push(Number(name));
     } catch {
       // The process ended while we looked.
     }
@@ -104,7 +104,8 @@ export function sampleSessionProcesses(parentPid: number): { stop(): Promise<{ m
           const stat = readFileSync('/proc/' + name + '/stat', 'utf8');
           const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
           if (fields[0] === 'Z' || Number(fields[1]) !== workerData.parentPid) continue;
-          if (readFileSync('/proc/' + name + '/cmdline', 'utf8').split('\\0').includes(workerData.entry)) n++;
+          const argv = readFileSync('/proc/' + name + '/cmdline', 'utf8').split('\\0');
+          if (workerData.entries.some((entry) => argv.includes(entry))) n++;
         } catch { /* the process exited between readdir and read: nothing to count */ }
       }
       return n;
@@ -116,7 +117,7 @@ export function sampleSessionProcesses(parentPid: number): { stop(): Promise<{ m
       setImmediate(loop);
     };
     loop();`;
-  const worker = new Worker(code, { eval: true, workerData: { parentPid, entry: SESSION_ENTRY } });
+  const worker = new Worker(code, { eval: true, workerData: { parentPid, entries: [SESSION_BUNDLE, SESSION_MAIN] } });
   const result = new Promise<{ max: number; samples: number }>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);

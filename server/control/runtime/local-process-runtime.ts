@@ -6,16 +6,15 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { EventEmitter } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../../../shared/errors.js';
 import { isFromSession, SESSION_NODE_FLAGS, sessionEnvironment, type FromSession, type SessionAssignment, type StoreSettings, type ToSession } from '../../session/contract.js';
 import { HandedOffSockets } from './handed-off-sockets.js';
 import { CONTROL_ENV, endOrphans, processIdentity } from './orphans.js';
+import { sessionEntry, warnIfUnbundled } from './session-entry.js';
 import { ProcessPool, type PooledProcess, type ProcessPoolOptions } from './process-pool.js';
 import { PendingAssignment } from './pending-assignment.js';
 import { describeExit, type ProcessExit, type SessionProcessEvents } from './types.js';
 
-const SESSION_ENTRY = fileURLToPath(new URL('../../session/main.js', import.meta.url));
 const PAGE_SIZE = 4096;
 
 export interface LocalProcessRuntimeOptions extends ProcessPoolOptions {
@@ -157,8 +156,6 @@ class LocalSessionProcess implements PooledProcess {
   }
 }
 
-export { SESSION_ENTRY };
-
 /**
  * How long after a tab takes a warm process its replacement starts (ProcessPoolOptions). A start
  * (node, DuckDB, the store's open, a sweep's default pin) is ~0.3 s of a core, on the machine
@@ -176,16 +173,17 @@ export const LOCAL_REFILL_DELAY_MS = 400;
 /** Session processes as children of this one, handed their sockets over IPC. */
 export class LocalProcessRuntime extends ProcessPool {
   constructor(options: LocalProcessRuntimeOptions) {
-    for (const orphan of endOrphans(SESSION_ENTRY)) {
+    for (const orphan of endOrphans()) {
       options.onLog?.('warn', 'ended a session process left by a previous control server', { ...orphan });
     }
+    warnIfUnbundled(options.onLog);
     const controlIdentity = processIdentity(process.pid) ?? `${process.pid}:unknown`;
     super({ refillDelayMs: LOCAL_REFILL_DELAY_MS, ...options }, (onAssign) => forkSessionProcess({ ...options.env, [CONTROL_ENV]: controlIdentity }, onAssign));
   }
 }
 
 function forkSessionProcess(env: NodeJS.ProcessEnv, onAssign: (store: StoreSettings) => void): LocalSessionProcess {
-  const child = fork(SESSION_ENTRY, [], {
+  const child = fork(sessionEntry().path, [], {
     execArgv: [...process.execArgv, ...SESSION_NODE_FLAGS],
     env: sessionEnvironment(env),
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

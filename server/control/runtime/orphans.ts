@@ -6,6 +6,7 @@
 // server; a session process whose control server is not that same process any more is an orphan.
 // Linux only (reads /proc); elsewhere it finds nothing.
 import { readdirSync, readFileSync } from 'node:fs';
+import { runsSessionEntry } from './session-entry.js';
 
 export const CONTROL_ENV = 'TICKSCOPE_CONTROL';
 
@@ -28,8 +29,8 @@ export interface Orphan {
   control: string;
 }
 
-/** Session processes (by their entry script) whose recorded control server is gone. */
-export function findOrphans(sessionEntry: string): Orphan[] {
+/** Session processes (by their entry script: session-entry.ts) whose recorded control server is gone. */
+export function findOrphans(): Orphan[] {
   let pids: number[];
   try {
     pids = readdirSync('/proc').filter((name) => /^\d+$/.test(name)).map(Number);
@@ -42,7 +43,7 @@ export function findOrphans(sessionEntry: string): Orphan[] {
     if (pid === process.pid) continue;
     try {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (!argv.includes(sessionEntry)) continue;
+      if (!runsSessionEntry(argv)) continue;
       const env = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
       const control = env.find((entry) => entry.startsWith(`${CONTROL_ENV}=`))?.slice(CONTROL_ENV.length + 1);
       if (!control) continue;
@@ -56,9 +57,9 @@ export function findOrphans(sessionEntry: string): Orphan[] {
 }
 
 /** SIGKILLs every orphan; returns those it ended. */
-export function endOrphans(sessionEntry: string): Orphan[] {
+export function endOrphans(): Orphan[] {
   const ended: Orphan[] = [];
-  for (const orphan of findOrphans(sessionEntry)) {
+  for (const orphan of findOrphans()) {
     try {
       process.kill(orphan.pid, 'SIGKILL');
       ended.push(orphan);

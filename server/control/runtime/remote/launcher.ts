@@ -3,7 +3,7 @@
 // (remote-runtime.ts) only launches, waits for the start, and kills; where is the launcher's.
 import { spawn } from 'node:child_process';
 import { SESSION_NODE_FLAGS, sessionEnvironment } from '../../../session/contract.js';
-import { SESSION_ENTRY } from '../local-process-runtime.js';
+import { sessionEntry } from '../session-entry.js';
 
 export interface LaunchedSession {
   /** What an operator finds it by: a job id, a pid. */
@@ -38,7 +38,7 @@ export interface SessionLauncher {
 
 /** The session process's command: node, its flags (contract.ts) and the entry. */
 export function sessionCommand(): string[] {
-  return [process.execPath, ...SESSION_NODE_FLAGS, SESSION_ENTRY];
+  return [process.execPath, ...SESSION_NODE_FLAGS, sessionEntry().path];
 }
 
 /**

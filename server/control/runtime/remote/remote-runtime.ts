@@ -3,6 +3,7 @@
 // their tabs proxied to them. See contract.ts ("Remote sessions") for the process's side and
 // docs/cluster.md for the operator's.
 import { ProcessPool, type ProcessPoolOptions } from '../process-pool.js';
+import { warnIfUnbundled } from '../session-entry.js';
 import { REMOTE_ENV } from '../../../session/contract.js';
 import type { SessionLauncher } from './launcher.js';
 import { RemoteSessionProcess } from './remote-session-process.js';
@@ -57,6 +58,7 @@ export class RemoteRuntime extends ProcessPool {
   }
 
   static async start(options: RemoteRuntimeOptions): Promise<RemoteRuntime> {
+    warnIfUnbundled(options.onLog);
     const listener = await SessionListener.listen({
       ...options.listen,
       log: (level, message, fields) => options.onLog?.(level, message, fields),
