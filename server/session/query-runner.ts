@@ -327,7 +327,7 @@ export class QueryRunner {
     const lookups = this.lookupConnections(connection, signal);
     try {
       if (signal.aborted) throw new CancelledError(reasonOf(signal));
-      const lookup: Lookup = async (sql, params) => {
+      const lookup: Lookup = async (sql, params, options) => {
         if (signal.aborted) throw new CancelledError(reasonOf(signal));
         const key = lookupKey(sql, params);
         const kept = this.lookups.get(key);
@@ -342,8 +342,10 @@ export class QueryRunner {
           prepared.bind(params);
           return (await prepared.runAndReadAll()).getRows();
         });
-        const bytes = lookupBytes(rows);
-        if (bytes <= LOOKUP_CACHE_MAX_BYTES) this.keepLookup(key, rows, bytes);
+        if (options?.keep !== false) {
+          const bytes = lookupBytes(rows);
+          if (bytes <= LOOKUP_CACHE_MAX_BYTES) this.keepLookup(key, rows, bytes);
+        }
         return rows.slice();
       };
       const lookupColumns: ColumnLookup = async (sql, params) => {

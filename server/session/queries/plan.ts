@@ -35,8 +35,12 @@ export interface QueryPlan {
   totalIfEmpty?: (lookup: Lookup) => Promise<number>;
 }
 
-/** Runs a small query on the request's own connection (so a cancel interrupts it too). */
-export type Lookup = (sql: string, params: Record<string, DuckDBValue>) => Promise<unknown[][]>;
+/**
+ * Runs a small query on the request's own connection (so a cancel interrupts it too). Its rows are
+ * kept in the session's look-up cache unless `keep` is false: for rows that are the answer itself
+ * (a symbol's trades), which would push out the look-ups a view asks again.
+ */
+export type Lookup = (sql: string, params: Record<string, DuckDBValue>, options?: { keep?: boolean }) => Promise<unknown[][]>;
 
 /**
  * A look-up read whole into typed columns (DOUBLE and INTEGER, as compute.ts reads them), on the

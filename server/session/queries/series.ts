@@ -3,15 +3,17 @@
 // trades that enter or exit in the range (trade filters apply), at most maxTrades of them. Both
 // from the base tables, whose (run_id, symbol, ...) order makes one symbol a narrow read.
 //
-// The bars are read as a column look-up beside the count of the trades (the runner lends the
-// second a connection of its own), not as a statement after it: a new symbol's read is mostly
-// DuckDB loading blocks it has not read before, and the two no longer wait for each other.
+// Both parts are read as look-ups side by side (the runner lends the second a connection of its
+// own), and sent as computed parts: a new symbol's read is mostly DuckDB loading blocks it has not
+// read before, and neither waits for the other. The trades were a statement after the bars and
+// their count: on `large`, ~10 ms more per request at p50, tens under load. They are not kept in
+// the look-up cache (they are the answer, not a look-up a view asks again).
 import { SERIES_PARTS } from '../../../shared/constants.js';
 import type { SeriesParams } from '../../../shared/messages.js';
 import { StoreTable } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
-import { byRunAndTime, cumulative, m4, pick, reorder, type Columns, type OutColumn } from '../compute.js';
+import { byRunAndTime, cumulative, m4, pick, reorder, textColumn, type Columns, type OutColumn } from '../compute.js';
 import { runIndexSql } from './sources.js';
 import { assertColumnLookup, NOTHING_TO_READ, sourceOf, type Planner } from './plan.js';
 import { resolveScope, timeCondition, tradeConditions, type Scope, runsCondition } from './scope.js';
@@ -52,25 +54,26 @@ export function planSeries(params: SeriesParams, catalog: Catalog): Planner {
     ];
   };
 
+  // With their count before the limit, for the note and `total`.
+  const t = new Binder();
+  const tradesSql = `
+    SELECT run_id, trade_id::DOUBLE AS trade_id, side, ${ms('entry_ts')} AS entry_ts, ${ms('exit_ts')} AS exit_ts,
+      qty, entry_price, exit_price, pnl, ret, tag, count(*) OVER ()::DOUBLE AS total
+    FROM ${StoreTable.trades} WHERE ${markerConditions(t, scope, params.symbol)}
+    ORDER BY run_id, entry_ts, trade_id LIMIT ${t.integer(maxTrades)}`;
+
   return async (lookup, lookupColumns) => {
     assertColumnLookup(lookupColumns, 'series reads its bars');
-    const counting = new Binder();
-    const [[[count]], points] = (await Promise.all([
-      lookup(`SELECT count(*) FROM ${StoreTable.trades} WHERE ${markerConditions(counting, scope, params.symbol)}`, counting.params),
+    const [trades, points] = (await Promise.all([
+      lookup(tradesSql, t.params, { keep: false }),
       lookupColumns(pointsSql, b.params),
-    ])) as [[[bigint]], Columns];
-    const total = Number(count);
-    const t = new Binder();
-    const tradesSql = `
-      SELECT run_id, trade_id::DOUBLE AS trade_id, side, ${ms('entry_ts')} AS entry_ts, ${ms('exit_ts')} AS exit_ts,
-        qty, entry_price, exit_price, pnl, ret, tag
-      FROM ${StoreTable.trades} WHERE ${markerConditions(t, scope, params.symbol)}
-      ORDER BY run_id, entry_ts, trade_id LIMIT ${t.integer(maxTrades)}`;
+    ])) as [unknown[][], Columns];
+    const total = trades.length === 0 ? 0 : Number(trades[0]![TRADE_COLUMNS.length]);
     const truncated = total > maxTrades;
     return {
       statements: [
         { sql: NOTHING_TO_READ, params: {}, part: SERIES_PARTS.points, compute: () => compute(points) },
-        { sql: tradesSql, params: t.params, part: SERIES_PARTS.trades },
+        { sql: NOTHING_TO_READ, params: {}, part: SERIES_PARTS.trades, compute: () => tradeColumns(trades) },
       ],
       source: sourceOf(StoreTable.bars, StoreTable.trades),
       notes: truncated ? [...notes, `trades: the first ${maxTrades} of ${total} in the range (by run and entry time)`] : notes,
@@ -78,6 +81,20 @@ export function planSeries(params: SeriesParams, catalog: Catalog): Planner {
       total,
     };
   };
+}
+
+/** The trades part's columns, in the order of tradesSql's (its total last, not sent). */
+const TRADE_COLUMNS = [
+  ['run_id', 'text'], ['trade_id', 'number'], ['side', 'text'], ['entry_ts', 'number'], ['exit_ts', 'number'], ['qty', 'number'],
+  ['entry_price', 'number'], ['exit_price', 'number'], ['pnl', 'number'], ['ret', 'number'], ['tag', 'text'],
+] as const;
+
+/** The trades' rows as columns: numbers as doubles (NULL as NaN, sent as null), texts as they are. */
+function tradeColumns(rows: readonly unknown[][]): OutColumn[] {
+  return TRADE_COLUMNS.map(([name, kind], at): OutColumn => {
+    if (kind === 'text') return textColumn(name, rows.map((row) => row[at] as string | null));
+    return { name, kind: 'f64', values: Float64Array.from(rows, (row) => (row[at] === null ? Number.NaN : Number(row[at]))) };
+  });
 }
 
 /** Trades of the symbol entering or exiting in the range, with the trade filters. */
