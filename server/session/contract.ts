@@ -3,10 +3,11 @@
 // docs/deploy-kubernetes.md). Nothing else crosses this door.
 //
 // Lifecycle, as seen from the runtime:
-//   1. start `node dist/server/session/main.bundle.js` (session-entry.ts) with an IPC channel. The process imports DuckDB,
-//      then sends `warm`: it is now a pooled process waiting for work. The runtime may send it
-//      `preopen` with the store (and DuckDB limits) the next tab most likely wants; the process
-//      opens it READ_ONLY ahead of time and keeps it. A later `preopen` replaces it.
+//   1. start `node dist/server/session/main.bundle.js` (session-entry.ts) with an IPC channel.
+//      The process imports DuckDB, then sends `warm`: it is now a pooled process waiting for work.
+//      The runtime may send it `preopen` with the store (and DuckDB limits) the next tab most
+//      likely wants; the process opens it READ_ONLY ahead of time and keeps it. A later `preopen`
+//      replaces it.
 //   2. send `assign` (store path, dataset id, session id, DuckDB limits). The process opens the
 //      store READ_ONLY (or takes the pre-opened one, when it is the same store with the same
 //      limits) and answers `ready`, or `startup-failed` with the reason and exits 1.

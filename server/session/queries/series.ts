@@ -57,8 +57,7 @@ export function planSeries(params: SeriesParams, catalog: Catalog): Planner {
   // With their count before the limit, for the note and `total`.
   const t = new Binder();
   const tradesSql = `
-    SELECT run_id, trade_id::DOUBLE AS trade_id, side, ${ms('entry_ts')} AS entry_ts, ${ms('exit_ts')} AS exit_ts,
-      qty, entry_price, exit_price, pnl, ret, tag, count(*) OVER ()::DOUBLE AS total
+    SELECT ${TRADE_COLUMNS.map(({ name, sql }) => (sql ? `${sql} AS ${name}` : name)).join(', ')}, count(*) OVER ()::DOUBLE AS total
     FROM ${StoreTable.trades} WHERE ${markerConditions(t, scope, params.symbol)}
     ORDER BY run_id, entry_ts, trade_id LIMIT ${t.integer(maxTrades)}`;
 
@@ -83,16 +82,28 @@ export function planSeries(params: SeriesParams, catalog: Catalog): Planner {
   };
 }
 
-/** The trades part's columns, in the order of tradesSql's (its total last, not sent). */
-const TRADE_COLUMNS = [
-  ['run_id', 'text'], ['trade_id', 'number'], ['side', 'text'], ['entry_ts', 'number'], ['exit_ts', 'number'], ['qty', 'number'],
-  ['entry_price', 'number'], ['exit_price', 'number'], ['pnl', 'number'], ['ret', 'number'], ['tag', 'text'],
-] as const;
+/**
+ * The trades part's columns, which tradesSql selects in this order (its total after them, not
+ * sent): a number is read as a DOUBLE (`sql`, when the stored column is not one), a text as is.
+ */
+const TRADE_COLUMNS: readonly { name: string; text?: true; sql?: string }[] = [
+  { name: 'run_id', text: true },
+  { name: 'trade_id', sql: 'trade_id::DOUBLE' },
+  { name: 'side', text: true },
+  { name: 'entry_ts', sql: ms('entry_ts') },
+  { name: 'exit_ts', sql: ms('exit_ts') },
+  { name: 'qty' },
+  { name: 'entry_price' },
+  { name: 'exit_price' },
+  { name: 'pnl' },
+  { name: 'ret' },
+  { name: 'tag', text: true },
+];
 
 /** The trades' rows as columns: numbers as doubles (NULL as NaN, sent as null), texts as they are. */
 function tradeColumns(rows: readonly unknown[][]): OutColumn[] {
-  return TRADE_COLUMNS.map(([name, kind], at): OutColumn => {
-    if (kind === 'text') return textColumn(name, rows.map((row) => row[at] as string | null));
+  return TRADE_COLUMNS.map(({ name, text }, at): OutColumn => {
+    if (text) return textColumn(name, rows.map((row) => row[at] as string | null));
     return { name, kind: 'f64', values: Float64Array.from(rows, (row) => (row[at] === null ? Number.NaN : Number(row[at]))) };
   });
 }
