@@ -12,7 +12,7 @@ import { ATTRIBUTION_COLUMNS, EPISODE_COLUMNS } from '../../shared/constants.js'
 import { tinyDataset } from '../support/datasets.js';
 import { near, nearRows, scopeParams } from '../support/checks.js';
 import { LocalSession } from '../support/local-session.js';
-import { copyTiny, duck, workDir } from '../support/tiny-variants.js';
+import { tinyWithBarsLeftOut, workDir } from '../support/tiny-variants.js';
 import { dailySeries, dayMs, dimOk, loadRaw, rawCalendar, runsOf, summaryRef, tradesIn, type RawData, type RawDay, type RefScope } from '../support/reference.js';
 
 let session: LocalSession;
@@ -290,14 +290,9 @@ test('attribution: a symbol without bars in the days before a boundary is held a
   // (POSITION_LOOKBACK_DAYS), so it comes from symbol_day_gaps.
   const work = await workDir('attribution-sparse');
   const sparseDir = path.join(work, 'sparse');
-  const tiny = await copyTiny(sparseDir, ['bars']);
   const symbol = [...raw.sectorOf.keys()].sort()[3]!;
   const gap = { from: days[2]!.iso, to: days[7]!.iso };
-  await duck(
-    `COPY (SELECT * FROM read_parquet(${sqlString(path.join(tiny, 'bars', '*', '*.parquet'))}, hive_partitioning = true)
-      WHERE NOT (symbol = ${sqlString(symbol)} AND ts::DATE BETWEEN ${sqlString(gap.from)} AND ${sqlString(gap.to)}))
-      TO ${sqlString(path.join(sparseDir, 'bars'))} (FORMAT parquet, PARTITION_BY (run_id))`,
-  );
+  await tinyWithBarsLeftOut(sparseDir, `symbol = ${sqlString(symbol)} AND ts::DATE BETWEEN ${sqlString(gap.from)} AND ${sqlString(gap.to)}`);
   const sparseRaw = await loadRaw(sparseDir);
   assert.ok(!sparseRaw.bars.some((b) => b.symbol === symbol && b.day >= gap.from && b.day <= gap.to));
   const sparse = await LocalSession.open(sparseDir);
@@ -332,14 +327,9 @@ test('attribution: a symbol whose last bar before a boundary in a cut day is mor
   // session reads the whole day up to the boundary (the look-up sees a symbol missing there).
   const work = await workDir('attribution-cut-gap');
   const dir = path.join(work, 'cut-gap');
-  const tiny = await copyTiny(dir, ['bars']);
   const symbol = [...raw.sectorOf.keys()].sort()[2]!;
   const hole = days[8]!.first + 30 * BAR;
-  await duck(
-    `COPY (SELECT * FROM read_parquet(${sqlString(path.join(tiny, 'bars', '*', '*.parquet'))}, hive_partitioning = true)
-      WHERE NOT (symbol = ${sqlString(symbol)} AND ts >= make_timestamp(${hole * 1000}) AND ts::DATE = ${sqlString(days[8]!.iso)}))
-      TO ${sqlString(path.join(dir, 'bars'))} (FORMAT parquet, PARTITION_BY (run_id))`,
-  );
+  await tinyWithBarsLeftOut(dir, `symbol = ${sqlString(symbol)} AND ts >= make_timestamp(${hole * 1000}) AND ts::DATE = ${sqlString(days[8]!.iso)}`);
   const holed = await loadRaw(dir);
   const session2 = await LocalSession.open(dir);
   try {

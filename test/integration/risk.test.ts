@@ -15,6 +15,8 @@ import { LocalSession } from '../support/local-session.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { dailySeries, loadRaw, marketRef, rawCalendar, sdSample, type RawData, type RawDay, type RefScope } from '../support/reference.js';
 import { benchmarkLineRef, riskRef, symbolBenchmarkRef } from '../support/risk-reference.js';
+import { sqlString } from '../../server/sql/text.js';
+import { tinyWithBarsLeftOut, workDir } from '../support/tiny-variants.js';
 
 let dir: string;
 let session: LocalSession;
@@ -42,6 +44,9 @@ const cases: [string, () => RefScope][] = [
   ['everything', () => ({})],
   ['one run, a range cutting two days', () => ({ runs: [raw.runs[1]!], ...cutRange(1, 6) })],
   ['a sector over a cut range', () => ({ ...cutRange(2, 7), sectors: [sectors[1]!] })],
+  // Ranges late in the data: more whole days before them than any look-back window.
+  ['a range late in the data, cutting two days', () => cutRange(7, 9)],
+  ['whole days at the end of the data', () => ({ from: days[6]!.first, to: days[9]!.last })],
   ['two symbols, every day', () => ({ symbols: [symbols[3]!, symbols[8]!] })],
   ['trade filters: long trades', () => ({ sides: ['long'] })],
   // The best of the losing trades are far from the best of all: the rank-bounded read of the best
@@ -80,6 +85,34 @@ for (const [name, scope] of cases) {
     if (name === 'everything') assert.doesNotMatch(answer.outcome.source, /\bbars\b|bars_by_time/);
   });
 }
+
+test('risk: the best symbols of ranges around a symbol without bars for six days', async () => {
+  // The tiny fixture with one symbol's bars left out of days 2-7 in every run: ranges that start
+  // after the gap, end in it and lie inside it, which leaves the symbol out of the range's symbols.
+  const work = await workDir('risk-sparse');
+  const sparseDir = path.join(work, 'sparse');
+  const symbol = [...symbols].sort()[3]!;
+  await tinyWithBarsLeftOut(sparseDir, `symbol = ${sqlString(symbol)} AND ts::DATE BETWEEN ${sqlString(days[2]!.iso)} AND ${sqlString(days[7]!.iso)}`);
+  const sparseRaw = await loadRaw(sparseDir);
+  const sparse = await LocalSession.open(sparseDir);
+  try {
+    const sparseCapital = (run: string) => sparse.store.catalog.runs.get(run)?.capital ?? null;
+    const market = marketRef(sparseRaw);
+    for (const s of [
+      { from: days[8]!.first + 40 * BAR, to: days[9]!.first + 3 * BAR },
+      { from: days[8]!.first, to: days[9]!.last },
+      { from: days[7]!.first, to: days[7]!.last },
+      { from: days[5]!.first + 10 * BAR, to: days[9]!.first + 3 * BAR },
+    ] as RefScope[]) {
+      const answer = await sparse.ask({ query: 'risk', params: scopeParams(s) });
+      nearRows(answer.rows, riskRef(sparseRaw, s, sparseCapital, market), `risk with a sparse symbol over ${JSON.stringify(s)}`, 1e-8);
+    }
+    const inGap = await sparse.ask({ query: 'risk', params: scopeParams({ from: days[7]!.first, to: days[7]!.last }) });
+    for (const row of inGap.rows) assert.equal(row.symbols, symbols.length - 1, 'the symbol without bars that day is not among the range\'s symbols');
+  } finally {
+    sparse.close();
+  }
+});
 
 test('risk and summary: the risk-free rate of the request goes into Sharpe, Sortino and alpha', async () => {
   const s: RefScope = { ...cutRange(1, 8) };

@@ -4,6 +4,7 @@ import { cp, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { repoRoot } from '../../fixtures/generate.js';
+import { sqlString } from '../../server/sql/text.js';
 import { tinyDataset } from './datasets.js';
 
 /** The tables of the tiny fixture, as paths relative to its folder. */
@@ -38,4 +39,16 @@ export async function duck(...statements: string[]): Promise<Record<string, unkn
     con.closeSync();
     inst.closeSync();
   }
+}
+
+/**
+ * The tiny fixture copied into `dest` with the bars matching the SQL condition `leftOut` (over the
+ * bars' columns, run_id included) left out of every run: a sparse or holed variant.
+ */
+export async function tinyWithBarsLeftOut(dest: string, leftOut: string): Promise<void> {
+  const tiny = await copyTiny(dest, ['bars']);
+  await duck(
+    `COPY (SELECT * FROM read_parquet(${sqlString(path.join(tiny, 'bars', '*', '*.parquet'))}, hive_partitioning = true) WHERE NOT (${leftOut}))
+      TO ${sqlString(path.join(dest, 'bars'))} (FORMAT parquet, PARTITION_BY (run_id))`,
+  );
 }
