@@ -1,13 +1,14 @@
 // A scatter of many points (tens of thousands) drawn straight from typed arrays onto one canvas:
-// a square per point, winners and losers in two colors (two fills in all), axes with round ticks
-// and the diagonal y = x. Hover finds the nearest point through a grid of screen cells built with
-// the drawing; a click picks it. Drawn by hand rather than with uPlot: uPlot's scatter mode needs
-// its own data layout, series options and a quadtree for hover that Chart.tsx does not have, where
-// this is one loop over the columns; 20,000 points draw in a few milliseconds either way.
+// a square per point, winners over losers in two colors (written as pixels: point-raster.ts),
+// axes with round ticks and the diagonal y = x. Hover finds the nearest point by one pass over the
+// columns (20,000 distances: well under a millisecond per pointer move); a click picks it. Drawn
+// by hand rather than with uPlot: uPlot's scatter mode needs its own data layout, series options
+// and a quadtree for hover that Chart.tsx does not have, where this is one loop over the columns.
 import { useCallback, useEffect, useRef, useState, type MouseEvent } from 'react';
 import { markDrawn } from '../perf.js';
 import { cssVar, useTheme } from '../theme.js';
 import { useElementWidth } from './Chart.js';
+import { parseRgb, rasterizePoints } from './point-raster.js';
 import './Scatter.css';
 
 export interface ScatterProps {
@@ -30,14 +31,16 @@ const PAD = { top: 10, right: 14, bottom: 34, left: 58 };
 const POINT = 3;
 /** How far (CSS px) from a point the pointer still picks it. */
 const PICK_RADIUS = 7;
-const CELL = 8;
 
+/** Where the last drawing put the values: canvas CSS px = offset + value x scale, per axis. */
 interface Frame {
-  toPx: (x: number, y: number) => [number, number];
-  /** Point indices by screen cell (cx + cy * columns). */
-  cells: Map<number, number[]>;
-  columns: number;
+  x0: number;
+  sx: number;
+  y1: number;
+  sy: number;
 }
+
+const pxOf = (f: Frame, vx: number, vy: number): [number, number] => [PAD.left + (vx - f.x0) * f.sx, PAD.top + (f.y1 - vy) * f.sy];
 
 /** Round tick values over [lo, hi]: steps of 1, 2 or 5 times a power of ten, about `n` of them. */
 function ticks(lo: number, hi: number, n = 5): { values: number[]; step: number } {
@@ -66,6 +69,8 @@ export function Scatter(props: ScatterProps) {
   const wrapperRef = useRef<HTMLDivElement>(null);
   const canvasRef = useRef<HTMLCanvasElement>(null);
   const frameRef = useRef<Frame | null>(null);
+  /** The points' layer and its pixels, kept between drawings. */
+  const layerRef = useRef<{ canvas: HTMLCanvasElement; image: ImageData } | null>(null);
   const width = useElementWidth(wrapperRef);
   const theme = useTheme();
   const [hover, setHover] = useState<{ i: number; px: number; py: number } | null>(null);
@@ -87,7 +92,8 @@ export function Scatter(props: ScatterProps) {
     const [y0, y1] = extent(y);
     const plotW = Math.max(1, width - PAD.left - PAD.right);
     const plotH = Math.max(1, height - PAD.top - PAD.bottom);
-    const toPx = (vx: number, vy: number): [number, number] => [PAD.left + ((vx - x0) / (x1 - x0)) * plotW, PAD.top + ((y1 - vy) / (y1 - y0)) * plotH];
+    const frame: Frame = { x0, sx: plotW / (x1 - x0), y1, sy: plotH / (y1 - y0) };
+    const toPx = (vx: number, vy: number) => pxOf(frame, vx, vy);
 
     // Grid, zero lines, the diagonal and tick labels.
     const axis = cssVar('--chart-axis') || '#475569';
@@ -141,38 +147,43 @@ export function Scatter(props: ScatterProps) {
       ctx.setLineDash([]);
     }
 
-    // The points: one fill per color, cells for hover built in the same loop.
-    const columns = Math.ceil(width / CELL);
-    const cells = new Map<number, number[]>();
-    let first: [number, number] | null = null;
-    const half = POINT / 2;
-    ctx.save();
-    ctx.beginPath();
-    ctx.rect(PAD.left, PAD.top, plotW, plotH);
-    ctx.clip();
-    ctx.globalAlpha = 0.55;
-    for (const [color, winners] of [
-      [cssVar('--neg') || '#dc2626', false],
-      [cssVar('--pos') || '#15803d', true],
-    ] as const) {
-      ctx.fillStyle = color;
-      ctx.beginPath();
-      for (let i = 0; i < x.length; i++) {
-        const vx = x[i]!;
-        const vy = y[i]!;
-        if (!Number.isFinite(vx) || !Number.isFinite(vy) || vy > 0 !== winners) continue;
-        const [px, py] = toPx(vx, vy);
-        first ??= [px, py];
-        ctx.rect(px - half, py - half, POINT, POINT);
-        const cell = Math.floor(px / CELL) + Math.floor(py / CELL) * columns;
-        const list = cells.get(cell);
-        if (list) list.push(i);
-        else cells.set(cell, [i]);
-      }
-      ctx.fill();
+    // The points, over the grid and the diagonal: written as pixels (point-raster.ts) into a layer
+    // the size of the plot in device pixels, drawn onto the canvas in one call.
+    const layerW = Math.max(1, Math.round(plotW * dpr));
+    const layerH = Math.max(1, Math.round(plotH * dpr));
+    // The pixels are kept between drawings of the same size (a zoom's): a new 1 MB buffer per
+    // drawing is garbage the next collection pays for.
+    const kept = layerRef.current;
+    const image = kept && kept.image.width === layerW && kept.image.height === layerH ? kept.image : ctx.createImageData(layerW, layerH);
+    const { sx, sy } = frame;
+    const rgb = (name: string, fallback: string) => parseRgb(cssVar(name)) ?? parseRgb(fallback)!;
+    rasterizePoints(image.data, {
+      width: layerW,
+      height: layerH,
+      count: x.length,
+      px: (i) => (x[i]! - x0) * sx * dpr,
+      py: (i) => (y1 - y[i]!) * sy * dpr,
+      layer: (i) => (y[i]! > 0 ? 1 : 0),
+      colors: [rgb('--neg', '#dc2626'), rgb('--pos', '#15803d')],
+      alpha: 0.55,
+      size: Math.max(1, Math.round(POINT * dpr)),
+    });
+    const layer = kept?.canvas ?? document.createElement('canvas');
+    layerRef.current = { canvas: layer, image };
+    if (layer.width !== layerW || layer.height !== layerH) {
+      layer.width = layerW;
+      layer.height = layerH;
     }
-    ctx.restore();
-    frameRef.current = { toPx, cells, columns };
+    layer.getContext('2d')!.putImageData(image, 0, 0);
+    ctx.drawImage(layer, PAD.left, PAD.top, plotW, plotH);
+    // Where one point is drawn (a loser's if there is one, as the layers go), for scripts to click.
+    let firstIndex = -1;
+    for (const winners of [false, true]) {
+      firstIndex = x.findIndex((vx, i) => Number.isFinite(vx) && Number.isFinite(y[i]!) && y[i]! > 0 === winners);
+      if (firstIndex >= 0) break;
+    }
+    const first = firstIndex >= 0 ? toPx(x[firstIndex]!, y[firstIndex]!) : null;
+    frameRef.current = frame;
     setHover(null);
     const wrapper = wrapperRef.current;
     if (wrapper) {
@@ -195,19 +206,15 @@ export function Scatter(props: ScatterProps) {
     if (!frame || !x || !y) return -1;
     let best = -1;
     let bestD = PICK_RADIUS * PICK_RADIUS;
-    const cx = Math.floor(px / CELL);
-    const cy = Math.floor(py / CELL);
-    const reach = Math.ceil(PICK_RADIUS / CELL);
-    for (let dy = -reach; dy <= reach; dy++) {
-      for (let dx = -reach; dx <= reach; dx++) {
-        for (const i of frame.cells.get(cx + dx + (cy + dy) * frame.columns) ?? []) {
-          const [qx, qy] = frame.toPx(x[i]!, y[i]!);
-          const d = (qx - px) ** 2 + (qy - py) ** 2;
-          if (d < bestD) {
-            bestD = d;
-            best = i;
-          }
-        }
+    const { x0, sx, y1, sy } = frame;
+    for (let i = 0; i < x.length; i++) {
+      const dx = PAD.left + (x[i]! - x0) * sx - px;
+      const dy = PAD.top + (y1 - y[i]!) * sy - py;
+      const d = dx * dx + dy * dy;
+      // NaN (a trade without an excursion, never drawn) compares false.
+      if (d < bestD) {
+        bestD = d;
+        best = i;
       }
     }
     return best;
@@ -227,7 +234,7 @@ export function Scatter(props: ScatterProps) {
         onMouseMove={(e) => {
           const i = at(e);
           if (i < 0) return setHover(null);
-          const [px, py] = frameRef.current!.toPx(x![i]!, y![i]!);
+          const [px, py] = pxOf(frameRef.current!, x![i]!, y![i]!);
           setHover((h) => (h?.i === i ? h : { i, px, py }));
         }}
         onMouseLeave={() => setHover(null)}
