@@ -40,7 +40,10 @@ interface Frame {
   sy: number;
 }
 
-const pxOf = (f: Frame, vx: number, vy: number): [number, number] => [PAD.left + (vx - f.x0) * f.sx, PAD.top + (f.y1 - vy) * f.sy];
+/** A value's canvas CSS px on each axis, in the last drawing: one mapping for drawing, hover and picking. */
+const pxX = (f: Frame, vx: number) => PAD.left + (vx - f.x0) * f.sx;
+const pxY = (f: Frame, vy: number) => PAD.top + (f.y1 - vy) * f.sy;
+const pxOf = (f: Frame, vx: number, vy: number): [number, number] => [pxX(f, vx), pxY(f, vy)];
 
 /** Round tick values over [lo, hi]: steps of 1, 2 or 5 times a power of ten, about `n` of them. */
 function ticks(lo: number, hi: number, n = 5): { values: number[]; step: number } {
@@ -155,14 +158,13 @@ export function Scatter(props: ScatterProps) {
     // drawing is garbage the next collection pays for.
     const kept = layerRef.current;
     const image = kept && kept.image.width === layerW && kept.image.height === layerH ? kept.image : ctx.createImageData(layerW, layerH);
-    const { sx, sy } = frame;
     const rgb = (name: string, fallback: string) => parseRgb(cssVar(name)) ?? parseRgb(fallback)!;
     rasterizePoints(image.data, {
       width: layerW,
       height: layerH,
       count: x.length,
-      px: (i) => (x[i]! - x0) * sx * dpr,
-      py: (i) => (y1 - y[i]!) * sy * dpr,
+      px: (i) => (pxX(frame, x[i]!) - PAD.left) * dpr,
+      py: (i) => (pxY(frame, y[i]!) - PAD.top) * dpr,
       layer: (i) => (y[i]! > 0 ? 1 : 0),
       colors: [rgb('--neg', '#dc2626'), rgb('--pos', '#15803d')],
       alpha: 0.55,
@@ -206,10 +208,9 @@ export function Scatter(props: ScatterProps) {
     if (!frame || !x || !y) return -1;
     let best = -1;
     let bestD = PICK_RADIUS * PICK_RADIUS;
-    const { x0, sx, y1, sy } = frame;
     for (let i = 0; i < x.length; i++) {
-      const dx = PAD.left + (x[i]! - x0) * sx - px;
-      const dy = PAD.top + (y1 - y[i]!) * sy - py;
+      const dx = pxX(frame, x[i]!) - px;
+      const dy = pxY(frame, y[i]!) - py;
       const d = dx * dx + dy * dy;
       // NaN (a trade without an excursion, never drawn) compares false.
       if (d < bestD) {
