@@ -164,9 +164,10 @@ class LocalSessionProcess implements PooledProcess {
  * sweep with shared answers (2 cores), tab open -> first chart p50 600 ms with it, 509-521 ms with
  * it 0.4 s later, when the first chart is drawn. A pool of two still keeps up with a tab every
  * 0.7 s (bench:sessions' spawns: p50 63 -> 12 ms: the replacement no longer competes with the next
- * request either). A remote runtime does not defer: its replacement starts on a node, through a
- * scheduler that takes seconds (in bench:sessions' cluster of namespaces on one machine, deferring
- * it made the next tab's start later: 820 -> 1,002 ms).
+ * request either). A remote runtime defers only past the tab's reply (REMOTE_REFILL_DELAY_MS): its
+ * replacement starts on a node, through a scheduler that takes seconds (in bench:sessions' cluster
+ * of namespaces on one machine, deferring it by 1.5 s made the next tab's start later: 820 ->
+ * 1,002 ms).
  */
 export const LOCAL_REFILL_DELAY_MS = 400;
 

@@ -9,6 +9,16 @@ import type { SessionLauncher } from './launcher.js';
 import { RemoteSessionProcess } from './remote-session-process.js';
 import { SessionListener } from './session-listener.js';
 
+/**
+ * How long after a tab takes a warm remote process its replacement is launched
+ * (ProcessPoolOptions.refillDelayMs): past the tab's reply. Launching is a child process
+ * (`sbatch`), whose fork held the control server's event loop for ~20 ms between the take and the
+ * reply: POST /api/sessions took 24-43 ms on bench:sessions' cluster with it at once, 8-15 ms with
+ * it 30 ms later (10 takes each, 1.5 s apart). Not longer: a job takes seconds to start, and
+ * deferring it by 1.5 s made the next tab's start later (local-process-runtime.ts).
+ */
+export const REMOTE_REFILL_DELAY_MS = 50;
+
 export interface RemoteRuntimeOptions extends ProcessPoolOptions {
   launcher: SessionLauncher;
   /**
@@ -38,7 +48,7 @@ export class RemoteRuntime extends ProcessPool {
       launcher.nodeSuspect?.(node);
       for (const process of launched) if (!process.registered && process.node === node) process.terminate(0);
     };
-    super(options, (onAssign) => {
+    super({ refillDelayMs: REMOTE_REFILL_DELAY_MS, ...options }, (onAssign) => {
       const expected = listener.expect();
       const job = launcher.launch({
         [REMOTE_ENV.control]: listener.address,
