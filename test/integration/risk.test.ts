@@ -13,7 +13,7 @@ import { testStoreDir, tinyDataset } from '../support/datasets.js';
 import { nearRows, scopeParams } from '../support/checks.js';
 import { LocalSession } from '../support/local-session.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
-import { dailySeries, loadRaw, marketRef, rawCalendar, sdSample, type RawData, type RawDay, type RefScope } from '../support/reference.js';
+import { barsInRange, dailySeries, loadRaw, marketRef, rawCalendar, sdSample, tradesIn, type RawData, type RawDay, type RefScope } from '../support/reference.js';
 import { benchmarkLineRef, riskRef, symbolBenchmarkRef } from '../support/risk-reference.js';
 import { sqlString } from '../../server/sql/text.js';
 import { tinyWithBarsLeftOut, workDir } from '../support/tiny-variants.js';
@@ -86,18 +86,24 @@ for (const [name, scope] of cases) {
   });
 }
 
+/** The tiny fixture with the bars matching `leftOut` left out, opened as a session, with its raw rows. */
+async function openVariant(name: string, leftOut: string) {
+  const variantDir = path.join(await workDir(name), 'variant');
+  await tinyWithBarsLeftOut(variantDir, leftOut);
+  const raw = await loadRaw(variantDir);
+  const session = await LocalSession.open(variantDir);
+  return { raw, session, capital: (run: string) => session.store.catalog.runs.get(run)?.capital ?? null, market: marketRef(raw) };
+}
+
 test('risk: the best symbols of ranges around a symbol without bars for six days', async () => {
   // The tiny fixture with one symbol's bars left out of days 2-7 in every run: ranges that start
   // after the gap, end in it and lie inside it, which leaves the symbol out of the range's symbols.
-  const work = await workDir('risk-sparse');
-  const sparseDir = path.join(work, 'sparse');
   const symbol = [...symbols].sort()[3]!;
-  await tinyWithBarsLeftOut(sparseDir, `symbol = ${sqlString(symbol)} AND ts::DATE BETWEEN ${sqlString(days[2]!.iso)} AND ${sqlString(days[7]!.iso)}`);
-  const sparseRaw = await loadRaw(sparseDir);
-  const sparse = await LocalSession.open(sparseDir);
+  const { raw: sparseRaw, session: sparse, capital: sparseCapital, market } = await openVariant(
+    'risk-sparse',
+    `symbol = ${sqlString(symbol)} AND ts::DATE BETWEEN ${sqlString(days[2]!.iso)} AND ${sqlString(days[7]!.iso)}`,
+  );
   try {
-    const sparseCapital = (run: string) => sparse.store.catalog.runs.get(run)?.capital ?? null;
-    const market = marketRef(sparseRaw);
     for (const s of [
       { from: days[8]!.first + 40 * BAR, to: days[9]!.first + 3 * BAR },
       { from: days[8]!.first, to: days[9]!.last },
@@ -111,6 +117,42 @@ test('risk: the best symbols of ranges around a symbol without bars for six days
     for (const row of inGap.rows) assert.equal(row.symbols, symbols.length - 1, 'the symbol without bars that day is not among the range\'s symbols');
   } finally {
     sparse.close();
+  }
+});
+
+test('risk and breakdown: a cut day read as its rollup less the bars outside the range, with a symbol all outside', async () => {
+  // A range that holds most of its first day is read as that day's rollup less the bars before
+  // it (sources.ts, cutDayAsComplement). One symbol's bars stop 10 bars into that day: they are
+  // all before the range, so the symbol must not be among the range's symbols.
+  const symbol = [...symbols].sort()[5]!;
+  const { raw: variantRaw, session: variant, capital: variantCapital, market } = await openVariant(
+    'risk-complement',
+    `symbol = ${sqlString(symbol)} AND epoch_ms(ts) >= ${days[4]!.first + 10 * BAR}`,
+  );
+  try {
+    for (const s of [
+      { from: days[4]!.first + 12 * BAR, to: days[9]!.last },
+      { from: days[4]!.first + 12 * BAR, to: days[7]!.first + 60 * BAR + 1 },
+      { from: days[2]!.first + 5 * BAR, to: days[4]!.first + 70 * BAR },
+    ] as RefScope[]) {
+      const what = `over ${JSON.stringify(s)}`;
+      const answer = await variant.ask({ query: 'risk', params: scopeParams(s) });
+      nearRows(answer.rows, riskRef(variantRaw, s, variantCapital, market), `risk ${what}`, 1e-8);
+      const inRange = barsInRange(variantRaw, s);
+      const want = new Map<string, number>();
+      for (const bar of inRange) want.set(bar.symbol, (want.get(bar.symbol) ?? 0) + bar.pnl);
+      for (const row of answer.rows) assert.equal(row.symbols, want.size, `risk ${what}: the symbols with bars in the range`);
+      // A breakdown's groups are the symbols with bars or with trades closed in the range.
+      const breakdown = await variant.ask({ query: 'breakdown', params: { ...scopeParams(s), by: 'symbol', limit: 10_000 } });
+      const got = new Map(breakdown.rows.map((row) => [String(row.key), Number(row.pnl)]));
+      const groups = new Set([...want.keys(), ...tradesIn(variantRaw, s).map((t) => t.symbol)]);
+      assert.deepEqual([...got.keys()].sort(), [...groups].sort(), `breakdown ${what}: one row per symbol with bars or trades in the range`);
+      for (const key of groups) if (!want.has(key)) assert.equal(got.get(key), 0, `breakdown ${what}: ${key} has trades in the range but no bars`);
+      for (const [key, pnl] of want) assert.ok(Math.abs(got.get(key)! - pnl) <= 1e-8 * Math.max(1, Math.abs(pnl)), `breakdown ${what}: P&L of ${key} ${got.get(key)} vs ${pnl}`);
+    }
+    assert.ok(!barsInRange(variantRaw, { from: days[4]!.first + 12 * BAR, to: days[9]!.last }).some((bar) => bar.symbol === symbol), 'the variant leaves the symbol out of the range');
+  } finally {
+    variant.close();
   }
 });
 

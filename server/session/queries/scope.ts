@@ -23,7 +23,14 @@ export interface RangePlan {
   /** True when the whole days are every day of the dataset and nothing is cut. */
   everything: boolean;
   /** Inclusive windows (epoch ms) of the days the range cuts: at most two. */
-  cuts: { from: number; to: number }[];
+  cuts: RangeCut[];
+}
+
+/** A day the range cuts: the window of it in the range, and the day (its first and last bar, epoch ms). */
+export interface RangeCut {
+  from: number;
+  to: number;
+  day: { iso: string; first: number; last: number };
 }
 
 export interface TradeFilters {
@@ -135,7 +142,7 @@ export function planRange(from: number | undefined, to: number | undefined, cata
       lo ??= i;
       hi = i;
     } else {
-      cuts.push({ from: Math.max(f, day.first), to: Math.min(t, day.last) });
+      cuts.push({ from: Math.max(f, day.first), to: Math.min(t, day.last), day: { iso: day.iso, first: day.first, last: day.last } });
     }
   });
   const full = lo !== null && hi !== null ? { lo: days[lo]!.iso, hi: days[hi]!.iso } : null;
