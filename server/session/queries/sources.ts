@@ -172,7 +172,7 @@ export function dayRows(b: Binder, level: Level, scope: Scope, options: RowOptio
 /**
  * Whether a cut day is read as its day rollup less the bars outside the range rather than as the
  * bars inside it: at symbol level over every symbol (bars_by_time, where a cut day is all
- * symbols' bars of it: 470k rows a day on \`large\`), when the range holds more than half of the
+ * symbols' bars of it: 470k rows a day on `large`), when the range holds more than half of the
  * day. Whichever side of the cut is shorter is read; a range's cuts are where a drag across a
  * chart lets go, so on average a quarter of the day instead of half.
  */
