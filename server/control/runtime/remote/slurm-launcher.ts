@@ -23,8 +23,8 @@ const WATCH_INTERVAL_MS = 500;
  * forking one held the control server's event loop for 10 ms plus ~0.08 ms per MiB of its RSS
  * (20-30 ms at 150-200 MiB, measured here), twice a second, while it proxied every tab's frames.
  */
-export const STARTING_WATCH_MS = 15_000;
-export const RUNNING_WATCH_INTERVAL_MS = 10_000;
+const STARTING_WATCH_MS = 15_000;
+const RUNNING_WATCH_INTERVAL_MS = 10_000;
 /**
  * `serve --runtime slurm`'s --heartbeat-timeout unless given: a node that dies without a word (power,
  * network) is noticed only by its sessions' silence, and their tabs should be elsewhere within 10 s,
@@ -63,9 +63,8 @@ interface Watched {
   submittedAt: number;
   /** Where Slurm placed it (squeue's node list), once it has. */
   placedOn: (node: string) => void;
-  started: boolean;
-  /** When squeue first saw it running (Date.now()). */
-  startedAt: number;
+  /** When squeue first saw it running (Date.now()); null until then. */
+  startedAt: number | null;
   onStart: () => void;
   onCannotStart: (error: Error) => void;
   onEnd: () => void;
@@ -114,8 +113,7 @@ export class SlurmLauncher implements SessionLauncher {
         this.jobs.set(id, {
           submittedAt: Date.now(),
           placedOn: (placed) => (node = placed),
-          started: false,
-          startedAt: 0,
+          startedAt: null,
           onStart: settleStart.resolve,
           onCannotStart: settleStart.reject,
           onEnd: () => {
@@ -208,7 +206,7 @@ export class SlurmLauncher implements SessionLauncher {
     if (this.polling || this.jobs.size === 0) return;
     const now = Date.now();
     const { startingMs, runningIntervalMs } = this.options.watch ?? { startingMs: STARTING_WATCH_MS, runningIntervalMs: RUNNING_WATCH_INTERVAL_MS };
-    const starting = [...this.jobs.values()].some((job) => !job.started || now - job.startedAt < startingMs);
+    const starting = [...this.jobs.values()].some((job) => job.startedAt === null || now - job.startedAt < startingMs);
     if (!starting && now - this.lastPolledAt < runningIntervalMs) return;
     this.polling = true;
     this.lastPolledAt = now;
@@ -255,8 +253,7 @@ export class SlurmLauncher implements SessionLauncher {
       return;
     }
     if (state === 'RUNNING' || state === 'COMPLETING') {
-      if (!job.started) {
-        job.started = true;
+      if (job.startedAt === null) {
         job.startedAt = Date.now();
         job.onStart();
       }
