@@ -49,10 +49,11 @@ async function answer(runner: QueryRunner, planner: Planner, cacheKey: string, s
   return { outcome, batches };
 }
 
+/** The whole answers under `dir`: a write in progress (a temporary name, renamed when done) is not one yet. */
 async function answerFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   for (const folder of await readdir(dir).catch(() => [])) {
-    for (const name of await readdir(path.join(dir, folder))) out.push(path.join(dir, folder, name));
+    for (const name of await readdir(path.join(dir, folder))) if (!name.includes('.tmp-')) out.push(path.join(dir, folder, name));
   }
   return out;
 }
@@ -206,10 +207,14 @@ test('over its budget the folder loses the least recently used answers first', a
     for (const file of await answerFiles(dir)) await utimes(file, past, past);
     // A hit makes 'used' recent; 'old' stays the least recently used.
     assert.equal((await answer(runner, counted(1000).planner, 'used')).outcome.cached, true);
-    const usedFile = path.join(cache.folder, `${createHash('sha256').update('used').digest('hex')}.answer`);
-    await until(async () => (await stat(usedFile)).mtimeMs > Date.now() - 30_000, 'the hit marked the file used');
+    const fileOf = (key: string) => path.join(cache.folder, `${createHash('sha256').update(key).digest('hex')}.answer`);
+    await until(async () => (await stat(fileOf('used'))).mtimeMs > Date.now() - 30_000, 'the hit marked the file used');
     await answer(runner, counted(1000).planner, 'new');
-    await until(async () => (await answerFiles(dir)).length === 2, 'the eviction done');
+    // The answer is written after it is sent: until then the folder still holds two, the old ones.
+    await until(async () => {
+      const files = await answerFiles(dir);
+      return files.length === 2 && files.includes(fileOf('new'));
+    }, 'the eviction done');
     const fresh = counted(1000);
     assert.equal((await answer(runner, fresh.planner, 'used')).outcome.cached, true, 'the recently used answer stayed');
     const old = counted(1000);
