@@ -1,7 +1,7 @@
 // `tickscope serve | prepare | inspect | fixtures` (the command line of DESIGN.md) and `tickscope stores`.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, constants as osConstants } from 'node:os';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { errorMessage } from '../../shared/errors.js';
 import { ensureFixtures, FIXTURE_SCALES, generateFixtures, isFixtureScale, repoRoot } from '../../fixtures/generate.js';
@@ -204,6 +204,15 @@ program
   .action(async (inputs: string[], options) => {
     const bar = new ProgressBar();
     const started = Date.now();
+    // Stopped (Ctrl-C, `kill`, a service manager): the preparation child is killed too. Without
+    // this, a `kill` of this process alone left the child building (and holding the dataset's
+    // lock) until its DuckDB statement ended, tens of seconds on `large`.
+    const stop = new AbortController();
+    const stopOn = (signal: NodeJS.Signals) => () => stop.abort(new PreparationStopped(signal));
+    const stopOnSigint = stopOn('SIGINT');
+    const stopOnSigterm = stopOn('SIGTERM');
+    process.once('SIGINT', stopOnSigint);
+    process.once('SIGTERM', stopOnSigterm);
     try {
       const memoryLimit = options.memoryLimit ?? defaultMemoryLimit();
       // In a child process: whatever the input does to DuckDB, this command reports it by name.
@@ -215,6 +224,7 @@ program
         ...descriptionOptions(options),
         ...(options.tempDir ? { tempDir: path.resolve(options.tempDir) } : {}),
         onProgress: (p) => bar.update(p),
+        signal: stop.signal,
       });
       bar.stop();
       const secs = (Date.now() - started) / 1000;
@@ -228,8 +238,20 @@ program
     } catch (error) {
       bar.stop();
       fail('prepare', errorMessage(error));
+      if (error instanceof PreparationStopped) process.exitCode = 128 + osConstants.signals[error.signal];
+    } finally {
+      process.removeListener('SIGINT', stopOnSigint);
+      process.removeListener('SIGTERM', stopOnSigterm);
     }
   });
+
+/** The reason a preparation was stopped by a signal to this process. */
+class PreparationStopped extends Error {
+  constructor(readonly signal: NodeJS.Signals) {
+    super(`stopped by ${signal}: the preparation process was ended and no store was published (the next preparation removes what it left)`);
+    this.name = 'PreparationStopped';
+  }
+}
 
 program
   .command('inspect')

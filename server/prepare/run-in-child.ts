@@ -11,7 +11,7 @@ import type { PrepareProgress, PrepareResult, PrepareSettings } from './prepare.
 
 export interface PrepareInChildOptions extends PrepareSettings {
   onProgress?: (p: PrepareProgress) => void;
-  /** Aborting kills the child (SIGTERM, then SIGKILL after killGraceMs) and rejects. */
+  /** Aborting kills the child (SIGTERM, then SIGKILL after killGraceMs) and rejects once it has exited. */
   signal?: AbortSignal;
   killGraceMs?: number;
 }
@@ -49,9 +49,11 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareInCh
     // If this process exits first, do not leave the child behind.
     const onParentExit = () => child.kill('SIGKILL');
     process.once('exit', onParentExit);
+    // Rejected on the child's exit, so that a caller that stops on abort leaves no child behind.
+    let aborted = false;
     const onAbort = () => {
+      aborted = true;
       kill();
-      settle(() => reject(abortError(opts.signal!)));
     };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
 
@@ -89,6 +91,7 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareInCh
       cleanup();
       settle(() => {
         if (result && code === 0) resolve(result);
+        else if (aborted) reject(abortError(opts.signal!));
         else if (failure !== null) reject(new Error(failure));
         else {
           const doing = last ? ` while ${last.phase}${last.source ? ` (${last.source})` : ''}` : '';

@@ -5,8 +5,8 @@
 // test in the middle of its build, as the OOM killer or a `kill -9` would.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { fork, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +14,7 @@ import { isChildToParentMessage, type PrepareRequestMessage } from '../../server
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { PREPARE_CHILD_PATH, prepareInChild } from '../../server/prepare/run-in-child.js';
 import { sweepStaleBuilds } from '../../server/prepare/stale-builds.js';
+import { CLI_ENTRY } from '../support/control-server.js';
 import { tinyDataset } from '../support/datasets.js';
 import { mem } from '../support/duckdb.js';
 
@@ -123,6 +124,49 @@ test('a SIGKILLed preparation leaves a lock and temporaries; the next preparatio
   assert.deepEqual(after, { locks: [], progress: [], temporaries: [], spill: [], bytes: 0 });
   assert.ok(!existsSync(path.join(storeDir, '.tmp')), 'the empty spill folder is removed too');
   assert.ok(phases.some((p) => /^removed \d+ leftover\(s\) of killed preparations$/.test(p)), phases.join(' | '));
+});
+
+/** Whether a process with this pid exists (signal 0 checks without sending). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('`tickscope prepare` stopped by SIGTERM ends its preparation process, publishes nothing and says so', async () => {
+  // As the SIGKILL test above: the signal must land while the build is under way.
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const storeDir = path.join(tmp, `stores-cli-stopped-${attempt}`);
+    const cli = spawn(process.execPath, [CLI_ENTRY, 'prepare', tiny, '--out', storeDir, '--threads', '1'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    cli.stdout!.resume();
+    let stderr = '';
+    const exit = new Promise<number | null>((resolve) => cli.once('exit', (code) => resolve(code)));
+    // Progress goes to stderr when it is not a terminal, a line a phase.
+    const underway = await new Promise<boolean>((resolve) => {
+      cli.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (/sorting bars|checking bars|rollups/.test(stderr)) resolve(true);
+      });
+      void exit.then(() => resolve(false));
+    });
+    if (!underway) continue;
+    // The preparation child: the CLI's one child process.
+    const children = readFileSync(`/proc/${cli.pid}/task/${cli.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    assert.equal(children.length, 1, `children of the CLI: ${children.join(', ')}`);
+    const child = children[0]!;
+    cli.kill('SIGTERM');
+    const code = await exit;
+    if (code === 0) continue; // it published before the signal landed: try again
+    assert.equal(code, 128 + os.constants.signals.SIGTERM, `exit code ${code}; stderr: ${stderr}`);
+    assert.match(stderr, /tickscope prepare: stopped by SIGTERM: the preparation process was ended and no store was published/);
+    assert.ok(!alive(child), `the preparation process ${child} outlived the command`);
+    assert.deepEqual((await readdir(storeDir)).filter((n) => /^[0-9a-f]{16}\.duckdb$/.test(n)), [], 'nothing was published');
+    return;
+  }
+  assert.fail('the preparation finished before it could be stopped, three times');
 });
 
 test('a live preparation (stopped, not dead) keeps its lock and temporaries through a sweep', async () => {

@@ -133,7 +133,7 @@ export function sampleSessionProcesses(parentPid: number): { stop(): Promise<{ m
 }
 
 /** The CLI of the build this file belongs to (bin/tickscope.js runs dist/, which this may not be). */
-const CLI_ENTRY = fileURLToPath(new URL('../../server/cli/main.js', import.meta.url));
+export const CLI_ENTRY = fileURLToPath(new URL('../../server/cli/main.js', import.meta.url));
 
 /** `tickscope serve` on the tiny fixture and a free port, as its own process; resolves with its URL. */
 export async function startServeCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; stderr(): string; stop(): Promise<void> }> {
