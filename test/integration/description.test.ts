@@ -8,16 +8,15 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { DatasetInfo } from '../../shared/http-api.js';
 import { DatasetCatalog } from '../../server/control/dataset-catalog.js';
 import { inspectDataset } from '../../server/prepare/inspect.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { mem, withDb } from '../support/duckdb.js';
+import { CLI_ENTRY as CLI } from '../support/cli.js';
 
 const run = promisify(execFile);
-const CLI = fileURLToPath(new URL('../../server/cli/main.js', import.meta.url));
 
 let tmp = '';
 /** Bars whose time and symbol columns go by names no alias knows: When, Code. */

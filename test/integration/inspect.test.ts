@@ -8,16 +8,15 @@ import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { pyfolioFixture } from '../../fixtures/formats/pyfolio.js';
 import { inspectDataset, type InspectReport } from '../../server/prepare/inspect.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { tinyDataset } from '../support/datasets.js';
 import { mem } from '../support/duckdb.js';
+import { CLI_ENTRY as CLI } from '../support/cli.js';
 
 const run = promisify(execFile);
-const CLI = fileURLToPath(new URL('../../server/cli/main.js', import.meta.url));
 
 let tmp = '';
 

@@ -2,14 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import type { SessionInfo } from '../../shared/http-api.js';
 import { eventually, processAlive, startTestServer } from '../support/control-server.js';
 import { tinyDataset } from '../support/datasets.js';
 import { SessionClient, createSession, defaultCaller } from '../support/session-client.js';
-
-// The CLI of the build this test belongs to (bin/tickscope.js runs dist/, which this may not be).
-const CLI = fileURLToPath(new URL('../../server/cli/main.js', import.meta.url));
+import { CLI_ENTRY as CLI } from '../support/cli.js';
 
 /** A session of this test's browser (the owner cookie createSession and SessionClient use). */
 async function sessionInfo(baseUrl: string, id: string): Promise<SessionInfo | undefined> {

@@ -9,7 +9,6 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { generateFixtures } from '../../fixtures/generate.js';
 import { DatasetCatalog } from '../../server/control/dataset-catalog.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
@@ -17,13 +16,13 @@ import { prepareInChild } from '../../server/prepare/run-in-child.js';
 import { errorMessage } from '../../shared/errors.js';
 import { isPrintable, printable } from '../../shared/printable.js';
 import { mem } from '../support/duckdb.js';
+import { CLI_ENTRY as CLI } from '../support/cli.js';
 
 let tmp = '';
 let fixture = '';
 let storeDir = '';
 
 /** The CLI, compiled beside this test. */
-const CLI = fileURLToPath(new URL('../../server/cli/main.js', import.meta.url));
 
 async function parquet(file: string, select: string): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true });

@@ -14,7 +14,7 @@ import { isChildToParentMessage, type PrepareRequestMessage } from '../../server
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { PREPARE_CHILD_PATH, prepareInChild } from '../../server/prepare/run-in-child.js';
 import { sweepStaleBuilds } from '../../server/prepare/stale-builds.js';
-import { CLI_ENTRY } from '../support/control-server.js';
+import { CLI_ENTRY } from '../support/cli.js';
 import { tinyDataset } from '../support/datasets.js';
 import { mem } from '../support/duckdb.js';
 

@@ -8,7 +8,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, createServer, type Socket } from 'node:net';
 import { spawn, spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { sessionCommand } from '../../server/control/runtime/remote/launcher.js';
 import { ProxiedSockets } from '../../server/control/runtime/remote/proxied-sockets.js';
@@ -17,6 +16,7 @@ import { readLines, writeLine } from '../../server/session/json-lines.js';
 import { eventually, processAlive, sessionProcessesOf, startTestServer } from '../support/control-server.js';
 import { tinyDataset } from '../support/datasets.js';
 import { ApiCaller, SessionClient, rowsOf } from '../support/session-client.js';
+import { CLI_ENTRY } from '../support/cli.js';
 
 const HEARTBEAT_TIMEOUT_MS = 2500;
 
@@ -221,9 +221,8 @@ test('the proxy passes flow control both ways: a side that does not read holds t
 });
 
 test('serve --runtime slurm refuses an address the nodes cannot dial back to, saying which flag to give', async () => {
-  const cli = fileURLToPath(new URL('../../server/cli/main.js', import.meta.url));
   const data = await tinyDataset();
-  const serve = (...args: string[]) => spawnSync(process.execPath, [cli, 'serve', '--data', data, '--port', '0', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const serve = (...args: string[]) => spawnSync(process.execPath, [CLI_ENTRY, 'serve', '--data', data, '--port', '0', ...args], { encoding: 'utf8', timeout: 60_000 });
   const loopback = serve('--runtime', 'slurm');
   assert.equal(loopback.status, 1);
   assert.match(loopback.stderr, /--runtime slurm: the nodes cannot dial back to 127\.0\.0\.1; give --cluster-address/);

@@ -9,12 +9,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { inspectDataset, type InspectReport } from '../../server/prepare/inspect.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { mem, withDb } from '../support/duckdb.js';
+import { CLI_ENTRY as CLI } from '../support/cli.js';
 
-const CLI = fileURLToPath(new URL('../../server/cli/main.js', import.meta.url));
 
 let tmp = '';
 

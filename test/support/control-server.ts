@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { runsSessionEntry, SESSION_BUNDLE, SESSION_MAIN } from '../../server/control/runtime/session-entry.js';
 import { CommandLauncher } from '../../server/control/runtime/remote/launcher.js';
 import { startControlServer, type ControlServer, type ControlServerOptions } from '../../server/control/app.js';
 import type { SessionLimits } from '../../server/control/session-manager.js';
 import { testStoreDir, tinyDataset } from './datasets.js';
+import { CLI_ENTRY } from './cli.js';
 
 /**
  * The runtimes the lifecycle tests run against: local children (IPC, sockets handed off), and
@@ -131,9 +131,6 @@ export function sampleSessionProcesses(parentPid: number): { stop(): Promise<{ m
     },
   };
 }
-
-/** The CLI of the build this file belongs to (bin/tickscope.js runs dist/, which this may not be). */
-export const CLI_ENTRY = fileURLToPath(new URL('../../server/cli/main.js', import.meta.url));
 
 /** `tickscope serve` on the tiny fixture and a free port, as its own process; resolves with its URL. */
 export async function startServeCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; url: string; stderr(): string; stop(): Promise<void> }> {
