@@ -3,7 +3,7 @@
 // symbols and tags must be the dataset's own and are then bound as parameters.
 import type { Filters, NumberRange } from '../../../shared/messages.js';
 import { exchangeTimeSql } from '../../store/format.js';
-import type { Catalog } from '../store.js';
+import type { Catalog, TradingDay } from '../store.js';
 import { BadParamsError } from './errors.js';
 import { and, type Binder } from './sql.js';
 
@@ -26,11 +26,11 @@ export interface RangePlan {
   cuts: RangeCut[];
 }
 
-/** A day the range cuts: the window of it in the range, and the day (its first and last bar, epoch ms). */
+/** A day the range cuts: the window of it in the range, and the catalog's day. */
 export interface RangeCut {
   from: number;
   to: number;
-  day: { iso: string; first: number; last: number };
+  day: TradingDay;
 }
 
 export interface TradeFilters {
@@ -142,7 +142,7 @@ export function planRange(from: number | undefined, to: number | undefined, cata
       lo ??= i;
       hi = i;
     } else {
-      cuts.push({ from: Math.max(f, day.first), to: Math.min(t, day.last), day: { iso: day.iso, first: day.first, last: day.last } });
+      cuts.push({ from: Math.max(f, day.first), to: Math.min(t, day.last), day });
     }
   });
   const full = lo !== null && hi !== null ? { lo: days[lo]!.iso, hi: days[hi]!.iso } : null;
