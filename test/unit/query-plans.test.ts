@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { QueryRequest } from '../../shared/messages.js';
 import { planRequest } from '../../server/session/queries/index.js';
-import type { Statement } from '../../server/session/queries/plan.js';
+import { NOTHING_TO_READ, type Statement } from '../../server/session/queries/plan.js';
 import type { Catalog } from '../../server/session/store.js';
 import { TEST_CUT_RANGE, TEST_DAY1, testCatalog } from '../support/test-catalog.js';
 
@@ -168,23 +168,24 @@ test('equity: the bar table the filters need, the range as bound microseconds, c
   }
 });
 
-test('histogram of a trade field with bounds given: no look-up, bins and bounds bound', async () => {
+test('histogram of a trade field with bounds given: no bounds look-up, one pass grouping the values by their estimated bin', async () => {
   const { lookups, statements } = await plan(request('histogram', { field: 'pnl', bins: 30, min: -50, max: 75, runs: [RUN], filters: EVERY_FILTER }));
-  assert.equal(lookups.length, 0);
-  const [statement] = statements as [Statement];
-  assertBound(statement, EVERY_CLIENT_VALUE);
-  assertNamedCtes(statement.sql);
-  assert.match(statement.sql, /WITH field_values AS \(SELECT run_id, pnl::DOUBLE AS v FROM/);
-  assert.match(statement.sql, /AS b0 FROM field_values\)\s+GROUP BY ALL/);
-  for (const value of [30n, '-50', '75', RUN, SECTOR, SYMBOL, TAG]) assert.ok(boundValues(statement).includes(value), `${String(value)} is not bound`);
+  assert.equal(lookups.length, 1);
+  const [groups] = lookups as [Statement];
+  assertBound(groups, EVERY_CLIENT_VALUE);
+  assertNamedCtes(groups.sql);
+  assert.match(groups.sql, /WITH field_values AS \(SELECT run_id, pnl::DOUBLE AS v FROM/);
+  assert.match(groups.sql, /count\(\*\)::INTEGER AS n, min\(v\) AS vmin, max\(v\) AS vmax\s+FROM field_values GROUP BY run_id, floor\(\(v - \$\w+::DOUBLE\) \* \$\w+::DOUBLE\)$/);
+  // 30 bins over [-50, 75]: the estimate's scale is bins / (max - min), bound like min.
+  for (const value of ['-50', String(30 / 125), RUN, SECTOR, SYMBOL, TAG]) assert.ok(boundValues(groups).includes(value), `${String(value)} is not bound`);
+  assert.deepEqual(statements.map((s) => s.sql), [NOTHING_TO_READ]);
 });
 
-test('histogram of daily returns without bounds: a look-up of the bounds, then the bins over the daily rows', async () => {
-  const { lookups, statements } = await plan(request('histogram', { field: 'daily_return', bins: 20, runs: [RUN], ...CUT_RANGE, filters: { sectors: [SECTOR] } }));
-  assert.equal(lookups.length, 1);
+test('histogram of daily returns without bounds: a look-up of the bounds, then the values grouped over the daily rows', async () => {
+  const { lookups } = await plan(request('histogram', { field: 'daily_return', bins: 20, runs: [RUN], ...CUT_RANGE, filters: { sectors: [SECTOR] } }));
+  assert.equal(lookups.length, 2);
   assert.match(lookups[0]!.sql, /SELECT min\(v\), max\(v\) FROM field_values$/);
-  const [statement] = statements as [Statement];
-  for (const s of [...lookups, statement]) {
+  for (const s of lookups) {
     assertBound(s, EVERY_CLIENT_VALUE);
     assertNamedCtes(s.sql);
     assert.match(s.sql, /WITH capitals AS \(/);
@@ -193,8 +194,8 @@ test('histogram of daily returns without bounds: a look-up of the bounds, then t
     assert.match(s.sql, /daily AS \(/);
     assert.ok(boundValues(s).includes(SECTOR));
   }
-  // The bounds the look-up found are bound into the binning.
-  assert.ok(boundValues(statement).includes('-5') && boundValues(statement).includes('5'));
+  // The bounds the look-up found (-5, 5) place the groups: 20 bins over 10.
+  assert.ok(boundValues(lookups[1]!).includes('-5') && boundValues(lookups[1]!).includes('2'));
 });
 
 test("runs are selected by run_key and run_id on the rollups, by run_id alone on the base tables bars and trades", async () => {

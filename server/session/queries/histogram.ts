@@ -9,12 +9,13 @@
 // field itself), read from trade_day's bounds for whole days; so toggling a side or tag filter keeps
 // the bins still, and only one pass over the trades is needed, the binning. For daily returns, the
 // bounds of the returns themselves (a few hundred rows).
+import type { DuckDBValue } from '@duckdb/node-api';
 import type { HistogramParams } from '../../../shared/messages.js';
 import { StoreTable, TRADE_BOUND_FIELDS, type TradeBoundField } from '../../store/format.js';
 import type { Columns, OutColumn } from '../compute.js';
 import type { Catalog } from '../store.js';
 import { BadParamsError } from './errors.js';
-import { sourceOf, type Lookup, type Planner } from './plan.js';
+import { assertColumnLookup, NOTHING_TO_READ, sourceOf, type Lookup, type Planner } from './plan.js';
 import { resolveScope, tradeConditions, tradeFilterNote, type Scope } from './scope.js';
 import { dailyCtes, runIndexSql } from './sources.js';
 import { Binder } from './sql.js';
@@ -48,7 +49,8 @@ export function planHistogram(params: HistogramParams, catalog: Catalog): Planne
       notes: [],
     };
   };
-  return async (lookup) => {
+  return async (lookup, lookupColumns) => {
+    assertColumnLookup(lookupColumns, 'histogram reads its bins');
     let lo: number | null = params.min ?? null;
     let hi: number | null = params.max ?? null;
     const boundSources: string[] = [];
@@ -68,36 +70,112 @@ export function planHistogram(params: HistogramParams, catalog: Catalog): Planne
       // beyond ~1.8e308 no bin width or edge can be computed.
       throw new BadParamsError(`histogram bounds min ${lo} and max ${hi} span more than a double holds (max - min overflows); narrow min or max`);
     }
-    const b = new Binder();
-    const v = valuesOf(b);
-    const bins = b.integer(params.bins);
-    const l = lo === null ? 'NULL::DOUBLE' : b.number(lo);
-    const h = hi === null ? 'NULL::DOUBLE' : b.number(hi);
-    // Counted per (run, bin) by DuckDB; the grid of empty bins and the edges are filled in here.
-    // The quotient gives the bin up to rounding (b0); the value is then compared with the edges of
-    // b0 as histogramColumns computes them (same operations in the same order, IEEE doubles at both
-    // ends), so a value is counted in the bin whose reported edges hold it. Rounding is worst with
-    // bounds far larger than the values: with min -2^63, max 2^63, v - min is 2^63 for every
-    // |v| < 1024, which put -5 in the bin [0, 2^63).
-    const edge = (k: string) => `(${l} + ((${h} - ${l}) * ${k}) / ${bins})`;
-    const sql = `
-      WITH ${v.ctes}
-      SELECT ${runIndexSql(b, scope.runs)} AS ri, bin, n FROM (
-        SELECT run_id,
-          (CASE WHEN v < ${l} THEN -1 WHEN v > ${h} THEN ${bins} WHEN ${h} = ${l} THEN 0
-                WHEN b0 > 0 AND v < ${edge('b0')} THEN b0 - 1
-                WHEN b0 < ${bins} - 1 AND v >= ${edge('(b0 + 1)')} THEN b0 + 1
-                ELSE b0 END)::INTEGER AS bin,
-          count(*)::INTEGER AS n
-        FROM (SELECT run_id, v, least(floor((v - ${l}) / (${h} - ${l}) * ${bins}), ${bins} - 1) AS b0 FROM field_values)
-        GROUP BY ALL
-      )`;
+    // One pass groups the values by a quick estimate of their bin (a product, no edge tests) and
+    // keeps each group's count, min and max. The bins are monotone in the value, so a group whose
+    // min and max fall in the same bin (exactBin, the edges as histogramColumns reports them) lies
+    // wholly in it. Only a group that straddles an edge (a value within a few ulps of one, or
+    // values outside given bounds that the estimate put with values inside) needs each value
+    // tested against the edges: then the whole binning is read again with those tests. On `large`,
+    // the pnl of every long trade (1.1M values): 56 ms warm with the tests in the pass, 40 without.
+    // Any finite scale groups correctly (the groups' bounds decide); a useless one only means the exact pass.
+    const quotient = lo === null || hi === null ? 0 : params.bins / (hi - lo);
+    const scale = Number.isFinite(quotient) ? quotient : 0;
+    const groupsOf = () => {
+      const b = new Binder();
+      const v = valuesOf(b);
+      const l = lo === null ? 'NULL::DOUBLE' : b.number(lo);
+      const sql = `WITH ${v.ctes}
+        SELECT ${runIndexSql(b, scope.runs)} AS ri, count(*)::INTEGER AS n, min(v) AS vmin, max(v) AS vmax
+        FROM field_values GROUP BY run_id, floor((v - ${l}) * ${b.number(scale)})`;
+      return { sql, params: b.params, sources: v.sources, notes: v.notes };
+    };
+    const groups = groupsOf();
+    const counts = countGroups(await lookupColumns(groups.sql, groups.params), scope.runs.length, params.bins, lo, hi);
+    const binned = counts ?? countBins(await lookupColumns(...exactBinningSql(valuesOf, scope, params.bins, lo, hi)), scope.runs.length);
     return {
-      statements: [{ sql, params: b.params, compute: (columns) => histogramColumns(columns, scope, params.bins, lo, hi) }],
-      source: sourceOf(boundSources, v.sources),
-      notes: v.notes,
+      statements: [{ sql: NOTHING_TO_READ, params: {}, compute: () => histogramColumns(binned, scope, params.bins, lo, hi) }],
+      source: sourceOf(boundSources, groups.sources),
+      notes: groups.notes,
     };
   };
+}
+
+/**
+ * The bin of `v` over [lo, hi] (both not null): the k whose edges lo + (hi - lo) * k / bins (as
+ * histogramColumns computes them) hold it, -1 below lo, `bins` above hi, the last bin holding hi.
+ */
+export function exactBin(v: number, lo: number, hi: number, bins: number): number {
+  if (v < lo) return -1;
+  if (v > hi) return bins;
+  if (hi === lo) return 0;
+  const edge = (k: number) => lo + ((hi - lo) * k) / bins;
+  let k = Math.max(0, Math.min(Math.floor(((v - lo) / (hi - lo)) * bins), bins - 1));
+  while (k > 0 && v < edge(k)) k--;
+  while (k < bins - 1 && v >= edge(k + 1)) k++;
+  return k;
+}
+
+/** Counts per run and bin from the groups' (ri, n, vmin, vmax); null when a group straddles an edge. */
+function countGroups(columns: Columns, runs: number, bins: number, lo: number | null, hi: number | null): Map<number, number>[] | null {
+  const counts = Array.from({ length: runs }, () => new Map<number, number>());
+  const ri = columns.get('ri') ?? new Int32Array(0);
+  const n = columns.get('n')!;
+  const vmin = columns.get('vmin')!;
+  const vmax = columns.get('vmax')!;
+  for (let i = 0; i < ri.length; i++) {
+    // No bounds: the population had no values, so neither has the scope.
+    if (lo === null || hi === null) return null;
+    const bin = exactBin(vmin[i]!, lo, hi, bins);
+    if (bin !== exactBin(vmax[i]!, lo, hi, bins) || Number.isNaN(bin)) return null;
+    const byBin = counts[ri[i]!]!;
+    byBin.set(bin, (byBin.get(bin) ?? 0) + n[i]!);
+  }
+  return counts;
+}
+
+function countBins(columns: Columns, runs: number): Map<number, number>[] {
+  const counts = Array.from({ length: runs }, () => new Map<number, number>());
+  const ri = columns.get('ri') ?? new Int32Array(0);
+  const bin = columns.get('bin')!;
+  const n = columns.get('n')!;
+  for (let i = 0; i < ri.length; i++) counts[ri[i]!]!.set(bin[i]!, n[i]!);
+  return counts;
+}
+
+/**
+ * The binning with every value tested against its bin's edges, for when the groups' bounds could
+ * not place a group (countGroups). The quotient gives the bin up to rounding (b0); the value is
+ * then compared with the edges of b0 as histogramColumns computes them (same operations in the
+ * same order, IEEE doubles at both ends), so a value is counted in the bin whose reported edges
+ * hold it. Rounding is worst with bounds far larger than the values: with min -2^63, max 2^63,
+ * v - min is 2^63 for every |v| < 1024, which put -5 in the bin [0, 2^63).
+ */
+function exactBinningSql(
+  valuesOf: (b: Binder) => { ctes: string },
+  scope: Scope,
+  binCount: number,
+  lo: number | null,
+  hi: number | null,
+): [string, Record<string, DuckDBValue>] {
+  const b = new Binder();
+  const v = valuesOf(b);
+  const bins = b.integer(binCount);
+  const l = lo === null ? 'NULL::DOUBLE' : b.number(lo);
+  const h = hi === null ? 'NULL::DOUBLE' : b.number(hi);
+  const edge = (k: string) => `(${l} + ((${h} - ${l}) * ${k}) / ${bins})`;
+  const sql = `
+    WITH ${v.ctes}
+    SELECT ${runIndexSql(b, scope.runs)} AS ri, bin, n FROM (
+      SELECT run_id,
+        (CASE WHEN v < ${l} THEN -1 WHEN v > ${h} THEN ${bins} WHEN ${h} = ${l} THEN 0
+              WHEN b0 > 0 AND v < ${edge('b0')} THEN b0 - 1
+              WHEN b0 < ${bins} - 1 AND v >= ${edge('(b0 + 1)')} THEN b0 + 1
+              ELSE b0 END)::INTEGER AS bin,
+        count(*)::INTEGER AS n
+      FROM (SELECT run_id, v, least(floor((v - ${l}) / (${h} - ${l}) * ${bins}), ${bins} - 1) AS b0 FROM field_values)
+      GROUP BY ALL
+    )`;
+  return [sql, b.params];
 }
 
 async function tradeFieldBounds(lookup: Lookup, scope: Scope, field: TradeBoundField) {
@@ -123,12 +201,7 @@ async function dailyReturnBounds(lookup: Lookup, valuesOf: (b: Binder) => { ctes
 }
 
 /** Every bin 0..bins-1 of every selected run, plus the out-of-range bins that hold values. */
-function histogramColumns(columns: Columns, scope: Scope, bins: number, lo: number | null, hi: number | null): OutColumn[] {
-  const ri = columns.get('ri') as Int32Array;
-  const bin = columns.get('bin') as Int32Array;
-  const n = columns.get('n') as Int32Array;
-  const counts = scope.runs.map(() => new Map<number, number>());
-  for (let i = 0; i < ri.length; i++) counts[ri[i]!]!.set(bin[i]!, n[i]!);
+function histogramColumns(counts: Map<number, number>[], scope: Scope, bins: number, lo: number | null, hi: number | null): OutColumn[] {
   const outRun: number[] = [];
   const outBin: number[] = [];
   const outLo: number[] = [];
