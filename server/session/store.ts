@@ -31,6 +31,11 @@ export interface TradingDay {
   last: number;
 }
 
+/** Midnight UTC of an ISO date, epoch ms: where a trading day's rollup row starts (rollups key days by ts::DATE). */
+export function midnightOf(isoDay: string): number {
+  return Date.parse(`${isoDay}T00:00:00Z`);
+}
+
 export interface Catalog {
   runs: ReadonlyMap<string, RunInfo>;
   /** Each run's run_key (format.ts): the integer the rollups' rows carry, what prunes a run's rows. */

@@ -6,7 +6,7 @@
 import type { BenchmarkParams } from '../../../shared/messages.js';
 import { StoreTable } from '../../store/format.js';
 import type { Columns, OutColumn } from '../compute.js';
-import type { Catalog } from '../store.js';
+import { midnightOf, type Catalog } from '../store.js';
 import { sourceOf, type QueryPlan } from './plan.js';
 import { resolveScope } from './scope.js';
 import { capitalOfRun, dailyCtes, runIndexSql } from './sources.js';
@@ -22,7 +22,7 @@ export function planBenchmark(params: BenchmarkParams, catalog: Catalog): QueryP
     SELECT ${runIndexSql(b, scope.runs)} AS ri, epoch_ms(d.day::TIMESTAMP)::DOUBLE AS day, m.ret AS ret
     FROM daily d LEFT JOIN ${StoreTable.benchmarkDay} m ON m.day = d.day
     ORDER BY ri, day`;
-  const bars = new Map(catalog.days.map((d) => [Date.parse(`${d.iso}T00:00:00Z`), d]));
+  const bars = new Map(catalog.days.map((d) => [midnightOf(d.iso), d]));
   const capitals = scope.runs.map((run) => capitalOfRun(catalog, run) ?? Number.NaN);
   return {
     statements: [{ sql, params: b.params, compute: (columns) => benchmarkColumns(columns, scope.runs, capitals, (day) => {

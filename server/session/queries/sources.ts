@@ -4,7 +4,7 @@
 // from bar tables for the (at most two) days it cuts: exact, and a few thousand rows instead of
 // the hundred million of the bar table.
 import { BAR_MEASURES, StoreTable } from '../../store/format.js';
-import type { Catalog } from '../store.js';
+import { midnightOf, type Catalog } from '../store.js';
 import { rangeEndCondition, runsCondition, timeCondition, type RangeCut, type Scope } from './scope.js';
 import { and, type Binder } from './sql.js';
 
@@ -194,7 +194,7 @@ function cutDayAsComplement(b: Binder, scope: Scope, cut: RangeCut): Rows {
   const day = b.date(cut.day.iso);
   // The day by its date (the rollups' day is ts::DATE), so the outside windows and the rollup
   // row cover the same bars, to sub-millisecond timestamps; the window's end as rangeEndCondition.
-  const dayStart = Date.parse(`${cut.day.iso}T00:00:00Z`);
+  const dayStart = midnightOf(cut.day.iso);
   const outside: string[] = [];
   if (cut.from > cut.day.first) outside.push(and(`ts >= ${b.timestampMs(dayStart)}`, `ts < ${b.timestampMs(cut.from)}`));
   if (cut.to < cut.day.last) outside.push(and(`ts >= ${b.timestampMs(cut.to + 1)}`, `ts < ${b.timestampMs(dayStart + DAY_MS)}`));

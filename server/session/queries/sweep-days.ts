@@ -18,7 +18,7 @@
 // days are a few hundred rows.
 import type { Columns } from '../compute.js';
 import { StoreTable } from '../../store/format.js';
-import type { Catalog } from '../store.js';
+import { midnightOf, type Catalog } from '../store.js';
 import { dailyKpiSql, emptyStats, inRunDayOrder, type TradeStats } from './run-kpis.js';
 import { hasTradeFilters, type Scope } from './scope.js';
 import type { Binder } from './sql.js';
@@ -117,8 +117,8 @@ export function sliceWholeDays(
 ): { columns: Columns; segments: Segments; stats: Map<string, TradeStats>; sources: string[]; tradeCuts: { from: number; to: number }[] } | undefined {
   const whole = wholeDaysByStore.get(catalog);
   if (!whole || !sliceable(scope)) return undefined;
-  const lo = scope.range.full ? Date.parse(`${scope.range.full.lo}T00:00:00Z`) : Number.POSITIVE_INFINITY;
-  const hi = scope.range.full ? Date.parse(`${scope.range.full.hi}T00:00:00Z`) : Number.NEGATIVE_INFINITY;
+  const lo = scope.range.full ? midnightOf(scope.range.full.lo) : Number.POSITIVE_INFINITY;
+  const hi = scope.range.full ? midnightOf(scope.range.full.hi) : Number.NEGATIVE_INFINITY;
   const trades = planTradeRange(scope.from, scope.to);
   const dayMs = DAY_US / 1000;
   const tradeLo = !trades.full ? Number.POSITIVE_INFINITY : trades.full.lo === null ? Number.NEGATIVE_INFINITY : trades.full.lo * dayMs;
