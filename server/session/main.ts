@@ -15,7 +15,7 @@ import { QueryRunner } from './query-runner.js';
 import { SocketHandler, type SessionContext } from './socket-handler.js';
 import { openStore, type OpenStore } from './store.js';
 import { removeOwnProcessFolders, removeStaleProcessFolders } from './process-folders.js';
-import { defaultPinFor } from './warm-up.js';
+import { defaultPinFor, loadBarTableMetadata } from './warm-up.js';
 
 /**
  * Hard limit on a client frame (16 MiB): past it ws closes the socket (1009). Below it, a frame
@@ -46,12 +46,21 @@ let store: OpenStore | null = null;
  * A store opened ahead of the assignment (`preopen`), while this process waits in the pool, and
  * its default pin ranked ahead too (warm-up.ts).
  */
-let preopened: { settings: StoreSettings; opening: Promise<OpenStore>; answers: Promise<AnswerCache | null>; defaultPin: Promise<DefaultPin | null> } | null = null;
+let preopened: {
+  settings: StoreSettings;
+  opening: Promise<OpenStore>;
+  answers: Promise<AnswerCache | null>;
+  defaultPin: Promise<DefaultPin | null>;
+  /** The bar tables' metadata loaded (warm-up.ts); never rejects. */
+  metadata: Promise<void>;
+} | null = null;
 let runner: QueryRunner | null = null;
 let idleMemory: IdleMemory | null = null;
 let context: SessionContext | null = null;
 let assignment: SessionAssignment | null = null;
 let draining = false;
+/** Set once shutdown() closes DuckDB: a warm-up read it interrupts is no failure to report. */
+let ending = false;
 /** Settles once the hello has what it brings (the default pin): sockets are taken after it. */
 let helloReady: Promise<void> = Promise.resolve();
 
@@ -87,8 +96,8 @@ function preopen(settings: StoreSettings): void {
   if (assignment) return;
   if (preopened && sameStoreSettings(preopened.settings, settings)) return;
   const previous = preopened;
-  // The store it replaces is closed once its open has settled (a failed one has nothing to close).
-  if (previous) void previous.opening.then((old) => old.close(), () => undefined);
+  // The store it replaces is closed once its open and its warm-up have settled (a failed open has nothing to close).
+  if (previous) void Promise.all([previous.opening, previous.metadata]).then(([old]) => old.close(), () => undefined);
   const opening = openStore(settings);
   const answers = openAnswers(settings);
   const defaultPin = opening.then(
@@ -98,7 +107,18 @@ function preopen(settings: StoreSettings): void {
       return null;
     },
   );
-  preopened = { settings, opening, answers, defaultPin };
+  const metadata = opening.then(
+    (opened) => loadMetadataAhead(opened, settings.storePath),
+    () => undefined,
+  );
+  preopened = { settings, opening, answers, defaultPin, metadata };
+}
+
+/** The bar tables' metadata, loaded before the tab asks (not fatal: the tab's requests load it). */
+function loadMetadataAhead(opened: OpenStore, storePath: string): Promise<void> {
+  return loadBarTableMetadata(opened).catch((error: unknown) => {
+    if (!ending) log('warn', "reading the bar tables ahead of the tab's requests failed; its first requests read them", { storePath, error: errorMessage(error) });
+  });
 }
 
 /** The store's shared answer cache, when the runtime gave it a folder (null, logged, if it cannot be made). */
@@ -128,17 +148,21 @@ function rankDefaultPin(opened: OpenStore, answers: AnswerCache | null, storePat
 /** The assignment's store: the pre-opened one when it is the same store with the same limits. */
 async function storeFor(
   next: SessionAssignment,
-): Promise<{ store: OpenStore; answers: AnswerCache | null; preopened: boolean; defaultPin: Promise<DefaultPin | null> }> {
+): Promise<{ store: OpenStore; answers: AnswerCache | null; preopened: boolean; defaultPin: Promise<DefaultPin | null>; metadata: Promise<void> }> {
   const ahead = preopened;
   preopened = null;
   if (ahead) {
     // A failed open was logged by preopen(); the assignment opens the store again below.
     const opened = await ahead.opening.catch(() => null);
-    if (opened && sameStoreSettings(ahead.settings, next)) return { store: opened, answers: await ahead.answers, preopened: true, defaultPin: ahead.defaultPin };
+    if (opened && sameStoreSettings(ahead.settings, next)) {
+      return { store: opened, answers: await ahead.answers, preopened: true, defaultPin: ahead.defaultPin, metadata: ahead.metadata };
+    }
+    await ahead.metadata;
     opened?.close();
   }
   const [store, answers] = await Promise.all([openStore(next), openAnswers(next)]);
-  return { store, answers, preopened: false, defaultPin: rankDefaultPin(store, answers, next.storePath, 'for the tab') };
+  // The tab's page loads (~0.5 s) before its first request: time enough for the bar tables too.
+  return { store, answers, preopened: false, defaultPin: rankDefaultPin(store, answers, next.storePath, 'for the tab'), metadata: loadMetadataAhead(store, next.storePath) };
 }
 
 async function assign(next: SessionAssignment): Promise<void> {
@@ -155,8 +179,8 @@ async function assign(next: SessionAssignment): Promise<void> {
       memoryLimit: next.memoryLimit,
       collectGarbage,
       reopen: async () => {
-        // The default pin's ranking reads the store on a runner of its own: it finishes first.
-        await opened.defaultPin.catch(() => null);
+        // The default pin's ranking and the warm-up read the store on connections of their own: they finish first.
+        await Promise.all([opened.defaultPin.catch(() => null), opened.metadata]);
         const fresh = await openStore(next);
         runner!.replaceInstance(fresh.instance);
         const old = store!;
@@ -294,6 +318,7 @@ function sweepOwnFolders(): void {
 }
 
 function shutdown(code: number, why: string): void {
+  ending = true;
   for (const handler of handlers) handler.abortAll();
   idleMemory?.close();
   try {
