@@ -93,6 +93,8 @@ export interface RunnerStats {
   outOfMemoryRetries: number;
   /** Look-ups answered from the session's look-up cache. */
   lookupHits: number;
+  /** Look-ups answered by an identical one another request was running (sharedLookup). */
+  sharedLookups: number;
   /** Requests answered from, and answers written to, the store's shared answer cache. */
   answerHits: number;
   answersKept: number;
@@ -118,6 +120,9 @@ export class QueryRunner {
   private readonly lookups = new Map<string, { rows: unknown[][]; bytes: number }>();
   private lookupBytes = 0;
   private lookupHits = 0;
+  /** Look-ups running now, by lookupKey (columns ones apart): an identical one asked meanwhile waits for it (sharedLookup). */
+  private readonly inFlight = new Map<string, { result: Promise<unknown>; signal: AbortSignal }>();
+  private sharedLookups = 0;
   private outOfMemoryRetries = 0;
   /** Names the temporary tables of downloads apart. */
   private downloads = 0;
@@ -160,6 +165,7 @@ export class QueryRunner {
       chunksPulled: this.chunksPulled,
       outOfMemoryRetries: this.outOfMemoryRetries,
       lookupHits: this.lookupHits,
+      sharedLookups: this.sharedLookups,
       answerHits: this.answers?.stats.hits ?? 0,
       answersKept: this.answers?.stats.writes ?? 0,
     };
@@ -337,11 +343,13 @@ export class QueryRunner {
           this.lookups.set(key, kept);
           return kept.rows.slice();
         }
-        const rows = await lookups.run(async (on) => {
-          const prepared = await this.prepare(on, sql);
-          prepared.bind(params);
-          return (await prepared.runAndReadAll()).getRows();
-        });
+        const rows = await this.sharedLookup(key, signal, () =>
+          lookups.run(async (on) => {
+            const prepared = await this.prepare(on, sql);
+            prepared.bind(params);
+            return (await prepared.runAndReadAll()).getRows();
+          }),
+        );
         if (options?.keep !== false) {
           const bytes = lookupBytes(rows);
           if (bytes <= LOOKUP_CACHE_MAX_BYTES) this.keepLookup(key, rows, bytes);
@@ -350,7 +358,7 @@ export class QueryRunner {
       };
       const lookupColumns: ColumnLookup = async (sql, params) => {
         if (signal.aborted) throw new CancelledError(reasonOf(signal));
-        return lookups.run(async (on) => {
+        return this.sharedLookup(`columns\u0000${lookupKey(sql, params)}`, signal, () => lookups.run(async (on) => {
           const prepared = await this.prepare(on, sql);
           prepared.bind(params);
           const result = await prepared.stream();
@@ -360,7 +368,7 @@ export class QueryRunner {
             collector.append(chunk);
           }
           return collector.columns();
-        });
+        }));
       };
       return await fn(connection, lookup, lookupColumns);
     } catch (error) {
@@ -534,6 +542,35 @@ export class QueryRunner {
       statement.destroySync();
     }
     return prepared;
+  }
+
+  /**
+   * Runs a look-up once for the requests in flight that ask it at once: a zoom asks summary, risk
+   * and benchmark together, and all three read the range's daily rows (run-kpis.ts,
+   * dailyRowsWithBenchmark). A request asking while an identical look-up runs waits for that one's
+   * result (shared as it is: look-up results are read, never changed). Should the request running
+   * it be cancelled, the look-up fails with it: a waiter not cancelled itself runs its own.
+   */
+  private async sharedLookup<T>(key: string, signal: AbortSignal, run: () => Promise<T>): Promise<T> {
+    const running = this.inFlight.get(key);
+    if (running) {
+      try {
+        const result = (await running.result) as T;
+        this.sharedLookups++;
+        if (signal.aborted) throw new CancelledError(reasonOf(signal));
+        return result;
+      } catch (error) {
+        if (signal.aborted || !running.signal.aborted) throw error;
+      }
+    }
+    const result = run();
+    const entry = { result, signal };
+    this.inFlight.set(key, entry);
+    try {
+      return await result;
+    } finally {
+      if (this.inFlight.get(key) === entry) this.inFlight.delete(key);
+    }
   }
 
   private keepLookup(key: string, rows: unknown[][], bytes: number): void {

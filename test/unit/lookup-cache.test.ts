@@ -118,3 +118,62 @@ test('a planner that fails while its look-ups run ends only after them, on its o
     }
   }
 });
+
+/** A request whose planner reads `sql` as columns and answers with nothing more; its outcome or error. */
+function askColumns(runner: QueryRunner, sql: string, signal: AbortSignal, seen: Map<string, Float64Array | Int32Array>[]) {
+  return runner
+    .run({
+      planner: async (_lookup, lookupColumns) => {
+        seen.push(await lookupColumns!(sql, {}));
+        return { statements: [{ sql: 'SELECT 1 AS one', params: {} }], source: 'test', notes: [] };
+      },
+      signal,
+      onBatch: async () => undefined,
+    })
+    .then(
+      () => 'answered',
+      (error: Error) => error.name,
+    );
+}
+
+// Slow enough (hundreds of ms) that the second request asks while the first one's read runs.
+const SLOW = 'SELECT count(*)::INTEGER AS n, sum(a.range * b.range)::DOUBLE AS s FROM range(6000) a, range(6000) b';
+
+test("an identical look-up asked while another request's runs is read once, and both get its answer", async () => {
+  const instance = await DuckDBInstance.create(':memory:');
+  const runner = new QueryRunner(instance, 4, { sideBySideLookups: true });
+  try {
+    const seen: Map<string, Float64Array | Int32Array>[] = [];
+    const outcomes = await Promise.all([0, 1].map(() => askColumns(runner, SLOW, new AbortController().signal, seen)));
+    assert.deepEqual(outcomes, ['answered', 'answered']);
+    assert.equal(runner.stats.sharedLookups, 1, 'the second request waited for the first one\'s read');
+    assert.equal(seen[0]!.get('n')![0], 36_000_000);
+    assert.equal(seen[1], seen[0], 'the same columns, not a copy');
+    // Asked again once both are done: nothing in flight to share, so it is read again.
+    await askColumns(runner, SLOW, new AbortController().signal, seen);
+    assert.equal(runner.stats.sharedLookups, 1);
+  } finally {
+    runner.close();
+    instance.closeSync();
+  }
+});
+
+test('a request waiting for a look-up that another request runs reads it itself when that request is cancelled', async () => {
+  const instance = await DuckDBInstance.create(':memory:');
+  const runner = new QueryRunner(instance, 4, { sideBySideLookups: true });
+  try {
+    const seen: Map<string, Float64Array | Int32Array>[] = [];
+    const first = new AbortController();
+    const asked = [askColumns(runner, SLOW, first.signal, seen), askColumns(runner, SLOW, new AbortController().signal, seen)];
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    first.abort(new Error('the tab moved on'));
+    assert.deepEqual(await Promise.all(asked), ['CancelledError', 'answered']);
+    assert.equal(runner.stats.sharedLookups, 0);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.get('n')![0], 36_000_000);
+    assert.equal(runner.stats.idle, runner.stats.open, 'every connection went back to the pool');
+  } finally {
+    runner.close();
+    instance.closeSync();
+  }
+});

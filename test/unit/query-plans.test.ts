@@ -52,7 +52,11 @@ async function plan(request: QueryRequest): Promise<Planned> {
     },
     async (sql, params) => {
       lookups.push({ sql, params });
-      return new Map();
+      // A read of no rows: every column empty.
+      return new Map<string, Float64Array | Int32Array>([
+        ['ri', new Int32Array(0)],
+        ['day', new Float64Array(0)],
+      ]);
     },
   );
   return { lookups, statements: planned.statements };
@@ -206,7 +210,7 @@ test("runs are selected by run_key and run_id on the rollups, by run_id alone on
   };
   // One run of two: the day rollups, keyed with the catalog's key of that run.
   const summary = await plan(request('summary', { runs: [RUN], ...CUT_RANGE }));
-  const keyed = summary.statements.filter((s) => /FROM (portfolio_day|portfolio_bar)/.test(s.sql));
+  const keyed = summary.lookups.filter((s) => /FROM (portfolio_day|portfolio_bar)/.test(s.sql));
   assert.ok(keyed.length > 0);
   for (const s of keyed) assert.equal(keyOf(s), keys.get(RUN), s.sql);
   // A series reads bars (as a column look-up): no run_key there.
@@ -223,7 +227,7 @@ test("runs are selected by run_key and run_id on the rollups, by run_id alone on
   assert.equal(keyOf(trades.lookups[0]!), keys.get(RUN));
   // Every run: no run condition at all.
   const every = await plan(request('summary', {}));
-  for (const s of every.statements) assert.doesNotMatch(s.sql, /run_key IN|run_id IN/);
+  for (const s of [...every.lookups, ...every.statements]) assert.doesNotMatch(s.sql, /run_key IN|run_id IN/);
 });
 
 test('a value the dataset does not have is refused before any SQL is written', async () => {

@@ -35,9 +35,15 @@ interface Answers {
   daily?: Columns;
 }
 
+/** No daily rows: the columns a read of none returns. */
+const NO_DAYS: Columns = new Map<string, Float64Array | Int32Array>([
+  ['ri', new Int32Array(0)],
+  ['day', new Float64Array(0)],
+]);
+
 async function plan(query: 'risk' | 'benchmark', params: object, answers: Answers = {}) {
   const lookups: Statement[] = [];
-  /** Reads as columns: risk's daily rows. */
+  /** Reads as columns: the daily rows (risk and benchmark). */
   const columnReads: Statement[] = [];
   const planned = await planRequest({ type: 'request', id: 1, query, params } as QueryRequest, catalog())(
     async (sql, bound) => {
@@ -49,7 +55,7 @@ async function plan(query: 'risk' | 'benchmark', params: object, answers: Answer
     },
     async (sql, bound) => {
       columnReads.push({ sql, params: bound });
-      return answers.daily ?? new Map();
+      return answers.daily ?? NO_DAYS;
     },
   );
   return { lookups, columnReads, statements: planned.statements, source: planned.source, notes: planned.notes };
@@ -81,10 +87,11 @@ test('risk over everything: the best trades of each run with their counts from a
   const values = Object.values(best!.params);
   assert.ok(values.includes(800n), JSON.stringify(best!.params, (_, v) => (typeof v === 'bigint' ? String(v) : v)));
   assert.match(symbols!.sql, /FROM symbol_day_by_day/);
-  // The daily rows are read beside the look-ups, as columns; the answer's statement reads nothing.
+  // The daily rows are read beside the look-ups, as columns (the summary's and the benchmark's
+  // statement: dailyRowsWithBenchmark); the answer's statement reads nothing.
   const [statement] = columnReads as [Statement];
   assert.equal(columnReads.length, 1);
-  assert.match(statement.sql, /LEFT JOIN benchmark_day m ON m\.day = d\.day/);
+  assert.match(statement.sql, /LEFT JOIN benchmark_day m ON m\.day = d\.day$/);
   assert.deepEqual(statements.map((s) => s.sql), [NOTHING_TO_READ]);
   for (const s of [...lookups, statement]) {
     assertBound(s);
@@ -143,7 +150,6 @@ test("risk: the best symbols' names come on one row of each run, so the look-up 
     ['ri', Int32Array.of(0, 0, 1, 1)],
     ['day', Float64Array.of(day(0), day(1), day(0), day(1))],
     ['pnl', Float64Array.of(10, -4, 5, 2)],
-    ['ret', Float64Array.of(0.01, -0.004, 0.005, 0.002)],
     ['bret', Float64Array.of(0.002, 0.001, 0.002, 0.001)],
   ]);
   const { statements } = await plan('risk', {}, {
@@ -175,14 +181,20 @@ test('risk with no trades in scope reads the best trades once, and has none to t
   assert.equal(lookups.filter((l) => /AS taken/.test(l.sql)).length, 1, 'no run is read again');
 });
 
-test('benchmark: the runs calendar and benchmark_day; dimension filters do not reach it', async () => {
-  const { lookups, statements } = await plan('benchmark', { runs: [RUN], filters: { sectors: [SECTOR] } });
+test('benchmark: the runs calendar and benchmark_day, read as the summary and risk read them; dimension filters do not reach it', async () => {
+  const { lookups, columnReads, statements } = await plan('benchmark', { runs: [RUN], filters: { sectors: [SECTOR] } });
   assert.equal(lookups.length, 0);
-  const [statement] = statements as [Statement];
-  assertBound(statement);
-  assert.ok(!Object.values(statement.params).includes(SECTOR));
-  assert.match(statement.sql, /FROM portfolio_day/);
-  assert.match(statement.sql, /LEFT JOIN benchmark_day/);
+  const [read] = columnReads as [Statement];
+  assert.equal(columnReads.length, 1);
+  assertBound(read);
+  assert.ok(!Object.values(read.params).includes(SECTOR));
+  assert.match(read.sql, /FROM portfolio_day/);
+  assert.match(read.sql, /LEFT JOIN benchmark_day/);
+  assert.deepEqual(statements.map((s) => s.sql), [NOTHING_TO_READ]);
+  // Without dimension filters, the very look-up risk makes (QueryRunner shares it while both run).
+  const benchmark = await plan('benchmark', { runs: [RUN], ...CUT_RANGE });
+  const risk = await plan('risk', { runs: [RUN], ...CUT_RANGE });
+  assert.deepEqual(benchmark.columnReads, risk.columnReads);
 });
 
 test('the best 1% and 5% of n trades: at least one, rounded up, without floating-point overshoot', async () => {

@@ -160,10 +160,14 @@ test('trade measures under an hour filter read the trades, not trade_day (which 
   const tradeSql = async (filters?: object) => {
     const lookups: string[] = [];
     const params = { ...CUT_RANGE, ...(filters ? { filters } : {}) };
-    await planRequest({ type: 'request', id: 1, query: 'summary', params } as QueryRequest, catalog())(async (sql) => {
-      lookups.push(sql);
-      return [];
-    });
+    await planRequest({ type: 'request', id: 1, query: 'summary', params } as QueryRequest, catalog())(
+      async (sql) => {
+        lookups.push(sql);
+        return [];
+      },
+      // The daily rows: none.
+      async () => new Map<string, Float64Array | Int32Array>([['ri', new Int32Array(0)], ['day', new Float64Array(0)]]),
+    );
     return lookups.join('\n');
   };
   const filtered = await tradeSql({ hours: [10] });

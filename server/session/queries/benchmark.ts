@@ -4,40 +4,38 @@
 // value is reached at its last bar in the range (`ts`) from the day before's at its first
 // (`start_ts`), so the line lies on the equity chart's trading-time axis.
 import type { BenchmarkParams } from '../../../shared/messages.js';
-import { StoreTable } from '../../store/format.js';
 import type { Columns, OutColumn } from '../compute.js';
 import { midnightOf, type Catalog } from '../store.js';
-import { sourceOf, type QueryPlan } from './plan.js';
+import { assertColumnLookup, NOTHING_TO_READ, sourceOf, type Planner } from './plan.js';
 import { resolveScope } from './scope.js';
-import { capitalOfRun, dailyCtes, runIndexSql } from './sources.js';
-import { Binder } from './sql.js';
+import { dailyRowsWithBenchmark } from './run-kpis.js';
+import { capitalOfRun } from './sources.js';
 
-export function planBenchmark(params: BenchmarkParams, catalog: Catalog): QueryPlan {
+export function planBenchmark(params: BenchmarkParams, catalog: Catalog): Planner {
   const scope = resolveScope(params, catalog);
-  // Only the runs' calendars matter here, not the filtered P&L: the line is the benchmark's.
+  // Only the runs' calendars matter here, not the filtered P&L: the line is the benchmark's. Without
+  // dimension filters these are the summary's and risk's daily rows, read once for the three.
   const { sectors: _sectors, symbols: _symbols, ...calendarScope } = scope;
-  const b = new Binder();
-  const daily = dailyCtes(b, calendarScope, catalog);
-  const sql = `WITH ${daily.ctes}
-    SELECT ${runIndexSql(b, scope.runs)} AS ri, epoch_ms(d.day::TIMESTAMP)::DOUBLE AS day, m.ret AS ret
-    FROM daily d LEFT JOIN ${StoreTable.benchmarkDay} m ON m.day = d.day
-    ORDER BY ri, day`;
   const bars = new Map(catalog.days.map((d) => [midnightOf(d.iso), d]));
   const capitals = scope.runs.map((run) => capitalOfRun(catalog, run) ?? Number.NaN);
-  return {
-    statements: [{ sql, params: b.params, compute: (columns) => benchmarkColumns(columns, scope.runs, capitals, (day) => {
-      const d = bars.get(day);
-      return d ? [Math.max(d.first, scope.from ?? -Infinity), Math.min(d.last, scope.to ?? Infinity)] : [day, day];
-    }) }],
-    source: sourceOf(daily.sources, StoreTable.benchmarkDay),
-    notes: [`benchmark: ${catalog.benchmark.name}`],
+  return async (_lookup, lookupColumns) => {
+    assertColumnLookup(lookupColumns, 'benchmark reads its daily rows');
+    const daily = await dailyRowsWithBenchmark(lookupColumns, calendarScope, catalog);
+    return {
+      statements: [{ sql: NOTHING_TO_READ, params: {}, compute: () => benchmarkColumns(daily.columns, scope.runs, capitals, (day) => {
+        const d = bars.get(day);
+        return d ? [Math.max(d.first, scope.from ?? -Infinity), Math.min(d.last, scope.to ?? Infinity)] : [day, day];
+      }) }],
+      source: sourceOf(daily.sources),
+      notes: [`benchmark: ${catalog.benchmark.name}`],
+    };
   };
 }
 
 function benchmarkColumns(columns: Columns, runs: readonly string[], capitals: readonly number[], barsOf: (day: number) => [number, number]): OutColumn[] {
   const ri = columns.get('ri') as Int32Array;
   const day = columns.get('day') as Float64Array;
-  const ret = columns.get('ret') as Float64Array;
+  const ret = columns.get('bret') as Float64Array;
   const start = new Float64Array(ri.length);
   const ts = new Float64Array(ri.length);
   const equity = new Float64Array(ri.length);

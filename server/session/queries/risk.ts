@@ -5,8 +5,8 @@
 // or the best 1, 5 and 10 symbols of the range taken out of the daily P&L. One query, since every
 // part is a statistic of the same daily returns, which the overview asks for at once.
 //
-// Sources, all rollups: the run's daily rows (dailyCtes: day rollups, bar tables for cut days)
-// joined to benchmark_day; the best trades from trade_list_by_pnl (one read from a rank bound,
+// Sources, all rollups: the run's daily rows with the benchmark's return (run-kpis.ts,
+// dailyRowsWithBenchmark: day rollups, bar tables for cut days; shared with summary and benchmark); the best trades from trade_list_by_pnl (one read from a rank bound,
 // numbered per run, k from the trade counts of trade_day in the same read); the symbols ranked by their P&L over the
 // range and the best ten's daily P&L from symbol_day_by_day (dayRows, bars_by_time for cut days),
 // which the other symbols' is the day's P&L less.
@@ -18,8 +18,9 @@ import type { Catalog } from '../store.js';
 import { assertColumnLookup, NOTHING_TO_READ, sourceOf, type Lookup, type Planner } from './plan.js';
 import { dailyRiskFree, moments, probabilisticSharpe, relative, sharpe } from './risk-metrics.js';
 import { hasTradeFilters, resolveScope, tradeConditions, type Scope } from './scope.js';
-import { capitalOfRun, dailyCtes, dayRows, runIndexSql } from './sources.js';
+import { capitalOfRun, dayRows } from './sources.js';
 import { Binder } from './sql.js';
+import { dailyRowsWithBenchmark } from './run-kpis.js';
 import { tradeFrom, tradeStatsSql } from './trade-source.js';
 
 /** Shares of the trades (by P&L, the best first) and numbers of symbols taken out. */
@@ -47,19 +48,14 @@ export function planRisk(params: RiskParams, catalog: Catalog): Planner {
   const rfDaily = dailyRiskFree(params.riskFreeRate ?? catalog.riskFreeRate);
   return async (lookup, lookupColumns) => {
     assertColumnLookup(lookupColumns, 'risk reads its daily rows');
-    const b = new Binder();
-    const daily = dailyCtes(b, scope, catalog);
-    const sql = `WITH ${daily.ctes}
-      SELECT ${runIndexSql(b, scope.runs)} AS ri, epoch_ms(d.day::TIMESTAMP)::DOUBLE AS day, d.pnl, d.ret, m.ret AS bret
-      FROM daily d LEFT JOIN ${StoreTable.benchmarkDay} m ON m.day = d.day
-      ORDER BY ri, day`;
     // Three independent reads, side by side (the runner lends each a connection when one is free):
-    // the daily rows used to be read after the other two, as the answer's statement.
-    const [trades, symbols, columns] = await Promise.all([topTrades(lookup, scope, catalog), topSymbols(lookup, scope), lookupColumns(sql, b.params)]);
+    // the daily rows used to be read after the other two, as the answer's statement. The daily rows
+    // are the summary's and the benchmark line's too, which a zoom asks at once: read once for all.
+    const [trades, symbols, daily] = await Promise.all([topTrades(lookup, scope, catalog), topSymbols(lookup, scope), dailyRowsWithBenchmark(lookupColumns, scope, catalog)]);
     const capitalOf = (run: string) => capitalOfRun(catalog, run);
     return {
-      statements: [{ sql: NOTHING_TO_READ, params: {}, compute: () => riskColumns(columns, scope.runs, capitalOf, rfDaily, trades, symbols) }],
-      source: sourceOf(daily.sources, StoreTable.benchmarkDay, trades.sources, symbols.sources),
+      statements: [{ sql: NOTHING_TO_READ, params: {}, compute: () => riskColumns(daily.columns, scope.runs, capitalOf, rfDaily, trades, symbols) }],
+      source: sourceOf(daily.sources, trades.sources, symbols.sources),
       notes: [
         `benchmark: ${catalog.benchmark.name}`,
         ...(hasTradeFilters(scope)
@@ -203,8 +199,10 @@ function riskColumns(
   const ri = columns.get('ri') as Int32Array;
   const day = columns.get('day') as Float64Array;
   const pnl = columns.get('pnl') as Float64Array;
-  const ret = columns.get('ret') as Float64Array;
   const bret = columns.get('bret') as Float64Array;
+  // The day's return on the run's capital, as dailyCtes' ret (the same IEEE division).
+  const capitals = runs.map((run) => capitalOf(run) ?? Number.NaN);
+  const ret = Float64Array.from(pnl, (p, i) => p / capitals[ri[i]!]!);
   const out = new Map<string, Float64Array>();
   const put = (name: string, r: number, value: number) => {
     (out.get(name) ?? out.set(name, new Float64Array(runs.length).fill(Number.NaN)).get(name)!)[r] = value;

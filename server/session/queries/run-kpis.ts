@@ -9,7 +9,7 @@
 import { StoreTable } from '../../store/format.js';
 import { reorder, sortedOrder, type Columns } from '../compute.js';
 import type { Catalog } from '../store.js';
-import type { Lookup } from './plan.js';
+import type { ColumnLookup, Lookup } from './plan.js';
 import type { Scope } from './scope.js';
 import { dailyCtes } from './sources.js';
 import { Binder } from './sql.js';
@@ -95,6 +95,18 @@ export function dailyKpiSql(b: Binder, scope: Scope, catalog: Pick<Catalog, 'run
       d.gross_sum, d.net_sum, d.long_sum, d.short_sum, d.bars::DOUBLE AS bars${benchmark}
     FROM daily d JOIN run_index x ON x.run_id = d.run_id${options.benchmark ? ` LEFT JOIN ${StoreTable.benchmarkDay} m ON m.day = d.day` : ''}`;
   return { sql, sources: options.benchmark ? [...daily.sources, StoreTable.benchmarkDay] : daily.sources };
+}
+
+/**
+ * The scope's daily rows with the benchmark's return (dailyKpiSql with bret), in (ri, day) order:
+ * what summary, risk and benchmark compute from. All three read them with this one statement, so
+ * a zoom, which asks the three at once, reads the rows once (QueryRunner shares identical look-ups
+ * in flight). The columns are shared as they are: read them, never change them.
+ */
+export async function dailyRowsWithBenchmark(lookupColumns: ColumnLookup, scope: Scope, catalog: Pick<Catalog, 'runs'>): Promise<{ columns: Columns; sources: string[] }> {
+  const b = new Binder();
+  const daily = dailyKpiSql(b, scope, catalog, { benchmark: true });
+  return { columns: inRunDayOrder(await lookupColumns(daily.sql, b.params)), sources: daily.sources };
 }
 
 /** The columns in (ri, day) order (dailyKpiSql's rows come in any order). */

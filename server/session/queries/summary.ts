@@ -4,12 +4,11 @@
 import type { SummaryParams } from '../../../shared/messages.js';
 import type { OutColumn } from '../compute.js';
 import type { Catalog } from '../store.js';
-import { sourceOf, type Planner } from './plan.js';
+import { assertColumnLookup, NOTHING_TO_READ, sourceOf, type Planner } from './plan.js';
 import { hasTradeFilters, resolveScope } from './scope.js';
 import { capitalOfRun } from './sources.js';
-import { Binder } from './sql.js';
 import { dailyRiskFree, ANNUALIZATION } from './risk-metrics.js';
-import { dailyKpiSql, INTEGER_KPIS, KPI_NAMES, runKpis, tradeStatsByRun, type RunKpis } from './run-kpis.js';
+import { dailyRowsWithBenchmark, INTEGER_KPIS, KPI_NAMES, runKpis, tradeStatsByRun, type RunKpis } from './run-kpis.js';
 
 export { ANNUALIZATION };
 
@@ -17,12 +16,11 @@ export function planSummary(params: SummaryParams, catalog: Catalog): Planner {
   const scope = resolveScope(params, catalog);
   const capitalOf = (run: string) => capitalOfRun(catalog, run);
   const rfDaily = dailyRiskFree(params.riskFreeRate ?? catalog.riskFreeRate);
-  return async (lookup) => {
-    const trades = await tradeStatsByRun(lookup, scope);
-    const b = new Binder();
-    const daily = dailyKpiSql(b, scope, catalog);
+  return async (lookup, lookupColumns) => {
+    assertColumnLookup(lookupColumns, 'summary reads its daily rows');
+    const [trades, daily] = await Promise.all([tradeStatsByRun(lookup, scope), dailyRowsWithBenchmark(lookupColumns, scope, catalog)]);
     return {
-      statements: [{ sql: daily.sql, params: b.params, compute: (columns) => summaryColumns(runKpis(columns, scope.runs, capitalOf, trades.stats, rfDaily), scope.runs) }],
+      statements: [{ sql: NOTHING_TO_READ, params: {}, compute: () => summaryColumns(runKpis(daily.columns, scope.runs, capitalOf, trades.stats, rfDaily), scope.runs) }],
       source: sourceOf(daily.sources, trades.sources),
       notes: hasTradeFilters(scope)
         ? ['trade filters (side, tag, pnl, return, holding, MAE/MFE) restrict the trade statistics only; P&L, returns, drawdown and exposures are over every position of the selected runs and dimensions']
