@@ -164,6 +164,11 @@ export class IdleMemory implements RequestActivity {
     }
   }
 
+  /** Whether a request is in flight now. */
+  get busy(): boolean {
+    return this.inFlight > 0;
+  }
+
   /** A request ended (answered, failed or cancelled). */
   leave(): void {
     if (this.inFlight === 0) throw new Error('idle memory: leave() without a matching enter()');

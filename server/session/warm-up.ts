@@ -55,8 +55,9 @@ export async function defaultPinFor(store: OpenStore, answers: AnswerCache | nul
  * On `large` (1,920 row groups each; a new process, store in the page cache): a first symbol's
  * series 28-44 -> 17 ms, a first zoom's cut day 29-38 -> 12-15 ms, for 40-45 ms of one core and
  * 20 MiB of resident memory that a busy session holds anyway (SESSION_BASE_BYTES). Run when the
- * store is opened for a tab (ahead of it in the pool, or at the assignment, while the tab's page
- * loads), not at the idle reopen (idle-memory.ts), which opens the store again to give that memory back.
+ * store is opened for a tab (ahead of it in the pool, or at the assignment once the tab's first
+ * requests are answered: main.ts), not at the idle reopen (idle-memory.ts), which opens the store
+ * again to give that memory back.
  */
 export async function loadBarTableMetadata(store: OpenStore): Promise<void> {
   const connection = await store.instance.connect();
