@@ -128,6 +128,8 @@ export interface ShrinkReport {
 
 export class IdleMemory implements RequestActivity {
   private inFlight = 0;
+  /** whenQuiet() callers waiting for the requests in flight to end. */
+  private readonly quietWaiters: (() => void)[] = [];
   private timers: NodeJS.Timeout[] = [];
   /** Shrinks and restores run one at a time, in order; a request waits for what is queued. */
   private chain: Promise<void> = Promise.resolve();
@@ -164,16 +166,19 @@ export class IdleMemory implements RequestActivity {
     }
   }
 
-  /** Whether a request is in flight now. */
-  get busy(): boolean {
-    return this.inFlight > 0;
+  /** Resolves when no request is in flight: at once, or when the last one in flight ends. */
+  whenQuiet(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.quietWaiters.push(resolve));
   }
 
   /** A request ended (answered, failed or cancelled). */
   leave(): void {
     if (this.inFlight === 0) throw new Error('idle memory: leave() without a matching enter()');
     this.inFlight--;
-    if (this.inFlight === 0) this.arm();
+    if (this.inFlight > 0) return;
+    this.arm();
+    for (const resolve of this.quietWaiters.splice(0)) resolve();
   }
 
   /**

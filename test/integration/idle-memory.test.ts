@@ -369,3 +369,22 @@ test('a reopen that fails is reported, and the session stays on its instance wit
   idle.close();
   runner.close();
 });
+
+test('whenQuiet resolves at once with no request in flight, else when the last one in flight ends', async () => {
+  const { idle } = idleMemory();
+  try {
+    await idle.whenQuiet();
+    await idle.enter();
+    await idle.enter();
+    let quiet = false;
+    const waiting = idle.whenQuiet().then(() => (quiet = true));
+    idle.leave();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(quiet, false, 'one request is still in flight');
+    idle.leave();
+    await waiting;
+    assert.equal(quiet, true);
+  } finally {
+    idle.close();
+  }
+});
