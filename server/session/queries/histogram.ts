@@ -76,26 +76,22 @@ export function planHistogram(params: HistogramParams, catalog: Catalog): Planne
     // wholly in it. Only a group that straddles an edge (a value within a few ulps of one, or
     // values outside given bounds that the estimate put with values inside) needs each value
     // tested against the edges: then the whole binning is read again with those tests. On `large`,
-    // the pnl of every long trade (1.1M values): 56 ms warm with the tests in the pass, 40 without.
+    // the pnl of every long trade (1.1M values): 56 ms warm with the tests in the pass, 33-35 without.
     // Any finite scale groups correctly (the groups' bounds decide); a useless one only means the exact pass.
     const quotient = lo === null || hi === null ? 0 : params.bins / (hi - lo);
     const scale = Number.isFinite(quotient) ? quotient : 0;
-    const groupsOf = () => {
-      const b = new Binder();
-      const v = valuesOf(b);
-      const l = lo === null ? 'NULL::DOUBLE' : b.number(lo);
-      const sql = `WITH ${v.ctes}
-        SELECT ${runIndexSql(b, scope.runs)} AS ri, count(*)::INTEGER AS n, min(v) AS vmin, max(v) AS vmax
-        FROM field_values GROUP BY run_id, floor((v - ${l}) * ${b.number(scale)})`;
-      return { sql, params: b.params, sources: v.sources, notes: v.notes };
-    };
-    const groups = groupsOf();
-    const counts = countGroups(await lookupColumns(groups.sql, groups.params), scope.runs.length, params.bins, lo, hi);
+    const b = new Binder();
+    const v = valuesOf(b);
+    const l = lo === null ? 'NULL::DOUBLE' : b.number(lo);
+    const groups = `WITH ${v.ctes}
+      SELECT ${runIndexSql(b, scope.runs)} AS ri, count(*)::INTEGER AS n, min(v) AS vmin, max(v) AS vmax
+      FROM field_values GROUP BY run_id, floor((v - ${l}) * ${b.number(scale)})`;
+    const counts = countGroups(await lookupColumns(groups, b.params), scope.runs.length, params.bins, lo, hi);
     const binned = counts ?? countBins(await lookupColumns(...exactBinningSql(valuesOf, scope, params.bins, lo, hi)), scope.runs.length);
     return {
       statements: [{ sql: NOTHING_TO_READ, params: {}, compute: () => histogramColumns(binned, scope, params.bins, lo, hi) }],
-      source: sourceOf(boundSources, groups.sources),
-      notes: groups.notes,
+      source: sourceOf(boundSources, v.sources),
+      notes: v.notes,
     };
   };
 }
@@ -122,11 +118,13 @@ function countGroups(columns: Columns, runs: number, bins: number, lo: number | 
   const n = columns.get('n')!;
   const vmin = columns.get('vmin')!;
   const vmax = columns.get('vmax')!;
+  if (ri.length === 0) return counts;
+  // Values without bounds: the exact pass says where they go.
+  if (lo === null || hi === null) return null;
   for (let i = 0; i < ri.length; i++) {
-    // No bounds: the population had no values, so neither has the scope.
-    if (lo === null || hi === null) return null;
+    // NaN (from a NaN value) equals no bin, itself included.
     const bin = exactBin(vmin[i]!, lo, hi, bins);
-    if (bin !== exactBin(vmax[i]!, lo, hi, bins) || Number.isNaN(bin)) return null;
+    if (bin !== exactBin(vmax[i]!, lo, hi, bins)) return null;
     const byBin = counts[ri[i]!]!;
     byBin.set(bin, (byBin.get(bin) ?? 0) + n[i]!);
   }

@@ -200,9 +200,6 @@ function riskColumns(
   const day = columns.get('day') as Float64Array;
   const pnl = columns.get('pnl') as Float64Array;
   const bret = columns.get('bret') as Float64Array;
-  // The day's return on the run's capital, as dailyCtes' ret (the same IEEE division).
-  const capitals = runs.map((run) => capitalOf(run) ?? Number.NaN);
-  const ret = Float64Array.from(pnl, (p, i) => p / capitals[ri[i]!]!);
   const out = new Map<string, Float64Array>();
   const put = (name: string, r: number, value: number) => {
     (out.get(name) ?? out.set(name, new Float64Array(runs.length).fill(Number.NaN)).get(name)!)[r] = value;
@@ -214,11 +211,12 @@ function riskColumns(
     while (row < ri.length && ri[row] === r) row++;
     const n = row - start;
     const capital = capitalOf(run) ?? Number.NaN;
-    const returns = ret.subarray(start, row);
+    // The day's return on the run's capital, as runKpis computes it.
+    const returns = Float64Array.from(pnl.subarray(start, row), (p) => p / capital);
     const paired: [number[], number[]] = [[], []];
     for (let i = start; i < row; i++) {
-      if (Number.isNaN(ret[i]!) || Number.isNaN(bret[i]!)) continue;
-      paired[0].push(ret[i]!);
+      if (Number.isNaN(returns[i - start]!) || Number.isNaN(bret[i]!)) continue;
+      paired[0].push(returns[i - start]!);
       paired[1].push(bret[i]!);
     }
     const rel = relative(paired[0], paired[1], rfDaily);
