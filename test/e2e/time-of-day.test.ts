@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import type { ControlServer } from '../../server/control/app.js';
 import { launchBrowser, type Browser } from '../support/browser.js';
-import { WAIT, drawn, now, openReady, sel, waitForSearch } from '../support/page-waits.js';
+import { WAIT, drawn, now, openReady, sel, settled, waitForSearch } from '../support/page-waits.js';
 import { startTestServer } from '../support/control-server.js';
 
 const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -113,11 +113,10 @@ test('trade scatter: MAE and MFE against return; a click on a point opens its tr
   await page.click(sel('scatter-mae'));
   await drawn(page, ['trade-scatter'], t);
 
+  const canvas = page.locator(`${sel('trade-scatter')} canvas`);
+  await settled(page, `${sel('trade-scatter')} canvas`);
   const point = (await page.getAttribute(sel('trade-scatter'), 'data-first-point'))!;
   const [px, py] = point.split(',').map(Number) as [number, number];
-  // Positions relative to the canvas, taken by Playwright at the moment of each action (cards
-  // above may still be growing as their answers come in).
-  const canvas = page.locator(`${sel('trade-scatter')} canvas`);
   await canvas.hover({ position: { x: px, y: py } });
   const tip = (await page.waitForSelector(sel('trade-scatter-tip'), WAIT)).textContent();
   const symbol = /^(\S+) · trade (\d+)/.exec((await tip) ?? '');

@@ -68,6 +68,39 @@ export async function visibleBox(page: Page, selector: string): Promise<{ x: num
 }
 
 /**
+ * Waits until the page stops moving under `selector`: every view on the page shows exact data and
+ * the element, scrolled into view, keeps the same box over a few frames. For actions at a point
+ * inside a canvas (hover, then click the same point): a card above that grows between the two
+ * moves the canvas under the pointer, and the click lands on another point than the hover showed
+ * (seen once in CI: the scatter's tooltip named S0022, the click opened S0002).
+ */
+export async function settled(page: Page, selector: string): Promise<void> {
+  await page.waitForFunction(
+    `[...document.querySelectorAll('[data-drawn-at]')].every((el) => el.dataset.exact === 'true' && el.dataset.loading !== 'true')`,
+    undefined,
+    WAIT,
+  );
+  await page.locator(selector).scrollIntoViewIfNeeded(WAIT);
+  await page.waitForFunction(
+    `new Promise((resolve) => {
+      const el = document.querySelector(${JSON.stringify(selector)});
+      if (!el) return resolve(false);
+      const box = () => JSON.stringify(el.getBoundingClientRect());
+      const first = box();
+      let frames = 0;
+      const next = () => {
+        if (box() !== first) return resolve(false);
+        if (++frames === 5) return resolve(true);
+        requestAnimationFrame(next);
+      };
+      requestAnimationFrame(next);
+    })`,
+    undefined,
+    WAIT,
+  );
+}
+
+/**
  * Clicks `locator` until the URL's query string satisfies `predicate` (as waitForSearch), up to
  * three clicks a few seconds apart. A view's card can still move when the cards under it mount
  * after their first draw; a click that lands in the gap between Playwright's stability check and
