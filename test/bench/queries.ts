@@ -280,6 +280,8 @@ if (argv.includes('--slowest')) {
 const rate = (rows: number, ms: number) => `${((rows / ms) * 1000 / 1e6).toFixed(2)}M rows/s`;
 console.log(`\nraw streaming, export of ${streamed.done!.rows.toLocaleString('en-US')} bar rows: ${rate(streamed.done!.rows, streamed.elapsedMs)} over the socket, Arrow decoded ` +
   `(${(streamed.elapsedMs / 1000).toFixed(2)} s, ${(streamed.wireBytes / 2 ** 20).toFixed(0)} MB, ${streamed.done!.batches} batches, first batch after ${streamed.firstBatchMs.toFixed(0)} ms)`);
+const sessionSide = streamed.done!.timings;
+console.log(`  in the session: ${sessionSide.executeMs.toFixed(0)} ms waiting on DuckDB's chunks, ${sessionSide.encodeMs.toFixed(0)} ms encoding them as Arrow`);
 console.log(`  DuckDB's own time for the same query: ${rate(ownBars.rows, ownBars.ms)} (${(ownBars.ms / 1000).toFixed(2)} s); socket path / DuckDB = ${(streamed.elapsedMs / ownBars.ms).toFixed(2)}x`);
 console.log(`export of all ${tradesExport.done!.rows.toLocaleString('en-US')} trades: ${rate(tradesExport.done!.rows, tradesExport.elapsedMs)} over the socket; DuckDB alone ${rate(ownTrades.rows, ownTrades.ms)}`);
 
