@@ -13,7 +13,7 @@ import { repoRoot } from '../../fixtures/generate.js';
 import type { ControlServer } from '../../server/control/app.js';
 import type { SessionInfo } from '../../shared/http-api.js';
 import { browserSessions, launchBrowser, type Browser } from '../support/browser.js';
-import { WAIT, drawn, now, openReady, search, sel, visibleBox, waitForSearch } from '../support/page-waits.js';
+import { WAIT, drawn, now, openReady, search, sel, settled, visibleBox, waitForSearch } from '../support/page-waits.js';
 import { eventually, processAlive, startTestServer } from '../support/control-server.js';
 
 const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -153,6 +153,7 @@ test('brush zoom: a drag across the equity chart zooms every view, answered firs
   const page = await open('/');
   await drawn(page, STILL_EQUITY);
   const pnlBefore = await page.textContent(`${sel('kpis')} [data-kpi="total_pnl"]`);
+  await settled(page, `${sel('equity-chart')} .u-over`);
   const box = await visibleBox(page, `${sel('equity-chart')} .u-over`);
   const t = await now(page);
   await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
@@ -193,6 +194,7 @@ test('brush zoom: a drag across the equity chart zooms every view, answered firs
 test('time axes leave out the closed hours: a drag selects trading instants, not nights or weekends', async () => {
   const page = await open('/');
   await drawn(page, STILL_EQUITY);
+  await settled(page, `${sel('equity-chart')} .u-over`);
   const box = await visibleBox(page, `${sel('equity-chart')} .u-over`);
   // On a calendar axis, 35% into the tiny fixture's two weeks is a Saturday; in trading time, the
   // middle of the fourth of its ten trading days (the ends of days are avoided: the closed hours
