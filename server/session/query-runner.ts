@@ -95,6 +95,8 @@ export interface RunnerStats {
   lookupHits: number;
   /** Look-ups answered by an identical one another request was running (sharedLookup). */
   sharedLookups: number;
+  /** Look-ups that waited behind their request's own connection and ran on one released meanwhile. */
+  lookupsOnReleased: number;
   /** Requests answered from, and answers written to, the store's shared answer cache. */
   answerHits: number;
   answersKept: number;
@@ -112,6 +114,11 @@ export interface RequestActivity {
 export class QueryRunner {
   private readonly idle: DuckDBConnection[] = [];
   private readonly waiters: { resolve: (connection: DuckDBConnection) => void; reject: (error: Error) => void; signal: AbortSignal; alone: boolean }[] = [];
+  /**
+   * Look-ups queued behind their request's own connection that take a connection released while
+   * they wait, when no request waits for one (lookupConnections); each says whether it took it.
+   */
+  private readonly lendWaiters: ((connection: DuckDBConnection) => boolean)[] = [];
   private open = 0;
   private closed = false;
   private chunksPulled = 0;
@@ -123,6 +130,7 @@ export class QueryRunner {
   /** Look-ups running now, by lookupKey (columns ones apart): an identical one asked meanwhile waits for it (sharedLookup). */
   private readonly inFlight = new Map<string, { result: Promise<unknown>; signal: AbortSignal }>();
   private sharedLookups = 0;
+  private lookupsOnReleased = 0;
   private outOfMemoryRetries = 0;
   /** Names the temporary tables of downloads apart. */
   private downloads = 0;
@@ -166,6 +174,7 @@ export class QueryRunner {
       outOfMemoryRetries: this.outOfMemoryRetries,
       lookupHits: this.lookupHits,
       sharedLookups: this.sharedLookups,
+      lookupsOnReleased: this.lookupsOnReleased,
       answerHits: this.answers?.stats.hits ?? 0,
       answersKept: this.answers?.stats.writes ?? 0,
     };
@@ -388,8 +397,12 @@ export class QueryRunner {
    * awaited together) gets a connection of its own when one is free at once (idle, or a new one
    * under the limit, and no other request waiting for one); it never waits for one. DuckDB runs a
    * small query on one thread, so two of them side by side use the session's two threads: risk's
-   * best trades and best symbols, attribution's two boundaries. A cancel interrupts a lent
-   * connection too.
+   * best trades and best symbols, attribution's two boundaries. One that found none free waits
+   * for whichever comes first: its turn on its own connection, or a connection another request
+   * releases while no request waits for one. In a zoom, risk starts while equity, summary and
+   * the benchmark hold the other connections; its look-ups used to run one after another on its
+   * own connection after those had finished, one core idle. A cancel interrupts a lent connection
+   * too.
    */
   private lookupConnections(
     own: DuckDBConnection,
@@ -420,9 +433,39 @@ export class QueryRunner {
         ownBusy--;
       }
     };
+    /** Queued on the own connection, or run on one released meanwhile, whichever comes first. */
+    const onOwnOrReleased = <T>(task: (connection: DuckDBConnection) => Promise<T>): Promise<T> =>
+      new Promise<T>((resolve, reject) => {
+        ownBusy++;
+        let started = false;
+        const take = (released: DuckDBConnection): boolean => {
+          if (started || signal.aborted) return false;
+          started = true;
+          ownBusy--;
+          this.lookupsOnReleased++;
+          onLent(released, task).then(resolve, reject);
+          return true;
+        };
+        this.lendWaiters.push(take);
+        // Never rejects: the task's outcome goes to its own caller.
+        ownQueue = ownQueue.then(async () => {
+          if (started) return;
+          started = true;
+          const at = this.lendWaiters.indexOf(take);
+          if (at >= 0) this.lendWaiters.splice(at, 1);
+          try {
+            resolve(await task(own));
+          } catch (error) {
+            reject(error as Error);
+          } finally {
+            ownBusy--;
+          }
+        });
+      });
     const run = async <T>(task: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
-      const lent = ownBusy > 0 && this.sideBySideLookups ? await this.acquireIfFree() : null;
-      const done = lent ? onLent(lent, task) : onOwn(task);
+      const sideBySide = ownBusy > 0 && this.sideBySideLookups;
+      const lent = sideBySide ? await this.acquireIfFree() : null;
+      const done = lent ? onLent(lent, task) : sideBySide ? onOwnOrReleased(task) : onOwn(task);
       running.add(done);
       try {
         return await done;
@@ -743,6 +786,7 @@ export class QueryRunner {
       this.open--;
       return;
     }
+    while (this.lendWaiters.length > 0) if (this.lendWaiters.shift()!(connection)) return;
     this.idle.push(connection);
   }
 }

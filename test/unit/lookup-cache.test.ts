@@ -1,7 +1,8 @@
 // The session's look-ups (query-runner.ts). The cache: the same look-up twice is answered once, and
 // the bound is in bytes, so one row of long texts (rundiff's answer) is not kept at all and cannot
 // grow a session past its memory budget. The connections: look-ups awaited together run side by
-// side on a lent connection when one is free, and one at a time on the request's own when not.
+// side on a lent connection when one is free, or is released while they wait, and one at a time
+// on the request's own when not.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -85,6 +86,45 @@ test('look-ups awaited together get a connection each when one is free, and one 
   }
 });
 
+test('look-ups that found no connection free take one another request releases while they wait', async () => {
+  const instance = await DuckDBInstance.create(':memory:');
+  const runner = new QueryRunner(instance, 2, { sideBySideLookups: true });
+  try {
+    const SLOW_OWN = 'SELECT 0 AS i, count(*) AS n FROM range(3000) a, range(3000) b WHERE (a.range + b.range) % 7 = 3';
+    let queued!: () => void;
+    const bQueued = new Promise<void>((resolve) => (queued = resolve));
+    // A holds the other connection until B's look-ups are asked: none is free for them then.
+    const a = runner.run({
+      planner: async () => {
+        await bQueued;
+        return { statements: [{ sql: 'SELECT 1 AS one', params: {} }], source: 'test', notes: [] };
+      },
+      signal: new AbortController().signal,
+      onBatch: async () => undefined,
+    });
+    await new Promise((resolve) => setImmediate(resolve));
+    const seen: unknown[][][] = [];
+    const b = runner.run({
+      planner: async (lookup: Lookup) => {
+        const asked = [SLOW_OWN, 'SELECT 1 AS i', 'SELECT 2 AS i'].map((sql) => lookup(sql, {}));
+        queued();
+        seen.push(...(await Promise.all(asked)));
+        return { statements: [{ sql: 'SELECT 1 AS one', params: {} }], source: 'test', notes: [] };
+      },
+      signal: new AbortController().signal,
+      onBatch: async () => undefined,
+    });
+    await Promise.all([a, b]);
+    assert.deepEqual(seen.map((rows) => rows[0]![0]), [0, 1, 2], 'each caller has its own answer');
+    assert.ok(runner.stats.lookupsOnReleased >= 1, `the look-ups behind the slow one ran on the connection A released (${runner.stats.lookupsOnReleased})`);
+    assert.equal(runner.stats.open, 2);
+    assert.equal(runner.stats.idle, 2, 'every connection went back to the pool');
+  } finally {
+    runner.close();
+    instance.closeSync();
+  }
+});
+
 test('a planner that fails while its look-ups run ends only after them, on its own connection or a lent one', async () => {
   const SLOW = 'SELECT count(*) FROM range(30000000) a WHERE a.range % 7 = 3';
   for (const connections of [1, 2]) {
@@ -138,6 +178,7 @@ function askColumns(runner: QueryRunner, sql: string, signal: AbortSignal, seen:
 
 // Slow enough (hundreds of ms) that the second request asks while the first one's read runs.
 const SLOW = 'SELECT count(*)::INTEGER AS n, sum(a.range * b.range)::DOUBLE AS s FROM range(6000) a, range(6000) b';
+const SLOWER = SLOW.replaceAll('6000', '9000');
 
 test("an identical look-up asked while another request's runs is read once, and both get its answer", async () => {
   const instance = await DuckDBInstance.create(':memory:');
@@ -164,13 +205,19 @@ test('a request waiting for a look-up that another request runs reads it itself 
   try {
     const seen: Map<string, Float64Array | Int32Array>[] = [];
     const first = new AbortController();
-    const asked = [askColumns(runner, SLOW, first.signal, seen), askColumns(runner, SLOW, new AbortController().signal, seen)];
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // The first request starts the read; the second, asked a moment later, waits for it. Asked
+    // together, either could start it (each opens its connection, and either connect may end
+    // first): then the cancelled one was the waiter, and the test failed 1 run in 5 to 12.
+    const owner = askColumns(runner, SLOWER, first.signal, seen);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const asked = [owner, askColumns(runner, SLOWER, new AbortController().signal, seen)];
+    // The cancel comes while the first request still reads (~0.5 s).
+    await new Promise((resolve) => setTimeout(resolve, 20));
     first.abort(new Error('the tab moved on'));
     assert.deepEqual(await Promise.all(asked), ['CancelledError', 'answered']);
     assert.equal(runner.stats.sharedLookups, 0);
     assert.equal(seen.length, 1);
-    assert.equal(seen[0]!.get('n')![0], 36_000_000);
+    assert.equal(seen[0]!.get('n')![0], 81_000_000);
     assert.equal(runner.stats.idle, runner.stats.open, 'every connection went back to the pool');
   } finally {
     runner.close();
