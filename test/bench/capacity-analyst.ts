@@ -33,23 +33,45 @@ export interface AnalystReport {
 
 /** Interactions generated up front: more than any analyst gets through in a bench window. */
 const SCRIPT_LENGTH = 200;
+/** How long an analyst may take to get its session and make its script before the watchdog calls it stuck. */
+const SETUP_LIMIT_MS = 300_000;
+/** How long past the window's end an analyst may still be busy before the watchdog calls it stuck. */
+const STUCK_AFTER_WINDOW_MS = 120_000;
 
 const job = workerData as AnalystJob;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const think = mulberry32(job.seed * 104_729 + 17);
 
+/** What the analyst is doing, for the watchdog. */
+let stage = 'creating its session';
+let stuckAfter = Date.now() + SETUP_LIMIT_MS;
+// A thread whose every await waits on something that no handle keeps alive ends quietly (exit 0,
+// no report: seen once at K=20). This timer keeps it alive, and once the analyst is far past its
+// window it throws, which the bench reports with the analyst's name and this stage.
+const watchdog = setInterval(() => {
+  if (Date.now() < stuckAfter) return;
+  clearInterval(watchdog);
+  throw new Error(`stuck ${stage}`);
+}, 1000);
+
 const created = await createSession(job.url, { key: job.key });
+stage = `connecting to session ${created.id}`;
 const client = await SessionClient.connect(job.url, created.wsUrl);
 // The script's own look-ups (the symbol list, the deepest episodes) are made here, unmeasured.
+stage = 'making its script';
 const script = await drillScript(client, SCRIPT_LENGTH, job.seed);
 // Ready: the window opens once every analyst is (no session still spawning inside it).
+stage = 'waiting for the window to open';
+stuckAfter = Number.POSITIVE_INFINITY; // the bench opens it once every analyst is ready
 parentPort!.postMessage('ready');
 const [{ deadline }] = (await once(parentPort!, 'message')) as [AnalystStart];
+stuckAfter = deadline + STUCK_AFTER_WINDOW_MS;
 const samples: AnalystReport['samples'] = [];
 let interactions = 0;
 await sleep(job.startDelayMs);
 for (const interaction of script) {
   if (Date.now() >= deadline) break;
+  stage = `waiting for the answers of interaction ${interactions + 1} (${interaction.asks.map((ask) => ask.query).join(', ')})`;
   const answers = await Promise.all(interaction.asks.map((ask) => client.request(ask)));
   answers.forEach((answer, i) => {
     const ask = interaction.asks[i]!;
@@ -57,7 +79,10 @@ for (const interaction of script) {
     samples.push({ query: ask.query, ms: answer.elapsedMs });
   });
   interactions++;
+  stage = `thinking after interaction ${interactions}`;
   await sleep(job.thinkMinMs + think() * (job.thinkMaxMs - job.thinkMinMs));
 }
+stage = 'closing its socket';
 await client.close();
+clearInterval(watchdog);
 parentPort!.postMessage({ id: created.id, interactions, samples } satisfies AnalystReport);
