@@ -408,7 +408,7 @@ export class QueryRunner {
     own: DuckDBConnection,
     signal: AbortSignal,
   ): { run: <T>(task: (connection: DuckDBConnection) => Promise<T>) => Promise<T>; settled: () => Promise<unknown> } {
-    let ownQueue: Promise<unknown> = Promise.resolve();
+    let ownQueue: Promise<void> = Promise.resolve();
     let ownBusy = 0;
     const running = new Set<Promise<unknown>>();
     const onLent = async <T>(lent: DuckDBConnection, task: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
@@ -422,19 +422,11 @@ export class QueryRunner {
         this.release(lent);
       }
     };
-    const onOwn = async <T>(task: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
-      ownBusy++;
-      const queued = ownQueue.then(() => task(own));
-      // The queue only orders the look-ups: each one's failure goes to its own caller.
-      ownQueue = queued.catch(() => undefined);
-      try {
-        return await queued;
-      } finally {
-        ownBusy--;
-      }
-    };
-    /** Queued on the own connection, or run on one released meanwhile, whichever comes first. */
-    const onOwnOrReleased = <T>(task: (connection: DuckDBConnection) => Promise<T>): Promise<T> =>
+    /**
+     * Queued on the own connection; with `orReleased`, run instead on a connection another request
+     * releases meanwhile if that comes first.
+     */
+    const onOwn = <T>(task: (connection: DuckDBConnection) => Promise<T>, orReleased: boolean): Promise<T> =>
       new Promise<T>((resolve, reject) => {
         ownBusy++;
         let started = false;
@@ -446,8 +438,8 @@ export class QueryRunner {
           onLent(released, task).then(resolve, reject);
           return true;
         };
-        this.lendWaiters.push(take);
-        // Never rejects: the task's outcome goes to its own caller.
+        if (orReleased) this.lendWaiters.push(take);
+        // The queue only orders the look-ups (it never rejects): each one's outcome goes to its own caller.
         ownQueue = ownQueue.then(async () => {
           if (started) return;
           started = true;
@@ -465,7 +457,7 @@ export class QueryRunner {
     const run = async <T>(task: (connection: DuckDBConnection) => Promise<T>): Promise<T> => {
       const sideBySide = ownBusy > 0 && this.sideBySideLookups;
       const lent = sideBySide ? await this.acquireIfFree() : null;
-      const done = lent ? onLent(lent, task) : sideBySide ? onOwnOrReleased(task) : onOwn(task);
+      const done = lent ? onLent(lent, task) : onOwn(task, sideBySide);
       running.add(done);
       try {
         return await done;
