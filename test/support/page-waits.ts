@@ -118,3 +118,31 @@ export async function clickUntilSearch(page: Page, locator: Locator, predicate: 
     }
   }
 }
+
+/**
+ * Starts keeping the text of every element `selector` that appears on the page from now on, for a
+ * state that may be on screen for only a moment: the reconnecting banner lasts the first retry's
+ * ~250 ms plus a warm pool process's start, which Playwright's polling can miss (seen in CI: a
+ * wait for the banner timed out while the tab had already reconnected). Read it with `seenTexts`.
+ */
+export async function recordAppearances(page: Page, selector: string): Promise<void> {
+  await page.evaluate(`(() => {
+    const selector = ${JSON.stringify(selector)};
+    const seen = (window.__tickscopeSeen ??= {})[selector] = [];
+    const record = () => {
+      for (const el of document.querySelectorAll(selector)) {
+        const text = el.textContent ?? '';
+        if (seen[seen.length - 1] !== text) seen.push(text);
+      }
+    };
+    new MutationObserver(record).observe(document.body, { childList: true, subtree: true, characterData: true });
+    record();
+  })()`);
+}
+
+/** Waits until an element `selector` recorded by `recordAppearances` has shown a text matching `pattern`; returns every text it showed. */
+export async function seenText(page: Page, selector: string, pattern: RegExp, timeoutMs = WAIT.timeout): Promise<string[]> {
+  const texts = `(window.__tickscopeSeen?.[${JSON.stringify(selector)}] ?? [])`;
+  await page.waitForFunction(`${texts}.some((t) => new RegExp(${JSON.stringify(pattern.source)}, ${JSON.stringify(pattern.flags)}).test(t))`, undefined, { timeout: timeoutMs });
+  return (await page.evaluate(texts)) as string[];
+}
