@@ -104,3 +104,37 @@ test('schema metadata names the part of a multi-part answer; omitted columns are
     instance.closeSync();
   }
 });
+
+test('batches written one after another into the same buffers stay whole: nulls, booleans and strings in some batches only', async () => {
+  // 2,048-row chunks, a batch every 3,000+ rows: batches start mid-chunk-count, the first has no
+  // nulls, later ones do, and each batch is decoded only after the next has been written.
+  const batches = await encode(
+    `SELECT i::BIGINT AS n,
+            CASE WHEN i >= 4096 AND i % 7 = 0 THEN NULL ELSE i::DOUBLE END AS maybe,
+            i % 3 = 0 AS third,
+            CASE WHEN i >= 6144 AND i % 11 = 0 THEN NULL WHEN i % 2 = 0 THEN 'x' || i ELSE repeat('long ', 4) || i END AS s
+     FROM range(10000) t(i)`,
+    3000,
+  );
+  assert.ok(batches.length >= 3, `${batches.length} batches`);
+  let row = 0;
+  for (const ipc of batches) {
+    const table = tableFromIPC(ipc);
+    const n = table.getChild('n')!;
+    const maybe = table.getChild('maybe')!;
+    const third = table.getChild('third')!;
+    const s = table.getChild('s')!;
+    let nulls = 0;
+    for (let k = 0; k < table.numRows; k++, row++) {
+      assert.equal(n.get(k), BigInt(row), `n at ${row}`);
+      const wantMaybe = row >= 4096 && row % 7 === 0 ? null : row;
+      if (wantMaybe === null) nulls++;
+      assert.equal(maybe.get(k), wantMaybe, `maybe at ${row}`);
+      assert.equal(third.get(k), row % 3 === 0, `third at ${row}`);
+      assert.equal(s.get(k), row >= 6144 && row % 11 === 0 ? null : row % 2 === 0 ? `x${row}` : `${'long '.repeat(4)}${row}`, `s at ${row}`);
+    }
+    assert.equal(maybe.nullCount, nulls);
+  }
+  assert.equal(row, 10000);
+  assert.equal(tableFromIPC(batches[0]!).getChild('maybe')!.nullCount, 0);
+});
