@@ -46,7 +46,6 @@
 //      grace for a blip: TCP rides out a short outage by itself, a longer one means the control
 //      server is gone or cut off, and its sessions must not run on unseen.
 
-/** How often a session process tells the control server it is alive. */
 /**
  * Node's flags for a session process, wherever it runs (idle-memory.ts gives memory back with them):
  * - --expose-gc: a session that goes idle collects its JS heap before DuckDB's allocator is flushed;
@@ -78,6 +77,7 @@ export function sessionEnvironment(own: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...SESSION_ENV, ...process.env, ...own };
 }
 
+/** How often a session process tells the control server it is alive. */
 export const HEARTBEAT_INTERVAL_MS = 1000;
 /** A remote session that hears nothing from its control server this long ends itself. */
 export const CONTROL_SILENCE_MS = 5000;
