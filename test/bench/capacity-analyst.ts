@@ -45,9 +45,8 @@ const think = mulberry32(job.seed * 104_729 + 17);
 /** What the analyst is doing, for the watchdog. */
 let stage = 'creating its session';
 let stuckAfter = Date.now() + SETUP_LIMIT_MS;
-// A thread whose every await waits on something that no handle keeps alive ends quietly (exit 0,
-// no report: seen once at K=20). This timer keeps it alive, and once the analyst is far past its
-// window it throws, which the bench reports with the analyst's name and this stage.
+// Once the analyst is far past its window, this timer throws, which the bench reports with the
+// analyst's name and this stage: a stuck analyst says where, rather than holding the bench up.
 const watchdog = setInterval(() => {
   if (Date.now() < stuckAfter) return;
   clearInterval(watchdog);

@@ -103,17 +103,38 @@ const sessions = (): Promise<SessionInfo[]> => operator.listSessions();
 /** An analyst's thread: `ready` once its session is up and its script made, `report` at the end. */
 function startAnalyst(job: AnalystJob): { worker: Worker; ready: Promise<void>; report: Promise<AnalystReport> } {
   const worker = new Worker(new URL('./capacity-analyst.js', import.meta.url), { workerData: job });
-  const failure = new Promise<never>((_, reject) => {
-    worker.once('error', (error) => reject(new Error(`analyst ${job.key}: ${error.message}`, { cause: error })));
-    worker.once('exit', (code) => reject(new Error(`analyst ${job.key} exited (${code}) before it reported`)));
+  // Messages are kept as they arrive, synchronously. A worker that posts its report and ends
+  // delivers both at once to a busy bench thread (Node drains its messages, then emits 'exit'), and
+  // a promise race between the two gave the exit to a report already received: "analyst-20-14
+  // exited (0) before it reported" at K=20, twice, from analysts that had reported.
+  const inbox: unknown[] = [];
+  let waiting: { resolve: (message: unknown) => void; reject: (error: Error) => void } | null = null;
+  let ended: Error | null = null;
+  worker.on('message', (message: unknown) => {
+    const w = waiting;
+    waiting = null;
+    if (w) w.resolve(message);
+    else inbox.push(message);
   });
-  failure.catch(() => {}); // rejected through ready or report, whichever is awaited; and by the exit after the report
-  const next = () => Promise.race([once(worker, 'message').then(([message]) => message as unknown), failure]);
+  const end = (error: Error) => {
+    ended ??= error;
+    const w = waiting;
+    waiting = null;
+    w?.reject(ended);
+  };
+  worker.once('error', (error) => end(new Error(`analyst ${job.key}: ${error.message}`, { cause: error })));
+  worker.once('exit', (code) => end(new Error(`analyst ${job.key} exited (${code}) before it reported`)));
+  const next = (): Promise<unknown> => {
+    if (inbox.length > 0) return Promise.resolve(inbox.shift());
+    if (ended) return Promise.reject(ended);
+    return new Promise((resolve, reject) => (waiting = { resolve, reject }));
+  };
   const ready = next().then(() => undefined);
   const report = ready.then(next).then((message) => {
     void worker.terminate();
     return message as AnalystReport;
   });
+  report.catch(() => {}); // awaited after every analyst is ready; a failure before that is reported through `ready`
   return { worker, ready, report };
 }
 
