@@ -67,7 +67,7 @@ class ValidityBits {
   private readonly bits = new GrowableBytes();
   /** Rows [0, covered) have their bit written. */
   private covered = 0;
-  nulls = 0;
+  private nulls = 0;
   private masked = false;
 
   /** Rows [offset, offset + rows) with DuckDB's validity words (bit i = row i valid), or null if all valid. */

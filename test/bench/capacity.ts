@@ -21,7 +21,6 @@
 // index, the first analysts of a round replayed the last round's. What is shared is what analysts
 // ask alike (the overview of the whole history), not one analyst's ranges replayed.
 import { availableParallelism, loadavg } from 'node:os';
-import { once } from 'node:events';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

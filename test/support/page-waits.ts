@@ -123,7 +123,7 @@ export async function clickUntilSearch(page: Page, locator: Locator, predicate: 
  * Starts keeping the text of every element `selector` that appears on the page from now on, for a
  * state that may be on screen for only a moment: the reconnecting banner lasts the first retry's
  * ~250 ms plus a warm pool process's start, which Playwright's polling can miss (seen in CI: a
- * wait for the banner timed out while the tab had already reconnected). Read it with `seenTexts`.
+ * wait for the banner timed out while the tab had already reconnected). Read it with `seenText`.
  */
 export async function recordAppearances(page: Page, selector: string): Promise<void> {
   await page.evaluate(`(() => {
