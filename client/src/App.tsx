@@ -1,4 +1,4 @@
-import { Suspense, lazy, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore, type ComponentType, type ReactNode } from 'react';
+import { Suspense, lazy, startTransition, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore, type ComponentType, type ReactNode } from 'react';
 import { BarsOriginNotice, NoSymbolBars } from './components/BarsOriginNotice.js';
 import { DataQualityNotice } from './components/DataQualityNotice.js';
 import { NewRunsNotice } from './components/NewRunsNotice.js';
@@ -76,8 +76,21 @@ function etaText(seconds: number): string {
   return seconds < 60 ? `${Math.max(1, Math.round(seconds))} s` : `${Math.round(seconds / 60)} min`;
 }
 
+/**
+ * The route, updated in a transition (unless the change is urgent, see navigate): the view a
+ * click opens renders in slices that yield to input instead of in the click's own task. Read
+ * through useSyncExternalStore, every route change rendered synchronously: opening a symbol view
+ * was one 40-60 ms task in bench:ui.
+ */
 export function useRoute(): Route {
-  return useSyncExternalStore(subscribeRoute, getRoute);
+  const [route, setRoute] = useState(getRoute);
+  useEffect(() => {
+    const update = (urgent = false) => (urgent ? setRoute(getRoute()) : startTransition(() => setRoute(getRoute())));
+    // A change between the first render and this subscription is not missed.
+    update();
+    return subscribeRoute(update);
+  }, []);
+  return route;
 }
 
 const TABS: { level: Level; label: string }[] = [

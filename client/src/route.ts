@@ -220,19 +220,21 @@ interface HistoryState {
 
 let currentSearch = typeof location === 'undefined' ? '' : location.search;
 let current = parseRoute(currentSearch);
-const listeners = new Set<() => void>();
+/** Told of each change; `urgent`: the change must be drawn in the task that made it (see navigate). */
+type RouteListener = (urgent: boolean) => void;
+const listeners = new Set<RouteListener>();
 
-function publish(): void {
+function publish(urgent: boolean): void {
   const search = location.search;
   if (search === currentSearch) return;
   currentSearch = search;
   current = parseRoute(search);
-  for (const l of listeners) l();
+  for (const l of listeners) l(urgent);
 }
 
-if (typeof window !== 'undefined') window.addEventListener('popstate', publish);
+if (typeof window !== 'undefined') window.addEventListener('popstate', () => publish(false));
 
-export function subscribeRoute(listener: () => void): () => void {
+export function subscribeRoute(listener: RouteListener): () => void {
   listeners.add(listener);
   return () => listeners.delete(listener);
 }
@@ -241,13 +243,18 @@ export function getRoute(): Route {
   return current;
 }
 
-export function navigate(next: Route, { replace = false } = {}): void {
+/**
+ * Goes to `next`. `urgent`: the change is drawn in the event's own task rather than in a
+ * transition; for a form control whose value is the route's (a filter's select or checkbox),
+ * which would otherwise show its old value until the transition commits.
+ */
+export function navigate(next: Route, { replace = false, urgent = false } = {}): void {
   const search = routeSearch({ ...next, dataset: next.dataset ?? current.dataset });
   if (search === location.search) return;
   const url = `${location.pathname}${search}${location.hash}`;
   if (replace) history.replaceState(history.state, '', url);
   else history.pushState({ from: location.search } satisfies HistoryState, '', url);
-  publish();
+  publish(urgent);
 }
 
 /** What identifies a level of the drill path (ignoring range, filters and sorts). */

@@ -247,7 +247,17 @@ test('trade table: windows load as it scrolls; sort on any column; side, P&L fil
 
   // Side filter
   t = await now(page);
-  await page.selectOption(sel('filter-side'), 'long');
+  // The select shows the choice from the change on, in every frame: its value is the route's,
+  // changed urgently (route.ts navigate); in a transition it showed the old one until the commit.
+  const shown = await page.evaluate(`new Promise((resolve) => {
+    const select = document.querySelector(${JSON.stringify(sel('filter-side'))});
+    select.value = 'long';
+    select.dispatchEvent(new Event('change', { bubbles: true }));
+    const seen = [select.value];
+    const look = () => (seen.push(select.value) >= 10 ? resolve(seen) : requestAnimationFrame(look));
+    queueMicrotask(() => { seen.push(select.value); requestAnimationFrame(look); });
+  })`);
+  assert.deepEqual([...new Set(shown as string[])], ['long'], `the side select's value in the frames after the change: ${(shown as string[]).join(', ')}`);
   await waitForSearch(page, `q.get('side') === 'long'`);
   await drawn(page, ['trades-table'], t);
   const longs = Number(await page.getAttribute(sel('trades-table'), 'data-total'));

@@ -55,7 +55,7 @@ export function RunDiff({ route, dataset, pin }: { route: Route; dataset: Datase
   const choose = (which: 'a' | 'b', run: string) => {
     const next = which === 'a' ? { a: run, b: run === b ? a : b } : { a: run === a ? b : a, b: run };
     setSector(null);
-    navigate({ ...route, diff: next });
+    navigate({ ...route, diff: next }, { urgent: true });
   };
 
   const summary = d?.summary;

@@ -114,7 +114,7 @@ export function Surface({ route, dataset, pinned, onPin }: { route: Route; datas
   const set = (patch: Partial<SurfaceChoice>) => {
     const next = { ...choice, ...patch };
     if (next.y === next.x || next.y === '') delete next.y;
-    navigate({ ...route, surface: next }, { replace: true });
+    navigate({ ...route, surface: next }, { replace: true, urgent: true });
   };
   const xs = distinct(cells.map((c) => c.x));
   const numericY = !!t && t.columns.y instanceof Float64Array;

@@ -73,7 +73,7 @@ function Filters({ route, dataset }: { route: Route; dataset: DatasetSchema }) {
   const set = (patch: Partial<TradeFilters>) => {
     const filters = { ...f, ...patch };
     for (const k of Object.keys(filters) as (keyof TradeFilters)[]) if (filters[k] === undefined) delete filters[k];
-    navigate({ ...route, filters });
+    navigate({ ...route, filters }, { urgent: true });
   };
   const side = f.sides?.length === 1 ? f.sides[0]! : '';
   const tags = new Set(f.tags ?? []);
