@@ -185,10 +185,10 @@ export function App() {
 
   // The overview and the trade list stay mounted (hidden, frozen on their last route) once
   // visited: coming back to them is instant and the list keeps its scroll position.
+  // Kept during the render (React's pattern for state that follows a prop): set from an effect,
+  // it re-rendered the whole App after every route change of these views, in one task.
   const [kept, setKept] = useState<{ overview?: Route; trades?: Route }>({});
-  useEffect(() => {
-    if ((route.level === 'overview' || route.level === 'trades') && kept[route.level] !== route) setKept((k) => ({ ...k, [route.level]: route }));
-  }, [route, kept]);
+  if ((route.level === 'overview' || route.level === 'trades') && kept[route.level] !== route) setKept({ ...kept, [route.level]: route });
   const overviewRoute = route.level === 'overview' ? route : kept.overview;
   const tradesRoute = route.level === 'trades' ? route : kept.trades;
 

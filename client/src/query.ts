@@ -48,11 +48,14 @@ export function useQuery<Q extends AskQuery>(spec: Spec<Q> | null, options: { pr
     if (!s || !alive) return;
     let current = true;
     let settled = false;
-    setState((prev) => ({ ...prev, loading: true, error: null, errorKind: null }));
+    // A new key already reads as loading (see the return below): only an error to clear or the
+    // same key asked again needs a state change. Setting one anyway re-rendered every view of a
+    // zoom in one task, after the route's transition (an update from an effect is not time-sliced).
+    setState((prev) => (prev.key !== key && prev.error === null ? prev : { ...prev, loading: true, error: null, errorKind: null }));
     if (options.previewable) {
       preview(s).then(
         (p) => {
-          if (current && !settled && p) startTransition(() => setState((prev) => ({ ...prev, key, answer: p })));
+          if (current && !settled && p) startTransition(() => setState((prev) => ({ ...prev, key, answer: p, loading: true })));
         },
         // A preview is a head start only: the ask below reports whatever went wrong.
         () => undefined,
