@@ -422,6 +422,12 @@ export const Timings = Type.Object({
   executeMs: Type.Number(),
   /** Copying chunks into Arrow (and any computation in the session), writing IPC. */
   encodeMs: Type.Number(),
+  /**
+   * Before any of that: waiting for an idle shrink or reopen of the session to end (the first
+   * request after a long quiet) and for one of its connections (the tab's other requests hold
+   * them). Absent when the answer did not wait for a connection (a shared answer, a download's file).
+   */
+  waitMs: Type.Optional(Type.Number()),
 });
 export type Timings = Static<typeof Timings>;
 

@@ -111,6 +111,9 @@ export interface RequestActivity {
   leave(): void;
 }
 
+/** A request's work on its connection; `waitMs`: how long it waited for the connection (onConnection). */
+type ConnectionWork<T> = (connection: DuckDBConnection, lookup: Lookup, lookupColumns: ColumnLookup, waitMs: number) => Promise<T>;
+
 export class QueryRunner {
   private readonly idle: DuckDBConnection[] = [];
   private readonly waiters: { resolve: (connection: DuckDBConnection) => void; reject: (error: Error) => void; signal: AbortSignal; alone: boolean }[] = [];
@@ -248,7 +251,7 @@ export class QueryRunner {
   }
 
   private async computeOnce({ planner, signal, onBatch, onProgress, batchRows = DEFAULT_BATCH_ROWS }: RunQueryOptions, onStart?: () => void): Promise<QueryOutcome> {
-    return this.onConnection(signal, async (connection, lookup, lookupColumns) => {
+    return this.onConnection(signal, async (connection, lookup, lookupColumns, waitMs) => {
       onStart?.();
       const started = performance.now();
       const plan = await planner(lookup, lookupColumns);
@@ -260,7 +263,7 @@ export class QueryRunner {
         rows: streamed.rows,
         batches: streamed.batches,
         bytes: streamed.bytes,
-        timings: { ...streamed.timings, planMs: planMs + streamed.timings.planMs },
+        timings: { ...streamed.timings, planMs: planMs + streamed.timings.planMs, waitMs },
         ...(total !== undefined ? { total } : {}),
         source: plan.source,
         notes: plan.notes,
@@ -324,19 +327,22 @@ export class QueryRunner {
    * Runs `fn` on a connection of its own: a cancel interrupts its DuckDB work, the planner's
    * look-ups (`lookup`, cached per session) included. From before it waits for a connection to
    * after `fn` has sent its last batch, the request counts as in flight (`activity`): a session
-   * streaming to a slow reader is not idle.
+   * streaming to a slow reader is not idle. `fn` is told how long the request waited before it
+   * (for an idle shrink or reopen to end, then for a connection).
    */
-  private async onConnection<T>(signal: AbortSignal, fn: (connection: DuckDBConnection, lookup: Lookup, lookupColumns: ColumnLookup) => Promise<T>): Promise<T> {
+  private async onConnection<T>(signal: AbortSignal, fn: ConnectionWork<T>): Promise<T> {
+    const asked = performance.now();
     await this.activity?.enter();
     try {
-      return await this.onConnectionEntered(signal, fn);
+      return await this.onConnectionEntered(signal, fn, asked);
     } finally {
       this.activity?.leave();
     }
   }
 
-  private async onConnectionEntered<T>(signal: AbortSignal, fn: (connection: DuckDBConnection, lookup: Lookup, lookupColumns: ColumnLookup) => Promise<T>): Promise<T> {
+  private async onConnectionEntered<T>(signal: AbortSignal, fn: ConnectionWork<T>, asked: number): Promise<T> {
     const connection = await this.acquire(signal);
+    const waitMs = performance.now() - asked;
     const interrupt = () => connection.interrupt();
     signal.addEventListener('abort', interrupt, { once: true });
     const lookups = this.lookupConnections(connection, signal);
@@ -379,7 +385,7 @@ export class QueryRunner {
           return collector.columns();
         }));
       };
-      return await fn(connection, lookup, lookupColumns);
+      return await fn(connection, lookup, lookupColumns, waitMs);
     } catch (error) {
       // DuckDB's own error for an interrupted query says less than the reason of the cancel.
       if (signal.aborted) throw error instanceof CancelledError ? error : new CancelledError(reasonOf(signal), { cause: error });

@@ -130,13 +130,15 @@ interface Sample {
   bytes: number;
   rows: number;
   serverMs?: number;
+  /** Before the session-side time: an idle shrink or reopen, then a connection (Timings.waitMs). */
+  waitMs?: number;
 }
 
 async function askTickscope(ask: Ask): Promise<Sample> {
   const answer: Answer = await client.request(ask);
   if (answer.error) throw new Error(`${ask.query} ${JSON.stringify(ask.params)}: ${answer.error.message}`);
   const t = answer.done!.timings;
-  return { ask, query: ask.query, ms: answer.elapsedMs, bytes: answer.wireBytes, rows: answer.done!.rows, serverMs: t.planMs + t.executeMs + t.encodeMs };
+  return { ask, query: ask.query, ms: answer.elapsedMs, bytes: answer.wireBytes, rows: answer.done!.rows, serverMs: t.planMs + t.executeMs + t.encodeMs, waitMs: t.waitMs ?? 0 };
 }
 
 async function askBaseline(ask: Ask): Promise<Sample> {
@@ -265,14 +267,16 @@ console.log(`machine load average at the end (1/5/15 min): ${load.map((x) => x.t
 console.log(`store at the end: ${pageCacheText(storePath)}`);
 
 if (argv.includes('--slowest')) {
-  console.log('\nslowest Tickscope requests (ms total / session-side):');
+  console.log('\nslowest Tickscope requests (ms total / session-side / waiting before it):');
+  const line = (s: Sample) =>
+    `  ${s.ms.toFixed(1).padStart(7)} ${(s.serverMs ?? 0).toFixed(1).padStart(7)} ${(s.waitMs ?? 0).toFixed(1).padStart(6)}  ${s.query} ${JSON.stringify(s.ask?.params).slice(0, 150)}`;
   for (const s of [...all(mine)].sort((a, b) => b.ms - a.ms).slice(0, 15)) {
-    console.log(`  ${s.ms.toFixed(1).padStart(7)} ${(s.serverMs ?? 0).toFixed(1).padStart(7)}  ${s.query} ${JSON.stringify(s.ask?.params).slice(0, 150)}`);
+    console.log(line(s));
   }
   console.log('the slowest three of each query:');
   for (const query of order) {
     for (const s of all(mine).filter((x) => x.query === query).sort((a, b) => b.ms - a.ms).slice(0, 3)) {
-      console.log(`  ${s.ms.toFixed(1).padStart(7)} ${(s.serverMs ?? 0).toFixed(1).padStart(7)}  ${s.query} ${JSON.stringify(s.ask?.params).slice(0, 150)}`);
+      console.log(line(s));
     }
   }
 }

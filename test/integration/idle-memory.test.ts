@@ -11,7 +11,7 @@ import { prepareDataset } from '../../server/prepare/prepare.js';
 import { DEEP_COLLECTIONS, IdleMemory, type IdleMemoryOptions, type ShrinkReport } from '../../server/session/idle-memory.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import type { Planner } from '../../server/session/queries/plan.js';
-import { QueryRunner } from '../../server/session/query-runner.js';
+import { QueryRunner, type QueryOutcome } from '../../server/session/query-runner.js';
 import { openStore, type OpenStore } from '../../server/session/store.js';
 import { testStoreDir, tinyDataset } from '../support/datasets.js';
 
@@ -70,15 +70,19 @@ function idleMemory(
 
 /** Every row of the answer, decoded from its Arrow batches. */
 async function answer(runner: QueryRunner, planner: Planner): Promise<unknown[]> {
+  return (await answerAndOutcome(runner, planner)).rows;
+}
+
+async function answerAndOutcome(runner: QueryRunner, planner: Planner): Promise<{ rows: unknown[]; outcome: QueryOutcome }> {
   const rows: unknown[] = [];
-  await runner.run({
+  const outcome = await runner.run({
     planner,
     signal: new AbortController().signal,
     onBatch: async (ipc) => {
       for (const row of tableFromIPC(ipc).toArray()) rows.push(row.toJSON());
     },
   });
-  return rows;
+  return { rows, outcome };
 }
 
 let nextId = 1;
@@ -167,13 +171,13 @@ test('a shrink evicts the cached blocks, puts the limit back, and the same reque
   }
 });
 
-test('a request that arrives during a shrink waits for it and runs under the configured limit', async () => {
-  let during: Promise<unknown[]> | undefined;
+test('a request that arrives during a shrink waits for it, runs under the configured limit, and says how long it waited', async () => {
+  let during: Promise<{ rows: unknown[]; outcome: QueryOutcome }> | undefined;
   // The request arrives at the worst moment: the limit has just been lowered. It is given time to
   // run then (it must not), before the shrink goes on to put the limit back.
   const atLowered = async (sql: string) => {
     if (!sql.includes(`'${SHRINK_LIMIT}'`)) return;
-    during = answer(runner, limitSeen);
+    during = answerAndOutcome(runner, limitSeen);
     await Promise.race([during, sleep(300)]);
   };
   const { idle, runner, errors } = idleMemory({}, instrumented(atLowered));
@@ -183,7 +187,12 @@ test('a request that arrives during a shrink waits for it and runs under the con
     assert.ok(during, 'the request was sent during the shrink');
     assert.ok(report, 'the shrink went ahead: the request came after its check');
     assert.ok(report.duckdbBytesAfter <= LEFT, JSON.stringify(report));
-    assert.deepEqual(await during, [{ memory_limit: configuredLimit }]);
+    const { rows, outcome } = await during;
+    assert.deepEqual(rows, [{ memory_limit: configuredLimit }]);
+    // It waited through the 300 ms above; a request that did not wait says (nearly) nothing.
+    assert.ok(outcome.timings.waitMs !== undefined && outcome.timings.waitMs >= 250, `waitMs ${outcome.timings.waitMs}`);
+    const after = await answerAndOutcome(runner, limitSeen);
+    assert.ok(after.outcome.timings.waitMs !== undefined && after.outcome.timings.waitMs < 250, `waitMs ${after.outcome.timings.waitMs}`);
     assert.deepEqual(await drillDown(runner), answers);
     assert.deepEqual(errors, []);
   } finally {
