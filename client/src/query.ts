@@ -84,11 +84,17 @@ export function useQuery<Q extends AskQuery>(spec: Spec<Q> | null, options: { pr
 
   useEffect(() => () => release(viewName), [viewName]);
 
-  return {
-    answer: state.answer,
-    stale: state.answer !== null && (state.key !== key || state.answer.provisional),
-    loading: state.loading || (spec !== null && state.key !== key && state.error === null),
-    error: state.error,
-    errorKind: state.errorKind,
-  };
+  const asking = spec !== null;
+  // The same object while nothing in it changes: views take it as a prop and are memo()'d, so a
+  // parent that re-renders for another view's answer does not render them again.
+  return useMemo(
+    () => ({
+      answer: state.answer,
+      stale: state.answer !== null && (state.key !== key || state.answer.provisional),
+      loading: state.loading || (asking && state.key !== key && state.error === null),
+      error: state.error,
+      errorKind: state.errorKind,
+    }),
+    [state, key, asking],
+  );
 }

@@ -4,7 +4,7 @@
 // `overlay`, called on every redraw with uPlot's canvas context. Time charts are drawn in
 // trading time (time-axis.ts): uPlot's x is trading seconds, everything this component takes and
 // reports is calendar time (epoch seconds).
-import { useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode, type RefObject } from 'react';
+import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState, type ReactNode, type RefObject } from 'react';
 import { inOwnTask } from '../main-thread-tasks.js';
 import uPlot from 'uplot';
 
@@ -183,7 +183,7 @@ function makeOptions(props: ChartProps, width: number, lines: ChartLine[], hooks
   };
 }
 
-export function Chart(props: ChartProps) {
+export const Chart = memo(function Chart(props: ChartProps) {
   const wrapperRef = useRef<HTMLDivElement>(null);
   const plotRef = useRef<HTMLDivElement>(null);
   const uplotRef = useRef<uPlot | null>(null);
@@ -309,4 +309,4 @@ export function Chart(props: ChartProps) {
       {!props.data && <div className="chart-placeholder">{props.placeholder ?? 'Loading…'}</div>}
     </div>
   );
-}
+});

@@ -1,5 +1,5 @@
 // Monthly returns by year (from `heatmap`), one grid per run; a click on a month zooms to it.
-import { useLayoutEffect, useMemo, useRef } from 'react';
+import { memo, useLayoutEffect, useMemo, useRef } from 'react';
 import { percent, pnl } from '../format.js';
 import { markDrawn } from '../perf.js';
 import type { QueryState } from '../query.js';
@@ -16,7 +16,7 @@ interface Cell {
   days: number;
 }
 
-export function Heatmap({ state, dataset, route }: { state: QueryState<'heatmap'>; dataset: DatasetSchema; route: Route }) {
+export const Heatmap = memo(function Heatmap({ state, dataset, route }: { state: QueryState<'heatmap'>; dataset: DatasetSchema; route: Route }) {
   const ref = useRef<HTMLDivElement>(null);
   const t = state.answer?.data;
   useLayoutEffect(() => {
@@ -95,4 +95,4 @@ export function Heatmap({ state, dataset, route }: { state: QueryState<'heatmap'
       ))}
     </div>
   );
-}
+});

@@ -1,5 +1,5 @@
 // The KPI tiles (from `summary`): one value per run, colored by run when runs are overlaid.
-import { useLayoutEffect, useRef } from 'react';
+import { memo, useLayoutEffect, useRef } from 'react';
 import { count, dollars, dollarsCompact, duration, percent, pnl, pnlCompact, ratio, tone, dateText } from '../format.js';
 import { markDrawn } from '../perf.js';
 import type { QueryState } from '../query.js';
@@ -57,7 +57,7 @@ const TILES: KpiTile[] = [
   },
 ];
 
-export function Kpis({ state, dataset }: { state: QueryState<'summary'>; dataset: DatasetSchema }) {
+export const Kpis = memo(function Kpis({ state, dataset }: { state: QueryState<'summary'>; dataset: DatasetSchema }) {
   const ref = useRef<HTMLDivElement>(null);
   const t = state.answer?.data;
   useLayoutEffect(() => {
@@ -81,4 +81,4 @@ export function Kpis({ state, dataset }: { state: QueryState<'summary'>; dataset
       <KpiTiles tiles={TILES} t={t} dataset={dataset} />
     </section>
   );
-}
+});

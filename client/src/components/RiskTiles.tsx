@@ -2,7 +2,7 @@
 // and the robustness of the result (the probabilistic Sharpe ratio; P&L and Sharpe without the
 // best trades and symbols, every variant in the tooltip), with the risk-free rate the return
 // metrics are in excess of. One value per run, colored by run when runs are overlaid.
-import { useLayoutEffect, useRef, useState } from 'react';
+import { memo, useLayoutEffect, useRef, useState } from 'react';
 import { count, percent, pnl, pnlCompact, ratio, tone } from '../format.js';
 import { markDrawn } from '../perf.js';
 import { KpiTiles, type KpiTile } from './KpiTiles.js';
@@ -101,7 +101,7 @@ function RiskFreeInput({ dataset, chosen }: { dataset: DatasetSchema; chosen: nu
   );
 }
 
-export function RiskTiles({ state, dataset, riskFreeRate }: { state: QueryState<'risk'>; dataset: DatasetSchema; riskFreeRate: number | undefined }) {
+export const RiskTiles = memo(function RiskTiles({ state, dataset, riskFreeRate }: { state: QueryState<'risk'>; dataset: DatasetSchema; riskFreeRate: number | undefined }) {
   const ref = useRef<HTMLDivElement>(null);
   const t = state.answer?.data;
   useLayoutEffect(() => {
@@ -124,4 +124,4 @@ export function RiskTiles({ state, dataset, riskFreeRate }: { state: QueryState<
       </div>
     </section>
   );
-}
+});

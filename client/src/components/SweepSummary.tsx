@@ -2,7 +2,7 @@
 // Sharpe (given every run of the dataset as a trial) and the share of all runs beating the
 // benchmark, over the range and filters. One answer: the leaderboard of every run by Sharpe (the
 // Runs view's, so it is often cached), from which the shown runs' rows are read.
-import { useLayoutEffect, useMemo, useRef } from 'react';
+import { memo, useLayoutEffect, useMemo, useRef } from 'react';
 import { count, percent, ratio } from '../format.js';
 import { markDrawn } from '../perf.js';
 import { useQuery } from '../query.js';
@@ -15,7 +15,7 @@ import { useTheme } from '../theme.js';
 import type { DatasetSchema } from '../worker/types.js';
 import '../views/sweep.css';
 
-export function SweepSummary({ route, dataset, runs, enabled }: { route: Route; dataset: DatasetSchema; runs: string[]; enabled: boolean }) {
+export const SweepSummary = memo(function SweepSummary({ route, dataset, runs, enabled }: { route: Route; dataset: DatasetSchema; runs: string[]; enabled: boolean }) {
   const theme = useTheme();
   // A line of words above the charts, from every run's KPIs over the range (the heaviest answer of
   // a zoom on a sweep): it comes after the charts, not before them.
@@ -55,4 +55,4 @@ export function SweepSummary({ route, dataset, runs, enabled }: { route: Route; 
       )}
     </div>
   );
-}
+});

@@ -2,7 +2,7 @@
 // of sector contributions summing to the range's P&L; a click on a sector shows its symbols', a
 // click on a symbol opens it with its trades in the range. Under each, the split into what the
 // positions held at the range's start made and what trading inside the range made.
-import { useLayoutEffect, useMemo, useRef } from 'react';
+import { memo, useLayoutEffect, useMemo, useRef } from 'react';
 import { Card } from '../components/Card.js';
 import { Waterfall, type WaterfallPart } from '../components/Waterfall.js';
 import { count, pnl, pnlCompact } from '../format.js';
@@ -24,7 +24,7 @@ interface RunParts {
   trades: number;
 }
 
-export function Attribution({ route, dataset }: { route: Route; dataset: DatasetSchema }) {
+export const Attribution = memo(function Attribution({ route, dataset }: { route: Route; dataset: DatasetSchema }) {
   const sector = route.explain?.sector;
   const state = useQuery(attributionSpec(route, sector), { name: 'overview.attribution' });
   const ref = useRef<HTMLDivElement>(null);
@@ -126,4 +126,4 @@ export function Attribution({ route, dataset }: { route: Route; dataset: Dataset
       </div>
     </Card>
   );
-}
+});

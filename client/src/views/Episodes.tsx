@@ -1,7 +1,7 @@
 // The deepest drawdown episodes of each run in the range (from `episodes`), beside the drawdown
 // chart. A click on one zooms every view to it, from just after its peak to its recovery (or the
 // end of the range), and opens the attribution of that range.
-import { useLayoutEffect, useMemo, useRef } from 'react';
+import { memo, useLayoutEffect, useMemo, useRef } from 'react';
 import '../components/waterfall.css';
 import { count, dateText, percent, pnl } from '../format.js';
 import { markDrawn } from '../perf.js';
@@ -53,7 +53,7 @@ export function episodeRange(e: Pick<EpisodeRow, 'peak' | 'fromStart' | 'recover
   return to > from ? { from, to } : null;
 }
 
-export function Episodes({ state, dataset, route }: { state: QueryState<'episodes'>; dataset: DatasetSchema; route: Route }) {
+export const Episodes = memo(function Episodes({ state, dataset, route }: { state: QueryState<'episodes'>; dataset: DatasetSchema; route: Route }) {
   const ref = useRef<HTMLDivElement>(null);
   const t = state.answer?.data;
   useLayoutEffect(() => {
@@ -126,4 +126,4 @@ export function Episodes({ state, dataset, route }: { state: QueryState<'episode
       )}
     </div>
   );
-}
+});

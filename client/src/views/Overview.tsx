@@ -171,6 +171,7 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
     }
   }, []);
 
+  const runs = useMemo(() => route.runs ?? dataset.runs.map((r) => r.runId), [route.runs, dataset]);
   const zoomHint = route.from !== undefined ? 'Double-click to show all' : 'Drag across a chart to zoom every view';
   const emptyRange = eq?.points === 0;
 
@@ -178,7 +179,7 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
     <div className="view overview" data-testid="overview">
       <Kpis state={summary} dataset={dataset} />
       <RiskTiles state={risk} dataset={dataset} riskFreeRate={route.riskFreeRate} />
-      <SweepSummary route={route} dataset={dataset} runs={route.runs ?? dataset.runs.map((r) => r.runId)} enabled={started} />
+      <SweepSummary route={route} dataset={dataset} runs={runs} enabled={started} />
       <Card title="Portfolio equity" aside={<span className="hint">{zoomHint}</span>}>
         <TimeChart testId="equity-chart" state={equity} empty={emptyRange} data={equityData} height={EQUITY_HEIGHT} syncKey="overview" time={time} route={route} onDrawn={onDrawn} />
       </Card>
@@ -224,9 +225,9 @@ export function Overview({ route, dataset }: { route: Route; dataset: DatasetSch
                 exact={!histogram.stale}
                 time={null}
                 height={260}
-                yFormat={(v) => count(v)}
-                xFormat={(v) => dollarsCompact(v)}
-                valueFormat={(v) => count(v)}
+                yFormat={count}
+                xFormat={dollarsCompact}
+                valueFormat={count}
                 placeholder={histogram.error ? `Could not load: ${histogram.error}` : histogram.answer && !histogram.loading ? `No trades${hasTradeFilters(route) ? ' match the filters' : ''} in this range.` : 'Loading…'}
                 onClickX={onHistogramClick}
               />

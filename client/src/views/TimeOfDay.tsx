@@ -2,7 +2,7 @@
 // (the `breakdown` query) as three small bar charts. A click on an hour or a weekday toggles the
 // trade filter on trades closing then (every trade measure follows); a click on a month zooms
 // every view to that month, as the monthly returns heatmap does.
-import { useMemo } from 'react';
+import { memo, useMemo } from 'react';
 import { Card } from '../components/Card.js';
 import { CategoryBars, type CategoryBar } from '../components/CategoryBars.js';
 import { hourSpan, toggled, weekdayNumber } from '../close-time.js';
@@ -102,7 +102,7 @@ function TimeBars({ by, title, route, enabled, low }: { by: TimeDimension; title
 }
 
 /** The three charts in one card; `enabled` holds their queries back until the overview's first chart is in. */
-export function TimeOfDay({ route, enabled }: { route: Route; enabled: boolean }) {
+export const TimeOfDay = memo(function TimeOfDay({ route, enabled }: { route: Route; enabled: boolean }) {
   // Out of sight (the overview's last cards), its answers wait for those of the views in sight.
   const [ref, onScreen] = useOnScreen<HTMLElement>();
   return (
@@ -119,4 +119,4 @@ export function TimeOfDay({ route, enabled }: { route: Route; enabled: boolean }
       </div>
     </Card>
   );
-}
+});

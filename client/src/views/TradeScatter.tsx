@@ -2,7 +2,7 @@
 // (or, toggled, its maximum favorable excursion) across, its final return up; a click opens the
 // trade in its symbol's view, as a row of the trade list does. Past the server's cap the points are
 // a uniform sample, and the card says how many of how many.
-import { useMemo, useState } from 'react';
+import { memo, useMemo, useState } from 'react';
 import { Card } from '../components/Card.js';
 import { Scatter } from '../components/Scatter.js';
 import { compactCount, count, percent, pnl } from '../format.js';
@@ -24,7 +24,7 @@ function tickPercent(v: number, step: number): string {
   return percent(v, { digits });
 }
 
-export function TradeScatter({ route, dataset, enabled }: { route: Route; dataset: DatasetSchema; enabled: boolean }) {
+export const TradeScatter = memo(function TradeScatter({ route, dataset, enabled }: { route: Route; dataset: DatasetSchema; enabled: boolean }) {
   const [excursion, setExcursion] = useState<Excursion>('mae');
   // Out of sight (the overview's last card), its answer waits for those of the views in sight.
   const [ref, onScreen] = useOnScreen<HTMLElement>();
@@ -96,4 +96,4 @@ export function TradeScatter({ route, dataset, enabled }: { route: Route; datase
       />
     </Card>
   );
-}
+});

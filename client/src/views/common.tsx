@@ -1,6 +1,6 @@
 // What the views share: their time charts (drawn from a query's answer, brushed to zoom every
 // view), the lines of a per-run series, and the notes and errors under what they draw.
-import { useMemo } from 'react';
+import { memo, useMemo } from 'react';
 import { Chart, type ChartLine, type ChartProps } from '../components/Chart.js';
 import type { ErrorKind } from '../errors.js';
 import { ms } from '../format.js';
@@ -52,11 +52,11 @@ export type TimeChartProps = Omit<ChartProps, 'exact' | 'placeholder' | 'onSelec
 };
 
 /** A chart of a view's time series, brushable: what it draws follows from its query's state. */
-export function TimeChart({ state, route, empty, emptyText = 'No bars in this range.', data, ...chart }: TimeChartProps) {
+export const TimeChart = memo(function TimeChart({ state, route, empty, emptyText = 'No bars in this range.', data, ...chart }: TimeChartProps) {
   const zoom = useZoom(route);
   const placeholder = empty ? emptyText : state.error ? `Could not load: ${state.error}` : 'Loading…';
   return <Chart {...chart} data={empty ? null : data} exact={!state.stale} placeholder={placeholder} {...zoom} />;
-}
+});
 
 /** A small line under a chart: what the answer is (preview, approximate, notes, timing) or why it failed. */
 /** What the answer on screen is (loading, a preview, approximate, its notes); with the performance overlay on, how fast it came too. */
