@@ -512,6 +512,9 @@ await sampler;
 await sleep(1500); // stats and RSS settle
 const crowdInfos = (await sessions(crowdServer)).filter((s) => crowd.some((c) => c.id === s.id));
 const crowdRss = crowdInfos.reduce((sum, s) => sum + (s.rssBytes ?? 0), 0);
+// RSS counts the files every session maps (DuckDB's code, mostly) once per session; PSS shares
+// each page among the processes that map it, so its sum is what the twenty cost the machine.
+const crowdPss = crowdInfos.reduce((sum, s) => sum + (s.pid == null ? 0 : (residentSet(s.pid)?.pss ?? 0)), 0);
 const controlBytes = processRss(process.pid); // the control server runs in this process
 await crowdServer.close();
 
@@ -547,7 +550,9 @@ if (idleReopened.memory) console.log(`  of which:                               
 console.log(`floor: session-started node + DuckDB, store open, nothing asked: ${(floorIdle.rss / MiB).toFixed(0)} MiB RSS (${residentText(floorIdle)}); idle / floor ${(idleReopenedRss / floorIdle.rss).toFixed(2)}`);
 console.log(
   `${CONCURRENT} sessions: total session RSS ${(crowdRss / MiB).toFixed(0)} MiB + control server ${(controlBytes / MiB).toFixed(0)} MiB ` +
-    `= ${((crowdRss + controlBytes) / 2 ** 30).toFixed(2)} GiB (budget 6 GiB); ${crowdInfos.length}/${CONCURRENT} answered every step`,
+    `= ${((crowdRss + controlBytes) / 2 ** 30).toFixed(2)} GiB (budget 6 GiB); ${crowdInfos.length}/${CONCURRENT} answered every step\n` +
+    `${CONCURRENT} sessions: total session PSS ${(crowdPss / MiB).toFixed(0)} MiB (shared pages split among the sessions) + control server = ` +
+    `${((crowdPss + controlBytes) / 2 ** 30).toFixed(2)} GiB`,
 );
 console.log(
   `${CONCURRENT} sessions: peak total session RSS while they worked ${(peakCrowdRss / MiB).toFixed(0)} MiB ` +
