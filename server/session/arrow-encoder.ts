@@ -59,12 +59,40 @@ class GrowableBytes {
   }
 }
 
+/** Bits in Arrow's layout (row i is bit i & 7 of byte i >> 3), in bytes kept for the encoder's life. */
+class PackedBits {
+  private readonly buffer = new GrowableBytes();
+
+  /** Room for rows [0, rows): the bytes to set their bits in (zero where not set yet). */
+  grow(rows: number): Uint8Array {
+    const length = Math.ceil(rows / 8);
+    const bytes = this.buffer.reserve(length - this.buffer.length);
+    this.buffer.length = Math.max(this.buffer.length, length);
+    return bytes;
+  }
+
+  /** The bits of rows [0, rows). */
+  view(rows: number): Uint8Array {
+    return this.buffer.bytes.subarray(0, Math.ceil(rows / 8));
+  }
+
+  /** Every bit cleared, for the next batch. */
+  clear(): void {
+    this.buffer.bytes.fill(0, 0, this.buffer.length);
+    this.buffer.length = 0;
+  }
+}
+
+function setBit(bits: Uint8Array, row: number): void {
+  bits[row >> 3]! |= 1 << (row & 7);
+}
+
 /**
  * A column's null bitmap, written only once a chunk has a validity mask: an answer without nulls
  * (most) never touches it and is sent without one.
  */
 class ValidityBits {
-  private readonly bits = new GrowableBytes();
+  private readonly bits = new PackedBits();
   /** Rows [0, covered) have their bit written. */
   private covered = 0;
   private nulls = 0;
@@ -75,27 +103,24 @@ class ValidityBits {
     if (words === null && !this.masked) return;
     this.masked = true;
     this.markValid(offset);
-    const bits = this.bits.reserve(Math.ceil((offset + rows) / 8) - this.bits.length);
+    const bits = this.bits.grow(offset + rows);
     for (let i = 0; i < rows; i++) {
-      const row = offset + i;
-      if (words === null || (words[i >> 3]! & (1 << (i & 7))) !== 0) bits[row >> 3]! |= 1 << (row & 7);
+      if (words === null || (words[i >> 3]! & (1 << (i & 7))) !== 0) setBit(bits, offset + i);
       else this.nulls++;
     }
     this.covered = offset + rows;
-    this.bits.length = Math.ceil(this.covered / 8);
   }
 
   /** The bitmap of rows [0, length), or none when no chunk had a mask. */
   finish(length: number): { nullBitmap: Uint8Array | undefined; nullCount: number } {
     if (!this.masked) return { nullBitmap: undefined, nullCount: 0 };
     this.markValid(length);
-    return { nullBitmap: this.bits.bytes.subarray(0, Math.ceil(length / 8)), nullCount: this.nulls };
+    return { nullBitmap: this.bits.view(length), nullCount: this.nulls };
   }
 
   /** Ready for the next batch (after its message has been written). */
   reset(): void {
-    this.bits.bytes.fill(0, 0, this.bits.length);
-    this.bits.length = 0;
+    this.bits.clear();
     this.covered = 0;
     this.nulls = 0;
     this.masked = false;
@@ -104,10 +129,9 @@ class ValidityBits {
   /** Rows [covered, until) are valid (they came in chunks without a mask). */
   private markValid(until: number): void {
     if (until <= this.covered) return;
-    const bits = this.bits.reserve(Math.ceil(until / 8) - this.bits.length);
-    for (let row = this.covered; row < until; row++) bits[row >> 3]! |= 1 << (row & 7);
+    const bits = this.bits.grow(until);
+    for (let row = this.covered; row < until; row++) setBit(bits, row);
     this.covered = until;
-    this.bits.length = Math.ceil(until / 8);
   }
 }
 
@@ -119,8 +143,8 @@ interface FixedWidthColumn {
 }
 interface BoolColumn {
   kind: 'bool';
-  /** Packed bits (Arrow's layout), written as DuckDB's one byte per value comes in. */
-  values: GrowableBytes;
+  /** Written as DuckDB's one byte per value comes in. */
+  values: PackedBits;
 }
 interface Utf8Column {
   kind: 'utf8';
@@ -151,7 +175,7 @@ function columnFor(name: string, index: number, type: DuckDBType): ColumnBuffer 
   const base = { name, index, validity: new ValidityBits() };
   const fixedWidth = FIXED_WIDTH.get(type.typeId);
   if (fixedWidth) return { ...base, kind: 'fixed', ...fixedWidth, values: new GrowableBytes() };
-  if (type.typeId === DuckDBTypeId.BOOLEAN) return { ...base, kind: 'bool', values: new GrowableBytes() };
+  if (type.typeId === DuckDBTypeId.BOOLEAN) return { ...base, kind: 'bool', values: new PackedBits() };
   if (type.typeId === DuckDBTypeId.VARCHAR) return { ...base, kind: 'utf8', offsets: new GrowableBytes(), data: new GrowableBytes() };
   throw new Error(
     `column "${name}" has DuckDB type ${type.toString()}, which the Arrow encoder does not carry; ` +
@@ -243,12 +267,8 @@ export class ArrowBatchEncoder {
         case 'bool': {
           // DuckDB stores a byte per boolean; Arrow packs them into bits.
           const bytes = bindings.vector_get_data(vector, rows);
-          const bits = column.values.reserve(Math.ceil((offset + rows) / 8) - column.values.length);
-          for (let i = 0; i < rows; i++) {
-            const row = offset + i;
-            if (bytes[i]) bits[row >> 3]! |= 1 << (row & 7);
-          }
-          column.values.length = Math.ceil((offset + rows) / 8);
+          const bits = column.values.grow(offset + rows);
+          for (let i = 0; i < rows; i++) if (bytes[i]) setBit(bits, offset + i);
           break;
         }
         case 'utf8':
@@ -274,7 +294,7 @@ export class ArrowBatchEncoder {
           break;
         }
         case 'bool':
-          data = makeData({ type: new Bool(), length, nullCount, nullBitmap, data: column.values.bytes.subarray(0, Math.ceil(length / 8)) });
+          data = makeData({ type: new Bool(), length, nullCount, nullBitmap, data: column.values.view(length) });
           break;
         case 'utf8': {
           if (length === 0) column.offsets.reserve(4);
@@ -303,8 +323,7 @@ export class ArrowBatchEncoder {
         column.values.length = 0;
         break;
       case 'bool':
-        column.values.bytes.fill(0, 0, column.values.length);
-        column.values.length = 0;
+        column.values.clear();
         break;
       case 'utf8':
         // Offset 0 stays 0.
