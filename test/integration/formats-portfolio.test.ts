@@ -4,12 +4,13 @@
 // of the series (empyrical's: mean / sample sd x sqrt(252)).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pyfolioFixture } from '../../fixtures/formats/pyfolio.js';
 import { EQUITY_START, portfolioFixtures } from '../../fixtures/formats/portfolio.js';
 import { PORTFOLIO_SYMBOL } from '../../server/prepare/formats/portfolio.js';
+import { inspectDataset } from '../../server/prepare/inspect.js';
 import { mem } from '../support/duckdb.js';
 import { LocalSession } from '../support/local-session.js';
 
@@ -81,6 +82,30 @@ test('an equity curve in CSV: capital is its first value, P&L its changes', asyn
   // The first day's P&L is 0 (the starting value): it is one of the series' days.
   assertNear(Number(summary.sharpe), sharpe([0, ...daily]), 'Sharpe ratio', 1e-8);
   await checkHeatmap(s, monthly(raw.map((x, i) => ({ month: String(x.month), pnl: i === 0 ? 0 : eq[i]! - eq[i - 1]! }))), 'equity');
+});
+
+test('an equity curve beside a trades file: the trades are read, and inspect does not call them missing', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-portfolio-'));
+  try {
+    await copyFile(path.join(fx.equityDir, 'equity.csv'), path.join(dir, 'equity.csv'));
+    const first = await mem((q) => q(`SELECT min("Date"::DATE)::VARCHAR AS day FROM read_csv('${path.join(dir, 'equity.csv')}')`));
+    const day = String(first[0]!.day);
+    await writeFile(
+      path.join(dir, 'trades.csv'),
+      `Symbol,Side,Entry Time,Exit Time,Qty,Entry Price,Exit Price,P&L\nAAPL,BUY,${day} 14:35:00,${day} 20:55:00,100,185.10,186.20,110\nMSFT,SELL,${day} 15:00:00,${day} 19:00:00,50,370.00,365.50,225\n`,
+    );
+    const report = await inspectDataset({ inputs: [dir] });
+    const portfolio = report.formats.find((f) => f.summary.startsWith('portfolio-only backtest'));
+    assert.ok(portfolio, `the equity curve is recognised: ${JSON.stringify(report.formats.map((f) => f.summary))}`);
+    assert.deepEqual(portfolio.missing.map((m) => m.table), ['bars'], 'only per-symbol bars are missing, not the trades beside it');
+    assert.ok(report.tables.some((t) => t.table === 'trades'), 'trades.csv is read as the trades table');
+    const s = await LocalSession.open(dir);
+    sessions.push(s);
+    const trades = await s.ask({ query: 'trades', params: { sort: { column: 'pnl', descending: true }, limit: 10 } });
+    assert.deepEqual(trades.rows.map((t) => [t.symbol, t.side, Number(t.pnl)]), [['MSFT', 'short', 225], ['AAPL', 'long', 110]]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('pyfolio returns with wide positions but no transactions: the returns are the dataset, positions are not read as bars', async () => {

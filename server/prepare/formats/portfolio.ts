@@ -32,6 +32,8 @@ export interface PortfolioPlan {
   ts: ColumnInfo;
   value: ColumnInfo;
   kind: 'returns' | 'equity';
+  /** The dataset has a trades file of its own (read the canonical way, beside this series). */
+  hasTrades: boolean;
 }
 
 function kindOf(file: CandidateFile, value: ColumnInfo): 'returns' | 'equity' | null {
@@ -50,13 +52,14 @@ function detect(files: readonly CandidateFile[]): Detection<PortfolioPlan> | nul
     const numbers = numberColumns(file).filter((c) => c !== ts && !(c.name in file.hive));
     if (!ts || numbers.length !== 1) continue;
     const kind = kindOf(file, numbers[0]!);
-    if (kind) plans.push({ file, ts, value: numbers[0]!, kind });
+    if (kind) plans.push({ file, ts, value: numbers[0]!, kind, hasTrades: false });
   }
   // Only when the series is the dataset's one source of bars: beside real bars it is not this.
   const positions = files.filter((f) => f.tableByName === 'bars' && findColumn(f, ['cash']) && timeIndexColumn(f));
   const otherBars = files.filter((f) => f.tableByName === 'bars' && !f.loose && !plans.some((p) => p.file === f) && !positions.includes(f));
   if (plans.length !== 1 || otherBars.length > 0 || positions.length > 1) return null;
-  const plan = { ...plans[0]!, ...(positions[0] ? { positions: positions[0] } : {}) };
+  const hasTrades = files.some((f) => f.tableByName === 'trades');
+  const plan = { ...plans[0]!, hasTrades, ...(positions[0] ? { positions: positions[0] } : {}) };
   return { files: [plan.file, ...(plan.positions ? [plan.positions] : [])], confidence: 'likely', plan };
 }
 
@@ -71,7 +74,7 @@ function describe(d: Detection<PortfolioPlan>): FormatDescription {
     ],
     missing: [
       { table: 'bars', why: `no per-symbol rows: the portfolio is stored as one pseudo-symbol '${PORTFOLIO_SYMBOL}', so views by symbol, sector and exposure have nothing to break down` },
-      { table: 'trades', why: 'no trades file: trade statistics are empty' },
+      ...(d.plan.hasTrades ? [] : [{ table: 'trades', why: 'no trades file: trade statistics are empty' }]),
     ],
   };
 }
