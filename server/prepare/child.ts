@@ -3,6 +3,7 @@
 // or an out-of-memory in DuckDB cannot take the control server (or the CLI's terminal) down.
 
 import { errorMessage } from '../../shared/errors.js';
+import { PrepareError } from './errors.js';
 import { isPrepareRequest, type ChildToParentMessage } from './messages.js';
 import { prepareDataset } from './prepare.js';
 
@@ -57,6 +58,6 @@ process.on('message', (msg: unknown) => {
     },
   }).then(
     (r) => finish({ type: 'prepared', ...r, peakRssBytes: peakRss() }, 0),
-    (err: unknown) => finish({ type: 'failed', message: errorMessage(err), peakRssBytes: peakRss() }, 1),
+    (err: unknown) => finish({ type: 'failed', message: errorMessage(err), lines: err instanceof PrepareError, peakRssBytes: peakRss() }, 1),
   );
 });

@@ -57,10 +57,11 @@ export class DataQuality {
   failIfRefused(): void {
     if (this.refused.length === 0) return;
     const lines = this.refused.map((p) => `- ${p.message}`);
-    throw new PrepareError(
-      `${this.refused.length} problem(s) in the dataset's rows:\n${lines.join('\n')}\n` +
-        `To prepare without these rows, add "onBadRows": "drop" to ${this.descriptionPath} (or pass --on-bad-rows drop); what is dropped is listed with the dataset.`,
-    );
+    throw new PrepareError([
+      `${this.refused.length} problem(s) in the dataset's rows:`,
+      ...lines,
+      `To prepare without these rows, add "onBadRows": "drop" to ${this.descriptionPath} (or pass --on-bad-rows drop); what is dropped is listed with the dataset.`,
+    ]);
   }
 }
 

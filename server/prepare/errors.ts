@@ -9,7 +9,18 @@ import { printable } from '../../shared/printable.js';
 export class PrepareError extends Error {
   override name = 'PrepareError';
 
-  constructor(message: string, options?: ErrorOptions) {
-    super(printable(message), options);
+  /**
+   * `message`: one text, or its lines (a list of problems): each line is made printable on its
+   * own, so the breaks between them are the message's and a break inside one is escaped.
+   */
+  constructor(message: string | readonly string[], options?: ErrorOptions) {
+    super(typeof message === 'string' ? printable(message) : message.map((line) => printable(line)).join('\n'), options);
+  }
+
+  /** This error's message (printable already: not escaped again) and one more line, caused by it. */
+  withLine(line: string): PrepareError {
+    const error = new PrepareError([], { cause: this });
+    error.message = `${this.message}\n${printable(line)}`;
+    return error;
   }
 }

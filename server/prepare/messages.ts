@@ -23,6 +23,8 @@ export interface PreparedMessage extends PrepareResult {
 export interface PrepareFailedMessage {
   type: 'failed';
   message: string;
+  /** A PrepareError's message: its lines are printable already, and its line breaks its own. */
+  lines?: boolean;
   peakRssBytes?: number;
 }
 
@@ -66,7 +68,7 @@ export function isChildToParentMessage(m: unknown): m is ChildToParentMessage {
         Array.isArray(o['dataQuality'])
       );
     case 'failed':
-      return isStr(o['message']);
+      return isStr(o['message']) && (o['lines'] === undefined || typeof o['lines'] === 'boolean');
     default:
       return false;
   }

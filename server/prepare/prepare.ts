@@ -168,7 +168,7 @@ async function withDescriptionPath(err: unknown, opts: PrepareOptions): Promise<
   const file = opts.mappingFile ? path.resolve(opts.mappingFile) : path.join(await descriptionFolder(inputs), DESCRIPTION_FILE);
   if (err.message.includes(file)) return err;
   const exists = await stat(file).then(() => true, () => false);
-  return new PrepareError(`${err.message}\n(the dataset description is ${file}${exists ? '' : ', not written yet'})`, { cause: err });
+  return err.withLine(`(the dataset description is ${file}${exists ? '' : ', not written yet'})`);
 }
 
 async function prepareUnchecked(opts: PrepareOptions): Promise<PrepareResult> {

@@ -79,7 +79,8 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareInCh
         const { type: _prepared, ...prepared } = msg;
         result = prepared;
       } else {
-        failure = printable(msg.message);
+        // Only a PrepareError's line breaks are kept (each line made printable again all the same).
+        failure = msg.lines ? msg.message.split('\n').map((line) => printable(line)).join('\n') : printable(msg.message);
       }
     });
     child.on('error', (err) => {

@@ -50,9 +50,9 @@ export class SchemaProblems {
   throwIfAny(): void {
     if (this.list.length === 0) return;
     if (this.list.length === 1) throw new PrepareError(this.list[0]!.message);
-    throw new PrepareError(
-      `${this.list.length} schema problems in the dataset's inputs (found from the files' columns, before any row was read):\n` +
-        this.list.map((p) => `- ${p.message}`).join('\n'),
-    );
+    throw new PrepareError([
+      `${this.list.length} schema problems in the dataset's inputs (found from the files' columns, before any row was read):`,
+      ...this.list.map((p) => `- ${p.message}`),
+    ]);
   }
 }

@@ -49,3 +49,12 @@ test('validation errors do not echo raw control bytes or unbounded client text',
   assert.match((parseMessage('{"type":7}', clientMessageValidator) as { error: string }).error, /\/type is 7,/);
   assert.match((parseMessage('{"type":[1]}', clientMessageValidator) as { error: string }).error, /\/type is an array,/);
 });
+
+test('a PrepareError of lines keeps the breaks between them and escapes those a line quotes', () => {
+  const error = new PrepareError(['2 problem(s):', "- column 'ts\r\nFAKE LOG LINE' is not a timestamp", '- another']);
+  assert.equal(error.message, "2 problem(s):\n- column 'ts\\x0d\\x0aFAKE LOG LINE' is not a timestamp\n- another");
+  assert.equal(new PrepareError('one\ntext').message, 'one\\x0atext', 'one text is escaped whole');
+  const more = error.withLine('(see \x1b[31mhere)');
+  assert.equal(more.message, `${error.message}\n(see \\x1b[31mhere)`, 'a line added: the message is not escaped twice');
+  assert.equal(more.cause, error);
+});
