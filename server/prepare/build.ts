@@ -27,6 +27,7 @@ import { barsFromTrades, dropTradeBarsStaging } from './trade-bars.js';
 import { buildBenchmark } from './benchmark.js';
 import { inspectInputs, writeFormatRecord } from './formats/index.js';
 import { readParquetFiles, readTextFiles, stagedArrowRelation, stagedArrowTable, type TableInput } from './table-input.js';
+import { readTextDates } from './text-dates.js';
 
 /** The relative cost of each phase, scaled by the share of the data it reads (bars, trades, Arrow). */
 const WEIGHTS = { inspect: 0.01, stage: 0.3, orderCheck: 0.1, sortBars: 1.0, copyBars: 0.3, checkBars: 0.1, dims: 0.02, trades: 1.2, rollups: 1.3, checkpoint: 0.15 } as const;
@@ -132,6 +133,13 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
         parts.push(`SELECT * FROM ${stagedArrowRelation(kind)}`);
       }
       t.relation = parts.length === 1 ? `(${parts[0]})` : `(${parts.join(' UNION ALL BY NAME ')})`;
+    }
+
+    // Text timestamps as spreadsheets and brokers write them (01/02/2024 9:35 AM, 2024.01.02,
+    // 20240102): their form is read from the data before any expression over them is made.
+    for (const kind of TABLE_KINDS) {
+      const t = tables[kind];
+      if (t?.relation) await readTextDates(con, t, description.dateOrder);
     }
 
     const locate = rowLocator(con, ctx);

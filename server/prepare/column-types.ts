@@ -11,6 +11,11 @@ export interface ColumnInfo {
   zone?: string | null;
   /** Set when the column cannot be staged, with the reason (e.g. an Arrow type we do not read). */
   unsupported?: string;
+  /**
+   * Set for text timestamps in a form DuckDB's cast does not read (text-dates.ts): the strptime
+   * formats that read them, and what to say of the reading.
+   */
+  textDate?: { formats: string[]; says: string };
 }
 
 export type Family = 'integer' | 'float' | 'string' | 'blob' | 'bool' | 'timestamp' | 'timestamptz' | 'date' | 'null' | 'other';

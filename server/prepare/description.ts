@@ -44,7 +44,12 @@ export interface DatasetDescription extends ColumnMapping {
   riskFreeRate?: number;
   /** A symbol of the dataset, or the path of a file of benchmark prices or returns. */
   benchmark?: string;
+  /** Month or day first in text dates such as 01/02/2024, when the data cannot tell (text-dates.ts). */
+  dateOrder?: DateOrder;
 }
+
+/** Month/day/year (US) or day/month/year. */
+export type DateOrder = 'mdy' | 'dmy';
 
 /** The description a preparation uses, and the file it came from (or would, when there is none). */
 export interface LocatedDescription {
@@ -71,6 +76,7 @@ const DescriptionSchema = Type.Object(
     onBadRows: Type.Optional(Type.Union(BAD_ROW_POLICIES.map((p) => Type.Literal(p)))),
     riskFreeRate: Type.Optional(Type.Number({ minimum: -1, maximum: 1 })),
     benchmark: Type.Optional(Type.String({ minLength: 1 })),
+    dateOrder: Type.Optional(Type.Union([Type.Literal('mdy'), Type.Literal('dmy')])),
   },
   { additionalProperties: false },
 );
@@ -86,6 +92,7 @@ export const DESCRIPTION_KEY_HELP: Readonly<Record<string, string>> = {
   onBadRows: '"fail" (default: list every bad row) or "drop" (leave them out, reported)',
   riskFreeRate: 'annual, as a fraction (0.02 = 2%); default 0',
   benchmark: 'a symbol of the dataset, or a file of returns or prices (default: equal-weighted market)',
+  dateOrder: '"mdy" or "dmy": month or day first in text dates such as 01/02/2024, when no value above 12 tells (default "mdy")',
 };
 
 /** What each key must hold, for messages (TypeBox's own say "Expected union value"). */
@@ -95,6 +102,7 @@ const EXPECTED: Record<string, string> = {
   onBadRows: '"fail" or "drop"',
   riskFreeRate: 'an annual rate as a fraction between -1 and 1, e.g. 0.02',
   benchmark: 'a symbol of the dataset or a file path (a non-empty string)',
+  dateOrder: '"mdy" (month/day/year) or "dmy" (day/month/year)',
 };
 
 /** Checks a description object; `where` names it in errors (e.g. "dataset description /x/tickscope.json"). */

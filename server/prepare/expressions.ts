@@ -52,6 +52,12 @@ function tsExpr(c: ColumnInfo, ctx: ExprContext): string {
         ELSE make_timestamp(${x} * 1000000) END`;
     }
     default: {
+      if (c.textDate) {
+        ctx.notes.set(c.name, `text timestamps read as ${c.textDate.says}, taken as ${naiveZone}`);
+        const formats = c.textDate.formats.map(sqlString).join(', ');
+        // Text that fits none of the formats reads as NULL here; checks.ts (checkTimestampText) reports it.
+        return naiveToUtc(`TRY_STRPTIME(trim(${col}::VARCHAR), [${formats}])`, ctx);
+      }
       ctx.notes.set(c.name, `text timestamps: with an offset converted to UTC, without one taken as ${naiveZone}`);
       const s = `${col}::VARCHAR`;
       // Text that is not a timestamp reads as NULL here; checks.ts (checkTimestampText) reports it.
@@ -66,9 +72,32 @@ function stringExpr(c: ColumnInfo | undefined): string {
   return !c || familyOf(c) === 'null' ? 'NULL::VARCHAR' : `${sqlIdent(c.name)}::VARCHAR`;
 }
 
-/** A column as a DOUBLE; NULL when absent or all null. */
+/** A column as a DOUBLE; NULL when absent or all null. Text (CSV, JSON) as spreadsheetNumberSql reads it. */
 function numberExpr(c: ColumnInfo | undefined): string {
-  return !c || familyOf(c) === 'null' ? 'NULL::DOUBLE' : `${sqlIdent(c.name)}::DOUBLE`;
+  if (!c || familyOf(c) === 'null') return 'NULL::DOUBLE';
+  return familyOf(c) === 'string' ? spreadsheetNumberSql(`${sqlIdent(c.name)}::VARCHAR`, c.name) : `${sqlIdent(c.name)}::DOUBLE`;
+}
+
+/**
+ * A number written as text the way spreadsheets and in-house reports write money, as a DOUBLE:
+ * a currency sign or code ($ € £ ¥, USD EUR GBP JPY) and spaces anywhere, thousands separated by
+ * commas (1,234,567.89: only in groups of three, so a decimal comma is not misread as one),
+ * accounting negatives in parentheses, the minus sign U+2212, and a trailing % (a percentage:
+ * 1.5% is 0.015). Blank text is NULL. Anything else fails the build with an error that names
+ * the column (`column`, the input's name) and the value; a decimal comma (1.234,56) among them:
+ * which of the two a separator is cannot be known from one value.
+ */
+export function spreadsheetNumberSql(text: string, column: string): string {
+  const trimmed = `replace(trim(${text}), '\u2212', '-')`;
+  const signed = `regexp_replace(${trimmed}, '^\\((.*)\\)$', '-\\1')`;
+  const bare = `regexp_replace(${signed}, '[\\s$€£¥]|USD|EUR|GBP|JPY', '', 'g')`;
+  const digits = `rtrim(${bare}, '%')`;
+  const grouped = `CASE WHEN regexp_matches(${digits}, '^[+-]?\\d{1,3}(,\\d{3})+(\\.\\d*)?$') THEN replace(${digits}, ',', '') ELSE ${digits} END`;
+  const parsed = `TRY_CAST(${grouped} AS DOUBLE)`;
+  const refusal = `error(${sqlString(`column '${column}': '`)} || ${text} || ${sqlString("' is not a number (a decimal comma or a stray character?)")})`;
+  return `CASE WHEN ${text} IS NULL OR trim(${text}) = '' THEN NULL::DOUBLE
+    WHEN ${parsed} IS NULL THEN ${refusal}::DOUBLE
+    WHEN ends_with(${bare}, '%') THEN ${parsed} / 100 ELSE ${parsed} END`;
 }
 
 /** How the store's timestamps were normalised to UTC, per column (the meta table's timezone note). */

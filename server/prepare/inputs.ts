@@ -42,6 +42,11 @@ export interface DataFile {
    * beside the data): read only when a format adapter claims it, never as bars.
    */
   loose?: boolean;
+  /**
+   * CSV columns read as text, not as the timestamps DuckDB's sniffer would make of them: dates
+   * with the day or the month first, whose order text-dates.ts decides for the whole column.
+   */
+  textColumns?: string[];
 }
 
 export interface Source {

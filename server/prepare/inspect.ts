@@ -13,7 +13,7 @@ import { expectedInstead, familyOf, type ColumnInfo, type Family } from './colum
 import { locateDescription, type BadRowPolicy, type DatasetDescription } from './description.js';
 import type { CandidateFile, FormatDescription } from './formats/adapter.js';
 import { knownColumns, readCandidates } from './formats/candidates.js';
-import { canonicalSources, describeRecognised, recogniseFormats } from './formats/index.js';
+import { canonicalSources, describeRecognised, recogniseFormats, requireFillPrices } from './formats/index.js';
 import { resolveInputs, TABLE_KINDS, type FileFormat, type TableKind } from './inputs.js';
 import { COLUMNS, normalise, type ColumnKind } from './mapping.js';
 import { SchemaProblems, type SchemaProblem } from './schema-problems.js';
@@ -114,6 +114,8 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
     const problems = new SchemaProblems();
     const sources = canonicalSources(recognition.rest);
     const inspected = await inspectTables(con, sources, description, problems, knownColumns(candidates));
+    // A dataset of trades alone (no format adapter makes its bars either): prepare makes the bars from their fills.
+    if (!inspected.bars && inspected.trades && recognition.recognised.length === 0) requireFillPrices(inspected.trades, problems);
     const claimedBy = new Map<string, string>();
     for (const r of recognition.recognised) for (const f of r.detection.files) claimedBy.set(f.path, r.adapter.label);
     const files: InspectedFile[] = candidates.map((f) => ({
@@ -198,7 +200,7 @@ async function sampleRows(con: DuckDBConnection, file: CandidateFile, columns: r
   if (columns.length === 0 || (file.format !== 'parquet' && file.format !== 'csv' && file.format !== 'json')) return [];
   const list = columns.map((c) => `${sqlIdent(c.column)}::VARCHAR AS ${sqlIdent(c.canonical)}`).join(', ');
   try {
-    const r = await con.runAndReadAll(`SELECT ${list} FROM ${fileReader(file.format, [file.path], { hive: Object.keys(file.hive).length > 0 })} LIMIT ${SAMPLE_ROWS}`);
+    const r = await con.runAndReadAll(`SELECT ${list} FROM ${fileReader(file.format, [file.path], { hive: Object.keys(file.hive).length > 0, ...(file.textColumns ? { textColumns: file.textColumns } : {}) })} LIMIT ${SAMPLE_ROWS}`);
     return r.getRowObjectsJson().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? null : String(v)])));
   } catch (err) {
     // The sample is an illustration: a file that cannot be read fails preparation, by name.

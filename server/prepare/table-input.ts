@@ -22,6 +22,10 @@ export interface TableInput {
   source: Source;
   /** canonical name -> the input column. */
   resolved: Map<string, ColumnInfo>;
+  /** Every column name of the input (for messages that list what was found). */
+  columns: string[];
+  /** Staged by a format adapter: its columns are the adapter's, not the user's to map. */
+  staged: boolean;
   parquet: DataFile[];
   arrow: DataFile[];
   /** CSV and JSON files, read by DuckDB (their rows are not counted beforehand). */
@@ -53,7 +57,8 @@ export function readTextFiles(t: TableInput): string[] {
   const out: string[] = [];
   for (const format of ['csv', 'json'] as const) {
     const files = t.text.filter((f) => f.format === format);
-    if (files.length) out.push(`SELECT * FROM ${fileReader(format, files.map((f) => f.path), { hive: t.hiveKeys.length > 0, unionByName: true })}`);
+    const textColumns = [...new Set(files.flatMap((f) => f.textColumns ?? []))];
+    if (files.length) out.push(`SELECT * FROM ${fileReader(format, files.map((f) => f.path), { hive: t.hiveKeys.length > 0, unionByName: true, textColumns })}`);
   }
   return out;
 }
@@ -191,7 +196,7 @@ export async function inspectTable(con: DuckDBConnection, src: Source, mapping: 
   for (const k of hiveKeys) columns.push({ name: k, type: 'VARCHAR' });
   const resolved = resolveColumns(src, columns, mapping, { fromText: text.length > 0, staged: false }, problems, allFiles);
   const rows = await countParquetRows(con, parquet);
-  return { source: src, resolved, parquet, arrow, text, hiveKeys, rows, relation: '' };
+  return { source: src, resolved, columns: columns.map((c) => c.name), staged: false, parquet, arrow, text, hiveKeys, rows, relation: '' };
 }
 
 /**
@@ -226,7 +231,7 @@ export async function stagedTableInput(con: DuckDBConnection, src: Source, relat
   if (!problems) found.throwIfAny();
   const counted = await con.runAndReadAll(`SELECT count(*) FROM ${relation}`);
   const rows = Number(counted.getRows()[0]?.[0] ?? 0);
-  return { source: src, resolved, parquet: [], arrow: [], text: [], hiveKeys: [], rows, relation: `(SELECT * FROM ${relation})` };
+  return { source: src, resolved, columns: columns.map((c) => c.name), staged: true, parquet: [], arrow: [], text: [], hiveKeys: [], rows, relation: `(SELECT * FROM ${relation})` };
 }
 
 /**
@@ -288,6 +293,19 @@ function resolveColumns(
     }
   }
   return resolved;
+}
+
+/**
+ * Columns the table may lack in general but this dataset needs, `why` said first: the trades'
+ * fill prices when there are no bars to read, since the bars are then made from the fills
+ * (trade-bars.ts). One missing-columns problem, with the tickscope.json entry that maps them.
+ */
+export function requireColumns(t: TableInput, canonical: readonly string[], why: string, problems: SchemaProblems): void {
+  const missing = canonical.filter((c) => !t.resolved.has(c)).map((c): [string, CanonicalColumn] => [c, COLUMNS[t.source.kind][c]!]);
+  if (missing.length === 0) return;
+  const where = `${t.source.kind} in ${sourceLabel(t.source)}`;
+  const problem = missingColumns(t.source, where, missing, t.columns, t.staged, t.source.files.map((f) => f.path));
+  problems.add({ ...problem, message: `${where}: ${why}: ${problem.message.slice(where.length + 2)}` });
 }
 
 /**

@@ -53,6 +53,8 @@ export interface FileReadOptions {
   unionByName?: boolean;
   /** Adds a `filename` column: the file each row comes from. */
   filename?: boolean;
+  /** CSV columns read as text whatever the sniffer makes of them (formats/candidates.ts, sniffedDayMonthColumns). */
+  textColumns?: readonly string[];
 }
 
 /**
@@ -65,5 +67,6 @@ export function fileReader(format: ReadableFormat, paths: readonly string[], opt
   const args = [sqlStringList(paths), `hive_partitioning = ${options.hive}`];
   if (options.unionByName) args.push('union_by_name = true');
   if (options.filename) args.push('filename = true');
+  if (format === 'csv' && options.textColumns?.length) args.push(`types = {${options.textColumns.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ')}}`);
   return `${READERS[format]}(${args.join(', ')})`;
 }

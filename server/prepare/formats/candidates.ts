@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { errorMessage } from '../../../shared/errors.js';
-import { fileReader, sqlIdent } from '../../sql/text.js';
+import { fileReader, sqlIdent, sqlString } from '../../sql/text.js';
 import { readArrowSchema, stageArrowFiles } from '../arrow.js';
 import type { ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
@@ -19,11 +19,29 @@ const JSON_KEYS_MAX_BYTES = 256 * 1024 * 1024;
 export async function readTextSchema(con: DuckDBConnection, file: DataFile, hive: boolean): Promise<ColumnInfo[]> {
   const format = file.format === 'csv' ? 'csv' : 'json';
   try {
-    const r = await con.runAndReadAll(`DESCRIBE SELECT * FROM ${fileReader(format, [file.path], { hive })}`);
+    const r = await con.runAndReadAll(`DESCRIBE SELECT * FROM ${fileReader(format, [file.path], { hive, ...(file.textColumns ? { textColumns: file.textColumns } : {}) })}`);
     return r.getRowObjectsJson().map((row) => ({ name: String(row['column_name']), type: String(row['column_type']) }));
   } catch (err) {
     throw new PrepareError(`${format.toUpperCase()} input ${file.path} cannot be read: ${errorMessage(err)}`, { cause: err });
   }
+}
+
+/** A sniffed date or timestamp format that starts with the day or the month (01/02/2024). */
+const DAY_MONTH_FIRST = /^%[dm]/;
+
+/**
+ * The columns of a CSV file that DuckDB's sniffer reads as dates or timestamps with the day or
+ * the month first. On values that fit both orders it takes the day first (01/02/2024 09:35 is
+ * 1 February): from a sample, for this one file. Read as text instead, their order is decided by
+ * text-dates.ts over every value of the column, with the dataset's `dateOrder`.
+ */
+async function sniffedDayMonthColumns(con: DuckDBConnection, file: DataFile, columns: readonly ColumnInfo[]): Promise<string[]> {
+  if (!columns.some((c) => c.type === 'DATE' || c.type.startsWith('TIMESTAMP'))) return [];
+  const [sniffed] = (await con.runAndReadAll(`SELECT DateFormat, TimestampFormat FROM sniff_csv(${sqlString(file.path)})`)).getRowsJson();
+  const dayMonth = (format: unknown) => typeof format === 'string' && DAY_MONTH_FIRST.test(format);
+  const dates = dayMonth(sniffed?.[0]);
+  const timestamps = dayMonth(sniffed?.[1]);
+  return columns.filter((c) => (dates && c.type === 'DATE') || (timestamps && c.type.startsWith('TIMESTAMP'))).map((c) => c.name);
 }
 
 async function jsonKeysOf(file: DataFile): Promise<string[]> {
@@ -69,7 +87,14 @@ export async function readCandidates(con: DuckDBConnection, resolved: ResolvedIn
       let columns: ColumnInfo[] = [];
       let jsonKeys: string[] = [];
       if (f.format === 'parquet') columns = parquetColumns.get(f.path) ?? [];
-      else if (f.format === 'csv') columns = await readTextSchema(con, f, hive);
+      else if (f.format === 'csv') {
+        columns = await readTextSchema(con, f, hive);
+        const textColumns = await sniffedDayMonthColumns(con, f, columns);
+        if (textColumns.length) {
+          f.textColumns = textColumns;
+          columns = columns.map((c) => (textColumns.includes(c.name) ? { name: c.name, type: 'VARCHAR' } : c));
+        }
+      }
       else if (f.format === 'json') {
         try {
           jsonKeys = await jsonKeysOf(f);
@@ -105,7 +130,7 @@ export async function fileRelation(con: DuckDBConnection, file: CandidateFile, s
     case 'parquet':
       return fileReader('parquet', [file.path], { hive });
     case 'csv':
-      return fileReader('csv', [file.path], { hive });
+      return fileReader('csv', [file.path], { hive, ...(file.textColumns ? { textColumns: file.textColumns } : {}) });
     case 'json':
       return fileReader('json', [file.path], { hive });
     case 'arrow-file':

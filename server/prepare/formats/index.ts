@@ -7,7 +7,7 @@ import type { DatasetDescription } from '../description.js';
 import { PrepareError } from '../errors.js';
 import { commonFolder, noBarsError, TABLE_KINDS, type ResolvedInputs, type Source, type TableKind } from '../inputs.js';
 import { SchemaProblems } from '../schema-problems.js';
-import { inspectTables, stagedTableInput, type TableInput } from '../table-input.js';
+import { inspectTables, requireColumns, stagedTableInput, type TableInput } from '../table-input.js';
 import type { CandidateFile, Confidence, FormatAdapter, FormatDescription, Recognised, StagedTables } from './adapter.js';
 import { fileRelation, knownColumns, readCandidates } from './candidates.js';
 import { leanAdapter } from './lean.js';
@@ -135,11 +135,21 @@ export async function inspectInputs(con: DuckDBConnection, resolved: ResolvedInp
     }
     else tables[kind] = inspected[kind];
   }
+  if (!tables.bars && tables.trades) requireFillPrices(tables.trades, problems);
   problems.throwIfAny();
   const formats = recognition.recognised.map(describeRecognised);
   if (!tables.bars && !tables.trades) throw noBarsError(resolved.inputs, canonical, formats.map((f) => f.summary));
   const barsOrigin: BarsOrigin = !tables.bars ? 'trades' : staged.tables.bars?.adapter === portfolioAdapter.id ? 'portfolio' : 'input';
   return { tables, barsOrigin, formats, sources: staged.sources };
+}
+
+/**
+ * Without bars in the input, the bars are made from the trades' entry and exit fills
+ * (trade-bars.ts): their prices are then required (the exit's where trades have an exit time).
+ */
+export function requireFillPrices(trades: TableInput, problems: SchemaProblems): void {
+  const needed = trades.resolved.has('exit_ts') ? ['entry_price', 'exit_price'] : ['entry_price'];
+  requireColumns(trades, needed, "no bars in the input, so the bars are made from the trades' entry and exit fills, at their prices", problems);
 }
 
 /** Records in the store's meta table (MetaKey.formats) what the formats were and what they derived. */
