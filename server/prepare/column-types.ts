@@ -16,6 +16,8 @@ export interface ColumnInfo {
    * formats that read them, and what to say of the reading.
    */
   textDate?: { formats: string[]; says: string };
+  /** Text of a file whose numbers have decimal commas (1.225,00): how spreadsheetNumberSql reads it. */
+  decimalComma?: boolean;
 }
 
 export type Family = 'integer' | 'float' | 'string' | 'blob' | 'bool' | 'timestamp' | 'timestamptz' | 'date' | 'null' | 'other';

@@ -75,7 +75,7 @@ function stringExpr(c: ColumnInfo | undefined): string {
 /** A column as a DOUBLE; NULL when absent or all null. Text (CSV, JSON) as spreadsheetNumberSql reads it. */
 function numberExpr(c: ColumnInfo | undefined): string {
   if (!c || familyOf(c) === 'null') return 'NULL::DOUBLE';
-  return familyOf(c) === 'string' ? spreadsheetNumberSql(`${sqlIdent(c.name)}::VARCHAR`, c.name) : `${sqlIdent(c.name)}::DOUBLE`;
+  return familyOf(c) === 'string' ? spreadsheetNumberSql(`${sqlIdent(c.name)}::VARCHAR`, c.name, c.decimalComma) : `${sqlIdent(c.name)}::DOUBLE`;
 }
 
 /**
@@ -83,17 +83,22 @@ function numberExpr(c: ColumnInfo | undefined): string {
  * a currency sign or code ($ € £ ¥, USD EUR GBP JPY) and spaces anywhere, thousands separated by
  * commas (1,234,567.89: only in groups of three, so a decimal comma is not misread as one),
  * accounting negatives in parentheses, the minus sign U+2212, and a trailing % (a percentage:
- * 1.5% is 0.015). Blank text is NULL. Anything else fails the build with an error that names
- * the column (`column`, the input's name) and the value; a decimal comma (1.234,56) among them:
- * which of the two a separator is cannot be known from one value.
+ * 1.5% is 0.015). With `decimalComma` (a file from a European locale: candidates.ts), the comma
+ * is the decimal mark and dots separate thousands (1.225,00). Blank text is NULL. Anything else
+ * fails the build with an error that names the column (`column`, the input's name) and the value;
+ * a decimal comma in a file of decimal points among them (1.234,56): which of the two a separator
+ * is cannot be known from one value.
  */
-export function spreadsheetNumberSql(text: string, column: string): string {
+export function spreadsheetNumberSql(text: string, column: string, decimalComma = false): string {
   const trimmed = `replace(trim(${text}), '\u2212', '-')`;
   const signed = `regexp_replace(${trimmed}, '^\\((.*)\\)$', '-\\1')`;
   const bare = `regexp_replace(${signed}, '[\\s$€£¥]|USD|EUR|GBP|JPY', '', 'g')`;
   const digits = `rtrim(${bare}, '%')`;
-  const grouped = `CASE WHEN regexp_matches(${digits}, '^[+-]?\\d{1,3}(,\\d{3})+(\\.\\d*)?$') THEN replace(${digits}, ',', '') ELSE ${digits} END`;
-  const parsed = `TRY_CAST(${grouped} AS DOUBLE)`;
+  const [group, mark] = decimalComma ? ['.', ','] : [',', '.'];
+  const groups = `'^[+-]?\\d{1,3}(\\${group}\\d{3})+(\\${mark}\\d*)?$'`;
+  const ungrouped = `CASE WHEN regexp_matches(${digits}, ${groups}) THEN replace(${digits}, '${group}', '') ELSE ${digits} END`;
+  const plain = decimalComma ? `replace(${ungrouped}, ',', '.')` : ungrouped;
+  const parsed = `TRY_CAST(${plain} AS DOUBLE)`;
   const refusal = `error(${sqlString(`column '${column}': '`)} || ${text} || ${sqlString("' is not a number (a decimal comma or a stray character?)")})`;
   return `CASE WHEN ${text} IS NULL OR trim(${text}) = '' THEN NULL::DOUBLE
     WHEN ${parsed} IS NULL THEN ${refusal}::DOUBLE

@@ -22,6 +22,7 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
+import type { CsvReading } from '../sql/text.js';
 import { PrepareError } from './errors.js';
 import { isLegacyIpcStream } from './legacy-ipc-stream.js';
 
@@ -42,11 +43,8 @@ export interface DataFile {
    * beside the data): read only when a format adapter claims it, never as bars.
    */
   loose?: boolean;
-  /**
-   * CSV columns read as text, not as the timestamps DuckDB's sniffer would make of them: dates
-   * with the day or the month first, whose order text-dates.ts decides for the whole column.
-   */
-  textColumns?: string[];
+  /** How a CSV file is read beyond what DuckDB's sniffer decides (formats/candidates.ts). */
+  csv?: CsvReading;
 }
 
 export interface Source {

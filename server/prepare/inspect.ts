@@ -200,7 +200,7 @@ async function sampleRows(con: DuckDBConnection, file: CandidateFile, columns: r
   if (columns.length === 0 || (file.format !== 'parquet' && file.format !== 'csv' && file.format !== 'json')) return [];
   const list = columns.map((c) => `${sqlIdent(c.column)}::VARCHAR AS ${sqlIdent(c.canonical)}`).join(', ');
   try {
-    const r = await con.runAndReadAll(`SELECT ${list} FROM ${fileReader(file.format, [file.path], { hive: Object.keys(file.hive).length > 0, ...(file.textColumns ? { textColumns: file.textColumns } : {}) })} LIMIT ${SAMPLE_ROWS}`);
+    const r = await con.runAndReadAll(`SELECT ${list} FROM ${fileReader(file.format, [file.path], { hive: Object.keys(file.hive).length > 0, ...(file.csv ? { csv: file.csv } : {}) })} LIMIT ${SAMPLE_ROWS}`);
     return r.getRowObjectsJson().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? null : String(v)])));
   } catch (err) {
     // The sample is an illustration: a file that cannot be read fails preparation, by name.

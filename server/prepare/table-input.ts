@@ -9,7 +9,7 @@
 // A table a format adapter staged (formats/) is inspected from its temporary table instead
 // (stagedTableInput), and goes through the same column checks.
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { fileReader, sqlIdent } from '../sql/text.js';
+import { fileReader, sqlIdent, type CsvReading } from '../sql/text.js';
 import { readArrowSchema } from './arrow.js';
 import { compatible, expectedInstead, familyOf, type ColumnInfo } from './column-types.js';
 import { sourceLabel, TABLE_KINDS, type DataFile, type Source, type TableKind } from './inputs.js';
@@ -57,10 +57,19 @@ export function readTextFiles(t: TableInput): string[] {
   const out: string[] = [];
   for (const format of ['csv', 'json'] as const) {
     const files = t.text.filter((f) => f.format === format);
-    const textColumns = [...new Set(files.flatMap((f) => f.textColumns ?? []))];
-    if (files.length) out.push(`SELECT * FROM ${fileReader(format, files.map((f) => f.path), { hive: t.hiveKeys.length > 0, unionByName: true, textColumns })}`);
+    if (files.length) out.push(`SELECT * FROM ${fileReader(format, files.map((f) => f.path), { hive: t.hiveKeys.length > 0, unionByName: true, csv: tableCsvReading(files) })}`);
   }
   return out;
+}
+
+/**
+ * One CSV reading for the files of a table (one read_csv): every file's text columns; decimal
+ * commas when every file has them (files that differ are read as the sniffer reads them, and a
+ * number it leaves as text is then refused by value).
+ */
+function tableCsvReading(files: readonly DataFile[]): CsvReading {
+  const textColumns = [...new Set(files.flatMap((f) => f.csv?.textColumns ?? []))];
+  return { textColumns, decimalComma: files.every((f) => f.csv?.decimalComma === true) };
 }
 
 function describeColumns(cols: readonly ColumnInfo[]): string {

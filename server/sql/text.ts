@@ -53,8 +53,19 @@ export interface FileReadOptions {
   unionByName?: boolean;
   /** Adds a `filename` column: the file each row comes from. */
   filename?: boolean;
-  /** CSV columns read as text whatever the sniffer makes of them (formats/candidates.ts, sniffedDayMonthColumns). */
+  /** For CSV: what the sniffer is overruled on (prepare's formats/candidates.ts decides it). */
+  csv?: CsvReading;
+}
+
+/** How a CSV file is read beyond what DuckDB's sniffer decides. */
+export interface CsvReading {
+  /**
+   * Columns read as text, not as the timestamps the sniffer would make of them: dates with the
+   * day or the month first, whose order prepare decides for the whole column (text-dates.ts).
+   */
   textColumns?: readonly string[];
+  /** Numbers with a decimal comma (185,10), as in a semicolon-separated file from a European locale. */
+  decimalComma?: boolean;
 }
 
 /**
@@ -67,6 +78,8 @@ export function fileReader(format: ReadableFormat, paths: readonly string[], opt
   const args = [sqlStringList(paths), `hive_partitioning = ${options.hive}`];
   if (options.unionByName) args.push('union_by_name = true');
   if (options.filename) args.push('filename = true');
-  if (format === 'csv' && options.textColumns?.length) args.push(`types = {${options.textColumns.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ')}}`);
+  const csv = format === 'csv' ? options.csv : undefined;
+  if (csv?.textColumns?.length) args.push(`types = {${csv.textColumns.map((c) => `${sqlString(c)}: 'VARCHAR'`).join(', ')}}`);
+  if (csv?.decimalComma) args.push(`decimal_separator = ','`);
   return `${READERS[format]}(${args.join(', ')})`;
 }

@@ -1,9 +1,9 @@
 // A trades file as a spreadsheet or an in-house report writes it (server/prepare/text-dates.ts,
 // expressions.ts spreadsheetNumberSql): money with currency signs, thousands separators and
-// accounting negatives, and dates month or day first, MetaTrader's year.month.day and
-// Interactive Brokers' yyyymmdd. Prepared without hand-cleaning, served, and checked value by
-// value against the text; a dataset of trades without fill prices is refused before any row is
-// read, naming the columns to map.
+// accounting negatives, decimal commas of a European locale, and dates month or day first,
+// MetaTrader's year.month.day and Interactive Brokers' yyyymmdd. Prepared without hand-cleaning,
+// served, and checked value by value against the text; a dataset of trades without fill prices
+// is refused before any row is read, naming the columns to map.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -120,6 +120,20 @@ test('day-first dates are read day first when a day above 12 says so, or when th
   assert.deepEqual(stated.trades, early, 'd/m/yyyy, dateOrder dmy');
   const unstated = await servedTrades(await dataset('dmy-unstated', rows((d, m) => `${d === 18 ? 8 : d}/${m}/2024`)));
   assert.equal(unstated.trades[0]!.entry, '2024-02-01T09:35:00', 'without a day above 12 or a dateOrder, month first');
+});
+
+test('a semicolon-separated export from a European locale: decimal commas, dots between thousands, day-first dates', async () => {
+  const dir = await dataset(
+    'eu',
+    [
+      'Symbol;Side;Entry Time;Exit Time;Qty;Entry Price;Exit Price;PnL',
+      'AAPL;Long;02.01.2024 09:35;02.01.2024 15:55;100;185,10;186,20;1.110,00',
+      'MSFT;Short;03.01.2024 10:00;04.01.2024 11:00;50;370,00;365,50;225,00',
+      'AAPL;Long;05.01.2024 09:30;18.01.2024 10:00;80;1.181,00;1.183,00;-160,00',
+      '',
+    ].join('\n'),
+  );
+  assert.deepEqual((await servedTrades(dir)).trades, EXPECTED);
 });
 
 test("MetaTrader's year.month.day and Interactive Brokers' yyyymmdd", async () => {

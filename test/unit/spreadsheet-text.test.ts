@@ -6,10 +6,10 @@ import { spreadsheetNumberSql } from '../../server/prepare/expressions.js';
 import { sqlString } from '../../server/sql/text.js';
 import { mem } from '../support/duckdb.js';
 
-async function number(text: string | null): Promise<number | null> {
+async function number(text: string | null, decimalComma = false): Promise<number | null> {
   const value = text === null ? 'NULL::VARCHAR' : sqlString(text);
   return mem(async (q) => {
-    const [row] = await q(`SELECT ${spreadsheetNumberSql(value, 'P&L')} AS n`);
+    const [row] = await q(`SELECT ${spreadsheetNumberSql(value, 'P&L', decimalComma)} AS n`);
     return row!.n === null ? null : Number(row!.n);
   });
 }
@@ -44,4 +44,17 @@ test('spreadsheet numbers: what cannot be read fails and names the value', async
   for (const text of ['1.234,56', '12,5', 'n/a', '1,23,456']) {
     await assert.rejects(number(text), (error: Error) => error.message.includes(`column 'P&L': '${text}' is not a number`), `${text} is refused`);
   }
+});
+
+test('spreadsheet numbers with a decimal comma (a European locale): dots between thousands', async () => {
+  const cases: [string, number][] = [
+    ['185,10', 185.1],
+    ['1.225,00', 1225],
+    ['-1.234.567,89 €', -1234567.89],
+    ['(12,5)', -12.5],
+    ['12,5 %', 0.125],
+    ['7', 7],
+  ];
+  for (const [text, want] of cases) assert.equal(await number(text, true), want, text);
+  await assert.rejects(number('1,234.56', true), /is not a number/, 'a decimal point among decimal commas is refused');
 });

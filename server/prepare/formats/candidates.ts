@@ -6,7 +6,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { errorMessage } from '../../../shared/errors.js';
 import { fileReader, sqlIdent, sqlString } from '../../sql/text.js';
 import { readArrowSchema, stageArrowFiles } from '../arrow.js';
-import type { ColumnInfo } from '../column-types.js';
+import { familyOf, type ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
 import { TABLE_KINDS, type DataFile, type ResolvedInputs } from '../inputs.js';
 import { readParquetSchemas } from '../parquet.js';
@@ -19,7 +19,7 @@ const JSON_KEYS_MAX_BYTES = 256 * 1024 * 1024;
 export async function readTextSchema(con: DuckDBConnection, file: DataFile, hive: boolean): Promise<ColumnInfo[]> {
   const format = file.format === 'csv' ? 'csv' : 'json';
   try {
-    const r = await con.runAndReadAll(`DESCRIBE SELECT * FROM ${fileReader(format, [file.path], { hive, ...(file.textColumns ? { textColumns: file.textColumns } : {}) })}`);
+    const r = await con.runAndReadAll(`DESCRIBE SELECT * FROM ${fileReader(format, [file.path], { hive, ...(file.csv ? { csv: file.csv } : {}) })}`);
     return r.getRowObjectsJson().map((row) => ({ name: String(row['column_name']), type: String(row['column_type']) }));
   } catch (err) {
     throw new PrepareError(`${format.toUpperCase()} input ${file.path} cannot be read: ${errorMessage(err)}`, { cause: err });
@@ -29,19 +29,45 @@ export async function readTextSchema(con: DuckDBConnection, file: DataFile, hive
 /** A sniffed date or timestamp format that starts with the day or the month (01/02/2024). */
 const DAY_MONTH_FIRST = /^%[dm]/;
 
+/** A number with a decimal comma, thousands grouped by dots or not: 185,10 or 1.225,00. */
+const DECIMAL_COMMA = /^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$/;
+
+/** Rows of a semicolon-separated file looked at for decimal commas. */
+const DECIMAL_SAMPLE_ROWS = 100;
+
 /**
- * The columns of a CSV file that DuckDB's sniffer reads as dates or timestamps with the day or
- * the month first. On values that fit both orders it takes the day first (01/02/2024 09:35 is
- * 1 February): from a sample, for this one file. Read as text instead, their order is decided by
- * text-dates.ts over every value of the column, with the dataset's `dateOrder`.
+ * A CSV file's columns, and how it must be read (DataFile.csv, set here) where DuckDB's sniffer
+ * would misread it:
+ * - dates or timestamps with the day or the month first: on values that fit both orders the
+ *   sniffer takes the day first (01/02/2024 09:35 is 1 February), from a sample of this one file.
+ *   Read as text instead, their order is decided by text-dates.ts over every value of the column,
+ *   with the dataset's `dateOrder`;
+ * - decimal commas (185,10) in a semicolon-separated file, as a spreadsheet in a European locale
+ *   exports it: the sniffer reads them as text; read with `decimal_separator`, and what is still
+ *   text (1.225,00) is a number with dots between thousands (ColumnInfo.decimalComma).
  */
-async function sniffedDayMonthColumns(con: DuckDBConnection, file: DataFile, columns: readonly ColumnInfo[]): Promise<string[]> {
-  if (!columns.some((c) => c.type === 'DATE' || c.type.startsWith('TIMESTAMP'))) return [];
-  const [sniffed] = (await con.runAndReadAll(`SELECT DateFormat, TimestampFormat FROM sniff_csv(${sqlString(file.path)})`)).getRowsJson();
+async function readCsvSchema(con: DuckDBConnection, file: DataFile, hive: boolean): Promise<ColumnInfo[]> {
+  let columns = await readTextSchema(con, file, hive);
+  const sniffed = (await con.runAndReadAll(`SELECT Delimiter, DateFormat, TimestampFormat FROM sniff_csv(${sqlString(file.path)})`)).getRowsJson()[0] ?? [];
+  const [delimiter, dateFormat, timestampFormat] = sniffed;
   const dayMonth = (format: unknown) => typeof format === 'string' && DAY_MONTH_FIRST.test(format);
-  const dates = dayMonth(sniffed?.[0]);
-  const timestamps = dayMonth(sniffed?.[1]);
-  return columns.filter((c) => (dates && c.type === 'DATE') || (timestamps && c.type.startsWith('TIMESTAMP'))).map((c) => c.name);
+  const textColumns = columns
+    .filter((c) => (dayMonth(dateFormat) && c.type === 'DATE') || (dayMonth(timestampFormat) && c.type.startsWith('TIMESTAMP')))
+    .map((c) => c.name);
+  const decimalComma = delimiter === ';' && (await hasDecimalCommas(con, file, hive, columns));
+  if (textColumns.length === 0 && !decimalComma) return columns;
+  file.csv = { ...(textColumns.length ? { textColumns } : {}), ...(decimalComma ? { decimalComma } : {}) };
+  columns = await readTextSchema(con, file, hive);
+  return decimalComma ? columns.map((c) => (c.type === 'VARCHAR' ? { ...c, decimalComma } : c)) : columns;
+}
+
+/** Whether a file's text columns hold decimal commas, and none of its columns a decimal point. */
+async function hasDecimalCommas(con: DuckDBConnection, file: DataFile, hive: boolean, columns: readonly ColumnInfo[]): Promise<boolean> {
+  if (columns.some((c) => familyOf(c) === 'float')) return false;
+  const text = columns.filter((c) => c.type === 'VARCHAR');
+  if (text.length === 0) return false;
+  const rows = (await con.runAndReadAll(`SELECT ${text.map((c) => sqlIdent(c.name)).join(', ')} FROM ${fileReader('csv', [file.path], { hive })} LIMIT ${DECIMAL_SAMPLE_ROWS}`)).getRowsJson();
+  return rows.some((row) => row.some((v) => typeof v === 'string' && DECIMAL_COMMA.test(v.trim())));
 }
 
 async function jsonKeysOf(file: DataFile): Promise<string[]> {
@@ -87,14 +113,7 @@ export async function readCandidates(con: DuckDBConnection, resolved: ResolvedIn
       let columns: ColumnInfo[] = [];
       let jsonKeys: string[] = [];
       if (f.format === 'parquet') columns = parquetColumns.get(f.path) ?? [];
-      else if (f.format === 'csv') {
-        columns = await readTextSchema(con, f, hive);
-        const textColumns = await sniffedDayMonthColumns(con, f, columns);
-        if (textColumns.length) {
-          f.textColumns = textColumns;
-          columns = columns.map((c) => (textColumns.includes(c.name) ? { name: c.name, type: 'VARCHAR' } : c));
-        }
-      }
+      else if (f.format === 'csv') columns = await readCsvSchema(con, f, hive);
       else if (f.format === 'json') {
         try {
           jsonKeys = await jsonKeysOf(f);
@@ -130,7 +149,7 @@ export async function fileRelation(con: DuckDBConnection, file: CandidateFile, s
     case 'parquet':
       return fileReader('parquet', [file.path], { hive });
     case 'csv':
-      return fileReader('csv', [file.path], { hive, ...(file.textColumns ? { textColumns: file.textColumns } : {}) });
+      return fileReader('csv', [file.path], { hive, ...(file.csv ? { csv: file.csv } : {}) });
     case 'json':
       return fileReader('json', [file.path], { hive });
     case 'arrow-file':
