@@ -145,9 +145,18 @@ export class TickscopeClient {
     const id = socket.peekId();
     const pending = socket.request(body);
     if (!signal) return pending;
-    const cancel = () => socket.cancel(id);
-    signal.addEventListener('abort', cancel, { once: true });
-    return pending.finally(() => signal.removeEventListener('abort', cancel));
+    // An abort settles the request at once, as fetch does, and tells the server to stop: an answer
+    // the server had already finished (a small one, or one from the shared answers) is dropped.
+    // Waiting for the server's word made a cancel lose that race and resolve as if never asked.
+    let cancel = () => {};
+    const cancelled = new Promise<never>((_, reject) => {
+      cancel = () => {
+        socket.cancel(id);
+        reject(new TickscopeError(`${body.query}: cancelled by the caller`, 'cancelled'));
+      };
+      signal.addEventListener('abort', cancel, { once: true });
+    });
+    return Promise.race([pending, cancelled]).finally(() => signal.removeEventListener('abort', cancel));
   }
 
   /** A new session for the same key (the old one ended), and its socket. */
