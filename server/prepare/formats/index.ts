@@ -14,6 +14,7 @@ import { leanAdapter } from './lean.js';
 import { nautilusAdapter } from './nautilus.js';
 import { portfolioAdapter } from './portfolio.js';
 import { pyfolioAdapter } from './pyfolio.js';
+import { tradingviewAdapter } from './tradingview.js';
 import { vectorbtAdapter } from './vectorbt.js';
 
 /**
@@ -21,7 +22,7 @@ import { vectorbtAdapter } from './vectorbt.js';
  * `likely` detections of the same file: put the more specific format first (the portfolio-only
  * series, which claims any lone returns or equity file, comes last).
  */
-export const FORMAT_ADAPTERS: readonly FormatAdapter<unknown>[] = [pyfolioAdapter, vectorbtAdapter, leanAdapter, nautilusAdapter, portfolioAdapter];
+export const FORMAT_ADAPTERS: readonly FormatAdapter<unknown>[] = [pyfolioAdapter, vectorbtAdapter, leanAdapter, nautilusAdapter, tradingviewAdapter, portfolioAdapter];
 
 const CONFIDENCE_ORDER: readonly Confidence[] = ['certain', 'likely'];
 

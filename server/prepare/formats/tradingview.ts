@@ -1,0 +1,183 @@
+// TradingView's strategy tester, "List of Trades" exported as CSV: two rows per trade, its entry and
+// its exit, sharing a trade number; in either order (exports list the exit first).
+//   Trade #, Type, Signal, Date/Time, Price USD, Contracts, Profit USD, Profit %, Cum. Profit USD,
+//   Cum. Profit %, Run-up USD, Run-up %, Drawdown USD, Drawdown %
+// and the later names of the same columns: Trade number, Date and time, Size (qty), Net P&L USD.
+// The currency suffix is the chart's (USD, USDT, EUR, ...; none in older exports). Type is
+// "Entry long", "Exit short", ...: the side. A trade still open has an exit row whose time reads
+// "Open" (and no price): it keeps the P&L TradingView marked it at, without an exit, as vectorbt's
+// open trades do. Profit is the trade's, net of commission, repeated on both rows (or on the exit
+// row only); Run-up and Drawdown are its best and worst excursion in money, read as MFE and MAE
+// over the entry value (price x contracts), the fraction of the entry price the store keeps.
+// The file holds no symbol: TradingView names an export <strategy>_<EXCHANGE>_<SYMBOL>_<date>.csv,
+// and the symbol is read from that name, else the file's own name is the symbol. One file is one
+// symbol's backtest: several files are a portfolio. The trade numbers restart in each file, so
+// with several the trades are numbered in entry order over all of them, as TradingView numbers
+// one file's.
+import path from 'node:path';
+import { errorMessage } from '../../../shared/errors.js';
+import { sqlIdent, sqlString } from '../../sql/text.js';
+import { familyOf, type ColumnInfo } from '../column-types.js';
+import { PrepareError } from '../errors.js';
+import { spreadsheetNumberSql } from '../expressions.js';
+import { normalise } from '../mapping.js';
+import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
+
+/** Which column plays each part, by its normalised name (mapping.ts normalise: "Price USD" is price_usd). */
+const PARTS: Record<string, RegExp> = {
+  trade: /^trade_(#|number|no)$/,
+  type: /^type$/,
+  signal: /^signal$/,
+  time: /^(date\/time|date_and_time)$/,
+  price: /^price(_[^_%]+)?$/,
+  qty: /^(contracts|size_\(qty\)|quantity|qty)$/,
+  pnl: /^(profit|net_p&l|net_pnl)(_[^_%]+)?$/,
+  runup: /^run_up(_[^_%]+)?$/,
+  drawdown: /^drawdown(_[^_%]+)?$/,
+};
+const REQUIRED = ['trade', 'type', 'signal', 'time', 'price', 'qty', 'pnl'];
+
+type Parts = Record<string, ColumnInfo | undefined>;
+
+interface TradingViewFile {
+  file: CandidateFile;
+  parts: Parts;
+  /** The symbol: from TradingView's file name, else the file's name. */
+  symbol: string;
+  /** Whether the symbol came from TradingView's naming of the file. */
+  named: boolean;
+}
+
+interface TradingViewPlan {
+  files: TradingViewFile[];
+}
+
+function partsOf(file: CandidateFile): Parts | null {
+  const parts: Parts = {};
+  for (const [part, re] of Object.entries(PARTS)) parts[part] = file.columns.find((c) => re.test(normalise(c.name)));
+  return REQUIRED.every((p) => parts[p]) ? parts : null;
+}
+
+/** <strategy>_<EXCHANGE>_<SYMBOL>_<yyyy-mm-dd>[_<id>].csv: exchange and symbol in capitals (BINANCE_BTCUSDT, NASDAQ_AAPL). */
+const EXPORT_NAME = /_([A-Z][A-Z0-9]*)_([A-Z0-9][A-Z0-9.!:-]*)_\d{4}-\d{2}-\d{2}(?:_[^_]*)?$/;
+
+function symbolOf(file: CandidateFile): { symbol: string; named: boolean } {
+  const base = path.basename(file.path).replace(/\.[^.]+$/, '');
+  const m = EXPORT_NAME.exec(base);
+  return m ? { symbol: m[2]!, named: true } : { symbol: base, named: false };
+}
+
+/**
+ * A number column as DOUBLE. Text (a placeholder such as "—" where a row has no value, money as
+ * text) is read as spreadsheets write it, on the rows `when` selects: only those must hold a number.
+ */
+function numberOf(c: ColumnInfo | undefined, when: string): string {
+  if (!c) return 'NULL::DOUBLE';
+  const v = sqlIdent(c.name);
+  if (familyOf(c) !== 'string') return `${v}::DOUBLE`;
+  return `CASE WHEN ${when} AND NOT regexp_matches(trim(${v}), '^[—–-]?$') THEN ${spreadsheetNumberSql(`${v}::VARCHAR`, c.name)} END`;
+}
+
+/** Each row of a file with what a trade is read from: the kind of row, its time, its numbers. */
+function rowsSql(p: Parts, relation: string): string {
+  const type = `lower(trim(${sqlIdent(p.type!.name)}::VARCHAR))`;
+  const timeText = `trim(${sqlIdent(p.time!.name)}::VARCHAR)`;
+  // The time as written: a TIMESTAMP when DuckDB read every row as one, text when an "Open" row kept it text.
+  const time = familyOf(p.time!) === 'string' ? `CASE WHEN lower(${timeText}) <> 'open' THEN ${timeText} END` : sqlIdent(p.time!.name);
+  const kinds = `SELECT *, starts_with(${type}, 'entry') AS is_entry, starts_with(${type}, 'exit') AS is_exit,
+      starts_with(${type}, 'exit') AND lower(${timeText}) = 'open' AS is_open
+    FROM ${relation}`;
+  // Prices are read from entry rows and from the exit rows of closed trades (an open one has none).
+  return `SELECT ${sqlIdent(p.trade!.name)}::BIGINT AS trade_id, is_entry, is_exit, is_open, ${type} AS type, ${time} AS t,
+      ${numberOf(p.price, '(is_entry OR (is_exit AND NOT is_open))')} AS price, ${numberOf(p.qty, 'is_entry')} AS qty,
+      ${numberOf(p.pnl, 'is_exit')} AS pnl, ${numberOf(p.runup, 'is_exit')} AS runup, ${numberOf(p.drawdown, 'is_exit')} AS drawdown
+    FROM (${kinds})`;
+}
+
+async function stageFile(ctx: StageContext, f: TradingViewFile, index: number, keepNumbers: boolean): Promise<string> {
+  const p = f.parts;
+  const entryValue = `(any_value(price) FILTER (WHERE is_entry) * any_value(qty) FILTER (WHERE is_entry))`;
+  const sql = `SELECT ${sqlString(f.symbol)} AS symbol, ${keepNumbers ? 'trade_id' : 'NULL::BIGINT AS trade_id'}, trade_id AS number,
+      CASE WHEN bool_or(type LIKE '%short%') THEN 'short' ELSE 'long' END AS side,
+      any_value(t) FILTER (WHERE is_entry) AS entry_ts,
+      any_value(t) FILTER (WHERE is_exit AND NOT is_open) AS exit_ts,
+      abs(any_value(qty) FILTER (WHERE is_entry)) AS qty,
+      any_value(price) FILTER (WHERE is_entry) AS entry_price,
+      any_value(price) FILTER (WHERE is_exit AND NOT is_open) AS exit_price,
+      any_value(pnl) FILTER (WHERE is_exit) AS pnl,
+      -abs(any_value(drawdown) FILTER (WHERE is_exit)) / nullif(abs(${entryValue}), 0) AS mae,
+      abs(any_value(runup) FILTER (WHERE is_exit)) / nullif(abs(${entryValue}), 0) AS mfe,
+      CASE WHEN bool_or(is_open) THEN 'open' END AS tag,
+      count(*) FILTER (WHERE is_entry) AS entries, count(*) FILTER (WHERE is_exit) AS exits
+    FROM (${rowsSql(p, await ctx.read(f.file))})
+    GROUP BY trade_id`;
+  const target = ctx.table(`trades_${index}`);
+  try {
+    await ctx.con.run(`CREATE TEMP TABLE ${target} AS ${sql}`);
+  } catch (err) {
+    throw new PrepareError(`TradingView list of trades ${f.file.path} cannot be read: ${errorMessage(err)}`, { cause: err });
+  }
+  const [bad] = (await ctx.con.runAndReadAll(`SELECT count(*)::DOUBLE, min(number) FROM ${target} WHERE entries <> 1 OR exits > 1`)).getRowsJson();
+  if (Number(bad?.[0] ?? 0) > 0) {
+    throw new PrepareError(
+      `TradingView list of trades ${f.file.path}: ${Number(bad![0])} trade number(s) do not have exactly one entry row and at most one exit row (the first: ${String(bad![1])}); column '${p.type!.name}' must say Entry or Exit`,
+    );
+  }
+  return target;
+}
+
+export const tradingviewAdapter: FormatAdapter<TradingViewPlan> = {
+  id: 'tradingview',
+  label: 'TradingView list of trades',
+
+  detect(files) {
+    const found: TradingViewFile[] = [];
+    for (const file of files) {
+      const parts = partsOf(file);
+      if (parts) found.push({ file, parts, ...symbolOf(file) });
+    }
+    if (found.length === 0) return null;
+    // Trade # with Type, Signal and Date/Time beside each other: the strategy tester's own header.
+    return { files: found.map((f) => f.file), confidence: 'certain', plan: { files: found } };
+  },
+
+  describe(detection: Detection<TradingViewPlan>): FormatDescription {
+    const files = detection.plan.files.map((f) => ({
+      path: f.file.path,
+      role: `list of trades of ${f.symbol} (${f.named ? "from TradingView's name for the export" : 'the file name: no symbol in the file'})`,
+      columns: Object.fromEntries(
+        Object.entries({
+          trade_id: f.parts.trade ? (detection.plan.files.length === 1 ? f.parts.trade.name : `entry order over the ${detection.plan.files.length} files (${f.parts.trade.name} restarts in each)`) : undefined,
+          side: f.parts.type ? `${f.parts.type.name} (Entry/Exit long/short)` : undefined,
+          entry_ts: f.parts.time ? `${f.parts.time.name} of the entry row` : undefined,
+          exit_ts: f.parts.time ? `${f.parts.time.name} of the exit row (none when it reads Open)` : undefined,
+          entry_price: f.parts.price ? `${f.parts.price.name} of the entry row` : undefined,
+          exit_price: f.parts.price ? `${f.parts.price.name} of the exit row` : undefined,
+          qty: f.parts.qty?.name,
+          pnl: f.parts.pnl ? `${f.parts.pnl.name} of the exit row` : undefined,
+          mae: f.parts.drawdown ? `${f.parts.drawdown.name} / (entry price x qty)` : undefined,
+          mfe: f.parts.runup ? `${f.parts.runup.name} / (entry price x qty)` : undefined,
+        }).filter((e): e is [string, string] => e[1] !== undefined),
+      ),
+    }));
+    return {
+      summary: `TradingView list of trades: ${files.map((f) => `${f.path} (${detection.plan.files.find((x) => x.file.path === f.path)!.symbol})`).join(', ')}`,
+      files,
+      missing: [{ table: 'bars', why: 'a list of trades holds no per-bar positions or prices: daily bars are made of the trades (P&L on the day each trade closed)' }],
+    };
+  },
+
+  async stage(detection, ctx): Promise<StagedTables> {
+    const parts: string[] = [];
+    const keepNumbers = detection.plan.files.length === 1;
+    for (const [i, f] of detection.plan.files.entries()) parts.push(`SELECT * EXCLUDE (number, entries, exits) FROM ${await stageFile(ctx, f, i, keepNumbers)}`);
+    const target = ctx.table('trades');
+    await ctx.con.run(`CREATE TEMP TABLE ${target} AS ${parts.join(' UNION ALL BY NAME ')}`);
+    return {
+      trades: target,
+      sources: [
+        "trades: TradingView's list of trades (Profit as TradingView computed it, net of commission; MAE and MFE from Drawdown and Run-up over the entry value)",
+      ],
+    };
+  },
+};
