@@ -1,7 +1,13 @@
 // `tickscope inspect` as text for a terminal (`--json` prints the report itself).
 import type { InspectReport } from '../prepare/inspect.js';
 
-const FROM: Record<string, string> = { name: 'its name', alias: 'alias', description: 'description', hive: 'hive partition' };
+const FROM: Record<string, string> = {
+  name: 'its name',
+  alias: 'alias',
+  description: 'description',
+  hive: 'hive partition',
+  constant: 'no such column: one instrument, named after the dataset folder or the description\'s "symbol"',
+};
 
 export function formatInspectReport(r: InspectReport): string {
   const lines: string[] = [];

@@ -124,7 +124,7 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
       if (t.parquet.length) parts.push(`SELECT * FROM ${readParquetFiles(t, t.parquet, { unionByName: true })}`);
       if (t.arrow.length) {
         step(`reading Arrow ${kind}`, t.arrow.length === 1 ? t.arrow[0]!.path : t.source.location, (WEIGHTS.stage * arrowShare * t.arrow.length) / Math.max(1, arrowFiles), null);
-        const needed = [...new Set([...t.resolved.values()].map((c) => c.name))].filter((n) => !t.hiveKeys.includes(n));
+        const needed = [...new Set([...t.resolved.values()].filter((c) => c.constant === undefined).map((c) => c.name))].filter((n) => !t.hiveKeys.includes(n));
         t.rows += await stageArrowFiles(con, stagedArrowTable(kind), t.arrow, {
           columns: needed,
           hiveKeys: t.hiveKeys,

@@ -52,6 +52,10 @@ export function columnSources(bars: TableInput | null, trades: TableInput | null
     if (table === 'bars' && barsOrigin === 'trades') continue;
     for (const column of Object.keys(COLUMNS[table])) {
       const read = input?.resolved.get(column);
+      if (read?.constant !== undefined) {
+        rows.push({ table, column, source: 'input', inputColumn: null, note: `no symbol column: one instrument, '${read.constant}' (the dataset folder's name, or the description's "symbol")` });
+        continue;
+      }
       if (read) {
         rows.push({ table, column, source: 'input', inputColumn: read.name, note: null });
         continue;

@@ -18,6 +18,8 @@ export interface ColumnInfo {
   textDate?: { formats: string[]; says: string };
   /** Text of a file whose numbers have decimal commas (1.225,00): how spreadsheetNumberSql reads it. */
   decimalComma?: boolean;
+  /** Not in the files: this value on every row (the symbol of a backtest of one instrument: table-input.ts). */
+  constant?: string;
 }
 
 export type Family = 'integer' | 'float' | 'string' | 'blob' | 'bool' | 'timestamp' | 'timestamptz' | 'date' | 'null' | 'other';

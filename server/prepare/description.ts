@@ -46,6 +46,8 @@ export interface DatasetDescription extends ColumnMapping {
   benchmark?: string;
   /** Month or day first in text dates such as 01/02/2024, when the data cannot tell (text-dates.ts). */
   dateOrder?: DateOrder;
+  /** The instrument of a backtest of one whose files have no symbol column (table-input.ts singleInstrument). */
+  symbol?: string;
 }
 
 /** Month/day/year (US) or day/month/year. */
@@ -77,6 +79,7 @@ const DescriptionSchema = Type.Object(
     riskFreeRate: Type.Optional(Type.Number({ minimum: -1, maximum: 1 })),
     benchmark: Type.Optional(Type.String({ minLength: 1 })),
     dateOrder: Type.Optional(Type.Union([Type.Literal('mdy'), Type.Literal('dmy')])),
+    symbol: Type.Optional(Type.String({ minLength: 1 })),
   },
   { additionalProperties: false },
 );
@@ -93,6 +96,7 @@ export const DESCRIPTION_KEY_HELP: Readonly<Record<string, string>> = {
   riskFreeRate: 'annual, as a fraction (0.02 = 2%); default 0',
   benchmark: 'a symbol of the dataset, or a file of returns or prices (default: equal-weighted market)',
   dateOrder: '"mdy" or "dmy": month or day first in text dates such as 01/02/2024, when no value above 12 tells (default "mdy")',
+  symbol: "the instrument of a backtest of one whose files have no symbol column (default: the dataset folder's name)",
 };
 
 /** What each key must hold, for messages (TypeBox's own say "Expected union value"). */
@@ -103,6 +107,7 @@ const EXPECTED: Record<string, string> = {
   riskFreeRate: 'an annual rate as a fraction between -1 and 1, e.g. 0.02',
   benchmark: 'a symbol of the dataset or a file path (a non-empty string)',
   dateOrder: '"mdy" (month/day/year) or "dmy" (day/month/year)',
+  symbol: 'a symbol name (a non-empty string)',
 };
 
 /** Checks a description object; `where` names it in errors (e.g. "dataset description /x/tickscope.json"). */

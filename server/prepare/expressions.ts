@@ -67,8 +67,9 @@ function tsExpr(c: ColumnInfo, ctx: ExprContext): string {
   }
 }
 
-/** A column as text; NULL when absent or all null. */
+/** A column as text; NULL when absent or all null; a constant column's value. */
 function stringExpr(c: ColumnInfo | undefined): string {
+  if (c?.constant !== undefined) return sqlString(c.constant);
   return !c || familyOf(c) === 'null' ? 'NULL::VARCHAR' : `${sqlIdent(c.name)}::VARCHAR`;
 }
 

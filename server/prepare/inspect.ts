@@ -8,7 +8,7 @@
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
-import { fileReader, sqlIdent } from '../sql/text.js';
+import { fileReader, sqlIdent, sqlString } from '../sql/text.js';
 import { expectedInstead, familyOf, type ColumnInfo, type Family } from './column-types.js';
 import { locateDescription, type BadRowPolicy, type DatasetDescription } from './description.js';
 import type { CandidateFile, FormatDescription } from './formats/adapter.js';
@@ -20,7 +20,8 @@ import { SchemaProblems, type SchemaProblem } from './schema-problems.js';
 import { inspectTables, type TableInput } from './table-input.js';
 
 /** Where a canonical column's input column came from. */
-export type ColumnOrigin = 'name' | 'alias' | 'description' | 'hive';
+/** Where a canonical column comes from; `constant`: no column, one value for every row (InspectedColumn.column holds it). */
+export type ColumnOrigin = 'name' | 'alias' | 'description' | 'hive' | 'constant';
 
 export interface InspectedFile {
   path: string;
@@ -164,6 +165,10 @@ async function describeTable(
   const explicit = description[kind];
   const inspected: InspectedColumn[] = [];
   for (const [canonical, info] of t.resolved) {
+    if (info.constant !== undefined) {
+      inspected.push({ canonical, column: info.constant, type: info.type, from: 'constant' });
+      continue;
+    }
     const column = info.name;
     const from: ColumnOrigin = explicit?.[canonical] !== undefined && normalise(explicit[canonical]!) === normalise(column)
       ? 'description'
@@ -198,7 +203,7 @@ async function describeTable(
 /** A few rows of the first file, of the canonical columns found; none for Arrow IPC (it would be staged). */
 async function sampleRows(con: DuckDBConnection, file: CandidateFile, columns: readonly InspectedColumn[]): Promise<Record<string, string | null>[]> {
   if (columns.length === 0 || (file.format !== 'parquet' && file.format !== 'csv' && file.format !== 'json')) return [];
-  const list = columns.map((c) => `${sqlIdent(c.column)}::VARCHAR AS ${sqlIdent(c.canonical)}`).join(', ');
+  const list = columns.map((c) => `${c.from === 'constant' ? sqlString(c.column) : `${sqlIdent(c.column)}::VARCHAR`} AS ${sqlIdent(c.canonical)}`).join(', ');
   try {
     const r = await con.runAndReadAll(`SELECT ${list} FROM ${fileReader(file.format, [file.path], { hive: Object.keys(file.hive).length > 0, ...(file.csv ? { csv: file.csv } : {}) })} LIMIT ${SAMPLE_ROWS}`);
     return r.getRowObjectsJson().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? null : String(v)])));

@@ -90,6 +90,12 @@ export function matchColumns(
 ): Map<string, string> {
   const byNorm = new Map<string, string>();
   for (const name of available) if (!byNorm.has(normalise(name))) byNorm.set(normalise(name), name);
+  // camelCase and PascalCase names (backtesting.py's EntryTime, ReturnPct; a JSON's entryPrice) by
+  // their words too, after every name as written: PnL stays pnl, and is also pn_l, which nothing wants.
+  for (const name of available) {
+    const words = normalise(name.replace(/([a-z0-9])([A-Z])/g, '$1_$2'));
+    if (!byNorm.has(words)) byNorm.set(words, name);
+  }
   const exact = new Map<string, string>();
   for (const name of available) exact.set(name, name);
   const out = new Map<string, string>();

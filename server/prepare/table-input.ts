@@ -8,6 +8,7 @@
 // files' columns (ColumnInfo) to inspectTable and its rows to the table's relation (build.ts).
 // A table a format adapter staged (formats/) is inspected from its temporary table instead
 // (stagedTableInput), and goes through the same column checks.
+import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { fileReader, sqlIdent, type CsvReading } from '../sql/text.js';
 import { readArrowSchema } from './arrow.js';
@@ -60,6 +61,23 @@ export function readTextFiles(t: TableInput): string[] {
     if (files.length) out.push(`SELECT * FROM ${fileReader(format, files.map((f) => f.path), { hive: t.hiveKeys.length > 0, unionByName: true, csv: tableCsvReading(files) })}`);
   }
   return out;
+}
+
+/**
+ * The symbol of a backtest of one instrument, whose bars or trades have every required column but
+ * the symbol (backtesting.py's trades, one ticker's bars): the description's `symbol`, else the
+ * name of the dataset's folder (that of the table's folder or file, above a folder named for the
+ * table). Null when the files have a symbol column, the description maps one, or more is missing.
+ */
+function singleInstrument(src: Source, columns: readonly ColumnInfo[], mapping: DatasetMapping & { symbol?: string }): string | null {
+  if (src.kind !== 'bars' && src.kind !== 'trades') return null;
+  if (mapping[src.kind]?.symbol !== undefined) return null;
+  const matched = matchColumns(src.kind, columns.map((c) => c.name), undefined, () => src.location);
+  const required = Object.entries(COLUMNS[src.kind]).filter(([, def]) => def.required).map(([canon]) => canon);
+  if (matched.has('symbol') || !required.every((canon) => canon === 'symbol' || matched.has(canon))) return null;
+  if (mapping.symbol) return mapping.symbol;
+  const location = src.files.length === 1 && src.location === src.files[0]!.path ? path.dirname(src.location) : src.location;
+  return path.basename(path.basename(location) === src.kind ? path.dirname(location) : location);
 }
 
 /**
@@ -203,6 +221,8 @@ export async function inspectTable(con: DuckDBConnection, src: Source, mapping: 
   }
   // Hive keys are read as text (cast where a canonical column needs otherwise).
   for (const k of hiveKeys) columns.push({ name: k, type: 'VARCHAR' });
+  const instrument = singleInstrument(src, columns, mapping);
+  if (instrument !== null) columns.push({ name: 'symbol', type: 'VARCHAR', constant: instrument });
   const resolved = resolveColumns(src, columns, mapping, { fromText: text.length > 0, staged: false }, problems, allFiles);
   const rows = await countParquetRows(con, parquet);
   return { source: src, resolved, columns: columns.map((c) => c.name), staged: false, parquet, arrow, text, hiveKeys, rows, relation: '' };

@@ -26,7 +26,7 @@ test('a description with every key is accepted as is', () => {
 test('each wrong key is named, with the file', () => {
   const cases: [unknown, RegExp][] = [
     [[], /expected a JSON object/],
-    [{ colour: 'red' }, /unknown key 'colour' \(expected bars, trades, symbols, runs, timezone, capital, onBadRows, riskFreeRate, benchmark, dateOrder\)/],
+    [{ colour: 'red' }, /unknown key 'colour' \(expected bars, trades, symbols, runs, timezone, capital, onBadRows, riskFreeRate, benchmark, dateOrder, symbol\)/],
     [{ bars: { when: 'Date' } }, /'bars\.when' is not a column of bars \(known: run_id, ts, symbol/],
     [{ bars: { ts: '' } }, /'bars\.ts' must be a column name/],
     [{ bars: 'Date' }, /'bars' must be an object of canonical column -> input column/],
@@ -37,6 +37,7 @@ test('each wrong key is named, with the file', () => {
     [{ timezone: 5 }, /'timezone' must be a time zone name/],
     [{ benchmark: '' }, /'benchmark' must be a symbol of the dataset or a file path/],
     [{ dateOrder: 'ymd' }, /'dateOrder' must be "mdy" \(month\/day\/year\) or "dmy" \(day\/month\/year\)/],
+    [{ symbol: '' }, /'symbol' must be a symbol name/],
   ];
   for (const [raw, re] of cases) {
     assert.throws(

@@ -1,5 +1,6 @@
 // A portfolio-only backtest: one series for the whole portfolio, no per-symbol rows. A file with a
-// time index (pandas.ts) and one number column, when it is the dataset's only candidate for bars:
+// time index (pandas.ts) and one number column, or one so named among others (backtesting.py's
+// equity curve: Equity, DrawdownPct, DrawdownDuration), when it is the dataset's only candidate for bars:
 //   - returns: the column or file is named returns, return, ret, daily_returns, strategy_returns,
 //     pnl_pct (pyfolio's `returns` Series saved alone, quantstats, a spreadsheet);
 //   - equity: named equity, equity_curve, portfolio_value, value, nav, balance, total_value,
@@ -37,10 +38,17 @@ export interface PortfolioPlan {
 }
 
 function kindOf(file: CandidateFile, value: ColumnInfo): 'returns' | 'equity' | null {
-  for (const name of [normalise(value.name), file.stem]) {
-    if (RETURNS_NAMES.includes(name)) return 'returns';
-    if (EQUITY_NAMES.includes(name)) return 'equity';
-  }
+  return kindOfColumn(value) ?? kindOfName(file.stem);
+}
+
+/** The kind a column's own name says. */
+function kindOfColumn(value: ColumnInfo): 'returns' | 'equity' | null {
+  return kindOfName(normalise(value.name));
+}
+
+function kindOfName(name: string): 'returns' | 'equity' | null {
+  if (RETURNS_NAMES.includes(name)) return 'returns';
+  if (EQUITY_NAMES.includes(name)) return 'equity';
   return null;
 }
 
@@ -50,9 +58,13 @@ function detect(files: readonly CandidateFile[]): Detection<PortfolioPlan> | nul
     if (file.tableByName !== 'bars' || file.loose) continue;
     const ts = timeIndexColumn(file);
     const numbers = numberColumns(file).filter((c) => c !== ts && !(c.name in file.hive));
-    if (!ts || numbers.length !== 1) continue;
-    const kind = kindOf(file, numbers[0]!);
-    if (kind) plans.push({ file, ts, value: numbers[0]!, kind, hasTrades: false });
+    if (!ts || numbers.length === 0) continue;
+    // One number column (a Series saved alone), or one named as a series among others: backtesting.py's
+    // equity curve is Equity beside DrawdownPct and DrawdownDuration.
+    const named = numbers.filter((c) => kindOfColumn(c) !== null);
+    const value = numbers.length === 1 ? numbers[0]! : named.length === 1 ? named[0]! : null;
+    const kind = value && kindOf(file, value);
+    if (value && kind) plans.push({ file, ts, value, kind, hasTrades: false });
   }
   // Only when the series is the dataset's one source of bars: beside real bars it is not this.
   const positions = files.filter((f) => f.tableByName === 'bars' && findColumn(f, ['cash']) && timeIndexColumn(f));
