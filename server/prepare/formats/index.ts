@@ -16,13 +16,14 @@ import { portfolioAdapter } from './portfolio.js';
 import { pyfolioAdapter } from './pyfolio.js';
 import { tradingviewAdapter } from './tradingview.js';
 import { vectorbtAdapter } from './vectorbt.js';
+import { ziplineAdapter } from './zipline.js';
 
 /**
  * Every adapter, in the order they are asked (adapter.ts, step 2). Order matters only between two
  * `likely` detections of the same file: put the more specific format first (the portfolio-only
  * series, which claims any lone returns or equity file, comes last).
  */
-export const FORMAT_ADAPTERS: readonly FormatAdapter<unknown>[] = [pyfolioAdapter, vectorbtAdapter, leanAdapter, nautilusAdapter, tradingviewAdapter, portfolioAdapter];
+export const FORMAT_ADAPTERS: readonly FormatAdapter<unknown>[] = [pyfolioAdapter, vectorbtAdapter, leanAdapter, nautilusAdapter, tradingviewAdapter, ziplineAdapter, portfolioAdapter];
 
 const CONFIDENCE_ORDER: readonly Confidence[] = ['certain', 'likely'];
 

@@ -1,0 +1,138 @@
+// zipline's performance frame as `run_algorithm` returns it and its users save it,
+// `perf.to_csv('perf.csv')`: one row per session, indexed by its close, with portfolio_value,
+// starting_cash, ending_cash, pnl, returns, ... and three columns of Python lists as text:
+//   transactions  [{'amount': 10, 'dt': Timestamp('2016-01-04 21:00:00+0000', tz='UTC'),
+//                   'price': 105.35, 'order_id': 'a1b2', 'sid': Equity(24 [AAPL]), 'commission': None}]
+//   positions     [{'sid': Equity(24 [AAPL]), 'amount': 10, 'cost_basis': 105.35, 'last_sale_price': 105.35}]
+//   orders        [{'id': 'a1b2', 'dt': Timestamp(...), 'amount': 10, 'filled': 10, 'commission': 1.0, 'sid': ..., ...}]
+// (pyfolio's extract_rets_pos_txn_from_zipline makes frames of them: pyfolio.ts reads those.) The
+// lists are read in SQL (regular expressions over each dict), never evaluated. Fills are the
+// transactions; zipline books a commission on the order, not on its transactions, so an order's
+// last commission is charged to its first fill. Positions are valued at their last sale price,
+// the value zipline's portfolio_value sums. Bars are daily, by fill-bars.ts ('marked' P&L): a
+// day's P&L over every symbol is then the change of portfolio_value, zipline's own pnl, less what
+// zipline books outside positions and fills (dividends, interest on cash). Trades are the FIFO
+// round trips of the fills (round-trips.ts). The capital base is the first session's starting_cash.
+import { errorMessage } from '../../../shared/errors.js';
+import { sqlIdent, sqlString } from '../../sql/text.js';
+import type { ColumnInfo } from '../column-types.js';
+import { PrepareError } from '../errors.js';
+import { DEFAULT_RUN_ID } from '../expressions.js';
+import { findColumn, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
+import { dailyBarsFromFillsSql } from './fill-bars.js';
+import { dayExpr, timeIndexColumn } from './pandas.js';
+import { roundTripsSql } from './round-trips.js';
+
+interface ZiplinePlan {
+  file: CandidateFile;
+  /** The session's close: period_close, else the frame's index. */
+  day: ColumnInfo;
+  transactions: ColumnInfo;
+  positions: ColumnInfo;
+  orders?: ColumnInfo;
+  startingCash: ColumnInfo;
+}
+
+/** One Python dict of a list column, as text: the dicts hold no braces of their own. */
+const DICTS = (column: ColumnInfo) => `unnest(regexp_extract_all(${sqlIdent(column.name)}::VARCHAR, '\\{[^{}]*\\}'))`;
+const NUMBER = '(-?[0-9]+(?:\\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)';
+
+/** A number field of a dict (NULL for None). */
+const numberField = (dict: string, key: string) => `TRY_CAST(regexp_extract(${dict}, '''${key}'':\\s*${NUMBER}', 1) AS DOUBLE)`;
+/** A quoted text field of a dict. */
+const textField = (dict: string, key: string) => `nullif(regexp_extract(${dict}, '''${key}'':\\s*''([^'']*)''', 1), '')`;
+/** A Timestamp('...') field of a dict, as TIMESTAMPTZ. */
+const timeField = (dict: string, key: string) => `TRY_CAST(regexp_extract(${dict}, '''${key}'':\\s*Timestamp\\(''([^'']+)''', 1) AS TIMESTAMPTZ)`;
+/** The asset of a dict: Equity(24 [AAPL]) is AAPL (any asset type; its sid when it has no symbol). */
+const assetField = (dict: string) =>
+  `coalesce(nullif(regexp_extract(${dict}, '''sid'':\\s*\\w+\\(\\d+ \\[([^\\]]+)\\]\\)', 1), ''), nullif(regexp_extract(${dict}, '''sid'':\\s*\\w*\\(?(\\d+)', 1), ''))`;
+
+function detect(files: readonly CandidateFile[]): Detection<ZiplinePlan> | null {
+  for (const file of files) {
+    const transactions = findColumn(file, ['transactions']);
+    const positions = findColumn(file, ['positions']);
+    const startingCash = findColumn(file, ['starting_cash']);
+    const portfolioValue = findColumn(file, ['portfolio_value']);
+    const day = findColumn(file, ['period_close']) ?? timeIndexColumn(file);
+    if (!transactions || !positions || !startingCash || !portfolioValue || !day) continue;
+    const orders = findColumn(file, ['orders']);
+    // starting_cash and portfolio_value beside transactions and positions lists: zipline's own frame.
+    return { files: [file], confidence: 'certain', plan: { file, day, transactions, positions, startingCash, ...(orders ? { orders } : {}) } };
+  }
+  return null;
+}
+
+function describe(d: Detection<ZiplinePlan>): FormatDescription {
+  const p = d.plan;
+  return {
+    summary: `zipline performance frame: ${p.file.path}`,
+    files: [
+      {
+        path: p.file.path,
+        role: 'zipline performance frame (one row per session)',
+        columns: {
+          day: p.day.name,
+          fills: `${p.transactions.name} (amount, price, dt, sid of each transaction)`,
+          fees: p.orders ? `${p.orders.name} (each order's last commission, on its first fill)` : 'none (no orders column)',
+          position_value: `${p.positions.name} (amount x last_sale_price)`,
+          capital: `${p.startingCash.name} of the first session`,
+        },
+      },
+    ],
+    missing: [],
+  };
+}
+
+async function stage(d: Detection<ZiplinePlan>, ctx: StageContext): Promise<StagedTables> {
+  const p = d.plan;
+  const { con } = ctx;
+  const frame = await ctx.read(p.file);
+  const run = sqlString(DEFAULT_RUN_ID);
+  const day = dayExpr(p.day);
+  const fills = ctx.table('fills');
+  const orderFees = p.orders
+    ? `SELECT id, arg_max(commission, coalesce(dt, TIMESTAMPTZ '1970-01-01')) AS commission FROM (
+         SELECT ${textField('o', 'id')} AS id, ${timeField('o', 'dt')} AS dt, ${numberField('o', 'commission')} AS commission
+         FROM (SELECT ${DICTS(p.orders)} AS o FROM ${frame})) WHERE id IS NOT NULL GROUP BY id`
+    : 'SELECT NULL::VARCHAR AS id, NULL::DOUBLE AS commission WHERE false';
+  try {
+    await con.run(`CREATE TEMP TABLE ${fills} AS
+      WITH txns AS (
+        SELECT day, row_number() OVER (ORDER BY day, n) AS seq, ${numberField('t', 'amount')} AS amount, ${numberField('t', 'price')} AS price,
+          ${timeField('t', 'dt')} AS dt, ${textField('t', 'order_id')} AS order_id, ${assetField('t')} AS symbol, ${numberField('t', 'commission')} AS commission
+        FROM (SELECT ${day} AS day, row_number() OVER () AS n, ${DICTS(p.transactions)} AS t FROM ${frame})
+      ),
+      fees AS (${orderFees})
+      SELECT ${run} AS run_id, symbol, coalesce(dt, day::TIMESTAMP) AS ts, day, seq, amount, price,
+        coalesce(t.commission, CASE WHEN row_number() OVER (PARTITION BY t.order_id ORDER BY seq) = 1 THEN f.commission END, 0) AS fees
+      FROM txns t LEFT JOIN fees f ON f.id = t.order_id`);
+  } catch (err) {
+    throw new PrepareError(`zipline performance frame ${p.file.path}: its '${p.transactions.name}' cannot be read: ${errorMessage(err)}`, { cause: err });
+  }
+  const [bad] = (await con.runAndReadAll(`SELECT count(*)::DOUBLE FROM ${fills} WHERE symbol IS NULL OR amount IS NULL OR price IS NULL`)).getRowsJson();
+  if (Number(bad?.[0] ?? 0) > 0) {
+    throw new PrepareError(`zipline performance frame ${p.file.path}: ${Number(bad![0])} transaction(s) in '${p.transactions.name}' have no sid, amount or price that can be read`);
+  }
+
+  const values = `SELECT ${run} AS run_id, symbol, day, sum(amount * price) AS value FROM (
+      SELECT ${day} AS day, ${assetField('v')} AS symbol, ${numberField('v', 'amount')} AS amount, ${numberField('v', 'last_sale_price')} AS price
+      FROM (SELECT *, ${DICTS(p.positions)} AS v FROM ${frame})) GROUP BY ALL`;
+  const bars = ctx.table('bars');
+  await con.run(`CREATE TEMP TABLE ${bars} AS ${dailyBarsFromFillsSql({ fills, values, pnl: 'marked' })}`);
+  const trades = ctx.table('trades');
+  await con.run(`CREATE TEMP TABLE ${trades} AS ${roundTripsSql(fills)}`);
+
+  const [first] = (await con.runAndReadAll(`SELECT ${sqlIdent(p.startingCash.name)}::DOUBLE FROM ${frame} ORDER BY ${day} LIMIT 1`)).getRowsJson();
+  const capital = Number(first?.[0]);
+  const sources = [
+    `bars: daily, positions valued at their last sale price (${p.positions.name}), quantities and fees from the fills (${p.transactions.name})`,
+    `trades: FIFO round trips of the transactions in ${p.file.path}`,
+  ];
+  if (!(Number.isFinite(capital) && capital > 0)) return { bars, trades, sources };
+  const runs = ctx.table('runs');
+  await con.run(`CREATE TEMP TABLE ${runs} AS SELECT ${run} AS run_id, NULL::VARCHAR AS name, NULL::VARCHAR AS params, ${capital}::DOUBLE AS capital`);
+  sources.push(`capital: ${capital}, the first session's ${p.startingCash.name}`);
+  return { bars, trades, runs, sources };
+}
+
+export const ziplineAdapter: FormatAdapter<ZiplinePlan> = { id: 'zipline', label: 'zipline performance frame', detect, describe, stage };
