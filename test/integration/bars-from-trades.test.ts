@@ -17,6 +17,7 @@ import { ensureVectorbtFixtures, type VectorbtFixture } from '../../fixtures/for
 import { repoRoot } from '../../fixtures/generate.js';
 import { mem } from '../support/duckdb.js';
 import { LocalSession } from '../support/local-session.js';
+import { near as assertNear } from '../support/checks.js';
 
 let vbt: VectorbtFixture;
 let nautilus: NautilusFixture;
@@ -40,10 +41,6 @@ async function open(dir: string): Promise<LocalSession> {
   const s = await LocalSession.open(dir);
   sessions.push(s);
   return s;
-}
-
-function assertNear(got: number, want: number, what: string, tolerance = 1e-9): void {
-  assert.ok(Math.abs(got - want) <= tolerance * Math.max(1, Math.abs(want)), `${what}: got ${got}, want ${want}`);
 }
 
 /** Rows of a SQL query over the session's store. */

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { csvFixture } from '../../fixtures/formats/csv.js';
 import { mem } from '../support/duckdb.js';
 import { LocalSession, type Ask } from '../support/local-session.js';
+import { near } from '../support/checks.js';
 
 let csv: LocalSession;
 let parquet: LocalSession;
@@ -24,9 +25,8 @@ after(() => {
   parquet?.close();
 });
 
-function assertNear(got: number, want: number, what: string, tolerance = 1e-6): void {
-  assert.ok(Math.abs(got - want) <= tolerance * Math.max(1, Math.abs(want)), `${what}: got ${got}, want ${want}`);
-}
+/** Within a relative 1e-6 unless told (the tools' own numbers went through text). */
+const assertNear = (got: number, want: number, what: string, tolerance = 1e-6): void => near(got, want, what, tolerance);
 
 test('CSV bars and trades: P&L per symbol and trade counts as the raw text has them', async () => {
   const raw = await mem(async (q) => ({

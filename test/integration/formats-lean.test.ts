@@ -9,6 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { ensureLeanFixtures, LEAN_CAPITAL, type LeanFixture } from '../../fixtures/formats/lean.js';
 import { fifoRoundTrips } from '../support/round-trips-reference.js';
 import { stageDataset } from '../support/staged-formats.js';
+import { near as assertNear } from '../support/checks.js';
 
 interface RawTrade {
   symbol: { value: string };
@@ -33,10 +34,6 @@ before(async () => {
 async function rawTrades(file: string): Promise<RawTrade[]> {
   const doc = JSON.parse(await readFile(file, 'utf8')) as { totalPerformance: { closedTrades: RawTrade[] } };
   return doc.totalPerformance.closedTrades;
-}
-
-function assertNear(got: number, want: number, what: string, tolerance = 1e-9): void {
-  assert.ok(Math.abs(got - want) <= tolerance * Math.max(1, Math.abs(want)), `${what}: got ${got}, want ${want}`);
 }
 
 const keyOf = (symbol: string, entryMs: number, exitMs: number) => `${symbol}|${entryMs}|${exitMs}`;

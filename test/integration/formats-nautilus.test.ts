@@ -9,6 +9,7 @@ import { ensureNautilusFixtures, type NautilusFixture } from '../../fixtures/for
 import { mem } from '../support/duckdb.js';
 import { fifoRoundTrips } from '../support/round-trips-reference.js';
 import { stageDataset } from '../support/staged-formats.js';
+import { near } from '../support/checks.js';
 
 let fx: NautilusFixture;
 
@@ -24,9 +25,8 @@ async function staged(dir: string): Promise<Record<string, unknown>[]> {
   return s.trades;
 }
 
-function assertNear(got: number, want: number, what: string, tolerance = 1e-6): void {
-  assert.ok(Math.abs(got - want) <= tolerance * Math.max(1, Math.abs(want)), `${what}: got ${got}, want ${want}`);
-}
+/** Within a relative 1e-6 unless told (the tools' own numbers went through text). */
+const assertNear = (got: number, want: number, what: string, tolerance = 1e-6): void => near(got, want, what, tolerance);
 
 /** "-12.34 USD" -> -12.34 */
 const money = (text: unknown) => Number(String(text).split(' ')[0]);

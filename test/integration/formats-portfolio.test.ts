@@ -13,6 +13,7 @@ import { PORTFOLIO_SYMBOL } from '../../server/prepare/formats/portfolio.js';
 import { inspectDataset } from '../../server/prepare/inspect.js';
 import { mem } from '../support/duckdb.js';
 import { LocalSession } from '../support/local-session.js';
+import { near } from '../support/checks.js';
 
 let fx: { returnsDir: string; equityDir: string };
 const sessions: LocalSession[] = [];
@@ -25,9 +26,8 @@ after(() => {
   for (const s of sessions) s.close();
 });
 
-function assertNear(got: number, want: number, what: string, tolerance = 1e-6): void {
-  assert.ok(Math.abs(got - want) <= tolerance * Math.max(1, Math.abs(want)), `${what}: got ${got}, want ${want}`);
-}
+/** Within a relative 1e-6 unless told (the tools' own numbers went through text). */
+const assertNear = (got: number, want: number, what: string, tolerance = 1e-6): void => near(got, want, what, tolerance);
 
 function sharpe(daily: readonly number[]): number {
   const m = daily.reduce((a, b) => a + b, 0) / daily.length;

@@ -10,6 +10,7 @@ import { PYFOLIO_CAPITAL, pyfolioFixture, type PyfolioFixture } from '../../fixt
 import { mem } from '../support/duckdb.js';
 import { LocalSession } from '../support/local-session.js';
 import { fifoRoundTrips, roundTripOfRow, type RoundTrip } from '../support/round-trips-reference.js';
+import { near } from '../support/checks.js';
 
 let fx: PyfolioFixture;
 const sessions: LocalSession[] = [];
@@ -45,9 +46,8 @@ async function readRaw(dir: string, ext: 'parquet' | 'csv'): Promise<Raw> {
 
 const num = (v: unknown) => (v === null || v === undefined || Number.isNaN(Number(v)) ? 0 : Number(v));
 
-function assertNear(got: number, want: number, what: string, tolerance = 1e-6): void {
-  assert.ok(Math.abs(got - want) <= tolerance * Math.max(1, Math.abs(want)), `${what}: got ${got}, want ${want}`);
-}
+/** Within a relative 1e-6 unless told (the tools' own numbers went through text). */
+const assertNear = (got: number, want: number, what: string, tolerance = 1e-6): void => near(got, want, what, tolerance);
 
 async function checkServed(dir: string, ext: 'parquet' | 'csv'): Promise<void> {
   const raw = await readRaw(dir, ext);

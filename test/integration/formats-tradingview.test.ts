@@ -9,6 +9,7 @@ import { tradingviewFixture, type TradingViewFixture } from '../../fixtures/form
 import { inspectDataset } from '../../server/prepare/inspect.js';
 import { mem } from '../support/duckdb.js';
 import { LocalSession } from '../support/local-session.js';
+import { near as assertNear } from '../support/checks.js';
 
 let fx: TradingViewFixture;
 const sessions: LocalSession[] = [];
@@ -20,10 +21,6 @@ before(async () => {
 after(() => {
   for (const s of sessions) s.close();
 });
-
-function assertNear(got: number, want: number, what: string, tolerance = 1e-9): void {
-  assert.ok(Math.abs(got - want) <= tolerance * Math.max(1, Math.abs(want)), `${what}: got ${got}, want ${want}`);
-}
 
 interface Source {
   symbol: string;

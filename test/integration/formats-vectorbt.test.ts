@@ -9,6 +9,7 @@ import { ensureVectorbtFixtures, type VectorbtFixture } from '../../fixtures/for
 import { mem } from '../support/duckdb.js';
 import { fifoRoundTrips, roundTripOfRow, type RoundTrip } from '../support/round-trips-reference.js';
 import { stageDataset } from '../support/staged-formats.js';
+import { near } from '../support/checks.js';
 
 let fx: VectorbtFixture;
 
@@ -30,9 +31,8 @@ function sumBy<T>(rows: readonly T[], key: (r: T) => string, value: (r: T) => nu
   return out;
 }
 
-function assertNear(got: number, want: number, what: string, tolerance = 1e-6): void {
-  assert.ok(Math.abs(got - want) <= tolerance * Math.max(1, Math.abs(want)), `${what}: got ${got}, want ${want}`);
-}
+/** Within a relative 1e-6 unless told (the tools' own numbers went through text). */
+const assertNear = (got: number, want: number, what: string, tolerance = 1e-6): void => near(got, want, what, tolerance);
 
 test('trade records: every record staged, P&L as vectorbt computed it, open trades without an exit', async () => {
   // The raw file as pandas wrote it: the RangeIndex first, under an empty header.
