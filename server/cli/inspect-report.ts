@@ -7,6 +7,7 @@ const FROM: Record<string, string> = {
   description: 'description',
   hive: 'hive partition',
   constant: 'no such column: one instrument, named after the dataset folder or the description\'s "symbol"',
+  folder: 'no such column: one run per folder of the dataset, named after it',
 };
 
 export function formatInspectReport(r: InspectReport): string {

@@ -45,6 +45,8 @@ export interface DataFile {
   loose?: boolean;
   /** How a CSV file is read beyond what DuckDB's sniffer decides (formats/candidates.ts). */
   csv?: CsvReading;
+  /** The run this file belongs to, by its folder (runFolders): one backtest per folder of the input. */
+  runFolder?: string;
 }
 
 export interface Source {
@@ -311,6 +313,7 @@ export async function resolveInputs(inputs: readonly string[]): Promise<Resolved
     if (!explicit && !named && described.format === 'json') described.loose = true;
     grouped[named ?? 'bars'].push(described);
   }
+  markRunFolders(absInputs, grouped);
   const sources = {} as Record<TableKind, Source | null>;
   for (const kind of TABLE_KINDS) {
     const files = grouped[kind].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
@@ -322,6 +325,36 @@ export async function resolveInputs(inputs: readonly string[]): Promise<Resolved
     sources[kind] = { kind, location, files };
   }
   return { inputs: absInputs, sources, ...(benchmark.length ? { benchmark: benchmark.sort((a, b) => (a.path < b.path ? -1 : 1)) } : {}) };
+}
+
+/**
+ * One backtest per folder: an input folder whose bars and trades all lie in two or more folders
+ * directly inside it, each holding the same tables (results/fast/trades.csv, results/slow/trades.csv),
+ * is that many runs, each named after its folder (DataFile.runFolder); a symbols or runs file may
+ * sit beside the folders, shared by them. Not when the folders are hive partitions (key=value),
+ * named after a table (bars/, trades/), or the input is files or globs: those say what they are.
+ * A table whose files have a run column keeps it (table-input.ts).
+ */
+function markRunFolders(inputs: readonly string[], grouped: Record<TableKind, DataFile[]>): void {
+  if (inputs.length !== 1) return;
+  const root = inputs[0]!;
+  const runFiles = [...grouped.bars, ...grouped.trades].filter((f) => !f.loose);
+  if (runFiles.length === 0) return;
+  const folderOf = (f: DataFile) => {
+    const parts = path.relative(root, f.path).split(path.sep);
+    return parts.length > 1 && !parts[0]!.startsWith('..') ? parts[0]! : null;
+  };
+  const tablesOf = new Map<string, Set<TableKind>>();
+  for (const kind of ['bars', 'trades'] as const) {
+    for (const f of grouped[kind].filter((g) => !g.loose)) {
+      const folder = folderOf(f);
+      if (folder === null || folder.includes('=') || (TABLE_KINDS as readonly string[]).includes(folder) || folder === 'benchmark') return;
+      (tablesOf.get(folder) ?? tablesOf.set(folder, new Set()).get(folder)!).add(kind);
+    }
+  }
+  const sets = [...tablesOf.values()].map((kinds) => [...kinds].sort().join(','));
+  if (tablesOf.size < 2 || new Set(sets).size !== 1) return;
+  for (const f of runFiles) f.runFolder = folderOf(f)!;
 }
 
 /** A dataset has neither bars nor trades (bars are made of trades when only those exist): what was found, and where both come from. */

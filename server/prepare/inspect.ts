@@ -20,8 +20,11 @@ import { SchemaProblems, type SchemaProblem } from './schema-problems.js';
 import { inspectTables, type TableInput } from './table-input.js';
 
 /** Where a canonical column's input column came from. */
-/** Where a canonical column comes from; `constant`: no column, one value for every row (InspectedColumn.column holds it). */
-export type ColumnOrigin = 'name' | 'alias' | 'description' | 'hive' | 'constant';
+/**
+ * Where a canonical column comes from; `constant`: no column, one value for every row
+ * (InspectedColumn.column holds it); `folder`: each file's folder (a run per folder).
+ */
+export type ColumnOrigin = 'name' | 'alias' | 'description' | 'hive' | 'constant' | 'folder';
 
 export interface InspectedFile {
   path: string;
@@ -169,6 +172,11 @@ async function describeTable(
       inspected.push({ canonical, column: info.constant, type: info.type, from: 'constant' });
       continue;
     }
+    if (t.runFolders && canonical === 'run_id') {
+      const runs = [...new Set(t.source.files.map((f) => f.runFolder!))];
+      inspected.push({ canonical, column: runs.join(', '), type: info.type, from: 'folder' });
+      continue;
+    }
     const column = info.name;
     const from: ColumnOrigin = explicit?.[canonical] !== undefined && normalise(explicit[canonical]!) === normalise(column)
       ? 'description'
@@ -203,7 +211,9 @@ async function describeTable(
 /** A few rows of the first file, of the canonical columns found; none for Arrow IPC (it would be staged). */
 async function sampleRows(con: DuckDBConnection, file: CandidateFile, columns: readonly InspectedColumn[]): Promise<Record<string, string | null>[]> {
   if (columns.length === 0 || (file.format !== 'parquet' && file.format !== 'csv' && file.format !== 'json')) return [];
-  const list = columns.map((c) => `${c.from === 'constant' ? sqlString(c.column) : `${sqlIdent(c.column)}::VARCHAR`} AS ${sqlIdent(c.canonical)}`).join(', ');
+  const value = (c: InspectedColumn) =>
+    c.from === 'constant' ? sqlString(c.column) : c.from === 'folder' ? sqlString(file.runFolder ?? '') : `${sqlIdent(c.column)}::VARCHAR`;
+  const list = columns.map((c) => `${value(c)} AS ${sqlIdent(c.canonical)}`).join(', ');
   try {
     const r = await con.runAndReadAll(`SELECT ${list} FROM ${fileReader(file.format, [file.path], { hive: Object.keys(file.hive).length > 0, ...(file.csv ? { csv: file.csv } : {}) })} LIMIT ${SAMPLE_ROWS}`);
     return r.getRowObjectsJson().map((row) => Object.fromEntries(Object.entries(row).map(([k, v]) => [k, v === null ? null : String(v)])));

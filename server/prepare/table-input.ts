@@ -10,7 +10,7 @@
 // (stagedTableInput), and goes through the same column checks.
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { fileReader, sqlIdent, type CsvReading } from '../sql/text.js';
+import { fileReader, sqlIdent, sqlString, type CsvReading } from '../sql/text.js';
 import { readArrowSchema } from './arrow.js';
 import { compatible, expectedInstead, familyOf, type ColumnInfo } from './column-types.js';
 import { sourceLabel, TABLE_KINDS, type DataFile, type Source, type TableKind } from './inputs.js';
@@ -27,6 +27,8 @@ export interface TableInput {
   columns: string[];
   /** Staged by a format adapter: its columns are the adapter's, not the user's to map. */
   staged: boolean;
+  /** The run of each row is its file's folder (inputs.ts markRunFolders): read as a run_id column. */
+  runFolders: boolean;
   parquet: DataFile[];
   arrow: DataFile[];
   /** CSV and JSON files, read by DuckDB (their rows are not counted beforehand). */
@@ -50,7 +52,18 @@ export function stagedArrowRelation(kind: TableKind): string {
 
 /** Some of a table's Parquet files (by default all) as one relation, read by DuckDB. */
 export function readParquetFiles(t: TableInput, files: readonly DataFile[] = t.parquet, options: { unionByName?: boolean; filename?: boolean } = {}): string {
-  return fileReader('parquet', files.map((f) => f.path), { hive: t.hiveKeys.length > 0, ...options });
+  return byRunFolder(t, files, (some) => fileReader('parquet', some.map((f) => f.path), { hive: t.hiveKeys.length > 0, ...options }));
+}
+
+/**
+ * The files as one relation: `read` of them all, or with runFolders one read per folder, each
+ * with its folder as the run_id column.
+ */
+function byRunFolder(t: TableInput, files: readonly DataFile[], read: (files: readonly DataFile[]) => string): string {
+  if (!t.runFolders) return read(files);
+  const byRun = new Map<string, DataFile[]>();
+  for (const f of files) (byRun.get(f.runFolder!) ?? byRun.set(f.runFolder!, []).get(f.runFolder!)!).push(f);
+  return `(${[...byRun].map(([run, some]) => `SELECT *, ${sqlString(run)} AS run_id FROM ${read(some)}`).join(' UNION ALL BY NAME ')})`;
 }
 
 /** A table's CSV and JSON files as relations, one per format, read by DuckDB. */
@@ -58,7 +71,9 @@ export function readTextFiles(t: TableInput): string[] {
   const out: string[] = [];
   for (const format of ['csv', 'json'] as const) {
     const files = t.text.filter((f) => f.format === format);
-    if (files.length) out.push(`SELECT * FROM ${fileReader(format, files.map((f) => f.path), { hive: t.hiveKeys.length > 0, unionByName: true, csv: tableCsvReading(files) })}`);
+    if (files.length) {
+      out.push(`SELECT * FROM ${byRunFolder(t, files, (some) => fileReader(format, some.map((f) => f.path), { hive: t.hiveKeys.length > 0, unionByName: true, csv: tableCsvReading(files) }))}`);
+    }
   }
   return out;
 }
@@ -221,11 +236,15 @@ export async function inspectTable(con: DuckDBConnection, src: Source, mapping: 
   }
   // Hive keys are read as text (cast where a canonical column needs otherwise).
   for (const k of hiveKeys) columns.push({ name: k, type: 'VARCHAR' });
+  // One run per folder (inputs.ts): unless the files name their runs, or the description maps a column as the run.
+  const runFolders = arrow.length === 0 && src.files.every((f) => f.runFolder !== undefined) && !mapping[src.kind]?.run_id &&
+    !matchColumns(src.kind, columns.map((c) => c.name), undefined, () => src.location).has('run_id');
+  if (runFolders) columns.push({ name: 'run_id', type: 'VARCHAR' });
   const instrument = singleInstrument(src, columns, mapping);
   if (instrument !== null) columns.push({ name: 'symbol', type: 'VARCHAR', constant: instrument });
   const resolved = resolveColumns(src, columns, mapping, { fromText: text.length > 0, staged: false }, problems, allFiles);
   const rows = await countParquetRows(con, parquet);
-  return { source: src, resolved, columns: columns.map((c) => c.name), staged: false, parquet, arrow, text, hiveKeys, rows, relation: '' };
+  return { source: src, resolved, columns: columns.map((c) => c.name), staged: false, runFolders, parquet, arrow, text, hiveKeys, rows, relation: '' };
 }
 
 /**
@@ -260,7 +279,7 @@ export async function stagedTableInput(con: DuckDBConnection, src: Source, relat
   if (!problems) found.throwIfAny();
   const counted = await con.runAndReadAll(`SELECT count(*) FROM ${relation}`);
   const rows = Number(counted.getRows()[0]?.[0] ?? 0);
-  return { source: src, resolved, columns: columns.map((c) => c.name), staged: true, parquet: [], arrow: [], text: [], hiveKeys: [], rows, relation: `(SELECT * FROM ${relation})` };
+  return { source: src, resolved, columns: columns.map((c) => c.name), staged: true, runFolders: false, parquet: [], arrow: [], text: [], hiveKeys: [], rows, relation: `(SELECT * FROM ${relation})` };
 }
 
 /**

@@ -1,0 +1,91 @@
+// One backtest per folder (server/prepare/inputs.ts markRunFolders): an analyst puts each run's
+// output in a folder of its own, without a run column. Each folder is a run named after it, and
+// its numbers are its own; folders that are not runs (split by table, or not holding the same
+// tables) stay one dataset as before.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { ensureFixtures, repoRoot } from '../../fixtures/generate.js';
+import { inspectDataset } from '../../server/prepare/inspect.js';
+import { near } from '../support/checks.js';
+import { mem } from '../support/duckdb.js';
+import { LocalSession } from '../support/local-session.js';
+
+const scratch = path.join(repoRoot(), '.cache', 'test-run-folders');
+const sessions: LocalSession[] = [];
+let tiny: string;
+
+before(async () => {
+  tiny = await ensureFixtures('tiny', 7);
+  await rm(scratch, { recursive: true, force: true });
+  await mkdir(scratch, { recursive: true });
+});
+
+after(async () => {
+  for (const s of sessions) s.close();
+  await rm(scratch, { recursive: true, force: true });
+});
+
+/** Run `run` of the tiny fixture in `folder`: its bars (Parquet, as written) and its trades as CSV, neither naming the run. */
+async function writeRun(folder: string, run: string): Promise<void> {
+  await mkdir(folder, { recursive: true });
+  await copyFile(path.join(tiny, 'bars', `run_id=${run}`, 'part-0.parquet'), path.join(folder, 'bars.parquet'));
+  await mem((q) =>
+    q(`COPY (SELECT * EXCLUDE (run_id) FROM read_parquet('${path.join(tiny, 'trades', 'trades.parquet')}') WHERE run_id = '${run}')
+       TO '${path.join(folder, 'trades.csv')}' (FORMAT csv, HEADER true)`),
+  );
+}
+
+test('two folders of the same tables are two runs named after them, each with its own numbers', async () => {
+  const dir = path.join(scratch, 'two-runs');
+  await writeRun(path.join(dir, 'momentum-fast'), 'base');
+  await writeRun(path.join(dir, 'momentum-slow'), 'alt');
+  await copyFile(path.join(tiny, 'symbols.parquet'), path.join(dir, 'symbols.parquet'));
+
+  const report = await inspectDataset({ inputs: [dir] });
+  assert.equal(report.ready, true, JSON.stringify(report.problems));
+  for (const table of ['bars', 'trades']) {
+    const run = report.tables.find((t) => t.table === table)!.columns.find((c) => c.canonical === 'run_id');
+    assert.deepEqual([run?.column, run?.from], ['momentum-fast, momentum-slow', 'folder'], `${table}: the run is the folder`);
+  }
+
+  const s = await LocalSession.open(dir);
+  sessions.push(s);
+  assert.deepEqual([...s.store.catalog.runs.keys()].sort(), ['momentum-fast', 'momentum-slow']);
+  const want = await mem((q) =>
+    q(`SELECT CASE run_id WHEN 'base' THEN 'momentum-fast' ELSE 'momentum-slow' END AS run, sum(pnl) AS pnl
+       FROM read_parquet('${path.join(tiny, 'bars', '*', '*.parquet')}', hive_partitioning = true) GROUP BY 1`),
+  );
+  const summary = (await s.ask({ query: 'summary', params: {} })).rows;
+  for (const w of want) {
+    const row = summary.find((r) => r.run_id === w.run);
+    near(Number(row?.total_pnl), Number(w.pnl), `${String(w.run)}: total P&L of its own bars`);
+  }
+  const trades = await mem((q) => q(`SELECT run_id, count(*) AS n FROM read_parquet('${path.join(tiny, 'trades', 'trades.parquet')}') GROUP BY 1`));
+  for (const t of trades) {
+    const run = t.run_id === 'base' ? 'momentum-fast' : 'momentum-slow';
+    const answer = await s.ask({ query: 'trades', params: { runs: [run], limit: 1 } });
+    assert.equal(answer.outcome.total, Number(t.n), `${run}: its trades`);
+  }
+});
+
+test('folders that are not runs stay one run: one table each, or a run column in the files', async () => {
+  const split = path.join(scratch, 'split-by-table');
+  await mkdir(path.join(split, 'prices'), { recursive: true });
+  await mkdir(path.join(split, 'fills'), { recursive: true });
+  await copyFile(path.join(tiny, 'bars', 'run_id=base', 'part-0.parquet'), path.join(split, 'prices', 'bars.parquet'));
+  await copyFile(path.join(tiny, 'trades', 'trades.parquet'), path.join(split, 'fills', 'trades.parquet'));
+  const one = await inspectDataset({ inputs: [split] });
+  const run = one.tables.find((t) => t.table === 'bars')!.columns.find((c) => c.canonical === 'run_id');
+  assert.equal(run, undefined, 'folders holding different tables are not runs');
+
+  const named = path.join(scratch, 'named-runs');
+  for (const folder of ['a', 'b']) {
+    await mkdir(path.join(named, folder), { recursive: true });
+    await copyFile(path.join(tiny, 'trades', 'trades.parquet'), path.join(named, folder, 'trades.parquet'));
+  }
+  const report = await inspectDataset({ inputs: [named] });
+  const trades = report.tables.find((t) => t.table === 'trades')!.columns.find((c) => c.canonical === 'run_id');
+  assert.deepEqual([trades?.column, trades?.from], ['run_id', 'name'], 'a run column in the files wins over the folders');
+});
