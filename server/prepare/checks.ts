@@ -15,6 +15,7 @@ import { sourceLabel, type DataFile } from './inputs.js';
 import { COLUMNS } from './mapping.js';
 import type { Progress } from './progress.js';
 import { readParquetFiles, stagedArrowRelation, type TableInput } from './table-input.js';
+import { MISSING_TIME_TEXT } from './text-dates.js';
 
 /** A condition over the canonical columns, given as expressions by `col`. */
 type RowCondition = (col: (canon: string) => string) => string;
@@ -250,11 +251,6 @@ export async function checkBars(con: DuckDBConnection, bars: TableInput, locate:
   progress.update(1);
 }
 
-/**
- * How a missing time is written as text: empty, or the spellings pandas and others give a missing
- * value. Such text is a NULL like any other (a trade without an exit time is open), not a bad row.
- */
-const MISSING_TIME_TEXT = ['', 'nat', 'nan', 'none', 'null', 'na', 'n/a'];
 
 /**
  * Text timestamp columns holding text that is not a timestamp (nor a missing time), counted over

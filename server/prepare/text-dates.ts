@@ -9,7 +9,7 @@
 // `dateOrder`, else month first, and the store's timezone note says which and why. A column whose
 // values fit none of the forms is left to the ISO cast, whose failures checks.ts reports by value.
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { sqlIdent } from '../sql/text.js';
+import { sqlIdent, sqlString } from '../sql/text.js';
 import { familyOf, type ColumnInfo } from './column-types.js';
 import type { DateOrder } from './description.js';
 import type { TableKind } from './inputs.js';
@@ -18,6 +18,12 @@ import type { TableInput } from './table-input.js';
 
 /** How a text timestamp column is read: strptime formats tried in order, and what to say of it. */
 export type TextDateReading = NonNullable<ColumnInfo['textDate']>;
+
+/**
+ * How a missing time is written as text: empty, or the spellings pandas and others give a missing
+ * value. Such text is a NULL like any other (a trade without an exit time is open), not a bad row.
+ */
+export const MISSING_TIME_TEXT = ['', 'nat', 'nan', 'none', 'null', 'na', 'n/a'];
 
 /** Values looked at (the first non-null ones) to tell whether a column is one of these forms at all. */
 const SAMPLE_ROWS = 1000;
@@ -48,7 +54,7 @@ export async function textDateReadings(con: DuckDBConnection, t: TableInput, ord
     const sample = (
       await con.runAndReadAll(
         `SELECT v FROM (SELECT trim(${col}::VARCHAR) AS v FROM ${t.relation} WHERE ${col} IS NOT NULL LIMIT ${SAMPLE_ROWS})
-         WHERE v <> '' AND TRY_CAST(v AS TIMESTAMP) IS NULL`,
+         WHERE lower(v) NOT IN (${MISSING_TIME_TEXT.map(sqlString).join(', ')}) AND TRY_CAST(v AS TIMESTAMP) IS NULL`,
       )
     ).getRowsJson().map((r) => String(r[0]));
     if (sample.length === 0) continue;
