@@ -29,7 +29,7 @@ export function formatInspectReport(r: InspectReport): string {
   for (const t of r.tables) {
     lines.push('', `${t.table} (${t.files.length} file(s)):`);
     const width = Math.max(...t.columns.map((c) => c.canonical.length), 8);
-    for (const c of t.columns) lines.push(`  ${c.canonical.padEnd(width)} <- ${c.column} (${c.type}; ${FROM[c.from] ?? c.from})`);
+    for (const c of t.columns) lines.push(`  ${c.canonical.padEnd(width)} <- ${c.column} (${c.type}; ${FROM[c.from] ?? c.from}${c.reading ? `; read as ${c.reading}` : ''})`);
     for (const m of t.missing.filter((x) => x.required)) {
       lines.push(`  ${m.canonical.padEnd(width)}    MISSING (required)${m.candidates.length ? `; could be ${m.candidates.join(', ')}` : ''}`);
     }

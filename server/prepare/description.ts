@@ -95,7 +95,7 @@ export const DESCRIPTION_KEY_HELP: Readonly<Record<string, string>> = {
   onBadRows: '"fail" (default: list every bad row) or "drop" (leave them out, reported)',
   riskFreeRate: 'annual, as a fraction (0.02 = 2%); default 0',
   benchmark: 'a symbol of the dataset, or a file of returns or prices (default: equal-weighted market)',
-  dateOrder: '"mdy" or "dmy": month or day first in text dates such as 01/02/2024, when no value above 12 tells (default "mdy")',
+  dateOrder: '"mdy" or "dmy": month or day first in text dates such as 01/02/2024, when no value above 12 tells (default "dmy" with dots, else "mdy")',
   symbol: "the instrument of a backtest of one whose files have no symbol column (default: the dataset folder's name)",
 };
 

@@ -17,7 +17,8 @@ import { canonicalSources, describeRecognised, recogniseFormats, requireFillPric
 import { resolveInputs, TABLE_KINDS, type FileFormat, type TableKind } from './inputs.js';
 import { COLUMNS, normalise, type ColumnKind } from './mapping.js';
 import { SchemaProblems, type SchemaProblem } from './schema-problems.js';
-import { inspectTables, type TableInput } from './table-input.js';
+import { inspectTables, readParquetFiles, readTextFiles, type TableInput } from './table-input.js';
+import { textDateReadings, type TextDateReading } from './text-dates.js';
 
 /** Where a canonical column's input column came from. */
 /**
@@ -41,6 +42,8 @@ export interface InspectedColumn {
   column: string;
   type: string;
   from: ColumnOrigin;
+  /** How text timestamps in it will be read, when in a form text-dates.ts reads (e.g. "month/day/year (...)"). */
+  reading?: string;
 }
 
 export interface MissingColumn {
@@ -154,6 +157,21 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
   }
 }
 
+/**
+ * How the table's text timestamps will be read (text-dates.ts), over the same relation the build
+ * reads; none for a table with Arrow IPC files (the build stages those first) or when the files
+ * cannot be read (prepare says why, by file).
+ */
+async function textDatesOf(con: DuckDBConnection, t: TableInput, description: DatasetDescription): Promise<Map<string, TextDateReading>> {
+  if (t.arrow.length) return new Map();
+  const parts = [...readTextFiles(t), ...(t.parquet.length ? [`SELECT * FROM ${readParquetFiles(t, t.parquet, { unionByName: true })}`] : [])];
+  try {
+    return await textDateReadings(con, { ...t, relation: `(${parts.join(' UNION ALL BY NAME ')})` }, description.dateOrder);
+  } catch {
+    return new Map();
+  }
+}
+
 /** A table as inspected (table-input.ts): where each column comes from, what is missing, a sample. */
 async function describeTable(
   con: DuckDBConnection,
@@ -166,6 +184,7 @@ async function describeTable(
   const hiveKeys = t.hiveKeys;
   const columns: ColumnInfo[] = [...files[0]!.columns.filter((c) => !hiveKeys.includes(c.name)), ...hiveKeys.map((k) => ({ name: k, type: 'VARCHAR' }))];
   const explicit = description[kind];
+  const readings = await textDatesOf(con, t, description);
   const inspected: InspectedColumn[] = [];
   for (const [canonical, info] of t.resolved) {
     if (info.constant !== undefined) {
@@ -185,7 +204,8 @@ async function describeTable(
         : normalise(column) === canonical
           ? 'name'
           : 'alias';
-    inspected.push({ canonical, column, type: info.type, from });
+    const reading = readings.get(column)?.says;
+    inspected.push({ canonical, column, type: info.type, from, ...(reading ? { reading } : {}) });
   }
   const used = new Set(inspected.map((c) => c.column));
   const unused = columns.filter((c) => !used.has(c.name));

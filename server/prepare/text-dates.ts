@@ -6,7 +6,8 @@
 //   - yyyymmdd (Interactive Brokers' and many feeds': 20240102 09:35:00).
 // Which of month and day comes first is a property of the column, never of one value: read from
 // the data (a first number above 12 is a day, a second above 12 is too), else the description's
-// `dateOrder`, else month first, and the store's timezone note says which and why. A column whose
+// `dateOrder`, else day first for dates with dots and month first otherwise, and the store's
+// timezone note says which and why. A column whose
 // values fit none of the forms is left to the ISO cast, whose failures checks.ts reports by value.
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { sqlIdent, sqlString } from '../sql/text.js';
@@ -66,7 +67,7 @@ export async function textDateReadings(con: DuckDBConnection, t: TableInput, ord
     }
   }
   if (dayMonth.size === 0) return readings;
-  const chosen = await dayMonthOrder(con, t.relation, [...dayMonth.keys()], order);
+  const chosen = await dayMonthOrder(con, t.relation, [...dayMonth.keys()], order, [...dayMonth.values()].every((sep) => sep === '.'));
   if (!chosen) return readings;
   for (const [name, sep] of dayMonth) {
     const date = chosen.order === 'mdy' ? `%m${sep}%d${sep}%Y` : `%d${sep}%m${sep}%Y`;
@@ -100,7 +101,13 @@ function timestampTextColumns(kind: TableKind, resolved: ReadonlyMap<string, Col
  * (one tool wrote them all): above 12, a number is a day. Null when both are (the columns mix the
  * two orders: left to the cast, whose failures checks.ts reports by value).
  */
-async function dayMonthOrder(con: DuckDBConnection, relation: string, columns: readonly string[], stated: DateOrder | undefined): Promise<{ order: DateOrder; why: string } | null> {
+async function dayMonthOrder(
+  con: DuckDBConnection,
+  relation: string,
+  columns: readonly string[],
+  stated: DateOrder | undefined,
+  dotted: boolean,
+): Promise<{ order: DateOrder; why: string } | null> {
   const part = (name: string, i: number) => `TRY_CAST(regexp_extract(trim(${sqlIdent(name)}::VARCHAR), '^(\\d{1,2})[/.-](\\d{1,2})[/.-]\\d{4}', ${i}) AS INTEGER)`;
   const greatest = (i: number) => (columns.length === 1 ? `max(${part(columns[0]!, i)})` : `greatest(${columns.map((c) => `max(${part(c, i)})`).join(', ')})`);
   const [row] = (await con.runAndReadAll(`SELECT ${greatest(1)}, ${greatest(2)} FROM ${relation}`)).getRowsJson();
@@ -110,5 +117,8 @@ async function dayMonthOrder(con: DuckDBConnection, relation: string, columns: r
   if (first > 12) return { order: 'dmy', why: `a first number of ${first}: days come first` };
   if (second > 12) return { order: 'mdy', why: `a second number of ${second}: months come first` };
   if (stated) return { order: stated, why: 'as the dataset description\'s "dateOrder" says' };
+  // With dots the day comes first wherever dates are written so (18.01.2024); with slashes or
+  // dashes, month first is the US habit, and the more common in backtest exports.
+  if (dotted) return { order: 'dmy', why: 'no number above 12 tells; dates with dots are day first: say "dateOrder": "mdy" in tickscope.json if not' };
   return { order: 'mdy', why: 'no number above 12 tells; month first by default: say "dateOrder": "dmy" in tickscope.json if the days come first' };
 }

@@ -120,6 +120,12 @@ test('day-first dates are read day first when a day above 12 says so, or when th
   assert.deepEqual(stated.trades, early, 'd/m/yyyy, dateOrder dmy');
   const unstated = await servedTrades(await dataset('dmy-unstated', rows((d, m) => `${d === 18 ? 8 : d}/${m}/2024`)));
   assert.equal(unstated.trades[0]!.entry, '2024-02-01T09:35:00', 'without a day above 12 or a dateOrder, month first');
+  // Dates with dots are day first wherever they are written so.
+  const dotted = await dataset('dmy-dots', rows((d, m) => `${pad(d === 18 ? 8 : d)}.${pad(m)}.2024`));
+  const report = await inspectDataset({ inputs: [dotted] });
+  const entry = report.tables.find((t) => t.table === 'trades')!.columns.find((c) => c.canonical === 'entry_ts')!;
+  assert.match(entry.reading ?? '', /^day\/month\/year \(no number above 12 tells; dates with dots are day first/, 'inspect says how the dates will be read');
+  assert.deepEqual((await servedTrades(dotted)).trades, early, 'dd.mm.yyyy without a day above 12: day first');
 });
 
 test('a semicolon-separated export from a European locale: decimal commas, dots between thousands, day-first dates', async () => {
