@@ -4,8 +4,10 @@
 // tables) stay one dataset as before.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, rm } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { tradingviewFixture } from '../../fixtures/formats/tradingview.js';
+import { ziplineFixture } from '../../fixtures/formats/zipline.js';
 import { ensureFixtures, repoRoot } from '../../fixtures/generate.js';
 import { inspectDataset } from '../../server/prepare/inspect.js';
 import { near } from '../support/checks.js';
@@ -88,4 +90,30 @@ test('folders that are not runs stay one run: one table each, or a run column in
   const report = await inspectDataset({ inputs: [named] });
   const trades = report.tables.find((t) => t.table === 'trades')!.columns.find((c) => c.canonical === 'run_id');
   assert.deepEqual([trades?.column, trades?.from], ['run_id', 'name'], 'a run column in the files wins over the folders');
+});
+
+test("a tool's output in each folder: zipline frames and TradingView exports are a run per folder too", async () => {
+  const zipline = await ziplineFixture();
+  const tradingview = await tradingviewFixture();
+  const dir = path.join(scratch, 'tool-runs');
+  const first = (await readdir(tradingview.dir)).filter((f) => f.endsWith('.csv')).sort()[0]!;
+  for (const run of ['v1', 'v2']) {
+    await mkdir(path.join(dir, 'zipline', run), { recursive: true });
+    await copyFile(path.join(zipline.dir, 'perf.csv'), path.join(dir, 'zipline', run, 'perf.csv'));
+    await mkdir(path.join(dir, 'tradingview', run), { recursive: true });
+    await copyFile(path.join(tradingview.dir, first), path.join(dir, 'tradingview', run, first));
+  }
+  const perf = await mem((q) => q(`SELECT sum(pnl) AS pnl FROM read_csv('${path.join(zipline.dir, 'perf.csv')}')`));
+  const z = await LocalSession.open(path.join(dir, 'zipline'));
+  sessions.push(z);
+  assert.deepEqual([...z.store.catalog.runs.keys()].sort(), ['v1', 'v2']);
+  for (const row of (await z.ask({ query: 'summary', params: {} })).rows) near(Number(row.total_pnl), Number(perf[0]!.pnl), `zipline run ${String(row.run_id)}: the frame's P&L`, 1e-7);
+
+  const t = await LocalSession.open(path.join(dir, 'tradingview'));
+  sessions.push(t);
+  assert.deepEqual([...t.store.catalog.runs.keys()].sort(), ['v1', 'v2']);
+  const ids = (run: string) => t.ask({ query: 'trades', params: { runs: [run], sort: { column: 'entry_ts', descending: false }, limit: 100 } });
+  const [v1, v2] = await Promise.all([ids('v1'), ids('v2')]);
+  assert.ok(v1.rows.length > 0);
+  assert.deepEqual(v1.rows.map((r) => Number(r.trade_id)), v2.rows.map((r) => Number(r.trade_id)), "each run keeps TradingView's own trade numbers");
 });

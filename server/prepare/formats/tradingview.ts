@@ -11,15 +11,15 @@
 // over the entry value (price x contracts), the fraction of the entry price the store keeps.
 // The file holds no symbol: TradingView names an export <strategy>_<EXCHANGE>_<SYMBOL>_<date>.csv,
 // and the symbol is read from that name, else the file's own name is the symbol. One file is one
-// symbol's backtest: several files are a portfolio. The trade numbers restart in each file, so
-// with several the trades are numbered in entry order over all of them, as TradingView numbers
-// one file's.
+// symbol's backtest: several files are a portfolio, or, in sibling folders (inputs.ts
+// markRunFolders), one run per folder. The trade numbers restart in each file, so a run of several
+// files has its trades numbered in entry order over all of them, as TradingView numbers one file's.
 import path from 'node:path';
 import { errorMessage } from '../../../shared/errors.js';
 import { sqlIdent, sqlString } from '../../sql/text.js';
 import { familyOf, type ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
-import { spreadsheetNumberSql } from '../expressions.js';
+import { DEFAULT_RUN_ID, spreadsheetNumberSql } from '../expressions.js';
 import { normalise } from '../mapping.js';
 import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
 
@@ -97,7 +97,8 @@ function rowsSql(p: Parts, relation: string): string {
 async function stageFile(ctx: StageContext, f: TradingViewFile, index: number, keepNumbers: boolean): Promise<string> {
   const p = f.parts;
   const entryValue = `(any_value(price) FILTER (WHERE is_entry) * any_value(qty) FILTER (WHERE is_entry))`;
-  const sql = `SELECT ${sqlString(f.symbol)} AS symbol, ${keepNumbers ? 'trade_id' : 'NULL::BIGINT AS trade_id'}, trade_id AS number,
+  const sql = `SELECT ${sqlString(f.file.runFolder ?? DEFAULT_RUN_ID)} AS run_id, ${sqlString(f.symbol)} AS symbol,
+      ${keepNumbers ? 'trade_id' : 'NULL::BIGINT AS trade_id'}, trade_id AS number,
       CASE WHEN bool_or(type LIKE '%short%') THEN 'short' ELSE 'long' END AS side,
       any_value(t) FILTER (WHERE is_entry) AS entry_ts,
       any_value(t) FILTER (WHERE is_exit AND NOT is_open) AS exit_ts,
@@ -169,7 +170,10 @@ export const tradingviewAdapter: FormatAdapter<TradingViewPlan> = {
 
   async stage(detection, ctx): Promise<StagedTables> {
     const parts: string[] = [];
-    const keepNumbers = detection.plan.files.length === 1;
+    // A run's trade numbers are TradingView's when it has one file (runs by folder: inputs.ts markRunFolders).
+    const filesPerRun = new Map<string, number>();
+    for (const f of detection.plan.files) filesPerRun.set(f.file.runFolder ?? DEFAULT_RUN_ID, (filesPerRun.get(f.file.runFolder ?? DEFAULT_RUN_ID) ?? 0) + 1);
+    const keepNumbers = [...filesPerRun.values()].every((n) => n === 1);
     for (const [i, f] of detection.plan.files.entries()) parts.push(`SELECT * EXCLUDE (number, entries, exits) FROM ${await stageFile(ctx, f, i, keepNumbers)}`);
     const target = ctx.table('trades');
     await ctx.con.run(`CREATE TEMP TABLE ${target} AS ${parts.join(' UNION ALL BY NAME ')}`);
