@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { tradingviewFixture } from '../../fixtures/formats/tradingview.js';
+import { ensureVectorbtFixtures } from '../../fixtures/formats/vectorbt.js';
 import { ziplineFixture } from '../../fixtures/formats/zipline.js';
 import { ensureFixtures, repoRoot } from '../../fixtures/generate.js';
 import { inspectDataset } from '../../server/prepare/inspect.js';
@@ -92,9 +93,10 @@ test('folders that are not runs stay one run: one table each, or a run column in
   assert.deepEqual([trades?.column, trades?.from], ['run_id', 'name'], 'a run column in the files wins over the folders');
 });
 
-test("a tool's output in each folder: zipline frames and TradingView exports are a run per folder too", async () => {
+test("a tool's output in each folder: zipline frames, TradingView exports and vectorbt records are a run per folder too", async () => {
   const zipline = await ziplineFixture();
   const tradingview = await tradingviewFixture();
+  const vectorbt = await ensureVectorbtFixtures();
   const dir = path.join(scratch, 'tool-runs');
   const first = (await readdir(tradingview.dir)).filter((f) => f.endsWith('.csv')).sort()[0]!;
   for (const run of ['v1', 'v2']) {
@@ -102,6 +104,8 @@ test("a tool's output in each folder: zipline frames and TradingView exports are
     await copyFile(path.join(zipline.dir, 'perf.csv'), path.join(dir, 'zipline', run, 'perf.csv'));
     await mkdir(path.join(dir, 'tradingview', run), { recursive: true });
     await copyFile(path.join(tradingview.dir, first), path.join(dir, 'tradingview', run, first));
+    await mkdir(path.join(dir, 'vectorbt', run), { recursive: true });
+    await copyFile(path.join(vectorbt.tradesDir, 'trades.csv'), path.join(dir, 'vectorbt', run, 'trades.csv'));
   }
   const perf = await mem((q) => q(`SELECT sum(pnl) AS pnl FROM read_csv('${path.join(zipline.dir, 'perf.csv')}')`));
   const z = await LocalSession.open(path.join(dir, 'zipline'));
@@ -116,4 +120,10 @@ test("a tool's output in each folder: zipline frames and TradingView exports are
   const [v1, v2] = await Promise.all([ids('v1'), ids('v2')]);
   assert.ok(v1.rows.length > 0);
   assert.deepEqual(v1.rows.map((r) => Number(r.trade_id)), v2.rows.map((r) => Number(r.trade_id)), "each run keeps TradingView's own trade numbers");
+
+  const v = await LocalSession.open(path.join(dir, 'vectorbt'));
+  sessions.push(v);
+  assert.deepEqual([...v.store.catalog.runs.keys()].sort(), ['v1', 'v2']);
+  const pnl = await mem((q) => q(`SELECT sum("PnL") AS pnl FROM read_csv('${path.join(vectorbt.tradesDir, 'trades.csv')}')`));
+  for (const row of (await v.ask({ query: 'summary', params: {} })).rows) near(Number(row.total_pnl), Number(pnl[0]!.pnl), `vectorbt run ${String(row.run_id)}: its PnL`, 1e-7);
 });

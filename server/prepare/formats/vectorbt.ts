@@ -86,9 +86,10 @@ function symbolOf(c: ColumnInfo): string {
   return `CASE WHEN regexp_matches(${v}, '^\\(.*,.*\\)$') THEN trim(regexp_extract(${v}, ',\\s*([^,]*)\\)$', 1), ' ''"') ELSE ${v} END`;
 }
 
-function runOf(c: ColumnInfo): string {
+/** A sweep's tuple without its symbol, else the file's run folder (inputs.ts markRunFolders), else the one run. */
+function runOf(c: ColumnInfo, file: CandidateFile): string {
   const v = `${sqlIdent(c.name)}::VARCHAR`;
-  return `CASE WHEN regexp_matches(${v}, '^\\(.*,.*\\)$') THEN '(' || regexp_extract(${v}, '^\\((.*),[^,]*\\)$', 1) || ')' ELSE ${sqlString(DEFAULT_RUN_ID)} END`;
+  return `CASE WHEN regexp_matches(${v}, '^\\(.*,.*\\)$') THEN '(' || regexp_extract(${v}, '^\\((.*),[^,]*\\)$', 1) || ')' ELSE ${sqlString(file.runFolder ?? DEFAULT_RUN_ID)} END`;
 }
 
 /** A Direction of Long/Short (records_readable) or 0/1 (raw records) as long/short. */
@@ -109,7 +110,7 @@ async function stageTradeRecords(ctx: StageContext, plan: VectorbtPlan): Promise
   for (const { file, columns: c } of plan.trades) {
     const relation = await ctx.read(file);
     const open = isOpen(c.status!);
-    parts.push(`SELECT ${runOf(c.column!)} AS run_id,
+    parts.push(`SELECT ${runOf(c.column!, file)} AS run_id,
         ${c.trade_id ? `${col(c.trade_id)}::BIGINT` : 'NULL::BIGINT'} AS trade_id,
         ${symbolOf(c.column!)} AS symbol,
         ${sideOf(c.direction!)} AS side,
@@ -144,7 +145,7 @@ async function stageOrders(ctx: StageContext, plan: VectorbtPlan): Promise<strin
   const parts: string[] = [];
   for (const [i, { file, columns: c }] of plan.orders.entries()) {
     const relation = await ctx.read(file);
-    parts.push(`SELECT ${runOf(c.column!)} AS run_id, ${symbolOf(c.column!)} AS symbol, ${col(c.ts)} AS ts,
+    parts.push(`SELECT ${runOf(c.column!, file)} AS run_id, ${symbolOf(c.column!)} AS symbol, ${col(c.ts)} AS ts,
         ${i}::BIGINT * 4294967296 + ${col(c.order_id)}::BIGINT AS seq,
         ${signOf(c.side!)} * abs(${num(c.size)}) AS amount, ${num(c.price)} AS price, ${num(c.fees)} AS fees
       FROM ${relation}`);
