@@ -2,7 +2,10 @@
 // session processes (which open it READ_ONLY, many at once). Bump STORE_FORMAT_VERSION whenever
 // a table, column or meaning below changes; a store of another version is rebuilt, never read.
 
-export const STORE_FORMAT_VERSION = 13;
+// 14 (2026-12-06): the tables are as in 13, but the same inputs are read differently (text dates
+// and money as spreadsheets write them, decimal commas, one run per folder, camelCase names, one
+// instrument without a symbol column: server/prepare/), so a store of 13 may hold another reading.
+export const STORE_FORMAT_VERSION = 14;
 
 /**
  * The folder, in the folder of the prepared stores, of the answers the sessions of each store
