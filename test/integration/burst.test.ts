@@ -68,12 +68,13 @@ test('20 tabs at once on cold starts: each gets a session or a queue place first
       Array.from({ length: 20 }, async (_, i) => {
         const places: QueuedSessionReply[] = [];
         const created = await browser.createSession({ key: `tab-${i}` }, (queued) => places.push(queued));
+        const admittedMs = performance.now() - started;
         const client = await SessionClient.connect(server.url, created.wsUrl, {}, browser);
         const answer = await client.ask('equity', { width: 100 });
         const servedMs = performance.now() - started;
         await client.close();
         assert.equal((await browser.fetch(`/api/sessions/${created.id}`, { method: 'DELETE' })).status, 204);
-        return { answer, places, servedMs };
+        return { answer, places, admittedMs, servedMs, endedMs: performance.now() - started };
       }),
     );
     for (const { answer, places } of visits) {
@@ -82,7 +83,11 @@ test('20 tabs at once on cold starts: each gets a session or a queue place first
       for (let i = 1; i < places.length; i++) assert.ok(places[i]!.position <= places[i - 1]!.position, 'the place never goes back');
     }
     const queued = visits.filter((v) => v.places.length > 0);
-    assert.ok(queued.length >= 20 - MAX_SESSIONS, `${queued.length} tabs waited in the queue`);
+    // All twenty ask at once, so all but MAX_SESSIONS wait, unless a session had already ended when
+    // a tab's ask was answered (a loaded machine can delay an ask that long: CI saw it once).
+    const lastDirect = Math.max(...visits.filter((v) => v.places.length === 0).map((v) => v.admittedMs));
+    const endedBefore = visits.filter((v) => v.endedMs < lastDirect).length;
+    assert.ok(queued.length >= 20 - MAX_SESSIONS - endedBefore, `${queued.length} tabs waited in the queue (${endedBefore} sessions had ended before the last tab let in at once)`);
     assert.ok(queued.some((v) => v.places.some((p) => p.etaSeconds !== null)), 'once sessions have ended, the wait is estimated');
     console.log(`20 tabs at once, cold starts: last chart after ${Math.max(...visits.map((v) => v.servedMs)).toFixed(0)} ms; ${queued.length} waited in the queue`);
     // Each ask about a queued place waits on the session's events: none of them may stay behind.
