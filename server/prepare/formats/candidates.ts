@@ -48,13 +48,18 @@ const DECIMAL_SAMPLE_ROWS = 100;
  */
 async function readCsvSchema(con: DuckDBConnection, file: DataFile, hive: boolean): Promise<ColumnInfo[]> {
   let columns = await readTextSchema(con, file, hive);
-  const sniffed = (await con.runAndReadAll(`SELECT Delimiter, DateFormat, TimestampFormat FROM sniff_csv(${sqlString(file.path)})`)).getRowsJson()[0] ?? [];
-  const [delimiter, dateFormat, timestampFormat] = sniffed;
-  const dayMonth = (format: unknown) => typeof format === 'string' && DAY_MONTH_FIRST.test(format);
-  const textColumns = columns
-    .filter((c) => (dayMonth(dateFormat) && c.type === 'DATE') || (dayMonth(timestampFormat) && c.type.startsWith('TIMESTAMP')))
-    .map((c) => c.name);
-  const decimalComma = delimiter === ';' && (await hasDecimalCommas(con, file, hive, columns));
+  let textColumns: string[];
+  let decimalComma: boolean;
+  try {
+    const sniffed = (await con.runAndReadAll(`SELECT Delimiter, DateFormat, TimestampFormat FROM sniff_csv(${sqlString(file.path)})`)).getRowsJson()[0] ?? [];
+    const [delimiter, dateFormat, timestampFormat] = sniffed;
+    const dayMonth = (format: unknown) => typeof format === 'string' && DAY_MONTH_FIRST.test(format);
+    // Naive ones only: a zoned day-first timestamp keeps the sniffer's reading (text-dates.ts reads no offsets).
+    textColumns = columns.filter((c) => (dayMonth(dateFormat) && c.type === 'DATE') || (dayMonth(timestampFormat) && c.type === 'TIMESTAMP')).map((c) => c.name);
+    decimalComma = delimiter === ';' && (await hasDecimalCommas(con, file, hive, columns));
+  } catch (err) {
+    throw new PrepareError(`CSV input ${file.path} cannot be read: ${errorMessage(err)}`, { cause: err });
+  }
   if (textColumns.length === 0 && !decimalComma) return columns;
   file.csv = { ...(textColumns.length ? { textColumns } : {}), ...(decimalComma ? { decimalComma } : {}) };
   columns = await readTextSchema(con, file, hive);
