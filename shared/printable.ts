@@ -37,6 +37,11 @@ export function printable(text: string, maxChars = DEFAULT_PRINTABLE_CHARS): str
   return kept.replace(UNPRINTABLE, escapeOf) + cut;
 }
 
+/** Lines made printable each on its own, joined by line breaks: the breaks are the text's, a break inside a line is escaped. */
+export function printableLines(lines: readonly string[]): string {
+  return lines.map((line) => printable(line)).join('\n');
+}
+
 /** True when `text` holds nothing `printable` would escape (for tests and assertions). */
 export function isPrintable(text: string): boolean {
   UNPRINTABLE.lastIndex = 0;

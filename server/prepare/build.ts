@@ -26,7 +26,7 @@ import { barPeriod } from './bar-period.js';
 import { barsFromTrades, dropTradeBarsStaging } from './trade-bars.js';
 import { buildBenchmark } from './benchmark.js';
 import { inspectInputs, writeFormatRecord } from './formats/index.js';
-import { readParquetFiles, readTextFiles, stagedArrowRelation, stagedArrowTable, type TableInput } from './table-input.js';
+import { readFileParts, readParquetFiles, stagedArrowRelation, stagedArrowTable, type TableInput } from './table-input.js';
 import { readTextDates } from './text-dates.js';
 
 /** The relative cost of each phase, scaled by the share of the data it reads (bars, trades, Arrow). */
@@ -119,9 +119,7 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
       const t = tables[kind];
       if (!t) continue;
       if (t.relation) continue; // staged by a format adapter
-      const parts: string[] = [];
-      if (t.text.length) parts.push(...readTextFiles(t));
-      if (t.parquet.length) parts.push(`SELECT * FROM ${readParquetFiles(t, t.parquet, { unionByName: true })}`);
+      const parts = readFileParts(t);
       if (t.arrow.length) {
         step(`reading Arrow ${kind}`, t.arrow.length === 1 ? t.arrow[0]!.path : t.source.location, (WEIGHTS.stage * arrowShare * t.arrow.length) / Math.max(1, arrowFiles), null);
         const needed = [...new Set([...t.resolved.values()].filter((c) => c.constant === undefined).map((c) => c.name))].filter((n) => !t.hiveKeys.includes(n));

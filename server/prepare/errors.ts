@@ -1,4 +1,4 @@
-import { printable } from '../../shared/printable.js';
+import { printable, printableLines } from '../../shared/printable.js';
 
 /**
  * An error whose message is meant for the user as is (names the input file, phase and column).
@@ -14,7 +14,7 @@ export class PrepareError extends Error {
    * own, so the breaks between them are the message's and a break inside one is escaped.
    */
   constructor(message: string | readonly string[], options?: ErrorOptions) {
-    super(typeof message === 'string' ? printable(message) : message.map((line) => printable(line)).join('\n'), options);
+    super(typeof message === 'string' ? printable(message) : printableLines(message), options);
   }
 
   /** This error's message (printable already: not escaped again) and one more line, caused by it. */

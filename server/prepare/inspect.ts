@@ -17,10 +17,9 @@ import { canonicalSources, describeRecognised, recogniseFormats, requireFillPric
 import { resolveInputs, TABLE_KINDS, type FileFormat, type TableKind } from './inputs.js';
 import { COLUMNS, normalise, type ColumnKind } from './mapping.js';
 import { SchemaProblems, type SchemaProblem } from './schema-problems.js';
-import { inspectTables, readParquetFiles, readTextFiles, type TableInput } from './table-input.js';
+import { inspectTables, readFileParts, type TableInput } from './table-input.js';
 import { textDateReadings, type TextDateReading } from './text-dates.js';
 
-/** Where a canonical column's input column came from. */
 /**
  * Where a canonical column comes from; `constant`: no column, one value for every row
  * (InspectedColumn.column holds it); `folder`: each file's folder (a run per folder).
@@ -164,9 +163,8 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
  */
 async function textDatesOf(con: DuckDBConnection, t: TableInput, description: DatasetDescription): Promise<Map<string, TextDateReading>> {
   if (t.arrow.length) return new Map();
-  const parts = [...readTextFiles(t), ...(t.parquet.length ? [`SELECT * FROM ${readParquetFiles(t, t.parquet, { unionByName: true })}`] : [])];
   try {
-    return await textDateReadings(con, { ...t, relation: `(${parts.join(' UNION ALL BY NAME ')})` }, description.dateOrder);
+    return await textDateReadings(con, { ...t, relation: `(${readFileParts(t).join(' UNION ALL BY NAME ')})` }, description.dateOrder);
   } catch {
     return new Map();
   }

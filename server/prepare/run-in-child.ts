@@ -5,7 +5,7 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { errorMessage } from '../../shared/errors.js';
-import { printable } from '../../shared/printable.js';
+import { printable, printableLines } from '../../shared/printable.js';
 import { isChildToParentMessage, type PrepareRequestMessage } from './messages.js';
 import type { PrepareProgress, PrepareResult, PrepareSettings } from './prepare.js';
 
@@ -80,7 +80,7 @@ export function prepareInChild(opts: PrepareInChildOptions): Promise<PrepareInCh
         result = prepared;
       } else {
         // Only a PrepareError's line breaks are kept (each line made printable again all the same).
-        failure = msg.lines ? msg.message.split('\n').map((line) => printable(line)).join('\n') : printable(msg.message);
+        failure = msg.lines ? printableLines(msg.message.split('\n')) : printable(msg.message);
       }
     });
     child.on('error', (err) => {

@@ -66,6 +66,14 @@ function byRunFolder(t: TableInput, files: readonly DataFile[], read: (files: re
   return `(${[...byRun].map(([run, some]) => `SELECT *, ${sqlString(run)} AS run_id FROM ${read(some)}`).join(' UNION ALL BY NAME ')})`;
 }
 
+/**
+ * A table's files DuckDB reads in place (CSV, JSON, Parquet), one SELECT per format; its Arrow IPC
+ * files are not among them (build.ts stages those first).
+ */
+export function readFileParts(t: TableInput): string[] {
+  return [...readTextFiles(t), ...(t.parquet.length ? [`SELECT * FROM ${readParquetFiles(t, t.parquet, { unionByName: true })}`] : [])];
+}
+
 /** A table's CSV and JSON files as relations, one per format, read by DuckDB. */
 export function readTextFiles(t: TableInput): string[] {
   const out: string[] = [];
@@ -84,10 +92,9 @@ export function readTextFiles(t: TableInput): string[] {
  * name of the dataset's folder (that of the table's folder or file, above a folder named for the
  * table). Null when the files have a symbol column, the description maps one, or more is missing.
  */
-function singleInstrument(src: Source, columns: readonly ColumnInfo[], mapping: DatasetMapping & { symbol?: string }): string | null {
+function singleInstrument(src: Source, matched: ReadonlyMap<string, string>, mapping: DatasetMapping & { symbol?: string }): string | null {
   if (src.kind !== 'bars' && src.kind !== 'trades') return null;
   if (mapping[src.kind]?.symbol !== undefined) return null;
-  const matched = matchColumns(src.kind, columns.map((c) => c.name), undefined, () => src.location);
   const required = Object.entries(COLUMNS[src.kind]).filter(([, def]) => def.required).map(([canon]) => canon);
   if (matched.has('symbol') || !required.every((canon) => canon === 'symbol' || matched.has(canon))) return null;
   if (mapping.symbol) return mapping.symbol;
@@ -236,11 +243,12 @@ export async function inspectTable(con: DuckDBConnection, src: Source, mapping: 
   }
   // Hive keys are read as text (cast where a canonical column needs otherwise).
   for (const k of hiveKeys) columns.push({ name: k, type: 'VARCHAR' });
+  // The canonical columns the files' names (and aliases) give, before any column is added below.
+  const named = matchColumns(src.kind, columns.map((c) => c.name), undefined, () => src.location);
   // One run per folder (inputs.ts): unless the files name their runs, or the description maps a column as the run.
-  const runFolders = arrow.length === 0 && src.files.every((f) => f.runFolder !== undefined) && !mapping[src.kind]?.run_id &&
-    !matchColumns(src.kind, columns.map((c) => c.name), undefined, () => src.location).has('run_id');
+  const runFolders = arrow.length === 0 && src.files.every((f) => f.runFolder !== undefined) && !mapping[src.kind]?.run_id && !named.has('run_id');
   if (runFolders) columns.push({ name: 'run_id', type: 'VARCHAR' });
-  const instrument = singleInstrument(src, columns, mapping);
+  const instrument = singleInstrument(src, named, mapping);
   if (instrument !== null) columns.push({ name: 'symbol', type: 'VARCHAR', constant: instrument });
   const resolved = resolveColumns(src, columns, mapping, { fromText: text.length > 0, staged: false }, problems, allFiles);
   const rows = await countParquetRows(con, parquet);

@@ -42,6 +42,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnInfo } from '../column-types.js';
 import type { DataFile, TableKind } from '../inputs.js';
 import type { DatasetDescription } from '../description.js';
+import { DEFAULT_RUN_ID } from '../expressions.js';
 import { normalise } from '../mapping.js';
 
 /** A data file as an adapter sees it: what the file is called and what it holds, without rows. */
@@ -54,6 +55,14 @@ export interface CandidateFile extends DataFile {
   columns: ColumnInfo[];
   /** Top-level keys of a JSON object file; [] for other files and for a top-level array. */
   jsonKeys: string[];
+}
+
+/**
+ * The run of a file's rows when its tool names none: the file's folder when the input holds one
+ * backtest per folder (inputs.ts markRunFolders), else the dataset's one run.
+ */
+export function runOfFile(file: DataFile): string {
+  return file.runFolder ?? DEFAULT_RUN_ID;
 }
 
 /**

@@ -19,9 +19,9 @@ import { errorMessage } from '../../../shared/errors.js';
 import { sqlIdent, sqlString } from '../../sql/text.js';
 import { familyOf, type ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
-import { DEFAULT_RUN_ID, spreadsheetNumberSql } from '../expressions.js';
+import { spreadsheetNumberSql } from '../expressions.js';
 import { normalise } from '../mapping.js';
-import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
+import { runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
 
 /** Which column plays each part, by its normalised name (mapping.ts normalise: "Price USD" is price_usd). */
 const PARTS: Record<string, RegExp> = {
@@ -97,7 +97,7 @@ function rowsSql(p: Parts, relation: string): string {
 async function stageFile(ctx: StageContext, f: TradingViewFile, index: number, keepNumbers: boolean): Promise<string> {
   const p = f.parts;
   const entryValue = `(any_value(price) FILTER (WHERE is_entry) * any_value(qty) FILTER (WHERE is_entry))`;
-  const sql = `SELECT ${sqlString(f.file.runFolder ?? DEFAULT_RUN_ID)} AS run_id, ${sqlString(f.symbol)} AS symbol,
+  const sql = `SELECT ${sqlString(runOfFile(f.file))} AS run_id, ${sqlString(f.symbol)} AS symbol,
       ${keepNumbers ? 'trade_id' : 'NULL::BIGINT AS trade_id'}, trade_id AS number,
       CASE WHEN bool_or(type LIKE '%short%') THEN 'short' ELSE 'long' END AS side,
       any_value(t) FILTER (WHERE is_entry) AS entry_ts,
@@ -172,7 +172,7 @@ export const tradingviewAdapter: FormatAdapter<TradingViewPlan> = {
     const parts: string[] = [];
     // A run's trade numbers are TradingView's when it has one file (runs by folder: inputs.ts markRunFolders).
     const filesPerRun = new Map<string, number>();
-    for (const f of detection.plan.files) filesPerRun.set(f.file.runFolder ?? DEFAULT_RUN_ID, (filesPerRun.get(f.file.runFolder ?? DEFAULT_RUN_ID) ?? 0) + 1);
+    for (const f of detection.plan.files) filesPerRun.set(runOfFile(f.file), (filesPerRun.get(runOfFile(f.file)) ?? 0) + 1);
     const keepNumbers = [...filesPerRun.values()].every((n) => n === 1);
     for (const [i, f] of detection.plan.files.entries()) parts.push(`SELECT * EXCLUDE (number, entries, exits) FROM ${await stageFile(ctx, f, i, keepNumbers)}`);
     const target = ctx.table('trades');

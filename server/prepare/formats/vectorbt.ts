@@ -13,8 +13,7 @@ import { errorMessage } from '../../../shared/errors.js';
 import { sqlIdent, sqlString } from '../../sql/text.js';
 import type { ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
-import { DEFAULT_RUN_ID } from '../expressions.js';
-import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
+import { runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
 import { describeReading, matchNamed, named, type Columns, type Reading } from './named-columns.js';
 import { stageRoundTrips } from './round-trips.js';
 
@@ -89,7 +88,7 @@ function symbolOf(c: ColumnInfo): string {
 /** A sweep's tuple without its symbol, else the file's run folder (inputs.ts markRunFolders), else the one run. */
 function runOf(c: ColumnInfo, file: CandidateFile): string {
   const v = `${sqlIdent(c.name)}::VARCHAR`;
-  return `CASE WHEN regexp_matches(${v}, '^\\(.*,.*\\)$') THEN '(' || regexp_extract(${v}, '^\\((.*),[^,]*\\)$', 1) || ')' ELSE ${sqlString(file.runFolder ?? DEFAULT_RUN_ID)} END`;
+  return `CASE WHEN regexp_matches(${v}, '^\\(.*,.*\\)$') THEN '(' || regexp_extract(${v}, '^\\((.*),[^,]*\\)$', 1) || ')' ELSE ${sqlString(runOfFile(file))} END`;
 }
 
 /** A Direction of Long/Short (records_readable) or 0/1 (raw records) as long/short. */

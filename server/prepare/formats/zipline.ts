@@ -17,8 +17,7 @@ import { errorMessage } from '../../../shared/errors.js';
 import { sqlIdent, sqlString } from '../../sql/text.js';
 import type { ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
-import { DEFAULT_RUN_ID } from '../expressions.js';
-import { findColumn, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
+import { findColumn, runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
 import { dailyBarsFromFillsSql } from './fill-bars.js';
 import { dayExpr, timeIndexColumn } from './pandas.js';
 import { roundTripsSql } from './round-trips.js';
@@ -63,7 +62,7 @@ function detect(files: readonly CandidateFile[]): Detection<ZiplinePlan> | null 
     const day = findColumn(file, ['period_close']) ?? timeIndexColumn(file);
     if (!transactions || !positions || !startingCash || !portfolioValue || !day) continue;
     const orders = findColumn(file, ['orders']);
-    frames.push({ file, run: file.runFolder ?? DEFAULT_RUN_ID, day, transactions, positions, startingCash, ...(orders ? { orders } : {}) });
+    frames.push({ file, run: runOfFile(file), day, transactions, positions, startingCash, ...(orders ? { orders } : {}) });
   }
   if (frames.length === 0) return null;
   // starting_cash and portfolio_value beside transactions and positions lists: zipline's own frame.
