@@ -42,7 +42,7 @@ export function formatInspectReport(r: InspectReport): string {
       for (const row of t.sample) lines.push(`    ${Object.entries(row).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join('  ')}`);
     }
   }
-  const problems = r.problems.length ? `${r.problems.length} problem(s) above, all of which prepare would report at once` : 'see the problems above';
+  const problems = r.problems.length ? `${r.problems.length} problem(s) above, all of which prepare would report at once` : (r.noData ?? 'see the problems above');
   lines.push('', r.ready ? 'ready: prepare would find every required column' : `not ready: ${problems}`);
   lines.push('', `suggested ${r.description.path}:`, JSON.stringify(r.suggestion, null, 2), '');
   return lines.join('\n');

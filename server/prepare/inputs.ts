@@ -71,6 +71,8 @@ export interface ResolvedInputs {
    * tickscope.json names a symbol or a file, not a column mapping.
    */
   benchmark?: DataFile[];
+  /** Archives in the input folders (.zip, .gz, ...): never read; named by noBarsError. */
+  archives?: string[];
 }
 
 const PARQUET_EXT = ['.parquet', '.parq', '.pq'];
@@ -169,15 +171,20 @@ function formatByExtension(file: string): 'parquet' | 'arrow' | 'csv' | 'json' |
   return null;
 }
 
-async function walk(dir: string): Promise<string[]> {
+/** Archives: not read (their files are, once unpacked), but named when a dataset has no data, since a tool may write its result as one (Freqtrade's .zip). */
+const ARCHIVE_EXT = ['.zip', '.gz', '.tgz', '.tar', '.7z', '.bz2', '.xz'];
+
+/** The data files under `dir`, by extension; the archives among its files go to `archives`. */
+async function walk(dir: string, archives: string[]): Promise<string[]> {
   const out: string[] = [];
   const entries = await readdir(dir, { withFileTypes: true });
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     if (e.name.startsWith('.') || e.name.startsWith('_') || e.name.toLowerCase() === DESCRIPTION_FILE) continue;
     const p = path.join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walk(p)));
+    if (e.isDirectory()) out.push(...(await walk(p, archives)));
     else if (e.isFile() && formatByExtension(e.name)) out.push(p);
+    else if (e.isFile() && ARCHIVE_EXT.some((ext) => e.name.toLowerCase().endsWith(ext))) archives.push(p);
   }
   return out;
 }
@@ -232,7 +239,7 @@ async function expandGlob(pattern: string): Promise<{ base: string; files: strin
       const rel = path.relative(base, p).split(path.sep).join('/');
       if (e.isDirectory()) {
         if (e.name.startsWith('.')) continue;
-        if (re.test(rel)) files.push(...(await walk(p)));
+        if (re.test(rel)) files.push(...(await walk(p, [])));
         else await visit(p);
       } else if (e.isFile() && re.test(rel)) files.push(p);
     }
@@ -277,6 +284,7 @@ export async function resolveInputs(inputs: readonly string[]): Promise<Resolved
   if (inputs.length === 0) throw new PrepareError('no input given: name a dataset folder, files or globs');
   const byPath = new Map<string, { root: string; file: string; explicit?: boolean }>();
   const absInputs: string[] = [];
+  const archives: string[] = [];
   for (const input of inputs) {
     const abs = path.resolve(input);
     absInputs.push(abs);
@@ -289,7 +297,7 @@ export async function resolveInputs(inputs: readonly string[]): Promise<Resolved
     }
     if (!st) throw new PrepareError(`input ${abs} does not exist`);
     if (st.isDirectory()) {
-      const files = await walk(abs);
+      const files = await walk(abs, archives);
       if (files.length === 0) {
         throw new PrepareError(`input ${abs} is an empty folder: it holds no Parquet (.parquet), Arrow IPC (.arrow, .arrows, .feather), CSV (.csv, .tsv) or JSON (.json) files`);
       }
@@ -324,7 +332,12 @@ export async function resolveInputs(inputs: readonly string[]): Promise<Resolved
     const location = files.length === 1 ? files[0]!.path : commonFolder(files.map((f) => f.path));
     sources[kind] = { kind, location, files };
   }
-  return { inputs: absInputs, sources, ...(benchmark.length ? { benchmark: benchmark.sort((a, b) => (a.path < b.path ? -1 : 1)) } : {}) };
+  return {
+    inputs: absInputs,
+    sources,
+    ...(benchmark.length ? { benchmark: benchmark.sort((a, b) => (a.path < b.path ? -1 : 1)) } : {}),
+    ...(archives.length ? { archives } : {}),
+  };
 }
 
 /**
@@ -357,12 +370,31 @@ function markRunFolders(inputs: readonly string[], grouped: Record<TableKind, Da
   for (const f of runFiles) f.runFolder = folderOf(f)!;
 }
 
-/** A dataset has neither bars nor trades (bars are made of trades when only those exist): what was found, and where both come from. */
-export function noBarsError(inputs: readonly string[], sources: Record<TableKind, Source | null>, recognised: readonly string[]): PrepareError {
+/**
+ * A dataset has neither bars nor trades (bars are made of trades when only those exist): what was
+ * found, what was there and not read (JSON files no format recognised, with their keys; archives),
+ * and where both tables come from.
+ */
+export function noBarsError(
+  resolved: Pick<ResolvedInputs, 'inputs' | 'archives'>,
+  sources: Record<TableKind, Source | null>,
+  recognised: readonly string[],
+  unrecognisedJson: readonly { path: string; keys: readonly string[] }[] = [],
+): PrepareError {
   const found = [...recognised, ...TABLE_KINDS.filter((k) => sources[k]).map((k) => `${k} (${sources[k]!.files.length} file(s))`)];
-  return new PrepareError(
-    `input ${inputs.join(', ')} has neither bars nor trades: found ${found.join(', ') || 'no data files'}; bars are read from a bars/ folder, a bars.parquet, bars.csv or bars.arrow file, any data file not named after another table, or a format the README lists (e.g. pyfolio's positions and transactions, or a returns series); trades from a trades/ folder or file, or a format the README lists`,
-  );
+  const lines = [
+    `input ${resolved.inputs.join(', ')} has neither bars nor trades: found ${found.join(', ') || 'no data files'}; bars are read from a bars/ folder, a bars.parquet, bars.csv or bars.arrow file, any data file not named after another table, or a format the README lists (e.g. pyfolio's positions and transactions, or a returns series); trades from a trades/ folder or file, or a format the README lists`,
+  ];
+  for (const json of unrecognisedJson) {
+    const keys = json.keys.length > 8 ? `${json.keys.slice(0, 8).join(', ')}, ...` : json.keys.join(', ');
+    lines.push(
+      `${json.path}: a JSON document no format recognises (top-level keys: ${keys || 'none'}); JSON is read as a table when it holds rows (an array of records, or a record per line) and its name says which (trades.json, bars/), else as a result format the README lists`,
+    );
+  }
+  if (resolved.archives?.length) {
+    lines.push(`not read, being archives: ${resolved.archives.join(', ')}; unpack them into the folder (a Freqtrade .zip holds its result as a .json)`);
+  }
+  return new PrepareError(lines);
 }
 
 /** The deepest folder holding every one of `files`. */

@@ -14,7 +14,7 @@ import { locateDescription, type BadRowPolicy, type DatasetDescription } from '.
 import type { CandidateFile, FormatDescription } from './formats/adapter.js';
 import { knownColumns, readCandidates } from './formats/candidates.js';
 import { canonicalSources, describeRecognised, recogniseFormats, requireFillPrices } from './formats/index.js';
-import { resolveInputs, TABLE_KINDS, type FileFormat, type TableKind } from './inputs.js';
+import { noBarsError, resolveInputs, TABLE_KINDS, type FileFormat, type TableKind } from './inputs.js';
 import { COLUMNS, normalise, type ColumnKind } from './mapping.js';
 import { SchemaProblems, type SchemaProblem } from './schema-problems.js';
 import { inspectTables, readFileParts, type TableInput } from './table-input.js';
@@ -81,6 +81,8 @@ export interface InspectReport {
   problems: SchemaProblem[];
   /** Whether preparation would find every required column (bad rows are not looked for). */
   ready: boolean;
+  /** Why there is nothing to prepare (no bars, trades or recognised format), as prepare says it; null otherwise. */
+  noData: string | null;
   /** The description to write as tickscope.json: the current one plus the columns inspect could tell. */
   suggestion: DatasetDescription;
 }
@@ -127,7 +129,7 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
     const files: InspectedFile[] = candidates.map((f) => ({
       path: f.path,
       format: f.format,
-      recognisedAs: claimedBy.get(f.path) ?? f.tableByName,
+      recognisedAs: claimedBy.get(f.path) ?? (f.loose ? 'nothing: a JSON document no format recognises' : f.tableByName),
       columns: f.columns.map((c) => ({ name: c.name, type: c.type })),
       problems: problems.of(f.path).map((p) => p.message),
     }));
@@ -140,6 +142,8 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
       tables.push(await describeTable(con, t, own, description, problems.list.filter((p) => p.table === kind)));
     }
     const suggestion = suggest(description, tables);
+    const hasData = inspected.bars !== null || inspected.trades !== null || recognition.recognised.length > 0;
+    const unrecognisedJson = recognition.rest.filter((f) => f.loose).map((f) => ({ path: f.path, keys: f.jsonKeys }));
     return {
       inputs,
       description: { path: described.path, found: described.found, content: description },
@@ -147,7 +151,8 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
       formats: recognition.recognised.map(describeRecognised),
       tables,
       problems: problems.list,
-      ready: problems.list.length === 0 && (inspected.bars !== null || inspected.trades !== null || recognition.recognised.length > 0),
+      ready: problems.list.length === 0 && hasData,
+      noData: hasData ? null : noBarsError(resolved, sources, [], unrecognisedJson).message,
       suggestion,
     };
   } finally {

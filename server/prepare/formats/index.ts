@@ -10,6 +10,7 @@ import { SchemaProblems } from '../schema-problems.js';
 import { inspectTables, requireColumns, stagedTableInput, type TableInput } from '../table-input.js';
 import type { CandidateFile, Confidence, FormatAdapter, FormatDescription, Recognised, StagedTables } from './adapter.js';
 import { fileRelation, knownColumns, readCandidates } from './candidates.js';
+import { freqtradeAdapter } from './freqtrade.js';
 import { leanAdapter } from './lean.js';
 import { nautilusAdapter } from './nautilus.js';
 import { portfolioAdapter } from './portfolio.js';
@@ -23,7 +24,7 @@ import { ziplineAdapter } from './zipline.js';
  * `likely` detections of the same file: put the more specific format first (the portfolio-only
  * series, which claims any lone returns or equity file, comes last).
  */
-export const FORMAT_ADAPTERS: readonly FormatAdapter<unknown>[] = [pyfolioAdapter, vectorbtAdapter, leanAdapter, nautilusAdapter, tradingviewAdapter, ziplineAdapter, portfolioAdapter];
+export const FORMAT_ADAPTERS: readonly FormatAdapter<unknown>[] = [pyfolioAdapter, vectorbtAdapter, leanAdapter, nautilusAdapter, tradingviewAdapter, ziplineAdapter, freqtradeAdapter, portfolioAdapter];
 
 const CONFIDENCE_ORDER: readonly Confidence[] = ['certain', 'likely'];
 
@@ -140,7 +141,10 @@ export async function inspectInputs(con: DuckDBConnection, resolved: ResolvedInp
   if (!tables.bars && tables.trades) requireFillPrices(tables.trades, problems);
   problems.throwIfAny();
   const formats = recognition.recognised.map(describeRecognised);
-  if (!tables.bars && !tables.trades) throw noBarsError(resolved.inputs, canonical, formats.map((f) => f.summary));
+  if (!tables.bars && !tables.trades) {
+    const unrecognisedJson = recognition.rest.filter((f) => f.loose).map((f) => ({ path: f.path, keys: f.jsonKeys }));
+    throw noBarsError(resolved, canonical, formats.map((f) => f.summary), unrecognisedJson);
+  }
   const barsOrigin: BarsOrigin = !tables.bars ? 'trades' : staged.tables.bars?.adapter === portfolioAdapter.id ? 'portfolio' : 'input';
   return { tables, barsOrigin, formats, sources: staged.sources };
 }

@@ -22,6 +22,7 @@ import { sqlString } from '../../sql/text.js';
 import { PrepareError } from '../errors.js';
 import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
 import { roundTripsSql } from './round-trips.js';
+import { jsonDocumentSql, utcTimeSql } from './json-result.js';
 
 interface LeanResult {
   file: CandidateFile;
@@ -44,18 +45,9 @@ function jsonField(x: string, name: string): string {
   return `coalesce(${x}->${sqlString(name)}, ${x}->${sqlString(pascal)})`;
 }
 
-/** A Lean time (UTC, ISO text with or without an offset) as TIMESTAMPTZ. */
-function utc(text: string): string {
-  return `CASE WHEN regexp_matches(${text}, '(Z|[+-]\\d\\d:?\\d\\d)$') THEN ${text}::TIMESTAMPTZ ELSE timezone('UTC', ${text}::TIMESTAMP) END`;
-}
-
 /** A display number ("$100,000.00", "100000", "1.5 %") as DOUBLE, NULL when it is none. */
 function money(text: string): string {
   return `try_cast(regexp_replace(${text}, '[$,%\\s]', '', 'g') AS DOUBLE)`;
-}
-
-function document(file: CandidateFile): string {
-  return `(SELECT json AS doc FROM read_json_objects(${sqlString(file.path)}, maximum_object_size = 2147483647))`;
 }
 
 function tradesSql(r: LeanResult): string {
@@ -67,8 +59,8 @@ function tradesSql(r: LeanResult): string {
   return `SELECT ${sqlString(r.runId)} AS run_id,
       CASE WHEN json_type(${sym}) = 'OBJECT' THEN ${field(sym, 'value')} ELSE ${sym}->>'$' END AS symbol,
       CASE WHEN ${direction} IN ('0', 'long') THEN 'long' WHEN ${direction} IN ('1', 'short') THEN 'short' ELSE ${direction} END AS side,
-      ${utc(field(t, 'entryTime'))} AS entry_ts,
-      ${utc(field(t, 'exitTime'))} AS exit_ts,
+      ${utcTimeSql(field(t, 'entryTime'))} AS entry_ts,
+      ${utcTimeSql(field(t, 'exitTime'))} AS exit_ts,
       ${qty} AS qty,
       ${field(t, 'entryPrice')}::DOUBLE AS entry_price,
       ${field(t, 'exitPrice')}::DOUBLE AS exit_price,
@@ -77,7 +69,7 @@ function tradesSql(r: LeanResult): string {
       ${pnl} / nullif(${field(t, 'entryPrice')}::DOUBLE * ${qty}, 0) AS ret,
       ${field(t, 'mae')}::DOUBLE AS mae,
       ${field(t, 'mfe')}::DOUBLE AS mfe
-    FROM (SELECT unnest(json_extract(${jsonField(jsonField('doc', 'totalPerformance'), 'closedTrades')}, '$[*]')) AS ${t} FROM ${document(r.file)})`;
+    FROM (SELECT unnest(json_extract(${jsonField(jsonField('doc', 'totalPerformance'), 'closedTrades')}, '$[*]')) AS ${t} FROM ${jsonDocumentSql(r.file)})`;
 }
 
 /**
@@ -90,18 +82,18 @@ function fillsSql(r: LeanResult): string {
   const status = `lower(${field(o, 'status')})`;
   return `SELECT ${sqlString(r.runId)} AS run_id,
       CASE WHEN json_type(${sym}) = 'OBJECT' THEN ${field(sym, 'value')} ELSE ${sym}->>'$' END AS symbol,
-      ${utc(`coalesce(${field(o, 'lastFillTime')}, ${field(o, 'time')})`)} AS ts,
+      ${utcTimeSql(`coalesce(${field(o, 'lastFillTime')}, ${field(o, 'time')})`)} AS ts,
       ${field(o, 'id')}::BIGINT AS seq,
       ${field(o, 'quantity')}::DOUBLE AS amount,
       ${field(o, 'price')}::DOUBLE AS price,
       0.0::DOUBLE AS fees
-    FROM (SELECT unnest(json_extract(coalesce(doc->'orders', doc->'Orders'), '$.*')) AS ${o} FROM ${document(r.file)})
+    FROM (SELECT unnest(json_extract(coalesce(doc->'orders', doc->'Orders'), '$.*')) AS ${o} FROM ${jsonDocumentSql(r.file)})
     WHERE ${status} IN ('3', 'filled')`;
 }
 
 /** How many closed trades a result holds (0 when the key is absent). */
 async function closedTradeCount(ctx: StageContext, r: LeanResult): Promise<number> {
-  const sql = `SELECT coalesce(json_array_length(${jsonField(jsonField('doc', 'totalPerformance'), 'closedTrades')}), 0) FROM ${document(r.file)}`;
+  const sql = `SELECT coalesce(json_array_length(${jsonField(jsonField('doc', 'totalPerformance'), 'closedTrades')}), 0) FROM ${jsonDocumentSql(r.file)}`;
   return Number((await ctx.con.runAndReadAll(sql)).getRowsJson()[0]?.[0] ?? 0);
 }
 
@@ -111,7 +103,7 @@ function equitySql(r: LeanResult): string {
   return `SELECT ${sqlString(r.runId)} AS run_id,
       to_timestamp(CASE WHEN json_type(${v}) = 'ARRAY' THEN ${v}->>0 ELSE ${v}->>'x' END::DOUBLE) AS ts,
       CASE WHEN json_type(${v}) = 'ARRAY' THEN ${v}->>4 ELSE ${v}->>'y' END::DOUBLE AS equity
-    FROM (SELECT unnest(json_extract(doc, '$.charts."Strategy Equity".series.Equity.values[*]')) AS ${v} FROM ${document(r.file)})`;
+    FROM (SELECT unnest(json_extract(doc, '$.charts."Strategy Equity".series.Equity.values[*]')) AS ${v} FROM ${jsonDocumentSql(r.file)})`;
 }
 
 function runsSql(r: LeanResult, equity: string): string {
@@ -123,7 +115,7 @@ function runsSql(r: LeanResult, equity: string): string {
       ${jsonField(config, 'parameters')}::VARCHAR AS params,
       coalesce(${money(`(${stats}->>'Start Equity')`)}, ${money(field(portfolio, 'startEquity'))},
         (SELECT equity FROM ${equity} WHERE run_id = ${sqlString(r.runId)} ORDER BY ts LIMIT 1)) AS capital
-    FROM ${document(r.file)}`;
+    FROM ${jsonDocumentSql(r.file)}`;
 }
 
 /** Lean's backtest folder (backtests/<date>/<id>.json) names the run; else the file's name. */

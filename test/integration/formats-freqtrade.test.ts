@@ -1,0 +1,104 @@
+// Freqtrade's backtest result (fixtures/formats/freqtrade.ts: the tiny fixture's two runs as two
+// strategies of one result, the last trade of each still open, with the .meta.json and .last_result.json
+// freqtrade writes beside it), prepared without a mapping and served: every trade against the
+// tiny fixture's own trades it was written from, value for value, and the capital from the result.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { FREQTRADE_BALANCE, FREQTRADE_RESULT, freqtradeFixture, type FreqtradeFixture } from '../../fixtures/formats/freqtrade.js';
+import { inspectDataset } from '../../server/prepare/inspect.js';
+import { prepareDataset } from '../../server/prepare/prepare.js';
+import { mem } from '../support/duckdb.js';
+import { LocalSession } from '../support/local-session.js';
+import { near } from '../support/checks.js';
+
+let fx: FreqtradeFixture;
+const sessions: LocalSession[] = [];
+
+before(async () => {
+  fx = await freqtradeFixture();
+});
+
+after(() => {
+  for (const s of sessions) s.close();
+});
+
+test('a result of two strategies: a run each, every trade as the tiny fixture has it, the open ones without an exit', async () => {
+  const report = await inspectDataset({ inputs: [fx.dir] });
+  assert.equal(report.ready, true, JSON.stringify(report.problems));
+  const recognised = report.formats.find((f) => f.summary.startsWith('Freqtrade backtest result'));
+  assert.ok(recognised, JSON.stringify(report.formats.map((f) => f.summary)));
+  assert.deepEqual(recognised.files.map((f) => path.basename(f.path)), [`${FREQTRADE_RESULT}.json`], 'the result only, not its .meta.json');
+
+  const source = await mem((q) =>
+    q(`SELECT run_id, symbol, side, epoch_ms(entry_ts) AS entry_ts, qty, entry_price,
+         CASE WHEN NOT open THEN epoch_ms(exit_ts) END AS exit_ts, CASE WHEN NOT open THEN exit_price END AS exit_price,
+         coalesce(fees, 0) AS fees, pnl, ret, mae, mfe, tag
+       FROM (SELECT *, row_number() OVER (PARTITION BY run_id ORDER BY entry_ts DESC, trade_id DESC) = 1 AS open
+         FROM read_parquet('${path.join(fx.sourceDir, 'trades', 'trades.parquet')}'))
+       ORDER BY run_id, entry_ts, symbol, trade_id`),
+  );
+  const s = await LocalSession.open(fx.dir);
+  sessions.push(s);
+  assert.deepEqual([...s.store.catalog.runs.values()].map((r) => [r.runId, r.capital]).sort(), [...new Set(source.map((t) => String(t.run_id)))].sort().map((run) => [run, FREQTRADE_BALANCE]));
+  const served = (await s.ask({ query: 'trades', params: { sort: { column: 'entry_ts', descending: false }, limit: 10_000 } })).rows;
+  assert.equal(served.length, source.length, 'every trade');
+  const order = (a: Record<string, unknown>, b: Record<string, unknown>) =>
+    String(a.run_id).localeCompare(String(b.run_id)) || Number(a.entry_ts) - Number(b.entry_ts) || String(a.symbol).localeCompare(String(b.symbol)) || Number(a.pnl) - Number(b.pnl);
+  const got = [...served].sort(order);
+  const want = [...source].sort(order);
+  let open = 0;
+  for (const [i, t] of got.entries()) {
+    const w = want[i]!;
+    const what = `${String(w.run_id)} ${String(w.symbol)} trade entered ${new Date(Number(w.entry_ts)).toISOString()}`;
+    assert.equal(String(t.symbol), String(w.symbol), what);
+    assert.equal(String(t.side), String(w.side), `${what}: side`);
+    assert.equal(Number(t.entry_ts), Number(w.entry_ts), `${what}: entry`);
+    assert.equal(t.exit_ts === null ? null : Number(t.exit_ts), w.exit_ts === null ? null : Number(w.exit_ts), `${what}: exit`);
+    if (w.exit_ts === null) open++;
+    near(Number(t.qty), Number(w.qty), `${what}: qty`);
+    near(Number(t.entry_price), Number(w.entry_price), `${what}: entry price`);
+    near(t.exit_price === null ? null : Number(t.exit_price), w.exit_price === null ? null : Number(w.exit_price), `${what}: exit price`);
+    near(Number(t.pnl), Number(w.pnl), `${what}: P&L`);
+    near(t.ret === null ? null : Number(t.ret), w.ret === null ? null : Number(w.ret), `${what}: return`);
+    if (w.exit_ts !== null) near(Number(t.fees), Number(w.fees), `${what}: fees`, 1e-6);
+    near(Number(t.mae), Math.min(Number(w.mae ?? 0), 0), `${what}: MAE`, 1e-9);
+    near(Number(t.mfe), Math.max(Number(w.mfe ?? 0), 0), `${what}: MFE`, 1e-9);
+    assert.equal(t.tag === null ? null : String(t.tag), w.tag === null ? null : String(w.tag), `${what}: the entry tag`);
+  }
+  assert.equal(open, 2, 'the last trade of each run is open');
+
+  const summary = (await s.ask({ query: 'summary', params: {} })).rows;
+  for (const run of new Set(source.map((t) => String(t.run_id)))) {
+    const row = summary.find((r) => r.run_id === run)!;
+    near(Number(row.total_pnl), source.filter((t) => t.run_id === run).reduce((n, t) => n + Number(t.pnl), 0), `${run}: total P&L, the trades' own`, 1e-6);
+  }
+});
+
+test('a result left zipped, beside a JSON no format recognises: prepare and inspect name both, and say what to do', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-freqtrade-zip-'));
+  try {
+    // The archive's bytes do not matter: archives are never opened, only named.
+    await writeFile(path.join(dir, `${FREQTRADE_RESULT}.zip`), 'PK\u0005\u0006');
+    await copyFile(path.join(fx.dir, `${FREQTRADE_RESULT}.meta.json`), path.join(dir, `${FREQTRADE_RESULT}.meta.json`));
+    const said = (message: string) => {
+      assert.match(message, /has neither bars nor trades: found no data files/);
+      assert.match(message, new RegExp(`\\.meta\\.json: a JSON document no format recognises \\(top-level keys: alt, base\\)`));
+      assert.match(message, new RegExp(`not read, being archives: .*${FREQTRADE_RESULT}\\.zip; unpack them`));
+      for (const line of message.split('\n')) assert.doesNotMatch(line, /\\x/, 'each line printable as it is');
+    };
+    await assert.rejects(prepareDataset({ input: dir, storeDir: path.join(dir, '.stores') }), (e: Error) => {
+      assert.equal(e.name, 'PrepareError');
+      said(e.message);
+      return true;
+    });
+    const report = await inspectDataset({ inputs: [dir] });
+    assert.equal(report.ready, false);
+    said(report.noData ?? '');
+    assert.equal(report.files[0]!.recognisedAs, 'nothing: a JSON document no format recognises');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
