@@ -43,6 +43,11 @@ export interface DataFile {
    * beside the data): read only when a format adapter claims it, never as bars.
    */
   loose?: boolean;
+  /**
+   * Read as bars only because its path names no table: formats/index.ts reads it as trades when
+   * its columns are a trade list's (an in-house tool's backtest_trades.csv, a platform's export).
+   */
+  unnamed?: boolean;
   /** How a CSV file is read beyond what DuckDB's sniffer decides (formats/candidates.ts). */
   csv?: CsvReading;
   /** The run this file belongs to, by its folder (runFolders): one backtest per folder of the input. */
@@ -319,6 +324,7 @@ export async function resolveInputs(inputs: readonly string[]): Promise<Resolved
       continue;
     }
     if (!explicit && !named && described.format === 'json') described.loose = true;
+    if (!named) described.unnamed = true;
     grouped[named ?? 'bars'].push(described);
   }
   markRunFolders(absInputs, grouped);

@@ -13,7 +13,7 @@ import { expectedInstead, familyOf, type ColumnInfo, type Family } from './colum
 import { locateDescription, type BadRowPolicy, type DatasetDescription } from './description.js';
 import type { CandidateFile, FormatDescription } from './formats/adapter.js';
 import { knownColumns, readCandidates } from './formats/candidates.js';
-import { canonicalSources, describeRecognised, recogniseFormats, requireFillPrices } from './formats/index.js';
+import { canonicalSources, canonicalTableOf, describeRecognised, recogniseFormats, requireFillPrices } from './formats/index.js';
 import { noBarsError, resolveInputs, TABLE_KINDS, type FileFormat, type TableKind } from './inputs.js';
 import { COLUMNS, normalise, type ColumnKind } from './mapping.js';
 import { SchemaProblems, type SchemaProblem } from './schema-problems.js';
@@ -120,7 +120,7 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
     const candidates = await readCandidates(con, resolved);
     const recognition = recogniseFormats(candidates);
     const problems = new SchemaProblems();
-    const sources = canonicalSources(recognition.rest);
+    const sources = canonicalSources(recognition.rest, description);
     const inspected = await inspectTables(con, sources, description, problems, knownColumns(candidates));
     // A dataset of trades alone (no format adapter makes its bars either): prepare makes the bars from their fills.
     if (!inspected.bars && inspected.trades && recognition.recognised.length === 0) requireFillPrices(inspected.trades, problems);
@@ -129,7 +129,7 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
     const files: InspectedFile[] = candidates.map((f) => ({
       path: f.path,
       format: f.format,
-      recognisedAs: claimedBy.get(f.path) ?? (f.loose ? 'nothing: a JSON document no format recognises' : f.tableByName),
+      recognisedAs: claimedBy.get(f.path) ?? (f.loose ? 'nothing: a JSON document no format recognises' : canonicalTableOf(f, description)),
       columns: f.columns.map((c) => ({ name: c.name, type: c.type })),
       problems: problems.of(f.path).map((p) => p.message),
     }));

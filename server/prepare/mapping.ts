@@ -44,7 +44,7 @@ export const COLUMNS: Record<TableKind, Record<string, CanonicalColumn>> = {
     run_id: { aliases: ['run', 'runid', 'run_name', 'backtest_id', 'backtest', 'strategy_id', 'strategy'], kind: 'key-string' },
     trade_id: { aliases: ['id', 'trade', 'round_trip_id', 'tradeid', 'position_id'], kind: 'integer' },
     symbol: { aliases: ['sid', 'ticker', 'asset', 'instrument', 'security', 'security_id', 'sym', 'permno', 'isin', 'figi'], kind: 'key-string', required: true },
-    side: { aliases: ['direction', 'long_short', 'dir'], kind: 'string' },
+    side: { aliases: ['direction', 'long_short', 'dir', 'market_pos', 'market_position'], kind: 'string' },
     entry_ts: { aliases: ['entry_time', 'entry_dt', 'open_dt', 'open_time', 'open_ts', 'entry_date', 'opened', 'entry_timestamp'], kind: 'timestamp', required: true },
     exit_ts: { aliases: ['exit_time', 'exit_dt', 'close_dt', 'close_time', 'close_ts', 'exit_date', 'closed', 'exit_timestamp'], kind: 'timestamp' },
     qty: { aliases: ['quantity', 'amount', 'shares', 'size'], kind: 'number' },
@@ -73,7 +73,8 @@ export const COLUMNS: Record<TableKind, Record<string, CanonicalColumn>> = {
 
 /** A column name as names are compared: lowercase, runs of spaces, dots and dashes as '_'. */
 export function normalise(name: string): string {
-  return name.toLowerCase().replace(/[\s.-]+/g, '_');
+  // A dot, space or dash at either end says nothing ("Market pos.", NinjaTrader's): dropped, not made "_".
+  return name.toLowerCase().replace(/^[\s.-]+|[\s.-]+$/g, '').replace(/[\s.-]+/g, '_');
 }
 
 /**

@@ -6,6 +6,7 @@ import { sqlIdent, sqlString } from '../../sql/text.js';
 import type { DatasetDescription } from '../description.js';
 import { PrepareError } from '../errors.js';
 import { commonFolder, noBarsError, TABLE_KINDS, type ResolvedInputs, type Source, type TableKind } from '../inputs.js';
+import { COLUMNS, matchColumns } from '../mapping.js';
 import { SchemaProblems } from '../schema-problems.js';
 import { inspectTables, requireColumns, stagedTableInput, type TableInput } from '../table-input.js';
 import type { CandidateFile, Confidence, FormatAdapter, FormatDescription, Recognised, StagedTables } from './adapter.js';
@@ -89,15 +90,42 @@ export async function stageFormats(con: DuckDBConnection, recognition: Recogniti
   return out;
 }
 
-/** The files left to the canonical way, grouped by the table their names assign them to. */
-export function canonicalSources(rest: readonly CandidateFile[]): Record<TableKind, Source | null> {
+/**
+ * The files left to the canonical way, grouped by table: the one their names assign them to, but
+ * a file whose name assigns none (DataFile.unnamed) is trades when its columns are a trade list's
+ * (tableOfUnnamed), unless the description maps bars columns (then the user said what bars are).
+ */
+export function canonicalSources(rest: readonly CandidateFile[], description: DatasetDescription = {}): Record<TableKind, Source | null> {
   const out = {} as Record<TableKind, Source | null>;
   for (const kind of TABLE_KINDS) {
     // A loose JSON file no adapter claimed is not data (inputs.ts DataFile.loose).
-    const files = rest.filter((f) => f.tableByName === kind && !f.loose).map(({ stem: _s, tableByName: _t, columns: _c, jsonKeys: _j, ...file }) => file);
+    const files = rest.filter((f) => canonicalTableOf(f, description) === kind && !f.loose).map(({ stem: _s, tableByName: _t, columns: _c, jsonKeys: _j, ...file }) => file);
     out[kind] = files.length === 0 ? null : { kind, location: files.length === 1 ? files[0]!.path : commonFolder(files.map((f) => f.path)), files };
   }
   return out;
+}
+
+/** The table a file no adapter claimed is read as (canonicalSources). */
+export function canonicalTableOf(f: CandidateFile, description: DatasetDescription): TableKind {
+  return f.tableByName === 'bars' && f.unnamed && !description.bars ? tableOfUnnamed(f) : f.tableByName;
+}
+
+/** Required columns of a table (mapping.ts COLUMNS). */
+const requiredColumns = (kind: TableKind) => Object.entries(COLUMNS[kind]).filter(([, c]) => c.required).map(([name]) => name);
+
+/**
+ * The table of a file whose name says none: trades when every required trades column is found
+ * among its columns by name or alias and not every required bars column is, else bars (whose
+ * missing columns are then reported as bars').
+ */
+export function tableOfUnnamed(f: Pick<CandidateFile, 'path' | 'columns'>): TableKind {
+  if (f.columns.length === 0) return 'bars';
+  const names = f.columns.map((c) => c.name);
+  const has = (kind: TableKind) => {
+    const matched = matchColumns(kind, names, undefined, () => f.path);
+    return requiredColumns(kind).every((c) => matched.has(c));
+  };
+  return has('trades') && !has('bars') ? 'trades' : 'bars';
 }
 
 /** Every canonical table of a dataset as an input of the build, from the formats and the canonical files. */
@@ -119,7 +147,7 @@ export interface DatasetInputs {
 export async function inspectInputs(con: DuckDBConnection, resolved: ResolvedInputs, description: DatasetDescription): Promise<DatasetInputs> {
   const candidates = await readCandidates(con, resolved);
   const recognition = recogniseFormats(candidates);
-  const canonical = canonicalSources(recognition.rest);
+  const canonical = canonicalSources(recognition.rest, description);
   // Every schema problem of the files read the canonical way, in one error before any row is
   // read (staging reads rows); then those of the staged tables.
   const problems = new SchemaProblems();

@@ -1,0 +1,57 @@
+// A trade list whose file name names no table (an in-house tool's "backtest results.csv", a
+// platform's export named after the strategy and the date): read as trades, not as bars, when its
+// columns are a trade list's; a description that maps bars columns keeps it bars.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { inspectDataset } from '../../server/prepare/inspect.js';
+import { LocalSession } from '../support/local-session.js';
+import { near } from '../support/checks.js';
+
+let tmp: string;
+const sessions: LocalSession[] = [];
+
+before(async () => {
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'tickscope-unnamed-trades-'));
+});
+
+after(async () => {
+  for (const s of sessions) s.close();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+const TRADE_LIST = [
+  'Instrument,Market pos.,Qty,Entry time,Exit time,Entry price,Exit price,Commission,Profit',
+  'AAPL,Long,100,2024-01-02 09:35:00,2024-01-02 10:40:00,185.10,186.20,1.00,109.00',
+  'MSFT,Short,50,2024-01-02 11:05:00,2024-01-03 13:20:00,370.00,372.50,1.00,-126.00',
+  'AAPL,Long,100,2024-01-03 09:45:00,2024-01-04 15:55:00,184.00,186.00,1.00,199.00',
+].join('\n');
+
+test('a trade list named after nothing is read as trades: every trade, its side, its P&L', async () => {
+  const dir = path.join(tmp, 'in-house');
+  await mkdir(dir);
+  await writeFile(path.join(dir, 'SampleStrategy 2024-03-01 10-15 AM.csv'), `${TRADE_LIST}\n`);
+  const report = await inspectDataset({ inputs: [dir] });
+  assert.equal(report.ready, true, JSON.stringify(report.problems));
+  assert.equal(report.files[0]!.recognisedAs, 'trades');
+  assert.deepEqual(report.tables.map((t) => t.table), ['trades']);
+
+  const s = await LocalSession.open(dir, 1, { storeDir: path.join(tmp, 'stores') });
+  sessions.push(s);
+  const trades = (await s.ask({ query: 'trades', params: { sort: { column: 'entry_ts', descending: false }, limit: 10 } })).rows;
+  assert.deepEqual(trades.map((t) => [t.symbol, t.side]), [['AAPL', 'long'], ['MSFT', 'short'], ['AAPL', 'long']]);
+  near(trades.reduce((n, t) => n + Number(t.pnl), 0), 109 - 126 + 199, 'total P&L');
+});
+
+test('the same file with bars columns mapped in tickscope.json stays bars, and says what bars lack', async () => {
+  const dir = path.join(tmp, 'mapped');
+  await mkdir(dir);
+  await writeFile(path.join(dir, 'SampleStrategy.csv'), `${TRADE_LIST}\n`);
+  await writeFile(path.join(dir, 'tickscope.json'), JSON.stringify({ bars: { price: 'Entry price' } }));
+  const report = await inspectDataset({ inputs: [dir] });
+  assert.equal(report.files[0]!.recognisedAs, 'bars');
+  assert.equal(report.ready, false);
+  assert.ok(report.problems.some((p) => p.table === 'bars' && /'ts'/.test(p.message)), JSON.stringify(report.problems));
+});
