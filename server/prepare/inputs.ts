@@ -22,6 +22,7 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
+import { isZipArchive, jsonMembers, memberPath, type ArchiveMember } from './archives.js';
 import type { CsvReading } from '../sql/text.js';
 import { PrepareError } from './errors.js';
 import { isLegacyIpcStream } from './legacy-ipc-stream.js';
@@ -48,6 +49,8 @@ export interface DataFile {
    * its columns are a trade list's (an in-house tool's backtest_trades.csv, a platform's export).
    */
   unnamed?: boolean;
+  /** A JSON document unpacked from a zip archive (archives.ts): what names it stably (stampPath). */
+  archive?: ArchiveMember;
   /** How a CSV file is read beyond what DuckDB's sniffer decides (formats/candidates.ts). */
   csv?: CsvReading;
   /** The run this file belongs to, by its folder (runFolders): one backtest per folder of the input. */
@@ -59,6 +62,11 @@ export interface Source {
   /** Where the table came from, for messages. */
   location: string;
   files: DataFile[];
+}
+
+/** What names a file across preparations: its path, or for a document unpacked from an archive, `<archive>!<member>`. */
+export function stampPath(f: Pick<DataFile, 'path' | 'archive'>): string {
+  return f.archive ? memberPath(f.archive) : f.path;
 }
 
 /** A table's input for messages: its one file, or its folder and how many files. */
@@ -76,7 +84,7 @@ export interface ResolvedInputs {
    * tickscope.json names a symbol or a file, not a column mapping.
    */
   benchmark?: DataFile[];
-  /** Archives in the input folders (.zip, .gz, ...): never read; named by noBarsError. */
+  /** Archives in the inputs that were not read (.gz, .tar, a zip without JSON documents, ...): named by noBarsError. */
   archives?: string[];
 }
 
@@ -176,7 +184,7 @@ function formatByExtension(file: string): 'parquet' | 'arrow' | 'csv' | 'json' |
   return null;
 }
 
-/** Archives: not read (their files are, once unpacked), but named when a dataset has no data, since a tool may write its result as one (Freqtrade's .zip). */
+/** Archives: a zip's JSON documents are read (archives.ts); the rest are named when a dataset has no data. */
 const ARCHIVE_EXT = ['.zip', '.gz', '.tgz', '.tar', '.7z', '.bz2', '.xz'];
 
 /** The data files under `dir`, by extension; the archives among its files go to `archives`. */
@@ -284,8 +292,17 @@ async function describeFile(root: string, file: string): Promise<DataFile> {
   return { path: file, format, hive: hiveOf(root, file), size: st.size, mtimeMs: st.mtimeMs };
 }
 
+export interface ResolveOptions {
+  /**
+   * Where the JSON documents of zip archives among the inputs are unpacked (archives.ts): a folder
+   * the caller removes once done with the files. Without it they are listed, not unpacked, and
+   * their files' paths are their memberPath (enough for inputStamps, not to read them).
+   */
+  unpackTo?: string;
+}
+
 /** Resolves the inputs into per-table sources. Throws PrepareError naming the offending input. */
-export async function resolveInputs(inputs: readonly string[]): Promise<ResolvedInputs> {
+export async function resolveInputs(inputs: readonly string[], options: ResolveOptions = {}): Promise<ResolvedInputs> {
   if (inputs.length === 0) throw new PrepareError('no input given: name a dataset folder, files or globs');
   const byPath = new Map<string, { root: string; file: string; explicit?: boolean }>();
   const absInputs: string[] = [];
@@ -302,11 +319,14 @@ export async function resolveInputs(inputs: readonly string[]): Promise<Resolved
     }
     if (!st) throw new PrepareError(`input ${abs} does not exist`);
     if (st.isDirectory()) {
+      const before = archives.length;
       const files = await walk(abs, archives);
-      if (files.length === 0) {
+      if (files.length === 0 && archives.length === before) {
         throw new PrepareError(`input ${abs} is an empty folder: it holds no Parquet (.parquet), Arrow IPC (.arrow, .arrows, .feather), CSV (.csv, .tsv) or JSON (.json) files`);
       }
       for (const f of files) if (!byPath.has(f)) byPath.set(f, { root: abs, file: f });
+    } else if (st.isFile() && isZipArchive(abs)) {
+      archives.push(abs);
     } else if (st.isFile()) {
       byPath.set(abs, { root: path.dirname(abs), file: abs, explicit: true });
     } else {
@@ -327,6 +347,21 @@ export async function resolveInputs(inputs: readonly string[]): Promise<Resolved
     if (!named) described.unnamed = true;
     grouped[named ?? 'bars'].push(described);
   }
+  // A zip's JSON documents are loose JSON files of the folder it is in (a result for an adapter to
+  // claim, never bars); an archive without one stays in `archives`, for noBarsError to name.
+  const unread: string[] = [];
+  for (const archive of archives) {
+    if (!isZipArchive(archive)) {
+      unread.push(archive);
+      continue;
+    }
+    const members = await jsonMembers(archive, options.unpackTo ?? null);
+    if (members.length === 0) unread.push(archive);
+    const st = await stat(archive);
+    for (const { member, unpacked } of members) {
+      grouped.bars.push({ path: unpacked ?? memberPath(member), format: 'json', hive: {}, size: st.size, mtimeMs: st.mtimeMs, loose: true, unnamed: true, archive: member });
+    }
+  }
   markRunFolders(absInputs, grouped);
   const sources = {} as Record<TableKind, Source | null>;
   for (const kind of TABLE_KINDS) {
@@ -342,7 +377,7 @@ export async function resolveInputs(inputs: readonly string[]): Promise<Resolved
     inputs: absInputs,
     sources,
     ...(benchmark.length ? { benchmark: benchmark.sort((a, b) => (a.path < b.path ? -1 : 1)) } : {}),
-    ...(archives.length ? { archives } : {}),
+    ...(unread.length ? { archives: unread } : {}),
   };
 }
 
@@ -398,7 +433,7 @@ export function noBarsError(
     );
   }
   if (resolved.archives?.length) {
-    lines.push(`not read, being archives: ${resolved.archives.join(', ')}; unpack them into the folder (a Freqtrade .zip holds its result as a .json)`);
+    lines.push(`not read, being archives: ${resolved.archives.join(', ')}; unpack them into the folder (of a zip, only its JSON documents are read, as results a format recognises)`);
   }
   return new PrepareError(lines);
 }

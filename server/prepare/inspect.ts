@@ -6,8 +6,10 @@
 // problems are preparation's own (table-input.ts inspectTable into schema-problems.ts): the same
 // list, listed per table and per file.
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
+import { unpackFolder } from './archives.js';
 import { fileReader, sqlIdent, sqlString } from '../sql/text.js';
 import { expectedInstead, familyOf, type ColumnInfo, type Family } from './column-types.js';
 import { locateDescription, type BadRowPolicy, type DatasetDescription } from './description.js';
@@ -113,7 +115,11 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
     ...(opts.onBadRows ? { onBadRows: opts.onBadRows } : {}),
   });
   const description = described.description;
-  const resolved = await resolveInputs(inputs);
+  const unpackTo = unpackFolder();
+  const resolved = await resolveInputs(inputs, { unpackTo }).catch(async (err: unknown) => {
+    await rm(unpackTo, { recursive: true, force: true });
+    throw err;
+  });
   const instance = await DuckDBInstance.create(':memory:');
   const con = await instance.connect();
   try {
@@ -158,6 +164,7 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
   } finally {
     con.closeSync();
     instance.closeSync();
+    await rm(unpackTo, { recursive: true, force: true });
   }
 }
 

@@ -38,10 +38,11 @@ import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
 import { MetaKey, STORE_FORMAT_VERSION, StoreTable } from '../store/format.js';
+import { unpackFolder } from './archives.js';
 import { buildStore } from './build.js';
 import { diskFullError } from './disk-full.js';
 import { PrepareError } from './errors.js';
-import { resolveInputs, TABLE_KINDS, type DataFile, type ResolvedInputs } from './inputs.js';
+import { resolveInputs, stampPath, TABLE_KINDS, type DataFile, type ResolvedInputs } from './inputs.js';
 import { statedBenchmarkPath } from './benchmark.js';
 import { readProgress, tryLock, type HeldLock, type LockHolder, readHolder } from './lock.js';
 import { readDataQuality, type DataQualityEntry } from './data-quality.js';
@@ -132,7 +133,8 @@ function fingerprintOf(r: ResolvedInputs, description: DatasetDescription, bench
     const src = r.sources[kind];
     if (!src) continue;
     for (const f of src.files) {
-      const p = base && f.path.startsWith(`${base}${path.sep}`) ? path.relative(base, f.path) : f.path;
+      const stamped = stampPath(f);
+      const p = base && stamped.startsWith(`${base}${path.sep}`) ? path.relative(base, stamped) : stamped;
       h.update(`${kind}\t${p}\t${f.size}\t${f.mtimeMs}\n`);
     }
   }
@@ -146,8 +148,10 @@ function fingerprintOf(r: ResolvedInputs, description: DatasetDescription, bench
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResult> {
+  // Where zip archives' JSON documents are unpacked (archives.ts), made only when there are any.
+  const unpackTo = unpackFolder();
   try {
-    return await prepareUnchecked(opts);
+    return await prepareUnchecked(opts, unpackTo);
   } catch (err) {
     // A full disk shows up wherever something was being written (a commit, a spill, the lock);
     // it is said as what it is, with the folder, not as a failure to read an input (disk-full.ts).
@@ -155,6 +159,8 @@ export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResul
     const inputs = (typeof opts.input === 'string' ? [opts.input] : [...opts.input]).map((p) => path.resolve(p)).join(', ');
     const spillDir = opts.tempDir ? path.resolve(opts.tempDir) : path.join(storeDir, '.tmp');
     throw (await diskFullError(err, { inputs, storeDir, spillDir })) ?? (await withDescriptionPath(err, opts));
+  } finally {
+    await rm(unpackTo, { recursive: true, force: true });
   }
 }
 
@@ -171,7 +177,7 @@ async function withDescriptionPath(err: unknown, opts: PrepareOptions): Promise<
   return err.withLine(`(the dataset description is ${file}${exists ? '' : ', not written yet'})`);
 }
 
-async function prepareUnchecked(opts: PrepareOptions): Promise<PrepareResult> {
+async function prepareUnchecked(opts: PrepareOptions, unpackTo: string): Promise<PrepareResult> {
   const emit = opts.onProgress ?? (() => {});
   const inputs = (typeof opts.input === 'string' ? [opts.input] : [...opts.input]).map((p) => path.resolve(p));
   emit({ phase: 'checking inputs', fraction: 0, rows: null, totalRows: null, etaSeconds: null });
@@ -181,7 +187,7 @@ async function prepareUnchecked(opts: PrepareOptions): Promise<PrepareResult> {
     ...(opts.description ? { description: opts.description } : {}),
     ...(opts.onBadRows ? { onBadRows: opts.onBadRows } : {}),
   });
-  const resolved = await resolveInputs(inputs);
+  const resolved = await resolveInputs(inputs, { unpackTo });
   const benchmarkFile = await statedBenchmarkFile(described.description, described.path);
   const fingerprint = fingerprintOf(resolved, described.description, benchmarkFile);
   const storeDir = path.resolve(opts.storeDir);

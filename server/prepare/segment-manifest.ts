@@ -9,7 +9,7 @@ import { STORE_FORMAT_VERSION } from '../store/format.js';
 import { MANIFEST_SUFFIX, MANIFEST_VERSION, type SegmentFile, type SegmentManifest } from '../store/segments.js';
 import { canonicalDescription, type DatasetDescription } from './description.js';
 import { PrepareError } from './errors.js';
-import { TABLE_KINDS, type ResolvedInputs } from './inputs.js';
+import { stampPath, TABLE_KINDS, type ResolvedInputs } from './inputs.js';
 
 /**
  * The dataset's identity apart from its files: the inputs as given, the description and the
@@ -42,7 +42,7 @@ export function recordedPath(r: ResolvedInputs, file: string): string {
 export function inputStamps(r: ResolvedInputs): SegmentFile[] {
   const out: SegmentFile[] = [];
   for (const kind of TABLE_KINDS) {
-    for (const f of r.sources[kind]?.files ?? []) out.push({ kind, path: recordedPath(r, f.path), size: f.size, mtimeMs: f.mtimeMs });
+    for (const f of r.sources[kind]?.files ?? []) out.push({ kind, path: recordedPath(r, stampPath(f)), size: f.size, mtimeMs: f.mtimeMs });
   }
   for (const f of r.benchmark ?? []) out.push({ kind: 'benchmark', path: recordedPath(r, f.path), size: f.size, mtimeMs: f.mtimeMs });
   return out;

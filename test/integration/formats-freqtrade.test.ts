@@ -1,10 +1,11 @@
 // Freqtrade's backtest result (fixtures/formats/freqtrade.ts: the tiny fixture's two runs as two
-// strategies of one result, the last trade of each still open, with the .meta.json and .last_result.json
-// freqtrade writes beside it), prepared without a mapping and served: every trade against the
-// tiny fixture's own trades it was written from, value for value, and the capital from the result.
+// strategies of one result, the last trade of each still open, with the .meta.json and
+// .last_result.json freqtrade writes beside it; and the same zipped), prepared without a mapping
+// and served: every trade against the tiny fixture's own trades it was written from, value for
+// value, and the capital from the result. Archives that cannot be read are named.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FREQTRADE_BALANCE, FREQTRADE_RESULT, freqtradeFixture, type FreqtradeFixture } from '../../fixtures/formats/freqtrade.js';
@@ -25,12 +26,13 @@ after(() => {
   for (const s of sessions) s.close();
 });
 
-test('a result of two strategies: a run each, every trade as the tiny fixture has it, the open ones without an exit', async () => {
-  const report = await inspectDataset({ inputs: [fx.dir] });
+/** The result in `dir`, prepared without a mapping and served: checked against the tiny fixture's trades. */
+async function checkServed(dir: string, file: string): Promise<void> {
+  const report = await inspectDataset({ inputs: [dir] });
   assert.equal(report.ready, true, JSON.stringify(report.problems));
   const recognised = report.formats.find((f) => f.summary.startsWith('Freqtrade backtest result'));
   assert.ok(recognised, JSON.stringify(report.formats.map((f) => f.summary)));
-  assert.deepEqual(recognised.files.map((f) => path.basename(f.path)), [`${FREQTRADE_RESULT}.json`], 'the result only, not its .meta.json');
+  assert.deepEqual(recognised.files.map((f) => path.basename(f.path)), [file], 'the result only, not its .meta.json');
 
   const source = await mem((q) =>
     q(`SELECT run_id, symbol, side, epoch_ms(entry_ts) AS entry_ts, qty, entry_price,
@@ -40,7 +42,7 @@ test('a result of two strategies: a run each, every trade as the tiny fixture ha
          FROM read_parquet('${path.join(fx.sourceDir, 'trades', 'trades.parquet')}'))
        ORDER BY run_id, entry_ts, symbol, trade_id`),
   );
-  const s = await LocalSession.open(fx.dir);
+  const s = await LocalSession.open(dir);
   sessions.push(s);
   assert.deepEqual([...s.store.catalog.runs.values()].map((r) => [r.runId, r.capital]).sort(), [...new Set(source.map((t) => String(t.run_id)))].sort().map((run) => [run, FREQTRADE_BALANCE]));
   const served = (await s.ask({ query: 'trades', params: { sort: { column: 'entry_ts', descending: false }, limit: 10_000 } })).rows;
@@ -75,18 +77,45 @@ test('a result of two strategies: a run each, every trade as the tiny fixture ha
     const row = summary.find((r) => r.run_id === run)!;
     near(Number(row.total_pnl), source.filter((t) => t.run_id === run).reduce((n, t) => n + Number(t.pnl), 0), `${run}: total P&L, the trades' own`, 1e-6);
   }
+}
+
+test('a result of two strategies: a run each, every trade as the tiny fixture has it, the open ones without an exit', async () => {
+  await checkServed(fx.dir, `${FREQTRADE_RESULT}.json`);
 });
 
-test('a result left zipped, beside a JSON no format recognises: prepare and inspect name both, and say what to do', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-freqtrade-zip-'));
+test('the result zipped, as newer freqtrade writes it: its JSON unpacked and read the same, nothing else of the archive; prepared once', async () => {
+  await checkServed(fx.zipDir, `${FREQTRADE_RESULT}.zip!${FREQTRADE_RESULT}.json`);
+  // The store is named by the archive, not by where its document was unpacked: a second preparation finds it.
+  const storeDir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-freqtrade-stores-'));
   try {
-    // The archive's bytes do not matter: archives are never opened, only named.
+    const first = await prepareDataset({ input: fx.zipDir, storeDir });
+    const second = await prepareDataset({ input: fx.zipDir, storeDir });
+    assert.equal(first.reused, false);
+    assert.equal(second.reused, true);
+    assert.equal(second.storePath, first.storePath);
+  } finally {
+    await rm(storeDir, { recursive: true, force: true });
+  }
+  const left = (await readdir(os.tmpdir())).filter((f) => f.startsWith(`tickscope-unpacked-${process.pid}-`));
+  assert.deepEqual(left, [], 'the unpacked documents are removed');
+});
+
+test('a zip that is not one, and an archive of another kind beside a JSON no format recognises: each named, with what to do', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-freqtrade-archives-'));
+  try {
     await writeFile(path.join(dir, `${FREQTRADE_RESULT}.zip`), 'PK\u0005\u0006');
+    await assert.rejects(prepareDataset({ input: dir, storeDir: path.join(dir, '.stores') }), (e: Error) => {
+      assert.equal(e.name, 'PrepareError');
+      assert.match(e.message, new RegExp(`input .*${FREQTRADE_RESULT}\\.zip cannot be read as a zip archive: `));
+      return true;
+    });
+    await rm(path.join(dir, `${FREQTRADE_RESULT}.zip`));
+    await writeFile(path.join(dir, `${FREQTRADE_RESULT}.tar.gz`), '');
     await copyFile(path.join(fx.dir, `${FREQTRADE_RESULT}.meta.json`), path.join(dir, `${FREQTRADE_RESULT}.meta.json`));
     const said = (message: string) => {
       assert.match(message, /has neither bars nor trades: found no data files/);
       assert.match(message, new RegExp(`\\.meta\\.json: a JSON document no format recognises \\(top-level keys: alt, base\\)`));
-      assert.match(message, new RegExp(`not read, being archives: .*${FREQTRADE_RESULT}\\.zip; unpack them`));
+      assert.match(message, new RegExp(`not read, being archives: .*${FREQTRADE_RESULT}\\.tar\\.gz; unpack them`));
       for (const line of message.split('\n')) assert.doesNotMatch(line, /\\x/, 'each line printable as it is');
     };
     await assert.rejects(prepareDataset({ input: dir, storeDir: path.join(dir, '.stores') }), (e: Error) => {

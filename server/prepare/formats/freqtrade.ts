@@ -1,5 +1,6 @@
 // Freqtrade's backtest result (`freqtrade backtesting --export trades` writes
-// user_data/backtest_results/backtest-result-<date>.json, with <same>.meta.json and
+// user_data/backtest_results/backtest-result-<date>.json, or, in newer releases, the same JSON
+// inside backtest-result-<date>.zip, unpacked by archives.ts; with <same>.meta.json and
 // .last_result.json beside it), recognised by its `strategy` and `strategy_comparison` keys. Each
 // strategy of a result is one run, named after it (and after the result file too when several
 // result files hold the same strategy).
@@ -22,6 +23,7 @@ import path from 'node:path';
 import { errorMessage } from '../../../shared/errors.js';
 import { sqlString } from '../../sql/text.js';
 import { PrepareError } from '../errors.js';
+import { stampPath } from '../inputs.js';
 import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
 import { jsonDocumentSql, utcTimeSql } from './json-result.js';
 
@@ -90,7 +92,7 @@ export const freqtradeAdapter: FormatAdapter<FreqtradePlan> = {
 
   describe(detection: Detection<FreqtradePlan>): FormatDescription {
     const files = detection.plan.results.map((r) => ({
-      path: r.file.path,
+      path: stampPath(r.file),
       role: `backtest result (a run per strategy${r.suffix === null ? '' : `, named "<strategy> (${r.suffix})"`})`,
       columns: {
         run_id: 'strategy.<name>',
@@ -127,7 +129,7 @@ export const freqtradeAdapter: FormatAdapter<FreqtradePlan> = {
       await ctx.con.run(`CREATE TEMP TABLE ${trades} AS ${tradesSql(strategies)}`);
       await ctx.con.run(`CREATE TEMP TABLE ${runs} AS ${runsSql(strategies)}`);
     } catch (err) {
-      throw new PrepareError(`Freqtrade backtest result ${results.map((r) => r.file.path).join(', ')} cannot be read: ${errorMessage(err)}`, { cause: err });
+      throw new PrepareError(`Freqtrade backtest result ${results.map((r) => stampPath(r.file)).join(', ')} cannot be read: ${errorMessage(err)}`, { cause: err });
     }
     const sources = [
       'trades: strategy.<name>.trades (pnl = profit_abs, net of fees; fees from fee_open and fee_close)',

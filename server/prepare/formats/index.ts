@@ -5,7 +5,7 @@ import { META_TABLE, MetaKey, type BarsOrigin } from '../../store/format.js';
 import { sqlIdent, sqlString } from '../../sql/text.js';
 import type { DatasetDescription } from '../description.js';
 import { PrepareError } from '../errors.js';
-import { commonFolder, noBarsError, TABLE_KINDS, type ResolvedInputs, type Source, type TableKind } from '../inputs.js';
+import { commonFolder, noBarsError, stampPath, TABLE_KINDS, type ResolvedInputs, type Source, type TableKind } from '../inputs.js';
 import { COLUMNS, matchColumns } from '../mapping.js';
 import { SchemaProblems } from '../schema-problems.js';
 import { inspectTables, requireColumns, stagedTableInput, type TableInput } from '../table-input.js';
@@ -160,7 +160,7 @@ export async function inspectInputs(con: DuckDBConnection, resolved: ResolvedInp
     const src = canonical[kind];
     if (fromFormat && src) throw new PrepareError(`two inputs give the ${kind} table: ${fromFormat.from} and ${src.location}; prepare them as separate datasets`);
     if (fromFormat) {
-      const paths = fromFormat.files.map((f) => f.path);
+      const paths = fromFormat.files.map(stampPath);
       const location = paths.length === 1 ? paths[0]! : commonFolder(paths);
       tables[kind] = await stagedTableInput(con, { kind, location, files: fromFormat.files }, fromFormat.relation, problems);
     }
