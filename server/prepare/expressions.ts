@@ -79,6 +79,9 @@ function numberExpr(c: ColumnInfo | undefined): string {
   return familyOf(c) === 'string' ? spreadsheetNumberSql(`${sqlIdent(c.name)}::VARCHAR`, c.name, c.decimalComma) : `${sqlIdent(c.name)}::DOUBLE`;
 }
 
+/** A money amount written as text: a currency sign or code in it ($87.50, 87.50 USD). */
+const MONEY_TEXT = '[$€£¥]|USD|EUR|GBP|JPY';
+
 /**
  * A number written as text the way spreadsheets and in-house reports write money, as a DOUBLE:
  * a currency sign or code ($ € £ ¥, USD EUR GBP JPY) and spaces anywhere, thousands separated by
@@ -93,7 +96,7 @@ function numberExpr(c: ColumnInfo | undefined): string {
 export function spreadsheetNumberSql(text: string, column: string, decimalComma = false): string {
   const trimmed = `replace(trim(${text}), '\u2212', '-')`;
   const signed = `regexp_replace(${trimmed}, '^\\((.*)\\)$', '-\\1')`;
-  const bare = `regexp_replace(${signed}, '[\\s$€£¥]|USD|EUR|GBP|JPY', '', 'g')`;
+  const bare = `regexp_replace(${signed}, '\\s|${MONEY_TEXT}', '', 'g')`;
   const digits = `rtrim(${bare}, '%')`;
   const [group, mark] = decimalComma ? ['.', ','] : [',', '.'];
   const groups = `'^[+-]?\\d{1,3}(\\${group}\\d{3})+(\\${mark}\\d*)?$'`;
@@ -170,10 +173,25 @@ function tradesExprs(t: TableInput, ctx: ExprContext): Exprs {
     pnl: numberExpr(c('pnl')),
     ret: numberExpr(c('ret')),
     bars_held: c('bars_held') ? `${numberExpr(c('bars_held')!)}::BIGINT` : 'NULL::BIGINT',
-    mae: numberExpr(c('mae')),
-    mfe: numberExpr(c('mfe')),
+    mae: excursionExpr(c('mae'), '-', c('entry_price'), qty),
+    mfe: excursionExpr(c('mfe'), '+', c('entry_price'), qty),
     tag: stringExpr(c('tag')),
   };
+}
+
+/**
+ * MAE or MFE as the store keeps it, a fraction of the entry price. Platforms' trade lists
+ * (NinjaTrader, TradeStation) write them as money ($87.50): such a value is read over the
+ * trade's entry value (entry price x quantity, as TradingView's Run-up and Drawdown are: a
+ * futures contract's multiplier is not known, so there it is points x multiplier over price),
+ * MAE at or below 0 and MFE at or above it whatever sign the list gave. A value without a
+ * currency is a fraction already (or a percentage, 1.5% = 0.015).
+ */
+function excursionExpr(c: ColumnInfo | undefined, sign: '-' | '+', entryPrice: ColumnInfo | undefined, qty: string): string {
+  const value = numberExpr(c);
+  if (!c || familyOf(c) !== 'string') return value;
+  const money = `regexp_matches(${sqlIdent(c.name)}::VARCHAR, '${MONEY_TEXT}')`;
+  return `CASE WHEN ${money} THEN ${sign}abs(${value}) / nullif(abs(${numberExpr(entryPrice)} * ${qty}), 0) ELSE ${value} END`;
 }
 
 function symbolsExprs(t: TableInput): Exprs {

@@ -1,6 +1,7 @@
 // A trade list whose file name names no table (an in-house tool's "backtest results.csv", a
 // platform's export named after the strategy and the date): read as trades, not as bars, when its
-// columns are a trade list's; a description that maps bars columns keeps it bars.
+// columns are a trade list's; a description that maps bars columns keeps it bars. Excursions in money
+// (a platform's MAE and MFE) are read as fractions of the entry value.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -54,4 +55,26 @@ test('the same file with bars columns mapped in tickscope.json stays bars, and s
   assert.equal(report.files[0]!.recognisedAs, 'bars');
   assert.equal(report.ready, false);
   assert.ok(report.problems.some((p) => p.table === 'bars' && /'ts'/.test(p.message)), JSON.stringify(report.problems));
+});
+
+test("a platform's trade list with MAE and MFE in money: read over the entry value, MAE below zero, MFE above", async () => {
+  const dir = path.join(tmp, 'money-excursions');
+  await mkdir(dir);
+  await writeFile(
+    path.join(dir, 'Strategy Performance 2024-03-01.csv'),
+    [
+      'Instrument,Market pos.,Qty,Entry time,Exit time,Entry price,Exit price,Commission,Profit,MAE,MFE',
+      'AAPL,Long,100,2024-01-02 09:35:00,2024-01-02 10:40:00,185.00,186.20,$1.00,$119.00,$92.50,"$1,387.50"',
+      'MSFT,Short,50,2024-01-02 11:05:00,2024-01-03 13:20:00,370.00,372.50,$1.00,($126.00),($370.00),$185.00',
+    ].join('\n') + '\n',
+  );
+  const s = await LocalSession.open(dir, 1, { storeDir: path.join(tmp, 'stores') });
+  sessions.push(s);
+  const trades = (await s.ask({ query: 'trades', params: { sort: { column: 'entry_ts', descending: false }, limit: 10 } })).rows;
+  near(Number(trades[0]!.mae), -92.5 / (185 * 100), 'AAPL MAE');
+  near(Number(trades[0]!.mfe), 1387.5 / (185 * 100), 'AAPL MFE');
+  near(Number(trades[1]!.mae), -370 / (370 * 50), 'MSFT MAE: the sign is the excursion’s, not the text’s');
+  near(Number(trades[1]!.mfe), 185 / (370 * 50), 'MSFT MFE');
+  near(Number(trades[1]!.pnl), -126, 'MSFT P&L in accounting negatives');
+  assert.equal(trades[1]!.side, 'short');
 });
