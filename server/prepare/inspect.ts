@@ -16,7 +16,7 @@ import { locateDescription, type BadRowPolicy, type DatasetDescription } from '.
 import type { CandidateFile, FormatDescription } from './formats/adapter.js';
 import { knownColumns, readCandidates } from './formats/candidates.js';
 import { canonicalSources, canonicalTableOf, describeRecognised, recogniseFormats, requireFillPrices } from './formats/index.js';
-import { noBarsError, resolveInputs, TABLE_KINDS, type FileFormat, type TableKind } from './inputs.js';
+import { noBarsError, resolveInputs, stampPath, TABLE_KINDS, type FileFormat, type TableKind } from './inputs.js';
 import { COLUMNS, normalise, type ColumnKind } from './mapping.js';
 import { SchemaProblems, type SchemaProblem } from './schema-problems.js';
 import { inspectTables, readFileParts, type TableInput } from './table-input.js';
@@ -133,7 +133,7 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
     const claimedBy = new Map<string, string>();
     for (const r of recognition.recognised) for (const f of r.detection.files) claimedBy.set(f.path, r.adapter.label);
     const files: InspectedFile[] = candidates.map((f) => ({
-      path: f.path,
+      path: stampPath(f),
       format: f.format,
       recognisedAs: claimedBy.get(f.path) ?? (f.loose ? 'nothing: a JSON document no format recognises' : canonicalTableOf(f, description)),
       columns: f.columns.map((c) => ({ name: c.name, type: c.type })),
@@ -149,7 +149,7 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
     }
     const suggestion = suggest(description, tables);
     const hasData = inspected.bars !== null || inspected.trades !== null || recognition.recognised.length > 0;
-    const unrecognisedJson = recognition.rest.filter((f) => f.loose).map((f) => ({ path: f.path, keys: f.jsonKeys }));
+    const unrecognisedJson = recognition.rest.filter((f) => f.loose).map((f) => ({ path: stampPath(f), keys: f.jsonKeys }));
     return {
       inputs,
       description: { path: described.path, found: described.found, content: description },

@@ -170,7 +170,7 @@ export async function inspectInputs(con: DuckDBConnection, resolved: ResolvedInp
   problems.throwIfAny();
   const formats = recognition.recognised.map(describeRecognised);
   if (!tables.bars && !tables.trades) {
-    const unrecognisedJson = recognition.rest.filter((f) => f.loose).map((f) => ({ path: f.path, keys: f.jsonKeys }));
+    const unrecognisedJson = recognition.rest.filter((f) => f.loose).map((f) => ({ path: stampPath(f), keys: f.jsonKeys }));
     throw noBarsError(resolved, canonical, formats.map((f) => f.summary), unrecognisedJson);
   }
   const barsOrigin: BarsOrigin = !tables.bars ? 'trades' : staged.tables.bars?.adapter === portfolioAdapter.id ? 'portfolio' : 'input';
