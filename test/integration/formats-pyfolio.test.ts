@@ -5,6 +5,8 @@
 // of the transactions against the plain matcher of test/support/round-trips-reference.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { PYFOLIO_CAPITAL, pyfolioFixture, type PyfolioFixture } from '../../fixtures/formats/pyfolio.js';
 import { mem } from '../support/duckdb.js';
@@ -114,4 +116,30 @@ test('pyfolio Parquet frames: P&L per symbol and in total, capital, FIFO round t
 
 test('pyfolio CSV frames (to_csv, the index unnamed): the same numbers', async () => {
   await checkServed(fx.csvDir, 'csv');
+});
+
+test('two runs in two folders (one saved as Parquet, one as CSV): a run each, never one run of both', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-pyfolio-runs-'));
+  try {
+    await cp(fx.parquetDir, path.join(dir, 'meanrev'), { recursive: true });
+    await cp(fx.csvDir, path.join(dir, 'momentum'), { recursive: true });
+    const raw = await readRaw(fx.parquetDir, 'parquet');
+    const s = await LocalSession.open(dir, 1, { storeDir: path.join(dir, '.stores') });
+    sessions.push(s);
+    assert.deepEqual([...s.store.catalog.runs.keys()].sort(), ['meanrev', 'momentum']);
+    const first = raw.positions[0]!;
+    const last = raw.positions[raw.positions.length - 1]!;
+    const capital = raw.assets.reduce((n, a) => n + num(first[a]), 0) + num(first.cash);
+    const lastValue = raw.assets.reduce((n, a) => n + num(last[a]), 0) + num(last.cash);
+    const reference = fifoRoundTrips(raw.fills.map((f, i) => ({ run: 'default', symbol: f.symbol, ts: f.ms, seq: i, amount: f.amount, price: f.price, fees: f.commission })));
+    const summary = await s.ask({ query: 'summary', params: {} });
+    for (const run of ['meanrev', 'momentum']) {
+      assertNear(s.store.catalog.runs.get(run)!.capital!, capital, `${run}: capital`);
+      assertNear(Number(summary.rows.find((r) => r.run_id === run)!.total_pnl), lastValue - PYFOLIO_CAPITAL, `${run}: total P&L`);
+      const trades = await s.ask({ query: 'trades', params: { runs: [run], limit: 10_000 } });
+      assert.equal(trades.rows.length, reference.length, `${run}: its own round trips, not the other run's fills matched with them`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

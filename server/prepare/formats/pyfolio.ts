@@ -14,9 +14,8 @@
 import { sqlIdent, sqlString } from '../../sql/text.js';
 import type { ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
-import { DEFAULT_RUN_ID } from '../expressions.js';
 import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
-import { findColumn } from './adapter.js';
+import { findColumn, runOfFile } from './adapter.js';
 import { dayExpr, numberColumns, timeIndexColumn, timeExpr } from './pandas.js';
 import { dailyBarsFromFillsSql } from './fill-bars.js';
 import { roundTripsSql } from './round-trips.js';
@@ -40,10 +39,17 @@ interface PositionsPlan {
   assets: ColumnInfo[];
 }
 
-export interface PyfolioPlan {
+/** One run's frames: the dataset's only set, or the set in one of its run folders (inputs.ts markRunFolders). */
+export interface PyfolioRun {
+  /** The run id: the run folder's name, or the dataset's one run. */
+  run: string;
   transactions: TransactionsPlan;
   positions?: PositionsPlan;
   returns?: { file: CandidateFile };
+}
+
+export interface PyfolioPlan {
+  runs: PyfolioRun[];
 }
 
 const TRANSACTIONS_STEMS = ['transactions', 'transaction', 'txns', 'txn'];
@@ -83,18 +89,33 @@ function positionsPlan(file: CandidateFile): PositionsPlan | null {
   return { file, date, cash, assets };
 }
 
-function detect(files: readonly CandidateFile[]): Detection<PyfolioPlan> | null {
+/** The frames of one run among `files`: transactions required, positions and returns when there is one of each. */
+function detectRun(files: readonly CandidateFile[]): PyfolioRun | null {
   const transactions = transactionsFrame(files.filter((f) => stemIs(f, TRANSACTIONS_STEMS) && f.columns.length > 0));
   if (!transactions) return null;
   const posFiles = files.filter((f) => stemIs(f, POSITIONS_STEMS) && f.columns.length > 0);
   const positions = posFiles.length === 1 ? positionsPlan(posFiles[0]!) : null;
   const retFiles = files.filter((f) => stemIs(f, RETURNS_STEMS) && f.columns.length > 0 && timeIndexColumn(f) && numberColumns(f).length === 1);
   const returns = retFiles.length === 1 ? { file: retFiles[0]! } : undefined;
+  return { run: runOfFile(transactions.file), transactions, ...(positions ? { positions } : {}), ...(returns ? { returns } : {}) };
+}
+
+const filesOf = (r: PyfolioRun) => [...r.transactions.parts, ...(r.positions ? [r.positions.file] : []), ...(r.returns ? [r.returns.file] : [])];
+
+/**
+ * The frames of each run: one set for the dataset, or one per run folder (two runs' transactions
+ * in two folders were one frame of part files, and their fills one run).
+ */
+function detect(files: readonly CandidateFile[]): Detection<PyfolioPlan> | null {
+  const byFolder = new Map<string, CandidateFile[]>();
+  for (const f of files) byFolder.set(f.runFolder ?? '', [...(byFolder.get(f.runFolder ?? '') ?? []), f]);
+  const runs = [...byFolder.values()].map(detectRun).filter((r): r is PyfolioRun => r !== null);
+  if (runs.length === 0) return null;
   return {
-    files: [...transactions.parts, ...(positions ? [positions.file] : []), ...(returns ? [returns.file] : [])],
+    files: runs.flatMap(filesOf),
     // Wide positions with `cash` beside fills are pyfolio's own shape; fills alone could be anyone's.
-    confidence: positions ? 'certain' : 'likely',
-    plan: { transactions, ...(positions ? { positions } : {}), ...(returns ? { returns } : {}) },
+    confidence: runs.every((r) => r.positions) ? 'certain' : 'likely',
+    plan: { runs },
   };
 }
 
@@ -103,22 +124,30 @@ const fileName = (f: CandidateFile) => f.path.split(/[\\/]/).pop()!;
 const frameName = (t: TransactionsPlan) => (t.parts.length > 1 ? `${t.file.stem}/ (${t.parts.length} files)` : fileName(t.file));
 
 function describe(d: Detection<PyfolioPlan>): FormatDescription {
-  const { transactions: t, positions: p, returns: r } = d.plan;
-  const parts = [
+  const { runs } = d.plan;
+  const several = runs.length > 1;
+  const parts = runs.flatMap(({ run, transactions: t, positions: p, returns: r }) => [
     ...(r ? [fileName(r.file)] : []),
     ...(p ? [`${fileName(p.file)} (wide, ${p.assets.length} assets${p.cash ? ' + cash' : ''})`] : []),
-    `${frameName(t)} (fills)`,
-  ];
-  const txnColumns: Record<string, string> = { ts: t.ts.name, symbol: t.keys.map((k) => k.name).join(' or '), amount: t.amount.name, price: t.price.name };
-  if (t.commission) txnColumns['fees'] = t.commission.name;
+    `${frameName(t)} (fills${several ? `, run ${run}` : ''})`,
+  ]);
+  const files = runs.flatMap(({ run, transactions: t, positions: p, returns: r }) => {
+    const ofRun = several ? ` (run ${run})` : '';
+    const txnColumns: Record<string, string> = { ts: t.ts.name, symbol: t.keys.map((k) => k.name).join(' or '), amount: t.amount.name, price: t.price.name };
+    if (t.commission) txnColumns['fees'] = t.commission.name;
+    return [
+      ...t.parts.map((f) => ({ path: f.path, role: `transactions${ofRun}: fills, matched into round trips (FIFO) and summed into daily bars`, columns: txnColumns })),
+      ...(p ? [{ path: p.file.path, role: `positions${ofRun}: daily value per asset (${p.assets.length} assets) and cash`, columns: { ts: p.date.name, ...(p.cash ? { cash: p.cash.name } : {}) } }] : []),
+      ...(r ? [{ path: r.file.path, role: `returns${ofRun}: daily returns (not needed: P&L comes from positions and fills)`, columns: {} }] : []),
+    ];
+  });
+  const unpositioned = runs.filter((r) => !r.positions);
   return {
     summary: `zipline/pyfolio frames: ${parts.join(', ')}`,
-    files: [
-      ...t.parts.map((f) => ({ path: f.path, role: 'transactions: fills, matched into round trips (FIFO) and summed into daily bars', columns: txnColumns })),
-      ...(p ? [{ path: p.file.path, role: `positions: daily value per asset (${p.assets.length} assets) and cash`, columns: { ts: p.date.name, ...(p.cash ? { cash: p.cash.name } : {}) } }] : []),
-      ...(r ? [{ path: r.file.path, role: 'returns: daily returns (not needed: P&L comes from positions and fills)', columns: {} }] : []),
-    ],
-    missing: p ? [] : [{ table: 'positions', why: 'no positions frame: positions are valued at the last fill price, and the capital base is not stated' }],
+    files,
+    missing: unpositioned.length
+      ? [{ table: 'positions', why: `no positions frame${several ? ` for run ${unpositioned.map((r) => r.run).join(', ')}` : ''}: positions are valued at the last fill price, and the capital base is not stated` }]
+      : [],
   };
 }
 
@@ -140,52 +169,55 @@ async function fillKey(ctx: StageContext, fills: string, t: TransactionsPlan, p:
 }
 
 async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<StagedTables> {
-  const { transactions: t, positions: p } = d.plan;
+  const { runs } = d.plan;
   const { con } = ctx;
   const sources: string[] = [];
-  const run = sqlString(DEFAULT_RUN_ID);
-  const reads: string[] = [];
-  for (const f of t.parts) reads.push(await ctx.read(f));
-  const rawFills = reads.length === 1 ? reads[0]! : `(${reads.map((r) => `SELECT * FROM ${r}`).join(' UNION ALL BY NAME ')})`;
-  const key = await fillKey(ctx, rawFills, t, p);
   const fills = ctx.table('fills');
-  await con.run(`CREATE TEMP TABLE ${fills} AS
-    SELECT ${run} AS run_id, ${sqlIdent(key.name)}::VARCHAR AS symbol, ${timeExpr(t.ts)} AS ts, ${dayExpr(t.ts)} AS day,
-      row_number() OVER () AS seq, ${sqlIdent(t.amount.name)}::DOUBLE AS amount, ${sqlIdent(t.price.name)}::DOUBLE AS price,
-      ${t.commission ? `coalesce(${sqlIdent(t.commission.name)}::DOUBLE, 0)` : '0.0'} AS fees
-    FROM ${rawFills}`);
-
-  const trades = ctx.table('trades');
-  await con.run(`CREATE TEMP TABLE ${trades} AS ${roundTripsSql(fills)}`);
-  sources.push(`trades: FIFO round trips of the fills in ${frameName(t)}`);
-
-  // Daily values per asset from the wide positions frame (NaN and NULL mean no position).
-  let values: string | undefined;
-  if (p && p.assets.length) {
+  const values: string[] = [];
+  const capitals: string[] = [];
+  const several = runs.length > 1;
+  for (const [i, { run: runId, transactions: t, positions: p }] of runs.entries()) {
+    const run = sqlString(runId);
+    const reads: string[] = [];
+    for (const f of t.parts) reads.push(await ctx.read(f));
+    const rawFills = reads.length === 1 ? reads[0]! : `(${reads.map((r) => `SELECT * FROM ${r}`).join(' UNION ALL BY NAME ')})`;
+    const key = await fillKey(ctx, rawFills, t, p);
+    // seq orders a run's fills; the run's index above it keeps two runs' from tying.
+    await con.run(`${i === 0 ? `CREATE TEMP TABLE ${fills} AS` : `INSERT INTO ${fills}`}
+      SELECT ${run} AS run_id, ${sqlIdent(key.name)}::VARCHAR AS symbol, ${timeExpr(t.ts)} AS ts, ${dayExpr(t.ts)} AS day,
+        ${i}::BIGINT * 4294967296 + row_number() OVER () AS seq, ${sqlIdent(t.amount.name)}::DOUBLE AS amount, ${sqlIdent(t.price.name)}::DOUBLE AS price,
+        ${t.commission ? `coalesce(${sqlIdent(t.commission.name)}::DOUBLE, 0)` : '0.0'} AS fees
+      FROM ${rawFills}`);
+    sources.push(`trades${several ? ` of run ${runId}` : ''}: FIFO round trips of the fills in ${frameName(t)}`);
+    if (!p || !p.assets.length) {
+      sources.push(`bars${several ? ` of run ${runId}` : ''}: daily, positions valued at the last fill price of ${frameName(t)}`);
+      continue;
+    }
+    // Daily values per asset from the wide positions frame (NaN and NULL mean no position).
     const pos = await ctx.read(p.file);
     const assetCols = p.assets.map((a) => `${sqlIdent(a.name)}::DOUBLE AS ${sqlIdent(a.name)}`).join(', ');
-    values = `SELECT ${run} AS run_id, symbol, day, CASE WHEN isnan(value) THEN 0 ELSE value END AS value FROM (
+    values.push(`SELECT ${run} AS run_id, symbol, day, CASE WHEN isnan(value) THEN 0 ELSE value END AS value FROM (
         UNPIVOT (SELECT ${dayExpr(p.date)} AS day, ${assetCols} FROM ${pos})
-        ON ${p.assets.map((a) => sqlIdent(a.name)).join(', ')} INTO NAME symbol VALUE value)`;
-    if (p.cash) {
-      const r = await con.runAndReadAll(`SELECT day, total FROM (
-          SELECT ${dayExpr(p.date)} AS day, ${[...p.assets, p.cash].map((c) => `coalesce(CASE WHEN isnan(${sqlIdent(c.name)}::DOUBLE) THEN 0 ELSE ${sqlIdent(c.name)}::DOUBLE END, 0)`).join(' + ')} AS total
-          FROM ${pos}) WHERE day IS NOT NULL ORDER BY day LIMIT 1`);
-      const first = r.getRowsJson()[0];
-      if (first && Number.isFinite(Number(first[1])) && Number(first[1]) > 0) {
-        const runs = ctx.table('runs');
-        await con.run(`CREATE TEMP TABLE ${runs} AS SELECT ${run} AS run_id, NULL::VARCHAR AS name, NULL::VARCHAR AS params, ${Number(first[1])}::DOUBLE AS capital`);
-        sources.push(`capital: ${Number(first[1])}, the portfolio value (assets + cash) of ${String(first[0])} in ${fileName(p.file)}`);
-        const bars = await stageBars(ctx, fills, values);
-        sources.push(`bars: daily, position values from ${fileName(p.file)}, quantities and fees from ${frameName(t)}`);
-        return { bars, trades, runs, sources };
-      }
+        ON ${p.assets.map((a) => sqlIdent(a.name)).join(', ')} INTO NAME symbol VALUE value)`);
+    sources.push(`bars${several ? ` of run ${runId}` : ''}: daily, position values from ${fileName(p.file)}, quantities and fees from ${frameName(t)}`);
+    if (!p.cash) continue;
+    const r = await con.runAndReadAll(`SELECT day, total FROM (
+        SELECT ${dayExpr(p.date)} AS day, ${[...p.assets, p.cash].map((c) => `coalesce(CASE WHEN isnan(${sqlIdent(c.name)}::DOUBLE) THEN 0 ELSE ${sqlIdent(c.name)}::DOUBLE END, 0)`).join(' + ')} AS total
+        FROM ${pos}) WHERE day IS NOT NULL ORDER BY day LIMIT 1`);
+    const first = r.getRowsJson()[0];
+    if (!first || !Number.isFinite(Number(first[1])) || Number(first[1]) <= 0) {
       throw new PrepareError(`zipline/pyfolio positions ${p.file.path}: the first day's portfolio value (assets + cash) is not a positive number, so it cannot be the capital base; state "capital" in tickscope.json`);
     }
+    capitals.push(`SELECT ${run} AS run_id, NULL::VARCHAR AS name, NULL::VARCHAR AS params, ${Number(first[1])}::DOUBLE AS capital`);
+    sources.push(`capital${several ? ` of run ${runId}` : ''}: ${Number(first[1])}, the portfolio value (assets + cash) of ${String(first[0])} in ${fileName(p.file)}`);
   }
-  const bars = await stageBars(ctx, fills, values);
-  sources.push(p ? `bars: daily, position values from ${fileName(p.file)}` : `bars: daily, positions valued at the last fill price of ${frameName(t)}`);
-  return { bars, trades, sources };
+  const trades = ctx.table('trades');
+  await con.run(`CREATE TEMP TABLE ${trades} AS ${roundTripsSql(fills)}`);
+  const bars = await stageBars(ctx, fills, values.length ? values.join(' UNION ALL ') : undefined);
+  if (capitals.length === 0) return { bars, trades, sources };
+  const runsTable = ctx.table('runs');
+  await con.run(`CREATE TEMP TABLE ${runsTable} AS ${capitals.join(' UNION ALL ')}`);
+  return { bars, trades, runs: runsTable, sources };
 }
 
 /** Daily bars per symbol from the fills and the positions' daily values, if any (fill-bars.ts). */
