@@ -72,6 +72,11 @@ export const COLUMNS: Record<TableKind, Record<string, CanonicalColumn>> = {
 };
 
 /** A column name as names are compared: lowercase, runs of spaces, dots and dashes as '_'. */
+/** A camelCase or PascalCase name by its words, normalised (EntryTime is entry_time, TradePrice trade_price). */
+export function camelWords(name: string): string {
+  return normalise(name.replace(/([a-z0-9])([A-Z])/g, '$1_$2'));
+}
+
 export function normalise(name: string): string {
   // A dot, space or dash at either end says nothing ("Market pos.", NinjaTrader's): dropped, not made "_".
   return name.toLowerCase().replace(/^[\s.-]+|[\s.-]+$/g, '').replace(/[\s.-]+/g, '_');
@@ -94,7 +99,7 @@ export function matchColumns(
   // camelCase and PascalCase names (backtesting.py's EntryTime, ReturnPct; a JSON's entryPrice) by
   // their words too, after every name as written: PnL stays pnl, and is also pn_l, which nothing wants.
   for (const name of available) {
-    const words = normalise(name.replace(/([a-z0-9])([A-Z])/g, '$1_$2'));
+    const words = camelWords(name);
     if (!byNorm.has(words)) byNorm.set(words, name);
   }
   const exact = new Map<string, string>();

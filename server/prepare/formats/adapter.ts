@@ -43,7 +43,7 @@ import type { ColumnInfo } from '../column-types.js';
 import type { DataFile, TableKind } from '../inputs.js';
 import type { DatasetDescription } from '../description.js';
 import { DEFAULT_RUN_ID } from '../expressions.js';
-import { normalise } from '../mapping.js';
+import { camelWords, normalise } from '../mapping.js';
 
 /** A data file as an adapter sees it: what the file is called and what it holds, without rows. */
 export interface CandidateFile extends DataFile {
@@ -137,10 +137,13 @@ export interface Recognised {
   detection: Detection<unknown>;
 }
 
-/** The first column of `file` whose name, compared as mapping.ts compares names, is one of `names` (in order). */
+/**
+ * The first column of `file` whose name, compared as mapping.ts compares names, is one of `names`
+ * (in order): as written, else by its camelCase words (TradePrice is trade_price).
+ */
 export function findColumn(file: CandidateFile, names: readonly string[]): ColumnInfo | undefined {
   for (const n of names) {
-    const c = file.columns.find((col) => normalise(col.name) === n);
+    const c = file.columns.find((col) => normalise(col.name) === n) ?? file.columns.find((col) => camelWords(col.name) === n);
     if (c) return c;
   }
   return undefined;

@@ -1,0 +1,145 @@
+// A list of executions as in-house backtesters, brokers' statements and execution logs write it:
+// one row per fill, in a file named for what it holds (fills, executions, transactions, deals),
+// with a time, a symbol, a quantity, a price, and a side or a signed quantity:
+//   time      ts, timestamp, time, datetime, date_time, date, dt, exec_time, execution_time,
+//             fill_time, filled_at, executed_at, trade_time
+//   symbol    symbol, ticker, instrument, instrument_id, asset, security, sym, pair, contract
+//   side      side, action, buy_sell (Buy/Sell), direction, order_side: BUY, B, BOT, LONG, COVER,
+//             BUY TO COVER are buys; SELL, S, SLD, SHORT, SELL SHORT, SS are sells. Without a side
+//             the quantity's sign is the direction (buy > 0).
+//   quantity  quantity, qty, shares, amount, size, filled_qty, last_qty, lots
+//   price     price, fill_price, exec_price, execution_price, trade_price, avg_price, last_px, px
+//   fees      commission, commissions, fee, fees, ib_commission (optional; a negative fee, as a
+//             statement writes a cost, is a cost)
+//   run       run_id, run, strategy, strategy_id, backtest (optional; else the run folder or the
+//             dataset's one run)
+// The fills are matched into round trips FIFO (round-trips.ts), which are the trades; the bars are
+// made of the trades as for any trades without bars. A zipline/pyfolio transactions frame (signed
+// `amount`, pyfolio.ts) and Nautilus' fills report (nautilus.ts) are recognised by their own
+// adapters first; this one is `likely`, for what no tool-specific adapter claims.
+import { errorMessage } from '../../../shared/errors.js';
+import { sqlIdent, sqlString } from '../../sql/text.js';
+import { familyOf, type ColumnInfo } from '../column-types.js';
+import { PrepareError } from '../errors.js';
+import { spreadsheetNumberSql } from '../expressions.js';
+import { runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
+import { describeReading, matchNamed, named, type Columns, type Reading } from './named-columns.js';
+import { stageRoundTrips } from './round-trips.js';
+
+/** File names (stems) of an execution list; a `trades` file is a trades table, never this. */
+const FILL_STEMS = ['fills', 'fill', 'executions', 'execution', 'transactions', 'transaction', 'txns', 'deals'];
+
+const NAMES: Record<string, readonly string[]> = {
+  ts: ['ts', 'timestamp', 'time', 'datetime', 'date_time', 'date', 'dt', 'exec_time', 'execution_time', 'fill_time', 'filled_at', 'executed_at', 'trade_time'],
+  symbol: ['symbol', 'ticker', 'instrument', 'instrument_id', 'asset', 'security', 'sym', 'pair', 'contract'],
+  side: ['side', 'action', 'buy/sell', 'buy_sell', 'direction', 'order_side'],
+  qty: ['quantity', 'qty', 'shares', 'amount', 'size', 'filled_qty', 'last_qty', 'lots'],
+  price: ['price', 'fill_price', 'exec_price', 'execution_price', 'trade_price', 'avg_price', 'last_px', 'px'],
+  fees: ['commission', 'commissions', 'fee', 'fees', 'ib_commission', 'ibcommission'],
+  run: ['run_id', 'run', 'strategy', 'strategy_id', 'backtest'],
+};
+const REQUIRED = ['ts', 'symbol', 'qty', 'price'];
+
+const READING: Reading = {
+  run_id: (c) => c['run']?.name ?? 'the run folder, else the dataset\'s one run',
+  symbol: named('symbol'),
+  ts: named('ts'),
+  amount: (c) => (c['side'] ? `${c['qty']!.name}, signed by ${c['side'].name}` : `${c['qty']!.name} (signed: buy > 0)`),
+  price: named('price'),
+  fees: (c) => (c['fees'] ? `|${c['fees'].name}|` : null),
+};
+
+const BUYS = ['BUY', 'B', 'BOT', 'BOUGHT', 'LONG', 'COVER', 'BUY TO COVER', 'BUY_TO_COVER', 'BTC', 'BUY TO OPEN', 'BTO'];
+const SELLS = ['SELL', 'S', 'SLD', 'SOLD', 'SHORT', 'SELL SHORT', 'SELL_SHORT', 'SS', 'SELL TO CLOSE', 'STC', 'SELL TO OPEN', 'STO'];
+
+interface FillsPlan {
+  files: { file: CandidateFile; columns: Columns }[];
+}
+
+const TIME_FAMILIES = new Set(['timestamp', 'timestamptz', 'date']);
+
+/**
+ * A fill's time as written: zoned stays zoned, naive stays naive (the dataset's `timezone` is
+ * applied later, as to every input). Text is ISO 8601 (checked at staging), zoned when any of its
+ * values carries an offset (`zonedText`).
+ */
+function timeSql(c: ColumnInfo, zonedText: boolean): string {
+  const col = sqlIdent(c.name);
+  if (familyOf(c) === 'timestamptz') return c.zone ? `timezone('UTC', ${col}::TIMESTAMP)` : col;
+  if (TIME_FAMILIES.has(familyOf(c))) return `${col}::TIMESTAMP`;
+  return `trim(${col}::VARCHAR)::${zonedText ? 'TIMESTAMPTZ' : 'TIMESTAMP'}`;
+}
+
+const numberSql = (c: ColumnInfo) => (familyOf(c) === 'string' ? spreadsheetNumberSql(`${sqlIdent(c.name)}::VARCHAR`, c.name, c.decimalComma) : `${sqlIdent(c.name)}::DOUBLE`);
+
+function fillsSql(file: CandidateFile, c: Columns, relation: string, index: number, zonedText: boolean): string {
+  const qty = numberSql(c['qty']!);
+  const side = c['side'] ? `upper(trim(${sqlIdent(c['side'].name)}::VARCHAR))` : null;
+  const list = (values: readonly string[]) => values.map(sqlString).join(', ');
+  const amount = side
+    ? `CASE WHEN ${side} IN (${list(BUYS)}) THEN abs(${qty}) WHEN ${side} IN (${list(SELLS)}) THEN -abs(${qty}) END`
+    : qty;
+  const run = c['run'] ? `${sqlIdent(c['run'].name)}::VARCHAR` : sqlString(runOfFile(file));
+  const ts = timeSql(c['ts']!, zonedText);
+  return `SELECT ${run} AS run_id, ${sqlIdent(c['symbol']!.name)}::VARCHAR AS symbol, ${ts} AS ts,
+      ${index}::BIGINT * 4294967296 + row_number() OVER () AS seq, ${amount} AS amount, ${numberSql(c['price']!)} AS price,
+      ${c['fees'] ? `coalesce(abs(${numberSql(c['fees'])}), 0)` : '0.0'} AS fees
+    FROM ${relation}`;
+}
+
+export const fillsAdapter: FormatAdapter<FillsPlan> = {
+  id: 'fills',
+  label: 'list of fills',
+
+  detect(files) {
+    const plan: FillsPlan = { files: [] };
+    for (const file of files) {
+      if (!FILL_STEMS.some((s) => file.stem === s || file.stem.startsWith(`${s}_`) || file.stem.startsWith(`${s}-`))) continue;
+      const columns = matchNamed(file, NAMES, REQUIRED);
+      // A time read as text that is not ISO would sort wrongly: only timestamps and text are taken here, text checked at staging.
+      if (columns) plan.files.push({ file, columns });
+    }
+    return plan.files.length ? { files: plan.files.map((f) => f.file), confidence: 'likely', plan } : null;
+  },
+
+  describe(detection: Detection<FillsPlan>): FormatDescription {
+    const files = detection.plan.files.map((f) => ({ path: f.file.path, role: 'fills, matched into round trips FIFO', columns: describeReading(f.columns, READING) }));
+    return {
+      summary: `list of fills: ${files.map((f) => f.path).join(', ')}`,
+      files,
+      missing: [{ table: 'bars', why: "a list of fills holds no per-bar positions or prices: bars are made of the round trips' entry and exit fills" }],
+    };
+  },
+
+  async stage(detection, ctx: StageContext): Promise<StagedTables> {
+    const { files } = detection.plan;
+    const parts: string[] = [];
+    for (const [i, { file, columns }] of files.entries()) {
+      const relation = await ctx.read(file);
+      const ts = columns['ts']!;
+      let zonedText = false;
+      if (familyOf(ts) === 'string') {
+        const text = `trim(${sqlIdent(ts.name)}::VARCHAR)`;
+        const [bad] = (await ctx.con.runAndReadAll(`SELECT ${text} FROM ${relation} WHERE ${text} <> '' AND TRY_CAST(${text} AS TIMESTAMPTZ) IS NULL LIMIT 1`)).getRowsJson();
+        if (bad) {
+          throw new PrepareError(
+            `list of fills ${file.path}: column '${ts.name}' holds '${String(bad[0])}', not an ISO 8601 time (2024-01-02 14:35:00): fills are put in time order to be matched, so their times must be read as times; write them so`,
+          );
+        }
+        const [zoned] = (await ctx.con.runAndReadAll(`SELECT count(*) FROM ${relation} WHERE regexp_matches(${text}, '(Z|[+-]\\d\\d:?\\d\\d)$')`)).getRowsJson();
+        zonedText = Number(zoned?.[0] ?? 0) > 0;
+      }
+      parts.push(fillsSql(file, columns, relation, i, zonedText));
+    }
+    const trades = ctx.table('trades');
+    try {
+      await stageRoundTrips(ctx.con, parts, { fills: ctx.table('fills'), target: trades }, `list of fills ${files.map((f) => f.file.path).join(', ')}`, (n) =>
+        `${n} fill(s) have no quantity, or a side that is not a buy (${BUYS.join(', ')}) or a sell (${SELLS.join(', ')})`,
+      );
+    } catch (err) {
+      if (err instanceof PrepareError) throw err;
+      throw new PrepareError(`list of fills ${files.map((f) => f.file.path).join(', ')} cannot be read: ${errorMessage(err)}`, { cause: err });
+    }
+    return { trades, sources: [`trades: FIFO round trips of the fills in ${files.map((f) => f.file.path).join(', ')} (pnl after each fill's fees)`] };
+  },
+};
