@@ -23,6 +23,14 @@ function naiveToUtc(x: string, ctx: ExprContext): string {
 }
 
 /** SQL turning a column into a UTC TIMESTAMP; records how, per column, in ctx.notes. */
+/** An integer epoch as a UTC TIMESTAMP, its unit (s, ms, us or ns) from its magnitude. */
+export function epochSql(x: string): string {
+  return `CASE WHEN abs(${x}) >= 100000000000000000 THEN make_timestamp(${x} // 1000)
+        WHEN abs(${x}) >= 100000000000000 THEN make_timestamp(${x})
+        WHEN abs(${x}) >= 100000000000 THEN make_timestamp(${x} * 1000)
+        ELSE make_timestamp(${x} * 1000000) END`;
+}
+
 function tsExpr(c: ColumnInfo, ctx: ExprContext): string {
   const col = sqlIdent(c.name);
   const fam = familyOf(c);
@@ -45,11 +53,7 @@ function tsExpr(c: ColumnInfo, ctx: ExprContext): string {
       return naiveToUtc(`${col}::TIMESTAMP`, ctx);
     case 'integer': {
       ctx.notes.set(c.name, 'integer epoch (unit from magnitude: s, ms, us or ns) taken as UTC');
-      const x = `${col}::BIGINT`;
-      return `CASE WHEN abs(${x}) >= 100000000000000000 THEN make_timestamp(${x} // 1000)
-        WHEN abs(${x}) >= 100000000000000 THEN make_timestamp(${x})
-        WHEN abs(${x}) >= 100000000000 THEN make_timestamp(${x} * 1000)
-        ELSE make_timestamp(${x} * 1000000) END`;
+      return epochSql(`${col}::BIGINT`);
     }
     default: {
       if (c.textDate) {

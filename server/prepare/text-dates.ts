@@ -46,15 +46,28 @@ function withTimes(date: string, separators: readonly string[]): string[] {
  * name. `order`: the description's dateOrder, for a column whose data cannot tell.
  */
 export async function textDateReadings(con: DuckDBConnection, t: TableInput, order: DateOrder | undefined): Promise<Map<string, TextDateReading>> {
+  return textDateReadingsOf(con, t.relation, timestampTextColumns(t.source.kind, t.resolved), order);
+}
+
+/**
+ * The reading of each of `columns` (text timestamps of one tool's `relation`) that is in one of
+ * the forms above, by column name: textDateReadings, for a table or for an adapter's file.
+ */
+export async function textDateReadingsOf(
+  con: DuckDBConnection,
+  relation: string,
+  columns: readonly ColumnInfo[],
+  order: DateOrder | undefined,
+): Promise<Map<string, TextDateReading>> {
   const readings = new Map<string, TextDateReading>();
   /** Columns of day and month, by their separator: their order is decided for all of them at once. */
   const dayMonth = new Map<string, string>();
-  for (const c of timestampTextColumns(t.source.kind, t.resolved)) {
+  for (const c of columns) {
     const col = sqlIdent(c.name);
     // The first values that the ISO cast does not read: none, and the column is ISO text.
     const sample = (
       await con.runAndReadAll(
-        `SELECT v FROM (SELECT trim(${col}::VARCHAR) AS v FROM ${t.relation} WHERE ${col} IS NOT NULL LIMIT ${SAMPLE_ROWS})
+        `SELECT v FROM (SELECT trim(${col}::VARCHAR) AS v FROM ${relation} WHERE ${col} IS NOT NULL LIMIT ${SAMPLE_ROWS})
          WHERE lower(v) NOT IN (${MISSING_TIME_TEXT.map(sqlString).join(', ')}) AND TRY_CAST(v AS TIMESTAMP) IS NULL`,
       )
     ).getRowsJson().map((r) => String(r[0]));
@@ -67,7 +80,7 @@ export async function textDateReadings(con: DuckDBConnection, t: TableInput, ord
     }
   }
   if (dayMonth.size === 0) return readings;
-  const chosen = await dayMonthOrder(con, t.relation, [...dayMonth.keys()], order, [...dayMonth.values()].every((sep) => sep === '.'));
+  const chosen = await dayMonthOrder(con, relation, [...dayMonth.keys()], order, [...dayMonth.values()].every((sep) => sep === '.'));
   if (!chosen) return readings;
   for (const [name, sep] of dayMonth) {
     const date = chosen.order === 'mdy' ? `%m${sep}%d${sep}%Y` : `%d${sep}%m${sep}%Y`;

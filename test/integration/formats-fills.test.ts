@@ -87,11 +87,30 @@ test('fills of two strategies with ISO times in UTC and lowercase sides: a run e
   assertSame((await s.ask({ query: 'trades', params: { limit: 100 } })).rows, reference, 'fills');
 });
 
-test('times that are not ISO 8601, and a side that is neither a buy nor a sell: refused, naming the column, the value and the sides read', async () => {
-  const us = await dataset('us-dates', 'fills.csv', ['time,symbol,side,qty,price', '1/2/2024 9:35 AM,AAPL,BUY,10,185', '1/3/2024 10:00 AM,AAPL,SELL,10,186']);
-  await assert.rejects(prepareDataset({ input: us, storeDir: path.join(tmp, 'stores') }), (e: Error) => {
+test('times as a spreadsheet writes them (month first, AM/PM) and as epoch milliseconds: read, and matched in time order', async () => {
+  // As text, '12/29/2023' sorts after '1/2/2024': read as times, the buy of 29 December comes first.
+  const us = await dataset('us-dates', 'fills.csv', ['time,symbol,side,qty,price', '12/29/2023 3:55 PM,AAPL,BUY,10,185', '1/2/2024 9:35 AM,AAPL,SELL,10,186', '1/2/2024 10:00 AM,AAPL,BUY,5,186.5']);
+  const a = await LocalSession.open(us, 1, { storeDir: path.join(tmp, 'stores') });
+  sessions.push(a);
+  assertSame((await a.ask({ query: 'trades', params: { limit: 100 } })).rows, fifoRoundTrips([
+    { run: 'default', symbol: 'AAPL', ts: ms('2023-12-29 15:55:00'), seq: 0, amount: 10, price: 185, fees: 0 },
+    { run: 'default', symbol: 'AAPL', ts: ms('2024-01-02 09:35:00'), seq: 1, amount: -10, price: 186, fees: 0 },
+    { run: 'default', symbol: 'AAPL', ts: ms('2024-01-02 10:00:00'), seq: 2, amount: 5, price: 186.5, fees: 0 },
+  ]), 'month-first text times');
+  const epoch = await dataset('epoch', 'executions.csv', ['filled_at,pair,amount,price', `${ms('2024-01-02 14:35:00')},BTCUSDT,0.5,42000`, `${ms('2024-01-03 08:00:00')},BTCUSDT,-0.5,41000`]);
+  const b = await LocalSession.open(epoch, 1, { storeDir: path.join(tmp, 'stores') });
+  sessions.push(b);
+  assertSame((await b.ask({ query: 'trades', params: { limit: 100 } })).rows, fifoRoundTrips([
+    { run: 'default', symbol: 'BTCUSDT', ts: ms('2024-01-02 14:35:00'), seq: 0, amount: 0.5, price: 42000, fees: 0 },
+    { run: 'default', symbol: 'BTCUSDT', ts: ms('2024-01-03 08:00:00'), seq: 1, amount: -0.5, price: 41000, fees: 0 },
+  ]), 'epoch milliseconds, signed amounts');
+});
+
+test('a time that is no time, and a side that is neither a buy nor a sell: refused, naming the column, the value and the sides read', async () => {
+  const odd = await dataset('odd-time', 'fills.csv', ['time,symbol,side,qty,price', '2024-01-02 09:35:00,AAPL,BUY,10,185', 'yesterday,AAPL,SELL,10,186']);
+  await assert.rejects(prepareDataset({ input: odd, storeDir: path.join(tmp, 'stores') }), (e: Error) => {
     assert.equal(e.name, 'PrepareError');
-    assert.match(e.message, /list of fills .*fills\.csv: column 'time' holds '1\/2\/2024 9:35 AM', not an ISO 8601 time/);
+    assert.match(e.message, /list of fills .*fills\.csv: column 'time' holds 'yesterday', which is not a time \(ISO 8601, 01\/02\/2024 09:35/);
     return true;
   });
   const hold = await dataset('hold', 'fills.csv', ['time,symbol,side,qty,price', '2024-01-02 09:35:00,AAPL,BUY,10,185', '2024-01-02 10:00:00,AAPL,HOLD,10,186']);

@@ -13,6 +13,8 @@
 //             statement writes a cost, is a cost)
 //   run       run_id, run, strategy, strategy_id, backtest (optional; else the run folder or the
 //             dataset's one run)
+// Times as typed (an integer is an epoch in s, ms, us or ns, UTC), or as text in ISO 8601 or a form text-dates.ts reads (01/02/2024 09:35 AM, with
+// the same rule for which of day and month comes first, and the description's `dateOrder`).
 // The fills are matched into round trips FIFO (round-trips.ts), which are the trades; the bars are
 // made of the trades as for any trades without bars. A zipline/pyfolio transactions frame (signed
 // `amount`, pyfolio.ts) and Nautilus' fills report (nautilus.ts) are recognised by their own
@@ -21,7 +23,8 @@ import { errorMessage } from '../../../shared/errors.js';
 import { sqlIdent, sqlString } from '../../sql/text.js';
 import { familyOf, type ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
-import { spreadsheetNumberSql } from '../expressions.js';
+import { epochSql, spreadsheetNumberSql } from '../expressions.js';
+import { textDateReadingsOf, type TextDateReading } from '../text-dates.js';
 import { runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
 import { describeReading, matchNamed, named, type Columns, type Reading } from './named-columns.js';
 import { stageRoundTrips } from './round-trips.js';
@@ -56,23 +59,41 @@ interface FillsPlan {
   files: { file: CandidateFile; columns: Columns }[];
 }
 
-const TIME_FAMILIES = new Set(['timestamp', 'timestamptz', 'date']);
+/** How a time column is read: as typed (an integer is an epoch, in UTC), as ISO text (zoned when any value has an offset), or in a text form of text-dates.ts. */
+type TimeReading = { kind: 'typed' } | { kind: 'iso'; zoned: boolean } | { kind: 'text'; reading: TextDateReading };
 
-/**
- * A fill's time as written: zoned stays zoned, naive stays naive (the dataset's `timezone` is
- * applied later, as to every input). Text is ISO 8601 (checked at staging), zoned when any of its
- * values carries an offset (`zonedText`).
- */
-function timeSql(c: ColumnInfo, zonedText: boolean): string {
+/** A fill's time as written: zoned stays zoned, naive stays naive (the dataset's `timezone` is applied later, as to every input). */
+function timeSql(c: ColumnInfo, how: TimeReading): string {
   const col = sqlIdent(c.name);
   if (familyOf(c) === 'timestamptz') return c.zone ? `timezone('UTC', ${col}::TIMESTAMP)` : col;
-  if (TIME_FAMILIES.has(familyOf(c))) return `${col}::TIMESTAMP`;
-  return `trim(${col}::VARCHAR)::${zonedText ? 'TIMESTAMPTZ' : 'TIMESTAMP'}`;
+  if (how.kind === 'typed') return familyOf(c) === 'integer' ? `timezone('UTC', ${epochSql(`${col}::BIGINT`)})` : `${col}::TIMESTAMP`;
+  if (how.kind === 'text') return `TRY_STRPTIME(trim(${col}::VARCHAR), [${how.reading.formats.map(sqlString).join(', ')}])`;
+  return `trim(${col}::VARCHAR)::${how.zoned ? 'TIMESTAMPTZ' : 'TIMESTAMP'}`;
+}
+
+/**
+ * How `c` of `relation` is read (TimeReading); a text value that none of the readings takes is
+ * refused, naming it: fills are put in time order to be matched.
+ */
+async function timeReading(ctx: StageContext, file: CandidateFile, relation: string, c: ColumnInfo): Promise<TimeReading> {
+  if (familyOf(c) !== 'string') return { kind: 'typed' };
+  const text = `trim(${sqlIdent(c.name)}::VARCHAR)`;
+  const reading = (await textDateReadingsOf(ctx.con, relation, [c], ctx.description.dateOrder)).get(c.name);
+  const read = reading ? `TRY_STRPTIME(${text}, [${reading.formats.map(sqlString).join(', ')}])` : `TRY_CAST(${text} AS TIMESTAMPTZ)`;
+  const [bad] = (await ctx.con.runAndReadAll(`SELECT ${text} FROM ${relation} WHERE ${text} <> '' AND ${read} IS NULL LIMIT 1`)).getRowsJson();
+  if (bad) {
+    throw new PrepareError(
+      `list of fills ${file.path}: column '${c.name}' holds '${String(bad[0])}', which is not a time${reading ? ` read as ${reading.says}` : ' (ISO 8601, 01/02/2024 09:35, 2024.01.02 09:35 or 20240102 09:35)'}: fills are put in time order to be matched, so every time must be read`,
+    );
+  }
+  if (reading) return { kind: 'text', reading };
+  const [zoned] = (await ctx.con.runAndReadAll(`SELECT count(*) FROM ${relation} WHERE regexp_matches(${text}, '(Z|[+-]\\d\\d:?\\d\\d)$')`)).getRowsJson();
+  return { kind: 'iso', zoned: Number(zoned?.[0] ?? 0) > 0 };
 }
 
 const numberSql = (c: ColumnInfo) => (familyOf(c) === 'string' ? spreadsheetNumberSql(`${sqlIdent(c.name)}::VARCHAR`, c.name, c.decimalComma) : `${sqlIdent(c.name)}::DOUBLE`);
 
-function fillsSql(file: CandidateFile, c: Columns, relation: string, index: number, zonedText: boolean): string {
+function fillsSql(file: CandidateFile, c: Columns, relation: string, index: number, time: TimeReading): string {
   const qty = numberSql(c['qty']!);
   const side = c['side'] ? `upper(trim(${sqlIdent(c['side'].name)}::VARCHAR))` : null;
   const list = (values: readonly string[]) => values.map(sqlString).join(', ');
@@ -80,7 +101,7 @@ function fillsSql(file: CandidateFile, c: Columns, relation: string, index: numb
     ? `CASE WHEN ${side} IN (${list(BUYS)}) THEN abs(${qty}) WHEN ${side} IN (${list(SELLS)}) THEN -abs(${qty}) END`
     : qty;
   const run = c['run'] ? `${sqlIdent(c['run'].name)}::VARCHAR` : sqlString(runOfFile(file));
-  const ts = timeSql(c['ts']!, zonedText);
+  const ts = timeSql(c['ts']!, time);
   return `SELECT ${run} AS run_id, ${sqlIdent(c['symbol']!.name)}::VARCHAR AS symbol, ${ts} AS ts,
       ${index}::BIGINT * 4294967296 + row_number() OVER () AS seq, ${amount} AS amount, ${numberSql(c['price']!)} AS price,
       ${c['fees'] ? `coalesce(abs(${numberSql(c['fees'])}), 0)` : '0.0'} AS fees
@@ -114,22 +135,12 @@ export const fillsAdapter: FormatAdapter<FillsPlan> = {
   async stage(detection, ctx: StageContext): Promise<StagedTables> {
     const { files } = detection.plan;
     const parts: string[] = [];
+    const textTimes: string[] = [];
     for (const [i, { file, columns }] of files.entries()) {
       const relation = await ctx.read(file);
-      const ts = columns['ts']!;
-      let zonedText = false;
-      if (familyOf(ts) === 'string') {
-        const text = `trim(${sqlIdent(ts.name)}::VARCHAR)`;
-        const [bad] = (await ctx.con.runAndReadAll(`SELECT ${text} FROM ${relation} WHERE ${text} <> '' AND TRY_CAST(${text} AS TIMESTAMPTZ) IS NULL LIMIT 1`)).getRowsJson();
-        if (bad) {
-          throw new PrepareError(
-            `list of fills ${file.path}: column '${ts.name}' holds '${String(bad[0])}', not an ISO 8601 time (2024-01-02 14:35:00): fills are put in time order to be matched, so their times must be read as times; write them so`,
-          );
-        }
-        const [zoned] = (await ctx.con.runAndReadAll(`SELECT count(*) FROM ${relation} WHERE regexp_matches(${text}, '(Z|[+-]\\d\\d:?\\d\\d)$')`)).getRowsJson();
-        zonedText = Number(zoned?.[0] ?? 0) > 0;
-      }
-      parts.push(fillsSql(file, columns, relation, i, zonedText));
+      const time = await timeReading(ctx, file, relation, columns['ts']!);
+      if (time.kind === 'text') textTimes.push(`${columns['ts']!.name} of ${file.path} read as ${time.reading.says}`);
+      parts.push(fillsSql(file, columns, relation, i, time));
     }
     const trades = ctx.table('trades');
     try {
@@ -140,6 +151,8 @@ export const fillsAdapter: FormatAdapter<FillsPlan> = {
       if (err instanceof PrepareError) throw err;
       throw new PrepareError(`list of fills ${files.map((f) => f.file.path).join(', ')} cannot be read: ${errorMessage(err)}`, { cause: err });
     }
-    return { trades, sources: [`trades: FIFO round trips of the fills in ${files.map((f) => f.file.path).join(', ')} (pnl after each fill's fees)`] };
+    const sources = [`trades: FIFO round trips of the fills in ${files.map((f) => f.file.path).join(', ')} (pnl after each fill's fees)`];
+    if (textTimes.length) sources.push(`times: ${textTimes.join('; ')}`);
+    return { trades, sources };
   },
 };
