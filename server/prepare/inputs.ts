@@ -84,7 +84,10 @@ export interface ResolvedInputs {
    * tickscope.json names a symbol or a file, not a column mapping.
    */
   benchmark?: DataFile[];
-  /** Archives in the inputs that were not read (.gz, .tar, a zip without JSON documents, ...): named by noBarsError. */
+  /**
+   * Archives in the inputs that were not read (.gz, .tar, a zip without JSON documents, ...), each
+   * its path, with why in parentheses when it could not be read: named by noBarsError.
+   */
   archives?: string[];
 }
 
@@ -355,7 +358,15 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
       unread.push(archive);
       continue;
     }
-    const members = await jsonMembers(archive, options.unpackTo ?? null);
+    // An archive that cannot be read is skipped like any other unread one (a stray or damaged zip
+    // beside the data must not stop the dataset), and named with why when the dataset has no data.
+    let members: Awaited<ReturnType<typeof jsonMembers>>;
+    try {
+      members = await jsonMembers(archive, options.unpackTo ?? null);
+    } catch (err) {
+      unread.push(`${archive} (${errorMessage(err).replace(`input ${archive} `, '')})`);
+      continue;
+    }
     if (members.length === 0) unread.push(archive);
     const st = await stat(archive);
     for (const { member, unpacked } of members) {

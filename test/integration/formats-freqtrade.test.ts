@@ -5,7 +5,7 @@
 // value, and the capital from the result. Archives that cannot be read are named.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { FREQTRADE_BALANCE, FREQTRADE_RESULT, freqtradeFixture, type FreqtradeFixture } from '../../fixtures/formats/freqtrade.js';
@@ -100,15 +100,23 @@ test('the result zipped, as newer freqtrade writes it: its JSON unpacked and rea
   assert.deepEqual(left, [], 'the unpacked documents are removed');
 });
 
-test('a zip that is not one, and an archive of another kind beside a JSON no format recognises: each named, with what to do', async () => {
+test('a damaged zip is skipped, and named with why when nothing else is there; an archive of another kind beside a JSON no format recognises: each named', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-freqtrade-archives-'));
   try {
+    // A damaged zip is skipped, not fatal (a stray one beside the data must not stop a dataset): here, with nothing else, it is named with why.
     await writeFile(path.join(dir, `${FREQTRADE_RESULT}.zip`), 'PK\u0005\u0006');
     await assert.rejects(prepareDataset({ input: dir, storeDir: path.join(dir, '.stores') }), (e: Error) => {
       assert.equal(e.name, 'PrepareError');
-      assert.match(e.message, new RegExp(`input .*${FREQTRADE_RESULT}\\.zip cannot be read as a zip archive: `));
+      assert.match(e.message, new RegExp(`not read, being archives: .*${FREQTRADE_RESULT}\\.zip \\(cannot be read as a zip archive: [^)]+\\); unpack them`));
       return true;
     });
+    // Beside data, the same damaged zip changes nothing.
+    const withData = path.join(dir, 'with-data');
+    await mkdir(withData);
+    await copyFile(path.join(fx.dir, `${FREQTRADE_RESULT}.json`), path.join(withData, `${FREQTRADE_RESULT}.json`));
+    await copyFile(path.join(dir, `${FREQTRADE_RESULT}.zip`), path.join(withData, 'old-results.zip'));
+    assert.equal((await prepareDataset({ input: withData, storeDir: path.join(dir, '.stores') })).reused, false);
+    await rm(withData, { recursive: true });
     await rm(path.join(dir, `${FREQTRADE_RESULT}.zip`));
     await writeFile(path.join(dir, `${FREQTRADE_RESULT}.tar.gz`), '');
     await copyFile(path.join(fx.dir, `${FREQTRADE_RESULT}.meta.json`), path.join(dir, `${FREQTRADE_RESULT}.meta.json`));
