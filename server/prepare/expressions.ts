@@ -3,6 +3,7 @@
 // optional columns. Input column names are quoted identifiers, never trusted text.
 import { sqlIdent, sqlString } from '../sql/text.js';
 import { familyOf, type ColumnInfo } from './column-types.js';
+import { textDateSql } from './text-dates.js';
 import type { TableInput } from './table-input.js';
 
 /** The run id of a dataset whose bars and trades have no run column. */
@@ -58,9 +59,8 @@ function tsExpr(c: ColumnInfo, ctx: ExprContext): string {
     default: {
       if (c.textDate) {
         ctx.notes.set(c.name, `text timestamps read as ${c.textDate.says}, taken as ${naiveZone}`);
-        const formats = c.textDate.formats.map(sqlString).join(', ');
         // Text that fits none of the formats reads as NULL here; checks.ts (checkTimestampText) reports it.
-        return naiveToUtc(`TRY_STRPTIME(trim(${col}::VARCHAR), [${formats}])`, ctx);
+        return naiveToUtc(textDateSql(`trim(${col}::VARCHAR)`, c.textDate), ctx);
       }
       ctx.notes.set(c.name, `text timestamps: with an offset converted to UTC, without one taken as ${naiveZone}`);
       const s = `${col}::VARCHAR`;
@@ -78,7 +78,7 @@ function stringExpr(c: ColumnInfo | undefined): string {
 }
 
 /** A column as a DOUBLE; NULL when absent or all null. Text (CSV, JSON) as spreadsheetNumberSql reads it. */
-function numberExpr(c: ColumnInfo | undefined): string {
+export function numberExpr(c: ColumnInfo | undefined): string {
   if (!c || familyOf(c) === 'null') return 'NULL::DOUBLE';
   return familyOf(c) === 'string' ? spreadsheetNumberSql(`${sqlIdent(c.name)}::VARCHAR`, c.name, c.decimalComma) : `${sqlIdent(c.name)}::DOUBLE`;
 }

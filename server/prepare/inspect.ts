@@ -15,8 +15,8 @@ import { expectedInstead, familyOf, type ColumnInfo, type Family } from './colum
 import { locateDescription, type BadRowPolicy, type DatasetDescription } from './description.js';
 import type { CandidateFile, FormatDescription } from './formats/adapter.js';
 import { knownColumns, readCandidates } from './formats/candidates.js';
-import { canonicalSources, canonicalTableOf, describeRecognised, recogniseFormats, requireFillPrices } from './formats/index.js';
-import { noBarsError, resolveInputs, stampPath, TABLE_KINDS, type FileFormat, type TableKind } from './inputs.js';
+import { canonicalSources, canonicalTableOf, describeRecognised, noDataError, recogniseFormats, requireFillPrices } from './formats/index.js';
+import { resolveInputs, stampPath, TABLE_KINDS, type FileFormat, type TableKind } from './inputs.js';
 import { COLUMNS, normalise, type ColumnKind } from './mapping.js';
 import { SchemaProblems, type SchemaProblem } from './schema-problems.js';
 import { inspectTables, readFileParts, type TableInput } from './table-input.js';
@@ -108,6 +108,16 @@ export interface InspectOptions {
 }
 
 export async function inspectDataset(opts: InspectOptions): Promise<InspectReport> {
+  // Where zip archives' JSON documents are unpacked (archives.ts), made only when there are any.
+  const unpackTo = unpackFolder();
+  try {
+    return await inspectUnpackingTo(opts, unpackTo);
+  } finally {
+    await rm(unpackTo, { recursive: true, force: true });
+  }
+}
+
+async function inspectUnpackingTo(opts: InspectOptions, unpackTo: string): Promise<InspectReport> {
   const inputs = opts.inputs.map((p) => path.resolve(p));
   const described = await locateDescription({
     inputs,
@@ -115,11 +125,7 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
     ...(opts.onBadRows ? { onBadRows: opts.onBadRows } : {}),
   });
   const description = described.description;
-  const unpackTo = unpackFolder();
-  const resolved = await resolveInputs(inputs, { unpackTo }).catch(async (err: unknown) => {
-    await rm(unpackTo, { recursive: true, force: true });
-    throw err;
-  });
+  const resolved = await resolveInputs(inputs, { unpackTo });
   const instance = await DuckDBInstance.create(':memory:');
   const con = await instance.connect();
   try {
@@ -149,7 +155,6 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
     }
     const suggestion = suggest(description, tables);
     const hasData = inspected.bars !== null || inspected.trades !== null || recognition.recognised.length > 0;
-    const unrecognisedJson = recognition.rest.filter((f) => f.loose).map((f) => ({ path: stampPath(f), keys: f.jsonKeys }));
     return {
       inputs,
       description: { path: described.path, found: described.found, content: description },
@@ -158,13 +163,12 @@ export async function inspectDataset(opts: InspectOptions): Promise<InspectRepor
       tables,
       problems: problems.list,
       ready: problems.list.length === 0 && hasData,
-      noData: hasData ? null : noBarsError(resolved, sources, [], unrecognisedJson).message,
+      noData: hasData ? null : noDataError(resolved, sources, [], recognition.rest).message,
       suggestion,
     };
   } finally {
     con.closeSync();
     instance.closeSync();
-    await rm(unpackTo, { recursive: true, force: true });
   }
 }
 

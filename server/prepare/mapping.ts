@@ -72,6 +72,11 @@ export const COLUMNS: Record<TableKind, Record<string, CanonicalColumn>> = {
 };
 
 /** A column name as names are compared: lowercase, runs of spaces, dots and dashes as '_'. */
+/** The canonical columns a table cannot do without (COLUMNS' `required`). */
+export function requiredColumns(kind: TableKind): string[] {
+  return Object.entries(COLUMNS[kind]).filter(([, c]) => c.required).map(([name]) => name);
+}
+
 /** A camelCase or PascalCase name by its words, normalised (EntryTime is entry_time, TradePrice trade_price). */
 export function camelWords(name: string): string {
   return normalise(name.replace(/([a-z0-9])([A-Z])/g, '$1_$2'));

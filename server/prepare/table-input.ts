@@ -14,7 +14,7 @@ import { fileReader, sqlIdent, sqlString, type CsvReading } from '../sql/text.js
 import { readArrowSchema } from './arrow.js';
 import { compatible, expectedInstead, familyOf, type ColumnInfo } from './column-types.js';
 import { sourceLabel, TABLE_KINDS, type DataFile, type Source, type TableKind } from './inputs.js';
-import { COLUMNS, matchColumns, type CanonicalColumn, type DatasetMapping } from './mapping.js';
+import { COLUMNS, matchColumns, requiredColumns, type CanonicalColumn, type DatasetMapping } from './mapping.js';
 import { countParquetRows, readParquetSchemas } from './parquet.js';
 import { readTextSchema } from './formats/candidates.js';
 import { mappingFix, SchemaProblems, type SchemaProblem } from './schema-problems.js';
@@ -95,7 +95,7 @@ export function readTextFiles(t: TableInput): string[] {
 function singleInstrument(src: Source, matched: ReadonlyMap<string, string>, mapping: DatasetMapping & { symbol?: string }): string | null {
   if (src.kind !== 'bars' && src.kind !== 'trades') return null;
   if (mapping[src.kind]?.symbol !== undefined) return null;
-  const required = Object.entries(COLUMNS[src.kind]).filter(([, def]) => def.required).map(([canon]) => canon);
+  const required = requiredColumns(src.kind);
   if (matched.has('symbol') || !required.every((canon) => canon === 'symbol' || matched.has(canon))) return null;
   if (mapping.symbol) return mapping.symbol;
   const location = src.files.length === 1 && src.location === src.files[0]!.path ? path.dirname(src.location) : src.location;

@@ -41,6 +41,11 @@ function withTimes(date: string, separators: readonly string[]): string[] {
   return [...separators.flatMap((s) => TIMES.map((t) => `${date}${s}${t}`)), date];
 }
 
+/** `text` (SQL of a trimmed text value) read in `reading`'s forms, as a naive TIMESTAMP; NULL where none fits. */
+export function textDateSql(text: string, reading: TextDateReading): string {
+  return `TRY_STRPTIME(${text}, [${reading.formats.map(sqlString).join(', ')}])`;
+}
+
 /**
  * The reading of each text timestamp column of `t` that is in one of the forms above, by column
  * name. `order`: the description's dateOrder, for a column whose data cannot tell.

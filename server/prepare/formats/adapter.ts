@@ -137,6 +137,11 @@ export interface Recognised {
   detection: Detection<unknown>;
 }
 
+/** Whether the file's name (its stem) is one of `stems`, alone or before `_` or `-` (transactions_2024). */
+export function stemIs(file: CandidateFile, stems: readonly string[]): boolean {
+  return stems.some((s) => file.stem === s || file.stem.startsWith(`${s}_`) || file.stem.startsWith(`${s}-`));
+}
+
 /**
  * The first column of `file` whose name, compared as mapping.ts compares names, is one of `names`
  * (in order): as written, else by its camelCase words (TradePrice is trade_price).

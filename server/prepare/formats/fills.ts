@@ -19,13 +19,12 @@
 // made of the trades as for any trades without bars. A zipline/pyfolio transactions frame (signed
 // `amount`, pyfolio.ts) and Nautilus' fills report (nautilus.ts) are recognised by their own
 // adapters first; this one is `likely`, for what no tool-specific adapter claims.
-import { errorMessage } from '../../../shared/errors.js';
 import { sqlIdent, sqlString } from '../../sql/text.js';
 import { familyOf, type ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
-import { epochSql, spreadsheetNumberSql } from '../expressions.js';
-import { textDateReadingsOf, type TextDateReading } from '../text-dates.js';
-import { runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
+import { epochSql, numberExpr } from '../expressions.js';
+import { textDateReadingsOf, textDateSql, type TextDateReading } from '../text-dates.js';
+import { runOfFile, stemIs, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
 import { describeReading, matchNamed, named, type Columns, type Reading } from './named-columns.js';
 import { stageRoundTrips } from './round-trips.js';
 
@@ -67,7 +66,7 @@ function timeSql(c: ColumnInfo, how: TimeReading): string {
   const col = sqlIdent(c.name);
   if (familyOf(c) === 'timestamptz') return c.zone ? `timezone('UTC', ${col}::TIMESTAMP)` : col;
   if (how.kind === 'typed') return familyOf(c) === 'integer' ? `timezone('UTC', ${epochSql(`${col}::BIGINT`)})` : `${col}::TIMESTAMP`;
-  if (how.kind === 'text') return `TRY_STRPTIME(trim(${col}::VARCHAR), [${how.reading.formats.map(sqlString).join(', ')}])`;
+  if (how.kind === 'text') return textDateSql(`trim(${col}::VARCHAR)`, how.reading);
   return `trim(${col}::VARCHAR)::${how.zoned ? 'TIMESTAMPTZ' : 'TIMESTAMP'}`;
 }
 
@@ -79,7 +78,7 @@ async function timeReading(ctx: StageContext, file: CandidateFile, relation: str
   if (familyOf(c) !== 'string') return { kind: 'typed' };
   const text = `trim(${sqlIdent(c.name)}::VARCHAR)`;
   const reading = (await textDateReadingsOf(ctx.con, relation, [c], ctx.description.dateOrder)).get(c.name);
-  const read = reading ? `TRY_STRPTIME(${text}, [${reading.formats.map(sqlString).join(', ')}])` : `TRY_CAST(${text} AS TIMESTAMPTZ)`;
+  const read = reading ? textDateSql(text, reading) : `TRY_CAST(${text} AS TIMESTAMPTZ)`;
   const [bad] = (await ctx.con.runAndReadAll(`SELECT ${text} FROM ${relation} WHERE ${text} <> '' AND ${read} IS NULL LIMIT 1`)).getRowsJson();
   if (bad) {
     throw new PrepareError(
@@ -91,10 +90,8 @@ async function timeReading(ctx: StageContext, file: CandidateFile, relation: str
   return { kind: 'iso', zoned: Number(zoned?.[0] ?? 0) > 0 };
 }
 
-const numberSql = (c: ColumnInfo) => (familyOf(c) === 'string' ? spreadsheetNumberSql(`${sqlIdent(c.name)}::VARCHAR`, c.name, c.decimalComma) : `${sqlIdent(c.name)}::DOUBLE`);
-
 function fillsSql(file: CandidateFile, c: Columns, relation: string, index: number, time: TimeReading): string {
-  const qty = numberSql(c['qty']!);
+  const qty = numberExpr(c['qty']);
   const side = c['side'] ? `upper(trim(${sqlIdent(c['side'].name)}::VARCHAR))` : null;
   const list = (values: readonly string[]) => values.map(sqlString).join(', ');
   const amount = side
@@ -103,8 +100,8 @@ function fillsSql(file: CandidateFile, c: Columns, relation: string, index: numb
   const run = c['run'] ? `${sqlIdent(c['run'].name)}::VARCHAR` : sqlString(runOfFile(file));
   const ts = timeSql(c['ts']!, time);
   return `SELECT ${run} AS run_id, ${sqlIdent(c['symbol']!.name)}::VARCHAR AS symbol, ${ts} AS ts,
-      ${index}::BIGINT * 4294967296 + row_number() OVER () AS seq, ${amount} AS amount, ${numberSql(c['price']!)} AS price,
-      ${c['fees'] ? `coalesce(abs(${numberSql(c['fees'])}), 0)` : '0.0'} AS fees
+      ${index}::BIGINT * 4294967296 + row_number() OVER () AS seq, ${amount} AS amount, ${numberExpr(c['price'])} AS price,
+      ${c['fees'] ? `coalesce(abs(${numberExpr(c['fees'])}), 0)` : '0.0'} AS fees
     FROM ${relation}`;
 }
 
@@ -115,9 +112,9 @@ export const fillsAdapter: FormatAdapter<FillsPlan> = {
   detect(files) {
     const plan: FillsPlan = { files: [] };
     for (const file of files) {
-      if (!FILL_STEMS.some((s) => file.stem === s || file.stem.startsWith(`${s}_`) || file.stem.startsWith(`${s}-`))) continue;
+      if (!stemIs(file, FILL_STEMS)) continue;
+      // A text time is read at staging (timeReading), where its values are looked at.
       const columns = matchNamed(file, NAMES, REQUIRED);
-      // A time read as text that is not ISO would sort wrongly: only timestamps and text are taken here, text checked at staging.
       if (columns) plan.files.push({ file, columns });
     }
     return plan.files.length ? { files: plan.files.map((f) => f.file), confidence: 'likely', plan } : null;
@@ -143,14 +140,10 @@ export const fillsAdapter: FormatAdapter<FillsPlan> = {
       parts.push(fillsSql(file, columns, relation, i, time));
     }
     const trades = ctx.table('trades');
-    try {
-      await stageRoundTrips(ctx.con, parts, { fills: ctx.table('fills'), target: trades }, `list of fills ${files.map((f) => f.file.path).join(', ')}`, (n) =>
-        `${n} fill(s) have no quantity, or a side that is not a buy (${BUYS.join(', ')}) or a sell (${SELLS.join(', ')})`,
-      );
-    } catch (err) {
-      if (err instanceof PrepareError) throw err;
-      throw new PrepareError(`list of fills ${files.map((f) => f.file.path).join(', ')} cannot be read: ${errorMessage(err)}`, { cause: err });
-    }
+    // stageRoundTrips names the files in any failure of its own.
+    await stageRoundTrips(ctx.con, parts, { fills: ctx.table('fills'), target: trades }, `list of fills ${files.map((f) => f.file.path).join(', ')}`, (n) =>
+      `${n} fill(s) have no quantity, or a side that is not a buy (${BUYS.join(', ')}) or a sell (${SELLS.join(', ')})`,
+    );
     const sources = [`trades: FIFO round trips of the fills in ${files.map((f) => f.file.path).join(', ')} (pnl after each fill's fees)`];
     if (textTimes.length) sources.push(`times: ${textTimes.join('; ')}`);
     return { trades, sources };

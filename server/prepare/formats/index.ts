@@ -6,7 +6,7 @@ import { sqlIdent, sqlString } from '../../sql/text.js';
 import type { DatasetDescription } from '../description.js';
 import { PrepareError } from '../errors.js';
 import { commonFolder, noBarsError, stampPath, TABLE_KINDS, type ResolvedInputs, type Source, type TableKind } from '../inputs.js';
-import { COLUMNS, matchColumns } from '../mapping.js';
+import { matchColumns, requiredColumns } from '../mapping.js';
 import { SchemaProblems } from '../schema-problems.js';
 import { inspectTables, requireColumns, stagedTableInput, type TableInput } from '../table-input.js';
 import type { CandidateFile, Confidence, FormatAdapter, FormatDescription, Recognised, StagedTables } from './adapter.js';
@@ -98,9 +98,10 @@ export async function stageFormats(con: DuckDBConnection, recognition: Recogniti
  */
 export function canonicalSources(rest: readonly CandidateFile[], description: DatasetDescription = {}): Record<TableKind, Source | null> {
   const out = {} as Record<TableKind, Source | null>;
+  // A loose JSON file no adapter claimed is not data (inputs.ts DataFile.loose).
+  const tabled = rest.filter((f) => !f.loose).map((f) => ({ f, kind: canonicalTableOf(f, description) }));
   for (const kind of TABLE_KINDS) {
-    // A loose JSON file no adapter claimed is not data (inputs.ts DataFile.loose).
-    const files = rest.filter((f) => canonicalTableOf(f, description) === kind && !f.loose).map(({ stem: _s, tableByName: _t, columns: _c, jsonKeys: _j, ...file }) => file);
+    const files = tabled.filter((t) => t.kind === kind).map(({ f: { stem: _s, tableByName: _t, columns: _c, jsonKeys: _j, ...file } }) => file);
     out[kind] = files.length === 0 ? null : { kind, location: files.length === 1 ? files[0]!.path : commonFolder(files.map((f) => f.path)), files };
   }
   return out;
@@ -110,9 +111,6 @@ export function canonicalSources(rest: readonly CandidateFile[], description: Da
 export function canonicalTableOf(f: CandidateFile, description: DatasetDescription): TableKind {
   return f.tableByName === 'bars' && f.unnamed && !description.bars ? tableOfUnnamed(f) : f.tableByName;
 }
-
-/** Required columns of a table (mapping.ts COLUMNS). */
-const requiredColumns = (kind: TableKind) => Object.entries(COLUMNS[kind]).filter(([, c]) => c.required).map(([name]) => name);
 
 /**
  * The table of a file whose name says none: trades when every required trades column is found
@@ -127,6 +125,15 @@ export function tableOfUnnamed(f: Pick<CandidateFile, 'path' | 'columns'>): Tabl
     return requiredColumns(kind).every((c) => matched.has(c));
   };
   return has('trades') && !has('bars') ? 'trades' : 'bars';
+}
+
+/**
+ * noBarsError for a dataset whose files gave neither bars nor trades, naming what was there and
+ * not read: `rest`'s JSON documents no format recognised (by the path that names them stably).
+ */
+export function noDataError(resolved: ResolvedInputs, canonical: Record<TableKind, Source | null>, formats: readonly FormatDescription[], rest: readonly CandidateFile[]): PrepareError {
+  const unrecognisedJson = rest.filter((f) => f.loose).map((f) => ({ path: stampPath(f), keys: f.jsonKeys }));
+  return noBarsError(resolved, canonical, formats.map((f) => f.summary), unrecognisedJson);
 }
 
 /** Every canonical table of a dataset as an input of the build, from the formats and the canonical files. */
@@ -170,10 +177,7 @@ export async function inspectInputs(con: DuckDBConnection, resolved: ResolvedInp
   if (!tables.bars && tables.trades) requireFillPrices(tables.trades, problems);
   problems.throwIfAny();
   const formats = recognition.recognised.map(describeRecognised);
-  if (!tables.bars && !tables.trades) {
-    const unrecognisedJson = recognition.rest.filter((f) => f.loose).map((f) => ({ path: stampPath(f), keys: f.jsonKeys }));
-    throw noBarsError(resolved, canonical, formats.map((f) => f.summary), unrecognisedJson);
-  }
+  if (!tables.bars && !tables.trades) throw noDataError(resolved, canonical, formats, recognition.rest);
   const barsOrigin: BarsOrigin = !tables.bars ? 'trades' : staged.tables.bars?.adapter === portfolioAdapter.id ? 'portfolio' : 'input';
   return { tables, barsOrigin, formats, sources: staged.sources };
 }

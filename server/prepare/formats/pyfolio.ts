@@ -15,7 +15,7 @@ import { sqlIdent, sqlString } from '../../sql/text.js';
 import type { ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
 import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
-import { findColumn, runOfFile } from './adapter.js';
+import { findColumn, runOfFile, stemIs } from './adapter.js';
 import { dayExpr, numberColumns, timeIndexColumn, timeExpr } from './pandas.js';
 import { dailyBarsFromFillsSql } from './fill-bars.js';
 import { roundTripsSql } from './round-trips.js';
@@ -55,10 +55,6 @@ export interface PyfolioPlan {
 const TRANSACTIONS_STEMS = ['transactions', 'transaction', 'txns', 'txn'];
 const POSITIONS_STEMS = ['positions', 'position', 'pos'];
 const RETURNS_STEMS = ['returns', 'rets', 'daily_returns'];
-
-function stemIs(file: CandidateFile, stems: readonly string[]): boolean {
-  return stems.some((s) => file.stem === s || file.stem.startsWith(`${s}_`) || file.stem.startsWith(`${s}-`));
-}
 
 function transactionsPlan(file: CandidateFile): TransactionsPlan | null {
   const ts = timeIndexColumn(file);
