@@ -85,6 +85,22 @@ test('strings are copied from DuckDB without JS strings: inline, long (through t
   assert.equal(column.nullCount, 1200);
 });
 
+test('every string length around the inline limit comes out whole, each next to a longer and a shorter one', async () => {
+  // Inline strings are written a word at a time, past their own end into the next one's place:
+  // lengths 0-17 bytes (12 is DuckDB's inline limit) in every order, with nulls between, across chunks.
+  const [ipc] = await encode(`
+    SELECT CASE WHEN i % 19 = 18 THEN NULL ELSE substr('abcdefghijklmnopq', 1, ((i * 7) % 19)::INTEGER) END AS s,
+           CASE WHEN i % 3 = 0 THEN 'ü' || repeat('z', (i % 13)::INTEGER) ELSE repeat('y', (i % 16)::INTEGER) END AS t
+    FROM range(5000) t(i)`);
+  const table = tableFromIPC(ipc!);
+  const s = table.getChild('s')!;
+  const t = table.getChild('t')!;
+  for (let i = 0; i < 5000; i++) {
+    assert.equal(s.get(i), i % 19 === 18 ? null : 'abcdefghijklmnopq'.slice(0, (i * 7) % 19), `s at row ${i}`);
+    assert.equal(t.get(i), i % 3 === 0 ? `ü${'z'.repeat(i % 13)}` : 'y'.repeat(i % 16), `t at row ${i}`);
+  }
+});
+
 test('schema metadata names the part of a multi-part answer; omitted columns are left out', async () => {
   const instance = await DuckDBInstance.create(':memory:');
   const connection = await instance.connect();
