@@ -13,7 +13,7 @@ import { META_TABLE, MetaKey, StoreTable } from '../store/format.js';
 import { fileReader, sqlIdent, sqlString, type ReadableFormat } from '../sql/text.js';
 import type { LocatedDescription } from './description.js';
 import { PrepareError } from './errors.js';
-import type { DataFile } from './inputs.js';
+import { formatByExtension, type DataFile } from './inputs.js';
 
 export interface BenchmarkRecord {
   kind: 'market' | 'symbol' | 'file';
@@ -28,11 +28,6 @@ const TIME_COLUMNS = ['ts', 'date', 'day', 'timestamp', 'time', 'datetime'];
 const RETURN_COLUMNS = ['return', 'ret', 'returns'];
 const PRICE_COLUMNS = ['price', 'close', 'adj_close', 'value'];
 
-const FORMAT_OF: Record<string, ReadableFormat> = {
-  '.parquet': 'parquet', '.parq': 'parquet', '.pq': 'parquet',
-  '.csv': 'csv', '.tsv': 'csv',
-  '.json': 'json', '.jsonl': 'json', '.ndjson': 'json',
-};
 
 /** Creates benchmark_day and writes meta's benchmark and risk_free_rate (after writeMeta). */
 export async function buildBenchmark(con: DuckDBConnection, described: LocatedDescription, inputFiles: readonly DataFile[]): Promise<BenchmarkRecord> {
@@ -66,7 +61,8 @@ async function fromStated(con: DuckDBConnection, stated: string, descriptionPath
     return { kind: 'symbol', name: stated, source: `tickscope.json benchmark: symbol ${stated} of the dataset` };
   }
   const file = statedBenchmarkPath(stated, descriptionPath);
-  const format = FORMAT_OF[path.extname(file).toLowerCase()];
+  const byName = formatByExtension(file);
+  const format: ReadableFormat | null = byName === 'arrow' ? null : byName;
   const exists = await access(file).then(() => true, () => false);
   if (!exists || !format) {
     throw new PrepareError(

@@ -11,7 +11,7 @@
 // Formats: Parquet (.parquet .parq .pq) and Arrow IPC (.arrow .arrows .feather .ipc; file or
 // stream format, told apart by the magic bytes), both sniffed whatever the extension; CSV (.csv
 // .tsv, read by DuckDB's read_csv, which sniffs the delimiter and types) and JSON (.json
-// .jsonl .ndjson), known by extension. Inside folders only those extensions are read, and hidden
+// .jsonl .ndjson), known by extension, also with .gz or .zst after it (DuckDB inflates them). Inside folders only those extensions are read, and hidden
 // or `_`-prefixed files (`_SUCCESS`, `.crc`, a manifest) and the dataset description
 // (tickscope.json) are skipped.
 //
@@ -178,8 +178,21 @@ export async function sniffFormat(file: string): Promise<FileFormat | null> {
   }
 }
 
-function formatByExtension(file: string): 'parquet' | 'arrow' | 'csv' | 'json' | null {
-  const lower = file.toLowerCase();
+/**
+ * Text files compressed as they are written (pandas' `to_csv('trades.csv.gz')`, a gzipped JSON
+ * Lines log): DuckDB's readers inflate them as they read, by the name's suffix, so they are the
+ * text format they name. Not tar or zip archives, which hold files of their own.
+ */
+const COMPRESSED_TEXT_EXT = ['.gz', '.zst'];
+
+/** The format a file's name says it is (a compressed text file's, the text format it names), or null. */
+export function formatByExtension(file: string): 'parquet' | 'arrow' | 'csv' | 'json' | null {
+  let lower = file.toLowerCase();
+  const compressed = COMPRESSED_TEXT_EXT.find((e) => lower.endsWith(e));
+  if (compressed) {
+    lower = lower.slice(0, -compressed.length);
+    return CSV_EXT.some((e) => lower.endsWith(e)) ? 'csv' : JSON_EXT.some((e) => lower.endsWith(e)) ? 'json' : null;
+  }
   if (PARQUET_EXT.some((e) => lower.endsWith(e))) return 'parquet';
   if (ARROW_EXT.some((e) => lower.endsWith(e))) return 'arrow';
   if (CSV_EXT.some((e) => lower.endsWith(e))) return 'csv';
@@ -290,7 +303,7 @@ async function describeFile(root: string, file: string): Promise<DataFile> {
       // starts with PAR1 but a file that does not start with it is plainly something else.
       throw new PrepareError(`input ${file} is not a Parquet file (no PAR1 magic bytes at the start)`);
     }
-    throw new PrepareError(`input ${file} is neither Parquet nor Arrow IPC (first bytes are not PAR1, ARROW1 or an IPC stream message), and its name does not end in .csv, .tsv, .json, .jsonl or .ndjson`);
+    throw new PrepareError(`input ${file} is neither Parquet nor Arrow IPC (first bytes are not PAR1, ARROW1 or an IPC stream message), and its name does not end in .csv, .tsv, .json, .jsonl or .ndjson (or one of them with .gz or .zst)`);
   }
   return { path: file, format, hive: hiveOf(root, file), size: st.size, mtimeMs: st.mtimeMs };
 }

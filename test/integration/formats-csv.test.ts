@@ -3,8 +3,12 @@
 // read as text and parsed here) and against the same dataset prepared from its Parquet original.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { csvFixture } from '../../fixtures/formats/csv.js';
+import { inspectDataset } from '../../server/prepare/inspect.js';
 import { mem } from '../support/duckdb.js';
 import { LocalSession, type Ask } from '../support/local-session.js';
 import { near } from '../support/checks.js';
@@ -12,17 +16,22 @@ import { near } from '../support/checks.js';
 let csv: LocalSession;
 let parquet: LocalSession;
 let csvDir: string;
+let tmp: string;
+const others: LocalSession[] = [];
 
 before(async () => {
   const fx = await csvFixture();
   csvDir = fx.csvDir;
   csv = await LocalSession.open(fx.csvDir);
   parquet = await LocalSession.open(fx.sourceDir);
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'tickscope-csv-'));
 });
 
-after(() => {
+after(async () => {
   csv?.close();
   parquet?.close();
+  for (const s of others) s.close();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
 /** Within a relative 1e-6 unless told (the tools' own numbers went through text). */
@@ -75,5 +84,48 @@ test('the CSV dataset serves what its Parquet original serves: summary, sectors,
     const ref = b.rows[i]!;
     assert.deepEqual([row.run_id, row.symbol, row.side, row.entry_ts, row.exit_ts, row.tag], [ref.run_id, ref.symbol, ref.side, ref.entry_ts, ref.exit_ts, ref.tag], `trade ${i}`);
     assertNear(Number(row.pnl), Number(ref.pnl), `pnl of trade ${i}`);
+  });
+});
+
+test('CSV files compressed as pandas writes them (.csv.gz) or as zstd (.csv.zst) serve what the plain files serve', async () => {
+  // trades and symbols gzipped byte for byte; the bars' part files re-written by DuckDB as zstd.
+  const dir = path.join(tmp, 'compressed');
+  await mkdir(dir, { recursive: true });
+  await copyFile(path.join(csvDir, 'runs.arrow'), path.join(dir, 'runs.arrow'));
+  for (const name of ['trades.csv', 'symbols.csv']) await writeFile(path.join(dir, `${name}.gz`), gzipSync(await readFile(path.join(csvDir, name))));
+  for (const run of ['base', 'alt']) {
+    const from = path.join(csvDir, 'bars', `run_id=${run}`, 'part-0.csv');
+    const to = path.join(dir, 'bars', `run_id=${run}`, 'part-0.csv.zst');
+    await mkdir(path.dirname(to), { recursive: true });
+    await mem((q) => q(`COPY (SELECT * FROM read_csv('${from}', all_varchar = true, hive_partitioning = false)) TO '${to}' (FORMAT csv, HEADER, COMPRESSION zstd)`));
+  }
+  const report = await inspectDataset({ inputs: [dir] });
+  assert.equal(report.ready, true, JSON.stringify(report.problems));
+  const compressed = await LocalSession.open(dir, 1, { storeDir: path.join(tmp, 'stores') });
+  others.push(compressed);
+  const asks: Ask[] = [
+    { query: 'summary', params: {} },
+    { query: 'breakdown', params: { by: 'symbol', limit: 10_000 } },
+    { query: 'breakdown', params: { by: 'sector', limit: 100 } },
+    { query: 'trades', params: { limit: 10_000, sort: { column: 'pnl', descending: true } } },
+  ];
+  for (const ask of asks) {
+    const [a, b] = await Promise.all([compressed.ask(ask), csv.ask(ask)]);
+    assert.ok(b.rows.length > 0, `${ask.query}: the plain CSV dataset answers`);
+    // The same text read by the same reader: the same numbers, not merely near ones.
+    assert.deepEqual(a.rows, b.rows, `${ask.query} ${JSON.stringify(ask.params)}`);
+  }
+});
+
+test('a file named .csv.gz that is not gzip is refused, naming the file and why', async () => {
+  const dir = path.join(tmp, 'not-gzip');
+  await mkdir(dir, { recursive: true });
+  await copyFile(path.join(csvDir, 'trades.csv'), path.join(dir, 'trades.csv.gz'));
+  await copyFile(path.join(csvDir, 'symbols.csv'), path.join(dir, 'symbols.csv'));
+  const file = path.join(dir, 'trades.csv.gz');
+  await assert.rejects(inspectDataset({ inputs: [dir] }), (err: Error) => {
+    assert.ok(err.message.includes(`CSV input ${file} cannot be read`), err.message);
+    assert.match(err.message, /not a GZIP stream/);
+    return true;
   });
 });

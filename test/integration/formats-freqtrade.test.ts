@@ -5,9 +5,10 @@
 // value, and the capital from the result. Archives that cannot be read are named.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { FREQTRADE_BALANCE, FREQTRADE_RESULT, freqtradeFixture, type FreqtradeFixture } from '../../fixtures/formats/freqtrade.js';
 import { inspectDataset } from '../../server/prepare/inspect.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
@@ -98,6 +99,20 @@ test('the result zipped, as newer freqtrade writes it: its JSON unpacked and rea
   }
   const left = (await readdir(os.tmpdir())).filter((f) => f.startsWith(`tickscope-unpacked-${process.pid}-`));
   assert.deepEqual(left, [], 'the unpacked documents are removed');
+});
+
+test('the result gzipped (a .json.gz, as a results folder is often kept): read the same', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-freqtrade-gz-'));
+  try {
+    for (const name of await readdir(fx.dir)) {
+      const from = path.join(fx.dir, name);
+      if (name === `${FREQTRADE_RESULT}.json`) await writeFile(path.join(dir, `${name}.gz`), gzipSync(await readFile(from)));
+      else await copyFile(from, path.join(dir, name));
+    }
+    await checkServed(dir, `${FREQTRADE_RESULT}.json.gz`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
 
 test('a damaged zip is skipped, and named with why when nothing else is there; an archive of another kind beside a JSON no format recognises: each named', async () => {

@@ -2,6 +2,7 @@
 // (adapter.ts), and the relation any one file is read as.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { errorMessage } from '../../../shared/errors.js';
 import { fileReader, sqlIdent, sqlString } from '../../sql/text.js';
@@ -76,10 +77,23 @@ async function hasDecimalCommas(con: DuckDBConnection, file: DataFile, hive: boo
 }
 
 async function jsonKeysOf(file: DataFile): Promise<string[]> {
-  if (file.size > JSON_KEYS_MAX_BYTES || !file.path.toLowerCase().endsWith('.json')) return [];
+  const lower = file.path.toLowerCase();
+  // A gzipped document is inflated here as DuckDB inflates it (a zstd one is read as rows only:
+  // Node 20's zlib has no zstd).
+  const gzipped = lower.endsWith('.json.gz');
+  if (file.size > JSON_KEYS_MAX_BYTES || !(lower.endsWith('.json') || gzipped)) return [];
+  let text: string;
+  try {
+    const bytes = await readFile(file.path);
+    text = (gzipped ? gunzipSync(bytes, { maxOutputLength: JSON_KEYS_MAX_BYTES }) : bytes).toString('utf8');
+  } catch (err) {
+    // Inflated past the bound: read as rows, as a plain document past it is.
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return [];
+    throw new PrepareError(`JSON input ${file.path} cannot be read${gzipped ? ' as gzip' : ''}: ${errorMessage(err)}`, { cause: err });
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(await readFile(file.path, 'utf8'));
+    parsed = JSON.parse(text);
   } catch (err) {
     throw new PrepareError(`JSON input ${file.path} is not valid JSON: ${errorMessage(err)}`, { cause: err });
   }

@@ -1,0 +1,25 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatByExtension } from '../../server/prepare/inputs.js';
+
+test('a file name says its format; a compressed text file is the text format it names, any other compressed file is none', () => {
+  const cases: [string, ReturnType<typeof formatByExtension>][] = [
+    ['bars/part-0.parquet', 'parquet'],
+    ['trades.feather', 'arrow'],
+    ['trades.csv', 'csv'],
+    ['TRADES.TSV', 'csv'],
+    ['trades.csv.gz', 'csv'],
+    ['returns.CSV.GZ', 'csv'],
+    ['fills.jsonl.zst', 'json'],
+    ['backtest-result-2024-01-16.json.gz', 'json'],
+    ['events.ndjson.gz', 'json'],
+    // Archives and compressed binary files stay archives (inputs.ts names them, does not read them).
+    ['results.tar.gz', null],
+    ['results.tgz', null],
+    ['bars.parquet.gz', null],
+    ['notes.txt.gz', null],
+    ['trades.gz', null],
+    ['trades.zip', null],
+  ];
+  for (const [name, want] of cases) assert.equal(formatByExtension(name), want, name);
+});
