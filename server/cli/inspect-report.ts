@@ -42,6 +42,7 @@ export function formatInspectReport(r: InspectReport): string {
       for (const row of t.sample) lines.push(`    ${Object.entries(row).map(([k, v]) => `${k}=${v ?? 'NULL'}`).join('  ')}`);
     }
   }
+  if (r.notRead) lines.push('', r.notRead);
   const problems = r.problems.length ? `${r.problems.length} problem(s) above, all of which prepare would report at once` : (r.noData ?? 'see the problems above');
   lines.push('', r.ready ? 'ready: prepare would find every required column' : `not ready: ${problems}`);
   lines.push('', `suggested ${r.description.path}:`, JSON.stringify(r.suggestion, null, 2), '');

@@ -13,6 +13,7 @@ import type { DatasetSpec } from '../control/dataset-catalog.js';
 import { BAD_ROW_POLICIES, type BadRowPolicy } from '../prepare/description.js';
 import { inspectDataset } from '../prepare/inspect.js';
 import { formatSize, parseSize } from '../os/memory.js';
+import { unreadArchivesText } from '../prepare/inputs.js';
 import { defaultMemoryLimit } from '../prepare/memory.js';
 import { prepareInChild } from '../prepare/run-in-child.js';
 import { listStores, pruneStores, unreadableByThisBuild } from '../prepare/store-dir.js';
@@ -235,6 +236,7 @@ program
       }
       if (result.timezoneNote) process.stdout.write(`  timestamps: ${result.timezoneNote}\n`);
       for (const e of result.dataQuality) process.stdout.write(`  ${e.kind === 'dropped' ? 'dropped' : 'found'}: ${e.message}\n`);
+      if (result.unreadArchives) process.stdout.write(`  ${unreadArchivesText(result.unreadArchives)}\n`);
     } catch (error) {
       bar.stop();
       fail('prepare', errorMessage(error));

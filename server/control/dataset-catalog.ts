@@ -10,7 +10,7 @@
 import { errorMessage } from '../../shared/errors.js';
 import type { DataQualityEntry, DatasetInfo, DatasetState } from '../../shared/http-api.js';
 import type { BadRowPolicy } from '../prepare/description.js';
-import { resolveInputs } from '../prepare/inputs.js';
+import { resolveInputs, unreadArchivesText } from '../prepare/inputs.js';
 import { prepareInChild } from '../prepare/run-in-child.js';
 import { inputStamps } from '../prepare/segment-manifest.js';
 import { controlErrors } from './errors.js';
@@ -228,7 +228,14 @@ export class DatasetCatalog {
       entry.rows = entry.totalRows = entry.etaSeconds = null;
       entry.descriptionPath = result.descriptionPath;
       entry.dataQuality = result.dataQuality;
-      this.log('dataset.ready', { dataset: entry.id, store: result.storePath, reused: result.reused, ms: Date.now() - started, dataQuality: result.dataQuality.length });
+      this.log('dataset.ready', {
+        dataset: entry.id,
+        store: result.storePath,
+        reused: result.reused,
+        ms: Date.now() - started,
+        dataQuality: result.dataQuality.length,
+        ...(result.unreadArchives ? { notRead: unreadArchivesText(result.unreadArchives) } : {}),
+      });
       return result.storePath;
     } catch (error) {
       entry.state = 'failed';

@@ -456,10 +456,17 @@ export function noBarsError(
       `${json.path}: a JSON document no format recognises (top-level keys: ${keys || 'none'}); JSON is read as a table when it holds rows (an array of records, or a record per line) and its name says which (trades.json, bars/), else as a result format the README lists`,
     );
   }
-  if (resolved.archives?.length) {
-    lines.push(`not read, being archives: ${resolved.archives.join(', ')}; unpack them into the folder (of a zip, only its JSON documents are read, as results a format recognises)`);
-  }
+  if (resolved.archives?.length) lines.push(unreadArchivesText(resolved.archives));
   return new PrepareError(lines);
+}
+
+/**
+ * What is said of the archives among the inputs that were not read: in the error of a dataset
+ * without data, and beside a prepared or inspected one, since a `trades.tar.gz` next to the bars
+ * leaves the dataset without trades.
+ */
+export function unreadArchivesText(archives: readonly string[]): string {
+  return `not read, being archives: ${archives.join(', ')}; unpack them into the folder (of a zip, only its JSON documents are read, as results a format recognises)`;
 }
 
 /** The deepest folder holding every one of `files`. */

@@ -16,7 +16,7 @@ import { locateDescription, type BadRowPolicy, type DatasetDescription } from '.
 import type { CandidateFile, FormatDescription } from './formats/adapter.js';
 import { knownColumns, readCandidates } from './formats/candidates.js';
 import { canonicalSources, canonicalTableOf, describeRecognised, noDataError, recogniseFormats, requireFillPrices } from './formats/index.js';
-import { resolveInputs, stampPath, TABLE_KINDS, type FileFormat, type TableKind } from './inputs.js';
+import { resolveInputs, stampPath, TABLE_KINDS, unreadArchivesText, type FileFormat, type TableKind } from './inputs.js';
 import { COLUMNS, normalise, type ColumnKind } from './mapping.js';
 import { SchemaProblems, type SchemaProblem } from './schema-problems.js';
 import { inspectTables, readFileParts, type TableInput } from './table-input.js';
@@ -85,6 +85,8 @@ export interface InspectReport {
   ready: boolean;
   /** Why there is nothing to prepare (no bars, trades or recognised format), as prepare says it; null otherwise. */
   noData: string | null;
+  /** The archives among the inputs that were not read, as prepare says it beside its result (noData says it when there is no data); null when none. */
+  notRead: string | null;
   /** The description to write as tickscope.json: the current one plus the columns inspect could tell. */
   suggestion: DatasetDescription;
 }
@@ -164,6 +166,7 @@ async function inspectUnpackingTo(opts: InspectOptions, unpackTo: string): Promi
       problems: problems.list,
       ready: problems.list.length === 0 && hasData,
       noData: hasData ? null : noDataError(resolved, sources, [], recognition.rest).message,
+      notRead: hasData && resolved.archives?.length ? unreadArchivesText(resolved.archives) : null,
       suggestion,
     };
   } finally {

@@ -102,6 +102,8 @@ export interface PrepareResult {
   segments?: number;
   /** The runs this preparation added to a prepared dataset as a delta segment. */
   addedRuns?: string[];
+  /** Archives among the inputs that were not read (inputs.ts ResolvedInputs.archives), to be said beside the result. */
+  unreadArchives?: string[];
 }
 
 /**
@@ -188,6 +190,8 @@ async function prepareUnchecked(opts: PrepareOptions, unpackTo: string): Promise
     ...(opts.onBadRows ? { onBadRows: opts.onBadRows } : {}),
   });
   const resolved = await resolveInputs(inputs, { unpackTo });
+  const unread = resolved.archives ?? [];
+  const saying = (result: PrepareResult): PrepareResult => (unread.length ? { ...result, unreadArchives: unread } : result);
   const benchmarkFile = await statedBenchmarkFile(described.description, described.path);
   const fingerprint = fingerprintOf(resolved, described.description, benchmarkFile);
   const storeDir = path.resolve(opts.storeDir);
@@ -209,7 +213,7 @@ async function prepareUnchecked(opts: PrepareOptions, unpackTo: string): Promise
   // delta segment instead of a full preparation (add-runs.ts).
   if (!(await readCurrentStoreMeta(storePath))) {
     const grown = await prepareFromManifest({ opts, resolved, described, fingerprint, storeDir, manifestFile, emit });
-    if (grown) return grown;
+    if (grown) return saying(grown);
   }
 
   for (;;) {
@@ -219,7 +223,7 @@ async function prepareUnchecked(opts: PrepareOptions, unpackTo: string): Promise
       emit({ phase: 'done', fraction: 1, rows: null, totalRows: null, etaSeconds: 0 });
       const note = current.get(MetaKey.timezoneNote);
       const dataQuality = await readDataQuality(storePath);
-      return { storePath, fingerprint, reused: true, descriptionPath: described.path, dataQuality, ...(waited ? { waited } : {}), ...(note ? { timezoneNote: note } : {}) };
+      return saying({ storePath, fingerprint, reused: true, descriptionPath: described.path, dataQuality, ...(waited ? { waited } : {}), ...(note ? { timezoneNote: note } : {}) });
     }
     const lock = await tryLock(lockPath, progressPath);
     if (lock) {
@@ -230,7 +234,7 @@ async function prepareUnchecked(opts: PrepareOptions, unpackTo: string): Promise
         const built = await buildAndPublish(opts, resolved, described, fingerprint, storeDir, storePath, lock, emit);
         // The store built whole is the base of the runs added later.
         await baseManifestFor(manifestFile, storePath, resolved);
-        return { ...built, ...(waited ? { waited } : {}) };
+        return saying({ ...built, ...(waited ? { waited } : {}) });
       } finally {
         await lock.release();
       }

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { csvFixture } from '../../fixtures/formats/csv.js';
 import { inspectDataset } from '../../server/prepare/inspect.js';
+import { prepareDataset } from '../../server/prepare/prepare.js';
 import { mem } from '../support/duckdb.js';
 import { LocalSession, type Ask } from '../support/local-session.js';
 import { near } from '../support/checks.js';
@@ -128,4 +129,23 @@ test('a file named .csv.gz that is not gzip is refused, naming the file and why'
     assert.match(err.message, /not a GZIP stream/);
     return true;
   });
+});
+
+test('an archive beside data that was read is said, not silently left out: a trades.tar.gz leaves the dataset without its trades', async () => {
+  const dir = path.join(tmp, 'archive-beside');
+  await mkdir(path.join(dir, 'bars', 'run_id=base'), { recursive: true });
+  await copyFile(path.join(csvDir, 'bars', 'run_id=base', 'part-0.csv'), path.join(dir, 'bars', 'run_id=base', 'part-0.csv'));
+  await copyFile(path.join(csvDir, 'symbols.csv'), path.join(dir, 'symbols.csv'));
+  const archive = path.join(dir, 'trades.tar.gz');
+  await writeFile(archive, gzipSync(Buffer.from('not unpacked')));
+  const said = new RegExp(`^not read, being archives: ${archive.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; unpack them`);
+  const report = await inspectDataset({ inputs: [dir] });
+  assert.equal(report.ready, true, JSON.stringify(report.problems));
+  assert.match(report.notRead ?? '', said);
+  const result = await prepareDataset({ input: dir, storeDir: path.join(tmp, 'stores') });
+  assert.deepEqual(result.unreadArchives, [archive]);
+  // Said again when the store is found prepared.
+  const again = await prepareDataset({ input: dir, storeDir: path.join(tmp, 'stores') });
+  assert.equal(again.reused, true);
+  assert.deepEqual(again.unreadArchives, [archive]);
 });
