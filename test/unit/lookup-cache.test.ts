@@ -126,25 +126,30 @@ test('look-ups that found no connection free take one another request releases w
 });
 
 test('a planner that fails while its look-ups run ends only after them, on its own connection or a lent one', async () => {
-  const SLOW = 'SELECT count(*) FROM range(30000000) a WHERE a.range % 7 = 3';
+  // Slow enough (~0.3-1 s) to be still running when the planner fails 50 ms in, which leaves a
+  // loaded machine (CI) time to have started it: a look-up still queued then is not waited for.
+  const SLOW = 'SELECT count(*) FROM range(300000000) a WHERE a.range % 7 = 3';
   for (const connections of [1, 2]) {
     const instance = await DuckDBInstance.create(':memory:');
     const runner = new QueryRunner(instance, connections, { sideBySideLookups: true });
     try {
       let slowDone = false;
+      let slowDoneWhenFailed: boolean | null = null;
       const failing = runner.run({
         planner: async (lookup: Lookup) => {
           // With two connections, a first look-up holds the request's own and the slow one is lent the other.
           if (connections === 2) void lookup('SELECT 1', {});
           void lookup(SLOW, {}).then(() => (slowDone = true));
           // The planner fails while its look-ups run (as Promise.all rejects on a first failure).
-          await new Promise((resolve) => setTimeout(resolve, 5));
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          slowDoneWhenFailed = slowDone;
           throw new Error('the planner failed');
         },
         signal: new AbortController().signal,
         onBatch: async () => undefined,
       });
       await assert.rejects(failing, /the planner failed/);
+      assert.equal(slowDoneWhenFailed, false, 'the slow look-up was still running when the planner failed');
       assert.equal(slowDone, true, `the request ended after its running look-up (${connections} connection(s))`);
       assert.equal(runner.stats.open, connections);
       assert.equal(runner.stats.idle, connections, 'every connection is back in the pool');
