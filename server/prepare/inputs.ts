@@ -200,6 +200,14 @@ export function formatByExtension(file: string): 'parquet' | 'arrow' | 'csv' | '
   return null;
 }
 
+/** A file's name without its format's extension, nor a compression's after it: `result.json.gz` is `result`. */
+export function nameWithoutExtension(file: string): string {
+  const base = path.basename(file);
+  const compressed = COMPRESSED_TEXT_EXT.find((e) => base.toLowerCase().endsWith(e));
+  const inner = compressed ? base.slice(0, -compressed.length) : base;
+  return inner.slice(0, inner.length - path.extname(inner).length);
+}
+
 /** Archives: a zip's JSON documents are read (archives.ts); the rest are named when a dataset has no data. */
 const ARCHIVE_EXT = ['.zip', '.gz', '.tgz', '.tar', '.7z', '.bz2', '.xz'];
 

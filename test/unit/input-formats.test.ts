@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatByExtension } from '../../server/prepare/inputs.js';
+import { formatByExtension, nameWithoutExtension } from '../../server/prepare/inputs.js';
 
 test('a file name says its format; a compressed text file is the text format it names, any other compressed file is none', () => {
   const cases: [string, ReturnType<typeof formatByExtension>][] = [
@@ -22,4 +22,11 @@ test('a file name says its format; a compressed text file is the text format it 
     ['trades.zip', null],
   ];
   for (const [name, want] of cases) assert.equal(formatByExtension(name), want, name);
+});
+
+test("a file's name without its extensions names a run as the file does: a compressed result is named as the plain one", () => {
+  assert.equal(nameWithoutExtension('/r/backtests/1234567890.json'), '1234567890');
+  assert.equal(nameWithoutExtension('/r/backtest-result-2024-01-16_10-00-00.json.gz'), 'backtest-result-2024-01-16_10-00-00');
+  assert.equal(nameWithoutExtension('/r/My.Algo.v2.json.zst'), 'My.Algo.v2');
+  assert.equal(nameWithoutExtension('/r/trades'), 'trades');
 });

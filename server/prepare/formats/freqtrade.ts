@@ -23,7 +23,7 @@ import path from 'node:path';
 import { errorMessage } from '../../../shared/errors.js';
 import { sqlString } from '../../sql/text.js';
 import { PrepareError } from '../errors.js';
-import { stampPath } from '../inputs.js';
+import { nameWithoutExtension, stampPath } from '../inputs.js';
 import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
 import { jsonDocumentSql, utcTimeSql } from './json-result.js';
 
@@ -86,7 +86,7 @@ export const freqtradeAdapter: FormatAdapter<FreqtradePlan> = {
   detect(files) {
     const results = files.filter((f) => f.format === 'json' && f.jsonKeys.includes('strategy') && f.jsonKeys.includes('strategy_comparison'));
     if (results.length === 0) return null;
-    const suffix = (f: CandidateFile) => (results.length === 1 ? null : path.basename(f.path, path.extname(f.path)).replace(/^backtest-result-/, ''));
+    const suffix = (f: CandidateFile) => (results.length === 1 ? null : nameWithoutExtension(f.path).replace(/^backtest-result-/, ''));
     return { files: results, confidence: 'certain', plan: { results: results.map((file) => ({ file, suffix: suffix(file) })) } };
   },
 

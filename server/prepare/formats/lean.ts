@@ -20,6 +20,7 @@ import path from 'node:path';
 import { errorMessage } from '../../../shared/errors.js';
 import { sqlString } from '../../sql/text.js';
 import { PrepareError } from '../errors.js';
+import { nameWithoutExtension } from '../inputs.js';
 import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
 import { roundTripsSql } from './round-trips.js';
 import { jsonDocumentSql, utcTimeSql } from './json-result.js';
@@ -121,7 +122,7 @@ function runsSql(r: LeanResult, equity: string): string {
 /** Lean's backtest folder (backtests/<date>/<id>.json) names the run; else the file's name. */
 function runIdOf(file: CandidateFile): string {
   const folder = path.basename(path.dirname(file.path));
-  return /^\d{4}-\d\d-\d\d/.test(folder) ? folder : path.basename(file.path, path.extname(file.path));
+  return /^\d{4}-\d\d-\d\d/.test(folder) ? folder : nameWithoutExtension(file.path);
 }
 
 export const leanAdapter: FormatAdapter<LeanPlan> = {
