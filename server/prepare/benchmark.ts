@@ -28,7 +28,6 @@ const TIME_COLUMNS = ['ts', 'date', 'day', 'timestamp', 'time', 'datetime'];
 const RETURN_COLUMNS = ['return', 'ret', 'returns'];
 const PRICE_COLUMNS = ['price', 'close', 'adj_close', 'value'];
 
-
 /** Creates benchmark_day and writes meta's benchmark and risk_free_rate (after writeMeta). */
 export async function buildBenchmark(con: DuckDBConnection, described: LocatedDescription, inputFiles: readonly DataFile[]): Promise<BenchmarkRecord> {
   const stated = described.description.benchmark;

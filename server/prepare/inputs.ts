@@ -11,9 +11,9 @@
 // Formats: Parquet (.parquet .parq .pq) and Arrow IPC (.arrow .arrows .feather .ipc; file or
 // stream format, told apart by the magic bytes), both sniffed whatever the extension; CSV (.csv
 // .tsv, read by DuckDB's read_csv, which sniffs the delimiter and types) and JSON (.json
-// .jsonl .ndjson), known by extension, also with .gz or .zst after it (DuckDB inflates them). Inside folders only those extensions are read, and hidden
-// or `_`-prefixed files (`_SUCCESS`, `.crc`, a manifest) and the dataset description
-// (tickscope.json) are skipped.
+// .jsonl .ndjson), known by extension, also with .gz or .zst after it (DuckDB inflates them).
+// Inside folders only those extensions are read, and hidden or `_`-prefixed files (`_SUCCESS`,
+// `.crc`, a manifest) and the dataset description (tickscope.json) are skipped.
 //
 // Which tables a dataset has is settled only after the format adapters (formats/index.ts) have
 // claimed the files they recognise (a pyfolio `positions.parquet` is not bars), so the check that

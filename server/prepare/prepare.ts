@@ -191,7 +191,7 @@ async function prepareUnchecked(opts: PrepareOptions, unpackTo: string): Promise
   });
   const resolved = await resolveInputs(inputs, { unpackTo });
   const unread = resolved.archives ?? [];
-  const saying = (result: PrepareResult): PrepareResult => (unread.length ? { ...result, unreadArchives: unread } : result);
+  const withUnreadArchives = (result: PrepareResult): PrepareResult => (unread.length ? { ...result, unreadArchives: unread } : result);
   const benchmarkFile = await statedBenchmarkFile(described.description, described.path);
   const fingerprint = fingerprintOf(resolved, described.description, benchmarkFile);
   const storeDir = path.resolve(opts.storeDir);
@@ -213,7 +213,7 @@ async function prepareUnchecked(opts: PrepareOptions, unpackTo: string): Promise
   // delta segment instead of a full preparation (add-runs.ts).
   if (!(await readCurrentStoreMeta(storePath))) {
     const grown = await prepareFromManifest({ opts, resolved, described, fingerprint, storeDir, manifestFile, emit });
-    if (grown) return saying(grown);
+    if (grown) return withUnreadArchives(grown);
   }
 
   for (;;) {
@@ -223,7 +223,7 @@ async function prepareUnchecked(opts: PrepareOptions, unpackTo: string): Promise
       emit({ phase: 'done', fraction: 1, rows: null, totalRows: null, etaSeconds: 0 });
       const note = current.get(MetaKey.timezoneNote);
       const dataQuality = await readDataQuality(storePath);
-      return saying({ storePath, fingerprint, reused: true, descriptionPath: described.path, dataQuality, ...(waited ? { waited } : {}), ...(note ? { timezoneNote: note } : {}) });
+      return withUnreadArchives({ storePath, fingerprint, reused: true, descriptionPath: described.path, dataQuality, ...(waited ? { waited } : {}), ...(note ? { timezoneNote: note } : {}) });
     }
     const lock = await tryLock(lockPath, progressPath);
     if (lock) {
@@ -234,7 +234,7 @@ async function prepareUnchecked(opts: PrepareOptions, unpackTo: string): Promise
         const built = await buildAndPublish(opts, resolved, described, fingerprint, storeDir, storePath, lock, emit);
         // The store built whole is the base of the runs added later.
         await baseManifestFor(manifestFile, storePath, resolved);
-        return saying({ ...built, ...(waited ? { waited } : {}) });
+        return withUnreadArchives({ ...built, ...(waited ? { waited } : {}) });
       } finally {
         await lock.release();
       }
