@@ -23,7 +23,6 @@ function naiveToUtc(x: string, ctx: ExprContext): string {
   return ctx.timezone ? `timezone('UTC', timezone(${sqlString(ctx.timezone)}, ${x}))` : x;
 }
 
-/** SQL turning a column into a UTC TIMESTAMP; records how, per column, in ctx.notes. */
 /** An integer epoch as a UTC TIMESTAMP, its unit (s, ms, us or ns) from its magnitude. */
 export function epochSql(x: string): string {
   return `CASE WHEN abs(${x}) >= 100000000000000000 THEN make_timestamp(${x} // 1000)
@@ -32,6 +31,7 @@ export function epochSql(x: string): string {
         ELSE make_timestamp(${x} * 1000000) END`;
 }
 
+/** SQL turning a column into a UTC TIMESTAMP; records how, per column, in ctx.notes. */
 function tsExpr(c: ColumnInfo, ctx: ExprContext): string {
   const col = sqlIdent(c.name);
   const fam = familyOf(c);
@@ -111,6 +111,18 @@ export function spreadsheetNumberSql(text: string, column: string, decimalComma 
   return `CASE WHEN ${text} IS NULL OR trim(${text}) = '' THEN NULL::DOUBLE
     WHEN ${parsed} IS NULL THEN ${refusal}::DOUBLE
     WHEN ends_with(${bare}, '%') THEN ${parsed} / 100 ELSE ${parsed} END`;
+}
+
+/**
+ * A number column of a tool's export as DOUBLE. Text (a placeholder such as "—" where a row has no
+ * value, money as text) is read as spreadsheets write it (spreadsheetNumberSql) on the rows `when`
+ * selects: only those must hold a number.
+ */
+export function exportedNumberSql(c: ColumnInfo | undefined, when = 'true'): string {
+  if (!c) return 'NULL::DOUBLE';
+  const v = sqlIdent(c.name);
+  if (familyOf(c) !== 'string') return `${v}::DOUBLE`;
+  return `CASE WHEN ${when} AND NOT regexp_matches(trim(${v}), '^[—–-]?$') THEN ${spreadsheetNumberSql(`${v}::VARCHAR`, c.name)} END`;
 }
 
 /** How the store's timestamps were normalised to UTC, per column (the meta table's timezone note). */

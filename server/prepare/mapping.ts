@@ -71,7 +71,6 @@ export const COLUMNS: Record<TableKind, Record<string, CanonicalColumn>> = {
   },
 };
 
-/** A column name as names are compared: lowercase, runs of spaces, dots and dashes as '_'. */
 /** The canonical columns a table cannot do without (COLUMNS' `required`). */
 export function requiredColumns(kind: TableKind): string[] {
   return Object.entries(COLUMNS[kind]).filter(([, c]) => c.required).map(([name]) => name);
@@ -82,6 +81,7 @@ export function camelWords(name: string): string {
   return normalise(name.replace(/([a-z0-9])([A-Z])/g, '$1_$2'));
 }
 
+/** A column name as names are compared: lowercase, runs of spaces, dots and dashes as '_'. */
 export function normalise(name: string): string {
   // A dot, space or dash at either end says nothing ("Market pos.", NinjaTrader's): dropped, not made "_".
   return name.toLowerCase().replace(/^[\s.-]+|[\s.-]+$/g, '').replace(/[\s.-]+/g, '_');

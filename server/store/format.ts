@@ -5,7 +5,9 @@
 // 14 (2026-12-06): the tables are as in 13, but the same inputs are read differently (text dates
 // and money as spreadsheets write them, decimal commas, one run per folder, camelCase names, one
 // instrument without a symbol column: server/prepare/), so a store of 13 may hold another reading.
-export const STORE_FORMAT_VERSION = 14;
+// 15 (2026-12-07): as 14, but a MetaTrader list of positions, read as bars until now (its ticket
+// as the quantity, Profit before costs), is its trades (server/prepare/formats/metatrader.ts).
+export const STORE_FORMAT_VERSION = 15;
 
 /**
  * The folder, in the folder of the prepared stores, of the answers the sessions of each store

@@ -19,7 +19,7 @@ import { errorMessage } from '../../../shared/errors.js';
 import { sqlIdent, sqlString } from '../../sql/text.js';
 import { familyOf, type ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
-import { spreadsheetNumberSql } from '../expressions.js';
+import { exportedNumberSql } from '../expressions.js';
 import { normalise } from '../mapping.js';
 import { runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
 
@@ -67,17 +67,6 @@ function symbolOf(file: CandidateFile): { symbol: string; named: boolean } {
   return m ? { symbol: m[2]!, named: true } : { symbol: base, named: false };
 }
 
-/**
- * A number column as DOUBLE. Text (a placeholder such as "—" where a row has no value, money as
- * text) is read as spreadsheets write it, on the rows `when` selects: only those must hold a number.
- */
-function numberOf(c: ColumnInfo | undefined, when: string): string {
-  if (!c) return 'NULL::DOUBLE';
-  const v = sqlIdent(c.name);
-  if (familyOf(c) !== 'string') return `${v}::DOUBLE`;
-  return `CASE WHEN ${when} AND NOT regexp_matches(trim(${v}), '^[—–-]?$') THEN ${spreadsheetNumberSql(`${v}::VARCHAR`, c.name)} END`;
-}
-
 /** Each row of a file with what a trade is read from: the kind of row, its time, its numbers. */
 function rowsSql(p: Parts, relation: string): string {
   const type = `lower(trim(${sqlIdent(p.type!.name)}::VARCHAR))`;
@@ -89,8 +78,8 @@ function rowsSql(p: Parts, relation: string): string {
     FROM ${relation}`;
   // Prices are read from entry rows and from the exit rows of closed trades (an open one has none).
   return `SELECT ${sqlIdent(p.trade!.name)}::BIGINT AS trade_id, is_entry, is_exit, is_open, ${type} AS type, ${time} AS t,
-      ${numberOf(p.price, '(is_entry OR (is_exit AND NOT is_open))')} AS price, ${numberOf(p.qty, 'is_entry')} AS qty,
-      ${numberOf(p.pnl, 'is_exit')} AS pnl, ${numberOf(p.runup, 'is_exit')} AS runup, ${numberOf(p.drawdown, 'is_exit')} AS drawdown
+      ${exportedNumberSql(p.price, '(is_entry OR (is_exit AND NOT is_open))')} AS price, ${exportedNumberSql(p.qty, 'is_entry')} AS qty,
+      ${exportedNumberSql(p.pnl, 'is_exit')} AS pnl, ${exportedNumberSql(p.runup, 'is_exit')} AS runup, ${exportedNumberSql(p.drawdown, 'is_exit')} AS drawdown
     FROM (${kinds})`;
 }
 

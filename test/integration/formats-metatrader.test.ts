@@ -1,0 +1,139 @@
+// MetaTrader's lists of closed positions (fixtures/formats/metatrader.ts: MetaTrader 5's report
+// with Time and Price twice, MetaTrader 4's statement with balance rows and a pending order),
+// prepared without a mapping and served: every trade against the tiny fixture's trades they were
+// written from, P&L net of Commission, Swap and Taxes as MetaTrader's Total Net Profit is.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { metatraderFixture, type MetaTraderFixture } from '../../fixtures/formats/metatrader.js';
+import { inspectDataset } from '../../server/prepare/inspect.js';
+import { prepareDataset } from '../../server/prepare/prepare.js';
+import { LocalSession } from '../support/local-session.js';
+import { near } from '../support/checks.js';
+import { testStoreDir } from '../support/datasets.js';
+
+let fx: MetaTraderFixture;
+const sessions: LocalSession[] = [];
+const tempDirs: string[] = [];
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-mt-'));
+  tempDirs.push(dir);
+  return dir;
+}
+
+before(async () => {
+  fx = await metatraderFixture();
+});
+
+after(async () => {
+  for (const s of sessions) s.close();
+  await Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+async function servedTrades(dir: string) {
+  const s = await LocalSession.open(dir);
+  sessions.push(s);
+  const rows = (await s.ask({ query: 'trades', params: { sort: { column: 'entry_ts', descending: false }, limit: 10_000 } })).rows;
+  return { s, rows: [...rows].sort((a, b) => Number(a.entry_ts) - Number(b.entry_ts) || String(a.symbol).localeCompare(String(b.symbol))) };
+}
+
+function checkTrades(rows: Record<string, unknown>[], fx: MetaTraderFixture, ticketOffset: number): void {
+  const want = [...fx.trades].sort((a, b) => a.entryMs - b.entryMs || a.symbol.localeCompare(b.symbol));
+  assert.equal(rows.length, want.length, 'every buy and sell row is a trade, nothing else is');
+  for (const [i, t] of rows.entries()) {
+    const w = want[i]!;
+    const what = `${w.symbol} trade ${w.tradeId}`;
+    assert.equal(Number(t.trade_id), w.tradeId + ticketOffset, `${what}: the ticket is its number`);
+    assert.equal(String(t.symbol), w.symbol, what);
+    assert.equal(String(t.side), w.side, `${what}: side from Type`);
+    assert.equal(Number(t.entry_ts), w.entryMs, `${what}: entry, the first Time`);
+    assert.equal(Number(t.exit_ts), w.exitMs, `${what}: exit, the second Time`);
+    near(Number(t.qty), w.qty, `${what}: qty, the volume`);
+    near(Number(t.entry_price), w.entryPrice, `${what}: entry price, the first Price`);
+    near(Number(t.exit_price), w.exitPrice, `${what}: exit price, the second Price`);
+    near(Number(t.pnl), w.pnl, `${what}: P&L, Profit net of Commission, Swap and Taxes`);
+    near(Number(t.fees), w.fees - w.taxes, `${what}: fees, the commission and taxes charged`);
+    const gross = w.pnl + w.fees - w.swap - w.taxes;
+    const move = (w.side === 'short' ? -1 : 1) * (w.exitPrice / w.entryPrice - 1);
+    near(Number(t.ret), gross !== 0 ? (move * w.pnl) / gross : move, `${what}: return, the price move scaled to net`);
+  }
+}
+
+test("MetaTrader 5's positions: Time and Price twice, P&L net of costs, the tickets as trade numbers", async () => {
+  const report = await inspectDataset({ inputs: [fx.mt5Dir] });
+  assert.equal(report.ready, true, JSON.stringify(report.problems));
+  assert.deepEqual(report.formats.map((f) => f.summary), [`MetaTrader list of positions: ${path.join(fx.mt5Dir, 'positions.csv')}`]);
+  const columns = report.formats[0]!.files[0]!.columns;
+  assert.equal(columns.exit_ts, "Time_1 (the trade server's clock)");
+  assert.equal(columns.pnl, "Profit + Commission + Swap (net, as MetaTrader's Total Net Profit sums it)");
+
+  const { s, rows } = await servedTrades(fx.mt5Dir);
+  checkTrades(rows, fx, 0);
+  assert.equal(rows.filter((t) => t.tag === 'sl').length, fx.trades.filter((t) => t.pnl < 0).length, 'the comment is the tag');
+  const summary = (await s.ask({ query: 'summary', params: {} })).rows[0]!;
+  near(Number(summary.total_pnl), fx.trades.reduce((n, t) => n + t.pnl, 0), "total P&L: MetaTrader's Total Net Profit", 1e-9);
+});
+
+test("MetaTrader 4's statement: the deposit is the capital; later money moved and a pending order are not P&L", async () => {
+  const { s, rows } = await servedTrades(fx.mt4Dir);
+  checkTrades(rows, fx, 100);
+  const runs = [...s.store.catalog.runs.values()];
+  assert.deepEqual(runs.map((r) => [r.runId, r.capital]), [['default', fx.deposit]], 'capital: the balance row before the first trade ("100 000.00")');
+  const con = await s.store.instance.connect();
+  try {
+    const meta = (await con.runAndReadAll(`SELECT value FROM meta WHERE key = 'formats'`)).getRowsJson()[0]?.[0];
+    const { sources } = JSON.parse(String(meta)) as { sources: string[] };
+    assert.ok(sources.includes('MetaTrader list of positions: capital: the balance and credit rows up to the first trade'), sources.join('; '));
+    assert.ok(sources.includes('MetaTrader list of positions: 1 balance or credit row(s) after the first trade: deposits and withdrawals, not P&L, left out'), sources.join('; '));
+  } finally {
+    con.closeSync();
+  }
+  const summary = (await s.ask({ query: 'summary', params: {} })).rows[0]!;
+  near(Number(summary.total_pnl), fx.trades.reduce((n, t) => n + t.pnl, 0), 'total P&L: the trades alone, not the withdrawal', 1e-9);
+});
+
+test('a row with money whose type is neither a position nor money moved is refused, naming the file and the type', async () => {
+  const dir = await tempDir();
+  await writeFile(
+    path.join(dir, 'positions.csv'),
+    [
+      'Time,Position,Symbol,Type,Volume,Price,S / L,T / P,Time,Price,Commission,Swap,Profit',
+      '2024.01.02 09:35:00,1,EURUSD,buy,0.10,1.10120,,,2024.01.02 15:55:00,1.10340,-0.70,0.00,22.00',
+      '2024.01.03 10:00:00,2,,correction,,,,,,,0.00,0.00,15.00',
+      '',
+    ].join('\n'),
+  );
+  await assert.rejects(prepareDataset({ input: dir, storeDir: testStoreDir() }), (error: Error) => {
+    assert.match(error.message, /MetaTrader list of positions .*positions\.csv: 1 row\(s\) with money but a Type that is neither buy, sell, balance nor credit \(one: 'correction' with Profit 15\)/);
+    return true;
+  });
+});
+
+test("what is not a list of positions is not taken for one: a deals list, a trade list with Profit and Commission but no Swap", async () => {
+  const dir = await tempDir();
+  const deals = path.join(dir, 'deals');
+  const ninja = path.join(dir, 'ninja');
+  await Promise.all([mkdir(deals), mkdir(ninja)]);
+  await writeFile(
+    path.join(deals, 'deals.csv'),
+    [
+      'Time,Deal,Symbol,Type,Direction,Volume,Price,Order,Commission,Swap,Profit,Balance,Comment',
+      '2024.01.02 00:00:00,1,,balance,,,,,0.00,0.00,10000.00,10000.00,',
+      '2024.01.02 09:35:00,2,EURUSD,buy,in,0.10,1.10120,2,-0.35,0.00,0.00,9999.65,',
+      '2024.01.02 15:55:00,3,EURUSD,sell,out,0.10,1.10340,3,-0.35,0.00,22.00,10021.30,',
+      '',
+    ].join('\n'),
+  );
+  await writeFile(
+    path.join(ninja, 'trades.csv'),
+    ['Instrument,Market pos.,Quantity,Entry price,Exit price,Entry time,Exit time,Profit,Commission', 'ES 03-24,Long,1,4750.25,4755.50,1/2/2024 9:35:00 AM,1/2/2024 3:55:00 PM,258.46,4.04', ''].join('\n'),
+  );
+  const dealsReport = await inspectDataset({ inputs: [deals] });
+  assert.deepEqual(dealsReport.formats.map((f) => f.summary), ["portfolio-only backtest: deals.csv (equity curve in 'Balance')"], 'a deals list is the balance curve');
+  const ninjaReport = await inspectDataset({ inputs: [ninja] });
+  assert.deepEqual(ninjaReport.formats, [], 'read the canonical way');
+  assert.equal(ninjaReport.ready, true, JSON.stringify(ninjaReport.problems));
+});
