@@ -122,7 +122,7 @@ export function exportedNumberSql(c: ColumnInfo | undefined, when = 'true'): str
   if (!c) return 'NULL::DOUBLE';
   const v = sqlIdent(c.name);
   if (familyOf(c) !== 'string') return `${v}::DOUBLE`;
-  return `CASE WHEN ${when} AND NOT regexp_matches(trim(${v}), '^[—–-]?$') THEN ${spreadsheetNumberSql(`${v}::VARCHAR`, c.name)} END`;
+  return `CASE WHEN ${when} AND NOT regexp_matches(trim(${v}), '^[—–-]?$') THEN ${spreadsheetNumberSql(`${v}::VARCHAR`, c.name, c.decimalComma)} END`;
 }
 
 /** How the store's timestamps were normalised to UTC, per column (the meta table's timezone note). */
