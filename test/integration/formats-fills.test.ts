@@ -70,6 +70,39 @@ test("a broker's executions (signed quantities beside Buy/Sell, commissions as n
   assertSame((await s.ask({ query: 'trades', params: { limit: 100 } })).rows, reference, 'executions');
 });
 
+test("a futures statement's executions with a Multiplier column: the P&L is the price move x contracts x the multiplier, a mixed one is refused", async () => {
+  const rows: [string, string, string, number, number, number, number][] = [
+    ['ESH4', '2024-01-02 09:35:00', 'BOT', 2, 4750.25, -4.04, 50],
+    ['ESH4', '2024-01-02 15:55:00', 'SLD', -3, 4755.5, -6.06, 50],
+    ['ESH4', '2024-01-03 10:00:00', 'BOT', 1, 4741.0, -2.02, 50],
+    ['CLG4', '2024-01-03 10:05:00', 'SLD', -1, 72.15, -2.5, 1000],
+    ['CLG4', '2024-01-04 11:00:00', 'BOT', 1, 71.4, -2.5, 1000],
+  ];
+  const lines = (rs: typeof rows) => ['Symbol,DateTime,Buy/Sell,Quantity,TradePrice,IBCommission,Multiplier', ...rs.map((r) => r.join(','))];
+  const dir = await dataset('futures', 'executions.csv', lines(rows));
+  const report = await inspectDataset({ inputs: [dir] });
+  assert.equal(report.formats[0]?.files[0]?.columns['multiplier'], 'Multiplier (price move x quantity x it is the P&L)');
+  const reference = fifoRoundTrips(rows.map(([symbol, time, , qty, price, fee, multiplier], seq): Fill => ({ run: 'default', symbol, ts: ms(time), seq, amount: qty, price, fees: Math.abs(fee), multiplier })));
+  // ES long 2 from 4750.25 to 4755.50 is 2 x 5.25 x 50 = 525 before fees, not 10.50.
+  near(reference.find((t) => t.symbol === 'ESH4' && t.side === 'long')!.pnl, 525 - 4.04 - 4.04, 'the reference itself');
+  const s = await LocalSession.open(dir, 1, { storeDir: path.join(tmp, 'stores') });
+  sessions.push(s);
+  const served = (await s.ask({ query: 'trades', params: { limit: 100 } })).rows;
+  assertSame(served, reference, 'futures executions');
+  for (const t of served.filter((r) => r.exit_ts !== null)) {
+    const m = t.symbol === 'ESH4' ? 50 : 1000;
+    near(Number(t.ret), Number(t.pnl) / (Number(t.entry_price) * Number(t.qty) * m), `${String(t.symbol)}: ret over the contracts' value`);
+  }
+  const summary = (await s.ask({ query: 'summary', params: {} })).rows[0]!;
+  near(Number(summary.total_pnl), reference.reduce((n, t) => n + (t.pnl ?? 0), 0), 'total P&L');
+
+  const mixed = await dataset('futures-mixed', 'executions.csv', lines(rows.map((r, i) => (i === 1 ? [r[0], r[1], r[2], r[3], r[4], r[5], 5] : r))));
+  await assert.rejects(prepareDataset({ input: mixed, storeDir: path.join(tmp, 'stores') }), (error: Error) => {
+    assert.match(error.message, /list of fills .*executions\.csv: the fills of ESH4 carry the multiplier \('Multiplier'\) (5 and 50|50 and 5); a contract has one positive multiplier/);
+    return true;
+  });
+});
+
 test('fills of two strategies with ISO times in UTC and lowercase sides: a run each', async () => {
   const rows = [
     ['2024-01-02T14:35:00Z', 'BTCUSDT', 'buy', 0.5, 42000, 2.1, 'grid'],

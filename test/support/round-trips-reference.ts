@@ -13,6 +13,8 @@ export interface Fill {
   amount: number;
   price: number;
   fees: number;
+  /** The contract's multiplier (P&L = price move x quantity x it); 1 when absent. */
+  multiplier?: number;
 }
 
 export interface RoundTrip {
@@ -70,7 +72,7 @@ export function fifoRoundTrips(fills: readonly Fill[]): RoundTrip[] {
         }
         const entryPrice = cost / qty;
         fees += qty * feePerUnit;
-        const pnl = (f.price - entryPrice) * qty * (side === 'long' ? 1 : -1) - fees;
+        const pnl = (f.price - entryPrice) * qty * (side === 'long' ? 1 : -1) * (f.multiplier ?? 1) - fees;
         out.push({ run: f.run, symbol: f.symbol, side, entryTs, exitTs: f.ts, qty, entryPrice, exitPrice: f.price, fees, pnl });
         position += dir * qty;
       }

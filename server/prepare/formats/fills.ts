@@ -13,6 +13,9 @@
 //             statement writes a cost, is a cost)
 //   run       run_id, run, strategy, strategy_id, backtest (optional; else the run folder or the
 //             dataset's one run)
+//   multiplier  multiplier, contract_multiplier, contract_size, point_value, big_point_value
+//             (optional; a contract's value per point of price, as a futures statement writes it:
+//             50 for ES; the P&L of a round trip is its price move x quantity x multiplier)
 // Times as typed (an integer is an epoch in s, ms, us or ns, UTC), or as text in ISO 8601 or a form text-dates.ts reads (01/02/2024 09:35 AM, with
 // the same rule for which of day and month comes first, and the description's `dateOrder`).
 // The fills are matched into round trips FIFO (round-trips.ts), which are the trades; the bars are
@@ -39,6 +42,7 @@ const NAMES: Record<string, readonly string[]> = {
   price: ['price', 'fill_price', 'exec_price', 'execution_price', 'trade_price', 'avg_price', 'last_px', 'px'],
   fees: ['commission', 'commissions', 'fee', 'fees', 'ib_commission', 'ibcommission'],
   run: ['run_id', 'run', 'strategy', 'strategy_id', 'backtest'],
+  multiplier: ['multiplier', 'contract_multiplier', 'contract_size', 'point_value', 'big_point_value'],
 };
 const REQUIRED = ['ts', 'symbol', 'qty', 'price'];
 
@@ -49,6 +53,7 @@ const READING: Reading = {
   amount: (c) => (c['side'] ? `${c['qty']!.name}, signed by ${c['side'].name}` : `${c['qty']!.name} (signed: buy > 0)`),
   price: named('price'),
   fees: (c) => (c['fees'] ? `|${c['fees'].name}|` : null),
+  multiplier: (c) => (c['multiplier'] ? `${c['multiplier'].name} (price move x quantity x it is the P&L)` : null),
 };
 
 const BUYS = ['BUY', 'B', 'BOT', 'BOUGHT', 'LONG', 'COVER', 'BUY TO COVER', 'BUY_TO_COVER', 'BTC', 'BUY TO OPEN', 'BTO'];
@@ -101,7 +106,7 @@ function fillsSql(file: CandidateFile, c: Columns, relation: string, index: numb
   const ts = timeSql(c['ts']!, time);
   return `SELECT ${run} AS run_id, ${sqlIdent(c['symbol']!.name)}::VARCHAR AS symbol, ${ts} AS ts,
       ${index}::BIGINT * 4294967296 + row_number() OVER () AS seq, ${amount} AS amount, ${numberExpr(c['price'])} AS price,
-      ${c['fees'] ? `coalesce(abs(${numberExpr(c['fees'])}), 0)` : '0.0'} AS fees
+      ${c['fees'] ? `coalesce(abs(${numberExpr(c['fees'])}), 0)` : '0.0'} AS fees, ${numberExpr(c['multiplier'])} AS multiplier
     FROM ${relation}`;
 }
 
@@ -141,8 +146,14 @@ export const fillsAdapter: FormatAdapter<FillsPlan> = {
     }
     const trades = ctx.table('trades');
     // stageRoundTrips names the files in any failure of its own.
-    await stageRoundTrips(ctx.con, parts, { fills: ctx.table('fills'), target: trades }, `list of fills ${files.map((f) => f.file.path).join(', ')}`, (n) =>
-      `${n} fill(s) have no quantity, or a side that is not a buy (${BUYS.join(', ')}) or a sell (${SELLS.join(', ')})`,
+    const multiplier = files.map((f) => f.columns['multiplier']?.name).find((name) => name !== undefined);
+    await stageRoundTrips(
+      ctx.con,
+      parts,
+      { fills: ctx.table('fills'), target: trades },
+      `list of fills ${files.map((f) => f.file.path).join(', ')}`,
+      (n) => `${n} fill(s) have no quantity, or a side that is not a buy (${BUYS.join(', ')}) or a sell (${SELLS.join(', ')})`,
+      multiplier ? { multiplier: { column: `multiplier ('${multiplier}')` } } : {},
     );
     const sources = [`trades: FIFO round trips of the fills in ${files.map((f) => f.file.path).join(', ')} (pnl after each fill's fees)`];
     if (textTimes.length) sources.push(`times: ${textTimes.join('; ')}`);

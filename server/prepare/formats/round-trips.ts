@@ -15,8 +15,10 @@
 //     prices, its exit the fill. side = the side of the lots closed.
 //   - Fees: each fill's fee is shared over its quantity; a round trip carries the share of its
 //     lots' opening fees and of its closing fill's fee for the quantity it closed.
-//     pnl = (exit price - entry price) x qty (x -1 for shorts) - those fees;
-//     ret = pnl / (entry price x qty), the return on the capital the round trip used.
+//     pnl = (exit price - entry price) x qty (x -1 for shorts) x multiplier - those fees;
+//     ret = pnl / (entry price x qty x multiplier), the return on the capital the round trip used.
+//     The multiplier is the contract's (a future's point value: 50 for ES), when the fills carry
+//     one (a `multiplier` column, NULL as 1); one per run and symbol (stageRoundTrips refuses two).
 //   - Lots still open at the end are round trips without an exit (exit_ts, exit_price and pnl
 //     NULL): the trade list shows them as open.
 //
@@ -59,7 +61,7 @@ const QTY_DECIMALS = 9;
  * exit_price, fees, pnl, ret) of the fills in `fills`, a relation with columns run_id, symbol,
  * ts, seq (tie order), amount (signed), price, fees (NULL as 0). Timestamps stay as given.
  */
-export function roundTripsSql(fills: string): string {
+export function roundTripsSql(fills: string, options: { multiplier?: boolean } = {}): string {
   const q = QTY_DECIMALS;
   const w = `PARTITION BY run_id, symbol ORDER BY ts, seq`;
   // Per side: an event per lot start (lot_*), per closing fill's start (close_*) and the end of all
@@ -100,6 +102,9 @@ axes AS (
     round(sum(short_opened) OVER run, ${q}) AS short_opened_to, round(sum(short_closed) OVER run, ${q}) AS short_closed_to
   FROM legs
   WINDOW run AS (${w} ROWS UNBOUNDED PRECEDING)
+),
+multipliers AS (
+  SELECT run_id, symbol, ${options.multiplier ? 'max(coalesce(multiplier, 1))::DOUBLE' : '1.0::DOUBLE'} AS m FROM ${fills} GROUP BY run_id, symbol
 ),
 closed_totals AS (
   SELECT run_id, symbol, max(long_closed_to) AS long_total, max(short_closed_to) AS short_total FROM axes GROUP BY run_id, symbol
@@ -149,10 +154,10 @@ still_open AS (
   FROM pieces WHERE NOT is_closed AND qty > 0
   GROUP BY run_id, symbol, side, lot_seq
 )
-SELECT run_id, symbol, side, entry_ts, exit_ts, qty, entry_price, exit_price, fees,
-  (exit_price - entry_price) * qty * (CASE side WHEN 'long' THEN 1 ELSE -1 END) - fees AS pnl,
-  ((exit_price - entry_price) * qty * (CASE side WHEN 'long' THEN 1 ELSE -1 END) - fees) / nullif(entry_price * qty, 0) AS ret
-FROM matched
+SELECT t.run_id, t.symbol, side, entry_ts, exit_ts, qty, entry_price, exit_price, fees,
+  (exit_price - entry_price) * qty * (CASE side WHEN 'long' THEN 1 ELSE -1 END) * m - fees AS pnl,
+  ((exit_price - entry_price) * qty * (CASE side WHEN 'long' THEN 1 ELSE -1 END) * m - fees) / nullif(entry_price * qty * m, 0) AS ret
+FROM matched t JOIN multipliers u ON u.run_id IS NOT DISTINCT FROM t.run_id AND u.symbol IS NOT DISTINCT FROM t.symbol
 UNION ALL
 SELECT run_id, symbol, side, entry_ts, exit_ts, qty, entry_price, exit_price, fees, NULL::DOUBLE AS pnl, NULL::DOUBLE AS ret
 FROM still_open`;
@@ -170,12 +175,23 @@ export async function stageRoundTrips(
   tables: { fills: string; target: string },
   source: string,
   withoutDirection: (count: string) => string,
+  options: { multiplier?: { column: string } } = {},
 ): Promise<void> {
   try {
     await con.run(`CREATE TEMP TABLE ${tables.fills} AS ${parts.join(' UNION ALL BY NAME ')}`);
     const bad = (await con.runAndReadAll(`SELECT count(*) FROM ${tables.fills} WHERE amount IS NULL`)).getRowsJson()[0]?.[0];
     if (Number(bad) > 0) throw new PrepareError(`${source}: ${withoutDirection(String(bad))}`);
-    await con.run(`CREATE TEMP TABLE ${tables.target} AS SELECT * FROM (${roundTripsSql(tables.fills)})`);
+    if (options.multiplier) {
+      const [mixed] = (await con.runAndReadAll(
+        `SELECT symbol, string_agg(DISTINCT printf('%g', coalesce(multiplier, 1)), ' and ') FROM ${tables.fills} GROUP BY run_id, symbol HAVING count(DISTINCT coalesce(multiplier, 1)) > 1 OR min(coalesce(multiplier, 1)) <= 0 LIMIT 1`,
+      )).getRowsJson();
+      if (mixed) {
+        throw new PrepareError(
+          `${source}: the fills of ${String(mixed[0])} carry the ${options.multiplier.column} ${String(mixed[1])}; a contract has one positive multiplier, the same on every fill`,
+        );
+      }
+    }
+    await con.run(`CREATE TEMP TABLE ${tables.target} AS SELECT * FROM (${roundTripsSql(tables.fills, { multiplier: options.multiplier !== undefined })})`);
   } catch (err) {
     if (err instanceof PrepareError) throw err;
     throw new PrepareError(`${source} cannot be read: ${errorMessage(err)}`, { cause: err });
