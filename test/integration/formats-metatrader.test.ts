@@ -4,7 +4,7 @@
 // written from, P&L net of Commission, Swap and Taxes as MetaTrader's Total Net Profit is.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { metatraderFixture, type MetaTraderFixture } from '../../fixtures/formats/metatrader.js';
@@ -116,6 +116,15 @@ test("MetaTrader 5's positions as a European locale saves them (semicolons, deci
       dir,
     );
   }
+});
+
+test("MetaTrader 5's positions beside a runs file of the user's own: its name and capital are the run's", async () => {
+  const dir = await tempDir();
+  await copyFile(path.join(fx.mt5Dir, 'positions.csv'), path.join(dir, 'positions.csv'));
+  await writeFile(path.join(dir, 'runs.csv'), 'run_id,name,capital\ndefault,EA on EURUSD,50000\n');
+  const s = await LocalSession.open(dir);
+  sessions.push(s);
+  assert.deepEqual([...s.store.catalog.runs.values()].map((r) => [r.runId, r.name, r.capital]), [['default', 'EA on EURUSD', 50_000]]);
 });
 
 test('a row with money whose type is neither a position nor money moved is refused, naming the file and the type', async () => {

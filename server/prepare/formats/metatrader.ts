@@ -186,9 +186,11 @@ export const metatraderAdapter: FormatAdapter<MetaTraderPlan> = {
     await ctx.con.run(`CREATE TEMP TABLE ${runs} AS SELECT run_id, run_id AS name, NULL::VARCHAR AS params, capital FROM ${moves}`);
     const [counts] = (await ctx.con.runAndReadAll(`SELECT count(capital)::DOUBLE, sum(later)::DOUBLE FROM ${moves}`)).getRowsJson();
     const sources = ["trades: MetaTrader's closed positions (pnl = Profit + Commission + Swap + Taxes, net as its Total Net Profit; qty in lots)"];
-    if (Number(counts?.[0] ?? 0) > 0) sources.push('capital: the balance and credit rows up to the first trade');
     const later = Number(counts?.[1] ?? 0);
     if (later > 0) sources.push(`${later} balance or credit row(s) after the first trade: deposits and withdrawals, not P&L, left out`);
+    // Runs only when the list states a capital: else a runs file of the user's own gives them.
+    if (Number(counts?.[0] ?? 0) === 0) return { trades, sources };
+    sources.push('capital: the balance and credit rows up to the first trade');
     return { trades, runs, sources };
   },
 };
