@@ -12,6 +12,7 @@ import { checkBars, checkTimestampText, checkTrades, presortedOrder, probeFiles,
 import { PrepareError } from './errors.js';
 import { selectList, tableExprs, timezoneNote, type ExprContext } from './expressions.js';
 import { TABLE_KINDS, sourceLabel, type ResolvedInputs, type TableKind } from './inputs.js';
+import { applyToPositionValues, stageMultipliers } from './multipliers.js';
 import { DataQuality, writeDataQuality } from './data-quality.js';
 import { canonicalDescription, type LocatedDescription } from './description.js';
 import { defaultMemoryLimit, duckdbMemoryLimit } from './memory.js';
@@ -139,6 +140,8 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
       const t = tables[kind];
       if (t?.relation) await readTextDates(con, t, description.dateOrder);
     }
+    // Contract multipliers before the trades are built: MAE and MFE written as money use them.
+    await stageMultipliers(con, tables.symbols, ctx);
 
     const locate = rowLocator(con, ctx);
 
@@ -193,6 +196,9 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
 
     if (barsOrigin === 'trades') await dropTradeBarsStaging(con);
     else await tradesStep();
+    // A position's value is quantity x price x multiplier where Tickscope made it (multipliers.ts).
+    const derivedPositionValues = barsOrigin === 'trades' || !bars.resolved.has('position_value');
+    if (derivedPositionValues) await applyToPositionValues(con, ctx);
     // Under onBadRows "fail", every bad row of bars and trades refused in one error.
     quality.failIfRefused();
 
@@ -227,7 +233,7 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
     // The benchmark is what the rollups' market_day or symbol_day give, or a file (benchmark.ts).
     await buildBenchmark(con, o.described, o.resolved.benchmark ?? []);
     await writeExchangeZone(con, zone);
-    await writeColumnSources(con, columnSources(bars, trades, derived, barsOrigin));
+    await writeColumnSources(con, columnSources(bars, trades, derived, barsOrigin, ctx.multipliers !== undefined));
     await con.run(`INSERT INTO ${META_TABLE} VALUES (${sqlString(MetaKey.barsOrigin)}, ${sqlString(barsOrigin)}), (${sqlString(MetaKey.barPeriod)}, ${sqlString(period)})`);
     await writeDataQuality(con, quality.entries);
     for (const kind of TABLE_KINDS) if (tables[kind]?.arrow.length) await con.run(`DROP TABLE IF EXISTS ${stagedArrowRelation(kind)}`);
@@ -277,8 +283,9 @@ interface Dimension {
 const SYMBOLS: Dimension = {
   table: StoreTable.symbols,
   key: 'symbol',
-  attributes: ['sector', 'industry'],
-  columns: `coalesce(from_input.sector, 'Unknown') AS sector, coalesce(from_input.industry, 'Unknown') AS industry`,
+  attributes: ['sector', 'industry', 'multiplier'],
+  columns: `coalesce(from_input.sector, 'Unknown') AS sector, coalesce(from_input.industry, 'Unknown') AS industry,
+    coalesce(from_input.multiplier::DOUBLE, 1.0) AS multiplier`,
 };
 
 const RUNS: Dimension = {

@@ -38,12 +38,21 @@ const DEFAULTS: Record<'bars' | 'trades', Record<string, { source: ColumnSourceK
   },
 };
 
+/** A derived position value when the symbols give contract multipliers (multipliers.ts). */
+const MULTIPLIED_POSITION_VALUE = { source: 'derived' as const, note: "position_qty × price × the symbol's multiplier" };
+
 /**
  * The column sources of a build: `derived` are the trade fields derive-trades.ts filled. Bars made
  * of the trades (barsOrigin 'trades', trade-bars.ts) are derived throughout, and then no trade
  * field is derived from them.
  */
-export function columnSources(bars: TableInput | null, trades: TableInput | null, derived: readonly DerivedField[], barsOrigin: BarsOrigin): ColumnSourceRow[] {
+export function columnSources(
+  bars: TableInput | null,
+  trades: TableInput | null,
+  derived: readonly DerivedField[],
+  barsOrigin: BarsOrigin,
+  multipliers = false,
+): ColumnSourceRow[] {
   const rows: ColumnSourceRow[] = [];
   if (barsOrigin === 'trades') {
     for (const column of Object.keys(COLUMNS.bars)) rows.push({ table: 'bars', column, source: 'derived', inputColumn: null, note: TRADE_BARS_NOTE });
@@ -73,7 +82,7 @@ export function columnSources(bars: TableInput | null, trades: TableInput | null
         rows.push({ table, column, source: 'absent', inputColumn: null, note: 'not in the input, and the input has no bars to derive it from' });
         continue;
       }
-      const fallback = input ? DEFAULTS[table][column] : undefined;
+      const fallback = input ? (multipliers && table === 'bars' && column === 'position_value' ? MULTIPLIED_POSITION_VALUE : DEFAULTS[table][column]) : undefined;
       rows.push({ table, column, source: fallback?.source ?? 'absent', inputColumn: null, note: fallback?.note ?? (input ? null : `no ${table} input`) });
     }
   }

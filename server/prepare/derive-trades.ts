@@ -13,7 +13,7 @@
 //   to <= 0 and >= 0: the convention of the trades Tickscope reads.
 // - fees: each bar's fees are split between the trades entering or exiting in it, in proportion
 //   to their quantity; a fill at a time between bars belongs to the first bar ending at or after it.
-// - ret: pnl / (qty x entry_price).
+// - ret: pnl / (qty x entry_price x the symbol's contract multiplier, 1 unless given).
 // Daily bars (bar-period.ts) are placed at the end of their day, and a trade time at midnight at
 // the close of its day (barTime): a trade entered at the close of D and exited at the close of X
 // is held over the bars of D+1 to X; one entered during D (an intraday time) over D to the bar
@@ -40,7 +40,7 @@ export const DERIVED_FROM: Record<DerivableTradeField, string> = {
   mae: 'bars',
   mfe: 'bars',
   fees: 'bar fees',
-  ret: 'pnl / (qty × entry price)',
+  ret: 'pnl / (qty × entry price × multiplier)',
 };
 
 /** A derived field, and whether any trade got a value for it (none when no bar covers a trade). */
@@ -88,8 +88,10 @@ export async function deriveTradeFields(
     mae: `CASE WHEN p.lo IS NOT NULL THEN least(0.0, CASE t.side WHEN 'long' THEN p.lo / t.entry_price - 1 WHEN 'short' THEN 1 - p.hi / t.entry_price END) END`,
     mfe: `CASE WHEN p.hi IS NOT NULL THEN greatest(0.0, CASE t.side WHEN 'long' THEN p.hi / t.entry_price - 1 WHEN 'short' THEN 1 - p.lo / t.entry_price END) END`,
     fees: feesExpr,
-    ret: 't.pnl / nullif(t.qty * t.entry_price, 0)',
+    ret: 't.pnl / nullif(t.qty * t.entry_price * coalesce(s.multiplier, 1), 0)',
   };
+  // The contract's multiplier (multipliers.ts) makes the capital a futures trade used.
+  if (wanted.includes('ret')) joins.push(`LEFT JOIN ${StoreTable.symbols} s ON s.symbol = t.symbol`);
   const replace = wanted.map((f) => `${replaced[f]} AS ${f}`).join(', ');
   await runTracked(
     con,

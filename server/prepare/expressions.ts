@@ -14,6 +14,8 @@ export interface ExprContext {
   notes: Map<string, string>;
   /** The zone of naive timestamps (the mapping's `timezone`); null for UTC. */
   timezone: string | null;
+  /** The symbols' contract multipliers other than 1, once staged (multipliers.ts); absent when none. */
+  multipliers?: string;
 }
 
 /** canonical column -> SQL expression. */
@@ -189,8 +191,8 @@ function tradesExprs(t: TableInput, ctx: ExprContext): Exprs {
     pnl: numberExpr(c('pnl')),
     ret: numberExpr(c('ret')),
     bars_held: c('bars_held') ? `${numberExpr(c('bars_held')!)}::BIGINT` : 'NULL::BIGINT',
-    mae: excursionExpr(c('mae'), '-', c('entry_price'), qty),
-    mfe: excursionExpr(c('mfe'), '+', c('entry_price'), qty),
+    mae: excursionExpr(c('mae'), '-', c('entry_price'), qty, multiplierSql(ctx, stringExpr(c('symbol')!))),
+    mfe: excursionExpr(c('mfe'), '+', c('entry_price'), qty, multiplierSql(ctx, stringExpr(c('symbol')!))),
     tag: stringExpr(c('tag')),
   };
 }
@@ -198,21 +200,26 @@ function tradesExprs(t: TableInput, ctx: ExprContext): Exprs {
 /**
  * MAE or MFE as the store keeps it, a fraction of the entry price. Platforms' trade lists
  * (NinjaTrader, TradeStation) write them as money ($87.50): such a value is read over the
- * trade's entry value (entry price x quantity, as TradingView's Run-up and Drawdown are: a
- * futures contract's multiplier is not known, so there it is points x multiplier over price),
- * MAE at or below 0 and MFE at or above it whatever sign the list gave. A value without a
- * currency is a fraction already (or a percentage, 1.5% = 0.015).
+ * trade's entry value (entry price x quantity x the contract's multiplier, multipliers.ts; 1
+ * unless the symbols give one), MAE at or below 0 and MFE at or above it whatever sign the list
+ * gave. A value without a currency is a fraction already (or a percentage, 1.5% = 0.015).
  */
-function excursionExpr(c: ColumnInfo | undefined, sign: '-' | '+', entryPrice: ColumnInfo | undefined, qty: string): string {
+function excursionExpr(c: ColumnInfo | undefined, sign: '-' | '+', entryPrice: ColumnInfo | undefined, qty: string, multiplier: string): string {
   const value = numberExpr(c);
   if (!c || familyOf(c) !== 'string') return value;
   const money = `regexp_matches(${sqlIdent(c.name)}::VARCHAR, '${MONEY_TEXT}')`;
-  return `CASE WHEN ${money} THEN ${sign}abs(${value}) / nullif(abs(${numberExpr(entryPrice)} * ${qty}), 0) ELSE ${value} END`;
+  const entryValue = multiplier === '1' ? `${numberExpr(entryPrice)} * ${qty}` : `${numberExpr(entryPrice)} * ${qty} * ${multiplier}`;
+  return `CASE WHEN ${money} THEN ${sign}abs(${value}) / nullif(abs(${entryValue}), 0) ELSE ${value} END`;
+}
+
+/** The contract multiplier of the symbol `symbol` (an SQL expression) names; '1' when no symbol has one (multipliers.ts). */
+export function multiplierSql(ctx: ExprContext, symbol: string): string {
+  return ctx.multipliers ? `coalesce((SELECT m.contract_multiplier FROM ${ctx.multipliers} m WHERE m.contract_symbol = ${symbol}), 1)` : '1';
 }
 
 function symbolsExprs(t: TableInput): Exprs {
   const c = (k: string) => t.resolved.get(k);
-  return { symbol: stringExpr(c('symbol')!), sector: stringExpr(c('sector')), industry: stringExpr(c('industry')) };
+  return { symbol: stringExpr(c('symbol')!), sector: stringExpr(c('sector')), industry: stringExpr(c('industry')), multiplier: numberExpr(c('multiplier')) };
 }
 
 function runsExprs(t: TableInput): Exprs {

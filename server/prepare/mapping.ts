@@ -62,6 +62,7 @@ export const COLUMNS: Record<TableKind, Record<string, CanonicalColumn>> = {
     symbol: { aliases: ['sid', 'ticker', 'asset', 'instrument', 'security', 'security_id', 'sym', 'permno', 'isin', 'figi'], kind: 'key-string', required: true },
     sector: { aliases: ['gics_sector', 'sector_name'], kind: 'string' },
     industry: { aliases: ['gics_industry', 'sub_industry', 'industry_name'], kind: 'string' },
+    multiplier: { aliases: ['contract_multiplier', 'contract_size', 'point_value', 'big_point_value', 'multiplier_value'], kind: 'number' },
   },
   runs: {
     run_id: { aliases: ['run', 'runid', 'backtest_id', 'backtest', 'strategy_id', 'strategy'], kind: 'key-string', required: true },

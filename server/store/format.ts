@@ -5,8 +5,10 @@
 // 14 (2026-12-06): the tables are as in 13, but the same inputs are read differently (text dates
 // and money as spreadsheets write them, decimal commas, one run per folder, camelCase names, one
 // instrument without a symbol column: server/prepare/), so a store of 13 may hold another reading.
-// 15 (2026-12-07): as 14, but a MetaTrader list of positions, read as bars until now (its ticket
-// as the quantity, Profit before costs), is its trades (server/prepare/formats/metatrader.ts).
+// 15 (2026-12-07): symbols.multiplier (a contract's value per point of price: position values,
+// derived returns and money MAE/MFE use it, server/prepare/multipliers.ts); and a MetaTrader list
+// of positions, read as bars until now (its ticket as the quantity, Profit before costs), is its
+// trades (server/prepare/formats/metatrader.ts).
 export const STORE_FORMAT_VERSION = 15;
 
 /**
@@ -93,7 +95,8 @@ export function exchangeTimeSql(ts: string, zone: string): string {
  *     capital is the run's capital base (DOUBLE, NULL when none is stated) and capital_source
  *     where it came from: 'tickscope.json', 'runs.capital', 'params.<key>', or 'none: <why>'
  *     (server/prepare/capital.ts). Never inferred from exposure.
- * - symbols(symbol, sector, industry)                one row per symbol ('Unknown' sector if absent)
+ * - symbols(symbol, sector, industry, multiplier)    one row per symbol ('Unknown' sector if absent; multiplier:
+ *                                                    the contract's value per point of price, 1 unless given)
  * - bars(run_id, ts, symbol, price, position_qty, position_value, trade_qty, fees, pnl)
  *                                                    sorted by (run_id, symbol, ts); unique key
  * - trades(run_id, trade_id, symbol, side, entry_ts, exit_ts, qty, entry_price, exit_price,

@@ -28,7 +28,7 @@ after(async () => {
 
 const COLUMNS: Record<string, string[]> = {
   runs: ['run_id', 'name', 'params', 'capital', 'capital_source', 'input_order', 'run_key'],
-  symbols: ['symbol', 'sector', 'industry'],
+  symbols: ['symbol', 'sector', 'industry', 'multiplier'],
   bars: ['run_id', 'ts', 'symbol', 'price', 'position_qty', 'position_value', 'trade_qty', 'fees', 'pnl'],
   trades: ['run_id', 'trade_id', 'symbol', 'side', 'entry_ts', 'exit_ts', 'qty', 'entry_price', 'exit_price', 'fees', 'pnl', 'ret', 'bars_held', 'mae', 'mfe', 'tag'],
   meta: ['key', 'value'],
@@ -186,7 +186,7 @@ test('common column names are mapped; symbols and runs derived when absent', asy
   await withDb(r.storePath, async (q) => {
     const [b] = await q(`SELECT count(*) AS n, any_value(run_id) AS run, sum(position_value) AS pv, sum(trade_qty) AS tq FROM bars`);
     assert.deepEqual(b, { n: '3', run: 'default', pv: 30, tq: 1 });
-    assert.deepEqual(await q(`SELECT * FROM symbols`), [{ symbol: 'AAA', sector: 'Unknown', industry: 'Unknown' }]);
+    assert.deepEqual(await q(`SELECT * FROM symbols`), [{ symbol: 'AAA', sector: 'Unknown', industry: 'Unknown', multiplier: 1 }]);
     assert.deepEqual(await q(`SELECT run_id, name, params, capital FROM runs`), [{ run_id: 'default', name: 'default', params: null, capital: null }]);
     assert.equal((await q(`SELECT count(*) AS n FROM trades`))[0]!['n'], '0');
   });
