@@ -1,5 +1,6 @@
-// MetaTrader's lists of closed positions (fixtures/formats/metatrader.ts: MetaTrader 5's report
-// with Time and Price twice, MetaTrader 4's statement with balance rows and a pending order),
+// MetaTrader's lists of closed positions and of deals (fixtures/formats/metatrader.ts: MetaTrader
+// 5's report with Time and Price twice, MetaTrader 4's statement with balance rows and a pending
+// order, MetaTrader 5's deals with a deposit),
 // prepared without a mapping and served: every trade against the tiny fixture's trades they were
 // written from, P&L net of Commission, Swap and Taxes as MetaTrader's Total Net Profit is.
 import { test, before, after } from 'node:test';
@@ -40,13 +41,13 @@ async function servedTrades(dir: string) {
   return { s, rows: [...rows].sort((a, b) => Number(a.entry_ts) - Number(b.entry_ts) || String(a.symbol).localeCompare(String(b.symbol))) };
 }
 
-function checkTrades(rows: Record<string, unknown>[], fx: MetaTraderFixture, ticketOffset: number): void {
+function checkTrades(rows: Record<string, unknown>[], fx: MetaTraderFixture, ticketOffset: number | null): void {
   const want = [...fx.trades].sort((a, b) => a.entryMs - b.entryMs || a.symbol.localeCompare(b.symbol));
   assert.equal(rows.length, want.length, 'every buy and sell row is a trade, nothing else is');
   for (const [i, t] of rows.entries()) {
     const w = want[i]!;
     const what = `${w.symbol} trade ${w.tradeId}`;
-    assert.equal(Number(t.trade_id), w.tradeId + ticketOffset, `${what}: the ticket is its number`);
+    if (ticketOffset !== null) assert.equal(Number(t.trade_id), w.tradeId + ticketOffset, `${what}: the ticket is its number`);
     assert.equal(String(t.symbol), w.symbol, what);
     assert.equal(String(t.side), w.side, `${what}: side from Type`);
     assert.equal(Number(t.entry_ts), w.entryMs, `${what}: entry, the first Time`);
@@ -56,7 +57,7 @@ function checkTrades(rows: Record<string, unknown>[], fx: MetaTraderFixture, tic
     near(Number(t.exit_price), w.exitPrice, `${what}: exit price, the second Price`);
     near(Number(t.pnl), w.pnl, `${what}: P&L, Profit net of Commission, Swap and Taxes`);
     near(Number(t.fees), w.fees - w.taxes, `${what}: fees, the commission and taxes charged`);
-    const gross = w.pnl + w.fees - w.swap - w.taxes;
+    const gross = w.pnl + w.fees - w.taxes;
     const move = (w.side === 'short' ? -1 : 1) * (w.exitPrice / w.entryPrice - 1);
     near(Number(t.ret), gross !== 0 ? (move * w.pnl) / gross : move, `${what}: return, the price move scaled to net`);
   }
@@ -127,6 +128,34 @@ test("MetaTrader 5's positions beside a runs file of the user's own: its name an
   assert.deepEqual([...s.store.catalog.runs.values()].map((r) => [r.runId, r.name, r.capital]), [['default', 'EA on EURUSD', 50_000]]);
 });
 
+test("MetaTrader 5's deals: FIFO round trips whose P&L is the closing deal's Profit + Swap less the commissions, the deposit the capital", async () => {
+  const report = await inspectDataset({ inputs: [fx.dealsDir] });
+  assert.deepEqual(report.formats.map((f) => f.summary), [`MetaTrader list of deals: ${path.join(fx.dealsDir, 'deals.csv')}`]);
+  const { s, rows } = await servedTrades(fx.dealsDir);
+  checkTrades(rows, fx, null);
+  assert.deepEqual([...s.store.catalog.runs.values()].map((r) => [r.runId, r.capital]), [['default', fx.deposit]]);
+  const summary = (await s.ask({ query: 'summary', params: {} })).rows[0]!;
+  near(Number(summary.total_pnl), fx.trades.reduce((n, t) => n + t.pnl, 0), 'total P&L: the last Balance less the deposit', 1e-9);
+});
+
+test("deals of a hedging account (an `in` against the position held) are refused, naming the deal and what to give instead", async () => {
+  const dir = await tempDir();
+  await writeFile(
+    path.join(dir, 'deals.csv'),
+    [
+      'Time,Deal,Symbol,Type,Direction,Volume,Price,Order,Commission,Swap,Profit,Balance,Comment',
+      '2024.01.02 09:35:00,2,EURUSD,buy,in,0.10,1.10120,2,-0.35,0.00,0.00,9999.65,',
+      '2024.01.02 10:00:00,3,EURUSD,sell,in,0.10,1.10200,3,-0.35,0.00,0.00,9999.30,',
+      '2024.01.02 15:55:00,4,EURUSD,sell,out,0.10,1.10340,4,-0.35,0.00,22.00,10020.95,',
+      '',
+    ].join('\n'),
+  );
+  await assert.rejects(prepareDataset({ input: dir, storeDir: testStoreDir() }), (error: Error) => {
+    assert.match(error.message, /MetaTrader list of deals .*deals\.csv: deal 3 of EURUSD at 2024[-.]01[-.]02 10:00:00 \(Direction in\) does not match .* hedging account.*give the report's Positions table instead/);
+    return true;
+  });
+});
+
 test('a row with money whose type is neither a position nor money moved is refused, naming the file and the type', async () => {
   const dir = await tempDir();
   await writeFile(
@@ -164,7 +193,7 @@ test("what is not a list of positions is not taken for one: a deals list, a trad
     ['Instrument,Market pos.,Quantity,Entry price,Exit price,Entry time,Exit time,Profit,Commission', 'ES 03-24,Long,1,4750.25,4755.50,1/2/2024 9:35:00 AM,1/2/2024 3:55:00 PM,258.46,4.04', ''].join('\n'),
   );
   const dealsReport = await inspectDataset({ inputs: [deals] });
-  assert.deepEqual(dealsReport.formats.map((f) => f.summary), ["portfolio-only backtest: deals.csv (equity curve in 'Balance')"], 'a deals list is the balance curve');
+  assert.deepEqual(dealsReport.formats.map((f) => f.summary), [`MetaTrader list of deals: ${path.join(deals, 'deals.csv')}`], 'a deals list is its own format');
   const ninjaReport = await inspectDataset({ inputs: [ninja] });
   assert.deepEqual(ninjaReport.formats, [], 'read the canonical way');
   assert.equal(ninjaReport.ready, true, JSON.stringify(ninjaReport.problems));

@@ -19,6 +19,9 @@
 //     ret = pnl / (entry price x qty x multiplier), the return on the capital the round trip used.
 //     The multiplier is the contract's (a future's point value: 50 for ES), when the fills carry
 //     one (a `multiplier` column, NULL as 1); one per run and symbol (stageRoundTrips refuses two).
+//     When the tool booked the P&L of each closing fill itself (a `realized` column: MetaTrader's
+//     deals, whose Profit is in the account's currency), that amount is the round trip's P&L
+//     before fees instead of the price move, so the trades sum to the tool's own P&L.
 //   - Lots still open at the end are round trips without an exit (exit_ts, exit_price and pnl
 //     NULL): the trade list shows them as open.
 //
@@ -61,7 +64,7 @@ const QTY_DECIMALS = 9;
  * exit_price, fees, pnl, ret) of the fills in `fills`, a relation with columns run_id, symbol,
  * ts, seq (tie order), amount (signed), price, fees (NULL as 0). Timestamps stay as given.
  */
-export function roundTripsSql(fills: string, options: { multiplier?: boolean } = {}): string {
+export function roundTripsSql(fills: string, options: { multiplier?: boolean; realized?: boolean } = {}): string {
   const q = QTY_DECIMALS;
   const w = `PARTITION BY run_id, symbol ORDER BY ts, seq`;
   // Per side: an event per lot start (lot_*), per closing fill's start (close_*) and the end of all
@@ -141,7 +144,7 @@ pieces AS (
   WHERE lot_seq IS NOT NULL AND qty_from < lot_to
 ),
 matched AS (
-  SELECT run_id, symbol, side, min(lot_ts) AS entry_ts, close_ts AS exit_ts, sum(qty) AS qty,
+  SELECT run_id, symbol, side, close_seq, min(lot_ts) AS entry_ts, close_ts AS exit_ts, sum(qty) AS qty,
     sum(qty * lot_price) / sum(qty) AS entry_price, close_price AS exit_price,
     sum(qty * lot_fee) + sum(qty) * close_fee AS fees
   FROM pieces
@@ -154,10 +157,12 @@ still_open AS (
   FROM pieces WHERE NOT is_closed AND qty > 0
   GROUP BY run_id, symbol, side, lot_seq
 )
-SELECT t.run_id, t.symbol, side, entry_ts, exit_ts, qty, entry_price, exit_price, fees,
-  (exit_price - entry_price) * qty * (CASE side WHEN 'long' THEN 1 ELSE -1 END) * m - fees AS pnl,
-  ((exit_price - entry_price) * qty * (CASE side WHEN 'long' THEN 1 ELSE -1 END) * m - fees) / nullif(entry_price * qty * m, 0) AS ret
-FROM matched t JOIN multipliers u ON u.run_id IS NOT DISTINCT FROM t.run_id AND u.symbol IS NOT DISTINCT FROM t.symbol
+SELECT run_id, symbol, side, entry_ts, exit_ts, qty, entry_price, exit_price, fees, gross - fees AS pnl, (gross - fees) / nullif(entry_price * qty * m, 0) AS ret
+FROM (
+  SELECT t.*, m, ${options.realized ? 'coalesce(r.realized, ' : '('}(exit_price - entry_price) * qty * (CASE side WHEN 'long' THEN 1 ELSE -1 END) * m) AS gross
+  FROM matched t JOIN multipliers u ON u.run_id IS NOT DISTINCT FROM t.run_id AND u.symbol IS NOT DISTINCT FROM t.symbol
+  ${options.realized ? `LEFT JOIN (SELECT seq, realized FROM ${fills}) r ON r.seq = t.close_seq` : ''}
+)
 UNION ALL
 SELECT run_id, symbol, side, entry_ts, exit_ts, qty, entry_price, exit_price, fees, NULL::DOUBLE AS pnl, NULL::DOUBLE AS ret
 FROM still_open`;
@@ -175,7 +180,7 @@ export async function stageRoundTrips(
   tables: { fills: string; target: string },
   source: string,
   withoutDirection: (count: string) => string,
-  options: { multiplier?: { column: string } } = {},
+  options: { multiplier?: { column: string }; realized?: boolean } = {},
 ): Promise<void> {
   try {
     await con.run(`CREATE TEMP TABLE ${tables.fills} AS ${parts.join(' UNION ALL BY NAME ')}`);
@@ -191,7 +196,7 @@ export async function stageRoundTrips(
         );
       }
     }
-    await con.run(`CREATE TEMP TABLE ${tables.target} AS SELECT * FROM (${roundTripsSql(tables.fills, { multiplier: options.multiplier !== undefined })})`);
+    await con.run(`CREATE TEMP TABLE ${tables.target} AS SELECT * FROM (${roundTripsSql(tables.fills, { multiplier: options.multiplier !== undefined, realized: options.realized === true })})`);
   } catch (err) {
     if (err instanceof PrepareError) throw err;
     throw new PrepareError(`${source} cannot be read: ${errorMessage(err)}`, { cause: err });
