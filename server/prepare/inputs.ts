@@ -23,6 +23,7 @@ import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
 import { isZipArchive, jsonMembers, memberPath, type ArchiveMember } from './archives.js';
+import { isHtmlReport, reportMembers } from './html-reports.js';
 import type { CsvReading } from '../sql/text.js';
 import { PrepareError } from './errors.js';
 import { isLegacyIpcStream } from './legacy-ipc-stream.js';
@@ -49,7 +50,10 @@ export interface DataFile {
    * its columns are a trade list's (an in-house tool's backtest_trades.csv, a platform's export).
    */
   unnamed?: boolean;
-  /** A JSON document unpacked from a zip archive (archives.ts): what names it stably (stampPath). */
+  /**
+   * A JSON document unpacked from a zip archive (archives.ts), or a table written out of an HTML
+   * report (html-reports.ts): what names it stably (stampPath).
+   */
   archive?: ArchiveMember;
   /** How a CSV file is read beyond what DuckDB's sniffer decides (formats/candidates.ts). */
   csv?: CsvReading;
@@ -211,7 +215,7 @@ export function nameWithoutExtension(file: string): string {
 /** Archives: a zip's JSON documents are read (archives.ts); the rest are named when a dataset has no data. */
 const ARCHIVE_EXT = ['.zip', '.gz', '.tgz', '.tar', '.7z', '.bz2', '.xz'];
 
-/** The data files under `dir`, by extension; the archives among its files go to `archives`. */
+/** The data files under `dir`, by extension; the archives and HTML reports among its files go to `archives`. */
 async function walk(dir: string, archives: string[]): Promise<string[]> {
   const out: string[] = [];
   const entries = await readdir(dir, { withFileTypes: true });
@@ -221,7 +225,7 @@ async function walk(dir: string, archives: string[]): Promise<string[]> {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) out.push(...(await walk(p, archives)));
     else if (e.isFile() && formatByExtension(e.name)) out.push(p);
-    else if (e.isFile() && ARCHIVE_EXT.some((ext) => e.name.toLowerCase().endsWith(ext))) archives.push(p);
+    else if (e.isFile() && (ARCHIVE_EXT.some((ext) => e.name.toLowerCase().endsWith(ext)) || isHtmlReport(e.name))) archives.push(p);
   }
   return out;
 }
@@ -349,7 +353,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
         throw new PrepareError(`input ${abs} is an empty folder: it holds no Parquet (.parquet), Arrow IPC (.arrow, .arrows, .feather), CSV (.csv, .tsv) or JSON (.json) files`);
       }
       for (const f of files) if (!byPath.has(f)) byPath.set(f, { root: abs, file: f });
-    } else if (st.isFile() && isZipArchive(abs)) {
+    } else if (st.isFile() && (isZipArchive(abs) || isHtmlReport(abs))) {
       archives.push(abs);
     } else if (st.isFile()) {
       byPath.set(abs, { root: path.dirname(abs), file: abs, explicit: true });
@@ -375,6 +379,14 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
   // claim, never bars); an archive without one stays in `archives`, for noBarsError to name.
   const unread: string[] = [];
   for (const archive of archives) {
+    if (isHtmlReport(archive)) {
+      // A report's tables are loose files beside it; one without a table is not data (a page of notes).
+      const st = await stat(archive);
+      for (const { member, unpacked } of await reportMembers(archive, options.unpackTo ?? null)) {
+        grouped.bars.push({ path: unpacked ?? memberPath(member), format: 'csv', hive: {}, size: st.size, mtimeMs: st.mtimeMs, loose: true, unnamed: true, archive: member });
+      }
+      continue;
+    }
     if (!isZipArchive(archive)) {
       unread.push(archive);
       continue;
@@ -452,16 +464,18 @@ export function noBarsError(
   resolved: Pick<ResolvedInputs, 'inputs' | 'archives'>,
   sources: Record<TableKind, Source | null>,
   recognised: readonly string[],
-  unrecognisedJson: readonly { path: string; keys: readonly string[] }[] = [],
+  unrecognised: readonly { path: string; keys: readonly string[]; reportTable: boolean }[] = [],
 ): PrepareError {
   const found = [...recognised, ...TABLE_KINDS.filter((k) => sources[k]).map((k) => `${k} (${sources[k]!.files.length} file(s))`)];
   const lines = [
     `input ${resolved.inputs.join(', ')} has neither bars nor trades: found ${found.join(', ') || 'no data files'}; bars are read from a bars/ folder, a bars.parquet, bars.csv or bars.arrow file, any data file not named after another table, or a format the README lists (e.g. pyfolio's positions and transactions, or a returns series); trades from a trades/ folder or file, or a format the README lists`,
   ];
-  for (const json of unrecognisedJson) {
-    const keys = json.keys.length > 8 ? `${json.keys.slice(0, 8).join(', ')}, ...` : json.keys.join(', ');
+  for (const file of unrecognised) {
+    const keys = file.keys.length > 8 ? `${file.keys.slice(0, 8).join(', ')}, ...` : file.keys.join(', ');
     lines.push(
-      `${json.path}: a JSON document no format recognises (top-level keys: ${keys || 'none'}); JSON is read as a table when it holds rows (an array of records, or a record per line) and its name says which (trades.json, bars/), else as a result format the README lists`,
+      file.reportTable
+        ? `${file.path}: a table of an HTML report that no format recognises (columns: ${keys || 'none'}); of HTML reports, MetaTrader's lists of positions and of deals are read, with their English headers`
+        : `${file.path}: a JSON document no format recognises (top-level keys: ${keys || 'none'}); JSON is read as a table when it holds rows (an array of records, or a record per line) and its name says which (trades.json, bars/), else as a result format the README lists`,
     );
   }
   if (resolved.archives?.length) lines.push(unreadArchivesText(resolved.archives));

@@ -143,7 +143,7 @@ async function inspectUnpackingTo(opts: InspectOptions, unpackTo: string): Promi
     const files: InspectedFile[] = candidates.map((f) => ({
       path: stampPath(f),
       format: f.format,
-      recognisedAs: claimedBy.get(f.path) ?? (f.loose ? 'nothing: a JSON document no format recognises' : canonicalTableOf(f, description)),
+      recognisedAs: claimedBy.get(f.path) ?? (f.loose ? `nothing: ${f.format === 'json' ? 'a JSON document' : "a report's table"} no format recognises` : canonicalTableOf(f, description)),
       columns: f.columns.map((c) => ({ name: c.name, type: c.type })),
       problems: problems.of(f.path).map((p) => p.message),
     }));

@@ -138,6 +138,20 @@ test("MetaTrader 5's deals: FIFO round trips whose P&L is the closing deal's Pro
   near(Number(summary.total_pnl), fx.trades.reduce((n, t) => n + t.pnl, 0), 'total P&L: the last Balance less the deposit', 1e-9);
 });
 
+test("MetaTrader 5's Strategy Tester report as it writes it (UTF-16 HTML): its Deals table is read, its Orders and summary are not", async () => {
+  const report = path.join(fx.reportDir, 'ReportTester-12345.html');
+  const inspected = await inspectDataset({ inputs: [fx.reportDir] });
+  assert.equal(inspected.ready, true, JSON.stringify(inspected.problems));
+  assert.deepEqual(inspected.formats.map((f) => f.summary), [`MetaTrader list of deals: ${report}!Deals.csv`]);
+  const orders = inspected.files.find((f) => f.path === `${report}!Orders.csv`);
+  assert.equal(orders?.recognisedAs, "nothing: a report's table no format recognises");
+  const { s, rows } = await servedTrades(fx.reportDir);
+  checkTrades(rows, fx, null);
+  assert.deepEqual([...s.store.catalog.runs.values()].map((r) => [r.runId, r.capital]), [['default', fx.deposit]], 'the deposit ("100 000.00") is the capital');
+  const summary = (await s.ask({ query: 'summary', params: {} })).rows[0]!;
+  near(Number(summary.total_pnl), fx.trades.reduce((n, t) => n + t.pnl, 0), "total P&L: the report's Total Net Profit", 1e-9);
+});
+
 test("deals of a hedging account (an `in` against the position held) are refused, naming the deal and what to give instead", async () => {
   const dir = await tempDir();
   await writeFile(

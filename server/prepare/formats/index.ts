@@ -134,8 +134,10 @@ export function tableOfUnnamed(f: Pick<CandidateFile, 'path' | 'columns'>): Tabl
  * not read: `rest`'s JSON documents no format recognised (by the path that names them stably).
  */
 export function noDataError(resolved: ResolvedInputs, canonical: Record<TableKind, Source | null>, formats: readonly FormatDescription[], rest: readonly CandidateFile[]): PrepareError {
-  const unrecognisedJson = rest.filter((f) => f.loose).map((f) => ({ path: stampPath(f), keys: f.jsonKeys }));
-  return noBarsError(resolved, canonical, formats.map((f) => f.summary), unrecognisedJson);
+  const unrecognised = rest
+    .filter((f) => f.loose)
+    .map((f) => (f.format === 'json' ? { path: stampPath(f), keys: f.jsonKeys, reportTable: false } : { path: stampPath(f), keys: f.columns.map((c) => c.name), reportTable: true }));
+  return noBarsError(resolved, canonical, formats.map((f) => f.summary), unrecognised);
 }
 
 /** Every canonical table of a dataset as an input of the build, from the formats and the canonical files. */

@@ -3,6 +3,7 @@
 // or out of the account, which is the run's capital (up to the first trade) and not P&L.
 //   buy, sell          a position or a deal: a trade, or a fill of one
 //   balance, credit    money moved in or out
+//   none               the totals line a report ends its list with: left out
 //   anything else      a pending order that never filled (buy limit, sell stop, ...) has no
 //                      money and is left out; any other type with money is refused, naming it
 import { errorMessage } from '../../../shared/errors.js';
@@ -88,7 +89,8 @@ async function stageRows(ctx: StageContext, file: CandidateFile, rowsSql: string
     throw new PrepareError(`${what} cannot be read: ${errorMessage(err)}`, { cause: err });
   }
   const [bad] = (await ctx.con.runAndReadAll(
-    `SELECT count(*)::DOUBLE, any_value(type), any_value(profit) FROM ${target} WHERE NOT is_trade AND NOT is_cash AND (${money.map((m) => `${m} <> 0`).join(' OR ')})`,
+    `SELECT count(*)::DOUBLE, any_value(type), any_value(profit) FROM ${target}
+      WHERE NOT is_trade AND NOT is_cash AND coalesce(type, '') <> '' AND (${money.map((m) => `${m} <> 0`).join(' OR ')})`,
   )).getRowsJson();
   if (Number(bad?.[0] ?? 0) > 0) {
     throw new PrepareError(
