@@ -436,15 +436,18 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
 function markRunFolders(inputs: readonly string[], grouped: Record<TableKind, DataFile[]>): void {
   if (inputs.length !== 1) return;
   const root = inputs[0]!;
-  const runFiles = [...grouped.bars, ...grouped.trades].filter((f) => !f.loose);
+  // A report's tables (html-reports.ts) are a backtest's files, lying where the report does.
+  const isRunFile = (f: DataFile) => !f.loose || (f.archive !== undefined && f.format === 'csv');
+  const placeOf = (f: DataFile) => (f.archive && f.format === 'csv' ? f.archive.archive : f.path);
+  const runFiles = [...grouped.bars, ...grouped.trades].filter(isRunFile);
   if (runFiles.length === 0) return;
   const folderOf = (f: DataFile) => {
-    const parts = path.relative(root, f.path).split(path.sep);
+    const parts = path.relative(root, placeOf(f)).split(path.sep);
     return parts.length > 1 && !parts[0]!.startsWith('..') ? parts[0]! : null;
   };
   const tablesOf = new Map<string, Set<TableKind>>();
   for (const kind of ['bars', 'trades'] as const) {
-    for (const f of grouped[kind].filter((g) => !g.loose)) {
+    for (const f of grouped[kind].filter(isRunFile)) {
       const folder = folderOf(f);
       if (folder === null || folder.includes('=') || (TABLE_KINDS as readonly string[]).includes(folder) || folder === 'benchmark') return;
       (tablesOf.get(folder) ?? tablesOf.set(folder, new Set()).get(folder)!).add(kind);

@@ -152,6 +152,22 @@ test("MetaTrader 5's Strategy Tester report as it writes it (UTF-16 HTML): its D
   near(Number(summary.total_pnl), fx.trades.reduce((n, t) => n + t.pnl, 0), "total P&L: the report's Total Net Profit", 1e-9);
 });
 
+test('two Strategy Tester reports in sibling folders: a run each, named after its folder', async () => {
+  const dir = await tempDir();
+  for (const run of ['fast', 'slow']) {
+    await mkdir(path.join(dir, run));
+    await copyFile(path.join(fx.reportDir, 'ReportTester-12345.html'), path.join(dir, run, 'ReportTester-12345.html'));
+  }
+  const s = await LocalSession.open(dir);
+  sessions.push(s);
+  assert.deepEqual([...s.store.catalog.runs.keys()].sort(), ['fast', 'slow']);
+  const total = fx.trades.reduce((n, t) => n + t.pnl, 0);
+  for (const run of ['fast', 'slow']) {
+    const summary = (await s.ask({ query: 'summary', params: { runs: [run] } })).rows[0]!;
+    near(Number(summary.total_pnl), total, `${run}: its report's Total Net Profit`, 1e-9);
+  }
+});
+
 test("deals of a hedging account (an `in` against the position held) are refused, naming the deal and what to give instead", async () => {
   const dir = await tempDir();
   await writeFile(
