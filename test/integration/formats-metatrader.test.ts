@@ -96,7 +96,7 @@ test("MetaTrader 4's statement: the deposit is the capital; later money moved an
   near(Number(summary.total_pnl), fx.trades.reduce((n, t) => n + t.pnl, 0), 'total P&L: the trades alone, not the withdrawal', 1e-9);
 });
 
-test("MetaTrader 5's positions as a European locale saves them (semicolons, decimal commas, spaces between thousands) and as copied (tabs)", async () => {
+test("MetaTrader 5's positions as a European locale saves them (semicolons, decimal commas, spaces between thousands) and as copied (tabs, either locale)", async () => {
   const header = ['Time', 'Position', 'Symbol', 'Type', 'Volume', 'Price', 'S / L', 'T / P', 'Time', 'Price', 'Commission', 'Swap', 'Profit', 'Comment'];
   const rows = [
     ['2024.01.02 09:35:00', '1001', 'EURUSD', 'buy', '0.10', '1.10120', '1.09900', '1.10500', '2024.01.02 15:55:00', '1.10340', '-0.70', '0.00', '22.00', ''],
@@ -104,9 +104,12 @@ test("MetaTrader 5's positions as a European locale saves them (semicolons, deci
   ];
   const eu = await tempDir();
   const tabs = await tempDir();
-  await writeFile(path.join(eu, 'positions.csv'), [header, ...rows.map((r) => r.map((v) => v.replace('.', ',').replace(/^(\d{4}),(\d\d\.\d\d)/, '$1.$2')))].map((r) => r.join(';')).join('\r\n'));
+  const euTabs = await tempDir();
+  const european = rows.map((r) => r.map((v) => v.replace('.', ',').replace(/^(\d{4}),(\d\d\.\d\d)/, '$1.$2')));
+  await writeFile(path.join(eu, 'positions.csv'), [header, ...european].map((r) => r.join(';')).join('\r\n'));
   await writeFile(path.join(tabs, 'positions.tsv'), [header, ...rows].map((r) => r.join('\t')).join('\n'));
-  for (const dir of [eu, tabs]) {
+  await writeFile(path.join(euTabs, 'positions.tsv'), [header, ...european].map((r) => r.join('\t')).join('\n'));
+  for (const dir of [eu, tabs, euTabs]) {
     const { rows: trades } = await servedTrades(dir);
     assert.deepEqual(
       trades.map((t) => [t.symbol, t.side, Number(t.qty), Number(t.entry_price), Number(t.exit_price), Number(t.fees), Math.round(Number(t.pnl) * 100) / 100]),

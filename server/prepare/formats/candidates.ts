@@ -32,6 +32,8 @@ const DAY_MONTH_FIRST = /^%[dm]/;
 
 /** A number with a decimal comma, thousands grouped by dots or not: 185,10 or 1.225,00. */
 const DECIMAL_COMMA = /^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+$/;
+/** A decimal comma no locale reads as a thousands separator: not three digits after it, or dots between thousands before it. */
+const UNAMBIGUOUS_DECIMAL_COMMA = /^[+-]?(\d{1,3}(\.\d{3})+,\d+|\d+,(\d{1,2}|\d{4,}))$/;
 
 /** Rows of a semicolon-separated file looked at for decimal commas. */
 const DECIMAL_SAMPLE_ROWS = 100;
@@ -44,8 +46,9 @@ const DECIMAL_SAMPLE_ROWS = 100;
  *   Read as text instead, their order is decided by text-dates.ts over every value of the column,
  *   with the dataset's `dateOrder`;
  * - decimal commas (185,10) in a semicolon-separated file, as a spreadsheet in a European locale
- *   exports it: the sniffer reads them as text; read with `decimal_separator`, and what is still
- *   text (1.225,00) is a number with dots between thousands (ColumnInfo.decimalComma).
+ *   exports it, or in a tab-separated one where a comma cannot be a thousands separator: the
+ *   sniffer reads them as text; read with `decimal_separator`, and what is still text (1.225,00)
+ *   is a number with dots between thousands (ColumnInfo.decimalComma).
  */
 async function readCsvSchema(con: DuckDBConnection, file: DataFile, hive: boolean): Promise<ColumnInfo[]> {
   let columns = await readTextSchema(con, file, hive);
@@ -57,7 +60,11 @@ async function readCsvSchema(con: DuckDBConnection, file: DataFile, hive: boolea
     const dayMonth = (format: unknown) => typeof format === 'string' && DAY_MONTH_FIRST.test(format);
     // Naive ones only: a zoned day-first timestamp keeps the sniffer's reading (text-dates.ts reads no offsets).
     textColumns = columns.filter((c) => (dayMonth(dateFormat) && c.type === 'DATE') || (dayMonth(timestampFormat) && c.type === 'TIMESTAMP')).map((c) => c.name);
-    decimalComma = delimiter === ';' && (await hasDecimalCommas(con, file, hive, columns));
+    // A tab-separated file (a table copied from a terminal) may be either locale's: there a comma
+    // is taken for a decimal mark only where it cannot be a thousands separator (0,10; 1.225,00).
+    decimalComma =
+      (delimiter === ';' && (await hasDecimalCommas(con, file, hive, columns, DECIMAL_COMMA))) ||
+      (delimiter === '\t' && (await hasDecimalCommas(con, file, hive, columns, UNAMBIGUOUS_DECIMAL_COMMA)));
   } catch (err) {
     throw new PrepareError(`CSV input ${file.path} cannot be read: ${errorMessage(err)}`, { cause: err });
   }
@@ -68,12 +75,12 @@ async function readCsvSchema(con: DuckDBConnection, file: DataFile, hive: boolea
 }
 
 /** Whether a file's text columns hold decimal commas, and none of its columns a decimal point. */
-async function hasDecimalCommas(con: DuckDBConnection, file: DataFile, hive: boolean, columns: readonly ColumnInfo[]): Promise<boolean> {
+async function hasDecimalCommas(con: DuckDBConnection, file: DataFile, hive: boolean, columns: readonly ColumnInfo[], pattern: RegExp): Promise<boolean> {
   if (columns.some((c) => familyOf(c) === 'float')) return false;
   const text = columns.filter((c) => c.type === 'VARCHAR');
   if (text.length === 0) return false;
   const rows = (await con.runAndReadAll(`SELECT ${text.map((c) => sqlIdent(c.name)).join(', ')} FROM ${fileReader('csv', [file.path], { hive })} LIMIT ${DECIMAL_SAMPLE_ROWS}`)).getRowsJson();
-  return rows.some((row) => row.some((v) => typeof v === 'string' && DECIMAL_COMMA.test(v.trim())));
+  return rows.some((row) => row.some((v) => typeof v === 'string' && pattern.test(v.trim())));
 }
 
 async function jsonKeysOf(file: DataFile): Promise<string[]> {
