@@ -4,6 +4,8 @@
 // and the FIFO round trips of the fills report against test/support/round-trips-reference.ts.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { ensureNautilusFixtures, type NautilusFixture } from '../../fixtures/formats/nautilus.js';
 import { mem } from '../support/duckdb.js';
@@ -89,4 +91,28 @@ test('fills report: FIFO round trips equal to a plain matcher over the raw fills
   }
   const total = want.reduce((n, t) => n + (t.pnl ?? 0), 0);
   assertNear(rows.reduce((n, r) => n + Number(r.pnl ?? 0), 0), total, 'total P&L');
+});
+
+test("a sweep's reports in sibling folders, every run's strategy EMACross-000: a run per folder, or per folder and strategy where a folder holds two", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-nautilus-'));
+  try {
+    const report = await readFile(path.join(fx.positionsDir, 'positions.csv'), 'utf8');
+    for (const run of ['fast', 'slow']) {
+      await mkdir(path.join(dir, run));
+      await writeFile(path.join(dir, run, 'positions.csv'), report);
+    }
+    const raw = await mem((q) => q(`SELECT * FROM read_csv('${path.join(fx.positionsDir, 'positions.csv')}', all_varchar = true)`));
+    const total = raw.reduce((n, r) => n + money(r.realized_pnl), 0);
+    const byRun = sumBy(await staged(dir), 'run_id', (r) => Number(r.pnl));
+    assert.deepEqual([...byRun.keys()].sort(), ['fast', 'slow'], 'a run per folder, not one EMACross-000');
+    for (const [run, pnl] of byRun) assertNear(pnl, total, `${run}: its own report's P&L`);
+
+    // A folder whose report holds a second strategy: runs are named by folder and strategy.
+    await writeFile(path.join(dir, 'slow', 'positions.csv'), report.replace(/EMACross-000/g, 'EMACross-001'));
+    await writeFile(path.join(dir, 'slow', 'positions-2.csv'), report);
+    const runs = [...sumBy(await staged(dir), 'run_id', () => 1).keys()].sort();
+    assert.deepEqual(runs, ['fast/EMACross-000', 'slow/EMACross-000', 'slow/EMACross-001']);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -65,8 +65,12 @@ const ORDER_FILL_NAMES: Record<string, readonly string[]> = {
 };
 const ORDER_FILL_REQUIRED = ['instrument', 'side', 'qty', 'px', 'ts'];
 
+/** The run, in words (withRunIds). */
+const runReading = (c: Columns) =>
+  c['strategy'] ? `${c['strategy'].name}; with one backtest per folder, the folder (folder/${c['strategy'].name} when a folder holds several)` : "the run folder, else the dataset's one run";
+
 const POSITION_CANONICAL: Reading = {
-  run_id: named('strategy'),
+  run_id: runReading,
   symbol: named('instrument'),
   side: (c) => `${c.entry!.name} (BUY long, SELL short)`,
   entry_ts: named('opened'),
@@ -80,7 +84,7 @@ const POSITION_CANONICAL: Reading = {
 };
 
 const FILL_CANONICAL: Reading = {
-  run_id: named('strategy'),
+  run_id: runReading,
   symbol: named('instrument'),
   ts: named('ts'),
   amount: (c) => `${c.qty!.name} signed by ${c.side!.name}`,
@@ -114,15 +118,40 @@ function time(c: ColumnInfo): string {
   return col;
 }
 
-const runOf = (c: ColumnInfo | undefined) => (c ? `${sqlIdent(c.name)}::VARCHAR` : sqlString(DEFAULT_RUN_ID));
+/** A report row's run as written: its folder's (inputs.ts markRunFolders) and its strategy id. */
+const runColumns = (file: CandidateFile, c: ColumnInfo | undefined) =>
+  `${file.runFolder === undefined ? 'NULL::VARCHAR' : sqlString(file.runFolder)} AS run_folder, ${c ? `${sqlIdent(c.name)}::VARCHAR` : 'NULL::VARCHAR'} AS strategy`;
+
+/**
+ * `rows` (with run_folder and strategy) with their run_id, as a temp table: the strategy id; with
+ * one backtest per folder, the folder, or folder/strategy when a folder holds several strategies.
+ * Nautilus names a strategy after its class and a tag (EMACross-000), the same in every run of a
+ * sweep: by the id alone, a sweep's folders were one run.
+ */
+async function withRunIds(ctx: StageContext, rows: string[], name: string, what: string): Promise<string> {
+  const raw = ctx.table(`${name}_raw`);
+  const target = ctx.table(name);
+  try {
+    await ctx.con.run(`CREATE TEMP TABLE ${raw} AS ${rows.join(' UNION ALL BY NAME ')}`);
+    await ctx.con.run(`CREATE TEMP TABLE ${target} AS
+      WITH per_folder AS (SELECT max(n) AS most FROM (SELECT count(DISTINCT strategy) AS n FROM ${raw} WHERE run_folder IS NOT NULL GROUP BY run_folder))
+      SELECT * EXCLUDE (run_folder, strategy), CASE
+          WHEN run_folder IS NULL THEN coalesce(strategy, ${sqlString(DEFAULT_RUN_ID)})
+          WHEN (SELECT most FROM per_folder) <= 1 THEN run_folder
+          ELSE run_folder || '/' || coalesce(strategy, ${sqlString(DEFAULT_RUN_ID)}) END AS run_id
+      FROM ${raw}`);
+  } catch (err) {
+    throw new PrepareError(`${what} cannot be read: ${errorMessage(err)}`, { cause: err });
+  }
+  return target;
+}
 
 async function stagePositions(ctx: StageContext, plan: NautilusPlan): Promise<string> {
-  const target = ctx.table('trades');
   const parts: string[] = [];
   for (const { file, columns: c } of plan.positions) {
     const relation = await ctx.read(file);
     const entry = `upper(trim(${sqlIdent(c.entry!.name)}::VARCHAR))`;
-    parts.push(`SELECT ${runOf(c.strategy)} AS run_id, ${sqlIdent(c.instrument!.name)}::VARCHAR AS symbol,
+    parts.push(`SELECT ${runColumns(file, c.strategy)}, ${sqlIdent(c.instrument!.name)}::VARCHAR AS symbol,
         CASE ${entry} WHEN 'BUY' THEN 'long' WHEN 'SELL' THEN 'short' ELSE lower(${entry}) END AS side,
         ${time(c.opened!)} AS entry_ts,
         ${c.closed ? time(c.closed) : 'NULL'} AS exit_ts,
@@ -134,12 +163,7 @@ async function stagePositions(ctx: StageContext, plan: NautilusPlan): Promise<st
         ${c.ret ? amount(c.ret) : 'NULL::DOUBLE'} AS ret
       FROM ${relation}`);
   }
-  try {
-    await ctx.con.run(`CREATE TEMP TABLE ${target} AS ${parts.join(' UNION ALL BY NAME ')}`);
-  } catch (err) {
-    throw new PrepareError(`NautilusTrader positions report ${plan.positions.map((p) => p.file.path).join(', ')} cannot be read: ${errorMessage(err)}`, { cause: err });
-  }
-  return target;
+  return withRunIds(ctx, parts, 'trades', `NautilusTrader positions report ${plan.positions.map((p) => p.file.path).join(', ')}`);
 }
 
 async function stageFills(ctx: StageContext, plan: NautilusPlan): Promise<string> {
@@ -149,14 +173,16 @@ async function stageFills(ctx: StageContext, plan: NautilusPlan): Promise<string
   for (const [i, { file, columns: c }] of plan.fills.entries()) {
     const relation = await ctx.read(file);
     const side = `upper(trim(${sqlIdent(c.side!.name)}::VARCHAR))`;
-    parts.push(`SELECT ${runOf(c.strategy)} AS run_id, ${sqlIdent(c.instrument!.name)}::VARCHAR AS symbol, ${time(c.ts!)} AS ts,
+    parts.push(`SELECT ${runColumns(file, c.strategy)}, ${sqlIdent(c.instrument!.name)}::VARCHAR AS symbol, ${time(c.ts!)} AS ts,
         ${i}::BIGINT * 4294967296 + row_number() OVER (ORDER BY ${time(c.ts!)}${c.order ? `, ${sqlIdent(c.order.name)}` : ''}) AS seq,
         CASE ${side} WHEN 'BUY' THEN 1 WHEN 'SELL' THEN -1 END * abs(${amount(c.qty!)}) AS amount,
         ${amount(c.px!)} AS price,
         ${c.commission ? `abs(${moneySum(c.commission)})` : '0.0'} AS fees
       FROM ${relation}`);
   }
-  await stageRoundTrips(ctx.con, parts, { fills, target }, `NautilusTrader fills ${plan.fills.map((f) => f.file.path).join(', ')}`, (n) => `${n} fill(s) have a side other than BUY or SELL, or no quantity`);
+  const what = `NautilusTrader fills ${plan.fills.map((f) => f.file.path).join(', ')}`;
+  const staged = await withRunIds(ctx, parts, 'fills_by_run', what);
+  await stageRoundTrips(ctx.con, [`SELECT * FROM ${staged}`], { fills, target }, what, (n) => `${n} fill(s) have a side other than BUY or SELL, or no quantity`);
   return target;
 }
 
