@@ -7,12 +7,11 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { errorMessage } from '../../shared/errors.js';
 import { META_TABLE, MetaKey, STORE_FORMAT_VERSION, StoreTable } from '../store/format.js';
 import { sqlString } from '../sql/text.js';
-import { stageArrowFiles } from './arrow.js';
 import { checkBars, checkTimestampText, checkTrades, presortedOrder, probeFiles, rowLocator } from './checks.js';
 import { PrepareError } from './errors.js';
 import { selectList, tableExprs, timezoneNote, type ExprContext } from './expressions.js';
 import { TABLE_KINDS, sourceLabel, type ResolvedInputs, type TableKind } from './inputs.js';
-import { applyToPositionValues, stageMultipliers } from './multipliers.js';
+import { applyToPositionValues } from './multipliers.js';
 import { DataQuality, writeDataQuality } from './data-quality.js';
 import { canonicalDescription, type LocatedDescription } from './description.js';
 import { defaultMemoryLimit, duckdbMemoryLimit } from './memory.js';
@@ -27,7 +26,7 @@ import { barPeriod } from './bar-period.js';
 import { barsFromTrades, dropTradeBarsStaging } from './trade-bars.js';
 import { buildBenchmark } from './benchmark.js';
 import { inspectInputs, writeFormatRecord } from './formats/index.js';
-import { readFileParts, readParquetFiles, stagedArrowRelation, stagedArrowTable, type TableInput } from './table-input.js';
+import { buildRelation, readParquetFiles, stagedArrowRelation, type TableInput } from './table-input.js';
 import { readTextDates } from './text-dates.js';
 
 /** The relative cost of each phase, scaled by the share of the data it reads (bars, trades, Arrow). */
@@ -91,7 +90,9 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
     step('checking inputs', label, WEIGHTS.inspect, null);
     // Files a format adapter recognises (formats/) are staged into canonical tables here; the
     // rest are inspected the canonical way.
-    const { tables, barsOrigin, formats, sources: formatSources } = await inspectInputs(con, o.resolved, description);
+    const { tables, barsOrigin, formats, sources: formatSources, multipliers } = await inspectInputs(con, o.resolved, description);
+    // Contract multipliers (staged before the adapters): MAE and MFE written as money use them too.
+    if (multipliers) ctx.multipliers = multipliers;
     // The exchange zone (exchange-zone.ts) from the inputs' column types: bars derived from trades
     // are days in it.
     const zone = await exchangeZone(con, description.timezone, TABLE_KINDS.map((k) => tables[k]));
@@ -118,20 +119,9 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
     // ---- every table as one relation; Arrow IPC inputs staged into DuckDB temp tables first
     for (const kind of TABLE_KINDS) {
       const t = tables[kind];
-      if (!t) continue;
-      if (t.relation) continue; // staged by a format adapter
-      const parts = readFileParts(t);
-      if (t.arrow.length) {
-        step(`reading Arrow ${kind}`, t.arrow.length === 1 ? t.arrow[0]!.path : t.source.location, (WEIGHTS.stage * arrowShare * t.arrow.length) / Math.max(1, arrowFiles), null);
-        const needed = [...new Set([...t.resolved.values()].filter((c) => c.constant === undefined).map((c) => c.name))].filter((n) => !t.hiveKeys.includes(n));
-        t.rows += await stageArrowFiles(con, stagedArrowTable(kind), t.arrow, {
-          columns: needed,
-          hiveKeys: t.hiveKeys,
-          onRows: (n) => progress.update(0.5, n),
-        });
-        parts.push(`SELECT * FROM ${stagedArrowRelation(kind)}`);
-      }
-      t.relation = parts.length === 1 ? `(${parts[0]})` : `(${parts.join(' UNION ALL BY NAME ')})`;
+      if (!t || t.relation) continue; // staged by a format adapter, or for the adapters (the symbols' multipliers)
+      if (t.arrow.length) step(`reading Arrow ${kind}`, t.arrow.length === 1 ? t.arrow[0]!.path : t.source.location, (WEIGHTS.stage * arrowShare * t.arrow.length) / Math.max(1, arrowFiles), null);
+      await buildRelation(con, t, (n) => progress.update(0.5, n));
     }
 
     // Text timestamps as spreadsheets and brokers write them (01/02/2024 9:35 AM, 2024.01.02,
@@ -140,8 +130,6 @@ export async function buildStore(o: BuildOptions, progress: Progress): Promise<{
       const t = tables[kind];
       if (t?.relation) await readTextDates(con, t, description.dateOrder);
     }
-    // Contract multipliers before the trades are built: MAE and MFE written as money use them.
-    await stageMultipliers(con, tables.symbols, ctx);
 
     const locate = rowLocator(con, ctx);
 

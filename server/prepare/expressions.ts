@@ -213,7 +213,7 @@ function excursionExpr(c: ColumnInfo | undefined, sign: '-' | '+', entryPrice: C
 }
 
 /** The contract multiplier of the symbol `symbol` (an SQL expression) names; '1' when no symbol has one (multipliers.ts). */
-export function multiplierSql(ctx: ExprContext, symbol: string): string {
+export function multiplierSql(ctx: Pick<ExprContext, 'multipliers'>, symbol: string): string {
   return ctx.multipliers ? `coalesce((SELECT m.contract_multiplier FROM ${ctx.multipliers} m WHERE m.contract_symbol = ${symbol}), 1)` : '1';
 }
 

@@ -7,16 +7,18 @@
 //     are made of the trades: multiplied after the bars are built (applyToPositionValues);
 //   - trades' MAE and MFE written as money, read over the entry value (expressions.ts
 //     multiplierSql, while the trades are built);
-//   - trades' ret derived from P&L (derive-trades.ts joins the symbols table's multiplier).
-// Stated P&L is never touched: it is money already. Fills matched into round trips take their
-// own multiplier column (formats/round-trips.ts), not this one.
+//   - trades' ret derived from P&L (derive-trades.ts joins the symbols table's multiplier);
+//   - what format adapters compute from prices (StageContext.multiplier): the P&L of a list of
+//     fills' round trips (a multiplier column of the fills' own comes first), TradingView's
+//     Run-up and Drawdown as MAE and MFE. So the symbols are staged before the adapters run.
+// Stated P&L is never touched: it is money already.
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { errorMessage } from '../../shared/errors.js';
 import { StoreTable } from '../store/format.js';
 import { PrepareError } from './errors.js';
 import { type ExprContext, selectList, tableExprs } from './expressions.js';
 import { sourceLabel } from './inputs.js';
-import type { TableInput } from './table-input.js';
+import { buildRelation, type TableInput } from './table-input.js';
 
 /**
  * The symbols with a multiplier other than 1: contract_symbol, contract_multiplier. Named so that
@@ -25,16 +27,20 @@ import type { TableInput } from './table-input.js';
 const MULTIPLIERS = 'temp.main._multipliers';
 
 /**
- * Stages the symbols input's multipliers other than 1 and, when there are any, sets
- * ctx.multipliers. Refuses a multiplier that is not above 0, or two for one symbol, naming them.
+ * Stages the symbols input's multipliers other than 1, before the format adapters stage theirs
+ * (formats/index.ts): the relation (ExprContext.multipliers) when there are any. Refuses a
+ * multiplier that is not above 0, or two for one symbol, naming them.
  */
-export async function stageMultipliers(con: DuckDBConnection, symbols: TableInput | null, ctx: ExprContext): Promise<void> {
-  if (!symbols?.resolved.has('multiplier')) return;
+export async function stageMultipliers(con: DuckDBConnection, symbols: TableInput | null): Promise<string | undefined> {
+  if (!symbols?.resolved.has('multiplier')) return undefined;
   const where = `${symbols.source.kind} in ${sourceLabel(symbols.source)}, column '${symbols.resolved.get('multiplier')!.name}'`;
   try {
+    await buildRelation(con, symbols);
+    // Symbols hold no timestamps: the context's notes and zone are not used.
+    const exprs = tableExprs(symbols, { notes: new Map(), timezone: null });
     await con.run(`CREATE TEMP TABLE ${MULTIPLIERS} AS
       SELECT symbol AS contract_symbol, min(multiplier) AS contract_multiplier, max(multiplier) AS highest
-      FROM (SELECT ${selectList(tableExprs(symbols, ctx))} FROM ${symbols.relation})
+      FROM (SELECT ${selectList(exprs)} FROM ${symbols.relation})
       WHERE symbol IS NOT NULL AND multiplier IS NOT NULL GROUP BY symbol`);
   } catch (err) {
     throw new PrepareError(`${where}: cannot be read: ${errorMessage(err)}`, { cause: err });
@@ -53,7 +59,7 @@ export async function stageMultipliers(con: DuckDBConnection, symbols: TableInpu
   }
   await con.run(`DELETE FROM ${MULTIPLIERS} WHERE contract_multiplier = 1`);
   const [count] = (await con.runAndReadAll(`SELECT count(*)::DOUBLE FROM ${MULTIPLIERS}`)).getRowsJson();
-  if (Number(count?.[0] ?? 0) > 0) ctx.multipliers = MULTIPLIERS;
+  return Number(count?.[0] ?? 0) > 0 ? MULTIPLIERS : undefined;
 }
 
 /** Multiplies the built bars' position values by their symbol's multiplier. */

@@ -11,7 +11,7 @@
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { fileReader, sqlIdent, sqlString, type CsvReading } from '../sql/text.js';
-import { readArrowSchema } from './arrow.js';
+import { readArrowSchema, stageArrowFiles } from './arrow.js';
 import { compatible, expectedInstead, familyOf, type ColumnInfo } from './column-types.js';
 import { sourceLabel, TABLE_KINDS, type DataFile, type Source, type TableKind } from './inputs.js';
 import { COLUMNS, matchColumns, requiredColumns, type CanonicalColumn, type DatasetMapping } from './mapping.js';
@@ -48,6 +48,22 @@ export function stagedArrowTable(kind: TableKind): string {
 /** The staged Arrow IPC rows of a table, as a relation. */
 export function stagedArrowRelation(kind: TableKind): string {
   return `temp.main.${sqlIdent(stagedArrowTable(kind))}`;
+}
+
+/**
+ * Makes a table one relation (t.relation) when it is not yet: its CSV, JSON and Parquet files read
+ * in place, its Arrow IPC files staged into a temp table first (onRows: their rows so far).
+ */
+export async function buildRelation(con: DuckDBConnection, t: TableInput, onRows: (rows: number) => void = () => {}): Promise<void> {
+  if (t.relation) return;
+  const kind = t.source.kind;
+  const parts = readFileParts(t);
+  if (t.arrow.length) {
+    const needed = [...new Set([...t.resolved.values()].filter((c) => c.constant === undefined).map((c) => c.name))].filter((n) => !t.hiveKeys.includes(n));
+    t.rows += await stageArrowFiles(con, stagedArrowTable(kind), t.arrow, { columns: needed, hiveKeys: t.hiveKeys, onRows });
+    parts.push(`SELECT * FROM ${stagedArrowRelation(kind)}`);
+  }
+  t.relation = parts.length === 1 ? `(${parts[0]})` : `(${parts.join(' UNION ALL BY NAME ')})`;
 }
 
 /** Some of a table's Parquet files (by default all) as one relation, read by DuckDB. */

@@ -120,3 +120,31 @@ test('a multiplier that is not above 0, or two for one symbol: refused, naming t
     return true;
   });
 });
+
+test("what a format computes from prices takes the symbols file's multiplier: a list of fills' P&L, TradingView's Run-up and Drawdown", async () => {
+  const dir = await dataset('fills-and-symbols', {
+    'fills.csv': ['time,symbol,side,qty,price,commission', '2024-01-02 09:35:00,ES,BUY,2,4750.25,4.04', '2024-01-02 15:55:00,ES,SELL,2,4755.50,4.04'],
+    'symbols.csv': ['symbol,sector,point_value', 'ES,Index,50'],
+  });
+  const s = await LocalSession.open(dir, 1, { storeDir: testStoreDir() });
+  sessions.push(s);
+  const [t] = await rows(s, 'SELECT pnl, ret FROM trades');
+  near(t?.pnl, 2 * 5.25 * 50 - 8.08, "ES long 2 from 4750.25 to 4755.50: 525 before fees, not 10.50");
+  near(t?.ret, (2 * 5.25 * 50 - 8.08) / (2 * 4750.25 * 50), 'ret over the contracts’ value');
+
+  const tv = await dataset('tradingview-and-symbols', {
+    'Strategy_CME_MINI_ES1!_2024-01-16.csv': [
+      'Trade #,Type,Signal,Date/Time,Price USD,Contracts,Profit USD,Run-up USD,Drawdown USD',
+      '1,Exit long,Close,2024-01-02 15:55,4755.50,2,525.00,1100.00,-250.00',
+      '1,Entry long,Long,2024-01-02 09:35,4750.25,2,525.00,1100.00,-250.00',
+    ],
+    'symbols.csv': ['symbol,contract_size', 'ES1!,50'],
+  });
+  const v = await LocalSession.open(tv, 1, { storeDir: testStoreDir() });
+  sessions.push(v);
+  const [trade] = await rows(v, 'SELECT symbol, pnl, mae, mfe FROM trades');
+  assert.equal(trade?.symbol, 'ES1!');
+  assert.equal(trade?.pnl, 525, "TradingView's own P&L, untouched");
+  near(trade?.mae, -250 / (4750.25 * 2 * 50), 'Drawdown over the contracts’ value');
+  near(trade?.mfe, 1100 / (4750.25 * 2 * 50), 'Run-up over the contracts’ value');
+});

@@ -100,6 +100,12 @@ export interface StageContext {
   table(name: string): string;
   /** One claimed file as a relation (Parquet, CSV, JSON read in place; Arrow IPC staged first). */
   read(file: CandidateFile): Promise<string>;
+  /**
+   * The contract multiplier the symbols input gives the symbol `symbol` (an SQL expression), as
+   * SQL (1 for a symbol without one); null when it gives none at all (multipliers.ts). For what
+   * an adapter computes from prices: a position's value, a P&L from a price move.
+   */
+  multiplier(symbol: string): string | null;
 }
 
 /**

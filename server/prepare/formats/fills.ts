@@ -15,7 +15,8 @@
 //             dataset's one run)
 //   multiplier  multiplier, contract_multiplier, contract_size, point_value, big_point_value
 //             (optional; a contract's value per point of price, as a futures statement writes it:
-//             50 for ES; the P&L of a round trip is its price move x quantity x multiplier)
+//             50 for ES; the P&L of a round trip is its price move x quantity x multiplier;
+//             without it, the symbols file's multiplier, multipliers.ts)
 // Times as typed (an integer is an epoch in s, ms, us or ns, UTC), or as text in ISO 8601 or a form text-dates.ts reads (01/02/2024 09:35 AM, with
 // the same rule for which of day and month comes first, and the description's `dateOrder`).
 // The fills are matched into round trips FIFO (round-trips.ts), which are the trades; the bars are
@@ -95,7 +96,7 @@ async function timeReading(ctx: StageContext, file: CandidateFile, relation: str
   return { kind: 'iso', zoned: Number(zoned?.[0] ?? 0) > 0 };
 }
 
-function fillsSql(file: CandidateFile, c: Columns, relation: string, index: number, time: TimeReading): string {
+function fillsSql(file: CandidateFile, c: Columns, relation: string, index: number, time: TimeReading, multiplierOf: (symbol: string) => string | null): string {
   const qty = numberExpr(c['qty']);
   const side = c['side'] ? `upper(trim(${sqlIdent(c['side'].name)}::VARCHAR))` : null;
   const list = (values: readonly string[]) => values.map(sqlString).join(', ');
@@ -106,7 +107,8 @@ function fillsSql(file: CandidateFile, c: Columns, relation: string, index: numb
   const ts = timeSql(c['ts']!, time);
   return `SELECT ${run} AS run_id, ${sqlIdent(c['symbol']!.name)}::VARCHAR AS symbol, ${ts} AS ts,
       ${index}::BIGINT * 4294967296 + row_number() OVER () AS seq, ${amount} AS amount, ${numberExpr(c['price'])} AS price,
-      ${c['fees'] ? `coalesce(abs(${numberExpr(c['fees'])}), 0)` : '0.0'} AS fees, ${numberExpr(c['multiplier'])} AS multiplier
+      ${c['fees'] ? `coalesce(abs(${numberExpr(c['fees'])}), 0)` : '0.0'} AS fees,
+      coalesce(${numberExpr(c['multiplier'])}, ${multiplierOf(`${sqlIdent(c['symbol']!.name)}::VARCHAR`) ?? 'NULL::DOUBLE'}) AS multiplier
     FROM ${relation}`;
 }
 
@@ -142,18 +144,21 @@ export const fillsAdapter: FormatAdapter<FillsPlan> = {
       const relation = await ctx.read(file);
       const time = await timeReading(ctx, file, relation, columns['ts']!);
       if (time.kind === 'text') textTimes.push(`${columns['ts']!.name} of ${file.path} read as ${time.reading.says}`);
-      parts.push(fillsSql(file, columns, relation, i, time));
+      parts.push(fillsSql(file, columns, relation, i, time, ctx.multiplier));
     }
     const trades = ctx.table('trades');
     // stageRoundTrips names the files in any failure of its own.
-    const multiplier = files.map((f) => f.columns['multiplier']?.name).find((name) => name !== undefined);
+    // The fills' own multiplier column first, else the symbols file's (StageContext.multiplier).
+    const column = files.map((f) => f.columns['multiplier']?.name).find((name) => name !== undefined);
+    const fromSymbols = ctx.multiplier('symbol') !== null; // the symbols give any
+    const multiplier = column ? `multiplier ('${column}')` : fromSymbols ? "symbols' multiplier" : null;
     await stageRoundTrips(
       ctx.con,
       parts,
       { fills: ctx.table('fills'), target: trades },
       `list of fills ${files.map((f) => f.file.path).join(', ')}`,
       (n) => `${n} fill(s) have no quantity, or a side that is not a buy (${BUYS.join(', ')}) or a sell (${SELLS.join(', ')})`,
-      multiplier ? { multiplier: { column: `multiplier ('${multiplier}')` } } : {},
+      multiplier ? { multiplier: { column: multiplier } } : {},
     );
     const sources = [`trades: FIFO round trips of the fills in ${files.map((f) => f.file.path).join(', ')} (pnl after each fill's fees)`];
     if (textTimes.length) sources.push(`times: ${textTimes.join('; ')}`);

@@ -7,6 +7,8 @@ import type { DatasetDescription } from '../description.js';
 import { PrepareError } from '../errors.js';
 import { commonFolder, noBarsError, stampPath, TABLE_KINDS, type ResolvedInputs, type Source, type TableKind } from '../inputs.js';
 import { matchColumns, requiredColumns } from '../mapping.js';
+import { multiplierSql } from '../expressions.js';
+import { stageMultipliers } from '../multipliers.js';
 import { SchemaProblems } from '../schema-problems.js';
 import { inspectTables, requireColumns, stagedTableInput, type TableInput } from '../table-input.js';
 import type { CandidateFile, Confidence, FormatAdapter, FormatDescription, Recognised, StagedTables } from './adapter.js';
@@ -71,7 +73,7 @@ export interface StagedFormats {
 }
 
 /** Stages every recognised format; two formats giving the same table is an error naming both. */
-export async function stageFormats(con: DuckDBConnection, recognition: Recognition, description: DatasetDescription): Promise<StagedFormats> {
+export async function stageFormats(con: DuckDBConnection, recognition: Recognition, description: DatasetDescription, multipliers?: string): Promise<StagedFormats> {
   const out: StagedFormats = { tables: {}, sources: [] };
   for (const { adapter, detection } of recognition.recognised) {
     const staged = await adapter.stage(detection, {
@@ -79,6 +81,7 @@ export async function stageFormats(con: DuckDBConnection, recognition: Recogniti
       description,
       table: (name) => `temp.main.${sqlIdent(`_fmt_${adapter.id}_${name}`)}`,
       read: (file) => fileRelation(con, file, `_fmt_${adapter.id}_file_${detection.files.indexOf(file)}`),
+      multiplier: (symbol) => (multipliers ? multiplierSql({ multipliers }, symbol) : null),
     });
     const from = adapter.describe(detection).summary;
     for (const kind of STAGED_KINDS) {
@@ -150,6 +153,8 @@ export interface DatasetInputs {
   formats: FormatDescription[];
   /** Where derived quantities came from (StagedFormats.sources). */
   sources: string[];
+  /** The symbols' contract multipliers other than 1 (multipliers.ts), when there are any. */
+  multipliers?: string;
 }
 
 /**
@@ -165,7 +170,8 @@ export async function inspectInputs(con: DuckDBConnection, resolved: ResolvedInp
   const problems = new SchemaProblems();
   const inspected = await inspectTables(con, canonical, description, problems, knownColumns(candidates));
   problems.throwIfAny();
-  const staged = await stageFormats(con, recognition, description);
+  const multipliers = await stageMultipliers(con, inspected.symbols);
+  const staged = await stageFormats(con, recognition, description, multipliers);
   const tables = {} as Record<TableKind, TableInput | null>;
   for (const kind of TABLE_KINDS) {
     const fromFormat = staged.tables[kind];
@@ -183,7 +189,7 @@ export async function inspectInputs(con: DuckDBConnection, resolved: ResolvedInp
   const formats = recognition.recognised.map(describeRecognised);
   if (!tables.bars && !tables.trades) throw noDataError(resolved, canonical, formats, recognition.rest);
   const barsOrigin: BarsOrigin = !tables.bars ? 'trades' : staged.tables.bars?.adapter === portfolioAdapter.id ? 'portfolio' : 'input';
-  return { tables, barsOrigin, formats, sources: staged.sources };
+  return { tables, barsOrigin, formats, sources: staged.sources, ...(multipliers ? { multipliers } : {}) };
 }
 
 /**

@@ -182,7 +182,16 @@ async function stageFills(ctx: StageContext, plan: NautilusPlan): Promise<string
   }
   const what = `NautilusTrader fills ${plan.fills.map((f) => f.file.path).join(', ')}`;
   const staged = await withRunIds(ctx, parts, 'fills_by_run', what);
-  await stageRoundTrips(ctx.con, [`SELECT * FROM ${staged}`], { fills, target }, what, (n) => `${n} fill(s) have a side other than BUY or SELL, or no quantity`);
+  // A future's round trip is its price move x quantity x multiplier (the symbols file's, multipliers.ts).
+  const multiplier = ctx.multiplier('symbol');
+  await stageRoundTrips(
+    ctx.con,
+    [`SELECT *${multiplier ? `, ${multiplier} AS multiplier` : ''} FROM ${staged}`],
+    { fills, target },
+    what,
+    (n) => `${n} fill(s) have a side other than BUY or SELL, or no quantity`,
+    multiplier ? { multiplier: { column: "symbols' multiplier" } } : {},
+  );
   return target;
 }
 

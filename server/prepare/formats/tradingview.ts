@@ -85,7 +85,8 @@ function rowsSql(p: Parts, relation: string): string {
 
 async function stageFile(ctx: StageContext, f: TradingViewFile, index: number, keepNumbers: boolean): Promise<string> {
   const p = f.parts;
-  const entryValue = `(any_value(price) FILTER (WHERE is_entry) * any_value(qty) FILTER (WHERE is_entry))`;
+  // A future's value is its price x contracts x its multiplier (the symbols file's, multipliers.ts).
+  const entryValue = `(any_value(price) FILTER (WHERE is_entry) * any_value(qty) FILTER (WHERE is_entry) * ${ctx.multiplier(sqlString(f.symbol)) ?? '1'})`;
   const sql = `SELECT ${sqlString(runOfFile(f.file))} AS run_id, ${sqlString(f.symbol)} AS symbol,
       ${keepNumbers ? 'trade_id' : 'NULL::BIGINT AS trade_id'}, trade_id AS number,
       CASE WHEN bool_or(type LIKE '%short%') THEN 'short' ELSE 'long' END AS side,
