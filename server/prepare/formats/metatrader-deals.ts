@@ -1,5 +1,5 @@
-// MetaTrader 5's list of deals, saved as CSV (or Parquet): the Deals table of a Strategy Tester
-// report (its only list of trades) or of the account history:
+// MetaTrader 5's list of deals, a table of its HTML report (html-reports.ts) or saved as CSV:
+// the Deals table of a Strategy Tester report (its only list of trades) or of the account history:
 //   Time, Deal, Symbol, Type, Direction, Volume, Price, Order, Commission[, Fee], Swap, Profit,
 //   Balance, Comment
 // Each buy or sell deal is a fill; Direction says whether it opened a position (in), closed one

@@ -11,8 +11,8 @@ import { sqlIdent, sqlString } from '../../sql/text.js';
 import { familyOf, type ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
 import { exportedNumberSql } from '../expressions.js';
-import { normalise } from '../mapping.js';
 import { stampPath } from '../inputs.js';
+import { normalise } from '../mapping.js';
 import { runOfFile, type CandidateFile, type Detection, type StageContext, type StagedTables } from './adapter.js';
 
 /** The input column of each part, by part name; undefined where the file has none. */

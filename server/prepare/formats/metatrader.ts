@@ -1,4 +1,5 @@
-// MetaTrader's list of closed positions, saved as CSV (or Parquet) from its report or history:
+// MetaTrader's list of closed positions, a table of its HTML report (html-reports.ts) or saved as
+// CSV (or Parquet):
 //   MetaTrader 5, the report's Positions: Time, Position, Symbol, Type, Volume, Price, S / L, T / P,
 //     Time, Price, Commission, Swap, Profit[, Comment]
 //   MetaTrader 4, the statement's Closed Transactions: Ticket, Open Time, Type, Size, Item, Price,
@@ -9,9 +10,8 @@
 // Profit + Commission + Swap (+ Taxes), costs written as negative amounts. That sum is the trade's
 // pnl, so the dataset's P&L is the report's Total Net Profit to the cent. Read the canonical way
 // these files came out wrong: the position number as a quantity, Profit before costs.
-// Rows of other types: `balance` and `credit` rows are money moved in or out, not P&L (the first
-// ones, up to the first trade, are the run's capital); a pending order that never filled (buy
-// limit, sell stop, ...) has no P&L and is left out; anything else with a P&L is refused.
+// Rows of other types (money moved in or out, the capital, pending orders, a totals line) are as
+// metatrader-rows.ts says.
 // Volume is in lots, and the contract size (100,000 units a lot of a currency pair) is not in the
 // file, so a trade's return is its price move by side times its net over its gross P&L (Profit +
 // Swap, as the list of deals gives it, metatrader-deals.ts), not pnl over lots x price; position
