@@ -171,6 +171,49 @@ test('two Strategy Tester reports in sibling folders: a run each, named after it
   }
 });
 
+test("MetaTrader 4's Strategy Tester report: an order's opening and closing rows are a trade, its P&L the Balance the close made", async () => {
+  const report = path.join(fx.tester4Dir, 'StrategyTester.htm');
+  const inspected = await inspectDataset({ inputs: [fx.tester4Dir] });
+  assert.equal(inspected.ready, true, JSON.stringify(inspected.problems));
+  assert.deepEqual(inspected.formats.map((f) => f.summary), [`MetaTrader 4 Strategy Tester report: ${report}!table 1.csv`]);
+  const { s, rows } = await servedTrades(fx.tester4Dir);
+  const want = fx.trades.filter((t) => t.symbol === fx.tester4Symbol);
+  assert.equal(rows.length, want.length, 'a trade per order');
+  for (const [i, t] of rows.entries()) {
+    const w = want[i]!;
+    const what = `order ${i + 1}`;
+    assert.equal(String(t.symbol), fx.tester4Symbol, `${what}: the symbol is the report's folder`);
+    assert.equal(String(t.side), w.side, `${what}: side`);
+    assert.equal(Number(t.entry_ts), w.entryMs, `${what}: entry`);
+    assert.equal(Number(t.exit_ts), w.exitMs, `${what}: exit`);
+    near(Number(t.qty), w.qty, `${what}: qty`);
+    near(Number(t.entry_price), w.entryPrice, `${what}: entry price`);
+    near(Number(t.exit_price), w.exitPrice, `${what}: exit price`);
+    near(Number(t.pnl), w.pnl, `${what}: P&L, the close's Profit`);
+    assert.equal(t.tag === null ? null : String(t.tag), w.pnl > 0 ? 't/p' : null, `${what}: a take-profit close is tagged`);
+  }
+  assert.deepEqual([...s.store.catalog.runs.values()].map((r) => [r.runId, r.capital]), [['default', fx.deposit]], 'the first Balance is the capital');
+});
+
+test("a MetaTrader 4 tester list whose Balance does not follow its Profit is refused, naming the order", async () => {
+  const dir = await tempDir();
+  await writeFile(
+    path.join(dir, 'StrategyTester.csv'),
+    [
+      '#,Time,Type,Order,Size,Price,S / L,T / P,Profit,Balance',
+      '1,2024.01.02 09:35,buy,1,0.10,1.10120,0.00000,0.00000,,10000.00',
+      '2,2024.01.02 15:55,close,1,0.10,1.10340,,,22.00,10022.00',
+      '3,2024.01.03 10:00,sell,2,0.20,1.27010,0.00000,0.00000,,10022.00',
+      '4,2024.01.04 11:00,t/p,2,0.20,1.26500,,,102.00,10200.00',
+      '',
+    ].join('\n'),
+  );
+  await assert.rejects(prepareDataset({ input: dir, storeDir: testStoreDir() }), (error: Error) => {
+    assert.match(error.message, /MetaTrader 4 Strategy Tester report .*StrategyTester\.csv: the close of order 2 at .* has Profit 102 but changed the Balance by 178/);
+    return true;
+  });
+});
+
 test("deals of a hedging account (an `in` against the position held) are refused, naming the deal and what to give instead", async () => {
   const dir = await tempDir();
   await writeFile(

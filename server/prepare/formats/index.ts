@@ -18,6 +18,7 @@ import { freqtradeAdapter } from './freqtrade.js';
 import { leanAdapter } from './lean.js';
 import { metatraderDealsAdapter } from './metatrader-deals.js';
 import { metatraderAdapter } from './metatrader.js';
+import { metatrader4TesterAdapter } from './metatrader4-tester.js';
 import { nautilusAdapter } from './nautilus.js';
 import { portfolioAdapter } from './portfolio.js';
 import { pyfolioAdapter } from './pyfolio.js';
@@ -30,7 +31,7 @@ import { ziplineAdapter } from './zipline.js';
  * `likely` detections of the same file: put the more specific format first (the portfolio-only
  * series, which claims any lone returns or equity file, comes last).
  */
-export const FORMAT_ADAPTERS: readonly FormatAdapter<unknown>[] = [pyfolioAdapter, vectorbtAdapter, leanAdapter, nautilusAdapter, tradingviewAdapter, metatraderAdapter, metatraderDealsAdapter, ziplineAdapter, freqtradeAdapter, fillsAdapter, portfolioAdapter];
+export const FORMAT_ADAPTERS: readonly FormatAdapter<unknown>[] = [pyfolioAdapter, vectorbtAdapter, leanAdapter, nautilusAdapter, tradingviewAdapter, metatraderAdapter, metatraderDealsAdapter, metatrader4TesterAdapter, ziplineAdapter, freqtradeAdapter, fillsAdapter, portfolioAdapter];
 
 const CONFIDENCE_ORDER: readonly Confidence[] = ['certain', 'likely'];
 
