@@ -5,10 +5,11 @@
 // a loose file (inputs.ts): a format adapter may claim it (formats/metatrader*.ts); one nobody
 // claims (the report's summary, its orders) is left out.
 //
-// A table here is a header row (five or more names, none a number) and the rows
-// after it with as many cells, colspans counted, until a row with another count. A row of one
-// cell before a header (MetaTrader's "Deals", "Positions") names the table; empty rows are
-// skipped. Cells are the text of their markup, entities decoded, non-breaking spaces as spaces
+// A table here is a header row (five or more names, none a number) and the rows after it with as
+// many cells, colspans counted, until a row with another count. A row of one cell before a header
+// (MetaTrader's "Deals", "Positions") names the table; empty rows are skipped. The report's
+// heading, rows of labels and their values ("Symbol", "EURUSD (Euro vs US Dollar)"), is one more
+// table, `Summary` (label, value). Cells are the text of their markup, entities decoded, non-breaking spaces as spaces
 // (MetaTrader writes "10 000.00"). Rows are found by their tags, not by a DOM: the reports are
 // machine-written, and one table may hold several lists.
 import { createHash } from 'node:crypto';
@@ -86,6 +87,7 @@ function isHeader(cells: readonly string[]): boolean {
 /** The tables of a document's rows (see the header). */
 export function reportTables(rows: readonly string[][]): ReportTable[] {
   const tables: ReportTable[] = [];
+  const summary: ReportTable = { name: SUMMARY_TABLE, header: ['label', 'value'], rows: [] };
   let title: string | null = null;
   let current: ReportTable | null = null;
   for (const cells of rows) {
@@ -102,8 +104,23 @@ export function reportTables(rows: readonly string[][]): ReportTable[] {
       tables.push(current);
       title = null;
     } else if (filled.length === 1) title = filled[0]!;
+    else if (filled.length % 2 === 0) summary.rows.push(...labelledValues(filled));
   }
-  return tables.filter((t) => t.rows.length > 0);
+  return [...tables, summary].filter((t) => t.rows.length > 0);
+}
+
+/** The report's heading, label by label ("Symbol", "EURUSD (Euro vs US Dollar)"): a table of its own, `Summary`. */
+export const SUMMARY_TABLE = 'Summary';
+
+/** A heading row's cells as label/value pairs, when they alternate a text and its value. */
+function labelledValues(filled: readonly string[]): string[][] {
+  const pairs: string[][] = [];
+  for (let i = 0; i < filled.length; i += 2) {
+    const label = filled[i]!.replace(/:$/, '').trim();
+    if (label === '' || NUMBER.test(label)) return [];
+    pairs.push([label, filled[i + 1]!]);
+  }
+  return pairs;
 }
 
 function csvField(v: string): string {

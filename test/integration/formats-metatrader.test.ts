@@ -182,7 +182,7 @@ test("MetaTrader 4's Strategy Tester report: an order's opening and closing rows
   for (const [i, t] of rows.entries()) {
     const w = want[i]!;
     const what = `order ${i + 1}`;
-    assert.equal(String(t.symbol), fx.tester4Symbol, `${what}: the symbol is the report's folder`);
+    assert.equal(String(t.symbol), fx.tester4Symbol, `${what}: the symbol is the report heading's`);
     assert.equal(String(t.side), w.side, `${what}: side`);
     assert.equal(Number(t.entry_ts), w.entryMs, `${what}: entry`);
     assert.equal(Number(t.exit_ts), w.exitMs, `${what}: exit`);

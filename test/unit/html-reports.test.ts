@@ -15,7 +15,7 @@ test('rows: colspans counted, entities and non-breaking spaces decoded, closing 
   ]);
 });
 
-test('tables: a header of five names, its rows, the title row before it; totals and blank rows kept apart', () => {
+test('tables: a header of five names, its rows, the title row before it; totals and blank rows kept apart; the heading as label and value', () => {
   const tables = reportTables([
     ['Strategy Tester Report', '', '', '', '', ''],
     ['Total Net Profit:', '', '1 234.00', 'Profit Factor:', '1.2', ''],
@@ -36,8 +36,14 @@ test('tables: a header of five names, its rows, the title row before it; totals 
     [
       ['Deals', 6, 3],
       ['Orders', 6, 1],
+      ['Summary', 2, 3],
     ],
   );
+  assert.deepEqual(tables[2]!.rows, [
+    ['Total Net Profit', '1 234.00'],
+    ['Profit Factor', '1.2'],
+    ['a line of another shape', 'x'],
+  ], "the heading's labels and values");
   assert.deepEqual(tables[0]!.rows.at(-1), ['', '', '', '', '22.00', '10 022.00'], 'the totals line is a row of the table (the adapter leaves it out)');
   assert.equal(tableCsv({ name: 't', header: ['a', 'b'], rows: [['1,5', 'say "hi"']] }), 'a,b\n"1,5","say ""hi"""\n');
 });

@@ -10,8 +10,9 @@
 // commission and swap: so the trades sum to the report's Total Net Profit and the capital is the
 // Balance of the first row. A close whose Profit is not the change of Balance (a row missing
 // between them) is refused, naming it.
-// The table names no instrument (the report's heading does): the symbol is the description's
-// `symbol`, else the report's folder name, as for any single-instrument backtest.
+// The table names no instrument; the report's heading does ("Symbol: EURUSD (Euro vs US Dollar)",
+// its Summary table, html-reports.ts). The symbol is the description's `symbol`, else the
+// heading's, else the report's folder name, as for any single-instrument backtest.
 // Lots carry no contract size: `ret` is the price move by side.
 import path from 'node:path';
 import { errorMessage } from '../../../shared/errors.js';
@@ -19,7 +20,8 @@ import { sqlIdent, sqlString } from '../../sql/text.js';
 import { PrepareError } from '../errors.js';
 import { exportedNumberSql } from '../expressions.js';
 import { stampPath } from '../inputs.js';
-import { runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StagedTables } from './adapter.js';
+import { SUMMARY_TABLE } from '../html-reports.js';
+import { runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
 import { detectLists, moneyOf, timeOf, type ListFile, type Parts } from './metatrader-rows.js';
 
 const PARTS: Record<string, RegExp> = {
@@ -40,13 +42,22 @@ const CLOSES = ['close', 't/p', 's/l', 'close at stop', 'so'];
 
 interface TesterPlan {
   files: ListFile[];
+  /** The Summary table of the report each list came from, by the list's path. */
+  summaries: Map<string, CandidateFile>;
 }
 
 const LABEL = 'MetaTrader 4 Strategy Tester report';
 
-/** The instrument: the description's, else the folder of the report (or of the file). */
-function symbolOf(file: CandidateFile, stated: string | undefined): string {
-  return stated ?? path.basename(path.dirname(file.archive?.archive ?? file.path));
+/** The first word of the report heading's Symbol ("EURUSD (Euro vs US Dollar)"), or null. */
+async function headingSymbol(ctx: StageContext, summary: CandidateFile | undefined): Promise<string | null> {
+  if (!summary) return null;
+  const [row] = (await ctx.con.runAndReadAll(`SELECT split_part(trim(value::VARCHAR), ' ', 1) FROM ${await ctx.read(summary)} WHERE lower(trim(label::VARCHAR)) = 'symbol' LIMIT 1`)).getRowsJson();
+  return row?.[0] ? String(row[0]) : null;
+}
+
+/** The instrument: the description's, else the report heading's, else the folder of the report (or of the file). */
+async function symbolOf(ctx: StageContext, file: CandidateFile, summary: CandidateFile | undefined): Promise<string> {
+  return ctx.description.symbol ?? (await headingSymbol(ctx, summary)) ?? path.basename(path.dirname(file.archive?.archive ?? file.path));
 }
 
 function rowsSql(p: Parts, relation: string, file: CandidateFile, index: number, symbol: string): string {
@@ -64,7 +75,15 @@ export const metatrader4TesterAdapter: FormatAdapter<TesterPlan> = {
   label: LABEL,
 
   detect(files) {
-    return detectLists(files, PARTS, REQUIRED);
+    const lists = detectLists(files, PARTS, REQUIRED);
+    if (!lists) return null;
+    // The Summary table written out of the same report (html-reports.ts), for the heading's symbol.
+    const summaries = new Map<string, CandidateFile>();
+    for (const { file } of lists.plan.files) {
+      const summary = file.archive && files.find((f) => f.archive?.archive === file.archive!.archive && f.archive.member === `${SUMMARY_TABLE}.csv`);
+      if (summary) summaries.set(file.path, summary);
+    }
+    return { ...lists, files: [...lists.files, ...summaries.values()], plan: { files: lists.plan.files, summaries } };
   },
 
   describe(detection: Detection<TesterPlan>): FormatDescription {
@@ -72,7 +91,7 @@ export const metatrader4TesterAdapter: FormatAdapter<TesterPlan> = {
       path: stampPath(file),
       role: 'order events of one instrument (buy/sell open an order; close, t/p, s/l, so close it)',
       columns: {
-        symbol: 'the description\'s "symbol", else the report\'s folder name (the table names none)',
+        symbol: 'the description\'s "symbol", else the report heading\'s Symbol, else the report\'s folder name (the table names none)',
         side: `${p['type']!.name} of the opening row`,
         entry_ts: `${p['time']!.name} of the opening row (the trade server's clock)`,
         exit_ts: `${p['time']!.name} of the closing row`,
@@ -94,7 +113,9 @@ export const metatrader4TesterAdapter: FormatAdapter<TesterPlan> = {
   async stage(detection, ctx): Promise<StagedTables> {
     const what = `${LABEL} ${detection.plan.files.map((f) => stampPath(f.file)).join(', ')}`;
     const parts: string[] = [];
-    for (const [i, { file, parts: p }] of detection.plan.files.entries()) parts.push(rowsSql(p, await ctx.read(file), file, i, symbolOf(file, ctx.description.symbol)));
+    for (const [i, { file, parts: p }] of detection.plan.files.entries()) {
+      parts.push(rowsSql(p, await ctx.read(file), file, i, await symbolOf(ctx, file, detection.plan.summaries.get(file.path))));
+    }
     const rows = ctx.table('rows');
     try {
       await ctx.con.run(`CREATE TEMP TABLE ${rows} AS
