@@ -29,6 +29,14 @@ export function unpackFolder(): string {
   return path.join(tmpdir(), `tickscope-unpacked-${process.pid}-${randomBytes(6).toString('hex')}`);
 }
 
+/**
+ * The folder, in a preparation's unpack folder `into`, of what is unpacked from `source` (a zip
+ * archive, an HTML report): named after it, with a hash of its path, since two inputs may share a name.
+ */
+export function unpackFolderOf(into: string, source: string): string {
+  return path.join(into, `${createHash('sha1').update(source).digest('hex').slice(0, 8)}-${path.basename(source)}`);
+}
+
 /** Whether a path is a zip archive, by its name. */
 export function isZipArchive(file: string): boolean {
   return file.toLowerCase().endsWith('.zip');
@@ -51,8 +59,7 @@ export async function jsonMembers(archive: string, into: string | null): Promise
     throw new PrepareError(`input ${archive} cannot be read as a zip archive: ${errorMessage(err)}`, { cause: err });
   }
   const out: { member: ArchiveMember; unpacked: string | null }[] = [];
-  // One folder per archive, named after it (two archives may share a name in different folders).
-  const folder = into === null ? null : path.join(into, `${createHash('sha1').update(archive).digest('hex').slice(0, 8)}-${path.basename(archive)}`);
+  const folder = into === null ? null : unpackFolderOf(into, archive);
   try {
     for await (const entry of zip.eachEntry()) {
       const name = entry.fileName;

@@ -12,12 +12,11 @@
 // table, `Summary` (label, value). Cells are the text of their markup, entities decoded, non-breaking spaces as spaces
 // (MetaTrader writes "10 000.00"). Rows are found by their tags, not by a DOM: the reports are
 // machine-written, and one table may hold several lists.
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
 import { PrepareError } from './errors.js';
-import type { ArchiveMember } from './archives.js';
+import { unpackFolderOf, type ArchiveMember } from './archives.js';
 
 /** Whether a path is an HTML report, by its name. */
 export function isHtmlReport(file: string): boolean {
@@ -143,7 +142,7 @@ export async function reportMembers(report: string, into: string | null): Promis
   } catch (err) {
     throw new PrepareError(`input ${report} cannot be read as an HTML report: ${errorMessage(err)}`, { cause: err });
   }
-  const folder = into === null ? null : path.join(into, `${createHash('sha1').update(report).digest('hex').slice(0, 8)}-${path.basename(report)}`);
+  const folder = into === null ? null : unpackFolderOf(into, report);
   const out: { member: ArchiveMember; unpacked: string | null }[] = [];
   const names = new Set<string>();
   for (const t of tables) {

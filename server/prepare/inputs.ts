@@ -381,10 +381,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
   for (const archive of archives) {
     if (isHtmlReport(archive)) {
       // A report's tables are loose files beside it; one without a table is not data (a page of notes).
-      const st = await stat(archive);
-      for (const { member, unpacked } of await reportMembers(archive, options.unpackTo ?? null)) {
-        grouped.bars.push({ path: unpacked ?? memberPath(member), format: 'csv', hive: {}, size: st.size, mtimeMs: st.mtimeMs, loose: true, unnamed: true, archive: member });
-      }
+      grouped.bars.push(...(await memberFiles(archive, 'csv', await reportMembers(archive, options.unpackTo ?? null))));
       continue;
     }
     if (!isZipArchive(archive)) {
@@ -401,10 +398,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
       continue;
     }
     if (members.length === 0) unread.push(archive);
-    const st = await stat(archive);
-    for (const { member, unpacked } of members) {
-      grouped.bars.push({ path: unpacked ?? memberPath(member), format: 'json', hive: {}, size: st.size, mtimeMs: st.mtimeMs, loose: true, unnamed: true, archive: member });
-    }
+    grouped.bars.push(...(await memberFiles(archive, 'json', members)));
   }
   markRunFolders(absInputs, grouped);
   const sources = {} as Record<TableKind, Source | null>;
@@ -423,6 +417,16 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
     ...(benchmark.length ? { benchmark: benchmark.sort((a, b) => (a.path < b.path ? -1 : 1)) } : {}),
     ...(unread.length ? { archives: unread } : {}),
   };
+}
+
+/**
+ * What an archive or report unpacked, as loose files (read only when an adapter claims them),
+ * stamped with the archive's size and time: a rewritten archive is new input.
+ */
+async function memberFiles(archive: string, format: 'csv' | 'json', members: readonly { member: ArchiveMember; unpacked: string | null }[]): Promise<DataFile[]> {
+  if (members.length === 0) return [];
+  const st = await stat(archive);
+  return members.map(({ member, unpacked }) => ({ path: unpacked ?? memberPath(member), format, hive: {}, size: st.size, mtimeMs: st.mtimeMs, loose: true, unnamed: true, archive: member }));
 }
 
 /**

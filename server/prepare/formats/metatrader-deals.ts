@@ -20,7 +20,7 @@ import { PrepareError } from '../errors.js';
 import { exportedNumberSql } from '../expressions.js';
 import { stampPath } from '../inputs.js';
 import type { Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
-import { detectLists, kindSql, moneyOf, stageCapital, stageLists, timeOf, type ListFile, type Parts } from './metatrader-rows.js';
+import { detectLists, isTradeSql, kindSql, moneyOf, stageCapital, stageLists, timeOf, type ListFile, type Parts } from './metatrader-rows.js';
 import { stageRoundTrips } from './round-trips.js';
 
 const PARTS: Record<string, RegExp> = {
@@ -47,7 +47,7 @@ interface DealsPlan {
 const QTY_DECIMALS = 9;
 
 function rowsSql(p: Parts, relation: string, index: number): string {
-  const isTrade = `lower(trim(${sqlIdent(p['type']!.name)}::VARCHAR)) IN ('buy', 'sell')`;
+  const isTrade = isTradeSql(p['type']!);
   return `SELECT ${kindSql(p['type']!)}, ${index}::BIGINT * 4294967296 + row_number() OVER () AS seq,
       ${p['deal'] ? `trim(${sqlIdent(p['deal'].name)}::VARCHAR)` : 'NULL::VARCHAR'} AS deal,
       lower(trim(${sqlIdent(p['direction']!.name)}::VARCHAR)) AS direction, trim(${sqlIdent(p['symbol']!.name)}::VARCHAR) AS symbol,

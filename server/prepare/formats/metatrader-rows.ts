@@ -52,10 +52,17 @@ export function moneyOf(c: ColumnInfo | undefined): string {
   return `coalesce(${exportedNumberSql(c)}, 0)`;
 }
 
+/** The row's Type as compared: lower case, trimmed. */
+const typeOf = (type: ColumnInfo) => `lower(trim(${sqlIdent(type.name)}::VARCHAR))`;
+
+/** Whether the row is a trade (buy or sell), as SQL: the rows whose numbers must be read. */
+export function isTradeSql(type: ColumnInfo): string {
+  return `${typeOf(type)} IN ('buy', 'sell')`;
+}
+
 /** The row's Type, and what it makes the row: is_trade, is_cash. */
 export function kindSql(type: ColumnInfo): string {
-  const t = `lower(trim(${sqlIdent(type.name)}::VARCHAR))`;
-  return `${t} AS type, ${t} IN ('buy', 'sell') AS is_trade, ${t} IN ('balance', 'credit') AS is_cash`;
+  return `${typeOf(type)} AS type, ${isTradeSql(type)} AS is_trade, ${typeOf(type)} IN ('balance', 'credit') AS is_cash`;
 }
 
 /**

@@ -67,6 +67,12 @@ const QTY_DECIMALS = 9;
 export function roundTripsSql(fills: string, options: { multiplier?: boolean; realized?: boolean } = {}): string {
   const q = QTY_DECIMALS;
   const w = `PARTITION BY run_id, symbol ORDER BY ts, seq`;
+  // One multiplier per run and symbol (stageRoundTrips checks it), read only when the fills carry one.
+  const m = options.multiplier ? 'u.m' : '1.0::DOUBLE';
+  const multiplierJoin = options.multiplier
+    ? `JOIN (SELECT run_id, symbol, max(coalesce(multiplier, 1))::DOUBLE AS m FROM ${fills} GROUP BY run_id, symbol) u
+    ON u.run_id IS NOT DISTINCT FROM t.run_id AND u.symbol IS NOT DISTINCT FROM t.symbol`
+    : '';
   // Per side: an event per lot start (lot_*), per closing fill's start (close_*) and the end of all
   // closing (total), at its place (qty_from) on the side's cumulative axis.
   const sideEvents = (side: 'long' | 'short') => `
@@ -105,9 +111,6 @@ axes AS (
     round(sum(short_opened) OVER run, ${q}) AS short_opened_to, round(sum(short_closed) OVER run, ${q}) AS short_closed_to
   FROM legs
   WINDOW run AS (${w} ROWS UNBOUNDED PRECEDING)
-),
-multipliers AS (
-  SELECT run_id, symbol, ${options.multiplier ? 'max(coalesce(multiplier, 1))::DOUBLE' : '1.0::DOUBLE'} AS m FROM ${fills} GROUP BY run_id, symbol
 ),
 closed_totals AS (
   SELECT run_id, symbol, max(long_closed_to) AS long_total, max(short_closed_to) AS short_total FROM axes GROUP BY run_id, symbol
@@ -159,8 +162,8 @@ still_open AS (
 )
 SELECT run_id, symbol, side, entry_ts, exit_ts, qty, entry_price, exit_price, fees, gross - fees AS pnl, (gross - fees) / nullif(entry_price * qty * m, 0) AS ret
 FROM (
-  SELECT t.*, m, ${options.realized ? 'coalesce(r.realized, ' : '('}(exit_price - entry_price) * qty * (CASE side WHEN 'long' THEN 1 ELSE -1 END) * m) AS gross
-  FROM matched t JOIN multipliers u ON u.run_id IS NOT DISTINCT FROM t.run_id AND u.symbol IS NOT DISTINCT FROM t.symbol
+  SELECT t.*, ${m} AS m, ${options.realized ? 'coalesce(r.realized, ' : '('}(exit_price - entry_price) * qty * (CASE side WHEN 'long' THEN 1 ELSE -1 END) * ${m}) AS gross
+  FROM matched t ${multiplierJoin}
   ${options.realized ? `LEFT JOIN (SELECT seq, realized FROM ${fills}) r ON r.seq = t.close_seq` : ''}
 )
 UNION ALL
