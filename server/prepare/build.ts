@@ -320,7 +320,7 @@ const NO_TRADES = `SELECT NULL::VARCHAR AS run_id, NULL::BIGINT AS trade_id, NUL
 async function buildTrades(con: DuckDBConnection, t: TableInput, ctx: ExprContext, progress: Progress): Promise<void> {
   const sql = `CREATE TABLE ${StoreTable.trades} AS
     SELECT run_id,
-      coalesce(trade_id, row_number() OVER (PARTITION BY run_id ORDER BY entry_ts, symbol)) AS trade_id,
+      coalesce(trade_id, row_number() OVER (PARTITION BY run_id ORDER BY entry_ts, symbol, exit_ts NULLS LAST, side, qty, entry_price, pnl)) AS trade_id,
       symbol, side, entry_ts, exit_ts, qty, entry_price, exit_price, fees, pnl, ret, bars_held, mae, mfe, tag
     FROM (SELECT ${selectList(tableExprs(t, ctx))} FROM ${t.relation})
     ORDER BY run_id, symbol, entry_ts, trade_id`;
