@@ -23,7 +23,9 @@ import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
 import { isZipArchive, jsonMembers, memberPath, type ArchiveMember } from './archives.js';
+import type { TableMember } from './report-tables.js';
 import { isHtmlReport, reportMembers } from './html-reports.js';
+import { isWorkbook, workbookMembers } from './workbooks.js';
 import type { CsvReading } from '../sql/text.js';
 import { PrepareError } from './errors.js';
 import { isLegacyIpcStream } from './legacy-ipc-stream.js';
@@ -52,7 +54,7 @@ export interface DataFile {
   unnamed?: boolean;
   /**
    * A JSON document unpacked from a zip archive (archives.ts), or a table written out of an HTML
-   * report (html-reports.ts): what names it stably (stampPath).
+   * report (html-reports.ts) or a workbook (workbooks.ts): what names it stably (stampPath).
    */
   archive?: ArchiveMember;
   /** How a CSV file is read beyond what DuckDB's sniffer decides (formats/candidates.ts). */
@@ -212,10 +214,18 @@ export function nameWithoutExtension(file: string): string {
   return inner.slice(0, inner.length - path.extname(inner).length);
 }
 
-/** Archives: a zip's JSON documents are read (archives.ts); the rest are named when a dataset has no data. */
-const ARCHIVE_EXT = ['.zip', '.gz', '.tgz', '.tar', '.7z', '.bz2', '.xz'];
+/**
+ * Archives: a zip's JSON documents are read (archives.ts); the rest are named when a dataset has
+ * no data, and so are workbooks in formats not read (Excel 97-2003's .xls, OpenDocument's .ods).
+ */
+const ARCHIVE_EXT = ['.zip', '.gz', '.tgz', '.tar', '.7z', '.bz2', '.xz', '.xls', '.ods'];
 
-/** The data files under `dir`, by extension; the archives and HTML reports among its files go to `archives`. */
+/** Whether a file holds tables of its own to be written out and read (an HTML report, a workbook), or is an archive. */
+function isContainer(file: string): boolean {
+  return ARCHIVE_EXT.some((ext) => file.toLowerCase().endsWith(ext)) || isHtmlReport(file) || isWorkbook(file);
+}
+
+/** The data files under `dir`, by extension; the archives, HTML reports and workbooks among its files go to `archives`. */
 async function walk(dir: string, archives: string[]): Promise<string[]> {
   const out: string[] = [];
   const entries = await readdir(dir, { withFileTypes: true });
@@ -225,7 +235,7 @@ async function walk(dir: string, archives: string[]): Promise<string[]> {
     const p = path.join(dir, e.name);
     if (e.isDirectory()) out.push(...(await walk(p, archives)));
     else if (e.isFile() && formatByExtension(e.name)) out.push(p);
-    else if (e.isFile() && (ARCHIVE_EXT.some((ext) => e.name.toLowerCase().endsWith(ext)) || isHtmlReport(e.name))) archives.push(p);
+    else if (e.isFile() && isContainer(e.name)) archives.push(p);
   }
   return out;
 }
@@ -334,7 +344,8 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
   if (inputs.length === 0) throw new PrepareError('no input given: name a dataset folder, files or globs');
   const byPath = new Map<string, { root: string; file: string; explicit?: boolean }>();
   const absInputs: string[] = [];
-  const archives: string[] = [];
+  // Archives, reports and workbooks, with the input they were found in.
+  const archives: { root: string; file: string }[] = [];
   for (const input of inputs) {
     const abs = path.resolve(input);
     absInputs.push(abs);
@@ -347,14 +358,15 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
     }
     if (!st) throw new PrepareError(`input ${abs} does not exist`);
     if (st.isDirectory()) {
-      const before = archives.length;
-      const files = await walk(abs, archives);
-      if (files.length === 0 && archives.length === before) {
+      const found: string[] = [];
+      const files = await walk(abs, found);
+      archives.push(...found.map((file) => ({ root: abs, file })));
+      if (files.length === 0 && found.length === 0) {
         throw new PrepareError(`input ${abs} is an empty folder: it holds no Parquet (.parquet), Arrow IPC (.arrow, .arrows, .feather), CSV (.csv, .tsv) or JSON (.json) files`);
       }
       for (const f of files) if (!byPath.has(f)) byPath.set(f, { root: abs, file: f });
-    } else if (st.isFile() && (isZipArchive(abs) || isHtmlReport(abs))) {
-      archives.push(abs);
+    } else if (st.isFile() && (isZipArchive(abs) || isHtmlReport(abs) || isWorkbook(abs))) {
+      archives.push({ root: path.dirname(abs), file: abs });
     } else if (st.isFile()) {
       byPath.set(abs, { root: path.dirname(abs), file: abs, explicit: true });
     } else {
@@ -378,10 +390,14 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
   // A zip's JSON documents are loose JSON files of the folder it is in (a result for an adapter to
   // claim, never bars); an archive without one stays in `archives`, for noBarsError to name.
   const unread: string[] = [];
-  for (const archive of archives) {
+  for (const { root, file: archive } of archives) {
     if (isHtmlReport(archive)) {
       // A report's tables are loose files beside it; one without a table is not data (a page of notes).
       grouped.bars.push(...(await memberFiles(archive, 'csv', await reportMembers(archive, options.unpackTo ?? null))));
+      continue;
+    }
+    if (isWorkbook(archive)) {
+      await addWorkbook(root, archive, options.unpackTo ?? null, grouped, benchmark);
       continue;
     }
     if (!isZipArchive(archive)) {
@@ -420,10 +436,38 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
 }
 
 /**
+ * A workbook's sheets (workbooks.ts), each read as a CSV file lying where the workbook does, named
+ * as workbookMembers names it: the table or benchmark its name says (a sheet "trades", a lone
+ * sheet of trades.xlsx), else, the workbook's only sheet, bars or trades by its columns as any
+ * unnamed file; a sheet among others that names nothing, and a report's tables, are loose files
+ * (TradingView's "List of trades" beside its performance sheets, pyfolio's frames): read only
+ * when a format adapter claims them.
+ */
+async function addWorkbook(root: string, workbook: string, unpackTo: string | null, grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): Promise<void> {
+  // Its hive partition folders (bars/run_id=base/part-0.xlsx) are kept above the unpacked sheets, where DuckDB reads them.
+  const partitions = path.relative(root, path.dirname(workbook)).split(path.sep).filter((c) => c.includes('=') && !c.startsWith('..'));
+  const { sheets, members } = await workbookMembers(workbook, unpackTo === null ? null : path.join(unpackTo, ...partitions));
+  const files = await memberFiles(workbook, 'csv', members);
+  members.forEach(({ member, layout }, i) => {
+    const file = files[i]!;
+    if (layout === 'report') {
+      grouped.bars.push(file);
+      return;
+    }
+    const at = path.join(path.dirname(workbook), member.member);
+    const placed = { ...file, hive: hiveOf(root, at), loose: false, unnamed: false };
+    const named = namedTable(root, at);
+    if (isBenchmarkFile(root, at)) benchmark.push(placed);
+    else if (named) grouped[named].push(placed);
+    else grouped.bars.push({ ...placed, unnamed: true, loose: sheets > 1 });
+  });
+}
+
+/**
  * What an archive or report unpacked, as loose files (read only when an adapter claims them),
  * stamped with the archive's size and time: a rewritten archive is new input.
  */
-async function memberFiles(archive: string, format: 'csv' | 'json', members: readonly { member: ArchiveMember; unpacked: string | null }[]): Promise<DataFile[]> {
+async function memberFiles(archive: string, format: 'csv' | 'json', members: readonly TableMember[]): Promise<DataFile[]> {
   if (members.length === 0) return [];
   const st = await stat(archive);
   return members.map(({ member, unpacked }) => ({ path: unpacked ?? memberPath(member), format, hive: {}, size: st.size, mtimeMs: st.mtimeMs, loose: true, unnamed: true, archive: member }));
@@ -471,7 +515,7 @@ export function noBarsError(
   resolved: Pick<ResolvedInputs, 'inputs' | 'archives'>,
   sources: Record<TableKind, Source | null>,
   recognised: readonly string[],
-  unrecognised: readonly { path: string; keys: readonly string[]; reportTable: boolean }[] = [],
+  unrecognised: readonly { path: string; keys: readonly string[]; kind: LooseKind }[] = [],
 ): PrepareError {
   const found = [...recognised, ...TABLE_KINDS.filter((k) => sources[k]).map((k) => `${k} (${sources[k]!.files.length} file(s))`)];
   const lines = [
@@ -480,13 +524,22 @@ export function noBarsError(
   for (const file of unrecognised) {
     const keys = file.keys.length > 8 ? `${file.keys.slice(0, 8).join(', ')}, ...` : file.keys.join(', ');
     lines.push(
-      file.reportTable
+      file.kind === 'report'
         ? `${file.path}: a table of an HTML report that no format recognises (columns: ${keys || 'none'}); of HTML reports, MetaTrader's lists of positions and of deals are read, with their English headers`
-        : `${file.path}: a JSON document no format recognises (top-level keys: ${keys || 'none'}); JSON is read as a table when it holds rows (an array of records, or a record per line) and its name says which (trades.json, bars/), else as a result format the README lists`,
+        : file.kind === 'workbook'
+          ? `${file.path}: a sheet of a workbook that no format recognises (columns: ${keys || 'none'}); a sheet is read as the table its name says (trades, bars, symbols, runs, benchmark), a workbook's only sheet as a file of the workbook's name, and sheets a format the README lists (TradingView's List of trades, pyfolio's returns, positions and transactions)`
+          : `${file.path}: a JSON document no format recognises (top-level keys: ${keys || 'none'}); JSON is read as a table when it holds rows (an array of records, or a record per line) and its name says which (trades.json, bars/), else as a result format the README lists`,
     );
   }
   if (resolved.archives?.length) lines.push(unreadArchivesText(resolved.archives));
   return new PrepareError(lines);
+}
+
+/** What a loose file (DataFile.loose) is, for messages: a JSON document, a table of an HTML report, or a sheet of a workbook (or a table in one). */
+export type LooseKind = 'json' | 'report' | 'workbook';
+
+export function looseKind(f: Pick<DataFile, 'format' | 'archive'>): LooseKind {
+  return f.format === 'json' ? 'json' : f.archive && isWorkbook(f.archive.archive) ? 'workbook' : 'report';
 }
 
 /**
@@ -495,7 +548,7 @@ export function noBarsError(
  * leaves the dataset without trades.
  */
 export function unreadArchivesText(archives: readonly string[]): string {
-  return `not read, being archives: ${archives.join(', ')}; unpack them into the folder (of a zip, only its JSON documents are read, as results a format recognises)`;
+  return `not read, being archives: ${archives.join(', ')}; unpack them into the folder (of a zip, only its JSON documents are read, as results a format recognises; a .xls or .ods workbook is read once saved as .xlsx or CSV)`;
 }
 
 /** The deepest folder holding every one of `files`. */

@@ -16,10 +16,12 @@ import { locateDescription, type BadRowPolicy, type DatasetDescription } from '.
 import type { CandidateFile, FormatDescription } from './formats/adapter.js';
 import { knownColumns, readCandidates } from './formats/candidates.js';
 import { canonicalSources, canonicalTableOf, describeRecognised, noDataError, recogniseFormats, requireFillPrices } from './formats/index.js';
-import { resolveInputs, stampPath, TABLE_KINDS, unreadArchivesText, type FileFormat, type TableKind } from './inputs.js';
+import { looseKind, resolveInputs, stampPath, TABLE_KINDS, unreadArchivesText, type FileFormat, type LooseKind, type TableKind } from './inputs.js';
 import { COLUMNS, normalise, type ColumnKind } from './mapping.js';
 import { SchemaProblems, type SchemaProblem } from './schema-problems.js';
 import { inspectTables, readFileParts, type TableInput } from './table-input.js';
+
+const LOOSE_NAMES: Record<LooseKind, string> = { json: 'a JSON document', report: "a report's table", workbook: "a workbook's sheet" };
 import { textDateReadings, type TextDateReading } from './text-dates.js';
 
 /**
@@ -143,7 +145,7 @@ async function inspectUnpackingTo(opts: InspectOptions, unpackTo: string): Promi
     const files: InspectedFile[] = candidates.map((f) => ({
       path: stampPath(f),
       format: f.format,
-      recognisedAs: claimedBy.get(f.path) ?? (f.loose ? `nothing: ${f.format === 'json' ? 'a JSON document' : "a report's table"} no format recognises` : canonicalTableOf(f, description)),
+      recognisedAs: claimedBy.get(f.path) ?? (f.loose ? `nothing: ${LOOSE_NAMES[looseKind(f)]} no format recognises` : canonicalTableOf(f, description)),
       columns: f.columns.map((c) => ({ name: c.name, type: c.type })),
       problems: problems.of(f.path).map((p) => p.message),
     }));

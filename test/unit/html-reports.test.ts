@@ -2,7 +2,8 @@
 // tags with colspans counted, text as a browser shows it, tables by their header and title.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { decodeReport, reportRows, reportTables, tableCsv } from '../../server/prepare/html-reports.js';
+import { decodeReport, reportRows } from '../../server/prepare/html-reports.js';
+import { reportTables, tableCsv } from '../../server/prepare/report-tables.js';
 
 test('rows: colspans counted, entities and non-breaking spaces decoded, closing tags optional', () => {
   const rows = reportRows(

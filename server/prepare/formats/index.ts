@@ -5,7 +5,7 @@ import { META_TABLE, MetaKey, type BarsOrigin } from '../../store/format.js';
 import { sqlIdent, sqlString } from '../../sql/text.js';
 import type { DatasetDescription } from '../description.js';
 import { PrepareError } from '../errors.js';
-import { commonFolder, noBarsError, stampPath, TABLE_KINDS, type ResolvedInputs, type Source, type TableKind } from '../inputs.js';
+import { commonFolder, looseKind, noBarsError, stampPath, TABLE_KINDS, type ResolvedInputs, type Source, type TableKind } from '../inputs.js';
 import { matchColumns, requiredColumns } from '../mapping.js';
 import { multiplierSql } from '../expressions.js';
 import { stageMultipliers } from '../multipliers.js';
@@ -58,8 +58,17 @@ export function recogniseFormats(files: readonly CandidateFile[], adapters: read
   return { recognised, rest };
 }
 
+/**
+ * What a recognised format is, its files named as the user knows them: a document or table
+ * unpacked from an archive, report or workbook by `<source>!<member>` (stampPath), not by the
+ * temporary folder it was written into.
+ */
 export function describeRecognised(r: Recognised): FormatDescription {
-  return r.adapter.describe(r.detection);
+  const described = r.adapter.describe(r.detection);
+  const unpacked = r.detection.files.filter((f) => f.archive);
+  if (unpacked.length === 0) return described;
+  const named = (text: string) => unpacked.reduce((t, f) => t.replaceAll(f.path, stampPath(f)), text);
+  return { ...described, summary: named(described.summary), files: described.files.map((f) => ({ ...f, path: named(f.path) })) };
 }
 
 /** The canonical tables a stage may give. */
@@ -140,7 +149,7 @@ export function tableOfUnnamed(f: Pick<CandidateFile, 'path' | 'columns'>): Tabl
 export function noDataError(resolved: ResolvedInputs, canonical: Record<TableKind, Source | null>, formats: readonly FormatDescription[], rest: readonly CandidateFile[]): PrepareError {
   const unrecognised = rest
     .filter((f) => f.loose)
-    .map((f) => (f.format === 'json' ? { path: stampPath(f), keys: f.jsonKeys, reportTable: false } : { path: stampPath(f), keys: f.columns.map((c) => c.name), reportTable: true }));
+    .map((f) => ({ path: stampPath(f), keys: f.format === 'json' ? f.jsonKeys : f.columns.map((c) => c.name), kind: looseKind(f) }));
   return noBarsError(resolved, canonical, formats.map((f) => f.summary), unrecognised);
 }
 

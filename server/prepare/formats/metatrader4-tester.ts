@@ -20,7 +20,7 @@ import { sqlIdent, sqlString } from '../../sql/text.js';
 import { PrepareError } from '../errors.js';
 import { exportedNumberSql } from '../expressions.js';
 import { stampPath } from '../inputs.js';
-import { SUMMARY_TABLE } from '../html-reports.js';
+import { SUMMARY_TABLE } from '../report-tables.js';
 import { runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
 import { detectLists, moneyOf, timeOf, type ListFile, type Parts } from './metatrader-rows.js';
 

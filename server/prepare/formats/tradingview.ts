@@ -2,15 +2,17 @@
 // its exit, sharing a trade number; in either order (exports list the exit first).
 //   Trade #, Type, Signal, Date/Time, Price USD, Contracts, Profit USD, Profit %, Cum. Profit USD,
 //   Cum. Profit %, Run-up USD, Run-up %, Drawdown USD, Drawdown %
-// and the later names of the same columns: Trade number, Date and time, Size (qty), Net P&L USD.
+// and the later names of the same columns: Trade number, Date and time, Size (qty) or Position
+// size (qty), Net P&L USD. Later TradingView exports the report as an Excel workbook, this list its
+// "List of trades" sheet (workbooks.ts writes it out as CSV, dates as ISO text).
 // The currency suffix is the chart's (USD, USDT, EUR, ...; none in older exports). Type is
 // "Entry long", "Exit short", ...: the side. A trade still open has an exit row whose time reads
 // "Open" (and no price): it keeps the P&L TradingView marked it at, without an exit, as vectorbt's
 // open trades do. Profit is the trade's, net of commission, repeated on both rows (or on the exit
 // row only); Run-up and Drawdown are its best and worst excursion in money, read as MFE and MAE
 // over the entry value (price x contracts), the fraction of the entry price the store keeps.
-// The file holds no symbol: TradingView names an export <strategy>_<EXCHANGE>_<SYMBOL>_<date>.csv,
-// and the symbol is read from that name, else the file's own name is the symbol. One file is one
+// The file holds no symbol: TradingView names an export <strategy>_<EXCHANGE>_<SYMBOL>_<date>.csv
+// (or .xlsx), and the symbol is read from that name, else the file's own name is the symbol. One file is one
 // symbol's backtest: several files are a portfolio, or, in sibling folders (inputs.ts
 // markRunFolders), one run per folder. The trade numbers restart in each file, so a run of several
 // files has its trades numbered in entry order over all of them, as TradingView numbers one file's.
@@ -30,7 +32,7 @@ const PARTS: Record<string, RegExp> = {
   signal: /^signal$/,
   time: /^(date\/time|date_and_time)$/,
   price: /^price(_[^_%]+)?$/,
-  qty: /^(contracts|size_\(qty\)|quantity|qty)$/,
+  qty: /^(contracts|(position_)?size_\(qty\)|quantity|qty)$/,
   pnl: /^(profit|net_p&l|net_pnl)(_[^_%]+)?$/,
   runup: /^run_up(_[^_%]+)?$/,
   drawdown: /^drawdown(_[^_%]+)?$/,
@@ -62,7 +64,8 @@ function partsOf(file: CandidateFile): Parts | null {
 const EXPORT_NAME = /_([A-Z][A-Z0-9]*)_([A-Z0-9][A-Z0-9.!:-]*)_\d{4}-\d{2}-\d{2}(?:_[^_]*)?$/;
 
 function symbolOf(file: CandidateFile): { symbol: string; named: boolean } {
-  const base = path.basename(file.path).replace(/\.[^.]+$/, '');
+  // A sheet of TradingView's workbook export is named by the workbook (workbooks.ts).
+  const base = path.basename(file.archive?.archive ?? file.path).replace(/\.[^.]+$/, '');
   const m = EXPORT_NAME.exec(base);
   return m ? { symbol: m[2]!, named: true } : { symbol: base, named: false };
 }

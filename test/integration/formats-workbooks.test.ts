@@ -1,0 +1,98 @@
+// Backtests saved as Excel workbooks (fixtures/formats/workbooks.ts): TradingView's workbook
+// export, pyfolio's frames as sheets of one workbook, a CSV tree with every file a workbook. Each
+// is made from a fixture whose CSV reading has tests of its own against independent computations,
+// so the workbook must give the very same answers as the CSV files it holds: value for value,
+// exactly (the numbers are the same doubles; the times the same to the millisecond).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { workbookFixtures, writeXlsx, type WorkbookFixtures } from '../../fixtures/formats/workbooks.js';
+import { inspectDataset } from '../../server/prepare/inspect.js';
+import { prepareDataset } from '../../server/prepare/prepare.js';
+import { LocalSession, type Ask } from '../support/local-session.js';
+
+let fx: WorkbookFixtures;
+const sessions: LocalSession[] = [];
+
+before(async () => {
+  fx = await workbookFixtures();
+});
+
+after(() => {
+  for (const s of sessions) s.close();
+});
+
+async function open(dir: string): Promise<LocalSession> {
+  const s = await LocalSession.open(dir);
+  sessions.push(s);
+  return s;
+}
+
+/** The answers of both datasets to the same requests: the same rows (in any order: ties of a sort may fall either way). */
+async function assertSameAnswers(workbooks: LocalSession, csv: LocalSession, requests: readonly Ask[]): Promise<void> {
+  const rowsOf = (rows: readonly Record<string, unknown>[]) => rows.map((r) => JSON.stringify(r)).sort();
+  for (const request of requests) {
+    const [got, want] = await Promise.all([workbooks.ask(request), csv.ask(request)]);
+    assert.ok(want.rows.length > 0, `${request.query} ${JSON.stringify(request.params)}: the CSV dataset answers something`);
+    assert.deepEqual(rowsOf(got.rows), rowsOf(want.rows), `${request.query} ${JSON.stringify(request.params)}`);
+  }
+}
+
+const TRADES: Ask = { query: 'trades', params: { limit: 10_000, sort: { column: 'entry_ts', descending: false } } };
+
+test('TradingView workbook exports: the List of trades sheet read as its CSV export, the symbol from the workbook’s name, other sheets left out', async () => {
+  const report = await inspectDataset({ inputs: [fx.tradingview.dir] });
+  assert.equal(report.ready, true, JSON.stringify(report.problems));
+  const tv = report.formats.find((f) => f.summary.startsWith('TradingView list of trades'));
+  assert.ok(tv, JSON.stringify(report.formats.map((f) => f.summary)));
+  for (const f of tv.files) assert.match(f.path, /\.xlsx!List of trades\.csv$/, 'the sheet, named by its workbook');
+  assert.deepEqual(tv.files.map((f) => path.basename(f.path).split('_')[3]).sort(), [...fx.tradingview.symbols].sort(), 'the symbols from the workbooks’ names');
+  const others = report.files.filter((f) => !/List of trades/.test(f.path));
+  assert.deepEqual(new Set(others.map((f) => f.path.replace(/^.*\.xlsx!/, ''))), new Set(['Performance.csv', 'Trades analysis.csv', 'Properties.csv']));
+  for (const f of others) assert.match(f.recognisedAs, /^nothing: a workbook's sheet/, `${f.path} is left out, and said so`);
+
+  const [workbooks, csv] = await Promise.all([open(fx.tradingview.dir), open(fx.tradingview.csvDir)]);
+  await assertSameAnswers(workbooks, csv, [TRADES, { query: 'summary', params: {} }, { query: 'breakdown', params: { by: 'symbol', limit: 100 } }]);
+});
+
+test('pyfolio’s frames as sheets of one workbook (returns, positions, transactions): the same P&L, positions and round trips as the CSV frames', async () => {
+  const [workbooks, csv] = await Promise.all([open(fx.pyfolio.dir), open(fx.pyfolio.csvDir)]);
+  await assertSameAnswers(workbooks, csv, [TRADES, { query: 'summary', params: {} }, { query: 'breakdown', params: { by: 'symbol', limit: 100 } }]);
+});
+
+test('a CSV tree saved as workbooks of one sheet (hive folders, the 1904 date system): each read as the file of its name, the same store', async () => {
+  const report = await inspectDataset({ inputs: [fx.csv.dir] });
+  assert.equal(report.ready, true, JSON.stringify(report.problems));
+  const tables = Object.fromEntries(report.tables.map((t) => [t.table, t]));
+  assert.ok(tables.bars && tables.trades && tables.symbols, `bars, trades and symbols from bars/, trades.xlsx and symbols.xlsx: ${JSON.stringify(report.tables.map((t) => t.table))}`);
+  const [workbooks, csv] = await Promise.all([open(fx.csv.dir), open(fx.csv.csvDir)]);
+  await assertSameAnswers(workbooks, csv, [
+    TRADES,
+    { query: 'summary', params: {} },
+    { query: 'breakdown', params: { by: 'sector', limit: 100 } },
+    { query: 'breakdown', params: { by: 'run', limit: 100 } },
+    { query: 'breakdown', params: { by: 'symbol', limit: 10_000 } },
+  ]);
+});
+
+test('a workbook that cannot be read, or with a value under no column name, is refused naming the workbook and the cell', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-workbooks-'));
+  try {
+    await writeFile(path.join(dir, 'trades.xlsx'), 'not a zip');
+    await assert.rejects(prepareDataset({ input: dir, storeDir: path.join(dir, 'store') }), (err: Error) => {
+      assert.match(err.message, /trades\.xlsx cannot be read as an Excel workbook/);
+      assert.match(err.message, /password|\.xls/);
+      return true;
+    });
+    await writeXlsx(path.join(dir, 'trades.xlsx'), [{ name: 'Sheet1', rows: [['symbol', 'pnl'], ['AAPL', 1, 'stray']] }]);
+    await assert.rejects(prepareDataset({ input: dir, storeDir: path.join(dir, 'store') }), (err: Error) => {
+      assert.match(err.message, /trades\.xlsx/);
+      assert.match(err.message, /sheet 'Sheet1': cell C2 holds a value beyond the last named column \(B\)/);
+      return true;
+    });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
