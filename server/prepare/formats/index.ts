@@ -13,6 +13,7 @@ import { SchemaProblems } from '../schema-problems.js';
 import { inspectTables, requireColumns, stagedTableInput, type TableInput } from '../table-input.js';
 import type { CandidateFile, Confidence, FormatAdapter, FormatDescription, Recognised, StagedTables } from './adapter.js';
 import { fileRelation, knownColumns, readCandidates } from './candidates.js';
+import { amibrokerAdapter } from './amibroker.js';
 import { fillsAdapter } from './fills.js';
 import { freqtradeAdapter } from './freqtrade.js';
 import { leanAdapter } from './lean.js';
@@ -31,7 +32,7 @@ import { ziplineAdapter } from './zipline.js';
  * `likely` detections of the same file: put the more specific format first (the portfolio-only
  * series, which claims any lone returns or equity file, comes last).
  */
-export const FORMAT_ADAPTERS: readonly FormatAdapter<unknown>[] = [pyfolioAdapter, vectorbtAdapter, leanAdapter, nautilusAdapter, tradingviewAdapter, metatraderAdapter, metatraderDealsAdapter, metatrader4TesterAdapter, ziplineAdapter, freqtradeAdapter, fillsAdapter, portfolioAdapter];
+export const FORMAT_ADAPTERS: readonly FormatAdapter<unknown>[] = [pyfolioAdapter, vectorbtAdapter, leanAdapter, nautilusAdapter, tradingviewAdapter, amibrokerAdapter, metatraderAdapter, metatraderDealsAdapter, metatrader4TesterAdapter, ziplineAdapter, freqtradeAdapter, fillsAdapter, portfolioAdapter];
 
 const CONFIDENCE_ORDER: readonly Confidence[] = ['certain', 'likely'];
 

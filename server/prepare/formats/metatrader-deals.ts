@@ -20,7 +20,8 @@ import { PrepareError } from '../errors.js';
 import { exportedNumberSql } from '../expressions.js';
 import { stampPath } from '../inputs.js';
 import type { Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
-import { detectLists, isTradeSql, kindSql, moneyOf, stageCapital, stageLists, timeOf, type ListFile, type Parts } from './metatrader-rows.js';
+import { isTradeSql, kindSql, moneyOf, stageCapital, stageLists } from './metatrader-rows.js';
+import { detectLists, timeOf, type Columns, type ListFile } from './named-columns.js';
 import { stageRoundTrips } from './round-trips.js';
 
 const PARTS: Record<string, RegExp> = {
@@ -46,7 +47,7 @@ interface DealsPlan {
 /** Quantities are compared after rounding, as round-trips.ts does. */
 const QTY_DECIMALS = 9;
 
-function rowsSql(p: Parts, relation: string, index: number): string {
+function rowsSql(p: Columns, relation: string, index: number): string {
   const isTrade = isTradeSql(p['type']!);
   return `SELECT ${kindSql(p['type']!)}, ${index}::BIGINT * 4294967296 + row_number() OVER () AS seq,
       ${p['deal'] ? `trim(${sqlIdent(p['deal'].name)}::VARCHAR)` : 'NULL::VARCHAR'} AS deal,

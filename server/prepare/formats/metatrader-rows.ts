@@ -1,5 +1,5 @@
 // What MetaTrader's lists of positions (metatrader.ts) and of deals (metatrader-deals.ts) share:
-// columns found by their normalised names, rows told apart by their Type, and the money moved in
+// rows told apart by their Type (columns are found by their names: named-columns.ts), and the money moved in
 // or out of the account, which is the run's capital (up to the first trade) and not P&L.
 //   buy, sell          a position or a deal: a trade, or a fill of one
 //   balance, credit    money moved in or out
@@ -8,44 +8,12 @@
 //                      money and is left out; any other type with money is refused, naming it
 import { errorMessage } from '../../../shared/errors.js';
 import { sqlIdent, sqlString } from '../../sql/text.js';
-import { familyOf, type ColumnInfo } from '../column-types.js';
+import type { ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
 import { exportedNumberSql } from '../expressions.js';
 import { stampPath } from '../inputs.js';
-import { normalise } from '../mapping.js';
-import { runOfFile, type CandidateFile, type Detection, type StageContext, type StagedTables } from './adapter.js';
-
-/** The input column of each part, by part name; undefined where the file has none. */
-export type Parts = Record<string, ColumnInfo | undefined>;
-
-/** The file's column for each part (a pattern over its normalised name); null when a required part is missing. */
-function partsOf(file: CandidateFile, patterns: Record<string, RegExp>, required: readonly string[]): Parts | null {
-  const parts: Parts = {};
-  for (const [part, re] of Object.entries(patterns)) parts[part] = file.columns.find((c) => re.test(normalise(c.name)));
-  return required.every((p) => parts[p]) ? parts : null;
-}
-
-/** A file of a MetaTrader list and its columns by part. */
-export interface ListFile {
-  file: CandidateFile;
-  parts: Parts;
-}
-
-/** The files whose header has every required part: a `certain` detection (the headers are MetaTrader's own). */
-export function detectLists(files: readonly CandidateFile[], patterns: Record<string, RegExp>, required: readonly string[]): Detection<{ files: ListFile[] }> | null {
-  const found: ListFile[] = [];
-  for (const file of files) {
-    const parts = partsOf(file, patterns, required);
-    if (parts) found.push({ file, parts });
-  }
-  return found.length === 0 ? null : { files: found.map((f) => f.file), confidence: 'certain', plan: { files: found } };
-}
-
-/** A time column as written (the pipeline reads text dates such as 2024.01.02 09:35:00); blank text is none. */
-export function timeOf(c: ColumnInfo): string {
-  const v = sqlIdent(c.name);
-  return familyOf(c) === 'string' ? `nullif(trim(${v}::VARCHAR), '')` : v;
-}
+import { runOfFile, type CandidateFile, type StageContext, type StagedTables } from './adapter.js';
+import type { Columns, ListFile } from './named-columns.js';
 
 /** An amount of money; none is 0. */
 export function moneyOf(c: ColumnInfo | undefined): string {
@@ -74,7 +42,7 @@ export function kindSql(type: ColumnInfo): string {
 export async function stageLists(
   ctx: StageContext,
   files: readonly ListFile[],
-  rowsSql: (p: Parts, relation: string, index: number) => string,
+  rowsSql: (p: Columns, relation: string, index: number) => string,
   label: string,
   money: readonly string[],
 ): Promise<string> {
@@ -89,7 +57,7 @@ export async function stageLists(
   return all;
 }
 
-async function stageRows(ctx: StageContext, file: CandidateFile, rowsSql: string, target: string, what: string, p: Parts, money: readonly string[]): Promise<void> {
+async function stageRows(ctx: StageContext, file: CandidateFile, rowsSql: string, target: string, what: string, p: Columns, money: readonly string[]): Promise<void> {
   try {
     await ctx.con.run(`CREATE TEMP TABLE ${target} AS SELECT ${sqlString(runOfFile(file))} AS run_id, * FROM (${rowsSql})`);
   } catch (err) {

@@ -23,7 +23,8 @@ import { stampPath } from '../inputs.js';
 import type { ColumnInfo } from '../column-types.js';
 import { exportedNumberSql } from '../expressions.js';
 import type { Detection, FormatAdapter, FormatDescription, StagedTables } from './adapter.js';
-import { detectLists, isTradeSql, kindSql, moneyOf, stageCapital, stageLists, timeOf, type ListFile, type Parts } from './metatrader-rows.js';
+import { isTradeSql, kindSql, moneyOf, stageCapital, stageLists } from './metatrader-rows.js';
+import { detectLists, timeOf, type Columns, type ListFile } from './named-columns.js';
 
 /** Which column plays each part, by its normalised name. */
 const PARTS: Record<string, RegExp> = {
@@ -49,7 +50,7 @@ interface MetaTraderPlan {
 }
 
 /** Each row with its kind and its numbers. */
-function rowsSql(p: Parts, relation: string): string {
+function rowsSql(p: Columns, relation: string): string {
   const isTrade = isTradeSql(p['type']!);
   const ticket = p['ticket'] ? `TRY_CAST(${sqlIdent(p['ticket'].name)} AS BIGINT)` : 'NULL::BIGINT';
   return `SELECT ${kindSql(p['type']!)}, ${ticket} AS ticket, trim(${sqlIdent(p['symbol']!.name)}::VARCHAR) AS symbol,

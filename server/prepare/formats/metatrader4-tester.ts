@@ -22,7 +22,8 @@ import { exportedNumberSql } from '../expressions.js';
 import { stampPath } from '../inputs.js';
 import { SUMMARY_TABLE } from '../report-tables.js';
 import { runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
-import { detectLists, moneyOf, timeOf, type ListFile, type Parts } from './metatrader-rows.js';
+import { moneyOf } from './metatrader-rows.js';
+import { detectLists, timeOf, type Columns, type ListFile } from './named-columns.js';
 
 const PARTS: Record<string, RegExp> = {
   number: /^#$/,
@@ -60,7 +61,7 @@ async function symbolOf(ctx: StageContext, file: CandidateFile, summary: Candida
   return ctx.description.symbol ?? (await headingSymbol(ctx, summary)) ?? path.basename(path.dirname(file.archive?.archive ?? file.path));
 }
 
-function rowsSql(p: Parts, relation: string, file: CandidateFile, index: number, symbol: string): string {
+function rowsSql(p: Columns, relation: string, file: CandidateFile, index: number, symbol: string): string {
   const type = `lower(trim(${sqlIdent(p['type']!.name)}::VARCHAR))`;
   const moves = `${type} IN (${[...OPENS, ...CLOSES].map(sqlString).join(', ')})`;
   return `SELECT ${sqlString(runOfFile(file))} AS run_id, ${sqlString(symbol)} AS symbol, ${index}::BIGINT * 4294967296 + row_number() OVER () AS seq,

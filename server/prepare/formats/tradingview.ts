@@ -19,11 +19,11 @@
 import path from 'node:path';
 import { errorMessage } from '../../../shared/errors.js';
 import { sqlIdent, sqlString } from '../../sql/text.js';
-import { familyOf, type ColumnInfo } from '../column-types.js';
+import { familyOf } from '../column-types.js';
 import { PrepareError } from '../errors.js';
 import { exportedNumberSql } from '../expressions.js';
-import { normalise } from '../mapping.js';
 import { runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
+import { matchPatterns, type Columns } from './named-columns.js';
 
 /** Which column plays each part, by its normalised name (mapping.ts normalise: "Price USD" is price_usd). */
 const PARTS: Record<string, RegExp> = {
@@ -39,11 +39,10 @@ const PARTS: Record<string, RegExp> = {
 };
 const REQUIRED = ['trade', 'type', 'signal', 'time', 'price', 'qty', 'pnl'];
 
-type Parts = Record<string, ColumnInfo | undefined>;
 
 interface TradingViewFile {
   file: CandidateFile;
-  parts: Parts;
+  parts: Columns;
   /** The symbol: from TradingView's file name, else the file's name. */
   symbol: string;
   /** Whether the symbol came from TradingView's naming of the file. */
@@ -54,11 +53,6 @@ interface TradingViewPlan {
   files: TradingViewFile[];
 }
 
-function partsOf(file: CandidateFile): Parts | null {
-  const parts: Parts = {};
-  for (const [part, re] of Object.entries(PARTS)) parts[part] = file.columns.find((c) => re.test(normalise(c.name)));
-  return REQUIRED.every((p) => parts[p]) ? parts : null;
-}
 
 /** <strategy>_<EXCHANGE>_<SYMBOL>_<yyyy-mm-dd>[_<id>].csv: exchange and symbol in capitals (BINANCE_BTCUSDT, NASDAQ_AAPL). */
 const EXPORT_NAME = /_([A-Z][A-Z0-9]*)_([A-Z0-9][A-Z0-9.!:-]*)_\d{4}-\d{2}-\d{2}(?:_[^_]*)?$/;
@@ -71,7 +65,7 @@ function symbolOf(file: CandidateFile): { symbol: string; named: boolean } {
 }
 
 /** Each row of a file with what a trade is read from: the kind of row, its time, its numbers. */
-function rowsSql(p: Parts, relation: string): string {
+function rowsSql(p: Columns, relation: string): string {
   const type = `lower(trim(${sqlIdent(p.type!.name)}::VARCHAR))`;
   const timeText = `trim(${sqlIdent(p.time!.name)}::VARCHAR)`;
   // The time as written: a TIMESTAMP when DuckDB read every row as one, text when an "Open" row kept it text.
@@ -127,7 +121,7 @@ export const tradingviewAdapter: FormatAdapter<TradingViewPlan> = {
   detect(files) {
     const found: TradingViewFile[] = [];
     for (const file of files) {
-      const parts = partsOf(file);
+      const parts = matchPatterns(file, PARTS, REQUIRED);
       if (parts) found.push({ file, parts, ...symbolOf(file) });
     }
     if (found.length === 0) return null;
