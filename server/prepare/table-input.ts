@@ -14,7 +14,7 @@ import { fileReader, sqlIdent, sqlString, type CsvReading } from '../sql/text.js
 import { readArrowSchema, stageArrowFiles } from './arrow.js';
 import { compatible, expectedInstead, familyOf, type ColumnInfo } from './column-types.js';
 import { sourceLabel, TABLE_KINDS, type DataFile, type Source, type TableKind } from './inputs.js';
-import { COLUMNS, matchColumns, requiredColumns, type CanonicalColumn, type DatasetMapping } from './mapping.js';
+import { COLUMNS, matchColumns, normalise, requiredColumns, type CanonicalColumn, type DatasetMapping } from './mapping.js';
 import { countParquetRows, readParquetSchemas } from './parquet.js';
 import { readTextSchema } from './formats/candidates.js';
 import { mappingFix, SchemaProblems, type SchemaProblem } from './schema-problems.js';
@@ -267,8 +267,29 @@ export async function inspectTable(con: DuckDBConnection, src: Source, mapping: 
   const instrument = singleInstrument(src, named, mapping);
   if (instrument !== null) columns.push({ name: 'symbol', type: 'VARCHAR', constant: instrument });
   const resolved = resolveColumns(src, columns, mapping, { fromText: text.length > 0, staged: false }, problems, allFiles);
+  if (src.kind === 'trades') await resolveTradeSide(con, src, columns, mapping, resolved);
   const rows = await countParquetRows(con, parquet);
   return { source: src, resolved, columns: columns.map((c) => c.name), staged: false, runFolders, parquet, arrow, text, hiveKeys, rows, relation: '' };
+}
+
+/** The words a trade's side is written in (expressions.ts reads each). */
+const SIDE_WORDS = ['long', 'short', 'buy', 'sell', 'l', 's', 'b'];
+
+/**
+ * A trade list without a side column by name or alias may write it as its `type` (Jesse's
+ * long/short): that column is the side when every value it holds is a side's word, a fact of the
+ * data, not of the name (a `type` is an order type or an exit reason as often). Parquet and text
+ * files are looked at; the first 10,000 values decide.
+ */
+async function resolveTradeSide(con: DuckDBConnection, src: Source, columns: readonly ColumnInfo[], mapping: DatasetMapping, resolved: Map<string, ColumnInfo>): Promise<void> {
+  if (resolved.has('side') || mapping.trades?.side) return;
+  const type = columns.find((c) => ['type', 'trade_type', 'position_type'].includes(normalise(c.name)) && familyOf(c) === 'string');
+  const files = src.files.filter((f) => f.format === 'parquet' || f.format === 'csv' || f.format === 'json');
+  if (!type || files.length !== src.files.length) return;
+  const readers = files.map((f) => fileReader(f.format as 'parquet' | 'csv' | 'json', [f.path], { hive: Object.keys(f.hive).length > 0, ...(f.csv ? { csv: f.csv } : {}) }));
+  const values = readers.map((r) => `SELECT lower(trim(${sqlIdent(type.name)}::VARCHAR)) AS v FROM ${r}`).join(' UNION ALL ');
+  const [row] = (await con.runAndReadAll(`SELECT count(v), count(v) FILTER (WHERE v IN (${SIDE_WORDS.map(sqlString).join(', ')})) FROM (SELECT v FROM (${values}) WHERE v <> '' LIMIT 10000)`)).getRows();
+  if (Number(row?.[0] ?? 0) > 0 && Number(row?.[0]) === Number(row?.[1])) resolved.set('side', type);
 }
 
 /**
@@ -341,6 +362,10 @@ function resolveColumns(
   });
   const resolved = new Map<string, ColumnInfo>();
   for (const [canon, name] of matched) resolved.set(canon, columns.find((c) => c.name === name)!);
+  // A trade list's text `id` (found by alias) is the tool's own key, a UUID as often as not, not a
+  // trade number: the trades are numbered instead (a column named or mapped trade_id is checked).
+  const id = resolved.get('trade_id');
+  if (src.kind === 'trades' && id && familyOf(id) === 'string' && !explicit?.['trade_id'] && normalise(id.name) !== 'trade_id') resolved.delete('trade_id');
   // A column mapped to a name the files lack is one problem, said above, not also a missing one.
   const missing = Object.entries(COLUMNS[src.kind]).filter(([canon, def]) => def.required && !resolved.has(canon) && !mappedButMissing.has(canon));
   if (missing.length) problems.add(missingColumns(src, where, missing, names, staged, files));

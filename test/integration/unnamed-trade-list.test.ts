@@ -78,3 +78,50 @@ test("a platform's trade list with MAE and MFE in money: read over the entry val
   near(Number(trades[1]!.pnl), -126, 'MSFT P&L in accounting negatives');
   assert.equal(trades[1]!.side, 'short');
 });
+
+// A crypto framework's export (Jesse's): the side as `type`, times as epoch milliseconds under
+// opened_at/closed_at, the strategy's name, and a UUID as `id`.
+const JESSE = [
+  'id,strategy_name,symbol,exchange,type,entry_price,exit_price,qty,fee,PNL,opened_at,closed_at',
+  '0bd2a1f5-3c1b-4f1e-9d5e-1a2b3c4d5e6f,SMACrossover,BTC-USDT,Binance,long,42000.5,42500.0,0.1,4.25,45.7,1704067200000,1704074400000',
+  '1cd2a1f5-3c1b-4f1e-9d5e-1a2b3c4d5e6f,SMACrossover,ETH-USDT,Binance,short,2300.0,2280.0,2,1.8,38.2,1704070800000,1704074400000',
+].join('\n');
+
+test("a trade list's `type` is its side when every value is a side's word; its text id is not a trade number", async () => {
+  const dir = path.join(tmp, 'jesse');
+  await mkdir(dir);
+  await writeFile(path.join(dir, 'trades.csv'), `${JESSE}\n`);
+  const report = await inspectDataset({ inputs: [dir] });
+  assert.equal(report.ready, true, JSON.stringify(report.problems));
+  const columns = Object.fromEntries(report.tables[0]!.columns.map((c) => [c.canonical, c.column]));
+  assert.equal(columns.side, 'type');
+  assert.equal(columns.run_id, 'strategy_name');
+  assert.equal(columns.entry_ts, 'opened_at');
+  assert.equal(columns.exit_ts, 'closed_at');
+  assert.equal(columns.trade_id, undefined, 'a UUID is not a trade number');
+
+  const s = await LocalSession.open(dir, 1, { storeDir: path.join(tmp, 'stores') });
+  sessions.push(s);
+  const trades = (await s.ask({ query: 'trades', params: { sort: { column: 'entry_ts', descending: false }, limit: 10 } })).rows;
+  assert.deepEqual(
+    trades.map((t) => [t.run_id, Number(t.trade_id), t.symbol, t.side, Number(t.entry_ts), Number(t.exit_ts)]),
+    [
+      ['SMACrossover', 1, 'BTC-USDT', 'long', 1704067200000, 1704074400000],
+      ['SMACrossover', 2, 'ETH-USDT', 'short', 1704070800000, 1704074400000],
+    ],
+  );
+});
+
+test("a `type` holding anything but sides (an order type) is not the side: the quantity's sign is", async () => {
+  const dir = path.join(tmp, 'order-type');
+  await mkdir(dir);
+  await writeFile(path.join(dir, 'trades.csv'), `${JESSE.replace(',long,', ',market,').replace(',short,', ',limit,').replace(',2,1.8,', ',-2,1.8,')}\n`);
+  const report = await inspectDataset({ inputs: [dir] });
+  assert.equal(report.ready, true, JSON.stringify(report.problems));
+  assert.equal(report.tables[0]!.columns.find((c) => c.canonical === 'side'), undefined);
+  assert.ok(report.tables[0]!.unused.includes('type'));
+  const s = await LocalSession.open(dir, 1, { storeDir: path.join(tmp, 'stores') });
+  sessions.push(s);
+  const trades = (await s.ask({ query: 'trades', params: { sort: { column: 'entry_ts', descending: false }, limit: 10 } })).rows;
+  assert.deepEqual(trades.map((t) => t.side), ['long', 'short']);
+});
