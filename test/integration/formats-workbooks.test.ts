@@ -8,10 +8,11 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { workbookFixtures, writeXlsx, type WorkbookFixtures } from '../../fixtures/formats/workbooks.js';
+import { TRADINGVIEW_CAPITALS, workbookFixtures, writeXlsx, type WorkbookFixtures } from '../../fixtures/formats/workbooks.js';
 import { inspectDataset } from '../../server/prepare/inspect.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { LocalSession, type Ask } from '../support/local-session.js';
+import { near } from '../support/checks.js';
 
 let fx: WorkbookFixtures;
 const sessions: LocalSession[] = [];
@@ -49,12 +50,24 @@ test('TradingView workbook exports: the List of trades sheet read as its CSV exp
   assert.ok(tv, JSON.stringify(report.formats.map((f) => f.summary)));
   for (const f of tv.files) assert.match(f.path, /\.xlsx!List of trades\.csv$/, 'the sheet, named by its workbook');
   assert.deepEqual(tv.files.map((f) => path.basename(f.path).split('_')[3]).sort(), [...fx.tradingview.symbols].sort(), 'the symbols from the workbooks’ names');
-  const others = report.files.filter((f) => !/List of trades/.test(f.path));
-  assert.deepEqual(new Set(others.map((f) => f.path.replace(/^.*\.xlsx!/, ''))), new Set(['Performance.csv', 'Trades analysis.csv', 'Properties.csv']));
+  const others = report.files.filter((f) => !/List of trades|Properties/.test(f.path));
+  assert.deepEqual(new Set(others.map((f) => f.path.replace(/^.*\.xlsx!/, ''))), new Set(['Performance.csv', 'Trades analysis.csv']));
   for (const f of others) assert.match(f.recognisedAs, /^nothing: a workbook's sheet/, `${f.path} is left out, and said so`);
+  for (const f of report.files.filter((f) => /Properties/.test(f.path))) assert.equal(f.recognisedAs, 'TradingView list of trades', 'the Properties sheet is read for the capital');
 
   const [workbooks, csv] = await Promise.all([open(fx.tradingview.dir), open(fx.tradingview.csvDir)]);
-  await assertSameAnswers(workbooks, csv, [TRADES, { query: 'summary', params: {} }, { query: 'breakdown', params: { by: 'symbol', limit: 100 } }]);
+  await assertSameAnswers(workbooks, csv, [TRADES]);
+  // The workbooks state the capital the CSV exports lack: the run's is both exports' Initial capital.
+  const capital = TRADINGVIEW_CAPITALS[0] + TRADINGVIEW_CAPITALS[1];
+  assert.deepEqual([...workbooks.store.catalog.runs.values()].map((r) => [r.runId, r.capital]), [['default', capital]]);
+  const bySymbol = (await workbooks.ask({ query: 'breakdown', params: { by: 'symbol', limit: 100 } })).rows;
+  const bySymbolCsv = (await csv.ask({ query: 'breakdown', params: { by: 'symbol', limit: 100 } })).rows;
+  assert.deepEqual(bySymbol.map(({ contribution: _, ...r }) => r), bySymbolCsv.map(({ contribution: _, ...r }) => r));
+  for (const r of bySymbol) near(Number(r.contribution), Number(r.pnl) / capital, `${String(r.key)}: contribution over the stated capital`);
+  assert.deepEqual([...csv.store.catalog.runs.values()].map((r) => [r.runId, r.capital]), [['default', null]]);
+  const [withCapital, without] = await Promise.all([workbooks.ask({ query: 'summary', params: {} }), csv.ask({ query: 'summary', params: {} })]);
+  assert.equal(withCapital.rows[0]!.total_pnl, without.rows[0]!.total_pnl);
+  assert.ok(Number.isFinite(Number(withCapital.rows[0]!.sharpe)), `a Sharpe ratio over the stated capital: ${JSON.stringify(withCapital.rows[0])}`);
 });
 
 test('pyfolio’s frames as sheets of one workbook (returns, positions, transactions): the same P&L, positions and round trips as the CSV frames', async () => {

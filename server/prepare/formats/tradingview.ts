@@ -22,6 +22,7 @@ import { sqlIdent, sqlString } from '../../sql/text.js';
 import { familyOf } from '../column-types.js';
 import { PrepareError } from '../errors.js';
 import { exportedNumberSql } from '../expressions.js';
+import { stampPath } from '../inputs.js';
 import { runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
 import { matchPatterns, type Columns } from './named-columns.js';
 
@@ -39,7 +40,6 @@ const PARTS: Record<string, RegExp> = {
 };
 const REQUIRED = ['trade', 'type', 'signal', 'time', 'price', 'qty', 'pnl'];
 
-
 interface TradingViewFile {
   file: CandidateFile;
   parts: Columns;
@@ -47,10 +47,27 @@ interface TradingViewFile {
   symbol: string;
   /** Whether the symbol came from TradingView's naming of the file. */
   named: boolean;
+  /** The Properties sheet of the same workbook export (name/value rows): its Initial capital. */
+  properties?: CandidateFile;
 }
 
 interface TradingViewPlan {
   files: TradingViewFile[];
+}
+
+/** The sheet of a workbook export that lists the backtest's properties, beside its list of trades. */
+function propertiesOf(file: CandidateFile, files: readonly CandidateFile[]): CandidateFile | undefined {
+  if (!file.archive) return undefined;
+  return files.find((f) => f.archive?.archive === file.archive!.archive && f.archive.member.toLowerCase() === 'properties.csv' && ['name', 'value'].every((c) => f.columns.some((x) => x.name.toLowerCase() === c)));
+}
+
+/** The Initial capital row of a Properties sheet ("1000000", "1,000,000 USD"), or null. */
+async function initialCapital(ctx: StageContext, properties: CandidateFile | undefined): Promise<number | null> {
+  if (!properties) return null;
+  const [row] = (await ctx.con.runAndReadAll(`SELECT trim("value"::VARCHAR) FROM ${await ctx.read(properties)} WHERE lower(trim("name"::VARCHAR)) = 'initial capital' LIMIT 1`)).getRows();
+  const number = /-?\d[\d,]*(\.\d+)?/.exec(String(row?.[0] ?? ''))?.[0];
+  const capital = number === undefined ? NaN : Number(number.replace(/,/g, ''));
+  return Number.isFinite(capital) && capital > 0 ? capital : null;
 }
 
 
@@ -114,6 +131,24 @@ async function stageFile(ctx: StageContext, f: TradingViewFile, index: number, k
   return target;
 }
 
+/**
+ * A runs table of each run's capital, when every export of the run is a workbook whose Properties
+ * sheet states its Initial capital: the sum (a run of several exports is several backtests, each
+ * funded with its own). Null when no run has one.
+ */
+async function stageCapital(ctx: StageContext, files: readonly TradingViewFile[]): Promise<string | null> {
+  const byRun = new Map<string, (number | null)[]>();
+  for (const f of files) {
+    const run = runOfFile(f.file);
+    byRun.set(run, [...(byRun.get(run) ?? []), await initialCapital(ctx, f.properties)]);
+  }
+  const capitals = [...byRun].map(([run, caps]) => [run, caps.every((c) => c !== null) ? caps.reduce((n: number, c) => n + c!, 0) : null] as const);
+  if (capitals.every(([, c]) => c === null)) return null;
+  const runs = ctx.table('runs');
+  await ctx.con.run(`CREATE TEMP TABLE ${runs} AS SELECT * FROM (VALUES ${capitals.map(([run, c]) => `(${sqlString(run)}, ${sqlString(run)}, NULL::VARCHAR, ${c ?? 'NULL'}::DOUBLE)`).join(', ')}) AS t(run_id, name, params, capital)`);
+  return runs;
+}
+
 export const tradingviewAdapter: FormatAdapter<TradingViewPlan> = {
   id: 'tradingview',
   label: 'TradingView list of trades',
@@ -122,11 +157,14 @@ export const tradingviewAdapter: FormatAdapter<TradingViewPlan> = {
     const found: TradingViewFile[] = [];
     for (const file of files) {
       const parts = matchPatterns(file, PARTS, REQUIRED);
-      if (parts) found.push({ file, parts, ...symbolOf(file) });
+      if (!parts) continue;
+      const properties = propertiesOf(file, files);
+      found.push({ file, parts, ...symbolOf(file), ...(properties ? { properties } : {}) });
     }
     if (found.length === 0) return null;
     // Trade # with Type, Signal and Date/Time beside each other: the strategy tester's own header.
-    return { files: found.map((f) => f.file), confidence: 'certain', plan: { files: found } };
+    const claimed = found.flatMap((f) => (f.properties ? [f.file, f.properties] : [f.file]));
+    return { files: claimed, confidence: 'certain', plan: { files: found } };
   },
 
   describe(detection: Detection<TradingViewPlan>): FormatDescription {
@@ -145,6 +183,7 @@ export const tradingviewAdapter: FormatAdapter<TradingViewPlan> = {
           pnl: f.parts.pnl ? `${f.parts.pnl.name} of the exit row` : undefined,
           mae: f.parts.drawdown ? `${f.parts.drawdown.name} / (entry price x qty)` : undefined,
           mfe: f.parts.runup ? `${f.parts.runup.name} / (entry price x qty)` : undefined,
+          capital: f.properties ? `Initial capital of ${stampPath(f.properties)} (summed over a run's exports)` : undefined,
         }).filter((e): e is [string, string] => e[1] !== undefined),
       ),
     }));
@@ -164,11 +203,9 @@ export const tradingviewAdapter: FormatAdapter<TradingViewPlan> = {
     for (const [i, f] of detection.plan.files.entries()) parts.push(`SELECT * EXCLUDE (number, entries, exits) FROM ${await stageFile(ctx, f, i, keepNumbers)}`);
     const target = ctx.table('trades');
     await ctx.con.run(`CREATE TEMP TABLE ${target} AS ${parts.join(' UNION ALL BY NAME ')}`);
-    return {
-      trades: target,
-      sources: [
-        "trades: TradingView's list of trades (Profit as TradingView computed it, net of commission; MAE and MFE from Drawdown and Run-up over the entry value)",
-      ],
-    };
+    const sources = ["trades: TradingView's list of trades (Profit as TradingView computed it, net of commission; MAE and MFE from Drawdown and Run-up over the entry value)"];
+    const runs = await stageCapital(ctx, detection.plan.files);
+    if (!runs) return { trades: target, sources };
+    return { trades: target, runs, sources: [...sources, "capital: the Initial capital of each export's Properties sheet, summed over a run's exports"] };
   },
 };
