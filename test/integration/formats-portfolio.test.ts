@@ -108,6 +108,32 @@ test('an equity curve beside a trades file: the trades are read, and inspect doe
   }
 });
 
+test("bt's output: its prices (an index from 100) are the portfolio, its transactions a list of fills for the trades", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-portfolio-'));
+  try {
+    // res.prices.to_csv() and res.get_transactions().to_csv(): an unnamed index and the strategy's name; Date and Security.
+    await writeFile(path.join(dir, 'prices.csv'), ',s1\n2024-01-01,100.0\n2024-01-02,100.0\n2024-01-03,100.4\n2024-02-01,101.9\n2024-02-02,102.3\n');
+    await writeFile(path.join(dir, 'transactions.csv'), 'Date,Security,price,quantity\n2024-01-02,aapl,185.0,540.0\n2024-01-02,msft,370.0,270.0\n2024-02-01,aapl,190.0,-40.0\n');
+    const report = await inspectDataset({ inputs: [dir] });
+    assert.equal(report.ready, true, JSON.stringify(report.problems));
+    const portfolio = report.formats.find((f) => f.summary.startsWith('portfolio-only backtest'));
+    assert.ok(portfolio, `the prices are recognised: ${JSON.stringify(report.formats.map((f) => f.summary))}`);
+    assert.deepEqual(portfolio.files[0]!.columns, { ts: 'column0', equity: 's1' });
+    assert.deepEqual(portfolio.missing.map((m) => m.table), ['bars'], 'the fills beside it give trades: they are not called missing');
+    assert.ok(report.formats.some((f) => f.summary.startsWith('list of fills')), JSON.stringify(report.formats.map((f) => f.summary)));
+    const s = await LocalSession.open(dir);
+    sessions.push(s);
+    const summary = (await s.ask({ query: 'summary', params: {} })).rows[0]!;
+    assertNear(Number(summary.total_pnl), 2.3, 'P&L: the change of the index, in its points');
+    assert.equal([...s.store.catalog.runs.values()][0]!.capital, 100, 'capital: its first value');
+    const trades = (await s.ask({ query: 'trades', params: { sort: { column: 'entry_ts', descending: false }, limit: 10 } })).rows;
+    const closed = trades.filter((t) => t.exit_ts !== null);
+    assert.deepEqual(closed.map((t) => [t.symbol, Number(t.qty), Number(t.pnl)]), [['aapl', 40, 200]], 'the 40 sold of 540 bought: one closed round trip, (190 - 185) x 40');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
 test('pyfolio returns with wide positions but no transactions: the returns are the dataset, positions are not read as bars', async () => {
   const pyfolio = await pyfolioFixture();
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-portfolio-'));

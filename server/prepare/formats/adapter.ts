@@ -130,8 +130,11 @@ export interface FormatAdapter<Plan> {
   readonly id: string;
   /** What users call the format: "zipline/pyfolio frames". */
   readonly label: string;
-  /** The files among `files` this format recognises by their names and columns; null if none. */
-  detect(files: readonly CandidateFile[]): Detection<Plan> | null;
+  /**
+   * The files among `files` this format recognises by their names and columns; null if none.
+   * `earlier`: the formats recognised before it, which claimed their files from `files`.
+   */
+  detect(files: readonly CandidateFile[], earlier: readonly Recognised[]): Detection<Plan> | null;
   describe(detection: Detection<Plan>): FormatDescription;
   /** Writes the detection's rows into temporary canonical tables (rules in the header). */
   stage(detection: Detection<Plan>, ctx: StageContext): Promise<StagedTables>;

@@ -49,7 +49,7 @@ export function recogniseFormats(files: readonly CandidateFile[], adapters: read
   for (const level of CONFIDENCE_ORDER) {
     for (const adapter of adapters) {
       if (recognised.some((r) => r.adapter === adapter) || rest.length === 0) continue;
-      const detection = adapter.detect(rest);
+      const detection = adapter.detect(rest, recognised);
       if (!detection || detection.confidence !== level || detection.files.length === 0) continue;
       recognised.push({ adapter, detection });
       const claimed = new Set(detection.files.map((f) => f.path));

@@ -4,7 +4,7 @@
 //   - returns: the column or file is named returns, return, ret, daily_returns, strategy_returns,
 //     pnl_pct (pyfolio's `returns` Series saved alone, quantstats, a spreadsheet);
 //   - equity: named equity, equity_curve, portfolio_value, value, nav, balance, total_value,
-//     net_liquidation.
+//     net_liquidation, prices (bt's `res.prices`, an index from 100).
 // It becomes bars of one pseudo-symbol, `portfolio`, one per row: pnl = return x capital for
 // returns, the change of equity for an equity curve (0 on the first row, the starting value);
 // price = the portfolio's value (capital + P&L so far, or the equity); no position (quantity and
@@ -16,14 +16,14 @@ import { sqlIdent, sqlString } from '../../sql/text.js';
 import type { ColumnInfo } from '../column-types.js';
 import { DEFAULT_RUN_ID } from '../expressions.js';
 import { normalise } from '../mapping.js';
-import { findColumn, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
+import { findColumn, type CandidateFile, type Recognised, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
 import { numberColumns, timeExpr, timeIndexColumn } from './pandas.js';
 
 /** The pseudo-symbol a portfolio-only backtest's rows are stored under. */
 export const PORTFOLIO_SYMBOL = 'portfolio';
 
 const RETURNS_NAMES = ['returns', 'return', 'ret', 'rets', 'daily_returns', 'daily_return', 'strategy_returns', 'pnl_pct'];
-const EQUITY_NAMES = ['equity', 'equity_curve', 'portfolio_value', 'value', 'nav', 'balance', 'total_value', 'net_liquidation'];
+const EQUITY_NAMES = ['equity', 'equity_curve', 'portfolio_value', 'value', 'nav', 'balance', 'total_value', 'net_liquidation', 'prices'];
 
 export interface PortfolioPlan {
   file: CandidateFile;
@@ -52,7 +52,7 @@ function kindOfName(name: string): 'returns' | 'equity' | null {
   return null;
 }
 
-function detect(files: readonly CandidateFile[]): Detection<PortfolioPlan> | null {
+function detect(files: readonly CandidateFile[], earlier: readonly Recognised[]): Detection<PortfolioPlan> | null {
   const plans: PortfolioPlan[] = [];
   for (const file of files) {
     if (file.tableByName !== 'bars' || file.loose) continue;
@@ -70,7 +70,8 @@ function detect(files: readonly CandidateFile[]): Detection<PortfolioPlan> | nul
   const positions = files.filter((f) => f.tableByName === 'bars' && findColumn(f, ['cash']) && timeIndexColumn(f));
   const otherBars = files.filter((f) => f.tableByName === 'bars' && !f.loose && !plans.some((p) => p.file === f) && !positions.includes(f));
   if (plans.length !== 1 || otherBars.length > 0 || positions.length > 1) return null;
-  const hasTrades = files.some((f) => f.tableByName === 'trades');
+  // Trades of its own: a trades table, or a format recognised before it that gives them (bt's transactions, a list of fills).
+  const hasTrades = files.some((f) => f.tableByName === 'trades') || earlier.some((r) => !r.adapter.describe(r.detection).missing.some((m) => m.table === 'trades'));
   const plan = { ...plans[0]!, hasTrades, ...(positions[0] ? { positions: positions[0] } : {}) };
   return { files: [plan.file, ...(plan.positions ? [plan.positions] : [])], confidence: 'likely', plan };
 }
