@@ -25,6 +25,7 @@ import { errorMessage } from '../../shared/errors.js';
 import { isZipArchive, jsonMembers, memberPath, type ArchiveMember } from './archives.js';
 import type { TableMember } from './report-tables.js';
 import { isHtmlReport, reportMembers } from './html-reports.js';
+import { pandasJsonMember } from './pandas-json.js';
 import { isWorkbook, workbookMembers } from './workbooks.js';
 import type { CsvReading } from '../sql/text.js';
 import { PrepareError } from './errors.js';
@@ -379,11 +380,16 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
   for (const { root, file, explicit } of byPath.values()) {
     const named = namedTable(root, file);
     const described = await describeFile(root, file);
+    if (described.format === 'json' && /\.json$/i.test(file)) {
+      // A pandas frame saved with to_json's default layout is read as its rows (pandas-json.ts).
+      const frame = await pandasJsonMember(file, described.size, unpackFolderFor(root, file, options.unpackTo ?? null));
+      if (frame) Object.assign(described, { path: frame.unpacked ?? memberPath(frame.member), archive: frame.member });
+    }
     if (isBenchmarkFile(root, file)) {
       benchmark.push(described);
       continue;
     }
-    if (!explicit && !named && described.format === 'json') described.loose = true;
+    if (!explicit && !named && described.format === 'json' && !described.archive) described.loose = true;
     if (!named) described.unnamed = true;
     grouped[named ?? 'bars'].push(described);
   }
@@ -436,6 +442,16 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
 }
 
 /**
+ * Where what is written out of `file` is unpacked: `unpackTo`, below the hive partition folders
+ * the file lies in (bars/run_id=base/part-0.xlsx), since DuckDB reads those from the path.
+ */
+function unpackFolderFor(root: string, file: string, unpackTo: string | null): string | null {
+  if (unpackTo === null) return null;
+  const partitions = path.relative(root, path.dirname(file)).split(path.sep).filter((c) => c.includes('=') && !c.startsWith('..'));
+  return path.join(unpackTo, ...partitions);
+}
+
+/**
  * A workbook's sheets (workbooks.ts), each read as a CSV file lying where the workbook does, named
  * as workbookMembers names it: the table or benchmark its name says (a sheet "trades", a lone
  * sheet of trades.xlsx), else, the workbook's only sheet, bars or trades by its columns as any
@@ -444,9 +460,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
  * when a format adapter claims them.
  */
 async function addWorkbook(root: string, workbook: string, unpackTo: string | null, grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): Promise<void> {
-  // Its hive partition folders (bars/run_id=base/part-0.xlsx) are kept above the unpacked sheets, where DuckDB reads them.
-  const partitions = path.relative(root, path.dirname(workbook)).split(path.sep).filter((c) => c.includes('=') && !c.startsWith('..'));
-  const { sheets, members } = await workbookMembers(workbook, unpackTo === null ? null : path.join(unpackTo, ...partitions));
+  const { sheets, members } = await workbookMembers(workbook, unpackFolderFor(root, workbook, unpackTo));
   const files = await memberFiles(workbook, 'csv', members);
   members.forEach(({ member, layout }, i) => {
     const file = files[i]!;
