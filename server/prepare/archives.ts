@@ -1,23 +1,29 @@
-// Zip archives among the inputs. A tool may write its result as one: Freqtrade zips its result
-// JSON with the run's configuration, strategy and market data (backtest-result-<date>.zip). The
-// JSON documents inside are what a format adapter may recognise, so they are unpacked (nothing
-// else is: a zipped Arrow or Parquet file is the tool's own side data, not a table) into a folder
-// the caller owns for the preparation's life, and read as loose JSON files (inputs.ts).
+// Archives among the inputs: zip (.zip) and tar (.tar, .tar.gz, .tgz). A tool may write its
+// result as one (Freqtrade zips its result JSON with the run's configuration, strategy and market
+// data), and a backtest's folder is shared as one. The members that are data files (Parquet,
+// Arrow, CSV, JSON, as the caller says by their names) are unpacked, keeping their folders, into a
+// folder the caller owns for the preparation's life; inputs.ts reads each as a file lying where
+// its path inside the archive puts it: the table its name says (trades.csv, bars/run_id=a/...), or
+// a loose file a format adapter may claim (Freqtrade's result JSON). Nothing else is read: a
+// zipped market-data file is the tool's own side data, not a table.
 //
-// yauzl reads the central directory and streams one member at a time (a result zip can hold
+// yauzl reads a zip's central directory and streams one member at a time (a result zip can hold
 // hundreds of MB of market data we never inflate), handles zip64, and refuses member names that
-// would escape the folder they are unpacked into.
+// would escape the folder they are unpacked into. node-tar (npm's own) reads tar, gzipped or not,
+// pax and GNU long names included, and strips absolute and `..` paths the same way.
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import type { Stats } from 'node:fs';
+import * as tar from 'tar';
 import yauzl from 'yauzl';
 import { errorMessage } from '../../shared/errors.js';
 import { PrepareError } from './errors.js';
 
-/** A JSON document inside a zip archive. */
+/** A file inside an archive (or a table written out of a report or workbook). */
 export interface ArchiveMember {
   archive: string;
   /** Its name inside the archive (folders included). */
@@ -42,42 +48,77 @@ export function isZipArchive(file: string): boolean {
   return file.toLowerCase().endsWith('.zip');
 }
 
+/** Whether a path is a tar archive, gzipped or not, by its name. */
+export function isTarArchive(file: string): boolean {
+  return /\.(tar|tar\.gz|tgz)$/i.test(file);
+}
+
+/** Whether an archive member is read at all: not hidden, not macOS's resource forks. */
+function isVisible(name: string): boolean {
+  return !name.split('/').some((part) => (part.startsWith('.') && part !== '.' && part !== '..') || part === '__MACOSX');
+}
+
 /** What names a member stably, whether or not it was unpacked: `<archive>!<member>`. */
 export function memberPath(m: ArchiveMember): string {
   return `${m.archive}!${m.member}`;
 }
 
+/** An archive's members that `wanted` takes by name, each unpacked (when `into` is given) to its path there. */
+export type UnpackedMember = { member: ArchiveMember; unpacked: string | null };
+
 /**
- * The JSON documents of a zip archive (hidden and `__MACOSX` entries left out), unpacked into
- * `into`/<archive name>/ when `into` is given: their paths there, else null.
+ * The data files of a zip or tar archive (`wanted` by their names; hidden and `__MACOSX` entries
+ * left out), unpacked into `into`/<archive name>/<member path> when `into` is given.
  */
-export async function jsonMembers(archive: string, into: string | null): Promise<{ member: ArchiveMember; unpacked: string | null }[]> {
+export async function archiveMembers(archive: string, into: string | null, wanted: (name: string) => boolean): Promise<UnpackedMember[]> {
+  const folder = into === null ? null : unpackFolderOf(into, archive);
+  const take = (name: string) => !name.endsWith('/') && isVisible(name) && wanted(path.posix.basename(name));
+  return isTarArchive(archive) ? tarMembers(archive, folder, take) : zipMembers(archive, folder, take);
+}
+
+async function zipMembers(archive: string, folder: string | null, take: (name: string) => boolean): Promise<UnpackedMember[]> {
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.openPromise(archive, { lazyEntries: true, autoClose: false });
   } catch (err) {
     throw new PrepareError(`input ${archive} cannot be read as a zip archive: ${errorMessage(err)}`, { cause: err });
   }
-  const out: { member: ArchiveMember; unpacked: string | null }[] = [];
-  const folder = into === null ? null : unpackFolderOf(into, archive);
+  const out: UnpackedMember[] = [];
   try {
     for await (const entry of zip.eachEntry()) {
       const name = entry.fileName;
-      const base = path.posix.basename(name);
-      if (name.endsWith('/') || !base.toLowerCase().endsWith('.json') || base.startsWith('.') || name.split('/').includes('__MACOSX')) continue;
+      if (!take(name)) continue;
       let unpacked: string | null = null;
       if (folder !== null) {
-        await mkdir(folder, { recursive: true });
-        // The base name only (a member's folders are the archive's business), numbered when two share it.
-        unpacked = path.join(folder, out.some((m) => m.unpacked && path.basename(m.unpacked) === base) ? `${out.length}-${base}` : base);
+        // yauzl has refused names that would leave the folder (absolute, `..`).
+        unpacked = path.join(folder, ...name.split('/'));
+        await mkdir(path.dirname(unpacked), { recursive: true });
         await pipeline(await zip.openReadStreamPromise(entry), createWriteStream(unpacked));
       }
       out.push({ member: { archive, member: name }, unpacked });
     }
   } catch (err) {
-    throw new PrepareError(`input ${archive}: its JSON members cannot be unpacked: ${errorMessage(err)}`, { cause: err });
+    throw new PrepareError(`input ${archive}: its data files cannot be unpacked: ${errorMessage(err)}`, { cause: err });
   } finally {
     zip.close();
   }
   return out;
+}
+
+async function tarMembers(archive: string, folder: string | null, take: (name: string) => boolean): Promise<UnpackedMember[]> {
+  const names: string[] = [];
+  // Regular files only: links could point outside the folder, and a link to data is the data's job.
+  const filter = (name: string, entry: tar.ReadEntry | Stats) =>
+    'type' in entry && entry.type === 'File' && take(name) && !name.split('/').includes('..') && (names.push(name), true);
+  try {
+    if (folder === null) await tar.t({ file: archive, strict: true, filter });
+    else {
+      await mkdir(folder, { recursive: true });
+      await tar.x({ file: archive, cwd: folder, strict: true, filter, preserveOwner: false });
+    }
+  } catch (err) {
+    throw new PrepareError(`input ${archive} cannot be read as a tar archive: ${errorMessage(err)}`, { cause: err });
+  }
+  // node-tar writes an absolute name below the folder (a member with `..` was not taken).
+  return names.map((name) => ({ member: { archive, member: name }, unpacked: folder === null ? null : path.join(folder, ...name.split('/').filter((p) => p !== '')) }));
 }

@@ -11,8 +11,9 @@
 // are machine-written, and one table may hold several lists.
 import { readFile } from 'node:fs/promises';
 import { errorMessage } from '../../shared/errors.js';
+import type { UnpackedMember } from './archives.js';
 import { PrepareError } from './errors.js';
-import { reportTables, writeTables, type ReportTable, type TableMember } from './report-tables.js';
+import { reportTables, writeTables, type ReportTable } from './report-tables.js';
 
 /** Whether a path is an HTML report, by its name. */
 export function isHtmlReport(file: string): boolean {
@@ -68,7 +69,7 @@ export function reportRows(html: string): string[][] {
  * The tables of an HTML report, written as CSV files into `into`/<report name>/ when `into` is
  * given: each as an archive member (`<report>!<table name>.csv`) with its path there, else null.
  */
-export async function reportMembers(report: string, into: string | null): Promise<TableMember[]> {
+export async function reportMembers(report: string, into: string | null): Promise<UnpackedMember[]> {
   let tables: ReportTable[];
   try {
     tables = reportTables(reportRows(decodeReport(await readFile(report))));

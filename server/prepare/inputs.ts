@@ -22,8 +22,7 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
-import { isZipArchive, jsonMembers, memberPath, type ArchiveMember } from './archives.js';
-import type { TableMember } from './report-tables.js';
+import { archiveMembers, isTarArchive, isZipArchive, memberPath, type ArchiveMember, type UnpackedMember } from './archives.js';
 import { isHtmlReport, reportMembers } from './html-reports.js';
 import { pandasJsonMember } from './pandas-json.js';
 import { isWorkbook, workbookMembers } from './workbooks.js';
@@ -366,7 +365,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
         throw new PrepareError(`input ${abs} is an empty folder: it holds no Parquet (.parquet), Arrow IPC (.arrow, .arrows, .feather), CSV (.csv, .tsv) or JSON (.json) files`);
       }
       for (const f of files) if (!byPath.has(f)) byPath.set(f, { root: abs, file: f });
-    } else if (st.isFile() && (isZipArchive(abs) || isHtmlReport(abs) || isWorkbook(abs))) {
+    } else if (st.isFile() && (isZipArchive(abs) || isTarArchive(abs) || isHtmlReport(abs) || isWorkbook(abs))) {
       archives.push({ root: path.dirname(abs), file: abs });
     } else if (st.isFile()) {
       byPath.set(abs, { root: path.dirname(abs), file: abs, explicit: true });
@@ -399,28 +398,28 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
   for (const { root, file: archive } of archives) {
     if (isHtmlReport(archive)) {
       // A report's tables are loose files beside it; one without a table is not data (a page of notes).
-      grouped.bars.push(...(await memberFiles(archive, 'csv', await reportMembers(archive, options.unpackTo ?? null))));
+      grouped.bars.push(...(await memberFiles(archive, await reportMembers(archive, options.unpackTo ?? null))));
       continue;
     }
     if (isWorkbook(archive)) {
       await addWorkbook(root, archive, options.unpackTo ?? null, grouped, benchmark);
       continue;
     }
-    if (!isZipArchive(archive)) {
+    if (!isZipArchive(archive) && !isTarArchive(archive)) {
       unread.push(archive);
       continue;
     }
     // An archive that cannot be read is skipped like any other unread one (a stray or damaged zip
     // beside the data must not stop the dataset), and named with why when the dataset has no data.
-    let members: Awaited<ReturnType<typeof jsonMembers>>;
+    let members: UnpackedMember[];
     try {
-      members = await jsonMembers(archive, options.unpackTo ?? null);
+      members = await archiveMembers(archive, unpackFolderFor(root, archive, options.unpackTo ?? null), (name) => formatByExtension(name) !== null);
     } catch (err) {
       unread.push(`${archive} (${errorMessage(err).replace(`input ${archive} `, '')})`);
       continue;
     }
     if (members.length === 0) unread.push(archive);
-    grouped.bars.push(...(await memberFiles(archive, 'json', members)));
+    await addArchiveMembers(root, archive, members, grouped, benchmark);
   }
   markRunFolders(absInputs, grouped);
   const sources = {} as Record<TableKind, Source | null>;
@@ -452,6 +451,26 @@ function unpackFolderFor(root: string, file: string, unpackTo: string | null): s
 }
 
 /**
+ * An archive's data files (archives.ts), each read as the file its path inside the archive makes
+ * it, beside the archive: the table or benchmark its name says (trades.csv, bars/run_id=a/...);
+ * any other is a loose file, read only when a format adapter claims it (Freqtrade's result JSON;
+ * never its zipped market data).
+ */
+async function addArchiveMembers(root: string, archive: string, members: readonly UnpackedMember[], grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): Promise<void> {
+  const st = await stat(archive);
+  for (const { member, unpacked } of members) {
+    const at = path.join(path.dirname(archive), ...member.member.split('/').filter((p) => p !== ''));
+    const byName = formatByExtension(at);
+    const format: FileFormat = (unpacked && (await sniffFormat(unpacked))) || (byName === 'arrow' ? 'arrow-file' : (byName ?? 'json'));
+    const file: DataFile = { path: unpacked ?? memberPath(member), format, hive: hiveOf(root, at), size: st.size, mtimeMs: st.mtimeMs, archive: member };
+    const named = namedTable(root, at);
+    if (isBenchmarkFile(root, at)) benchmark.push(file);
+    else if (named) grouped[named].push(file);
+    else grouped.bars.push({ ...file, loose: true, unnamed: true });
+  }
+}
+
+/**
  * A workbook's sheets (workbooks.ts), each read as a CSV file lying where the workbook does, named
  * as workbookMembers names it: the table or benchmark its name says (a sheet "trades", a lone
  * sheet of trades.xlsx), else, the workbook's only sheet, bars or trades by its columns as any
@@ -461,7 +480,7 @@ function unpackFolderFor(root: string, file: string, unpackTo: string | null): s
  */
 async function addWorkbook(root: string, workbook: string, unpackTo: string | null, grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): Promise<void> {
   const { sheets, members } = await workbookMembers(workbook, unpackFolderFor(root, workbook, unpackTo));
-  const files = await memberFiles(workbook, 'csv', members);
+  const files = await memberFiles(workbook, members);
   members.forEach(({ member, layout }, i) => {
     const file = files[i]!;
     if (layout === 'report') {
@@ -478,13 +497,13 @@ async function addWorkbook(root: string, workbook: string, unpackTo: string | nu
 }
 
 /**
- * What an archive or report unpacked, as loose files (read only when an adapter claims them),
- * stamped with the archive's size and time: a rewritten archive is new input.
+ * The tables a report or workbook wrote out as CSV, as loose files (read only when an adapter
+ * claims them), stamped with the source's size and time: a rewritten source is new input.
  */
-async function memberFiles(archive: string, format: 'csv' | 'json', members: readonly TableMember[]): Promise<DataFile[]> {
+async function memberFiles(archive: string, members: readonly UnpackedMember[]): Promise<DataFile[]> {
   if (members.length === 0) return [];
   const st = await stat(archive);
-  return members.map(({ member, unpacked }) => ({ path: unpacked ?? memberPath(member), format, hive: {}, size: st.size, mtimeMs: st.mtimeMs, loose: true, unnamed: true, archive: member }));
+  return members.map(({ member, unpacked }) => ({ path: unpacked ?? memberPath(member), format: 'csv' as const, hive: {}, size: st.size, mtimeMs: st.mtimeMs, loose: true, unnamed: true, archive: member }));
 }
 
 /**
@@ -537,23 +556,36 @@ export function noBarsError(
   ];
   for (const file of unrecognised) {
     const keys = file.keys.length > 8 ? `${file.keys.slice(0, 8).join(', ')}, ...` : file.keys.join(', ');
-    lines.push(
-      file.kind === 'report'
-        ? `${file.path}: a table of an HTML report that no format recognises (columns: ${keys || 'none'}); of HTML reports, MetaTrader's lists of positions and of deals are read, with their English headers`
-        : file.kind === 'workbook'
-          ? `${file.path}: a sheet of a workbook that no format recognises (columns: ${keys || 'none'}); a sheet is read as the table its name says (trades, bars, symbols, runs, benchmark), a workbook's only sheet as a file of the workbook's name, and sheets a format the README lists (TradingView's List of trades, pyfolio's returns, positions and transactions)`
-          : `${file.path}: a JSON document no format recognises (top-level keys: ${keys || 'none'}); JSON is read as a table when it holds rows (an array of records, or a record per line) and its name says which (trades.json, bars/), else as a result format the README lists`,
-    );
+    lines.push(looseFileLine(file.path, file.kind, keys));
   }
   if (resolved.archives?.length) lines.push(unreadArchivesText(resolved.archives));
   return new PrepareError(lines);
 }
 
-/** What a loose file (DataFile.loose) is, for messages: a JSON document, a table of an HTML report, or a sheet of a workbook (or a table in one). */
-export type LooseKind = 'json' | 'report' | 'workbook';
+/**
+ * What a loose file (DataFile.loose) is, for messages: a JSON document, a table of an HTML
+ * report, a sheet of a workbook (or a table in one), or an archive's data file.
+ */
+export type LooseKind = 'json' | 'report' | 'workbook' | 'archive';
 
 export function looseKind(f: Pick<DataFile, 'format' | 'archive'>): LooseKind {
-  return f.format === 'json' ? 'json' : f.archive && isWorkbook(f.archive.archive) ? 'workbook' : 'report';
+  if (f.format === 'json') return 'json';
+  if (f.archive && isWorkbook(f.archive.archive)) return 'workbook';
+  return f.archive && isHtmlReport(f.archive.archive) ? 'report' : 'archive';
+}
+
+/** What is said of a loose file no format recognised, by what it is (`keys`: its columns, or a JSON document's top-level keys). */
+function looseFileLine(file: string, kind: LooseKind, keys: string): string {
+  switch (kind) {
+    case 'report':
+      return `${file}: a table of an HTML report that no format recognises (columns: ${keys || 'none'}); of HTML reports, MetaTrader's lists of positions and of deals are read, with their English headers`;
+    case 'workbook':
+      return `${file}: a sheet of a workbook that no format recognises (columns: ${keys || 'none'}); a sheet is read as the table its name says (trades, bars, symbols, runs, benchmark), a workbook's only sheet as a file of the workbook's name, and sheets a format the README lists (TradingView's List of trades, pyfolio's returns, positions and transactions)`;
+    case 'archive':
+      return `${file}: a file of an archive whose name says no table (columns: ${keys || 'none'}); an archive's files are read where their names say which table (trades.csv, bars/), or as a format the README lists`;
+    case 'json':
+      return `${file}: a JSON document no format recognises (top-level keys: ${keys || 'none'}); JSON is read as a table when it holds rows (an array of records, or a record per line) and its name says which (trades.json, bars/), else as a result format the README lists`;
+  }
 }
 
 /**
@@ -562,7 +594,7 @@ export function looseKind(f: Pick<DataFile, 'format' | 'archive'>): LooseKind {
  * leaves the dataset without trades.
  */
 export function unreadArchivesText(archives: readonly string[]): string {
-  return `not read, being archives: ${archives.join(', ')}; unpack them into the folder (of a zip, only its JSON documents are read, as results a format recognises; a .xls or .ods workbook is read once saved as .xlsx or CSV)`;
+  return `not read, being archives: ${archives.join(', ')}; unpack them into the folder (of a zip or tar, the files whose names say a table, or a format recognises, are read; a .xls or .ods workbook is read once saved as .xlsx or CSV)`;
 }
 
 /** The deepest folder holding every one of `files`. */

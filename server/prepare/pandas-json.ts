@@ -14,9 +14,8 @@
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
-import { memberPath, unpackFolderOf, type ArchiveMember } from './archives.js';
+import { memberPath, unpackFolderOf, type ArchiveMember, type UnpackedMember } from './archives.js';
 import { PrepareError } from './errors.js';
-import type { TableMember } from './report-tables.js';
 
 type Scalar = string | number | boolean | null;
 type Row = Record<string, Scalar>;
@@ -125,7 +124,7 @@ function isIndex(keys: readonly string[]): boolean {
  * `into` is given: the member that names it (`<file>!<name>.jsonl`) and its path there; null when
  * the file is not one of pandas' layouts.
  */
-export async function pandasJsonMember(file: string, size: number, into: string | null): Promise<TableMember | null> {
+export async function pandasJsonMember(file: string, size: number, into: string | null): Promise<UnpackedMember | null> {
   if (size > MAX_BYTES) return null;
   const head = Buffer.alloc(4096);
   const handle = await open(file, 'r');

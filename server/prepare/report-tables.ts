@@ -11,7 +11,7 @@
 // table, `Summary` (label, value).
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { unpackFolderOf, type ArchiveMember } from './archives.js';
+import { unpackFolderOf, type UnpackedMember } from './archives.js';
 
 /** One table of a report: its name, its header and its rows of text. */
 export interface ReportTable {
@@ -82,12 +82,6 @@ export function tableCsv(t: ReportTable): string {
   return [t.header, ...t.rows].map(csvLine).join('\n') + '\n';
 }
 
-/** A table written out of a report or workbook: the member that names it, and its file when written. */
-export interface TableMember {
-  member: ArchiveMember;
-  unpacked: string | null;
-}
-
 /** A table's file name in its source's folder: its title made safe, unique among `taken` ("Deals.csv", "table 3.csv"). */
 export function memberName(title: string, taken: Set<string>): string {
   const base = title.replace(/[^\w .-]+/g, '_').slice(0, 76) || 'table';
@@ -101,9 +95,9 @@ export function memberName(title: string, taken: Set<string>): string {
  * The tables of `source` (a report), written as CSV files into `into`/<source name>/ when `into`
  * is given: each as a member (`<source>!<table name>.csv`) with its path there, else null.
  */
-export async function writeTables(source: string, tables: readonly ReportTable[], into: string | null, taken = new Set<string>()): Promise<TableMember[]> {
+export async function writeTables(source: string, tables: readonly ReportTable[], into: string | null, taken = new Set<string>()): Promise<UnpackedMember[]> {
   const folder = into === null ? null : unpackFolderOf(into, source);
-  const out: TableMember[] = [];
+  const out: UnpackedMember[] = [];
   for (const t of tables) {
     const name = memberName(t.name, taken);
     let unpacked: string | null = null;

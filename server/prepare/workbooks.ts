@@ -20,9 +20,9 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import yauzl from 'yauzl';
 import { errorMessage } from '../../shared/errors.js';
-import { unpackFolderOf } from './archives.js';
+import { unpackFolderOf, type UnpackedMember } from './archives.js';
 import { PrepareError } from './errors.js';
-import { csvLine, memberName, NUMBER, reportTables, writeTables, type TableMember } from './report-tables.js';
+import { csvLine, memberName, NUMBER, reportTables, writeTables } from './report-tables.js';
 
 /** Whether a path is an Excel workbook we read, by its name (not Excel's lock file `~$name.xlsx`). */
 export function isWorkbook(file: string): boolean {
@@ -30,7 +30,7 @@ export function isWorkbook(file: string): boolean {
 }
 
 /** A table written out of a workbook, and how it was found: a sheet headed by its column names, or a table among a report's rows. */
-export interface WorkbookMember extends TableMember {
+export interface WorkbookMember extends UnpackedMember {
   layout: 'sheet' | 'report';
 }
 

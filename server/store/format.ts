@@ -9,7 +9,11 @@
 // derived returns and money MAE/MFE use it, server/prepare/multipliers.ts); and a MetaTrader list
 // of positions, read as bars until now (its ticket as the quantity, Profit before costs), is its
 // trades (server/prepare/formats/metatrader.ts).
-export const STORE_FORMAT_VERSION = 15;
+// 16 (2026-12-07): the tables are as in 15, but more of the same inputs is read: an archive's data
+// files, workbooks, pandas' to_json layouts, AmiBroker's trade list, a trade list's side in
+// `type` (server/prepare/). A store of 15 lists fewer input files than the folder now gives, and
+// would take the rest for runs to add (add-runs.ts): it is prepared again instead.
+export const STORE_FORMAT_VERSION = 16;
 
 /**
  * The folder, in the folder of the prepared stores, of the answers the sessions of each store

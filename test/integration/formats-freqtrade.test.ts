@@ -134,11 +134,12 @@ test('a damaged zip is skipped, and named with why when nothing else is there; a
     await rm(withData, { recursive: true });
     await rm(path.join(dir, `${FREQTRADE_RESULT}.zip`));
     await writeFile(path.join(dir, `${FREQTRADE_RESULT}.tar.gz`), '');
+    await writeFile(path.join(dir, `${FREQTRADE_RESULT}.7z`), '7z\xbc\xaf\x27\x1c');
     await copyFile(path.join(fx.dir, `${FREQTRADE_RESULT}.meta.json`), path.join(dir, `${FREQTRADE_RESULT}.meta.json`));
     const said = (message: string) => {
       assert.match(message, /has neither bars nor trades: found no data files/);
       assert.match(message, new RegExp(`\\.meta\\.json: a JSON document no format recognises \\(top-level keys: alt, base\\)`));
-      assert.match(message, new RegExp(`not read, being archives: .*${FREQTRADE_RESULT}\\.tar\\.gz; unpack them`));
+      assert.match(message, new RegExp(`not read, being archives: .*${FREQTRADE_RESULT}\\.7z, .*${FREQTRADE_RESULT}\\.tar\\.gz \\(cannot be read as a tar archive: [^)]+\\); unpack them`));
       for (const line of message.split('\n')) assert.doesNotMatch(line, /\\x/, 'each line printable as it is');
     };
     await assert.rejects(prepareDataset({ input: dir, storeDir: path.join(dir, '.stores') }), (e: Error) => {

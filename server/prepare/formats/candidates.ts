@@ -132,24 +132,26 @@ export async function readCandidates(con: DuckDBConnection, resolved: ResolvedIn
   for (const kind of TABLE_KINDS) {
     const src = resolved.sources[kind];
     if (!src) continue;
-    const parquet = src.files.filter((f) => f.format === 'parquet');
+    // Parquet footers are read together; a loose file's alone, since it may not be readable.
+    const parquet = src.files.filter((f) => f.format === 'parquet' && !f.loose);
     const parquetColumns = parquet.length ? await readParquetSchemas(con, parquet) : new Map<string, ColumnInfo[]>();
     for (const f of src.files) {
       const hive = Object.keys(f.hive).length > 0;
       let columns: ColumnInfo[] = [];
       let jsonKeys: string[] = [];
-      if (f.format === 'parquet') columns = parquetColumns.get(f.path) ?? [];
-      else if (f.format === 'csv') columns = await readCsvSchema(con, f, hive);
-      else if (f.format === 'json') {
-        try {
+      try {
+        if (f.format === 'parquet') columns = parquetColumns.get(f.path) ?? (await readParquetSchemas(con, [f])).get(f.path) ?? [];
+        else if (f.format === 'csv') columns = await readCsvSchema(con, f, hive);
+        else if (f.format === 'json') {
           jsonKeys = await jsonKeysOf(f);
           if (jsonKeys.length === 0) columns = await readTextSchema(con, f, hive);
-        } catch (err) {
-          // A loose JSON file (inputs.ts) that cannot be read is not data: no adapter claims it,
-          // and it is left out. One named as data must be readable.
-          if (!f.loose) throw err;
-        }
-      } else columns = await readArrowSchema(f);
+        } else columns = await readArrowSchema(f);
+      } catch (err) {
+        // A loose file (inputs.ts: a JSON document in a folder, an archive's member no name
+        // assigns) that cannot be read is not data: no adapter claims it, and it is left out.
+        // One named as data must be readable.
+        if (!f.loose) throw err;
+      }
       out.push({ ...f, stem: stemOf(f.path), tableByName: kind, columns, jsonKeys });
     }
   }

@@ -1,0 +1,102 @@
+// A backtest shared as an archive (archives.ts): the CSV fixture's tree (bars/run_id=<run>/,
+// trades.csv, symbols.csv, runs.arrow) inside a .tar.gz, inside a plain .tar and inside a .zip,
+// each read where its path inside the archive puts it, giving the CSV tree's answers; a file
+// whose name says no table is left out and named; a member that would escape is not unpacked.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import * as tar from 'tar';
+import { csvFixture } from '../../fixtures/formats/csv.js';
+import { writeZip } from '../../fixtures/formats/zip.js';
+import { inspectDataset } from '../../server/prepare/inspect.js';
+import { prepareDataset } from '../../server/prepare/prepare.js';
+import { LocalSession, type Ask } from '../support/local-session.js';
+
+let csvDir: string;
+let tmp: string;
+const sessions: LocalSession[] = [];
+
+before(async () => {
+  ({ csvDir } = await csvFixture());
+  tmp = await mkdtemp(path.join(os.tmpdir(), 'tickscope-archives-'));
+});
+
+after(async () => {
+  for (const s of sessions) s.close();
+  await rm(tmp, { recursive: true, force: true });
+});
+
+/** Every file under `dir`, relative, '/'-separated. */
+async function filesUnder(dir: string, rel = ''): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(path.join(dir, rel), { withFileTypes: true })) {
+    if (e.name.startsWith('.')) continue;
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    if (e.isDirectory()) out.push(...(await filesUnder(dir, p)));
+    else out.push(p);
+  }
+  return out;
+}
+
+const REQUESTS: Ask[] = [
+  { query: 'trades', params: { limit: 10_000, sort: { column: 'entry_ts', descending: false } } },
+  { query: 'summary', params: {} },
+  { query: 'breakdown', params: { by: 'sector', limit: 100 } },
+  { query: 'breakdown', params: { by: 'run', limit: 100 } },
+];
+
+async function assertSameAsTree(dir: string, archiveName: string): Promise<void> {
+  const report = await inspectDataset({ inputs: [dir] });
+  assert.equal(report.ready, true, JSON.stringify(report.problems));
+  assert.deepEqual(report.tables.map((t) => t.table).sort(), ['bars', 'runs', 'symbols', 'trades']);
+  for (const f of report.files) assert.ok(f.path.startsWith(path.join(dir, `${archiveName}!`)), `${f.path}: named by the archive`);
+  const [archived, tree] = [await LocalSession.open(dir), await LocalSession.open(csvDir)];
+  sessions.push(archived, tree);
+  const rowsOf = (rows: readonly Record<string, unknown>[]) => rows.map((r) => JSON.stringify(r)).sort();
+  for (const request of REQUESTS) {
+    const [got, want] = await Promise.all([archived.ask(request), tree.ask(request)]);
+    assert.ok(want.rows.length > 0);
+    assert.deepEqual(rowsOf(got.rows), rowsOf(want.rows), `${archiveName}: ${request.query} ${JSON.stringify(request.params)}`);
+  }
+}
+
+test('a tar.gz, a tar and a zip of a dataset folder: each file read where its path puts it, the tree’s answers', async () => {
+  const files = await filesUnder(csvDir);
+  for (const [name, write] of [
+    ['backtest.tar.gz', (file: string) => tar.c({ gzip: true, file, cwd: csvDir, portable: true }, files)],
+    ['backtest.tar', (file: string) => tar.c({ file, cwd: path.dirname(csvDir), portable: true }, files.map((f) => `${path.basename(csvDir)}/${f}`))],
+    ['backtest.zip', async (file: string) => writeZip(file, await Promise.all(files.map(async (f) => ({ name: `./${f}`, data: await readFile(path.join(csvDir, f)) }))))],
+  ] as const) {
+    const dir = path.join(tmp, name.replace(/\W/g, '-'));
+    await mkdir(dir);
+    await write(path.join(dir, name));
+    await assertSameAsTree(dir, name);
+  }
+});
+
+test('an archive’s file whose name says no table is left out and named; a member escaping the folder is not unpacked', async () => {
+  const dir = path.join(tmp, 'unnamed');
+  await mkdir(dir);
+  await writeZip(path.join(dir, 'results.zip'), [
+    { name: 'SampleStrategy.csv', data: 'Symbol,Qty\nAAPL,1\n' },
+    { name: 'notes.txt', data: 'not data' },
+  ]);
+  await assert.rejects(prepareDataset({ input: dir, storeDir: path.join(tmp, 'stores') }), (e: Error) => {
+    assert.match(e.message, /results\.zip!SampleStrategy\.csv: a file of an archive whose name says no table \(columns: Symbol, Qty\)/);
+    assert.doesNotMatch(e.message, /notes\.txt/);
+    return true;
+  });
+
+  const evil = path.join(tmp, 'evil');
+  await mkdir(path.join(evil, 'src'), { recursive: true });
+  await writeFile(path.join(evil, 'src', 'trades.csv'), 'symbol,entry_ts,pnl\nAAPL,2024-01-02 09:35:00,1\n');
+  const archive = path.join(evil, 'data', 'escape.tar');
+  await mkdir(path.dirname(archive));
+  // A name with `..` in it, as a hostile or careless archive holds one.
+  await tar.c({ file: archive, cwd: path.join(evil, 'src'), portable: true, onWriteEntry: (e) => void (e.path = '../../trades.csv') } as tar.TarOptionsWithAliasesAsyncFile, ['trades.csv']);
+  await rm(path.join(evil, 'src'), { recursive: true });
+  await assert.rejects(prepareDataset({ input: path.join(evil, 'data'), storeDir: path.join(tmp, 'stores') }), /neither bars nor trades/);
+  assert.deepEqual((await readdir(evil)).sort(), ['data'], 'nothing written outside');
+});
