@@ -215,8 +215,8 @@ export function nameWithoutExtension(file: string): string {
 }
 
 /**
- * Archives: a zip's JSON documents are read (archives.ts); the rest are named when a dataset has
- * no data, and so are workbooks in formats not read (Excel 97-2003's .xls, OpenDocument's .ods).
+ * Archives: a zip's or tar's data files are read (archives.ts); the rest are named when a dataset
+ * has no data, and so are workbooks in formats not read (Excel 97-2003's .xls, OpenDocument's .ods).
  */
 const ARCHIVE_EXT = ['.zip', '.gz', '.tgz', '.tar', '.7z', '.bz2', '.xz', '.xls', '.ods'];
 
@@ -392,8 +392,9 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
     if (!named) described.unnamed = true;
     grouped[named ?? 'bars'].push(described);
   }
-  // A zip's JSON documents are loose JSON files of the folder it is in (a result for an adapter to
-  // claim, never bars); an archive without one stays in `archives`, for noBarsError to name.
+  // What archives, reports and workbooks hold is written out and read as files beside them
+  // (archives.ts, html-reports.ts, workbooks.ts); an archive with no data file in it, or one that
+  // cannot be read, stays in `archives`, for noBarsError to name.
   const unread: string[] = [];
   for (const { root, file: archive } of archives) {
     if (isHtmlReport(archive)) {
@@ -507,6 +508,18 @@ async function memberFiles(archive: string, members: readonly UnpackedMember[]):
 }
 
 /**
+ * Where a file lies in the dataset's layout: its own path; a table written out of a report or a
+ * workbook where its source lies; an archive's member (or a pandas JSON file's rows) where its path
+ * inside the archive puts it, beside the archive.
+ */
+function placeOf(f: DataFile): string {
+  if (!f.archive) return f.path;
+  const source = f.archive.archive;
+  if (isHtmlReport(source) || isWorkbook(source)) return source;
+  return path.join(path.dirname(source), ...f.archive.member.split('/').filter((p) => p !== '' && p !== '.'));
+}
+
+/**
  * One backtest per folder: an input folder whose bars and trades all lie in two or more folders
  * directly inside it, each holding the same tables (results/fast/trades.csv, results/slow/trades.csv),
  * is that many runs, each named after its folder (DataFile.runFolder); a symbols or runs file may
@@ -519,7 +532,6 @@ function markRunFolders(inputs: readonly string[], grouped: Record<TableKind, Da
   const root = inputs[0]!;
   // A report's tables (html-reports.ts) are a backtest's files, lying where the report does.
   const isRunFile = (f: DataFile) => !f.loose || (f.archive !== undefined && f.format === 'csv');
-  const placeOf = (f: DataFile) => (f.archive && f.format === 'csv' ? f.archive.archive : f.path);
   const runFiles = [...grouped.bars, ...grouped.trades].filter(isRunFile);
   if (runFiles.length === 0) return;
   const folderOf = (f: DataFile) => {

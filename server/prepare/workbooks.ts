@@ -93,7 +93,10 @@ export async function workbookMembers(workbook: string, into: string | null): Pr
       const read = await readSheet(zip, entry, sheet.name, context, () => memberName(title, taken), folder);
       if (read.layout === 'sheet') members.push({ member: { archive: workbook, member: read.name }, unpacked: read.unpacked, layout: 'sheet' });
       else {
-        const tables = reportTables(read.rows).map((t) => ({ ...t, name: sheets.length === 1 ? t.name : `${sheet.name} - ${t.name}` }));
+        // A sheet stores no cell past a row's last value; an HTML report's rows all span its table.
+        const width = Math.max(...read.rows.map((r) => r.length));
+        const rows = read.rows.map((r) => (r.length < width ? [...r, ...Array<string>(width - r.length).fill('')] : r));
+        const tables = reportTables(rows).map((t) => ({ ...t, name: sheets.length === 1 ? t.name : `${sheet.name} - ${t.name}` }));
         members.push(...(await writeTables(workbook, tables, into, taken)).map((m) => ({ ...m, layout: 'report' as const })));
       }
     }

@@ -26,6 +26,11 @@
 // floor's), from this process' cutime and cstime in /proc/self/stat before and after it; on a
 // machine shared with other work they move much less with the load than wall time does.
 //
+// `--workbook N` (e.g. 200000) measures reading an Excel workbook: a trade list of N trades as
+// trades.xlsx (one sheet, times as Excel dates; written once into .cache/bench/workbook-N/) and,
+// as its floor, the same rows as trades.csv, each prepared by the whole pipeline; the ratio is
+// what the workbook's unpacking (server/prepare/workbooks.ts) adds.
+//
 // `--fills N` (e.g. 10000000) measures the fills case instead: a zipline/pyfolio transactions
 // frame of N fills (500 symbols, signed amounts that grow, shrink and reverse positions; written
 // once by DuckDB into .cache/bench/fills-N/transactions.parquet) prepared into FIFO round trips
@@ -37,6 +42,7 @@ import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { csvCells, writeXlsx } from '../../fixtures/formats/workbooks.js';
 import { ensureFixtures, FIXTURE_SCALES, isFixtureScale, readManifest, repoRoot } from '../../fixtures/generate.js';
 import { formatSize, parseSize } from '../../server/os/memory.js';
 import { defaultMemoryLimit } from '../../server/prepare/memory.js';
@@ -247,7 +253,67 @@ async function timedPreparation(input: string, storeDir: string, memoryLimit: st
   return { result, seconds: (performance.now() - started) / 1000, phases };
 }
 
+/**
+ * A trade list of `n` trades written once per n as trades.csv and as trades.xlsx (one sheet, as
+ * pandas' to_excel writes it: times as Excel dates), each alone in a folder.
+ */
+async function ensureWorkbook(n: number): Promise<{ csvDir: string; xlsxDir: string }> {
+  const dir = path.join(repoRoot(), '.cache', 'bench', `workbook-${n}`);
+  const csvDir = path.join(dir, 'csv');
+  const xlsxDir = path.join(dir, 'xlsx');
+  if (await stat(path.join(xlsxDir, 'trades.xlsx')).catch(() => null)) return { csvDir, xlsxDir };
+  await mkdir(csvDir, { recursive: true });
+  await mkdir(xlsxDir, { recursive: true });
+  const csv = path.join(csvDir, 'trades.csv');
+  const inst = await DuckDBInstance.create(':memory:');
+  const con = await inst.connect();
+  try {
+    await con.run(`COPY (
+        SELECT 'S' || (hash(i) % 500) AS symbol, CASE WHEN hash(i, 1) % 2 = 0 THEN 'long' ELSE 'short' END AS side,
+          TIMESTAMP '2015-01-02 14:30:00' + to_seconds(i * 600) AS entry_ts, TIMESTAMP '2015-01-02 14:30:00' + to_seconds(i * 600 + 3000 + hash(i, 2) % 86400) AS exit_ts,
+          1 + hash(i, 3) % 100 AS qty, round(100 + (hash(i, 4) % 1000) / 100.0, 2) AS entry_price, round(100 + (hash(i, 5) % 1000) / 100.0, 2) AS exit_price,
+          round(((hash(i, 6) % 2001)::DOUBLE - 1000) / 7, 6) AS pnl, 1.0 AS fees
+        FROM range(${n}) t(i) ORDER BY i)
+      TO ${sqlString(csv)} (FORMAT csv, HEADER true)`);
+    await writeXlsx(path.join(xlsxDir, 'trades.xlsx.tmp'), [{ name: 'Sheet1', rows: await csvCells(con, csv) }]);
+  } finally {
+    con.closeSync();
+    inst.closeSync();
+  }
+  await rename(path.join(xlsxDir, 'trades.xlsx.tmp'), path.join(xlsxDir, 'trades.xlsx'));
+  return { csvDir, xlsxDir };
+}
+
+/** The workbook case (--workbook N): a trade list read from Excel, against the same rows read from CSV by the same pipeline. */
+async function workbookCase(n: number, memoryLimit: string, threads: number | undefined): Promise<void> {
+  const { csvDir, xlsxDir } = await ensureWorkbook(n);
+  console.log(`workbook: ${n.toLocaleString('en-US')} trades, trades.xlsx ${formatSize(await dirSize(xlsxDir))} against trades.csv ${formatSize(await dirSize(csvDir))}`);
+  console.log(`  memory limit ${memoryLimit}${threads ? `, ${threads} threads` : ''}\n`);
+  await warmPageCache(csvDir);
+  await warmPageCache(xlsxDir);
+  const work = path.join(repoRoot(), '.cache', 'bench', `prepare-workbook-${process.pid}`);
+  await rm(work, { recursive: true, force: true });
+  try {
+    const xlsx = await withChildCpu(() => timedPreparation(xlsxDir, path.join(work, 'xlsx'), memoryLimit, threads));
+    const csv = await withChildCpu(() => timedPreparation(csvDir, path.join(work, 'csv'), memoryLimit, threads));
+    console.log('');
+    console.log(`preparation of trades.xlsx (sheet streamed to CSV, then the pipeline): ${xlsx.seconds.toFixed(1)} s wall, ${fmtCpu(xlsx.cpuSeconds)}, ${fmtRate(n, xlsx.seconds)}`);
+    console.log(`floor, the same rows as trades.csv through the same pipeline: ${csv.seconds.toFixed(1)} s wall, ${fmtCpu(csv.cpuSeconds)}, ${fmtRate(n, csv.seconds)}`);
+    console.log(`ratio workbook / CSV: ${(xlsx.seconds / csv.seconds).toFixed(2)}x wall${xlsx.cpuSeconds !== null && csv.cpuSeconds ? `, ${(xlsx.cpuSeconds / csv.cpuSeconds).toFixed(2)}x CPU` : ''}`);
+    console.log(`peak RSS of the preparation: workbook ${formatSize(xlsx.result.peakRssBytes)}, CSV ${formatSize(csv.result.peakRssBytes)}`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
+  const workbook = arg('--workbook');
+  if (workbook !== undefined) {
+    const n = Number(workbook);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`--workbook must be a positive whole number, not ${workbook}`);
+    const threadsArg = arg('--threads');
+    return workbookCase(n, arg('--memory-limit') ?? defaultMemoryLimit(), threadsArg ? Number(threadsArg) : undefined);
+  }
   const fills = arg('--fills');
   if (fills !== undefined) {
     const n = Number(fills);

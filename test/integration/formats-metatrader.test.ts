@@ -5,10 +5,12 @@
 // written from, P&L net of Commission, Swap and Taxes as MetaTrader's Total Net Profit is.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { metatraderFixture, type MetaTraderFixture } from '../../fixtures/formats/metatrader.js';
+import { writeXlsx } from '../../fixtures/formats/workbooks.js';
+import { decodeReport, reportRows } from '../../server/prepare/html-reports.js';
 import { inspectDataset } from '../../server/prepare/inspect.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { LocalSession } from '../support/local-session.js';
@@ -151,6 +153,23 @@ test("MetaTrader 5's Strategy Tester report as it writes it (UTF-16 HTML): its D
   const { s, rows } = await servedTrades(fx.reportDir);
   checkTrades(rows, fx, null);
   assert.deepEqual([...s.store.catalog.runs.values()].map((r) => [r.runId, r.capital]), [['default', fx.deposit]], 'the deposit ("100 000.00") is the capital');
+  const summary = (await s.ask({ query: 'summary', params: {} })).rows[0]!;
+  near(Number(summary.total_pnl), fx.trades.reduce((n, t) => n + t.pnl, 0), "total P&L: the report's Total Net Profit", 1e-9);
+});
+
+test("MetaTrader 5's report saved as an Excel workbook: its one sheet read as the HTML report is, the same trades", async () => {
+  // The HTML report's rows in one sheet, as MetaTrader's "Open XML" report lays them: titles, the
+  // heading's label/value rows, each list under its title; amounts as numbers, times as its text.
+  const rows = reportRows(decodeReport(await readFile(path.join(fx.reportDir, 'ReportTester-12345.html'))));
+  const cells = rows.map((r) => r.map((c) => (c === '' ? null : /^-?[\d ]+(\.\d+)?$/.test(c) && /\d/.test(c) ? Number(c.replace(/ /g, '')) : c)));
+  const dir = await tempDir();
+  await writeXlsx(path.join(dir, 'ReportTester-12345.xlsx'), [{ name: 'Sheet1', rows: cells }]);
+  const inspected = await inspectDataset({ inputs: [dir] });
+  assert.equal(inspected.ready, true, JSON.stringify(inspected.problems));
+  assert.deepEqual(inspected.formats.map((f) => f.summary), [`MetaTrader list of deals: ${path.join(dir, 'ReportTester-12345.xlsx')}!Deals.csv`]);
+  const { s, rows: trades } = await servedTrades(dir);
+  checkTrades(trades, fx, null);
+  assert.deepEqual([...s.store.catalog.runs.values()].map((r) => [r.runId, r.capital]), [['default', fx.deposit]]);
   const summary = (await s.ask({ query: 'summary', params: {} })).rows[0]!;
   near(Number(summary.total_pnl), fx.trades.reduce((n, t) => n + t.pnl, 0), "total P&L: the report's Total Net Profit", 1e-9);
 });

@@ -82,7 +82,7 @@ test('every schema problem of two tables in one error, from prepare and from ins
     [
       ['bars', [], ['pnl'], `type DECIMAL(2,1), as in ${a} (or another number type where that is a number)`],
       ['bars', ['position_qty'], [], 'position_qty: a column named position_qty, position, amount, qty, quantity, shares, pos, holding, holdings, position_shares'],
-      ['trades', ['entry_ts'], [], 'entry_ts: a column named entry_ts, entry_time, entry_dt, open_dt, open_time, open_ts, entry_date, opened, entry_timestamp'],
+      ['trades', ['entry_ts'], [], 'entry_ts: a column named entry_ts, entry_time, entry_dt, open_dt, open_time, open_ts, entry_date, opened, entry_timestamp, opened_at, open_date, entry_at'],
       ['trades', ['pnl'], ['pnl'], 'a number'],
     ],
   );
