@@ -157,9 +157,10 @@ export class DatasetCatalog {
     }
   }
 
-  /** The dataset's input files with their sizes and times, as one comparable text. */
+  /** The dataset's input files with their sizes and times (archives and workbooks as they are, unopened), as one comparable text. */
   private async listing(entry: DatasetEntry): Promise<string> {
-    return JSON.stringify(inputStamps(await resolveInputs([entry.input])));
+    const resolved = await resolveInputs([entry.input]);
+    return JSON.stringify([inputStamps(resolved), resolved.containers ?? []]);
   }
 
   /** The id of the requested dataset, or of the default (the first) when none is named. */

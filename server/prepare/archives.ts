@@ -63,20 +63,20 @@ export function memberPath(m: ArchiveMember): string {
   return `${m.archive}!${m.member}`;
 }
 
-/** An archive's members that `wanted` takes by name, each unpacked (when `into` is given) to its path there. */
-export type UnpackedMember = { member: ArchiveMember; unpacked: string | null };
+/** A file taken out of an archive (or written out of a report, a workbook, a pandas JSON file), and its path where it was written. */
+export type UnpackedMember = { member: ArchiveMember; unpacked: string };
 
 /**
  * The data files of a zip or tar archive (`wanted` by their names; hidden and `__MACOSX` entries
- * left out), unpacked into `into`/<archive name>/<member path> when `into` is given.
+ * left out), unpacked into `into`/<archive name>/<member path>.
  */
-export async function archiveMembers(archive: string, into: string | null, wanted: (name: string) => boolean): Promise<UnpackedMember[]> {
-  const folder = into === null ? null : unpackFolderOf(into, archive);
+export async function archiveMembers(archive: string, into: string, wanted: (name: string) => boolean): Promise<UnpackedMember[]> {
+  const folder = unpackFolderOf(into, archive);
   const take = (name: string) => !name.endsWith('/') && isVisible(name) && wanted(path.posix.basename(name));
   return isTarArchive(archive) ? tarMembers(archive, folder, take) : zipMembers(archive, folder, take);
 }
 
-async function zipMembers(archive: string, folder: string | null, take: (name: string) => boolean): Promise<UnpackedMember[]> {
+async function zipMembers(archive: string, folder: string, take: (name: string) => boolean): Promise<UnpackedMember[]> {
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.openPromise(archive, { lazyEntries: true, autoClose: false });
@@ -88,13 +88,10 @@ async function zipMembers(archive: string, folder: string | null, take: (name: s
     for await (const entry of zip.eachEntry()) {
       const name = entry.fileName;
       if (!take(name)) continue;
-      let unpacked: string | null = null;
-      if (folder !== null) {
-        // yauzl has refused names that would leave the folder (absolute, `..`).
-        unpacked = path.join(folder, ...name.split('/'));
-        await mkdir(path.dirname(unpacked), { recursive: true });
-        await pipeline(await zip.openReadStreamPromise(entry), createWriteStream(unpacked));
-      }
+      // yauzl has refused names that would leave the folder (absolute, `..`).
+      const unpacked = path.join(folder, ...name.split('/'));
+      await mkdir(path.dirname(unpacked), { recursive: true });
+      await pipeline(await zip.openReadStreamPromise(entry), createWriteStream(unpacked));
       out.push({ member: { archive, member: name }, unpacked });
     }
   } catch (err) {
@@ -105,20 +102,17 @@ async function zipMembers(archive: string, folder: string | null, take: (name: s
   return out;
 }
 
-async function tarMembers(archive: string, folder: string | null, take: (name: string) => boolean): Promise<UnpackedMember[]> {
+async function tarMembers(archive: string, folder: string, take: (name: string) => boolean): Promise<UnpackedMember[]> {
   const names: string[] = [];
   // Regular files only: links could point outside the folder, and a link to data is the data's job.
   const filter = (name: string, entry: tar.ReadEntry | Stats) =>
     'type' in entry && entry.type === 'File' && take(name) && !name.split('/').includes('..') && (names.push(name), true);
   try {
-    if (folder === null) await tar.t({ file: archive, strict: true, filter });
-    else {
-      await mkdir(folder, { recursive: true });
-      await tar.x({ file: archive, cwd: folder, strict: true, filter, preserveOwner: false });
-    }
+    await mkdir(folder, { recursive: true });
+    await tar.x({ file: archive, cwd: folder, strict: true, filter, preserveOwner: false });
   } catch (err) {
     throw new PrepareError(`input ${archive} cannot be read as a tar archive: ${errorMessage(err)}`, { cause: err });
   }
   // node-tar writes an absolute name below the folder (a member with `..` was not taken).
-  return names.map((name) => ({ member: { archive, member: name }, unpacked: folder === null ? null : path.join(folder, ...name.split('/').filter((p) => p !== '')) }));
+  return names.map((name) => ({ member: { archive, member: name }, unpacked: path.join(folder, ...name.split('/').filter((p) => p !== '')) }));
 }

@@ -66,10 +66,10 @@ export function reportRows(html: string): string[][] {
 }
 
 /**
- * The tables of an HTML report, written as CSV files into `into`/<report name>/ when `into` is
- * given: each as an archive member (`<report>!<table name>.csv`) with its path there, else null.
+ * The tables of an HTML report, written as CSV files into `into`/<report name>/: each as a member
+ * (`<report>!<table name>.csv`) with its path there.
  */
-export async function reportMembers(report: string, into: string | null): Promise<UnpackedMember[]> {
+export async function reportMembers(report: string, into: string): Promise<UnpackedMember[]> {
   let tables: ReportTable[];
   try {
     tables = reportTables(reportRows(decodeReport(await readFile(report))));

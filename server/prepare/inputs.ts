@@ -95,6 +95,11 @@ export interface ResolvedInputs {
    * its path, with why in parentheses when it could not be read: named by noBarsError.
    */
   archives?: string[];
+  /**
+   * A listing's (no `unpackTo`: ResolveOptions) archives, reports and workbooks, stamped as they
+   * are and not opened: enough to tell that they changed.
+   */
+  containers?: { path: string; size: number; mtimeMs: number }[];
 }
 
 const PARQUET_EXT = ['.parquet', '.parq', '.pq'];
@@ -332,9 +337,11 @@ async function describeFile(root: string, file: string): Promise<DataFile> {
 
 export interface ResolveOptions {
   /**
-   * Where the JSON documents of zip archives among the inputs are unpacked (archives.ts): a folder
-   * the caller removes once done with the files. Without it they are listed, not unpacked, and
-   * their files' paths are their memberPath (enough for inputStamps, not to read them).
+   * Where what archives, reports, workbooks and pandas JSON files among the inputs hold is
+   * written out (archives.ts, html-reports.ts, workbooks.ts, pandas-json.ts): a folder the caller
+   * removes once done with the files. Without it, the inputs are a listing: those files are not
+   * opened (the control server lists a served folder every few seconds, and a workbook or a
+   * tar.gz costs seconds to read) but stamped as they are (`containers`, a JSON file as itself).
    */
   unpackTo?: string;
 }
@@ -376,13 +383,16 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
 
   const grouped: Record<TableKind, DataFile[]> = { bars: [], trades: [], symbols: [], runs: [] };
   const benchmark: DataFile[] = [];
+  const containers: NonNullable<ResolvedInputs['containers']> = [];
+  const unpackTo = options.unpackTo ?? null;
   for (const { root, file, explicit } of byPath.values()) {
     const named = namedTable(root, file);
     const described = await describeFile(root, file);
-    if (described.format === 'json' && /\.json$/i.test(file)) {
-      // A pandas frame saved with to_json's default layout is read as its rows (pandas-json.ts).
-      const frame = await pandasJsonMember(file, described.size, unpackFolderFor(root, file, options.unpackTo ?? null));
-      if (frame) Object.assign(described, { path: frame.unpacked ?? memberPath(frame.member), archive: frame.member });
+    if (unpackTo !== null && described.format === 'json' && /\.json$/i.test(file)) {
+      // A pandas frame saved with to_json's default layout is read as its rows (pandas-json.ts);
+      // a listing stamps the file as it is.
+      const frame = await pandasJsonMember(file, described.size, unpackFolderFor(root, file, unpackTo));
+      if (frame) Object.assign(described, { path: frame.unpacked, archive: frame.member });
     }
     if (isBenchmarkFile(root, file)) {
       benchmark.push(described);
@@ -397,13 +407,18 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
   // cannot be read, stays in `archives`, for noBarsError to name.
   const unread: string[] = [];
   for (const { root, file: archive } of archives) {
+    if (unpackTo === null) {
+      const st = await stat(archive);
+      containers.push({ path: archive, size: st.size, mtimeMs: st.mtimeMs });
+      continue;
+    }
     if (isHtmlReport(archive)) {
       // A report's tables are loose files beside it; one without a table is not data (a page of notes).
-      grouped.bars.push(...(await memberFiles(archive, await reportMembers(archive, options.unpackTo ?? null))));
+      grouped.bars.push(...(await memberFiles(archive, await reportMembers(archive, unpackTo))));
       continue;
     }
     if (isWorkbook(archive)) {
-      await addWorkbook(root, archive, options.unpackTo ?? null, grouped, benchmark);
+      await addWorkbook(root, archive, unpackTo, grouped, benchmark);
       continue;
     }
     if (!isZipArchive(archive) && !isTarArchive(archive)) {
@@ -414,7 +429,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
     // beside the data must not stop the dataset), and named with why when the dataset has no data.
     let members: UnpackedMember[];
     try {
-      members = await archiveMembers(archive, unpackFolderFor(root, archive, options.unpackTo ?? null), (name) => formatByExtension(name) !== null);
+      members = await archiveMembers(archive, unpackFolderFor(root, archive, unpackTo), (name) => formatByExtension(name) !== null);
     } catch (err) {
       unread.push(`${archive} (${errorMessage(err).replace(`input ${archive} `, '')})`);
       continue;
@@ -438,6 +453,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
     sources,
     ...(benchmark.length ? { benchmark: benchmark.sort((a, b) => (a.path < b.path ? -1 : 1)) } : {}),
     ...(unread.length ? { archives: unread } : {}),
+    ...(containers.length ? { containers } : {}),
   };
 }
 
@@ -445,8 +461,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
  * Where what is written out of `file` is unpacked: `unpackTo`, below the hive partition folders
  * the file lies in (bars/run_id=base/part-0.xlsx), since DuckDB reads those from the path.
  */
-function unpackFolderFor(root: string, file: string, unpackTo: string | null): string | null {
-  if (unpackTo === null) return null;
+function unpackFolderFor(root: string, file: string, unpackTo: string): string {
   const partitions = path.relative(root, path.dirname(file)).split(path.sep).filter((c) => c.includes('=') && !c.startsWith('..'));
   return path.join(unpackTo, ...partitions);
 }
@@ -462,8 +477,8 @@ async function addArchiveMembers(root: string, archive: string, members: readonl
   for (const { member, unpacked } of members) {
     const at = path.join(path.dirname(archive), ...member.member.split('/').filter((p) => p !== ''));
     const byName = formatByExtension(at);
-    const format: FileFormat = (unpacked && (await sniffFormat(unpacked))) || (byName === 'arrow' ? 'arrow-file' : (byName ?? 'json'));
-    const file: DataFile = { path: unpacked ?? memberPath(member), format, hive: hiveOf(root, at), size: st.size, mtimeMs: st.mtimeMs, archive: member };
+    const format: FileFormat = (await sniffFormat(unpacked)) ?? (byName === 'arrow' ? 'arrow-file' : (byName ?? 'json'));
+    const file: DataFile = { path: unpacked, format, hive: hiveOf(root, at), size: st.size, mtimeMs: st.mtimeMs, archive: member };
     const named = namedTable(root, at);
     if (isBenchmarkFile(root, at)) benchmark.push(file);
     else if (named) grouped[named].push(file);
@@ -479,7 +494,7 @@ async function addArchiveMembers(root: string, archive: string, members: readonl
  * (TradingView's "List of trades" beside its performance sheets, pyfolio's frames): read only
  * when a format adapter claims them.
  */
-async function addWorkbook(root: string, workbook: string, unpackTo: string | null, grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): Promise<void> {
+async function addWorkbook(root: string, workbook: string, unpackTo: string, grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): Promise<void> {
   const { sheets, members } = await workbookMembers(workbook, unpackFolderFor(root, workbook, unpackTo));
   const files = await memberFiles(workbook, members);
   members.forEach(({ member, layout }, i) => {
@@ -504,7 +519,7 @@ async function addWorkbook(root: string, workbook: string, unpackTo: string | nu
 async function memberFiles(archive: string, members: readonly UnpackedMember[]): Promise<DataFile[]> {
   if (members.length === 0) return [];
   const st = await stat(archive);
-  return members.map(({ member, unpacked }) => ({ path: unpacked ?? memberPath(member), format: 'csv' as const, hive: {}, size: st.size, mtimeMs: st.mtimeMs, loose: true, unnamed: true, archive: member }));
+  return members.map(({ member, unpacked }) => ({ path: unpacked, format: 'csv' as const, hive: {}, size: st.size, mtimeMs: st.mtimeMs, loose: true, unnamed: true, archive: member }));
 }
 
 /**

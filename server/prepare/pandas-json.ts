@@ -120,11 +120,11 @@ function isIndex(keys: readonly string[]): boolean {
 }
 
 /**
- * A pandas JSON file (see the header) written out as JSON Lines into `into`/<file name>/ when
- * `into` is given: the member that names it (`<file>!<name>.jsonl`) and its path there; null when
- * the file is not one of pandas' layouts.
+ * A pandas JSON file (see the header) written out as JSON Lines into `into`/<file name>/: the
+ * member that names it (`<file>!<name>.jsonl`) and its path there; null when the file is not one
+ * of pandas' layouts.
  */
-export async function pandasJsonMember(file: string, size: number, into: string | null): Promise<UnpackedMember | null> {
+export async function pandasJsonMember(file: string, size: number, into: string): Promise<UnpackedMember | null> {
   if (size > MAX_BYTES) return null;
   const head = Buffer.alloc(4096);
   const handle = await open(file, 'r');
@@ -145,7 +145,6 @@ export async function pandasJsonMember(file: string, size: number, into: string 
   }
   if (rows === null || rows.length === 0) return null;
   const member: ArchiveMember = { archive: file, member: `${stem}.jsonl` };
-  if (into === null) return { member, unpacked: null };
   const folder = unpackFolderOf(into, file);
   const unpacked = path.join(folder, member.member);
   try {

@@ -92,20 +92,17 @@ export function memberName(title: string, taken: Set<string>): string {
 }
 
 /**
- * The tables of `source` (a report), written as CSV files into `into`/<source name>/ when `into`
- * is given: each as a member (`<source>!<table name>.csv`) with its path there, else null.
+ * The tables of `source` (a report), written as CSV files into `into`/<source name>/: each as a
+ * member (`<source>!<table name>.csv`) with its path there.
  */
-export async function writeTables(source: string, tables: readonly ReportTable[], into: string | null, taken = new Set<string>()): Promise<UnpackedMember[]> {
-  const folder = into === null ? null : unpackFolderOf(into, source);
+export async function writeTables(source: string, tables: readonly ReportTable[], into: string, taken = new Set<string>()): Promise<UnpackedMember[]> {
+  const folder = unpackFolderOf(into, source);
   const out: UnpackedMember[] = [];
   for (const t of tables) {
     const name = memberName(t.name, taken);
-    let unpacked: string | null = null;
-    if (folder !== null) {
-      await mkdir(folder, { recursive: true });
-      unpacked = path.join(folder, name);
-      await writeFile(unpacked, tableCsv(t));
-    }
+    const unpacked = path.join(folder, name);
+    await mkdir(folder, { recursive: true });
+    await writeFile(unpacked, tableCsv(t));
     out.push({ member: { archive: source, member: name }, unpacked });
   }
   return out;

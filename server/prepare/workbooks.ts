@@ -55,10 +55,10 @@ interface CellContext {
 }
 
 /**
- * The sheets of a workbook, written as CSV files into `into`/<workbook name>/ when `into` is given
- * (see the header): each as a member (`<workbook>!<name>.csv`) with its path there, else null.
+ * The sheets of a workbook, written as CSV files into `into`/<workbook name>/ (see the header):
+ * each as a member (`<workbook>!<name>.csv`) with its path there.
  */
-export async function workbookMembers(workbook: string, into: string | null): Promise<WorkbookTables> {
+export async function workbookMembers(workbook: string, into: string): Promise<WorkbookTables> {
   let zip: yauzl.ZipFile;
   try {
     zip = await yauzl.openPromise(workbook, { lazyEntries: true, autoClose: false });
@@ -85,7 +85,7 @@ export async function workbookMembers(workbook: string, into: string | null): Pr
     };
     const taken = new Set<string>();
     const members: WorkbookMember[] = [];
-    const folder = into === null ? null : unpackFolderOf(into, workbook);
+    const folder = unpackFolderOf(into, workbook);
     for (const sheet of sheets) {
       const entry = entries.get(sheet.part);
       if (!entry) throw new Error(`its sheet '${sheet.name}' has no part ${sheet.part}`);
@@ -277,13 +277,13 @@ function rowCells(body: string, ctx: CellContext): { cells: string[]; numbers: b
   return { cells, numbers };
 }
 
-type SheetRead = { layout: 'sheet'; name: string; unpacked: string | null } | { layout: 'report'; rows: string[][] };
+type SheetRead = { layout: 'sheet'; name: string; unpacked: string } | { layout: 'report'; rows: string[][] };
 
 /**
  * One sheet, streamed a row at a time: written as CSV when its first row is a header, else its
  * rows kept for report-tables.ts (a report is a page, not a million rows).
  */
-async function readSheet(zip: yauzl.ZipFile, entry: yauzl.Entry, sheet: string, ctx: CellContext, name: () => string, folder: string | null): Promise<SheetRead> {
+async function readSheet(zip: yauzl.ZipFile, entry: yauzl.Entry, sheet: string, ctx: CellContext, name: () => string, folder: string): Promise<SheetRead> {
   const stream = await zip.openReadStreamPromise(entry);
   stream.setEncoding('utf8');
   const rowRe = /<(?:\w+:)?row\b([^>]*?)(?:\/>|>([\s\S]*?)<\/(?:\w+:)?row>)/g;
@@ -307,11 +307,9 @@ async function readSheet(zip: yauzl.ZipFile, entry: yauzl.Entry, sheet: string, 
           if (filled.length >= 2 && cells.every((c, i) => c === '' || (!numbers[i] && !NUMBER.test(c)))) {
             header = cells.slice(0, cells.findLastIndex((c) => c !== '') + 1);
             const file = name();
-            const unpacked = folder === null ? null : path.join(folder, file);
-            if (unpacked !== null) {
-              await mkdir(folder!, { recursive: true });
-              out = await open(unpacked, 'w');
-            }
+            const unpacked = path.join(folder, file);
+            await mkdir(folder, { recursive: true });
+            out = await open(unpacked, 'w');
             read = { layout: 'sheet', name: file, unpacked };
             lines += `${csvLine(header)}\n`;
             continue;
@@ -332,7 +330,7 @@ async function readSheet(zip: yauzl.ZipFile, entry: yauzl.Entry, sheet: string, 
         lines += `${csvLine(cells.slice(0, header.length))}\n`;
       }
       buffer = buffer.slice(consumed);
-      if (out && lines) await out.write(lines);
+      if (out !== null && lines) await out.write(lines);
     }
   } finally {
     await out?.close();

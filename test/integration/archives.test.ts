@@ -1,7 +1,8 @@
 // A backtest shared as an archive (archives.ts): the CSV fixture's tree (bars/run_id=<run>/,
 // trades.csv, symbols.csv, runs.arrow) inside a .tar.gz, inside a plain .tar and inside a .zip,
 // each read where its path inside the archive puts it, giving the CSV tree's answers; a file
-// whose name says no table is left out and named; a member that would escape is not unpacked.
+// whose name says no table is left out and named; a member that would escape is not unpacked; a
+// listing opens none of them.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import * as tar from 'tar';
 import { csvFixture } from '../../fixtures/formats/csv.js';
 import { writeZip } from '../../fixtures/formats/zip.js';
 import { inspectDataset } from '../../server/prepare/inspect.js';
+import { resolveInputs } from '../../server/prepare/inputs.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { LocalSession, type Ask } from '../support/local-session.js';
 
@@ -99,4 +101,18 @@ test('an archive’s file whose name says no table is left out and named; a memb
   await rm(path.join(evil, 'src'), { recursive: true });
   await assert.rejects(prepareDataset({ input: path.join(evil, 'data'), storeDir: path.join(tmp, 'stores') }), /neither bars nor trades/);
   assert.deepEqual((await readdir(evil)).sort(), ['data'], 'nothing written outside');
+});
+
+test('a listing (the control server reads one every few seconds) opens no archive, report or workbook: it stamps each as it is', async () => {
+  const dir = path.join(tmp, 'listing');
+  await mkdir(dir);
+  await writeFile(path.join(dir, 'trades.csv'), 'symbol,entry_ts,pnl\nAAPL,2024-01-02 09:35:00,1\n');
+  // Each would be refused if opened: a workbook that is not a zip, a tar that is not a tar, a report.
+  await writeFile(path.join(dir, 'book.xlsx'), 'not a zip');
+  await writeFile(path.join(dir, 'old.tar.gz'), 'not a tar');
+  await writeFile(path.join(dir, 'ReportTester.html'), '<table><tr><td>x</td></tr></table>');
+  const listed = await resolveInputs([dir]);
+  assert.deepEqual(listed.containers?.map((c) => [path.basename(c.path), c.size]).sort(), [['ReportTester.html', 34], ['book.xlsx', 9], ['old.tar.gz', 9]]);
+  assert.deepEqual(listed.sources.trades?.files.map((f) => path.basename(f.path)), ['trades.csv']);
+  await assert.rejects(resolveInputs([dir], { unpackTo: path.join(tmp, 'unpacked') }), /book\.xlsx cannot be read as an Excel workbook/, 'preparing opens them');
 });
