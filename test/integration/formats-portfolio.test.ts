@@ -4,7 +4,7 @@
 // of the series (empyrical's: mean / sample sd x sqrt(252)).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { pyfolioFixture } from '../../fixtures/formats/pyfolio.js';
@@ -129,6 +129,44 @@ test("bt's output: its prices (an index from 100) are the portfolio, its transac
     const trades = (await s.ask({ query: 'trades', params: { sort: { column: 'entry_ts', descending: false }, limit: 10 } })).rows;
     const closed = trades.filter((t) => t.exit_ts !== null);
     assert.deepEqual(closed.map((t) => [t.symbol, Number(t.qty), Number(t.pnl)]), [['aapl', 40, 200]], 'the 40 sold of 540 bought: one closed round trip, (190 - 185) x 40');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('strategies side by side in one returns or equity file: a run each, named after its column, each its own capital and P&L', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-portfolio-'));
+  try {
+    // returns.csv as returns_df.to_csv() writes a frame of three strategies; the third starts late (NaN before).
+    const returnsDir = path.join(dir, 'returns');
+    await mkdir(returnsDir);
+    const days = ['2024-01-02', '2024-01-03', '2024-01-04', '2024-01-05'];
+    const series: Record<string, (number | null)[]> = { momentum: [0.01, -0.02, 0.005, 0.0], value: [0.0, 0.003, 0.002, -0.001], carry: [null, null, 0.004, 0.006] };
+    await writeFile(path.join(returnsDir, 'returns.csv'), [',momentum,value,carry', ...days.map((d, i) => [d, ...Object.values(series).map((v) => v[i] ?? '')].join(','))].join('\n') + '\n');
+    await writeFile(path.join(returnsDir, 'tickscope.json'), JSON.stringify({ capital: { momentum: 1_000_000, value: 500_000 } }));
+    const report = await inspectDataset({ inputs: [returnsDir] });
+    assert.equal(report.ready, true, JSON.stringify(report.problems));
+    assert.match(report.formats[0]!.summary, /3 runs side by side/);
+    const s = await LocalSession.open(returnsDir);
+    sessions.push(s);
+    const capital: Record<string, number> = { momentum: 1_000_000, value: 500_000, carry: 1 };
+    assert.deepEqual(Object.fromEntries([...s.store.catalog.runs.values()].map((r) => [r.runId, r.capital])), capital, 'the stated capitals, and 1 for a run without one');
+    for (const [run, rets] of Object.entries(series)) {
+      const summary = (await s.ask({ query: 'summary', params: { runs: [run] } })).rows[0]!;
+      assertNear(Number(summary.total_pnl), rets.reduce((n: number, r) => n + (r ?? 0), 0) * capital[run]!, `${run}: P&L = returns x its capital`);
+    }
+
+    // equity.csv of two sweep points: each run's capital its own first value.
+    const equityDir = path.join(dir, 'equity');
+    await mkdir(equityDir);
+    await writeFile(path.join(equityDir, 'equity.csv'), 'date,fast_10,fast_20\n2024-01-02,100000,250000\n2024-01-03,101500,249000\n2024-01-04,99800,252500\n');
+    const e = await LocalSession.open(equityDir);
+    sessions.push(e);
+    assert.deepEqual(Object.fromEntries([...e.store.catalog.runs.values()].map((r) => [r.runId, r.capital])), { fast_10: 100_000, fast_20: 250_000 });
+    for (const [run, pnl] of [['fast_10', -200], ['fast_20', 2500]] as const) {
+      const summary = (await e.ask({ query: 'summary', params: { runs: [run] } })).rows[0]!;
+      assertNear(Number(summary.total_pnl), pnl, `${run}: the last value less the first`);
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
