@@ -291,9 +291,28 @@ export async function checkTimestampText(con: DuckDBConnection, t: TableInput, c
   if (quality.dropping && found.length) t.relation = `(SELECT * FROM ${t.relation} WHERE NOT (${found.join(' OR ')}))`;
 }
 
+/**
+ * A trade list's totals line, as exports and spreadsheets end one (`Total,,,,,-15.00`): no entry
+ * time, and a label where the symbol goes. It is not a trade, and its P&L is the trades' again.
+ */
+const TOTALS_LINE = `entry_ts IS NULL AND regexp_matches(lower(trim(symbol::VARCHAR)), '^(grand )?totals?:?$|^sum$|^summary$')`;
+
 /** The trades table: symbols and entry times, finite timestamps and numbers, unique trade ids. */
 export async function checkTrades(con: DuckDBConnection, t: TableInput, locate: Locate, quality: DataQuality): Promise<void> {
   const colName = (k: string) => t.resolved.get(k)?.name ?? k;
+  const [totals] = (await con.runAndReadAll(`SELECT count(*)::DOUBLE, any_value(symbol) FROM ${StoreTable.trades} WHERE ${TOTALS_LINE}`)).getRowsJson();
+  if (Number(totals?.[0] ?? 0) > 0) {
+    const n = Number(totals![0]);
+    quality.finding({
+      table: 'trades',
+      column: 'symbol',
+      problem: 'totals line',
+      count: n,
+      examples: [`${colName('symbol')} = ${JSON.stringify(String(totals![1]))} with no ${colName('entry_ts')}`],
+      message: `trades in ${sourceLabel(t.source)}: ${n} totals line(s) (${colName('symbol')} '${String(totals![1])}', no ${colName('entry_ts')}) left out: not trades, and their P&L is the trades' again`,
+    });
+    await con.run(`DELETE FROM ${StoreTable.trades} WHERE ${TOTALS_LINE}`);
+  }
   const rules: RowRule[] = [
     ...(['symbol', 'entry_ts'] as const).map((k): RowRule => ({
       column: k,

@@ -125,3 +125,21 @@ test("a `type` holding anything but sides (an order type) is not the side: the q
   const trades = (await s.ask({ query: 'trades', params: { sort: { column: 'entry_ts', descending: false }, limit: 10 } })).rows;
   assert.deepEqual(trades.map((t) => t.side), ['long', 'short']);
 });
+
+test('a trade list ending in a totals line (as exports and spreadsheets end one): the line is left out and said, not refused', async () => {
+  const dir = path.join(tmp, 'totals');
+  await mkdir(dir);
+  await writeFile(path.join(dir, 'Strategy Performance.csv'), `Strategy Performance Report\n\n${TRADE_LIST}\nTotal,,,,,,,,182.00\n`);
+  const s = await LocalSession.open(dir, 1, { storeDir: path.join(tmp, 'stores') });
+  sessions.push(s);
+  const trades = (await s.ask({ query: 'trades', params: { sort: { column: 'entry_ts', descending: false }, limit: 10 } })).rows;
+  assert.deepEqual(trades.map((t) => t.symbol), ['AAPL', 'MSFT', 'AAPL'], 'three trades, no "Total"');
+  near(trades.reduce((n, t) => n + Number(t.pnl), 0), 182, 'the P&L counted once');
+  const con = await s.store.instance.connect();
+  try {
+    const found = (await con.runAndReadAll(`SELECT kind, problem, count FROM data_quality`)).getRowObjectsJson();
+    assert.deepEqual(found.filter((f) => f.problem === 'totals line').map((f) => [f.kind, Number(f.count)]), [['finding', 1]]);
+  } finally {
+    con.closeSync();
+  }
+});
