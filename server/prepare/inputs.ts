@@ -91,8 +91,9 @@ export interface ResolvedInputs {
    */
   benchmark?: DataFile[];
   /**
-   * Archives in the inputs that were not read (.gz, .tar, a zip without JSON documents, ...), each
-   * its path, with why in parentheses when it could not be read: named by noBarsError.
+   * Files among the inputs that were not read (a pickle, a .7z, a zip with no data file in it, one
+   * that cannot be read, ...), each its path with why and what to do in parentheses: named by
+   * noBarsError, and beside a dataset that was read.
    */
   archives?: string[];
   /**
@@ -219,18 +220,33 @@ export function nameWithoutExtension(file: string): string {
   return inner.slice(0, inner.length - path.extname(inner).length);
 }
 
-/**
- * Archives: a zip's or tar's data files are read (archives.ts); the rest are named when a dataset
- * has no data, and so are workbooks in formats not read (Excel 97-2003's .xls, OpenDocument's .ods).
- */
-const ARCHIVE_EXT = ['.zip', '.gz', '.tgz', '.tar', '.7z', '.bz2', '.xz', '.xls', '.ods'];
+/** Archives whose data files are read (archives.ts). */
+const ARCHIVE_EXT = ['.zip', '.tgz', '.tar'];
 
-/** Whether a file holds tables of its own to be written out and read (an HTML report, a workbook), or is an archive. */
-function isContainer(file: string): boolean {
-  return ARCHIVE_EXT.some((ext) => file.toLowerCase().endsWith(ext)) || isHtmlReport(file) || isWorkbook(file);
+/**
+ * Files of a backtest that are not read, by name, and what to do instead: named when they lie
+ * among the inputs (beside data that was read too, since they may hold what the dataset lacks).
+ */
+const NOT_READ: readonly (readonly [string[], string])[] = [
+  [['.pickle', '.pkl'], 'a Python pickle, which only Python reads: save the frame with to_parquet or to_csv'],
+  [['.h5', '.hdf5', '.hdf'], 'HDF5: save each frame with to_parquet or to_csv'],
+  [['.xls'], "Excel 97-2003's format: save it as .xlsx or CSV"],
+  [['.ods'], "OpenDocument's format: save it as .xlsx or CSV"],
+  [['.7z', '.rar', '.bz2', '.xz', '.gz'], 'an archive of a kind not opened: unpack it, or make it a zip or tar'],
+];
+
+/** Why a file among the inputs is not read, when its name says it is one of NOT_READ. */
+function notReadWhy(file: string): string | null {
+  const lower = file.toLowerCase();
+  return NOT_READ.find(([exts]) => exts.some((e) => lower.endsWith(e)))?.[1] ?? null;
 }
 
-/** The data files under `dir`, by extension; the archives, HTML reports and workbooks among its files go to `archives`. */
+/** Whether a file holds tables of its own to be written out and read (an archive, an HTML report, a workbook), or is one not read. */
+function isContainer(file: string): boolean {
+  return ARCHIVE_EXT.some((ext) => file.toLowerCase().endsWith(ext)) || isHtmlReport(file) || isWorkbook(file) || notReadWhy(file) !== null;
+}
+
+/** The data files under `dir`, by extension; the archives, HTML reports, workbooks and files not read among its files go to `archives`. */
 async function walk(dir: string, archives: string[]): Promise<string[]> {
   const out: string[] = [];
   const entries = await readdir(dir, { withFileTypes: true });
@@ -422,7 +438,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
       continue;
     }
     if (!isZipArchive(archive) && !isTarArchive(archive)) {
-      unread.push(archive);
+      unread.push(`${archive} (${notReadWhy(archive) ?? 'not opened'})`);
       continue;
     }
     // An archive that cannot be read is skipped like any other unread one (a stray or damaged zip
@@ -434,7 +450,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
       unread.push(`${archive} (${errorMessage(err).replace(`input ${archive} `, '')})`);
       continue;
     }
-    if (members.length === 0) unread.push(archive);
+    if (members.length === 0) unread.push(`${archive} (an archive with no Parquet, Arrow, CSV or JSON file in it)`);
     await addArchiveMembers(root, archive, members, grouped, benchmark);
   }
   markRunFolders(absInputs, grouped);
@@ -616,12 +632,12 @@ function looseFileLine(file: string, kind: LooseKind, keys: string): string {
 }
 
 /**
- * What is said of the archives among the inputs that were not read: in the error of a dataset
- * without data, and beside a prepared or inspected one, since a `trades.tar.gz` next to the bars
- * leaves the dataset without trades.
+ * What is said of the files among the inputs that were not read (ResolvedInputs.archives): in the
+ * error of a dataset without data, and beside a prepared or inspected one, since a `trades.7z` or
+ * a `trades.pickle` next to the bars leaves the dataset without trades.
  */
 export function unreadArchivesText(archives: readonly string[]): string {
-  return `not read, being archives: ${archives.join(', ')}; unpack them into the folder (of a zip or tar, the files whose names say a table, or a format recognises, are read; a .xls or .ods workbook is read once saved as .xlsx or CSV)`;
+  return `not read: ${archives.join('; ')}`;
 }
 
 /** The deepest folder holding every one of `files`. */

@@ -139,14 +139,15 @@ test('an archive beside data that was read is said, not silently left out: a tra
   // A 7-Zip archive is not opened (a tar or zip is: archives.test.ts).
   const archive = path.join(dir, 'trades.7z');
   await writeFile(archive, Buffer.from('377abcaf271c0004', 'hex'));
-  const said = new RegExp(`^not read, being archives: ${archive.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}; unpack them`);
+  const why = `${archive} (an archive of a kind not opened: unpack it, or make it a zip or tar)`;
+  const said = new RegExp(`^not read: ${why.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
   const report = await inspectDataset({ inputs: [dir] });
   assert.equal(report.ready, true, JSON.stringify(report.problems));
   assert.match(report.notRead ?? '', said);
   const result = await prepareDataset({ input: dir, storeDir: path.join(tmp, 'stores') });
-  assert.deepEqual(result.unreadArchives, [archive]);
+  assert.deepEqual(result.unreadArchives, [why]);
   // Said again when the store is found prepared.
   const again = await prepareDataset({ input: dir, storeDir: path.join(tmp, 'stores') });
   assert.equal(again.reused, true);
-  assert.deepEqual(again.unreadArchives, [archive]);
+  assert.deepEqual(again.unreadArchives, [why]);
 });

@@ -122,7 +122,7 @@ test('a damaged zip is skipped, and named with why when nothing else is there; a
     await writeFile(path.join(dir, `${FREQTRADE_RESULT}.zip`), 'PK\u0005\u0006');
     await assert.rejects(prepareDataset({ input: dir, storeDir: path.join(dir, '.stores') }), (e: Error) => {
       assert.equal(e.name, 'PrepareError');
-      assert.match(e.message, new RegExp(`not read, being archives: .*${FREQTRADE_RESULT}\\.zip \\(cannot be read as a zip archive: [^)]+\\); unpack them`));
+      assert.match(e.message, new RegExp(`not read: .*${FREQTRADE_RESULT}\\.zip \\(cannot be read as a zip archive: [^)]+\\)`));
       return true;
     });
     // Beside data, the same damaged zip changes nothing.
@@ -139,7 +139,7 @@ test('a damaged zip is skipped, and named with why when nothing else is there; a
     const said = (message: string) => {
       assert.match(message, /has neither bars nor trades: found no data files/);
       assert.match(message, new RegExp(`\\.meta\\.json: a JSON document no format recognises \\(top-level keys: alt, base\\)`));
-      assert.match(message, new RegExp(`not read, being archives: .*${FREQTRADE_RESULT}\\.7z, .*${FREQTRADE_RESULT}\\.tar\\.gz \\(cannot be read as a tar archive: [^)]+\\); unpack them`));
+      assert.match(message, new RegExp(`not read: .*${FREQTRADE_RESULT}\\.7z \\(an archive of a kind not opened: unpack it, or make it a zip or tar\\); .*${FREQTRADE_RESULT}\\.tar\\.gz \\(cannot be read as a tar archive: [^)]+\\)`));
       for (const line of message.split('\n')) assert.doesNotMatch(line, /\\x/, 'each line printable as it is');
     };
     await assert.rejects(prepareDataset({ input: dir, storeDir: path.join(dir, '.stores') }), (e: Error) => {
