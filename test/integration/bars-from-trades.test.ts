@@ -8,7 +8,7 @@
 // MAE and MFE, and no false reconciliation findings on the pyfolio frames.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureLeanFixtures, type LeanFixture } from '../../fixtures/formats/lean.js';
 import { ensureNautilusFixtures, type NautilusFixture } from '../../fixtures/formats/nautilus.js';

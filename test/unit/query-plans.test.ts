@@ -9,7 +9,7 @@ import type { QueryRequest } from '../../shared/messages.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import { NOTHING_TO_READ, type Statement } from '../../server/session/queries/plan.js';
 import type { Catalog } from '../../server/session/store.js';
-import { TEST_CUT_RANGE, TEST_DAY1, testCatalog } from '../support/test-catalog.js';
+import { TEST_CUT_RANGE, testCatalog } from '../support/test-catalog.js';
 
 const RUN = "base' OR '1'='1";
 const OTHER_RUN = 'alt';
@@ -20,7 +20,6 @@ const TAG = 'breakout"; --';
 /** Pieces of the values above that would change a query's meaning if they were SQL text. */
 const INJECTED = ["' OR", 'OR 1=1', 'DROP TABLE', '--', '";'];
 
-const DAY1 = TEST_DAY1;
 
 function catalog(): Catalog {
   return testCatalog({ runs: [RUN, OTHER_RUN], symbols: [[SYMBOL, SECTOR], [OTHER_SYMBOL, 'Energy']], tags: [TAG], tradeCount: 1000 });

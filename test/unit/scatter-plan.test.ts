@@ -10,14 +10,13 @@ import { tradeSampleKeySql } from '../../server/store/format.js';
 import { closeTimeConditions, hasTradeFilters, resolveScope, tradeConditions } from '../../server/session/queries/scope.js';
 import { Binder } from '../../server/session/queries/sql.js';
 import type { Catalog } from '../../server/session/store.js';
-import { TEST_CUT_RANGE, TEST_DAY1, testCatalog } from '../support/test-catalog.js';
+import { TEST_CUT_RANGE, testCatalog } from '../support/test-catalog.js';
 
 const RUN = "base' OR '1'='1";
 const SECTOR = "Tech'; DROP TABLE bars; --";
 const SYMBOL = "x' OR 1=1 --";
 const TAG = 'breakout"; --';
 const INJECTED = ["' OR", 'OR 1=1', 'DROP TABLE', '--', '";'];
-const DAY1 = TEST_DAY1;
 
 function catalog(zone = 'UTC'): Catalog {
   return testCatalog({ runs: [RUN, 'alt'], symbols: [[SYMBOL, SECTOR], ['AAPL', 'Energy']], tags: [TAG], tradeCount: 1000, zone });

@@ -117,9 +117,7 @@ function values(columns: OutColumn[], name: string): unknown[] {
   return [...column.values].map((v) => (Number.isNaN(v) ? null : v));
 }
 
-// Runs sorted by id: RUN ("base'..."), OTHER ("alt") -> alt, base', z3.
-const SORTED = [OTHER, RUN, THIRD];
-// Daily P&L: alt loses, base' gains steadily, z3 gains most but with one bad day.
+// Daily P&L, a row per run in id order (alt, base', z3): alt loses, base' gains steadily, z3 gains most but with one bad day.
 const PNL = [
   [-1000, 500, -2000, 300],
   [1000, 1200, 900, 1100],

@@ -19,7 +19,6 @@
 // the end (is_open) has no exit, as vectorbt's open trades. Freqtrade's result holds no bars:
 // they are made of the trades' fills (trade-bars.ts). The .meta.json and .last_result.json files
 // are left out as loose JSON (inputs.ts): they hold nothing the store keeps.
-import path from 'node:path';
 import { errorMessage } from '../../../shared/errors.js';
 import { sqlString } from '../../sql/text.js';
 import { PrepareError } from '../errors.js';
