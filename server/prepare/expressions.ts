@@ -169,13 +169,15 @@ function barsExprs(t: TableInput, ctx: ExprContext): Exprs {
   };
 }
 
+/** The words a trade's side is written in, and the side each says. */
+export const SIDE_OF_WORD: Readonly<Record<string, 'long' | 'short'>> = { long: 'long', short: 'short', buy: 'long', sell: 'short', b: 'long', s: 'short', l: 'long', '1': 'long', '-1': 'short' };
+
 function tradesExprs(t: TableInput, ctx: ExprContext): Exprs {
   const c = (k: string) => t.resolved.get(k);
   const qty = numberExpr(c('qty'));
   const sideCol = c('side');
   const side = sideCol
-    ? `CASE lower(trim(${stringExpr(sideCol)})) WHEN 'buy' THEN 'long' WHEN 'sell' THEN 'short' WHEN 'b' THEN 'long' WHEN 's' THEN 'short'
-         WHEN '1' THEN 'long' WHEN '-1' THEN 'short' WHEN 'l' THEN 'long' ELSE lower(trim(${stringExpr(sideCol)})) END`
+    ? `CASE lower(trim(${stringExpr(sideCol)})) ${Object.entries(SIDE_OF_WORD).map(([w, side]) => `WHEN ${sqlString(w)} THEN '${side}'`).join(' ')} ELSE lower(trim(${stringExpr(sideCol)})) END`
     : `CASE WHEN ${qty} < 0 THEN 'short' ELSE 'long' END`;
   return {
     run_id: c('run_id') ? stringExpr(c('run_id')!) : sqlString(DEFAULT_RUN_ID),

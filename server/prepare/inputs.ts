@@ -491,15 +491,28 @@ function unpackFolderFor(root: string, file: string, unpackTo: string): string {
 async function addArchiveMembers(root: string, archive: string, members: readonly UnpackedMember[], grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): Promise<void> {
   const st = await stat(archive);
   for (const { member, unpacked } of members) {
-    const at = path.join(path.dirname(archive), ...member.member.split('/').filter((p) => p !== ''));
+    const at = besideSource(member);
     const byName = formatByExtension(at);
     const format: FileFormat = (await sniffFormat(unpacked)) ?? (byName === 'arrow' ? 'arrow-file' : (byName ?? 'json'));
-    const file: DataFile = { path: unpacked, format, hive: hiveOf(root, at), size: st.size, mtimeMs: st.mtimeMs, archive: member };
-    const named = namedTable(root, at);
-    if (isBenchmarkFile(root, at)) benchmark.push(file);
-    else if (named) grouped[named].push(file);
-    else grouped.bars.push({ ...file, loose: true, unnamed: true });
+    placeAt(root, at, { path: unpacked, format, hive: {}, size: st.size, mtimeMs: st.mtimeMs, archive: member }, true, grouped, benchmark);
   }
+}
+
+/**
+ * Puts a file written out of a source where a file at `at` goes: the benchmark or the table its
+ * path names, hive partitions from that path; else bars, unnamed, `loose` as the caller says.
+ */
+function placeAt(root: string, at: string, file: DataFile, loose: boolean, grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): void {
+  const placed = { ...file, hive: hiveOf(root, at), loose: false, unnamed: false };
+  const named = namedTable(root, at);
+  if (isBenchmarkFile(root, at)) benchmark.push(placed);
+  else if (named) grouped[named].push(placed);
+  else grouped.bars.push({ ...placed, unnamed: true, loose });
+}
+
+/** Where a member of an archive (or a file written out of a source) lies, read as a file: its path inside the source, beside the source. */
+function besideSource(member: ArchiveMember): string {
+  return path.join(path.dirname(member.archive), ...member.member.split('/').filter((p) => p !== '' && p !== '.'));
 }
 
 /**
@@ -514,17 +527,8 @@ async function addWorkbook(root: string, workbook: string, unpackTo: string, gro
   const { sheets, members } = await workbookMembers(workbook, unpackFolderFor(root, workbook, unpackTo));
   const files = await memberFiles(workbook, members);
   members.forEach(({ member, layout }, i) => {
-    const file = files[i]!;
-    if (layout === 'report') {
-      grouped.bars.push(file);
-      return;
-    }
-    const at = path.join(path.dirname(workbook), member.member);
-    const placed = { ...file, hive: hiveOf(root, at), loose: false, unnamed: false };
-    const named = namedTable(root, at);
-    if (isBenchmarkFile(root, at)) benchmark.push(placed);
-    else if (named) grouped[named].push(placed);
-    else grouped.bars.push({ ...placed, unnamed: true, loose: sheets > 1 });
+    if (layout === 'report') grouped.bars.push(files[i]!);
+    else placeAt(root, besideSource(member), files[i]!, sheets > 1, grouped, benchmark);
   });
 }
 
@@ -546,8 +550,7 @@ async function memberFiles(archive: string, members: readonly UnpackedMember[]):
 function placeOf(f: DataFile): string {
   if (!f.archive) return f.path;
   const source = f.archive.archive;
-  if (isHtmlReport(source) || isWorkbook(source)) return source;
-  return path.join(path.dirname(source), ...f.archive.member.split('/').filter((p) => p !== '' && p !== '.'));
+  return isHtmlReport(source) || isWorkbook(source) ? source : besideSource(f.archive);
 }
 
 /**

@@ -13,6 +13,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { fileReader, sqlIdent, sqlString, type CsvReading } from '../sql/text.js';
 import { readArrowSchema, stageArrowFiles } from './arrow.js';
 import { compatible, expectedInstead, familyOf, type ColumnInfo } from './column-types.js';
+import { SIDE_OF_WORD } from './expressions.js';
 import { sourceLabel, TABLE_KINDS, type DataFile, type Source, type TableKind } from './inputs.js';
 import { COLUMNS, matchColumns, normalise, requiredColumns, type CanonicalColumn, type DatasetMapping } from './mapping.js';
 import { countParquetRows, readParquetSchemas } from './parquet.js';
@@ -272,8 +273,8 @@ export async function inspectTable(con: DuckDBConnection, src: Source, mapping: 
   return { source: src, resolved, columns: columns.map((c) => c.name), staged: false, runFolders, parquet, arrow, text, hiveKeys, rows, relation: '' };
 }
 
-/** The words a trade's side is written in (expressions.ts reads each). */
-const SIDE_WORDS = ['long', 'short', 'buy', 'sell', 'l', 's', 'b'];
+/** The words a `type` column may hold to be the side: SIDE_OF_WORD's, not its numbers (a type of 1 and -1 is not taken for a side). */
+const SIDE_WORDS = Object.keys(SIDE_OF_WORD).filter((w) => !/\d/.test(w));
 
 /**
  * A trade list without a side column by name or alias may write it as its `type` (Jesse's
