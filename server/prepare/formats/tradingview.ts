@@ -61,11 +61,18 @@ function propertiesOf(file: CandidateFile, files: readonly CandidateFile[]): Can
   return files.find((f) => f.archive?.archive === file.archive!.archive && f.archive.member.toLowerCase() === 'properties.csv' && ['name', 'value'].every((c) => f.columns.some((x) => x.name.toLowerCase() === c)));
 }
 
-/** The Initial capital row of a Properties sheet ("1000000", "1,000,000 USD"), or null. */
+/**
+ * A Properties sheet's Initial capital: the whole value a number, with thousands commas and a
+ * currency code after it or not ("1000000", "250,000 USD", "1000000 USDT"); null otherwise, so
+ * that "1.000.000 EUR" leaves the capital unstated rather than read as 1.
+ */
+const CAPITAL_TEXT = /^(-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?:\s*[A-Za-z]{3,5})?$/;
+
+/** The Initial capital row of a Properties sheet (CAPITAL_TEXT), or null. */
 async function initialCapital(ctx: StageContext, properties: CandidateFile | undefined): Promise<number | null> {
   if (!properties) return null;
   const [row] = (await ctx.con.runAndReadAll(`SELECT trim("value"::VARCHAR) FROM ${await ctx.read(properties)} WHERE lower(trim("name"::VARCHAR)) = 'initial capital' LIMIT 1`)).getRows();
-  const number = /-?\d[\d,]*(\.\d+)?/.exec(String(row?.[0] ?? ''))?.[0];
+  const number = CAPITAL_TEXT.exec(String(row?.[0] ?? ''))?.[1];
   const capital = number === undefined ? NaN : Number(number.replace(/,/g, ''));
   return Number.isFinite(capital) && capital > 0 ? capital : null;
 }
