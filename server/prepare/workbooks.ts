@@ -94,7 +94,8 @@ export async function workbookMembers(workbook: string, into: string): Promise<W
       if (read.layout === 'sheet') members.push({ member: { archive: workbook, member: read.name }, unpacked: read.unpacked, layout: 'sheet' });
       else {
         // A sheet stores no cell past a row's last value; an HTML report's rows all span its table.
-        const width = Math.max(...read.rows.map((r) => r.length));
+        // (A reduce, not Math.max(...rows): a spread of a long sheet's rows overflows the stack.)
+        const width = read.rows.reduce((w, r) => Math.max(w, r.length), 0);
         const rows = read.rows.map((r) => (r.length < width ? [...r, ...Array<string>(width - r.length).fill('')] : r));
         const tables = reportTables(rows).map((t) => ({ ...t, name: sheets.length === 1 ? t.name : `${sheet.name} - ${t.name}` }));
         members.push(...(await writeTables(workbook, tables, into, taken)).map((m) => ({ ...m, layout: 'report' as const })));

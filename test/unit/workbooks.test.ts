@@ -167,3 +167,16 @@ test('refused, naming the workbook: not a zip (a password, the .xls format), no 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a long sheet laid out as a report (a title above its list) is read whole', async () => {
+  // 150,000 rows: more than a spread into Math.max takes, as the padding to the sheet's width once did.
+  const n = 150_000;
+  const cell = (ref: string, v: string) => `<c r="${ref}" t="inlineStr"><is><t>${v}</t></is></c>`;
+  const rows = [`<row r="1">${cell('A1', 'Backtest')}</row>`, `<row r="2">${['a', 'b', 'c', 'd', 'e'].map((h, i) => cell(`${String.fromCharCode(65 + i)}2`, h)).join('')}</row>`];
+  for (let i = 0; i < n; i++) rows.push(`<row r="${i + 3}">${[1, 2, 3, 4, 5].map((v, j) => `<c r="${String.fromCharCode(65 + j)}${i + 3}"><v>${v}</v></c>`).join('')}</row>`);
+  await withWorkbook('report.xlsx', workbookParts([{ name: 'Sheet1', data: rows.join('') }]), async (file, dir) => {
+    const { members } = await workbookMembers(file, path.join(dir, 'out'));
+    assert.deepEqual(members.map((m) => [m.member.member, m.layout]), [['Backtest.csv', 'report']]);
+    assert.equal((await readFile(members[0]!.unpacked, 'utf8')).trimEnd().split('\n').length, n + 1);
+  });
+});
