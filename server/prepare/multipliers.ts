@@ -9,8 +9,11 @@
 //     multiplierSql, while the trades are built);
 //   - trades' ret derived from P&L (derive-trades.ts joins the symbols table's multiplier);
 //   - what format adapters compute from prices (StageContext.multiplier): the P&L of a list of
-//     fills' round trips (a multiplier column of the fills' own comes first), TradingView's
-//     Run-up and Drawdown as MAE and MFE. So the symbols are staged before the adapters run.
+//     fills' round trips (a multiplier column of the fills' own comes first) and of the round
+//     trips of Nautilus', pyfolio's and zipline's fills and Lean's orders
+//     (round-trips.ts fillsWithSymbolMultiplier; not vectorbt's, which knows no multiplier),
+//     TradingView's Run-up and Drawdown as MAE and MFE. So the symbols are staged before the
+//     adapters run.
 // Stated P&L is never touched: it is money already.
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { errorMessage } from '../../shared/errors.js';

@@ -13,7 +13,10 @@
 // files, workbooks, pandas' to_json layouts, AmiBroker's trade list, a trade list's side in
 // `type` (server/prepare/). A store of 15 lists fewer input files than the folder now gives, and
 // would take the rest for runs to add (add-runs.ts): it is prepared again instead.
-export const STORE_FORMAT_VERSION = 16;
+// 17 (2026-12-07): the tables are as in 16, but the round trips of pyfolio's and zipline's
+// transactions and of Lean's orders take the symbols file's contract multiplier
+// (formats/round-trips.ts): a store of 16 holds their futures trades' P&L 1/multiplier too low.
+export const STORE_FORMAT_VERSION = 17;
 
 /**
  * The folder, in the folder of the prepared stores, of the answers the sessions of each store

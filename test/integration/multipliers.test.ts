@@ -1,13 +1,18 @@
 // Futures contract multipliers from the symbols input (server/prepare/multipliers.ts): a position's
 // value, a trade's return from its P&L and its MAE/MFE written as money are over quantity x price x
 // multiplier; stated P&L is untouched; a symbol without one keeps 1. Checked in the store against
-// hand-computed values, for bars given and for bars made of the trades; a bad multiplier is refused.
+// hand-computed values, for bars given and for bars made of the trades, and for the round trips of
+// each tool's own fills against the same files prepared without it; a bad multiplier is refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { prepareDataset } from '../../server/prepare/prepare.js';
+import { ensureLeanFixtures } from '../../fixtures/formats/lean.js';
+import { pyfolioFixture } from '../../fixtures/formats/pyfolio.js';
+import { ensureVectorbtFixtures } from '../../fixtures/formats/vectorbt.js';
+import { ziplineFixture } from '../../fixtures/formats/zipline.js';
 import { LocalSession } from '../support/local-session.js';
 import { near } from '../support/checks.js';
 import { testStoreDir } from '../support/datasets.js';
@@ -147,4 +152,47 @@ test("what a format computes from prices takes the symbols file's multiplier: a 
   assert.equal(trade?.pnl, 525, "TradingView's own P&L, untouched");
   near(trade?.mae, -250 / (4750.25 * 2 * 50), 'Drawdown over the contracts’ value');
   near(trade?.mfe, 1100 / (4750.25 * 2 * 50), 'Run-up over the contracts’ value');
+});
+
+test("a tool's own fills take the symbols file's multiplier: pyfolio's and zipline's transactions, Lean's orders; vectorbt's orders keep vectorbt's P&L", async () => {
+  const lean = await ensureLeanFixtures();
+  // vectorbt knows no multiplier: its orders' round trips stay what vectorbt's own trade records say.
+  const tools: { tool: string; dir: string; multiplied: boolean }[] = [
+    { tool: 'pyfolio', dir: (await pyfolioFixture()).csvDir, multiplied: true },
+    { tool: 'zipline', dir: (await ziplineFixture()).dir, multiplied: true },
+    { tool: 'Lean', dir: lean.ordersOnlyDir, multiplied: true },
+    { tool: 'vectorbt', dir: (await ensureVectorbtFixtures()).ordersDir, multiplied: false },
+  ];
+  const TRADES = 'SELECT run_id, trade_id, symbol, qty, entry_price, fees, pnl, ret FROM trades WHERE pnl IS NOT NULL ORDER BY run_id, trade_id';
+  for (const { tool, dir, multiplied } of tools) {
+    const plain = await LocalSession.open(dir, 1, { storeDir: testStoreDir() });
+    sessions.push(plain);
+    const before = await rows(plain, TRADES);
+    // The symbol with the most closed round trips is made a future of 50 a point.
+    const counts = new Map<string, number>();
+    for (const t of before) counts.set(String(t.symbol), (counts.get(String(t.symbol)) ?? 0) + 1);
+    const [future] = [...counts].sort((a, b) => b[1] - a[1])[0]!;
+    const withSymbols = path.join(tmp, `fills-${tool}`);
+    await cp(dir, withSymbols, { recursive: true });
+    await writeFile(path.join(withSymbols, 'symbols.csv'), `symbol,contract_size\n${future},50\n`);
+    const priced = await LocalSession.open(withSymbols, 1, { storeDir: testStoreDir() });
+    sessions.push(priced);
+    const after = await rows(priced, TRADES);
+    assert.equal(after.length, before.length, `${tool}: the same round trips`);
+    let futures = 0;
+    after.forEach((t, i) => {
+      const b = before[i]!;
+      assert.deepEqual([t.run_id, t.trade_id, t.symbol], [b.run_id, b.trade_id, b.symbol], `${tool}: round trip ${i} is the same one`);
+      const what = `${tool} ${String(t.symbol)} trade ${String(t.trade_id)}`;
+      if (t.symbol !== future || !multiplied) {
+        assert.equal(t.pnl, b.pnl, `${what}: no multiplier, the same P&L`);
+        return;
+      }
+      futures++;
+      // Before fees the P&L is the price move x quantity x 50; fees are the fills' own.
+      near(Number(t.pnl) + Number(t.fees ?? 0), 50 * (Number(b.pnl) + Number(b.fees ?? 0)), `${what}: P&L before fees x 50`);
+      near(t.ret, Number(t.pnl) / (Number(t.qty) * Number(t.entry_price) * 50), `${what}: ret over the contracts' value`);
+    });
+    assert.ok(!multiplied || futures > 0, `${tool}: round trips of ${future} were compared`);
+  }
 });

@@ -18,7 +18,7 @@ import { PrepareError } from '../errors.js';
 import { DEFAULT_RUN_ID } from '../expressions.js';
 import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
 import { describeReading, matchNamed, named, type Columns, type Reading } from './named-columns.js';
-import { stageRoundTrips } from './round-trips.js';
+import { SYMBOLS_MULTIPLIER, fillsWithSymbolMultiplier, stageRoundTrips } from './round-trips.js';
 
 
 interface NautilusPlan {
@@ -183,14 +183,14 @@ async function stageFills(ctx: StageContext, plan: NautilusPlan): Promise<string
   const what = `NautilusTrader fills ${plan.fills.map((f) => f.file.path).join(', ')}`;
   const staged = await withRunIds(ctx, parts, 'fills_by_run', what);
   // A future's round trip is its price move x quantity x multiplier (the symbols file's, multipliers.ts).
-  const multiplier = ctx.multiplier('symbol');
+  const priced = fillsWithSymbolMultiplier(staged, ctx.multiplier);
   await stageRoundTrips(
     ctx.con,
-    [`SELECT *${multiplier ? `, ${multiplier} AS multiplier` : ''} FROM ${staged}`],
+    [`SELECT * FROM ${priced ?? staged}`],
     { fills, target },
     what,
     (n) => `${n} fill(s) have a side other than BUY or SELL, or no quantity`,
-    multiplier ? { multiplier: { column: "symbols' multiplier" } } : {},
+    priced ? { multiplier: { column: SYMBOLS_MULTIPLIER } } : {},
   );
   return target;
 }

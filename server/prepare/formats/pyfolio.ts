@@ -18,7 +18,7 @@ import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageC
 import { findColumn, runOfFile, stemIs } from './adapter.js';
 import { dayExpr, numberColumns, timeIndexColumn, timeExpr } from './pandas.js';
 import { dailyBarsFromFillsSql } from './fill-bars.js';
-import { roundTripsSql } from './round-trips.js';
+import { SYMBOLS_MULTIPLIER, fillsWithSymbolMultiplier, roundTripsSql } from './round-trips.js';
 
 interface TransactionsPlan {
   file: CandidateFile;
@@ -184,7 +184,7 @@ async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<Stag
         ${i}::BIGINT * 4294967296 + row_number() OVER () AS seq, ${sqlIdent(t.amount.name)}::DOUBLE AS amount, ${sqlIdent(t.price.name)}::DOUBLE AS price,
         ${t.commission ? `coalesce(${sqlIdent(t.commission.name)}::DOUBLE, 0)` : '0.0'} AS fees
       FROM ${rawFills}`);
-    sources.push(`trades${several ? ` of run ${runId}` : ''}: FIFO round trips of the fills in ${frameName(t)}`);
+    sources.push(`trades${several ? ` of run ${runId}` : ''}: FIFO round trips of the fills in ${frameName(t)}${ctx.multiplier('symbol') ? ` (price move x quantity x the ${SYMBOLS_MULTIPLIER})` : ''}`);
     if (!p || !p.assets.length) {
       sources.push(`bars${several ? ` of run ${runId}` : ''}: daily, positions valued at the last fill price of ${frameName(t)}`);
       continue;
@@ -208,7 +208,8 @@ async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<Stag
     sources.push(`capital${several ? ` of run ${runId}` : ''}: ${Number(first[1])}, the portfolio value (assets + cash) of ${String(first[0])} in ${fileName(p.file)}`);
   }
   const trades = ctx.table('trades');
-  await con.run(`CREATE TEMP TABLE ${trades} AS ${roundTripsSql(fills)}`);
+  const fillsPriced = fillsWithSymbolMultiplier(fills, ctx.multiplier);
+  await con.run(`CREATE TEMP TABLE ${trades} AS ${roundTripsSql(fillsPriced ?? fills, { multiplier: fillsPriced !== null })}`);
   const bars = await stageBars(ctx, fills, values.length ? values.join(' UNION ALL ') : undefined);
   if (capitals.length === 0) return { bars, trades, sources };
   const runsTable = ctx.table('runs');

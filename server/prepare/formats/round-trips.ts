@@ -172,6 +172,21 @@ FROM still_open`;
 }
 
 /**
+ * `fills` with the contract multiplier the symbols input gives each symbol (StageContext.multiplier,
+ * multipliers.ts: one per symbol, above 0) as its column `multiplier`, for fills that carry none of
+ * their own (a tool's transactions or orders: pyfolio, zipline, Lean, Nautilus); null
+ * when the symbols give no multiplier. Without it a future's round trip is its price move x
+ * quantity: 1/50 of the P&L of an ES trade.
+ */
+export function fillsWithSymbolMultiplier(fills: string, multiplierOf: (symbol: string) => string | null): string | null {
+  const multiplier = multiplierOf('symbol');
+  return multiplier === null ? null : `(SELECT *, ${multiplier} AS multiplier FROM ${fills})`;
+}
+
+/** How a source line names the symbols input's multiplier in a round trip's P&L. */
+export const SYMBOLS_MULTIPLIER = "symbols' multiplier";
+
+/**
  * Stages fills read by an adapter (`parts`: SELECTs of the fills columns, unioned by name) into
  * the temp table `fills`, and their FIFO round trips into `target`. A fill without a direction or
  * a quantity (amount NULL) is refused, as are unreadable files, naming `source` (what the tool
