@@ -434,7 +434,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
       continue;
     }
     if (isWorkbook(archive)) {
-      await addWorkbook(root, archive, unpackTo, grouped, benchmark);
+      await addWorkbook(root, { file: archive, at: archive, stamp: archive }, unpackTo, grouped, benchmark);
       continue;
     }
     if (!isZipArchive(archive) && !isTarArchive(archive)) {
@@ -445,13 +445,30 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
     // beside the data must not stop the dataset), and named with why when the dataset has no data.
     let members: UnpackedMember[];
     try {
-      members = await archiveMembers(archive, unpackFolderFor(root, archive, unpackTo), (name) => formatByExtension(name) !== null);
+      members = await archiveMembers(archive, unpackFolderFor(root, archive, unpackTo), (name) => formatByExtension(name) !== null || isReportOrWorkbook(name));
     } catch (err) {
       unread.push(`${archive} (${errorMessage(err).replace(`input ${archive} `, '')})`);
       continue;
     }
-    if (members.length === 0) unread.push(`${archive} (an archive with no Parquet, Arrow, CSV or JSON file in it)`);
-    await addArchiveMembers(root, archive, members, grouped, benchmark);
+    const dataFiles = members.filter((m) => !isReportOrWorkbook(m.unpacked));
+    await addArchiveMembers(root, archive, dataFiles, grouped, benchmark);
+    let tables = 0;
+    for (const m of members.filter((m) => isReportOrWorkbook(m.unpacked))) {
+      // Read as if it lay where its path inside the archive puts it; one that cannot be read is
+      // left out and named, as an archive that cannot be read is.
+      const at = besideSource(m.member);
+      try {
+        if (isWorkbook(m.unpacked)) tables += await addWorkbook(root, { file: m.unpacked, at, stamp: archive }, unpackTo, grouped, benchmark);
+        else {
+          const report = await memberFiles(archive, relocated(await reportMembers(m.unpacked, unpackFolderFor(root, at, unpackTo)), at));
+          grouped.bars.push(...report);
+          tables += report.length;
+        }
+      } catch (err) {
+        unread.push(`${archive}!${m.member.member} (${errorMessage(err).replace(`input ${m.unpacked} `, '')})`);
+      }
+    }
+    if (dataFiles.length === 0 && tables === 0) unread.push(`${archive} (an archive with no Parquet, Arrow, CSV or JSON file, and no workbook or report with a table, in it)`);
   }
   markRunFolders(absInputs, grouped);
   const sources = {} as Record<TableKind, Source | null>;
@@ -523,13 +540,36 @@ function besideSource(member: ArchiveMember): string {
  * (TradingView's "List of trades" beside its performance sheets, pyfolio's frames): read only
  * when a format adapter claims them.
  */
-async function addWorkbook(root: string, workbook: string, unpackTo: string, grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): Promise<void> {
-  const { sheets, members } = await workbookMembers(workbook, unpackFolderFor(root, workbook, unpackTo));
-  const files = await memberFiles(workbook, members);
+async function addWorkbook(root: string, workbook: ContainerAt, unpackTo: string, grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): Promise<number> {
+  const { sheets, members: read } = await workbookMembers(workbook.file, unpackFolderFor(root, workbook.at, unpackTo));
+  const members = workbook.at === workbook.file ? read : relocated(read, workbook.at);
+  const files = await memberFiles(workbook.stamp, members);
   members.forEach(({ member, layout }, i) => {
     if (layout === 'report') grouped.bars.push(files[i]!);
     else placeAt(root, besideSource(member), files[i]!, sheets > 1, grouped, benchmark);
   });
+  return files.length;
+}
+
+/**
+ * A report or workbook to read: the file itself, where it lies in the dataset's layout (itself, or
+ * for one unpacked from an archive, where its path inside the archive puts it), and the file whose
+ * size and time stamp its tables (the archive it came from: a rewritten archive is new input).
+ */
+interface ContainerAt {
+  file: string;
+  at: string;
+  stamp: string;
+}
+
+/** A report's or workbook's tables, named as lying at `at` (ContainerAt): `<at>!<table>`. */
+function relocated<T extends UnpackedMember>(members: readonly T[], at: string): T[] {
+  return members.map((m) => ({ ...m, member: { ...m.member, archive: at } }));
+}
+
+/** Whether a file is read for its tables: an HTML report or an Excel workbook. */
+function isReportOrWorkbook(file: string): boolean {
+  return isHtmlReport(file) || isWorkbook(file);
 }
 
 /**

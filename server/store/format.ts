@@ -15,7 +15,8 @@
 // would take the rest for runs to add (add-runs.ts): it is prepared again instead.
 // 17 (2026-12-07): the tables are as in 16, but the round trips of pyfolio's and zipline's
 // transactions and of Lean's orders take the symbols file's contract multiplier
-// (formats/round-trips.ts): a store of 16 holds their futures trades' P&L 1/multiplier too low.
+// (formats/round-trips.ts): a store of 16 holds their futures trades' P&L 1/multiplier too low;
+// and workbooks and HTML reports inside an archive are read (server/prepare/inputs.ts).
 export const STORE_FORMAT_VERSION = 17;
 
 /**

@@ -5,10 +5,12 @@
 // exactly (the numbers are the same doubles; the times the same to the millisecond).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { metatraderFixture } from '../../fixtures/formats/metatrader.js';
 import { TRADINGVIEW_CAPITALS, workbookFixtures, writeXlsx, type WorkbookFixtures } from '../../fixtures/formats/workbooks.js';
+import { writeZip } from '../../fixtures/formats/zip.js';
 import { inspectDataset } from '../../server/prepare/inspect.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { LocalSession, type Ask } from '../support/local-session.js';
@@ -68,6 +70,44 @@ test('TradingView workbook exports: the List of trades sheet read as its CSV exp
   const [withCapital, without] = await Promise.all([workbooks.ask({ query: 'summary', params: {} }), csv.ask({ query: 'summary', params: {} })]);
   assert.equal(withCapital.rows[0]!.total_pnl, without.rows[0]!.total_pnl);
   assert.ok(Number.isFinite(Number(withCapital.rows[0]!.sharpe)), `a Sharpe ratio over the stated capital: ${JSON.stringify(withCapital.rows[0])}`);
+});
+
+test('workbooks and an HTML report shared in a zip are read as they are: the same trades, the capital, the files named inside the archive', async () => {
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'tickscope-zipped-reports-'));
+  try {
+    const zipOf = async (dir: string, name: string) => {
+      const into = path.join(tmp, name);
+      await mkdir(into);
+      const files = await readdir(dir);
+      await writeZip(path.join(into, 'shared.zip'), await Promise.all(files.map(async (f) => ({ name: `export/${f}`, data: await readFile(path.join(dir, f)) }))));
+      return into;
+    };
+    const tvZip = await zipOf(fx.tradingview.dir, 'tradingview');
+    const report = await inspectDataset({ inputs: [tvZip] });
+    assert.equal(report.ready, true, JSON.stringify(report.problems));
+    assert.equal(report.notRead ?? null, null, 'everything in the archive was read');
+    const tv = report.formats.find((f) => f.summary.startsWith('TradingView list of trades'));
+    assert.ok(tv, JSON.stringify(report.formats.map((f) => f.summary)));
+    for (const f of tv.files) assert.match(f.path, /export\/Tickscope_demo_\w+_S\d+_2024-01-16\.xlsx!List of trades\.csv$/, 'the sheet, named by the workbook where the archive holds it');
+    const [zipped, workbooks] = await Promise.all([open(tvZip), open(fx.tradingview.dir)]);
+    await assertSameAnswers(zipped, workbooks, [TRADES]);
+    assert.deepEqual([...zipped.store.catalog.runs.values()].map((r) => [r.runId, r.capital]), [['default', TRADINGVIEW_CAPITALS[0] + TRADINGVIEW_CAPITALS[1]]], 'the Properties sheets read');
+
+    // A workbook in the archive that is not one (saved as .xls and renamed, say) is left out and named; the rest is read.
+    const withBroken = path.join(tmp, 'with-broken');
+    await mkdir(withBroken);
+    const members = await Promise.all((await readdir(fx.tradingview.dir)).map(async (f) => ({ name: f, data: await readFile(path.join(fx.tradingview.dir, f)) })));
+    await writeZip(path.join(withBroken, 'shared.zip'), [...members, { name: 'notes/broken.xlsx', data: 'not a workbook' }]);
+    const partly = await inspectDataset({ inputs: [withBroken] });
+    assert.equal(partly.ready, true, JSON.stringify(partly.problems));
+    assert.match(partly.notRead ?? '', /^not read: .*shared\.zip!notes\/broken\.xlsx \(cannot be read as an Excel workbook: /);
+
+    const mt = await metatraderFixture();
+    const [zippedReport, htmlReport] = await Promise.all([open(await zipOf(mt.reportDir, 'metatrader')), open(mt.reportDir)]);
+    await assertSameAnswers(zippedReport, htmlReport, [TRADES, { query: 'summary', params: {} }]);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
 });
 
 test('pyfolio’s frames as sheets of one workbook (returns, positions, transactions): the same P&L, positions and round trips as the CSV frames', async () => {
