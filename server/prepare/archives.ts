@@ -28,6 +28,12 @@ export interface ArchiveMember {
   archive: string;
   /** Its name inside the archive (folders included). */
   member: string;
+  /**
+   * For a workbook's or report's table whose workbook or report itself came out of an archive
+   * (`archive` is then where it lies, beside that archive): `<that archive>!<its path inside>`,
+   * which names it in messages and stamps, since no file lies at `archive`.
+   */
+  within?: string;
 }
 
 /** A fresh folder name (not created: jsonMembers makes it when an archive has a document) for a preparation's or inspection's unpacked documents. */
@@ -58,9 +64,9 @@ function isVisible(name: string): boolean {
   return !name.split('/').some((part) => (part.startsWith('.') && part !== '.' && part !== '..') || part === '__MACOSX');
 }
 
-/** What names a member stably, whether or not it was unpacked: `<archive>!<member>`. */
+/** What names a member stably, whether or not it was unpacked: `<archive>!<member>` (`<archive>!<workbook>!<sheet>` for a workbook that came out of one). */
 export function memberPath(m: ArchiveMember): string {
-  return `${m.archive}!${m.member}`;
+  return `${m.within ?? m.archive}!${m.member}`;
 }
 
 /** A file taken out of an archive (or written out of a report, a workbook, a pandas JSON file), and its path where it was written. */

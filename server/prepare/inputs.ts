@@ -458,9 +458,10 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
       // left out and named, as an archive that cannot be read is.
       const at = besideSource(m.member);
       try {
-        if (isWorkbook(m.unpacked)) tables += await addWorkbook(root, { file: m.unpacked, at, stamp: archive }, unpackTo, grouped, benchmark);
+        const container: ContainerAt = { file: m.unpacked, at, stamp: archive, within: memberPath(m.member) };
+        if (isWorkbook(m.unpacked)) tables += await addWorkbook(root, container, unpackTo, grouped, benchmark);
         else {
-          const report = await memberFiles(archive, relocated(await reportMembers(m.unpacked, unpackFolderFor(root, at, unpackTo)), at));
+          const report = await memberFiles(archive, relocated(await reportMembers(m.unpacked, unpackFolderFor(root, at, unpackTo)), container));
           grouped.bars.push(...report);
           tables += report.length;
         }
@@ -542,7 +543,7 @@ function besideSource(member: ArchiveMember): string {
  */
 async function addWorkbook(root: string, workbook: ContainerAt, unpackTo: string, grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): Promise<number> {
   const { sheets, members: read } = await workbookMembers(workbook.file, unpackFolderFor(root, workbook.at, unpackTo));
-  const members = workbook.at === workbook.file ? read : relocated(read, workbook.at);
+  const members = workbook.at === workbook.file ? read : relocated(read, workbook);
   const files = await memberFiles(workbook.stamp, members);
   members.forEach(({ member, layout }, i) => {
     if (layout === 'report') grouped.bars.push(files[i]!);
@@ -560,11 +561,13 @@ interface ContainerAt {
   file: string;
   at: string;
   stamp: string;
+  /** For one unpacked from an archive: `<archive>!<its path inside>` (ArchiveMember.within). */
+  within?: string;
 }
 
-/** A report's or workbook's tables, named as lying at `at` (ContainerAt): `<at>!<table>`. */
-function relocated<T extends UnpackedMember>(members: readonly T[], at: string): T[] {
-  return members.map((m) => ({ ...m, member: { ...m.member, archive: at } }));
+/** A report's or workbook's tables, placed as lying at `at` and named `<within>!<table>` (ContainerAt). */
+function relocated<T extends UnpackedMember>(members: readonly T[], container: ContainerAt): T[] {
+  return members.map((m) => ({ ...m, member: { ...m.member, archive: container.at, ...(container.within ? { within: container.within } : {}) } }));
 }
 
 /** Whether a file is read for its tables: an HTML report or an Excel workbook. */

@@ -88,7 +88,7 @@ test('workbooks and an HTML report shared in a zip are read as they are: the sam
     assert.equal(report.notRead ?? null, null, 'everything in the archive was read');
     const tv = report.formats.find((f) => f.summary.startsWith('TradingView list of trades'));
     assert.ok(tv, JSON.stringify(report.formats.map((f) => f.summary)));
-    for (const f of tv.files) assert.match(f.path, /export\/Tickscope_demo_\w+_S\d+_2024-01-16\.xlsx!List of trades\.csv$/, 'the sheet, named by the workbook where the archive holds it');
+    for (const f of tv.files) assert.match(f.path, /\/shared\.zip!export\/Tickscope_demo_\w+_S\d+_2024-01-16\.xlsx!List of trades\.csv$/, 'the sheet, named by its workbook inside the archive');
     const [zipped, workbooks] = await Promise.all([open(tvZip), open(fx.tradingview.dir)]);
     await assertSameAnswers(zipped, workbooks, [TRADES]);
     assert.deepEqual([...zipped.store.catalog.runs.values()].map((r) => [r.runId, r.capital]), [['default', TRADINGVIEW_CAPITALS[0] + TRADINGVIEW_CAPITALS[1]]], 'the Properties sheets read');
