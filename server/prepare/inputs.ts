@@ -220,9 +220,6 @@ export function nameWithoutExtension(file: string): string {
   return inner.slice(0, inner.length - path.extname(inner).length);
 }
 
-/** Archives whose data files are read (archives.ts). */
-const ARCHIVE_EXT = ['.zip', '.tgz', '.tar'];
-
 /**
  * Files of a backtest that are not read, by name, and what to do instead: named when they lie
  * among the inputs (beside data that was read too, since they may hold what the dataset lacks).
@@ -241,9 +238,14 @@ function notReadWhy(file: string): string | null {
   return NOT_READ.find(([exts]) => exts.some((e) => lower.endsWith(e)))?.[1] ?? null;
 }
 
-/** Whether a file holds tables of its own to be written out and read (an archive, an HTML report, a workbook), or is one not read. */
+/** Whether a file holds files or tables of its own to be written out and read: a zip or tar archive (archives.ts), an HTML report, a workbook. */
+function holdsTables(file: string): boolean {
+  return isZipArchive(file) || isTarArchive(file) || isReportOrWorkbook(file);
+}
+
+/** Whether a file is one to open (holdsTables), or one not read (NOT_READ). */
 function isContainer(file: string): boolean {
-  return ARCHIVE_EXT.some((ext) => file.toLowerCase().endsWith(ext)) || isHtmlReport(file) || isWorkbook(file) || notReadWhy(file) !== null;
+  return holdsTables(file) || notReadWhy(file) !== null;
 }
 
 /** The data files under `dir`, by extension; the archives, HTML reports, workbooks and files not read among its files go to `archives`. */
@@ -388,7 +390,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
         throw new PrepareError(`input ${abs} is an empty folder: it holds no Parquet (.parquet), Arrow IPC (.arrow, .arrows, .feather), CSV (.csv, .tsv) or JSON (.json) files`);
       }
       for (const f of files) if (!byPath.has(f)) byPath.set(f, { root: abs, file: f });
-    } else if (st.isFile() && (isZipArchive(abs) || isTarArchive(abs) || isHtmlReport(abs) || isWorkbook(abs))) {
+    } else if (st.isFile() && holdsTables(abs)) {
       archives.push({ root: path.dirname(abs), file: abs });
     } else if (st.isFile()) {
       byPath.set(abs, { root: path.dirname(abs), file: abs, explicit: true });
@@ -429,8 +431,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
       continue;
     }
     if (isHtmlReport(archive)) {
-      // A report's tables are loose files beside it; one without a table is not data (a page of notes).
-      grouped.bars.push(...(await memberFiles(archive, await reportMembers(archive, unpackTo))));
+      await addReport({ file: archive, at: archive, stamp: archive }, unpackTo, grouped);
       continue;
     }
     if (isWorkbook(archive)) {
@@ -456,17 +457,11 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
     for (const m of members.filter((m) => isReportOrWorkbook(m.unpacked))) {
       // Read as if it lay where its path inside the archive puts it; one that cannot be read is
       // left out and named, as an archive that cannot be read is.
-      const at = besideSource(m.member);
+      const container: ContainerAt = { file: m.unpacked, at: besideSource(m.member), stamp: archive, within: memberPath(m.member) };
       try {
-        const container: ContainerAt = { file: m.unpacked, at, stamp: archive, within: memberPath(m.member) };
-        if (isWorkbook(m.unpacked)) tables += await addWorkbook(root, container, unpackTo, grouped, benchmark);
-        else {
-          const report = await memberFiles(archive, relocated(await reportMembers(m.unpacked, unpackFolderFor(root, at, unpackTo)), container));
-          grouped.bars.push(...report);
-          tables += report.length;
-        }
+        tables += isWorkbook(m.unpacked) ? await addWorkbook(root, container, unpackTo, grouped, benchmark) : await addReport(container, unpackTo, grouped);
       } catch (err) {
-        unread.push(`${archive}!${m.member.member} (${errorMessage(err).replace(`input ${m.unpacked} `, '')})`);
+        unread.push(`${container.within} (${errorMessage(err).replace(`input ${m.unpacked} `, '')})`);
       }
     }
     if (dataFiles.length === 0 && tables === 0) unread.push(`${archive} (an archive with no Parquet, Arrow, CSV or JSON file, and no workbook or report with a table, in it)`);
@@ -543,7 +538,7 @@ function besideSource(member: ArchiveMember): string {
  */
 async function addWorkbook(root: string, workbook: ContainerAt, unpackTo: string, grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): Promise<number> {
   const { sheets, members: read } = await workbookMembers(workbook.file, unpackFolderFor(root, workbook.at, unpackTo));
-  const members = workbook.at === workbook.file ? read : relocated(read, workbook);
+  const members = relocated(read, workbook);
   const files = await memberFiles(workbook.stamp, members);
   members.forEach(({ member, layout }, i) => {
     if (layout === 'report') grouped.bars.push(files[i]!);
@@ -565,9 +560,20 @@ interface ContainerAt {
   within?: string;
 }
 
-/** A report's or workbook's tables, placed as lying at `at` and named `<within>!<table>` (ContainerAt). */
+/** A report's or workbook's tables, placed as lying at `at` and named `<within>!<table>` (ContainerAt); as they are when it lies where it is read. */
 function relocated<T extends UnpackedMember>(members: readonly T[], container: ContainerAt): T[] {
+  if (container.at === container.file) return [...members];
   return members.map((m) => ({ ...m, member: { ...m.member, archive: container.at, ...(container.within ? { within: container.within } : {}) } }));
+}
+
+/**
+ * An HTML report's tables (html-reports.ts), loose files lying where the report does: read only
+ * when a format claims them; a report without a table is not data (a page of notes). Their count.
+ */
+async function addReport(report: ContainerAt, unpackTo: string, grouped: Record<TableKind, DataFile[]>): Promise<number> {
+  const files = await memberFiles(report.stamp, relocated(await reportMembers(report.file, unpackTo), report));
+  grouped.bars.push(...files);
+  return files.length;
 }
 
 /** Whether a file is read for its tables: an HTML report or an Excel workbook. */
@@ -579,9 +585,9 @@ function isReportOrWorkbook(file: string): boolean {
  * The tables a report or workbook wrote out as CSV, as loose files (read only when an adapter
  * claims them), stamped with the source's size and time: a rewritten source is new input.
  */
-async function memberFiles(archive: string, members: readonly UnpackedMember[]): Promise<DataFile[]> {
+async function memberFiles(stamp: string, members: readonly UnpackedMember[]): Promise<DataFile[]> {
   if (members.length === 0) return [];
-  const st = await stat(archive);
+  const st = await stat(stamp);
   return members.map(({ member, unpacked }) => ({ path: unpacked, format: 'csv' as const, hive: {}, size: st.size, mtimeMs: st.mtimeMs, loose: true, unnamed: true, archive: member }));
 }
 

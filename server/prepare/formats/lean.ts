@@ -22,7 +22,7 @@ import { sqlString } from '../../sql/text.js';
 import { PrepareError } from '../errors.js';
 import { nameWithoutExtension } from '../inputs.js';
 import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
-import { SYMBOLS_MULTIPLIER, fillsWithSymbolMultiplier, roundTripsSql } from './round-trips.js';
+import { toolRoundTripsSql } from './round-trips.js';
 import { jsonDocumentSql, utcTimeSql } from './json-result.js';
 
 interface LeanResult {
@@ -186,9 +186,9 @@ export const leanAdapter: FormatAdapter<LeanPlan> = {
       if (fromTrades.length) sources.push('trades: totalPerformance.closedTrades (pnl = profitLoss - totalFees; ret = pnl / (entryPrice x quantity))');
       if (fromOrders.length) {
         await ctx.con.run(`CREATE TEMP TABLE ${fills} AS ${fromOrders.map(fillsSql).join(' UNION ALL ')}`);
-        const fillsPriced = fillsWithSymbolMultiplier(fills, ctx.multiplier);
-        parts.push(`SELECT * FROM (${roundTripsSql(fillsPriced ?? fills, { multiplier: fillsPriced !== null })})`);
-        sources.push(`trades: round trips matched FIFO from the filled orders of ${fromOrders.map((r) => r.file.path).join(', ')} (no closedTrades; Lean's orders carry no fees, so these P&Ls are before fees${fillsPriced ? `; price move x quantity x the ${SYMBOLS_MULTIPLIER}` : ''})`);
+        const roundTrips = toolRoundTripsSql(fills, ctx.multiplier);
+        parts.push(`SELECT * FROM (${roundTrips.sql})`);
+        sources.push(`trades: round trips matched FIFO from the filled orders of ${fromOrders.map((r) => r.file.path).join(', ')} (no closedTrades; Lean's orders carry no fees, so these P&Ls are before fees${roundTrips.pricing ? `; ${roundTrips.pricing}` : ''})`);
       }
       await ctx.con.run(`CREATE TEMP TABLE ${trades} AS ${parts.join(' UNION ALL BY NAME ')}`);
       await ctx.con.run(`CREATE TEMP TABLE ${equity} AS ${results.map(equitySql).join(' UNION ALL ')}`);

@@ -18,7 +18,7 @@ import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageC
 import { findColumn, runOfFile, stemIs } from './adapter.js';
 import { dayExpr, numberColumns, timeIndexColumn, timeExpr } from './pandas.js';
 import { dailyBarsFromFillsSql } from './fill-bars.js';
-import { SYMBOLS_MULTIPLIER, fillsWithSymbolMultiplier, roundTripsSql } from './round-trips.js';
+import { toolRoundTripsSql } from './round-trips.js';
 
 interface TransactionsPlan {
   file: CandidateFile;
@@ -172,6 +172,8 @@ async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<Stag
   const values: string[] = [];
   const capitals: string[] = [];
   const several = runs.length > 1;
+  // Planned before the fills are staged: the source lines below say how the round trips are priced.
+  const roundTrips = toolRoundTripsSql(fills, ctx.multiplier);
   for (const [i, { run: runId, transactions: t, positions: p }] of runs.entries()) {
     const run = sqlString(runId);
     const reads: string[] = [];
@@ -184,7 +186,7 @@ async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<Stag
         ${i}::BIGINT * 4294967296 + row_number() OVER () AS seq, ${sqlIdent(t.amount.name)}::DOUBLE AS amount, ${sqlIdent(t.price.name)}::DOUBLE AS price,
         ${t.commission ? `coalesce(${sqlIdent(t.commission.name)}::DOUBLE, 0)` : '0.0'} AS fees
       FROM ${rawFills}`);
-    sources.push(`trades${several ? ` of run ${runId}` : ''}: FIFO round trips of the fills in ${frameName(t)}${ctx.multiplier('symbol') ? ` (price move x quantity x the ${SYMBOLS_MULTIPLIER})` : ''}`);
+    sources.push(`trades${several ? ` of run ${runId}` : ''}: FIFO round trips of the fills in ${frameName(t)}${roundTrips.pricing ? ` (${roundTrips.pricing})` : ''}`);
     if (!p || !p.assets.length) {
       sources.push(`bars${several ? ` of run ${runId}` : ''}: daily, positions valued at the last fill price of ${frameName(t)}`);
       continue;
@@ -208,8 +210,7 @@ async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<Stag
     sources.push(`capital${several ? ` of run ${runId}` : ''}: ${Number(first[1])}, the portfolio value (assets + cash) of ${String(first[0])} in ${fileName(p.file)}`);
   }
   const trades = ctx.table('trades');
-  const fillsPriced = fillsWithSymbolMultiplier(fills, ctx.multiplier);
-  await con.run(`CREATE TEMP TABLE ${trades} AS ${roundTripsSql(fillsPriced ?? fills, { multiplier: fillsPriced !== null })}`);
+  await con.run(`CREATE TEMP TABLE ${trades} AS ${roundTrips.sql}`);
   const bars = await stageBars(ctx, fills, values.length ? values.join(' UNION ALL ') : undefined);
   if (capitals.length === 0) return { bars, trades, sources };
   const runsTable = ctx.table('runs');

@@ -187,6 +187,18 @@ export function fillsWithSymbolMultiplier(fills: string, multiplierOf: (symbol: 
 export const SYMBOLS_MULTIPLIER = "symbols' multiplier";
 
 /**
+ * The round trips (roundTripsSql) of a tool's fills that carry no multiplier of their own (pyfolio,
+ * zipline, Lean orders), priced with the symbols input's when it gives any
+ * (fillsWithSymbolMultiplier); `pricing` says so for the source line, null when it gives none.
+ */
+export function toolRoundTripsSql(fills: string, multiplierOf: (symbol: string) => string | null): { sql: string; pricing: string | null } {
+  const priced = fillsWithSymbolMultiplier(fills, multiplierOf);
+  return priced === null
+    ? { sql: roundTripsSql(fills), pricing: null }
+    : { sql: roundTripsSql(priced, { multiplier: true }), pricing: `price move x quantity x the ${SYMBOLS_MULTIPLIER}` };
+}
+
+/**
  * Stages fills read by an adapter (`parts`: SELECTs of the fills columns, unioned by name) into
  * the temp table `fills`, and their FIFO round trips into `target`. A fill without a direction or
  * a quantity (amount NULL) is refused, as are unreadable files, naming `source` (what the tool

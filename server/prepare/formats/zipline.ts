@@ -20,7 +20,7 @@ import { PrepareError } from '../errors.js';
 import { findColumn, runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
 import { dailyBarsFromFillsSql } from './fill-bars.js';
 import { dayExpr, timeIndexColumn } from './pandas.js';
-import { SYMBOLS_MULTIPLIER, fillsWithSymbolMultiplier, roundTripsSql } from './round-trips.js';
+import { toolRoundTripsSql } from './round-trips.js';
 
 /** One performance frame: one run (in a folder of its own when there are several: inputs.ts markRunFolders). */
 interface ZiplineFrame {
@@ -150,11 +150,11 @@ async function stage(d: Detection<ZiplinePlan>, ctx: StageContext): Promise<Stag
   const bars = ctx.table('bars');
   await con.run(`CREATE TEMP TABLE ${bars} AS ${dailyBarsFromFillsSql({ fills, values: values.join(' UNION ALL '), pnl: 'marked' })}`);
   const trades = ctx.table('trades');
-  const fillsPriced = fillsWithSymbolMultiplier(fills, ctx.multiplier);
-  await con.run(`CREATE TEMP TABLE ${trades} AS ${roundTripsSql(fillsPriced ?? fills, { multiplier: fillsPriced !== null })}`);
+  const roundTrips = toolRoundTripsSql(fills, ctx.multiplier);
+  await con.run(`CREATE TEMP TABLE ${trades} AS ${roundTrips.sql}`);
   sources.unshift(
     'bars: daily, positions valued at their last sale price (positions), quantities and fees from the fills (transactions)',
-    `trades: FIFO round trips of the transactions in ${frames.map((p) => p.file.path).join(', ')}${fillsPriced ? ` (price move x quantity x the ${SYMBOLS_MULTIPLIER})` : ''}`,
+    `trades: FIFO round trips of the transactions in ${frames.map((p) => p.file.path).join(', ')}${roundTrips.pricing ? ` (${roundTrips.pricing})` : ''}`,
   );
   if (capitals.length === 0) return { bars, trades, sources };
   const runsTable = ctx.table('runs');
