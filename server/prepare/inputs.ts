@@ -26,6 +26,8 @@ import { archiveMembers, isTarArchive, isZipArchive, memberPath, type ArchiveMem
 import { isHtmlReport, reportMembers } from './html-reports.js';
 import { pandasJsonMember } from './pandas-json.js';
 import { isWorkbook, workbookMembers } from './workbooks.js';
+import { isPickle, pickleMembers } from './pandas-pickle.js';
+import { hdfMembers, isHdf } from './pandas-hdf.js';
 import type { CsvReading } from '../sql/text.js';
 import { PrepareError } from './errors.js';
 import { isLegacyIpcStream } from './legacy-ipc-stream.js';
@@ -91,7 +93,7 @@ export interface ResolvedInputs {
    */
   benchmark?: DataFile[];
   /**
-   * Files among the inputs that were not read (a pickle, a .7z, a zip with no data file in it, one
+   * Files among the inputs that were not read (a pickle or HDF5 file of no frame, a .7z, a zip with no data file in it, one
    * that cannot be read, ...), each its path with why and what to do in parentheses: named by
    * noBarsError, and beside a dataset that was read.
    */
@@ -225,8 +227,6 @@ export function nameWithoutExtension(file: string): string {
  * among the inputs (beside data that was read too, since they may hold what the dataset lacks).
  */
 const NOT_READ: readonly (readonly [string[], string])[] = [
-  [['.pickle', '.pkl'], 'a Python pickle, which only Python reads: save the frame with to_parquet or to_csv'],
-  [['.h5', '.hdf5', '.hdf'], 'HDF5: save each frame with to_parquet or to_csv'],
   [['.xls'], "Excel 97-2003's format: save it as .xlsx or CSV"],
   [['.ods'], "OpenDocument's format: save it as .xlsx or CSV"],
   [['.7z', '.rar', '.bz2', '.xz', '.gz'], 'an archive of a kind not opened: unpack it, or make it a zip or tar'],
@@ -238,9 +238,9 @@ function notReadWhy(file: string): string | null {
   return NOT_READ.find(([exts]) => exts.some((e) => lower.endsWith(e)))?.[1] ?? null;
 }
 
-/** Whether a file holds files or tables of its own to be written out and read: a zip or tar archive (archives.ts), an HTML report, a workbook. */
+/** Whether a file holds files or tables of its own to be written out and read: a zip or tar archive (archives.ts), an HTML report, a workbook, a pandas pickle or HDF5 store. */
 function holdsTables(file: string): boolean {
-  return isZipArchive(file) || isTarArchive(file) || isReportOrWorkbook(file);
+  return isZipArchive(file) || isTarArchive(file) || isTableDocument(file);
 }
 
 /** Whether a file is one to open (holdsTables), or one not read (NOT_READ). */
@@ -438,6 +438,16 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
       await addWorkbook(root, { file: archive, at: archive, stamp: archive }, unpackTo, grouped, benchmark);
       continue;
     }
+    if (isSavedFrames(archive)) {
+      // A pickle of something else than frames (a model, parameters), or an HDF5 file of no frame,
+      // beside the data is named, not fatal.
+      try {
+        await addSavedFrames(root, { file: archive, at: archive, stamp: archive }, unpackTo, grouped, benchmark);
+      } catch (err) {
+        unread.push(`${archive} (${errorMessage(err).replace(`input ${archive} `, '')})`);
+      }
+      continue;
+    }
     if (!isZipArchive(archive) && !isTarArchive(archive)) {
       unread.push(`${archive} (${notReadWhy(archive) ?? 'not opened'})`);
       continue;
@@ -446,25 +456,29 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
     // beside the data must not stop the dataset), and named with why when the dataset has no data.
     let members: UnpackedMember[];
     try {
-      members = await archiveMembers(archive, unpackFolderFor(root, archive, unpackTo), (name) => formatByExtension(name) !== null || isReportOrWorkbook(name));
+      members = await archiveMembers(archive, unpackFolderFor(root, archive, unpackTo), (name) => formatByExtension(name) !== null || isTableDocument(name));
     } catch (err) {
       unread.push(`${archive} (${errorMessage(err).replace(`input ${archive} `, '')})`);
       continue;
     }
-    const dataFiles = members.filter((m) => !isReportOrWorkbook(m.unpacked));
+    const dataFiles = members.filter((m) => !isTableDocument(m.unpacked));
     await addArchiveMembers(root, archive, dataFiles, grouped, benchmark);
     let tables = 0;
-    for (const m of members.filter((m) => isReportOrWorkbook(m.unpacked))) {
+    for (const m of members.filter((m) => isTableDocument(m.unpacked))) {
       // Read as if it lay where its path inside the archive puts it; one that cannot be read is
       // left out and named, as an archive that cannot be read is.
       const container: ContainerAt = { file: m.unpacked, at: besideSource(m.member), stamp: archive, within: memberPath(m.member) };
       try {
-        tables += isWorkbook(m.unpacked) ? await addWorkbook(root, container, unpackTo, grouped, benchmark) : await addReport(container, unpackTo, grouped);
+        tables += isWorkbook(m.unpacked)
+          ? await addWorkbook(root, container, unpackTo, grouped, benchmark)
+          : isSavedFrames(m.unpacked)
+            ? await addSavedFrames(root, container, unpackTo, grouped, benchmark)
+            : await addReport(container, unpackTo, grouped);
       } catch (err) {
         unread.push(`${container.within} (${errorMessage(err).replace(`input ${m.unpacked} `, '')})`);
       }
     }
-    if (dataFiles.length === 0 && tables === 0) unread.push(`${archive} (an archive with no Parquet, Arrow, CSV or JSON file, and no workbook or report with a table, in it)`);
+    if (dataFiles.length === 0 && tables === 0) unread.push(`${archive} (an archive with no Parquet, Arrow, CSV or JSON file, and no workbook, report, pickle or HDF5 store with a table, in it)`);
   }
   markRunFolders(absInputs, grouped);
   const sources = {} as Record<TableKind, Source | null>;
@@ -547,6 +561,25 @@ async function addWorkbook(root: string, workbook: ContainerAt, unpackTo: string
   return files.length;
 }
 
+/** Whether a file holds pandas frames as Python saves them: a pickle or an HDF5 store. */
+function isSavedFrames(file: string): boolean {
+  return isPickle(file) || isHdf(file);
+}
+
+/**
+ * The frames of a pandas pickle or HDF5 store (pandas-pickle.ts, pandas-hdf.ts), each read as the
+ * CSV file its to_csv would write, lying where the file does: named after it when it holds one
+ * (perf.pickle is perf.csv), else after the dict's keys or the store's keys, loose as a
+ * workbook's sheets among others are. Their count.
+ */
+async function addSavedFrames(root: string, saved: ContainerAt, unpackTo: string, grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): Promise<number> {
+  const read = isPickle(saved.file) ? pickleMembers : hdfMembers;
+  const members = relocated(await read(saved.file, unpackFolderFor(root, saved.at, unpackTo)), saved);
+  const files = await memberFiles(saved.stamp, members);
+  members.forEach(({ member }, i) => placeAt(root, besideSource(member), files[i]!, members.length > 1, grouped, benchmark));
+  return files.length;
+}
+
 /**
  * A report or workbook to read: the file itself, where it lies in the dataset's layout (itself, or
  * for one unpacked from an archive, where its path inside the archive puts it), and the file whose
@@ -576,9 +609,9 @@ async function addReport(report: ContainerAt, unpackTo: string, grouped: Record<
   return files.length;
 }
 
-/** Whether a file is read for its tables: an HTML report or an Excel workbook. */
-function isReportOrWorkbook(file: string): boolean {
-  return isHtmlReport(file) || isWorkbook(file);
+/** Whether a file is read for the tables in it: an HTML report, an Excel workbook, a pandas pickle or HDF5 store. */
+function isTableDocument(file: string): boolean {
+  return isHtmlReport(file) || isWorkbook(file) || isSavedFrames(file);
 }
 
 /**
@@ -599,7 +632,7 @@ async function memberFiles(stamp: string, members: readonly UnpackedMember[]): P
 function placeOf(f: DataFile): string {
   if (!f.archive) return f.path;
   const source = f.archive.archive;
-  return isHtmlReport(source) || isWorkbook(source) ? source : besideSource(f.archive);
+  return isTableDocument(source) ? source : besideSource(f.archive);
 }
 
 /**
@@ -661,11 +694,12 @@ export function noBarsError(
  * What a loose file (DataFile.loose) is, for messages: a JSON document, a table of an HTML
  * report, a sheet of a workbook (or a table in one), or an archive's data file.
  */
-export type LooseKind = 'json' | 'report' | 'workbook' | 'archive';
+export type LooseKind = 'json' | 'report' | 'workbook' | 'frames' | 'archive';
 
 export function looseKind(f: Pick<DataFile, 'format' | 'archive'>): LooseKind {
   if (f.format === 'json') return 'json';
   if (f.archive && isWorkbook(f.archive.archive)) return 'workbook';
+  if (f.archive && isSavedFrames(f.archive.archive)) return 'frames';
   return f.archive && isHtmlReport(f.archive.archive) ? 'report' : 'archive';
 }
 
@@ -676,6 +710,8 @@ function looseFileLine(file: string, kind: LooseKind, keys: string): string {
       return `${file}: a table of an HTML report that no format recognises (columns: ${keys || 'none'}); of HTML reports, MetaTrader's lists of positions and of deals are read, with their English headers`;
     case 'workbook':
       return `${file}: a sheet of a workbook that no format recognises (columns: ${keys || 'none'}); a sheet is read as the table its name says (trades, bars, symbols, runs, benchmark), a workbook's only sheet as a file of the workbook's name, and sheets a format the README lists (TradingView's List of trades, pyfolio's returns, positions and transactions)`;
+    case 'frames':
+      return `${file}: a pandas frame of a pickle or HDF5 store that no format recognises (columns: ${keys || 'none'}); such a frame is read as the CSV its to_csv would write, lying where the file does: as the table its name or key says (trades.pkl, a store's key trades), or a format the README lists (zipline's perf, pyfolio's returns, positions and transactions)`;
     case 'archive':
       return `${file}: a file of an archive whose name says no table (columns: ${keys || 'none'}); an archive's files are read where their names say which table (trades.csv, bars/), or as a format the README lists`;
     case 'json':

@@ -21,7 +21,7 @@ import { COLUMNS, normalise, type ColumnKind } from './mapping.js';
 import { SchemaProblems, type SchemaProblem } from './schema-problems.js';
 import { inspectTables, readFileParts, type TableInput } from './table-input.js';
 
-const LOOSE_NAMES: Record<LooseKind, string> = { json: 'a JSON document', report: "a report's table", workbook: "a workbook's sheet", archive: "an archive's file" };
+const LOOSE_NAMES: Record<LooseKind, string> = { json: 'a JSON document', report: "a report's table", workbook: "a workbook's sheet", frames: "a frame of a pickle or HDF5 store", archive: "an archive's file" };
 import { textDateReadings, type TextDateReading } from './text-dates.js';
 
 /**

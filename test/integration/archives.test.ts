@@ -117,17 +117,17 @@ test('a listing (the control server reads one every few seconds) opens no archiv
   await assert.rejects(resolveInputs([dir], { unpackTo: path.join(tmp, 'unpacked') }), /book\.xlsx cannot be read as an Excel workbook/, 'preparing opens them');
 });
 
-test('a zipline or pandas pickle, an HDF5 file, an .xls: named with how to save them, not passed over in silence', async () => {
+test('a damaged pickle, a damaged HDF5 file, an .xls: named with how to save them, not passed over in silence', async () => {
   const dir = path.join(tmp, 'pickles');
   await mkdir(dir);
-  // zipline's `run -o perf.pickle`, pandas' to_hdf and an old Excel file: nothing here reads them.
+  // A pickle and an HDF5 file cut short (both are read: formats-python-frames.test.ts), and an old Excel file.
   await writeFile(path.join(dir, 'perf.pickle'), Buffer.from('80049500', 'hex'));
   await writeFile(path.join(dir, 'frames.h5'), Buffer.from('894844460d0a1a0a', 'hex'));
   await writeFile(path.join(dir, 'trades.xls'), Buffer.from('d0cf11e0a1b11ae1', 'hex'));
   await assert.rejects(prepareDataset({ input: dir, storeDir: path.join(tmp, 'stores') }), (e: Error) => {
     assert.match(e.message, /has neither bars nor trades/);
-    assert.match(e.message, /perf\.pickle \(a Python pickle, which only Python reads: save the frame with to_parquet or to_csv\)/);
-    assert.match(e.message, /frames\.h5 \(HDF5: save each frame with to_parquet or to_csv\)/);
+    assert.match(e.message, /perf\.pickle \(cannot be read as a pandas pickle: the pickle ends inside an argument at byte 3 \(8 bytes wanted, 1 left\); save the frame with to_parquet or to_csv\)/);
+    assert.match(e.message, /frames\.h5 \(cannot be read as HDF5: .*; save each frame with to_parquet or to_csv\)/);
     assert.match(e.message, /trades\.xls \(Excel 97-2003's format: save it as \.xlsx or CSV\)/);
     return true;
   });

@@ -61,3 +61,13 @@ export function timeExpr(c: ColumnInfo): string {
       return `${col}::VARCHAR`;
   }
 }
+
+/**
+ * A zipline asset's symbol from its text: pyfolio's frames extracted from a zipline run
+ * (extract_rets_pos_txn_from_zipline) hold the assets themselves, which to_csv writes as
+ * `Equity(24 [AAPL])`: that is AAPL, as zipline's own frame names it (zipline.ts); other text is
+ * kept as it is.
+ */
+export function ziplineAssetSymbolSql(text: string): string {
+  return `coalesce(nullif(regexp_extract(${text}, '^[A-Za-z]\\w*\\(\\d+ \\[(.+)\\]\\)$', 1), ''), ${text})`;
+}

@@ -16,7 +16,7 @@ import type { ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
 import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
 import { findColumn, runOfFile, stemIs } from './adapter.js';
-import { dayExpr, numberColumns, timeIndexColumn, timeExpr } from './pandas.js';
+import { dayExpr, numberColumns, timeIndexColumn, timeExpr, ziplineAssetSymbolSql } from './pandas.js';
 import { dailyBarsFromFillsSql } from './fill-bars.js';
 import { toolRoundTripsSql } from './round-trips.js';
 
@@ -182,7 +182,7 @@ async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<Stag
     const key = await fillKey(ctx, rawFills, t, p);
     // seq orders a run's fills; the run's index above it keeps two runs' from tying.
     await con.run(`${i === 0 ? `CREATE TEMP TABLE ${fills} AS` : `INSERT INTO ${fills}`}
-      SELECT ${run} AS run_id, ${sqlIdent(key.name)}::VARCHAR AS symbol, ${timeExpr(t.ts)} AS ts, ${dayExpr(t.ts)} AS day,
+      SELECT ${run} AS run_id, ${ziplineAssetSymbolSql(`${sqlIdent(key.name)}::VARCHAR`)} AS symbol, ${timeExpr(t.ts)} AS ts, ${dayExpr(t.ts)} AS day,
         ${i}::BIGINT * 4294967296 + row_number() OVER () AS seq, ${sqlIdent(t.amount.name)}::DOUBLE AS amount, ${sqlIdent(t.price.name)}::DOUBLE AS price,
         ${t.commission ? `coalesce(${sqlIdent(t.commission.name)}::DOUBLE, 0)` : '0.0'} AS fees
       FROM ${rawFills}`);
@@ -194,7 +194,7 @@ async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<Stag
     // Daily values per asset from the wide positions frame (NaN and NULL mean no position).
     const pos = await ctx.read(p.file);
     const assetCols = p.assets.map((a) => `${sqlIdent(a.name)}::DOUBLE AS ${sqlIdent(a.name)}`).join(', ');
-    values.push(`SELECT ${run} AS run_id, symbol, day, CASE WHEN isnan(value) THEN 0 ELSE value END AS value FROM (
+    values.push(`SELECT ${run} AS run_id, ${ziplineAssetSymbolSql('symbol')} AS symbol, day, CASE WHEN isnan(value) THEN 0 ELSE value END AS value FROM (
         UNPIVOT (SELECT ${dayExpr(p.date)} AS day, ${assetCols} FROM ${pos})
         ON ${p.assets.map((a) => sqlIdent(a.name)).join(', ')} INTO NAME symbol VALUE value)`);
     sources.push(`bars${several ? ` of run ${runId}` : ''}: daily, position values from ${fileName(p.file)}, quantities and fees from ${frameName(t)}`);

@@ -42,8 +42,8 @@ interface ZiplinePlan {
 const DICTS = (column: ColumnInfo) => `unnest(regexp_extract_all(${sqlIdent(column.name)}::VARCHAR, '\\{[^{}]*\\}'))`;
 const NUMBER = '(-?[0-9]+(?:\\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)';
 
-/** A number field of a dict (NULL for None). */
-const numberField = (dict: string, key: string) => `TRY_CAST(regexp_extract(${dict}, '''${key}'':\\s*${NUMBER}', 1) AS DOUBLE)`;
+/** A number field of a dict (NULL for None); numpy 2 writes a numpy number as `np.float64(105.35)`. */
+const numberField = (dict: string, key: string) => `TRY_CAST(regexp_extract(${dict}, '''${key}'':\\s*(?:np\\.\\w+\\()?${NUMBER}', 1) AS DOUBLE)`;
 /** A quoted text field of a dict. */
 const textField = (dict: string, key: string) => `nullif(regexp_extract(${dict}, '''${key}'':\\s*''([^'']*)''', 1), '')`;
 /** A Timestamp('...') field of a dict, as TIMESTAMPTZ. */
