@@ -112,6 +112,8 @@ function backed(v: PyCall): { array: NpArray | null; dtype: unknown; rest: Map<u
 /** Line `line` of `values` (a block's array, 2-D for numpy blocks; an extension array, 1-D). */
 function vectorOf(values: unknown, line: number, what: string): Vector {
   if (isNpArray(values)) return arrayVector(npArray(values), line);
+  // pandas < 1 held a zoned datetime column as a DatetimeIndex.
+  if (values instanceof PyCall && /\._new_(Datetime)?Index$/.test(values.name)) return indexColumns(values, what)[0]!;
   const cls = pandasClass(values);
   const call = values as PyCall;
   // NDArrayBacked arrays pickle as __pyx_unpickle_NDArrayBacked(cls, checksum, None) + state.
@@ -205,7 +207,8 @@ export function csvFrameOf(v: unknown, stem: string): CsvFrame {
   if (indexed) for (const level of index) columns.push({ header: level.name === null ? '' : labelText(level.name), cell: cellsOf(level) });
   if (series) {
     const block = manager.blocks[0];
-    const name = state.get('_name');
+    // pandas < 1 kept a series' name under 'name'.
+    const name = state.has('_name') ? state.get('_name') : state.get('name');
     if (block) columns.push({ header: name === null || name === undefined ? stem : labelText(name), cell: cellsOf(vectorOf(block.values, 0, 'the series')) });
     return { rows, columns };
   }

@@ -312,9 +312,18 @@ function timeOfCall(v: PyCall): { time: PyTime; kind: 'timestamp' | 'datetime' |
       if (!unit) throw new PyValueError(`a Timestamp of resolution ${String(reso)} is not read`);
       return { time: { ns: BigInt(value as number | bigint) * UNIT_NS[unit], zone: zoneOf(tz) }, kind: 'timestamp' };
     }
+    case 'pandas._libs.tslibs.timestamps.Timestamp':
+    case 'pandas._libs.tslib.Timestamp':
+    case 'pandas.tslib.Timestamp': {
+      // pandas before _unpickle_timestamp: Timestamp.__reduce__ is (Timestamp, (value_ns, freq, tzinfo)).
+      const [value, , tz] = v.args;
+      if (typeof value !== 'number' && typeof value !== 'bigint') return null;
+      return { time: { ns: BigInt(value), zone: zoneOf(tz ?? null) }, kind: 'timestamp' };
+    }
     case 'datetime.datetime':
     case 'datetime.date': {
-      const b = v.args[0];
+      // Python 2 pickled the bytes as a str, read as Latin-1 text.
+      const b = typeof v.args[0] === 'string' ? Buffer.from(v.args[0], 'latin1') : v.args[0];
       if (!(b instanceof Uint8Array)) return null;
       const year = (b[0]! << 8) | b[1]!;
       const date = Date.UTC(year, b[2]! - 1, b[3]!);

@@ -103,6 +103,14 @@ test("Python's pickles of plain values: protocol 0's text, protocol 2's ints pas
   assert.ok(five instanceof PyCall && five.name === 'collections.OrderedDict' && five.entries.get('a') === 1);
 });
 
+test("pandas 0.x's Timestamp in a list (Timestamp.__reduce__ = (Timestamp, (value, freq, tz))) is written as zipline's perf.to_csv writes it", () => {
+  // pickle.dumps([{'amount': 10, 'dt': Timestamp(1451917860000000000, None, timezone.utc), 'price': 105.35}], protocol=2),
+  // with a stand-in pandas._libs.tslib.Timestamp reducing as pandas 0.22's did.
+  const old =
+    '80025d71007d7101285806000000616d6f756e7471024b0a5802000000647471036370616e6461732e5f6c6962732e74736c69620a54696d657374616d700a71048a08006858e0993f26144e636461746574696d650a74696d657a6f6e650a7105636461746574696d650a74696d6564656c74610a71064b004b004b0087710752710885710952710a87710b52710c58050000007072696365710d47405a56666666666675612e';
+  assert.equal(pyRepr(readPickle(Buffer.from(old, 'hex'))), "[{'amount': 10, 'dt': Timestamp('2016-01-04 14:31:00+0000', tz='UTC'), 'price': 105.35}]");
+});
+
 test('a damaged or foreign file is an error that says where, never a crash or a guess', async () => {
   const good = Buffer.from(PROTO2, 'hex');
   assert.throws(() => readPickle(good.subarray(0, 30)), (e: unknown) => e instanceof PickleError && /ends inside/.test(e.message));
