@@ -24,7 +24,7 @@ import type { UnpackedMember } from './archives.js';
 import { PrepareError } from './errors.js';
 import { cellsOf, labelText, writeFrameMembers, type CsvColumn, type CsvFrame, type Vector } from './frame-csv.js';
 import { PickleError, readPickle } from './python-pickle.js';
-import { NAT, PyValueError, npArray, npItem, zoneOf, type PyTime, type Zone } from './python-values.js';
+import { NAT, PyValueError, npArray, npItem, zoneOf, type NpArray, type PyTime, type Zone } from './python-values.js';
 
 /** Stores are read into memory (WebAssembly's), their frames held while written out. */
 const MAX_BYTES = 1024 * 2 ** 20;
@@ -75,15 +75,22 @@ function zoneAttr(node: H5Node, name: string): Zone | null {
   return zoneOf(attrObject(node, name));
 }
 
-/** An int64 as a number while exact, else a bigint (times stay exact either way: nanos() takes both). */
+/** An int64 as a number while exact, else a bigint (times stay exact either way: readingOf takes both). */
 const exact = (x: unknown): unknown => (typeof x === 'bigint' && x >= -(2n ** 53n) && x <= 2n ** 53n ? Number(x) : x);
 
-/** A dataset's values as one JS value per element (int64s past 2^53 as bigints). */
-function elements(ds: H5Dataset): unknown[] {
+/**
+ * Element i of something read (a dataset, a pickled array, a table's field), decoded when asked:
+ * a frame of millions of cells is never copied into JS values whole (a 2,500 x 3,001 frame's
+ * arrays of values took 1.2 GB).
+ */
+type At = (i: number) => unknown;
+
+/** A dataset's elements (int64s past 2^53 as bigints, a bitfield as booleans). */
+function datasetAt(ds: H5Dataset): { at: At; length: number } {
   const value = ds.value as unknown;
-  const flat: unknown[] = ArrayBuffer.isView(value) ? Array.from(value as unknown as ArrayLike<unknown>) : Array.isArray(value) ? value : [value];
+  const flat = (ArrayBuffer.isView(value) || Array.isArray(value) ? value : [value]) as ArrayLike<unknown>;
   const bool = ds.metadata.type === H5T_BITFIELD;
-  return flat.map((x) => (bool ? x !== 0 : exact(x)));
+  return { at: bool ? (i) => flat[i] !== 0 : (i) => exact(flat[i]), length: flat.length };
 }
 
 /** A member of a compound type as h5wasm describes it (its metadata's compound_type.members). */
@@ -103,15 +110,16 @@ const H5T_FLOAT = 1;
 const H5T_STRING = 3;
 
 /**
- * A table's rows, each member's values (an array member's as a list), decoded from the dataset's
- * bytes: h5wasm turns an array member's int64s into doubles, which for a time in nanoseconds is
- * 256 ns off, so the bytes are read here (with h5wasm's own reader of a dataset's data).
+ * A table's fields, each element j of a field (an array member's j-th, a scalar member's only)
+ * decoded from the dataset's bytes when asked: h5wasm turns an array member's int64s into
+ * doubles, which for a time in nanoseconds is 256 ns off, so the bytes are read here (with
+ * h5wasm's own reader of a dataset's data).
  */
-function tableRows(ds: H5Dataset): { members: Member[]; rows: unknown[][][] } {
+function tableFields(ds: H5Dataset): { names: string[]; rows: number; field: (name: string, j?: number) => At } {
   const meta = ds.metadata;
   const members = (meta.compound_type?.members ?? []) as unknown as Member[];
-  const n = Number(meta.shape?.[0] ?? 0);
-  const bytes = rawBytes(ds, n * meta.size);
+  const rows = Number(meta.shape?.[0] ?? 0);
+  const bytes = rawBytes(ds, rows * meta.size);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const decoder = new TextDecoder();
   const scalar = (t: { type: number; size: number; signed?: boolean; littleEndian?: boolean }, at: number): unknown => {
@@ -136,18 +144,14 @@ function tableRows(ds: H5Dataset): { members: Member[]; rows: unknown[][][] } {
     }
     throw new PyValueError(`${ds.path}: a field of HDF5 type class ${t.type} is not read`);
   };
-  const rows: unknown[][][] = [];
-  for (let r = 0; r < n; r++) {
-    const base = r * meta.size;
-    rows.push(
-      members.map((m) => {
-        if (!m.array_type) return [scalar(m, base + m.offset)];
-        const count = (m.array_type.shape ?? [1]).reduce((a, d) => a * d, 1);
-        return Array.from({ length: count }, (_, i) => scalar(m.array_type!, base + m.offset + i * m.array_type!.size));
-      }),
-    );
-  }
-  return { members, rows };
+  const field = (name: string, j = 0): At => {
+    const m = members.find((x) => x.name === name);
+    if (!m) throw new PyValueError(`${ds.path} has no field ${name}`);
+    const type = m.array_type ?? m;
+    const offset = m.offset + j * type.size;
+    return (r) => scalar(type, r * meta.size + offset);
+  };
+  return { names: members.map((m) => m.name), rows, field };
 }
 
 /** A whole dataset's bytes as HDF5 hands them over (h5wasm's Dataset.slice, without its conversion of them). */
@@ -173,65 +177,79 @@ function rawBytes(ds: H5Dataset, nbytes: number): Uint8Array {
 /** Nanoseconds per unit of a `datetime64[<unit>]` (pandas 2 writes ns, pandas 3 often us). */
 const UNIT_NS: Record<string, bigint> = { ns: 1n, us: 1_000n, ms: 1_000_000n, s: 1_000_000_000n };
 
-/** int64 times (or timedeltas) in the kind's unit as nanoseconds; NaT as null. */
-function nanos(values: readonly unknown[], kind: string): (bigint | null)[] {
-  const unit = /\[(\w+)/.exec(kind)?.[1] ?? 'ns';
-  const per = UNIT_NS[unit];
-  if (per === undefined) throw new PyValueError(`times in ${kind} are not read (s, ms, us and ns are)`);
-  return values.map((v) => {
-    if (v === null || v === undefined) return null;
-    const n = BigInt(v as number | bigint);
-    return n === NAT ? null : n * per;
-  });
+/** How a value of a kind or dtype name is read (`datetime64[ns]`, `float64`, `int64`, `bool`, `bytes40`, `timedelta64`), and how its numbers are written. */
+interface Reading {
+  convert: (v: unknown) => unknown;
+  numbers?: Vector['numbers'];
 }
 
-/** How a kind or dtype name (`datetime64[ns]`, `float64`, `int64`, `bool`, `bytes40`, `timedelta64`) says a value is read. */
-function byKind(kind: string | null, values: unknown[], zone: Zone | null): Pick<Vector, 'numbers'> & { values: unknown[] } {
-  if (kind?.startsWith('datetime64')) return { values: nanos(values, kind).map((ns) => (ns === null ? null : ({ ns, zone } satisfies PyTime))) };
-  if (kind?.startsWith('timedelta64')) return { values: nanos(values, kind), numbers: 'timedelta' };
-  if (kind === 'float32') return { values, numbers: 'float32' };
-  if (kind === 'float64' || kind === 'float') return { values, numbers: 'float' };
-  return { values };
+function readingOf(kind: string | null, zone: Zone | null): Reading {
+  if (kind?.startsWith('datetime64') || kind?.startsWith('timedelta64')) {
+    const unit = /\[(\w+)/.exec(kind)?.[1] ?? 'ns';
+    const per = UNIT_NS[unit];
+    if (per === undefined) throw new PyValueError(`times in ${kind} are not read (s, ms, us and ns are)`);
+    const ns = (v: unknown): bigint | null => {
+      if (v === null || v === undefined) return null;
+      const n = BigInt(v as number | bigint);
+      return n === NAT ? null : n * per;
+    };
+    if (kind.startsWith('timedelta64')) return { convert: ns, numbers: 'timedelta' };
+    return {
+      convert: (v) => {
+        const n = ns(v);
+        return n === null ? null : ({ ns: n, zone } satisfies PyTime);
+      },
+    };
+  }
+  const same = (v: unknown) => v;
+  if (kind === 'float32') return { convert: same, numbers: 'float32' };
+  if (kind === 'float64' || kind === 'float') return { convert: same, numbers: 'float' };
+  if (kind === 'bool') return { convert: (v) => (v === null || v === undefined ? null : Boolean(v)) };
+  return { convert: same };
 }
 
-const vectorOfValues = (values: readonly unknown[], numbers?: Vector['numbers']): Vector => ({ length: values.length, at: (r) => values[r] ?? null, ...(numbers ? { numbers } : {}) });
+const vectorOver = (length: number, at: At, reading: Reading): Vector => ({
+  length,
+  at: (r) => reading.convert(at(r) ?? null),
+  ...(reading.numbers ? { numbers: reading.numbers } : {}),
+});
 
-/** A pickled numpy array of Python objects (a VLArray of one pickle): its values, C order. */
-function pickledArray(ds: H5Dataset): { values: unknown[]; shape: number[] } {
+/** A pickled numpy array of Python objects (a VLArray of one pickle). */
+function pickledArray(ds: H5Dataset): NpArray {
   const [bytes] = ds.value as unknown as Uint8Array[];
   if (!(bytes instanceof Uint8Array)) throw new PyValueError(`${ds.path} holds no pickled objects`);
-  let array;
   try {
-    array = npArray(readPickle(bytes));
+    return npArray(readPickle(bytes));
   } catch (err) {
     if (err instanceof PickleError) throw new PyValueError(`${ds.path}: ${err.message}`);
     throw err;
   }
-  const n = array.shape.reduce((a, d) => a * d, 1);
-  return { values: Array.from({ length: n }, (_, i) => npItem(array, i)), shape: array.shape };
 }
 
 /** A fixed-format index dataset (axis0, axis1, index, block<i>_items): its values and name. */
 function fixedIndex(ds: H5Dataset): Vector & { name: unknown; range: boolean } {
   const name = attrObject(ds, 'name');
   const kind = attrText(ds, 'kind');
-  const values = attrText(ds, 'CLASS') === 'VLARRAY' ? pickledArray(ds).values : elements(ds);
-  const read = byKind(kind, values, zoneAttr(ds, 'tz'));
-  const range = kind === 'integer' && name === null && read.values.every((v, i) => v === i);
-  return { ...vectorOfValues(read.values, read.numbers), name, range };
+  const values = attrText(ds, 'CLASS') === 'VLARRAY' ? objectsAt(pickledArray(ds)) : datasetAt(ds);
+  const vector = vectorOver(values.length, values.at, readingOf(kind, zoneAttr(ds, 'tz')));
+  let range = kind === 'integer' && name === null;
+  for (let i = 0; range && i < vector.length; i++) range = vector.at(i) === i;
+  return { ...vector, name, range };
 }
+
+const objectsAt = (a: NpArray) => ({ at: (i: number) => npItem(a, i), length: a.shape.reduce((n, d) => n * d, 1) });
 
 /** A fixed-format block's columns: item j's values. Stored rows x items when `transposed`. */
 function fixedBlock(ds: H5Dataset, items: number, rows: number): Vector[] {
   if (attrText(ds, 'CLASS') === 'VLARRAY') {
-    const { values, shape } = pickledArray(ds);
-    const rowsFirst = shape.length === 2 && shape[0] === rows && shape[1] === items;
-    return Array.from({ length: items }, (_, j) => vectorOfValues(Array.from({ length: rows }, (_, r) => values[rowsFirst ? r * items + j : j * rows + r])));
+    const array = pickledArray(ds);
+    const rowsFirst = array.shape.length === 2 && array.shape[0] === rows && array.shape[1] === items;
+    return Array.from({ length: items }, (_, j) => vectorOver(rows, (r) => npItem(array, rowsFirst ? r * items + j : j * rows + r), readingOf(null, null)));
   }
-  const all = elements(ds);
+  const { at } = datasetAt(ds);
   const transposed = ds.shape?.[0] === rows && (ds.shape.length === 1 || ds.shape[1] === items);
-  const read = byKind(attrText(ds, 'value_type') ?? dtypeKind(ds), all, zoneAttr(ds, 'tz'));
-  return Array.from({ length: items }, (_, j) => vectorOfValues(Array.from({ length: rows }, (_, r) => read.values[transposed ? r * items + j : j * rows + r]), read.numbers));
+  const reading = readingOf(attrText(ds, 'value_type') ?? dtypeKind(ds), zoneAttr(ds, 'tz'));
+  return Array.from({ length: items }, (_, j) => vectorOver(rows, transposed ? (r) => at(r * items + j) : (r) => at(j * rows + r), reading));
 }
 
 /** A numeric dataset's kind from its HDF5 type (fixed blocks carry no dtype attribute). */
@@ -286,33 +304,29 @@ function tableFrame(group: H5Group): CsvFrame {
   const table = child(group, 'table');
   const info = mapOf(attrObject(group, 'info'));
   const nanRep = attrText(group, 'nan_rep') ?? 'nan';
-  const { members, rows } = tableRows(table);
-  const fields = members.map((m) => m.name);
-  // A field's values: a scalar member's, or element j of an array member's.
-  const field = (name: string, j = 0) => rows.map((row) => row[fields.indexOf(name)]![j] ?? null);
+  const { names: fields, rows, field } = tableFields(table);
   // The index.
   const indexInfo = mapOf(info.get('index'));
-  const indexRead = byKind(attrText(table, 'index_kind'), field('index'), indexInfo.has('tz') ? zoneOf(indexInfo.get('tz')) : null);
   const indexName = indexInfo.get('index_name') ?? null;
-  const index = { ...vectorOfValues(indexRead.values, indexRead.numbers), name: indexName, range: false };
-  index.range = attrText(table, 'index_kind') === 'integer' && indexName === null && index.length > 0 && indexRead.values.every((v, i) => v === i);
+  const indexKind = attrText(table, 'index_kind');
+  const indexVector = vectorOver(rows, field('index'), readingOf(indexKind, indexInfo.has('tz') ? zoneOf(indexInfo.get('tz')) : null));
+  let range = indexKind === 'integer' && indexName === null && rows > 0;
+  for (let r = 0; range && r < rows; r++) range = indexVector.at(r) === r;
+  const index = { ...indexVector, name: indexName, range };
   // Each field's columns: a values block holds several (its _kind lists them), a data column one.
   const byLabel = new Map<string, CsvColumn>();
   for (const name of fields.filter((f) => f !== 'index')) {
     const labels = attrObject(table, `${name}_kind`);
     const dtype = attrText(table, `${name}_dtype`);
     const zoneInfo = mapOf(info.get(name));
-    const zone = zoneInfo.has('tz') ? zoneOf(zoneInfo.get('tz')) : null;
-    const names = Array.isArray(labels) ? labels : [name];
-    names.forEach((label, j) => {
-      const values = field(name, j).map((v) => {
-        if (dtype === 'bool') return v === null ? null : Boolean(v);
-        if (dtype?.startsWith('bytes') || dtype === 'string') return v === nanRep ? null : v;
-        return v;
-      });
-      const read = byKind(dtype, values, zone);
+    const reading = readingOf(dtype, zoneInfo.has('tz') ? zoneOf(zoneInfo.get('tz')) : null);
+    // Text is fixed-width bytes, a missing value written as nan_rep.
+    const text = dtype?.startsWith('bytes') || dtype === 'string';
+    const notNanRep = (v: unknown) => (v === nanRep ? null : v);
+    (Array.isArray(labels) ? labels : [name]).forEach((label, j) => {
+      const at = field(name, j);
       const header = labelText(label);
-      byLabel.set(header, { header, cell: cellsOf(vectorOfValues(read.values, read.numbers)) });
+      byLabel.set(header, { header, cell: cellsOf(vectorOver(rows, text ? (r) => notNanRep(at(r)) : at, reading)) });
     });
   }
   // The column order pandas kept: non_index_axes = [(1, [labels])].
@@ -323,7 +337,7 @@ function tableFrame(group: H5Group): CsvFrame {
     if (!column) throw new PyValueError(`column '${header}' of ${group.path} is in no field of its table`);
     return column;
   });
-  return { rows: index.length, columns: [...indexColumns(index), ...columns] };
+  return { rows, columns: [...indexColumns(index), ...columns] };
 }
 
 /** Every group pandas wrote under `group`, with its key. */
