@@ -32,7 +32,7 @@ async function csvOf(file: string, name?: string): Promise<string> {
 }
 
 for (const version of VERSIONS) {
-  for (const frame of ['zoo', 'returns', 'positions', 'transactions']) {
+  for (const frame of ['zoo', 'returns', 'positions', 'transactions', 'sweep']) {
     test(`${version} ${frame}.pickle is read as its to_csv`, async () => {
       const want = await readFile(path.join(PICKLES, version, `${frame}.csv`), 'utf8');
       assert.equal(await csvOf(path.join(PICKLES, version, `${frame}.pickle`)), want);
