@@ -27,6 +27,10 @@ import { PyValueError, isNpArray, isNpDtype, npArray, npItem, zoneOf, type NpArr
 
 /** Pickles are read whole, and their frames held while written out. */
 const MAX_BYTES = 1024 * 2 ** 20;
+/** More rows than a pickle of 1 GiB holds. */
+const MAX_ROWS = 2 ** 30;
+/** More columns than any frame of a backtest has (a positions frame of every US stock has 10^4). */
+const MAX_COLUMNS = 10_000_000;
 
 /** Whether a file is a pickle by its name (to_pickle's `.pkl`, `.pickle`, gzipped or not). */
 export function isPickle(file: string): boolean {
@@ -53,6 +57,8 @@ interface Manager {
 function placement(v: unknown): number[] {
   if (v instanceof PyCall && v.name === 'builtins.slice') {
     const [start, stop, step] = v.args.map((x) => (x === null ? null : Number(x)));
+    // A block of a frame's columns: a damaged slice must not ask for billions of them.
+    if (stop === null || stop === undefined || Math.abs(stop - (start ?? 0)) > MAX_COLUMNS) throw new PyValueError(`a block's placement is slice(${v.args.map(String).join(', ')})`);
     const out: number[] = [];
     for (let i = start ?? 0; (step ?? 1) > 0 ? i < stop! : i > stop!; i += step ?? 1) out.push(i);
     return out;
@@ -170,6 +176,8 @@ function indexColumns(v: unknown, what: string): (Vector & { name: unknown; rang
     const stop = Number(d.get('stop') ?? 0);
     const step = Number(d.get('step') ?? 1);
     const length = Math.max(0, Math.ceil((stop - start) / step));
+    // A RangeIndex holds no data: a damaged one must not send the writer over 10^12 empty rows.
+    if (!Number.isFinite(length) || length > MAX_ROWS) throw new PyValueError(`the ${what} is a RangeIndex of ${length} rows`);
     return [{ length, at: (r) => start + r * step, name, range: start === 0 && step === 1 && name === null }];
   }
   if (cls.name === 'MultiIndex') {

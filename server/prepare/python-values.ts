@@ -89,6 +89,17 @@ export function npDtype(v: unknown): NpDtype {
   return { kind, size: kind === 'O' ? 8 : size, littleEndian: order !== '>', unit, name };
 }
 
+/**
+ * Bytes as pickles hold them: bytes; Python 2's str (read as Latin-1 text); protocol 2's bytes
+ * from Python 3, pickled as the call _codecs.encode(text, 'latin1'). Null for anything else.
+ */
+export function bytesOf(v: unknown): Uint8Array | null {
+  if (v instanceof Uint8Array) return v;
+  if (typeof v === 'string') return Buffer.from(v, 'latin1');
+  if (v instanceof PyCall && v.name === '_codecs.encode' && typeof v.args[0] === 'string') return Buffer.from(v.args[0], v.args[1] === 'latin1' || v.args[1] === 'latin-1' ? 'latin1' : 'utf8');
+  return null;
+}
+
 /** Whether a value is a numpy array as pickles make one (_reconstruct + BUILD, or _frombuffer). */
 export function isNpArray(v: unknown): boolean {
   const name = numpyName(v);
@@ -102,7 +113,7 @@ export function npArray(v: unknown): NpArray {
   if (numpyName(v) === 'numpy.core.numeric._frombuffer') {
     const [buffer, dtype, shape, order] = v.args;
     if (!(buffer instanceof Uint8Array)) throw new PyValueError('a numpy array from a buffer holds no bytes');
-    return { dtype: npDtype(dtype), shape: dims(shape), fortran: order === 'F', bytes: buffer, objects: null, view: viewOf(buffer) };
+    return checked({ dtype: npDtype(dtype), shape: dims(shape), fortran: order === 'F', bytes: buffer, objects: null, view: viewOf(buffer) });
   }
   // ndarray.__reduce__: _reconstruct(ndarray, (0,), b'b'), then __setstate__((version, shape, dtype, is_fortran, data)).
   const state = v.state;
@@ -111,11 +122,21 @@ export function npArray(v: unknown): NpArray {
   const type = npDtype(dtype);
   if (type.kind === 'O') {
     if (!Array.isArray(data)) throw new PyValueError('a numpy array of objects holds no list of them');
-    return { dtype: type, shape: dims(shape), fortran: fortran === true, bytes: null, objects: data, view: null };
+    return checked({ dtype: type, shape: dims(shape), fortran: fortran === true, bytes: null, objects: data, view: null });
   }
-  const bytes = data instanceof Uint8Array ? data : typeof data === 'string' ? Buffer.from(data, 'latin1') : null;
+  const bytes = bytesOf(data);
   if (!bytes) throw new PyValueError(`a numpy array of ${type.name} holds no bytes`);
-  return { dtype: type, shape: dims(shape), fortran: fortran === true, bytes, objects: null, view: viewOf(bytes) };
+  return checked({ dtype: type, shape: dims(shape), fortran: fortran === true, bytes, objects: null, view: viewOf(bytes) });
+}
+
+/** An array whose shape its data fills: a damaged shape must not send a reader over 10^12 rows. */
+function checked(a: NpArray): NpArray {
+  const n = a.shape.reduce((p, d) => p * d, 1);
+  const held = a.objects ? a.objects.length : Math.floor(a.bytes!.length / Math.max(1, a.dtype.size));
+  if (!a.shape.every((d) => Number.isInteger(d) && d >= 0) || n !== held) {
+    throw new PyValueError(`a numpy array of ${a.dtype.name} claims the shape (${a.shape.join(', ')}) but holds ${held} values`);
+  }
+  return a;
 }
 
 /** How many values an array holds. */
@@ -310,7 +331,7 @@ function timeOfCall(v: PyCall): { time: PyTime; kind: 'timestamp' | 'datetime' |
     case 'datetime.datetime':
     case 'datetime.date': {
       // Python 2 pickled the bytes as a str, read as Latin-1 text.
-      const b = typeof v.args[0] === 'string' ? Buffer.from(v.args[0], 'latin1') : v.args[0];
+      const b = bytesOf(v.args[0]);
       if (!(b instanceof Uint8Array)) return null;
       const year = (b[0]! << 8) | b[1]!;
       const date = Date.UTC(year, b[2]! - 1, b[3]!);
@@ -326,7 +347,7 @@ function timeOfCall(v: PyCall): { time: PyTime; kind: 'timestamp' | 'datetime' |
 /** A numpy scalar (numpy.core.multiarray.scalar(dtype, bytes)) as its value (a float of whole value as a PyFloat). */
 function scalarOf(v: PyCall): unknown {
   const [dtype, data] = v.args;
-  const bytes = data instanceof Uint8Array ? data : typeof data === 'string' ? Buffer.from(data, 'latin1') : null;
+  const bytes = bytesOf(data);
   if (!bytes) throw new PyValueError('a numpy scalar holds no bytes');
   const type = npDtype(dtype);
   const value = decodeScalar(type, bytes, 0);

@@ -14,7 +14,7 @@ import { repoRoot } from '../../fixtures/generate.js';
 import { hdfMembers } from '../../server/prepare/pandas-hdf.js';
 import { pickleMembers } from '../../server/prepare/pandas-pickle.js';
 import { PickleError, PyCall, PyDict, PyFloat, PyTuple, readPickle } from '../../server/prepare/python-pickle.js';
-import { formatTime, pyFloat, pyRepr } from '../../server/prepare/python-values.js';
+import { formatTime, npArray, pyFloat, pyRepr } from '../../server/prepare/python-values.js';
 
 const PICKLES = path.join(repoRoot(), 'fixtures', 'formats', 'pandas-files');
 const VERSIONS = ['pandas-2.2.3', 'pandas-3.0.6'];
@@ -109,6 +109,13 @@ test("pandas 0.x's Timestamp in a list (Timestamp.__reduce__ = (Timestamp, (valu
   const old =
     '80025d71007d7101285806000000616d6f756e7471024b0a5802000000647471036370616e6461732e5f6c6962732e74736c69620a54696d657374616d700a71048a08006858e0993f26144e636461746574696d650a74696d657a6f6e650a7105636461746574696d650a74696d6564656c74610a71064b004b004b0087710752710885710952710a87710b52710c58050000007072696365710d47405a56666666666675612e';
   assert.equal(pyRepr(readPickle(Buffer.from(old, 'hex'))), "[{'amount': 10, 'dt': Timestamp('2016-01-04 14:31:00+0000', tz='UTC'), 'price': 105.35}]");
+});
+
+test("a numpy array whose shape its data does not fill is refused, not read over (protocol 2's bytes as _codecs.encode)", () => {
+  // pickle.dumps(protocol=2) of a stand-in ndarray reducing as numpy does, claiming 10^12 objects and holding two.
+  const claimed =
+    '8002636e756d70792e636f72652e6d756c746961727261790a5f7265636f6e7374727563740a7100636e756d70790a6e6461727261790a71014b00857102635f636f646563730a656e636f64650a7103580100000062710458060000006c6174696e317105867106527107877108527109284b018a060010a5d4e80085710a636e756d70790a64747970650a710b58020000004f38710c898887710d52710e284b0358010000007c710f4e4e4e4affffffff4affffffff4b3f74711062895d7111285801000000617112580100000062711365747114622e';
+  assert.throws(() => npArray(readPickle(Buffer.from(claimed, 'hex'))), (e: Error) => e.message === 'a numpy array of object claims the shape (1000000000000) but holds 2 values');
 });
 
 test('a damaged or foreign file is an error that says where, never a crash or a guess', async () => {
