@@ -12,9 +12,8 @@
 // the manager as BlockManager(blocks, axes) with
 // _unpickle_block(values, placement, ndim) (pandas >= 2.1), or with the state
 // (axes, values, items, {'0.14.1': {'axes', 'blocks': [{'values', 'mgr_locs'}]}}); numpy arrays,
-// masked arrays (Int64, boolean), Categorical, DatetimeArray with its zone, StringArray. A column
-// held by pyarrow (pandas' ArrowDtype, or pandas 3's strings with pyarrow installed) is not read,
-// and said so.
+// masked arrays (Int64, boolean), Categorical, DatetimeArray with its zone, StringArray, and
+// columns held by pyarrow (pandas 3's text with pyarrow installed, ArrowDtype: pyarrow-arrays.ts).
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -22,6 +21,7 @@ import { errorMessage } from '../../shared/errors.js';
 import type { UnpackedMember } from './archives.js';
 import { PrepareError } from './errors.js';
 import { arrayVector, cellsOf, inZone, labelText, writeFrameMembers, type CsvColumn, type CsvFrame, type Vector } from './frame-csv.js';
+import { arrowVector, isArrowArray } from './pyarrow-arrays.js';
 import { PickleError, PyCall, PyGlobal, describePy, readPickle } from './python-pickle.js';
 import { PyValueError, isNpArray, isNpDtype, npArray, npItem, zoneOf, type NpArray } from './python-values.js';
 
@@ -159,8 +159,13 @@ function vectorOf(values: unknown, line: number, what: string): Vector {
       return inZone(arrayVector(array, line), zone);
     }
   }
+  if (cls?.startsWith('Arrow') && call.state instanceof Map) {
+    // Arrow-backed: pandas 3's text with pyarrow installed, ArrowDtype, string[pyarrow].
+    const array = call.state.get('_pa_array') ?? call.state.get('_data');
+    if (isArrowArray(array)) return arrowVector(array);
+  }
   if (cls?.startsWith('Arrow') || (call?.name ?? '').includes('Arrow')) {
-    throw new PyValueError(`${what} is held by pyarrow (${call.name}): save the frame with to_parquet, which keeps its types, or to_csv`);
+    throw new PyValueError(`${what} is held by pyarrow in a way not read (${call.name}): save the frame with to_parquet, which keeps its types, or to_csv`);
   }
   throw new PyValueError(`${what} is ${describePy(values)}, a kind of column not read (numbers, booleans, times, text, categories and Python objects are)`);
 }

@@ -73,7 +73,7 @@ const ROUND_TRIPS = [
   { symbol: 'ESH16', qty: 2, entry: 2012.25, exit: 1990.5, pnl: (1990.5 - 2012.25) * 2 - 8.4 },
 ];
 
-for (const version of ['pandas-2.2.3', 'pandas-3.0.6']) {
+for (const version of ['pandas-2.2.3', 'pandas-3.0.6', 'pandas-3.0.6-pyarrow']) {
   test(`${version}: zipline's perf.pickle is read as its to_csv, and its trades are its fills' round trips`, async () => {
     const pickled = await dataset(version, ['perf.pickle']);
     const report = await inspectDataset({ inputs: [pickled] });

@@ -17,7 +17,7 @@ import { PickleError, PyCall, PyDict, PyFloat, PyTuple, readPickle } from '../..
 import { formatTime, npArray, pyFloat, pyRepr } from '../../server/prepare/python-values.js';
 
 const PICKLES = path.join(repoRoot(), 'fixtures', 'formats', 'pandas-files');
-const VERSIONS = ['pandas-2.2.3', 'pandas-3.0.6'];
+const VERSIONS = ['pandas-2.2.3', 'pandas-3.0.6', 'pandas-3.0.6-pyarrow'];
 
 async function csvOf(file: string, name?: string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-pickle-unit-'));

@@ -1,0 +1,126 @@
+// Arrow arrays as pyarrow pickles them, inside pandas' Arrow-backed columns (pandas 3's text when
+// pyarrow is installed, `ArrowDtype`, `string[pyarrow]`): pyarrow.lib._restore_array((type,
+// length, null_count, offset, buffers, children, dictionary)), each buffer
+// pyarrow.lib.py_buffer(bytes), in Arrow's columnar layout (a validity bitmap, then offsets and
+// data, or values); a ChunkedArray as pyarrow.lib.chunked_array(chunks, type). The types a frame
+// of a backtest holds are read: text, integers, floats, booleans, timestamps and dates; another
+// (a list, a struct, a dictionary) is named.
+import type { Vector } from './frame-csv.js';
+import { PyCall, describePy } from './python-pickle.js';
+import { PyValueError, bytesOf, zoneOf, type PyTime } from './python-values.js';
+
+/** An Arrow type as pickled: type_for_alias('large_string'), timestamp('us', 'UTC'), ... */
+interface ArrowType {
+  name: string;
+  unit?: string;
+  tz?: string | null;
+}
+
+function typeOf(v: unknown): ArrowType {
+  if (!(v instanceof PyCall)) throw new PyValueError(`an Arrow array's type is ${describePy(v)}`);
+  const [a, b] = v.args;
+  switch (v.name) {
+    case 'pyarrow.lib.type_for_alias':
+      return { name: String(a) };
+    case 'pyarrow.lib.timestamp':
+      return { name: 'timestamp', unit: String(a), tz: typeof b === 'string' ? b : null };
+  }
+  throw new PyValueError(`an Arrow array of type ${v.name} is not read`);
+}
+
+const UNIT_NS: Record<string, bigint> = { s: 1_000_000_000n, ms: 1_000_000n, us: 1_000n, ns: 1n };
+
+/** Whether a value is a pickled pyarrow Array or ChunkedArray. */
+export function isArrowArray(v: unknown): boolean {
+  return v instanceof PyCall && (v.name === 'pyarrow.lib._restore_array' || v.name === 'pyarrow.lib.chunked_array');
+}
+
+/** A pickled pyarrow Array or ChunkedArray as a Vector of JS values (null where not valid). */
+export function arrowVector(v: unknown): Vector {
+  if (!(v instanceof PyCall)) throw new PyValueError(`expected an Arrow array, found ${describePy(v)}`);
+  if (v.name === 'pyarrow.lib.chunked_array') {
+    const chunks = Array.isArray(v.args[0]) ? v.args[0].map(arrowVector) : [];
+    const starts: number[] = [];
+    let length = 0;
+    for (const c of chunks) {
+      starts.push(length);
+      length += c.length;
+    }
+    const numbers = chunks[0]?.numbers;
+    return {
+      length,
+      at: (r) => {
+        let k = chunks.length - 1;
+        while (k > 0 && starts[k]! > r) k--;
+        return chunks[k]?.at(r - starts[k]!) ?? null;
+      },
+      ...(numbers ? { numbers } : {}),
+    };
+  }
+  const [state] = v.args;
+  if (!Array.isArray(state)) throw new PyValueError('an Arrow array has no state');
+  const [typeCall, length, , offset, buffers] = state;
+  const type = typeOf(typeCall);
+  const n = Number(length);
+  const start = Number(offset ?? 0);
+  const bufs = Array.isArray(buffers) ? buffers.map((b) => (b instanceof PyCall && b.name === 'pyarrow.lib.py_buffer' ? bytesOf(b.args[0]) : null)) : [];
+  const validity = bufs[0] ?? null;
+  const valid = (i: number) => validity === null || ((validity[(start + i) >> 3]! >> ((start + i) & 7)) & 1) === 1;
+  const viewOf = (k: number) => {
+    const b = bufs[k];
+    if (!b) throw new PyValueError(`an Arrow array of ${type.name} has no buffer ${k}`);
+    return new DataView(b.buffer, b.byteOffset, b.byteLength);
+  };
+  const fixed = (read: (view: DataView, i: number) => unknown, numbers?: Vector['numbers']): Vector => {
+    const view = viewOf(1);
+    return { length: n, at: (i) => (valid(i) ? read(view, start + i) : null), ...(numbers ? { numbers } : {}) };
+  };
+  const exact = (x: bigint) => (x >= -(2n ** 53n) && x <= 2n ** 53n ? Number(x) : x);
+  switch (type.name) {
+    case 'string':
+    case 'utf8':
+    case 'large_string':
+    case 'large_utf8': {
+      const large = type.name.startsWith('large');
+      const offsets = viewOf(1);
+      const data = bufs[2] ?? new Uint8Array(0);
+      const decoder = new TextDecoder();
+      const at = (i: number) => (large ? Number(offsets.getBigInt64(i * 8, true)) : offsets.getInt32(i * 4, true));
+      return { length: n, at: (i) => (valid(i) ? decoder.decode(data.subarray(at(start + i), at(start + i + 1))) : null) };
+    }
+    case 'bool':
+      return { length: n, at: (i) => (valid(i) ? ((bufs[1]![(start + i) >> 3]! >> ((start + i) & 7)) & 1) === 1 : null) };
+    case 'int8':
+      return fixed((d, i) => d.getInt8(i));
+    case 'int16':
+      return fixed((d, i) => d.getInt16(i * 2, true));
+    case 'int32':
+      return fixed((d, i) => d.getInt32(i * 4, true));
+    case 'int64':
+      return fixed((d, i) => exact(d.getBigInt64(i * 8, true)));
+    case 'uint8':
+      return fixed((d, i) => d.getUint8(i));
+    case 'uint16':
+      return fixed((d, i) => d.getUint16(i * 2, true));
+    case 'uint32':
+      return fixed((d, i) => d.getUint32(i * 4, true));
+    case 'uint64':
+      return fixed((d, i) => exact(d.getBigUint64(i * 8, true)));
+    case 'float':
+    case 'float32':
+      return fixed((d, i) => d.getFloat32(i * 4, true), 'float32');
+    case 'double':
+    case 'float64':
+      return fixed((d, i) => d.getFloat64(i * 8, true), 'float');
+    case 'date32[day]':
+    case 'date32':
+      return fixed((d, i) => ({ ns: BigInt(d.getInt32(i * 4, true)) * 86_400_000_000_000n, zone: null }) satisfies PyTime);
+    case 'timestamp': {
+      const per = UNIT_NS[type.unit ?? 'ns'];
+      if (per === undefined) throw new PyValueError(`Arrow timestamps in ${type.unit} are not read`);
+      const zone = type.tz ? zoneOf(type.tz) : null;
+      return fixed((d, i) => ({ ns: d.getBigInt64(i * 8, true) * per, zone }) satisfies PyTime);
+    }
+  }
+  throw new PyValueError(`an Arrow array of type ${type.name} is not read (text, integers, floats, booleans, dates and timestamps are)`);
+}
