@@ -17,7 +17,7 @@
 // transactions and of Lean's orders take the symbols file's contract multiplier
 // (formats/round-trips.ts): a store of 16 holds their futures trades' P&L 1/multiplier too low;
 // and workbooks and HTML reports inside an archive are read (server/prepare/inputs.ts).
-// 18 (2026-12-07): the tables are as in 17, but pandas pickles are read (server/prepare/pandas-pickle.ts),
+// 18 (2026-12-07): the tables are as in 17, but pandas pickles are read (server/prepare/pandas-files/pandas-pickle.ts),
 // and pyfolio's frames extracted from zipline name their assets by symbol (AAPL, not
 // `Equity(24 [AAPL])`), as zipline's frame does (formats/pandas.ts ziplineAssetSymbolSql).
 export const STORE_FORMAT_VERSION = 18;

@@ -1,5 +1,5 @@
 // `npm run bench:saved-frames -- FILE...`: what reading a frame Python saved costs, for pickles
-// and HDF5 stores (server/prepare/pandas-pickle.ts, pandas-hdf.ts): each FILE written out as the
+// and HDF5 stores (server/prepare/pandas-files/pandas-pickle.ts, pandas-hdf.ts): each FILE written out as the
 // CSV of its frames, timed, with the peak RSS of this process, beside the machine's floor for the
 // same bytes: DuckDB reading the CSV that was written (what the preparation does with it next).
 //
@@ -15,8 +15,8 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { hdfMembers, isHdf } from '../../server/prepare/pandas-hdf.js';
-import { pickleMembers } from '../../server/prepare/pandas-pickle.js';
+import { hdfMembers, isHdf } from '../../server/prepare/pandas-files/pandas-hdf.js';
+import { pickleMembers } from '../../server/prepare/pandas-files/pandas-pickle.js';
 import { sqlString } from '../../server/sql/text.js';
 
 const files = process.argv.slice(2).filter((a) => !a.startsWith('--'));

@@ -1,8 +1,8 @@
-// pandas' to_json layouts (server/prepare/pandas-json.ts) as pandas 2 writes them, as rows; and
+// pandas' to_json layouts (server/prepare/pandas-files/pandas-json.ts) as pandas 2 writes them, as rows; and
 // the JSON documents that are not a frame (a result of nested objects, a configuration) left alone.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mayBePandasJson, pandasJsonRows } from '../../server/prepare/pandas-json.js';
+import { mayBePandasJson, pandasJsonRows } from '../../server/prepare/pandas-files/pandas-json.js';
 
 // df = pd.DataFrame({'symbol': ['AAPL', 'MSFT'], 'pnl': [109.0, None]}, index=pd.to_datetime(['2024-01-02', '2024-01-03']))
 const ROWS = [

@@ -1,4 +1,4 @@
-// The readers of frames Python saves (server/prepare/python-pickle.ts, pandas-pickle.ts,
+// The readers of frames Python saves (server/prepare/pandas-files/python-pickle.ts, pandas-pickle.ts,
 // pandas-hdf.ts), against what pandas itself writes: fixtures/formats/pandas-files holds frames
 // pickled and stored in HDF5 by pandas 2.2.3 (numpy 1.26) and 3.0.6 (numpy 2.4) with each frame's
 // to_csv beside them (make-pandas-files.py), and the CSV written from a pickle or a store must be
@@ -11,10 +11,10 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import h5wasm from 'h5wasm/node';
 import { repoRoot } from '../../fixtures/generate.js';
-import { hdfMembers } from '../../server/prepare/pandas-hdf.js';
-import { pickleMembers } from '../../server/prepare/pandas-pickle.js';
-import { PickleError, PyCall, PyDict, PyFloat, PyTuple, readPickle } from '../../server/prepare/python-pickle.js';
-import { formatTime, npArray, pyFloat, pyRepr } from '../../server/prepare/python-values.js';
+import { hdfMembers } from '../../server/prepare/pandas-files/pandas-hdf.js';
+import { pickleMembers } from '../../server/prepare/pandas-files/pandas-pickle.js';
+import { PickleError, PyCall, PyDict, PyFloat, PyTuple, readPickle } from '../../server/prepare/pandas-files/python-pickle.js';
+import { formatTime, npArray, pyFloat, pyRepr } from '../../server/prepare/pandas-files/python-values.js';
 
 const PICKLES = path.join(repoRoot(), 'fixtures', 'formats', 'pandas-files');
 const VERSIONS = ['pandas-2.2.3', 'pandas-3.0.6', 'pandas-3.0.6-pyarrow'];

@@ -19,9 +19,9 @@
 import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import h5wasm, { Module } from 'h5wasm/node';
-import { errorMessage } from '../../shared/errors.js';
-import type { UnpackedMember } from './archives.js';
-import { PrepareError } from './errors.js';
+import { errorMessage } from '../../../shared/errors.js';
+import type { UnpackedMember } from '../archives.js';
+import { PrepareError } from '../errors.js';
 import { cellsOf, labelText, writeFrameMembers, type CsvColumn, type CsvFrame, type Vector } from './frame-csv.js';
 import { PickleError, readPickle } from './python-pickle.js';
 import { NAT, PyValueError, npArray, npItem, zoneOf, type NpArray, type PyTime, type Zone } from './python-values.js';

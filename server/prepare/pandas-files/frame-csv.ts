@@ -3,9 +3,9 @@
 // this writes them, so that such a frame is read as the CSV users already give (README).
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
-import { errorMessage } from '../../shared/errors.js';
-import { unpackFolderOf, type UnpackedMember } from './archives.js';
-import { PrepareError } from './errors.js';
+import { errorMessage } from '../../../shared/errors.js';
+import { unpackFolderOf, type UnpackedMember } from '../archives.js';
+import { PrepareError } from '../errors.js';
 import { PyValueError, formatTime, formatTimedelta, fractionDigits, isMidnight, isTime, npFloat32, npItem, pyCell, pyFloat, type NpArray, type PyTime, type Zone } from './python-values.js';
 
 /** Values of one column, as JS values (python-values.ts npItem): numbers, bigints, booleans, text, PyTime, Python values. */

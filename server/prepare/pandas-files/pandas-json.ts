@@ -13,9 +13,9 @@
 // records keyed by name (freqtrade's .meta.json), is left as it is.
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { errorMessage } from '../../shared/errors.js';
-import { memberPath, unpackFolderOf, type ArchiveMember, type UnpackedMember } from './archives.js';
-import { PrepareError } from './errors.js';
+import { errorMessage } from '../../../shared/errors.js';
+import { memberPath, unpackFolderOf, type ArchiveMember, type UnpackedMember } from '../archives.js';
+import { PrepareError } from '../errors.js';
 
 type Scalar = string | number | boolean | null;
 type Row = Record<string, Scalar>;

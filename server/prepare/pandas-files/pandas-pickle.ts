@@ -17,9 +17,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { errorMessage } from '../../shared/errors.js';
-import type { UnpackedMember } from './archives.js';
-import { PrepareError } from './errors.js';
+import { errorMessage } from '../../../shared/errors.js';
+import type { UnpackedMember } from '../archives.js';
+import { PrepareError } from '../errors.js';
 import { arrayVector, cellsOf, inZone, labelText, writeFrameMembers, type CsvColumn, type CsvFrame, type Vector } from './frame-csv.js';
 import { arrowVector, isArrowArray } from './pyarrow-arrays.js';
 import { PickleError, PyCall, PyGlobal, describePy, readPickle } from './python-pickle.js';
