@@ -25,10 +25,13 @@ function wrapped(prefix: string, words: readonly string[], indent: string): stri
 export function inputHelp(): string {
   const out = [
     '',
-    'What it reads: folders, files and globs of Parquet, Arrow IPC, CSV or JSON. A file belongs to',
-    'the table its nearest path component names (bars/, trades.parquet, symbols.arrow, runs/, ...;',
-    'anything else is bars); hive partitions (run_id=base/) become columns. zipline/pyfolio,',
-    'vectorbt, Lean and Nautilus outputs are recognised as they are written (README).',
+    'What it reads: folders, files and globs of Parquet, Arrow IPC, CSV or JSON; also Excel',
+    'workbooks, HTML reports, pandas pickles and HDF5 stores (each frame as its to_csv), and zip or',
+    'tar archives of any of them. A file belongs to the table its nearest path component names',
+    '(bars/, trades.parquet, symbols.arrow, runs/, ...; anything else is bars); hive partitions',
+    '(run_id=base/) become columns. zipline/pyfolio, backtesting.py, vectorbt, Lean, Nautilus,',
+    'TradingView, AmiBroker, MetaTrader, Freqtrade and bt outputs, and lists of fills, are',
+    'recognised as they are written (README).',
     '',
     'Tables and columns (* required; recognised names in brackets, compared case-insensitively):',
   ];
