@@ -55,6 +55,10 @@ for (const version of VERSIONS) {
     });
   }
 
+  test(`${version} sectors-table.h5, a categorical column in the table format, is read as its categories`, async () => {
+    assert.equal(await csvOf(path.join(PICKLES, version, 'sectors-table.h5')), await readFile(path.join(PICKLES, version, 'sectors.csv'), 'utf8'));
+  });
+
   test(`${version} results.h5, a store of pyfolio's three frames with zipline's assets, is a CSV per key`, async () => {
     for (const frame of ['returns', 'positions', 'transactions']) {
       assert.equal(await csvOf(path.join(PICKLES, version, 'results.h5'), frame), await readFile(path.join(PICKLES, version, `${frame}.csv`), 'utf8'), frame);

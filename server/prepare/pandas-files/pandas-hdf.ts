@@ -323,10 +323,13 @@ function tableFrame(group: H5Group): CsvFrame {
     // Text is fixed-width bytes, a missing value written as nan_rep.
     const text = dtype?.startsWith('bytes') || dtype === 'string';
     const notNanRep = (v: unknown) => (v === nanRep ? null : v);
+    // A categorical column holds its codes; its categories are a series of their own under meta/.
+    const categories = attrText(table, `${name}_meta`) === 'category' ? categoriesOf(group, name) : null;
     (Array.isArray(labels) ? labels : [name]).forEach((label, j) => {
-      const at = field(name, j);
+      const codes = field(name, j);
+      const at: At = categories ? (r) => categories[Number(codes(r))] ?? null : text ? (r) => notNanRep(codes(r)) : codes;
       const header = labelText(label);
-      byLabel.set(header, { header, cell: cellsOf(vectorOver(rows, text ? (r) => notNanRep(at(r)) : at, reading)) });
+      byLabel.set(header, { header, cell: cellsOf(vectorOver(rows, at, categories ? readingOf(null, null) : reading)) });
     });
   }
   // The column order pandas kept: non_index_axes = [(1, [labels])].
@@ -338,6 +341,20 @@ function tableFrame(group: H5Group): CsvFrame {
     return column;
   });
   return { rows, columns: [...indexColumns(index), ...columns] };
+}
+
+/** A table-format categorical's categories: the series pandas writes at meta/<field>/meta (code -1, missing, has none). */
+function categoriesOf(group: H5Group, field: string): unknown[] {
+  const meta = group.get(`meta/${field}/meta`);
+  if (!isGroup(meta)) throw new PyValueError(`${group.path}: the categories of ${field} (meta/${field}/meta) are missing`);
+  const table = child(meta, 'table');
+  const nanRep = attrText(meta, 'nan_rep') ?? 'nan';
+  const { rows, field: values } = tableFields(table);
+  const at = values('values');
+  return Array.from({ length: rows }, (_, i) => {
+    const v = at(i);
+    return v === nanRep ? null : v;
+  });
 }
 
 /** Every group pandas wrote under `group`, with its key. */
