@@ -29,8 +29,8 @@ export interface ArchiveMember {
   /** Its name inside the archive (folders included). */
   member: string;
   /**
-   * For a workbook's or report's table whose workbook or report itself came out of an archive
-   * (`archive` is then where it lies, beside that archive): `<that archive>!<its path inside>`,
+   * For a table of a document (a workbook, report, pickle or store) that itself came out of an archive
+   * (`archive` is then where the document lies, beside that archive): `<that archive>!<its path inside>`,
    * which names it in messages and stamps, since no file lies at `archive`.
    */
   within?: string;

@@ -246,7 +246,7 @@ function isContainer(file: string): boolean {
   return holdsTables(file) || notReadWhy(file) !== null;
 }
 
-/** The data files under `dir`, by extension; the archives, HTML reports, workbooks and files not read among its files go to `archives`. */
+/** The data files under `dir`, by extension; the archives, documents of tables (isTableDocument) and files not read among its files go to `archives`. */
 async function walk(dir: string, archives: string[]): Promise<string[]> {
   const out: string[] = [];
   const entries = await readdir(dir, { withFileTypes: true });
@@ -428,21 +428,17 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
       containers.push({ path: archive, size: st.size, mtimeMs: st.mtimeMs });
       continue;
     }
-    if (isHtmlReport(archive)) {
-      await addReport({ file: archive, at: archive, stamp: archive }, unpackTo, grouped);
-      continue;
-    }
-    if (isWorkbook(archive)) {
-      await addWorkbook(root, { file: archive, at: archive, stamp: archive }, unpackTo, grouped, benchmark);
-      continue;
-    }
-    if (isSavedFrames(archive)) {
-      // A pickle of something else than frames (a model, parameters), or an HDF5 file of no frame,
-      // beside the data is named, not fatal.
-      try {
-        await addSavedFrames(root, { file: archive, at: archive, stamp: archive }, unpackTo, grouped, benchmark);
-      } catch (err) {
-        unread.push(`${archive} (${errorMessage(err).replace(`input ${archive} `, '')})`);
+    if (isTableDocument(archive)) {
+      const document: ContainerAt = { file: archive, at: archive, stamp: archive };
+      // A report or workbook that cannot be read stops the dataset; a pickle of something else than
+      // frames (a model, parameters), or an HDF5 file of no frame, beside the data is named instead.
+      if (!isSavedFrames(archive)) await addTableDocument(root, document, unpackTo, grouped, benchmark);
+      else {
+        try {
+          await addTableDocument(root, document, unpackTo, grouped, benchmark);
+        } catch (err) {
+          unread.push(`${archive} (${errorMessage(err).replace(`input ${archive} `, '')})`);
+        }
       }
       continue;
     }
@@ -467,11 +463,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
       // left out and named, as an archive that cannot be read is.
       const container: ContainerAt = { file: m.unpacked, at: besideSource(m.member), stamp: archive, within: memberPath(m.member) };
       try {
-        tables += isWorkbook(m.unpacked)
-          ? await addWorkbook(root, container, unpackTo, grouped, benchmark)
-          : isSavedFrames(m.unpacked)
-            ? await addSavedFrames(root, container, unpackTo, grouped, benchmark)
-            : await addReport(container, unpackTo, grouped);
+        tables += await addTableDocument(root, container, unpackTo, grouped, benchmark);
       } catch (err) {
         unread.push(`${container.within} (${errorMessage(err).replace(`input ${m.unpacked} `, '')})`);
       }
@@ -578,10 +570,18 @@ async function addSavedFrames(root: string, saved: ContainerAt, unpackTo: string
   return files.length;
 }
 
+/** A report's, workbook's, pickle's or HDF5 store's tables (isTableDocument), by what it is. Their count. */
+function addTableDocument(root: string, document: ContainerAt, unpackTo: string, grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): Promise<number> {
+  if (isWorkbook(document.file)) return addWorkbook(root, document, unpackTo, grouped, benchmark);
+  if (isSavedFrames(document.file)) return addSavedFrames(root, document, unpackTo, grouped, benchmark);
+  return addReport(document, unpackTo, grouped);
+}
+
 /**
- * A report or workbook to read: the file itself, where it lies in the dataset's layout (itself, or
- * for one unpacked from an archive, where its path inside the archive puts it), and the file whose
- * size and time stamp its tables (the archive it came from: a rewritten archive is new input).
+ * A document of tables to read (isTableDocument): the file itself, where it lies in the dataset's
+ * layout (itself, or for one unpacked from an archive, where its path inside the archive puts it),
+ * and the file whose size and time stamp its tables (the archive it came from: a rewritten
+ * archive is new input).
  */
 interface ContainerAt {
   file: string;
@@ -591,7 +591,7 @@ interface ContainerAt {
   within?: string;
 }
 
-/** A report's or workbook's tables, placed as lying at `at` and named `<within>!<table>` (ContainerAt); as they are when it lies where it is read. */
+/** A document's tables, placed as lying at `at` and named `<within>!<table>` (ContainerAt); as they are when it lies where it is read. */
 function relocated<T extends UnpackedMember>(members: readonly T[], container: ContainerAt): T[] {
   if (container.at === container.file) return [...members];
   return members.map((m) => ({ ...m, member: { ...m.member, archive: container.at, ...(container.within ? { within: container.within } : {}) } }));
@@ -613,8 +613,9 @@ function isTableDocument(file: string): boolean {
 }
 
 /**
- * The tables a report or workbook wrote out as CSV, as loose files (read only when an adapter
- * claims them), stamped with the source's size and time: a rewritten source is new input.
+ * The tables a document (a report, workbook, pickle or store) wrote out as CSV, as loose files
+ * (read only when an adapter claims them), stamped with the source's size and time: a rewritten
+ * source is new input.
  */
 async function memberFiles(stamp: string, members: readonly UnpackedMember[]): Promise<DataFile[]> {
   if (members.length === 0) return [];

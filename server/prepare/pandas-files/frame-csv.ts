@@ -35,7 +35,7 @@ export function arrayVector(a: NpArray, line: number): Vector {
 }
 
 /** How a numpy array's numbers are written (Vector.numbers). */
-export function numbersOf(a: NpArray): Pick<Vector, 'numbers'> {
+function numbersOf(a: NpArray): Pick<Vector, 'numbers'> {
   const numbers = a.dtype.kind === 'f' ? (a.dtype.size === 4 ? 'float32' : 'float') : a.dtype.kind === 'm' ? 'timedelta' : undefined;
   return numbers ? { numbers } : {};
 }
@@ -83,6 +83,12 @@ export function cellsOf(v: Vector): (row: number) => string {
 export function labelText(label: unknown): string {
   if (Array.isArray(label)) return label.map(labelText).join('_');
   return pyCell(label);
+}
+
+/** An index's columns as to_csv writes them: each level under its name (an empty header for none); none for a default 0..n-1 index. */
+export function indexCsvColumns(levels: readonly (Vector & { name: unknown; range?: boolean })[]): CsvColumn[] {
+  if (levels.length === 1 && levels[0]!.range) return [];
+  return levels.map((level) => ({ header: level.name === null ? '' : labelText(level.name), cell: cellsOf(level) }));
 }
 
 async function writeCsv(file: string, frame: CsvFrame): Promise<void> {

@@ -22,9 +22,9 @@ import h5wasm, { Module } from 'h5wasm/node';
 import { errorMessage } from '../../../shared/errors.js';
 import type { UnpackedMember } from '../archives.js';
 import { PrepareError } from '../errors.js';
-import { cellsOf, labelText, writeFrameMembers, type CsvColumn, type CsvFrame, type Vector } from './frame-csv.js';
+import { cellsOf, indexCsvColumns, labelText, writeFrameMembers, type CsvColumn, type CsvFrame, type Vector } from './frame-csv.js';
 import { PickleError, readPickle } from './python-pickle.js';
-import { NAT, PyValueError, npArray, npItem, zoneOf, type NpArray, type PyTime, type Zone } from './python-values.js';
+import { NAT, PyValueError, exactInt, nanosPerUnit, npArray, npItem, readNumber, zoneOf, type NpArray, type PyTime, type Zone } from './python-values.js';
 
 /** Stores are read into memory (WebAssembly's), their frames held while written out. */
 const MAX_BYTES = 1024 * 2 ** 20;
@@ -76,7 +76,7 @@ function zoneAttr(node: H5Node, name: string): Zone | null {
 }
 
 /** An int64 as a number while exact, else a bigint (times stay exact either way: readingOf takes both). */
-const exact = (x: unknown): unknown => (typeof x === 'bigint' && x >= -(2n ** 53n) && x <= 2n ** 53n ? Number(x) : x);
+const exact = (x: unknown): unknown => (typeof x === 'bigint' ? exactInt(x) : x);
 
 /**
  * Element i of something read (a dataset, a pickled array, a table's field), decoded when asked:
@@ -124,19 +124,8 @@ function tableFields(ds: H5Dataset): { names: string[]; rows: number; field: (na
   const decoder = new TextDecoder();
   const scalar = (t: { type: number; size: number; signed?: boolean; littleEndian?: boolean }, at: number): unknown => {
     const le = t.littleEndian !== false;
-    if (t.type === H5T_FLOAT) return t.size === 8 ? view.getFloat64(at, le) : view.getFloat32(at, le);
-    if (t.type === H5T_INTEGER || t.type === H5T_BITFIELD) {
-      switch (t.size) {
-        case 8:
-          return exact(t.signed ? view.getBigInt64(at, le) : view.getBigUint64(at, le));
-        case 4:
-          return t.signed ? view.getInt32(at, le) : view.getUint32(at, le);
-        case 2:
-          return t.signed ? view.getInt16(at, le) : view.getUint16(at, le);
-        default:
-          return t.signed ? view.getInt8(at) : view.getUint8(at);
-      }
-    }
+    if (t.type === H5T_FLOAT) return readNumber(view, at, 'f', t.size, le);
+    if (t.type === H5T_INTEGER || t.type === H5T_BITFIELD) return readNumber(view, at, t.signed ? 'i' : 'u', t.size, le);
     if (t.type === H5T_STRING) {
       const raw = bytes.subarray(at, at + t.size);
       const end = raw.indexOf(0);
@@ -174,9 +163,6 @@ function rawBytes(ds: H5Dataset, nbytes: number): Uint8Array {
   }
 }
 
-/** Nanoseconds per unit of a `datetime64[<unit>]` (pandas 2 writes ns, pandas 3 often us). */
-const UNIT_NS: Record<string, bigint> = { ns: 1n, us: 1_000n, ms: 1_000_000n, s: 1_000_000_000n };
-
 /** How a value of a kind or dtype name is read (`datetime64[ns]`, `float64`, `int64`, `bool`, `bytes40`, `timedelta64`), and how its numbers are written. */
 interface Reading {
   convert: (v: unknown) => unknown;
@@ -185,8 +171,9 @@ interface Reading {
 
 function readingOf(kind: string | null, zone: Zone | null): Reading {
   if (kind?.startsWith('datetime64') || kind?.startsWith('timedelta64')) {
+    // pandas 2 writes ns, pandas 3 often us; pandas has no other resolutions than these four.
     const unit = /\[(\w+)/.exec(kind)?.[1] ?? 'ns';
-    const per = UNIT_NS[unit];
+    const per = /^(s|ms|us|ns)$/.test(unit) ? nanosPerUnit(unit) : undefined;
     if (per === undefined) throw new PyValueError(`times in ${kind} are not read (s, ms, us and ns are)`);
     const ns = (v: unknown): bigint | null => {
       if (v === null || v === undefined) return null;
@@ -260,9 +247,6 @@ function dtypeKind(ds: H5Dataset): string | null {
   return null;
 }
 
-const indexColumns = (index: Vector & { name: unknown; range: boolean }): CsvColumn[] =>
-  index.range ? [] : [{ header: index.name === null ? '' : labelText(index.name), cell: cellsOf(index) }];
-
 function child(group: H5Group, name: string): H5Dataset {
   const node = group.get(name);
   if (!isDataset(node)) throw new PyValueError(`${group.path} has no dataset ${name}`);
@@ -275,7 +259,7 @@ function fixedFrame(group: H5Group, series: boolean, stem: string): CsvFrame {
     const index = fixedIndex(child(group, 'index'));
     const name = attrObject(group, 'name');
     const [values] = fixedBlock(child(group, 'values'), 1, index.length);
-    return { rows: index.length, columns: [...indexColumns(index), { header: name === null ? stem : labelText(name), cell: cellsOf(values!) }] };
+    return { rows: index.length, columns: [...indexCsvColumns([index]), { header: name === null ? stem : labelText(name), cell: cellsOf(values!) }] };
   }
   const labels = fixedIndex(child(group, 'axis0'));
   const index = fixedIndex(child(group, 'axis1'));
@@ -294,7 +278,7 @@ function fixedFrame(group: H5Group, series: boolean, stem: string): CsvFrame {
     if (!column) throw new PyValueError(`column '${header}' of ${group.path} is in no block`);
     return column;
   });
-  return { rows: index.length, columns: [...indexColumns(index), ...columns] };
+  return { rows: index.length, columns: [...indexCsvColumns([index]), ...columns] };
 }
 
 const mapOf = (v: unknown): Map<unknown, unknown> => (v instanceof Map ? v : new Map());
@@ -340,7 +324,7 @@ function tableFrame(group: H5Group): CsvFrame {
     if (!column) throw new PyValueError(`column '${header}' of ${group.path} is in no field of its table`);
     return column;
   });
-  return { rows, columns: [...indexColumns(index), ...columns] };
+  return { rows, columns: [...indexCsvColumns([index]), ...columns] };
 }
 
 /** A table-format categorical's categories: the series pandas writes at meta/<field>/meta (code -1, missing, has none). */

@@ -20,7 +20,7 @@ import { gunzipSync } from 'node:zlib';
 import { errorMessage } from '../../../shared/errors.js';
 import type { UnpackedMember } from '../archives.js';
 import { PrepareError } from '../errors.js';
-import { arrayVector, cellsOf, inZone, labelText, writeFrameMembers, type CsvColumn, type CsvFrame, type Vector } from './frame-csv.js';
+import { arrayVector, cellsOf, indexCsvColumns, inZone, labelText, writeFrameMembers, type CsvColumn, type CsvFrame, type Vector } from './frame-csv.js';
 import { arrowVector, isArrowArray } from './pyarrow-arrays.js';
 import { PickleError, PyCall, PyGlobal, describePy, readPickle } from './python-pickle.js';
 import { PyValueError, isNpArray, isNpDtype, npArray, npItem, zoneOf, type NpArray } from './python-values.js';
@@ -119,7 +119,7 @@ function backed(v: PyCall): { array: NpArray | null; dtype: unknown; rest: Map<u
 function vectorOf(values: unknown, line: number, what: string): Vector {
   if (isNpArray(values)) return arrayVector(npArray(values), line);
   // pandas < 1 held a zoned datetime column as a DatetimeIndex.
-  if (values instanceof PyCall && /\._new_(Datetime)?Index$/.test(values.name)) return indexColumns(values, what)[0]!;
+  if (values instanceof PyCall && /\._new_(Datetime)?Index$/.test(values.name)) return indexLevels(values, what)[0]!;
   const cls = pandasClass(values);
   const call = values as PyCall;
   // NDArrayBacked arrays pickle as __pyx_unpickle_NDArrayBacked(cls, checksum, None) + state.
@@ -136,7 +136,7 @@ function vectorOf(values: unknown, line: number, what: string): Vector {
     case 'Categorical': {
       const { array: codes, dtype } = backed(call);
       if (!codes || !(dtype instanceof PyCall)) throw new PyValueError(`a Categorical of ${what} has no codes or categories`);
-      const categories = indexColumns(stateMap(dtype, 'a CategoricalDtype').get('categories'), 'categories')[0]!;
+      const categories = indexLevels(stateMap(dtype, 'a CategoricalDtype').get('categories'), 'categories')[0]!;
       const { numbers } = categories;
       return {
         length: codes.shape[0]!,
@@ -171,7 +171,7 @@ function vectorOf(values: unknown, line: number, what: string): Vector {
 }
 
 /** An index's values, one vector per level (a MultiIndex has several), with their names. */
-function indexColumns(v: unknown, what: string): (Vector & { name: unknown; range?: boolean })[] {
+function indexLevels(v: unknown, what: string): (Vector & { name: unknown; range?: boolean })[] {
   if (!(v instanceof PyCall)) throw new PyValueError(`the ${what} is ${describePy(v)}, not a pandas index`);
   const [cls, d] = v.args;
   if (!(d instanceof Map) || !(cls instanceof PyGlobal)) throw new PyValueError(`the ${what} is ${v.name}, not read`);
@@ -191,7 +191,7 @@ function indexColumns(v: unknown, what: string): (Vector & { name: unknown; rang
     const names = d.get('names');
     if (!Array.isArray(levels) || !Array.isArray(codes)) throw new PyValueError(`the ${what} is a MultiIndex without levels or codes`);
     return levels.map((level, i) => {
-      const values = indexColumns(level, what)[0]!;
+      const values = indexLevels(level, what)[0]!;
       const c = npArray(codes[i]);
       const at = (r: number) => {
         const code = Number(npItem(c, r));
@@ -207,17 +207,15 @@ function indexColumns(v: unknown, what: string): (Vector & { name: unknown; rang
 }
 
 /** A pickled DataFrame or Series as to_csv writes it. `stem`: an unnamed series' column name. */
-export function csvFrameOf(v: unknown, stem: string): CsvFrame {
+function csvFrameOf(v: unknown, stem: string): CsvFrame {
   if (!(v instanceof PyCall)) throw new PyValueError(`${describePy(v)}, not a pandas DataFrame or Series`);
   const state = stateMap(v, `the ${pandasClass(v)}`);
   const manager = managerOf(state.get('_mgr') ?? state.get('_data'));
   const series = pandasClass(v) === 'Series';
   const [first, second] = manager.axes;
-  const index = indexColumns(series ? first : second, 'index');
+  const index = indexLevels(series ? first : second, 'index');
   const rows = index[0]?.length ?? 0;
-  const columns: CsvColumn[] = [];
-  const indexed = !(index.length === 1 && index[0]!.range);
-  if (indexed) for (const level of index) columns.push({ header: level.name === null ? '' : labelText(level.name), cell: cellsOf(level) });
+  const columns: CsvColumn[] = indexCsvColumns(index);
   if (series) {
     const block = manager.blocks[0];
     // pandas < 1 kept a series' name under 'name'.
@@ -225,7 +223,7 @@ export function csvFrameOf(v: unknown, stem: string): CsvFrame {
     if (block) columns.push({ header: name === null || name === undefined ? stem : labelText(name), cell: cellsOf(vectorOf(block.values, 0, 'the series')) });
     return { rows, columns };
   }
-  const labels = indexColumns(first, 'columns');
+  const labels = indexLevels(first, 'columns');
   const labelOf = (i: number) => (labels.length === 1 ? labels[0]!.at(i) : labels.map((l) => l.at(i)));
   const byPosition = new Map<number, CsvColumn>();
   for (const block of manager.blocks) {

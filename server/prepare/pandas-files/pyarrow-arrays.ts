@@ -7,7 +7,7 @@
 // (a list, a struct, a dictionary) is named.
 import type { Vector } from './frame-csv.js';
 import { PyCall, describePy } from './python-pickle.js';
-import { PyValueError, bytesOf, zoneOf, type PyTime } from './python-values.js';
+import { PyValueError, bytesOf, nanosPerUnit, readNumber, zoneOf, type PyTime } from './python-values.js';
 
 /** An Arrow type as pickled: type_for_alias('large_string'), timestamp('us', 'UTC'), ... */
 interface ArrowType {
@@ -28,7 +28,21 @@ function typeOf(v: unknown): ArrowType {
   throw new PyValueError(`an Arrow array of type ${v.name} is not read`);
 }
 
-const UNIT_NS: Record<string, bigint> = { s: 1_000_000_000n, ms: 1_000_000n, us: 1_000n, ns: 1n };
+/** Arrow's number types, by their alias: kind (python-values.ts readNumber) and bytes. */
+const NUMBERS: Record<string, readonly ['i' | 'u' | 'f', number]> = {
+  int8: ['i', 1],
+  int16: ['i', 2],
+  int32: ['i', 4],
+  int64: ['i', 8],
+  uint8: ['u', 1],
+  uint16: ['u', 2],
+  uint32: ['u', 4],
+  uint64: ['u', 8],
+  float: ['f', 4],
+  float32: ['f', 4],
+  double: ['f', 8],
+  float64: ['f', 8],
+};
 
 /** Whether a value is a pickled pyarrow Array or ChunkedArray. */
 export function isArrowArray(v: unknown): boolean {
@@ -75,7 +89,11 @@ export function arrowVector(v: unknown): Vector {
     const view = viewOf(1);
     return { length: n, at: (i) => (valid(i) ? read(view, start + i) : null), ...(numbers ? { numbers } : {}) };
   };
-  const exact = (x: bigint) => (x >= -(2n ** 53n) && x <= 2n ** 53n ? Number(x) : x);
+  const number = NUMBERS[type.name];
+  if (number) {
+    const [kind, size] = number;
+    return fixed((d, i) => readNumber(d, i * size, kind, size, true), kind === 'f' ? (size === 4 ? 'float32' : 'float') : undefined);
+  }
   switch (type.name) {
     case 'string':
     case 'utf8':
@@ -90,33 +108,12 @@ export function arrowVector(v: unknown): Vector {
     }
     case 'bool':
       return { length: n, at: (i) => (valid(i) ? ((bufs[1]![(start + i) >> 3]! >> ((start + i) & 7)) & 1) === 1 : null) };
-    case 'int8':
-      return fixed((d, i) => d.getInt8(i));
-    case 'int16':
-      return fixed((d, i) => d.getInt16(i * 2, true));
-    case 'int32':
-      return fixed((d, i) => d.getInt32(i * 4, true));
-    case 'int64':
-      return fixed((d, i) => exact(d.getBigInt64(i * 8, true)));
-    case 'uint8':
-      return fixed((d, i) => d.getUint8(i));
-    case 'uint16':
-      return fixed((d, i) => d.getUint16(i * 2, true));
-    case 'uint32':
-      return fixed((d, i) => d.getUint32(i * 4, true));
-    case 'uint64':
-      return fixed((d, i) => exact(d.getBigUint64(i * 8, true)));
-    case 'float':
-    case 'float32':
-      return fixed((d, i) => d.getFloat32(i * 4, true), 'float32');
-    case 'double':
-    case 'float64':
-      return fixed((d, i) => d.getFloat64(i * 8, true), 'float');
     case 'date32[day]':
     case 'date32':
       return fixed((d, i) => ({ ns: BigInt(d.getInt32(i * 4, true)) * 86_400_000_000_000n, zone: null }) satisfies PyTime);
     case 'timestamp': {
-      const per = UNIT_NS[type.unit ?? 'ns'];
+      const unit = type.unit ?? 'ns';
+      const per = /^(s|ms|us|ns)$/.test(unit) ? nanosPerUnit(unit) : undefined;
       if (per === undefined) throw new PyValueError(`Arrow timestamps in ${type.unit} are not read`);
       const zone = type.tz ? zoneOf(type.tz) : null;
       return fixed((d, i) => ({ ns: d.getBigInt64(i * 8, true) * per, zone }) satisfies PyTime);

@@ -30,7 +30,7 @@ export interface NpArray {
 const viewOf = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset, b.byteLength);
 
 export type TimeUnit = 's' | 'ms' | 'us' | 'ns' | 'D' | 'm' | 'h';
-/** Nanoseconds per unit. */
+/** Nanoseconds per unit of numpy's, pandas' and Arrow's times. */
 const UNIT_NS: Record<TimeUnit, bigint> = { ns: 1n, us: 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n, D: 86_400_000_000_000n };
 /** numpy's NPY_DATETIMEUNIT codes, as pandas' _unpickle_timestamp passes a Timestamp's resolution. */
 const RESO_UNITS: Record<number, TimeUnit> = { 4: 'D', 5: 'h', 6: 'm', 7: 's', 8: 'ms', 9: 'us', 10: 'ns' };
@@ -81,7 +81,7 @@ export function npDtype(v: unknown): NpDtype {
     const meta = Array.isArray(state[8]) ? state[8] : [];
     const units = meta.find((x): x is unknown[] => Array.isArray(x) && x[0] instanceof Uint8Array);
     const text = units ? Buffer.from(units[0] as Uint8Array).toString('latin1') : 'ns';
-    if (!(text in UNIT_NS)) throw new PyValueError(`numpy time unit '${text}' is not one of s, ms, us, ns`);
+    if (nanosPerUnit(text) === undefined) throw new PyValueError(`numpy time unit '${text}' is not one of s, ms, us, ns`);
     unit = text as TimeUnit;
     if (units && Number(units[1]) !== 1) throw new PyValueError(`numpy time unit of ${units[1]}${text} (a multiple) is not read`);
   }
@@ -139,9 +139,6 @@ function checked(a: NpArray): NpArray {
   return a;
 }
 
-/** How many values an array holds. */
-export const sizeOf = (a: NpArray) => a.shape.reduce((n, d) => n * d, 1);
-
 /**
  * Element `i` (in C order over the array's shape; row `r` of line `j` of a 2-D block is
  * j * n + r) as a JS value: number (bigint for an int64 past 2^53), boolean, string, PyTime for
@@ -159,11 +156,9 @@ function decodeScalar(t: NpDtype, bytes: Uint8Array, offset: number, view = view
   const le = t.littleEndian;
   switch (t.kind) {
     case 'f':
-      return t.size === 8 ? view.getFloat64(offset, le) : t.size === 4 ? view.getFloat32(offset, le) : halfFloat(view.getUint16(offset, le));
     case 'i':
-      return t.size === 8 ? exact(view.getBigInt64(offset, le)) : t.size === 4 ? view.getInt32(offset, le) : t.size === 2 ? view.getInt16(offset, le) : view.getInt8(offset);
     case 'u':
-      return t.size === 8 ? exact(view.getBigUint64(offset, le)) : t.size === 4 ? view.getUint32(offset, le) : t.size === 2 ? view.getUint16(offset, le) : view.getUint8(offset);
+      return readNumber(view, offset, t.kind, t.size, le);
     case 'b':
       return view.getUint8(offset) !== 0;
     case 'M': {
@@ -180,7 +175,30 @@ function decodeScalar(t: NpDtype, bytes: Uint8Array, offset: number, view = view
   throw new PyValueError(`numpy dtype ${t.name} is not read`);
 }
 
-const exact = (v: bigint): number | bigint => (v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v);
+/** An integer as a number while it is exact, else a bigint. */
+export const exactInt = (v: bigint): number | bigint => (v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v);
+
+/** Nanoseconds per unit of a time (`ns`, `us`, `ms`, `s`, ...), undefined for one not known. */
+export const nanosPerUnit = (unit: string): bigint | undefined => (Object.hasOwn(UNIT_NS, unit) ? UNIT_NS[unit as TimeUnit] : undefined);
+
+/**
+ * A number of `size` bytes at `at`, as numpy, HDF5 and Arrow lay them out: kind 'i' a signed
+ * integer, 'u' an unsigned one, 'f' a float (2, 4 or 8 bytes); 64-bit integers past 2^53 as bigints.
+ */
+export function readNumber(view: DataView, at: number, kind: string, size: number, littleEndian: boolean): number | bigint {
+  if (kind === 'f') return size === 8 ? view.getFloat64(at, littleEndian) : size === 4 ? view.getFloat32(at, littleEndian) : halfFloat(view.getUint16(at, littleEndian));
+  const signed = kind === 'i';
+  switch (size) {
+    case 8:
+      return exactInt(signed ? view.getBigInt64(at, littleEndian) : view.getBigUint64(at, littleEndian));
+    case 4:
+      return signed ? view.getInt32(at, littleEndian) : view.getUint32(at, littleEndian);
+    case 2:
+      return signed ? view.getInt16(at, littleEndian) : view.getUint16(at, littleEndian);
+    default:
+      return signed ? view.getInt8(at) : view.getUint8(at);
+  }
+}
 
 function halfFloat(h: number): number {
   const exp = (h >> 10) & 0x1f;
@@ -382,7 +400,7 @@ export function npFloat32(v: number): string {
 }
 
 /** A Python str as repr() writes it. */
-export function pyStr(s: string): string {
+function pyStr(s: string): string {
   const q = s.includes("'") && !s.includes('"') ? '"' : "'";
   let out = q;
   for (const ch of s) {
