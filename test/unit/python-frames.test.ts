@@ -76,6 +76,11 @@ for (const version of VERSIONS) {
   });
 }
 
+test('pandas 3 with pyarrow: ArrowDtype columns of text, floats, integers, timestamps and booleans are read as their to_csv', async () => {
+  const dir = path.join(PICKLES, 'pandas-3.0.6-pyarrow');
+  assert.equal(await csvOf(path.join(dir, 'arrow_types.pickle')), await readFile(path.join(dir, 'arrow_types.csv'), 'utf8'));
+});
+
 test('a gzipped pickle (to_pickle("returns.pkl.gz")) reads as the pickle', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-pickle-gz-'));
   try {

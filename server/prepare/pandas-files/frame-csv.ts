@@ -14,6 +14,11 @@ export interface Vector {
   at: (row: number) => unknown;
   /** How its numbers are written: floats as Python does (1.0), float32s with float32's shortest digits; timedeltas as pandas does. */
   numbers?: 'float' | 'float32' | 'timedelta';
+  /**
+   * Times written one by one as their own str() (an Arrow-backed column's are pandas Timestamps of
+   * this many fraction digits: 6 for us), not in one format for the column as a numpy column's are.
+   */
+  unitDigits?: number;
 }
 
 /** A column as to_csv writes it: its header and the text of row r. */
@@ -74,6 +79,7 @@ export function cellsOf(v: Vector): (row: number) => string {
     if (x === null || x === undefined) return '';
     if (typeof x === 'number') return Number.isNaN(x) ? '' : v.numbers === 'float32' ? npFloat32(x) : v.numbers === 'float' ? pyFloat(x) : pyCell(x);
     if (typeof x === 'bigint' && v.numbers === 'timedelta') return formatTimedelta(x);
+    if (times && isTime(x) && v.unitDigits !== undefined) return formatTime(x, { fraction: fractionDigits(x) === 0 ? 0 : v.unitDigits });
     if (times && isTime(x)) return formatTime(x, dateOnly ? { dateOnly } : { fraction });
     return quote(pyCell(x));
   };

@@ -116,7 +116,8 @@ export function arrowVector(v: unknown): Vector {
       const per = /^(s|ms|us|ns)$/.test(unit) ? nanosPerUnit(unit) : undefined;
       if (per === undefined) throw new PyValueError(`Arrow timestamps in ${type.unit} are not read`);
       const zone = type.tz ? zoneOf(type.tz) : null;
-      return fixed((d, i) => ({ ns: d.getBigInt64(i * 8, true) * per, zone }) satisfies PyTime);
+      // pandas writes each as the Timestamp it is, with its unit's digits when it has a fraction.
+      return { ...fixed((d, i) => ({ ns: d.getBigInt64(i * 8, true) * per, zone }) satisfies PyTime), unitDigits: { s: 0, ms: 3, us: 6, ns: 9 }[unit as 's' | 'ms' | 'us' | 'ns'] };
     }
   }
   throw new PyValueError(`an Arrow array of type ${type.name} is not read (text, integers, floats, booleans, dates and timestamps are)`);
