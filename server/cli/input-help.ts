@@ -26,8 +26,9 @@ export function inputHelp(): string {
   const out = [
     '',
     'What it reads: folders, files and globs of Parquet, Arrow IPC, CSV or JSON; also Excel',
-    'workbooks, HTML reports, pandas pickles and HDF5 stores (each frame as its to_csv), and zip or',
-    'tar archives of any of them. A file belongs to the table its nearest path component names',
+    'workbooks, HTML reports, pandas pickles and HDF5 stores (each frame as its to_csv), zip or tar',
+    'archives of any of them, and any of them compressed whole with gzip, bzip2 or xz (.csv.bz2,',
+    '.pkl.xz, .tar.xz). A file belongs to the table its nearest path component names',
     '(bars/, trades.parquet, symbols.arrow, runs/, ...; anything else is bars); hive partitions',
     '(run_id=base/) become columns. zipline/pyfolio, backtesting.py, vectorbt, Lean, Nautilus,',
     'TradingView, AmiBroker, MetaTrader, Freqtrade and bt outputs, and lists of fills, are',

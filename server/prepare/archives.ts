@@ -1,4 +1,6 @@
-// Archives among the inputs: zip (.zip) and tar (.tar, .tar.gz, .tgz). A tool may write its
+// Archives among the inputs: zip (.zip), tar (.tar, gzipped, bzip2'd or xz'd: .tar.gz, .tgz,
+// .tar.bz2, .tar.xz, ...) and a file compressed whole (trades.csv.bz2, perf.pkl.xz: an archive of
+// the one file its name says it holds; compressed-files.ts). A tool may write its
 // result as one (Freqtrade zips its result JSON with the run's configuration, strategy and market
 // data), and a backtest's folder is shared as one. The members that are data files (Parquet,
 // Arrow, CSV, JSON, as the caller says by their names) are unpacked, keeping their folders, into a
@@ -13,7 +15,7 @@
 // pax and GNU long names included, and strips absolute and `..` paths the same way.
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -21,6 +23,7 @@ import type { Stats } from 'node:fs';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
 import { errorMessage } from '../../shared/errors.js';
+import { compressionOf, inflatedName, inflateFile } from './compressed-files.js';
 import { PrepareError } from './errors.js';
 
 /** A file inside an archive (or a table written out of a report or workbook). */
@@ -54,9 +57,14 @@ export function isZipArchive(file: string): boolean {
   return file.toLowerCase().endsWith('.zip');
 }
 
-/** Whether a path is a tar archive, gzipped or not, by its name. */
+/** Whether a path is a tar archive, compressed or not, by its name. */
 export function isTarArchive(file: string): boolean {
-  return /\.(tar|tar\.gz|tgz)$/i.test(file);
+  return /\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz)$/i.test(file);
+}
+
+/** Whether a path is a file compressed whole (gzip, bzip2 or xz), by its name: not a tar archive. */
+export function isCompressedFile(file: string): boolean {
+  return compressionOf(file) !== null && !isTarArchive(file);
 }
 
 /** Whether an archive member is read at all: not hidden, not macOS's resource forks. */
@@ -73,13 +81,25 @@ export function memberPath(m: ArchiveMember): string {
 export type UnpackedMember = { member: ArchiveMember; unpacked: string };
 
 /**
- * The data files of a zip or tar archive (`wanted` by their names; hidden and `__MACOSX` entries
- * left out), unpacked into `into`/<archive name>/<member path>.
+ * The data files of a zip or tar archive, or the one file a compressed file holds (`wanted` by
+ * their names; hidden and `__MACOSX` entries left out), unpacked into `into`/<archive name>/<member path>.
  */
 export async function archiveMembers(archive: string, into: string, wanted: (name: string) => boolean): Promise<UnpackedMember[]> {
   const folder = unpackFolderOf(into, archive);
   const take = (name: string) => !name.endsWith('/') && isVisible(name) && wanted(path.posix.basename(name));
-  return isTarArchive(archive) ? tarMembers(archive, folder, take) : zipMembers(archive, folder, take);
+  if (isTarArchive(archive)) return tarMembers(archive, folder, take);
+  if (isCompressedFile(archive)) return inflatedMember(archive, folder, take);
+  return zipMembers(archive, folder, take);
+}
+
+/** The file a compressed file holds, named as its name says (trades.csv.bz2 holds trades.csv), when it is taken. */
+async function inflatedMember(file: string, folder: string, take: (name: string) => boolean): Promise<UnpackedMember[]> {
+  const name = inflatedName(path.basename(file));
+  if (!take(name)) return [];
+  await mkdir(folder, { recursive: true });
+  const unpacked = path.join(folder, name);
+  await inflateFile(file, unpacked, compressionOf(file)!);
+  return [{ member: { archive: file, member: name }, unpacked }];
 }
 
 async function zipMembers(archive: string, folder: string, take: (name: string) => boolean): Promise<UnpackedMember[]> {
@@ -109,13 +129,28 @@ async function zipMembers(archive: string, folder: string, take: (name: string) 
 }
 
 async function tarMembers(archive: string, folder: string, take: (name: string) => boolean): Promise<UnpackedMember[]> {
+  // node-tar inflates gzip itself; a bzip2'd or xz'd tar is inflated beside the folder first.
+  const compression = compressionOf(archive);
+  if (compression !== 'bzip2' && compression !== 'xz') return untar(archive, archive, folder, take);
+  const inflated = `${folder}.tar`;
+  await mkdir(path.dirname(folder), { recursive: true });
+  try {
+    await inflateFile(archive, inflated, compression);
+    return await untar(archive, inflated, folder, take);
+  } finally {
+    await rm(inflated, { force: true });
+  }
+}
+
+/** The members of `archive` read from the tar file `file` (itself, or what it was inflated to). */
+async function untar(archive: string, file: string, folder: string, take: (name: string) => boolean): Promise<UnpackedMember[]> {
   const names: string[] = [];
   // Regular files only: links could point outside the folder, and a link to data is the data's job.
   const filter = (name: string, entry: tar.ReadEntry | Stats) =>
     'type' in entry && entry.type === 'File' && take(name) && !name.split('/').includes('..') && (names.push(name), true);
   try {
     await mkdir(folder, { recursive: true });
-    await tar.x({ file: archive, cwd: folder, strict: true, filter, preserveOwner: false });
+    await tar.x({ file, cwd: folder, strict: true, filter, preserveOwner: false });
   } catch (err) {
     throw new PrepareError(`input ${archive} cannot be read as a tar archive: ${errorMessage(err)}`, { cause: err });
   }

@@ -12,6 +12,8 @@
 // stream format, told apart by the magic bytes), both sniffed whatever the extension; CSV (.csv
 // .tsv, read by DuckDB's read_csv, which sniffs the delimiter and types) and JSON (.json
 // .jsonl .ndjson), known by extension, also with .gz or .zst after it (DuckDB inflates them).
+// Any other file compressed whole (.bz2, .xz, a .gz of a pickle) is an archive of the one file
+// it holds (archives.ts).
 // Inside folders only those extensions are read, and hidden or `_`-prefixed files (`_SUCCESS`,
 // `.crc`, a manifest) and the dataset description (tickscope.json) are skipped.
 //
@@ -22,7 +24,8 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
-import { archiveMembers, isTarArchive, isZipArchive, memberPath, type ArchiveMember, type UnpackedMember } from './archives.js';
+import { archiveMembers, isCompressedFile, isTarArchive, isZipArchive, memberPath, type ArchiveMember, type UnpackedMember } from './archives.js';
+import { inflatedName } from './compressed-files.js';
 import { isHtmlReport, reportMembers } from './html-reports.js';
 import { isWorkbook, workbookMembers } from './workbooks.js';
 import { hdfMembers, isHdf, isPickle, pandasJsonMember, pickleMembers } from './pandas-files/index.js';
@@ -227,7 +230,8 @@ export function nameWithoutExtension(file: string): string {
 const NOT_READ: readonly (readonly [string[], string])[] = [
   [['.xls'], "Excel 97-2003's format: save it as .xlsx or CSV"],
   [['.ods'], "OpenDocument's format: save it as .xlsx or CSV"],
-  [['.7z', '.rar', '.bz2', '.xz', '.gz'], 'an archive of a kind not opened: unpack it, or make it a zip or tar'],
+  [['.7z', '.rar'], 'an archive of a kind not opened: unpack it, or make it a zip or tar'],
+  [['.zst'], 'zstd-compressed, which is read only for CSV and JSON (Node 20 has no zstd): decompress it (zstd -d), or compress it with gzip, bzip2 or xz'],
 ];
 
 /** Why a file among the inputs is not read, when its name says it is one of NOT_READ. */
@@ -236,9 +240,17 @@ function notReadWhy(file: string): string | null {
   return NOT_READ.find(([exts]) => exts.some((e) => lower.endsWith(e)))?.[1] ?? null;
 }
 
-/** Whether a file holds files or tables of its own to be written out and read: a zip or tar archive (archives.ts), an HTML report, a workbook, a pandas pickle or HDF5 store. */
+/** Whether a file holds files or tables of its own to be written out and read: an archive (isArchive), an HTML report, a workbook, a pandas pickle or HDF5 store. */
 function holdsTables(file: string): boolean {
-  return isZipArchive(file) || isTarArchive(file) || isTableDocument(file);
+  return isArchive(file) || isTableDocument(file);
+}
+
+/**
+ * Whether a file holds files to unpack (archives.ts): a zip or tar archive, or a file compressed
+ * whole that DuckDB does not inflate as it reads (trades.csv.bz2, perf.pkl.gz; not trades.csv.gz).
+ */
+function isArchive(file: string): boolean {
+  return isZipArchive(file) || isTarArchive(file) || (isCompressedFile(file) && formatByExtension(file) === null);
 }
 
 /** Whether a file is one to open (holdsTables), or one not read (NOT_READ). */
@@ -442,7 +454,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
       }
       continue;
     }
-    if (!isZipArchive(archive) && !isTarArchive(archive)) {
+    if (!isArchive(archive)) {
       unread.push(`${archive} (${notReadWhy(archive) ?? 'not opened'})`);
       continue;
     }
@@ -468,7 +480,10 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
         unread.push(`${container.within} (${errorMessage(err).replace(`input ${m.unpacked} `, '')})`);
       }
     }
-    if (dataFiles.length === 0 && tables === 0) unread.push(`${archive} (an archive with no Parquet, Arrow, CSV or JSON file, and no workbook, report, pickle or HDF5 store with a table, in it)`);
+    if (dataFiles.length > 0 || tables > 0) continue;
+    if (members.length === 0 && isCompressedFile(archive)) {
+      unread.push(`${archive} (it holds ${inflatedName(path.basename(archive))}, not a Parquet, Arrow, CSV or JSON file, workbook, report, pickle or HDF5 store)`);
+    } else unread.push(`${archive} (an archive with no Parquet, Arrow, CSV or JSON file, and no workbook, report, pickle or HDF5 store with a table, in it)`);
   }
   markRunFolders(absInputs, grouped);
   const sources = {} as Record<TableKind, Source | null>;

@@ -20,7 +20,10 @@
 // 18 (2026-12-07): the tables are as in 17, but pandas pickles are read (server/prepare/pandas-files/pandas-pickle.ts),
 // and pyfolio's frames extracted from zipline name their assets by symbol (AAPL, not
 // `Equity(24 [AAPL])`), as zipline's frame does (formats/pandas.ts ziplineAssetSymbolSql).
-export const STORE_FORMAT_VERSION = 18;
+// 19 (2026-12-07): the tables are as in 18, but more of the same inputs is read: files compressed
+// with bzip2 or xz (trades.csv.bz2, a .tar.xz) and a gzipped pickle's frames, now named
+// `<x.pkl.gz>!x.pkl!x.csv` (server/prepare/compressed-files.ts): a store of 18 lists fewer files.
+export const STORE_FORMAT_VERSION = 19;
 
 /**
  * The folder, in the folder of the prepared stores, of the answers the sessions of each store

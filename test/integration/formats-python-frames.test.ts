@@ -4,7 +4,8 @@
 // pyfolio's returns, positions and transactions as pickles, in an HDF5 store (fixed and table
 // formats) and zipped, give the store that the same frames saved by pandas' to_csv give, and the
 // trades of the fills computed here by hand. A pickle of something else beside the data is named,
-// and the data is prepared.
+// and the data is prepared. The same frames compressed as pandas compresses them (bzip2, xz, gzip; tar.bz2, tar.xz)
+// give the same store; a compressed file cut off or not what its name says is named with why.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -145,4 +146,46 @@ test('a pickle of something other than frames beside the data is named as not re
   dirs.push(alone);
   await writeFile(path.join(alone, 'params.pkl'), Buffer.from(params, 'hex'));
   await assert.rejects(LocalSession.open(alone), /params\.pkl \(cannot be read as a pandas pickle: it holds a dict/);
+});
+
+test("pyfolio's and zipline's frames compressed as pandas writes them (.csv.bz2, .pkl.xz, .pkl.gz, .csv.xz, tar.bz2, tar.xz) give the store their CSVs give", async () => {
+  const version = 'pandas-2.2.3';
+  const frames = ['returns', 'positions', 'transactions'];
+  const want = await serve(await dataset(version, frames.map((f) => `${f}.csv`)));
+  const compressed = async (files: readonly string[]) => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-compressed-'));
+    dirs.push(dir);
+    for (const f of files) await copyFile(path.join(PICKLES, version, 'compressed', f), path.join(dir, f));
+    return dir;
+  };
+  const mixed = await compressed(['returns.csv.bz2', 'positions.pkl.xz', 'transactions.pkl.gz']);
+  const report = await inspectDataset({ inputs: [mixed] });
+  assert.equal(report.ready, true, JSON.stringify(report.problems));
+  assert.equal(report.notRead, null);
+  assert.match(report.formats.map((f) => f.summary).join('\n'), /pyfolio/);
+  assertSameStore(await serve(mixed), want, 'returns.csv.bz2, positions.pkl.xz, transactions.pkl.gz');
+  assertSameStore(await serve(await compressed(['returns.csv.bz2', 'positions.pkl.xz', 'transactions.csv.xz'])), want, 'transactions.csv.xz');
+  for (const archive of ['pyfolio.tar.bz2', 'pyfolio.tar.xz']) assertSameStore(await serve(await compressed([archive])), want, archive);
+  assertSameStore(await serve(await compressed(['perf.pkl.bz2'])), await serve(await dataset(version, ['perf.csv'])), 'perf.pkl.bz2');
+});
+
+test('a compressed file that is cut off, or not what its name says, is named as not read with why, and the data beside it is prepared', async () => {
+  const version = 'pandas-2.2.3';
+  const dir = await dataset(version, ['returns.csv', 'positions.csv', 'transactions.csv']);
+  const bz2 = await readFile(path.join(PICKLES, version, 'compressed', 'returns.csv.bz2'));
+  const xz = await readFile(path.join(PICKLES, version, 'compressed', 'transactions.csv.xz'));
+  await writeFile(path.join(dir, 'benchmark_returns.csv.bz2'), bz2.subarray(0, bz2.length - 40));
+  await writeFile(path.join(dir, 'fills.csv.xz'), xz.subarray(0, xz.length >> 1));
+  await writeFile(path.join(dir, 'notes.csv.bz2'), 'plain text, not bzip2\n');
+  await writeFile(path.join(dir, 'model.pkl.zst'), Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]));
+  await copyFile(path.join(PICKLES, version, 'compressed', 'transactions.csv.xz'), path.join(dir, 'notes.txt.xz'));
+  const report = await inspectDataset({ inputs: [dir] });
+  assert.equal(report.ready, true, JSON.stringify(report.problems));
+  const notRead = report.notRead ?? '';
+  assert.match(notRead, /benchmark_returns\.csv\.bz2 \(cannot be inflated as bzip2: [^)]*cut off/);
+  assert.match(notRead, /fills\.csv\.xz \(cannot be inflated as xz: the file ends inside its compressed data: it was cut off\)/);
+  assert.match(notRead, /notes\.csv\.bz2 \(is not bzip2 data: its name ends as bzip2's do, but its first bytes are not "BZh"\)/);
+  assert.match(notRead, /model\.pkl\.zst \(zstd-compressed, which is read only for CSV and JSON/);
+  assert.match(notRead, /notes\.txt\.xz \(it holds notes\.txt, not a Parquet, Arrow, CSV or JSON file, workbook, report, pickle or HDF5 store\)/);
+  assertSameStore(await serve(dir), await serve(await dataset(version, ['returns.csv', 'positions.csv', 'transactions.csv'])), 'beside damaged compressed files');
 });

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
 import h5wasm from 'h5wasm/node';
 import { repoRoot } from '../../fixtures/generate.js';
 import { hdfMembers } from '../../server/prepare/pandas-files/pandas-hdf.js';
@@ -79,17 +78,6 @@ for (const version of VERSIONS) {
 test('pandas 3 with pyarrow: ArrowDtype columns of text, floats, integers, timestamps and booleans are read as their to_csv', async () => {
   const dir = path.join(PICKLES, 'pandas-3.0.6-pyarrow');
   assert.equal(await csvOf(path.join(dir, 'arrow_types.pickle')), await readFile(path.join(dir, 'arrow_types.csv'), 'utf8'));
-});
-
-test('a gzipped pickle (to_pickle("returns.pkl.gz")) reads as the pickle', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-pickle-gz-'));
-  try {
-    const file = path.join(dir, 'returns.pkl.gz');
-    await writeFile(file, gzipSync(await readFile(path.join(PICKLES, 'pandas-2.2.3', 'returns.pickle'))));
-    assert.equal(await csvOf(file), await readFile(path.join(PICKLES, 'pandas-2.2.3', 'returns.csv'), 'utf8'));
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
 });
 
 // Python's own pickles of plain values, as pickle.dumps wrote them (protocols 0, 2 and 5).

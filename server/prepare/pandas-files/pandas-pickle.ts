@@ -16,7 +16,6 @@
 // columns held by pyarrow (pandas 3's text with pyarrow installed, ArrowDtype: pyarrow-arrays.ts).
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { errorMessage } from '../../../shared/errors.js';
 import type { UnpackedMember } from '../archives.js';
 import { PrepareError } from '../errors.js';
@@ -32,9 +31,9 @@ const MAX_ROWS = 2 ** 30;
 /** More columns than any frame of a backtest has (a positions frame of every US stock has 10^4). */
 const MAX_COLUMNS = 10_000_000;
 
-/** Whether a file is a pickle by its name (to_pickle's `.pkl`, `.pickle`, gzipped or not). */
+/** Whether a file is a pickle by its name (to_pickle's `.pkl`, `.pickle`; a compressed one, `.pkl.gz`, is an archive of one: archives.ts). */
 export function isPickle(file: string): boolean {
-  return /\.(pkl|pickle)(\.gz)?$/i.test(file);
+  return /\.(pkl|pickle)$/i.test(file);
 }
 
 /** The last part of a class's name, and whether pandas defines it (its module moved between versions: pandas.core.frame.DataFrame, pandas.DataFrame). */
@@ -258,11 +257,11 @@ function framesOf(top: unknown, stem: string): { name: string; frame: CsvFrame }
 export async function pickleMembers(file: string, into: string): Promise<UnpackedMember[]> {
   const { size } = await stat(file);
   if (size > MAX_BYTES) throw new PrepareError(`input ${file} is a pickle of ${(size / 2 ** 30).toFixed(1)} GiB; pickles up to 1 GiB are read: save the frame with to_parquet`);
-  const stem = path.basename(file).replace(/\.(pkl|pickle)(\.gz)?$/i, '');
+  const stem = path.basename(file).replace(/\.(pkl|pickle)$/i, '');
   let frames: { name: string; frame: CsvFrame }[];
   try {
     const raw = await readFile(file);
-    frames = framesOf(readPickle(/\.gz$/i.test(file) ? gunzipSync(raw) : raw), stem);
+    frames = framesOf(readPickle(raw), stem);
   } catch (err) {
     if (err instanceof PickleError || err instanceof PyValueError) {
       throw new PrepareError(`input ${file} cannot be read as a pandas pickle: ${err.message}; save the frame with to_parquet or to_csv`, { cause: err });

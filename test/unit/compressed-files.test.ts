@@ -1,0 +1,82 @@
+// compressed-files.ts: what a compressed file's name says it holds, and inflation that is whole or
+// nothing: the committed fixtures pandas compressed (bzip2, xz) and Node's gzip inflate to the
+// bytes they hold; a cut-off file and a file that is not what its name says are refused by name,
+// leaving nothing behind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { repoRoot } from '../../fixtures/generate.js';
+import { compressionOf, inflatedName, inflateFile } from '../../server/prepare/compressed-files.js';
+
+const PANDAS = path.join(repoRoot(), 'fixtures', 'formats', 'pandas-files', 'pandas-2.2.3');
+
+test('a compressed file holds the file its name says, tar short forms included', () => {
+  const cases: [string, string | null, string][] = [
+    ['trades.csv.bz2', 'bzip2', 'trades.csv'],
+    ['perf.PKL.XZ', 'xz', 'perf.PKL'],
+    ['positions.pkl.gz', 'gzip', 'positions.pkl'],
+    ['backtest.tgz', 'gzip', 'backtest.tar'],
+    ['backtest.tbz2', 'bzip2', 'backtest.tar'],
+    ['backtest.tbz', 'bzip2', 'backtest.tar'],
+    ['backtest.txz', 'xz', 'backtest.tar'],
+    ['backtest.tar.xz', 'xz', 'backtest.tar'],
+    ['trades.csv.zst', null, 'trades.csv.zst'],
+    ['trades.csv', null, 'trades.csv'],
+  ];
+  for (const [name, compression, holds] of cases) {
+    assert.equal(compressionOf(name), compression, name);
+    assert.equal(inflatedName(name), holds, name);
+  }
+});
+
+async function withDir(run: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-compressed-'));
+  try {
+    await run(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test("pandas' bzip2 and xz files, and gzip, inflate to the bytes they hold", () =>
+  withDir(async (dir) => {
+    const returns = await readFile(path.join(PANDAS, 'returns.csv'));
+    await inflateFile(path.join(PANDAS, 'compressed', 'returns.csv.bz2'), path.join(dir, 'r.csv'), 'bzip2');
+    assert.deepEqual(await readFile(path.join(dir, 'r.csv')), returns);
+    await inflateFile(path.join(PANDAS, 'compressed', 'transactions.csv.xz'), path.join(dir, 't.csv'), 'xz');
+    assert.deepEqual(await readFile(path.join(dir, 't.csv')), await readFile(path.join(PANDAS, 'transactions.csv')));
+    await writeFile(path.join(dir, 'r.csv.gz'), gzipSync(returns));
+    await inflateFile(path.join(dir, 'r.csv.gz'), path.join(dir, 'g.csv'), 'gzip');
+    assert.deepEqual(await readFile(path.join(dir, 'g.csv')), returns);
+  }));
+
+test('a cut-off file, or one whose bytes are not its compression, is refused by name and leaves nothing behind', () =>
+  withDir(async (dir) => {
+    const gone = async (file: string) => assert.equal(await stat(file).catch(() => null), null, `${file} removed`);
+    for (const [name, compression] of [['returns.csv.bz2', 'bzip2'], ['transactions.csv.xz', 'xz']] as const) {
+      const bytes = await readFile(path.join(PANDAS, 'compressed', name));
+      const cut = path.join(dir, name);
+      await writeFile(cut, bytes.subarray(0, bytes.length - 30));
+      await assert.rejects(inflateFile(cut, path.join(dir, 'out'), compression), (err: Error) => {
+        assert.match(err.message, new RegExp(`^input ${cut.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} cannot be inflated as ${compression}: the file ends inside its compressed data: it was cut off$`));
+        return true;
+      });
+      await gone(path.join(dir, 'out'));
+    }
+    const damaged = Buffer.from(await readFile(path.join(PANDAS, 'compressed', 'transactions.csv.xz')));
+    damaged[100]! ^= 0xff;
+    await writeFile(path.join(dir, 'damaged.xz'), damaged);
+    await assert.rejects(inflateFile(path.join(dir, 'damaged.xz'), path.join(dir, 'out'), 'xz'), /damaged\.xz cannot be inflated as xz: its compressed data is damaged$/);
+    await gone(path.join(dir, 'out'));
+    const gz = path.join(dir, 'cut.csv.gz');
+    await writeFile(gz, gzipSync(Buffer.alloc(100_000, 'a')).subarray(0, 60));
+    await assert.rejects(inflateFile(gz, path.join(dir, 'out'), 'gzip'), /cut\.csv\.gz cannot be inflated as gzip: /);
+    await gone(path.join(dir, 'out'));
+    const plain = path.join(dir, 'plain.xz');
+    await writeFile(plain, 'date,ret\n');
+    await assert.rejects(inflateFile(plain, path.join(dir, 'out'), 'xz'), /plain\.xz is not xz data: its name ends as xz's do, but its first bytes are not fd "7zXZ" 00/);
+    await gone(path.join(dir, 'out'));
+  }));
