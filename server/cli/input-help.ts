@@ -30,9 +30,9 @@ export function inputHelp(): string {
     'archives of any of them, and any of them compressed whole with gzip, bzip2 or xz (.csv.bz2,',
     '.pkl.xz, .tar.xz). A file belongs to the table its nearest path component names',
     '(bars/, trades.parquet, symbols.arrow, runs/, ...; anything else is bars); hive partitions',
-    '(run_id=base/) become columns. zipline/pyfolio, backtesting.py, vectorbt, Lean, Nautilus,',
-    'TradingView, AmiBroker, MetaTrader, Freqtrade and bt outputs, and lists of fills, are',
-    'recognised as they are written (README).',
+    '(run_id=base/) become columns. zipline/pyfolio, backtrader, backtesting.py, vectorbt, Lean,',
+    'Nautilus, TradingView, AmiBroker, MetaTrader, Freqtrade and bt outputs, and lists of fills,',
+    'are recognised as they are written (README).',
     '',
     'Tables and columns (* required; recognised names in brackets, compared case-insensitively):',
   ];

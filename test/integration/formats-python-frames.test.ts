@@ -189,3 +189,53 @@ test('a compressed file that is cut off, or not what its name says, is named as 
   assert.match(notRead, /notes\.txt\.xz \(it holds notes\.txt, not a Parquet, Arrow, CSV or JSON file, workbook, report, pickle or HDF5 store\)/);
   assertSameStore(await serve(dir), await serve(await dataset(version, ['returns.csv', 'positions.csv', 'transactions.csv'])), 'beside damaged compressed files');
 });
+
+/** Sources lines of a served store's preparation (its meta's format summary). */
+async function sourcesOf(session: LocalSession): Promise<string[]> {
+  const con = await session.store.instance.connect();
+  try {
+    const rows = (await con.runAndReadAll(`SELECT value FROM meta WHERE key = 'formats'`)).getRows();
+    return (JSON.parse(String(rows[0]?.[0] ?? '{}')) as { sources?: string[] }).sources ?? [];
+  } finally {
+    con.closeSync();
+  }
+}
+
+test("backtrader's PyFolio analyzer frames (named feeds, pickled, unnamed feeds as Data0): its trades with the commission its cash paid, and the portfolio's P&L to the cent", async () => {
+  const BACKTRADER = path.join(PICKLES, 'backtrader');
+  // make-backtrader-frames.py's backtest, by hand: a commission of 0.1% of each fill's value.
+  const fee = (qty: number, price: number) => 0.001 * Math.abs(qty * price);
+  const aaplEntry = (100 * 131.01 + 50 * 130.92) / 150;
+  const want = [
+    { symbol: 'AAPL', qty: 150, entry: aaplEntry, exit: 132.05, pnl: (132.05 - aaplEntry) * 150 - fee(100, 131.01) - fee(50, 130.92) - fee(150, 132.05) },
+    { symbol: 'MSFT', qty: 50, entry: 212.25, exit: 217.49, pnl: (212.25 - 217.49) * 50 - fee(50, 212.25) - fee(50, 217.49) },
+  ];
+  // The last day's value (AAPL short 20 at 130.89, MSFT 30 at 216.34, cash) less the first day's 100,000.
+  const total = -20 * 130.89 + 30 * 216.34 + 95998.3928 - 100_000;
+  const served: Served[] = [];
+  for (const folder of ['named', 'named-pickled', 'unnamed']) {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-backtrader-'));
+    dirs.push(dir);
+    for (const f of ['returns', 'positions', 'transactions']) {
+      const name = `${f}.${folder === 'named-pickled' ? 'pickle' : 'csv'}`;
+      await copyFile(path.join(BACKTRADER, folder, name), path.join(dir, name));
+    }
+    const got = await serve(dir);
+    served.push(got);
+    assert.equal(got.capital, 100_000, `${folder}: capital`);
+    near([...got.daily.values()].reduce((a, b) => a + b, 0), total, `${folder}: the run's P&L, the last day's value less the first's`, 1e-9);
+    const closed = (await got.session.ask({ query: 'trades', params: { sort: { column: 'entry_ts', descending: false }, limit: 100 } })).rows.filter((t) => t.exit_ts !== null);
+    assert.equal(closed.length, want.length, `${folder}: closed round trips`);
+    for (const w of want) {
+      const symbol = folder === 'unnamed' ? (w.symbol === 'AAPL' ? 'Data0' : 'Data1') : w.symbol;
+      const t = closed.find((r) => r.symbol === symbol);
+      assert.ok(t, `${folder}: a ${symbol} round trip`);
+      assert.equal(Number(t.qty), w.qty);
+      near(Number(t.entry_price), w.entry, `${folder} ${symbol} entry`, 1e-9);
+      near(Number(t.exit_price), w.exit, `${folder} ${symbol} exit`, 1e-9);
+      near(Number(t.pnl), w.pnl, `${folder} ${symbol} P&L after the commission its cash paid`, 1e-9);
+    }
+    assert.match((await sourcesOf(got.session)).join('\n'), /fees: the transactions state none; 7 day\(s\)' fees \(70\.0072 in all\) read from positions\.(csv|pickle)'s cash, .* shared among its fills by traded value$/m);
+  }
+  assertSameStore(served[1]!, served[0]!, 'pickled frames against their CSVs');
+});

@@ -1,7 +1,8 @@
 // zipline/pyfolio frames, as `pyfolio.utils.extract_rets_pos_txn_from_zipline` gives them and
 // analysts save them with pandas (pandas.ts):
 //   - transactions (required): one row per fill; a time index (`dt`, `date`, `index`, ...),
-//     `symbol` or `sid`, signed `amount` (buy > 0), `price`, optional `commission`.
+//     `symbol` or `sid`, signed `amount` (buy > 0), `price`, optional `commission` (without one,
+//     or with it empty as zipline leaves it, fees come from the positions' cash: feesFromCash).
 //   - positions (optional): wide; a date index, one column per asset holding the position's
 //     VALUE that day (NaN or missing = none), and `cash`.
 //   - returns (optional): the daily returns series; claimed so that it is not read as bars.
@@ -147,21 +148,29 @@ function describe(d: Detection<PyfolioPlan>): FormatDescription {
   };
 }
 
-/** Which of the fills' key columns (symbol, sid) names the positions' asset columns best. */
-async function fillKey(ctx: StageContext, fills: string, t: TransactionsPlan, p: PositionsPlan | undefined): Promise<ColumnInfo> {
-  if (t.keys.length === 1 || !p) return t.keys[0]!;
-  const names = p.assets.map((a) => sqlString(a.name)).join(', ');
-  let best = t.keys[0]!;
-  let bestHits = -1;
-  for (const key of t.keys) {
-    const r = await ctx.con.runAndReadAll(`SELECT count(DISTINCT ${sqlIdent(key.name)}::VARCHAR) FILTER (WHERE ${sqlIdent(key.name)}::VARCHAR IN (${names || 'NULL'})) FROM ${fills}`);
-    const hits = Number(r.getRows()[0]?.[0] ?? 0);
-    if (hits > bestHits) {
-      best = key;
-      bestHits = hits;
-    }
+/**
+ * What names the fills' asset (SQL over the fills): the key column (symbol, sid) that names the
+ * positions' asset columns best, else the one with the fewest missing values. backtrader's PyFolio
+ * analyzer leaves `symbol` empty for a data feed given no name, and heads its positions column
+ * `Data<sid>`: that name is a candidate too, after the columns, so a named feed keeps its symbol.
+ */
+async function fillKey(ctx: StageContext, fills: string, t: TransactionsPlan, p: PositionsPlan | undefined): Promise<string> {
+  const candidates = t.keys.map((k) => `${sqlIdent(k.name)}::VARCHAR`);
+  const symbol = t.keys.find((k) => k.name.toLowerCase() === 'symbol');
+  const sid = t.keys.find((k) => k.name.toLowerCase() === 'sid');
+  if (symbol && sid) candidates.push(`coalesce(nullif(${sqlIdent(symbol.name)}::VARCHAR, ''), 'Data' || ${sqlIdent(sid.name)}::VARCHAR)`);
+  if (candidates.length === 1) return candidates[0]!;
+  const names = p?.assets.map((a) => sqlString(a.name)).join(', ') || 'NULL';
+  const scores = candidates.map((c) => `count(DISTINCT ${c}) FILTER (WHERE ${c} IN (${names})), count(nullif(${c}, ''))`).join(', ');
+  const row = (await ctx.con.runAndReadAll(`SELECT ${scores} FROM ${fills}`)).getRows()[0] ?? [];
+  let best = 0;
+  const score = (i: number) => [Number(row[2 * i] ?? 0), Number(row[2 * i + 1] ?? 0)] as const;
+  for (let i = 1; i < candidates.length; i++) {
+    const [hits, named] = score(i);
+    const [bestHits, bestNamed] = score(best);
+    if (hits > bestHits || (hits === bestHits && named > bestNamed)) best = i;
   }
-  return best;
+  return candidates[best]!;
 }
 
 async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<StagedTables> {
@@ -182,9 +191,9 @@ async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<Stag
     const key = await fillKey(ctx, rawFills, t, p);
     // seq orders a run's fills; the run's index above it keeps two runs' from tying.
     await con.run(`${i === 0 ? `CREATE TEMP TABLE ${fills} AS` : `INSERT INTO ${fills}`}
-      SELECT ${run} AS run_id, ${ziplineAssetSymbolSql(`${sqlIdent(key.name)}::VARCHAR`)} AS symbol, ${timeExpr(t.ts)} AS ts, ${dayExpr(t.ts)} AS day,
+      SELECT ${run} AS run_id, ${ziplineAssetSymbolSql(key)} AS symbol, ${timeExpr(t.ts)} AS ts, ${dayExpr(t.ts)} AS day,
         ${i}::BIGINT * 4294967296 + row_number() OVER () AS seq, ${sqlIdent(t.amount.name)}::DOUBLE AS amount, ${sqlIdent(t.price.name)}::DOUBLE AS price,
-        ${t.commission ? `coalesce(${sqlIdent(t.commission.name)}::DOUBLE, 0)` : '0.0'} AS fees
+        ${t.commission ? `coalesce(${sqlIdent(t.commission.name)}::DOUBLE, 0)` : '0::DOUBLE'} AS fees
       FROM ${rawFills}`);
     sources.push(`trades${several ? ` of run ${runId}` : ''}: FIFO round trips of the fills in ${frameName(t)}${roundTrips.pricing ? ` (${roundTrips.pricing})` : ''}`);
     if (!p || !p.assets.length) {
@@ -199,6 +208,7 @@ async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<Stag
         ON ${p.assets.map((a) => sqlIdent(a.name)).join(', ')} INTO NAME symbol VALUE value)`);
     sources.push(`bars${several ? ` of run ${runId}` : ''}: daily, position values from ${fileName(p.file)}, quantities and fees from ${frameName(t)}`);
     if (!p.cash) continue;
+    if (!(await statesFees(ctx, fills, run))) sources.push(await feesFromCash(ctx, fills, run, pos, p, p.cash, several ? ` of run ${runId}` : ''));
     const r = await con.runAndReadAll(`SELECT day, total FROM (
         SELECT ${dayExpr(p.date)} AS day, ${[...p.assets, p.cash].map((c) => `coalesce(CASE WHEN isnan(${sqlIdent(c.name)}::DOUBLE) THEN 0 ELSE ${sqlIdent(c.name)}::DOUBLE END, 0)`).join(' + ')} AS total
         FROM ${pos}) WHERE day IS NOT NULL ORDER BY day LIMIT 1`);
@@ -216,6 +226,65 @@ async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<Stag
   const runsTable = ctx.table('runs');
   await con.run(`CREATE TEMP TABLE ${runsTable} AS ${capitals.join(' UNION ALL ')}`);
   return { bars, trades, runs: runsTable, sources };
+}
+
+/** Whether a run's fills state any fee (zipline's extracted transactions hold an empty commission column). */
+async function statesFees(ctx: StageContext, fills: string, run: string): Promise<boolean> {
+  const r = await ctx.con.runAndReadAll(`SELECT count(*) FILTER (WHERE fees <> 0) FROM ${fills} WHERE run_id = ${run}`);
+  return Number(r.getRows()[0]?.[0] ?? 0) > 0;
+}
+
+/** A commission is a small share of what was traded: a day's fall in cash beyond its fills' cost above this share of it is something else. */
+const MAX_FEE_SHARE = 0.05;
+
+/**
+ * How a day's fees are shared among its fills: in proportion to their value (a commission in
+ * percent, backtrader's setcommission), to their shares (zipline's default PerShare), or equally (a
+ * fee per order). `fill` is an SQL row of the fills, `day` one of feesFromCash's days.
+ */
+const FEE_BASES = {
+  value: { says: 'by traded value', share: (fill: string, day: string) => `abs(${fill}.amount * ${fill}.price) / ${day}.traded` },
+  shares: { says: 'by shares traded', share: (fill: string, day: string) => `abs(${fill}.amount) / ${day}.shares` },
+  fill: { says: 'equally per fill', share: (_fill: string, day: string) => `1.0 / ${day}.fills` },
+} as const;
+
+/**
+ * The fees of a run whose fills state none, from the positions' cash: zipline books commissions
+ * on orders, so the transactions pyfolio extracts from it leave `commission` empty, and
+ * backtrader's PyFolio analyzer has no such column; the cash paid them all the same. A day's fees
+ * are what its cash fell by beyond its fills' cost, -(cash_t - cash_{t-1} + sum of amount x price):
+ * exact for the day. They are taken only where they look like fees, above zero and at most
+ * MAX_FEE_SHARE of the day's traded value (a futures fill moves cash by its multiplier, or not at
+ * all; a dividend moves it the other way), and not on the first day, whose cash before is unknown
+ * (the capital base is that day's value, after them). A day of several fills shares its fees by
+ * the basis (FEE_BASES) under which the days of one fill pay the most constant rate: exact per
+ * fill when the commission is one of those. What was taken and left, for the sources.
+ */
+async function feesFromCash(ctx: StageContext, fills: string, run: string, pos: string, p: PositionsPlan, cash: ColumnInfo, ofRun: string): Promise<string> {
+  const paid = ctx.table('paid');
+  const cashValue = `coalesce(CASE WHEN isnan(${sqlIdent(cash.name)}::DOUBLE) THEN 0 ELSE ${sqlIdent(cash.name)}::DOUBLE END, 0)`;
+  await ctx.con.run(`CREATE TEMP TABLE ${paid} AS
+    WITH cash AS (
+      SELECT day, cash - lag(cash) OVER (ORDER BY day) AS change FROM (
+        SELECT day, sum(cash) AS cash FROM (SELECT ${dayExpr(p.date)} AS day, ${cashValue} AS cash FROM ${pos}) WHERE day IS NOT NULL GROUP BY day)),
+    flows AS (
+      SELECT day, sum(amount * price) AS cost, sum(abs(amount * price)) AS traded, sum(abs(amount)) AS shares, count(*) AS fills
+      FROM ${fills} WHERE run_id = ${run} GROUP BY day)
+    SELECT day, -(change + cost) AS fees, traded, shares, fills, -(change + cost) > 1e-9 * traded AND -(change + cost) <= ${MAX_FEE_SHARE} * traded AS taken
+    FROM flows JOIN cash USING (day) WHERE change IS NOT NULL AND traded > 0 AND shares > 0`);
+  // The relative spread of each basis' rate over the days of one fill (NULL with fewer than two).
+  const spread = (rate: string) => `CASE WHEN count(*) > 1 THEN stddev_pop(${rate}) / avg(${rate}) END`;
+  const [byValue, byShares, byFill] = (
+    await ctx.con.runAndReadAll(`SELECT ${spread('fees / traded')}, ${spread('fees / shares')}, ${spread('fees')} FROM ${paid} WHERE taken AND fills = 1`)
+  ).getRows()[0]!.map((v) => (v === null ? Number.POSITIVE_INFINITY : Number(v)));
+  const basis = FEE_BASES[byShares! < byValue! && byShares! <= byFill! ? 'shares' : byFill! < byValue! ? 'fill' : 'value'];
+  await ctx.con.run(`UPDATE ${fills} SET fees = ${paid}.fees * ${basis.share(fills, paid)}
+    FROM ${paid} WHERE ${paid}.taken AND ${fills}.run_id = ${run} AND ${fills}.day = ${paid}.day`);
+  const [taken, total, other] = (
+    await ctx.con.runAndReadAll(`SELECT count(*) FILTER (WHERE taken), coalesce(sum(fees) FILTER (WHERE taken), 0), count(*) FILTER (WHERE NOT taken AND abs(fees) > 1e-9 * traded) FROM ${paid}`)
+  ).getRows()[0]!.map(Number) as [number, number, number];
+  const left = other ? `; on ${other} day(s) with fills the cash moved otherwise (more than ${MAX_FEE_SHARE * 100}% of what was traded, or up: futures, dividends), which the P&L leaves out` : '';
+  return `fees${ofRun}: the transactions state none; ${taken} day(s)' fees (${+total.toFixed(6)} in all) read from ${fileName(p.file)}'s cash, each day's fall in cash beyond its fills' cost, shared among its fills ${basis.says}${left}`;
 }
 
 /** Daily bars per symbol from the fills and the positions' daily values, if any (fill-bars.ts). */
