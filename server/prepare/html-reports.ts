@@ -11,7 +11,7 @@
 // are machine-written, and one table may hold several lists.
 import { readFile } from 'node:fs/promises';
 import { errorMessage } from '../../shared/errors.js';
-import type { UnpackedMember } from './archives.js';
+import type { UnpackedMember } from './archives/index.js';
 import { PrepareError } from './errors.js';
 import { reportTables, writeTables, type ReportTable } from './report-tables.js';
 

@@ -13,7 +13,7 @@
 // .tsv, read by DuckDB's read_csv, which sniffs the delimiter and types) and JSON (.json
 // .jsonl .ndjson), known by extension, also with .gz or .zst after it (DuckDB inflates them).
 // Any other file compressed whole (.bz2, .xz, a .gz of a pickle) is an archive of the one file
-// it holds (archives.ts).
+// it holds (archives/).
 // Inside folders only those extensions are read, and hidden or `_`-prefixed files (`_SUCCESS`,
 // `.crc`, a manifest) and the dataset description (tickscope.json) are skipped.
 //
@@ -24,8 +24,7 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
-import { archiveMembers, isCompressedFile, isTarArchive, isZipArchive, memberPath, type ArchiveMember, type UnpackedMember } from './archives.js';
-import { inflatedName } from './compressed-files.js';
+import { archiveMembers, inflatedName, isCompressedFile, isTarArchive, isZipArchive, memberPath, type ArchiveMember, type UnpackedMember } from './archives/index.js';
 import { isHtmlReport, reportMembers } from './html-reports.js';
 import { isWorkbook, workbookMembers } from './workbooks.js';
 import { hdfMembers, isHdf, isPickle, pandasJsonMember, pickleMembers } from './pandas-files/index.js';
@@ -56,7 +55,7 @@ export interface DataFile {
    */
   unnamed?: boolean;
   /**
-   * A JSON document unpacked from a zip archive (archives.ts), or a table written out of an HTML
+   * A JSON document unpacked from a zip archive (archives/), or a table written out of an HTML
    * report (html-reports.ts) or a workbook (workbooks.ts): what names it stably (stampPath).
    */
   archive?: ArchiveMember;
@@ -246,7 +245,7 @@ function holdsTables(file: string): boolean {
 }
 
 /**
- * Whether a file holds files to unpack (archives.ts): a zip or tar archive, or a file compressed
+ * Whether a file holds files to unpack (archives/): a zip or tar archive, or a file compressed
  * whole that DuckDB does not inflate as it reads (trades.csv.bz2, perf.pkl.gz; not trades.csv.gz).
  */
 function isArchive(file: string): boolean {
@@ -366,7 +365,7 @@ async function describeFile(root: string, file: string): Promise<DataFile> {
 export interface ResolveOptions {
   /**
    * Where what archives, reports, workbooks and pandas JSON files among the inputs hold is
-   * written out (archives.ts, html-reports.ts, workbooks.ts, pandas-json.ts): a folder the caller
+   * written out (archives/, html-reports.ts, workbooks.ts, pandas-json.ts): a folder the caller
    * removes once done with the files. Without it, the inputs are a listing: those files are not
    * opened (the control server lists a served folder every few seconds, and a workbook or a
    * tar.gz costs seconds to read) but stamped as they are (`containers`, a JSON file as itself).
@@ -431,7 +430,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
     grouped[named ?? 'bars'].push(described);
   }
   // What archives, reports and workbooks hold is written out and read as files beside them
-  // (archives.ts, html-reports.ts, workbooks.ts); an archive with no data file in it, or one that
+  // (archives/, html-reports.ts, workbooks.ts); an archive with no data file in it, or one that
   // cannot be read, stays in `archives`, for noBarsError to name.
   const unread: string[] = [];
   for (const { root, file: archive } of archives) {
@@ -515,7 +514,7 @@ function unpackFolderFor(root: string, file: string, unpackTo: string): string {
 }
 
 /**
- * An archive's data files (archives.ts), each read as the file its path inside the archive makes
+ * An archive's data files (archives/), each read as the file its path inside the archive makes
  * it, beside the archive: the table or benchmark its name says (trades.csv, bars/run_id=a/...);
  * any other is a loose file, read only when a format adapter claims it (Freqtrade's result JSON;
  * never its zipped market data).

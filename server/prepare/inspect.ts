@@ -9,7 +9,7 @@ import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
-import { unpackFolder } from './archives.js';
+import { unpackFolder } from './archives/index.js';
 import { fileReader, sqlIdent, sqlString } from '../sql/text.js';
 import { expectedInstead, familyOf, type ColumnInfo, type Family } from './column-types.js';
 import { locateDescription, type BadRowPolicy, type DatasetDescription } from './description.js';
@@ -112,7 +112,7 @@ export interface InspectOptions {
 }
 
 export async function inspectDataset(opts: InspectOptions): Promise<InspectReport> {
-  // Where zip archives' JSON documents are unpacked (archives.ts), made only when there are any.
+  // Where zip archives' JSON documents are unpacked (archives/), made only when there are any.
   const unpackTo = unpackFolder();
   try {
     return await inspectUnpackingTo(opts, unpackTo);

@@ -38,7 +38,7 @@ import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../shared/errors.js';
 import { MetaKey, STORE_FORMAT_VERSION, StoreTable } from '../store/format.js';
-import { unpackFolder } from './archives.js';
+import { unpackFolder } from './archives/index.js';
 import { buildStore } from './build.js';
 import { diskFullError } from './disk-full.js';
 import { PrepareError } from './errors.js';
@@ -150,7 +150,7 @@ function fingerprintOf(r: ResolvedInputs, description: DatasetDescription, bench
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResult> {
-  // Where zip archives' JSON documents are unpacked (archives.ts), made only when there are any.
+  // Where zip archives' JSON documents are unpacked (archives/), made only when there are any.
   const unpackTo = unpackFolder();
   try {
     return await prepareUnchecked(opts, unpackTo);

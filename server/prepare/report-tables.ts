@@ -11,7 +11,7 @@
 // table, `Summary` (label, value).
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { unpackFolderOf, type UnpackedMember } from './archives.js';
+import { unpackFolderOf, type UnpackedMember } from './archives/index.js';
 
 /** One table of a report: its name, its header and its rows of text. */
 export interface ReportTable {

@@ -20,7 +20,7 @@ import { mkdir, open, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import yauzl from 'yauzl';
 import { errorMessage } from '../../shared/errors.js';
-import { unpackFolderOf, type UnpackedMember } from './archives.js';
+import { unpackFolderOf, type UnpackedMember } from './archives/index.js';
 import { PrepareError } from './errors.js';
 import { csvLine, memberName, NUMBER, reportTables, writeTables } from './report-tables.js';
 

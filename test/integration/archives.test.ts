@@ -1,4 +1,4 @@
-// A backtest shared as an archive (archives.ts): the CSV fixture's tree (bars/run_id=<run>/,
+// A backtest shared as an archive (server/prepare/archives/): the CSV fixture's tree (bars/run_id=<run>/,
 // trades.csv, symbols.csv, runs.arrow) inside a .tar.gz, inside a plain .tar and inside a .zip,
 // each read where its path inside the archive puts it, giving the CSV tree's answers; a file
 // whose name says no table is left out and named; a member that would escape is not unpacked; a

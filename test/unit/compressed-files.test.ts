@@ -1,4 +1,4 @@
-// compressed-files.ts: what a compressed file's name says it holds, and inflation that is whole or
+// archives/compressed-files.ts: what a compressed file's name says it holds, and inflation that is whole or
 // nothing: the committed fixtures pandas compressed (bzip2, xz) and Node's gzip inflate to the
 // bytes they hold; a cut-off file and a file that is not what its name says are refused by name,
 // leaving nothing behind.
@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { repoRoot } from '../../fixtures/generate.js';
-import { compressionOf, inflatedName, inflateFile } from '../../server/prepare/compressed-files.js';
+import { compressionOf, inflatedName, inflateFile } from '../../server/prepare/archives/compressed-files.js';
 
 const PANDAS = path.join(repoRoot(), 'fixtures', 'formats', 'pandas-files', 'pandas-2.2.3');
 

@@ -1,6 +1,6 @@
 // Freqtrade's backtest result (`freqtrade backtesting --export trades` writes
 // user_data/backtest_results/backtest-result-<date>.json, or, in newer releases, the same JSON
-// inside backtest-result-<date>.zip, unpacked by archives.ts; with <same>.meta.json and
+// inside backtest-result-<date>.zip, unpacked by archives/members.ts; with <same>.meta.json and
 // .last_result.json beside it), recognised by its `strategy` and `strategy_comparison` keys. Each
 // strategy of a result is one run, named after it (and after the result file too when several
 // result files hold the same strategy).

@@ -4,7 +4,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../../shared/errors.js';
-import { unpackFolderOf, type UnpackedMember } from '../archives.js';
+import { unpackFolderOf, type UnpackedMember } from '../archives/index.js';
 import { PrepareError } from '../errors.js';
 import { PyValueError, formatTime, formatTimedelta, fractionDigits, isMidnight, isTime, npFloat32, npItem, pyCell, pyFloat, type NpArray, type PyTime, type Zone } from './python-values.js';
 

@@ -20,7 +20,7 @@ import { open, stat } from 'node:fs/promises';
 import path from 'node:path';
 import h5wasm, { Module } from 'h5wasm/node';
 import { errorMessage } from '../../../shared/errors.js';
-import type { UnpackedMember } from '../archives.js';
+import type { UnpackedMember } from '../archives/index.js';
 import { PrepareError } from '../errors.js';
 import { cellsOf, indexCsvColumns, labelText, writeFrameMembers, type CsvColumn, type CsvFrame, type Vector } from './frame-csv.js';
 import { PickleError, readPickle } from './python-pickle.js';

@@ -14,7 +14,7 @@
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../../shared/errors.js';
-import { memberPath, unpackFolderOf, type ArchiveMember, type UnpackedMember } from '../archives.js';
+import { memberPath, unpackFolderOf, type ArchiveMember, type UnpackedMember } from '../archives/index.js';
 import { PrepareError } from '../errors.js';
 
 type Scalar = string | number | boolean | null;

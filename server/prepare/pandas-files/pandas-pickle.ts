@@ -17,7 +17,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { errorMessage } from '../../../shared/errors.js';
-import type { UnpackedMember } from '../archives.js';
+import type { UnpackedMember } from '../archives/index.js';
 import { PrepareError } from '../errors.js';
 import { arrayVector, cellsOf, indexCsvColumns, inZone, labelText, writeFrameMembers, type CsvColumn, type CsvFrame, type Vector } from './frame-csv.js';
 import { arrowVector, isArrowArray } from './pyarrow-arrays.js';
@@ -31,7 +31,7 @@ const MAX_ROWS = 2 ** 30;
 /** More columns than any frame of a backtest has (a positions frame of every US stock has 10^4). */
 const MAX_COLUMNS = 10_000_000;
 
-/** Whether a file is a pickle by its name (to_pickle's `.pkl`, `.pickle`; a compressed one, `.pkl.gz`, is an archive of one: archives.ts). */
+/** Whether a file is a pickle by its name (to_pickle's `.pkl`, `.pickle`; a compressed one, `.pkl.gz`, is an archive of one: archives/). */
 export function isPickle(file: string): boolean {
   return /\.(pkl|pickle)$/i.test(file);
 }

@@ -22,9 +22,9 @@ import { pipeline } from 'node:stream/promises';
 import type { Stats } from 'node:fs';
 import * as tar from 'tar';
 import yauzl from 'yauzl';
-import { errorMessage } from '../../shared/errors.js';
+import { errorMessage } from '../../../shared/errors.js';
 import { compressionOf, inflatedName, inflateFile } from './compressed-files.js';
-import { PrepareError } from './errors.js';
+import { PrepareError } from '../errors.js';
 
 /** A file inside an archive (or a table written out of a report or workbook). */
 export interface ArchiveMember {

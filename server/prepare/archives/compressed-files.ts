@@ -1,6 +1,6 @@
 // Files compressed whole, as Python writes them when the name asks (pandas' to_csv('trades.csv.bz2'),
 // to_pickle('perf.pkl.xz'), a backtest folder shared as a .tar.xz): inflated into the
-// preparation's unpack folder (archives.ts), then read as the file they hold.
+// preparation's unpack folder (members.ts), then read as the file they hold.
 //
 // gzip by Node's zlib; xz by xz-decompress (XZ Embedded, compiled to WebAssembly: no native build,
 // streamed); bzip2 by seek-bzip (pure JS) in a worker thread, since it decodes synchronously.
@@ -14,8 +14,8 @@ import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
 import xzDecompress from 'xz-decompress';
-import { errorMessage } from '../../shared/errors.js';
-import { PrepareError } from './errors.js';
+import { errorMessage } from '../../../shared/errors.js';
+import { PrepareError } from '../errors.js';
 
 export type Compression = 'gzip' | 'bzip2' | 'xz';
 
