@@ -459,30 +459,7 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
     }
     // An archive that cannot be read is skipped like any other unread one (a stray or damaged zip
     // beside the data must not stop the dataset), and named with why when the dataset has no data.
-    let members: UnpackedMember[];
-    try {
-      members = await archiveMembers(archive, unpackFolderFor(root, archive, unpackTo), (name) => formatByExtension(name) !== null || isTableDocument(name));
-    } catch (err) {
-      unread.push(`${archive} (${errorMessage(err).replace(`input ${archive} `, '')})`);
-      continue;
-    }
-    const dataFiles = members.filter((m) => !isTableDocument(m.unpacked));
-    await addArchiveMembers(root, archive, dataFiles, grouped, benchmark);
-    let tables = 0;
-    for (const m of members.filter((m) => isTableDocument(m.unpacked))) {
-      // Read as if it lay where its path inside the archive puts it; one that cannot be read is
-      // left out and named, as an archive that cannot be read is.
-      const container: ContainerAt = { file: m.unpacked, at: besideSource(m.member), stamp: archive, within: memberPath(m.member) };
-      try {
-        tables += await addTableDocument(root, container, unpackTo, grouped, benchmark);
-      } catch (err) {
-        unread.push(`${container.within} (${errorMessage(err).replace(`input ${m.unpacked} `, '')})`);
-      }
-    }
-    if (dataFiles.length > 0 || tables > 0) continue;
-    if (members.length === 0 && isCompressedFile(archive)) {
-      unread.push(`${archive} (it holds ${inflatedName(path.basename(archive))}, not a Parquet, Arrow, CSV or JSON file, workbook, report, pickle or HDF5 store)`);
-    } else unread.push(`${archive} (an archive with no Parquet, Arrow, CSV or JSON file, and no workbook, report, pickle or HDF5 store with a table, in it)`);
+    await addArchive(root, { file: archive, at: archive, stamp: archive }, unpackTo, { grouped, benchmark, unread });
   }
   markRunFolders(absInputs, grouped);
   const sources = {} as Record<TableKind, Source | null>;
@@ -504,6 +481,57 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
   };
 }
 
+/** Where an archive's files go: the tables, the benchmark, and what was not read (ResolvedInputs.archives). */
+interface Placed {
+  grouped: Record<TableKind, DataFile[]>;
+  benchmark: DataFile[];
+  unread: string[];
+}
+
+/** Archives inside archives are opened this deep: a folder of zipped results (Freqtrade's), shared as one zip, is two. */
+const MAX_ARCHIVE_DEPTH = 3;
+
+/**
+ * An archive's members (archives/), read as if they lay where their paths inside it put them: its
+ * data files, its documents of tables, and the archives in it (to MAX_ARCHIVE_DEPTH), each the
+ * same way; what cannot be read, or holds nothing read, is named in `unread`. Its count of files
+ * and tables read.
+ */
+async function addArchive(root: string, archive: ContainerAt, unpackTo: string, placed: Placed, depth = 1): Promise<number> {
+  const name = archive.within ?? archive.file;
+  const wanted = (n: string) => formatByExtension(n) !== null || isTableDocument(n) || isArchive(n);
+  let members: UnpackedMember[];
+  try {
+    members = relocated(await archiveMembers(archive.file, unpackFolderFor(root, archive.at, unpackTo), wanted), archive);
+  } catch (err) {
+    placed.unread.push(`${name} (${errorMessage(err).replace(`input ${archive.file} `, '')})`);
+    return 0;
+  }
+  const dataFiles = members.filter((m) => !isTableDocument(m.unpacked) && !isArchive(m.unpacked));
+  await addArchiveMembers(root, archive.stamp, dataFiles, placed.grouped, placed.benchmark);
+  let read = dataFiles.length;
+  for (const m of members.filter((m) => !dataFiles.includes(m))) {
+    // A document or archive in it is read as if it lay where its path inside puts it; one that
+    // cannot be read is left out and named, as an archive that cannot be read is.
+    const inner: ContainerAt = { file: m.unpacked, at: besideSource(m.member), stamp: archive.stamp, within: memberPath(m.member) };
+    if (isArchive(m.unpacked)) {
+      if (depth < MAX_ARCHIVE_DEPTH) read += await addArchive(root, inner, unpackTo, placed, depth + 1);
+      else placed.unread.push(`${inner.within} (an archive inside ${depth} archives: not opened; unpack the outer ones)`);
+      continue;
+    }
+    try {
+      read += await addTableDocument(root, inner, unpackTo, placed.grouped, placed.benchmark);
+    } catch (err) {
+      placed.unread.push(`${inner.within} (${errorMessage(err).replace(`input ${m.unpacked} `, '')})`);
+    }
+  }
+  if (read > 0) return read;
+  if (members.length === 0 && isCompressedFile(archive.at)) {
+    placed.unread.push(`${name} (it holds ${inflatedName(path.basename(archive.at))}, not a Parquet, Arrow, CSV or JSON file, workbook, report, pickle or HDF5 store)`);
+  } else placed.unread.push(`${name} (an archive with no Parquet, Arrow, CSV or JSON file, and no workbook, report, pickle, HDF5 store or archive with a table, in it)`);
+  return 0;
+}
+
 /**
  * Where what is written out of `file` is unpacked: `unpackTo`, below the hive partition folders
  * the file lies in (bars/run_id=base/part-0.xlsx), since DuckDB reads those from the path.
@@ -517,10 +545,10 @@ function unpackFolderFor(root: string, file: string, unpackTo: string): string {
  * An archive's data files (archives/), each read as the file its path inside the archive makes
  * it, beside the archive: the table or benchmark its name says (trades.csv, bars/run_id=a/...);
  * any other is a loose file, read only when a format adapter claims it (Freqtrade's result JSON;
- * never its zipped market data).
+ * never its zipped market data). Each is stamped with `stamp`'s size and time: the outermost archive.
  */
-async function addArchiveMembers(root: string, archive: string, members: readonly UnpackedMember[], grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): Promise<void> {
-  const st = await stat(archive);
+async function addArchiveMembers(root: string, stamp: string, members: readonly UnpackedMember[], grouped: Record<TableKind, DataFile[]>, benchmark: DataFile[]): Promise<void> {
+  const st = await stat(stamp);
   for (const { member, unpacked } of members) {
     const at = besideSource(member);
     const byName = formatByExtension(at);

@@ -132,3 +132,24 @@ test('a damaged pickle, a damaged HDF5 file, an .xls: named with how to save the
     return true;
   });
 });
+
+test('archives inside an archive (a zip of a tar.gz of the dataset folder): the tree’s answers; four deep is named', async () => {
+  const files = await filesUnder(csvDir);
+  const zipOfTar = path.join(tmp, 'zip-of-tar');
+  await mkdir(zipOfTar);
+  const inner = path.join(tmp, 'inner.tar.gz');
+  await tar.c({ gzip: true, file: inner, cwd: csvDir, portable: true }, files);
+  await writeZip(path.join(zipOfTar, 'shared.zip'), [{ name: 'backtest/backtest.tar.gz', data: await readFile(inner) }]);
+  await assertSameAsTree(zipOfTar, 'shared.zip');
+
+  // Three archives deep is read; four is named, with what to do.
+  const deep = path.join(tmp, 'deep');
+  await mkdir(deep);
+  await writeZip(path.join(tmp, 'level2.zip'), [{ name: 'backtest.tar.gz', data: await readFile(inner) }]);
+  await writeZip(path.join(tmp, 'level3.zip'), [{ name: 'level2.zip', data: await readFile(path.join(tmp, 'level2.zip')) }]);
+  await writeZip(path.join(deep, 'level4.zip'), [{ name: 'level3.zip', data: await readFile(path.join(tmp, 'level3.zip')) }]);
+  await assert.rejects(prepareDataset({ input: deep, storeDir: path.join(tmp, 'stores') }), (e: Error) => {
+    assert.match(e.message, /level4\.zip!level3\.zip!level2\.zip!backtest\.tar\.gz \(an archive inside 3 archives: not opened; unpack the outer ones\)/);
+    return true;
+  });
+});

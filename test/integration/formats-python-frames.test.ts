@@ -166,6 +166,12 @@ test("pyfolio's and zipline's frames compressed as pandas writes them (.csv.bz2,
   assertSameStore(await serve(mixed), want, 'returns.csv.bz2, positions.pkl.xz, transactions.pkl.gz');
   assertSameStore(await serve(await compressed(['returns.csv.bz2', 'positions.pkl.xz', 'transactions.csv.xz'])), want, 'transactions.csv.xz');
   for (const archive of ['pyfolio.tar.bz2', 'pyfolio.tar.xz']) assertSameStore(await serve(await compressed([archive])), want, archive);
+  // Compressed files inside an archive: a zip of them, as they are shared.
+  const zipped = await mkdtemp(path.join(os.tmpdir(), 'tickscope-compressed-'));
+  dirs.push(zipped);
+  const inZip = ['returns.csv.bz2', 'positions.pkl.xz', 'transactions.csv.xz'];
+  await writeZip(path.join(zipped, 'results.zip'), await Promise.all(inZip.map(async (f) => ({ name: `run/${f}`, data: await readFile(path.join(PICKLES, version, 'compressed', f)) }))));
+  assertSameStore(await serve(zipped), want, 'results.zip of compressed frames');
   assertSameStore(await serve(await compressed(['perf.pkl.bz2'])), await serve(await dataset(version, ['perf.csv'])), 'perf.pkl.bz2');
 });
 
