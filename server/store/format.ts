@@ -21,7 +21,7 @@
 // and pyfolio's frames extracted from zipline name their assets by symbol (AAPL, not
 // `Equity(24 [AAPL])`), as zipline's frame does (formats/pandas.ts ziplineAssetSymbolSql).
 // 19 (2026-12-07): the tables are as in 18, but more of the same inputs is read: files compressed
-// with bzip2 or xz (trades.csv.bz2, a .tar.xz) and a gzipped pickle's frames, now named
+// with bzip2 or xz (trades.csv.bz2, a .tar.xz), archives inside archives, and a gzipped pickle's frames, now named
 // `<x.pkl.gz>!x.pkl!x.csv` (server/prepare/archives/compressed-files.ts): a store of 18 lists fewer files;
 // and pyfolio fills that state no commission take their fees from the positions' cash
 // (formats/pyfolio.ts feesFromCash): a store of 18 holds their P&L before commissions.
