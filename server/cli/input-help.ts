@@ -31,8 +31,8 @@ export function inputHelp(): string {
     '.pkl.xz, .tar.xz). A file belongs to the table its nearest path component names',
     '(bars/, trades.parquet, symbols.arrow, runs/, ...; anything else is bars); hive partitions',
     '(run_id=base/) become columns. zipline/pyfolio, backtrader, backtesting.py, vectorbt, Lean,',
-    'Nautilus, TradingView, AmiBroker, MetaTrader, Freqtrade and bt outputs, and lists of fills,',
-    'are recognised as they are written (README).',
+    'Nautilus, TradingView, AmiBroker, MetaTrader, Freqtrade, Jesse and bt outputs, and lists of',
+    'fills, are recognised as they are written (README).',
     '',
     'Tables and columns (* required; recognised names in brackets, compared case-insensitively):',
   ];

@@ -30,6 +30,7 @@ import { isWorkbook, workbookMembers } from './workbooks.js';
 import { hdfMembers, isHdf, isPickle, pandasJsonMember, pickleMembers } from './pandas-files/index.js';
 import type { CsvReading } from '../sql/text.js';
 import { PrepareError } from './errors.js';
+import { jsonTableMembers } from './json-tables.js';
 import { isLegacyIpcStream } from './legacy-ipc-stream.js';
 
 export type TableKind = 'bars' | 'trades' | 'symbols' | 'runs';
@@ -416,8 +417,14 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
     const named = namedTable(root, file);
     const described = await describeFile(root, file);
     if (unpackTo !== null && described.format === 'json' && /\.json$/i.test(file)) {
-      // A pandas frame saved with to_json's default layout is read as its rows (pandas-json.ts);
-      // a listing stamps the file as it is.
+      // A document of named tables is read as those tables (json-tables.ts), and a pandas frame
+      // saved with to_json's default layout as its rows (pandas-json.ts); a listing stamps the
+      // file as it is.
+      const tables = await jsonTableMembers(file, described.size, unpackFolderFor(root, file, unpackTo), (key) => tableOfComponent(key) !== null || namesBenchmark(key));
+      if (tables) {
+        for (const { member, unpacked } of tables) placeAt(root, besideSource(member), { ...described, path: unpacked, archive: member }, false, grouped, benchmark);
+        continue;
+      }
       const frame = await pandasJsonMember(file, described.size, unpackFolderFor(root, file, unpackTo));
       if (frame) Object.assign(described, { path: frame.unpacked, archive: frame.member });
     }

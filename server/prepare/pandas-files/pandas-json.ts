@@ -16,6 +16,7 @@ import path from 'node:path';
 import { errorMessage } from '../../../shared/errors.js';
 import { memberPath, unpackFolderOf, type ArchiveMember, type UnpackedMember } from '../archives/index.js';
 import { PrepareError } from '../errors.js';
+import { jsonLinesText } from '../json-lines.js';
 
 type Scalar = string | number | boolean | null;
 type Row = Record<string, Scalar>;
@@ -149,7 +150,7 @@ export async function pandasJsonMember(file: string, size: number, into: string)
   const unpacked = path.join(folder, member.member);
   try {
     await mkdir(folder, { recursive: true });
-    await writeFile(unpacked, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    await writeFile(unpacked, jsonLinesText(rows));
   } catch (err) {
     throw new PrepareError(`input ${file}: its rows (${memberPath(member)}) cannot be written out to ${unpacked}: ${errorMessage(err)}`, { cause: err });
   }
