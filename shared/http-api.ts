@@ -131,6 +131,11 @@ export const DatasetInfo = Type.Object({
   descriptionPath: Type.Union([Type.String(), Type.Null()]),
   /** What preparation dropped or found (the store's data_quality table); empty until ready. */
   dataQuality: Type.Array(DataQualityEntry),
+  /**
+   * Files among the inputs that were not read, each `<path> (<why, and what to do>)`: an archive
+   * of a kind not opened, a damaged compressed file, a pickle of no frame. Empty until ready.
+   */
+  notRead: Type.Array(Type.String()),
   /** How many times the served folder was prepared again with new files since the server started. */
   revision: Type.Integer({ minimum: 0 }),
   /** The runs those preparations added, in order. */

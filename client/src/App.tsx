@@ -294,7 +294,7 @@ export function App() {
         </div>
       )}
       {perfOverlay && <PerfOverlay />}
-      {view.dataQuality && <DataQualityNotice entries={view.dataQuality} />}
+      {view.dataQuality && <DataQualityNotice entries={view.dataQuality} notRead={view.notRead ?? []} />}
       {view.state === 'ready' && <NewRunsNotice sessionId={view.sessionId} />}
       {dataset && <BarsOriginNotice bars={dataset.bars} />}
       {view.state === 'ready' && view.error && (

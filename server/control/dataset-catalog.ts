@@ -42,6 +42,8 @@ interface DatasetEntry extends DatasetSpec {
   etaSeconds: number | null;
   descriptionPath: string | null;
   dataQuality: DataQualityEntry[];
+  /** The inputs' files not read, with why (DatasetInfo.notRead). */
+  notRead: string[];
   prepared: Promise<string> | null;
   /** Bumped each time the dataset is prepared again with new files; 0 for the first store. */
   revision: number;
@@ -67,7 +69,7 @@ export class DatasetCatalog {
     for (const spec of specs) {
       if (this.entries.has(spec.id)) throw new Error(`two datasets are named "${spec.id}" (${spec.input})`);
       this.entries.set(spec.id, {
-        ...spec, state: 'pending', progress: 0, phase: null, error: null, rows: null, totalRows: null, etaSeconds: null, descriptionPath: null, dataQuality: [], prepared: null,
+        ...spec, state: 'pending', progress: 0, phase: null, error: null, rows: null, totalRows: null, etaSeconds: null, descriptionPath: null, dataQuality: [], notRead: [], prepared: null,
         revision: 0, added: [], preparedListing: null, seenListing: null, lastFailure: null, growing: false,
       });
     }
@@ -138,6 +140,7 @@ export class DatasetCatalog {
       entry.phase = null;
       entry.preparedListing = listing;
       entry.dataQuality = result.dataQuality;
+      entry.notRead = result.unreadArchives ?? [];
       entry.prepared = Promise.resolve(result.storePath);
       entry.revision++;
       const runs = result.addedRuns ?? [];
@@ -171,7 +174,7 @@ export class DatasetCatalog {
   }
 
   list(): DatasetInfo[] {
-    return [...this.entries.values()].map(({ id, input, state, progress, phase, error, rows, totalRows, etaSeconds, descriptionPath, dataQuality, revision, added }) => ({
+    return [...this.entries.values()].map(({ id, input, state, progress, phase, error, rows, totalRows, etaSeconds, descriptionPath, dataQuality, notRead, revision, added }) => ({
       id,
       inputs: [input],
       state,
@@ -183,6 +186,7 @@ export class DatasetCatalog {
       etaSeconds,
       descriptionPath,
       dataQuality,
+      notRead,
       revision,
       addedRuns: added.flat(),
     }));
@@ -229,6 +233,7 @@ export class DatasetCatalog {
       entry.rows = entry.totalRows = entry.etaSeconds = null;
       entry.descriptionPath = result.descriptionPath;
       entry.dataQuality = result.dataQuality;
+      entry.notRead = result.unreadArchives ?? [];
       this.log('dataset.ready', {
         dataset: entry.id,
         store: result.storePath,

@@ -13,6 +13,8 @@ import { prepareDataset } from '../../server/prepare/prepare.js';
 import { mem } from '../support/duckdb.js';
 import { LocalSession, type Ask } from '../support/local-session.js';
 import { near } from '../support/checks.js';
+import { startTestServer } from '../support/control-server.js';
+import type { DatasetInfo } from '../../shared/http-api.js';
 
 let csv: LocalSession;
 let parquet: LocalSession;
@@ -150,4 +152,13 @@ test('an archive beside data that was read is said, not silently left out: a tra
   const again = await prepareDataset({ input: dir, storeDir: path.join(tmp, 'stores') });
   assert.equal(again.reused, true);
   assert.deepEqual(again.unreadArchives, [why]);
+  // And to the analyst: the control server lists it with the dataset, for the UI's notice.
+  const server = await startTestServer({ datasets: [{ id: 'beside', input: dir }], storeDir: path.join(tmp, 'stores') });
+  try {
+    await server.datasets.whenReady('beside');
+    const list = (await (await fetch(`${server.url}/api/datasets`)).json()) as DatasetInfo[];
+    assert.deepEqual(list.find((d) => d.id === 'beside')?.notRead, [why]);
+  } finally {
+    await server.close();
+  }
 });

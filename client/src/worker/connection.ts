@@ -31,8 +31,9 @@ export class SessionConnection implements Recipients {
   private helloTimer: ReturnType<typeof setTimeout> | null = null;
   private closedForGood = false;
   private settleWaiters: Array<(v: SessionView) => void> = [];
-  /** The dataset's data-quality entries, read once its store is ready; kept across every view. */
+  /** The dataset's data-quality entries and files not read, read once its store is ready; kept across every view. */
   private dataQuality: SessionView['dataQuality'];
+  private notRead: SessionView['notRead'];
 
   constructor(
     readonly scheduler: QueryScheduler,
@@ -116,7 +117,7 @@ export class SessionConnection implements Recipients {
   // State
 
   private setView(next: SessionView): void {
-    if (this.dataQuality) next = { ...next, dataQuality: this.dataQuality };
+    if (this.dataQuality) next = { ...next, dataQuality: this.dataQuality, notRead: this.notRead ?? [] };
     this.view = next;
     if (next.state === 'ready' || next.state === 'lost') {
       const waiters = this.settleWaiters;
@@ -134,11 +135,12 @@ export class SessionConnection implements Recipients {
     }
   }
 
-  /** The store is ready: what its preparation dropped or found, for the UI's data-quality notice. */
+  /** The store is ready: what its preparation dropped, found or did not read, for the UI's data-quality notice. */
   private async loadDataQuality(dataset: string | undefined): Promise<void> {
     try {
       const info = await datasetInfo(dataset);
       if (!info) return;
+      this.notRead = info.notRead;
       this.dataQuality = info.dataQuality;
       this.setView({ ...this.view });
     } catch (error) {

@@ -41,6 +41,8 @@ export interface SessionView {
   error?: string;
   /** What preparation dropped or found in the dataset's rows (GET /api/datasets), once it is known. */
   dataQuality?: DataQualityEntry[];
+  /** Files among the dataset's inputs that were not read, each with why (GET /api/datasets), known with dataQuality. */
+  notRead?: string[];
   /** Why the session is lost for good, when retrying cannot help (e.g. the dataset failed to prepare). */
   failure?: { kind: 'dataset-failed' | 'protocol'; message: string };
   /** Counts hellos: bumps each time a (new or re-opened) session connection becomes ready. */
