@@ -31,7 +31,8 @@ import { hdfMembers, isHdf, isPickle, pandasJsonMember, pickleMembers } from './
 import type { CsvReading } from '../sql/text.js';
 import { PrepareError } from './errors.js';
 import { jsonTableMembers } from './json-tables.js';
-import { isLegacyIpcStream } from './legacy-ipc-stream.js';
+// The sniffing leaf of the Arrow room, not its door: the door's readers take inputs' DataFile.
+import { isLegacyIpcStream } from './arrow-ipc/legacy-stream.js';
 
 export type TableKind = 'bars' | 'trades' | 'symbols' | 'runs';
 export const TABLE_KINDS: readonly TableKind[] = ['bars', 'trades', 'symbols', 'runs'];

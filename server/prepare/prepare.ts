@@ -2,7 +2,7 @@
 //
 // Inputs (inputs.ts): dataset folders, files, globs and hive-partitioned folders of Parquet and
 // Arrow IPC (file and stream format). Parquet is read by DuckDB (parquet.ts); Arrow IPC is read
-// with apache-arrow in record batches and appended into DuckDB (arrow.ts). Columns are matched by
+// with apache-arrow in record batches and appended into DuckDB (arrow-ipc/). Columns are matched by
 // name (mapping.ts: canonical names, common aliases, or the dataset description's columns) and
 // checked for type (table-input.ts, column-types.ts). Symbols and run ids may be strings or
 // integers; timestamps may be naive (taken as UTC, or as the description's `timezone`) or zoned

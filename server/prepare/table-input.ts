@@ -3,7 +3,7 @@
 // matched to them and checked for type, and how DuckDB reads them as one relation. What is wrong
 // is collected (schema-problems.ts), every problem of every table, for one error listing them all.
 //
-// An input format is a module: parquet.ts (read by DuckDB), arrow.ts (staged into a temporary
+// An input format is a module: parquet.ts (read by DuckDB), arrow-ipc/ (staged into a temporary
 // table), CSV and JSON (read by DuckDB, columns sniffed: formats/candidates.ts). A new one gives its
 // files' columns (ColumnInfo) to inspectTable and its rows to the table's relation (build.ts).
 // A table a format adapter staged (formats/) is inspected from its temporary table instead
@@ -11,7 +11,7 @@
 import path from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { fileReader, sqlIdent, sqlString, type CsvReading } from '../sql/text.js';
-import { readArrowSchema, stageArrowFiles } from './arrow.js';
+import { readArrowSchema, stageArrowFiles } from './arrow-ipc/index.js';
 import { compatible, expectedInstead, familyOf, type ColumnInfo } from './column-types.js';
 import { SIDE_OF_WORD } from './expressions.js';
 import { sourceLabel, TABLE_KINDS, type DataFile, type Source, type TableKind } from './inputs.js';

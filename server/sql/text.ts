@@ -7,7 +7,7 @@
 // every value a client sends (server/session/queries/sql.ts), it never quotes one.
 //
 // Input formats DuckDB reads itself go through fileReader, the one place that knows how a file is
-// read; Arrow IPC is not one of them (no extension can be installed: server/prepare/arrow.ts
+// read; Arrow IPC is not one of them (no extension can be installed: server/prepare/arrow-ipc/read.ts
 // stages it into a table).
 
 /** NUL ends a string in DuckDB's parser, and a lone surrogate cannot be sent as UTF-8. */

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
 import { repoRoot } from '../../fixtures/generate.js';
-import { readArrowSchema, stageArrowFiles } from '../../server/prepare/arrow.js';
+import { readArrowSchema, stageArrowFiles } from '../../server/prepare/arrow-ipc/index.js';
 import { sniffFormat } from '../../server/prepare/inputs.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { prepareInChild } from '../../server/prepare/run-in-child.js';

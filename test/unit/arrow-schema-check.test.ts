@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Dictionary, Field, FixedSizeBinary, Float64, Int32, List, Schema, Utf8 } from 'apache-arrow';
-import { schemaProblem } from '../../server/prepare/arrow-schema-check.js';
+import { schemaProblem } from '../../server/prepare/arrow-ipc/schema-check.js';
 
 const field = (name: unknown, type: unknown) => new Field(name as string, type as never);
 

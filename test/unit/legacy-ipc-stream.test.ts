@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { repoRoot } from '../../fixtures/generate.js';
-import { isSchemaMessage } from '../../server/prepare/legacy-ipc-stream.js';
+import { isSchemaMessage } from '../../server/prepare/arrow-ipc/legacy-stream.js';
 import { mulberry32 } from '../support/random.js';
 
 const ARROW_TESTING = path.resolve(repoRoot(), '..', 'shared', 'testdata', 'arrow-testing');

@@ -6,7 +6,7 @@ import { gunzipSync } from 'node:zlib';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { errorMessage } from '../../../shared/errors.js';
 import { fileReader, sqlIdent, sqlString } from '../../sql/text.js';
-import { readArrowSchema, stageArrowFiles } from '../arrow.js';
+import { readArrowSchema, stageArrowFiles } from '../arrow-ipc/index.js';
 import { familyOf, type ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
 import { TABLE_KINDS, type DataFile, type ResolvedInputs } from '../inputs.js';

@@ -30,12 +30,13 @@ import {
   type DuckDBType,
 } from '@duckdb/node-api';
 import { DataType, RecordBatchReader, type Data, type Schema } from 'apache-arrow';
-import { errorMessage } from '../../shared/errors.js';
-import { sqlIdent } from '../sql/text.js';
-import { schemaProblem } from './arrow-schema-check.js';
-import type { ColumnInfo } from './column-types.js';
-import { PrepareError } from './errors.js';
-import type { DataFile } from './inputs.js';
+import { errorMessage } from '../../../shared/errors.js';
+import { sqlIdent } from '../../sql/text.js';
+import './codecs.js';
+import { schemaProblem } from './schema-check.js';
+import type { ColumnInfo } from '../column-types.js';
+import { PrepareError } from '../errors.js';
+import type { DataFile } from '../inputs.js';
 
 type Plan =
   | { kind: 'raw'; width: number }

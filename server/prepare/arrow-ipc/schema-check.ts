@@ -6,7 +6,7 @@
 // apache/arrow-testing have all three. A schema that fails here is refused with the first
 // problem found; the caller names the file.
 import { DataType, type Field, type Schema } from 'apache-arrow';
-import { printable } from '../../shared/printable.js';
+import { printable } from '../../../shared/printable.js';
 
 /** Nesting deeper than this is not a backtest's schema (and a loop in a damaged one must end). */
 const MAX_DEPTH = 32;
