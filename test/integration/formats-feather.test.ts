@@ -1,8 +1,10 @@
-// Feather files as pandas writes them (fixtures/formats/feather: to_feather's default LZ4, ZSTD,
-// and uncompressed; record batches of 400 rows; a categorical column, zoned times, missing
-// values): each gives the trades the same frame's to_csv gives, value for value. Before the
-// codecs (server/prepare/arrow-ipc/codecs.ts), the default one was refused: "Record batch is compressed but codec not
-// found".
+// Arrow IPC files as pandas and polars write them (fixtures/formats/feather): to_feather's default
+// LZ4, ZSTD and uncompressed, in record batches of 250 rows, with a categorical column, zoned
+// times and missing values; polars' write_ipc (uncompressed, LZ4 with block checksums, ZSTD) and
+// write_ipc_stream, every text column a Utf8View, some longer than a view's 12 inline bytes.
+// Each gives the trades the same frame's to_csv gives, value for value. Before the codecs
+// (server/prepare/arrow-ipc/codecs.ts) and views, every one but pandas' uncompressed file was
+// refused: "Record batch is compressed but codec not found", "has type Arrow Utf8View".
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
@@ -37,11 +39,19 @@ async function tradesOf(file: string): Promise<string[]> {
   }
 }
 
-test("pandas' to_feather (LZ4 by default, ZSTD, uncompressed) gives the trades its to_csv gives", async () => {
+test("pandas' to_feather (LZ4 by default, ZSTD, uncompressed) and polars' write_ipc give the trades the CSV gives", async () => {
   const want = await tradesOf('trades.csv');
-  assert.equal(want.length, 1000);
-  assert.ok(want.some((r) => r.endsWith(' null')) && want.some((r) => r.endsWith(' breakout')), 'tags, some missing');
-  for (const compression of ['lz4', 'zstd', 'uncompressed']) {
-    assert.deepEqual(await tradesOf(`trades-${compression}.feather`), want, `trades-${compression}.feather`);
+  assert.equal(want.length, 600);
+  assert.ok(want.some((r) => r.endsWith(' null')) && want.some((r) => r.endsWith(' breakout above the range')), 'tags, some missing, some past 12 bytes');
+  for (const file of [
+    'trades-lz4.feather',
+    'trades-zstd.feather',
+    'trades-uncompressed.feather',
+    'trades-polars-uncompressed.arrow',
+    'trades-polars-lz4.arrow',
+    'trades-polars-zstd.arrow',
+    'trades-polars.arrows',
+  ]) {
+    assert.deepEqual(await tradesOf(file), want, file);
   }
 });

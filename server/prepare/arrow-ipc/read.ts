@@ -44,6 +44,7 @@ type Plan =
   | { kind: 'f16' }
   | { kind: 'utf8' }
   | { kind: 'binary' }
+  | { kind: 'view' }
   | { kind: 'fixed-binary'; width: number }
   | { kind: 'null' }
   | { kind: 'dict'; value: Plan; valueType: DataType };
@@ -89,6 +90,9 @@ function mapType(type: DataType): Mapped | string {
   if (DataType.isBool(type)) return { duck: BOOLEAN, typeName: 'BOOLEAN', zone: null, plan: { kind: 'bool' } };
   if (DataType.isUtf8(type) || DataType.isLargeUtf8(type)) return { duck: VARCHAR, typeName: 'VARCHAR', zone: null, plan: { kind: 'utf8' } };
   if (DataType.isBinary(type) || DataType.isLargeBinary(type)) return { duck: BLOB, typeName: 'BLOB', zone: null, plan: { kind: 'binary' } };
+  // Views (Arrow 1.4's Utf8View and BinaryView) are what polars writes for every text column.
+  if (DataType.isUtf8View(type)) return { duck: VARCHAR, typeName: 'VARCHAR', zone: null, plan: { kind: 'view' } };
+  if (DataType.isBinaryView(type)) return { duck: BLOB, typeName: 'BLOB', zone: null, plan: { kind: 'view' } };
   if (DataType.isFixedSizeBinary(type)) {
     return { duck: BLOB, typeName: 'BLOB', zone: null, plan: { kind: 'fixed-binary', width: (type as unknown as { byteWidth: number }).byteWidth } };
   }
@@ -230,6 +234,29 @@ function writeColumn(vec: duckdb.Vector, data: Data, plan: Plan, start: number, 
       }
       return;
     }
+    case 'view': {
+      // 16 bytes per value: its length, then up to 12 bytes inline, or a prefix, the index of the
+      // data buffer holding it and its offset there (Arrow's columnar format, "variable-size
+      // binary view layout").
+      if (valid) writeValidity(valid);
+      const views = data.values as Uint8Array;
+      const view = new DataView(views.buffer, views.byteOffset, views.byteLength);
+      const buffers = data.variadicBuffers;
+      for (let i = 0; i < n; i++) {
+        if (!isValid(i)) continue;
+        const at = (off + i) * 16;
+        const size = view.getInt32(at, true);
+        if (size <= 12) {
+          duckdb.vector_assign_string_element_len(vec, i, views.subarray(at + 4, at + 4 + Math.max(0, size)));
+          continue;
+        }
+        const buffer = buffers[view.getInt32(at + 8, true)];
+        if (!buffer) throw new Error(`a view of value ${off + i} names data buffer ${view.getInt32(at + 8, true)}, of ${buffers.length}`);
+        const start = view.getInt32(at + 12, true);
+        duckdb.vector_assign_string_element_len(vec, i, buffer.subarray(start, start + size));
+      }
+      return;
+    }
     case 'fixed-binary': {
       if (valid) writeValidity(valid);
       const bytes = data.values as Uint8Array;
@@ -245,7 +272,7 @@ function writeColumn(vec: duckdb.Vector, data: Data, plan: Plan, start: number, 
       const dict = data.dictionary;
       if (!dict) throw new Error('dictionary-encoded column without a dictionary');
       const inner = plan.value;
-      if (inner.kind === 'utf8' || inner.kind === 'binary' || inner.kind === 'fixed-binary') {
+      if (inner.kind === 'utf8' || inner.kind === 'binary' || inner.kind === 'view' || inner.kind === 'fixed-binary') {
         const cache = new Map<number, Uint8Array | null>();
         for (let i = 0; i < n; i++) {
           if (!isValid(i)) continue;
