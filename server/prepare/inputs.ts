@@ -305,7 +305,8 @@ function globRegExp(pattern: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-async function expandGlob(pattern: string): Promise<{ base: string; files: string[] }> {
+/** The data files a glob matches, and the archives and documents of tables among them (or inside folders it matches), apart. */
+async function expandGlob(pattern: string): Promise<{ base: string; files: string[]; containers: string[] }> {
   const abs = path.resolve(pattern);
   const parts = abs.split(path.sep);
   const firstGlob = parts.findIndex((p) => hasGlob(p));
@@ -313,8 +314,9 @@ async function expandGlob(pattern: string): Promise<{ base: string; files: strin
   const rest = parts.slice(firstGlob).join('/');
   const re = globRegExp(rest);
   const st = await stat(base).catch(() => null);
-  if (!st?.isDirectory()) return { base, files: [] };
+  if (!st?.isDirectory()) return { base, files: [], containers: [] };
   const files: string[] = [];
+  const containers: string[] = [];
   const visit = async (dir: string) => {
     // A folder that cannot be listed matches nothing, as with a shell's glob.
     const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
@@ -324,13 +326,13 @@ async function expandGlob(pattern: string): Promise<{ base: string; files: strin
       const rel = path.relative(base, p).split(path.sep).join('/');
       if (e.isDirectory()) {
         if (e.name.startsWith('.')) continue;
-        if (re.test(rel)) files.push(...(await walk(p, [])));
+        if (re.test(rel)) files.push(...(await walk(p, containers)));
         else await visit(p);
-      } else if (e.isFile() && re.test(rel)) files.push(p);
+      } else if (e.isFile() && re.test(rel)) (holdsTables(p) ? containers : files).push(p);
     }
   };
   await visit(base);
-  return { base, files };
+  return { base, files, containers };
 }
 
 async function describeFile(root: string, file: string): Promise<DataFile> {
@@ -387,9 +389,10 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
     absInputs.push(abs);
     const st = await stat(abs).catch(() => null);
     if (!st && hasGlob(input)) {
-      const { base, files } = await expandGlob(input);
-      if (files.length === 0) throw new PrepareError(`input glob ${abs} matched no Parquet or Arrow files, nor CSV or JSON`);
+      const { base, files, containers } = await expandGlob(input);
+      if (files.length === 0 && containers.length === 0) throw new PrepareError(`input glob ${abs} matched no Parquet or Arrow files, nor CSV or JSON, nor an archive or document of tables`);
       for (const f of files) if (!byPath.has(f)) byPath.set(f, { root: base, file: f });
+      archives.push(...containers.map((file) => ({ root: base, file })));
       continue;
     }
     if (!st) throw new PrepareError(`input ${abs} does not exist`);

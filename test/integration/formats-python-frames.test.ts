@@ -164,6 +164,8 @@ test("pyfolio's and zipline's frames compressed as pandas writes them (.csv.bz2,
   assert.equal(report.notRead, null);
   assert.match(report.formats.map((f) => f.summary).join('\n'), /pyfolio/);
   assertSameStore(await serve(mixed), want, 'returns.csv.bz2, positions.pkl.xz, transactions.pkl.gz');
+  // Named by a glob, as on a command line: the compressed files and pickles it matches are opened too.
+  assertSameStore(await serve(path.join(mixed, '*')), want, 'a glob of them');
   assertSameStore(await serve(await compressed(['returns.csv.bz2', 'positions.pkl.xz', 'transactions.csv.xz'])), want, 'transactions.csv.xz');
   for (const archive of ['pyfolio.tar.bz2', 'pyfolio.tar.xz']) assertSameStore(await serve(await compressed([archive])), want, archive);
   // Compressed files inside an archive: a zip of them, as they are shared.
