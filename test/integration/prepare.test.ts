@@ -351,6 +351,7 @@ test('GET /api/datasets shows the preparation phase, rows and ETA while a datase
       etaSeconds: null,
       descriptionPath: path.join(fixture, 'tickscope.json'),
       dataQuality: [],
+      notRead: [],
       revision: 0,
       addedRuns: [],
     });
