@@ -424,13 +424,12 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
       // A document of named tables is read as those tables (json-tables.ts), and a pandas frame
       // saved with to_json's default layout as its rows (pandas-json.ts); a listing stamps the
       // file as it is.
-      const tables = await jsonTableMembers(file, described.size, unpackFolderFor(root, file, unpackTo), (key) => tableOfComponent(key) !== null || namesBenchmark(key));
-      if (tables) {
-        for (const { member, unpacked } of tables) placeAt(root, besideSource(member), { ...described, path: unpacked, archive: member }, false, grouped, benchmark);
+      const doc = await jsonDocumentMembers(file, described.size, unpackFolderFor(root, file, unpackTo));
+      if (doc?.kind === 'tables') {
+        for (const { member, unpacked } of doc.members) placeAt(root, besideSource(member), { ...described, path: unpacked, archive: member }, false, grouped, benchmark);
         continue;
       }
-      const frame = await pandasJsonMember(file, described.size, unpackFolderFor(root, file, unpackTo));
-      if (frame) Object.assign(described, { path: frame.unpacked, archive: frame.member });
+      if (doc) Object.assign(described, { path: doc.members[0]!.unpacked, archive: doc.members[0]!.member });
     }
     if (isBenchmarkFile(root, file)) {
       benchmark.push(described);
@@ -492,6 +491,18 @@ export async function resolveInputs(inputs: readonly string[], options: ResolveO
   };
 }
 
+/**
+ * A JSON document read as what it holds, written out into `into`: the tables it names
+ * (json-tables.ts), placed by their own names, or a pandas frame's rows (pandas-json.ts), read in
+ * the document's place; null when it is neither.
+ */
+async function jsonDocumentMembers(file: string, size: number, into: string): Promise<{ kind: 'tables' | 'frame'; members: UnpackedMember[] } | null> {
+  const tables = await jsonTableMembers(file, size, into, (key) => tableOfComponent(key) !== null || namesBenchmark(key));
+  if (tables) return { kind: 'tables', members: tables };
+  const frame = await pandasJsonMember(file, size, into);
+  return frame ? { kind: 'frame', members: [frame] } : null;
+}
+
 /** Where an archive's files go: the tables, the benchmark, and what was not read (ResolvedInputs.archives). */
 interface Placed {
   grouped: Record<TableKind, DataFile[]>;
@@ -519,7 +530,22 @@ async function addArchive(root: string, archive: ContainerAt, unpackTo: string, 
     return 0;
   }
   const dataFiles = members.filter((m) => !isTableDocument(m.unpacked) && !isArchive(m.unpacked));
-  await addArchiveMembers(root, archive.stamp, dataFiles, placed.grouped, placed.benchmark);
+  // A JSON document in it is read as what it holds, as when it lies loose: named tables, or a
+  // pandas frame's rows; named `<archive>!<document>!<table>`.
+  const plain: UnpackedMember[] = [];
+  const st = await stat(archive.stamp);
+  for (const m of dataFiles) {
+    const isDocument = /\.json$/i.test(m.unpacked) && (await sniffFormat(m.unpacked)) === null;
+    const doc = isDocument ? await jsonDocumentMembers(m.unpacked, (await stat(m.unpacked)).size, unpackFolderFor(root, besideSource(m.member), unpackTo)) : null;
+    if (!doc) {
+      plain.push(m);
+      continue;
+    }
+    const inner = relocated(doc.members, { file: m.unpacked, at: besideSource(m.member), stamp: archive.stamp, within: memberPath(m.member) });
+    if (doc.kind === 'frame') plain.push(...inner);
+    else for (const t of inner) placeAt(root, besideSource(t.member), { path: t.unpacked, format: 'json', hive: {}, size: st.size, mtimeMs: st.mtimeMs, archive: t.member }, false, placed.grouped, placed.benchmark);
+  }
+  await addArchiveMembers(root, archive.stamp, plain, placed.grouped, placed.benchmark);
   let read = dataFiles.length;
   for (const m of members.filter((m) => !dataFiles.includes(m))) {
     // A document or archive in it is read as if it lay where its path inside puts it; one that

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { writeZip } from '../../fixtures/formats/zip.js';
 import { inspectDataset } from '../../server/prepare/inspect.js';
 import { LocalSession } from '../support/local-session.js';
 import { near } from '../support/checks.js';
@@ -94,4 +95,28 @@ test('a column whose first fraction comes after the first 20,480 records is read
   const report = await inspectDataset({ inputs: [dir] });
   const notes = report.files.find((f) => f.path === path.join(dir, 'notes.json'));
   assert.match(notes?.recognisedAs ?? '', /^nothing: a JSON document no format recognises/, 'an array of numbers under "trades" is not a table: the document is left as it is');
+});
+
+test("Jesse's JSON exports zipped, as they are shared: each document's trades, named by the archive, the same as loose", async () => {
+  const loose = await folderOf({ 'a1f3-session.json': { trades: fast }, 'b7c2-session.json': { trades: slow } });
+  const zipped = await folderOf({});
+  await writeZip(path.join(zipped, 'exports.zip'), [
+    { name: 'storage/json/a1f3-session.json', data: JSON.stringify({ trades: fast, considering_timeframes: ['1h'] }) },
+    { name: 'storage/json/b7c2-session.json', data: JSON.stringify({ trades: slow, considering_timeframes: ['4h'] }) },
+  ]);
+  const report = await inspectDataset({ inputs: [zipped] });
+  assert.equal(report.ready, true, JSON.stringify(report.problems));
+  assert.deepEqual(
+    report.files.map((f) => f.path).sort(),
+    ['a1f3', 'b7c2'].map((s) => path.join(zipped, `exports.zip!storage/json/${s}-session.json!${s}-session/trades.jsonl`)),
+  );
+  const rowsOf = async (dir: string) => {
+    const session = await LocalSession.open(dir);
+    sessions.push(session);
+    const rows = (await session.ask({ query: 'trades', params: { sort: { column: 'entry_ts', descending: false }, limit: 1000 } })).rows;
+    return rows.map((r) => [r.run_id, r.symbol, r.side, r.entry_ts, r.exit_ts, r.qty, r.pnl, r.fees].map(String).join(' ')).sort();
+  };
+  const want = await rowsOf(loose);
+  assert.equal(want.length, fast.length + slow.length);
+  assert.deepEqual(await rowsOf(zipped), want);
 });
