@@ -530,27 +530,22 @@ async function addArchive(root: string, archive: ContainerAt, unpackTo: string, 
     return 0;
   }
   const dataFiles = members.filter((m) => !isTableDocument(m.unpacked) && !isArchive(m.unpacked));
-  // A JSON document in it is read as what it holds, as when it lies loose: named tables, or a
-  // pandas frame's rows; named `<archive>!<document>!<table>`.
-  const plain: UnpackedMember[] = [];
-  const st = await stat(archive.stamp);
+  // A member that holds files or tables is read as if it lay where its path inside puts it.
+  const inside = (m: UnpackedMember): ContainerAt => ({ file: m.unpacked, at: besideSource(m.member), stamp: archive.stamp, within: memberPath(m.member) });
+  // A JSON document in it is read as what it holds, as when it lies loose: named tables (their
+  // paths name them), or a pandas frame's rows in its place; named `<archive>!<document>!<table>`.
+  const files: UnpackedMember[] = [];
   for (const m of dataFiles) {
     const isDocument = /\.json$/i.test(m.unpacked) && (await sniffFormat(m.unpacked)) === null;
     const doc = isDocument ? await jsonDocumentMembers(m.unpacked, (await stat(m.unpacked)).size, unpackFolderFor(root, besideSource(m.member), unpackTo)) : null;
-    if (!doc) {
-      plain.push(m);
-      continue;
-    }
-    const inner = relocated(doc.members, { file: m.unpacked, at: besideSource(m.member), stamp: archive.stamp, within: memberPath(m.member) });
-    if (doc.kind === 'frame') plain.push(...inner);
-    else for (const t of inner) placeAt(root, besideSource(t.member), { path: t.unpacked, format: 'json', hive: {}, size: st.size, mtimeMs: st.mtimeMs, archive: t.member }, false, placed.grouped, placed.benchmark);
+    files.push(...(doc ? relocated(doc.members, inside(m)) : [m]));
   }
-  await addArchiveMembers(root, archive.stamp, plain, placed.grouped, placed.benchmark);
+  await addArchiveMembers(root, archive.stamp, files, placed.grouped, placed.benchmark);
   let read = dataFiles.length;
   for (const m of members.filter((m) => !dataFiles.includes(m))) {
-    // A document or archive in it is read as if it lay where its path inside puts it; one that
-    // cannot be read is left out and named, as an archive that cannot be read is.
-    const inner: ContainerAt = { file: m.unpacked, at: besideSource(m.member), stamp: archive.stamp, within: memberPath(m.member) };
+    // A document or archive in it; one that cannot be read is left out and named, as an archive
+    // that cannot be read is.
+    const inner = inside(m);
     if (isArchive(m.unpacked)) {
       if (depth < MAX_ARCHIVE_DEPTH) read += await addArchive(root, inner, unpackTo, placed, depth + 1);
       else placed.unread.push(`${inner.within} (an archive inside ${depth} archives: not opened; unpack the outer ones)`);

@@ -26,11 +26,11 @@ after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-/** A dataset folder holding `files` of a pandas version's fixtures. */
-async function dataset(version: string, files: readonly string[]): Promise<string> {
+/** A dataset folder holding `files` of a fixture set (a pandas version's, backtrader's), each under its own name (`compressed/perf.pkl.bz2` as `perf.pkl.bz2`). */
+async function dataset(set: string, files: readonly string[]): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-pickles-'));
   dirs.push(dir);
-  for (const f of files) await copyFile(path.join(PICKLES, version, f), path.join(dir, f));
+  for (const f of files) await copyFile(path.join(PICKLES, set, f), path.join(dir, path.basename(f)));
   return dir;
 }
 
@@ -152,12 +152,7 @@ test("pyfolio's and zipline's frames compressed as pandas writes them (.csv.bz2,
   const version = 'pandas-2.2.3';
   const frames = ['returns', 'positions', 'transactions'];
   const want = await serve(await dataset(version, frames.map((f) => `${f}.csv`)));
-  const compressed = async (files: readonly string[]) => {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-compressed-'));
-    dirs.push(dir);
-    for (const f of files) await copyFile(path.join(PICKLES, version, 'compressed', f), path.join(dir, f));
-    return dir;
-  };
+  const compressed = (files: readonly string[]) => dataset(version, files.map((f) => `compressed/${f}`));
   const mixed = await compressed(['returns.csv.bz2', 'positions.pkl.xz', 'transactions.pkl.gz']);
   const report = await inspectDataset({ inputs: [mixed] });
   assert.equal(report.ready, true, JSON.stringify(report.problems));
@@ -210,7 +205,6 @@ async function sourcesOf(session: LocalSession): Promise<string[]> {
 }
 
 test("backtrader's PyFolio analyzer frames (named feeds, pickled, unnamed feeds as Data0): its trades with the commission its cash paid, and the portfolio's P&L to the cent", async () => {
-  const BACKTRADER = path.join(PICKLES, 'backtrader');
   // make-backtrader-frames.py's backtest, by hand: a commission of 0.1% of each fill's value.
   const fee = (qty: number, price: number) => 0.001 * Math.abs(qty * price);
   const aaplEntry = (100 * 131.01 + 50 * 130.92) / 150;
@@ -222,13 +216,8 @@ test("backtrader's PyFolio analyzer frames (named feeds, pickled, unnamed feeds 
   const total = -20 * 130.89 + 30 * 216.34 + 95998.3928 - 100_000;
   const served: Served[] = [];
   for (const folder of ['named', 'named-pickled', 'unnamed']) {
-    const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-backtrader-'));
-    dirs.push(dir);
-    for (const f of ['returns', 'positions', 'transactions']) {
-      const name = `${f}.${folder === 'named-pickled' ? 'pickle' : 'csv'}`;
-      await copyFile(path.join(BACKTRADER, folder, name), path.join(dir, name));
-    }
-    const got = await serve(dir);
+    const ext = folder === 'named-pickled' ? 'pickle' : 'csv';
+    const got = await serve(await dataset('backtrader', ['returns', 'positions', 'transactions'].map((f) => `${folder}/${f}.${ext}`)));
     served.push(got);
     assert.equal(got.capital, 100_000, `${folder}: capital`);
     near([...got.daily.values()].reduce((a, b) => a + b, 0), total, `${folder}: the run's P&L, the last day's value less the first's`, 1e-9);

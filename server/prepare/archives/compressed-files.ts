@@ -58,7 +58,8 @@ export async function inflateFile(source: string, target: string, compression: C
   await checkMagic(source, compression);
   try {
     if (compression === 'bzip2') await inflateBzip2(source, target);
-    else await pipeline(inflatedStream(source, compression), createWriteStream(target));
+    else if (compression === 'gzip') await pipeline(createReadStream(source), createGunzip(), createWriteStream(target));
+    else await pipeline(inflatedXz(source), createWriteStream(target));
   } catch (err) {
     await rm(target, { force: true });
     throw new PrepareError(`input ${source} cannot be inflated as ${compression}: ${compression === 'xz' ? xzReason(err) : errorMessage(err)}`, { cause: err });
@@ -81,8 +82,8 @@ function xzReason(err: unknown): string {
   return (code !== undefined && XZ_ERRORS[code]) || errorMessage(err);
 }
 
-function inflatedStream(source: string, compression: 'gzip' | 'xz'): Readable {
-  if (compression === 'gzip') return createReadStream(source).pipe(createGunzip());
+/** The inflated bytes of an xz file; a read error of the file reaches the stream (toWeb carries it). */
+function inflatedXz(source: string): Readable {
   const compressed = Readable.toWeb(createReadStream(source)) as ReadableStream<Uint8Array>;
   return Readable.fromWeb(new xzDecompress.XzReadableStream(compressed) as import('node:stream/web').ReadableStream<Uint8Array>);
 }

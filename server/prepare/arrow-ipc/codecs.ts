@@ -58,6 +58,8 @@ export function lz4Frame(src: Uint8Array): Uint8Array {
       written = end;
     }
   }
+  // A copy the decoded size: apache-arrow keeps each decoded buffer for the batch's life, and a
+  // view would keep the whole bound (a block's maximum per block) alive with it.
   return out.subarray(0, written).slice();
 }
 

@@ -210,7 +210,7 @@ async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<Stag
     if (!p.cash) continue;
     if (!(await statesFees(ctx, fills, run))) sources.push(await feesFromCash(ctx, fills, run, pos, p, p.cash, several ? ` of run ${runId}` : ''));
     const r = await con.runAndReadAll(`SELECT day, total FROM (
-        SELECT ${dayExpr(p.date)} AS day, ${[...p.assets, p.cash].map((c) => `coalesce(CASE WHEN isnan(${sqlIdent(c.name)}::DOUBLE) THEN 0 ELSE ${sqlIdent(c.name)}::DOUBLE END, 0)`).join(' + ')} AS total
+        SELECT ${dayExpr(p.date)} AS day, ${[...p.assets, p.cash].map(heldValue).join(' + ')} AS total
         FROM ${pos}) WHERE day IS NOT NULL ORDER BY day LIMIT 1`);
     const first = r.getRowsJson()[0];
     if (!first || !Number.isFinite(Number(first[1])) || Number(first[1]) <= 0) {
@@ -227,6 +227,9 @@ async function stage(d: Detection<PyfolioPlan>, ctx: StageContext): Promise<Stag
   await con.run(`CREATE TEMP TABLE ${runsTable} AS ${capitals.join(' UNION ALL ')}`);
   return { bars, trades, runs: runsTable, sources };
 }
+
+/** A positions column's value as DOUBLE, NaN and NULL (no position, no cash) as 0. */
+const heldValue = (c: ColumnInfo) => `coalesce(CASE WHEN isnan(${sqlIdent(c.name)}::DOUBLE) THEN 0 ELSE ${sqlIdent(c.name)}::DOUBLE END, 0)`;
 
 /** Whether a run's fills state any fee (zipline's extracted transactions hold an empty commission column). */
 async function statesFees(ctx: StageContext, fills: string, run: string): Promise<boolean> {
@@ -262,11 +265,10 @@ const FEE_BASES = {
  */
 async function feesFromCash(ctx: StageContext, fills: string, run: string, pos: string, p: PositionsPlan, cash: ColumnInfo, ofRun: string): Promise<string> {
   const paid = ctx.table('paid');
-  const cashValue = `coalesce(CASE WHEN isnan(${sqlIdent(cash.name)}::DOUBLE) THEN 0 ELSE ${sqlIdent(cash.name)}::DOUBLE END, 0)`;
   await ctx.con.run(`CREATE TEMP TABLE ${paid} AS
     WITH cash AS (
       SELECT day, cash - lag(cash) OVER (ORDER BY day) AS change FROM (
-        SELECT day, sum(cash) AS cash FROM (SELECT ${dayExpr(p.date)} AS day, ${cashValue} AS cash FROM ${pos}) WHERE day IS NOT NULL GROUP BY day)),
+        SELECT day, sum(cash) AS cash FROM (SELECT ${dayExpr(p.date)} AS day, ${heldValue(cash)} AS cash FROM ${pos}) WHERE day IS NOT NULL GROUP BY day)),
     flows AS (
       SELECT day, sum(amount * price) AS cost, sum(abs(amount * price)) AS traded, sum(abs(amount)) AS shares, count(*) AS fills
       FROM ${fills} WHERE run_id = ${run} GROUP BY day)
