@@ -1,8 +1,12 @@
 // json-tables.ts and json-lines.ts without a database: which top-level arrays of a document are
-// tables, and the JSON Lines they are written as (a column with any fraction keeps its floats).
+// tables, the quick look that decides whether a document is parsed at all, and the JSON Lines they
+// are written as (a column with any fraction keeps its floats).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { namedTables } from '../../server/prepare/json-tables.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { namedTables, opensNamedTable } from '../../server/prepare/json-tables.js';
 import { jsonLinesText } from '../../server/prepare/json-lines.js';
 
 const namesTable = (key: string) => ['trades', 'symbols'].includes(key);
@@ -14,6 +18,25 @@ test('a document of named tables: the arrays of records under keys that name a t
   assert.deepEqual(tables?.get('trades'), doc.trades);
   for (const other of ['[{"a": 1}]', '{"trades": []}', '{"trades": [1, 2]}', '{"trades": [{"a": 1}, 2]}', '{"strategy": {"x": {"trades": [{"a": 1}]}}}', 'not json {', '"trades"']) {
     assert.equal(namedTables(other, namesTable), null, other);
+  }
+});
+
+test('the quick look finds a table key opening records across the chunks it reads, and nothing in a document of another shape', async () => {
+  const dir = await mkdtemp(path.join(tmpdir(), 'tickscope-json-look-'));
+  try {
+    const tables = path.join(dir, 'session.json');
+    // Multi-byte text before the key, so chunks split characters as well as the key and its bracket.
+    await writeFile(tables, `{"notes": "${'é€'.repeat(40)}", "params": {"fast": 10},\n  "trades": [\n    {"a": 1}\n  ]\n}`);
+    const other = path.join(dir, 'result.json');
+    // A Lean result's shape: records under keys that name no table, a table's name opening an object.
+    await writeFile(other, JSON.stringify({ totalPerformance: { closedTrades: [{ symbol: { value: 'SPY' } }] }, orders: { '1': { symbol: { value: 'SPY' } } }, trades: 3 }));
+    for (const chunkBytes of [5, 7, 13, 64, 2 ** 20]) {
+      assert.equal(await opensNamedTable(tables, namesTable, chunkBytes), true, `chunks of ${chunkBytes}`);
+      assert.equal(await opensNamedTable(other, namesTable, chunkBytes), false, `chunks of ${chunkBytes}`);
+    }
+    await assert.rejects(opensNamedTable(path.join(dir, 'missing.json'), namesTable), /ENOENT/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
