@@ -232,7 +232,6 @@ const NOT_READ: readonly (readonly [string[], string])[] = [
   [['.xls'], "Excel 97-2003's format: save it as .xlsx or CSV"],
   [['.ods'], "OpenDocument's format: save it as .xlsx or CSV"],
   [['.7z', '.rar'], 'an archive of a kind not opened: unpack it, or make it a zip or tar'],
-  [['.zst'], 'zstd-compressed, which is read only for CSV and JSON (Node 20 has no zstd): decompress it (zstd -d), or compress it with gzip, bzip2 or xz'],
 ];
 
 /** Why a file among the inputs is not read, when its name says it is one of NOT_READ. */

@@ -25,7 +25,9 @@
 // `<x.pkl.gz>!x.pkl!x.csv` (server/prepare/archives/compressed-files.ts): a store of 18 lists fewer files;
 // and pyfolio fills that state no commission take their fees from the positions' cash
 // (formats/pyfolio.ts feesFromCash): a store of 18 holds their P&L before commissions.
-export const STORE_FORMAT_VERSION = 19;
+// 20 (2026-12-07): the tables are as in 19, but files compressed whole with zstd (positions.pkl.zst,
+// a .tar.zst) are read (server/prepare/archives/zstd.ts): a store of 19 lists fewer files.
+export const STORE_FORMAT_VERSION = 20;
 
 /**
  * The folder, in the folder of the prepared stores, of the answers the sessions of each store

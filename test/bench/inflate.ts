@@ -1,11 +1,11 @@
-// `npm run bench:inflate [-- FILE.bz2|FILE.xz|FILE.gz ...]`: what inflating a file compressed whole
+// `npm run bench:inflate [-- FILE.bz2|FILE.xz|FILE.gz|FILE.zst ...]`: what inflating a file compressed whole
 // costs the preparation (server/prepare/archives/compressed-files.ts): each FILE inflated to a
 // temporary file, timed, with the longest the event loop went unanswered meanwhile (bzip2 runs in
 // a worker so that progress is still reported), beside the machine's floor for the same file:
-// the system's own `bzip2 -dc`, `xz -dc` or `gzip -dc` into /dev/null, when it has one.
+// the system's own `bzip2 -dc`, `xz -dc`, `gzip -dc` or `zstd -dc` into /dev/null, when it has one.
 //
 // Without a FILE, a CSV of 3,000,000 trade-like rows (about 90 MB) is written and compressed with
-// the system's bzip2, xz (-1: its default level takes minutes here) and gzip, those it has.
+// the system's bzip2, xz (-1: its default level takes minutes here), gzip and zstd, those it has.
 import { spawnSync } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
@@ -14,7 +14,7 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { compressionOf, inflateFile, type Compression } from '../../server/prepare/archives/compressed-files.js';
 
-const TOOLS: Record<Compression, string> = { bzip2: 'bzip2', xz: 'xz', gzip: 'gzip' };
+const TOOLS: Record<Compression, string> = { bzip2: 'bzip2', xz: 'xz', gzip: 'gzip', zstd: 'zstd' };
 
 const hasTool = (tool: string) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0;
 
@@ -43,7 +43,7 @@ async function sampleFiles(work: string): Promise<string[]> {
   out.end();
   await once(out, 'finish');
   const files: string[] = [];
-  for (const [compression, args, ext] of [['bzip2', ['-k', '-9'], '.bz2'], ['xz', ['-k', '-1', '-T1'], '.xz'], ['gzip', ['-k', '-6'], '.gz']] as const) {
+  for (const [compression, args, ext] of [['bzip2', ['-k', '-9'], '.bz2'], ['xz', ['-k', '-1', '-T1'], '.xz'], ['gzip', ['-k', '-6'], '.gz'], ['zstd', ['-q', '-k', '-3'], '.zst']] as const) {
     if (!hasTool(TOOLS[compression])) {
       console.log(`no ${TOOLS[compression]} here: ${compression} is not measured`);
       continue;
@@ -61,7 +61,7 @@ try {
   console.log('file                         compressed MB  inflated MB   tickscope s    MB/s  longest stall ms   floor s  ratio');
   for (const file of files) {
     const compression = compressionOf(file);
-    if (!compression) throw new Error(`${file}: its name says no compression (.bz2, .xz, .gz)`);
+    if (!compression) throw new Error(`${file}: its name says no compression (.bz2, .xz, .gz, .zst)`);
     const target = path.join(work, 'inflated');
     let stall = 0;
     let last = performance.now();

@@ -4,7 +4,7 @@
 // pyfolio's returns, positions and transactions as pickles, in an HDF5 store (fixed and table
 // formats) and zipped, give the store that the same frames saved by pandas' to_csv give, and the
 // trades of the fills computed here by hand. A pickle of something else beside the data is named,
-// and the data is prepared. The same frames compressed as pandas compresses them (bzip2, xz, gzip; tar.bz2, tar.xz)
+// and the data is prepared. The same frames compressed as pandas compresses them (bzip2, xz, gzip, zstd; tar.bz2, tar.xz, tar.zst)
 // give the same store; a compressed file cut off or not what its name says is named with why.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -148,7 +148,7 @@ test('a pickle of something other than frames beside the data is named as not re
   await assert.rejects(LocalSession.open(alone), /params\.pkl \(cannot be read as a pandas pickle: it holds a dict/);
 });
 
-test("pyfolio's and zipline's frames compressed as pandas writes them (.csv.bz2, .pkl.xz, .pkl.gz, .csv.xz, tar.bz2, tar.xz) give the store their CSVs give", async () => {
+test("pyfolio's and zipline's frames compressed as pandas writes them (.csv.bz2, .pkl.xz, .pkl.gz, .csv.xz, .pkl.zst, tar.bz2, tar.xz, tar.zst) give the store their CSVs give", async () => {
   const version = 'pandas-2.2.3';
   const frames = ['returns', 'positions', 'transactions'];
   const want = await serve(await dataset(version, frames.map((f) => `${f}.csv`)));
@@ -162,7 +162,8 @@ test("pyfolio's and zipline's frames compressed as pandas writes them (.csv.bz2,
   // Named by a glob, as on a command line: the compressed files and pickles it matches are opened too.
   assertSameStore(await serve(path.join(mixed, '*')), want, 'a glob of them');
   assertSameStore(await serve(await compressed(['returns.csv.bz2', 'positions.pkl.xz', 'transactions.csv.xz'])), want, 'transactions.csv.xz');
-  for (const archive of ['pyfolio.tar.bz2', 'pyfolio.tar.xz']) assertSameStore(await serve(await compressed([archive])), want, archive);
+  assertSameStore(await serve(await compressed(['returns.csv.bz2', 'positions.pkl.zst', 'transactions.pkl.gz'])), want, 'positions.pkl.zst');
+  for (const archive of ['pyfolio.tar.bz2', 'pyfolio.tar.xz', 'pyfolio.tar.zst']) assertSameStore(await serve(await compressed([archive])), want, archive);
   // Compressed files inside an archive: a zip of them, as they are shared.
   const zipped = await mkdtemp(path.join(os.tmpdir(), 'tickscope-compressed-'));
   dirs.push(zipped);
@@ -180,7 +181,13 @@ test('a compressed file that is cut off, or not what its name says, is named as 
   await writeFile(path.join(dir, 'benchmark_returns.csv.bz2'), bz2.subarray(0, bz2.length - 40));
   await writeFile(path.join(dir, 'fills.csv.xz'), xz.subarray(0, xz.length >> 1));
   await writeFile(path.join(dir, 'notes.csv.bz2'), 'plain text, not bzip2\n');
-  await writeFile(path.join(dir, 'model.pkl.zst'), Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0]));
+  // The zstd command's frames carry a checksum of what they hold: a changed byte is found by it (fzstd decodes some damage without an error).
+  const zst = await readFile(path.join(PICKLES, version, 'compressed', 'pyfolio.tar.zst'));
+  await writeFile(path.join(dir, 'more.tar.zst'), zst.subarray(0, zst.length - 6));
+  const flipped = Buffer.from(zst);
+  // A byte of its compressed block that fzstd decodes into other bytes without an error.
+  flipped[400] = flipped[400]! ^ 0x01;
+  await writeFile(path.join(dir, 'other.tar.zst'), flipped);
   await copyFile(path.join(PICKLES, version, 'compressed', 'transactions.csv.xz'), path.join(dir, 'notes.txt.xz'));
   const report = await inspectDataset({ inputs: [dir] });
   assert.equal(report.ready, true, JSON.stringify(report.problems));
@@ -188,7 +195,8 @@ test('a compressed file that is cut off, or not what its name says, is named as 
   assert.match(notRead, /benchmark_returns\.csv\.bz2 \(cannot be inflated as bzip2: [^)]*cut off/);
   assert.match(notRead, /fills\.csv\.xz \(cannot be inflated as xz: the file ends inside its compressed data: it was cut off\)/);
   assert.match(notRead, /notes\.csv\.bz2 \(is not bzip2 data: its name ends as bzip2's do, but its first bytes are not "BZh"\)/);
-  assert.match(notRead, /model\.pkl\.zst \(zstd-compressed, which is read only for CSV and JSON/);
+  assert.match(notRead, /more\.tar\.zst \(cannot be inflated as zstd: the file ends inside frame 1's (block|checksum): it was cut off\)/);
+  assert.match(notRead, /other\.tar\.zst \(cannot be inflated as zstd: what a frame inflates to does not match its checksum \(frame 1 at byte 0\): the compressed data is damaged\)/);
   assert.match(notRead, /notes\.txt\.xz \(it holds notes\.txt, not a Parquet, Arrow, CSV or JSON file, workbook, report, pickle or HDF5 store\)/);
   assertSameStore(await serve(dir), await serve(await dataset(version, ['returns.csv', 'positions.csv', 'transactions.csv'])), 'beside damaged compressed files');
 });

@@ -1,7 +1,7 @@
-// archives/compressed-files.ts: what a compressed file's name says it holds, and inflation that is whole or
-// nothing: the committed fixtures pandas compressed (bzip2, xz) and Node's gzip inflate to the
-// bytes they hold; a cut-off file and a file that is not what its name says are refused by name,
-// leaving nothing behind.
+// archives/compressed-files.ts and zstd.ts: what a compressed file's name says it holds, and
+// inflation that is whole or nothing: the committed fixtures pandas compressed (bzip2, xz, zstd)
+// and Node's gzip inflate to the bytes they hold; a cut-off file, a damaged one and a file that
+// is not what its name says are refused by name, leaving nothing behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -23,7 +23,9 @@ test('a compressed file holds the file its name says, tar short forms included',
     ['backtest.tbz', 'bzip2', 'backtest.tar'],
     ['backtest.txz', 'xz', 'backtest.tar'],
     ['backtest.tar.xz', 'xz', 'backtest.tar'],
-    ['trades.csv.zst', null, 'trades.csv.zst'],
+    ['trades.csv.zst', 'zstd', 'trades.csv'],
+    ['backtest.tar.zst', 'zstd', 'backtest.tar'],
+    ['backtest.tzst', 'zstd', 'backtest.tar'],
     ['trades.csv', null, 'trades.csv'],
   ];
   for (const [name, compression, holds] of cases) {
@@ -79,4 +81,34 @@ test('a cut-off file, or one whose bytes are not its compression, is refused by 
     await writeFile(plain, 'date,ret\n');
     await assert.rejects(inflateFile(plain, path.join(dir, 'out'), 'xz'), /plain\.xz is not xz data: its name ends as xz's do, but its first bytes are not fd "7zXZ" 00/);
     await gone(path.join(dir, 'out'));
+  }));
+
+test("zstd: pandas' frames (no checksum), the zstd command's (checksummed, with a skippable frame and a second frame) inflate to the bytes they hold; damage the checksum finds, a cut-off frame and bytes after the last frame are refused", () =>
+  withDir(async (dir) => {
+    const out = path.join(dir, 'out');
+    // pandas 2.2.3's to_pickle('positions.pkl.zst') holds what its to_pickle('positions.pickle') wrote.
+    await inflateFile(path.join(PANDAS, 'compressed', 'positions.pkl.zst'), out, 'zstd');
+    assert.deepEqual(await readFile(out), await readFile(path.join(PANDAS, 'positions.pickle')));
+    const tarZst = await readFile(path.join(PANDAS, 'compressed', 'pyfolio.tar.zst'));
+    await inflateFile(path.join(PANDAS, 'compressed', 'pyfolio.tar.zst'), out, 'zstd');
+    const tar = await readFile(out);
+    assert.equal(tar.length % 512, 0, 'a tar of whole records');
+    // A skippable frame first (as pzstd writes), then the frame, then the pickle's frame after it.
+    const skippable = Buffer.concat([Buffer.from([0x53, 0x2a, 0x4d, 0x18, 5, 0, 0, 0]), Buffer.from('notes')]);
+    const pickleZst = await readFile(path.join(PANDAS, 'compressed', 'positions.pkl.zst'));
+    await writeFile(path.join(dir, 'two.zst'), Buffer.concat([skippable, tarZst, pickleZst]));
+    await inflateFile(path.join(dir, 'two.zst'), out, 'zstd');
+    assert.deepEqual(await readFile(out), Buffer.concat([tar, await readFile(path.join(PANDAS, 'positions.pickle'))]));
+    const refused: [string, Buffer, RegExp][] = [
+      ['cut.tar.zst', tarZst.subarray(0, tarZst.length - 100), /cut\.tar\.zst cannot be inflated as zstd: the file ends inside frame 1's block: it was cut off$/],
+      ['nochecksum.tar.zst', tarZst.subarray(0, tarZst.length - 2), /nochecksum\.tar\.zst cannot be inflated as zstd: the file ends inside frame 1's checksum: it was cut off$/],
+      ['flipped.tar.zst', Buffer.from(tarZst).fill(tarZst[400]! ^ 1, 400, 401), /flipped\.tar\.zst cannot be inflated as zstd: what a frame inflates to does not match its checksum \(frame 1 at byte 0\): the compressed data is damaged$/],
+      ['trailing.tar.zst', Buffer.concat([tarZst, Buffer.from('trailing')]), new RegExp(`trailing\\.tar\\.zst cannot be inflated as zstd: byte ${tarZst.length} starts no zstd frame \\(74726169\\): the file is not zstd data there$`)],
+      ['plain.zst', Buffer.from('date,ret\n'), /plain\.zst is not zstd data: its name ends as zstd's do, but its first bytes are not 28 b5 2f fd$/],
+    ];
+    for (const [name, bytes, why] of refused) {
+      await writeFile(path.join(dir, name), bytes);
+      await assert.rejects(inflateFile(path.join(dir, name), out, 'zstd'), why, name);
+      assert.equal(await stat(out).catch(() => null), null, `${name}: nothing left behind`);
+    }
   }));

@@ -3,9 +3,9 @@
 // preparation's unpack folder (members.ts), then read as the file they hold.
 //
 // gzip by Node's zlib; xz by xz-decompress (XZ Embedded, compiled to WebAssembly: no native build,
-// streamed); bzip2 by seek-bzip (pure JS) in a worker thread, since it decodes synchronously.
-// zstd is not inflated here: Node 20's zlib has none. DuckDB reads `.csv.zst` and `.json.zst`
-// itself, as it does `.csv.gz` (inputs.ts), so those are never inflated here.
+// streamed); bzip2 by seek-bzip (pure JS) in a worker thread, since it decodes synchronously; zstd
+// by fzstd (pure JS, streamed), its frames' checksums checked here (zstd.ts). DuckDB reads
+// `.csv.zst` and `.json.zst` itself, as it does `.csv.gz` (inputs.ts), so those are never inflated here.
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
@@ -16,8 +16,9 @@ import { createGunzip } from 'node:zlib';
 import xzDecompress from 'xz-decompress';
 import { errorMessage } from '../../../shared/errors.js';
 import { PrepareError } from '../errors.js';
+import { isSkippableFrame, zstdInflater } from './zstd.js';
 
-export type Compression = 'gzip' | 'bzip2' | 'xz';
+export type Compression = 'gzip' | 'bzip2' | 'xz' | 'zstd';
 
 /** Name suffixes and what they say, tar's short forms (`.tgz`: `.tar.gz`) included. */
 const SUFFIXES: readonly (readonly [string, Compression, string])[] = [
@@ -28,13 +29,17 @@ const SUFFIXES: readonly (readonly [string, Compression, string])[] = [
   ['.tbz', 'bzip2', '.tar'],
   ['.xz', 'xz', ''],
   ['.txz', 'xz', '.tar'],
+  ['.zst', 'zstd', ''],
+  ['.tzst', 'zstd', '.tar'],
 ];
 
 /** Each compression's first bytes, which a file named for it must start with. */
-const MAGIC: Record<Compression, { bytes: number[]; says: string }> = {
+const MAGIC: Record<Compression, { bytes: number[]; says: string; or?: (head: Buffer) => boolean }> = {
   gzip: { bytes: [0x1f, 0x8b], says: '1f 8b' },
   bzip2: { bytes: [0x42, 0x5a, 0x68], says: '"BZh"' },
   xz: { bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], says: 'fd "7zXZ" 00' },
+  // A zstd frame's magic, or a skippable frame's (pzstd starts its files with one).
+  zstd: { bytes: [0x28, 0xb5, 0x2f, 0xfd], says: '28 b5 2f fd', or: isSkippableFrame },
 };
 
 /** The compression a file's name says, or null. */
@@ -59,6 +64,7 @@ export async function inflateFile(source: string, target: string, compression: C
   try {
     if (compression === 'bzip2') await inflateBzip2(source, target);
     else if (compression === 'gzip') await pipeline(createReadStream(source), createGunzip(), createWriteStream(target));
+    else if (compression === 'zstd') await pipeline(createReadStream(source), await zstdInflater(), createWriteStream(target));
     else await pipeline(inflatedXz(source), createWriteStream(target));
   } catch (err) {
     await rm(target, { force: true });
@@ -96,12 +102,12 @@ async function inflateBzip2(source: string, target: string): Promise<void> {
 }
 
 async function checkMagic(source: string, compression: Compression): Promise<void> {
-  const { bytes, says } = MAGIC[compression];
+  const { bytes, says, or } = MAGIC[compression];
   const head = Buffer.alloc(bytes.length);
   const fh = await open(source, 'r');
   try {
     const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    if (bytesRead < bytes.length || bytes.some((b, i) => head[i] !== b)) {
+    if (bytesRead < bytes.length || (bytes.some((b, i) => head[i] !== b) && !or?.(head))) {
       throw new PrepareError(`input ${source} is not ${compression} data: its name ends as ${compression}'s do, but its first bytes are not ${says}`);
     }
   } finally {

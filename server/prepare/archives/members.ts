@@ -59,10 +59,10 @@ export function isZipArchive(file: string): boolean {
 
 /** Whether a path is a tar archive, compressed or not, by its name. */
 export function isTarArchive(file: string): boolean {
-  return /\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz)$/i.test(file);
+  return /\.(tar|tar\.gz|tgz|tar\.bz2|tbz2?|tar\.xz|txz|tar\.zst|tzst)$/i.test(file);
 }
 
-/** Whether a path is a file compressed whole (gzip, bzip2 or xz), by its name: not a tar archive. */
+/** Whether a path is a file compressed whole (gzip, bzip2, xz or zstd), by its name: not a tar archive. */
 export function isCompressedFile(file: string): boolean {
   return compressionOf(file) !== null && !isTarArchive(file);
 }
@@ -129,9 +129,9 @@ async function zipMembers(archive: string, folder: string, take: (name: string) 
 }
 
 async function tarMembers(archive: string, folder: string, take: (name: string) => boolean): Promise<UnpackedMember[]> {
-  // node-tar inflates gzip itself; a bzip2'd or xz'd tar is inflated beside the folder first.
+  // node-tar inflates gzip itself; a bzip2'd, xz'd or zstd'd tar is inflated beside the folder first.
   const compression = compressionOf(archive);
-  if (compression !== 'bzip2' && compression !== 'xz') return untar(archive, archive, folder, take);
+  if (compression === null || compression === 'gzip') return untar(archive, archive, folder, take);
   const inflated = `${folder}.tar`;
   await mkdir(path.dirname(folder), { recursive: true });
   try {
