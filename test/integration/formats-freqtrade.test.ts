@@ -15,6 +15,7 @@ import { prepareDataset } from '../../server/prepare/prepare.js';
 import { mem } from '../support/duckdb.js';
 import { LocalSession } from '../support/local-session.js';
 import { near } from '../support/checks.js';
+import { zstdStored } from '../support/zstd-frames.js';
 
 let fx: FreqtradeFixture;
 const sessions: LocalSession[] = [];
@@ -101,17 +102,20 @@ test('the result zipped, as newer freqtrade writes it: its JSON unpacked and rea
   assert.deepEqual(left, [], 'the unpacked documents are removed');
 });
 
-test('the result gzipped (a .json.gz, as a results folder is often kept): read the same', async () => {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'tickscope-freqtrade-gz-'));
-  try {
-    for (const name of await readdir(fx.dir)) {
-      const from = path.join(fx.dir, name);
-      if (name === `${FREQTRADE_RESULT}.json`) await writeFile(path.join(dir, `${name}.gz`), gzipSync(await readFile(from)));
-      else await copyFile(from, path.join(dir, name));
+test('the result compressed (a .json.gz or .json.zst, as a results folder is often kept): read the same', async () => {
+  const compressions = { gz: async (bytes: Buffer) => gzipSync(bytes), zst: (bytes: Buffer) => zstdStored(bytes) };
+  for (const [suffix, compress] of Object.entries(compressions)) {
+    const dir = await mkdtemp(path.join(os.tmpdir(), `tickscope-freqtrade-${suffix}-`));
+    try {
+      for (const name of await readdir(fx.dir)) {
+        const from = path.join(fx.dir, name);
+        if (name === `${FREQTRADE_RESULT}.json`) await writeFile(path.join(dir, `${name}.${suffix}`), await compress(await readFile(from)));
+        else await copyFile(from, path.join(dir, name));
+      }
+      await checkServed(dir, `${FREQTRADE_RESULT}.json.${suffix}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
-    await checkServed(dir, `${FREQTRADE_RESULT}.json.gz`);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
   }
 });
 

@@ -9,7 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { repoRoot } from '../../fixtures/generate.js';
-import { compressionOf, inflatedName, inflateFile } from '../../server/prepare/archives/compressed-files.js';
+import { compressionOf, inflatedBytes, inflatedName, inflateFile } from '../../server/prepare/archives/compressed-files.js';
+import { zstdStored } from '../support/zstd-frames.js';
 
 const PANDAS = path.join(repoRoot(), 'fixtures', 'formats', 'pandas-files', 'pandas-2.2.3');
 
@@ -111,4 +112,20 @@ test("zstd: pandas' frames (no checksum), the zstd command's (checksummed, with 
       await assert.rejects(inflateFile(path.join(dir, name), out, 'zstd'), why, name);
       assert.equal(await stat(out).catch(() => null), null, `${name}: nothing left behind`);
     }
+  }));
+
+test('a document inflated in memory (gzip, zstd): its bytes, or null past the bound; damage named', () =>
+  withDir(async (dir) => {
+    const doc = Buffer.from(JSON.stringify({ strategy: { x: { trades: Array.from({ length: 5000 }, (_, i) => ({ i })) } } }));
+    await writeFile(path.join(dir, 'r.json.gz'), gzipSync(doc));
+    // Raw blocks of 128 KiB, so the document spans several blocks of one frame.
+    await writeFile(path.join(dir, 'r.json.zst'), await zstdStored(Buffer.concat([doc, Buffer.alloc(300_000, 0x20)])));
+    assert.deepEqual(await inflatedBytes(path.join(dir, 'r.json.gz'), 'gzip', doc.length), doc);
+    assert.deepEqual((await inflatedBytes(path.join(dir, 'r.json.zst'), 'zstd', 1e6))?.subarray(0, doc.length), doc);
+    assert.equal(await inflatedBytes(path.join(dir, 'r.json.gz'), 'gzip', doc.length - 1), null);
+    assert.equal(await inflatedBytes(path.join(dir, 'r.json.zst'), 'zstd', 200_000), null);
+    const damaged = await zstdStored(doc);
+    damaged[20] = damaged[20]! ^ 1;
+    await writeFile(path.join(dir, 'd.json.zst'), damaged);
+    await assert.rejects(inflatedBytes(path.join(dir, 'd.json.zst'), 'zstd', 1e6), /d\.json\.zst cannot be inflated as zstd: what a frame inflates to does not match its checksum/);
   }));

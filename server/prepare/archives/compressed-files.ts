@@ -9,7 +9,7 @@
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
@@ -70,6 +70,32 @@ export async function inflateFile(source: string, target: string, compression: C
     await rm(target, { force: true });
     throw new PrepareError(`input ${source} cannot be inflated as ${compression}: ${compression === 'xz' ? xzReason(err) : errorMessage(err)}`, { cause: err });
   }
+}
+
+/**
+ * What `source` (gzip or zstd) inflates to, in memory, or null when that is more than `maxBytes`:
+ * for a document read whole (a result's keys, formats/candidates.ts). Errors name the file, as
+ * inflateFile's do.
+ */
+export async function inflatedBytes(source: string, compression: 'gzip' | 'zstd', maxBytes: number): Promise<Buffer | null> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  let over = false;
+  const collect = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      size += chunk.length;
+      over = size > maxBytes;
+      if (!over) parts.push(chunk);
+      done(over ? new Error(`inflates to more than ${maxBytes} bytes`) : null);
+    },
+  });
+  try {
+    await pipeline(createReadStream(source), compression === 'gzip' ? createGunzip() : await zstdInflater(), collect);
+  } catch (err) {
+    if (over) return null;
+    throw new PrepareError(`input ${source} cannot be inflated as ${compression}: ${errorMessage(err)}`, { cause: err });
+  }
+  return Buffer.concat(parts);
 }
 
 /** XZ Embedded's return codes (xz.h enum xz_ret), which xz-decompress reports as bare numbers. */

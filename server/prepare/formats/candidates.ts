@@ -2,10 +2,10 @@
 // (adapter.ts), and the relation any one file is read as.
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { errorMessage } from '../../../shared/errors.js';
 import { fileReader, sqlIdent, sqlString } from '../../sql/text.js';
+import { inflatedBytes } from '../archives/index.js';
 import { readArrowSchema, stageArrowFiles } from '../arrow-ipc/index.js';
 import { familyOf, type ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
@@ -85,18 +85,18 @@ async function hasDecimalCommas(con: DuckDBConnection, file: DataFile, hive: boo
 
 async function jsonKeysOf(file: DataFile): Promise<string[]> {
   const lower = file.path.toLowerCase();
-  // A gzipped document is inflated here as DuckDB inflates it (a zstd one is read as rows only:
-  // Node 20's zlib has no zstd).
-  const gzipped = lower.endsWith('.json.gz');
-  if (file.size > JSON_KEYS_MAX_BYTES || !(lower.endsWith('.json') || gzipped)) return [];
+  // A compressed document is inflated here as DuckDB inflates it when it reads the rows.
+  const compression = lower.endsWith('.json.gz') ? 'gzip' : lower.endsWith('.json.zst') ? 'zstd' : null;
+  if (file.size > JSON_KEYS_MAX_BYTES || !(lower.endsWith('.json') || compression)) return [];
   let text: string;
   try {
-    const bytes = await readFile(file.path);
-    text = (gzipped ? gunzipSync(bytes, { maxOutputLength: JSON_KEYS_MAX_BYTES }) : bytes).toString('utf8');
-  } catch (err) {
+    const bytes = compression ? await inflatedBytes(file.path, compression, JSON_KEYS_MAX_BYTES) : await readFile(file.path);
     // Inflated past the bound: read as rows, as a plain document past it is.
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return [];
-    throw new PrepareError(`JSON input ${file.path} cannot be read${gzipped ? ' as gzip' : ''}: ${errorMessage(err)}`, { cause: err });
+    if (bytes === null) return [];
+    text = bytes.toString('utf8');
+  } catch (err) {
+    if (err instanceof PrepareError) throw err;
+    throw new PrepareError(`JSON input ${file.path} cannot be read: ${errorMessage(err)}`, { cause: err });
   }
   let parsed: unknown;
   try {
