@@ -84,7 +84,7 @@ test('a cut-off file, or one whose bytes are not its compression, is refused by 
     await gone(path.join(dir, 'out'));
   }));
 
-test("zstd: pandas' frames (no checksum), the zstd command's (checksummed, with a skippable frame and a second frame) inflate to the bytes they hold; damage the checksum finds, a cut-off frame and bytes after the last frame are refused", () =>
+test("zstd: pandas' frames (no checksum), the zstd command's (checksummed, with a skippable frame and a second frame) inflate to the bytes they hold; damage the checksum finds, a cut-off frame, bytes after the last frame and a window past the bound are refused", () =>
   withDir(async (dir) => {
     const out = path.join(dir, 'out');
     // pandas 2.2.3's to_pickle('positions.pkl.zst') holds what its to_pickle('positions.pickle') wrote.
@@ -106,6 +106,8 @@ test("zstd: pandas' frames (no checksum), the zstd command's (checksummed, with 
       ['flipped.tar.zst', Buffer.from(tarZst).fill(tarZst[400]! ^ 1, 400, 401), /flipped\.tar\.zst cannot be inflated as zstd: what a frame inflates to does not match its checksum \(frame 1 at byte 0\): the compressed data is damaged$/],
       ['trailing.tar.zst', Buffer.concat([tarZst, Buffer.from('trailing')]), new RegExp(`trailing\\.tar\\.zst cannot be inflated as zstd: byte ${tarZst.length} starts no zstd frame \\(74726169\\): the file is not zstd data there$`)],
       ['plain.zst', Buffer.from('date,ret\n'), /plain\.zst is not zstd data: its name ends as zstd's do, but its first bytes are not 28 b5 2f fd$/],
+      // A frame whose window is 2 GiB (zstd --long=31 from a stream): one empty raw block.
+      ['long.zst', Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0xa8, 0x01, 0x00, 0x00]), /long\.zst cannot be inflated as zstd: frame 1 asks for a window of 2048 MiB \(written with zstd --long=31\), more than the 1024 MiB this reader decodes with/],
     ];
     for (const [name, bytes, why] of refused) {
       await writeFile(path.join(dir, name), bytes);

@@ -19,6 +19,19 @@ export function isSkippableFrame(head: Buffer): boolean {
   return head.length >= 4 && (head.readUInt32LE(0) & SKIPPABLE_MASK) >>> 0 === SKIPPABLE_MAGIC;
 }
 
+/**
+ * The largest window decoded: fzstd holds the window in one array, and at 2 GiB (zstd --long=31,
+ * from a stream of unknown size) failed with "Invalid typed array length". The zstd command's
+ * own default without --long is 8 MiB, with --long 128 MiB.
+ */
+const MAX_WINDOW_BYTES = 2 ** 30;
+
+/** A frame's window size from its Window_Descriptor byte (RFC 8878 3.1.1.1.2). */
+function windowBytes(descriptor: number): number {
+  const base = 2 ** (10 + (descriptor >> 3));
+  return base + (base / 8) * (descriptor & 7);
+}
+
 let hashing: Promise<XXHashAPI> | null = null;
 
 /** The frame's parts, in order: what the parser waits for next and how many bytes it is. */
@@ -26,7 +39,7 @@ type Expect =
   | { part: 'magic' }
   | { part: 'skippable'; bytes: number }
   | { part: 'descriptor' }
-  | { part: 'header'; bytes: number }
+  | { part: 'header'; bytes: number; window: boolean }
   | { part: 'block header' }
   | { part: 'block'; bytes: number; last: boolean }
   | { part: 'checksum' };
@@ -95,11 +108,17 @@ export async function zstdInflater(): Promise<Transform> {
           if (descriptor & 0x08) throw damaged('a frame header sets its reserved bit');
           frame!.checksum = (descriptor & 0x04) !== 0;
           frame!.decoder.push(take(1));
-          expect = { part: 'header', bytes: (singleSegment ? 0 : 1) + dictionaryBytes + contentSizeBytes };
+          expect = { part: 'header', bytes: (singleSegment ? 0 : 1) + dictionaryBytes + contentSizeBytes, window: !singleSegment };
           break;
         }
         case 'header': {
           if (pending.length < expect.bytes) return;
+          const window = expect.window ? windowBytes(pending[0]!) : 0;
+          if (window > MAX_WINDOW_BYTES) {
+            throw new Error(
+              `frame ${frames} asks for a window of ${window / 2 ** 20} MiB (written with zstd --long=${Math.log2(window)}), more than the ${MAX_WINDOW_BYTES / 2 ** 20} MiB this reader decodes with: compress it again without --long, or with --long=${Math.log2(MAX_WINDOW_BYTES)} or less`,
+            );
+          }
           frame!.decoder.push(take(expect.bytes));
           expect = { part: 'block header' };
           break;
