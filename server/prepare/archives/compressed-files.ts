@@ -9,7 +9,7 @@
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
-import { Readable, Writable } from 'node:stream';
+import { Readable, Writable, type Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Worker } from 'node:worker_threads';
 import { createGunzip } from 'node:zlib';
@@ -63,9 +63,8 @@ export async function inflateFile(source: string, target: string, compression: C
   await checkMagic(source, compression);
   try {
     if (compression === 'bzip2') await inflateBzip2(source, target);
-    else if (compression === 'gzip') await pipeline(createReadStream(source), createGunzip(), createWriteStream(target));
-    else if (compression === 'zstd') await pipeline(createReadStream(source), await zstdInflater(), createWriteStream(target));
-    else await pipeline(inflatedXz(source), createWriteStream(target));
+    else if (compression === 'xz') await pipeline(inflatedXz(source), createWriteStream(target));
+    else await pipeline(createReadStream(source), await streamInflater(compression), createWriteStream(target));
   } catch (err) {
     await rm(target, { force: true });
     throw new PrepareError(`input ${source} cannot be inflated as ${compression}: ${compression === 'xz' ? xzReason(err) : errorMessage(err)}`, { cause: err });
@@ -90,12 +89,17 @@ export async function inflatedBytes(source: string, compression: 'gzip' | 'zstd'
     },
   });
   try {
-    await pipeline(createReadStream(source), compression === 'gzip' ? createGunzip() : await zstdInflater(), collect);
+    await pipeline(createReadStream(source), await streamInflater(compression), collect);
   } catch (err) {
     if (over) return null;
     throw new PrepareError(`input ${source} cannot be inflated as ${compression}: ${errorMessage(err)}`, { cause: err });
   }
   return Buffer.concat(parts);
+}
+
+/** The decoder of a compression inflated as a stream transform: gzip by Node's zlib, zstd checked (zstd.ts). */
+async function streamInflater(compression: 'gzip' | 'zstd'): Promise<Transform> {
+  return compression === 'gzip' ? createGunzip() : zstdInflater();
 }
 
 /** XZ Embedded's return codes (xz.h enum xz_ret), which xz-decompress reports as bare numbers. */
