@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { version as duckdbVersion } from '@duckdb/node-api';
 import { errorMessage } from '../../shared/errors.js';
 import type { QueryRequest } from '../../shared/messages.js';
-import type { QueryOutcome } from './query-runner.js';
+import type { QueryOutcome } from './query-outcome.js';
 
 /** An answer as the runner streamed it: its Arrow IPC batches and its done message's fields. */
 export interface KeptAnswer {

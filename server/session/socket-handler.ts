@@ -19,7 +19,8 @@ import { answerKey } from './answer-cache.js';
 import { writeDownload } from './download.js';
 import { BadParamsError } from './queries/errors.js';
 import { planRequest } from './queries/index.js';
-import { CancelledError, type QueryRunner } from './query-runner.js';
+import { CancelledError, throwIfCancelled } from './cancelled.js';
+import type { QueryRunner } from './query-runner.js';
 import type { Catalog } from './store.js';
 
 export interface SocketLimits {
@@ -220,7 +221,7 @@ export class SocketHandler {
     // Backpressure: while the socket has more than the high-water mark queued, do not return, so
     // the runner does not pull the next chunk from DuckDB.
     while (this.socket.bufferedAmount > this.limits.highWaterBytes && this.socket.readyState === this.socket.OPEN) {
-      if (signal.aborted) throw new CancelledError(String(signal.reason ?? 'request was cancelled'));
+      throwIfCancelled(signal);
       await new Promise((resolve) => setTimeout(resolve, 5));
     }
     if (this.socket.readyState !== this.socket.OPEN) throw new CancelledError('the connection closed');

@@ -11,7 +11,8 @@ import { prepareDataset } from '../../server/prepare/prepare.js';
 import { DEEP_COLLECTIONS, IdleMemory, type IdleMemoryOptions, type ShrinkReport } from '../../server/session/idle-memory.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import type { Planner } from '../../server/session/queries/plan.js';
-import { QueryRunner, type QueryOutcome } from '../../server/session/query-runner.js';
+import type { QueryOutcome } from '../../server/session/query-outcome.js';
+import { QueryRunner } from '../../server/session/query-runner.js';
 import { openStore, type OpenStore } from '../../server/session/store.js';
 import { testStoreDir, tinyDataset } from '../support/datasets.js';
 

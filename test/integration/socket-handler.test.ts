@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { tableFromIPC } from 'apache-arrow';
 import { decodeDataFrame } from '../../shared/frame.js';
 import { serverMessageValidator, type ServerMessage } from '../../shared/messages.js';
-import { CancelledError } from '../../server/session/query-runner.js';
+import { CancelledError } from '../../server/session/cancelled.js';
 import { QueryRunner } from '../../server/session/query-runner.js';
 import { SocketHandler, type SocketLimits } from '../../server/session/socket-handler.js';
 import { tinyDataset } from '../support/datasets.js';

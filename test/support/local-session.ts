@@ -6,7 +6,8 @@ import { PART_METADATA_KEY } from '../../shared/frame.js';
 import { clientMessageValidator, type QueryRequest } from '../../shared/messages.js';
 import { prepareDataset, type PrepareSettings } from '../../server/prepare/prepare.js';
 import { planRequest } from '../../server/session/queries/index.js';
-import { QueryRunner, type QueryOutcome } from '../../server/session/query-runner.js';
+import type { QueryOutcome } from '../../server/session/query-outcome.js';
+import { QueryRunner } from '../../server/session/query-runner.js';
 import { openStore, type OpenStore } from '../../server/session/store.js';
 import { testStoreDir } from './datasets.js';
 

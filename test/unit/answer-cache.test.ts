@@ -11,7 +11,9 @@ import path from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
 import { AnswerCache, answerFolder, answerKey, decodeAnswer, encodeAnswer, type AnswerCacheOptions } from '../../server/session/answer-cache.js';
-import { CancelledError, QueryRunner, type QueryOutcome } from '../../server/session/query-runner.js';
+import { CancelledError } from '../../server/session/cancelled.js';
+import type { QueryOutcome } from '../../server/session/query-outcome.js';
+import { QueryRunner } from '../../server/session/query-runner.js';
 import type { Planner } from '../../server/session/queries/plan.js';
 
 let tmp = '';

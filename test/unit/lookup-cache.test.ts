@@ -1,4 +1,4 @@
-// The session's look-ups (query-runner.ts). The cache: the same look-up twice is answered once, and
+// The session's look-ups (lookup-cache.ts, run by query-runner.ts). The cache: the same look-up twice is answered once, and
 // the bound is in bytes, so one row of long texts (rundiff's answer) is not kept at all and cannot
 // grow a session past its memory budget. The connections: look-ups awaited together run side by
 // side on a lent connection when one is free, or is released while they wait, and one at a time
@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { QueryRunner, lookupBytes } from '../../server/session/query-runner.js';
+import { LOOKUP_CACHE_MAX_BYTES, LookupCache, lookupBytes } from '../../server/session/lookup-cache.js';
+import { QueryRunner } from '../../server/session/query-runner.js';
 import type { Lookup } from '../../server/session/queries/plan.js';
 
 async function askTwice(runner: QueryRunner, sql: string): Promise<unknown[][][]> {
@@ -228,4 +229,61 @@ test('a request waiting for a look-up that another request runs reads it itself 
     runner.close();
     instance.closeSync();
   }
+});
+
+test('LookupCache keeps answers up to 4 MiB in all, the least recently used going first, and never one over a megabyte', () => {
+  const cache = new LookupCache();
+  // One row of a text of n characters is 32 + 24 + 2n bytes (lookupBytes).
+  const rowOf = (bytes: number) => [['x'.repeat((bytes - 56) / 2)]];
+  const quarter = 1024 * 1024 - 56; // just under the per-answer bound; four and a bit fill the cache
+  for (const key of ['a', 'b', 'c', 'd']) cache.keep(key, rowOf(quarter));
+  assert.ok(cache.get('a'), 'four answers of just under a megabyte each fit in 4 MiB');
+  cache.keep('e', rowOf(quarter));
+  assert.equal(cache.get('b'), undefined, "the least recently used ('a' was just read) goes first");
+  for (const key of ['a', 'c', 'd', 'e']) assert.ok(cache.get(key), `${key} is still kept`);
+  cache.keep('big', rowOf(LOOKUP_CACHE_MAX_BYTES + 64));
+  assert.equal(cache.get('big'), undefined, 'an answer over the per-answer bound is not kept');
+  assert.equal(cache.stats.lookupHits, 5, 'a, then a, c, d and e: a miss is not a hit');
+  const kept = cache.get('a')!;
+  kept.pop();
+  assert.equal(cache.get('a')!.length, 1, 'a caller gets its own row list: changing it leaves the kept answer as it was');
+});
+
+test('LookupCache.share: an asker while the same look-up runs gets its answer; after a cancel of the runner, it reads its own', async () => {
+  const cache = new LookupCache();
+  let runs = 0;
+  let finish!: (rows: unknown[][]) => void;
+  const first = cache.share('k', new AbortController().signal, () => {
+    runs++;
+    return new Promise<unknown[][]>((resolve) => (finish = resolve));
+  });
+  const second = cache.share('k', new AbortController().signal, async () => {
+    runs++;
+    return [['own']];
+  });
+  finish([['shared']]);
+  assert.deepEqual(await first, [['shared']]);
+  assert.deepEqual(await second, [['shared']]);
+  assert.equal(runs, 1);
+  assert.equal(cache.stats.sharedLookups, 1);
+
+  const runner = new AbortController();
+  let fail!: (error: Error) => void;
+  const cancelled = cache.share('j', runner.signal, () => new Promise<unknown[][]>((_, reject) => (fail = reject)));
+  const waiter = cache.share('j', new AbortController().signal, async () => [['read again']]);
+  runner.abort('the tab moved on');
+  fail(new Error('INTERRUPT'));
+  await assert.rejects(cancelled, /INTERRUPT/);
+  assert.deepEqual(await waiter, [['read again']], "the waiter was not cancelled: it reads the look-up itself");
+  // A waiter cancelled itself gets the runner's error, not a read of its own.
+  const runner2 = new AbortController();
+  let fail2!: (error: Error) => void;
+  const cancelled2 = cache.share('i', runner2.signal, () => new Promise<unknown[][]>((_, reject) => (fail2 = reject)));
+  const gone = new AbortController();
+  const waiter2 = cache.share('i', gone.signal, async () => [['should not run']]);
+  runner2.abort('x');
+  gone.abort('y');
+  fail2(new Error('INTERRUPT'));
+  await assert.rejects(cancelled2, /INTERRUPT/);
+  await assert.rejects(waiter2, /INTERRUPT/);
 });

@@ -7,7 +7,7 @@ import type { QueryRequest } from '../../shared/messages.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import { NOTHING_TO_READ, type Statement } from '../../server/session/queries/plan.js';
 import type { Columns } from '../../server/session/compute.js';
-import { LOOKUP_CACHE_MAX_BYTES, lookupBytes } from '../../server/session/query-runner.js';
+import { LOOKUP_CACHE_MAX_BYTES, lookupBytes } from '../../server/session/lookup-cache.js';
 import { topTradeCountSql } from '../../server/session/queries/risk.js';
 import { mem } from '../support/duckdb.js';
 import { dailyRiskFree, moments, normalCdf, probabilisticSharpe, relative, sharpe, sortino } from '../../server/session/queries/risk-metrics.js';
