@@ -26,7 +26,8 @@ import { barPeriod } from './bar-period.js';
 import { barsFromTrades, dropTradeBarsStaging } from './trade-bars.js';
 import { buildBenchmark } from './benchmark.js';
 import { inspectInputs, writeFormatRecord } from './formats/index.js';
-import { buildRelation, readParquetFiles, stagedArrowRelation, type TableInput } from './table-input.js';
+import { buildRelation, readParquetFiles, stagedArrowRelation } from './table-input.js';
+import type { TableInput } from './table-input-shape.js';
 import { readTextDates } from './text-dates.js';
 
 /** The relative cost of each phase, scaled by the share of the data it reads (bars, trades, Arrow). */

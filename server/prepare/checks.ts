@@ -14,7 +14,8 @@ import { tableExprs, type ExprContext } from './expressions.js';
 import { sourceLabel, type DataFile } from './inputs.js';
 import { COLUMNS } from './mapping.js';
 import type { Progress } from './progress.js';
-import { readParquetFiles, stagedArrowRelation, type TableInput } from './table-input.js';
+import { readParquetFiles, stagedArrowRelation } from './table-input.js';
+import type { TableInput } from './table-input-shape.js';
 import { MISSING_TIME_TEXT } from './text-dates.js';
 
 /** A condition over the canonical columns, given as expressions by `col`. */

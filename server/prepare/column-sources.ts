@@ -8,7 +8,7 @@ import { sqlString } from '../sql/text.js';
 import { DERIVED_FROM, type DerivedField } from './derive-trades.js';
 import { TRADE_BARS_NOTE } from './trade-bars.js';
 import { COLUMNS } from './mapping.js';
-import type { TableInput } from './table-input.js';
+import type { TableInput } from './table-input-shape.js';
 
 export type ColumnSourceKind = 'input' | 'derived' | 'absent';
 

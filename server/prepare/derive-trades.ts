@@ -27,7 +27,7 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { StoreTable } from '../store/format.js';
 import { runTracked, type Progress } from './progress.js';
-import type { TableInput } from './table-input.js';
+import type { TableInput } from './table-input-shape.js';
 import { barTime, type BarPeriod, type BarTime } from './bar-period.js';
 
 /** The trade fields preparation can derive, in the order they are derived. */

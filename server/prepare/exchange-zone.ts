@@ -12,7 +12,7 @@ import { META_TABLE, MetaKey, exchangeTimeSql } from '../store/format.js';
 import { sqlString } from '../sql/text.js';
 import { familyOf } from './column-types.js';
 import { COLUMNS } from './mapping.js';
-import type { TableInput } from './table-input.js';
+import type { TableInput } from './table-input-shape.js';
 
 export interface ExchangeZone {
   /** IANA name; 'UTC' when none is known. */

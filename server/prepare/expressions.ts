@@ -4,7 +4,7 @@
 import { sqlIdent, sqlString } from '../sql/text.js';
 import { familyOf, type ColumnInfo } from './column-types.js';
 import { textDateSql } from './text-dates.js';
-import type { TableInput } from './table-input.js';
+import type { TableInput } from './table-input-shape.js';
 
 /** The run id of a dataset whose bars and trades have no run column. */
 export const DEFAULT_RUN_ID = 'default';

@@ -19,7 +19,8 @@ import { canonicalSources, canonicalTableOf, describeRecognised, noDataError, re
 import { looseKind, resolveInputs, stampPath, TABLE_KINDS, unreadArchivesText, type FileFormat, type LooseKind, type TableKind } from './inputs.js';
 import { COLUMNS, normalise, type ColumnKind } from './mapping.js';
 import { SchemaProblems, type SchemaProblem } from './schema-problems.js';
-import { inspectTables, readFileParts, type TableInput } from './table-input.js';
+import { inspectTables, readFileParts } from './table-input.js';
+import type { TableInput } from './table-input-shape.js';
 
 const LOOSE_NAMES: Record<LooseKind, string> = { json: 'a JSON document', report: "a report's table", workbook: "a workbook's sheet", frames: "a frame of a pickle or HDF5 store", archive: "an archive's file" };
 import { textDateReadings, type TextDateReading } from './text-dates.js';

@@ -3,7 +3,6 @@
 // `trades`, `symbols` and `runs` keys of `tickscope.json`, canonical column -> input column).
 
 import { PrepareError } from './errors.js';
-import type { DatasetDescription } from './description.js';
 import type { TableKind } from './inputs.js';
 
 /** canonical column name -> column name in the input files, per table. */
@@ -13,9 +12,6 @@ export interface ColumnMapping {
   symbols?: Record<string, string>;
   runs?: Record<string, string>;
 }
-
-/** The dataset description (description.ts) as the column matching and the build read it. */
-export type DatasetMapping = DatasetDescription;
 
 /** What a canonical column must hold. */
 export type ColumnKind = 'key-string' | 'string' | 'timestamp' | 'number' | 'integer' | 'any';

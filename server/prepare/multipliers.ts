@@ -21,7 +21,8 @@ import { StoreTable } from '../store/format.js';
 import { PrepareError } from './errors.js';
 import { type ExprContext, selectList, tableExprs } from './expressions.js';
 import { sourceLabel } from './inputs.js';
-import { buildRelation, type TableInput } from './table-input.js';
+import { buildRelation } from './table-input.js';
+import type { TableInput } from './table-input-shape.js';
 
 /**
  * The symbols with a multiplier other than 1: contract_symbol, contract_multiplier. Named so that

@@ -15,31 +15,12 @@ import { readArrowSchema, stageArrowFiles } from './arrow-ipc/index.js';
 import { compatible, expectedInstead, familyOf, type ColumnInfo } from './column-types.js';
 import { SIDE_OF_WORD } from './expressions.js';
 import { sourceLabel, TABLE_KINDS, type DataFile, type Source, type TableKind } from './inputs.js';
-import { COLUMNS, matchColumns, normalise, requiredColumns, type CanonicalColumn, type DatasetMapping } from './mapping.js';
+import type { DatasetDescription } from './description.js';
+import { COLUMNS, matchColumns, normalise, requiredColumns, type CanonicalColumn } from './mapping.js';
 import { countParquetRows, readParquetSchemas } from './parquet.js';
 import { readTextSchema } from './formats/candidates.js';
 import { mappingFix, SchemaProblems, type SchemaProblem } from './schema-problems.js';
-
-export interface TableInput {
-  source: Source;
-  /** canonical name -> the input column. */
-  resolved: Map<string, ColumnInfo>;
-  /** Every column name of the input (for messages that list what was found). */
-  columns: string[];
-  /** Staged by a format adapter: its columns are the adapter's, not the user's to map. */
-  staged: boolean;
-  /** The run of each row is its file's folder (inputs.ts markRunFolders): read as a run_id column. */
-  runFolders: boolean;
-  parquet: DataFile[];
-  arrow: DataFile[];
-  /** CSV and JSON files, read by DuckDB (their rows are not counted beforehand). */
-  text: DataFile[];
-  hiveKeys: string[];
-  /** Row count from Parquet footers plus Arrow rows once staged. */
-  rows: number;
-  /** SQL relation of the whole table (Parquet read + staged Arrow), set after staging. */
-  relation: string;
-}
+import type { TableInput } from './table-input-shape.js';
 
 /** The name of the temporary table a table's Arrow IPC rows are staged into. */
 export function stagedArrowTable(kind: TableKind): string {
@@ -109,7 +90,7 @@ export function readTextFiles(t: TableInput): string[] {
  * name of the dataset's folder (that of the table's folder or file, above a folder named for the
  * table). Null when the files have a symbol column, the description maps one, or more is missing.
  */
-function singleInstrument(src: Source, matched: ReadonlyMap<string, string>, mapping: DatasetMapping & { symbol?: string }): string | null {
+function singleInstrument(src: Source, matched: ReadonlyMap<string, string>, mapping: DatasetDescription & { symbol?: string }): string | null {
   if (src.kind !== 'bars' && src.kind !== 'trades') return null;
   if (mapping[src.kind]?.symbol !== undefined) return null;
   const required = requiredColumns(src.kind);
@@ -168,7 +149,7 @@ export type KnownColumns = ReadonlyMap<string, ColumnInfo[]>;
  * goes to `problems`, and the TableInput returned is then not to be built from; a file that cannot
  * be read at all is thrown at once.
  */
-export async function inspectTable(con: DuckDBConnection, src: Source, mapping: DatasetMapping, problems: SchemaProblems, known: KnownColumns): Promise<TableInput> {
+export async function inspectTable(con: DuckDBConnection, src: Source, mapping: DatasetDescription, problems: SchemaProblems, known: KnownColumns): Promise<TableInput> {
   const parquet = src.files.filter((f) => f.format === 'parquet');
   const arrow = src.files.filter((f) => f.format === 'arrow-file' || f.format === 'arrow-stream');
   const text = src.files.filter((f) => f.format === 'csv' || f.format === 'json');
@@ -282,7 +263,7 @@ const SIDE_WORDS = Object.keys(SIDE_OF_WORD).filter((w) => !/\d/.test(w));
  * data, not of the name (a `type` is an order type or an exit reason as often). Parquet and text
  * files are looked at; the first 10,000 values decide.
  */
-async function resolveTradeSide(con: DuckDBConnection, src: Source, columns: readonly ColumnInfo[], mapping: DatasetMapping, resolved: Map<string, ColumnInfo>): Promise<void> {
+async function resolveTradeSide(con: DuckDBConnection, src: Source, columns: readonly ColumnInfo[], mapping: DatasetDescription, resolved: Map<string, ColumnInfo>): Promise<void> {
   if (resolved.has('side') || mapping.trades?.side) return;
   const type = columns.find((c) => ['type', 'trade_type', 'position_type'].includes(normalise(c.name)) && familyOf(c) === 'string');
   const files = src.files.filter((f) => f.format === 'parquet' || f.format === 'csv' || f.format === 'json');
@@ -300,7 +281,7 @@ async function resolveTradeSide(con: DuckDBConnection, src: Source, columns: rea
 export async function inspectTables(
   con: DuckDBConnection,
   sources: Record<TableKind, Source | null>,
-  mapping: DatasetMapping,
+  mapping: DatasetDescription,
   problems: SchemaProblems,
   known: KnownColumns,
 ): Promise<Record<TableKind, TableInput | null>> {
@@ -339,7 +320,7 @@ export async function stagedTableInput(con: DuckDBConnection, src: Source, relat
 function resolveColumns(
   src: Source,
   columns: readonly ColumnInfo[],
-  mapping: DatasetMapping,
+  mapping: DatasetDescription,
   { fromText, staged }: { fromText: boolean; staged: boolean },
   problems: SchemaProblems,
   files: string[],

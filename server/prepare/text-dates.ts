@@ -15,7 +15,7 @@ import { familyOf, type ColumnInfo } from './column-types.js';
 import type { DateOrder } from './description.js';
 import type { TableKind } from './inputs.js';
 import { COLUMNS } from './mapping.js';
-import type { TableInput } from './table-input.js';
+import type { TableInput } from './table-input-shape.js';
 
 /** How a text timestamp column is read: strptime formats tried in order, and what to say of it. */
 export type TextDateReading = NonNullable<ColumnInfo['textDate']>;

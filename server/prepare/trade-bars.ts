@@ -14,7 +14,8 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { StoreTable, exchangeTimeSql } from '../store/format.js';
 import { sqlString } from '../sql/text.js';
 import { dailyBarsFromFillsSql } from './formats/fill-bars.js';
-import { stagedTableInput, type TableInput } from './table-input.js';
+import { stagedTableInput } from './table-input.js';
+import type { TableInput } from './table-input-shape.js';
 
 const FILLS = 'temp.main._trade_fills';
 const BARS = 'temp.main._trade_bars';

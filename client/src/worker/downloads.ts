@@ -7,21 +7,7 @@
 import type { DownloadFormat } from '../../../shared/constants.js';
 import type { ClientMessage, DoneMessage, ErrorMessage, ProgressMessage } from '../../../shared/messages.js';
 import { askError, kindOfCode } from '../errors.js';
-import type { DownloadSpec } from './types.js';
-
-export interface DownloadProgress {
-  /** Rows of the file (known once the session has written it), and bytes received so far. */
-  rows: number;
-  bytes: number;
-}
-
-export interface DownloadedFile {
-  blob: Blob;
-  /** The name the session offers to save it as. */
-  name: string;
-  rows: number;
-  bytes: number;
-}
+import type { DownloadedFile, DownloadProgress, DownloadSpec } from './types.js';
 
 interface Transfer {
   spec: DownloadSpec;

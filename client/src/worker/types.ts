@@ -4,9 +4,7 @@ import type { DownloadableQuery, DownloadFormat, QueryName, RundiffPart } from '
 import type { DataQualityEntry } from '../../../shared/http-api.js';
 import type { DatasetSchema, Filters, QueryParamsByName, Timings } from '../../../shared/messages.js';
 
-import type { DownloadedFile, DownloadProgress } from './downloads.js';
-
-export type { DatasetSchema, DownloadedFile, DownloadFormat, DownloadProgress, Filters, QueryName, Timings };
+export type { DatasetSchema, DownloadFormat, Filters, QueryName, Timings };
 
 export type SessionState = 'connecting' | 'ready' | 'reconnecting' | 'lost';
 
@@ -126,6 +124,20 @@ export type Spec<Q extends AskQuery = AskQuery> = { [K in Q]: { query: K; params
 
 /** What can be downloaded as a file (DOWNLOADABLE_QUERIES): a view's table, or the bars in view (`export`). */
 export type DownloadSpec = { [Q in DownloadableQuery]: { query: Q; params: QueryParamsByName[Q] } }[DownloadableQuery];
+
+export interface DownloadProgress {
+  /** Rows of the file (known once the session has written it), and bytes received so far. */
+  rows: number;
+  bytes: number;
+}
+
+export interface DownloadedFile {
+  blob: Blob;
+  /** The name the session offers to save it as. */
+  name: string;
+  rows: number;
+  bytes: number;
+}
 
 export interface Answer<Q extends AskQuery = AskQuery> {
   query: Q;
