@@ -4,7 +4,7 @@
 // the description's own key list, so the help cannot drift from what is read.
 import { COLUMNS } from '../prepare/mapping.js';
 import { DESCRIPTION_FILE, DESCRIPTION_KEY_HELP } from '../prepare/description.js';
-import { TABLE_KINDS } from '../prepare/inputs.js';
+import { TABLE_KINDS } from '../prepare/inputs/index.js';
 
 const WRAP = 100;
 

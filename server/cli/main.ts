@@ -13,7 +13,7 @@ import type { DatasetSpec } from '../control/dataset-catalog.js';
 import { BAD_ROW_POLICIES, type BadRowPolicy } from '../prepare/description.js';
 import { inspectDataset } from '../prepare/inspect.js';
 import { formatSize, parseSize } from '../os/memory.js';
-import { unreadArchivesText } from '../prepare/inputs.js';
+import { unreadArchivesText } from '../prepare/inputs/index.js';
 import { defaultMemoryLimit } from '../prepare/memory.js';
 import { prepareInChild } from '../prepare/run-in-child.js';
 import { listStores, pruneStores, unreadableByThisBuild } from '../prepare/store-dir.js';

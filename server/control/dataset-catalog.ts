@@ -10,7 +10,7 @@
 import { errorMessage } from '../../shared/errors.js';
 import type { DataQualityEntry, DatasetInfo, DatasetState } from '../../shared/http-api.js';
 import type { BadRowPolicy } from '../prepare/description.js';
-import { resolveInputs, unreadArchivesText } from '../prepare/inputs.js';
+import { resolveInputs, unreadArchivesText } from '../prepare/inputs/index.js';
 import { prepareInChild } from '../prepare/run-in-child.js';
 import { inputStamps } from '../prepare/segment-manifest.js';
 import { controlErrors } from './errors.js';

@@ -27,7 +27,7 @@ import { sqlIdent, sqlString } from '../sql/text.js';
 import { buildStore } from './build.js';
 import type { LocatedDescription } from './description.js';
 import { PrepareError } from './errors.js';
-import { TABLE_KINDS, commonFolder, type DataFile, type ResolvedInputs, type TableKind } from './inputs.js';
+import { TABLE_KINDS, commonFolder, type DataFile, type ResolvedInputs, type TableKind } from './inputs/index.js';
 import { defaultMemoryLimit, duckdbMemoryLimit } from './memory.js';
 import type { Progress } from './progress.js';
 import { ROLLUPS, buildRollup } from './rollups.js';

@@ -2,7 +2,7 @@
 // the rollups. tickscope.json's `benchmark` names a symbol of the dataset (its daily close
 // returns, the closes market_day takes) or a file of returns or prices (Parquet, CSV, JSON; a
 // path relative to the description's folder); without one, a `benchmark` file among the inputs
-// (inputs.ts: benchmark.csv, a benchmark/ folder); without either the benchmark is the dataset's
+// (inputs/: benchmark.csv, a benchmark/ folder); without either the benchmark is the dataset's
 // own equal-weighted market (market_day), and is named so wherever it shows. The risk-free rate of
 // the description is recorded beside it: the default of every request's riskFreeRate.
 import { access } from 'node:fs/promises';
@@ -13,7 +13,7 @@ import { META_TABLE, MetaKey, StoreTable } from '../store/format.js';
 import { fileReader, sqlIdent, sqlString, type ReadableFormat } from '../sql/text.js';
 import type { LocatedDescription } from './description.js';
 import { PrepareError } from './errors.js';
-import { formatByExtension, type DataFile } from './inputs.js';
+import { formatByExtension, type DataFile } from './inputs/index.js';
 
 export interface BenchmarkRecord {
   kind: 'market' | 'symbol' | 'file';

@@ -10,7 +10,7 @@ import { sqlString } from '../sql/text.js';
 import { checkBars, checkTimestampText, checkTrades, presortedOrder, probeFiles, rowLocator } from './checks.js';
 import { PrepareError } from './errors.js';
 import { selectList, tableExprs, timezoneNote, type ExprContext } from './expressions.js';
-import { TABLE_KINDS, sourceLabel, type ResolvedInputs } from './inputs.js';
+import { TABLE_KINDS, sourceLabel, type ResolvedInputs } from './inputs/index.js';
 import { applyToPositionValues } from './multipliers.js';
 import { DataQuality, writeDataQuality } from './data-quality.js';
 import { canonicalDescription, type LocatedDescription } from './description.js';

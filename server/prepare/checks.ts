@@ -11,7 +11,7 @@ import { familyOf, type ColumnInfo } from './column-types.js';
 import { DataQuality, EXAMPLES_KEPT } from './data-quality.js';
 import { PrepareError } from './errors.js';
 import { tableExprs, type ExprContext } from './expressions.js';
-import { sourceLabel, type DataFile } from './inputs.js';
+import { sourceLabel, type DataFile } from './inputs/index.js';
 import { COLUMNS } from './mapping.js';
 import type { Progress } from './progress.js';
 import { readParquetFiles, stagedArrowRelation } from './table-input.js';

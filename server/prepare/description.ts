@@ -24,7 +24,7 @@ import { Type, type TSchema } from '@sinclair/typebox';
 import { TypeCompiler } from '@sinclair/typebox/compiler';
 import { errorMessage } from '../../shared/errors.js';
 import { PrepareError } from './errors.js';
-import { hasGlob, TABLE_KINDS, type TableKind } from './inputs.js';
+import { hasGlob, TABLE_KINDS, type TableKind } from './inputs/index.js';
 import { COLUMNS, type ColumnMapping } from './mapping.js';
 
 /** The file name of the dataset description beside the data. */

@@ -2,7 +2,7 @@
 // statements as HTML (MetaTrader 5 in UTF-16): what a user has after a backtest, with the list of
 // deals or positions as a table among the report's other tables. Each table of a report is
 // written out as a CSV file into a folder the caller owns for the preparation's life, and read as
-// a loose file (inputs.ts): a format adapter may claim it (formats/metatrader*.ts); one nobody
+// a loose file (inputs/): a format adapter may claim it (formats/metatrader*.ts); one nobody
 // claims (the report's summary, its orders) is left out. How tables are found among the rows is
 // report-tables.ts's.
 //

@@ -16,7 +16,7 @@ import { locateDescription, type BadRowPolicy, type DatasetDescription } from '.
 import type { CandidateFile, FormatDescription } from './formats/adapter.js';
 import { knownColumns, readCandidates } from './formats/candidates.js';
 import { canonicalSources, canonicalTableOf, describeRecognised, noDataError, recogniseFormats, requireFillPrices } from './formats/index.js';
-import { looseKind, resolveInputs, stampPath, TABLE_KINDS, unreadArchivesText, type FileFormat, type LooseKind, type TableKind } from './inputs.js';
+import { looseKind, resolveInputs, stampPath, TABLE_KINDS, unreadArchivesText, type FileFormat, type LooseKind, type TableKind } from './inputs/index.js';
 import { COLUMNS, normalise, type ColumnKind } from './mapping.js';
 import { SchemaProblems, type SchemaProblem } from './schema-problems.js';
 import { inspectTables, readFileParts } from './table-input.js';

@@ -4,7 +4,7 @@
 // "symbols": [...], "params": {...}}). DuckDB reads such a document as one row of lists, so each
 // array of records under a key that names a table is written out as JSON Lines into the
 // preparation's unpack folder and read as that table, lying in a folder named after the document
-// (inputs.ts): two such documents beside each other are two runs, as two folders of files are.
+// (inputs/): two such documents beside each other are two runs, as two folders of files are.
 // Keys that name no table (parameters, timeframes) are not read. Arrays nested deeper are the
 // format adapters' (Freqtrade's strategy.<name>.trades).
 import { createReadStream } from 'node:fs';

@@ -3,7 +3,7 @@
 // `trades`, `symbols` and `runs` keys of `tickscope.json`, canonical column -> input column).
 
 import { PrepareError } from './errors.js';
-import type { TableKind } from './inputs.js';
+import type { TableKind } from './inputs/index.js';
 
 /** canonical column name -> column name in the input files, per table. */
 export interface ColumnMapping {

@@ -20,7 +20,7 @@ import { errorMessage } from '../../shared/errors.js';
 import { StoreTable } from '../store/format.js';
 import { PrepareError } from './errors.js';
 import { type ExprContext, selectList, tableExprs } from './expressions.js';
-import { sourceLabel } from './inputs.js';
+import { sourceLabel } from './inputs/index.js';
 import { buildRelation } from './table-input.js';
 import type { TableInput } from './table-input-shape.js';
 

@@ -6,7 +6,7 @@ import { errorMessage } from '../../shared/errors.js';
 import { fileReader, sqlString, sqlStringList } from '../sql/text.js';
 import type { ColumnInfo } from './column-types.js';
 import { PrepareError } from './errors.js';
-import type { DataFile } from './inputs.js';
+import type { DataFile } from './inputs/index.js';
 
 type FooterFunction = 'parquet_schema' | 'parquet_file_metadata';
 

@@ -1,6 +1,6 @@
 // Builds the prepared store (server/store/format.ts) from what a backtester wrote.
 //
-// Inputs (inputs.ts): dataset folders, files, globs and hive-partitioned folders of Parquet and
+// Inputs (inputs/): dataset folders, files, globs and hive-partitioned folders of Parquet and
 // Arrow IPC (file and stream format). Parquet is read by DuckDB (parquet.ts); Arrow IPC is read
 // with apache-arrow in record batches and appended into DuckDB (arrow-ipc/). Columns are matched by
 // name (mapping.ts: canonical names, common aliases, or the dataset description's columns) and
@@ -42,7 +42,7 @@ import { unpackFolder } from './archives/index.js';
 import { buildStore } from './build.js';
 import { diskFullError } from './disk-full.js';
 import { PrepareError } from './errors.js';
-import { resolveInputs, stampPath, TABLE_KINDS, type DataFile, type ResolvedInputs } from './inputs.js';
+import { resolveInputs, stampPath, TABLE_KINDS, type DataFile, type ResolvedInputs } from './inputs/index.js';
 import { statedBenchmarkPath } from './benchmark.js';
 import { readProgress, tryLock, type HeldLock, type LockHolder, readHolder } from './lock.js';
 import { readDataQuality, type DataQualityEntry } from './data-quality.js';
@@ -102,7 +102,7 @@ export interface PrepareResult {
   segments?: number;
   /** The runs this preparation added to a prepared dataset as a delta segment. */
   addedRuns?: string[];
-  /** Archives among the inputs that were not read (inputs.ts ResolvedInputs.archives), to be said beside the result. */
+  /** Archives among the inputs that were not read (inputs/types.ts ResolvedInputs.archives), to be said beside the result. */
   unreadArchives?: string[];
 }
 

@@ -1,7 +1,7 @@
 // Tables found in a report's rows: MetaTrader's HTML reports (html-reports.ts) and a sheet of a
 // workbook laid out as a report (workbooks.ts) hold their lists among titles, a heading of labels
 // and values, and totals. Each table found is written out as a CSV file into the preparation's
-// unpack folder and read as a loose file (inputs.ts): a format adapter may claim it; one nobody
+// unpack folder and read as a loose file (inputs/): a format adapter may claim it; one nobody
 // claims is left out.
 //
 // A table here is a header row (five or more names, none a number) and the rows after it with as

@@ -5,7 +5,7 @@
 // inspect` lists them per table and file. Problems that make further inspection meaningless (an
 // input that does not exist, a file that is not Parquet) are still thrown at once where found.
 import { PrepareError } from './errors.js';
-import type { TableKind } from './inputs.js';
+import type { TableKind } from './inputs/index.js';
 
 export interface SchemaProblem {
   table: TableKind;

@@ -9,7 +9,7 @@ import { STORE_FORMAT_VERSION } from '../store/format.js';
 import { MANIFEST_SUFFIX, MANIFEST_VERSION, type SegmentFile, type SegmentManifest } from '../store/segments.js';
 import { canonicalDescription, type DatasetDescription } from './description.js';
 import { PrepareError } from './errors.js';
-import { stampPath, TABLE_KINDS, type ResolvedInputs } from './inputs.js';
+import { stampPath, TABLE_KINDS, type ResolvedInputs } from './inputs/index.js';
 
 /**
  * The dataset's identity apart from its files: the inputs as given, the description and the

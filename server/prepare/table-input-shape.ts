@@ -3,7 +3,7 @@
 // module of its own because the modules table-input.ts itself uses (the column expressions, the
 // reading of text dates) take it too.
 import type { ColumnInfo } from './column-types.js';
-import type { DataFile, Source } from './inputs.js';
+import type { DataFile, Source } from './inputs/index.js';
 
 export interface TableInput {
   source: Source;
@@ -13,7 +13,7 @@ export interface TableInput {
   columns: string[];
   /** Staged by a format adapter: its columns are the adapter's, not the user's to map. */
   staged: boolean;
-  /** The run of each row is its file's folder (inputs.ts markRunFolders): read as a run_id column. */
+  /** The run of each row is its file's folder (inputs/run-folders.ts markRunFolders): read as a run_id column. */
   runFolders: boolean;
   parquet: DataFile[];
   arrow: DataFile[];

@@ -14,7 +14,7 @@ import { fileReader, sqlIdent, sqlString, type CsvReading } from '../sql/text.js
 import { readArrowSchema, stageArrowFiles } from './arrow-ipc/index.js';
 import { compatible, expectedInstead, familyOf, type ColumnInfo } from './column-types.js';
 import { SIDE_OF_WORD } from './expressions.js';
-import { sourceLabel, TABLE_KINDS, type DataFile, type Source, type TableKind } from './inputs.js';
+import { sourceLabel, TABLE_KINDS, type DataFile, type Source, type TableKind } from './inputs/index.js';
 import type { DatasetDescription } from './description.js';
 import { COLUMNS, matchColumns, normalise, requiredColumns, type CanonicalColumn } from './mapping.js';
 import { countParquetRows, readParquetSchemas } from './parquet.js';
@@ -243,7 +243,7 @@ export async function inspectTable(con: DuckDBConnection, src: Source, mapping: 
   for (const k of hiveKeys) columns.push({ name: k, type: 'VARCHAR' });
   // The canonical columns the files' names (and aliases) give, before any column is added below.
   const named = matchColumns(src.kind, columns.map((c) => c.name), undefined, () => src.location);
-  // One run per folder (inputs.ts): unless the files name their runs, or the description maps a column as the run.
+  // One run per folder (inputs/): unless the files name their runs, or the description maps a column as the run.
   const runFolders = arrow.length === 0 && src.files.every((f) => f.runFolder !== undefined) && !mapping[src.kind]?.run_id && !named.has('run_id');
   if (runFolders) columns.push({ name: 'run_id', type: 'VARCHAR' });
   const instrument = singleInstrument(src, named, mapping);

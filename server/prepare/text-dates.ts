@@ -13,7 +13,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { sqlIdent, sqlString } from '../sql/text.js';
 import { familyOf, type ColumnInfo } from './column-types.js';
 import type { DateOrder } from './description.js';
-import type { TableKind } from './inputs.js';
+import type { TableKind } from './inputs/index.js';
 import { COLUMNS } from './mapping.js';
 import type { TableInput } from './table-input-shape.js';
 

@@ -2,7 +2,7 @@
 // (a "List of trades" sheet beside its performance sheets), MetaTrader 5 saves its tester report
 // as one, and pandas users write their frames with `to_excel`. Each sheet is written out as CSV
 // into the preparation's unpack folder, as an HTML report's tables are (report-tables.ts), and
-// read as a file lying where the workbook does (inputs.ts):
+// read as a file lying where the workbook does (inputs/):
 //   - a sheet whose first row is a header (two or more names, none a number) is one table, named
 //     after the workbook when it is the only sheet (trades.xlsx is trades.csv), else after the
 //     sheet (a sheet "trades" is trades.csv, "List of trades" is List of trades.csv);

@@ -16,7 +16,7 @@
 // 17 (2026-12-07): the tables are as in 16, but the round trips of pyfolio's and zipline's
 // transactions and of Lean's orders take the symbols file's contract multiplier
 // (formats/round-trips.ts): a store of 16 holds their futures trades' P&L 1/multiplier too low;
-// and workbooks and HTML reports inside an archive are read (server/prepare/inputs.ts).
+// and workbooks and HTML reports inside an archive are read (server/prepare/inputs/).
 // 18 (2026-12-07): the tables are as in 17, but pandas pickles are read (server/prepare/pandas-files/pandas-pickle.ts),
 // and pyfolio's frames extracted from zipline name their assets by symbol (AAPL, not
 // `Equity(24 [AAPL])`), as zipline's frame does (formats/pandas.ts ziplineAssetSymbolSql).

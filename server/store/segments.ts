@@ -33,7 +33,7 @@ export const MARKET_CLOSE_SELECT = `SELECT symbol, day, min(run_id) AS run_id, a
   FROM ${StoreTable.symbolDay} GROUP BY symbol, day ORDER BY symbol, day`;
 
 export interface SegmentFile {
-  /** Table kind (inputs.ts TableKind) or 'benchmark'. */
+  /** Table kind (inputs/types.ts TableKind) or 'benchmark'. */
   kind: string;
   /** Relative to the dataset folder when there is one folder input, else absolute. */
   path: string;

@@ -12,7 +12,7 @@ import * as tar from 'tar';
 import { csvFixture } from '../../fixtures/formats/csv.js';
 import { writeZip } from '../../fixtures/formats/zip.js';
 import { inspectDataset } from '../../server/prepare/inspect.js';
-import { resolveInputs } from '../../server/prepare/inputs.js';
+import { resolveInputs } from '../../server/prepare/inputs/index.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { LocalSession, type Ask } from '../support/local-session.js';
 

@@ -1,4 +1,4 @@
-// One backtest per folder (server/prepare/inputs.ts markRunFolders): an analyst puts each run's
+// One backtest per folder (server/prepare/inputs/run-folders.ts markRunFolders): an analyst puts each run's
 // output in a folder of its own, without a run column. Each folder is a run named after it, and
 // its numbers are its own; folders that are not runs (split by table, or not holding the same
 // tables) stay one dataset as before.

@@ -12,7 +12,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { tableFromIPC } from 'apache-arrow';
 import { repoRoot } from '../../fixtures/generate.js';
 import { readArrowSchema, stageArrowFiles } from '../../server/prepare/arrow-ipc/index.js';
-import { sniffFormat } from '../../server/prepare/inputs.js';
+import { sniffFormat } from '../../server/prepare/inputs/index.js';
 import { prepareDataset } from '../../server/prepare/prepare.js';
 import { prepareInChild } from '../../server/prepare/run-in-child.js';
 import { errorMessage } from '../../shared/errors.js';

@@ -3,7 +3,7 @@
 // read back as plain rows with timestamps as epoch milliseconds. For datasets whose store the
 // session cannot serve yet (trade-only formats have no bars): the canonical tables they give.
 import { DuckDBInstance } from '@duckdb/node-api';
-import { resolveInputs } from '../../server/prepare/inputs.js';
+import { resolveInputs } from '../../server/prepare/inputs/index.js';
 import { readCandidates } from '../../server/prepare/formats/candidates.js';
 import { recogniseFormats, stageFormats, describeRecognised } from '../../server/prepare/formats/index.js';
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatByExtension, nameWithoutExtension } from '../../server/prepare/inputs.js';
+import { formatByExtension, nameWithoutExtension } from '../../server/prepare/inputs/index.js';
 
 test('a file name says its format; a compressed text file is the text format it names, any other compressed file is none', () => {
   const cases: [string, ReturnType<typeof formatByExtension>][] = [
@@ -13,7 +13,7 @@ test('a file name says its format; a compressed text file is the text format it 
     ['fills.jsonl.zst', 'json'],
     ['backtest-result-2024-01-16.json.gz', 'json'],
     ['events.ndjson.gz', 'json'],
-    // Archives and compressed binary files stay archives (inputs.ts names them, does not read them).
+    // Archives and compressed binary files stay archives (inputs/ names them, does not read them).
     ['results.tar.gz', null],
     ['results.tgz', null],
     ['bars.parquet.gz', null],

@@ -5,7 +5,7 @@
 // gzip by Node's zlib; xz by xz-decompress (XZ Embedded, compiled to WebAssembly: no native build,
 // streamed); bzip2 by seek-bzip (pure JS) in a worker thread, since it decodes synchronously; zstd
 // by fzstd (pure JS, streamed), its frames' checksums checked here (zstd.ts). DuckDB reads
-// `.csv.zst` and `.json.zst` itself, as it does `.csv.gz` (inputs.ts), so those are never inflated here.
+// `.csv.zst` and `.json.zst` itself, as it does `.csv.gz` (inputs/), so those are never inflated here.
 import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';

@@ -4,7 +4,7 @@
 // result as one (Freqtrade zips its result JSON with the run's configuration, strategy and market
 // data), and a backtest's folder is shared as one. The members that are data files (Parquet,
 // Arrow, CSV, JSON, as the caller says by their names) are unpacked, keeping their folders, into a
-// folder the caller owns for the preparation's life; inputs.ts reads each as a file lying where
+// folder the caller owns for the preparation's life; inputs/ reads each as a file lying where
 // its path inside the archive puts it: the table its name says (trades.csv, bars/run_id=a/...), or
 // a loose file a format adapter may claim (Freqtrade's result JSON). Nothing else is read: a
 // zipped market-data file is the tool's own side data, not a table.

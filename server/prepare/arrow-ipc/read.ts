@@ -36,7 +36,7 @@ import './codecs.js';
 import { schemaProblem } from './schema-check.js';
 import type { ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
-import type { DataFile } from '../inputs.js';
+import type { DataFile } from '../inputs/index.js';
 
 type Plan =
   | { kind: 'raw'; width: number }

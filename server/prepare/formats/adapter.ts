@@ -3,7 +3,7 @@
 //
 // How preparation uses adapters (formats/index.ts runs this for every dataset):
 //
-//   1. inputs.ts finds the data files (Parquet, Arrow IPC, CSV, JSON); formats/candidates.ts reads
+//   1. inputs/ finds the data files (Parquet, Arrow IPC, CSV, JSON); formats/candidates.ts reads
 //      what is cheap to read: each tabular file's columns (footer, schema, CSV sniff) and each
 //      JSON object file's top-level keys. Those are the CandidateFiles.
 //   2. Every adapter of the registry (formats/index.ts, FORMAT_ADAPTERS) is asked to `detect` the
@@ -20,8 +20,8 @@
 //      names (StagedTables). The pipeline then reads those tables exactly as it reads canonical
 //      input files: same type checks, same timestamp normalisation, same bad-row checks.
 //   5. Files no adapter claimed are read the canonical way (a table per file name, columns
-//      matched by name and alias, inputs.ts and table-input.ts), as before adapters existed;
-//      an unclaimed `loose` JSON file (inputs.ts DataFile.loose) is left out.
+//      matched by name and alias, inputs/ and table-input.ts), as before adapters existed;
+//      an unclaimed `loose` JSON file (inputs/types.ts DataFile.loose) is left out.
 //
 // Rules for a stage:
 //   - Stage timestamps as the tool wrote them: a naive TIMESTAMP stays naive (the dataset's
@@ -40,7 +40,7 @@
 // test/integration/formats-<tool>.test.ts, and list the columns it reads in the README.
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ColumnInfo } from '../column-types.js';
-import type { DataFile, TableKind } from '../inputs.js';
+import type { DataFile, TableKind } from '../inputs/index.js';
 import type { DatasetDescription } from '../description.js';
 import { DEFAULT_RUN_ID } from '../expressions.js';
 import { camelWords, normalise } from '../mapping.js';
@@ -49,7 +49,7 @@ import { camelWords, normalise } from '../mapping.js';
 export interface CandidateFile extends DataFile {
   /** The file name without folder and extension, lowercase ("positions" for Positions.parquet). */
   stem: string;
-  /** The canonical table its path names (inputs.ts classify: bars unless a component names one). */
+  /** The canonical table its path names (inputs/naming.ts namedTable; bars when no component names one). */
   tableByName: TableKind;
   /** Columns of a tabular file (Parquet, Arrow IPC, CSV) as DuckDB reads them; [] for JSON. */
   columns: ColumnInfo[];
@@ -59,7 +59,7 @@ export interface CandidateFile extends DataFile {
 
 /**
  * The run of a file's rows when its tool names none: the file's folder when the input holds one
- * backtest per folder (inputs.ts markRunFolders), else the dataset's one run.
+ * backtest per folder (inputs/run-folders.ts markRunFolders), else the dataset's one run.
  */
 export function runOfFile(file: DataFile): string {
   return file.runFolder ?? DEFAULT_RUN_ID;

@@ -19,7 +19,7 @@ import { familyOf, type ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
 import { exportedNumberSql } from '../expressions.js';
 import { textDateReadingsOf, textDateSql, type TextDateReading } from '../text-dates.js';
-import { stampPath } from '../inputs.js';
+import { stampPath } from '../inputs/index.js';
 import { runOfFile, type Detection, type FormatAdapter, type FormatDescription, type StagedTables } from './adapter.js';
 import { detectLists, timeOf, type Columns, type ListFile } from './named-columns.js';
 

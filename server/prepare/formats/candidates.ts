@@ -9,7 +9,7 @@ import { inflatedBytes } from '../archives/index.js';
 import { readArrowSchema, stageArrowFiles } from '../arrow-ipc/index.js';
 import { familyOf, type ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
-import { TABLE_KINDS, type DataFile, type ResolvedInputs } from '../inputs.js';
+import { TABLE_KINDS, type DataFile, type ResolvedInputs } from '../inputs/index.js';
 import { readParquetSchemas } from '../parquet.js';
 import type { CandidateFile } from './adapter.js';
 
@@ -147,7 +147,7 @@ export async function readCandidates(con: DuckDBConnection, resolved: ResolvedIn
           if (jsonKeys.length === 0) columns = await readTextSchema(con, f, hive);
         } else columns = await readArrowSchema(f);
       } catch (err) {
-        // A loose file (inputs.ts: a JSON document in a folder, an archive's member no name
+        // A loose file (inputs/: a JSON document in a folder, an archive's member no name
         // assigns) that cannot be read is not data: no adapter claims it, and it is left out.
         // One named as data must be readable.
         if (!f.loose) throw err;

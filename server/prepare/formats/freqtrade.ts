@@ -18,11 +18,11 @@
 // exit_signal, ...), so a run's trades can be filtered by one or the other. A trade still open at
 // the end (is_open) has no exit, as vectorbt's open trades. Freqtrade's result holds no bars:
 // they are made of the trades' fills (trade-bars.ts). The .meta.json and .last_result.json files
-// are left out as loose JSON (inputs.ts): they hold nothing the store keeps.
+// are left out as loose JSON (inputs/): they hold nothing the store keeps.
 import { errorMessage } from '../../../shared/errors.js';
 import { sqlString } from '../../sql/text.js';
 import { PrepareError } from '../errors.js';
-import { nameWithoutExtension, stampPath } from '../inputs.js';
+import { nameWithoutExtension, stampPath } from '../inputs/index.js';
 import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
 import { jsonDocumentSql, utcTimeSql } from './json-result.js';
 

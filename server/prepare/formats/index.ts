@@ -5,7 +5,7 @@ import { META_TABLE, MetaKey, type BarsOrigin } from '../../store/format.js';
 import { sqlIdent, sqlString } from '../../sql/text.js';
 import type { DatasetDescription } from '../description.js';
 import { PrepareError } from '../errors.js';
-import { commonFolder, looseKind, noBarsError, stampPath, TABLE_KINDS, type ResolvedInputs, type Source, type TableKind } from '../inputs.js';
+import { commonFolder, looseKind, noBarsError, stampPath, TABLE_KINDS, type ResolvedInputs, type Source, type TableKind } from '../inputs/index.js';
 import { matchColumns, requiredColumns } from '../mapping.js';
 import { multiplierSql } from '../expressions.js';
 import { stageMultipliers } from '../multipliers.js';
@@ -115,7 +115,7 @@ export async function stageFormats(con: DuckDBConnection, recognition: Recogniti
  */
 export function canonicalSources(rest: readonly CandidateFile[], description: DatasetDescription = {}): Record<TableKind, Source | null> {
   const out = {} as Record<TableKind, Source | null>;
-  // A loose JSON file no adapter claimed is not data (inputs.ts DataFile.loose).
+  // A loose JSON file no adapter claimed is not data (inputs/types.ts DataFile.loose).
   const tabled = rest.filter((f) => !f.loose).map((f) => ({ f, kind: canonicalTableOf(f, description) }));
   for (const kind of TABLE_KINDS) {
     const files = tabled.filter((t) => t.kind === kind).map(({ f: { stem: _s, tableByName: _t, columns: _c, jsonKeys: _j, ...file } }) => file);

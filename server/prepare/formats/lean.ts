@@ -20,7 +20,7 @@ import path from 'node:path';
 import { errorMessage } from '../../../shared/errors.js';
 import { sqlString } from '../../sql/text.js';
 import { PrepareError } from '../errors.js';
-import { nameWithoutExtension } from '../inputs.js';
+import { nameWithoutExtension } from '../inputs/index.js';
 import type { CandidateFile, Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
 import { toolRoundTripsSql } from './round-trips.js';
 import { jsonDocumentSql, utcTimeSql } from './json-result.js';

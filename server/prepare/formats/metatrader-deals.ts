@@ -18,7 +18,7 @@
 import { sqlIdent } from '../../sql/text.js';
 import { PrepareError } from '../errors.js';
 import { exportedNumberSql } from '../expressions.js';
-import { stampPath } from '../inputs.js';
+import { stampPath } from '../inputs/index.js';
 import type { Detection, FormatAdapter, FormatDescription, StageContext, StagedTables } from './adapter.js';
 import { isTradeSql, kindSql, moneyOf, stageCapital, stageLists } from './metatrader-rows.js';
 import { detectLists, timeOf, type Columns, type ListFile } from './named-columns.js';

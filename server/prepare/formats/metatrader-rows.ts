@@ -11,7 +11,7 @@ import { sqlIdent, sqlString } from '../../sql/text.js';
 import type { ColumnInfo } from '../column-types.js';
 import { PrepareError } from '../errors.js';
 import { exportedNumberSql } from '../expressions.js';
-import { stampPath } from '../inputs.js';
+import { stampPath } from '../inputs/index.js';
 import { runOfFile, type CandidateFile, type StageContext, type StagedTables } from './adapter.js';
 import type { Columns, ListFile } from './named-columns.js';
 

@@ -19,7 +19,7 @@
 // contract size as a multiplier (multipliers.ts).
 // Times are the trade server's clock, naive: the dataset's `timezone` says which zone that is.
 import { sqlIdent } from '../../sql/text.js';
-import { stampPath } from '../inputs.js';
+import { stampPath } from '../inputs/index.js';
 import type { ColumnInfo } from '../column-types.js';
 import { exportedNumberSql } from '../expressions.js';
 import type { Detection, FormatAdapter, FormatDescription, StagedTables } from './adapter.js';

@@ -19,7 +19,7 @@ import { errorMessage } from '../../../shared/errors.js';
 import { sqlIdent, sqlString } from '../../sql/text.js';
 import { PrepareError } from '../errors.js';
 import { exportedNumberSql } from '../expressions.js';
-import { stampPath } from '../inputs.js';
+import { stampPath } from '../inputs/index.js';
 import { SUMMARY_TABLE } from '../report-tables.js';
 import { runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
 import { moneyOf } from './metatrader-rows.js';

@@ -118,7 +118,7 @@ function time(c: ColumnInfo): string {
   return col;
 }
 
-/** A report row's run as written: its folder's (inputs.ts markRunFolders) and its strategy id. */
+/** A report row's run as written: its folder's (inputs/run-folders.ts markRunFolders) and its strategy id. */
 const runColumns = (file: CandidateFile, c: ColumnInfo | undefined) =>
   `${file.runFolder === undefined ? 'NULL::VARCHAR' : sqlString(file.runFolder)} AS run_folder, ${c ? `${sqlIdent(c.name)}::VARCHAR` : 'NULL::VARCHAR'} AS strategy`;
 

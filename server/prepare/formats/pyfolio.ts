@@ -40,7 +40,7 @@ interface PositionsPlan {
   assets: ColumnInfo[];
 }
 
-/** One run's frames: the dataset's only set, or the set in one of its run folders (inputs.ts markRunFolders). */
+/** One run's frames: the dataset's only set, or the set in one of its run folders (inputs/run-folders.ts markRunFolders). */
 export interface PyfolioRun {
   /** The run id: the run folder's name, or the dataset's one run. */
   run: string;

@@ -13,7 +13,7 @@
 // over the entry value (price x contracts), the fraction of the entry price the store keeps.
 // The file holds no symbol: TradingView names an export <strategy>_<EXCHANGE>_<SYMBOL>_<date>.csv
 // (or .xlsx), and the symbol is read from that name, else the file's own name is the symbol. One file is one
-// symbol's backtest: several files are a portfolio, or, in sibling folders (inputs.ts
+// symbol's backtest: several files are a portfolio, or, in sibling folders (inputs/
 // markRunFolders), one run per folder. The trade numbers restart in each file, so a run of several
 // files has its trades numbered in entry order over all of them, as TradingView numbers one file's.
 import path from 'node:path';
@@ -22,7 +22,7 @@ import { sqlIdent, sqlString } from '../../sql/text.js';
 import { familyOf } from '../column-types.js';
 import { PrepareError } from '../errors.js';
 import { exportedNumberSql } from '../expressions.js';
-import { stampPath } from '../inputs.js';
+import { stampPath } from '../inputs/index.js';
 import { runOfFile, type CandidateFile, type Detection, type FormatAdapter, type FormatDescription, type StageContext, type StagedTables } from './adapter.js';
 import { matchPatterns, type Columns } from './named-columns.js';
 
@@ -203,7 +203,7 @@ export const tradingviewAdapter: FormatAdapter<TradingViewPlan> = {
 
   async stage(detection, ctx): Promise<StagedTables> {
     const parts: string[] = [];
-    // A run's trade numbers are TradingView's when it has one file (runs by folder: inputs.ts markRunFolders).
+    // A run's trade numbers are TradingView's when it has one file (runs by folder: inputs/run-folders.ts markRunFolders).
     const filesPerRun = new Map<string, number>();
     for (const f of detection.plan.files) filesPerRun.set(runOfFile(f.file), (filesPerRun.get(runOfFile(f.file)) ?? 0) + 1);
     const keepNumbers = [...filesPerRun.values()].every((n) => n === 1);

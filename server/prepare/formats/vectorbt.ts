@@ -85,7 +85,7 @@ function symbolOf(c: ColumnInfo): string {
   return `CASE WHEN regexp_matches(${v}, '^\\(.*,.*\\)$') THEN trim(regexp_extract(${v}, ',\\s*([^,]*)\\)$', 1), ' ''"') ELSE ${v} END`;
 }
 
-/** A sweep's tuple without its symbol, else the file's run folder (inputs.ts markRunFolders), else the one run. */
+/** A sweep's tuple without its symbol, else the file's run folder (inputs/run-folders.ts markRunFolders), else the one run. */
 function runOf(c: ColumnInfo, file: CandidateFile): string {
   const v = `${sqlIdent(c.name)}::VARCHAR`;
   return `CASE WHEN regexp_matches(${v}, '^\\(.*,.*\\)$') THEN '(' || regexp_extract(${v}, '^\\((.*),[^,]*\\)$', 1) || ')' ELSE ${sqlString(runOfFile(file))} END`;

@@ -22,7 +22,7 @@ import { dailyBarsFromFillsSql } from './fill-bars.js';
 import { dayExpr, timeIndexColumn } from './pandas.js';
 import { toolRoundTripsSql } from './round-trips.js';
 
-/** One performance frame: one run (in a folder of its own when there are several: inputs.ts markRunFolders). */
+/** One performance frame: one run (in a folder of its own when there are several: inputs/run-folders.ts markRunFolders). */
 interface ZiplineFrame {
   file: CandidateFile;
   run: string;

@@ -1,5 +1,5 @@
 // pandas frames saved in HDF5 (`to_hdf`, `HDFStore`: PyTables' layout) are written out as the CSV
-// each frame's `to_csv()` would write, and read in its place (inputs.ts), as pickles are
+// each frame's `to_csv()` would write, and read in its place (inputs/), as pickles are
 // (pandas-pickle.ts, frame-csv.ts). Every group pandas wrote (its `pandas_type` attribute) is a
 // frame: a store holding one is named after the file (`returns.h5` is `returns.csv`, whatever its
 // key), one holding several after their keys (`results.h5` with keys returns, positions and

@@ -3,7 +3,7 @@
 // series' orient='index' ({"1704153600000": 0.01}); 'index', 'split' ({"columns", "index",
 // "data"}) and 'table' ({"schema", "data"}) are one argument away. Read as DuckDB reads JSON they
 // are one row of structs. Such a file is written out as JSON Lines, a row per index label, into
-// the preparation's unpack folder and read in its place (inputs.ts), named as the file is.
+// the preparation's unpack folder and read in its place (inputs/), named as the file is.
 // The index becomes a column `index` (pandas' name for it in reset_index) unless it is the
 // default 0..n-1; a DatetimeIndex (epoch milliseconds, to_json's default) as ISO text in UTC,
 // other numbers as numbers. Values are as written: a datetime column's epoch milliseconds are

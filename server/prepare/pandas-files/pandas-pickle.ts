@@ -1,6 +1,6 @@
 // A pandas frame or series saved with `to_pickle` (zipline's `run -o perf.pickle`, a pyfolio user's
 // returns, positions and transactions) is written out as the CSV its `to_csv()` would write, into
-// the preparation's unpack folder, and read in its place (inputs.ts), as a workbook's sheets are:
+// the preparation's unpack folder, and read in its place (inputs/), as a workbook's sheets are:
 // the index first (under its name, or an empty header; a default 0..n-1 index is left out), then
 // the columns; numbers as Python writes them, times in their zone's wall clock with its offset,
 // missing values empty, and a cell of Python objects as its str(): a zipline transaction list is
