@@ -1,6 +1,8 @@
 // Measurement hooks for the browser tests and `npm run bench:ui`: when the last input happened,
 // when each view last drew (and whether what it drew was exact), and the main thread's long
 // tasks. Cheap enough to stay on in production: a few timestamps per interaction.
+import type { Timings } from './worker/types.js';
+
 export interface TickscopeProbe {
   /** performance.now() when the first chart was drawn (tab open -> first chart). */
   firstChartMs?: number;
@@ -24,8 +26,12 @@ export interface TickscopeProbe {
   }[];
   /** The latest frames that showed new data: which view, exact or not, when (rAF time). */
   paints?: { id: string; exact: boolean; at: number }[];
-  /** The latest answers the views got: query, ask -> answer in the worker (ms), cached or not, server time. */
-  answers?: { query: string; ms: number; cached: boolean; serverMs: number | null; at: number }[];
+  /**
+   * The latest answers the views got: query, ask -> answer in the worker (ms), cached or not, the
+   * session's time on it, and how long it waited there for a connection (the tab's other requests
+   * held them), before that time.
+   */
+  answers?: { query: string; ms: number; cached: boolean; serverMs: number | null; waitMs: number | null; at: number }[];
   /** The worker's cache counters (hits, previews, prefetches...). */
   cacheStats?: () => Promise<unknown>;
 }
@@ -107,7 +113,7 @@ interface LoafScript {
   duration: number;
 }
 
-export function noteAnswer(a: { query: string; elapsedMs: number; cached: boolean; provisional: boolean; timings: { planMs: number; executeMs: number; encodeMs: number } | null }): void {
+export function noteAnswer(a: { query: string; elapsedMs: number; cached: boolean; provisional: boolean; timings: Timings | null }): void {
   if (a.provisional) return;
   const p = probe();
   const answers = (p.answers ??= []);
@@ -116,6 +122,7 @@ export function noteAnswer(a: { query: string; elapsedMs: number; cached: boolea
     ms: a.elapsedMs,
     cached: a.cached,
     serverMs: a.timings ? a.timings.planMs + a.timings.executeMs + a.timings.encodeMs : null,
+    waitMs: a.timings?.waitMs ?? null,
     at: performance.now(),
   });
   if (answers.length > 2000) answers.splice(0, answers.length - 1500);

@@ -435,16 +435,21 @@ try {
         `${fps.toFixed(1)} fps; ${slow}/${r.frames.length} frames over 20.7 ms; rows still loading in ${r.loadingFrames} frames`,
     );
   }
-  const answers = (await page.evaluate('window.__tickscope.answers.slice()')) as { query: string; ms: number; cached: boolean; serverMs: number | null; at: number }[];
+  const answers = (await page.evaluate('window.__tickscope.answers.slice()')) as { query: string; ms: number; cached: boolean; serverMs: number | null; waitMs: number | null; at: number }[];
   const fetched = answers.filter((a) => !a.cached && a.at >= drillStart && a.at <= drillEnd);
   console.log('');
-  console.log(`answers the views waited for during the drill-down (ask -> decoded in the worker; not counting cache hits):`);
+  console.log(`answers the views waited for during the drill-down (ask -> decoded in the worker; not counting cache hits; the session's time on`);
+  console.log(`each, and before it how long the answer waited there for one of the session's connections, which the tab's other requests held):`);
   const byQuery = new Map<string, typeof fetched>();
   for (const a of fetched) (byQuery.get(a.query) ?? byQuery.set(a.query, []).get(a.query)!).push(a);
   for (const [query, list] of byQuery) {
     const ms = list.map((a) => a.ms);
     const server = list.map((a) => a.serverMs ?? 0);
-    console.log(`  ${query.padEnd(10)} n=${String(list.length).padStart(3)}  p50 ${f(percentile(ms, 50))} ms  p95 ${f(percentile(ms, 95))} ms   (server p50 ${f(percentile(server, 50))} ms, p95 ${f(percentile(server, 95))} ms)`);
+    const waited = list.map((a) => a.waitMs ?? 0);
+    console.log(
+      `  ${query.padEnd(10)} n=${String(list.length).padStart(3)}  p50 ${f(percentile(ms, 50))} ms  p95 ${f(percentile(ms, 95))} ms   ` +
+        `(server p50 ${f(percentile(server, 50))} ms, p95 ${f(percentile(server, 95))} ms; waited for a connection p50 ${f(percentile(waited, 50))} ms, p95 ${f(percentile(waited, 95))} ms)`,
+    );
   }
   const hitsDuring = answers.filter((a) => a.cached && a.at >= drillStart && a.at <= drillEnd).length;
   console.log(`  answered from the worker's cache (prefetched or seen before): ${hitsDuring} of ${hitsDuring + fetched.length}`);
