@@ -27,11 +27,13 @@ export interface TickscopeProbe {
   /** The latest frames that showed new data: which view, exact or not, when (rAF time). */
   paints?: { id: string; exact: boolean; at: number }[];
   /**
-   * The latest answers the views got: query, ask -> answer in the worker (ms), cached or not, the
-   * session's time on it, and how long it waited there for a connection (the tab's other requests
-   * held them), before that time.
+   * The latest answers the views got: query, asked at low priority (a view out of sight, a
+   * sparkline) or not, ask -> answer in the worker (ms), how long of it the
+   * ask waited in the worker before its request went out, cached or not, the session's time on
+   * it, and how long it waited there for a connection (the tab's other requests held them),
+   * before that time.
    */
-  answers?: { query: string; ms: number; cached: boolean; serverMs: number | null; waitMs: number | null; at: number }[];
+  answers?: { query: string; low: boolean; ms: number; queuedMs: number; cached: boolean; serverMs: number | null; waitMs: number | null; at: number }[];
   /** The worker's cache counters (hits, previews, prefetches...). */
   cacheStats?: () => Promise<unknown>;
 }
@@ -113,13 +115,15 @@ interface LoafScript {
   duration: number;
 }
 
-export function noteAnswer(a: { query: string; elapsedMs: number; cached: boolean; provisional: boolean; timings: Timings | null }): void {
+export function noteAnswer(a: { query: string; elapsedMs: number; queuedMs: number; cached: boolean; provisional: boolean; timings: Timings | null }, ask: { low?: boolean } = {}): void {
   if (a.provisional) return;
   const p = probe();
   const answers = (p.answers ??= []);
   answers.push({
     query: a.query,
+    low: ask.low === true,
     ms: a.elapsedMs,
+    queuedMs: a.queuedMs,
     cached: a.cached,
     serverMs: a.timings ? a.timings.planMs + a.timings.executeMs + a.timings.encodeMs : null,
     waitMs: a.timings?.waitMs ?? null,

@@ -64,7 +64,7 @@ export function useQuery<Q extends AskQuery>(spec: Spec<Q> | null, options: { pr
     ask(s, { view: viewName, ...(options.low ? { priority: 'low' as const } : {}) }).then(
       (answer) => {
         settled = true;
-        noteAnswer(answer);
+        noteAnswer(answer, { low: options.low === true });
         // A transition: the views that draw the answers render in slices that yield to input,
         // rather than in one task for every answer that came in together (a zoom redraws six).
         if (current) startTransition(() => setState({ key, answer, loading: false, error: null, errorKind: null }));

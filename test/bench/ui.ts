@@ -14,7 +14,7 @@
 // bench waits for them too and reports input -> every view exact beside it. Then
 // the main thread's long tasks (PerformanceObserver 'longtask') during the drill-down, and the
 // frame times while wheel-scrolling the trade table near its top and deep in it.
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -22,7 +22,7 @@ import type { CDPSession, Page } from 'playwright-core';
 import { ensureFixtures, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
 import { startControlServer } from '../../server/control/app.js';
 import { DEFAULT_MAX_SESSIONS, defaultMemoryBudget, defaultSessionMemory } from '../../server/control/memory-budget.js';
-import { launchBrowser } from '../support/browser.js';
+import { browserSessions, launchBrowser, reniceBrowser } from '../support/browser.js';
 import { percentile } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -31,6 +31,13 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '5' },
     'session-memory': { type: 'string', default: defaultSessionMemory(DEFAULT_MAX_SESSIONS, defaultMemoryBudget()) },
     'session-threads': { type: 'string', default: '2' },
+    /**
+     * Run Chromium at this CPU priority (nice, 0-19; default 0, as it starts). In use the browser
+     * runs on the analyst's machine; here it shares the server's cores, and at 0 the bench measures
+     * the two competing for them. At 10 the sessions' work goes first, which is closer to a
+     * browser on a machine of its own (Chromium still gets every cycle the server leaves).
+     */
+    'browser-nice': { type: 'string', default: '0' },
     'wheel-events': { type: 'string', default: '150' },
     /** Write a Chrome CPU profile of the drill-down and the scrolling here (open in DevTools). */
     profile: { type: 'string' },
@@ -286,9 +293,12 @@ const server = await startControlServer({
   },
 });
 const browser = await launchBrowser();
+const browserNice = Number(args['browser-nice']);
 try {
   await server.datasets.whenReady(scale);
   const page = await browser.context.newPage();
+  // After the page's renderer exists, so that it is lowered too (a later one inherits it).
+  if (browserNice !== 0) await reniceBrowser(browser, browserNice);
   page.on('pageerror', (error) => console.error(`page error: ${error.message}`));
   await page.goto(server.url);
   await page.waitForFunction(`window.__tickscope && window.__tickscope.firstChartMs > 0`, undefined, POLL);
@@ -298,6 +308,8 @@ try {
     POLL,
   );
   const firstChartMs = (await page.evaluate('window.__tickscope.firstChartMs')) as number;
+  // Again once the app runs: its worker's thread, and a renderer the navigation may have started.
+  if (browserNice !== 0) await reniceBrowser(browser, browserNice);
   const marks = (await page.evaluate('window.__tickscopeMarks || {}')) as Record<string, number>;
   const dataset = (await page.textContent('.summary'))!.trim();
   const viewport = page.viewportSize()!;
@@ -317,10 +329,13 @@ try {
     });
   }
   const profileStart = (await page.evaluate('performance.now()')) as number;
+  const sessionPid = (await browserSessions(browser, server.url)).find((s) => s.pid !== null)?.pid ?? null;
+  const sessionBefore = sessionPid === null ? null : await processTimes(sessionPid);
   const drillStart = (await page.evaluate('performance.now()')) as number;
 
   for (let round = 0; round < ROUNDS; round++) await drillDown(page, round);
   const drillEnd = (await page.evaluate('performance.now()')) as number;
+  const sessionAfter = sessionPid === null ? null : await processTimes(sessionPid);
 
   // Scrolling the trade list: near the top, then deep in it.
   await click(page, '[data-tab="trades"]');
@@ -346,7 +361,10 @@ try {
   // -------------------------------------------------------------------------------------------
   const f = (x: number) => x.toFixed(0).padStart(5);
   console.log(`bench:ui on scale ${scale}: ${dataset}`);
-  console.log(`Chromium ${viewport.width}x${viewport.height}, ${ROUNDS} rounds of the scripted drill-down; sessions: DuckDB ${args['session-threads']} threads, ${args['session-memory']}`);
+  console.log(
+    `Chromium ${viewport.width}x${viewport.height}${browserNice ? ` at nice ${browserNice} (the sessions' work first, as with the browser on a machine of its own)` : ', at the priority of the server (both share these cores)'}, ` +
+      `${ROUNDS} rounds of the scripted drill-down; sessions: DuckDB ${args['session-threads']} threads, ${args['session-memory']}`,
+  );
   console.log(
     `tab open -> first chart drawn: ${firstChartMs.toFixed(0)} ms (worker started at ${marks.workerStart ?? '?'} ms, session requested at ${marks.sessionRequest ?? '?'}, ` +
       `created at ${marks.sessionReply ?? '?'}, hello at ${marks.hello ?? '?'}; one tab, cold browser cache)\n`,
@@ -435,20 +453,36 @@ try {
         `${fps.toFixed(1)} fps; ${slow}/${r.frames.length} frames over 20.7 ms; rows still loading in ${r.loadingFrames} frames`,
     );
   }
-  const answers = (await page.evaluate('window.__tickscope.answers.slice()')) as { query: string; ms: number; cached: boolean; serverMs: number | null; waitMs: number | null; at: number }[];
+  const answers = (await page.evaluate('window.__tickscope.answers.slice()')) as { query: string; low: boolean; ms: number; queuedMs: number; cached: boolean; serverMs: number | null; waitMs: number | null; at: number }[];
   const fetched = answers.filter((a) => !a.cached && a.at >= drillStart && a.at <= drillEnd);
   console.log('');
-  console.log(`answers the views waited for during the drill-down (ask -> decoded in the worker; not counting cache hits; the session's time on`);
-  console.log(`each, and before it how long the answer waited there for one of the session's connections, which the tab's other requests held):`);
+  console.log(`answers the views waited for during the drill-down (ask -> decoded in the worker; not counting cache hits), and where that went:`);
+  console.log(`queued in the worker before the request went out, waiting in the session for a connection (the tab's other requests held them),`);
+  console.log(`the session's work (plan, execute, encode); the rest is the socket, the worker's decoding and its queue of messages:`);
   const byQuery = new Map<string, typeof fetched>();
-  for (const a of fetched) (byQuery.get(a.query) ?? byQuery.set(a.query, []).get(a.query)!).push(a);
+  // Asked at low priority (views out of sight, sparklines) apart: they wait for the rest by design.
+  for (const a of fetched) {
+    const name = a.low ? `${a.query} (low)` : a.query;
+    (byQuery.get(name) ?? byQuery.set(name, []).get(name)!).push(a);
+  }
   for (const [query, list] of byQuery) {
     const ms = list.map((a) => a.ms);
     const server = list.map((a) => a.serverMs ?? 0);
     const waited = list.map((a) => a.waitMs ?? 0);
+    const queued = list.map((a) => a.queuedMs);
+    const rest = list.map((a) => a.ms - a.queuedMs - (a.waitMs ?? 0) - (a.serverMs ?? 0));
+    const p = (xs: number[]) => `${percentile(xs, 50).toFixed(0)}/${percentile(xs, 95).toFixed(0)}`;
     console.log(
-      `  ${query.padEnd(10)} n=${String(list.length).padStart(3)}  p50 ${f(percentile(ms, 50))} ms  p95 ${f(percentile(ms, 95))} ms   ` +
-        `(server p50 ${f(percentile(server, 50))} ms, p95 ${f(percentile(server, 95))} ms; waited for a connection p50 ${f(percentile(waited, 50))} ms, p95 ${f(percentile(waited, 95))} ms)`,
+      `  ${query.padEnd(17)} n=${String(list.length).padStart(3)}  p50/p95 ${p(ms)} ms = queued ${p(queued)} + connection ${p(waited)} + session ${p(server)} + rest ${p(rest)}`,
+    );
+  }
+  if (sessionBefore && sessionAfter) {
+    // What the tab's session spent, from the kernel's account: a page touched for the first time
+    // costs a fault, which on these VMs is most of a cold request (docs/architecture.md, "Page faults").
+    const cpu = (k: 'userS' | 'systemS') => (sessionAfter[k] - sessionBefore[k]).toFixed(1);
+    console.log(
+      `  the tab's session process during the drill-down (${((drillEnd - drillStart) / 1000).toFixed(1)} s): CPU ${cpu('userS')} s user + ${cpu('systemS')} s system, ` +
+        `${(sessionAfter.minorFaults - sessionBefore.minorFaults).toLocaleString('en-US')} minor and ${(sessionAfter.majorFaults - sessionBefore.majorFaults).toLocaleString('en-US')} major page faults over ${fetched.length} answers`,
     );
   }
   const hitsDuring = answers.filter((a) => a.cached && a.at >= drillStart && a.at <= drillEnd).length;
@@ -457,4 +491,15 @@ try {
 } finally {
   await browser.close();
   await server.close();
+}
+
+/** A process's CPU time and page faults so far, from /proc/<pid>/stat (fields 10, 12, 14, 15 after the name). */
+async function processTimes(pid: number): Promise<{ userS: number; systemS: number; minorFaults: number; majorFaults: number } | null> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'latin1').catch(() => null);
+  if (stat === null) return null;
+  // The fields after the command name, which may hold spaces: the 3rd field (state) first.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const at = (n: number) => Number(fields[n - 3]);
+  const ticks = 100; // USER_HZ on Linux
+  return { minorFaults: at(10), majorFaults: at(12), userS: at(14) / ticks, systemS: at(15) / ticks };
 }

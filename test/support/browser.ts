@@ -1,6 +1,7 @@
 // Debian's Chromium driven by playwright-core; never a downloaded browser.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { setPriority } from 'node:os';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -10,6 +11,8 @@ export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 export interface Browser {
   context: BrowserContext;
+  /** The profile folder, which every process of this Chromium names on its command line. */
+  userDataDir: string;
   close(): Promise<void>;
 }
 
@@ -36,6 +39,7 @@ export async function launchBrowser(extraArgs: readonly string[] = []): Promise<
   });
   return {
     context,
+    userDataDir,
     close: async () => {
       await context.close();
       await rm(userDataDir, { recursive: true, force: true });
@@ -55,4 +59,27 @@ export async function openPage(browser: Browser, url: string): Promise<Page> {
 export async function browserSessions(browser: Browser, baseUrl: string): Promise<SessionInfo[]> {
   const cookie = (await browser.context.cookies(baseUrl)).map((c) => `${c.name}=${c.value}`).join('; ');
   return (await fetch(`${baseUrl}/api/sessions`, { headers: { cookie } })).json() as Promise<SessionInfo[]>;
+}
+
+/**
+ * Lowers the CPU priority of every thread of this Chromium's processes to `nice`: what its
+ * processes fork or start from now on inherits it. Linux's nice is per thread, so each task of
+ * each process is set. Returns how many threads were set.
+ */
+export async function reniceBrowser(browser: Browser, nice: number): Promise<number> {
+  let threads = 0;
+  for (const pid of await readdir('/proc').catch(() => [])) {
+    if (!/^\d+$/.test(pid)) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'latin1').catch(() => '');
+    if (!cmdline.includes(browser.userDataDir)) continue;
+    for (const tid of await readdir(`/proc/${pid}/task`).catch(() => [])) {
+      try {
+        setPriority(Number(tid), nice);
+        threads++;
+      } catch {
+        // A thread that ended meanwhile.
+      }
+    }
+  }
+  return threads;
 }

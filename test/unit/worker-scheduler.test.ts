@@ -276,6 +276,22 @@ test('never more requests in flight than the limit; the next goes when one finis
   );
 });
 
+test('an answer says how long its ask waited in the worker before its request went out', async () => {
+  const { scheduler, idOf } = harness({ maxInFlight: 1 });
+  const first = outcome(scheduler.ask(summary(1)));
+  const second = outcome(scheduler.ask(summary(2)));
+  const held = performance.now();
+  while (performance.now() - held < 30) {
+    // the second ask waits behind the in-flight limit for at least 30 ms
+  }
+  scheduler.finish(done(idOf(1)));
+  scheduler.finish(done(idOf(2)));
+  const [a, b] = [await answered(first), await answered(second)];
+  assert.ok(a.queuedMs < 5, `sent at once: ${a.queuedMs} ms`);
+  assert.ok(b.queuedMs >= 30 && b.queuedMs <= b.elapsedMs, `held behind the first: ${b.queuedMs} of ${b.elapsedMs} ms`);
+  assert.equal((await answered(outcome(scheduler.ask(summary(2))))).queuedMs, 0, 'from the cache: never queued');
+});
+
 test('what was in flight when the connection dropped is sent again on the next hello', async () => {
   const { scheduler, requests, idOf, cut, mend } = harness();
   const ask = outcome(scheduler.ask(summary(1)));

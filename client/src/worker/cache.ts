@@ -14,7 +14,7 @@ export function familyKey(spec: Spec): string | null {
   return `${spec.query}:${stableJson(rest)}`;
 }
 
-export type Meta = Omit<Answer, 'data' | 'query' | 'cached' | 'provisional' | 'elapsedMs'>;
+export type Meta = Omit<Answer, 'data' | 'query' | 'cached' | 'provisional' | 'elapsedMs' | 'queuedMs'>;
 
 export interface Entry {
   key: string;

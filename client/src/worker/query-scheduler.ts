@@ -60,6 +60,8 @@ interface Flight {
   keep: boolean;
   /** The prefetch group that asked for it. */
   group: string | null;
+  /** When its request last went out (performance.now()); null while queued. */
+  sentAt: number | null;
 }
 
 /**
@@ -116,7 +118,7 @@ export class QueryScheduler {
       const low = opts.priority === 'low';
       let flight = this.flights.get(key);
       if (!flight) {
-        flight = { key, spec, id: null, frames: [], waiters: new Set(), low, keep: false, group: null };
+        flight = { key, spec, id: null, frames: [], waiters: new Set(), low, keep: false, group: null, sentAt: null };
         this.flights.set(key, flight);
         this.queue.push(flight);
       } else if (flight.low && !low) {
@@ -153,7 +155,7 @@ export class QueryScheduler {
       const key = specKey(spec);
       wanted.add(key);
       if (this.cache.has(key) || this.flights.has(key)) continue;
-      const flight: Flight = { key, spec, id: null, frames: [], waiters: new Set(), low: true, keep: true, group };
+      const flight: Flight = { key, spec, id: null, frames: [], waiters: new Set(), low: true, keep: true, group, sentAt: null };
       this.flights.set(key, flight);
       this.queue.push(flight);
     }
@@ -243,7 +245,7 @@ export class QueryScheduler {
     }
     this.cache.set(entry);
     if (flight.keep && flight.waiters.size === 0) this.counts.prefetched++;
-    this.settle(flight, (w) => w.resolve(answerFrom(entry, w.askedAt, { cached: false })));
+    this.settle(flight, (w) => w.resolve(answerFrom(entry, w.askedAt, { cached: false, ...(flight.sentAt === null ? {} : { sentAt: flight.sentAt }) })));
   }
 
   /** The session's error reply to a request (one with an id). */
@@ -337,6 +339,7 @@ export class QueryScheduler {
     }
     this.queue.remove(flight);
     flight.id = id;
+    flight.sentAt = performance.now();
     flight.frames = [];
     this.wire.set(id, flight);
     return true;

@@ -157,6 +157,12 @@ export interface Answer<Q extends AskQuery = AskQuery> {
   source: string;
   /** Ask -> answer ready in the worker (ms). */
   elapsedMs: number;
+  /**
+   * Of that, the time the ask waited in the worker before its request went out (behind the
+   * in-flight limit, or a background flight it lifted): 0 when it was sent at once, joined a
+   * flight already sent, or was answered from the cache.
+   */
+  queuedMs: number;
 }
 
 export interface AskOptions {
