@@ -3,7 +3,8 @@ import { Type } from '@sinclair/typebox';
 import { CreateSessionBody, CreateSessionReply, ErrorReply, QueuedSessionReply, SessionInfo } from '../../../shared/http-api.js';
 import { requireOwner } from '../access/http-guard.js';
 import { controlErrors, type ControlError } from '../errors.js';
-import type { Session, SessionManager, Viewer } from '../session-manager.js';
+import type { Session } from '../session.js';
+import type { SessionManager, Viewer } from '../session-manager.js';
 import { wsUrlFor } from '../ws-gateway.js';
 
 const SessionParams = Type.Object({ id: Type.String({ maxLength: 64 }) });
