@@ -165,12 +165,8 @@ program
       },
     }).catch((error: unknown) => fail('serve', errorMessage(error)));
     if (!server) return;
-    process.stdout.write(`\nTickscope is running at ${server.url}\n\n`);
-    const stale = unreadableByThisBuild(await listStores(storeDir()));
-    if (stale.length) {
-      const bytes = stale.reduce((sum, e) => sum + e.bytes, 0);
-      process.stdout.write(`${stale.length} prepared store(s) of other format versions (${formatSize(bytes)}) in ${storeDir()}; \`tickscope stores --prune\` removes them\n\n`);
-    }
+    // Before the server says where it runs: a Ctrl-C or a `kill` as soon as it has must end the
+    // sessions, not the process alone (the listing of stores below can take seconds).
     let stopping = false;
     const stop = (signal: string) => {
       if (stopping) return;
@@ -189,6 +185,12 @@ program
     };
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGTERM', () => stop('SIGTERM'));
+    process.stdout.write(`\nTickscope is running at ${server.url}\n\n`);
+    const stale = unreadableByThisBuild(await listStores(storeDir()));
+    if (stale.length) {
+      const bytes = stale.reduce((sum, e) => sum + e.bytes, 0);
+      process.stdout.write(`${stale.length} prepared store(s) of other format versions (${formatSize(bytes)}) in ${storeDir()}; \`tickscope stores --prune\` removes them\n\n`);
+    }
   });
 
 program

@@ -87,6 +87,16 @@ test('SIGTERM to the server ends every session process it started', async () => 
   assert.ok(await eventually(() => pids.every((pid) => !processAlive(pid)), 2000), 'no session outlives the server');
 });
 
+test('SIGTERM as soon as the server says where it runs still ends it cleanly', async () => {
+  // The handlers used to be installed after a listing of the store folder that follows that line:
+  // a signal meanwhile killed the server outright, leaving its pool's processes to notice alone.
+  const { child, output } = await startCli();
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0, output());
+  assert.match(output(), /Tickscope stopped \(SIGTERM\): every session ended\./);
+});
+
 test('SIGKILL to the server: its session processes exit on their own within 2 s', async () => {
   const { child, url } = await startCli();
   const pids = await livePids(url);
