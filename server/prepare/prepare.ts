@@ -24,8 +24,8 @@
 // then finds the store. An existing store of the current format version is reused; one of another
 // version is rebuilt.
 //
-// Runs added to a prepared dataset (add-runs.ts): a dataset is also listed by a manifest of its
-// segments (segment-manifest.ts, server/store/segments.ts). When no store was built from exactly
+// Runs added to a prepared dataset (grow-dataset.ts, add-runs.ts): a dataset is also listed by a
+// manifest of its segments (segment-manifest.ts, server/store/segments.ts). When no store was built from exactly
 // these files, new runs' files beside the ones the manifest lists become a delta segment joined to
 // the dataset, and the result's storePath is the manifest; anything else (a file changed or gone,
 // rows of a run the dataset has) is the full preparation above, and the progress line says why.
@@ -34,10 +34,11 @@
 // temp folder beside the stores.
 
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, rm, rmdir, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { errorMessage } from '../../shared/errors.js';
-import { MetaKey, STORE_FORMAT_VERSION, StoreTable } from '../store/format.js';
+import { MetaKey, STORE_FORMAT_VERSION } from '../store/format.js';
 import { unpackFolder } from './archives/index.js';
 import { buildStore } from './build.js';
 import { diskFullError } from './disk-full.js';
@@ -45,66 +46,19 @@ import { PrepareError } from './errors.js';
 import { resolveInputs, stampPath, TABLE_KINDS, type DataFile, type ResolvedInputs } from './inputs/index.js';
 import { statedBenchmarkPath } from './benchmark.js';
 import { readProgress, tryLock, type HeldLock, type LockHolder, readHolder } from './lock.js';
-import { readDataQuality, type DataQualityEntry } from './data-quality.js';
-import { canonicalDescription, DESCRIPTION_FILE, descriptionFolder, locateDescription, type BadRowPolicy, type DatasetDescription, type LocatedDescription } from './description.js';
-import { Progress, type PrepareProgress } from './progress.js';
+import { readDataQuality } from './data-quality.js';
+import { canonicalDescription, DESCRIPTION_FILE, descriptionFolder, locateDescription, type DatasetDescription, type LocatedDescription } from './description.js';
+import { progressSharedThrough, type PrepareProgress } from './progress.js';
+import type { PrepareOptions, PrepareResult } from './outcome.js';
+import { baseManifestFor, prepareFromManifest } from './grow-dataset.js';
+import { removeIfEmpty, removeLeftover, removeStaleTemporaries } from './temporaries.js';
 import { sweepStaleBuilds } from './stale-builds.js';
 import { readCurrentStoreMeta } from './store-dir.js';
-import { DuckDBInstance } from '@duckdb/node-api';
-import { MANIFEST_VERSION, type SegmentFile, type SegmentManifest } from '../store/segments.js';
-import { addMarketClose, buildDelta, compareWithManifest, DELTA_SUFFIX, deltaStorePath, FullRebuildNeeded, publishDelta, removeDeltaLeftovers } from './add-runs.js';
-import { datasetKey, inputStamps, manifestPath, readManifest, segmentStorePaths, writeManifest } from './segment-manifest.js';
+import { addMarketClose } from './add-runs.js';
+import { datasetKey, manifestPath } from './segment-manifest.js';
 
 export type { PrepareProgress } from './progress.js';
-
-/** What to prepare, and how: the options that can be sent to a preparation child process. */
-export interface PrepareSettings {
-  /** Dataset folder(s), files or globs. */
-  input: string | readonly string[];
-  storeDir: string;
-  /** Memory budget of the whole preparation process (default: defaultMemoryLimit(), a quarter of
-   * the machine). DuckDB gets most of it (duckdbMemoryLimit) and spills beyond. */
-  memoryLimit?: string;
-  /** DuckDB threads (default: DuckDB's, the number of cores). */
-  threads?: number;
-  /** The dataset description given in code; wins over the `tickscope.json` beside the data. */
-  description?: DatasetDescription;
-  /** `--mapping FILE`: a description file read instead of the one beside the data. Wins over `description`. */
-  mappingFile?: string;
-  /** `--on-bad-rows`: wins over the description's `onBadRows`. */
-  onBadRows?: BadRowPolicy;
-  /** Where DuckDB spills; default <storeDir>/.tmp/<build>. */
-  tempDir?: string;
-}
-
-export interface PrepareOptions extends PrepareSettings {
-  onProgress?: (p: PrepareProgress) => void;
-  /** Give up waiting for another preparation of the same dataset after this long (default: never). */
-  lockTimeoutMs?: number;
-}
-
-export interface PrepareResult {
-  storePath: string;
-  fingerprint: string;
-  reused: boolean;
-  /** True when another process prepared it while this one waited. */
-  waited?: boolean;
-  /** How timestamps were normalised to UTC (also in the store's meta table). */
-  timezoneNote?: string;
-  /** Input rows read (bars + trades) when built here. */
-  rows?: number;
-  /** The description file used, or where `tickscope.json` would be read from. */
-  descriptionPath: string;
-  /** What preparation dropped or found (the store's data_quality table). */
-  dataQuality: DataQualityEntry[];
-  /** The stores the dataset is read from (server/store/segments.ts) when more than one may be:
-   * storePath is then their manifest. */
-  segments?: number;
-  /** The runs this preparation added to a prepared dataset as a delta segment. */
-  addedRuns?: string[];
-  /** Archives among the inputs that were not read (inputs/types.ts ResolvedInputs.archives), to be said beside the result. */
-  unreadArchives?: string[];
-}
+export type { PrepareOptions, PrepareResult, PrepareSettings } from './outcome.js';
 
 /**
  * The size and modification time of the file a description's `benchmark` names, when it names one
@@ -146,8 +100,6 @@ function fingerprintOf(r: ResolvedInputs, description: DatasetDescription, bench
   }
   return h.digest('hex').slice(0, 16);
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function prepareDataset(opts: PrepareOptions): Promise<PrepareResult> {
   // Where zip archives' JSON documents are unpacked (archives/), made only when there are any.
@@ -210,7 +162,7 @@ async function prepareUnchecked(opts: PrepareOptions, unpackTo: string): Promise
   const manifestFile = manifestPath(storeDir, datasetKey(resolved, described.description, benchmarkFile));
 
   // Not prepared with exactly these files: a dataset prepared before, with new runs' files, gets a
-  // delta segment instead of a full preparation (add-runs.ts).
+  // delta segment instead of a full preparation (grow-dataset.ts).
   if (!(await readCurrentStoreMeta(storePath))) {
     const grown = await prepareFromManifest({ opts, resolved, described, fingerprint, storeDir, manifestFile, emit });
     if (grown) return withUnreadArchives(grown);
@@ -258,196 +210,6 @@ async function prepareUnchecked(opts: PrepareOptions, unpackTo: string): Promise
   }
 }
 
-/** The runs whose bars or trades a published store holds. */
-async function runsOf(storePath: string): Promise<string[]> {
-  const instance = await DuckDBInstance.create(storePath, { access_mode: 'READ_ONLY' });
-  try {
-    const con = await instance.connect();
-    try {
-      const r = await con.runAndReadAll(`SELECT DISTINCT run_id FROM (SELECT run_id FROM ${StoreTable.bars} UNION ALL SELECT run_id FROM ${StoreTable.trades}) ORDER BY run_id`);
-      return r.getRows().map(([id]) => String(id));
-    } finally {
-      con.closeSync();
-    }
-  } catch (err) {
-    throw new PrepareError(`the runs of the prepared store ${storePath} cannot be read: ${errorMessage(err)}`, { cause: err });
-  } finally {
-    instance.closeSync();
-  }
-}
-
-/**
- * Makes the manifest list `storePath` alone, when it does not already: runs added later start
- * from it. The deltas the manifest listed are removed (nothing else reads them; a session that
- * has one open keeps reading it until it closes). Stores built whole stay for `tickscope stores`.
- */
-async function baseManifestFor(manifestFile: string, storePath: string, resolved: ResolvedInputs): Promise<void> {
-  const manifest = await readManifest(manifestFile);
-  if (manifest?.segments.length === 1 && manifest.segments[0]!.store === path.basename(storePath)) return;
-  await writeManifest(manifestFile, { manifestVersion: MANIFEST_VERSION, formatVersion: STORE_FORMAT_VERSION, segments: [{ store: path.basename(storePath), files: inputStamps(resolved), runs: await runsOf(storePath) }] });
-  for (const old of manifest ? segmentStorePaths(manifestFile, manifest) : []) {
-    if (old.endsWith(DELTA_SUFFIX)) await removeDeltaLeftovers(old);
-  }
-}
-
-interface GrowContext {
-  opts: PrepareOptions;
-  resolved: ResolvedInputs;
-  described: LocatedDescription;
-  fingerprint: string;
-  storeDir: string;
-  manifestFile: string;
-  emit: (p: PrepareProgress) => void;
-}
-
-/**
- * The dataset from its manifest: as it is when no file was added, or with a delta of the added
- * runs (add-runs.ts). Null when it must be prepared whole (the progress line says why).
- */
-async function prepareFromManifest(c: GrowContext): Promise<PrepareResult | null> {
-  const lockPath = `${c.manifestFile}.lock`;
-  const progressPath = `${c.manifestFile}.progress.json`;
-  for (;;) {
-    const manifest = await readManifest(c.manifestFile);
-    if (!manifest) return null;
-    const stores = segmentStorePaths(c.manifestFile, manifest);
-    for (const store of stores) {
-      if (!(await readCurrentStoreMeta(store))) {
-        c.emit({ phase: `preparing the whole dataset: the prepared segment ${store} is missing or unreadable`, fraction: 0, rows: null, totalRows: null, etaSeconds: null });
-        return null;
-      }
-    }
-    const growth = compareWithManifest(manifest, inputStamps(c.resolved));
-    if (growth.kind === 'rebuild') {
-      c.emit({ phase: `preparing the whole dataset: ${growth.reason}`, fraction: 0, rows: null, totalRows: null, etaSeconds: null });
-      return null;
-    }
-    if (growth.kind === 'same') {
-      c.emit({ phase: 'done', fraction: 1, rows: null, totalRows: null, etaSeconds: 0 });
-      const dataQuality = (await Promise.all(stores.map((s) => readDataQuality(s)))).flat();
-      const note = (await readCurrentStoreMeta(stores[0]!))?.get(MetaKey.timezoneNote);
-      return {
-        storePath: stores.length === 1 ? stores[0]! : c.manifestFile,
-        fingerprint: c.fingerprint,
-        reused: true,
-        segments: stores.length,
-        descriptionPath: c.described.path,
-        dataQuality,
-        ...(note ? { timezoneNote: note } : {}),
-      };
-    }
-    const lock = await tryLock(lockPath, progressPath);
-    if (!lock) {
-      const theirs = await readProgress<PrepareProgress>(progressPath);
-      c.emit({ phase: `waiting for another preparation adding runs: ${theirs?.phase ?? 'starting'}`, fraction: theirs?.fraction ?? 0, rows: null, totalRows: null, etaSeconds: null });
-      await sleep(250);
-      continue;
-    }
-    try {
-      // Another process may have added the same runs while this one waited.
-      const now = await readManifest(c.manifestFile);
-      if (JSON.stringify(now) !== JSON.stringify(manifest)) continue;
-      return await addRuns(c, manifest, stores, growth.added, lock);
-    } catch (err) {
-      if (!(err instanceof FullRebuildNeeded)) throw err;
-      c.emit({ phase: `preparing the whole dataset: ${err.message}`, fraction: 0, rows: null, totalRows: null, etaSeconds: null });
-      return null;
-    } finally {
-      await lock.release();
-    }
-  }
-}
-
-async function addRuns(c: GrowContext, manifest: SegmentManifest, stores: readonly string[], added: SegmentFile[], lock: HeldLock): Promise<PrepareResult> {
-  let lastWrite = 0;
-  const progress = new Progress((p) => {
-    c.emit(p);
-    const now = Date.now();
-    if (now - lastWrite > 500) {
-      lastWrite = now;
-      void lock.writeProgress(p).catch(() => {});
-    }
-  });
-  progress.begin(`adding ${added.length} new file(s) to the prepared dataset`, 0, null);
-  const final = deltaStorePath(c.storeDir, c.fingerprint);
-  const tmp = `${final}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
-  const tempDir = path.join(c.opts.tempDir ? path.resolve(c.opts.tempDir) : path.join(c.storeDir, '.tmp'), path.basename(tmp));
-  await mkdir(tempDir, { recursive: true });
-  let delta: Awaited<ReturnType<typeof buildDelta>>;
-  try {
-    delta = await buildDelta(
-      {
-        file: tmp,
-        resolved: c.resolved,
-        added,
-        described: c.described,
-        fingerprint: c.fingerprint,
-        segments: stores.map((store, i) => ({ store, runs: manifest.segments[i]!.runs })),
-        tempDir,
-        ...(c.opts.memoryLimit ? { memoryLimit: c.opts.memoryLimit } : {}),
-        ...(c.opts.threads ? { threads: c.opts.threads } : {}),
-      },
-      progress,
-    );
-    progress.begin('publishing', 0, null, final);
-    await publishDelta(tmp, final);
-  } catch (err) {
-    await removeDeltaLeftovers(tmp);
-    throw err;
-  } finally {
-    await removeLeftover(tempDir, { recursive: true });
-    if (!c.opts.tempDir) await removeIfEmpty(path.dirname(tempDir));
-  }
-  await writeManifest(c.manifestFile, { ...manifest, segments: [...manifest.segments, { store: path.basename(final), files: added, runs: delta.runs }] });
-  c.emit({ phase: 'done', fraction: 1, rows: null, totalRows: null, etaSeconds: 0 });
-  const dataQuality = (await Promise.all([...stores, final].map((s) => readDataQuality(s)))).flat();
-  return {
-    storePath: c.manifestFile,
-    fingerprint: c.fingerprint,
-    reused: false,
-    rows: delta.rows,
-    segments: stores.length + 1,
-    addedRuns: delta.runs,
-    descriptionPath: c.described.path,
-    dataQuality,
-  };
-}
-
-/** A temporary file or folder of a build of this fingerprint, in the store folder or its spill folder. */
-function isTemporaryOf(fingerprint: string, name: string): boolean {
-  return name.startsWith(`${fingerprint}.duckdb.tmp-`);
-}
-
-/**
- * Removes what a build left behind, ignoring failures: a cleanup must not hide the build's own
- * result or error, and what stays is removed by the next build of the same dataset.
- */
-async function removeLeftover(target: string, options: { recursive?: boolean } = {}): Promise<void> {
-  await rm(target, { force: true, ...options }).catch(() => {});
-}
-
-/** Removes a folder if it is empty; one still in use by another build stays. */
-async function removeIfEmpty(folder: string): Promise<void> {
-  await rmdir(folder).catch(() => {});
-}
-
-/** The names in a folder; none when it does not exist (or cannot be listed: nothing to clean). */
-async function namesIn(folder: string): Promise<string[]> {
-  return readdir(folder).catch(() => []);
-}
-
-async function removeStaleTemporaries(storeDir: string, fingerprint: string): Promise<void> {
-  // Holding the lock, any temporary of this fingerprint belongs to a dead or finished build.
-  for (const name of await namesIn(storeDir)) {
-    if (isTemporaryOf(fingerprint, name)) await removeLeftover(path.join(storeDir, name));
-  }
-  const spill = path.join(storeDir, '.tmp');
-  for (const name of await namesIn(spill)) {
-    if (isTemporaryOf(fingerprint, name)) await removeLeftover(path.join(spill, name), { recursive: true });
-  }
-  await removeIfEmpty(spill);
-}
-
 async function buildAndPublish(
   opts: PrepareOptions,
   resolved: ResolvedInputs,
@@ -458,16 +220,7 @@ async function buildAndPublish(
   lock: HeldLock,
   emit: (p: PrepareProgress) => void,
 ): Promise<PrepareResult> {
-  let lastWrite = 0;
-  const progress = new Progress((p) => {
-    emit(p);
-    const now = Date.now();
-    if (now - lastWrite > 500) {
-      lastWrite = now;
-      // For processes waiting on the lock: a write that fails only leaves their view a step behind.
-      void lock.writeProgress(p).catch(() => {});
-    }
-  });
+  const progress = progressSharedThrough(lock, emit);
   const tmp = `${storePath}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   // A folder of this build's own inside the spill folder, also under --temp-dir: the whole of
   // tempDir is removed below, and it used to be --temp-dir itself (with whatever else was in it).

@@ -2,6 +2,7 @@
 // done within the current one (DuckDB's own query progress for long statements), and an estimate
 // of the time left.
 import type { DuckDBConnection } from '@duckdb/node-api';
+import type { HeldLock } from './lock.js';
 
 export interface PrepareProgress {
   /** What is being done, e.g. 'sorting bars'; 'waiting for pid N: <their phase>' when another
@@ -83,4 +84,21 @@ export async function runTracked(con: DuckDBConnection, sql: string, progress: P
   } finally {
     clearInterval(timer);
   }
+}
+
+/**
+ * A build's Progress: told to `emit`, and written to the lock's progress file at most twice a
+ * second, for the processes waiting on the lock (a write that fails only leaves their view a step
+ * behind).
+ */
+export function progressSharedThrough(lock: Pick<HeldLock, 'writeProgress'>, emit: (p: PrepareProgress) => void): Progress {
+  let lastWrite = 0;
+  return new Progress((p) => {
+    emit(p);
+    const now = Date.now();
+    if (now - lastWrite > 500) {
+      lastWrite = now;
+      void lock.writeProgress(p).catch(() => {});
+    }
+  });
 }
