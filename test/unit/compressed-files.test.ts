@@ -130,4 +130,7 @@ test('a document inflated in memory (gzip, zstd): its bytes, or null past the bo
     damaged[20] = damaged[20]! ^ 1;
     await writeFile(path.join(dir, 'd.json.zst'), damaged);
     await assert.rejects(inflatedBytes(path.join(dir, 'd.json.zst'), 'zstd', 1e6), /d\.json\.zst cannot be inflated as zstd: what a frame inflates to does not match its checksum/);
+    // Named as what it is not, as inflateFile names it, not with zlib's "incorrect header check".
+    await writeFile(path.join(dir, 'plain.json.gz'), doc);
+    await assert.rejects(inflatedBytes(path.join(dir, 'plain.json.gz'), 'gzip', 1e6), /plain\.json\.gz is not gzip data: its name ends as gzip's do, but its first bytes are not 1f 8b$/);
   }));

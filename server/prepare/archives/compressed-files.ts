@@ -73,10 +73,11 @@ export async function inflateFile(source: string, target: string, compression: C
 
 /**
  * What `source` (gzip or zstd) inflates to, in memory, or null when that is more than `maxBytes`:
- * for a document read whole (a result's keys, formats/candidates.ts). Errors name the file, as
- * inflateFile's do.
+ * for a document read whole (a result's keys, formats/candidates.ts). Its first bytes are checked
+ * and errors name the file, as inflateFile's are and do.
  */
 export async function inflatedBytes(source: string, compression: 'gzip' | 'zstd', maxBytes: number): Promise<Buffer | null> {
+  await checkMagic(source, compression);
   const parts: Buffer[] = [];
   let size = 0;
   let over = false;
