@@ -13,11 +13,12 @@ import { ConnectionPool, type PoolStats } from './connection-pool.js';
 import { arrowColumns } from './download-table.js';
 import { LookupCache, lookupKey, type LookupStats } from './lookup-cache.js';
 import type { QueryOutcome } from './query-outcome.js';
-import { streamPlan, type StreamTarget } from './plan-stream.js';
+import { streamPlan, type StreamedPlan, type StreamTarget } from './plan-stream.js';
 import type { ColumnLookup, Lookup, Planner, QueryPlan } from './queries/plan.js';
 import { sqlIdent, sqlString } from '../sql/text.js';
 
-export interface RunQueryOptions {
+/** A request to answer: its planner, cache key and cancel, and where its batches go (StreamTarget; batchRows has a default). */
+export interface RunQueryOptions extends Omit<StreamTarget, 'batchRows'> {
   planner: Planner;
   /**
    * The request's answerKey (answer-cache.ts): its answer is looked for in, and kept in, the
@@ -25,11 +26,7 @@ export interface RunQueryOptions {
    */
   cacheKey?: string;
   signal: AbortSignal;
-  /** Called for each encoded batch; awaiting it is the backpressure. */
-  onBatch: (ipc: Uint8Array, batchIndex: number) => Promise<void>;
-  /** Called after each batch with the running counts. */
-  onProgress?: (progress: { rows: number; batches: number; bytes: number }) => void;
-  /** Rows per Arrow batch; a large answer becomes several frames. */
+  /** Rows per Arrow batch (DEFAULT_BATCH_ROWS when not given). */
   batchRows?: number;
 }
 
@@ -407,7 +404,7 @@ export class QueryRunner {
     return { run, settled };
   }
 
-  private stream(connection: DuckDBConnection, plan: QueryPlan, signal: AbortSignal, target: StreamTarget) {
+  private stream(connection: DuckDBConnection, plan: QueryPlan, signal: AbortSignal, target: StreamTarget): Promise<StreamedPlan> {
     return streamPlan(connection, plan, signal, target, { prepare: (on, sql) => this.pool.prepare(on, sql), onChunk: () => void this.chunksPulled++ });
   }
 

@@ -64,9 +64,9 @@ export async function browserSessions(browser: Browser, baseUrl: string): Promis
 /**
  * Lowers the CPU priority of every thread of this Chromium's processes to `nice`: what its
  * processes fork or start from now on inherits it. Linux's nice is per thread, so each task of
- * each process is set. Returns how many threads were set.
+ * each process is set. Throws when no process of this Chromium was found (the flag would do nothing).
  */
-export async function reniceBrowser(browser: Browser, nice: number): Promise<number> {
+export async function reniceBrowser(browser: Browser, nice: number): Promise<void> {
   let threads = 0;
   for (const pid of await readdir('/proc').catch(() => [])) {
     if (!/^\d+$/.test(pid)) continue;
@@ -76,10 +76,11 @@ export async function reniceBrowser(browser: Browser, nice: number): Promise<num
       try {
         setPriority(Number(tid), nice);
         threads++;
-      } catch {
-        // A thread that ended meanwhile.
+      } catch (error) {
+        // A thread that ended meanwhile; anything else (not allowed, say) is the caller's to know.
+        if ((error as { info?: { code?: string } }).info?.code !== 'ESRCH') throw error;
       }
     }
   }
-  return threads;
+  if (threads === 0) throw new Error(`no process of the Chromium of ${browser.userDataDir} was found to renice`);
 }

@@ -39,7 +39,7 @@ export function entryOf(spec: Spec, frames: Frame[], done: DoneMessage, dataset:
   };
 }
 
-export function answerFrom(entry: Entry, askedAt: number, extra: { cached: boolean; provisional?: boolean; sentAt?: number }): Answer {
+export function answerFrom(entry: Entry, askedAt: number, extra: { cached: boolean; provisional?: boolean; sentAt?: number | null }): Answer {
   return {
     query: entry.spec.query,
     data: entry.data,
@@ -47,7 +47,7 @@ export function answerFrom(entry: Entry, askedAt: number, extra: { cached: boole
     cached: extra.cached,
     provisional: extra.provisional ?? false,
     elapsedMs: performance.now() - askedAt,
-    queuedMs: extra.sentAt === undefined ? 0 : Math.max(0, extra.sentAt - askedAt),
+    queuedMs: extra.sentAt === undefined || extra.sentAt === null ? 0 : Math.max(0, extra.sentAt - askedAt),
   } as Answer;
 }
 

@@ -245,7 +245,7 @@ export class QueryScheduler {
     }
     this.cache.set(entry);
     if (flight.keep && flight.waiters.size === 0) this.counts.prefetched++;
-    this.settle(flight, (w) => w.resolve(answerFrom(entry, w.askedAt, { cached: false, ...(flight.sentAt === null ? {} : { sentAt: flight.sentAt }) })));
+    this.settle(flight, (w) => w.resolve(answerFrom(entry, w.askedAt, { cached: false, sentAt: flight.sentAt })));
   }
 
   /** The session's error reply to a request (one with an id). */
