@@ -19,7 +19,7 @@ import type { PrepareOptions, PrepareResult } from './outcome.js';
 import { progressSharedThrough, type PrepareProgress } from './progress.js';
 import { inputStamps, readManifest, segmentStorePaths, writeManifest } from './segment-manifest.js';
 import { readCurrentStoreMeta } from './store-dir.js';
-import { removeIfEmpty, removeLeftover } from './temporaries.js';
+import { removeIfEmpty, removeLeftover, temporaryBeside } from './temporaries.js';
 
 /** The runs whose bars or trades a published store holds. */
 async function runsOf(storePath: string): Promise<string[]> {
@@ -125,7 +125,7 @@ async function addRuns(c: GrowContext, manifest: SegmentManifest, stores: readon
   const progress = progressSharedThrough(lock, c.emit);
   progress.begin(`adding ${added.length} new file(s) to the prepared dataset`, 0, null);
   const final = deltaStorePath(c.storeDir, c.fingerprint);
-  const tmp = `${final}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const tmp = temporaryBeside(final);
   const tempDir = path.join(c.opts.tempDir ? path.resolve(c.opts.tempDir) : path.join(c.storeDir, '.tmp'), path.basename(tmp));
   await mkdir(tempDir, { recursive: true });
   let delta: Awaited<ReturnType<typeof buildDelta>>;

@@ -51,7 +51,7 @@ import { canonicalDescription, DESCRIPTION_FILE, descriptionFolder, locateDescri
 import { progressSharedThrough, type PrepareProgress } from './progress.js';
 import type { PrepareOptions, PrepareResult } from './outcome.js';
 import { baseManifestFor, prepareFromManifest } from './grow-dataset.js';
-import { removeIfEmpty, removeLeftover, removeStaleTemporaries } from './temporaries.js';
+import { removeIfEmpty, removeLeftover, removeStaleTemporaries, temporaryBeside } from './temporaries.js';
 import { sweepStaleBuilds } from './stale-builds.js';
 import { readCurrentStoreMeta } from './store-dir.js';
 import { addMarketClose } from './add-runs.js';
@@ -221,7 +221,7 @@ async function buildAndPublish(
   emit: (p: PrepareProgress) => void,
 ): Promise<PrepareResult> {
   const progress = progressSharedThrough(lock, emit);
-  const tmp = `${storePath}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const tmp = temporaryBeside(storePath);
   // A folder of this build's own inside the spill folder, also under --temp-dir: the whole of
   // tempDir is removed below, and it used to be --temp-dir itself (with whatever else was in it).
   const tempDir = path.join(opts.tempDir ? path.resolve(opts.tempDir) : path.join(storeDir, '.tmp'), path.basename(tmp));

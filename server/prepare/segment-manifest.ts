@@ -10,6 +10,7 @@ import { MANIFEST_SUFFIX, MANIFEST_VERSION, type SegmentFile, type SegmentManife
 import { canonicalDescription, type DatasetDescription } from './description.js';
 import { PrepareError } from './errors.js';
 import { stampPath, TABLE_KINDS, type ResolvedInputs } from './inputs/index.js';
+import { temporaryBeside } from './temporaries.js';
 
 /**
  * The dataset's identity apart from its files: the inputs as given, the description and the
@@ -69,7 +70,7 @@ export async function readManifest(file: string): Promise<SegmentManifest | null
 
 /** Publishes `manifest` at `file`: written beside it, then renamed over it. */
 export async function writeManifest(file: string, manifest: SegmentManifest): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  const tmp = temporaryBeside(file);
   try {
     await writeFile(tmp, `${JSON.stringify(manifest, null, 1)}\n`);
     await rename(tmp, file);

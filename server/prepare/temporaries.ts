@@ -3,8 +3,17 @@
 import { readdir, rm, rmdir } from 'node:fs/promises';
 import path from 'node:path';
 
+/**
+ * Where a file is written before it is renamed to `final`: beside it, named by this process and a
+ * random part (`<final>.tmp-<pid>-<random>`), which stale-builds.ts reads back to tell a killed
+ * build's leftovers from a running one's.
+ */
+export function temporaryBeside(final: string): string {
+  return `${final}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
 /** A temporary file or folder of a build of this fingerprint, in the store folder or its spill folder. */
-export function isTemporaryOf(fingerprint: string, name: string): boolean {
+function isTemporaryOf(fingerprint: string, name: string): boolean {
   return name.startsWith(`${fingerprint}.duckdb.tmp-`);
 }
 
