@@ -110,7 +110,7 @@ export function riskRef(
     };
     const trades = tradesIn(raw, { ...scope, runs: [run] })
       .filter((t) => t.pnl !== null)
-      .sort((x, y) => y.pnl! - x.pnl! || x.id - y.id);
+      .sort((x, y) => y.pnl! - x.pnl! || y.id - x.id);
     out.trades = trades.length;
     for (const share of [1, 5]) {
       const k = Math.ceil((share * trades.length) / 100);

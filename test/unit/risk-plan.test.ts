@@ -81,7 +81,7 @@ test('risk over everything: the best trades of each run with their counts from a
   assert.match(best!.sql, /limits AS \(SELECT run_id, n, ceil\(round\(0\.01::DOUBLE \* n \* 1e9\) \/ 1e9\) AS k1, ceil\(round\(0\.05::DOUBLE \* n \* 1e9\) \/ 1e9\) AS k5 FROM counts WHERE n > 0\)/);
   // The best 5% are looked for among the best 4 x 5% of the 1000 priced trades: ranks 800 and up.
   // One read numbers every run's trades by P&L and keeps each run's best k1 and k5.
-  assert.match(best!.sql, /row_number\(\) OVER \(PARTITION BY run_id ORDER BY pnl DESC, trade_id\) AS k FROM trade_list_by_pnl\s+WHERE .* AND pnl IS NOT NULL AND rk_pnl >= \$\w+::BIGINT\s/s);
+  assert.match(best!.sql, /row_number\(\) OVER \(PARTITION BY run_id ORDER BY rk_pnl DESC\) AS k FROM trade_list_by_pnl\s+WHERE .* AND pnl IS NOT NULL AND rk_pnl >= \$\w+::BIGINT\s/s);
   assert.match(best!.sql, /\) t JOIN limits l ON l\.run_id = t\.run_id\s+WHERE t\.k <= l\.k5/);
   assert.match(best!.sql, /FROM limits l LEFT JOIN best d ON d\.run_id = l\.run_id$/, 'a run with trades in scope has a row even when none came back');
   const values = Object.values(best!.params);

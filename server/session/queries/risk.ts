@@ -81,7 +81,7 @@ export function topTradeCountSql(share: number, n: string): string {
 }
 
 /**
- * The best 1% and 5% of the scope's trades by P&L (ties by trade id), per run, as P&L per close
+ * The best 1% and 5% of the scope's trades by P&L (ties by the later trade id), per run, as P&L per close
  * day, in one read: each run's count of trades in scope (the trade statistics: trade_day for whole
  * days) gives how many its best are, and every run's trades, numbered per run by P&L, are summed
  * per close day up to those numbers. Until the counts were part of it, they were a look-up of
@@ -113,12 +113,16 @@ async function topTrades(lookup: Lookup, scope: Scope, catalog: Catalog): Promis
     const window = Math.ceil(priced * Math.min(1, BEST_TRADES_WINDOW * k5));
     const bound = bounded && window < priced ? ` AND ${tradeRankColumn('pnl')} >= ${b.integer(priced - window)}` : '';
     const source = ranked ? tradeListSortedBy('pnl') : tradeFrom(b, runScope);
+    // The best first, as the trade list sorted by P&L descending shows them (ties: the later trade
+    // id first). With ranks that is one integer to sort by: on `large`, a fresh 8-12 month range's
+    // read took 45 ms (median of 8) against 54 sorting by P&L and trade id.
+    const best = ranked ? `${tradeRankColumn('pnl')} DESC` : 'pnl DESC, trade_id DESC';
     const sql = `WITH counts AS (SELECT run_id, sum(pnl_n)::DOUBLE AS n FROM (${stats.sql}) GROUP BY run_id),
       limits AS (SELECT run_id, n, ${topTradeCountSql(k1, 'n')} AS k1, ${topTradeCountSql(k5, 'n')} AS k5 FROM counts WHERE n > 0),
       best AS (
         SELECT t.run_id, epoch_ms(t.close_ts::DATE::TIMESTAMP)::DOUBLE AS day, coalesce(sum(t.pnl) FILTER (WHERE t.k <= l.k1), 0) AS top1, sum(t.pnl) AS top5, count(*) AS taken
         FROM (
-          SELECT run_id, close_ts, pnl, row_number() OVER (PARTITION BY run_id ORDER BY pnl DESC, trade_id) AS k FROM ${source}
+          SELECT run_id, close_ts, pnl, row_number() OVER (PARTITION BY run_id ORDER BY ${best}) AS k FROM ${source}
           WHERE ${tradeConditions(b, runScope)} AND pnl IS NOT NULL${bound}
         ) t JOIN limits l ON l.run_id = t.run_id
         WHERE t.k <= l.k5 GROUP BY 1, 2
