@@ -32,6 +32,7 @@ import type { QueryRequest } from '../../shared/messages.js';
 import { pageCacheText } from '../support/proc.js';
 import { SessionClient, createSession, type Answer } from '../support/session-client.js';
 import { drillScript, type Ask } from './drill-script.js';
+import { besideFloor, coldFloor } from './cold-floor.js';
 import { percentile } from './stats.js';
 
 
@@ -292,3 +293,14 @@ console.log(`export of all ${tradesExport.done!.rows.toLocaleString('en-US')} tr
 await client.close();
 baseline?.child.kill('SIGTERM');
 await server.close();
+
+// The machine's own floor, measured last so that its spawns neither warm nor load the drill-down.
+const FLOOR_SPAWNS = 10;
+const floor = await coldFloor(storePath, FLOOR_SPAWNS);
+const worstQuery = [...new Set(all(mine).map((s) => s.query))]
+  .filter((q) => q !== 'rundiff')
+  .map((q) => ({ q, p95: percentile(mine.filter((s) => s.query === q).map((s) => s.ms), 95) }))
+  .reduce((a, b) => (b.p95 > a.p95 ? b : a));
+console.log(`\ncold floor (bare node + DuckDB import + open store, ${FLOOR_SPAWNS} spawns): p50 ${percentile(floor, 50).toFixed(0)} ms`);
+console.log(`every query's p95, one at a time: ${besideFloor(percentile(all(mine).map((s) => s.ms), 95), floor)}`);
+console.log(`the worst query's p95 (${worstQuery.q}): ${besideFloor(worstQuery.p95, floor)} (target < 50 ms there)`);

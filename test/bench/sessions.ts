@@ -20,8 +20,6 @@
 //    place in the queue (POST /api/sessions answers 200 or 202, never an error), and the time from
 //    the burst to the last tab's first chart drawn. --burst-max-sessions lowers the session limit
 //    so that tabs queue (default: serve's own).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -39,7 +37,7 @@ import { launchBrowser } from '../support/browser.js';
 import { ApiCaller, SessionClient, createSession } from '../support/session-client.js';
 import { runDrillScript } from './drill-script.js';
 import { processRss, residentSet } from '../support/proc.js';
-import { SESSION_NODE_FLAGS, sessionEnvironment } from '../../server/session/contract.js';
+import { coldFloor, killed, storeOpener } from './cold-floor.js';
 import { percentile, summary } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -151,57 +149,6 @@ async function spawnToReady(server: ControlServer, pauseMs: number): Promise<num
     const session = await createSession(server.url, { key: `spawn-${pauseMs}-${i}` });
     samples.push(performance.now() - started);
     await endSession(server, session.id);
-  }
-  return samples;
-}
-
-/**
- * A node process that imports DuckDB, opens the store read-only and runs one query: bare, or
- * started as a session is (`asSession`: its Node flags and environment, and its heap collected
- * once the store is open). Resolves once the store is open; the process stays until killed.
- */
-async function storeOpener(storePath: string, asSession: boolean): Promise<ChildProcess> {
-  const script = `
-    const { DuckDBInstance } = await import('@duckdb/node-api');
-    const instance = await DuckDBInstance.create(${JSON.stringify(storePath)}, { access_mode: 'READ_ONLY' });
-    const connection = await instance.connect();
-    await connection.run('SELECT 1');
-    globalThis.gc?.();
-    process.stdout.write('open');
-    setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, [...(asSession ? SESSION_NODE_FLAGS : []), '--input-type=module', '-e', script], {
-    cwd: repoRoot(),
-    env: asSession ? sessionEnvironment({}) : process.env,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.once('data', () => resolve());
-      child.once('exit', (code) => reject(new Error(`a process opening ${storePath} exited (${code}) before it had opened it`)));
-      child.once('error', reject);
-    });
-  } catch (error) {
-    child.kill();
-    throw error;
-  }
-  return child;
-}
-
-/** Kills a process and waits for its exit. */
-async function killed(child: ChildProcess): Promise<void> {
-  const exited = once(child, 'exit');
-  child.kill();
-  await exited;
-}
-
-/** The cold floor: spawn -> store open, bare node. */
-async function coldFloor(storePath: string): Promise<number[]> {
-  const samples: number[] = [];
-  for (let i = 0; i < SPAWNS; i++) {
-    const started = performance.now();
-    const child = await storeOpener(storePath, false);
-    samples.push(performance.now() - started);
-    await killed(child);
   }
   return samples;
 }
@@ -371,7 +318,7 @@ async function benchOnCluster(): Promise<void> {
       await cluster.killNode(node);
     });
     await slurm.close();
-    const floor = await coldFloor(storePath);
+    const floor = await coldFloor(storePath, SPAWNS);
     console.log(`Slurm cluster: ${cluster.nodes.length} nodes (network namespaces on this machine), jobs of ${jobMiB} MiB and 1 CPU\n`);
     console.log(summary('floor: bare node + DuckDB import + open store', floor));
     for (const [name, run] of [['local', onLocal], ['slurm', onSlurm]] as const) {
@@ -453,7 +400,7 @@ const tabSamples = await tabOpenToFirstChart(warm);
 const sharedTabSamples = await tabOpenWithSharedAnswers(input, storePath);
 if (args['tab-open-only']) {
   await warm.close();
-  const floor = await coldFloor(storePath);
+  const floor = await coldFloor(storePath, SPAWNS);
   console.log(summary('spawn -> ready, warm pool', warmSamples));
   console.log(summary('floor: bare node + DuckDB import + open store', floor));
   printTabOpen(floor);
@@ -528,7 +475,7 @@ const cold = await startServer(0, input);
 await cold.datasets.whenReady(scale);
 const coldSamples = await spawnToReady(cold, 0);
 await cold.close();
-const floorSamples = await coldFloor(storePath);
+const floorSamples = await coldFloor(storePath, SPAWNS);
 const idleReopened = await reopenedRss();
 const idleReopenedRss = idleReopened.rss;
 const floorIdle = await idleFloor(storePath);

@@ -23,6 +23,7 @@ import { ensureFixtures, repoRoot, type FixtureScale } from '../../fixtures/gene
 import { startControlServer } from '../../server/control/app.js';
 import { DEFAULT_MAX_SESSIONS, defaultMemoryBudget, defaultSessionMemory } from '../../server/control/memory-budget.js';
 import { browserSessions, launchBrowser, reniceBrowser } from '../support/browser.js';
+import { besideFloor, coldFloor } from './cold-floor.js';
 import { percentile } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -48,6 +49,8 @@ const { values: args } = parseArgs({
 const scale = args.scale as FixtureScale;
 const ROUNDS = Number(args.rounds);
 const WHEEL_EVENTS = Number(args['wheel-events']);
+/** Spawns for the cold floor printed at the end (cold-floor.ts). */
+const FLOOR_SPAWNS = 10;
 const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 const WAIT = { timeout: 120_000 };
 /**
@@ -294,8 +297,11 @@ const server = await startControlServer({
 });
 const browser = await launchBrowser();
 const browserNice = Number(args['browser-nice']);
+/** Every interaction's input -> exact pixels p95 (ms), printed again beside the floor at the end. */
+let exactP95: number | null = null;
+let storePath: string | null = null;
 try {
-  await server.datasets.whenReady(scale);
+  storePath = await server.datasets.whenReady(scale);
   const page = await browser.context.newPage();
   // After the page's renderer exists, so that it is lowered too (a later one inherits it).
   if (browserNice !== 0) await reniceBrowser(browser, browserNice);
@@ -404,6 +410,7 @@ try {
   const allExact = all.map((s) => s.exact);
   const allFirst = all.map((s) => s.first);
   const allEveryView = all.map((s) => s.exactAll);
+  exactP95 = percentile(allExact, 95);
   console.log(
     `${'every interaction'.padEnd(36)} ${String(all.length).padStart(3)}   ${f(percentile(allFirst, 50))} ${f(percentile(allFirst, 95))}     ${f(percentile(allExact, 50))} ${f(percentile(allExact, 95))}   (target p95 < 100 ms)` +
       `                   ${f(percentile(allEveryView, 50))} ${f(percentile(allEveryView, 95))}`,
@@ -491,6 +498,13 @@ try {
 } finally {
   await browser.close();
   await server.close();
+}
+if (exactP95 !== null && storePath !== null) {
+  // Measured once the browser and the server are gone, as bench:sessions measures it.
+  const floor = await coldFloor(storePath, FLOOR_SPAWNS);
+  console.log('');
+  console.log(`cold floor (bare node + DuckDB import + open store, ${FLOOR_SPAWNS} spawns): p50 ${percentile(floor, 50).toFixed(0)} ms`);
+  console.log(`every interaction, input -> exact pixels p95: ${besideFloor(exactP95, floor)} (target < 100 ms there)`);
 }
 
 /** A process's CPU time and page faults so far, from /proc/<pid>/stat (fields 10, 12, 14, 15 after the name). */
