@@ -25,8 +25,8 @@
 //      message counts as one); a process silent for the control server's heartbeat timeout
 //      (stopped, hung in native code, starved) is ended as `unresponsive` and its tabs are told
 //      so. After `assign` it also pings each of its WebSockets every `pingIntervalMs`, and drops
-//      one whose browser has answered nothing (no pong, no message, no bytes read) since the last
-//      ping: a tab that vanished without a FIN then stops holding its session.
+//      one whose browser has answered none of the last three pings (no pong, no message, no bytes
+//      read): a tab that vanished without a FIN then stops holding its session.
 
 //
 // Remote sessions (a session on another host; server/control/runtime/remote). The runtime starts

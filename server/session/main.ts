@@ -273,33 +273,43 @@ function upgrade(message: ConnectionMessage, socket: Socket, sessionContext: Ses
   });
 }
 
-/** Per socket: whether the browser gave a sign of life since the last ping, and what was queued then. */
-const browserLiveness = new WeakMap<WebSocket, { heard: boolean; buffered: number }>();
+/**
+ * Pings in a row a browser may leave unanswered before its socket is dropped. A pong waits for
+ * the peer's event loop: Chromium answers from its network service, but a script's client (Node's
+ * `ws`) answers from JS, and one busy for a while (a long computation on an answer, or a machine
+ * so loaded that a thread waits its turn for seconds) missed a single ping. bench:capacity's 40
+ * analysts on 2 cores stalled their threads for up to 18.5 s, and every one of their sockets was
+ * dropped 10 s into it. Three misses at the default interval: a peer silent for 30 s is gone.
+ */
+const PINGS_UNANSWERED_BEFORE_DROP = 3;
+
+/** Per socket: pings unanswered in a row (no pong, no message, no bytes read), and what was queued at the last. */
+const browserLiveness = new WeakMap<WebSocket, { unanswered: number; buffered: number }>();
 
 function watchBrowser(ws: WebSocket): void {
-  const liveness = { heard: true, buffered: 0 };
+  const liveness = { unanswered: 0, buffered: 0 };
   browserLiveness.set(ws, liveness);
-  const heard = () => (liveness.heard = true);
+  const heard = () => (liveness.unanswered = 0);
   ws.on('pong', heard);
   ws.on('message', heard);
 }
 
 /**
- * Pings every browser, and drops a socket whose browser answered nothing since the last ping.
- * A pong can queue behind a large answer the browser is still reading, so a queue that shrank
- * (the browser reads) counts as an answer too.
+ * Pings every browser, and drops a socket whose browser has answered nothing for
+ * PINGS_UNANSWERED_BEFORE_DROP pings in a row. A pong can queue behind a large answer the browser
+ * is still reading, so a queue that shrank (the browser reads) counts as an answer too.
  */
 function pingBrowsers(): void {
   for (const ws of wss.clients) {
     const liveness = browserLiveness.get(ws);
     if (!liveness || ws.readyState !== ws.OPEN) continue;
-    const reading = ws.bufferedAmount < liveness.buffered;
-    if (!liveness.heard && !reading) {
-      log('warn', 'dropping a WebSocket whose browser stopped answering pings', { sessionId: assignment?.sessionId });
+    if (ws.bufferedAmount < liveness.buffered) liveness.unanswered = 0;
+    if (liveness.unanswered >= PINGS_UNANSWERED_BEFORE_DROP) {
+      log('warn', `dropping a WebSocket whose browser answered none of the last ${liveness.unanswered} pings`, { sessionId: assignment?.sessionId });
       ws.terminate();
       continue;
     }
-    liveness.heard = false;
+    liveness.unanswered++;
     liveness.buffered = ws.bufferedAmount;
     ws.ping();
   }
