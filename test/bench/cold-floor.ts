@@ -51,8 +51,11 @@ export async function killed(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+/** Spawns a floor is measured over when the bench does not say (bench:sessions takes its --spawns). */
+const FLOOR_SPAWNS = 10;
+
 /** The cold floor: spawn -> store open, bare node, `spawns` times (ms each). */
-export async function coldFloor(storePath: string, spawns: number): Promise<number[]> {
+export async function coldFloor(storePath: string, spawns = FLOOR_SPAWNS): Promise<number[]> {
   const samples: number[] = [];
   for (let i = 0; i < spawns; i++) {
     const started = performance.now();
@@ -61,6 +64,11 @@ export async function coldFloor(storePath: string, spawns: number): Promise<numb
     await killed(child);
   }
   return samples;
+}
+
+/** The floor's line: what it is, over how many spawns, its p50. */
+export function floorText(floor: readonly number[]): string {
+  return `cold floor (bare node + DuckDB import + open store, ${floor.length} spawns): p50 ${percentile([...floor], 50).toFixed(0)} ms`;
 }
 
 /**

@@ -23,7 +23,7 @@ import { ensureFixtures, repoRoot, type FixtureScale } from '../../fixtures/gene
 import { startControlServer } from '../../server/control/app.js';
 import { DEFAULT_MAX_SESSIONS, defaultMemoryBudget, defaultSessionMemory } from '../../server/control/memory-budget.js';
 import { browserSessions, launchBrowser, reniceBrowser } from '../support/browser.js';
-import { besideFloor, coldFloor } from './cold-floor.js';
+import { besideFloor, coldFloor, floorText } from './cold-floor.js';
 import { percentile } from './stats.js';
 
 const { values: args } = parseArgs({
@@ -49,8 +49,6 @@ const { values: args } = parseArgs({
 const scale = args.scale as FixtureScale;
 const ROUNDS = Number(args.rounds);
 const WHEEL_EVENTS = Number(args['wheel-events']);
-/** Spawns for the cold floor printed at the end (cold-floor.ts). */
-const FLOOR_SPAWNS = 10;
 const CLIENT_DIR = fileURLToPath(new URL('../../web/', import.meta.url));
 const WAIT = { timeout: 120_000 };
 /**
@@ -501,9 +499,9 @@ try {
 }
 if (exactP95 !== null && storePath !== null) {
   // Measured once the browser and the server are gone, as bench:sessions measures it.
-  const floor = await coldFloor(storePath, FLOOR_SPAWNS);
+  const floor = await coldFloor(storePath);
   console.log('');
-  console.log(`cold floor (bare node + DuckDB import + open store, ${FLOOR_SPAWNS} spawns): p50 ${percentile(floor, 50).toFixed(0)} ms`);
+  console.log(floorText(floor));
   console.log(`every interaction, input -> exact pixels p95: ${besideFloor(exactP95, floor)} (target < 100 ms there)`);
 }
 

@@ -81,10 +81,10 @@ export function topTradeCountSql(share: number, n: string): string {
 }
 
 /**
- * The best 1% and 5% of the scope's trades by P&L (ties by the later trade id), per run, as P&L per close
- * day, in one read: each run's count of trades in scope (the trade statistics: trade_day for whole
- * days) gives how many its best are, and every run's trades, numbered per run by P&L, are summed
- * per close day up to those numbers. Until the counts were part of it, they were a look-up of
+ * The best 1% and 5% of the scope's trades by P&L (ties by the later trade id), per run, as P&L
+ * per close day, in one read: each run's count of trades in scope (the trade statistics: trade_day
+ * for whole days) gives how many its best are, and every run's trades, numbered per run by P&L,
+ * are summed per close day up to those numbers. Until the counts were part of it, they were a look-up of
  * their own before the read (10-15 ms of a fresh range's risk on `large`, on its slowest path).
  *
  * The trades are read from trade_list_by_pnl (sorted by pnl rank) from a rank bound: the best 5%
