@@ -15,6 +15,7 @@
 // Preparations run in a child process (prepareInChild), as the control server runs them.
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { ensureFixtures, repoRoot } from '../../fixtures/generate.js';
 import { defaultMemoryLimit, duckdbMemoryLimit } from '../../server/prepare/memory.js';
@@ -22,10 +23,14 @@ import { prepareInChild } from '../../server/prepare/run-in-child.js';
 import { sqlString } from '../../server/sql/text.js';
 import { addRunFiles, fixtureRuns, writePerRunDataset } from '../support/per-run-dataset.js';
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
+// Strict: an unknown or misspelt flag stops with node's own message instead of being ignored.
+const { values: args } = parseArgs({
+  options: {
+    scale: { type: 'string', default: 'sweep' },
+    'memory-limit': { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
 
 async function timed<T>(run: () => Promise<T>): Promise<{ seconds: number; value: T }> {
   const started = performance.now();
@@ -54,9 +59,9 @@ async function floorSeconds(dataset: string, run: string, work: string, memoryLi
 }
 
 async function main(): Promise<void> {
-  const scale = arg('scale') ?? 'sweep';
+  const scale = args.scale;
   if (scale !== 'sweep' && scale !== 'sweep-small') throw new Error(`--scale must be sweep or sweep-small, not ${scale}`);
-  const memoryLimit = arg('memory-limit') ?? defaultMemoryLimit();
+  const memoryLimit = args['memory-limit'] ?? defaultMemoryLimit();
   const fixture = await ensureFixtures(scale, scale === 'sweep' ? 42 : 7);
   const runs = await fixtureRuns(fixture);
   const added = runs[0]!;
@@ -84,7 +89,7 @@ async function main(): Promise<void> {
   const ratio = grow.seconds / one.seconds;
   console.log(`add / alone: ${ratio.toFixed(2)}x (target < 3x) ${ratio < 3 ? 'ok' : 'OVER'}`);
   console.log(`alone / floor: ${(one.seconds / floor).toFixed(2)}x; add / floor: ${(grow.seconds / floor).toFixed(2)}x`);
-  if (!process.argv.includes('--keep')) await rm(work, { recursive: true, force: true });
+  if (!args.keep) await rm(work, { recursive: true, force: true });
 }
 
 main().catch((err: unknown) => {

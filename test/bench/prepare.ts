@@ -41,6 +41,7 @@ import { createReadStream, readFileSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { csvCells, writeXlsx } from '../../fixtures/formats/workbooks.js';
 import { ensureFixtures, FIXTURE_SCALES, isFixtureScale, readManifest, repoRoot } from '../../fixtures/generate.js';
@@ -133,10 +134,19 @@ async function warmPageCache(dir: string): Promise<void> {
   }
 }
 
-function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? process.argv[i + 1] : undefined;
-}
+// Strict: an unknown or misspelt flag stops with node's own message instead of being ignored.
+const { values: args } = parseArgs({
+  options: {
+    scale: { type: 'string', default: 'large' },
+    'memory-limit': { type: 'string' },
+    threads: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    workbook: { type: 'string' },
+    fills: { type: 'string' },
+    /** This process is the floor's child (forked by runFloor), not the bench. */
+    'floor-child': { type: 'boolean', default: false },
+  },
+});
 
 const fmtRate = (rows: number, s: number) => `${(rows / s / 1e6).toFixed(2)}M rows/s`;
 
@@ -307,26 +317,22 @@ async function workbookCase(n: number, memoryLimit: string, threads: number | un
 }
 
 async function main(): Promise<void> {
-  const workbook = arg('--workbook');
+  const memoryLimit = args['memory-limit'] ?? defaultMemoryLimit();
+  const threads = args.threads ? Number(args.threads) : undefined;
+  const keep = args.keep;
+  const { workbook, fills } = args;
   if (workbook !== undefined) {
     const n = Number(workbook);
     if (!Number.isInteger(n) || n <= 0) throw new Error(`--workbook must be a positive whole number, not ${workbook}`);
-    const threadsArg = arg('--threads');
-    return workbookCase(n, arg('--memory-limit') ?? defaultMemoryLimit(), threadsArg ? Number(threadsArg) : undefined);
+    return workbookCase(n, memoryLimit, threads);
   }
-  const fills = arg('--fills');
   if (fills !== undefined) {
     const n = Number(fills);
     if (!Number.isInteger(n) || n <= 0) throw new Error(`--fills must be a positive whole number, not ${fills}`);
-    const threadsArg = arg('--threads');
-    return fillsCase(n, arg('--memory-limit') ?? defaultMemoryLimit(), threadsArg ? Number(threadsArg) : undefined, process.argv.includes('--keep'));
+    return fillsCase(n, memoryLimit, threads, keep);
   }
-  const scale = arg('--scale') ?? 'large';
+  const scale = args.scale;
   if (!isFixtureScale(scale)) throw new Error(`--scale must be one of ${FIXTURE_SCALES.join(', ')}, not ${scale}`);
-  const memoryLimit = arg('--memory-limit') ?? defaultMemoryLimit();
-  const threadsArg = arg('--threads');
-  const threads = threadsArg ? Number(threadsArg) : undefined;
-  const keep = process.argv.includes('--keep');
 
   const genStarted = performance.now();
   let lastPhase = '';
@@ -373,7 +379,7 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv.includes('--floor-child')) {
+if (args['floor-child']) {
   process.once('message', (req: FloorRequest) => {
     floorChild(req).then(
       (ok) => process.send!({ ok }, () => process.exit(0)),

@@ -23,12 +23,13 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import { ensureFixtures, fixtureCacheDir, repoRoot, type FixtureScale } from '../../fixtures/generate.js';
 import { startControlServer, type ControlServer } from '../../server/control/app.js';
 import { DEFAULT_MAX_SESSIONS, defaultMemoryBudget, defaultSessionMemory } from '../../server/control/memory-budget.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import { openStore } from '../../server/session/store.js';
-import type { QueryRequest } from '../../shared/messages.js';
+import type { QueryRequest, Timings } from '../../shared/messages.js';
 import { pageCacheText } from '../support/proc.js';
 import { SessionClient, createSession, type Answer } from '../support/session-client.js';
 import { drillScript, type Ask } from './drill-script.js';
@@ -39,18 +40,28 @@ import { percentile } from './stats.js';
 // ---------------------------------------------------------------------------------------------
 // Flags
 
-const argv = process.argv.slice(2);
-const flag = (name: string, fallback?: string): string | undefined => {
-  const at = argv.indexOf(`--${name}`);
-  return at >= 0 ? argv[at + 1] : fallback;
-};
-const scale = (flag('scale', 'large') as FixtureScale) ?? 'large';
-const seed = Number(flag('seed', scale === 'tiny' ? '7' : '42'));
-const interactionCount = Number(flag('interactions', '240'));
-const baselineEvery = argv.includes('--no-baseline') ? 0 : Number(flag('baseline-every', '1'));
-const threads = Number(flag('threads', '2'));
-const memory = flag('memory') ?? defaultSessionMemory(DEFAULT_MAX_SESSIONS, defaultMemoryBudget());
-const exportRows = Number(flag('export-rows', '5000000'));
+// Strict: a misspelt or unknown flag (--help included) stops with node's own message, where a
+// silently ignored one ran the whole bench, baseline included (15 minutes on `large`).
+const { values: args } = parseArgs({
+  options: {
+    scale: { type: 'string', default: 'large' },
+    seed: { type: 'string' },
+    interactions: { type: 'string', default: '240' },
+    'baseline-every': { type: 'string', default: '1' },
+    'no-baseline': { type: 'boolean', default: false },
+    threads: { type: 'string', default: '2' },
+    memory: { type: 'string' },
+    'export-rows': { type: 'string', default: '5000000' },
+    slowest: { type: 'boolean', default: false },
+  },
+});
+const scale = args.scale as FixtureScale;
+const seed = Number(args.seed ?? (scale === 'tiny' ? '7' : '42'));
+const interactionCount = Number(args.interactions);
+const baselineEvery = args['no-baseline'] ? 0 : Number(args['baseline-every']);
+const threads = Number(args.threads);
+const memory = args.memory ?? defaultSessionMemory(DEFAULT_MAX_SESSIONS, defaultMemoryBudget());
+const exportRows = Number(args['export-rows']);
 
 // ---------------------------------------------------------------------------------------------
 // Setup
@@ -133,13 +144,15 @@ interface Sample {
   serverMs?: number;
   /** Before the session-side time: an idle shrink or reopen, then a connection (Timings.waitMs). */
   waitMs?: number;
+  /** The session's own split of serverMs (Timings). */
+  timings?: Timings;
 }
 
 async function askTickscope(ask: Ask): Promise<Sample> {
   const answer: Answer = await client.request(ask);
   if (answer.error) throw new Error(`${ask.query} ${JSON.stringify(ask.params)}: ${answer.error.message}`);
   const t = answer.done!.timings;
-  return { ask, query: ask.query, ms: answer.elapsedMs, bytes: answer.wireBytes, rows: answer.done!.rows, serverMs: t.planMs + t.executeMs + t.encodeMs, waitMs: t.waitMs ?? 0 };
+  return { ask, query: ask.query, ms: answer.elapsedMs, bytes: answer.wireBytes, rows: answer.done!.rows, serverMs: t.planMs + t.executeMs + t.encodeMs, waitMs: t.waitMs ?? 0, timings: t };
 }
 
 async function askBaseline(ask: Ask): Promise<Sample> {
@@ -270,10 +283,11 @@ const load = (await import('node:os')).loadavg();
 console.log(`machine load average at the end (1/5/15 min): ${load.map((x) => x.toFixed(2)).join(' / ')} on ${(await import('node:os')).availableParallelism()} cores`);
 console.log(`store at the end: ${pageCacheText(storePath)}`);
 
-if (argv.includes('--slowest')) {
-  console.log('\nslowest Tickscope requests (ms total / session-side / waiting before it):');
+if (args.slowest) {
+  console.log('\nslowest Tickscope requests (ms total / session-side = plan + execute + encode / waiting before it):');
+  const f = (x: number | undefined, width: number) => (x ?? 0).toFixed(1).padStart(width);
   const line = (s: Sample) =>
-    `  ${s.ms.toFixed(1).padStart(7)} ${(s.serverMs ?? 0).toFixed(1).padStart(7)} ${(s.waitMs ?? 0).toFixed(1).padStart(6)}  ${s.query} ${JSON.stringify(s.ask?.params).slice(0, 150)}`;
+    `  ${f(s.ms, 7)} ${f(s.serverMs, 7)} = ${f(s.timings?.planMs, 5)} + ${f(s.timings?.executeMs, 5)} + ${f(s.timings?.encodeMs, 5)} ${f(s.waitMs, 6)}  ${s.query} ${JSON.stringify(s.ask?.params).slice(0, 150)}`;
   for (const s of [...all(mine)].sort((a, b) => b.ms - a.ms).slice(0, 15)) {
     console.log(line(s));
   }
