@@ -194,6 +194,10 @@ export const ROLLUPS: readonly RollupDefinition[] = [
     table: StoreTable.tradeSample,
     select: `SELECT * FROM ${StoreTable.tradeList} ORDER BY sample_key, run_id, trade_id`,
   },
+  {
+    table: StoreTable.tradeSampleBySector,
+    select: `SELECT * FROM ${StoreTable.tradeList} ORDER BY sector, sample_key, run_id, trade_id`,
+  },
   ...CLUSTERED_TRADE_SORTS.map((column) => ({
     table: tradeListSortedBy(column),
     select: `SELECT * FROM ${StoreTable.tradeList} ORDER BY ${tradeRankColumn(column)}`,

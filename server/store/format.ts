@@ -27,7 +27,9 @@
 // (formats/pyfolio.ts feesFromCash): a store of 18 holds their P&L before commissions.
 // 20 (2026-12-07): the tables are as in 19, but files compressed whole with zstd (positions.pkl.zst,
 // a .tar.zst) are read (server/prepare/archives/zstd.ts): a store of 19 lists fewer files.
-export const STORE_FORMAT_VERSION = 20;
+// 21 (2026-12-08): trade_sample_by_sector, the trade list sorted by sector, then sample key: a
+// sector's scatter reads that sector's smallest keys (queries/scatter.ts).
+export const STORE_FORMAT_VERSION = 21;
 
 /**
  * The folder, in the folder of the prepared stores, of the answers the sessions of each store
@@ -173,6 +175,10 @@ export function exchangeTimeSql(ts: string, zone: string): string {
  *     smallest keys: rows at the head of this table, which zonemaps on sample_key prune to, where
  *     in trade_list they are spread over every block of the scope's range. Since format 11; until
  *     format 13 only the MAX_SCATTER_POINTS smallest keys (the scatter of every trade).
+ * - trade_sample_by_sector: trade_list again, sorted (sector, sample_key, run_id, trade_id)
+ *     the sample of a scope filtered to sectors: each sector's smallest keys are the head of its
+ *     rows, where in trade_sample they are spread among every other sector's (a sector of a tenth
+ *     of the trades reads ten times the rows there). Since format 21.
  * - trade_list_by_<c> for c in CLUSTERED_TRADE_SORTS (pnl, ret)  trade_list again, sorted (rk_<c>)
  *     a window of the trade list sorted by c reads contiguous rows (zonemaps prune to the window)
  *     instead of one row in each of a hundred vectors of every column: the sorts analysts use to
@@ -222,6 +228,7 @@ export const StoreTable = {
   marketDay: 'market_day',
   tradeList: 'trade_list',
   tradeSample: 'trade_sample',
+  tradeSampleBySector: 'trade_sample_by_sector',
   tradeDay: 'trade_day',
   barsByTime: 'bars_by_time',
   tradeTags: 'trade_tags',
@@ -229,6 +236,7 @@ export const StoreTable = {
   dataQuality: 'data_quality',
   columnSources: 'column_sources',
 } as const;
+export type StoreTableName = (typeof StoreTable)[keyof typeof StoreTable];
 
 /**
  * Trading days a position look-up reads before its boundary's day in symbol_day; a symbol without

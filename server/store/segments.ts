@@ -95,6 +95,7 @@ export const SEGMENT_TABLE_RULES: Record<string, SegmentTableRule> = {
   [StoreTable.tradeList]: 'runs',
   // Each segment's smallest sample keys: the union holds the dataset's (queries/scatter.ts).
   [StoreTable.tradeSample]: 'runs',
+  [StoreTable.tradeSampleBySector]: 'runs',
   ...CLUSTERED_COPIES,
   [StoreTable.tradeDay]: 'runs',
   [StoreTable.barsByTime]: 'runs',

@@ -119,6 +119,8 @@ test('scatter above its cap: exactly the cap trades with the smallest sample key
     ['one run over a cut range', { runs: [raw.runs[1]!], from: days[1]!.first + 37 * BAR, to: days[6]!.last }, 5],
     ['a symbol (base table)', { symbols: [raw.trades[0]!.symbol] }, 2],
     ['a weekday', { weekdays: [utcWeekday(raw.trades[2]!.close)] }, 3],
+    ['a sector (its head of trade_sample_by_sector)', { sectors: [raw.trades[0]!.sector] }, 3],
+    ['two sectors, one side, a cut range', { sectors: [...new Set(raw.trades.map((t) => t.sector))].slice(0, 2), sides: ['long'], from: days[1]!.first + 37 * BAR, to: days[6]!.last }, 4],
   ];
   for (const [name, s, cap] of cases) {
     const all = byEntry(tradesOf(s));
@@ -135,6 +137,7 @@ test('scatter above its cap: exactly the cap trades with the smallest sample key
       },
     });
     assert.equal(outcome.total, all.length, name);
+    if (s.sectors) assert.equal(outcome.source, 'trade_sample_by_sector', name);
     checkPoints(rows, want, name);
     assert.deepEqual(outcome.notes, [`a uniform sample: the ${cap} of ${all.length} trades with the smallest sample keys, in entry order`]);
   }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import type { QueryRequest } from '../../shared/messages.js';
 import { planRequest } from '../../server/session/queries/index.js';
 import type { Statement } from '../../server/session/queries/plan.js';
-import { planScatter, readsKeyOrder, sampleKeyBound } from '../../server/session/queries/scatter.js';
+import { planScatter, sampleKeyBound, sampleSource } from '../../server/session/queries/scatter.js';
 import { tradeSampleKeySql } from '../../server/store/format.js';
 import { closeTimeConditions, hasTradeFilters, resolveScope, tradeConditions } from '../../server/session/queries/scope.js';
 import { Binder } from '../../server/session/queries/sql.js';
@@ -70,8 +70,8 @@ test('scatter of every trade, more than the cap: the cap-th smallest key from tr
 test('scatter above the cap whose key bound lets too few through: the key is looked for again without the bound', async () => {
   const { lookups, plan, statement } = await plannedAbove({ ...CUT_RANGE }, 100, 1_200_000n, (sql) => (/sample_key </.test(sql) ? [99n, 5n] : [100n, 77n]));
   assert.equal(lookups.length, 3);
-  // The count over trade_list (pruned to the range), the sample's reads over trade_sample (pruned to the smallest keys).
-  assert.match(lookups[0]!, /^SELECT count\(\*\) FROM trade_list WHERE/);
+  // The count from trade_day's whole days and the cut days' trades, the sample's reads over trade_sample (pruned to the smallest keys).
+  assert.match(lookups[0]!, /^SELECT coalesce\(sum\(trades\), 0\)::BIGINT FROM \(SELECT .* FROM trade_day WHERE .*\sUNION ALL\s.* FROM trade_list WHERE .*close_ts BETWEEN/s);
   assert.match(lookups[1]!, /FROM trade_sample WHERE .* AND sample_key < \$\w+::UBIGINT ORDER BY sample_key LIMIT 100\)$/s);
   assert.doesNotMatch(lookups[2]!, /sample_key </);
   assert.match(lookups[2]!, /FROM trade_sample WHERE/);
@@ -81,16 +81,35 @@ test('scatter above the cap whose key bound lets too few through: the key is loo
   assertBound(statement);
 });
 
-test('a sample is read from trade_sample only when its keys are a smaller share of it than the scope is of trade_list', () => {
+test('a sample is read from whichever copy of the trade list holds it in the fewest rows', () => {
   const cat = catalog();
   const all = resolveScope({}, cat);
   const oneRunCut = resolveScope({ runs: [RUN], ...CUT_RANGE }, cat);
-  assert.equal(readsKeyOrder(all, cat, 100, 100), false, 'within the cap: no sample');
-  assert.equal(readsKeyOrder(all, cat, 100, 1000), true, 'every trade: about a sixth of the keys');
+  assert.equal(sampleSource(all, cat, 100, 100), 'trade_list', 'within the cap: no sample');
+  assert.equal(sampleSource(all, cat, 100, 1000), 'trade_sample', 'every trade: about a sixth of the keys');
   // One run of two over most of the days: the scope spans ~40% of trade_list.
-  assert.equal(readsKeyOrder(oneRunCut, cat, 100, 1000), true);
-  assert.equal(readsKeyOrder(oneRunCut, cat, 100, 300), false, 'a scope a little above the cap lets most keys through');
-  assert.equal(readsKeyOrder(resolveScope({ filters: { symbols: [SYMBOL] } }, cat), cat, 100, 1000), false, 'a symbols filter reads the base trades');
+  assert.equal(sampleSource(oneRunCut, cat, 100, 1000), 'trade_sample');
+  assert.equal(sampleSource(oneRunCut, cat, 100, 300), 'trade_list', 'a scope a little above the cap lets most keys through');
+  assert.equal(sampleSource(resolveScope({ filters: { symbols: [SYMBOL] } }, cat), cat, 100, 1000), 'trades', 'a symbols filter reads the base trades');
+  // A sector of 30% of the trades: a sixth of its keys is a twentieth of the rows, in its own head.
+  const sector = resolveScope({ filters: { sectors: ['Energy'] } }, cat);
+  assert.equal(sampleSource(sector, cat, 100, 300), 'trade_sample_by_sector');
+  assert.equal(sampleSource(resolveScope({ runs: [RUN], ...CUT_RANGE, filters: { sectors: ['Energy'] } }, cat), cat, 100, 150), 'trade_sample_by_sector');
+  // A sector over a few hours: the range's rows of trade_list are fewer than the sector's head.
+  const hours = { from: CUT_RANGE.from, to: CUT_RANGE.from + 3 * 3_600_000 };
+  assert.equal(sampleSource(resolveScope({ ...hours, filters: { sectors: ['Energy'] } }, cat), cat, 100, 120), 'trade_list');
+  assert.equal(sampleSource(resolveScope({ filters: { sectors: ['Energy'] } }, cat), cat, 100, 100), 'trade_list', 'within the cap');
+});
+
+test('a sector scatter above the cap samples the sector heads of trade_sample_by_sector', async () => {
+  const { lookups, plan, statement } = await plannedAbove({ filters: { sectors: [SECTOR] } }, 100, 300n, () => [100n, 99n]);
+  assert.equal(lookups.length, 2);
+  assert.match(lookups[0]!, /FROM trade_day WHERE/, 'the count from trade_day');
+  assert.match(lookups[1]!, /FROM trade_sample_by_sector WHERE .*sector IN .* AND sample_key < \$\w+::UBIGINT ORDER BY sample_key LIMIT 100\)$/s);
+  assert.equal(plan.source, 'trade_sample_by_sector');
+  assert.match(statement.sql, /FROM trade_sample_by_sector WHERE .* AND sample_key <= \$\w+::UBIGINT ORDER BY rk_entry_ts$/s);
+  assert.match(plan.notes.join(' '), /the 100 of 300 trades with the smallest sample keys/);
+  assertBound(statement);
 });
 
 test('the key bound: none when it would let nearly every trade through', () => {

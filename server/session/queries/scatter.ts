@@ -4,29 +4,33 @@
 // with the smallest sample keys (trade_list.sample_key: a fixed pseudo-random number per trade,
 // format.ts). Never from bars.
 //
-// The sample in three reads: the count of the matching trades (a look-up over trade_list, whose
-// (run, close time) order prunes to the range; the catalog knows it for every trade); the cap-th
-// smallest key among them (a look-up: a top-k of one column, from a bound on the key that lets
-// through about SAMPLE_MARGIN times the cap of them, since the keys are uniform, and without it
-// when too few got through); then the points whose key is at most that, in entry order. Both reads
-// of a sample are of trade_sample, trade_list sorted by key, whose head they are, when that head is
-// a smaller share of it than the scope's runs and range are of trade_list (readsKeyOrder): in
-// trade_list the sample of a range is spread over every block of every column the points need.
-// On `large`, a year of one sector: the points' read 27-33 ms against 36-43, and 124-153 ms
-// against 265-363 in a new session, whose blocks are not yet in memory; the whole scatter of a
-// year in a new session 73-114 ms against 244-268. Numbering the matching trades in entry order
-// instead, as until format 11, was a sort of all of them. A trade's key does not depend on the
-// scope, so a point stays on the chart when a zoom keeps its trade in range: zooming in adds
-// points, it does not redraw them. Under a symbols filter the trades come from the base trades
-// table, sorted by symbol, whatever their number.
+// The sample in three reads: the count of the matching trades (from trade_day and the days the
+// range cuts, as every trade measure; the catalog knows it for every trade); the cap-th smallest
+// key among them (a look-up: a top-k of one column, from a bound on the key that lets through
+// about SAMPLE_MARGIN times the cap of them, since the keys are uniform, and without it when too
+// few got through); then the points whose key is at most that, in entry order. Both reads of a
+// sample are of whichever copy of trade_list holds them in the fewest rows (sampleSource): the
+// range's rows of trade_list (run, close time order), the head of trade_sample (every trade in key
+// order), or under a sectors filter the heads of those sectors in trade_sample_by_sector (sector,
+// then key). In trade_list the sample of a range is spread over every block of every column the
+// points need. On `large`, a year of one sector: the points' read 27-33 ms against 36-43, and
+// 124-153 ms against 265-363 in a new session, whose blocks are not yet in memory; the whole
+// scatter of a year in a new session 73-114 ms against 244-268. A sector's head (format 21):
+// ten-month ranges of one sector after the session's first scatters, 24 a run, the two alternated
+// (.cache/prof/scatter-variants.mjs): median 34-40 ms against 51-58 from trade_sample, the slowest
+// 105-125 against 179-205. Numbering the matching trades in entry order instead, as until format
+// 11, was a sort of all of them. A trade's key does not depend on the scope, so a point stays on the
+// chart when a zoom keeps its trade in range: zooming in adds points, it does not redraw them.
+// Under a symbols filter the trades come from the base trades table, sorted by symbol, whatever
+// their number.
 import { MAX_SCATTER_POINTS } from '../../../shared/constants.js';
 import type { ScatterParams } from '../../../shared/messages.js';
-import { StoreTable, tradeRankColumn } from '../../store/format.js';
+import { StoreTable, tradeRankColumn, type StoreTableName } from '../../store/format.js';
 import type { Catalog } from '../store.js';
 import type { Planner } from './plan.js';
 import { hasTradeFilters, resolveScope, tradeConditions, type Scope } from './scope.js';
 import { Binder, ms } from './sql.js';
-import { tradeFrom } from './trade-source.js';
+import { tradeCountSql, tradeFrom } from './trade-source.js';
 
 /** The Arrow columns of a point (SCATTER_COLUMNS), over trade_list or tradeFrom's rows. */
 const POINT_SELECT = `run_id, trade_id::DOUBLE AS trade_id, symbol, ${ms('entry_ts')} AS entry_ts, ${ms('exit_ts')} AS exit_ts,
@@ -58,21 +62,37 @@ function everyTrade(scope: Scope): boolean {
 }
 
 /**
- * Whether a sample of `n` trades in scope reads less of trade_sample (every trade in key order:
- * each segment's, for a dataset in segments) than of trade_list (run, close time order): the
- * share of the key range the bound lets through, against the share of trade_list the scope's runs
- * and time range span. A scope a little above the cap lets through most keys, which in trade_list
- * are a few days' blocks: a week of `large` (25k trades) took 300 ms from trade_sample.
+ * The copy of trade_list a sample of `n` trades in scope reads the fewest rows of, by the shares of
+ * trade_list each would read:
+ * - trade_list (run, close time order): the share of it the scope's runs and time range span;
+ * - trade_sample (key order): the share of the key range the bound lets through;
+ * - trade_sample_by_sector (sector, then key), under a sectors filter: that share of the selected
+ *   sectors' rows, whose share of trade_list is taken as the scope's `n` over the share it spans
+ *   (trades spread evenly over time; a side filter halves `n`, and the estimate with it).
+ * A scope a little above the cap lets through most keys, which in trade_list are a few days'
+ * blocks: a week of `large` (25k trades) took 300 ms from trade_sample. Within the cap there is no
+ * sample: the trades of the range, from trade_list; under a symbols filter the base trades table.
  */
-export function readsKeyOrder(scope: Scope, catalog: Catalog, cap: number, n: number): boolean {
-  if (n <= cap || scope.symbols) return false;
+export function sampleSource(scope: Scope, catalog: Catalog, cap: number, n: number): StoreTableName {
+  if (scope.symbols) return StoreTable.trades;
+  if (n <= cap) return StoreTable.tradeList;
   const start = catalog.days[0]?.first;
   const end = catalog.days.at(-1)?.last;
-  if (start === undefined || end === undefined || end <= start) return false;
+  if (start === undefined || end === undefined || end <= start || catalog.tradeCount <= 0) return StoreTable.tradeList;
   const from = Math.max(start, scope.from ?? start);
   const to = Math.min(end, scope.to ?? end);
-  const timeShare = Math.max(0, to - from) / (end - start);
-  return boundShare(cap, n) < timeShare * (scope.runs.length / Math.max(1, catalog.runs.size));
+  const spanShare = (Math.max(0, to - from) / (end - start)) * (scope.runs.length / Math.max(1, catalog.runs.size));
+  const keyShare = boundShare(cap, n);
+  const reads: [StoreTableName, number][] = [
+    [StoreTable.tradeList, spanShare],
+    [StoreTable.tradeSample, keyShare],
+  ];
+  if (scope.sectors && spanShare > 0) {
+    const sectorsShare = Math.min(1, n / (spanShare * catalog.tradeCount));
+    reads.push([StoreTable.tradeSampleBySector, keyShare * sectorsShare]);
+  }
+  // The first of the smallest: trade_list when nothing reads less.
+  return reads.reduce((best, next) => (next[1] < best[1] ? next : best))[0];
 }
 
 /** Plans a scatter of at most `cap` points (the protocol's cap; tests sample the tiny fixture with smaller ones). */
@@ -89,12 +109,11 @@ export function planScatter(params: ScatterParams, catalog: Catalog, cap: number
       n = catalog.tradeCount;
     } else {
       const c = new Binder();
-      const [[count]] = (await lookup(`SELECT count(*) FROM ${tradeFrom(c, scope)} WHERE ${tradeConditions(c, scope)}`, c.params)) as [[bigint]];
+      const [[count]] = (await lookup(tradeCountSql(c, scope).sql, c.params)) as [[bigint]];
       n = Number(count);
     }
-    const fromSample = readsKeyOrder(scope, catalog, cap, n);
-    const source = scope.symbols ? StoreTable.trades : fromSample ? StoreTable.tradeSample : StoreTable.tradeList;
-    const from = (b: Binder) => (fromSample ? StoreTable.tradeSample : tradeFrom(b, scope));
+    const source = sampleSource(scope, catalog, cap, n);
+    const from = (b: Binder) => (source === StoreTable.trades || source === StoreTable.tradeList ? tradeFrom(b, scope) : source);
     const b = new Binder();
     let sampled = '';
     if (n > cap) {

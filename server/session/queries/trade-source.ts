@@ -94,6 +94,18 @@ export function tradeRows(b: Binder, scope: Scope, options: { symbol?: boolean }
 }
 
 /**
+ * One row, one column: how many trades the scope matches. From trade_day (its whole days) and the
+ * days the range cuts when trade_day answers the scope; otherwise a count over the trades.
+ */
+export function tradeCountSql(b: Binder, scope: Scope): { sql: string; sources: string[] } {
+  if (!tradeDayUsable(scope)) {
+    return { sql: `SELECT count(*) FROM ${tradeFrom(b, scope)} WHERE ${tradeConditions(b, scope)}`, sources: [scope.symbols ? StoreTable.trades : StoreTable.tradeList] };
+  }
+  const rows = tradeRows(b, scope);
+  return { sql: `SELECT coalesce(sum(trades), 0)::BIGINT FROM (${rows.sql})`, sources: rows.sources };
+}
+
+/**
  * SELECT branches over the scope's range: its whole (calendar) days from trade_day (`day`'s
  * columns), each day it cuts from trade_list by close time (`cut`'s columns), all under `dims`.
  */
