@@ -101,11 +101,13 @@ for (const runtime of RUNTIMES) test(`a browser that stops answering pings is dr
       });
     const answering = await open(true);
     // A peer whose thread is busy (a script's Node client in a long computation) answers late: here
-    // only every third ping, the most a session tolerates (two unanswered in a row).
+    // every other ping. Under the one-miss rule it was dropped; now it keeps its socket. (Every
+    // third ping is the very edge of the rule, but leaves the test's own pong one interval to
+    // arrive in, which a loaded CI machine need not grant.)
     const late = await open(false);
     let pings = 0;
     late.on('ping', (data) => {
-      if (++pings % 3 === 0) late.pong(data);
+      if (++pings % 2 === 0) late.pong(data);
     });
     const silentOpenedAt = Date.now();
     const silent = await open(false);
@@ -120,7 +122,7 @@ for (const runtime of RUNTIMES) test(`a browser that stops answering pings is dr
     assert.ok(silentFor >= 3 * PING_MS - 50, `a silent socket was dropped after ${silentFor} ms, before three pings went unanswered`);
     await new Promise((resolve) => setTimeout(resolve, 8 * PING_MS));
     assert.ok(pings >= 6, `the late peer saw ${pings} pings`);
-    assert.deepEqual(closedEarly, [], 'a browser that answers pings, even only every third, keeps its socket');
+    assert.deepEqual(closedEarly, [], 'a browser that answers pings, even only every other one, keeps its socket');
     assert.ok(await eventually(async () => (await tab.listSessions()).find((s) => s.id === created.id)?.connections === 2));
     answering.close();
     late.close();
