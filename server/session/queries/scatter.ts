@@ -78,7 +78,7 @@ export function sampleSource(scope: Scope, catalog: Catalog, cap: number, n: num
   if (n <= cap) return StoreTable.tradeList;
   const start = catalog.days[0]?.first;
   const end = catalog.days.at(-1)?.last;
-  if (start === undefined || end === undefined || end <= start || catalog.tradeCount <= 0) return StoreTable.tradeList;
+  if (start === undefined || end === undefined || end <= start) return StoreTable.tradeList;
   const from = Math.max(start, scope.from ?? start);
   const to = Math.min(end, scope.to ?? end);
   const spanShare = (Math.max(0, to - from) / (end - start)) * (scope.runs.length / Math.max(1, catalog.runs.size));
